@@ -1,0 +1,62 @@
+/* What the dumper and the parasite share: the layout of the area that follows the
+ * parasite blob in the injected memfd (both sides map it), and the commands sent
+ * over the control socket.  Plain fixed-size types only: the blob has no libc. */
+#ifndef COMMON_PARASITE_ARGS_H
+#define COMMON_PARASITE_ARGS_H
+
+#include <stdint.h>
+
+#define PARASITE_STACK_SIZE   (64 << 10)
+#define PARASITE_ARGS_SIZE    (1 << 20)   /* shared area for command payloads */
+#define PARASITE_MAX_IOVS     ((PARASITE_ARGS_SIZE - 4096) / 16)
+
+enum parasite_cmd {
+	PARASITE_CMD_INIT = 1,     /* reply carries nothing; the pipe fd comes with it */
+	PARASITE_CMD_DUMP_PAGES,   /* vmsplice args->iovs[0..nr_iovs) into the pipe */
+	PARASITE_CMD_DUMP_MISC,    /* fill args->misc */
+	PARASITE_CMD_FINI,         /* close fds, return to the trap */
+};
+
+struct parasite_msg {
+	uint32_t cmd;
+	int32_t ret;    /* reply: 0 or -errno */
+	uint64_t arg;   /* reply of DUMP_PAGES: bytes spliced */
+};
+
+struct parasite_iov {
+	uint64_t base;
+	uint64_t len;
+};
+
+struct parasite_sigaction {
+	uint64_t handler, flags, restorer, mask;
+};
+
+struct parasite_misc {
+	struct parasite_sigaction sigactions[64];   /* index sig-1 */
+	int64_t itimers[3][4];                      /* real, virtual, prof: isec iusec vsec vusec */
+	uint64_t brk;
+	int32_t dumpable;
+	int32_t securebits;
+	int32_t no_new_privs;
+	int32_t pad;
+	uint64_t tid_address;
+	uint64_t altstack_sp, altstack_size;
+	int32_t altstack_flags;
+	int32_t pad2;
+};
+
+/* The shared area, at blob base + PARASITE_ARGS_OFF (page aligned after the blob). */
+struct parasite_args {
+	/* set by the dumper before the parasite starts */
+	struct { uint16_t family; char path[108]; } addr;  /* dumper's socket */
+	uint32_t addr_len;
+	int32_t pipe_fd;        /* set by the parasite after INIT: its end of the pipe */
+	int32_t sock_fd;
+	uint32_t nr_iovs;
+	uint32_t pad;
+	struct parasite_misc misc;
+	struct parasite_iov iovs[];   /* up to PARASITE_MAX_IOVS */
+};
+
+#endif

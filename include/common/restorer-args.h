@@ -1,0 +1,86 @@
+/* What libcr hands to the restorer blob: everything the restored task needs once
+ * the library's own memory is gone.  All pointers are absolute addresses inside
+ * the restorer region, which the restorer never unmaps. */
+#ifndef COMMON_RESTORER_ARGS_H
+#define COMMON_RESTORER_ARGS_H
+
+#include <stdint.h>
+
+#define RESTORER_STACK_SIZE (64 << 10)
+#define RST_MAX_VDSO_AREAS 4
+
+struct rst_vma {
+	uint64_t premap;    /* where the area was built */
+	uint64_t start, end;
+	uint32_t prot;
+	uint32_t pad;
+};
+
+struct rst_vdso_area {
+	uint64_t cur;       /* where this kernel mapped it in the restoring process */
+	uint64_t scratch;   /* parking place inside the restorer region */
+	uint64_t target;    /* where the image had it */
+	uint64_t len;
+};
+
+/* The kernel's struct prctl_mm_map (linux/prctl.h), kept here for the blob. */
+struct rst_mm_map {
+	uint64_t start_code, end_code, start_data, end_data, start_brk, brk, start_stack;
+	uint64_t arg_start, arg_end, env_start, env_end;
+	uint64_t auxv;      /* pointer */
+	uint32_t auxv_size;
+	uint32_t exe_fd;
+};
+
+struct rst_sigaction {
+	uint64_t handler, flags, restorer, mask;
+};
+
+struct rst_creds {
+	uint32_t uid, euid, suid, fsuid, gid, egid, sgid, fsgid;
+	uint32_t ngroups;
+	uint32_t groups[64];
+	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
+	uint32_t securebits;
+	uint32_t no_new_privs;
+	uint32_t last_cap;
+};
+
+struct rst_siginfo {
+	uint32_t shared;    /* queued process-wide rather than to the thread */
+	uint32_t pad;
+	uint8_t info[128];  /* siginfo_t */
+};
+
+struct restorer_args {
+	uint64_t task_size;
+	uint64_t rst_start, rst_len;          /* this region: kept */
+	uint64_t premap_start, premap_len;    /* premapped areas: moved out, then unmapped */
+
+	uint32_t nr_vmas;
+	uint32_t nr_vdso;
+	uint64_t vmas;                        /* struct rst_vma[nr_vmas], sorted by start */
+	struct rst_vdso_area vdso[RST_MAX_VDSO_AREAS];
+
+	struct rst_mm_map mm;
+	struct rst_sigaction sigactions[64];  /* index sig-1; SIGKILL/SIGSTOP skipped */
+	int64_t itimers[3][4];                /* isec iusec vsec vusec */
+	uint64_t altstack_sp, altstack_size;
+	int32_t altstack_flags;
+	uint32_t has_rseq;
+	uint64_t rseq_ptr;
+	uint32_t rseq_len, rseq_sig;
+	uint64_t clear_child_tid;
+	uint64_t robust_list, robust_list_len;
+	uint64_t fs_base, gs_base;
+	int32_t dumpable;
+	uint32_t nr_siginfo;
+	uint64_t siginfo;                     /* struct rst_siginfo[nr_siginfo] */
+	int32_t pid;
+	struct rst_creds creds;
+
+	uint64_t sigframe;                    /* rt_sigframe prepared by the arch code: rsp for sigreturn */
+	int64_t result;                       /* where the restorer reports a failure (step<<32|-errno) */
+};
+
+#endif

@@ -1,0 +1,82 @@
+/* libcr public API: checkpoint and restore of Linux processes.
+ *
+ * Conventions: every function returns 0 (or a positive value) on success and a
+ * negative errno on failure; cr_last_error() then gives a one-line message naming
+ * what failed.  Option structs start with their own size so that old callers and
+ * newer libraries agree: set .sz = sizeof(struct ...) and zero the rest.
+ * The library never prints and never exits; messages go to the log callback.
+ */
+#ifndef CR_CR_H
+#define CR_CR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CR_API_VERSION 1
+
+enum cr_log_level {
+	CR_LOG_ERROR = 1,
+	CR_LOG_WARN  = 2,
+	CR_LOG_INFO  = 3,
+	CR_LOG_DEBUG = 4,
+};
+
+typedef void (*cr_log_fn)(enum cr_log_level level, const char *msg, void *user);
+
+/* Route library messages up to @level to @fn (NULL: drop them).  Process-wide. */
+void cr_set_log(cr_log_fn fn, void *user, enum cr_log_level level);
+
+/* The message of the last failure in this thread ("" if none). */
+const char *cr_last_error(void);
+
+/* The library's version string. */
+const char *cr_version(void);
+
+struct cr_dump_opts {
+	size_t sz;               /* sizeof(struct cr_dump_opts) */
+	pid_t pid;               /* root of the tree to dump */
+	const char *images_dir;  /* existing directory for the images */
+	bool leave_running;      /* keep the tree running after the dump */
+	bool shell_job;          /* the tree shares the caller's session/terminal */
+};
+
+/* Checkpoint the tree rooted at opts->pid into opts->images_dir.  Unless
+ * leave_running, the tree is killed once the images are complete and synced.
+ * On failure the tree is left running as it was. */
+int cr_dump(const struct cr_dump_opts *opts);
+
+struct cr_restore_opts {
+	size_t sz;               /* sizeof(struct cr_restore_opts) */
+	const char *images_dir;
+	bool shell_job;          /* attach the tree to the caller's session/terminal */
+};
+
+/* Recreate the tree from opts->images_dir as children of the caller, at their
+ * original PIDs.  Returns the root pid (> 0); the caller may waitpid() it.
+ * On failure nothing of the tree is left. */
+int cr_restore(const struct cr_restore_opts *opts);
+
+/* One kernel feature libcr uses, as probed on this machine. */
+struct cr_feature {
+	const char *name;        /* e.g. "ptrace-seize" */
+	bool ok;
+	const char *needed_for;  /* what uses it */
+	const char *detail;      /* why it is missing, or extra facts ("" if none) */
+};
+
+/* Probe every kernel feature once; returns the number of entries in *out
+ * (a static table owned by the library). */
+int cr_check(const struct cr_feature **out);
+
+/* Decode one image file into text (json=false) or JSON, written to fd. */
+int cr_show_image(const char *path, bool json, int out_fd);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

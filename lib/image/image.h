@@ -1,0 +1,81 @@
+/* The image directory: one file per kind of state, each a header followed by
+ * length-prefixed, checksummed protobuf records (see Documentation/image-format.md).
+ * Page contents live in raw pages-<id>.img files indexed by pagemap-<pid>.img. */
+#ifndef LIB_IMAGE_H
+#define LIB_IMAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <protobuf-c/protobuf-c.h>
+
+#define IMG_VERSION   1
+#define IMG_MAGIC     0x4d495243u  /* "CRIM" */
+#define IMG_HDR_SIZE  8
+#define IMG_MAX_RECORD (64u << 20) /* a sane upper bound for one record */
+
+enum img_kind {
+	IMG_INVENTORY,
+	IMG_PSTREE,
+	IMG_CORE,
+	IMG_MM,
+	IMG_PAGEMAP,
+	IMG_FDINFO,
+	IMG_FS,
+	IMG_PAGES,     /* raw pages, no header */
+	IMG__NR,
+};
+
+struct img_desc {
+	const char *name;      /* file name, with %u for the pid/id where per-task */
+	uint32_t magic;
+	const ProtobufCMessageDescriptor *head; /* optional first record's type */
+	const ProtobufCMessageDescriptor *msg;  /* every (other) record's type */
+};
+
+const struct img_desc *img_desc(enum img_kind kind);
+/* Which kind a file name is (basename), or -1. */
+int img_kind_of_name(const char *basename);
+
+struct img_dir {
+	int dfd;
+	char *path;
+};
+
+int img_dir_open(struct img_dir *dir, const char *path);
+void img_dir_close(struct img_dir *dir);
+
+struct img {
+	enum img_kind kind;
+	int fd;
+	char name[64];          /* file name for messages */
+	/* writing: */
+	unsigned char *wbuf;
+	size_t wlen, wcap;
+	/* reading: the whole file in memory */
+	unsigned char *data;
+	size_t size, pos;
+	unsigned nr_read;
+};
+
+/* Create (truncate) an image for writing; id is the pid or pages id. */
+struct img *img_create(struct img_dir *dir, enum img_kind kind, unsigned id);
+/* Open for reading; header checked.  Missing file: NULL with a message. */
+struct img *img_open(struct img_dir *dir, enum img_kind kind, unsigned id);
+/* Open any image file by path, kind from its name (for crtool show). */
+struct img *img_open_path(const char *path);
+/* Flush, fsync and close a written image; 0 or -errno. */
+int img_close_write(struct img *img);
+void img_close(struct img *img);
+
+int img_write_msg(struct img *img, const ProtobufCMessage *msg);
+/* Read the next record as type desc.  1: a message in *out, 0: end of image,
+ * <0: corrupt or truncated (message says where). */
+int img_read_msg(struct img *img, const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out);
+/* Read exactly one record (error if absent). */
+int img_read_one(struct img *img, const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out);
+void img_free_msg(ProtobufCMessage *msg);
+
+uint32_t crc32c(uint32_t crc, const void *buf, size_t len);
+
+#endif

@@ -1,0 +1,44 @@
+/* Kernel features, probed once per process (principle 8).  Code asks here;
+ * `crtool check` prints the same table through cr_check(). */
+#ifndef LIB_KERNDAT_H
+#define LIB_KERNDAT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum dirty_track_mode {
+	DIRTY_TRACK_NONE,
+	DIRTY_TRACK_PAGEMAP_SCAN_UFFD_WP,   /* PAGEMAP_SCAN + userfaultfd WP-async */
+	DIRTY_TRACK_SOFT_DIRTY,
+};
+
+struct kerndat {
+	bool ptrace_seize;          /* PTRACE_SEIZE + PTRACE_INTERRUPT */
+	bool ptrace_getsigmask;     /* PTRACE_GETSIGMASK */
+	bool ptrace_peeksiginfo;    /* PTRACE_PEEKSIGINFO */
+	bool ptrace_get_rseq_conf;  /* PTRACE_GET_RSEQ_CONFIGURATION */
+	bool clone3_set_tid;        /* clone3 with set_tid (Linux 5.5) */
+	bool prctl_mm_map;          /* PR_SET_MM_MAP */
+	bool memfd;                 /* memfd_create */
+	bool vmsplice;              /* vmsplice of user pages into a pipe */
+	bool pagemap_scan;          /* PAGEMAP_SCAN ioctl (Linux 6.7) */
+	bool uffd;                  /* userfaultfd */
+	bool uffd_wp_async;         /* UFFD_FEATURE_WP_ASYNC | WP_UNPOPULATED */
+	bool soft_dirty;            /* pagemap soft-dirty bit (CONFIG_MEM_SOFT_DIRTY) */
+	bool tcp_repair;            /* TCP_REPAIR */
+	bool time_ns;               /* CLONE_NEWTIME */
+	bool kcmp;                  /* kcmp() */
+	bool arch_map_vdso;         /* x86_64: arch_prctl(ARCH_MAP_VDSO_64) */
+	bool rseq;                  /* rseq() registration */
+	enum dirty_track_mode dirty_track;
+	uint64_t xfeatures_mask;    /* x86_64: XCR0 as reported by the kernel (xsave area) */
+	uint32_t xsave_size;        /* x86_64: size of the NT_X86_XSTATE regset */
+	unsigned long task_size;    /* highest user address + 1 */
+	/* the vDSO layout of this kernel: sizes in bytes, 0 if absent */
+	unsigned long vdso_size, vvar_size, vvar_vclock_size;
+};
+
+/* The probed features (probing on first call; never fails: missing is false). */
+const struct kerndat *kerndat_get(void);
+
+#endif

@@ -1,0 +1,23 @@
+#ifndef LIB_UTIL_H
+#define LIB_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define PAGE_SIZE 4096UL
+#define PAGE_ALIGN(x) (((x) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))
+
+/* Read a whole small file (e.g. under /proc) into a malloc'ed NUL-terminated buffer. */
+char *read_file(const char *path, size_t *len);
+/* Same, for /proc/<pid>/<name>. */
+char *read_proc(pid_t pid, const char *name, size_t *len);
+/* Write/read exactly len bytes; -errno on failure, -EIO on a short transfer. */
+int write_all(int fd, const void *buf, size_t len);
+int read_all(int fd, void *buf, size_t len);
+/* readlink into a malloc'ed string. */
+char *xreadlink(const char *path);
+void *xzalloc(size_t size);
+
+#endif

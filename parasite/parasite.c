@@ -1,0 +1,156 @@
+/* The parasite: runs inside the seized task, serves the dumper's commands over a
+ * unix socket.  Freestanding: no libc, only include/common/sys.h. */
+#include "sys.h"
+#include "parasite-args.h"
+
+#include "blob-lib.c.inc"
+
+#define SOL_SOCKET 1
+#define SCM_RIGHTS 1
+#define AF_UNIX 1
+#define SOCK_SEQPACKET 5
+#define SOCK_CLOEXEC 02000000
+#define PR_GET_DUMPABLE 3
+#define PR_GET_SECUREBITS 27
+#define PR_GET_NO_NEW_PRIVS 39
+#define PR_GET_TID_ADDRESS 40
+#define IOV_MAX 1024
+
+static int send_reply(int sock, uint32_t cmd, int ret, uint64_t arg)
+{
+	struct parasite_msg m = { .cmd = cmd, .ret = ret, .arg = arg };
+	struct sys_iovec iov = { &m, sizeof(m) };
+	struct sys_msghdr h = { .iov = &iov, .iovlen = 1 };
+
+	return sys_sendmsg(sock, &h, 0) == sizeof(m) ? 0 : -1;
+}
+
+/* Receive one command; with INIT also the pipe fd passed by SCM_RIGHTS. */
+static long recv_cmd(int sock, struct parasite_msg *m, int *fd)
+{
+	union { struct sys_cmsghdr h; char buf[64]; } c;
+	struct sys_iovec iov = { m, sizeof(*m) };
+	struct sys_msghdr h = { .iov = &iov, .iovlen = 1, .control = &c, .controllen = sizeof(c) };
+	long n = sys_recvmsg(sock, &h, 0);
+
+	if (n != sizeof(*m))
+		return n < 0 ? n : -1;
+	if (fd && h.controllen >= sizeof(c.h) + sizeof(int) && c.h.level == SOL_SOCKET &&
+	    c.h.type == SCM_RIGHTS)
+		*fd = *(int *)(c.buf + sizeof(c.h));
+	return 0;
+}
+
+/* Move the listed pages into the pipe without copying; blocks while the dumper drains it. */
+static long dump_pages(struct parasite_args *a)
+{
+	struct sys_iovec iov[IOV_MAX];
+	uint64_t total = 0;
+	uint32_t i = 0;
+
+	while (i < a->nr_iovs) {
+		uint32_t n = 0;
+		while (n < IOV_MAX && i + n < a->nr_iovs) {
+			iov[n].base = (void *)a->iovs[i + n].base;
+			iov[n].len = a->iovs[i + n].len;
+			n++;
+		}
+		uint32_t k = 0;
+		while (k < n) {
+			long r = sys_vmsplice(a->pipe_fd, &iov[k], n - k, 0);
+			if (r < 0)
+				return r;
+			total += r;
+			while (k < n && (size_t)r >= iov[k].len) {
+				r -= iov[k].len;
+				k++;
+			}
+			if (k < n) {
+				iov[k].base = (char *)iov[k].base + r;
+				iov[k].len -= r;
+			}
+		}
+		i += n;
+	}
+	return total;
+}
+
+static long dump_misc(struct parasite_misc *m)
+{
+	for (int sig = 1; sig <= 64; sig++) {
+		struct sys_sigaction sa;
+		if (sig == 9 || sig == 19)   /* SIGKILL, SIGSTOP */
+			continue;
+		long r = sys_rt_sigaction(sig, 0, &sa);
+		if (r < 0)
+			return r;
+		m->sigactions[sig - 1].handler = (uint64_t)sa.handler;
+		m->sigactions[sig - 1].flags = sa.flags;
+		m->sigactions[sig - 1].restorer = (uint64_t)sa.restorer;
+		m->sigactions[sig - 1].mask = sa.mask;
+	}
+	for (int w = 0; w < 3; w++) {
+		struct sys_itimerval v;
+		long r = sys_getitimer(w, &v);
+		if (r < 0)
+			return r;
+		m->itimers[w][0] = v.interval.sec;
+		m->itimers[w][1] = v.interval.usec;
+		m->itimers[w][2] = v.value.sec;
+		m->itimers[w][3] = v.value.usec;
+	}
+	m->brk = sys_brk(0);
+	m->dumpable = sys_prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+	m->securebits = sys_prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+	m->no_new_privs = sys_prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
+	m->tid_address = 0;
+	sys_prctl(PR_GET_TID_ADDRESS, (unsigned long)&m->tid_address, 0, 0, 0);
+	struct { uint64_t sp; int32_t flags; int32_t pad; uint64_t size; } ss;
+	if (SC(__NR_sigaltstack, 0, &ss, 0, 0, 0, 0) == 0) {
+		m->altstack_sp = ss.sp;
+		m->altstack_size = ss.size;
+		m->altstack_flags = ss.flags;
+	}
+	return 0;
+}
+
+void parasite_main(struct parasite_args *a)
+{
+	struct parasite_msg m;
+	int sock = sys_socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	a->pipe_fd = -1;
+	if (sock < 0)
+		return;
+	if (sys_connect(sock, &a->addr, a->addr_len) < 0)
+		goto out;
+	a->sock_fd = sock;
+	for (;;) {
+		long r;
+		if (recv_cmd(sock, &m, &a->pipe_fd))
+			break;
+		switch (m.cmd) {
+		case PARASITE_CMD_INIT:
+			r = a->pipe_fd >= 0 ? 0 : -9; /* EBADF */
+			send_reply(sock, m.cmd, r, 0);
+			break;
+		case PARASITE_CMD_DUMP_PAGES:
+			r = dump_pages(a);
+			send_reply(sock, m.cmd, r < 0 ? r : 0, r < 0 ? 0 : r);
+			break;
+		case PARASITE_CMD_DUMP_MISC:
+			r = dump_misc(&a->misc);
+			send_reply(sock, m.cmd, r, 0);
+			break;
+		case PARASITE_CMD_FINI:
+			if (a->pipe_fd >= 0)
+				sys_close(a->pipe_fd);
+			send_reply(sock, m.cmd, 0, 0);
+			goto out;
+		default:
+			send_reply(sock, m.cmd, -22, 0);
+		}
+	}
+out:
+	sys_close(sock);
+}

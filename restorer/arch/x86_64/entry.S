@@ -1,0 +1,17 @@
+/* Restorer entry: libcr switches to the restorer's stack and calls here with the
+ * args in rdi.  restorer_main never returns (it ends in rt_sigreturn). */
+	.section .head.text, "ax"
+	.globl __export_restorer_entry
+__export_restorer_entry:
+	call	restorer_main
+	ud2
+
+/* void arch_sigreturn(uint64_t frame): the frame is the rt_sigframe minus its
+ * return address, exactly what the kernel's rt_sigreturn expects at rsp. */
+	.text
+	.globl arch_sigreturn
+arch_sigreturn:
+	movq	%rdi, %rsp
+	movl	$15, %eax       /* __NR_rt_sigreturn */
+	syscall
+	ud2

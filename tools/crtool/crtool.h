@@ -1,0 +1,15 @@
+#ifndef CRTOOL_H
+#define CRTOOL_H
+
+/* One function per subcommand; argv[0] is the subcommand name. */
+int cmd_dump(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+
+/* Print "Error: <msg>" (from cr_last_error() when msg is NULL) and return 1. */
+int crtool_fail(const char *msg);
+/* Set up logging to stderr (or a file) at the given verbosity. */
+int crtool_log_setup(int verbosity, const char *log_file);
+
+#endif

@@ -1,0 +1,47 @@
+/* crtool: the command line of libcr. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cr/cr.h"
+#include "crtool.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *usage;
+} cmds[] = {
+	{ "check",   cmd_check,   "check                      probe every kernel feature libcr uses" },
+	{ "dump",    cmd_dump,    "dump -t PID -D DIR [--leave-running] [--shell-job] [-v] [--log-file F]" },
+	{ "restore", cmd_restore, "restore -D DIR [-d|--restore-detached] [--shell-job] [--pidfile F] [-v]" },
+	{ "show",    cmd_show,    "show DIR/IMAGE.img [--json]  decode an image" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: crtool COMMAND [OPTIONS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %s\n", cmds[i].usage);
+	fprintf(f, "\n  crtool --version\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		printf("crtool %s\n", cr_version());
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(argv[1], cmds[i].name))
+			return cmds[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "Error: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

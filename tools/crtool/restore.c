@@ -1,0 +1,70 @@
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include "cr/cr.h"
+#include "crtool.h"
+
+static int write_pidfile(const char *path, pid_t pid)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f || fprintf(f, "%d\n", pid) < 0 || fclose(f)) {
+		perror(path);
+		return -1;
+	}
+	return 0;
+}
+
+int cmd_restore(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "images-dir", required_argument, 0, 'D' },
+		{ "restore-detached", no_argument, 0, 'd' },
+		{ "shell-job", no_argument, 0, 'j' },
+		{ "pidfile", required_argument, 0, 'p' },
+		{ "verbose", no_argument, 0, 'v' },
+		{ "log-file", required_argument, 0, 'o' },
+		{ 0, 0, 0, 0 },
+	};
+	struct cr_restore_opts opts = { .sz = sizeof(opts) };
+	const char *pidfile = NULL, *log_file = NULL;
+	bool detach = false;
+	int verbosity = 0, c, status;
+	pid_t pid;
+
+	while ((c = getopt_long(argc, argv, "D:djp:vo:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'D': opts.images_dir = optarg; break;
+		case 'd': detach = true; break;
+		case 'j': opts.shell_job = true; break;
+		case 'p': pidfile = optarg; break;
+		case 'v': verbosity++; break;
+		case 'o': log_file = optarg; break;
+		default: return crtool_fail("restore: bad option; usage: crtool restore -D DIR [-d] [--shell-job] "
+					   "[--pidfile F]");
+		}
+	}
+	if (!opts.images_dir)
+		return crtool_fail("restore: -D DIR is required");
+	if (crtool_log_setup(verbosity, log_file))
+		return 1;
+	pid = cr_restore(&opts);
+	if (pid < 0)
+		return crtool_fail(NULL);
+	if (pidfile && write_pidfile(pidfile, pid)) {
+		kill(pid, SIGKILL);
+		return crtool_fail("restore: can't write the pid file; the restored tree was killed");
+	}
+	if (detach)
+		return 0;
+	/* Stand in for the tree's parent: wait and pass its status on. */
+	signal(SIGINT, SIG_IGN);
+	while (waitpid(pid, &status, 0) < 0)
+		;
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}

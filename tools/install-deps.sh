@@ -1,0 +1,17 @@
+#!/bin/sh
+# Installs the Debian packages libcr builds and tests with; a no-op when all are present.
+set -e
+PKGS="gcc make libc6-dev binutils pkg-config libprotobuf-c-dev protobuf-c-compiler \
+libnl-3-dev libnl-route-3-dev libcap-dev libbsd-dev"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "missing packages:$missing (run as root to install them)" >&2
+	exit 1
+fi
+echo "installing:$missing"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null

@@ -1,0 +1,136 @@
+#!/bin/bash
+# `make bench`: dump and restore throughput against this machine's memcpy bandwidth,
+# and how long the target is frozen.  Every figure is the median of BENCH_RUNS runs,
+# after one untimed warm-up run per size.  GB/s means 1e9 bytes per second.
+#
+#   BENCH_SIZES_MIB   sizes of the checkpointed process's memory (default "64 1024")
+#   BENCH_RUNS        runs per figure (default 5)
+#   BENCH_DIR         where the images go (default /dev/shm: memory, not a disk)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CRTOOL=${CRTOOL:-build/crtool}
+BENCH_MEM=${BENCH_MEM:-build/test/bench-mem}
+SIZES=${BENCH_SIZES_MIB:-64 1024}
+RUNS=${BENCH_RUNS:-5}
+BASE=${BENCH_DIR:-/dev/shm}
+
+work=""
+pids=()          # every process this script started or restored
+
+die() { printf 'bench FAILED: %s\n' "$*" >&2; exit 1; }
+
+# Killed processes that are not our children stay zombies if PID 1 does not reap
+# them; a zombie has no memory left and counts as gone.
+alive() {
+	local st
+	st=$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+stop() {
+	local p=$1
+	alive "$p" || return 0
+	kill -9 "$p" 2>/dev/null || true
+	for _ in $(seq 200); do alive "$p" || break; sleep 0.05; done
+	wait "$p" 2>/dev/null || true
+}
+
+cleanup() {
+	for p in "${pids[@]}"; do stop "$p"; done
+	[ -n "$work" ] && rm -rf "$work"
+}
+trap cleanup EXIT
+
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", b - a }'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+gbps() { awk -v mib="$1" -v s="$2" 'BEGIN { printf "%.2f", mib * 1048576 / s / 1e9 }'; }
+pct() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.0f%%", 100 * x / y }'; }
+
+# Start a process holding $1 MiB of non-zero memory in its own session; sets HOLDER.
+start_holder() {
+	local mib=$1 out="$work/hold.$RANDOM.out"
+	setsid "$BENCH_MEM" hold "$mib" </dev/null >"$out" 2>/dev/null &
+	HOLDER=$!
+	pids+=("$HOLDER")
+	for _ in $(seq 1200); do
+		grep -q READY "$out" 2>/dev/null && return 0
+		alive "$HOLDER" || die "bench-mem hold $mib exited early"
+		sleep 0.05
+	done
+	die "bench-mem hold $mib did not get ready within 60 s"
+}
+
+# One full cycle for $1 MiB; sets DUMP_S, FROZEN_MS, RESTORE_S.
+cycle() {
+	local mib=$1 img="$work/img" out t0 t1 rpid
+
+	start_holder "$mib"
+
+	# Frozen time: a dump that leaves the process running reports how long it was stopped.
+	out=$("$CRTOOL" dump -t "$HOLDER" -D "$work/lr" --leave-running -v 2>&1) ||
+		{ printf '%s\n' "$out" >&2; die "crtool dump --leave-running of $mib MiB failed"; }
+	FROZEN_MS=$(printf '%s\n' "$out" | sed -n 's/.*stats: frozen_ms=\([0-9.]*\).*/\1/p' | tail -n 1)
+	[ -n "$FROZEN_MS" ] || die "no 'stats: frozen_ms=' line in crtool dump -v output"
+	alive "$HOLDER" || die "the process died after crtool dump --leave-running"
+	rm -rf "$work/lr"
+
+	mkdir -p "$img"
+	t0=$EPOCHREALTIME
+	"$CRTOOL" dump -t "$HOLDER" -D "$img" || die "crtool dump of $mib MiB failed"
+	t1=$EPOCHREALTIME
+	DUMP_S=$(secs "$t0" "$t1")
+	wait "$HOLDER" 2>/dev/null || true     # reap it: its PID must be free again
+
+	rm -f "$work/pidfile"
+	t0=$EPOCHREALTIME
+	"$CRTOOL" restore -D "$img" -d --pidfile "$work/pidfile" || die "crtool restore of $mib MiB failed"
+	t1=$EPOCHREALTIME
+	RESTORE_S=$(secs "$t0" "$t1")
+	rpid=$(cat "$work/pidfile" 2>/dev/null) || die "crtool restore wrote no pidfile"
+	[ "$rpid" = "$HOLDER" ] || die "restored as PID $rpid, dumped as PID $HOLDER"
+	pids+=("$rpid")
+	alive "$rpid" || die "the restored process $rpid is not running"
+	stop "$rpid"
+	rm -rf "$img" "$work"/hold.*.out
+}
+
+[ "$(id -u)" = 0 ] || die "run as root"
+[ -x "$CRTOOL" ] || die "$CRTOOL is missing: run 'make'"
+[ -x "$BENCH_MEM" ] || die "$BENCH_MEM is missing: run 'make bench'"
+[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive number"
+max=0
+for s in $SIZES; do
+	[[ "$s" =~ ^[1-9][0-9]*$ ]] || die "BENCH_SIZES_MIB: '$s' is not a size in MiB"
+	[ "$s" -gt "$max" ] && max=$s
+done
+[ "$max" -gt 0 ] || die "BENCH_SIZES_MIB is empty"
+work=$(mktemp -d "$BASE/libcr-bench.XXXXXX")
+
+echo "libcr bench: $(uname -r), $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+echo "images in $BASE; medians of $RUNS runs after a warm-up; GB = 1e9 bytes"
+echo
+
+MEMCPY=$("$BENCH_MEM" memcpy "$max")
+printf 'memcpy (%s MiB, median of 5)     %8s GB/s\n' "$max" "$MEMCPY"
+
+for mib in $SIZES; do
+	echo
+	echo "$mib MiB process:"
+	cycle "$mib"                      # warm-up, not counted
+	dumps=() frozens=() restores=()
+	for i in $(seq "$RUNS"); do
+		cycle "$mib"
+		printf '  run %d/%d: dump %.3f s, frozen %s ms, restore %.3f s\n' \
+			"$i" "$RUNS" "$DUMP_S" "$FROZEN_MS" "$RESTORE_S"
+		dumps+=("$DUMP_S") frozens+=("$FROZEN_MS") restores+=("$RESTORE_S")
+	done
+	d=$(printf '%s\n' "${dumps[@]}" | median)
+	f=$(printf '%s\n' "${frozens[@]}" | median)
+	r=$(printf '%s\n' "${restores[@]}" | median)
+	dg=$(gbps "$mib" "$d")
+	rg=$(gbps "$mib" "$r")
+	printf '  dump      %8.3f s  %8s GB/s  %5s of memcpy\n' "$d" "$dg" "$(pct "$dg" "$MEMCPY")"
+	printf '  frozen    %8.1f ms   (dump --leave-running -v)\n' "$f"
+	printf '  restore   %8.3f s  %8s GB/s  %5s of memcpy\n' "$r" "$rg" "$(pct "$rg" "$MEMCPY")"
+done

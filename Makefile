@@ -11,7 +11,7 @@ B               := build
 WARN    := -Wall -Wextra -Werror
 CFLAGS  ?= -O2 -g
 CFLAGS  += $(WARN) -std=gnu11 -D_GNU_SOURCE -DCR_VERSION=\"$(VERSION)\" \
-           -Iinclude -Iinclude/common/arch/$(ARCH) -Ilib -Ilib/arch/$(ARCH) -I$(B)/proto -I$(B)/blobs
+           -Iinclude -Iinclude/common -Iinclude/common/arch/$(ARCH) -Ilib -Ilib/arch/$(ARCH) -I$(B)/proto -I$(B)/blobs
 LIB_CFLAGS := $(CFLAGS) -fPIC -fvisibility=hidden
 LDLIBS  := -lprotobuf-c
 

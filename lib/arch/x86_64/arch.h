@@ -1,0 +1,54 @@
+/* x86_64 behind the arch interface used by generic code (principle 3). */
+#ifndef LIB_ARCH_H
+#define LIB_ARCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+#define ARCH_NAME "x86_64"
+
+typedef struct user_regs_struct arch_regs_t;
+
+struct ThreadEntry;
+struct ThreadCoreX86;
+
+/* General registers and the extended (FPU/vector) state of a stopped tracee. */
+int arch_get_regs(pid_t tid, arch_regs_t *regs);
+int arch_set_regs(pid_t tid, const arch_regs_t *regs);
+/* xstate: *buf malloc'ed, *len its size. */
+int arch_get_xstate(pid_t tid, void **buf, size_t *len);
+int arch_set_xstate(pid_t tid, const void *buf, size_t len);
+
+/* Remote execution: the instruction bytes to plant (syscall; trap), and register setup. */
+extern const unsigned char arch_syscall_insn[8];
+void arch_regs_setup_syscall(arch_regs_t *r, const arch_regs_t *orig, uint64_t site, long nr,
+			     const long args[6]);
+long arch_regs_syscall_ret(const arch_regs_t *r);
+void arch_regs_setup_call(arch_regs_t *r, const arch_regs_t *orig, uint64_t ip, uint64_t sp, uint64_t arg);
+uint64_t arch_regs_ip(const arch_regs_t *r);
+
+/* The registers the task must resume with when it is restored elsewhere: an
+ * interrupted syscall is turned into its restart (what the kernel would do). */
+void arch_regs_for_image(arch_regs_t *r);
+
+/* Image conversion of one thread's registers. */
+int arch_thread_to_image(struct ThreadEntry *te, const arch_regs_t *regs, const void *xsave, size_t xlen);
+int arch_thread_validate(const struct ThreadEntry *te, size_t xsave_max);
+
+/* Restore: lay out an rt_sigframe for rt_sigreturn at the top of [buf, buf+len),
+ * which will live at address 'addr' in the restored task; returns the frame's
+ * address (the sp to sigreturn with) or 0 if it does not fit. */
+uint64_t arch_build_sigframe(void *buf, size_t len, uint64_t addr, const struct ThreadEntry *te,
+			     uint64_t sigmask);
+/* fs/gs base for the restorer (x86_64: from the general registers). */
+void arch_tls_from_image(const struct ThreadEntry *te, uint64_t *fs_base, uint64_t *gs_base);
+
+/* Jump into the restorer on its own stack; never returns. */
+void arch_jump_to_restorer(uint64_t entry, uint64_t stack_top, uint64_t args) __attribute__((noreturn));
+
+/* CPU features the image's registers rely on (x86_64: XCR0 and xsave size). */
+void arch_cpu_features(uint64_t *xfeatures, uint32_t *xsave_size);
+
+#endif

@@ -1,0 +1,69 @@
+/* inventory.img: what the image directory is and what it relies on. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include "arch.h"
+#include "image/image.h"
+#include "image/inventory.h"
+#include "log.h"
+#include "util.h"
+
+int inventory_write(struct img_dir *dir, pid_t root_pid)
+{
+	InventoryEntry inv = INVENTORY_ENTRY__INIT;
+	struct utsname u;
+	struct img *img;
+	uint32_t xsize;
+	int ret;
+
+	uname(&u);
+	inv.img_version = IMG_VERSION;
+	inv.arch = ARCH_NAME;
+	inv.kernel_release = u.release;
+	inv.tool_version = CR_VERSION;
+	inv.root_pid = root_pid;
+	inv.page_size = PAGE_SIZE;
+	arch_cpu_features(&inv.xfeatures_mask, &xsize);
+	inv.has_xfeatures_mask = inv.has_xsave_size = true;
+	inv.xsave_size = xsize;
+	img = img_create(dir, IMG_INVENTORY, 0);
+	if (!img)
+		return -EIO;
+	if ((ret = img_write_msg(img, &inv.base))) {
+		img_close(img);
+		return ret;
+	}
+	return img_close_write(img);
+}
+
+int inventory_read(struct img_dir *dir, InventoryEntry **out)
+{
+	struct img *img = img_open(dir, IMG_INVENTORY, 0);
+	InventoryEntry *inv;
+	uint64_t xf;
+	uint32_t xsize;
+	int ret;
+
+	if (!img)
+		return -ENOENT;
+	ret = img_read_one(img, &inventory_entry__descriptor, (ProtobufCMessage **)&inv);
+	img_close(img);
+	if (ret)
+		return ret;
+	*out = inv;
+	if (inv->img_version != IMG_VERSION)
+		return pr_err("images in %s have format version %u; this libcr reads version %u", dir->path,
+			      inv->img_version, IMG_VERSION), -EINVAL;
+	if (strcmp(inv->arch, ARCH_NAME))
+		return pr_err("images in %s were made on %s; this machine is %s", dir->path, inv->arch, ARCH_NAME),
+		       -EINVAL;
+	if (inv->page_size != PAGE_SIZE)
+		return pr_err("images in %s use %u-byte pages; this machine uses %lu", dir->path, inv->page_size,
+			      PAGE_SIZE), -EINVAL;
+	arch_cpu_features(&xf, &xsize);
+	if (inv->has_xfeatures_mask && (inv->xfeatures_mask & ~xf))
+		return pr_err("images in %s need CPU state features 0x%lx that this CPU lacks (has 0x%lx)",
+			      dir->path, (unsigned long)(inv->xfeatures_mask & ~xf), (unsigned long)xf), -EINVAL;
+	return 0;
+}

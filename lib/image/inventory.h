@@ -1,0 +1,12 @@
+#ifndef LIB_INVENTORY_H
+#define LIB_INVENTORY_H
+
+#include <sys/types.h>
+#include "image/image.h"
+#include "inventory.pb-c.h"
+
+int inventory_write(struct img_dir *dir, pid_t root_pid);
+/* Read and check it fits this machine (format version, arch, page size, CPU features). */
+int inventory_read(struct img_dir *dir, InventoryEntry **out);
+
+#endif

@@ -1,0 +1,244 @@
+/* The page pipeline, dump side: a scanner finds the pages worth storing, the
+ * parasite vmsplices them into a pipe, we splice the pipe into the pages image.
+ * Page contents never pass through our memory (except for unreadable areas,
+ * read through /proc/pid/mem). */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "infect/infect.h"
+#include "kerndat.h"
+#include "log.h"
+#include "mem/mem.h"
+#include "uapi-compat.h"
+#include "util.h"
+
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAPPED (1ULL << 62)
+#define PM_FILE    (1ULL << 61)
+
+struct page_sink {
+	struct infect_ctx *ctx;
+	pid_t pid;
+	struct img *pagemap;
+	struct img *pages;
+	int mem_fd;           /* /proc/pid/mem, opened on first unreadable area */
+	uint32_t nr_iovs;     /* pending in ctx->args->iovs */
+	uint64_t batch_bytes;
+	struct page_stats *stats;
+};
+
+/* Splice exactly 'bytes' from the page pipe into the image while the parasite fills it. */
+static int drain_pipe(struct page_sink *s, uint64_t bytes)
+{
+	struct pollfd pfd[2] = { { .fd = s->ctx->pipe_rd, .events = POLLIN },
+				 { .fd = s->ctx->sock, .events = POLLIN } };
+
+	while (bytes) {
+		ssize_t n = splice(s->ctx->pipe_rd, NULL, s->pages->fd, NULL, bytes,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n > 0) {
+			bytes -= n;
+			continue;
+		}
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			return n ? pr_perror("can't write pages of %d into %s", s->pid, s->pages->name)
+				 : (pr_err("page pipe of %d closed early", s->pid), -EIO);
+		if (poll(pfd, 2, 10000) <= 0)
+			return pr_err("pages of %d stopped flowing", s->pid), -ETIMEDOUT;
+		if ((pfd[1].revents & (POLLIN | POLLHUP)) && !(pfd[0].revents & POLLIN))
+			return infect_cmd_recv(s->ctx, PARASITE_CMD_DUMP_PAGES, NULL) ?: -EIO;
+	}
+	return 0;
+}
+
+static int flush_batch(struct page_sink *s)
+{
+	uint64_t done;
+	int ret;
+
+	if (!s->nr_iovs)
+		return 0;
+	s->ctx->args->nr_iovs = s->nr_iovs;
+	if ((ret = infect_cmd_send(s->ctx, PARASITE_CMD_DUMP_PAGES)))
+		return ret;
+	if ((ret = drain_pipe(s, s->batch_bytes)))
+		return ret;
+	if ((ret = infect_cmd_recv(s->ctx, PARASITE_CMD_DUMP_PAGES, &done)))
+		return ret;
+	if (done != s->batch_bytes)
+		return pr_err("the parasite moved %lu bytes of %d's memory, expected %lu", (unsigned long)done,
+			      s->pid, (unsigned long)s->batch_bytes), -EIO;
+	s->nr_iovs = 0;
+	s->batch_bytes = 0;
+	return 0;
+}
+
+/* Unreadable areas (PROT_NONE with content) can't be vmspliced: read them via /proc/pid/mem. */
+static int copy_via_mem(struct page_sink *s, uint64_t start, uint64_t len)
+{
+	char buf[64 << 10];
+
+	if (s->mem_fd < 0) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/mem", s->pid);
+		s->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (s->mem_fd < 0)
+			return pr_perror("can't open %s", path);
+	}
+	while (len) {
+		size_t chunk = len < sizeof(buf) ? len : sizeof(buf);
+		ssize_t n = pread(s->mem_fd, buf, chunk, start);
+		if (n != (ssize_t)chunk)
+			return pr_perror("can't read memory of %d at 0x%lx", s->pid, (unsigned long)start);
+		int ret = write_all(s->pages->fd, buf, chunk);
+		if (ret)
+			return errno = -ret, pr_perror("can't write %s", s->pages->name);
+		start += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+/* One run of pages to store, in image order. */
+static int emit_run(struct page_sink *s, const VmaEntry *v, uint64_t start, uint64_t end)
+{
+	PagemapEntry pe = PAGEMAP_ENTRY__INIT;
+	int ret;
+
+	pe.vaddr = start;
+	pe.nr_pages = (end - start) / PAGE_SIZE;
+	if ((ret = img_write_msg(s->pagemap, &pe.base)))
+		return ret;
+	s->stats->pages_written += pe.nr_pages;
+	if (!(v->prot & PROT_READ)) {
+		if ((ret = flush_batch(s)))
+			return ret;
+		return copy_via_mem(s, start, end - start);
+	}
+	/* extend the previous iovec when contiguous */
+	struct parasite_iov *iov = s->ctx->args->iovs;
+	if (s->nr_iovs && iov[s->nr_iovs - 1].base + iov[s->nr_iovs - 1].len == start) {
+		iov[s->nr_iovs - 1].len += end - start;
+	} else {
+		if (s->nr_iovs == PARASITE_MAX_IOVS && (ret = flush_batch(s)))
+			return ret;
+		iov[s->nr_iovs].base = start;
+		iov[s->nr_iovs].len = end - start;
+		s->nr_iovs++;
+	}
+	s->batch_bytes += end - start;
+	return 0;
+}
+
+/* Scanner, fast path: PAGEMAP_SCAN returns runs of matching pages directly. */
+static int scan_pagemap_scan(struct page_sink *s, int pm_fd, const VmaEntry *v)
+{
+	struct page_region regs[512];
+	struct pm_scan_arg arg = {
+		.size = sizeof(arg),
+		.start = v->start,
+		.end = v->end,
+		.vec = (uintptr_t)regs,
+		.vec_len = ARRAY_SIZE(regs),
+		.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+		.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+	};
+
+	/* the shared zero page holds nothing; in private file mappings only CoW'd (anon) pages count */
+	arg.category_inverted = arg.category_mask = PAGE_IS_PFNZERO;
+	if (v->kind == VMA_KIND__VMA_FILE_PRIVATE)
+		arg.category_inverted = arg.category_mask = PAGE_IS_PFNZERO | PAGE_IS_FILE;
+	while (arg.start < arg.end) {
+		long n = ioctl(pm_fd, PAGEMAP_SCAN, &arg);
+		if (n < 0)
+			return pr_perror("PAGEMAP_SCAN of pid %d at 0x%lx", s->pid, (unsigned long)arg.start);
+		for (long i = 0; i < n; i++) {
+			int ret = emit_run(s, v, regs[i].start, regs[i].end);
+			if (ret)
+				return ret;
+		}
+		arg.start = arg.walk_end;
+	}
+	return 0;
+}
+
+/* Scanner, portable path: read pagemap entries. */
+static int scan_pagemap(struct page_sink *s, int pm_fd, const VmaEntry *v)
+{
+	uint64_t ents[4096];
+	uint64_t run_start = 0;
+
+	for (uint64_t addr = v->start; addr < v->end;) {
+		uint64_t n = (v->end - addr) / PAGE_SIZE;
+		if (n > ARRAY_SIZE(ents))
+			n = ARRAY_SIZE(ents);
+		if (pread(pm_fd, ents, n * 8, addr / PAGE_SIZE * 8) != (ssize_t)(n * 8))
+			return pr_perror("can't read pagemap of pid %d", s->pid);
+		for (uint64_t i = 0; i < n; i++, addr += PAGE_SIZE) {
+			uint64_t e = ents[i];
+			bool want = (e & PM_SWAPPED) || ((e & PM_PRESENT) &&
+				    !(v->kind == VMA_KIND__VMA_FILE_PRIVATE && (e & PM_FILE)));
+			if (want && !run_start)
+				run_start = addr;
+			if (!want && run_start) {
+				int ret = emit_run(s, v, run_start, addr);
+				if (ret)
+					return ret;
+				run_start = 0;
+			}
+		}
+	}
+	return run_start ? emit_run(s, v, run_start, v->end) : 0;
+}
+
+int mem_dump_pages(struct infect_ctx *ctx, const MmEntry *mm, struct img_dir *dir, unsigned pages_id,
+		   struct page_stats *stats)
+{
+	struct page_sink s = { .ctx = ctx, .pid = ctx->pid, .mem_fd = -1, .stats = stats };
+	PagemapHead head = PAGEMAP_HEAD__INIT;
+	bool fast = kerndat_get()->pagemap_scan;
+	char path[64];
+	int pm_fd, ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", ctx->pid);
+	pm_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (pm_fd < 0)
+		return pr_perror("can't open %s", path);
+	s.pagemap = img_create(dir, IMG_PAGEMAP, ctx->pid);
+	s.pages = img_create(dir, IMG_PAGES, pages_id);
+	ret = -EIO;
+	if (!s.pagemap || !s.pages)
+		goto out;
+	head.pages_id = pages_id;
+	if ((ret = img_write_msg(s.pagemap, &head.base)))
+		goto out;
+	for (size_t i = 0; i < mm->n_vmas; i++) {
+		const VmaEntry *v = mm->vmas[i];
+		if (!mem_vma_dumps_content(v))
+			continue;
+		stats->pages_scanned += (v->end - v->start) / PAGE_SIZE;
+		ret = fast ? scan_pagemap_scan(&s, pm_fd, v) : scan_pagemap(&s, pm_fd, v);
+		if (ret)
+			goto out;
+	}
+	if ((ret = flush_batch(&s)))
+		goto out;
+	ret = img_close_write(s.pagemap);
+	s.pagemap = NULL;
+	if (!ret)
+		ret = img_close_write(s.pages);
+	s.pages = NULL;
+out:
+	img_close(s.pagemap);
+	img_close(s.pages);
+	if (s.mem_fd >= 0)
+		close(s.mem_fd);
+	close(pm_fd);
+	return ret;
+}

@@ -1,0 +1,319 @@
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "arch.h"
+#include "infect/infect.h"
+#include "kerndat.h"
+#include "log.h"
+#include "parasite-args.h"
+#include "proc/core.h"
+#include "proc/proc.h"
+#include "proc/seize.h"
+#include "uapi-compat.h"
+#include "util.h"
+
+#ifndef PTRACE_PEEKSIGINFO
+#define PTRACE_PEEKSIGINFO 0x4209
+#endif
+#define PEEKSIGINFO_SHARED 1
+#define MAX_QUEUED_SIGNALS 1024
+
+struct peeksiginfo_args { uint64_t off; uint32_t flags; int32_t nr; };
+
+static int dump_pending(pid_t tid, bool shared, SiginfoEntry ***out, size_t *nr)
+{
+	uint8_t si[128];
+
+	for (uint64_t off = 0; off < MAX_QUEUED_SIGNALS; off++) {
+		struct peeksiginfo_args a = { off, shared ? PEEKSIGINFO_SHARED : 0, 1 };
+		long n = ptrace(PTRACE_PEEKSIGINFO, tid, &a, si);
+		if (n < 0)
+			return pr_perror("can't read queued signals of %d (PTRACE_PEEKSIGINFO)", tid);
+		if (n == 0)
+			return 0;
+		SiginfoEntry *e = malloc(sizeof(*e));
+		SiginfoEntry **arr = realloc(*out, (*nr + 1) * sizeof(*arr));
+		if (!e || !arr) {
+			free(e);
+			return -ENOMEM;
+		}
+		*out = arr;
+		siginfo_entry__init(e);
+		e->siginfo.data = malloc(sizeof(si));
+		if (!e->siginfo.data) {
+			free(e);
+			return -ENOMEM;
+		}
+		memcpy(e->siginfo.data, si, sizeof(si));
+		e->siginfo.len = sizeof(si);
+		e->shared = shared;
+		arr[(*nr)++] = e;
+	}
+	return pr_err("pid %d has more than %d queued signals", tid, MAX_QUEUED_SIGNALS), -E2BIG;
+}
+
+static int dump_thread(pid_t tid, struct infect_ctx *ctx, const struct parasite_misc *misc, ThreadEntry *te)
+{
+	struct ptrace_rseq_configuration rseq;
+	arch_regs_t regs = ctx->orig_regs;
+	char name[64], *comm;
+	int ret;
+
+	thread_entry__init(te);
+	te->tid = tid;
+	te->sigmask = ctx->orig_sigmask;
+	arch_regs_for_image(&regs);
+	/* the xstate buffer is handed to the image: the cure no longer needs it after this */
+	void *xs = malloc(ctx->orig_xstate_len);
+	if (!xs)
+		return -ENOMEM;
+	memcpy(xs, ctx->orig_xstate, ctx->orig_xstate_len);
+	if ((ret = arch_thread_to_image(te, &regs, xs, ctx->orig_xstate_len)))
+		return free(xs), ret;
+	if (kerndat_get()->ptrace_get_rseq_conf &&
+	    ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tid, sizeof(rseq), &rseq) == sizeof(rseq) &&
+	    rseq.rseq_abi_pointer) {
+		te->rseq = malloc(sizeof(*te->rseq));
+		if (!te->rseq)
+			return -ENOMEM;
+		rseq_entry__init(te->rseq);
+		te->rseq->rseq_abi_pointer = rseq.rseq_abi_pointer;
+		te->rseq->rseq_abi_size = rseq.rseq_abi_size;
+		te->rseq->signature = rseq.signature;
+	}
+	te->has_clear_child_tid = true;
+	te->clear_child_tid = misc->tid_address;
+	snprintf(name, sizeof(name), "task/%d/comm", tid);
+	comm = read_proc(tid, name, NULL);
+	if (!comm)
+		return pr_perror("can't read /proc/%d/comm", tid);
+	comm[strcspn(comm, "\n")] = 0;
+	te->comm = comm;
+	return dump_pending(tid, false, &te->pending, &te->n_pending);
+}
+
+int core_dump(const struct seized *s, struct infect_ctx *ctx, const struct parasite_misc *misc,
+	      CoreEntry **out)
+{
+	struct proc_rlimit lim[PROC_NR_RLIMITS];
+	CoreEntry *c = calloc(1, sizeof(*c));
+	char *pers;
+	int ret;
+
+	if (!c)
+		return -ENOMEM;
+	*out = c;
+	core_entry__init(c);
+	c->pid = s->pid;
+	pers = read_proc(s->pid, "personality", NULL);
+	if (!pers)
+		return pr_perror("can't read /proc/%d/personality", s->pid);
+	c->personality = strtoul(pers, NULL, 16);
+	free(pers);
+	c->umask = s->status.umask < 0 ? 022 : s->status.umask;
+	c->exit_signal = s->stat.exit_signal;
+	c->has_dumpable = true;
+	c->dumpable = misc->dumpable;
+
+	CredsEntry *cr = c->creds = malloc(sizeof(*cr));
+	if (!cr)
+		return -ENOMEM;
+	creds_entry__init(cr);
+	cr->uid = s->status.uid[0]; cr->euid = s->status.uid[1];
+	cr->suid = s->status.uid[2]; cr->fsuid = s->status.uid[3];
+	cr->gid = s->status.gid[0]; cr->egid = s->status.gid[1];
+	cr->sgid = s->status.gid[2]; cr->fsgid = s->status.gid[3];
+	cr->n_groups = s->status.ngroups;
+	cr->groups = malloc(sizeof(uint32_t) * (s->status.ngroups + 1));
+	if (!cr->groups)
+		return -ENOMEM;
+	memcpy(cr->groups, s->status.groups, sizeof(uint32_t) * s->status.ngroups);
+	cr->cap_inh = s->status.cap_inh; cr->cap_prm = s->status.cap_prm;
+	cr->cap_eff = s->status.cap_eff; cr->cap_bnd = s->status.cap_bnd;
+	cr->has_cap_amb = cr->has_securebits = cr->has_no_new_privs = true;
+	cr->cap_amb = s->status.cap_amb;
+	cr->securebits = misc->securebits;
+	cr->no_new_privs = misc->no_new_privs;
+
+	/* limits from /proc: prlimit() on another process needs CAP_SYS_RESOURCE here */
+	if ((ret = proc_parse_limits(s->pid, lim)))
+		return ret;
+	c->rlimits = calloc(PROC_NR_RLIMITS, sizeof(*c->rlimits));
+	if (!c->rlimits)
+		return -ENOMEM;
+	for (int i = 0; i < PROC_NR_RLIMITS; i++) {
+		RlimitEntry *r = c->rlimits[i] = malloc(sizeof(*r));
+		if (!r)
+			return -ENOMEM;
+		c->n_rlimits++;
+		rlimit_entry__init(r);
+		r->resource = i;
+		r->cur = lim[i].cur;
+		r->max = lim[i].max;
+	}
+
+	c->sigactions = calloc(64, sizeof(*c->sigactions));
+	if (!c->sigactions)
+		return -ENOMEM;
+	for (int sig = 1; sig <= 64; sig++) {
+		const struct parasite_sigaction *ps = &misc->sigactions[sig - 1];
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		SigactionEntry *sa = c->sigactions[c->n_sigactions] = malloc(sizeof(*sa));
+		if (!sa)
+			return -ENOMEM;
+		c->n_sigactions++;
+		sigaction_entry__init(sa);
+		sa->sig = sig;
+		sa->handler = ps->handler;
+		sa->flags = ps->flags;
+		sa->restorer = ps->restorer;
+		sa->mask = ps->mask;
+	}
+	ItimerEntry *it = c->itimers = malloc(sizeof(*it));
+	if (!it)
+		return -ENOMEM;
+	itimer_entry__init(it);
+	it->isec = misc->itimers[0][0]; it->iusec = misc->itimers[0][1];
+	it->vsec = misc->itimers[0][2]; it->vusec = misc->itimers[0][3];
+
+	c->threads = calloc(1, sizeof(*c->threads));
+	if (!c->threads || !(c->threads[0] = malloc(sizeof(ThreadEntry))))
+		return -ENOMEM;
+	c->n_threads = 1;
+	if ((ret = dump_thread(s->pid, ctx, misc, c->threads[0])))
+		return ret;
+	return dump_pending(s->pid, true, &c->shared_pending, &c->n_shared_pending);
+}
+
+void core_free(CoreEntry *c)
+{
+	/* Built by hand with malloc, or unpacked: both free the same way. */
+	if (c)
+		protobuf_c_message_free_unpacked(&c->base, NULL);
+}
+
+int core_validate(const CoreEntry *c, pid_t pid)
+{
+	size_t xmax = kerndat_get()->xsave_size ? kerndat_get()->xsave_size : 64 << 10;
+
+	if (c->pid != (uint32_t)pid)
+		return pr_err("core-%d.img belongs to pid %u", pid, c->pid), -EINVAL;
+	if (c->n_threads != 1)
+		return pr_err("core-%d.img has %zu threads: multi-threaded restore is not supported yet", pid,
+			      c->n_threads), -EOPNOTSUPP;
+	if (strcmp(c->threads[0]->arch, ARCH_NAME))
+		return pr_err("core-%d.img holds %s registers; this is %s", pid, c->threads[0]->arch, ARCH_NAME),
+		       -EINVAL;
+	if (c->creds->n_groups > 64)
+		return pr_err("core-%d.img: %zu supplementary groups (at most 64)", pid, c->creds->n_groups), -EINVAL;
+	for (size_t i = 0; i < c->n_sigactions; i++)
+		if (c->sigactions[i]->sig < 1 || c->sigactions[i]->sig > 64)
+			return pr_err("core-%d.img: sigaction for bad signal %u", pid, c->sigactions[i]->sig), -EINVAL;
+	for (size_t i = 0; i < c->n_rlimits; i++)
+		if (c->rlimits[i]->resource >= RLIM_NLIMITS)
+			return pr_err("core-%d.img: bad rlimit %u", pid, c->rlimits[i]->resource), -EINVAL;
+	if (c->n_shared_pending + c->threads[0]->n_pending > MAX_QUEUED_SIGNALS)
+		return pr_err("core-%d.img: too many queued signals", pid), -EINVAL;
+	for (size_t i = 0; i < c->n_shared_pending; i++)
+		if (c->shared_pending[i]->siginfo.len != 128)
+			return pr_err("core-%d.img: malformed queued signal", pid), -EINVAL;
+	for (size_t i = 0; i < c->threads[0]->n_pending; i++)
+		if (c->threads[0]->pending[i]->siginfo.len != 128)
+			return pr_err("core-%d.img: malformed queued signal", pid), -EINVAL;
+	return arch_thread_validate(c->threads[0], xmax);
+}
+
+int core_restore_early(const CoreEntry *c)
+{
+	umask(c->umask);
+	if (personality(c->personality) < 0)
+		return pr_perror("can't set personality 0x%x", c->personality);
+	for (size_t i = 0; i < c->n_rlimits; i++) {
+		const RlimitEntry *r = c->rlimits[i];
+		struct rlimit rl = { r->cur, r->max };
+
+		if (setrlimit(r->resource, &rl) == 0)
+			continue;
+		/* Raising a hard limit needs CAP_SYS_RESOURCE: keep ours, but never above the image's soft. */
+		struct rlimit cur;
+		getrlimit(r->resource, &cur);
+		if (errno == EPERM && r->max > cur.rlim_max) {
+			pr_warn("rlimit %u: can't raise the hard limit to %lu (no CAP_SYS_RESOURCE); keeping %lu",
+				r->resource, (unsigned long)r->max, (unsigned long)cur.rlim_max);
+			rl.rlim_max = cur.rlim_max;
+			if (rl.rlim_cur > rl.rlim_max)
+				rl.rlim_cur = rl.rlim_max;
+			if (!setrlimit(r->resource, &rl))
+				continue;
+		}
+		return pr_perror("can't set rlimit %u to %lu/%lu", r->resource, (unsigned long)r->cur,
+				 (unsigned long)r->max);
+	}
+	return 0;
+}
+
+static void siginfo_to_args(SiginfoEntry **si, size_t n, struct rst_siginfo *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		out[i].shared = si[i]->shared;
+		memcpy(out[i].info, si[i]->siginfo.data, 128);
+	}
+}
+
+int core_restorer_args(const CoreEntry *c, struct restorer_args *a, void *frame_buf, size_t frame_len,
+		       uint64_t frame_addr)
+{
+	const ThreadEntry *te = c->threads[0];
+	const CredsEntry *cr = c->creds;
+	struct rst_siginfo *si = (struct rst_siginfo *)a->siginfo;
+	char *lc;
+
+	for (size_t i = 0; i < c->n_sigactions; i++) {
+		const SigactionEntry *s = c->sigactions[i];
+		struct rst_sigaction *d = &a->sigactions[s->sig - 1];
+		d->handler = s->handler; d->flags = s->flags; d->restorer = s->restorer; d->mask = s->mask;
+	}
+	a->itimers[0][0] = c->itimers->isec; a->itimers[0][1] = c->itimers->iusec;
+	a->itimers[0][2] = c->itimers->vsec; a->itimers[0][3] = c->itimers->vusec;
+	if (te->rseq) {
+		a->has_rseq = 1;
+		a->rseq_ptr = te->rseq->rseq_abi_pointer;
+		a->rseq_len = te->rseq->rseq_abi_size;
+		a->rseq_sig = te->rseq->signature;
+	}
+	a->clear_child_tid = te->has_clear_child_tid ? te->clear_child_tid : 0;
+	arch_tls_from_image(te, &a->fs_base, &a->gs_base);
+	a->dumpable = c->has_dumpable ? c->dumpable : 1;
+	a->pid = c->pid;
+	siginfo_to_args(c->shared_pending, c->n_shared_pending, si);
+	siginfo_to_args(te->pending, te->n_pending, si + c->n_shared_pending);
+	a->nr_siginfo = c->n_shared_pending + te->n_pending;
+
+	a->creds.uid = cr->uid; a->creds.euid = cr->euid; a->creds.suid = cr->suid; a->creds.fsuid = cr->fsuid;
+	a->creds.gid = cr->gid; a->creds.egid = cr->egid; a->creds.sgid = cr->sgid; a->creds.fsgid = cr->fsgid;
+	a->creds.ngroups = cr->n_groups;
+	memcpy(a->creds.groups, cr->groups, cr->n_groups * sizeof(uint32_t));
+	a->creds.cap_inh = cr->cap_inh; a->creds.cap_prm = cr->cap_prm;
+	a->creds.cap_eff = cr->cap_eff; a->creds.cap_bnd = cr->cap_bnd;
+	a->creds.cap_amb = cr->has_cap_amb ? cr->cap_amb : 0;
+	a->creds.securebits = cr->has_securebits ? cr->securebits : 0;
+	a->creds.no_new_privs = cr->has_no_new_privs && cr->no_new_privs;
+	lc = read_file("/proc/sys/kernel/cap_last_cap", NULL);
+	a->creds.last_cap = lc ? atoi(lc) : 40;
+	free(lc);
+
+	/* Every signal stays blocked through sigreturn until libcr detaches and sets the real mask. */
+	a->sigframe = arch_build_sigframe(frame_buf, frame_len, frame_addr, te, ~0ULL);
+	if (!a->sigframe)
+		return pr_err("no room for the signal frame of pid %u", c->pid), -ENOSPC;
+	return 0;
+}

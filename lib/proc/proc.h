@@ -1,0 +1,64 @@
+/* Parsers for /proc/<pid> files.  Each fills a plain struct; -errno on failure
+ * (with a message naming the pid and file). */
+#ifndef LIB_PROC_H
+#define LIB_PROC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PF_KTHREAD 0x00200000
+
+struct proc_stat {
+	char comm[32];
+	char state;
+	pid_t ppid, pgid, sid;
+	unsigned long flags;
+	int exit_signal;
+	uint64_t start_code, end_code, start_stack;
+	uint64_t start_data, end_data, start_brk;
+	uint64_t arg_start, arg_end, env_start, env_end;
+};
+
+struct proc_status {
+	uint32_t uid[4], gid[4];   /* real, effective, saved, fs */
+	uint32_t ngroups;
+	uint32_t groups[64];
+	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
+	int umask;                 /* -1 if the kernel does not report it */
+	int threads;
+	pid_t tracer;
+	int no_new_privs;
+	int seccomp;
+	uint64_t sigpnd, shdpnd, sigblk;
+};
+
+struct proc_vma {
+	uint64_t start, end, pgoff;
+	uint32_t prot;             /* PROT_* */
+	bool shared;               /* 's' in maps */
+	bool growsdown;            /* VmFlags gd */
+	uint32_t dev_major, dev_minor;
+	uint64_t ino;
+	char path[4096];           /* file path, [heap], [stack], [vdso]... or "" */
+	bool deleted;              /* path ends with " (deleted)" (stripped) */
+};
+
+struct proc_rlimit { uint64_t cur, max; };
+#define PROC_NR_RLIMITS 16
+
+int proc_parse_stat_buf(const char *buf, struct proc_stat *st);
+int proc_parse_stat(pid_t pid, struct proc_stat *st);
+int proc_parse_status_buf(const char *buf, struct proc_status *st);
+int proc_parse_status(pid_t pid, struct proc_status *st);
+/* /proc/pid/smaps (maps + VmFlags); *vmas is malloc'ed. */
+int proc_parse_smaps_buf(const char *buf, struct proc_vma **vmas, int *nr);
+int proc_parse_smaps(pid_t pid, struct proc_vma **vmas, int *nr);
+int proc_parse_limits_buf(const char *buf, struct proc_rlimit lim[PROC_NR_RLIMITS]);
+int proc_parse_limits(pid_t pid, struct proc_rlimit lim[PROC_NR_RLIMITS]);
+/* "flags:\t0100002" and "pos:\t..." of /proc/pid/fdinfo/N. */
+int proc_parse_fdinfo(pid_t pid, int fd, uint64_t *pos, uint32_t *flags);
+/* Threads of pid from /proc/pid/task; returns count, *tids malloc'ed. */
+int proc_list_threads(pid_t pid, pid_t **tids);
+
+#endif

@@ -1,0 +1,22 @@
+#ifndef LIB_SEIZE_H
+#define LIB_SEIZE_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include "proc/proc.h"
+
+struct seized {
+	pid_t pid;
+	struct proc_stat stat;
+	struct proc_status status;
+	bool attached;
+};
+
+/* Check that pid can be dumped and stop it with PTRACE_SEIZE + PTRACE_INTERRUPT.
+ * Refuses (with a message) kernel threads, zombies, traced, stopped,
+ * multi-threaded tasks and tasks with children. */
+int seize_task(pid_t pid, struct seized *s);
+/* Detach and let the task run on. */
+int unseize_task(struct seized *s);
+
+#endif

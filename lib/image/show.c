@@ -186,24 +186,34 @@ static bool has_suffix(const char *s, const char *x)
 	return ls >= lx && !strcmp(s + ls - lx, x);
 }
 
-/* 64-bit fields that hold addresses or bit masks read best in hex. */
-static bool hex_field(const char *name)
+enum num_fmt { NUM_DEC, NUM_HEX, NUM_OCT };
+
+/* Text mode only: unsigned fields that hold addresses, bit masks or registers
+ * read best in hex, file modes in octal.  JSON has decimal numbers only. */
+static enum num_fmt num_fmt(const ProtobufCMessageDescriptor *md, const ProtobufCFieldDescriptor *f)
 {
 	static const char *const exact[] = {
 		"start", "end", "vaddr", "ip", "sp", "handler", "restorer", "base",
-		"ptr", "pointer", "addr", "mask", "sigmask",
+		"ptr", "pointer", "addr", "mask", "sigmask", "flags", "madv",
 	};
 	static const char *const suffixes[] = {
 		"_addr", "_base", "_ptr", "_pointer", "_start", "_end", "_mask",
 	};
+	const char *name = f->name;
 
+	if (f->type == PROTOBUF_C_TYPE_UINT32 || f->type == PROTOBUF_C_TYPE_FIXED32)
+		return !strcmp(name, "mode") || !strcmp(name, "umask") ? NUM_OCT : NUM_DEC;
+	if (f->type != PROTOBUF_C_TYPE_UINT64 && f->type != PROTOBUF_C_TYPE_FIXED64)
+		return NUM_DEC;
+	if (has_suffix(md->name, "regs"))
+		return NUM_HEX;
 	for (size_t i = 0; i < ARRAY_SIZE(exact); i++)
 		if (!strcmp(name, exact[i]))
-			return true;
+			return NUM_HEX;
 	for (size_t i = 0; i < ARRAY_SIZE(suffixes); i++)
 		if (has_suffix(name, suffixes[i]))
-			return true;
-	return has_prefix(name, "mm_") || has_prefix(name, "cap_");
+			return NUM_HEX;
+	return has_prefix(name, "mm_") || has_prefix(name, "cap_") ? NUM_HEX : NUM_DEC;
 }
 
 static size_t elem_size(ProtobufCType type)
@@ -227,21 +237,24 @@ static size_t elem_size(ProtobufCType type)
 
 static void show_message(struct out *o, const ProtobufCMessage *msg, int depth);
 
-/* One value of field f stored at p. */
-static void show_value(struct out *o, const ProtobufCFieldDescriptor *f, const void *p, int depth)
+/* One value of field f (of message type md) stored at p. */
+static void show_value(struct out *o, const ProtobufCMessageDescriptor *md,
+		       const ProtobufCFieldDescriptor *f, const void *p, int depth)
 {
+	enum num_fmt fmt = o->json ? NUM_DEC : num_fmt(md, f);
+
 	switch (f->type) {
 	case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_SFIXED32:
 		out_printf(o, "%" PRId32, *(const int32_t *)p);
 		break;
 	case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32:
-		out_printf(o, "%" PRIu32, *(const uint32_t *)p);
+		out_printf(o, fmt == NUM_OCT ? "0%" PRIo32 : "%" PRIu32, *(const uint32_t *)p);
 		break;
 	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
 		out_printf(o, "%" PRId64, *(const int64_t *)p);
 		break;
 	case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64:
-		if (!o->json && hex_field(f->name))
+		if (fmt == NUM_HEX)
 			out_printf(o, "0x%" PRIx64, *(const uint64_t *)p);
 		else
 			out_printf(o, "%" PRIu64, *(const uint64_t *)p);
@@ -309,8 +322,8 @@ static bool scalar_list(const ProtobufCFieldDescriptor *f)
 	return f->type != PROTOBUF_C_TYPE_MESSAGE;
 }
 
-static void show_repeated(struct out *o, const ProtobufCFieldDescriptor *f, size_t n,
-			  const char *arr, int depth)
+static void show_repeated(struct out *o, const ProtobufCMessageDescriptor *md,
+			  const ProtobufCFieldDescriptor *f, size_t n, const char *arr, int depth)
 {
 	size_t sz = elem_size(f->type);
 
@@ -319,7 +332,7 @@ static void show_repeated(struct out *o, const ProtobufCFieldDescriptor *f, size
 		for (size_t i = 0; i < n; i++) {
 			if (i)
 				out_puts(o, ", ");
-			show_value(o, f, arr + i * sz, depth);
+			show_value(o, md, f, arr + i * sz, depth);
 		}
 		out_putc(o, ']');
 		return;
@@ -333,7 +346,7 @@ static void show_repeated(struct out *o, const ProtobufCFieldDescriptor *f, size
 		for (size_t i = 0; i < n; i++) {
 			out_puts(o, i ? ",\n" : "\n");
 			out_indent(o, depth + 1);
-			show_value(o, f, arr + i * sz, depth + 1);
+			show_value(o, md, f, arr + i * sz, depth + 1);
 		}
 		out_putc(o, '\n');
 		out_indent(o, depth);
@@ -349,7 +362,7 @@ static void show_repeated(struct out *o, const ProtobufCFieldDescriptor *f, size
 			out_puts(o, "[0]:");
 		}
 		out_putc(o, '\n');
-		show_value(o, f, arr + i * sz, depth + 1);
+		show_value(o, md, f, arr + i * sz, depth + 1);
 	}
 }
 
@@ -381,27 +394,27 @@ static void show_message(struct out *o, const ProtobufCMessage *msg, int depth)
 			out_str(o, f->name);
 			out_puts(o, ": ");
 			if (rep)
-				show_repeated(o, f, n, *(char *const *)p, depth + 1);
+				show_repeated(o, d, f, n, *(char *const *)p, depth + 1);
 			else
-				show_value(o, f, p, depth + 1);
+				show_value(o, d, f, p, depth + 1);
 		} else {
 			out_indent(o, depth);
 			out_puts(o, f->name);
 			if (rep && !scalar_list(f)) {
-				show_repeated(o, f, n, *(char *const *)p, depth);
+				show_repeated(o, d, f, n, *(char *const *)p, depth);
 				continue;
 			}
 			if (f->type == PROTOBUF_C_TYPE_MESSAGE && !rep &&
 			    *(ProtobufCMessage *const *)p) {
 				out_puts(o, ":\n");
-				show_value(o, f, p, depth + 1);
+				show_value(o, d, f, p, depth + 1);
 				continue;
 			}
 			out_puts(o, ": ");
 			if (rep)
-				show_repeated(o, f, n, *(char *const *)p, depth);
+				show_repeated(o, d, f, n, *(char *const *)p, depth);
 			else
-				show_value(o, f, p, depth);
+				show_value(o, d, f, p, depth);
 			out_putc(o, '\n');
 		}
 		first = false;

@@ -133,14 +133,15 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 	infected = true;
 	if ((ret = infect_prepare(&ctx, s.pid, exec_site(&mm))))
 		goto out;
+	if ((ret = core_dump_seized(&s, &ctx, &core)))
+		goto out;
 	if ((ret = infect_parasite(&ctx)))
 		goto out;
-	if ((ret = infect_cmd(&ctx, PARASITE_CMD_DUMP_MISC, NULL)))
+	if ((ret = infect_cmd(&ctx, PARASITE_CMD_DUMP_MISC, NULL)) ||
+	    (ret = core_dump_misc(core, &ctx.args->misc)))
 		goto out;
 	mm.mm_brk = ctx.args->misc.brk;
 	if ((ret = mem_dump_pages(&ctx, &mm, &dir, PAGES_ID, &stats)))
-		goto out;
-	if ((ret = core_dump(&s, &ctx, &ctx.args->misc, &core)))
 		goto out;
 	if ((ret = write_one(&dir, IMG_CORE, s.pid, &core->base)) ||
 	    (ret = write_one(&dir, IMG_MM, s.pid, &mm.base)) ||

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #define RESTORER_STACK_SIZE (64 << 10)
+#define RST_MAX_SIGINFO 1024   /* queued signals per task we carry over */
 #define RST_MAX_VDSO_AREAS 4
 
 struct rst_vma {

@@ -201,8 +201,11 @@ static enum num_fmt num_fmt(const ProtobufCMessageDescriptor *md, const Protobuf
 	};
 	const char *name = f->name;
 
-	if (f->type == PROTOBUF_C_TYPE_UINT32 || f->type == PROTOBUF_C_TYPE_FIXED32)
-		return !strcmp(name, "mode") || !strcmp(name, "umask") ? NUM_OCT : NUM_DEC;
+	if (f->type == PROTOBUF_C_TYPE_UINT32 || f->type == PROTOBUF_C_TYPE_FIXED32) {
+		if (!strcmp(name, "mode") || !strcmp(name, "umask"))
+			return NUM_OCT;
+		return !strcmp(name, "flags") ? NUM_HEX : NUM_DEC;
+	}
 	if (f->type != PROTOBUF_C_TYPE_UINT64 && f->type != PROTOBUF_C_TYPE_FIXED64)
 		return NUM_DEC;
 	if (has_suffix(md->name, "regs"))
@@ -248,7 +251,10 @@ static void show_value(struct out *o, const ProtobufCMessageDescriptor *md,
 		out_printf(o, "%" PRId32, *(const int32_t *)p);
 		break;
 	case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32:
-		out_printf(o, fmt == NUM_OCT ? "0%" PRIo32 : "%" PRIu32, *(const uint32_t *)p);
+		if (fmt == NUM_HEX)
+			out_printf(o, "0x%" PRIx32, *(const uint32_t *)p);
+		else
+			out_printf(o, fmt == NUM_OCT ? "0%" PRIo32 : "%" PRIu32, *(const uint32_t *)p);
 		break;
 	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
 		out_printf(o, "%" PRId64, *(const int64_t *)p);

@@ -24,7 +24,7 @@
 #define PTRACE_PEEKSIGINFO 0x4209
 #endif
 #define PEEKSIGINFO_SHARED 1
-#define MAX_QUEUED_SIGNALS 1024
+#define MAX_QUEUED_SIGNALS RST_MAX_SIGINFO
 
 struct peeksiginfo_args { uint64_t off; uint32_t flags; int32_t nr; };
 
@@ -60,7 +60,7 @@ static int dump_pending(pid_t tid, bool shared, SiginfoEntry ***out, size_t *nr)
 	return pr_err("pid %d has more than %d queued signals", tid, MAX_QUEUED_SIGNALS), -E2BIG;
 }
 
-static int dump_thread(pid_t tid, struct infect_ctx *ctx, const struct parasite_misc *misc, ThreadEntry *te)
+static int dump_thread(pid_t tid, struct infect_ctx *ctx, ThreadEntry *te)
 {
 	struct ptrace_rseq_configuration rseq;
 	arch_regs_t regs = ctx->orig_regs;
@@ -89,8 +89,6 @@ static int dump_thread(pid_t tid, struct infect_ctx *ctx, const struct parasite_
 		te->rseq->rseq_abi_size = rseq.rseq_abi_size;
 		te->rseq->signature = rseq.signature;
 	}
-	te->has_clear_child_tid = true;
-	te->clear_child_tid = misc->tid_address;
 	snprintf(name, sizeof(name), "task/%d/comm", tid);
 	comm = read_proc(tid, name, NULL);
 	if (!comm)
@@ -100,8 +98,7 @@ static int dump_thread(pid_t tid, struct infect_ctx *ctx, const struct parasite_
 	return dump_pending(tid, false, &te->pending, &te->n_pending);
 }
 
-int core_dump(const struct seized *s, struct infect_ctx *ctx, const struct parasite_misc *misc,
-	      CoreEntry **out)
+int core_dump_seized(const struct seized *s, struct infect_ctx *ctx, CoreEntry **out)
 {
 	struct proc_rlimit lim[PROC_NR_RLIMITS];
 	CoreEntry *c = calloc(1, sizeof(*c));
@@ -120,8 +117,6 @@ int core_dump(const struct seized *s, struct infect_ctx *ctx, const struct paras
 	free(pers);
 	c->umask = s->status.umask < 0 ? 022 : s->status.umask;
 	c->exit_signal = s->stat.exit_signal;
-	c->has_dumpable = true;
-	c->dumpable = misc->dumpable;
 
 	CredsEntry *cr = c->creds = malloc(sizeof(*cr));
 	if (!cr)
@@ -138,10 +133,8 @@ int core_dump(const struct seized *s, struct infect_ctx *ctx, const struct paras
 	memcpy(cr->groups, s->status.groups, sizeof(uint32_t) * s->status.ngroups);
 	cr->cap_inh = s->status.cap_inh; cr->cap_prm = s->status.cap_prm;
 	cr->cap_eff = s->status.cap_eff; cr->cap_bnd = s->status.cap_bnd;
-	cr->has_cap_amb = cr->has_securebits = cr->has_no_new_privs = true;
+	cr->has_cap_amb = true;
 	cr->cap_amb = s->status.cap_amb;
-	cr->securebits = misc->securebits;
-	cr->no_new_privs = misc->no_new_privs;
 
 	/* limits from /proc: prlimit() on another process needs CAP_SYS_RESOURCE here */
 	if ((ret = proc_parse_limits(s->pid, lim)))
@@ -160,6 +153,26 @@ int core_dump(const struct seized *s, struct infect_ctx *ctx, const struct paras
 		r->max = lim[i].max;
 	}
 
+	c->threads = calloc(1, sizeof(*c->threads));
+	if (!c->threads || !(c->threads[0] = malloc(sizeof(ThreadEntry))))
+		return -ENOMEM;
+	c->n_threads = 1;
+	if ((ret = dump_thread(s->pid, ctx, c->threads[0])))
+		return ret;
+	return dump_pending(s->pid, true, &c->shared_pending, &c->n_shared_pending);
+}
+
+int core_dump_misc(CoreEntry *c, const struct parasite_misc *misc)
+{
+	CredsEntry *cr = c->creds;
+
+	c->has_dumpable = true;
+	c->dumpable = misc->dumpable;
+	cr->has_securebits = cr->has_no_new_privs = true;
+	cr->securebits = misc->securebits;
+	cr->no_new_privs = misc->no_new_privs;
+	c->threads[0]->has_clear_child_tid = true;
+	c->threads[0]->clear_child_tid = misc->tid_address;
 	c->sigactions = calloc(64, sizeof(*c->sigactions));
 	if (!c->sigactions)
 		return -ENOMEM;
@@ -185,13 +198,7 @@ int core_dump(const struct seized *s, struct infect_ctx *ctx, const struct paras
 	it->isec = misc->itimers[0][0]; it->iusec = misc->itimers[0][1];
 	it->vsec = misc->itimers[0][2]; it->vusec = misc->itimers[0][3];
 
-	c->threads = calloc(1, sizeof(*c->threads));
-	if (!c->threads || !(c->threads[0] = malloc(sizeof(ThreadEntry))))
-		return -ENOMEM;
-	c->n_threads = 1;
-	if ((ret = dump_thread(s->pid, ctx, misc, c->threads[0])))
-		return ret;
-	return dump_pending(s->pid, true, &c->shared_pending, &c->n_shared_pending);
+	return 0;
 }
 
 void core_free(CoreEntry *c)

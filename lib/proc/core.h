@@ -12,9 +12,10 @@ struct seized;
 struct infect_ctx;
 struct parasite_misc;
 
-/* Build the core image of a seized, infected task.  ctx holds the registers as seized. */
-int core_dump(const struct seized *s, struct infect_ctx *ctx, const struct parasite_misc *misc,
-	      CoreEntry **out);
+/* Build the core image of a seized task while it is stopped (ctx holds its
+ * registers as seized), then add what the parasite reported. */
+int core_dump_seized(const struct seized *s, struct infect_ctx *ctx, CoreEntry **out);
+int core_dump_misc(CoreEntry *core, const struct parasite_misc *misc);
 void core_free(CoreEntry *core);
 int core_validate(const CoreEntry *core, pid_t pid);
 

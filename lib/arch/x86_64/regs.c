@@ -250,12 +250,12 @@ uint64_t arch_build_sigframe(void *buf, size_t len, uint64_t addr, const ThreadE
 
 void arch_jump_to_restorer(uint64_t entry, uint64_t stack_top, uint64_t args)
 {
+	/* fixed registers: nothing may be clobbered between the stack switch and the jump */
 	__asm__ volatile("movq %0, %%rsp\n\t"
-			 "movq %2, %%rdi\n\t"
 			 "xorl %%ebp, %%ebp\n\t"
 			 "jmpq *%1\n\t"
 			 :
-			 : "r"(stack_top & ~15UL), "r"(entry), "r"(args)
+			 : "c"(stack_top & ~15UL), "a"(entry), "D"(args)
 			 : "memory");
 	__builtin_unreachable();
 }

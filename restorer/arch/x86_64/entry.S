@@ -15,3 +15,10 @@ arch_sigreturn:
 	movl	$15, %eax       /* __NR_rt_sigreturn */
 	syscall
 	ud2
+
+/* libcr runs its last remote syscall (munmap of this region) from here, under
+ * PTRACE_SYSCALL: it never returns into the unmapped code. */
+	.globl __export_restorer_syscall_site
+__export_restorer_syscall_site:
+	syscall
+	ud2

@@ -1,0 +1,273 @@
+/* The page pipeline, restore side: build every area of the image in a free
+ * region of our address space (never overlapping its final place), fill it from
+ * the pages image, and describe the moves the restorer will make. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "log.h"
+#include "mem/mem.h"
+#include "mem/premap.h"
+#include "proc/proc.h"
+#include "util.h"
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+static bool is_vdso_kind(VmaKind k)
+{
+	return k == VMA_KIND__VMA_VDSO || k == VMA_KIND__VMA_VVAR || k == VMA_KIND__VMA_VVAR_VCLOCK;
+}
+
+static bool premapped(const VmaEntry *v)
+{
+	return !is_vdso_kind(v->kind) && v->kind != VMA_KIND__VMA_VSYSCALL;
+}
+
+uint64_t premap_size(const MmEntry *mm)
+{
+	uint64_t sz = 0;
+
+	for (size_t i = 0; i < mm->n_vmas; i++)
+		if (premapped(mm->vmas[i]))
+			sz += mm->vmas[i]->end - mm->vmas[i]->start;
+	return sz;
+}
+
+static bool overlaps_image(const MmEntry *mm, uint64_t start, uint64_t len)
+{
+	for (size_t i = 0; i < mm->n_vmas; i++)
+		if (mm->vmas[i]->kind != VMA_KIND__VMA_VSYSCALL && start < mm->vmas[i]->end &&
+		    mm->vmas[i]->start < start + len)
+			return true;
+	return false;
+}
+
+/* Reserve 'len' bytes free both here and in the image's layout: try the top and the
+ * bottom of every gap between the image's areas. */
+int premap_reserve(const MmEntry *mm, uint64_t len, unsigned long task_size, uint64_t *out)
+{
+	uint64_t prev_end = 1 << 20;
+
+	for (size_t i = 0; i <= mm->n_vmas; i++) {
+		uint64_t next = i < mm->n_vmas ? mm->vmas[i]->start : task_size - (64 << 20);
+		if (i < mm->n_vmas && mm->vmas[i]->kind == VMA_KIND__VMA_VSYSCALL)
+			continue;
+		if (next > prev_end && next - prev_end >= len + 2 * PAGE_SIZE) {
+			uint64_t tries[2] = { next - len - PAGE_SIZE, prev_end + PAGE_SIZE };
+			for (int t = 0; t < 2; t++) {
+				void *p = mmap((void *)tries[t], len, PROT_NONE,
+					       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+				if (p == MAP_FAILED)
+					continue;
+				if ((uint64_t)p == tries[t] && !overlaps_image(mm, tries[t], len)) {
+					*out = tries[t];
+					return 0;
+				}
+				munmap(p, len);
+			}
+		}
+		if (i < mm->n_vmas && mm->vmas[i]->end > prev_end)
+			prev_end = mm->vmas[i]->end;
+	}
+	return pr_err("no free address range of %lu bytes for restoring: the image's layout leaves no room",
+		      (unsigned long)len), -ENOMEM;
+}
+
+static int check_file(const VmaEntry *v, int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return pr_perror("can't stat %s", v->path);
+	if (v->has_file_size && ((uint64_t)st.st_size != v->file_size ||
+	    (v->has_file_mtime_ns &&
+	     (uint64_t)(st.st_mtim.tv_sec * 1000000000ULL + st.st_mtim.tv_nsec) != v->file_mtime_ns)))
+		return pr_err("mapped file %s changed since the dump (size %lu -> %lld or modification time): "
+			      "refusing to map a different file", v->path, (unsigned long)v->file_size,
+			      (long long)st.st_size), -ESTALE;
+	return 0;
+}
+
+static int premap_one(const VmaEntry *v, uint64_t at)
+{
+	uint64_t len = v->end - v->start;
+	int rw = PROT_READ | PROT_WRITE, fd = -1, ret = 0;
+	void *p;
+
+	switch (v->kind) {
+	case VMA_KIND__VMA_ANON_PRIVATE:
+		p = mmap((void *)at, len, rw, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED |
+			 (v->flags & MAP_GROWSDOWN ? MAP_GROWSDOWN : 0), -1, 0);
+		break;
+	case VMA_KIND__VMA_ANON_SHARED:
+		p = mmap((void *)at, len, rw, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		break;
+	case VMA_KIND__VMA_FILE_PRIVATE:
+	case VMA_KIND__VMA_FILE_SHARED: {
+		bool shared = v->kind == VMA_KIND__VMA_FILE_SHARED;
+		fd = open(v->path, (shared && (v->prot & PROT_WRITE) ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+		if (fd < 0)
+			return pr_perror("can't open mapped file %s", v->path);
+		if ((ret = check_file(v, fd))) {
+			close(fd);
+			return ret;
+		}
+		p = mmap((void *)at, len, shared ? (int)v->prot : rw, (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED,
+			 fd, v->pgoff);
+		break;
+	}
+	default:
+		return 0;
+	}
+	if (p == MAP_FAILED)
+		ret = pr_perror("can't premap area 0x%lx-0x%lx (%s)", (unsigned long)v->start,
+				(unsigned long)v->end, v->name ? v->name : "anonymous");
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+static int fill_pages(struct img_dir *dir, pid_t pid, const MmEntry *mm, const struct rst_vma *rv,
+		      const size_t *idx, size_t nr)
+{
+	struct img *pm = img_open(dir, IMG_PAGEMAP, pid), *pages = NULL;
+	PagemapHead *head = NULL;
+	PagemapEntry *pe;
+	uint64_t off = 0;
+	size_t vi = 0;
+	int ret;
+
+	if (!pm)
+		return -ENOENT;
+	if ((ret = img_read_one(pm, &pagemap_head__descriptor, (ProtobufCMessage **)&head)))
+		goto out;
+	if (!(pages = img_open(dir, IMG_PAGES, head->pages_id))) {
+		ret = -ENOENT;
+		goto out;
+	}
+	while ((ret = img_read_msg(pm, &pagemap_entry__descriptor, (ProtobufCMessage **)&pe)) > 0) {
+		uint64_t len = (uint64_t)pe->nr_pages * PAGE_SIZE, start = pe->vaddr;
+
+		/* runs come in address order: advance to the area that holds this one */
+		while (vi < nr && rv[vi].end <= start)
+			vi++;
+		if (!pe->nr_pages || start & (PAGE_SIZE - 1) || vi == nr || start < rv[vi].start ||
+		    start + len > rv[vi].end || start + len < start ||
+		    !mem_vma_dumps_content(mm->vmas[idx[vi]])) {
+			pr_err("%s: run 0x%lx+%u pages is outside every area that holds pages", pm->name,
+			       (unsigned long)start, pe->nr_pages);
+			img_free_msg(&pe->base);
+			ret = -EINVAL;
+			break;
+		}
+		char *dst = (char *)(rv[vi].premap + (start - rv[vi].start));
+		img_free_msg(&pe->base);
+		/* fault the whole run in one call: page by page costs ~12 us each here */
+		madvise(dst, len, MADV_POPULATE_WRITE);
+		while (len) {
+			ssize_t n = pread(pages->fd, dst, len > (1UL << 30) ? (1UL << 30) : len, off);
+			if (n <= 0) {
+				ret = n ? pr_perror("can't read %s", pages->name)
+					: (pr_err("%s is truncated at offset %lu", pages->name, (unsigned long)off), -EIO);
+				goto out;
+			}
+			dst += n;
+			off += n;
+			len -= n;
+		}
+	}
+	if (ret == 0) {
+		struct stat st;
+		if (!fstat(pages->fd, &st) && (uint64_t)st.st_size != off)
+			ret = (pr_err("%s has %lu bytes more than its pagemap lists", pages->name,
+				      (unsigned long)(st.st_size - off)), -EINVAL);
+	}
+out:
+	img_free_msg(head ? &head->base : NULL);
+	img_close(pages);
+	img_close(pm);
+	return ret;
+}
+
+int premap_build(struct img_dir *dir, pid_t pid, const MmEntry *mm, uint64_t premap_start,
+		 struct rst_vma *rv, uint32_t *nr_out)
+{
+	size_t *idx = calloc(mm->n_vmas + 1, sizeof(size_t));
+	uint64_t at = premap_start;
+	uint32_t nr = 0;
+	int ret = 0;
+
+	if (!idx)
+		return -ENOMEM;
+	for (size_t i = 0; i < mm->n_vmas && !ret; i++) {
+		const VmaEntry *v = mm->vmas[i];
+		if (!premapped(v))
+			continue;
+		if ((ret = premap_one(v, at)))
+			break;
+		rv[nr] = (struct rst_vma){ .premap = at, .start = v->start, .end = v->end, .prot = v->prot };
+		idx[nr++] = i;
+		at += v->end - v->start;
+	}
+	if (!ret)
+		ret = fill_pages(dir, pid, mm, rv, idx, nr);
+	for (uint32_t i = 0; i < nr && !ret; i++) {
+		const VmaEntry *v = mm->vmas[idx[i]];
+		if (v->kind != VMA_KIND__VMA_FILE_SHARED &&
+		    mprotect((void *)rv[i].premap, v->end - v->start, v->prot))
+			ret = pr_perror("can't protect area 0x%lx", (unsigned long)v->start);
+	}
+	free(idx);
+	*nr_out = nr;
+	return ret;
+}
+
+/* This kernel's vDSO areas, matched by kind to the image's. */
+int premap_vdso(const MmEntry *mm, struct rst_vdso_area *areas, uint32_t *nr)
+{
+	static const struct { const char *name; VmaKind kind; } kinds[] = {
+		{ "[vvar]", VMA_KIND__VMA_VVAR }, { "[vvar_vclock]", VMA_KIND__VMA_VVAR_VCLOCK },
+		{ "[vdso]", VMA_KIND__VMA_VDSO },
+	};
+	struct proc_vma *pv;
+	int n, ret;
+
+	*nr = 0;
+	if ((ret = proc_parse_smaps(getpid(), &pv, &n)))
+		return ret;
+	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
+		const struct proc_vma *cur = NULL;
+		const VmaEntry *img = NULL;
+
+		for (int i = 0; i < n; i++)
+			if (!strcmp(pv[i].path, kinds[k].name))
+				cur = &pv[i];
+		for (size_t i = 0; i < mm->n_vmas; i++)
+			if (mm->vmas[i]->kind == kinds[k].kind)
+				img = mm->vmas[i];
+		if (!cur && !img)
+			continue;
+		if (!cur || (img && img->end - img->start != cur->end - cur->start)) {
+			pr_err("the image's %s (%lu bytes) does not match this kernel's (%lu bytes): restoring "
+				     "onto a kernel with another vDSO layout is not supported yet", kinds[k].name,
+				     img ? (unsigned long)(img->end - img->start) : 0UL,
+				     cur ? (unsigned long)(cur->end - cur->start) : 0UL);
+			ret = -EOPNOTSUPP;
+			break;
+		}
+		areas[*nr] = (struct rst_vdso_area){ .cur = cur->start, .len = cur->end - cur->start,
+						     .target = img ? img->start : 0 };
+		(*nr)++;
+	}
+	free(pv);
+	return ret;
+}

@@ -806,22 +806,22 @@ static void build_table(void)
 	add("ptrace-peeksiginfo", kd->ptrace_peeksiginfo, "dump of pending signals", note.peeksiginfo);
 	add("ptrace-rseq-conf", kd->ptrace_get_rseq_conf, "dump of rseq registrations", note.rseq_conf);
 	add("clone3-set-tid", kd->clone3_set_tid, "restore at original PIDs", note.clone3);
-	add("prctl-mm-map", kd->prctl_mm_map, "restore of the mm layout (brk, stack, arg/env, auxv)",
+	add("prctl-mm-map", kd->prctl_mm_map, "restore of the mm layout: brk, stack, arg/env, auxv",
 	    note.mm_map);
 	add("memfd", kd->memfd, "dump: loading the parasite into the target", note.memfd);
 	add("vmsplice", kd->vmsplice, "dump: moving pages out of the target without copies", note.vmsplice);
 	add("kcmp", kd->kcmp, "telling shared files, fs and mm apart", note.kcmp);
 	add("pagemap-scan", kd->pagemap_scan, "fast page scanning; dirty tracking without soft-dirty",
 	    note.pagemap_scan);
-	add("userfaultfd", kd->uffd, "lazy restore (post-copy migration)", note.uffd);
-	add("uffd-wp-async", kd->uffd_wp_async, "pre-dump/live migration dirty tracking (with PAGEMAP_SCAN)",
+	add("userfaultfd", kd->uffd, "lazy restore, post-copy migration", note.uffd);
+	add("uffd-wp-async", kd->uffd_wp_async, "pre-dump/live migration dirty tracking, with PAGEMAP_SCAN",
 	    note.wp_async);
-	add("soft-dirty", kd->soft_dirty, "pre-dump/live migration dirty tracking (older kernels)",
+	add("soft-dirty", kd->soft_dirty, "pre-dump/live migration dirty tracking without PAGEMAP_SCAN",
 	    soft_dirty_detail);
 	add("dirty-tracking", kd->dirty_track != DIRTY_TRACK_NONE, "pre-dump/live migration dirty tracking",
 	    dirty_detail);
 	add("tcp-repair", kd->tcp_repair, "established TCP connections (--tcp-established)", note.tcp_repair);
-	add("time-ns", kd->time_ns, "time namespaces (monotonic/boottime offsets)", note.time_ns);
+	add("time-ns", kd->time_ns, "time namespaces: monotonic/boottime offsets", note.time_ns);
 	add("rseq", kd->rseq, "restore of rseq registrations", note.rseq);
 	add("vdso", kd->vdso_size != 0, "restore: this kernel's vDSO where the image had one", vdso_detail);
 	add("task-size", kd->task_size != 0, "restore: checking that the image's mappings fit",

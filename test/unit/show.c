@@ -376,7 +376,7 @@ static int t_mm(void)
 	HAS(text, "\nmm_brk: 0x425000\n");
 	HAS(text, "\nmm_start_stack: 0x7ffd00002000\n");
 	HAS(text, "\nmm_saved_auxv: [0x6, 0x1000, 0x0, 0x0]\n");
-	HAS(text, "\nvmas[0]:\n  start: 0x400000\n  end: 0x401000\n  prot: 5\n  flags: 2\n"
+	HAS(text, "\nvmas[0]:\n  start: 0x400000\n  end: 0x401000\n  prot: 5\n  flags: 0x2\n"
 		  "  kind: VMA_FILE_PRIVATE\n  pgoff: 8192\n  path: \"/usr/bin/counter\"\n");
 	HAS(text, "\nvmas[1]:\n  start: 0x404000\n");
 	HAS(text, "  kind: VMA_ANON_PRIVATE\n  name: \"[heap]\"\n");
@@ -505,11 +505,11 @@ static int t_strings(void)
 	HAS(json, "\"path\": \"/tmp/a\\tb\\\"c\\\\d\\u0001e\\u00fff\xc3\xa9g\xf0\x9f\x98\x80h\\u007f"
 		  "\\u00ed\\u00a0\\u0080\\u00c3\"");
 	HAS(json, "\"tty_path\": \"/dev/pts/3\\n\"");
-	HAS(json, "\"kind\": \"FD_REG\"");
+	HAS(json, "\"kind\": \"FD_REG\",\n    \"flags\": 2,");
 	HAS(json, "\"kind\": \"FD_TTY\"");
 	HAS(json, "\"cloexec\": true");
 	HAS(json, "\"cloexec\": false");
-	HAS(text, "\nkind: FD_REG\n");
+	HAS(text, "\nkind: FD_REG\nflags: 0x2\n");
 	HAS(text, "\nreg:\n  path: \"/tmp/a\\tb\\\"c\\\\d\\u0001e\\u00ff");
 	HAS(text, "\ntty_path: \"/dev/pts/3\\n\"\n");
 	HAS(text, "\n  mode: 0100644\n");

@@ -19,6 +19,7 @@ int cmd_show(int argc, char **argv)
 	int c;
 
 	optind = 1;
+	opterr = 0;             /* one error line, ours */
 	while ((c = getopt_long(argc, argv, "f:jh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f': file = optarg; break;

@@ -36,7 +36,7 @@ static struct kerndat kdat;
 
 /* Why a feature is missing, or extra facts; shown by cr_check(). */
 static struct {
-	char ptrace[128], sigmask[96], peeksiginfo[96], rseq_conf[96];
+	char ptrace[192], sigmask[96], peeksiginfo[96], rseq_conf[96];
 	char clone3[160], mm_map[128], memfd[96], vmsplice[96], kcmp[96];
 	char pagemap_scan[128], uffd[128], wp_async[160], soft_dirty[160];
 	char tcp_repair[128], time_ns[128], rseq[128];
@@ -50,6 +50,12 @@ static struct {
 
 static long page_size;
 
+/* strerror, with the two usual reasons for ENOSYS. */
+static const char *errtext(int e)
+{
+	return e == ENOSYS ? "ENOSYS (the kernel lacks it, or a seccomp filter refuses it)" : strerror(e);
+}
+
 /* ---------------------------------------------------------------- files */
 
 static void probe_memfd(struct kerndat *kd)
@@ -58,7 +64,7 @@ static void probe_memfd(struct kerndat *kd)
 	void *p;
 
 	if (fd < 0) {
-		NOTE(memfd, "memfd_create: %s", strerror(errno));
+		NOTE(memfd, "memfd_create: %s", errtext(errno));
 		return;
 	}
 	/* The parasite is loaded by mapping a memfd shared: try exactly that. */
@@ -98,7 +104,7 @@ static void probe_pipe(struct kerndat *kd)
 		iov.iov_len = page_size;
 		ret = vmsplice(p[1], &iov, 1, 0);
 		if (ret != page_size)
-			NOTE(vmsplice, "vmsplice: %s", ret < 0 ? strerror(errno) : "short transfer");
+			NOTE(vmsplice, "vmsplice: %s", ret < 0 ? errtext(errno) : "short transfer");
 		else if (read_all(p[0], back, page_size) || memcmp(buf, back, page_size))
 			NOTE(vmsplice, "vmsplice: pipe returned other bytes than were spliced");
 		else
@@ -115,7 +121,7 @@ static void probe_pipe(struct kerndat *kd)
 	if (ret > 0)
 		kd->kcmp = true;
 	else if (ret < 0 && errno == ENOSYS)
-		NOTE(kcmp, "kcmp: ENOSYS (kernel without CONFIG_KCMP)");
+		NOTE(kcmp, "kcmp: ENOSYS (kernel without CONFIG_KCMP, or a seccomp filter)");
 	else if (ret < 0)
 		NOTE(kcmp, "kcmp: %s", strerror(errno));
 	else
@@ -175,8 +181,9 @@ static void probe_pagemap_scan(struct kerndat *kd, int pm)
 	munmap(a, 4 * page_size);
 }
 
-/* A userfaultfd, whichever way this kernel and its sysctls allow. */
-static int uffd_open(const char **how)
+/* A userfaultfd, whichever way this kernel and its sysctls allow.  On failure
+ * *err_sys and errno are the errors of the syscall and of /dev/userfaultfd. */
+static int uffd_open(const char **how, int *err_sys)
 {
 	const int flags = O_CLOEXEC | O_NONBLOCK;
 	int fd, dev;
@@ -185,10 +192,11 @@ static int uffd_open(const char **how)
 	fd = syscall(SYS_userfaultfd, flags | UFFD_USER_MODE_ONLY);
 	if (fd >= 0)
 		return fd;
-	*how = "userfaultfd()";
+	*how = "userfaultfd()";		/* before 5.11 the flag is EINVAL */
 	fd = syscall(SYS_userfaultfd, flags);
 	if (fd >= 0)
 		return fd;
+	*err_sys = errno;
 	*how = "/dev/userfaultfd";
 	dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
 	if (dev < 0)
@@ -202,10 +210,10 @@ static void probe_uffd(struct kerndat *kd, uint64_t *features)
 {
 	struct uffdio_api api = { .api = UFFD_API };
 	const char *how;
-	int fd = uffd_open(&how);
+	int err_sys = 0, fd = uffd_open(&how, &err_sys);
 
 	if (fd < 0) {
-		NOTE(uffd, "userfaultfd and /dev/userfaultfd: %s", strerror(errno));
+		NOTE(uffd, "userfaultfd: %s; /dev/userfaultfd: %s", strerror(err_sys), strerror(errno));
 		return;
 	}
 	/* Asking for no features returns the ones this kernel has. */
@@ -234,7 +242,7 @@ static void probe_wp_async(struct kerndat *kd, int pm, uint64_t features)
 	const char *how;
 	char *a = MAP_FAILED;
 	long n1 = -1, n2 = -1, n3 = -1;
-	int fd = -1;
+	int fd = -1, err_sys;
 
 	if (!kd->uffd || !kd->pagemap_scan) {
 		NOTE(wp_async, "needs %s", !kd->uffd ? "userfaultfd" : "PAGEMAP_SCAN");
@@ -245,7 +253,7 @@ static void probe_wp_async(struct kerndat *kd, int pm, uint64_t features)
 		     !(features & UFFD_FEATURE_WP_ASYNC) ? "UFFD_FEATURE_WP_ASYNC" : "UFFD_FEATURE_WP_UNPOPULATED");
 		return;
 	}
-	fd = uffd_open(&how);
+	fd = uffd_open(&how, &err_sys);
 	if (fd < 0 || ioctl(fd, UFFDIO_API, &api)) {
 		NOTE(wp_async, "UFFDIO_API(WP_ASYNC|WP_UNPOPULATED): %s", strerror(errno));
 		goto out;
@@ -390,7 +398,7 @@ static void probe_rseq(struct kerndat *kd)
 	if (syscall(SYS_rseq, NULL, 0, 0, 0) < 0 && errno == EINVAL)
 		kd->rseq = true;
 	else
-		NOTE(rseq, "rseq: %s", errno == ENOSYS ? "ENOSYS (Linux < 4.18)" : strerror(errno));
+		NOTE(rseq, "rseq: %s", errtext(errno));
 }
 
 /* The mm fields of this process, as PR_SET_MM_MAP takes them (a forked child
@@ -560,18 +568,18 @@ static void probe_ptrace(struct kerndat *kd, pid_t pid)
 	long ret;
 
 	if (ptrace(PTRACE_SEIZE, pid, NULL, NULL)) {
-		NOTE(ptrace, "PTRACE_SEIZE: %s%s", strerror(errno),
+		NOTE(ptrace, "PTRACE_SEIZE: %s%s", errtext(errno),
 		     errno == EPERM ? " (needs CAP_SYS_PTRACE or a permissive Yama ptrace_scope)" : "");
-		return;
+		goto not_seized;
 	}
 	if (ptrace(PTRACE_INTERRUPT, pid, NULL, NULL)) {
 		NOTE(ptrace, "PTRACE_INTERRUPT: %s", strerror(errno));
-		return;
+		goto not_seized;
 	}
 	ret = wait_stopped(pid);
 	if (ret) {
 		NOTE(ptrace, "waiting for the PTRACE_INTERRUPT stop: %s", strerror(-ret));
-		return;
+		goto not_seized;
 	}
 	kd->ptrace_seize = true;
 
@@ -605,6 +613,11 @@ static void probe_ptrace(struct kerndat *kd, pid_t pid)
 	}
 
 	kerndat_arch_probe_stopped(pid, kd);
+	return;
+not_seized:
+	NOTE(sigmask, "not probed: needs ptrace-seize");
+	NOTE(peeksiginfo, "not probed: needs ptrace-seize");
+	NOTE(rseq_conf, "not probed: needs ptrace-seize");
 }
 
 /* One child answers for itself (PR_SET_MM_MAP, time namespace, soft-dirty,

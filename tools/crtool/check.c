@@ -152,8 +152,8 @@ int cmd_check(int argc, char **argv)
 		for (int j = 0; j < n; j++)
 			if (!strcmp(f[j].name, required[i]) && f[j].detail)
 				detail = f[j].detail;
-		len += snprintf(msg + len, sizeof(msg) - len, "%s %s%s%s%s", nmissing++ ? ";" : "", required[i],
-				detail[0] ? " (" : "", detail, detail[0] ? ")" : "");
+		len += snprintf(msg + len, sizeof(msg) - len, "%s %s%s%s", nmissing++ ? ";" : "", required[i],
+				detail[0] ? ": " : "", detail);
 	}
 	return crtool_fail(msg);
 }

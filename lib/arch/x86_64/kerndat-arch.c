@@ -128,6 +128,7 @@ int kerndat_arch_features(const struct kerndat *kd, struct cr_feature *tab, int 
 		.ok = kd->xsave_size >= XSAVE_MIN_SIZE,
 		.needed_for = "dump/restore of x87/SSE/AVX/AVX-512 registers",
 		.detail = kd->xsave_size >= XSAVE_MIN_SIZE ? xsave_detail
+			: !kd->ptrace_seize ? "not probed: needs ptrace-seize"
 			: "PTRACE_GETREGSET(NT_X86_XSTATE) failed: no xsave on this CPU or kernel",
 	};
 	tab[n++] = (struct cr_feature){

@@ -89,6 +89,13 @@ static int dump_thread(pid_t tid, struct infect_ctx *ctx, ThreadEntry *te)
 		te->rseq->rseq_abi_size = rseq.rseq_abi_size;
 		te->rseq->signature = rseq.signature;
 	}
+	long rl_len;
+	uint64_t rl_head;
+	if (syscall(SYS_get_robust_list, tid, &rl_head, &rl_len))
+		return pr_perror("can't get the robust futex list of %d", tid);
+	te->has_robust_list = te->has_robust_list_len = true;
+	te->robust_list = rl_head;
+	te->robust_list_len = rl_len;
 	snprintf(name, sizeof(name), "task/%d/comm", tid);
 	comm = read_proc(tid, name, NULL);
 	if (!comm)
@@ -191,13 +198,28 @@ int core_dump_misc(CoreEntry *c, const struct parasite_misc *misc)
 		sa->restorer = ps->restorer;
 		sa->mask = ps->mask;
 	}
-	ItimerEntry *it = c->itimers = malloc(sizeof(*it));
-	if (!it)
+	c->itimers = calloc(3, sizeof(*c->itimers));
+	if (!c->itimers)
 		return -ENOMEM;
-	itimer_entry__init(it);
-	it->isec = misc->itimers[0][0]; it->iusec = misc->itimers[0][1];
-	it->vsec = misc->itimers[0][2]; it->vusec = misc->itimers[0][3];
-
+	for (int w = 0; w < 3; w++) {
+		ItimerEntry *it = c->itimers[w] = malloc(sizeof(*it));
+		if (!it)
+			return -ENOMEM;
+		c->n_itimers++;
+		itimer_entry__init(it);
+		it->which = w;
+		it->isec = misc->itimers[w][0]; it->iusec = misc->itimers[w][1];
+		it->vsec = misc->itimers[w][2]; it->vusec = misc->itimers[w][3];
+	}
+	if (misc->altstack_sp || misc->altstack_flags) {
+		AltstackEntry *as = c->threads[0]->altstack = malloc(sizeof(*as));
+		if (!as)
+			return -ENOMEM;
+		altstack_entry__init(as);
+		as->sp = misc->altstack_sp;
+		as->size = misc->altstack_size;
+		as->flags = misc->altstack_flags;
+	}
 	return 0;
 }
 
@@ -228,6 +250,9 @@ int core_validate(const CoreEntry *c, pid_t pid)
 	for (size_t i = 0; i < c->n_rlimits; i++)
 		if (c->rlimits[i]->resource >= RLIM_NLIMITS)
 			return pr_err("core-%d.img: bad rlimit %u", pid, c->rlimits[i]->resource), -EINVAL;
+	for (size_t i = 0; i < c->n_itimers; i++)
+		if (c->itimers[i]->which > 2 || c->itimers[i]->iusec >= 1000000 || c->itimers[i]->vusec >= 1000000)
+			return pr_err("core-%d.img: malformed interval timer", pid), -EINVAL;
 	if (c->n_shared_pending + c->threads[0]->n_pending > MAX_QUEUED_SIGNALS)
 		return pr_err("core-%d.img: too many queued signals", pid), -EINVAL;
 	for (size_t i = 0; i < c->n_shared_pending; i++)
@@ -289,8 +314,20 @@ int core_restorer_args(const CoreEntry *c, struct restorer_args *a, void *frame_
 		struct rst_sigaction *d = &a->sigactions[s->sig - 1];
 		d->handler = s->handler; d->flags = s->flags; d->restorer = s->restorer; d->mask = s->mask;
 	}
-	a->itimers[0][0] = c->itimers->isec; a->itimers[0][1] = c->itimers->iusec;
-	a->itimers[0][2] = c->itimers->vsec; a->itimers[0][3] = c->itimers->vusec;
+	for (size_t i = 0; i < c->n_itimers; i++) {
+		const ItimerEntry *it = c->itimers[i];
+		a->itimers[it->which][0] = it->isec; a->itimers[it->which][1] = it->iusec;
+		a->itimers[it->which][2] = it->vsec; a->itimers[it->which][3] = it->vusec;
+	}
+	if (te->altstack) {
+		a->altstack_sp = te->altstack->sp;
+		a->altstack_size = te->altstack->size;
+		a->altstack_flags = te->altstack->flags;
+	}
+	if (te->has_robust_list) {
+		a->robust_list = te->robust_list;
+		a->robust_list_len = te->robust_list_len;
+	}
 	if (te->rseq) {
 		a->has_rseq = 1;
 		a->rseq_ptr = te->rseq->rseq_abi_pointer;

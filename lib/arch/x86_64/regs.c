@@ -235,6 +235,14 @@ uint64_t arch_build_sigframe(void *buf, size_t len, uint64_t addr, const ThreadE
 	memcpy(fp + xlen, &sw[0], 4);
 
 	f->uc.uc_flags = UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS;
+	/* rt_sigreturn also sets the alternate signal stack from here */
+	if (te->altstack) {
+		f->uc.uc_stack.ss_sp = te->altstack->sp;
+		f->uc.uc_stack.ss_size = te->altstack->size;
+		f->uc.uc_stack.ss_flags = te->altstack->flags & ~1;  /* SS_ONSTACK is state */
+	} else {
+		f->uc.uc_stack.ss_flags = 2;  /* SS_DISABLE */
+	}
 	struct k_sigcontext *sc = &f->uc.uc_mcontext;
 	sc->r8 = g->r8; sc->r9 = g->r9; sc->r10 = g->r10; sc->r11 = g->r11;
 	sc->r12 = g->r12; sc->r13 = g->r13; sc->r14 = g->r14; sc->r15 = g->r15;

@@ -195,6 +195,7 @@ static enum num_fmt num_fmt(const ProtobufCMessageDescriptor *md, const Protobuf
 	static const char *const exact[] = {
 		"start", "end", "vaddr", "ip", "sp", "handler", "restorer", "base",
 		"ptr", "pointer", "addr", "mask", "sigmask", "flags", "madv",
+		"robust_list", "clear_child_tid",
 	};
 	static const char *const suffixes[] = {
 		"_addr", "_base", "_ptr", "_pointer", "_start", "_end", "_mask",

@@ -258,7 +258,8 @@ static int t_core(void)
 {
 	CoreEntry c = CORE_ENTRY__INIT;
 	CredsEntry cr = CREDS_ENTRY__INIT;
-	ItimerEntry it = ITIMER_ENTRY__INIT;
+	ItimerEntry it[2] = { ITIMER_ENTRY__INIT, ITIMER_ENTRY__INIT }, *itp[2] = { &it[0], &it[1] };
+	AltstackEntry as = ALTSTACK_ENTRY__INIT;
 	RlimitEntry rl[2] = { RLIMIT_ENTRY__INIT, RLIMIT_ENTRY__INIT }, *rlp[2] = { &rl[0], &rl[1] };
 	SigactionEntry sa = SIGACTION_ENTRY__INIT, *sap[1] = { &sa };
 	ThreadEntry th = THREAD_ENTRY__INIT, *thp[1] = { &th };
@@ -285,7 +286,9 @@ static int t_core(void)
 	rl[1].resource = 3; rl[1].cur = 8 << 20; rl[1].max = ~0ull;
 	sa.sig = 10; sa.handler = 0x401234; sa.flags = 0x14000004; sa.restorer = 0x7f0000001000;
 	sa.mask = 1ull << 9;
-	it.isec = 1; it.iusec = 500000; it.vsec = 2; it.vusec = 0;
+	it[0].which = 0; it[0].isec = 1; it[0].iusec = 500000; it[0].vsec = 2; it[0].vusec = 0;
+	it[1].which = 2; it[1].vsec = 3;
+	as.sp = 0x7f0000100000; as.size = 65536; as.flags = 0;
 	regs.ip = 0x401000; regs.sp = 0x7ffd00001000; regs.ax = (uint64_t)-4; regs.orig_ax = 35;
 	regs.flags = 0x246; regs.cs = 0x33; regs.ss = 0x2b; regs.fs_base = 0x7f1234567740;
 	x86.gpregs = &regs;
@@ -296,11 +299,13 @@ static int t_core(void)
 	th.tid = 4242; th.arch = "x86_64"; th.x86 = &x86; th.sigmask = 1ull << 14;
 	th.rseq = &rs; th.comm = "worker"; th.n_pending = 1; th.pending = sip;
 	th.has_clear_child_tid = 1; th.clear_child_tid = 0x7f1234567a10;
+	th.altstack = &as; th.has_robust_list = 1; th.robust_list = 0x7f1234567a20;
+	th.has_robust_list_len = 1; th.robust_list_len = 24;
 	c.pid = 4242; c.personality = 0; c.umask = 022; c.exit_signal = 17;
 	c.creds = &cr;
 	c.n_rlimits = 2; c.rlimits = rlp;
 	c.n_sigactions = 1; c.sigactions = sap;
-	c.itimers = &it;
+	c.n_itimers = 2; c.itimers = itp;
 	c.n_threads = 1; c.threads = thp;
 	c.n_shared_pending = 1; c.shared_pending = sip;
 	c.has_dumpable = 1; c.dumpable = 1;
@@ -315,7 +320,9 @@ static int t_core(void)
 	      !r->creds->has_securebits && r->creds->has_no_new_privs && r->creds->no_new_privs &&
 	      r->n_rlimits == 2 && r->rlimits[1]->max == ~0ull &&
 	      r->n_sigactions == 1 && r->sigactions[0]->restorer == 0x7f0000001000 &&
-	      r->itimers && r->itimers->iusec == 500000 &&
+	      r->n_itimers == 2 && r->itimers[0]->iusec == 500000 && r->itimers[1]->which == 2 &&
+	      r->itimers[1]->vsec == 3 && rt && rt->altstack && rt->altstack->sp == 0x7f0000100000 &&
+	      rt->altstack->size == 65536 && rt->has_robust_list && rt->robust_list_len == 24 &&
 	      rt && rt->tid == 4242 && !strcmp(rt->comm, "worker") && rt->x86 && rt->x86->gpregs &&
 	      rt->x86->gpregs->ip == 0x401000 && rt->x86->gpregs->ax == (uint64_t)-4 &&
 	      rt->x86->xsave.len == sizeof(xsave) && !memcmp(rt->x86->xsave.data, xsave, sizeof(xsave)) &&
@@ -475,13 +482,12 @@ static int t_many_and_large(void)
 	{
 		CoreEntry c = CORE_ENTRY__INIT;
 		CredsEntry cr = CREDS_ENTRY__INIT;
-		ItimerEntry it = ITIMER_ENTRY__INIT;
 		ThreadEntry th = THREAD_ENTRY__INIT, *thp[1] = { &th };
 		const ProtobufCMessage *cm[] = { &c.base, &c.base };
 		ProtobufCMessage *co[2];
 
 		th.arch = "x86_64"; th.comm = "big"; th.x86 = &x;
-		c.creds = &cr; c.itimers = &it; c.n_threads = 1; c.threads = thp;
+		c.creds = &cr; c.n_threads = 1; c.threads = thp;
 		if (write_img(IMG_CORE, 3, cm, 2) || read_back(IMG_CORE, 3, cm, 2, co))
 			goto out;
 		ret = ((CoreEntry *)co[1])->threads[0]->x86->xsave.len == big ? 0 :

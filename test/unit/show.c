@@ -397,7 +397,8 @@ static int t_core(void)
 {
 	CoreEntry c = CORE_ENTRY__INIT;
 	CredsEntry cr = CREDS_ENTRY__INIT;
-	ItimerEntry it = ITIMER_ENTRY__INIT;
+	ItimerEntry it = ITIMER_ENTRY__INIT, *itp[1] = { &it };
+	AltstackEntry as = ALTSTACK_ENTRY__INIT;
 	SigactionEntry sa = SIGACTION_ENTRY__INIT, *sap[1] = { &sa };
 	ThreadEntry th = THREAD_ENTRY__INIT, *thp[1] = { &th };
 	ThreadCoreX86 x86 = THREAD_CORE_X86__INIT;
@@ -416,13 +417,15 @@ static int t_core(void)
 	cr.has_no_new_privs = 1; cr.no_new_privs = 0;
 	sa.sig = 10; sa.handler = 0x401234; sa.flags = 0x14000004; sa.restorer = 0x7f0000001000;
 	sa.mask = 0x200;
-	it.isec = 1; it.iusec = 500000;
+	it.which = 1; it.isec = 1; it.iusec = 500000;
+	as.sp = 0x7f0000100000; as.size = 65536; as.flags = 2;
+	th.altstack = &as; th.has_robust_list = 1; th.robust_list = 0x7f1234567a20;
 	regs.ip = 0x401000; regs.sp = 0x7ffd00001000; regs.ax = (uint64_t)-4; regs.fs_base = 0x7f1234567740;
 	x86.gpregs = &regs; x86.xsave.len = sizeof(xsave); x86.xsave.data = xsave;
 	si.siginfo.len = sizeof(siginfo); si.siginfo.data = siginfo; si.shared = 1;
 	th.tid = 4242; th.arch = "x86_64"; th.x86 = &x86; th.sigmask = 0x4000; th.comm = "worker";
 	th.n_pending = 1; th.pending = sip;
-	c.pid = 4242; c.umask = 022; c.exit_signal = 17; c.creds = &cr; c.itimers = &it;
+	c.pid = 4242; c.umask = 022; c.exit_signal = 17; c.creds = &cr; c.n_itimers = 1; c.itimers = itp;
 	c.n_sigactions = 1; c.sigactions = sap; c.n_threads = 1; c.threads = thp;
 	if (write_img(IMG_CORE, 4242, msgs, 1) || show_ok("core-4242.img"))
 		return -1;
@@ -434,7 +437,11 @@ static int t_core(void)
 	HAS(text, "\n  no_new_privs: false\n");
 	HAS(text, "\nsigactions[0]:\n  sig: 10\n  handler: 0x401234\n  flags: 0x14000004\n"
 		  "  restorer: 0x7f0000001000\n  mask: 0x200\n");
-	HAS(text, "\nitimers:\n  isec: 1\n  iusec: 500000\n");
+	HAS(text, "\nitimers[0]:\n  isec: 1\n  iusec: 500000\n");
+	HAS(text, "\n  which: 1\n");
+	HAS(text, "\n  altstack:\n    sp: 0x7f0000100000\n    size: 65536\n    flags: 0x2\n");
+	HAS(text, "\n  robust_list: 0x7f1234567a20\n");
+	HAS(json, "\"itimers\": [\n      {\n");
 	HAS(text, "\nthreads[0]:\n  tid: 4242\n  arch: \"x86_64\"\n  x86:\n    gpregs:\n      r15: 0x0\n");
 	HAS(text, "\n      ax: 0xfffffffffffffffc\n");
 	HAS(text, "\n      r15: 0x0\n");

@@ -1,0 +1,115 @@
+#!/bin/bash
+# test/run-all.sh: every test, as `make test` runs it.
+#
+#   test/run-all.sh [--fast]          run everything
+#   TESTS="counter signals" test/run-all.sh   run a subset
+#
+# Suites, in order: the unit tests (build/test/unit-*), the runner over every
+# test program in every mode (plus the negative test: counter --corrupt must
+# be caught, with --expect-fail), and test/errors.sh.  Each prints its own
+# "N passed, N failed"; this script adds them up and prints the total as its
+# last line.  Exit status 1 if anything failed.
+#
+# TESTS names: any test program below, "corrupt" (the negative test), "unit"
+# (all unit tests) or unit-NAME, "errors".  Unset: all of them.
+# --fast: mem-random with --size 32 instead of 256 MiB.
+# RUNNER_ARGS: extra runner arguments (e.g. "--keep" or "--mode restore").
+set -u
+cd "$(dirname "$0")/.." || exit 2
+B=$PWD/build
+CRTOOL=${CRTOOL:-$B/crtool}
+RUNNER=$B/test/runner
+
+PROGS="counter mem-random mem-file-private mem-file-shared mem-prot mem-brk mem-stack
+       mem-growsdown fpu-avx512 signals itimer vdso-clock nanosleep pipe-read file-regular"
+
+fast=0
+for a in "$@"; do
+	case "$a" in
+	--fast) fast=1 ;;
+	-h | --help)
+		sed -n '2,17p' "$0"
+		exit 0
+		;;
+	*)
+		echo "run-all.sh: unknown argument '$a'" >&2
+		exit 2
+		;;
+	esac
+done
+
+selected() { # NAME [GROUP]
+	[ -z "${TESTS:-}" ] && return 0
+	local t
+	for t in $TESTS; do
+		[ "$t" = "$1" ] && return 0
+		[ $# -gt 1 ] && [ "$t" = "$2" ] && return 0
+	done
+	return 1
+}
+
+total_pass=0
+total_fail=0
+summary=()
+
+# run_suite LABEL CMD...: run it, show its output, add up its last count line
+run_suite() {
+	local label=$1 out rc line p f
+	shift
+	echo "=== $label"
+	out=$(mktemp /tmp/libcr-run-all-XXXXXX)
+	"$@" 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
+	rm -f "$out"
+	if [ -z "$line" ]; then
+		echo "FAIL $label: no 'N passed, N failed' line (exit status $rc)"
+		p=0
+		f=1
+	else
+		p=${line%% passed*}
+		f=${line#*passed, }
+		f=${f%% failed}
+		if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+			echo "FAIL $label: exit status $rc though it reports no failure"
+			f=1
+		fi
+	fi
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+	[ "$f" != 0 ] && summary+=("$label: $f failed")
+}
+
+# ---- unit tests
+for u in "$B"/test/unit-*; do
+	[ -x "$u" ] || continue
+	n=$(basename "$u")
+	selected "$n" unit || continue
+	run_suite "$n" "$u"
+done
+
+# ---- test programs under the runner
+for p in $PROGS; do
+	selected "$p" || continue
+	args=()
+	[ "$p" = mem-random ] && [ "$fast" = 1 ] && args=(--size 32)
+	# shellcheck disable=SC2086
+	run_suite "runner $p" "$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} -- "$p" "${args[@]}"
+done
+if selected corrupt counter; then
+	# shellcheck disable=SC2086
+	run_suite "runner counter --corrupt (negative test)" \
+		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail -- counter --corrupt
+fi
+
+# ---- error paths
+if selected errors; then
+	run_suite errors env CRTOOL="$CRTOOL" TEST_BIN="$B/test" ./test/errors.sh
+fi
+
+echo "==="
+for s in "${summary[@]}"; do
+	echo "failed: $s"
+done
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" = 0 ]

@@ -36,9 +36,20 @@ static void stack_range(unsigned long *start, unsigned long *end)
 	*end = m->end;
 }
 
+/* Grow the stack 64 KiB below here now, so that what runs at the bottom
+ * (vsnprintf in tst_info, the checks) never grows it after it was recorded. */
+__attribute__((noinline)) static void pregrow(void)
+{
+	volatile char pad[64 * 1024];
+	for (size_t i = 0; i < sizeof(pad); i += TST_PAGE)
+		pad[i] = 1;
+	pad[sizeof(pad) - 1] = 1;
+}
+
 static void at_bottom(volatile uint64_t *buf)
 {
 	unsigned long s, e;
+	pregrow();
 	stack_range(&stack_start, &stack_end);
 	if (top - (uintptr_t)buf < DEPTH_BYTES)
 		tst_fail("stack only %lu bytes deep", (unsigned long)(top - (uintptr_t)buf));

@@ -330,6 +330,21 @@ static bool crtool_dump(int round, bool leave_running)
 	}
 	if (verbose)
 		add_file_details(title, err);
+	/* The images a dump of one process must have written. */
+	static const char *const images[] = { "inventory.img", "pstree.img", "core-%d.img",
+					      "mm-%d.img", "pagemap-%d.img", "fdinfo-%d.img",
+					      "fs-%d.img", "pages-1.img" };
+	for (size_t i = 0; i < sizeof(images) / sizeof(images[0]); i++) {
+		char img[64], path[PATH_MAX + 80];
+		snprintf(img, sizeof(img), images[i], (int)c.pid);
+		snprintf(path, sizeof(path), "%s/%s", dir, img);
+		struct stat st;
+		if (stat(path, &st))
+			return failf("crtool dump (round %d) exited 0 but wrote no %s", round, img);
+		if (st.st_size < 8)
+			return failf("crtool dump (round %d) wrote %s of %lld bytes", round, img,
+				     (long long)st.st_size);
+	}
 	return true;
 }
 

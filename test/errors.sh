@@ -356,5 +356,55 @@ if [ -n "$GOOD" ]; then
 	[ -n "$rp" ] && kill -9 "$rp" 2>/dev/null
 fi
 
+# ---- restore without -d waits for the restored process and exits with its
+# status: counter --corrupt, dumped and restored, fails its check: exit 1.
+name=foreground-restore-status
+if ! start fg counter --corrupt; then
+	fail $name "counter did not start: $(cat "$T/fg.out")"
+else
+	FP=$PID
+	mkdir "$T/d-fg"
+	crt dump -t "$FP" -D "$T/d-fg"
+	DRC=$RC
+	stop fg
+	if [ "$DRC" != 0 ]; then
+		fail $name "dump failed (exit $DRC)"
+	else
+		rm -f "$T/rc"
+		{
+			echo "$BASHPID" >"$T/fg.holder"
+			exec cat "$T/fg.fifo"
+		} | {
+			timeout 60 "$CRTOOL" restore -D "$T/d-fg" >"$T/out" 2>"$T/err"
+			echo $? >"$T/rc"
+		} &
+		for ((i = 0; i < 400; i++)); do
+			kill -0 "$FP" 2>/dev/null && break
+			sleep 0.025
+		done
+		PIDS+=("$(cat "$T/fg.holder")" "$FP")
+		if ! kill -0 "$FP" 2>/dev/null; then
+			fail $name "no process at pid $FP after starting crtool restore (exit $(cat "$T/rc" 2>/dev/null))"
+		elif [ -s "$T/rc" ]; then
+			fail $name "crtool restore (no -d) exited before the restored process: $(cat "$T/rc")"
+		else
+			send_check fg # it says FAIL, on purpose
+			for ((i = 0; i < 400; i++)); do
+				[ -s "$T/rc" ] && break
+				sleep 0.025
+			done
+			rc=$(cat "$T/rc" 2>/dev/null)
+			if ! grep -q '^FAIL' "$T/fg.out"; then
+				fail $name "the restored counter --corrupt did not report FAIL: $(tr '\n' ' ' <"$T/fg.out")"
+			elif [ "$rc" != 1 ]; then
+				fail $name "crtool restore exited '$rc', want 1 (the restored process's status)"
+			else
+				pass $name
+			fi
+		fi
+		kill -9 "$FP" 2>/dev/null
+	fi
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

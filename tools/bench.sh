@@ -33,7 +33,6 @@ stop() {
 	alive "$p" || return 0
 	kill -9 "$p" 2>/dev/null || true
 	for _ in $(seq 200); do alive "$p" || break; sleep 0.05; done
-	wait "$p" 2>/dev/null || true
 }
 
 cleanup() {
@@ -52,6 +51,7 @@ start_holder() {
 	local mib=$1 out="$work/hold.$RANDOM.out"
 	setsid "$BENCH_MEM" hold "$mib" </dev/null >"$out" 2>/dev/null &
 	HOLDER=$!
+	disown "$HOLDER"   # no "Killed" notices; this shell still reaps it
 	pids+=("$HOLDER")
 	for _ in $(seq 1200); do
 		grep -q READY "$out" 2>/dev/null && return 0
@@ -80,7 +80,7 @@ cycle() {
 	"$CRTOOL" dump -t "$HOLDER" -D "$img" || die "crtool dump of $mib MiB failed"
 	t1=$EPOCHREALTIME
 	DUMP_S=$(secs "$t0" "$t1")
-	wait "$HOLDER" 2>/dev/null || true     # reap it: its PID must be free again
+	for _ in $(seq 100); do [ -e "/proc/$HOLDER" ] || break; sleep 0.05; done  # reaped: PID free
 
 	rm -f "$work/pidfile"
 	t0=$EPOCHREALTIME

@@ -9,7 +9,8 @@ COUNTER=build/demo-counter
 work=""
 pid=""
 
-say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold="" plain=""; fi
+say() { printf '\n%s==> %s%s\n' "$bold" "$*" "$plain"; }
 die() { printf '\ndemo FAILED: %s\n' "$*" >&2; exit 1; }
 
 # A killed process that is no longer our child may linger as a zombie if PID 1 does
@@ -47,6 +48,7 @@ say "Starting the counter in its own session: it appends 'tick N' to $work/count
 # group leader), so $! is the counter itself.
 setsid "$COUNTER" "$work/counter.log" </dev/null >/dev/null 2>&1 &
 pid=$!
+disown "$pid"   # no "Killed" notice from this shell when the dump kills it
 sleep 1
 alive "$pid" || die "the counter did not start"
 [ "$(ps -o sid= -p "$pid" | tr -d ' ')" = "$pid" ] || die "the counter is not a session leader"
@@ -58,8 +60,9 @@ t0=$EPOCHREALTIME
 "$CRTOOL" dump -t "$pid" -D "$images" || die "crtool dump failed (exit $?)"
 t1=$EPOCHREALTIME
 awk -v a="$t0" -v b="$t1" 'BEGIN { printf "dump took %.0f ms\n", (b - a) * 1000 }'
-wait "$pid" 2>/dev/null || true   # reap it: the PID must be free for the restore
 alive "$pid" && die "PID $pid is still running after the dump"
+# This shell reaps its killed child; the PID must be free again for the restore.
+for _ in $(seq 50); do [ -e "/proc/$pid" ] || break; sleep 0.1; done
 stopped=$(last_tick)
 echo "PID $pid is gone (dump kills the process once its images are written)."
 echo "The log stopped at: tick $stopped"
@@ -67,8 +70,14 @@ echo "The log stopped at: tick $stopped"
 say "The images"
 ls -la "$images"
 echo
-echo "\$ $CRTOOL show $images/core-$pid.img"
-"$CRTOOL" show "$images/core-$pid.img" || die "crtool show failed"
+echo "\$ $CRTOOL show $images/core-$pid.img   (rlimits, sigactions and itimers folded)"
+"$CRTOOL" show "$images/core-$pid.img" >"$work/core.txt" || die "crtool show failed"
+# Fold the long per-signal and per-limit lists into one line each.
+awk '/^(rlimits|sigactions|itimers)\[[0-9]+\]:$/ { k = $0; sub(/\[.*/, "", k); n[k]++; skip = 1; next }
+     skip && /^  / { next }
+     { skip = 0; print }
+     END { for (k in n) printf "(%d %s records folded)\n", n[k], k }' "$work/core.txt" |
+	sed 's/^/    /'
 
 sleep 1
 [ "$(last_tick)" = "$stopped" ] || die "the log grew while the counter was not running"

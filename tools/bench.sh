@@ -68,6 +68,7 @@ cycle() {
 	start_holder "$mib"
 
 	# Frozen time: a dump that leaves the process running reports how long it was stopped.
+	mkdir -p "$work/lr"
 	out=$("$CRTOOL" dump -t "$HOLDER" -D "$work/lr" --leave-running -v 2>&1) ||
 		{ printf '%s\n' "$out" >&2; die "crtool dump --leave-running of $mib MiB failed"; }
 	FROZEN_MS=$(printf '%s\n' "$out" | sed -n 's/.*stats: frozen_ms=\([0-9.]*\).*/\1/p' | tail -n 1)

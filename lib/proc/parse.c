@@ -144,9 +144,14 @@ static int parse_maps_line(const char *line, struct proc_vma *v)
 	int pos = 0;
 
 	memset(v, 0, sizeof(*v));
-	if (sscanf(line, "%llx-%llx %4s %llx %x:%x %llu %n", &start, &end, perms, &pgoff, &maj, &min, &ino,
-		   &pos) < 7)
+	if (sscanf(line, "%llx-%llx %4s %llx %x:%x %llu%n", &start, &end, perms, &pgoff, &maj, &min, &ino,
+		   &pos) < 7 || !pos)
 		return -EINVAL;
+	/* the path starts after the padding, on this line only (anonymous areas have none) */
+	while (line[pos] == ' ' || line[pos] == '\t')
+		pos++;
+	if (line[pos] == '\n' || !line[pos])
+		pos = 0;
 	v->start = start; v->end = end; v->pgoff = pgoff; v->ino = ino;
 	v->dev_major = maj; v->dev_minor = min;
 	v->prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
@@ -167,6 +172,26 @@ static int parse_maps_line(const char *line, struct proc_vma *v)
 		}
 	}
 	return 0;
+}
+
+/* VmFlags: two-letter codes; keep those a restore must recreate. */
+static void parse_vmflags(const char *p, struct proc_vma *v)
+{
+	static const struct { char code[3]; int madv; } advice[] = {
+		{ "hg", MADV_HUGEPAGE }, { "nh", MADV_NOHUGEPAGE }, { "dd", MADV_DONTDUMP },
+		{ "dc", MADV_DONTFORK }, { "wf", MADV_WIPEONFORK }, { "mg", MADV_MERGEABLE },
+	};
+
+	for (; *p && *p != '\n'; p++) {
+		if (*p == ' ' || !p[1] || p[1] == ' ' || p[1] == '\n')
+			continue;
+		if (p[0] == 'g' && p[1] == 'd')
+			v->growsdown = true;
+		for (size_t i = 0; i < ARRAY_SIZE(advice); i++)
+			if (p[0] == advice[i].code[0] && p[1] == advice[i].code[1])
+				v->madv |= 1ULL << advice[i].madv;
+		p++;
+	}
 }
 
 int proc_parse_smaps_buf(const char *buf, struct proc_vma **vmas, int *nr)
@@ -191,10 +216,7 @@ int proc_parse_smaps_buf(const char *buf, struct proc_vma **vmas, int *nr)
 			}
 			n++;
 		} else if (!strncmp(line, "VmFlags:", 8) && n) {
-			const char *nl = strchr(line, '\n');
-			for (const char *p = line + 8; p + 2 <= (nl ? nl : line + strlen(line)); p++)
-				if (p[0] == 'g' && p[1] == 'd' && p[-1] == ' ' && (p[2] == ' ' || p[2] == '\n' || !p[2]))
-					arr[n - 1].growsdown = true;
+			parse_vmflags(line + 8, &arr[n - 1]);
 		}
 	}
 	*vmas = arr;

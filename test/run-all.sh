@@ -21,7 +21,7 @@ CRTOOL=${CRTOOL:-$B/crtool}
 RUNNER=$B/test/runner
 
 PROGS="counter mem-random mem-file-private mem-file-shared mem-prot mem-brk mem-stack
-       mem-growsdown fpu-avx512 signals itimer vdso-clock nanosleep pipe-read file-regular"
+       mem-growsdown mem-madvise fpu-avx512 signals itimer vdso-clock nanosleep pipe-read file-regular"
 
 fast=0
 for a in "$@"; do

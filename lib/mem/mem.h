@@ -8,6 +8,13 @@
 #include "image/image.h"
 #include "mm.pb-c.h"
 
+#include <sys/mman.h>
+
+/* The madvise() advice kept per area (VmEntry.madv holds 1 << MADV_*). */
+#define MEM_MADV_RESTORED                                                                        \
+	(1ULL << MADV_HUGEPAGE | 1ULL << MADV_NOHUGEPAGE | 1ULL << MADV_DONTDUMP |                \
+	 1ULL << MADV_DONTFORK | 1ULL << MADV_WIPEONFORK | 1ULL << MADV_MERGEABLE)
+
 struct infect_ctx;
 struct proc_stat;
 

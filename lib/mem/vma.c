@@ -16,6 +16,10 @@ static int classify(pid_t pid, const struct proc_vma *p, VmaEntry *v)
 	v->flags = p->shared ? MAP_SHARED : MAP_PRIVATE;
 	if (p->growsdown)
 		v->flags |= MAP_GROWSDOWN;
+	if (p->madv) {
+		v->has_madv = true;
+		v->madv = p->madv;
+	}
 	if (!strcmp(p->path, "[vdso]"))
 		v->kind = VMA_KIND__VMA_VDSO;
 	else if (!strcmp(p->path, "[vvar]"))
@@ -154,6 +158,9 @@ int mem_validate(const MmEntry *mm, unsigned long task_size)
 		if (v->prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC))
 			return pr_err("mm image: area 0x%lx has bad protection bits 0x%x",
 				      (unsigned long)v->start, v->prot), -EINVAL;
+		if (v->madv & ~MEM_MADV_RESTORED)
+			return pr_err("mm image: area 0x%lx has unknown madvise bits 0x%lx", (unsigned long)v->start,
+				      (unsigned long)(v->madv & ~MEM_MADV_RESTORED)), -EINVAL;
 		if ((v->kind == VMA_KIND__VMA_FILE_PRIVATE || v->kind == VMA_KIND__VMA_FILE_SHARED) &&
 		    (!v->path || v->path[0] != '/' || !v->has_pgoff || v->pgoff & (PAGE_SIZE - 1)))
 			return pr_err("mm image: file area 0x%lx has no absolute path or a bad offset",

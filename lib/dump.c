@@ -22,14 +22,6 @@
 
 #define PAGES_ID 1
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static int write_one(struct img_dir *dir, enum img_kind kind, pid_t pid, const ProtobufCMessage *msg)
 {
 	struct img *img = img_create(dir, kind, pid);

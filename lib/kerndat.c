@@ -56,6 +56,23 @@ static const char *errtext(int e)
 	return e == ENOSYS ? "ENOSYS (the kernel lacks it, or a seccomp filter refuses it)" : strerror(e);
 }
 
+/* ---------------------------------------------------------------- memory */
+
+/* Transparent huge pages: the restore fills memory a huge page at a time where it
+ * can (MADV_COLLAPSE), unless THP is switched off altogether. */
+static void probe_thp(struct kerndat *kd)
+{
+	char *enabled = read_file("/sys/kernel/mm/transparent_hugepage/enabled", NULL);
+	char *size = read_file("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", NULL);
+
+	if (enabled && size && !strstr(enabled, "[never]"))
+		kd->thp_size = strtoul(size, NULL, 10);
+	if (kd->thp_size & (kd->thp_size - 1) || kd->thp_size < (unsigned long)page_size)
+		kd->thp_size = 0;
+	free(enabled);
+	free(size);
+}
+
 /* ---------------------------------------------------------------- files */
 
 static void probe_memfd(struct kerndat *kd)
@@ -707,14 +724,6 @@ static void probe_vdso(struct kerndat *kd)
 
 /* ---------------------------------------------------------------- all */
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static void probe_all(void)
 {
 	struct kerndat *kd = &kdat;
@@ -745,6 +754,7 @@ static void probe_all(void)
 	probe_helper_child(kd);
 	probe_vdso(kd);
 	kd->task_size = kerndat_arch_task_size();
+	probe_thp(kd);
 
 	if (kd->pagemap_scan && kd->uffd_wp_async)
 		kd->dirty_track = DIRTY_TRACK_PAGEMAP_SCAN_UFFD_WP;

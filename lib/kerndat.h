@@ -34,6 +34,7 @@ struct kerndat {
 	uint64_t xfeatures_mask;    /* x86_64: XCR0 as reported by the kernel (xsave area) */
 	uint32_t xsave_size;        /* x86_64: size of the NT_X86_XSTATE regset */
 	unsigned long task_size;    /* highest user address + 1 */
+	unsigned long thp_size;     /* PMD huge page size, 0 if THP is off ("never") */
 	/* the vDSO layout of this kernel: sizes in bytes, 0 if absent */
 	unsigned long vdso_size, vvar_size, vvar_vclock_size;
 };

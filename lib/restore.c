@@ -51,6 +51,7 @@ struct child_report {
 	uint64_t args_addr;
 	uint64_t rst_start, rst_len;
 	uint64_t syscall_site;
+	double memory_ms;       /* premapping and filling memory */
 };
 
 static const char *const restorer_steps[] = {
@@ -215,9 +216,11 @@ static void __attribute__((noreturn)) child_main(struct img_dir *dir, struct tas
 		a->vdso[i] = vdso[i];
 	}
 	a->nr_vdso = nr_vdso;
+	double t_mem = now_ms();
 	if (premap_build(dir, t->pstree->pid, t->mm, a->premap_start, (struct rst_vma *)a->vmas, &nr_vmas))
 		child_fail(rep);
 	a->nr_vmas = nr_vmas;
+	rep->memory_ms = now_ms() - t_mem;
 
 	const MmEntry *mm = t->mm;
 	a->mm = (struct rst_mm_map){
@@ -346,6 +349,7 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	struct child_report *rep = MAP_FAILED;
 	int go[2] = { -1, -1 }, status, ret;
 	pid_t pid = -1;
+	double t0 = now_ms();
 
 	cr_error_reset();
 	if (!uopts || uopts->sz < offsetof(struct cr_restore_opts, images_dir) + sizeof(char *))
@@ -403,6 +407,7 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	if ((ret = finish_task(pid, rep, t.core->threads[0]->sigmask)))
 		goto fail;
 	ret = pid;
+	pr_info("stats: restore memory_ms=%.3f total_ms=%.3f", rep->memory_ms, now_ms() - t0);
 	goto out;
 fail:
 	kill(pid, SIGKILL);

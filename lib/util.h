@@ -21,5 +21,7 @@ int read_all(int fd, void *buf, size_t len);
 /* readlink into a malloc'ed string. */
 char *xreadlink(const char *path);
 void *xzalloc(size_t size);
+/* CLOCK_MONOTONIC in milliseconds, for the stats lines. */
+double now_ms(void);
 
 #endif

@@ -57,6 +57,19 @@ static int drain_pipe(struct page_sink *s, uint64_t bytes)
 	return 0;
 }
 
+/* Allocate the image's blocks for the batch in one call before splicing into them:
+ * on tmpfs that is ~10x faster than allocating page by page as the data arrives.
+ * Filesystems without fallocate just take the slower path. */
+static int reserve_space(struct page_sink *s)
+{
+	off_t at = lseek(s->pages->fd, 0, SEEK_CUR);
+
+	if (at >= 0 && fallocate(s->pages->fd, FALLOC_FL_KEEP_SIZE, at, s->batch_bytes) && errno == ENOSPC)
+		return pr_perror("no room for %lu bytes of pages in %s", (unsigned long)s->batch_bytes,
+				 s->pages->name);
+	return 0;
+}
+
 static int flush_batch(struct page_sink *s)
 {
 	uint64_t done;
@@ -65,6 +78,8 @@ static int flush_batch(struct page_sink *s)
 	if (!s->nr_iovs)
 		return 0;
 	s->ctx->args->nr_iovs = s->nr_iovs;
+	if ((ret = reserve_space(s)))
+		return ret;
 	if ((ret = infect_cmd_send(s->ctx, PARASITE_CMD_DUMP_PAGES)))
 		return ret;
 	if ((ret = drain_pipe(s, s->batch_bytes)))

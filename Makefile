@@ -40,6 +40,8 @@ TEST_PROGS := $(patsubst test/progs/%.c,$(B)/test/%,$(wildcard test/progs/*.c))
 UNIT_TESTS := $(patsubst test/unit/%.c,$(B)/test/unit-%,$(wildcard test/unit/*.c))
 
 .PHONY: all lib crtool tests test demo bench install clean deps
+# generated sources are kept: they are inputs of several rules
+.SECONDARY:
 all: crtool
 
 lib: $(B)/libcr.a $(B)/libcr.so.0

@@ -39,14 +39,16 @@ static int write_one(struct img_dir *dir, enum img_kind kind, pid_t pid, const P
 static int dump_pstree(struct img_dir *dir, const struct seized *s)
 {
 	PstreeEntry e = PSTREE_ENTRY__INIT;
-	uint32_t tid = s->pid;
+	uint32_t tids[s->nr_threads];
 
+	for (int i = 0; i < s->nr_threads; i++)
+		tids[i] = s->tids[i];
 	e.pid = s->pid;
 	e.ppid = s->stat.ppid;
 	e.pgid = s->stat.pgid;
 	e.sid = s->stat.sid;
-	e.n_threads = 1;
-	e.threads = &tid;
+	e.n_threads = s->nr_threads;
+	e.threads = tids;
 	return write_one(dir, IMG_PSTREE, 0, &e.base);
 }
 
@@ -130,7 +132,8 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 	if ((ret = infect_parasite(&ctx)))
 		goto out;
 	if ((ret = infect_cmd(&ctx, PARASITE_CMD_DUMP_MISC, NULL)) ||
-	    (ret = core_dump_misc(core, &ctx.args->misc)))
+	    (ret = core_dump_misc(core, &ctx.args->misc)) ||
+	    (ret = core_dump_thread_misc(core, &ctx)))
 		goto out;
 	mm.mm_brk = ctx.args->misc.brk;
 	if ((ret = mem_dump_pages(&ctx, &mm, &dir, PAGES_ID, &stats)))

@@ -58,6 +58,7 @@ static const char *const restorer_steps[] = {
 	"", "parking the vDSO", "unmapping libcr", "moving an area into place", "placing the vDSO",
 	"unmapping the premap area", "PR_SET_MM_MAP", "sigaction", "setitimer", "sigaltstack", "rseq",
 	"TLS", "set_robust_list", "queueing pending signals", "credentials", "PR_SET_DUMPABLE",
+	"cloning a thread at its TID", "scheduling policy and nice",
 };
 
 static int read_one(struct img_dir *dir, enum img_kind kind, pid_t pid, const ProtobufCMessageDescriptor *d,
@@ -83,12 +84,20 @@ static int load_images(struct img_dir *dir, struct task_image *t)
 	if ((ret = read_one(dir, IMG_PSTREE, 0, &pstree_entry__descriptor, (ProtobufCMessage **)&t->pstree)))
 		return ret;
 	pid = t->pstree->pid;
-	if (pid <= 1 || pid != (pid_t)t->inv->root_pid || t->pstree->n_threads != 1 || t->pstree->threads[0] != (uint32_t)pid)
-		return pr_err("pstree.img: root pid %u does not match the inventory (%u) or has other threads",
+	if (pid <= 1 || pid != (pid_t)t->inv->root_pid || t->pstree->n_threads < 1 ||
+	    t->pstree->threads[0] != (uint32_t)pid)
+		return pr_err("pstree.img: root pid %u does not match the inventory (%u) or is not its first thread",
 			      t->pstree->pid, t->inv->root_pid), -EINVAL;
 	if ((ret = read_one(dir, IMG_CORE, pid, &core_entry__descriptor, (ProtobufCMessage **)&t->core)) ||
 	    (ret = core_validate(t->core, pid)))
 		return ret;
+	if (t->core->n_threads != t->pstree->n_threads)
+		return pr_err("pid %d: pstree.img lists %zu threads, core-%d.img %zu", pid, t->pstree->n_threads,
+			      pid, t->core->n_threads), -EINVAL;
+	for (size_t i = 0; i < t->core->n_threads; i++)
+		if (t->core->threads[i]->tid != t->pstree->threads[i])
+			return pr_err("pid %d: thread %zu is %u in pstree.img, %u in core-%d.img", pid, i,
+				      t->pstree->threads[i], t->core->threads[i]->tid, pid), -EINVAL;
 	if ((ret = read_one(dir, IMG_MM, pid, &mm_entry__descriptor, (ProtobufCMessage **)&t->mm)) ||
 	    (ret = mem_validate(t->mm, kerndat_get()->task_size)))
 		return ret;
@@ -140,30 +149,56 @@ static void unregister_inherited_rseq(void)
 
 /* Layout of the restorer region; everything the blob touches lives here. */
 struct rst_layout {
-	uint64_t blob, args, vmas, siginfo, auxv, frame, frame_len, stack_top, scratch, len;
+	uint64_t blob, args, vmas, threads, siginfo, auxv, frames, frame_len, stacks, stack_top, scratch, len;
 };
 
 static void plan_layout(const struct task_image *t, uint64_t vdso_len, struct rst_layout *l)
 {
-	uint64_t at = PAGE_ALIGN(restorer_blob_size);
+	const CoreEntry *c = t->core;
+	uint64_t at = PAGE_ALIGN(restorer_blob_size), xlen = 0;
 
+	for (size_t i = 0; i < c->n_threads; i++)
+		if (c->threads[i]->x86 && c->threads[i]->x86->xsave.len > xlen)
+			xlen = c->threads[i]->x86->xsave.len;
 	l->blob = 0;
 	l->args = at;
 	at = PAGE_ALIGN(at + sizeof(struct restorer_args));
 	l->vmas = at;
 	at = PAGE_ALIGN(at + (t->mm->n_vmas + 1) * sizeof(struct rst_vma));
+	l->threads = at;
+	at = PAGE_ALIGN(at + c->n_threads * sizeof(struct rst_thread));
 	l->siginfo = at;
 	at = PAGE_ALIGN(at + RST_MAX_SIGINFO * sizeof(struct rst_siginfo));
 	l->auxv = at;
 	at = PAGE_ALIGN(at + (t->mm->n_mm_saved_auxv + 2) * sizeof(uint64_t));
-	l->frame = at;
-	l->frame_len = PAGE_ALIGN(t->core->threads[0]->x86 ? t->core->threads[0]->x86->xsave.len + 8192 : 8192);
-	at += l->frame_len;
-	at += RESTORER_STACK_SIZE;
+	l->frame_len = PAGE_ALIGN(xlen + 8192);
+	l->frames = at;
+	at += c->n_threads * l->frame_len;
+	l->stacks = at;                       /* the cloned threads' restorer stacks */
+	at += (c->n_threads - 1) * RESTORER_THREAD_STACK;
+	at += RESTORER_STACK_SIZE;            /* the leader's */
 	l->stack_top = at;
 	l->scratch = at;
 	at += vdso_len;
 	l->len = at;
+}
+
+static int thread_areas(const struct task_image *t, const struct rst_layout *l, uint64_t base,
+			struct core_thread_area **out)
+{
+	size_t n = t->core->n_threads;
+	struct core_thread_area *areas = calloc(n, sizeof(*areas));
+
+	if (!areas)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		areas[i].frame = (void *)(base + l->frames + i * l->frame_len);
+		areas[i].frame_len = l->frame_len;
+		/* the leader runs on the main restorer stack; this one stays unused */
+		areas[i].stack = (void *)(base + l->stacks + (i ? i - 1 : 0) * RESTORER_THREAD_STACK);
+	}
+	*out = areas;
+	return 0;
 }
 
 static void __attribute__((noreturn)) child_fail(struct child_report *rep)
@@ -208,7 +243,6 @@ static void __attribute__((noreturn)) child_main(struct img_dir *dir, struct tas
 	a->premap_start = base + l.len;
 	a->premap_len = premap_len;
 	a->vmas = base + l.vmas;
-	a->siginfo = base + l.siginfo;
 	uint64_t scratch = base + l.scratch;
 	for (uint32_t i = 0; i < nr_vdso; i++) {
 		vdso[i].scratch = scratch;
@@ -232,8 +266,12 @@ static void __attribute__((noreturn)) child_main(struct img_dir *dir, struct tas
 		.auxv = base + l.auxv, .auxv_size = mm->n_mm_saved_auxv * sizeof(uint64_t),
 	};
 	memcpy((void *)(base + l.auxv), mm->mm_saved_auxv, a->mm.auxv_size);
-	if (core_restorer_args(t->core, a, (void *)(base + l.frame), l.frame_len, base + l.frame))
+	struct core_thread_area *areas;
+	if (thread_areas(t, &l, base, &areas) ||
+	    core_restorer_args(t->core, a, (struct rst_thread *)(base + l.threads),
+			       (struct rst_siginfo *)(base + l.siginfo), areas))
 		child_fail(rep);
+	free(areas);
 
 	/* Files after memory: the fd table must end exactly as the image's. */
 	if (files_restore(t->fds, t->nr_fds, shell_job, &go_fd))
@@ -290,27 +328,89 @@ static int syscall_stop(pid_t pid, const char *what)
 	return 0;
 }
 
-/* The restorer trapped just before rt_sigreturn: let the sigreturn run, unmap the
- * restorer with one remote munmap, set the real signal mask, let go. */
-static int finish_task(pid_t pid, const struct child_report *rep, uint64_t sigmask)
+static int64_t peek_result(pid_t pid, uint64_t addr)
+{
+	errno = 0;
+	int64_t r = ptrace(PTRACE_PEEKDATA, pid, addr, NULL);
+	return errno ? -1 : r;
+}
+
+static int report_step(pid_t pid, pid_t tid, int64_t result)
+{
+	unsigned step = result >> 32;
+
+	if (result == -1)
+		return pr_perror("can't read the restorer's result in pid %d", pid);
+	return pr_err("restorer of pid %d failed at %s%s%.0d: %s", pid,
+		      step < ARRAY_SIZE(restorer_steps) ? restorer_steps[step] : "?",
+		      tid != pid ? " in thread " : "", tid != pid ? tid : 0, strerror((int)(uint32_t)result)), -EIO;
+}
+
+/* Until the leader traps: let every thread it clones run (each starts stopped,
+ * auto-attached by PTRACE_O_TRACECLONE). */
+static int run_to_leader_trap(pid_t pid)
+{
+	int status;
+
+	for (;;) {
+		if (wait_stopped(pid, &status, "restore"))
+			return -ECHILD;
+		if (status >> 8 == (SIGTRAP | PTRACE_EVENT_CLONE << 8)) {
+			unsigned long tid;
+			int st;
+			if (ptrace(PTRACE_GETEVENTMSG, pid, NULL, &tid))
+				return pr_perror("can't get the new thread of pid %d", pid);
+			if (wait_stopped(tid, &st, "a new thread") || ptrace(PTRACE_CONT, tid, NULL, NULL))
+				return pr_err("restored thread %lu of pid %d vanished", tid, pid), -ESRCH;
+		} else if (WSTOPSIG(status) != SIGTRAP || status >> 16) {
+			arch_regs_t r;
+			arch_get_regs(pid, &r);
+			return pr_err("restorer of pid %d crashed with signal %d (%s) at 0x%lx", pid,
+				      WSTOPSIG(status), strsignal(WSTOPSIG(status)), (unsigned long)arch_regs_ip(&r)),
+			       -EIO;
+		} else {
+			return 0;
+		}
+		if (ptrace(PTRACE_CONT, pid, NULL, NULL))
+			return pr_perror("can't resume restored pid %d", pid);
+	}
+}
+
+/* Every thread trapped just before its rt_sigreturn: check what each reported,
+ * let the sigreturns run, unmap the restorer with one remote munmap, set each
+ * thread's real signal mask, let go. */
+static int finish_task(pid_t pid, const struct child_report *rep, const CoreEntry *core)
 {
 	arch_regs_t regs, call;
-	const long args[6] = { (long)rep->rst_start, (long)rep->rst_len };
+	uint64_t threads;
 	int64_t result;
-	int ret;
+	int ret, status;
 
-	errno = 0;
-	result = ptrace(PTRACE_PEEKDATA, pid, rep->args_addr + offsetof(struct restorer_args, result), NULL);
-	if (errno)
-		return pr_perror("can't read the restorer's result in pid %d", pid);
-	if (result) {
-		unsigned step = result >> 32;
-		return pr_err("restorer of pid %d failed at %s: %s", pid,
-			      step < ARRAY_SIZE(restorer_steps) ? restorer_steps[step] : "?",
-			      strerror((int)(uint32_t)result)), -EIO;
-	}
-	if ((ret = syscall_stop(pid, "rt_sigreturn entry")) || (ret = syscall_stop(pid, "rt_sigreturn exit")))
+	/* the child filled rep before it waited for us: read it only from here on */
+	if ((ret = run_to_leader_trap(pid)))
 		return ret;
+	const long args[6] = { (long)rep->rst_start, (long)rep->rst_len };
+	result = peek_result(pid, rep->args_addr + offsetof(struct restorer_args, result));
+	if (result)
+		return report_step(pid, pid, result);
+	errno = 0;
+	threads = ptrace(PTRACE_PEEKDATA, pid, rep->args_addr + offsetof(struct restorer_args, threads), NULL);
+	if (errno)
+		return pr_perror("can't read the restorer's threads in pid %d", pid);
+	for (size_t i = 0; i < core->n_threads; i++) {
+		pid_t tid = core->threads[i]->tid;
+		if (i && (wait_stopped(tid, &status, "restore") || WSTOPSIG(status) != SIGTRAP))
+			return pr_err("restored thread %d of pid %d did not reach its trap (status 0x%x)", tid, pid,
+				      status), -EIO;
+		result = peek_result(pid, threads + i * sizeof(struct rst_thread) + offsetof(struct rst_thread, result));
+		if (result)
+			return report_step(pid, tid, result);
+	}
+	for (size_t i = 0; i < core->n_threads; i++) {
+		pid_t tid = core->threads[i]->tid;
+		if ((ret = syscall_stop(tid, "rt_sigreturn entry")) || (ret = syscall_stop(tid, "rt_sigreturn exit")))
+			return ret;
+	}
 	if ((ret = arch_get_regs(pid, &regs)))
 		return ret;
 	arch_regs_setup_syscall(&call, &regs, rep->syscall_site, __NR_munmap, args);
@@ -322,10 +422,15 @@ static int finish_task(pid_t pid, const struct child_report *rep, uint64_t sigma
 			      strerror(-arch_regs_syscall_ret(&call))), -EIO;
 	if ((ret = arch_set_regs(pid, &regs)))
 		return ret;
-	if (ptrace(PTRACE_SETSIGMASK, pid, sizeof(sigmask), &sigmask))
-		return pr_perror("can't set the signal mask of pid %d", pid);
-	if (ptrace(PTRACE_DETACH, pid, NULL, NULL))
-		return pr_perror("can't detach from restored pid %d", pid);
+	for (size_t i = 0; i < core->n_threads; i++) {
+		pid_t tid = core->threads[i]->tid;
+		uint64_t mask = core->threads[i]->sigmask;
+		if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(mask), &mask))
+			return pr_perror("can't set the signal mask of %d", tid);
+	}
+	for (size_t i = 0; i < core->n_threads; i++)
+		if (ptrace(PTRACE_DETACH, core->threads[i]->tid, NULL, NULL))
+			return pr_perror("can't detach from restored %d", core->threads[i]->tid);
 	return 0;
 }
 
@@ -380,7 +485,8 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	}
 	close(go[0]);
 	go[0] = -1;
-	if (ptrace(PTRACE_SEIZE, pid, NULL, (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL))) {
+	if (ptrace(PTRACE_SEIZE, pid, NULL,
+		   (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE))) {
 		ret = pr_perror("can't trace the restored pid %d", pid);
 		goto fail;
 	}
@@ -388,24 +494,16 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 		ret = pr_perror("can't wake the restored pid %d", pid);
 		goto fail;
 	}
-	if (wait_stopped(pid, &status, "restore")) {
-		if (WIFEXITED(status) && rep->error[0])
-			pr_err("%s", rep->error);
-		else
-			pr_err("restored pid %d died during restore (status 0x%x)", pid, status);
-		ret = -EIO;
-		pid = -1;   /* reaped */
-		goto out;
-	}
-	if (WSTOPSIG(status) != SIGTRAP) {
-		arch_regs_t r;
-		arch_get_regs(pid, &r);
-		ret = (pr_err("restorer of pid %d crashed with signal %d (%s) at 0x%lx", pid, WSTOPSIG(status),
-			      strsignal(WSTOPSIG(status)), (unsigned long)arch_regs_ip(&r)), -EIO);
+	if ((ret = finish_task(pid, rep, t.core))) {
+		if (ret == -ECHILD) {   /* the child exited: its own report says why */
+			if (rep->error[0])
+				pr_err("%s", rep->error);
+			else
+				pr_err("restored pid %d died during restore", pid);
+			ret = -EIO;
+		}
 		goto fail;
 	}
-	if ((ret = finish_task(pid, rep, t.core->threads[0]->sigmask)))
-		goto fail;
 	ret = pid;
 	pr_info("stats: restore memory_ms=%.3f total_ms=%.3f", rep->memory_ms, now_ms() - t0);
 	goto out;

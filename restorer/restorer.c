@@ -22,16 +22,27 @@
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
 #define SECBIT_KEEP_CAPS 0x10
 
-/* Steps, reported in args->result so that libcr can say what failed. */
+#define PR_SET_NAME 15
+#define CLONE_THREAD_FLAGS 0x50f00   /* VM FS FILES SIGHAND THREAD SYSVSEM */
+#define FUTEX_WAIT 0
+#define FUTEX_WAKE 1
+#define PRIO_PROCESS 0
+
+/* Steps, reported in a result field so that libcr can say what failed. */
 enum {
 	STEP_VDSO_PARK = 1, STEP_UNMAP, STEP_MOVE_VMA, STEP_VDSO_PLACE, STEP_UNMAP_PREMAP,
 	STEP_MM_MAP, STEP_SIGACTION, STEP_ITIMER, STEP_ALTSTACK, STEP_RSEQ, STEP_TLS,
-	STEP_ROBUST, STEP_SIGQUEUE, STEP_CREDS, STEP_DUMPABLE,
+	STEP_ROBUST, STEP_SIGQUEUE, STEP_CREDS, STEP_DUMPABLE, STEP_CLONE_THREAD, STEP_SCHED,
 };
 
-static void __attribute__((noreturn)) fail(struct restorer_args *a, int step, long err)
+struct clone_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+		set_tid_size, cgroup;
+};
+
+static void __attribute__((noreturn)) fail(int64_t *result, int step, long err)
 {
-	a->result = ((int64_t)step << 32) | (uint32_t)(-err);
+	*result = ((int64_t)step << 32) | (uint32_t)(-err);
 	/* libcr traces us: the trap hands control back with the result set. */
 	for (;;) {
 		arch_trap();
@@ -39,7 +50,9 @@ static void __attribute__((noreturn)) fail(struct restorer_args *a, int step, lo
 	}
 }
 
-#define CHECK(a, step, expr) do { long __r = (expr); if (__r < 0) fail(a, step, __r); } while (0)
+#define CHECK(res, step, expr) do { long __r = (expr); if (__r < 0) fail(res, step, __r); } while (0)
+/* a process-wide step */
+#define CHECK_P(a, step, expr) CHECK(&(a)->result, step, expr)
 
 /* Unmap everything outside [keep_start, keep_end) pairs, given sorted and disjoint. */
 static void unmap_others(struct restorer_args *a)
@@ -57,76 +70,152 @@ static void unmap_others(struct restorer_args *a)
 		if (keep[i][0] == keep[i][1])
 			continue;
 		if (keep[i][0] > pos)
-			CHECK(a, STEP_UNMAP, sys_munmap((void *)pos, keep[i][0] - pos));
+			CHECK_P(a, STEP_UNMAP, sys_munmap((void *)pos, keep[i][0] - pos));
 		if (keep[i][1] > pos)
 			pos = keep[i][1];
 	}
 	if (a->task_size > pos)
-		CHECK(a, STEP_UNMAP, sys_munmap((void *)pos, a->task_size - pos));
+		CHECK_P(a, STEP_UNMAP, sys_munmap((void *)pos, a->task_size - pos));
 }
 
-static void restore_creds(struct restorer_args *a)
+/* A thread's step failed: report it, and let the leader go on to its trap (it
+ * waits for every thread) so that libcr sees the failure. */
+static void __attribute__((noreturn)) thread_fail(struct restorer_args *a, struct rst_thread *t, int step, long err)
+{
+	t->result = ((int64_t)step << 32) | (uint32_t)(-err);
+	if (t != (struct rst_thread *)a->threads) {
+		__atomic_fetch_add(&a->threads_done, 1, __ATOMIC_SEQ_CST);
+		SC(__NR_futex, &a->threads_done, FUTEX_WAKE, 1, 0, 0, 0);
+	}
+	fail(&t->result, step, err);
+}
+
+#define CHECK_T(a, t, step, expr) do { long __r = (expr); if (__r < 0) thread_fail(a, t, step, __r); } while (0)
+
+static void restore_creds(struct restorer_args *a, struct rst_thread *t)
 {
 	struct rst_creds *c = &a->creds;
 	struct { uint32_t version; int pid; } hdr = { 0x20080522, 0 };  /* _LINUX_CAPABILITY_VERSION_3 */
 	struct { uint32_t eff, prm, inh; } data[2];
 
 	/* Keep capabilities across the uid change, then set them exactly. */
-	CHECK(a, STEP_CREDS, sys_prctl(PR_SET_SECUREBITS, c->securebits | SECBIT_KEEP_CAPS, 0, 0, 0));
-	CHECK(a, STEP_CREDS, sys_setgroups(c->ngroups, c->groups));
-	CHECK(a, STEP_CREDS, sys_setresgid(c->gid, c->egid, c->sgid));
+	CHECK_T(a, t, STEP_CREDS, sys_prctl(PR_SET_SECUREBITS, c->securebits | SECBIT_KEEP_CAPS, 0, 0, 0));
+	CHECK_T(a, t, STEP_CREDS, sys_setgroups(c->ngroups, c->groups));
+	CHECK_T(a, t, STEP_CREDS, sys_setresgid(c->gid, c->egid, c->sgid));
 	sys_setfsgid(c->fsgid);
-	CHECK(a, STEP_CREDS, sys_setresuid(c->uid, c->euid, c->suid));
+	CHECK_T(a, t, STEP_CREDS, sys_setresuid(c->uid, c->euid, c->suid));
 	sys_setfsuid(c->fsuid);
 	for (uint32_t cap = 0; cap <= c->last_cap && cap < 64; cap++)
 		if (!(c->cap_bnd & (1ULL << cap)))
-			CHECK(a, STEP_CREDS, sys_prctl(PR_CAPBSET_DROP, cap, 0, 0, 0));
+			CHECK_T(a, t, STEP_CREDS, sys_prctl(PR_CAPBSET_DROP, cap, 0, 0, 0));
 	data[0].eff = c->cap_eff; data[1].eff = c->cap_eff >> 32;
 	data[0].prm = c->cap_prm; data[1].prm = c->cap_prm >> 32;
 	data[0].inh = c->cap_inh; data[1].inh = c->cap_inh >> 32;
-	CHECK(a, STEP_CREDS, sys_capset(&hdr, data));
-	CHECK(a, STEP_CREDS, sys_prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0));
+	CHECK_T(a, t, STEP_CREDS, sys_capset(&hdr, data));
+	CHECK_T(a, t, STEP_CREDS, sys_prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0));
 	for (uint32_t cap = 0; cap <= c->last_cap && cap < 64; cap++)
 		if (c->cap_amb & (1ULL << cap))
-			CHECK(a, STEP_CREDS, sys_prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0));
-	CHECK(a, STEP_CREDS, sys_prctl(PR_SET_SECUREBITS, c->securebits, 0, 0, 0));
+			CHECK_T(a, t, STEP_CREDS, sys_prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0));
+	CHECK_T(a, t, STEP_CREDS, sys_prctl(PR_SET_SECUREBITS, c->securebits, 0, 0, 0));
 	if (c->no_new_privs)
-		CHECK(a, STEP_CREDS, sys_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+		CHECK_T(a, t, STEP_CREDS, sys_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+}
+
+/* What each thread sets for itself, the leader included; creds last (they may
+ * take away the right to do the rest). */
+static void restore_thread(struct restorer_args *a, struct rst_thread *t)
+{
+
+	if (t->altstack_sp || t->altstack_flags) {
+		struct { uint64_t sp; int32_t flags; int32_t pad; uint64_t size; } ss = {
+			t->altstack_sp, t->altstack_flags & ~1 /* SS_ONSTACK is state, not a flag */, 0, t->altstack_size };
+		CHECK_T(a, t, STEP_ALTSTACK, SC(__NR_sigaltstack, &ss, 0, 0, 0, 0, 0));
+	}
+	if (t->has_rseq)
+		CHECK_T(a, t, STEP_RSEQ, sys_rseq((void *)t->rseq_ptr, t->rseq_len, 0, t->rseq_sig));
+	CHECK_T(a, t, STEP_TLS, arch_restore_tls(t));
+	sys_set_tid_address((void *)t->clear_child_tid);
+	if (t->robust_list)
+		CHECK_T(a, t, STEP_ROBUST, SC(__NR_set_robust_list, t->robust_list, t->robust_list_len, 0, 0, 0, 0));
+	if (t->comm[0])
+		sys_prctl(PR_SET_NAME, (unsigned long)t->comm, 0, 0, 0);
+	if (t->has_sched) {
+		int prio = t->sched_prio;
+		CHECK_T(a, t, STEP_SCHED, SC(__NR_sched_setscheduler, 0, t->sched_policy, &prio, 0, 0, 0));
+		CHECK_T(a, t, STEP_SCHED, SC(__NR_setpriority, PRIO_PROCESS, 0, t->nice, 0, 0, 0));
+	}
+	for (uint32_t i = 0; i < t->nr_siginfo; i++) {
+		struct rst_siginfo *si = (struct rst_siginfo *)t->siginfo + i;
+		CHECK_T(a, t, STEP_SIGQUEUE, sys_rt_tgsigqueueinfo(a->pid, t->tid, *(int32_t *)si->info, si->info));
+	}
+	restore_creds(a, t);
+}
+
+/* A cloned thread: its setup, then it tells the leader and becomes itself. */
+static void __attribute__((noreturn)) thread_main(struct rst_thread *t)
+{
+	struct restorer_args *a = (struct restorer_args *)t->args;
+
+	restore_thread(a, t);
+	__atomic_fetch_add(&a->threads_done, 1, __ATOMIC_SEQ_CST);
+	SC(__NR_futex, &a->threads_done, FUTEX_WAKE, 1, 0, 0, 0);
+	arch_trap();
+	arch_sigreturn(t->sigframe);
+}
+
+/* Clone every other thread at its TID; each runs thread_main on its own stack. */
+static void clone_threads(struct restorer_args *a)
+{
+	struct rst_thread *threads = (struct rst_thread *)a->threads;
+
+	for (uint32_t i = 1; i < a->nr_threads; i++) {
+		struct rst_thread *t = &threads[i];
+		uint64_t tid = t->tid;
+		struct clone_args ca = {
+			.flags = CLONE_THREAD_FLAGS,
+			.stack = t->stack_top - RESTORER_THREAD_STACK,
+			.stack_size = RESTORER_THREAD_STACK,
+			.set_tid = (uint64_t)&tid,
+			.set_tid_size = 1,
+		};
+		CHECK_P(a, STEP_CLONE_THREAD, arch_clone_thread(&ca, sizeof(ca), thread_main, t));
+	}
 }
 
 void __attribute__((noreturn)) restorer_main(struct restorer_args *a)
 {
 	const struct rst_vma *vmas = (const struct rst_vma *)a->vmas;
+	struct rst_thread *leader = (struct rst_thread *)a->threads;
 
 	/* 1. Park this kernel's vDSO/vvar inside our region, out of the way of any VMA. */
 	for (uint32_t i = 0; i < a->nr_vdso; i++)
 		if (a->vdso[i].cur != a->vdso[i].scratch)
-			CHECK(a, STEP_VDSO_PARK, sys_mremap((void *)a->vdso[i].cur, a->vdso[i].len, a->vdso[i].len,
-						     MREMAP_MAYMOVE | MREMAP_FIXED, (void *)a->vdso[i].scratch));
+			CHECK_P(a, STEP_VDSO_PARK, sys_mremap((void *)a->vdso[i].cur, a->vdso[i].len, a->vdso[i].len,
+						       MREMAP_MAYMOVE | MREMAP_FIXED, (void *)a->vdso[i].scratch));
 	/* 2. Drop everything libcr had mapped. */
 	unmap_others(a);
 	/* 3. Move each premapped area to its final address (premap never overlaps one). */
 	for (uint32_t i = 0; i < a->nr_vmas; i++) {
 		uint64_t len = vmas[i].end - vmas[i].start;
-		CHECK(a, STEP_MOVE_VMA, sys_mremap((void *)vmas[i].premap, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
-					    (void *)vmas[i].start));
+		CHECK_P(a, STEP_MOVE_VMA, sys_mremap((void *)vmas[i].premap, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
+						   (void *)vmas[i].start));
 	}
 	/* 4. The vDSO/vvar go where the image had them (unmapped when the image had none). */
 	for (uint32_t i = 0; i < a->nr_vdso; i++) {
 		if (a->vdso[i].target)
-			CHECK(a, STEP_VDSO_PLACE, sys_mremap((void *)a->vdso[i].scratch, a->vdso[i].len,
-							a->vdso[i].len, MREMAP_MAYMOVE | MREMAP_FIXED,
-							(void *)a->vdso[i].target));
+			CHECK_P(a, STEP_VDSO_PLACE, sys_mremap((void *)a->vdso[i].scratch, a->vdso[i].len,
+							  a->vdso[i].len, MREMAP_MAYMOVE | MREMAP_FIXED,
+							  (void *)a->vdso[i].target));
 		else
-			CHECK(a, STEP_VDSO_PLACE, sys_munmap((void *)a->vdso[i].scratch, a->vdso[i].len));
+			CHECK_P(a, STEP_VDSO_PLACE, sys_munmap((void *)a->vdso[i].scratch, a->vdso[i].len));
 	}
-	CHECK(a, STEP_UNMAP_PREMAP, sys_munmap((void *)a->premap_start, a->premap_len));
+	CHECK_P(a, STEP_UNMAP_PREMAP, sys_munmap((void *)a->premap_start, a->premap_len));
 
 	/* 5. mm fields: needs the final layout and the old exe unmapped. */
-	CHECK(a, STEP_MM_MAP, sys_prctl(PR_SET_MM, PR_SET_MM_MAP, (unsigned long)&a->mm, sizeof(a->mm), 0));
+	CHECK_P(a, STEP_MM_MAP, sys_prctl(PR_SET_MM, PR_SET_MM_MAP, (unsigned long)&a->mm, sizeof(a->mm), 0));
 	sys_close(a->mm.exe_fd);
 
-	/* 6. Per-task state. */
+	/* 6. Process-wide state. */
 	for (int sig = 1; sig <= 64; sig++) {
 		struct sys_sigaction sa;
 		if (sig == 9 || sig == 19)
@@ -135,38 +224,32 @@ void __attribute__((noreturn)) restorer_main(struct restorer_args *a)
 		sa.flags = a->sigactions[sig - 1].flags;
 		sa.restorer = (void *)a->sigactions[sig - 1].restorer;
 		sa.mask = a->sigactions[sig - 1].mask;
-		CHECK(a, STEP_SIGACTION, sys_rt_sigaction(sig, &sa, 0));
+		CHECK_P(a, STEP_SIGACTION, sys_rt_sigaction(sig, &sa, 0));
 	}
 	for (int w = 0; w < 3; w++) {
 		struct sys_itimerval v = {
 			{ a->itimers[w][0], a->itimers[w][1] }, { a->itimers[w][2], a->itimers[w][3] } };
-		CHECK(a, STEP_ITIMER, sys_setitimer(w, &v, 0));
+		CHECK_P(a, STEP_ITIMER, sys_setitimer(w, &v, 0));
 	}
-	if (a->altstack_sp || a->altstack_flags) {
-		struct { uint64_t sp; int32_t flags; int32_t pad; uint64_t size; } ss = {
-			a->altstack_sp, a->altstack_flags & ~1 /* SS_ONSTACK is state, not a flag */, 0, a->altstack_size };
-		CHECK(a, STEP_ALTSTACK, SC(__NR_sigaltstack, &ss, 0, 0, 0, 0, 0));
-	}
-	if (a->has_rseq)
-		CHECK(a, STEP_RSEQ, sys_rseq((void *)a->rseq_ptr, a->rseq_len, 0, a->rseq_sig));
-	CHECK(a, STEP_TLS, arch_restore_tls(a));
-	sys_set_tid_address((void *)a->clear_child_tid);
-	if (a->robust_list)
-		CHECK(a, STEP_ROBUST, SC(__NR_set_robust_list, a->robust_list, a->robust_list_len, 0, 0, 0, 0));
 	for (uint32_t i = 0; i < a->nr_siginfo; i++) {
 		struct rst_siginfo *si = (struct rst_siginfo *)a->siginfo + i;
-		int sig = *(int32_t *)si->info;
-		if (si->shared)
-			CHECK(a, STEP_SIGQUEUE, sys_rt_sigqueueinfo(a->pid, sig, si->info));
-		else
-			CHECK(a, STEP_SIGQUEUE, sys_rt_tgsigqueueinfo(a->pid, a->pid, sig, si->info));
+		CHECK_P(a, STEP_SIGQUEUE, sys_rt_sigqueueinfo(a->pid, *(int32_t *)si->info, si->info));
 	}
-	restore_creds(a);
-	/* setresuid() may have cleared it: set it last. */
-	CHECK(a, STEP_DUMPABLE, sys_prctl(PR_SET_DUMPABLE, a->dumpable, 0, 0, 0));
 
-	/* 7. Hand over to libcr (it unmaps this region after the sigreturn), then become the task. */
+	/* 7. The threads (every signal stays blocked in all of them until libcr lets go). */
+	clone_threads(a);
+	restore_thread(a, leader);
+	for (;;) {
+		uint32_t done = __atomic_load_n(&a->threads_done, __ATOMIC_SEQ_CST);
+		if (done == a->nr_threads - 1)
+			break;
+		SC(__NR_futex, &a->threads_done, FUTEX_WAIT, done, 0, 0, 0);
+	}
+	/* setresuid() in any thread may have cleared it: set it after all of them. */
+	CHECK_P(a, STEP_DUMPABLE, sys_prctl(PR_SET_DUMPABLE, a->dumpable, 0, 0, 0));
+
+	/* 8. Hand over to libcr (it unmaps this region after the sigreturns), then become the task. */
 	a->result = 0;
 	arch_trap();
-	arch_sigreturn(a->sigframe);
+	arch_sigreturn(leader->sigframe);
 }

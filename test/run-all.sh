@@ -22,6 +22,8 @@ RUNNER=$B/test/runner
 
 PROGS="counter mem-random mem-file-private mem-file-shared mem-prot mem-brk mem-stack
        mem-growsdown mem-madvise fpu-avx512 signals itimer vdso-clock nanosleep pipe-read file-regular"
+# programs run again with other arguments: "NAME ARGS..." each
+VARIANTS=("threads --threads 2" "threads --threads 64" "threads --threads 1000")
 
 fast=0
 for a in "$@"; do
@@ -95,6 +97,12 @@ for p in $PROGS; do
 	[ "$p" = mem-random ] && [ "$fast" = 1 ] && args=(--size 32)
 	# shellcheck disable=SC2086
 	run_suite "runner $p" "$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} -- "$p" "${args[@]}"
+done
+for v in "${VARIANTS[@]}"; do
+	read -r -a words <<<"$v"
+	selected "${words[0]}" || continue
+	# shellcheck disable=SC2086
+	run_suite "runner $v" "$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} -- "${words[@]}"
 done
 if selected corrupt counter; then
 	# shellcheck disable=SC2086

@@ -56,6 +56,7 @@ struct parasite_args {
 	uint32_t nr_iovs;
 	uint32_t pad;
 	struct parasite_misc misc;
+	uint64_t thread_scratch[4];   /* remote syscalls in other threads write here */
 	struct parasite_iov iovs[];   /* up to PARASITE_MAX_IOVS */
 };
 

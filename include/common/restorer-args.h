@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #define RESTORER_STACK_SIZE (64 << 10)
+#define RESTORER_THREAD_STACK (32 << 10)   /* per cloned thread, for its restorer part */
 #define RST_MAX_SIGINFO 1024   /* queued signals per task we carry over */
 #define RST_MAX_VDSO_AREAS 4
 
@@ -53,6 +54,29 @@ struct rst_siginfo {
 	uint8_t info[128];  /* siginfo_t */
 };
 
+/* One thread: what it sets for itself before its rt_sigreturn.  threads[0] is the
+ * leader, which runs the restorer from its start; the others are cloned by it. */
+struct rst_thread {
+	int32_t tid;
+	uint32_t nr_siginfo;                  /* signals queued to this thread */
+	uint64_t args;                        /* the struct restorer_args */
+	uint64_t siginfo;                     /* struct rst_siginfo[nr_siginfo] */
+	uint64_t sigframe;                    /* rt_sigframe prepared by the arch code: sp for sigreturn */
+	uint64_t stack_top;                   /* where a cloned thread runs the restorer */
+	uint64_t fs_base, gs_base;
+	uint64_t altstack_sp, altstack_size;
+	int32_t altstack_flags;
+	uint32_t has_rseq;
+	uint64_t rseq_ptr;
+	uint32_t rseq_len, rseq_sig;
+	uint64_t clear_child_tid;
+	uint64_t robust_list, robust_list_len;
+	uint32_t has_sched;
+	int32_t sched_policy, sched_prio, nice;
+	char comm[16];
+	int64_t result;                       /* where the thread reports a failure (step<<32|-errno) */
+};
+
 struct restorer_args {
 	uint64_t task_size;
 	uint64_t rst_start, rst_len;          /* this region: kept */
@@ -66,22 +90,17 @@ struct restorer_args {
 	struct rst_mm_map mm;
 	struct rst_sigaction sigactions[64];  /* index sig-1; SIGKILL/SIGSTOP skipped */
 	int64_t itimers[3][4];                /* isec iusec vsec vusec */
-	uint64_t altstack_sp, altstack_size;
-	int32_t altstack_flags;
-	uint32_t has_rseq;
-	uint64_t rseq_ptr;
-	uint32_t rseq_len, rseq_sig;
-	uint64_t clear_child_tid;
-	uint64_t robust_list, robust_list_len;
-	uint64_t fs_base, gs_base;
 	int32_t dumpable;
-	uint32_t nr_siginfo;
+	uint32_t nr_siginfo;                  /* signals queued to the process */
 	uint64_t siginfo;                     /* struct rst_siginfo[nr_siginfo] */
 	int32_t pid;
+	uint32_t nr_threads;
+	uint64_t threads;                     /* struct rst_thread[nr_threads] */
+	uint32_t threads_done;                /* futex: cloned threads through their setup */
+	uint32_t pad;
 	struct rst_creds creds;
 
-	uint64_t sigframe;                    /* rt_sigframe prepared by the arch code: rsp for sigreturn */
-	int64_t result;                       /* where the restorer reports a failure (step<<32|-errno) */
+	int64_t result;                       /* a process-wide step failed (step<<32|-errno) */
 };
 
 #endif

@@ -115,6 +115,45 @@ int infect_syscall(struct infect_ctx *ctx, long nr, long *ret, long a0, long a1,
 	return 0;
 }
 
+int infect_thread_syscall(struct infect_ctx *ctx, pid_t tid, long nr, long *ret, long a0, long a1, long a2)
+{
+	const long args[6] = { a0, a1, a2 };
+	uint64_t all = ~0ULL, mask;
+	arch_regs_t orig, regs;
+	int status, err = 0;
+
+	if (arch_get_regs(tid, &orig))
+		return -EIO;
+	if (ptrace(PTRACE_GETSIGMASK, tid, sizeof(mask), &mask) ||
+	    ptrace(PTRACE_SETSIGMASK, tid, sizeof(all), &all))
+		return pr_perror("can't block signals of thread %d", tid);
+	arch_regs_setup_syscall(&regs, &orig, ctx->site, nr, args);
+	if (arch_set_regs(tid, &regs))
+		err = -EIO;
+	else if (ptrace(PTRACE_CONT, tid, NULL, NULL))
+		err = pr_perror("can't resume thread %d for a remote syscall", tid);
+	else {
+		while (waitpid(tid, &status, __WALL) < 0)
+			if (errno != EINTR) {
+				err = pr_perror("waitpid %d (a remote syscall)", tid);
+				break;
+			}
+		if (!err && (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGTRAP))
+			err = (pr_err("thread %d did not finish a remote syscall (status 0x%x)", tid, status), -EIO);
+		if (!err && !arch_get_regs(tid, &regs))
+			*ret = arch_regs_syscall_ret(&regs);
+	}
+	/* put the thread back exactly as it was, whatever happened */
+	if (arch_set_regs(tid, &orig) || ptrace(PTRACE_SETSIGMASK, tid, sizeof(mask), &mask))
+		err = err ?: -EIO;
+	return err;
+}
+
+uint64_t infect_scratch_remote(const struct infect_ctx *ctx)
+{
+	return ctx->remote + ((char *)ctx->args->thread_scratch - (char *)ctx->local);
+}
+
 static int remote_call(struct infect_ctx *ctx, const char *what, long nr, long a0, long a1, long a2,
 		       long a3, long a4, long a5, long *ret)
 {

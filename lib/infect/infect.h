@@ -35,6 +35,12 @@ int infect_prepare(struct infect_ctx *ctx, pid_t pid, uint64_t exec_addr);
 /* Run one syscall in the task; its return value (maybe -errno) in *ret. */
 int infect_syscall(struct infect_ctx *ctx, long nr, long *ret, long a0, long a1, long a2, long a3,
 		   long a4, long a5);
+/* Run one syscall in another stopped thread of the task (signals blocked meanwhile),
+ * at the planted site; the thread is left exactly as it was. */
+int infect_thread_syscall(struct infect_ctx *ctx, pid_t tid, long nr, long *ret, long a0, long a1, long a2);
+/* The task's address of args->thread_scratch (after infect_parasite), for
+ * syscalls that write their result to memory. */
+uint64_t infect_scratch_remote(const struct infect_ctx *ctx);
 /* Map the parasite into the task and start it serving on a socket. */
 int infect_parasite(struct infect_ctx *ctx);
 /* One command: send, and wait for the reply (ret < 0 is the parasite's -errno). */

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sched.h>
+#include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -60,23 +62,45 @@ static int dump_pending(pid_t tid, bool shared, SiginfoEntry ***out, size_t *nr)
 	return pr_err("pid %d has more than %d queued signals", tid, MAX_QUEUED_SIGNALS), -E2BIG;
 }
 
-static int dump_thread(pid_t tid, struct infect_ctx *ctx, ThreadEntry *te)
+static int dump_sched(pid_t tid, ThreadEntry *te)
+{
+	struct sched_param sp;
+	int policy = sched_getscheduler(tid);
+
+	errno = 0;
+	int nice = getpriority(PRIO_PROCESS, tid);
+	if (policy < 0 || sched_getparam(tid, &sp) || errno)
+		return pr_perror("can't read the scheduling policy of %d", tid);
+	te->sched = malloc(sizeof(*te->sched));
+	if (!te->sched)
+		return -ENOMEM;
+	sched_entry__init(te->sched);
+	te->sched->policy = policy;
+	te->sched->prio = sp.sched_priority;
+	te->sched->nice = nice;
+	return 0;
+}
+
+/* One stopped thread: registers as given (the leader's as seized, before the
+ * parasite changed them), and what can be read from outside. */
+static int dump_thread(pid_t pid, pid_t tid, const arch_regs_t *seized_regs, const void *xstate, size_t xlen,
+		       uint64_t sigmask, ThreadEntry *te)
 {
 	struct ptrace_rseq_configuration rseq;
-	arch_regs_t regs = ctx->orig_regs;
+	arch_regs_t regs = *seized_regs;
 	char name[64], *comm;
 	int ret;
 
 	thread_entry__init(te);
 	te->tid = tid;
-	te->sigmask = ctx->orig_sigmask;
+	te->sigmask = sigmask;
 	arch_regs_for_image(&regs);
-	/* the xstate buffer is handed to the image: the cure no longer needs it after this */
-	void *xs = malloc(ctx->orig_xstate_len);
+	/* the xstate buffer is handed to the image */
+	void *xs = malloc(xlen);
 	if (!xs)
 		return -ENOMEM;
-	memcpy(xs, ctx->orig_xstate, ctx->orig_xstate_len);
-	if ((ret = arch_thread_to_image(te, &regs, xs, ctx->orig_xstate_len)))
+	memcpy(xs, xstate, xlen);
+	if ((ret = arch_thread_to_image(te, &regs, xs, xlen)))
 		return free(xs), ret;
 	if (kerndat_get()->ptrace_get_rseq_conf &&
 	    ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tid, sizeof(rseq), &rseq) == sizeof(rseq) &&
@@ -96,13 +120,34 @@ static int dump_thread(pid_t tid, struct infect_ctx *ctx, ThreadEntry *te)
 	te->has_robust_list = te->has_robust_list_len = true;
 	te->robust_list = rl_head;
 	te->robust_list_len = rl_len;
+	if ((ret = dump_sched(tid, te)))
+		return ret;
 	snprintf(name, sizeof(name), "task/%d/comm", tid);
-	comm = read_proc(tid, name, NULL);
+	comm = read_proc(pid, name, NULL);
 	if (!comm)
-		return pr_perror("can't read /proc/%d/comm", tid);
+		return pr_perror("can't read /proc/%d/task/%d/comm", pid, tid);
 	comm[strcspn(comm, "\n")] = 0;
 	te->comm = comm;
 	return dump_pending(tid, false, &te->pending, &te->n_pending);
+}
+
+/* A thread other than the leader: its registers straight from ptrace. */
+static int dump_other_thread(pid_t pid, pid_t tid, ThreadEntry *te)
+{
+	arch_regs_t regs;
+	void *xs = NULL;
+	size_t xlen;
+	uint64_t mask;
+	int ret;
+
+	if ((ret = arch_get_regs(tid, &regs)) || (ret = arch_get_xstate(tid, &xs, &xlen)))
+		return ret;
+	if (ptrace(PTRACE_GETSIGMASK, tid, sizeof(mask), &mask))
+		ret = pr_perror("can't get the signal mask of %d (PTRACE_GETSIGMASK)", tid);
+	else
+		ret = dump_thread(pid, tid, &regs, xs, xlen, mask, te);
+	free(xs);
+	return ret;
 }
 
 int core_dump_seized(const struct seized *s, struct infect_ctx *ctx, CoreEntry **out)
@@ -160,12 +205,20 @@ int core_dump_seized(const struct seized *s, struct infect_ctx *ctx, CoreEntry *
 		r->max = lim[i].max;
 	}
 
-	c->threads = calloc(1, sizeof(*c->threads));
-	if (!c->threads || !(c->threads[0] = malloc(sizeof(ThreadEntry))))
+	c->threads = calloc(s->nr_threads, sizeof(*c->threads));
+	if (!c->threads)
 		return -ENOMEM;
-	c->n_threads = 1;
-	if ((ret = dump_thread(s->pid, ctx, c->threads[0])))
-		return ret;
+	for (int i = 0; i < s->nr_threads; i++) {
+		ThreadEntry *te = c->threads[i] = malloc(sizeof(ThreadEntry));
+		if (!te)
+			return -ENOMEM;
+		c->n_threads++;
+		ret = i ? dump_other_thread(s->pid, s->tids[i], te)
+			: dump_thread(s->pid, s->pid, &ctx->orig_regs, ctx->orig_xstate, ctx->orig_xstate_len,
+				      ctx->orig_sigmask, te);
+		if (ret)
+			return ret;
+	}
 	return dump_pending(s->pid, true, &c->shared_pending, &c->n_shared_pending);
 }
 
@@ -223,6 +276,44 @@ int core_dump_misc(CoreEntry *c, const struct parasite_misc *misc)
 	return 0;
 }
 
+/* What only a thread itself can tell: its clear_child_tid address and signal
+ * stack, by a remote syscall in each thread but the leader (the parasite told
+ * the leader's).  Results land in the parasite's shared scratch words. */
+int core_dump_thread_misc(CoreEntry *c, struct infect_ctx *ctx)
+{
+	volatile uint64_t *scratch = ctx->args->thread_scratch;
+	uint64_t remote = infect_scratch_remote(ctx);
+	long r;
+	int ret;
+
+	for (size_t i = 1; i < c->n_threads; i++) {
+		ThreadEntry *te = c->threads[i];
+
+		scratch[0] = 0;
+		if ((ret = infect_thread_syscall(ctx, te->tid, __NR_prctl, &r, PR_GET_TID_ADDRESS, remote, 0)))
+			return ret;
+		if (r)
+			return pr_err("prctl(PR_GET_TID_ADDRESS) in thread %u: %s", te->tid, strerror(-r)), -EIO;
+		te->has_clear_child_tid = true;
+		te->clear_child_tid = scratch[0];
+		if ((ret = infect_thread_syscall(ctx, te->tid, __NR_sigaltstack, &r, 0, remote, 0)))
+			return ret;
+		if (r)
+			return pr_err("sigaltstack in thread %u: %s", te->tid, strerror(-r)), -EIO;
+		/* stack_t: ss_sp, ss_flags (int + pad), ss_size */
+		if (scratch[0] || (uint32_t)scratch[1] != 2 /* SS_DISABLE */) {
+			AltstackEntry *as = te->altstack = malloc(sizeof(*as));
+			if (!as)
+				return -ENOMEM;
+			altstack_entry__init(as);
+			as->sp = scratch[0];
+			as->flags = (uint32_t)scratch[1];
+			as->size = scratch[2];
+		}
+	}
+	return 0;
+}
+
 void core_free(CoreEntry *c)
 {
 	/* Built by hand with malloc, or unpacked: both free the same way. */
@@ -230,18 +321,25 @@ void core_free(CoreEntry *c)
 		protobuf_c_message_free_unpacked(&c->base, NULL);
 }
 
+static int validate_pending(pid_t pid, SiginfoEntry **si, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (si[i]->siginfo.len != 128)
+			return pr_err("core-%d.img: malformed queued signal", pid), -EINVAL;
+	return 0;
+}
+
 int core_validate(const CoreEntry *c, pid_t pid)
 {
 	size_t xmax = kerndat_get()->xsave_size ? kerndat_get()->xsave_size : 64 << 10;
+	size_t queued = c->n_shared_pending;
+	int ret;
 
 	if (c->pid != (uint32_t)pid)
 		return pr_err("core-%d.img belongs to pid %u", pid, c->pid), -EINVAL;
-	if (c->n_threads != 1)
-		return pr_err("core-%d.img has %zu threads: multi-threaded restore is not supported yet", pid,
-			      c->n_threads), -EOPNOTSUPP;
-	if (strcmp(c->threads[0]->arch, ARCH_NAME))
-		return pr_err("core-%d.img holds %s registers; this is %s", pid, c->threads[0]->arch, ARCH_NAME),
-		       -EINVAL;
+	if (c->n_threads < 1 || c->n_threads > CORE_MAX_THREADS || c->threads[0]->tid != (uint32_t)pid)
+		return pr_err("core-%d.img: %zu threads, the first of them not the leader (at most %d)", pid,
+			      c->n_threads, CORE_MAX_THREADS), -EINVAL;
 	if (c->creds->n_groups > 64)
 		return pr_err("core-%d.img: %zu supplementary groups (at most 64)", pid, c->creds->n_groups), -EINVAL;
 	for (size_t i = 0; i < c->n_sigactions; i++)
@@ -253,15 +351,28 @@ int core_validate(const CoreEntry *c, pid_t pid)
 	for (size_t i = 0; i < c->n_itimers; i++)
 		if (c->itimers[i]->which > 2 || c->itimers[i]->iusec >= 1000000 || c->itimers[i]->vusec >= 1000000)
 			return pr_err("core-%d.img: malformed interval timer", pid), -EINVAL;
-	if (c->n_shared_pending + c->threads[0]->n_pending > MAX_QUEUED_SIGNALS)
+	if ((ret = validate_pending(pid, c->shared_pending, c->n_shared_pending)))
+		return ret;
+	for (size_t t = 0; t < c->n_threads; t++) {
+		const ThreadEntry *te = c->threads[t];
+		if (!te->tid || te->tid > (1U << 22))
+			return pr_err("core-%d.img: thread %zu has a bad TID %u", pid, t, te->tid), -EINVAL;
+		for (size_t u = 0; u < t; u++)
+			if (c->threads[u]->tid == te->tid)
+				return pr_err("core-%d.img: TID %u twice", pid, te->tid), -EINVAL;
+		if (strcmp(te->arch, ARCH_NAME))
+			return pr_err("core-%d.img holds %s registers; this is %s", pid, te->arch, ARCH_NAME), -EINVAL;
+		if (te->sched && (te->sched->policy & ~0x40000000u) > 7)
+			return pr_err("core-%d.img: thread %u has scheduling policy %u", pid, te->tid,
+				      te->sched->policy), -EINVAL;
+		queued += te->n_pending;
+		if ((ret = validate_pending(pid, te->pending, te->n_pending)) ||
+		    (ret = arch_thread_validate(te, xmax)))
+			return ret;
+	}
+	if (queued > MAX_QUEUED_SIGNALS)
 		return pr_err("core-%d.img: too many queued signals", pid), -EINVAL;
-	for (size_t i = 0; i < c->n_shared_pending; i++)
-		if (c->shared_pending[i]->siginfo.len != 128)
-			return pr_err("core-%d.img: malformed queued signal", pid), -EINVAL;
-	for (size_t i = 0; i < c->threads[0]->n_pending; i++)
-		if (c->threads[0]->pending[i]->siginfo.len != 128)
-			return pr_err("core-%d.img: malformed queued signal", pid), -EINVAL;
-	return arch_thread_validate(c->threads[0], xmax);
+	return 0;
 }
 
 int core_restore_early(const CoreEntry *c)
@@ -301,13 +412,52 @@ static void siginfo_to_args(SiginfoEntry **si, size_t n, struct rst_siginfo *out
 	}
 }
 
-int core_restorer_args(const CoreEntry *c, struct restorer_args *a, void *frame_buf, size_t frame_len,
-		       uint64_t frame_addr)
+static int thread_args(const ThreadEntry *te, struct rst_thread *t, struct restorer_args *a,
+		       struct rst_siginfo *si, const struct core_thread_area *area)
 {
-	const ThreadEntry *te = c->threads[0];
+	t->tid = te->tid;
+	t->args = (uint64_t)a;
+	t->siginfo = (uint64_t)si;
+	t->nr_siginfo = te->n_pending;
+	siginfo_to_args(te->pending, te->n_pending, si);
+	if (te->altstack) {
+		t->altstack_sp = te->altstack->sp;
+		t->altstack_size = te->altstack->size;
+		t->altstack_flags = te->altstack->flags;
+	}
+	if (te->has_robust_list) {
+		t->robust_list = te->robust_list;
+		t->robust_list_len = te->robust_list_len;
+	}
+	if (te->rseq) {
+		t->has_rseq = 1;
+		t->rseq_ptr = te->rseq->rseq_abi_pointer;
+		t->rseq_len = te->rseq->rseq_abi_size;
+		t->rseq_sig = te->rseq->signature;
+	}
+	if (te->sched) {
+		t->has_sched = 1;
+		t->sched_policy = te->sched->policy;
+		t->sched_prio = te->sched->prio;
+		t->nice = te->sched->nice;
+	}
+	snprintf(t->comm, sizeof(t->comm), "%s", te->comm);
+	t->clear_child_tid = te->has_clear_child_tid ? te->clear_child_tid : 0;
+	arch_tls_from_image(te, &t->fs_base, &t->gs_base);
+	t->stack_top = (uint64_t)area->stack + RESTORER_THREAD_STACK;
+	/* Every signal stays blocked through sigreturn until libcr detaches and sets the real mask. */
+	t->sigframe = arch_build_sigframe(area->frame, area->frame_len, (uint64_t)area->frame, te, ~0ULL);
+	if (!t->sigframe)
+		return pr_err("no room for the signal frame of thread %u", te->tid), -ENOSPC;
+	return 0;
+}
+
+int core_restorer_args(const CoreEntry *c, struct restorer_args *a, struct rst_thread *threads,
+		       struct rst_siginfo *si, const struct core_thread_area *areas)
+{
 	const CredsEntry *cr = c->creds;
-	struct rst_siginfo *si = (struct rst_siginfo *)a->siginfo;
 	char *lc;
+	int ret;
 
 	for (size_t i = 0; i < c->n_sigactions; i++) {
 		const SigactionEntry *s = c->sigactions[i];
@@ -319,28 +469,19 @@ int core_restorer_args(const CoreEntry *c, struct restorer_args *a, void *frame_
 		a->itimers[it->which][0] = it->isec; a->itimers[it->which][1] = it->iusec;
 		a->itimers[it->which][2] = it->vsec; a->itimers[it->which][3] = it->vusec;
 	}
-	if (te->altstack) {
-		a->altstack_sp = te->altstack->sp;
-		a->altstack_size = te->altstack->size;
-		a->altstack_flags = te->altstack->flags;
-	}
-	if (te->has_robust_list) {
-		a->robust_list = te->robust_list;
-		a->robust_list_len = te->robust_list_len;
-	}
-	if (te->rseq) {
-		a->has_rseq = 1;
-		a->rseq_ptr = te->rseq->rseq_abi_pointer;
-		a->rseq_len = te->rseq->rseq_abi_size;
-		a->rseq_sig = te->rseq->signature;
-	}
-	a->clear_child_tid = te->has_clear_child_tid ? te->clear_child_tid : 0;
-	arch_tls_from_image(te, &a->fs_base, &a->gs_base);
 	a->dumpable = c->has_dumpable ? c->dumpable : 1;
 	a->pid = c->pid;
+	a->siginfo = (uint64_t)si;
+	a->nr_siginfo = c->n_shared_pending;
 	siginfo_to_args(c->shared_pending, c->n_shared_pending, si);
-	siginfo_to_args(te->pending, te->n_pending, si + c->n_shared_pending);
-	a->nr_siginfo = c->n_shared_pending + te->n_pending;
+	si += c->n_shared_pending;
+	a->threads = (uint64_t)threads;
+	a->nr_threads = c->n_threads;
+	for (size_t i = 0; i < c->n_threads; i++) {
+		if ((ret = thread_args(c->threads[i], &threads[i], a, si, &areas[i])))
+			return ret;
+		si += c->threads[i]->n_pending;
+	}
 
 	a->creds.uid = cr->uid; a->creds.euid = cr->euid; a->creds.suid = cr->suid; a->creds.fsuid = cr->fsuid;
 	a->creds.gid = cr->gid; a->creds.egid = cr->egid; a->creds.sgid = cr->sgid; a->creds.fsgid = cr->fsgid;
@@ -354,10 +495,5 @@ int core_restorer_args(const CoreEntry *c, struct restorer_args *a, void *frame_
 	lc = read_file("/proc/sys/kernel/cap_last_cap", NULL);
 	a->creds.last_cap = lc ? atoi(lc) : 40;
 	free(lc);
-
-	/* Every signal stays blocked through sigreturn until libcr detaches and sets the real mask. */
-	a->sigframe = arch_build_sigframe(frame_buf, frame_len, frame_addr, te, ~0ULL);
-	if (!a->sigframe)
-		return pr_err("no room for the signal frame of pid %u", c->pid), -ENOSPC;
 	return 0;
 }

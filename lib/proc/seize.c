@@ -10,13 +10,13 @@
 #include "proc/seize.h"
 #include "util.h"
 
-static int has_children(pid_t pid)
+static int has_children(pid_t pid, pid_t tid)
 {
 	char name[64];
 	char *buf;
 	int ret;
 
-	snprintf(name, sizeof(name), "task/%d/children", pid);
+	snprintf(name, sizeof(name), "task/%d/children", tid);
 	buf = read_proc(pid, name, NULL);
 	if (!buf)
 		return 0;  /* kernels without CONFIG_PROC_CHILDREN: checked via ppid scan below */
@@ -46,60 +46,130 @@ static int check_dumpable(pid_t pid, struct seized *s)
 		return pr_err("pid %d (%s) is stopped (state %c): stopped tasks are not supported yet; "
 			      "continue it (kill -CONT %d) and retry", pid, s->stat.comm, s->stat.state, pid),
 		       -EOPNOTSUPP;
-	if (s->status.threads > 1)
-		return pr_err("pid %d (%s) has %d threads: multi-threaded processes are not supported yet",
-			      pid, s->stat.comm, s->status.threads), -EOPNOTSUPP;
-	if (has_children(pid))
+	if (has_children(pid, pid))
 		return pr_err("pid %d (%s) has child processes: process trees are not supported yet",
 			      pid, s->stat.comm), -EOPNOTSUPP;
 	return 0;
 }
 
+/* Stop one thread with PTRACE_SEIZE + PTRACE_INTERRUPT.  1 if it is gone already. */
+static int seize_thread(pid_t tid)
+{
+	int status;
+
+	if (ptrace(PTRACE_SEIZE, tid, NULL, NULL)) {
+		if (errno == ESRCH)
+			return 1;
+		return pr_perror("can't seize %d (PTRACE_SEIZE; is it traced, or ptrace restricted?)", tid);
+	}
+	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL)) {
+		if (errno == ESRCH)
+			return 1;
+		return pr_perror("can't stop %d (PTRACE_INTERRUPT)", tid);
+	}
+	for (;;) {
+		if (waitpid(tid, &status, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == ECHILD ? 1 : pr_perror("waitpid for %d", tid);
+		}
+		if (!WIFSTOPPED(status))
+			return 1;
+		if (status >> 16 == PTRACE_EVENT_STOP)
+			return 0;
+		/* A signal reached it first: deliver it as it would have been; the
+		 * interrupt is still pending and stops the thread right after. */
+		if (ptrace(PTRACE_CONT, tid, NULL, (void *)(long)WSTOPSIG(status)))
+			return errno == ESRCH ? 1 : pr_perror("can't pass signal %d on to %d", WSTOPSIG(status), tid);
+	}
+}
+
+static bool is_seized(const struct seized *s, pid_t tid)
+{
+	for (int i = 0; i < s->nr_threads; i++)
+		if (s->tids[i] == tid)
+			return true;
+	return false;
+}
+
+/* Seize every thread, listing them again until a pass finds no new one: threads
+ * that the not-yet-stopped ones create while we work are caught by the next pass. */
+static int seize_threads(struct seized *s)
+{
+	for (int pass = 0;; pass++) {
+		pid_t *tids;
+		int n = proc_list_threads(s->pid, &tids), found = 0, ret = 0;
+
+		if (n < 0)
+			return n;
+		for (int i = 0; i < n && !ret; i++) {
+			if (is_seized(s, tids[i]))
+				continue;
+			found++;
+			ret = seize_thread(tids[i]);
+			if (ret == 1) {       /* exited meanwhile */
+				ret = 0;
+				continue;
+			}
+			if (ret)
+				break;
+			pid_t *nt = realloc(s->tids, (s->nr_threads + 1) * sizeof(pid_t));
+			if (!nt) {
+				ptrace(PTRACE_DETACH, tids[i], NULL, NULL);
+				ret = -ENOMEM;
+				break;
+			}
+			s->tids = nt;
+			s->tids[s->nr_threads++] = tids[i];
+		}
+		free(tids);
+		if (ret || !found)
+			return ret;
+		if (pass > 1000)
+			return pr_err("pid %d keeps creating threads faster than they can be stopped", s->pid),
+			       -EAGAIN;
+	}
+}
+
 int seize_task(pid_t pid, struct seized *s)
 {
-	int status, ret;
+	int ret;
 
 	memset(s, 0, sizeof(*s));
 	s->pid = pid;
 	if ((ret = check_dumpable(pid, s)))
 		return ret;
-	if (ptrace(PTRACE_SEIZE, pid, NULL, NULL)) {
-		if (errno == ESRCH)
-			return pr_err("can't dump pid %d: No such process", pid), -ESRCH;
-		return pr_perror("can't seize pid %d (PTRACE_SEIZE; is it traced, or ptrace restricted?)", pid);
+	ret = seize_thread(pid);
+	if (ret == 1)
+		return pr_err("pid %d exited while being seized", pid), -ESRCH;
+	if (ret)
+		return ret;
+	s->tids = malloc(sizeof(pid_t));
+	if (!s->tids) {
+		ptrace(PTRACE_DETACH, pid, NULL, NULL);
+		return -ENOMEM;
 	}
+	s->tids[0] = pid;
+	s->nr_threads = 1;
 	s->attached = true;
-	if (ptrace(PTRACE_INTERRUPT, pid, NULL, NULL)) {
-		ret = pr_perror("can't stop pid %d (PTRACE_INTERRUPT)", pid);
+	if ((ret = seize_threads(s)))
 		goto fail;
-	}
-	for (;;) {
-		if (waitpid(pid, &status, __WALL) < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = pr_perror("waitpid for pid %d", pid);
-			goto fail;
-		}
-		if (!WIFSTOPPED(status)) {
-			s->attached = false;
-			return pr_err("pid %d exited while being seized", pid), -ESRCH;
-		}
-		if (status >> 16 == PTRACE_EVENT_STOP)
-			break;
-		/* A signal reached it first: deliver it as it would have been; the
-		 * interrupt is still pending and stops the task right after. */
-		if (ptrace(PTRACE_CONT, pid, NULL, (void *)(long)WSTOPSIG(status))) {
-			ret = pr_perror("can't pass signal %d on to pid %d", WSTOPSIG(status), pid);
-			goto fail;
-		}
-	}
-	/* It may have cloned between the check and the stop: look again, now that it's still. */
+	/* It may have forked between the check and the stop: look again, now that it's still. */
 	if ((ret = proc_parse_status(pid, &s->status)))
 		goto fail;
-	if (s->status.threads > 1 || has_children(pid)) {
-		pr_err("pid %d created threads or children while being seized: not supported yet", pid);
-		ret = -EOPNOTSUPP;
+	if (s->status.threads != s->nr_threads) {
+		pr_err("pid %d has %d threads, %d of them stopped: a thread escaped seizing", pid,
+		       s->status.threads, s->nr_threads);
+		ret = -EAGAIN;
 		goto fail;
+	}
+	for (int i = 0; i < s->nr_threads; i++) {
+		if (has_children(pid, s->tids[i])) {
+			pr_err("pid %d has child processes (of thread %d): process trees are not supported yet",
+			       pid, s->tids[i]);
+			ret = -EOPNOTSUPP;
+			goto fail;
+		}
 	}
 	if ((ret = proc_parse_stat(pid, &s->stat)))
 		goto fail;
@@ -111,10 +181,17 @@ fail:
 
 int unseize_task(struct seized *s)
 {
+	int ret = 0;
+
 	if (!s->attached)
-		return 0;
+		goto out;
 	s->attached = false;
-	if (ptrace(PTRACE_DETACH, s->pid, NULL, NULL))
-		return pr_perror("can't detach from pid %d", s->pid);
-	return 0;
+	for (int i = 0; i < s->nr_threads; i++)
+		if (ptrace(PTRACE_DETACH, s->tids[i], NULL, NULL) && errno != ESRCH)
+			ret = pr_perror("can't detach from %d", s->tids[i]);
+out:
+	free(s->tids);
+	s->tids = NULL;
+	s->nr_threads = 0;
+	return ret;
 }

@@ -10,13 +10,15 @@ struct seized {
 	struct proc_stat stat;
 	struct proc_status status;
 	bool attached;
+	int nr_threads;
+	pid_t *tids;            /* every thread, stopped; tids[0] is pid */
 };
 
 /* Check that pid can be dumped and stop it with PTRACE_SEIZE + PTRACE_INTERRUPT.
- * Refuses (with a message) kernel threads, zombies, traced, stopped,
- * multi-threaded tasks and tasks with children. */
+ * Every thread is stopped too.  Refuses (with a message) kernel threads,
+ * zombies, traced and stopped tasks, and tasks with children. */
 int seize_task(pid_t pid, struct seized *s);
-/* Detach and let the task run on. */
+/* Detach every thread and let the task run on. */
 int unseize_task(struct seized *s);
 
 #endif

@@ -22,3 +22,18 @@ arch_sigreturn:
 __export_restorer_syscall_site:
 	syscall
 	ud2
+
+/* long arch_clone_thread(struct clone_args *ca, size_t size, fn, arg): clone3 keeps
+ * every register but rax and rsp in the child, so fn and arg ride in r8/r9. */
+	.globl arch_clone_thread
+arch_clone_thread:
+	movq	%rdx, %r8
+	movq	%rcx, %r9
+	movl	$435, %eax      /* __NR_clone3 */
+	syscall
+	testq	%rax, %rax
+	jnz	1f
+	movq	%r9, %rdi       /* the child, on its own stack */
+	call	*%r8
+	ud2
+1:	ret

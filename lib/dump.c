@@ -16,11 +16,10 @@
 #include "mem/mem.h"
 #include "proc/core.h"
 #include "proc/seize.h"
+#include "proc/tree.h"
 #include "pstree.pb-c.h"
 #include "fdinfo.pb-c.h"
 #include "util.h"
-
-#define PAGES_ID 1
 
 static int write_one(struct img_dir *dir, enum img_kind kind, pid_t pid, const ProtobufCMessage *msg)
 {
@@ -36,20 +35,43 @@ static int write_one(struct img_dir *dir, enum img_kind kind, pid_t pid, const P
 	return img_close_write(img);
 }
 
-static int dump_pstree(struct img_dir *dir, const struct seized *s)
+/* pstree.img: every process of the tree, parents first. */
+static int dump_pstree(struct img_dir *dir, const struct tree *t)
 {
-	PstreeEntry e = PSTREE_ENTRY__INIT;
-	uint32_t tids[s->nr_threads];
+	struct img *img = img_create(dir, IMG_PSTREE, 0);
+	int ret = 0;
 
-	for (int i = 0; i < s->nr_threads; i++)
-		tids[i] = s->tids[i];
-	e.pid = s->pid;
-	e.ppid = s->stat.ppid;
-	e.pgid = s->stat.pgid;
-	e.sid = s->stat.sid;
-	e.n_threads = s->nr_threads;
-	e.threads = tids;
-	return write_one(dir, IMG_PSTREE, 0, &e.base);
+	if (!img)
+		return -EIO;
+	for (int i = 0; i < t->nr && !ret; i++) {
+		const struct tree_task *task = &t->tasks[i];
+		PstreeEntry e = PSTREE_ENTRY__INIT;
+		uint32_t one = task->s.pid, *tids = task->zombie ? &one : calloc(task->s.nr_threads, sizeof(*tids));
+
+		if (!tids)
+			return img_close(img), -ENOMEM;
+		e.pid = task->s.pid;
+		e.ppid = task->s.stat.ppid;
+		e.pgid = task->s.stat.pgid;
+		e.sid = task->s.stat.sid;
+		e.threads = tids;
+		e.n_threads = task->zombie ? 1 : task->s.nr_threads;
+		for (int k = 0; !task->zombie && k < task->s.nr_threads; k++)
+			tids[k] = task->s.tids[k];
+		if (task->zombie) {
+			e.has_zombie = e.has_exit_status = true;
+			e.zombie = true;
+			e.exit_status = task->s.stat.exit_code;
+		}
+		ret = img_write_msg(img, &e.base);
+		if (!task->zombie)
+			free(tids);
+	}
+	if (ret) {
+		img_close(img);
+		return ret;
+	}
+	return img_close_write(img);
 }
 
 static int dump_fs(struct img_dir *dir, pid_t pid)
@@ -81,53 +103,57 @@ static uint64_t exec_site(const MmEntry *mm)
 	return 0;
 }
 
-static int check_session(const struct seized *s, bool shell_job)
+/* Sessions and groups the restore can rebuild: a session led by a process of the
+ * tree or inherited from the parent, and a group whose leader is in the tree (a
+ * zombie leader counts); the root's session and group may be the caller's with
+ * --shell-job. */
+static int check_sessions(const struct tree *t, bool shell_job)
 {
-	if (s->stat.sid == s->pid || shell_job)
-		return 0;
-	return pr_err("pid %d is in session %d, led by a process outside the dump: dump it with --shell-job "
-		      "(and restore with --shell-job) to leave the session to the caller", s->pid, s->stat.sid),
-	       -EOPNOTSUPP;
+	const struct proc_stat *root = &t->tasks[0].s.stat;
+
+	for (int i = 0; i < t->nr; i++) {
+		const struct tree_task *task = &t->tasks[i];
+		const struct proc_stat *st = &task->s.stat;
+		pid_t pid = task->s.pid;
+		const struct tree_task *parent = i ? tree_find(t, st->ppid) : NULL;
+		bool external = shell_job && st->sid == root->sid && root->sid != t->tasks[0].s.pid;
+
+		if (st->sid != pid && !external && !(parent && parent->s.stat.sid == st->sid))
+			return pr_err("pid %d is in session %d, led by a process outside the dump%s", pid, st->sid,
+				      i ? ": restoring a session whose leader is gone is not supported yet"
+					: ": dump it with --shell-job (and restore with --shell-job) to leave the "
+					  "session to the caller"), -EOPNOTSUPP;
+		if (st->pgid != pid && !tree_find(t, st->pgid) && !(external && st->pgid == root->pgid))
+			return pr_err("pid %d is in process group %d, whose leader is outside the dump: not "
+				      "supported yet", pid, st->pgid), -EOPNOTSUPP;
+	}
+	return 0;
 }
 
-CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
+/* One live process: its memory, files and state, through the parasite. */
+static int dump_task(struct tree_task *task, struct img_dir *dir, const struct cr_dump_opts *opts,
+		     struct page_stats *stats)
 {
-	struct cr_dump_opts opts = { 0 };
-	struct img_dir dir = { .dfd = -1 };
-	struct seized s = { 0 };
+	struct seized *s = &task->s;
 	struct infect_ctx ctx = { .pid = 0 };
-	struct page_stats stats = { 0 };
 	MmEntry mm = MM_ENTRY__INIT;
 	CoreEntry *core = NULL;
 	bool infected = false;
-	double t0, t_frozen;
 	int ret;
 
-	cr_error_reset();
-	if (!uopts || uopts->sz < offsetof(struct cr_dump_opts, shell_job) + sizeof(bool))
-		return pr_err("cr_dump: bad options (set .sz = sizeof(struct cr_dump_opts))"), -EINVAL;
-	memcpy(&opts, uopts, uopts->sz < sizeof(opts) ? uopts->sz : sizeof(opts));
-	if ((ret = img_dir_open(&dir, opts.images_dir)))
-		return ret;
-	t0 = now_ms();
-	if ((ret = seize_task(opts.pid, &s)))
+	if ((ret = mem_collect(s->pid, &s->stat, 0, &mm)))
 		goto out;
-	t_frozen = now_ms();
-	if ((ret = check_session(&s, opts.shell_job)))
-		goto out;
-	if ((ret = mem_collect(s.pid, &s.stat, 0, &mm)))
-		goto out;
-	if ((ret = files_dump(s.pid, &dir, opts.shell_job)))
+	if ((ret = files_dump(s->pid, dir, opts->shell_job)))
 		goto out;
 	if (!exec_site(&mm)) {
-		pr_err("pid %d has no executable mapping to run the parasite from", s.pid);
+		pr_err("pid %d has no executable mapping to run the parasite from", s->pid);
 		ret = -ENOEXEC;
 		goto out;
 	}
 	infected = true;
-	if ((ret = infect_prepare(&ctx, s.pid, exec_site(&mm))))
+	if ((ret = infect_prepare(&ctx, s->pid, exec_site(&mm))))
 		goto out;
-	if ((ret = core_dump_seized(&s, &ctx, &core)))
+	if ((ret = core_dump_seized(s, &ctx, &core)))
 		goto out;
 	if ((ret = infect_parasite(&ctx)))
 		goto out;
@@ -136,34 +162,56 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 	    (ret = core_dump_thread_misc(core, &ctx)))
 		goto out;
 	mm.mm_brk = ctx.args->misc.brk;
-	if ((ret = mem_dump_pages(&ctx, &mm, &dir, PAGES_ID, &stats)))
+	if ((ret = mem_dump_pages(&ctx, &mm, dir, s->pid, stats)))
 		goto out;
-	if ((ret = write_one(&dir, IMG_CORE, s.pid, &core->base)) ||
-	    (ret = write_one(&dir, IMG_MM, s.pid, &mm.base)) ||
-	    (ret = dump_fs(&dir, s.pid)) ||
-	    (ret = dump_pstree(&dir, &s)) ||
-	    (ret = inventory_write(&dir, s.pid)))
+	if ((ret = write_one(dir, IMG_CORE, s->pid, &core->base)) ||
+	    (ret = write_one(dir, IMG_MM, s->pid, &mm.base)) ||
+	    (ret = dump_fs(dir, s->pid)))
 		goto out;
 	ret = infect_cure(&ctx);
 	infected = false;
-	if (ret)
-		goto out;
-	if (!opts.leave_running) {
-		/* The images are complete and synced: the original goes. */
-		kill(s.pid, SIGKILL);
-		s.attached = false;
-	}
 out:
 	if (infected)
 		infect_cure(&ctx);
-	if (s.attached)
-		unseize_task(&s);
-	if (!ret)
-		pr_info("stats: frozen_ms=%.3f pages=%lu bytes=%lu total_ms=%.3f", now_ms() - t_frozen,
-			(unsigned long)stats.pages_written, (unsigned long)(stats.pages_written * PAGE_SIZE),
-			now_ms() - t0);
 	core_free(core);
 	mem_free(&mm);
+	return ret;
+}
+
+CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
+{
+	struct cr_dump_opts opts = { 0 };
+	struct img_dir dir = { .dfd = -1 };
+	struct tree tree = { 0 };
+	struct page_stats stats = { 0 };
+	double t0, t_frozen;
+	int ret, live = 0;
+
+	cr_error_reset();
+	if (!uopts || uopts->sz < offsetof(struct cr_dump_opts, shell_job) + sizeof(bool))
+		return pr_err("cr_dump: bad options (set .sz = sizeof(struct cr_dump_opts))"), -EINVAL;
+	memcpy(&opts, uopts, uopts->sz < sizeof(opts) ? uopts->sz : sizeof(opts));
+	if ((ret = img_dir_open(&dir, opts.images_dir)))
+		return ret;
+	t0 = now_ms();
+	if ((ret = tree_seize(opts.pid, &tree)))
+		goto out;
+	t_frozen = now_ms();
+	if ((ret = check_sessions(&tree, opts.shell_job)))
+		goto out;
+	for (int i = 0; i < tree.nr && !ret; i++)
+		if (!tree.tasks[i].zombie) {
+			ret = dump_task(&tree.tasks[i], &dir, &opts, &stats);
+			live++;
+		}
+	if (ret || (ret = dump_pstree(&dir, &tree)) || (ret = inventory_write(&dir, opts.pid)))
+		goto out;
+	/* The images are complete and synced: the originals go, unless asked to stay. */
+	tree_release(&tree, !opts.leave_running);
+	pr_info("stats: frozen_ms=%.3f processes=%d pages=%lu bytes=%lu total_ms=%.3f", now_ms() - t_frozen, live,
+		(unsigned long)stats.pages_written, (unsigned long)(stats.pages_written * PAGE_SIZE), now_ms() - t0);
+out:
+	tree_release(&tree, false);
 	img_dir_close(&dir);
 	return ret;
 }

@@ -10,7 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
+#include <stdint.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -24,7 +28,9 @@
 #include "log.h"
 #include "mem/mem.h"
 #include "mem/premap.h"
+#include "mem/shmem.h"
 #include "proc/core.h"
+#include "proc/proc.h"
 #include "pstree.pb-c.h"
 #include "restorer-args.h"
 #include "restorer-blob.h"
@@ -34,18 +40,28 @@
 #define PTRACE_SETSIGMASK 0x420b
 #endif
 
-/* Everything read from the images, validated before anything is created. */
+/* One process, as read from the images. */
 struct task_image {
-	InventoryEntry *inv;
-	PstreeEntry *pstree;
-	CoreEntry *core;
+	const PstreeEntry *pstree;
+	CoreEntry *core;        /* live processes only (not zombies) */
 	MmEntry *mm;
 	FsEntry *fs;
 	FdinfoEntry **fds;
 	size_t nr_fds;
 };
 
-/* Shared with the child: how it failed, and where its restorer args are. */
+/* The whole tree, read and validated before anything is created. */
+struct restore_set {
+	InventoryEntry *inv;
+	struct shmem_set shm;   /* shared anonymous memory, mapped before the tree forks */
+	PstreeEntry **entries;  /* parents before their children; [0] is the root */
+	struct task_image *tasks;
+	size_t nr, nr_live;
+};
+
+#define MAX_PROCESSES 32768
+
+/* How a task failed, and where its restorer args are: filled by the task. */
 struct child_report {
 	char error[1024];
 	uint64_t args_addr;
@@ -54,10 +70,20 @@ struct child_report {
 	double memory_ms;       /* premapping and filling memory */
 };
 
+/* Shared by libcr and every task it creates (inherited through the forks):
+ * futex words for the stages all tasks pass together. */
+struct restore_shared {
+	uint32_t created;       /* tasks that exist, each in its session */
+	uint32_t ready;         /* live tasks waiting to jump into the restorer */
+	uint32_t go;            /* set when libcr traces them all */
+	uint32_t failed;        /* 1 + index of the first task that failed */
+	struct child_report rep[];
+};
+
 static const char *const restorer_steps[] = {
 	"", "parking the vDSO", "unmapping libcr", "moving an area into place", "placing the vDSO",
 	"unmapping the premap area", "PR_SET_MM_MAP", "sigaction", "setitimer", "sigaltstack", "rseq",
-	"TLS", "set_robust_list", "queueing pending signals", "credentials", "PR_SET_DUMPABLE",
+	"TLS", "set_robust_list", "queueing pending signals", "credentials", "PR_SET_DUMPABLE or PR_SET_PDEATHSIG",
 	"cloning a thread at its TID", "scheduling policy and nice",
 };
 
@@ -74,20 +100,11 @@ static int read_one(struct img_dir *dir, enum img_kind kind, pid_t pid, const Pr
 	return ret;
 }
 
-static int load_images(struct img_dir *dir, struct task_image *t)
+static int load_task(struct img_dir *dir, struct task_image *t)
 {
+	pid_t pid = t->pstree->pid;
 	int ret;
-	pid_t pid;
 
-	if ((ret = inventory_read(dir, &t->inv)))
-		return ret;
-	if ((ret = read_one(dir, IMG_PSTREE, 0, &pstree_entry__descriptor, (ProtobufCMessage **)&t->pstree)))
-		return ret;
-	pid = t->pstree->pid;
-	if (pid <= 1 || pid != (pid_t)t->inv->root_pid || t->pstree->n_threads < 1 ||
-	    t->pstree->threads[0] != (uint32_t)pid)
-		return pr_err("pstree.img: root pid %u does not match the inventory (%u) or is not its first thread",
-			      t->pstree->pid, t->inv->root_pid), -EINVAL;
 	if ((ret = read_one(dir, IMG_CORE, pid, &core_entry__descriptor, (ProtobufCMessage **)&t->core)) ||
 	    (ret = core_validate(t->core, pid)))
 		return ret;
@@ -108,29 +125,149 @@ static int load_images(struct img_dir *dir, struct task_image *t)
 	return files_load(dir, pid, &t->fds, &t->nr_fds);
 }
 
-static void free_images(struct task_image *t)
+static int find_entry(const struct restore_set *rs, size_t before, uint32_t pid)
 {
-	img_free_msg(t->inv ? &t->inv->base : NULL);
-	img_free_msg(t->pstree ? &t->pstree->base : NULL);
-	img_free_msg(t->core ? &t->core->base : NULL);
-	img_free_msg(t->mm ? &t->mm->base : NULL);
-	img_free_msg(t->fs ? &t->fs->base : NULL);
-	files_free(t->fds, t->nr_fds);
+	for (size_t i = 0; i < before; i++)
+		if (rs->entries[i]->pid == pid)
+			return i;
+	return -1;
 }
 
-static int restore_session(const PstreeEntry *p, bool shell_job)
+/* pstree.img: a tree, parents first, every PID and TID once. */
+static int check_tree(const struct restore_set *rs)
+{
+	for (size_t i = 0; i < rs->nr; i++) {
+		const PstreeEntry *e = rs->entries[i];
+		int parent = i ? find_entry(rs, i, e->ppid) : -1;
+
+		if (e->pid <= 1 || e->pid > (1U << 22) || e->n_threads < 1 || e->threads[0] != e->pid ||
+		    (e->zombie && e->n_threads != 1))
+			return pr_err("pstree.img: process %zu (pid %u) has a bad pid or thread list", i, e->pid),
+			       -EINVAL;
+		if (i == 0 && (e->pid != rs->inv->root_pid || e->zombie))
+			return pr_err("pstree.img: root pid %u does not match the inventory (%u) or is a zombie",
+				      e->pid, rs->inv->root_pid), -EINVAL;
+		if (i && (parent < 0 || rs->entries[parent]->zombie))
+			return pr_err("pstree.img: the parent %u of pid %u is not an earlier live process", e->ppid,
+				      e->pid), -EINVAL;
+		for (size_t t = 0; t < e->n_threads; t++)
+			for (size_t j = 0; j <= i; j++)
+				for (size_t u = 0; u < rs->entries[j]->n_threads; u++)
+					if (rs->entries[j]->threads[u] == e->threads[t] && (j != i || u != t))
+						return pr_err("pstree.img: PID %u appears twice", e->threads[t]), -EINVAL;
+	}
+	return 0;
+}
+
+static int load_images(struct img_dir *dir, struct restore_set *rs)
+{
+	struct img *img;
+	PstreeEntry *e;
+	int ret;
+
+	if ((ret = inventory_read(dir, &rs->inv)))
+		return ret;
+	if (!(img = img_open(dir, IMG_PSTREE, 0)))
+		return -ENOENT;
+	while ((ret = img_read_msg(img, &pstree_entry__descriptor, (ProtobufCMessage **)&e)) > 0) {
+		PstreeEntry **n = rs->nr < MAX_PROCESSES ? realloc(rs->entries, (rs->nr + 1) * sizeof(*n)) : NULL;
+		if (!n) {
+			img_free_msg(&e->base);
+			ret = rs->nr < MAX_PROCESSES ? -ENOMEM
+				: (pr_err("pstree.img: more than %d processes", MAX_PROCESSES), -E2BIG);
+			break;
+		}
+		rs->entries = n;
+		rs->entries[rs->nr++] = e;
+	}
+	img_close(img);
+	if (ret < 0)
+		return ret;
+	if (!rs->nr)
+		return pr_err("pstree.img holds no process"), -EINVAL;
+	if ((ret = check_tree(rs)))
+		return ret;
+	if (!(rs->tasks = calloc(rs->nr, sizeof(*rs->tasks))))
+		return -ENOMEM;
+	for (size_t i = 0; i < rs->nr; i++) {
+		rs->tasks[i].pstree = rs->entries[i];
+		if (rs->entries[i]->zombie)
+			continue;
+		rs->nr_live++;
+		if ((ret = load_task(dir, &rs->tasks[i])))
+			return ret;
+	}
+	MmEntry *mms[rs->nr];
+	for (size_t i = 0; i < rs->nr; i++)
+		mms[i] = rs->tasks[i].mm;
+	return shmem_prepare(&rs->shm, mms, rs->nr);
+}
+
+static void free_images(struct restore_set *rs)
+{
+	for (size_t i = 0; rs->tasks && i < rs->nr; i++) {
+		struct task_image *t = &rs->tasks[i];
+		img_free_msg(t->core ? &t->core->base : NULL);
+		img_free_msg(t->mm ? &t->mm->base : NULL);
+		img_free_msg(t->fs ? &t->fs->base : NULL);
+		files_free(t->fds, t->nr_fds);
+	}
+	shmem_release(&rs->shm);
+	for (size_t i = 0; i < rs->nr; i++)
+		img_free_msg(&rs->entries[i]->base);
+	free(rs->entries);
+	free(rs->tasks);
+	img_free_msg(rs->inv ? &rs->inv->base : NULL);
+}
+
+/* Session first (only a session leader's own setsid can make it); groups once
+ * every task exists (see join_group). */
+static int restore_session(const PstreeEntry *p, bool root, bool shell_job)
 {
 	if ((pid_t)p->sid == (pid_t)p->pid) {
 		if (setsid() < 0)
 			return pr_perror("can't make pid %u a session leader", p->pid);
 		return 0;
 	}
-	if (!shell_job)
+	if (root && !shell_job)
 		return pr_err("pid %u was in session %u of a process outside the images: restore with --shell-job",
 			      p->pid, p->sid), -EINVAL;
 	if ((pid_t)p->pgid == (pid_t)p->pid && setpgid(0, 0))
 		return pr_perror("can't make pid %u a process group leader", p->pid);
 	return 0;
+}
+
+static int join_group(const PstreeEntry *p)
+{
+	if ((pid_t)p->pgid != (pid_t)p->pid && getpgid(0) != (pid_t)p->pgid && setpgid(0, p->pgid))
+		return pr_perror("can't put pid %u into process group %u", p->pid, p->pgid);
+	return 0;
+}
+
+static void futex_wake_all(uint32_t *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+}
+
+/* Wait until *word reaches want; false if some task failed meanwhile. */
+static bool stage_wait(struct restore_shared *sh, uint32_t *word, uint32_t want)
+{
+	for (;;) {
+		uint32_t cur = __atomic_load_n(word, __ATOMIC_SEQ_CST);
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+		if (__atomic_load_n(&sh->failed, __ATOMIC_SEQ_CST))
+			return false;
+		if (cur >= want)
+			return true;
+		syscall(SYS_futex, word, FUTEX_WAIT, cur, &ts, NULL, 0);
+	}
+}
+
+static void stage_done(uint32_t *word)
+{
+	__atomic_fetch_add(word, 1, __ATOMIC_SEQ_CST);
+	futex_wake_all(word);
 }
 
 /* glibc registered rseq for the thread we were forked from; that area is about to go. */
@@ -201,37 +338,169 @@ static int thread_areas(const struct task_image *t, const struct rst_layout *l, 
 	return 0;
 }
 
-static void __attribute__((noreturn)) child_fail(struct child_report *rep)
+/* Everything the tasks need, inherited through the forks (never freed there). */
+struct restore_ctx {
+	struct img_dir *dir;
+	struct restore_set *rs;
+	struct restore_shared *sh;
+	bool shell_job;
+};
+
+static void __attribute__((noreturn)) child_fail(const struct restore_ctx *c, size_t idx)
 {
-	snprintf(rep->error, sizeof(rep->error), "%s", cr_error_isset() ? cr_last_error() : "restore failed");
+	uint32_t none = 0;
+
+	snprintf(c->sh->rep[idx].error, sizeof(c->sh->rep[idx].error), "%s",
+		 cr_error_isset() ? cr_last_error() : "restore failed");
+	__atomic_compare_exchange_n(&c->sh->failed, &none, idx + 1, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	futex_wake_all(&c->sh->created);
+	futex_wake_all(&c->sh->ready);
+	futex_wake_all(&c->sh->go);
 	_exit(1);
 }
 
-/* The new task, at its original PID: libc work, then the jump into the restorer. */
-static void __attribute__((noreturn)) child_main(struct img_dir *dir, struct task_image *t, bool shell_job,
-						 int go_fd, struct child_report *rep)
+static pid_t clone_at(pid_t pid, int exit_signal)
+{
+	pid_t tid = pid;
+	struct clone_args ca = {
+		.exit_signal = exit_signal,
+		.set_tid = (uintptr_t)&tid,
+		.set_tid_size = 1,
+	};
+
+	/* A PID held by a zombie is free as soon as its parent reaps it: a tree killed
+	 * by the dump just before may still be waiting for init (up to a few seconds). */
+	for (int tries = 0;; tries++) {
+		struct proc_stat st;
+		pid_t ret = syscall(__NR_clone3, &ca, sizeof(ca));
+
+		if (ret >= 0 || errno != EEXIST || tries >= 500)
+			return ret;
+		if (proc_parse_stat_quiet(pid, &st) == 0 && st.state != 'Z' && st.state != 'X') {
+			errno = EEXIST;
+			return ret;
+		}
+		usleep(10000);   /* dying, or gone just now: try again */
+	}
+}
+
+static int clone_failed(uint32_t pid)
+{
+	if (errno == EEXIST)
+		return pr_err("can't restore pid %u: the PID is in use by another process; stop it, or restore "
+			      "where that PID is free", pid), -EEXIST;
+	return pr_perror("can't create pid %u (clone3 with set_tid)", pid);
+}
+
+/* A zombie: exit as it did, once it is in its group (its parent's wait() gets the status). */
+static void __attribute__((noreturn)) become_zombie(const struct restore_ctx *c, size_t idx)
+{
+	const PstreeEntry *e = c->rs->entries[idx];
+	int status = e->exit_status;
+
+	stage_done(&c->sh->created);
+	if (!stage_wait(c->sh, &c->sh->created, c->rs->nr) || join_group(e))
+		child_fail(c, idx);
+	if (WIFSIGNALED(status)) {
+		struct rlimit no_core = { 0, 0 };
+		sigset_t set;
+		setrlimit(RLIMIT_CORE, &no_core);
+		signal(WTERMSIG(status), SIG_DFL);
+		sigemptyset(&set);
+		sigaddset(&set, WTERMSIG(status));
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+		kill(getpid(), WTERMSIG(status));
+	}
+	_exit(WEXITSTATUS(status));
+}
+
+static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, size_t idx);
+
+/* Create every child of task idx at its PID; wait for zombies among them to be dead. */
+static int fork_children(const struct restore_ctx *c, size_t idx)
+{
+	const struct restore_set *rs = c->rs;
+	uint32_t me = rs->entries[idx]->pid;
+
+	for (size_t j = idx + 1; j < rs->nr; j++) {
+		const PstreeEntry *e = rs->entries[j];
+		if (e->ppid != me)
+			continue;
+		pid_t pid = clone_at(e->pid, e->zombie ? SIGCHLD : (int)rs->tasks[j].core->exit_signal);
+		if (pid == 0)
+			child_main(c, j);
+		if (pid < 0)
+			return clone_failed(e->pid);
+	}
+	return 0;
+}
+
+/* The zombies' exits queued SIGCHLD here; the image's own pending signals come later. */
+static int settle_zombie_children(const struct restore_ctx *c, size_t idx)
+{
+	const struct restore_set *rs = c->rs;
+	struct timespec zero = { 0, 0 };
+	sigset_t chld;
+	siginfo_t si;
+
+	for (size_t j = idx + 1; j < rs->nr; j++)
+		if (rs->entries[j]->zombie && rs->entries[j]->ppid == rs->entries[idx]->pid &&
+		    waitid(P_PID, rs->entries[j]->pid, &si, WEXITED | WNOWAIT))
+			return pr_perror("zombie %u did not exit", rs->entries[j]->pid);
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	while (sigtimedwait(&chld, &si, &zero) == SIGCHLD)
+		;
+	return 0;
+}
+
+/* The new task at its original PID: libc work, then the jump into the restorer. */
+static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, size_t idx)
 {
 	const struct kerndat *kd = kerndat_get();
+	struct task_image *t = &c->rs->tasks[idx];
+	struct child_report *rep = &c->sh->rep[idx];
 	struct rst_vdso_area vdso[RST_MAX_VDSO_AREAS];
 	uint32_t nr_vdso, nr_vmas;
-	uint64_t vdso_len = 0, base, premap_len = premap_size(t->mm);
+	uint64_t vdso_len = 0, base, premap_len;
 	struct rst_layout l;
 	struct restorer_args *a;
-	sigset_t all;
-	char go;
+	sigset_t all, chld;
 
-	if (restore_session(t->pstree, shell_job) || premap_vdso(t->mm, vdso, &nr_vdso))
-		child_fail(rep);
+	/* SIGCHLD from zombie children is drained before the task becomes itself */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	if (restore_session(t->pstree, idx == 0, c->shell_job))
+		child_fail(c, idx);
+	if (t->pstree->zombie)
+		become_zombie(c, idx);
+	/* Files before the children: they get their own tables, the images dir stays open. */
+	if (files_restore(t->fds, t->nr_fds, c->shell_job, &c->dir->dfd) || fork_children(c, idx))
+		child_fail(c, idx);
+	stage_done(&c->sh->created);
+	if (!stage_wait(c->sh, &c->sh->created, c->rs->nr))
+		_exit(1);
+	if (join_group(t->pstree) || settle_zombie_children(c, idx))
+		child_fail(c, idx);
+	if (t->core->has_child_subreaper && prctl(PR_SET_CHILD_SUBREAPER, t->core->child_subreaper, 0, 0, 0)) {
+		pr_perror("can't make pid %u a child subreaper", t->pstree->pid);
+		child_fail(c, idx);
+	}
+
+	premap_len = premap_size(t->mm);
+	if (premap_vdso(t->mm, vdso, &nr_vdso))
+		child_fail(c, idx);
 	for (uint32_t i = 0; i < nr_vdso; i++)
 		vdso_len += vdso[i].len;
 	plan_layout(t, vdso_len, &l);
 	if (premap_reserve(t->mm, l.len + premap_len, kd->task_size, &base))
-		child_fail(rep);
+		child_fail(c, idx);
 	/* the restorer region first, the premapped areas after it */
 	if (mmap((void *)base, l.len, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
 		 -1, 0) == MAP_FAILED) {
 		pr_perror("can't map the restorer");
-		child_fail(rep);
+		child_fail(c, idx);
 	}
 	memcpy((void *)base, restorer_blob, sizeof(restorer_blob));
 	pr_debug("pid %u: restorer at 0x%lx (%lu bytes), premap at 0x%lx (%lu bytes)", t->pstree->pid,
@@ -251,8 +520,9 @@ static void __attribute__((noreturn)) child_main(struct img_dir *dir, struct tas
 	}
 	a->nr_vdso = nr_vdso;
 	double t_mem = now_ms();
-	if (premap_build(dir, t->pstree->pid, t->mm, a->premap_start, (struct rst_vma *)a->vmas, &nr_vmas))
-		child_fail(rep);
+	if (premap_build(c->dir, t->pstree->pid, t->mm, &c->rs->shm, a->premap_start, (struct rst_vma *)a->vmas,
+			 &nr_vmas))
+		child_fail(c, idx);
 	a->nr_vmas = nr_vmas;
 	rep->memory_ms = now_ms() - t_mem;
 
@@ -270,37 +540,35 @@ static void __attribute__((noreturn)) child_main(struct img_dir *dir, struct tas
 	if (thread_areas(t, &l, base, &areas) ||
 	    core_restorer_args(t->core, a, (struct rst_thread *)(base + l.threads),
 			       (struct rst_siginfo *)(base + l.siginfo), areas))
-		child_fail(rep);
+		child_fail(c, idx);
 	free(areas);
 
-	/* Files after memory: the fd table must end exactly as the image's. */
-	if (files_restore(t->fds, t->nr_fds, shell_job, &go_fd))
-		child_fail(rep);
-	if (chdir(t->fs->cwd)) {
-		pr_perror("can't change to the working directory %s", t->fs->cwd);
-		child_fail(rep);
-	}
-	if (strcmp(t->fs->root, "/") && chroot(t->fs->root)) {
-		pr_perror("can't change root to %s", t->fs->root);
-		child_fail(rep);
-	}
 	int exe_fd = open(mm->exe_path, O_RDONLY | O_CLOEXEC);
 	if (exe_fd < 0) {
 		pr_perror("can't open the executable %s", mm->exe_path);
-		child_fail(rep);
+		child_fail(c, idx);
 	}
 	a->mm.exe_fd = exe_fd;
+	img_dir_close(c->dir);
+	if (chdir(t->fs->cwd)) {
+		pr_perror("can't change to the working directory %s", t->fs->cwd);
+		child_fail(c, idx);
+	}
+	if (strcmp(t->fs->root, "/") && chroot(t->fs->root)) {
+		pr_perror("can't change root to %s", t->fs->root);
+		child_fail(c, idx);
+	}
 	if (core_restore_early(t->core))
-		child_fail(rep);
+		child_fail(c, idx);
 
 	rep->args_addr = (uint64_t)a;
 	rep->rst_start = base;
 	rep->rst_len = l.len;
 	rep->syscall_site = base + restorer_blob_restorer_syscall_site;
-	/* Wait until our parent traces us: the restorer ends in a trap only it can catch. */
-	if (read(go_fd, &go, 1) != 1)
+	/* Wait until libcr traces us: the restorer ends in a trap only it can catch. */
+	stage_done(&c->sh->ready);
+	if (!stage_wait(c->sh, &c->sh->go, 1))
 		_exit(1);
-	close(go_fd);
 	unregister_inherited_rseq();
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
@@ -434,90 +702,128 @@ static int finish_task(pid_t pid, const struct child_report *rep, const CoreEntr
 	return 0;
 }
 
-static pid_t clone_at(pid_t pid, int exit_signal)
+/* Kill every task of the tree that exists, and reap those we can (libcr is their
+ * subreaper during the restore, so orphans come to us). */
+static void kill_tree(const struct restore_set *rs)
 {
-	pid_t tid = pid;
-	struct clone_args ca = {
-		.exit_signal = exit_signal,
-		.set_tid = (uintptr_t)&tid,
-		.set_tid_size = 1,
-	};
+	for (size_t i = 0; i < rs->nr; i++)
+		kill(rs->entries[i]->pid, SIGKILL);
+	for (size_t i = 0; i < rs->nr; i++)
+		while (waitpid(rs->entries[i]->pid, NULL, __WALL) < 0 && errno == EINTR)
+			;
+}
 
-	return syscall(__NR_clone3, &ca, sizeof(ca));
+/* A task that should be alive died without saying why (it crashed)? */
+static int find_dead(const struct restore_set *rs)
+{
+	for (size_t i = 0; i < rs->nr; i++) {
+		struct proc_stat st;
+		if (!rs->entries[i]->zombie && proc_parse_stat_quiet(rs->entries[i]->pid, &st) == 0 && st.state == 'Z')
+			return i;
+	}
+	return -1;
+}
+
+/* Until every live task waits for the jump, or one failed or died. */
+static int wait_ready(const struct restore_ctx *c, pid_t root)
+{
+	struct restore_shared *sh = c->sh;
+	int status, dead;
+
+	for (int ticks = 0;; ticks++) {
+		uint32_t failed = __atomic_load_n(&sh->failed, __ATOMIC_SEQ_CST);
+		uint32_t ready = __atomic_load_n(&sh->ready, __ATOMIC_SEQ_CST);
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+		if (failed)
+			return pr_err("%s", sh->rep[failed - 1].error[0] ? sh->rep[failed - 1].error
+								   : "restore failed"), -EIO;
+		if (ready >= c->rs->nr_live)
+			return 0;
+		if (waitpid(root, &status, __WALL | WNOHANG) == root)
+			return pr_err("restored pid %d died during restore (status 0x%x)", root, status), -EIO;
+		if (ticks % 10 == 9 && (dead = find_dead(c->rs)) >= 0)
+			return pr_err("restored pid %u died during restore", c->rs->entries[dead]->pid), -EIO;
+		syscall(SYS_futex, &sh->ready, FUTEX_WAIT, ready, &ts, NULL, 0);
+	}
 }
 
 CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 {
 	struct cr_restore_opts opts = { 0 };
 	struct img_dir dir = { .dfd = -1 };
-	struct task_image t = { 0 };
-	struct child_report *rep = MAP_FAILED;
-	int go[2] = { -1, -1 }, status, ret;
+	struct restore_set rs = { 0 };
+	struct restore_ctx c = { .dir = &dir, .rs = &rs, .shell_job = false };
+	size_t sh_len = 0;
+	int ret, was_subreaper = 0;
+	bool created = false;
 	pid_t pid = -1;
-	double t0 = now_ms();
+	double t0 = now_ms(), mem_ms = 0;
 
 	cr_error_reset();
 	if (!uopts || uopts->sz < offsetof(struct cr_restore_opts, images_dir) + sizeof(char *))
 		return pr_err("cr_restore: bad options (set .sz = sizeof(struct cr_restore_opts))"), -EINVAL;
 	memcpy(&opts, uopts, uopts->sz < sizeof(opts) ? uopts->sz : sizeof(opts));
+	c.shell_job = opts.shell_job;
 	if ((ret = img_dir_open(&dir, opts.images_dir)))
 		return ret;
-	if ((ret = load_images(&dir, &t)))
+	if ((ret = load_images(&dir, &rs)))
 		goto out;
-	rep = mmap(NULL, sizeof(*rep), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (rep == MAP_FAILED || pipe2(go, O_CLOEXEC)) {
+	sh_len = sizeof(*c.sh) + rs.nr * sizeof(struct child_report);
+	c.sh = mmap(NULL, sh_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (c.sh == MAP_FAILED) {
+		c.sh = NULL;
 		ret = pr_perror("can't set up the restore");
 		goto out;
 	}
-	pid = clone_at(t.pstree->pid, t.core->exit_signal);
-	if (pid == 0) {
-		close(go[1]);
-		child_main(&dir, &t, opts.shell_job, go[0], rep);
-	}
-	if (pid < 0) {
-		if (errno == EEXIST)
-			pr_err("can't restore pid %u: the PID is in use by another process; stop it, or restore "
-			       "where that PID is free", t.pstree->pid);
-		else
-			pr_perror("can't create pid %u (clone3 with set_tid)", t.pstree->pid);
-		ret = -errno;
+	prctl(PR_GET_CHILD_SUBREAPER, &was_subreaper);
+	if (rs.nr > 1 && prctl(PR_SET_CHILD_SUBREAPER, 1)) {
+		ret = pr_perror("can't become the subreaper of the restored tree");
 		goto out;
 	}
-	close(go[0]);
-	go[0] = -1;
-	if (ptrace(PTRACE_SEIZE, pid, NULL,
-		   (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE))) {
-		ret = pr_perror("can't trace the restored pid %d", pid);
-		goto fail;
+	pid = clone_at(rs.entries[0]->pid, rs.tasks[0].core->exit_signal);
+	if (pid == 0)
+		child_main(&c, 0);
+	if (pid < 0) {
+		ret = clone_failed(rs.entries[0]->pid);
+		goto out;
 	}
-	if (write(go[1], "g", 1) != 1) {
-		ret = pr_perror("can't wake the restored pid %d", pid);
-		goto fail;
-	}
-	if ((ret = finish_task(pid, rep, t.core))) {
-		if (ret == -ECHILD) {   /* the child exited: its own report says why */
-			if (rep->error[0])
-				pr_err("%s", rep->error);
-			else
-				pr_err("restored pid %d died during restore", pid);
-			ret = -EIO;
+	created = true;
+	if ((ret = wait_ready(&c, pid)))
+		goto out;
+	for (size_t i = 0; i < rs.nr; i++) {
+		pid_t p = rs.entries[i]->pid;
+		if (!rs.entries[i]->zombie &&
+		    ptrace(PTRACE_SEIZE, p, NULL,
+			   (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE))) {
+			ret = pr_perror("can't trace the restored pid %d", p);
+			goto out;
 		}
-		goto fail;
+	}
+	c.sh->go = 1;
+	futex_wake_all(&c.sh->go);
+	for (size_t i = 0; i < rs.nr; i++) {
+		if (rs.entries[i]->zombie)
+			continue;
+		if ((ret = finish_task(rs.entries[i]->pid, &c.sh->rep[i], rs.tasks[i].core))) {
+			if (ret == -ECHILD) {   /* the task exited: its own report says why */
+				pr_err("%s", c.sh->rep[i].error[0] ? c.sh->rep[i].error : "a restored task died");
+				ret = -EIO;
+			}
+			goto out;
+		}
+		mem_ms += c.sh->rep[i].memory_ms;
 	}
 	ret = pid;
-	pr_info("stats: restore memory_ms=%.3f total_ms=%.3f", rep->memory_ms, now_ms() - t0);
-	goto out;
-fail:
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, __WALL);
+	pr_info("stats: restore processes=%zu memory_ms=%.3f total_ms=%.3f", rs.nr_live, mem_ms, now_ms() - t0);
 out:
-	if (go[0] >= 0)
-		close(go[0]);
-	if (go[1] >= 0)
-		close(go[1]);
-	if (rep != MAP_FAILED)
-		munmap(rep, sizeof(*rep));
-	free_images(&t);
+	if (ret < 0 && created)
+		kill_tree(&rs);
+	if (rs.nr > 1)
+		prctl(PR_SET_CHILD_SUBREAPER, was_subreaper);
+	if (c.sh)
+		munmap(c.sh, sh_len);
+	free_images(&rs);
 	img_dir_close(&dir);
 	return ret;
 }

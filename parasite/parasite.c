@@ -14,6 +14,8 @@
 #define PR_GET_SECUREBITS 27
 #define PR_GET_NO_NEW_PRIVS 39
 #define PR_GET_TID_ADDRESS 40
+#define PR_GET_PDEATHSIG 2
+#define PR_GET_CHILD_SUBREAPER 37
 #define IOV_MAX 1024
 
 static int send_reply(int sock, uint32_t cmd, int ret, uint64_t arg)
@@ -105,6 +107,8 @@ static long dump_misc(struct parasite_misc *m)
 	m->no_new_privs = sys_prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
 	m->tid_address = 0;
 	sys_prctl(PR_GET_TID_ADDRESS, (unsigned long)&m->tid_address, 0, 0, 0);
+	sys_prctl(PR_GET_PDEATHSIG, (unsigned long)&m->pdeath_sig, 0, 0, 0);
+	sys_prctl(PR_GET_CHILD_SUBREAPER, (unsigned long)&m->child_subreaper, 0, 0, 0);
 	struct { uint64_t sp; int32_t flags; int32_t pad; uint64_t size; } ss;
 	if (SC(__NR_sigaltstack, 0, &ss, 0, 0, 0, 0) == 0) {
 		m->altstack_sp = ss.sp;

@@ -23,6 +23,7 @@
 #define SECBIT_KEEP_CAPS 0x10
 
 #define PR_SET_NAME 15
+#define PR_SET_PDEATHSIG 1
 #define CLONE_THREAD_FLAGS 0x50f00   /* VM FS FILES SIGHAND THREAD SYSVSEM */
 #define FUTEX_WAIT 0
 #define FUTEX_WAKE 1
@@ -247,6 +248,7 @@ void __attribute__((noreturn)) restorer_main(struct restorer_args *a)
 	}
 	/* setresuid() in any thread may have cleared it: set it after all of them. */
 	CHECK_P(a, STEP_DUMPABLE, sys_prctl(PR_SET_DUMPABLE, a->dumpable, 0, 0, 0));
+	CHECK_P(a, STEP_DUMPABLE, sys_prctl(PR_SET_PDEATHSIG, a->pdeath_sig, 0, 0, 0));
 
 	/* 8. Hand over to libcr (it unmaps this region after the sigreturns), then become the task. */
 	a->result = 0;

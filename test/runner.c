@@ -333,7 +333,7 @@ static bool crtool_dump(int round, bool leave_running)
 	/* The images a dump of one process must have written. */
 	static const char *const images[] = { "inventory.img", "pstree.img", "core-%d.img",
 					      "mm-%d.img", "pagemap-%d.img", "fdinfo-%d.img",
-					      "fs-%d.img", "pages-1.img" };
+					      "fs-%d.img", "pages-%d.img" };
 	for (size_t i = 0; i < sizeof(images) / sizeof(images[0]); i++) {
 		char img[64], path[PATH_MAX + 80];
 		snprintf(img, sizeof(img), images[i], (int)c.pid);
@@ -404,6 +404,15 @@ static bool check_killed(int round)
 			     exit_s, round);
 	if (have && !WIFSIGNALED(st))
 		return failf("test %s during dump (round %d)", status_str(st), round);
+	/* The rest of a killed tree was reparented to us (a subreaper): reap it all, so
+	 * that its PIDs are free for the restore. */
+	for (int i = 0; i < 500; i++) {
+		pid_t r = waitpid(-1, NULL, __WALL | WNOHANG);
+		if (r < 0 && errno == ECHILD)
+			break;
+		if (r == 0)
+			usleep(10000);
+	}
 	return true;
 }
 

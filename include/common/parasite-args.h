@@ -43,6 +43,8 @@ struct parasite_misc {
 	uint64_t tid_address;
 	uint64_t altstack_sp, altstack_size;
 	int32_t altstack_flags;
+	int32_t pdeath_sig;          /* PR_GET_PDEATHSIG */
+	int32_t child_subreaper;     /* PR_GET_CHILD_SUBREAPER */
 	int32_t pad2;
 };
 

@@ -91,6 +91,8 @@ struct restorer_args {
 	struct rst_sigaction sigactions[64];  /* index sig-1; SIGKILL/SIGSTOP skipped */
 	int64_t itimers[3][4];                /* isec iusec vsec vusec */
 	int32_t dumpable;
+	int32_t pdeath_sig;                   /* PR_SET_PDEATHSIG: credential changes clear it */
+	uint32_t pad2;
 	uint32_t nr_siginfo;                  /* signals queued to the process */
 	uint64_t siginfo;                     /* struct rst_siginfo[nr_siginfo] */
 	int32_t pid;

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "mem/mem.h"
 #include "mem/premap.h"
+#include "mem/shmem.h"
 #include "proc/proc.h"
 #include "util.h"
 
@@ -137,7 +138,7 @@ static int apply_advice(const VmaEntry *v, void *at)
 	return 0;
 }
 
-static int premap_one(const VmaEntry *v, uint64_t at)
+static int premap_one(const VmaEntry *v, const struct shmem_set *shm, uint64_t at)
 {
 	uint64_t len = v->end - v->start;
 	int rw = PROT_READ | PROT_WRITE, fd = -1, ret = 0;
@@ -148,9 +149,13 @@ static int premap_one(const VmaEntry *v, uint64_t at)
 		p = mmap((void *)at, len, rw, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED |
 			 (v->flags & MAP_GROWSDOWN ? MAP_GROWSDOWN : 0), -1, 0);
 		break;
-	case VMA_KIND__VMA_ANON_SHARED:
-		p = mmap((void *)at, len, rw, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	case VMA_KIND__VMA_ANON_SHARED: {
+		const struct shmem_obj *o = v->has_shm_ino ? shmem_find(shm, v->shm_ino) : NULL;
+		/* old_size 0: a second mapping of the same shared pages */
+		p = o ? mremap((char *)o->addr + v->pgoff, 0, len, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)at)
+		      : mmap((void *)at, len, rw, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 		break;
+	}
 	case VMA_KIND__VMA_FILE_PRIVATE:
 	case VMA_KIND__VMA_FILE_SHARED: {
 		bool shared = v->kind == VMA_KIND__VMA_FILE_SHARED;
@@ -282,8 +287,8 @@ out:
 	return ret;
 }
 
-int premap_build(struct img_dir *dir, pid_t pid, const MmEntry *mm, uint64_t premap_start,
-		 struct rst_vma *rv, uint32_t *nr_out)
+int premap_build(struct img_dir *dir, pid_t pid, const MmEntry *mm, const struct shmem_set *shm,
+		 uint64_t premap_start, struct rst_vma *rv, uint32_t *nr_out)
 {
 	size_t *idx = calloc(mm->n_vmas + 1, sizeof(size_t));
 	uint64_t at = premap_start;
@@ -297,7 +302,7 @@ int premap_build(struct img_dir *dir, pid_t pid, const MmEntry *mm, uint64_t pre
 		if (!premapped(v))
 			continue;
 		at = premap_place(v, at);
-		if ((ret = premap_one(v, at)))
+		if ((ret = premap_one(v, shm, at)))
 			break;
 		rv[nr] = (struct rst_vma){ .premap = at, .start = v->start, .end = v->end, .prot = v->prot };
 		idx[nr++] = i;

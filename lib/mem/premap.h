@@ -12,8 +12,9 @@ uint64_t premap_size(const MmEntry *mm);
 /* Reserve len bytes (PROT_NONE) free here and outside every area of the image. */
 int premap_reserve(const MmEntry *mm, uint64_t len, unsigned long task_size, uint64_t *out);
 /* Map and fill every area at premap_start..; rv gets one entry per area (capacity n_vmas). */
-int premap_build(struct img_dir *dir, pid_t pid, const MmEntry *mm, uint64_t premap_start,
-		 struct rst_vma *rv, uint32_t *nr);
+struct shmem_set;
+int premap_build(struct img_dir *dir, pid_t pid, const MmEntry *mm, const struct shmem_set *shm,
+		 uint64_t premap_start, struct rst_vma *rv, uint32_t *nr);
 /* This kernel's vDSO/vvar areas and where the image wants them. */
 int premap_vdso(const MmEntry *mm, struct rst_vdso_area *areas, uint32_t *nr);
 

@@ -63,6 +63,19 @@ static int classify(pid_t pid, const struct proc_vma *p, VmaEntry *v)
 		v->pgoff = p->pgoff;
 		v->file_size = st.st_size;
 		v->file_mtime_ns = st.st_mtim.tv_sec * 1000000000ULL + st.st_mtim.tv_nsec;
+	} else if (v->kind == VMA_KIND__VMA_ANON_SHARED) {
+		/* the object, so that every process mapping it gets the same one back */
+		char mf[128];
+		struct stat st;
+
+		snprintf(mf, sizeof(mf), "/proc/%d/map_files/%lx-%lx", pid, (unsigned long)p->start,
+			 (unsigned long)p->end);
+		if (stat(mf, &st))
+			return pr_perror("can't stat %s (shared anonymous memory)", mf);
+		v->has_pgoff = v->has_shm_ino = v->has_shm_size = true;
+		v->pgoff = p->pgoff;
+		v->shm_ino = st.st_ino;
+		v->shm_size = st.st_size;
 	}
 	return 0;
 }
@@ -158,6 +171,11 @@ int mem_validate(const MmEntry *mm, unsigned long task_size)
 		if (v->prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC))
 			return pr_err("mm image: area 0x%lx has bad protection bits 0x%x",
 				      (unsigned long)v->start, v->prot), -EINVAL;
+		if (v->kind == VMA_KIND__VMA_ANON_SHARED && v->has_shm_ino &&
+		    (!v->has_pgoff || v->pgoff & (PAGE_SIZE - 1) || v->shm_size > (1ULL << 46) ||
+		     v->pgoff > v->shm_size || v->end - v->start > v->shm_size - v->pgoff))
+			return pr_err("mm image: shared area 0x%lx lies outside its object of %lu bytes",
+				      (unsigned long)v->start, (unsigned long)v->shm_size), -EINVAL;
 		if (v->madv & ~MEM_MADV_RESTORED)
 			return pr_err("mm image: area 0x%lx has unknown madvise bits 0x%lx", (unsigned long)v->start,
 				      (unsigned long)(v->madv & ~MEM_MADV_RESTORED)), -EINVAL;

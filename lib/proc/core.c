@@ -228,6 +228,9 @@ int core_dump_misc(CoreEntry *c, const struct parasite_misc *misc)
 
 	c->has_dumpable = true;
 	c->dumpable = misc->dumpable;
+	c->has_pdeath_sig = c->has_child_subreaper = true;
+	c->pdeath_sig = misc->pdeath_sig;
+	c->child_subreaper = misc->child_subreaper;
 	cr->has_securebits = cr->has_no_new_privs = true;
 	cr->securebits = misc->securebits;
 	cr->no_new_privs = misc->no_new_privs;
@@ -351,6 +354,8 @@ int core_validate(const CoreEntry *c, pid_t pid)
 	for (size_t i = 0; i < c->n_itimers; i++)
 		if (c->itimers[i]->which > 2 || c->itimers[i]->iusec >= 1000000 || c->itimers[i]->vusec >= 1000000)
 			return pr_err("core-%d.img: malformed interval timer", pid), -EINVAL;
+	if (c->has_pdeath_sig && c->pdeath_sig > 64)
+		return pr_err("core-%d.img: pdeath signal %u", pid, c->pdeath_sig), -EINVAL;
 	if ((ret = validate_pending(pid, c->shared_pending, c->n_shared_pending)))
 		return ret;
 	for (size_t t = 0; t < c->n_threads; t++) {
@@ -470,6 +475,7 @@ int core_restorer_args(const CoreEntry *c, struct restorer_args *a, struct rst_t
 		a->itimers[it->which][2] = it->vsec; a->itimers[it->which][3] = it->vusec;
 	}
 	a->dumpable = c->has_dumpable ? c->dumpable : 1;
+	a->pdeath_sig = c->has_pdeath_sig ? c->pdeath_sig : 0;
 	a->pid = c->pid;
 	a->siginfo = (uint64_t)si;
 	a->nr_siginfo = c->n_shared_pending;

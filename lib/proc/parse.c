@@ -47,8 +47,21 @@ int proc_parse_stat_buf(const char *buf, struct proc_stat *st)
 	st->exit_signal = F(38);
 	st->start_data = F(45); st->end_data = F(46); st->start_brk = F(47);
 	st->arg_start = F(48); st->arg_end = F(49); st->env_start = F(50); st->env_end = F(51);
+	st->exit_code = n >= 49 ? (int)F(52) : 0;
 #undef F
 	return 0;
+}
+
+int proc_parse_stat_quiet(pid_t pid, struct proc_stat *st)
+{
+	char *buf = read_proc(pid, "stat", NULL);
+	int ret;
+
+	if (!buf)
+		return -errno;
+	ret = proc_parse_stat_buf(buf, st);
+	free(buf);
+	return ret;
 }
 
 int proc_parse_stat(pid_t pid, struct proc_stat *st)

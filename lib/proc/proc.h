@@ -15,6 +15,7 @@ struct proc_stat {
 	pid_t ppid, pgid, sid;
 	unsigned long flags;
 	int exit_signal;
+	int exit_code;             /* a zombie's wait() status (field 52) */
 	uint64_t start_code, end_code, start_stack;
 	uint64_t start_data, end_data, start_brk;
 	uint64_t arg_start, arg_end, env_start, env_end;
@@ -50,6 +51,8 @@ struct proc_rlimit { uint64_t cur, max; };
 
 int proc_parse_stat_buf(const char *buf, struct proc_stat *st);
 int proc_parse_stat(pid_t pid, struct proc_stat *st);
+/* Same, without recording an error (for polling a task that may be gone). */
+int proc_parse_stat_quiet(pid_t pid, struct proc_stat *st);
 int proc_parse_status_buf(const char *buf, struct proc_status *st);
 int proc_parse_status(pid_t pid, struct proc_status *st);
 /* /proc/pid/smaps (maps + VmFlags); *vmas is malloc'ed. */

@@ -10,19 +10,37 @@
 #include "proc/seize.h"
 #include "util.h"
 
-static int has_children(pid_t pid, pid_t tid)
+int seize_children(const struct seized *s, pid_t **out)
 {
-	char name[64];
-	char *buf;
-	int ret;
+	pid_t *kids = NULL;
+	int n = 0;
 
-	snprintf(name, sizeof(name), "task/%d/children", tid);
-	buf = read_proc(pid, name, NULL);
-	if (!buf)
-		return 0;  /* kernels without CONFIG_PROC_CHILDREN: checked via ppid scan below */
-	ret = buf[0] != 0 && buf[0] != '\n';
-	free(buf);
-	return ret;
+	for (int t = 0; t < s->nr_threads; t++) {
+		char name[64], *buf, *p, *end;
+
+		snprintf(name, sizeof(name), "task/%d/children", s->tids[t]);
+		buf = read_proc(s->pid, name, NULL);
+		if (!buf) {
+			free(kids);
+			return pr_perror("can't read /proc/%d/%s (CONFIG_PROC_CHILDREN)", s->pid, name);
+		}
+		for (p = buf;; p = end) {
+			long c = strtol(p, &end, 10);
+			if (end == p)
+				break;
+			pid_t *nk = realloc(kids, (n + 1) * sizeof(pid_t));
+			if (!nk) {
+				free(buf);
+				free(kids);
+				return -ENOMEM;
+			}
+			kids = nk;
+			kids[n++] = c;
+		}
+		free(buf);
+	}
+	*out = kids;
+	return n;
 }
 
 /* What stops us now, before touching the task. */
@@ -46,9 +64,6 @@ static int check_dumpable(pid_t pid, struct seized *s)
 		return pr_err("pid %d (%s) is stopped (state %c): stopped tasks are not supported yet; "
 			      "continue it (kill -CONT %d) and retry", pid, s->stat.comm, s->stat.state, pid),
 		       -EOPNOTSUPP;
-	if (has_children(pid, pid))
-		return pr_err("pid %d (%s) has child processes: process trees are not supported yet",
-			      pid, s->stat.comm), -EOPNOTSUPP;
 	return 0;
 }
 
@@ -162,14 +177,6 @@ int seize_task(pid_t pid, struct seized *s)
 		       s->status.threads, s->nr_threads);
 		ret = -EAGAIN;
 		goto fail;
-	}
-	for (int i = 0; i < s->nr_threads; i++) {
-		if (has_children(pid, s->tids[i])) {
-			pr_err("pid %d has child processes (of thread %d): process trees are not supported yet",
-			       pid, s->tids[i]);
-			ret = -EOPNOTSUPP;
-			goto fail;
-		}
 	}
 	if ((ret = proc_parse_stat(pid, &s->stat)))
 		goto fail;

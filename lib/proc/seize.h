@@ -16,8 +16,11 @@ struct seized {
 
 /* Check that pid can be dumped and stop it with PTRACE_SEIZE + PTRACE_INTERRUPT.
  * Every thread is stopped too.  Refuses (with a message) kernel threads,
- * zombies, traced and stopped tasks, and tasks with children. */
+ * zombies, traced and stopped tasks. */
 int seize_task(pid_t pid, struct seized *s);
+/* The children of every thread of a seized task (stable while it is stopped);
+ * returns their number, *kids malloc'ed. */
+int seize_children(const struct seized *s, pid_t **kids);
 /* Detach every thread and let the task run on. */
 int unseize_task(struct seized *s);
 

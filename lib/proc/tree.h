@@ -1,0 +1,29 @@
+/* The process tree being dumped: the root and every descendant, each seized
+ * (all threads stopped) or, for a zombie, only recorded. */
+#ifndef LIB_TREE_H
+#define LIB_TREE_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include "proc/seize.h"
+
+struct tree_task {
+	struct seized s;      /* a zombie has s.pid and s.stat only */
+	bool zombie;
+};
+
+struct tree {
+	struct tree_task *tasks;   /* parents before their children; tasks[0] is the root */
+	int nr;
+};
+
+/* Seize root and then, breadth first, every child of a seized task: a stopped
+ * task cannot fork, so each one's children are final once it is seized.  On
+ * failure everything seized so far is let go. */
+int tree_seize(pid_t root, struct tree *t);
+/* The task with this pid, or NULL. */
+struct tree_task *tree_find(const struct tree *t, pid_t pid);
+/* Let every live task go on running, or kill them all. */
+void tree_release(struct tree *t, bool kill_tasks);
+
+#endif

@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include "arch.h"
 #include "infect/infect.h"
@@ -473,6 +474,10 @@ int core_restorer_args(const CoreEntry *c, struct restorer_args *a, struct rst_t
 		const ItimerEntry *it = c->itimers[i];
 		a->itimers[it->which][0] = it->isec; a->itimers[it->which][1] = it->iusec;
 		a->itimers[it->which][2] = it->vsec; a->itimers[it->which][3] = it->vusec;
+		/* ITIMER_REAL reads 0 left while its SIGALRM is pending (it re-arms when the
+		 * signal is taken); setitimer with 0 would disarm it: let it expire at once. */
+		if (it->which == ITIMER_REAL && !it->vsec && !it->vusec && (it->isec || it->iusec))
+			a->itimers[it->which][3] = 1;
 	}
 	a->dumpable = c->has_dumpable ? c->dumpable : 1;
 	a->pdeath_sig = c->has_pdeath_sig ? c->pdeath_sig : 0;

@@ -13,6 +13,7 @@
 #include <linux/futex.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/ptrace.h>
@@ -31,6 +32,7 @@
 #include "mem/shmem.h"
 #include "proc/core.h"
 #include "proc/proc.h"
+#include "proc/seize.h"
 #include "pstree.pb-c.h"
 #include "restorer-args.h"
 #include "restorer-blob.h"
@@ -344,6 +346,8 @@ struct restore_ctx {
 	struct restore_set *rs;
 	struct restore_shared *sh;
 	bool shell_job;
+	bool new_pidns;
+	pid_t *host_pids;       /* libcr's side: each task's PID as we see it (0: none yet) */
 };
 
 static void __attribute__((noreturn)) child_fail(const struct restore_ctx *c, size_t idx)
@@ -454,6 +458,18 @@ static int settle_zombie_children(const struct restore_ctx *c, size_t idx)
 	return 0;
 }
 
+/* The first task of a new pid namespace gets a mount namespace whose /proc shows
+ * that pid namespace (as `unshare -p -m --fork --mount-proc` does); mounts stay
+ * private to it. */
+static int mount_own_proc(void)
+{
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		return pr_perror("can't make the new mount namespace private");
+	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
+		return pr_perror("can't mount /proc for the new pid namespace");
+	return 0;
+}
+
 /* The new task at its original PID: libc work, then the jump into the restorer. */
 static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, size_t idx)
 {
@@ -471,6 +487,8 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
+	if (idx == 0 && c->new_pidns && t->pstree->pid == 1 && mount_own_proc())
+		child_fail(c, idx);
 	if (restore_session(t->pstree, idx == 0, c->shell_job))
 		child_fail(c, idx);
 	if (t->pstree->zombie)
@@ -615,11 +633,14 @@ static int report_step(pid_t pid, pid_t tid, int64_t result)
 }
 
 /* Until the leader traps: let every thread it clones run (each starts stopped,
- * auto-attached by PTRACE_O_TRACECLONE). */
-static int run_to_leader_trap(pid_t pid)
+ * auto-attached by PTRACE_O_TRACECLONE).  tids[] gets their TIDs as we see them,
+ * in the image's order (the restorer clones them in that order). */
+static int run_to_leader_trap(pid_t pid, pid_t *tids, size_t n)
 {
+	size_t cloned = 1;
 	int status;
 
+	tids[0] = pid;
 	for (;;) {
 		if (wait_stopped(pid, &status, "restore"))
 			return -ECHILD;
@@ -630,6 +651,9 @@ static int run_to_leader_trap(pid_t pid)
 				return pr_perror("can't get the new thread of pid %d", pid);
 			if (wait_stopped(tid, &st, "a new thread") || ptrace(PTRACE_CONT, tid, NULL, NULL))
 				return pr_err("restored thread %lu of pid %d vanished", tid, pid), -ESRCH;
+			if (cloned == n)
+				return pr_err("the restorer of pid %d cloned more threads than the image has", pid), -EIO;
+			tids[cloned++] = tid;
 		} else if (WSTOPSIG(status) != SIGTRAP || status >> 16) {
 			arch_regs_t r;
 			arch_get_regs(pid, &r);
@@ -654,8 +678,10 @@ static int finish_task(pid_t pid, const struct child_report *rep, const CoreEntr
 	int64_t result;
 	int ret, status;
 
+	pid_t tids[core->n_threads];
+
 	/* the child filled rep before it waited for us: read it only from here on */
-	if ((ret = run_to_leader_trap(pid)))
+	if ((ret = run_to_leader_trap(pid, tids, core->n_threads)))
 		return ret;
 	const long args[6] = { (long)rep->rst_start, (long)rep->rst_len };
 	result = peek_result(pid, rep->args_addr + offsetof(struct restorer_args, result));
@@ -666,7 +692,7 @@ static int finish_task(pid_t pid, const struct child_report *rep, const CoreEntr
 	if (errno)
 		return pr_perror("can't read the restorer's threads in pid %d", pid);
 	for (size_t i = 0; i < core->n_threads; i++) {
-		pid_t tid = core->threads[i]->tid;
+		pid_t tid = tids[i];
 		if (i && (wait_stopped(tid, &status, "restore") || WSTOPSIG(status) != SIGTRAP))
 			return pr_err("restored thread %d of pid %d did not reach its trap (status 0x%x)", tid, pid,
 				      status), -EIO;
@@ -675,7 +701,7 @@ static int finish_task(pid_t pid, const struct child_report *rep, const CoreEntr
 			return report_step(pid, tid, result);
 	}
 	for (size_t i = 0; i < core->n_threads; i++) {
-		pid_t tid = core->threads[i]->tid;
+		pid_t tid = tids[i];
 		if ((ret = syscall_stop(tid, "rt_sigreturn entry")) || (ret = syscall_stop(tid, "rt_sigreturn exit")))
 			return ret;
 	}
@@ -691,24 +717,130 @@ static int finish_task(pid_t pid, const struct child_report *rep, const CoreEntr
 	if ((ret = arch_set_regs(pid, &regs)))
 		return ret;
 	for (size_t i = 0; i < core->n_threads; i++) {
-		pid_t tid = core->threads[i]->tid;
+		pid_t tid = tids[i];
 		uint64_t mask = core->threads[i]->sigmask;
 		if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(mask), &mask))
 			return pr_perror("can't set the signal mask of %d", tid);
 	}
 	for (size_t i = 0; i < core->n_threads; i++)
-		if (ptrace(PTRACE_DETACH, core->threads[i]->tid, NULL, NULL))
-			return pr_perror("can't detach from restored %d", core->threads[i]->tid);
+		if (ptrace(PTRACE_DETACH, tids[i], NULL, NULL))
+			return pr_perror("can't detach from restored %d", tids[i]);
+	return 0;
+}
+
+/* Init of a new pid namespace whose root is not PID 1: it creates the root at
+ * its PID, reaps orphans, and exits as the root did (PID 1 can't die of a
+ * signal it sends itself: a signal death becomes 128 + signal). */
+static void __attribute__((noreturn)) pidns_init(const struct restore_ctx *c)
+{
+	int status;
+	pid_t root, r;
+
+	if (mount_own_proc())
+		child_fail(c, 0);
+	root = clone_at(c->rs->entries[0]->pid, c->rs->tasks[0].core->exit_signal);
+	if (root == 0)
+		child_main(c, 0);
+	if (root < 0) {
+		clone_failed(c->rs->entries[0]->pid);
+		child_fail(c, 0);
+	}
+	prctl(PR_SET_NAME, "crtool-pidns-init");
+	for (;;) {
+		r = waitpid(-1, &status, __WALL);
+		if (r < 0 && errno != EINTR)
+			_exit(127);
+		if (r == root)
+			_exit(WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status));
+	}
+}
+
+/* The caller's child that stands for the tree (see cr_restore). */
+static pid_t clone_root(const struct restore_ctx *c)
+{
+	const struct restore_set *rs = c->rs;
+	struct clone_args ca = { .flags = CLONE_NEWPID | CLONE_NEWNS, .exit_signal = SIGCHLD };
+	pid_t pid;
+
+	if (!c->new_pidns) {
+		pid = clone_at(rs->entries[0]->pid, rs->tasks[0].core->exit_signal);
+		if (pid == 0)
+			child_main(c, 0);
+		return pid < 0 ? clone_failed(rs->entries[0]->pid) : pid;
+	}
+	if (rs->entries[0]->pid == 1)
+		ca.exit_signal = rs->tasks[0].core->exit_signal;
+	pid = syscall(__NR_clone3, &ca, sizeof(ca));
+	if (pid == 0) {
+		if (rs->entries[0]->pid == 1)
+			child_main(c, 0);
+		pidns_init(c);
+	}
+	return pid < 0 ? pr_perror("can't create a pid namespace (clone3 with CLONE_NEWPID)") : pid;
+}
+
+/* Our PIDs of the tasks: in a new pid namespace their own differ; walk the tree
+ * from our child and read each task's PID in its namespace (last of NSpid). */
+static int map_host_pids(const struct restore_ctx *c, pid_t top)
+{
+	const struct restore_set *rs = c->rs;
+	pid_t queue[rs->nr + 1];
+	size_t head = 0, tail = 0;
+
+	if (!c->new_pidns) {
+		for (size_t i = 0; i < rs->nr; i++)
+			c->host_pids[i] = rs->entries[i]->pid;
+		return 0;
+	}
+	queue[tail++] = top;
+	while (head < tail) {
+		struct seized s = { .pid = queue[head], .nr_threads = 1, .tids = &queue[head] };
+		char *status = read_proc(queue[head], "status", NULL), *ns;
+		pid_t *kids;
+		int n;
+
+		head++;
+		if (!status)
+			return pr_perror("can't read the status of restored pid %d", s.pid);
+		/* "NSpid:\t<ours>\t...\t<its own>" */
+		int inner = -1;
+		if ((ns = strstr(status, "NSpid:"))) {
+			char *end = strchr(ns, '\n'), *last;
+			if (end)
+				*end = 0;
+			last = strrchr(ns, '\t');
+			inner = last ? atoi(last + 1) : -1;
+		}
+		free(status);
+		for (size_t i = 0; i < rs->nr; i++)
+			if ((int)rs->entries[i]->pid == inner && !(rs->entries[i]->pid != 1 && s.pid == top))
+				c->host_pids[i] = s.pid;
+		n = seize_children(&s, &kids);
+		if (n < 0)
+			return n;
+		for (int k = 0; k < n && tail < rs->nr + 1; k++)
+			queue[tail++] = kids[k];
+		free(kids);
+	}
+	for (size_t i = 0; i < rs->nr; i++)
+		if (!c->host_pids[i])
+			return pr_err("restored pid %u is not in the new pid namespace", rs->entries[i]->pid), -ESRCH;
 	return 0;
 }
 
 /* Kill every task of the tree that exists, and reap those we can (libcr is their
  * subreaper during the restore, so orphans come to us). */
-static void kill_tree(const struct restore_set *rs)
+static void kill_tree(const struct restore_ctx *c, pid_t top)
 {
-	for (size_t i = 0; i < rs->nr; i++)
+	const struct restore_set *rs = c->rs;
+
+	/* a pid namespace dies with its init */
+	kill(top, SIGKILL);
+	for (size_t i = 0; !c->new_pidns && i < rs->nr; i++)
 		kill(rs->entries[i]->pid, SIGKILL);
-	for (size_t i = 0; i < rs->nr; i++)
+	while (waitpid(top, NULL, __WALL) < 0 && errno == EINTR)
+		;
+	for (size_t i = 0; !c->new_pidns && i < rs->nr; i++)
 		while (waitpid(rs->entries[i]->pid, NULL, __WALL) < 0 && errno == EINTR)
 			;
 }
@@ -742,7 +874,7 @@ static int wait_ready(const struct restore_ctx *c, pid_t root)
 			return 0;
 		if (waitpid(root, &status, __WALL | WNOHANG) == root)
 			return pr_err("restored pid %d died during restore (status 0x%x)", root, status), -EIO;
-		if (ticks % 10 == 9 && (dead = find_dead(c->rs)) >= 0)
+		if (!c->new_pidns && ticks % 10 == 9 && (dead = find_dead(c->rs)) >= 0)
 			return pr_err("restored pid %u died during restore", c->rs->entries[dead]->pid), -EIO;
 		syscall(SYS_futex, &sh->ready, FUTEX_WAIT, ready, &ts, NULL, 0);
 	}
@@ -753,7 +885,7 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	struct cr_restore_opts opts = { 0 };
 	struct img_dir dir = { .dfd = -1 };
 	struct restore_set rs = { 0 };
-	struct restore_ctx c = { .dir = &dir, .rs = &rs, .shell_job = false };
+	struct restore_ctx c = { .dir = &dir, .rs = &rs };
 	size_t sh_len = 0;
 	int ret, was_subreaper = 0;
 	bool created = false;
@@ -765,6 +897,7 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 		return pr_err("cr_restore: bad options (set .sz = sizeof(struct cr_restore_opts))"), -EINVAL;
 	memcpy(&opts, uopts, uopts->sz < sizeof(opts) ? uopts->sz : sizeof(opts));
 	c.shell_job = opts.shell_job;
+	c.new_pidns = opts.new_pidns;
 	if ((ret = img_dir_open(&dir, opts.images_dir)))
 		return ret;
 	if ((ret = load_images(&dir, &rs)))
@@ -781,18 +914,19 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 		ret = pr_perror("can't become the subreaper of the restored tree");
 		goto out;
 	}
-	pid = clone_at(rs.entries[0]->pid, rs.tasks[0].core->exit_signal);
-	if (pid == 0)
-		child_main(&c, 0);
-	if (pid < 0) {
-		ret = clone_failed(rs.entries[0]->pid);
+	if (!(c.host_pids = calloc(rs.nr, sizeof(pid_t)))) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if ((pid = clone_root(&c)) < 0) {
+		ret = pid;
 		goto out;
 	}
 	created = true;
-	if ((ret = wait_ready(&c, pid)))
+	if ((ret = wait_ready(&c, pid)) || (ret = map_host_pids(&c, pid)))
 		goto out;
 	for (size_t i = 0; i < rs.nr; i++) {
-		pid_t p = rs.entries[i]->pid;
+		pid_t p = c.host_pids[i];
 		if (!rs.entries[i]->zombie &&
 		    ptrace(PTRACE_SEIZE, p, NULL,
 			   (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE))) {
@@ -805,7 +939,7 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	for (size_t i = 0; i < rs.nr; i++) {
 		if (rs.entries[i]->zombie)
 			continue;
-		if ((ret = finish_task(rs.entries[i]->pid, &c.sh->rep[i], rs.tasks[i].core))) {
+		if ((ret = finish_task(c.host_pids[i], &c.sh->rep[i], rs.tasks[i].core))) {
 			if (ret == -ECHILD) {   /* the task exited: its own report says why */
 				pr_err("%s", c.sh->rep[i].error[0] ? c.sh->rep[i].error : "a restored task died");
 				ret = -EIO;
@@ -818,7 +952,8 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	pr_info("stats: restore processes=%zu memory_ms=%.3f total_ms=%.3f", rs.nr_live, mem_ms, now_ms() - t0);
 out:
 	if (ret < 0 && created)
-		kill_tree(&rs);
+		kill_tree(&c, pid);
+	free(c.host_pids);
 	if (rs.nr > 1)
 		prctl(PR_SET_CHILD_SUBREAPER, was_subreaper);
 	if (c.sh)

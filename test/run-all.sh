@@ -11,7 +11,7 @@
 # last line.  Exit status 1 if anything failed.
 #
 # TESTS names: any test program below, "corrupt" (the negative test), "unit"
-# (all unit tests) or unit-NAME, "errors".  Unset: all of them.
+# (all unit tests) or unit-NAME, "pidns", "errors".  Unset: all of them.
 # --fast: mem-random with --size 32 instead of 256 MiB.
 # RUNNER_ARGS: extra runner arguments (e.g. "--keep" or "--mode restore").
 set -u
@@ -108,6 +108,11 @@ if selected corrupt counter; then
 	# shellcheck disable=SC2086
 	run_suite "runner counter --corrupt (negative test)" \
 		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail -- counter --corrupt
+fi
+
+# ---- restores into new pid namespaces, side by side with the original
+if selected pidns; then
+	run_suite pidns env CRTOOL="$CRTOOL" ./test/pidns.sh
 fi
 
 # ---- error paths

@@ -54,11 +54,15 @@ struct cr_restore_opts {
 	size_t sz;               /* sizeof(struct cr_restore_opts) */
 	const char *images_dir;
 	bool shell_job;          /* attach the tree to the caller's session/terminal */
+	bool new_pidns;          /* restore into a new pid namespace (and a mount namespace with
+				    its own /proc), at the original PIDs there */
 };
 
 /* Recreate the tree from opts->images_dir as children of the caller, at their
- * original PIDs.  Returns the root pid (> 0); the caller may waitpid() it.
- * On failure nothing of the tree is left. */
+ * original PIDs.  Returns the pid (> 0) of the caller's child that stands for
+ * the tree: the root itself or, in a new pid namespace where the root is not
+ * PID 1, that namespace's init, which exits with the root's status.  The
+ * caller may waitpid() it.  On failure nothing of the tree is left. */
 int cr_restore(const struct cr_restore_opts *opts);
 
 /* One kernel feature libcr uses, as probed on this machine. */

@@ -27,6 +27,7 @@ int cmd_restore(int argc, char **argv)
 		{ "pidfile", required_argument, 0, 'p' },
 		{ "verbose", no_argument, 0, 'v' },
 		{ "log-file", required_argument, 0, 'o' },
+		{ "new-pidns", no_argument, 0, 'N' },
 		{ 0, 0, 0, 0 },
 	};
 	struct cr_restore_opts opts = { .sz = sizeof(opts) };
@@ -43,8 +44,9 @@ int cmd_restore(int argc, char **argv)
 		case 'p': pidfile = optarg; break;
 		case 'v': verbosity++; break;
 		case 'o': log_file = optarg; break;
+		case 'N': opts.new_pidns = true; break;
 		default: return crtool_fail("restore: bad option; usage: crtool restore -D DIR [-d] [--shell-job] "
-					   "[--pidfile F]");
+					   "[--new-pidns] [--pidfile F]");
 		}
 	}
 	if (!opts.images_dir)

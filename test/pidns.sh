@@ -1,0 +1,83 @@
+#!/bin/bash
+# test/pidns.sh: restore into new pid namespaces while the original still runs.
+#
+# A test program is dumped with --leave-running, then restored twice with
+# --new-pidns: three copies with the same PIDs run side by side (the original
+# in this namespace, each copy in its own), and each passes its own check.
+# Prints "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.." || exit 2
+B=$PWD/build
+CRTOOL=${CRTOOL:-$B/crtool}
+pass=0
+fail=0
+work=$(mktemp -d /tmp/libcr-pidns-XXXXXX)
+# crtool's children are the namespaces' inits: a namespace dies with its init
+trap 'for p in ${pids[*]:-}; do pkill -9 -P "$p"; kill -9 "$p"; done 2>/dev/null; rm -rf "$work"' EXIT
+pids=()
+
+ok() { echo "PASS $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
+
+# read_line FD WANT: the next line from FD within 30 s must be WANT
+read_line() {
+	local line
+	IFS= read -r -t 30 line <&"$1" || { echo "(nothing)"; return 1; }
+	[ "$line" = "$2" ] || { echo "$line"; return 1; }
+}
+
+# start NAME CMD...: run CMD with its stdin and stdout on two new anonymous pipes
+# (opened read-write through /dev/fd, so one fd per pipe serves both ends);
+# sets IN_<NAME>, OUT_<NAME>, PID_<NAME>
+start() {
+	local name=$1 in out
+	shift
+	exec {in}<> <(:)
+	exec {out}<> <(:)
+	"$@" <&"$in" >&"$out" 2>&1 &
+	printf -v "IN_$name" %s "$in"
+	printf -v "OUT_$name" %s "$out"
+	printf -v "PID_$name" %s "$!"
+	pids+=("$!")
+}
+
+# side_by_side NAME PROG ARGS...
+side_by_side() {
+	local name=$1 got i
+	shift
+	rm -rf "$work/img"
+	mkdir -p "$work/img"
+	start ORIG setsid "$B/test/$1" "${@:2}"
+	if ! got=$(read_line "$OUT_ORIG" READY); then
+		bad "$name" "the original did not get ready: $got"
+		return
+	fi
+	if ! "$CRTOOL" dump -t "$PID_ORIG" -D "$work/img" --leave-running 2>"$work/dump.err"; then
+		bad "$name" "dump --leave-running failed: $(cat "$work/dump.err")"
+		return
+	fi
+	start COPY1 "$CRTOOL" restore -D "$work/img" --new-pidns
+	start COPY2 "$CRTOOL" restore -D "$work/img" --new-pidns
+	sleep 1
+	for i in ORIG COPY1 COPY2; do
+		local in="IN_$i"
+		echo CHECK >&"${!in}"
+	done
+	for i in ORIG COPY1 COPY2; do
+		local out="OUT_$i"
+		if got=$(read_line "${!out}" PASS); then
+			ok "$name: $i"
+		else
+			bad "$name: $i" "$got"
+		fi
+	done
+	for i in "${pids[@]}"; do pkill -9 -P "$i"; kill -9 "$i"; done 2>/dev/null
+	wait 2>/dev/null
+	pids=()
+}
+
+[ "$(id -u)" = 0 ] || { echo "pidns.sh: needs root"; echo "0 passed, 1 failed"; exit 1; }
+side_by_side "tree in new pid namespaces" tree --any-parent
+side_by_side "threads in new pid namespaces" threads --threads 16
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

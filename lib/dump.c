@@ -46,18 +46,18 @@ static int dump_pstree(struct img_dir *dir, const struct tree *t)
 	for (int i = 0; i < t->nr && !ret; i++) {
 		const struct tree_task *task = &t->tasks[i];
 		PstreeEntry e = PSTREE_ENTRY__INIT;
-		uint32_t one = task->s.pid, *tids = task->zombie ? &one : calloc(task->s.nr_threads, sizeof(*tids));
+		uint32_t one = task->vpid, *tids = task->zombie ? &one : calloc(task->s.nr_threads, sizeof(*tids));
 
 		if (!tids)
 			return img_close(img), -ENOMEM;
-		e.pid = task->s.pid;
-		e.ppid = task->s.stat.ppid;
-		e.pgid = task->s.stat.pgid;
-		e.sid = task->s.stat.sid;
+		e.pid = task->vpid;
+		e.ppid = tree_vpid(t, task->s.stat.ppid);
+		e.pgid = tree_vpid(t, task->s.stat.pgid);
+		e.sid = tree_vpid(t, task->s.stat.sid);
 		e.threads = tids;
 		e.n_threads = task->zombie ? 1 : task->s.nr_threads;
 		for (int k = 0; !task->zombie && k < task->s.nr_threads; k++)
-			tids[k] = task->s.tids[k];
+			tids[k] = task->vtids[k];
 		if (task->zombie) {
 			e.has_zombie = e.has_exit_status = true;
 			e.zombie = true;
@@ -74,7 +74,7 @@ static int dump_pstree(struct img_dir *dir, const struct tree *t)
 	return img_close_write(img);
 }
 
-static int dump_fs(struct img_dir *dir, pid_t pid)
+static int dump_fs(struct img_dir *dir, pid_t pid, pid_t img_id)
 {
 	FsEntry e = FS_ENTRY__INIT;
 	char path[64];
@@ -87,7 +87,7 @@ static int dump_fs(struct img_dir *dir, pid_t pid)
 	if (!e.cwd || !e.root)
 		ret = pr_perror("can't read the cwd/root of pid %d", pid);
 	else
-		ret = write_one(dir, IMG_FS, pid, &e.base);
+		ret = write_one(dir, IMG_FS, img_id, &e.base);
 	free(e.cwd);
 	free(e.root);
 	return ret;
@@ -116,7 +116,12 @@ static int check_sessions(const struct tree *t, bool shell_job)
 		const struct proc_stat *st = &task->s.stat;
 		pid_t pid = task->s.pid;
 		const struct tree_task *parent = i ? tree_find(t, st->ppid) : NULL;
-		bool external = shell_job && st->sid == root->sid && root->sid != t->tasks[0].s.pid;
+		bool external = shell_job && !t->own_pidns && st->sid == root->sid && root->sid != t->tasks[0].s.pid;
+
+		if (t->own_pidns && (!tree_find(t, st->sid) || !tree_find(t, st->pgid)))
+			return pr_err("pid %d, in the tree's own pid namespace, is in a session or group led from "
+				      "outside it: start the namespace's init as a session leader (setsid)", pid),
+			       -EOPNOTSUPP;
 
 		if (st->sid != pid && !external && !(parent && parent->s.stat.sid == st->sid))
 			return pr_err("pid %d is in session %d, led by a process outside the dump%s", pid, st->sid,
@@ -143,7 +148,7 @@ static int dump_task(struct tree_task *task, struct img_dir *dir, const struct c
 
 	if ((ret = mem_collect(s->pid, &s->stat, 0, &mm)))
 		goto out;
-	if ((ret = files_dump(s->pid, dir, opts->shell_job)))
+	if ((ret = files_dump(s->pid, task->vpid, dir, opts->shell_job)))
 		goto out;
 	if (!exec_site(&mm)) {
 		pr_err("pid %d has no executable mapping to run the parasite from", s->pid);
@@ -159,14 +164,18 @@ static int dump_task(struct tree_task *task, struct img_dir *dir, const struct c
 		goto out;
 	if ((ret = infect_cmd(&ctx, PARASITE_CMD_DUMP_MISC, NULL)) ||
 	    (ret = core_dump_misc(core, &ctx.args->misc)) ||
-	    (ret = core_dump_thread_misc(core, &ctx)))
+	    (ret = core_dump_thread_misc(core, s, &ctx)))
 		goto out;
 	mm.mm_brk = ctx.args->misc.brk;
-	if ((ret = mem_dump_pages(&ctx, &mm, dir, s->pid, stats)))
+	if ((ret = mem_dump_pages(&ctx, &mm, dir, task->vpid, stats)))
 		goto out;
-	if ((ret = write_one(dir, IMG_CORE, s->pid, &core->base)) ||
-	    (ret = write_one(dir, IMG_MM, s->pid, &mm.base)) ||
-	    (ret = dump_fs(dir, s->pid)))
+	/* the images speak of PIDs as the tree sees them */
+	core->pid = task->vpid;
+	for (size_t i = 0; i < core->n_threads; i++)
+		core->threads[i]->tid = task->vtids[i];
+	if ((ret = write_one(dir, IMG_CORE, task->vpid, &core->base)) ||
+	    (ret = write_one(dir, IMG_MM, task->vpid, &mm.base)) ||
+	    (ret = dump_fs(dir, s->pid, task->vpid)))
 		goto out;
 	ret = infect_cure(&ctx);
 	infected = false;
@@ -194,7 +203,7 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 	if ((ret = img_dir_open(&dir, opts.images_dir)))
 		return ret;
 	t0 = now_ms();
-	if ((ret = tree_seize(opts.pid, &tree)))
+	if ((ret = tree_seize(opts.pid, &tree)) || (ret = tree_map_pidns(&tree)))
 		goto out;
 	t_frozen = now_ms();
 	if ((ret = check_sessions(&tree, opts.shell_job)))
@@ -204,7 +213,7 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 			ret = dump_task(&tree.tasks[i], &dir, &opts, &stats);
 			live++;
 		}
-	if (ret || (ret = dump_pstree(&dir, &tree)) || (ret = inventory_write(&dir, opts.pid)))
+	if (ret || (ret = dump_pstree(&dir, &tree)) || (ret = inventory_write(&dir, tree.tasks[0].vpid, tree.own_pidns)))
 		goto out;
 	/* The images are complete and synced: the originals go, unless asked to stay. */
 	tree_release(&tree, !opts.leave_running);

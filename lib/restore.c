@@ -13,7 +13,6 @@
 #include <linux/futex.h>
 #include <stdint.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/ptrace.h>
@@ -33,6 +32,7 @@
 #include "proc/core.h"
 #include "proc/proc.h"
 #include "proc/seize.h"
+#include "pidns.h"
 #include "pstree.pb-c.h"
 #include "restorer-args.h"
 #include "restorer-blob.h"
@@ -142,11 +142,13 @@ static int check_tree(const struct restore_set *rs)
 		const PstreeEntry *e = rs->entries[i];
 		int parent = i ? find_entry(rs, i, e->ppid) : -1;
 
-		if (e->pid <= 1 || e->pid > (1U << 22) || e->n_threads < 1 || e->threads[0] != e->pid ||
+		/* PID 1 only for the init of the tree's own pid namespace */
+		if (e->pid < 1 || (e->pid == 1 && (i || !rs->inv->own_pidns)) || e->pid > (1U << 22) ||
+		    e->n_threads < 1 || e->threads[0] != e->pid ||
 		    (e->zombie && e->n_threads != 1))
 			return pr_err("pstree.img: process %zu (pid %u) has a bad pid or thread list", i, e->pid),
 			       -EINVAL;
-		if (i == 0 && (e->pid != rs->inv->root_pid || e->zombie))
+		if (i == 0 && (e->pid != rs->inv->root_pid || e->zombie || (rs->inv->own_pidns && e->pid != 1)))
 			return pr_err("pstree.img: root pid %u does not match the inventory (%u) or is a zombie",
 				      e->pid, rs->inv->root_pid), -EINVAL;
 		if (i && (parent < 0 || rs->entries[parent]->zombie))
@@ -458,18 +460,6 @@ static int settle_zombie_children(const struct restore_ctx *c, size_t idx)
 	return 0;
 }
 
-/* The first task of a new pid namespace gets a mount namespace whose /proc shows
- * that pid namespace (as `unshare -p -m --fork --mount-proc` does); mounts stay
- * private to it. */
-static int mount_own_proc(void)
-{
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
-		return pr_perror("can't make the new mount namespace private");
-	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
-		return pr_perror("can't mount /proc for the new pid namespace");
-	return 0;
-}
-
 /* The new task at its original PID: libc work, then the jump into the restorer. */
 static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, size_t idx)
 {
@@ -487,7 +477,7 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
-	if (idx == 0 && c->new_pidns && t->pstree->pid == 1 && mount_own_proc())
+	if (idx == 0 && c->new_pidns && t->pstree->pid == 1 && pidns_mount_proc())
 		child_fail(c, idx);
 	if (restore_session(t->pstree, idx == 0, c->shell_job))
 		child_fail(c, idx);
@@ -736,7 +726,7 @@ static void __attribute__((noreturn)) pidns_init(const struct restore_ctx *c)
 	int status;
 	pid_t root, r;
 
-	if (mount_own_proc())
+	if (pidns_mount_proc())
 		child_fail(c, 0);
 	root = clone_at(c->rs->entries[0]->pid, c->rs->tasks[0].core->exit_signal);
 	if (root == 0)
@@ -902,6 +892,9 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 		return ret;
 	if ((ret = load_images(&dir, &rs)))
 		goto out;
+	/* a tree dumped as the init of its own pid namespace goes into a new one */
+	if (rs.inv->has_own_pidns && rs.inv->own_pidns)
+		c.new_pidns = true;
 	sh_len = sizeof(*c.sh) + rs.nr * sizeof(struct child_report);
 	c.sh = mmap(NULL, sh_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (c.sh == MAP_FAILED) {

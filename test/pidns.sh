@@ -76,8 +76,43 @@ side_by_side() {
 	pids=()
 }
 
+# own_pidns NAME PROG ARGS...: started by crtool exec-pidns (the tree's root is
+# PID 1 of its namespace), dumped (killed), restored into a new namespace without
+# being asked to, and still PID 1 there.
+own_pidns() {
+	local name=$1 got root
+	shift
+	rm -rf "$work/img"
+	mkdir -p "$work/img"
+	start ORIG "$CRTOOL" exec-pidns "$B/test/$1" "${@:2}"
+	if ! got=$(read_line "$OUT_ORIG" READY); then
+		bad "$name" "the program did not get ready under exec-pidns: $got"
+		return
+	fi
+	root=$(pgrep -P "$PID_ORIG")
+	if ! "$CRTOOL" dump -t "$root" -D "$work/img" 2>"$work/dump.err"; then
+		bad "$name" "dump failed: $(cat "$work/dump.err")"
+		return
+	fi
+	"$CRTOOL" show "$work/img/inventory.img" | grep -q 'own_pidns: true' ||
+		{ bad "$name" "inventory.img does not say own_pidns"; return; }
+	wait "$PID_ORIG" 2>/dev/null
+	start COPY1 "$CRTOOL" restore -D "$work/img"
+	echo CHECK >&"$IN_COPY1"
+	if got=$(read_line "$OUT_COPY1" PASS); then
+		ok "$name"
+	else
+		bad "$name" "$got"
+	fi
+	for i in "${pids[@]}"; do pkill -9 -P "$i"; kill -9 "$i"; done 2>/dev/null
+	wait 2>/dev/null
+	pids=()
+}
+
 [ "$(id -u)" = 0 ] || { echo "pidns.sh: needs root"; echo "0 passed, 1 failed"; exit 1; }
 side_by_side "tree in new pid namespaces" tree --any-parent
 side_by_side "threads in new pid namespaces" threads --threads 16
+own_pidns "tree as init of its own pid namespace" tree
+own_pidns "threads as init of its own pid namespace" threads --threads 4
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -65,6 +65,12 @@ struct cr_restore_opts {
  * caller may waitpid() it.  On failure nothing of the tree is left. */
 int cr_restore(const struct cr_restore_opts *opts);
 
+/* Run argv (execvp) as PID 1 of a new pid namespace, in a new mount namespace
+ * with its own /proc, leading its own session; a tree started this way is dumped
+ * with the namespace's PIDs and restored into a new namespace automatically.
+ * Returns the child's pid (the caller waitpid()s it) or -errno. */
+pid_t cr_spawn_pidns(char *const argv[]);
+
 /* One kernel feature libcr uses, as probed on this machine. */
 struct cr_feature {
 	const char *name;        /* e.g. "ptrace-seize" */

@@ -97,7 +97,7 @@ static int cmp_int(const void *a, const void *b)
 	return *(const int *)a - *(const int *)b;
 }
 
-int files_dump(pid_t pid, struct img_dir *dir, bool shell_job)
+int files_dump(pid_t pid, pid_t img_id, struct img_dir *dir, bool shell_job)
 {
 	char path[64];
 	struct dirent *de;
@@ -126,7 +126,7 @@ int files_dump(pid_t pid, struct img_dir *dir, bool shell_job)
 	if (ret)
 		goto out;
 	qsort(fds, nr, sizeof(int), cmp_int);
-	img = img_create(dir, IMG_FDINFO, pid);
+	img = img_create(dir, IMG_FDINFO, img_id);
 	if (!img) {
 		ret = -EIO;
 		goto out;

@@ -33,10 +33,10 @@ struct fd_ops {
 
 extern const struct fd_ops reg_fd_ops, chr_fd_ops, pipe_fd_ops, tty_fd_ops;
 
-/* Dump every fd of pid into fdinfo-<pid>.img; an fd of an unsupported kind fails
+/* Dump every fd of pid into fdinfo-<img_id>.img (img_id: its PID in the images); an fd of an unsupported kind fails
  * the dump with a message naming pid, fd and kind. */
 struct img_dir;
-int files_dump(pid_t pid, struct img_dir *dir, bool shell_job);
+int files_dump(pid_t pid, pid_t img_id, struct img_dir *dir, bool shell_job);
 /* Load and validate fdinfo-<pid>.img. */
 int files_load(struct img_dir *dir, pid_t pid, FdinfoEntry ***fds, size_t *nr);
 void files_free(FdinfoEntry **fds, size_t nr);

@@ -9,7 +9,7 @@
 #include "log.h"
 #include "util.h"
 
-int inventory_write(struct img_dir *dir, pid_t root_pid)
+int inventory_write(struct img_dir *dir, pid_t root_pid, bool own_pidns)
 {
 	InventoryEntry inv = INVENTORY_ENTRY__INIT;
 	struct utsname u;
@@ -23,6 +23,8 @@ int inventory_write(struct img_dir *dir, pid_t root_pid)
 	inv.kernel_release = u.release;
 	inv.tool_version = CR_VERSION;
 	inv.root_pid = root_pid;
+	inv.has_own_pidns = own_pidns;
+	inv.own_pidns = own_pidns;
 	inv.page_size = PAGE_SIZE;
 	arch_cpu_features(&inv.xfeatures_mask, &xsize);
 	inv.has_xfeatures_mask = inv.has_xsave_size = true;

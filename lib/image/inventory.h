@@ -5,7 +5,7 @@
 #include "image/image.h"
 #include "inventory.pb-c.h"
 
-int inventory_write(struct img_dir *dir, pid_t root_pid);
+int inventory_write(struct img_dir *dir, pid_t root_pid, bool own_pidns);
 /* Read and check it fits this machine (format version, arch, page size, CPU features). */
 int inventory_read(struct img_dir *dir, InventoryEntry **out);
 

@@ -225,38 +225,42 @@ int infect_parasite(struct infect_ctx *ctx)
 	arch_regs_t regs;
 	struct parasite_msg m = { .cmd = PARASITE_CMD_INIT };
 
-	ctx->memfd = memfd_create("crtool-parasite", MFD_CLOEXEC);
-	if (ctx->memfd < 0)
-		return pr_perror("memfd_create for the parasite");
-	if (ftruncate(ctx->memfd, len))
-		return pr_perror("can't size the parasite memfd");
+	/* The memfd is made by the task itself and reached by us through /proc:
+	 * the task may not see our /proc (its own pid namespace). */
+	static const char name[] = "crtool-parasite";
+	if (poke_bytes(ctx->pid, ctx->site + 8, name, sizeof(name) + (8 - sizeof(name) % 8) % 8))
+		return -EIO;
+	ret = remote_call(ctx, "memfd_create for the parasite", __NR_memfd_create, ctx->site + 8, MFD_CLOEXEC,
+			  0, 0, 0, 0, &r);
+	if (poke_bytes(ctx->pid, ctx->site + 8, ctx->site_orig + 8, 56) || ret)
+		return ret ?: -EIO;
+	int remote_fd = r;
+	long cr;
+	ret = remote_call(ctx, "ftruncate of the parasite memfd", __NR_ftruncate, remote_fd, len, 0, 0, 0, 0, &r);
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", ctx->pid, remote_fd);
+	if (!ret && (ctx->memfd = open(path, O_RDWR | O_CLOEXEC)) < 0)
+		ret = pr_perror("can't open the parasite memfd %s", path);
+	if (ret) {
+		remote_call(ctx, "close", __NR_close, remote_fd, 0, 0, 0, 0, 0, &cr);
+		return ret;
+	}
 	ctx->local = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, ctx->memfd, 0);
 	if (ctx->local == MAP_FAILED) {
 		ctx->local = NULL;
-		return pr_perror("can't map the parasite memfd");
+		ret = pr_perror("can't map the parasite memfd");
+		remote_call(ctx, "close", __NR_close, remote_fd, 0, 0, 0, 0, 0, &cr);
+		return ret;
 	}
 	ctx->map_len = len;
 	memcpy(ctx->local, parasite_blob, sizeof(parasite_blob));
 	ctx->args = (struct parasite_args *)((char *)ctx->local + BLOB_AREA);
 
-	/* The task opens our memfd through /proc and maps it: the path goes after the syscall bytes. */
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", getpid(), ctx->memfd);
-	if (poke_bytes(ctx->pid, ctx->site + 8, path, 56))
-		return -EIO;
-	ret = remote_call(ctx, "open of the parasite memfd", __NR_open, ctx->site + 8, O_RDWR, 0, 0, 0, 0, &r);
-	if (ret)
-		return ret;
-	int remote_fd = r;
 	ret = remote_call(ctx, "mmap of the parasite", __NR_mmap, 0, len, PROT_READ | PROT_WRITE | PROT_EXEC,
 			  MAP_SHARED, remote_fd, 0, &r);
-	long cr;
 	remote_call(ctx, "close", __NR_close, remote_fd, 0, 0, 0, 0, 0, &cr);
 	if (ret)
 		return ret;
 	ctx->remote = r;
-	/* The path is no longer needed: only the syscall bytes stay planted. */
-	if (poke_bytes(ctx->pid, ctx->site + 8, ctx->site_orig + 8, 56))
-		return -EIO;
 
 	/* Control socket: an abstract name only we and the task know, checked by SO_PEERCRED. */
 	lsk = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);

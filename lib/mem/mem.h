@@ -29,7 +29,8 @@ void mem_free(MmEntry *mm);
 /* Whether a VMA's pages go into the image, and which of them. */
 int mem_vma_dumps_content(const VmaEntry *v);
 
-/* Drain the task's pages through the parasite into pagemap-<pid>.img and pages-<id>.img. */
+/* Drain the task's pages through the parasite into pagemap-<id>.img and pages-<id>.img
+ * (id: the task's PID in the images). */
 int mem_dump_pages(struct infect_ctx *ctx, const MmEntry *mm, struct img_dir *dir, unsigned pages_id,
 		   struct page_stats *stats);
 

@@ -225,7 +225,7 @@ int mem_dump_pages(struct infect_ctx *ctx, const MmEntry *mm, struct img_dir *di
 	pm_fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (pm_fd < 0)
 		return pr_perror("can't open %s", path);
-	s.pagemap = img_create(dir, IMG_PAGEMAP, ctx->pid);
+	s.pagemap = img_create(dir, IMG_PAGEMAP, pages_id);
 	s.pages = img_create(dir, IMG_PAGES, pages_id);
 	ret = -EIO;
 	if (!s.pagemap || !s.pages)

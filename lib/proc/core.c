@@ -283,7 +283,7 @@ int core_dump_misc(CoreEntry *c, const struct parasite_misc *misc)
 /* What only a thread itself can tell: its clear_child_tid address and signal
  * stack, by a remote syscall in each thread but the leader (the parasite told
  * the leader's).  Results land in the parasite's shared scratch words. */
-int core_dump_thread_misc(CoreEntry *c, struct infect_ctx *ctx)
+int core_dump_thread_misc(CoreEntry *c, const struct seized *s, struct infect_ctx *ctx)
 {
 	volatile uint64_t *scratch = ctx->args->thread_scratch;
 	uint64_t remote = infect_scratch_remote(ctx);
@@ -294,13 +294,13 @@ int core_dump_thread_misc(CoreEntry *c, struct infect_ctx *ctx)
 		ThreadEntry *te = c->threads[i];
 
 		scratch[0] = 0;
-		if ((ret = infect_thread_syscall(ctx, te->tid, __NR_prctl, &r, PR_GET_TID_ADDRESS, remote, 0)))
+		if ((ret = infect_thread_syscall(ctx, s->tids[i], __NR_prctl, &r, PR_GET_TID_ADDRESS, remote, 0)))
 			return ret;
 		if (r)
 			return pr_err("prctl(PR_GET_TID_ADDRESS) in thread %u: %s", te->tid, strerror(-r)), -EIO;
 		te->has_clear_child_tid = true;
 		te->clear_child_tid = scratch[0];
-		if ((ret = infect_thread_syscall(ctx, te->tid, __NR_sigaltstack, &r, 0, remote, 0)))
+		if ((ret = infect_thread_syscall(ctx, s->tids[i], __NR_sigaltstack, &r, 0, remote, 0)))
 			return ret;
 		if (r)
 			return pr_err("sigaltstack in thread %u: %s", te->tid, strerror(-r)), -EIO;

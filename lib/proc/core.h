@@ -20,7 +20,7 @@ struct parasite_misc;
 int core_dump_seized(const struct seized *s, struct infect_ctx *ctx, CoreEntry **out);
 int core_dump_misc(CoreEntry *core, const struct parasite_misc *misc);
 /* Per-thread state of the other threads that needs remote syscalls (after infection). */
-int core_dump_thread_misc(CoreEntry *core, struct infect_ctx *ctx);
+int core_dump_thread_misc(CoreEntry *core, const struct seized *s, struct infect_ctx *ctx);
 void core_free(CoreEntry *core);
 int core_validate(const CoreEntry *core, pid_t pid);
 

@@ -2,6 +2,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <unistd.h>
+#include "util.h"
 #include "log.h"
 #include "proc/tree.h"
 
@@ -86,10 +89,74 @@ int tree_seize(pid_t root, struct tree *t)
 	return ret;
 }
 
+/* NSpid of a task or thread: its PID at every level, ours first, its own last. */
+static int nspid(pid_t pid, pid_t tid, int *levels, pid_t *own)
+{
+	char name[64], *buf, *p, *end;
+
+	snprintf(name, sizeof(name), "task/%d/status", tid);
+	if (!(buf = read_proc(pid, name, NULL)))
+		return pr_perror("can't read /proc/%d/%s", pid, name);
+	*levels = 0;
+	if ((p = strstr(buf, "\nNSpid:"))) {
+		for (p += 7;; p = end) {
+			long v = strtol(p, &end, 10);
+			if (end == p)
+				break;
+			*own = v;
+			(*levels)++;
+		}
+	}
+	free(buf);
+	if (!*levels)
+		*own = tid, *levels = 1;   /* no NSpid: a kernel without pid namespaces */
+	return 0;
+}
+
+pid_t tree_vpid(const struct tree *t, pid_t pid)
+{
+	const struct tree_task *task = tree_find(t, pid);
+
+	return task ? task->vpid : t->own_pidns ? 0 : pid;
+}
+
+int tree_map_pidns(struct tree *t)
+{
+	int mine, root_levels, levels, ret;
+	pid_t self = getpid(), v;
+
+	if ((ret = nspid(self, self, &mine, &v)) ||
+	    (ret = nspid(t->tasks[0].s.pid, t->tasks[0].s.pid, &root_levels, &v)))
+		return ret;
+	if (root_levels > mine && v != 1)
+		return pr_err("pid %d is in a pid namespace that it does not lead (it is %d there): dump that "
+			      "namespace's init", t->tasks[0].s.pid, v), -EOPNOTSUPP;
+	t->own_pidns = root_levels > mine;
+	for (int i = 0; i < t->nr; i++) {
+		struct tree_task *task = &t->tasks[i];
+		int n = task->zombie ? 1 : task->s.nr_threads;
+
+		if (!(task->vtids = calloc(n, sizeof(pid_t))))
+			return -ENOMEM;
+		for (int k = 0; k < n; k++) {
+			pid_t tid = task->zombie ? task->s.pid : task->s.tids[k];
+			if ((ret = nspid(task->s.pid, tid, &levels, &task->vtids[k])))
+				return ret;
+			if (levels != root_levels)
+				return pr_err("pid %d is in a pid namespace nested in the tree's: not supported yet",
+					      task->s.pid), -EOPNOTSUPP;
+		}
+		task->vpid = task->vtids[0];
+	}
+	return 0;
+}
+
 void tree_release(struct tree *t, bool kill_tasks)
 {
 	for (int i = 0; i < t->nr; i++) {
 		struct tree_task *task = &t->tasks[i];
+		free(task->vtids);
+		task->vtids = NULL;
 		if (task->zombie || !task->s.attached)
 			continue;
 		if (kill_tasks) {

@@ -10,17 +10,26 @@
 struct tree_task {
 	struct seized s;      /* a zombie has s.pid and s.stat only */
 	bool zombie;
+	pid_t vpid;           /* the PID in the tree's own pid namespace (= s.pid if it has none) */
+	pid_t *vtids;         /* the same for every thread (live tasks) */
 };
 
 struct tree {
 	struct tree_task *tasks;   /* parents before their children; tasks[0] is the root */
 	int nr;
+	bool own_pidns;            /* the root is the init of a pid namespace below ours */
 };
+
+/* A PID of ours (a task, its parent, group or session) as the tree sees it; 0 for
+ * one outside the tree when the tree has its own pid namespace. */
+pid_t tree_vpid(const struct tree *t, pid_t pid);
 
 /* Seize root and then, breadth first, every child of a seized task: a stopped
  * task cannot fork, so each one's children are final once it is seized.  On
  * failure everything seized so far is let go. */
 int tree_seize(pid_t root, struct tree *t);
+/* Fill vpid/vtids from NSpid (after tree_seize). */
+int tree_map_pidns(struct tree *t);
 /* The task with this pid, or NULL. */
 struct tree_task *tree_find(const struct tree *t, pid_t pid);
 /* Let every live task go on running, or kill them all. */

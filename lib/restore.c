@@ -394,7 +394,7 @@ static int clone_failed(uint32_t pid)
 {
 	if (errno == EEXIST)
 		return pr_err("can't restore pid %u: the PID is in use by another process; stop it, or restore "
-			      "where that PID is free", pid), -EEXIST;
+			      "into a new pid namespace (--new-pidns)", pid), -EEXIST;
 	return pr_perror("can't create pid %u (clone3 with set_tid)", pid);
 }
 

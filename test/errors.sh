@@ -222,6 +222,39 @@ else
 	stop traced
 fi
 
+# ---- dump: a tree with one child traced by someone else: the dump names it,
+# lets go of everything it seized, and the whole tree keeps running
+if ! start tree tree; then
+	fail traced-child "tree did not start: $(cat "$T/tree.out")"
+else
+	TREE=$PID
+	CHILD=$(pgrep -P "$TREE" | head -n 1)
+	if ! start tracer tracer --pid "$CHILD"; then
+		fail traced-child "tracer did not start: $(cat "$T/tracer.out")"
+	else
+		mkdir "$T/d-traced-child"
+		crt dump -t "$TREE" -D "$T/d-traced-child"
+		if expect_error traced-child "$CHILD" "traced"; then
+			bad=""
+			for p in $TREE $(pgrep -P "$TREE"); do
+				# the tree's two zombies stay zombies
+				[ "$p" = "$CHILD" ] || grep -q '^State:.*Z' "/proc/$p/status" && continue
+				running_untraced "$p" || bad="$bad $p($(state_of "$p"))"
+			done
+			stop tracer
+			if [ -n "$bad" ]; then
+				fail traced-child "tasks of the tree not running freely:$bad"
+			elif ! send_check tree; then
+				fail traced-child "the tree did not pass its check: $(tr '\n' ' ' <"$T/tree.out")"
+			else
+				pass traced-child
+			fi
+		fi
+		stop tracer
+	fi
+	stop tree
+fi
+
 # ---- dump: unsupported fd kinds; the target must survive untouched
 for kind in eventfd socket; do
 	name=unsupported-$kind
@@ -264,7 +297,7 @@ else
 		fail pid-in-use "dump --leave-running failed (exit $RC)"
 	else
 		crt restore -D "$T/d-inuse" -d
-		if expect_error pid-in-use "$PID" "in use"; then
+		if expect_error pid-in-use "$PID" "in use" "--new-pidns"; then
 			if ! running_untraced "$PID"; then
 				fail pid-in-use "the original is not running freely: $(state_of "$PID")"
 			elif ! send_check inuse; then

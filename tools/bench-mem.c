@@ -6,8 +6,13 @@
  *   bench-mem hold SIZE_MiB     allocate SIZE_MiB, fill it with non-zero data, write
  *                               "READY\n" to stdout, then sleep until killed
  *                               (the process that bench.sh checkpoints)
+ *   bench-mem threads N         one process of N threads, all asleep, then READY
+ *   bench-mem tree N            N processes (the root and N-1 children), then READY
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +26,9 @@
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench-mem memcpy SIZE_MiB\n"
-			"       bench-mem hold SIZE_MiB\n");
+			"       bench-mem hold SIZE_MiB\n"
+			"       bench-mem threads N\n"
+			"       bench-mem tree N\n");
 	exit(2);
 }
 
@@ -102,6 +109,66 @@ static int do_hold(size_t size)
 		pause();
 }
 
+static void *sleeper(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
+static int do_threads(unsigned long n)
+{
+	static const char ready[] = "READY\n";
+	pthread_attr_t attr;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 64 << 10);
+	for (unsigned long i = 1; i < n; i++) {
+		pthread_t t;
+		if (pthread_create(&t, &attr, sleeper, NULL)) {
+			fprintf(stderr, "bench-mem: pthread_create %lu failed\n", i);
+			return 1;
+		}
+	}
+	if (write(STDOUT_FILENO, ready, sizeof(ready) - 1) != sizeof(ready) - 1)
+		return 1;
+	sleeper(NULL);
+	return 0;
+}
+
+static int do_tree(unsigned long n)
+{
+	static const char ready[] = "READY\n";
+	int pipefd[2];
+	char c;
+
+	/* each child says it is up by closing its copy of the pipe's write end */
+	if (pipe(pipefd))
+		return 1;
+	for (unsigned long i = 1; i < n; i++) {
+		pid_t p = fork();
+		if (p < 0) {
+			fprintf(stderr, "bench-mem: fork %lu failed\n", i);
+			return 1;
+		}
+		if (p == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			close(pipefd[0]);
+			close(pipefd[1]);
+			sleeper(NULL);
+		}
+	}
+	close(pipefd[1]);
+	if (read(pipefd[0], &c, 1) != 0)
+		return 1;
+	close(pipefd[0]);
+	if (write(STDOUT_FILENO, ready, sizeof(ready) - 1) != sizeof(ready) - 1)
+		return 1;
+	sleeper(NULL);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char *end;
@@ -117,5 +184,9 @@ int main(int argc, char **argv)
 		return do_memcpy(mib << 20);
 	if (!strcmp(argv[1], "hold"))
 		return do_hold(mib << 20);
+	if (!strcmp(argv[1], "threads"))
+		return do_threads(mib);
+	if (!strcmp(argv[1], "tree"))
+		return do_tree(mib);
 	usage();
 }

@@ -6,12 +6,19 @@
 #   BENCH_SIZES_MIB   sizes of the checkpointed process's memory (default "64 1024")
 #   BENCH_RUNS        runs per figure (default 5)
 #   BENCH_DIR         where the images go (default /dev/shm: memory, not a disk)
+#   BENCH_TASKS       thread and process counts to time (default "1 100 1000")
+#
+# Threads and trees: one process of N threads, and a tree of N processes, are
+# dumped with --leave-running and restored with --new-pidns beside the original
+# (so that no PID has to be freed first); each figure is the median of
+# BENCH_RUNS runs, with the cost per thread or process and the 1000:100 ratio.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CRTOOL=${CRTOOL:-build/crtool}
 BENCH_MEM=${BENCH_MEM:-build/test/bench-mem}
 SIZES=${BENCH_SIZES_MIB:-64 1024}
+TASKS=${BENCH_TASKS:-1 100 1000}
 RUNS=${BENCH_RUNS:-5}
 BASE=${BENCH_DIR:-/dev/shm}
 
@@ -47,9 +54,11 @@ gbps() { awk -v mib="$1" -v s="$2" 'BEGIN { printf "%.2f", mib * 1048576 / s / 1
 pct() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.0f%%", 100 * x / y }'; }
 
 # Start a process holding $1 MiB of non-zero memory in its own session; sets HOLDER.
+# start_holder KIND N holds N threads or a tree of N processes instead.
 start_holder() {
-	local mib=$1 out="$work/hold.$RANDOM.out"
-	setsid "$BENCH_MEM" hold "$mib" </dev/null >"$out" 2>/dev/null &
+	local mib=$1 out="$work/hold.$RANDOM.out" kind=hold
+	[ $# -gt 1 ] && kind=$1 mib=$2
+	setsid "$BENCH_MEM" "$kind" "$mib" </dev/null >"$out" 2>/dev/null &
 	HOLDER=$!
 	disown "$HOLDER"   # no "Killed" notices; this shell still reaps it
 	pids+=("$HOLDER")
@@ -140,4 +149,53 @@ for mib in $SIZES; do
 	printf '  dump      %8.3f s  %8s GB/s  %5s of memcpy\n' "$d" "$dg" "$(pct "$dg" "$MEMCPY")"
 	printf '  frozen    %8.1f ms   (dump --leave-running; %.1f ms in the dump that kills)\n' "$f" "$kf"
 	printf '  restore   %8.3f s  %8s GB/s  %5s of memcpy\n' "$r" "$rg" "$(pct "$rg" "$MEMCPY")"
+done
+
+# One cycle for KIND (threads|tree) of N tasks; sets DUMP_S, RESTORE_S.
+task_cycle() {
+	local kind=$1 n=$2 img="$work/timg" out t0 t1 rpid
+	start_holder "$kind" "$n"
+	mkdir -p "$img"
+	t0=$EPOCHREALTIME
+	out=$("$CRTOOL" dump -t "$HOLDER" -D "$img" --leave-running 2>&1) ||
+		{ printf '%s\n' "$out" >&2; die "crtool dump of $kind $n failed"; }
+	t1=$EPOCHREALTIME
+	DUMP_S=$(secs "$t0" "$t1")
+	rm -f "$work/pidfile"
+	t0=$EPOCHREALTIME
+	"$CRTOOL" restore -D "$img" -d --new-pidns --pidfile "$work/pidfile" </dev/null >/dev/null ||
+		die "crtool restore of $kind $n failed"
+	t1=$EPOCHREALTIME
+	RESTORE_S=$(secs "$t0" "$t1")
+	rpid=$(cat "$work/pidfile")
+	pids+=("$rpid")
+	stop "$rpid"      # the namespace's init: the copy dies with it
+	stop "$HOLDER"
+	rm -rf "$img"
+}
+
+echo
+echo "threads and processes (dump --leave-running; restore --new-pidns beside the original):"
+for kind in threads tree; do
+	declare -A dmed=() rmed=()
+	for n in $TASKS; do
+		[[ "$n" =~ ^[1-9][0-9]*$ ]] || die "BENCH_TASKS: '$n' is not a count"
+		task_cycle "$kind" "$n"   # warm-up
+		dumps=() restores=()
+		for i in $(seq "$RUNS"); do
+			task_cycle "$kind" "$n"
+			dumps+=("$DUMP_S") restores+=("$RESTORE_S")
+		done
+		dmed[$n]=$(printf '%s\n' "${dumps[@]}" | median)
+		rmed[$n]=$(printf '%s\n' "${restores[@]}" | median)
+		printf '  %-7s %5d: dump %8.3f s (%7.3f ms each)   restore %8.3f s (%7.3f ms each)\n' "$kind" "$n" \
+			"${dmed[$n]}" "$(awk -v s="${dmed[$n]}" -v n="$n" 'BEGIN { print s * 1000 / n }')" \
+			"${rmed[$n]}" "$(awk -v s="${rmed[$n]}" -v n="$n" 'BEGIN { print s * 1000 / n }')"
+	done
+	if [ -n "${dmed[100]:-}" ] && [ -n "${dmed[1000]:-}" ]; then
+		printf '  %-7s 1000 vs 100: dump x%.1f, restore x%.1f (linear is x10; the bar is x12)\n' "$kind" \
+			"$(awk -v a="${dmed[1000]}" -v b="${dmed[100]}" 'BEGIN { print a / b }')" \
+			"$(awk -v a="${rmed[1000]}" -v b="${rmed[100]}" 'BEGIN { print a / b }')"
+	fi
+	unset dmed rmed
 done

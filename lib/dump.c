@@ -52,8 +52,9 @@ static int dump_pstree(struct img_dir *dir, const struct tree *t)
 			return img_close(img), -ENOMEM;
 		e.pid = task->vpid;
 		e.ppid = tree_vpid(t, task->s.stat.ppid);
-		e.pgid = tree_vpid(t, task->s.stat.pgid);
-		e.sid = tree_vpid(t, task->s.stat.sid);
+		/* a live task said itself (a group's leader may be gone); a zombie's are in the tree */
+		e.pgid = task->zombie ? tree_vpid(t, task->s.stat.pgid) : task->vpgid;
+		e.sid = task->zombie ? tree_vpid(t, task->s.stat.sid) : task->vsid;
 		e.threads = tids;
 		e.n_threads = task->zombie ? 1 : task->s.nr_threads;
 		for (int k = 0; !task->zombie && k < task->s.nr_threads; k++)
@@ -118,7 +119,7 @@ static int check_sessions(const struct tree *t, bool shell_job)
 		const struct tree_task *parent = i ? tree_find(t, st->ppid) : NULL;
 		bool external = shell_job && !t->own_pidns && st->sid == root->sid && root->sid != t->tasks[0].s.pid;
 
-		if (t->own_pidns && (!tree_find(t, st->sid) || !tree_find(t, st->pgid)))
+		if (t->own_pidns && (!tree_find(t, st->sid) || (task->zombie && !tree_find(t, st->pgid))))
 			return pr_err("pid %d, in the tree's own pid namespace, is in a session or group led from "
 				      "outside it: start the namespace's init as a session leader (setsid)", pid),
 			       -EOPNOTSUPP;
@@ -128,9 +129,12 @@ static int check_sessions(const struct tree *t, bool shell_job)
 				      i ? ": restoring a session whose leader is gone is not supported yet"
 					: ": dump it with --shell-job (and restore with --shell-job) to leave the "
 					  "session to the caller"), -EOPNOTSUPP;
-		if (st->pgid != pid && !tree_find(t, st->pgid) && !(external && st->pgid == root->pgid))
-			return pr_err("pid %d is in process group %d, whose leader is outside the dump: not "
-				      "supported yet", pid, st->pgid), -EOPNOTSUPP;
+		/* a group whose leader exited is rebuilt by a helper task the parent forks */
+		bool leader_gone = parent && parent->s.stat.sid == st->sid && kill(st->pgid, 0) && errno == ESRCH;
+		if (st->pgid != pid && !tree_find(t, st->pgid) && !(external && st->pgid == root->pgid) &&
+		    !leader_gone)
+			return pr_err("pid %d is in process group %d, whose leader is alive outside the dump: "
+				      "dump the tree that holds it", pid, st->pgid), -EOPNOTSUPP;
 	}
 	return 0;
 }
@@ -167,6 +171,8 @@ static int dump_task(struct tree_task *task, struct img_dir *dir, const struct c
 	    (ret = core_dump_thread_misc(core, s, &ctx)))
 		goto out;
 	mm.mm_brk = ctx.args->misc.brk;
+	task->vpgid = ctx.args->misc.pgid;
+	task->vsid = ctx.args->misc.sid;
 	if ((ret = mem_dump_pages(&ctx, &mm, dir, task->vpid, stats)))
 		goto out;
 	/* the images speak of PIDs as the tree sees them */

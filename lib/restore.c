@@ -59,6 +59,10 @@ struct restore_set {
 	PstreeEntry **entries;  /* parents before their children; [0] is the root */
 	struct task_image *tasks;
 	size_t nr, nr_live;
+	/* groups whose leader had exited: a helper at the leader's PID holds each while
+	 * the members join, forked by the parent of the first member */
+	struct group_helper { uint32_t pgid; size_t creator; } *helpers;
+	size_t nr_helpers;
 };
 
 #define MAX_PROCESSES 32768
@@ -76,6 +80,7 @@ struct child_report {
  * futex words for the stages all tasks pass together. */
 struct restore_shared {
 	uint32_t created;       /* tasks that exist, each in its session */
+	uint32_t joined;        /* tasks in their process group */
 	uint32_t ready;         /* live tasks waiting to jump into the restorer */
 	uint32_t go;            /* set when libcr traces them all */
 	uint32_t failed;        /* 1 + index of the first task that failed */
@@ -163,6 +168,32 @@ static int check_tree(const struct restore_set *rs)
 	return 0;
 }
 
+/* A group whose leader is not in the tree gets a helper, forked by the parent of
+ * its first member, in that member's session.  The root's group may be the
+ * caller's (--shell-job): it has no parent in the tree to fork a helper. */
+static int plan_group_helpers(struct restore_set *rs)
+{
+	for (size_t i = 1; i < rs->nr; i++) {
+		const PstreeEntry *e = rs->entries[i];
+		bool known = find_entry(rs, rs->nr, e->pgid) >= 0;
+
+		for (size_t h = 0; h < rs->nr_helpers && !known; h++)
+			known = rs->helpers[h].pgid == e->pgid;
+		if (known || (e->pgid == rs->entries[0]->pgid && e->sid == rs->entries[0]->sid))
+			continue;
+		int parent = find_entry(rs, i, e->ppid);
+		if (e->pgid <= 1 || e->pgid > (1U << 22) || rs->entries[parent]->sid != e->sid)
+			return pr_err("pstree.img: pid %u is in group %u, which no process of the tree leads, "
+				      "and its parent is in another session", e->pid, e->pgid), -EINVAL;
+		struct group_helper *n = realloc(rs->helpers, (rs->nr_helpers + 1) * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		rs->helpers = n;
+		rs->helpers[rs->nr_helpers++] = (struct group_helper){ e->pgid, parent };
+	}
+	return 0;
+}
+
 static int load_images(struct img_dir *dir, struct restore_set *rs)
 {
 	struct img *img;
@@ -190,6 +221,8 @@ static int load_images(struct img_dir *dir, struct restore_set *rs)
 	if (!rs->nr)
 		return pr_err("pstree.img holds no process"), -EINVAL;
 	if ((ret = check_tree(rs)))
+		return ret;
+	if ((ret = plan_group_helpers(rs)))
 		return ret;
 	if (!(rs->tasks = calloc(rs->nr, sizeof(*rs->tasks))))
 		return -ENOMEM;
@@ -221,6 +254,7 @@ static void free_images(struct restore_set *rs)
 		img_free_msg(&rs->entries[i]->base);
 	free(rs->entries);
 	free(rs->tasks);
+	free(rs->helpers);
 	img_free_msg(rs->inv ? &rs->inv->base : NULL);
 }
 
@@ -407,6 +441,7 @@ static void __attribute__((noreturn)) become_zombie(const struct restore_ctx *c,
 	stage_done(&c->sh->created);
 	if (!stage_wait(c->sh, &c->sh->created, c->rs->nr) || join_group(e))
 		child_fail(c, idx);
+	stage_done(&c->sh->joined);
 	if (WIFSIGNALED(status)) {
 		struct rlimit no_core = { 0, 0 };
 		sigset_t set;
@@ -428,6 +463,21 @@ static int fork_children(const struct restore_ctx *c, size_t idx)
 	const struct restore_set *rs = c->rs;
 	uint32_t me = rs->entries[idx]->pid;
 
+	for (size_t h = 0; h < rs->nr_helpers; h++) {
+		if (rs->helpers[h].creator != idx)
+			continue;
+		pid_t pid = clone_at(rs->helpers[h].pgid, SIGCHLD);
+		if (pid == 0) {
+			/* holds the group until every member is in it */
+			stage_wait(c->sh, &c->sh->joined, rs->nr);
+			_exit(0);
+		}
+		if (pid < 0)
+			return clone_failed(rs->helpers[h].pgid);
+		/* made the group's leader by us, before any member tries to join */
+		if (setpgid(pid, pid))
+			return pr_perror("can't make helper %d the leader of its process group", pid);
+	}
 	for (size_t j = idx + 1; j < rs->nr; j++) {
 		const PstreeEntry *e = rs->entries[j];
 		if (e->ppid != me)
@@ -441,7 +491,8 @@ static int fork_children(const struct restore_ctx *c, size_t idx)
 	return 0;
 }
 
-/* The zombies' exits queued SIGCHLD here; the image's own pending signals come later. */
+/* The zombies' and group helpers' exits queued SIGCHLD here; the image's own
+ * pending signals come later.  Helpers are reaped: their PIDs were not ours. */
 static int settle_zombie_children(const struct restore_ctx *c, size_t idx)
 {
 	const struct restore_set *rs = c->rs;
@@ -449,6 +500,9 @@ static int settle_zombie_children(const struct restore_ctx *c, size_t idx)
 	sigset_t chld;
 	siginfo_t si;
 
+	for (size_t h = 0; h < rs->nr_helpers; h++)
+		if (rs->helpers[h].creator == idx && waitpid(rs->helpers[h].pgid, NULL, 0) < 0)
+			return pr_perror("group helper %u did not exit", rs->helpers[h].pgid);
 	for (size_t j = idx + 1; j < rs->nr; j++)
 		if (rs->entries[j]->zombie && rs->entries[j]->ppid == rs->entries[idx]->pid &&
 		    waitid(P_PID, rs->entries[j]->pid, &si, WEXITED | WNOWAIT))
@@ -489,7 +543,12 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	stage_done(&c->sh->created);
 	if (!stage_wait(c->sh, &c->sh->created, c->rs->nr))
 		_exit(1);
-	if (join_group(t->pstree) || settle_zombie_children(c, idx))
+	if (join_group(t->pstree))
+		child_fail(c, idx);
+	stage_done(&c->sh->joined);
+	if (!stage_wait(c->sh, &c->sh->joined, c->rs->nr))
+		_exit(1);
+	if (settle_zombie_children(c, idx))
 		child_fail(c, idx);
 	if (t->core->has_child_subreaper && prctl(PR_SET_CHILD_SUBREAPER, t->core->child_subreaper, 0, 0, 0)) {
 		pr_perror("can't make pid %u a child subreaper", t->pstree->pid);

@@ -109,6 +109,9 @@ static long dump_misc(struct parasite_misc *m)
 	sys_prctl(PR_GET_TID_ADDRESS, (unsigned long)&m->tid_address, 0, 0, 0);
 	sys_prctl(PR_GET_PDEATHSIG, (unsigned long)&m->pdeath_sig, 0, 0, 0);
 	sys_prctl(PR_GET_CHILD_SUBREAPER, (unsigned long)&m->child_subreaper, 0, 0, 0);
+	/* as the task sees them: in its own pid namespace they differ from ours */
+	m->pgid = SC(__NR_getpgid, 0, 0, 0, 0, 0, 0);
+	m->sid = SC(__NR_getsid, 0, 0, 0, 0, 0, 0);
 	struct { uint64_t sp; int32_t flags; int32_t pad; uint64_t size; } ss;
 	if (SC(__NR_sigaltstack, 0, &ss, 0, 0, 0, 0) == 0) {
 		m->altstack_sp = ss.sp;

@@ -45,7 +45,7 @@ struct parasite_misc {
 	int32_t altstack_flags;
 	int32_t pdeath_sig;          /* PR_GET_PDEATHSIG */
 	int32_t child_subreaper;     /* PR_GET_CHILD_SUBREAPER */
-	int32_t pad2;
+	int32_t pgid, sid;           /* getpgid(0), getsid(0): in the task's pid namespace */
 };
 
 /* The shared area, at blob base + PARASITE_ARGS_OFF (page aligned after the blob). */

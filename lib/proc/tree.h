@@ -12,6 +12,7 @@ struct tree_task {
 	bool zombie;
 	pid_t vpid;           /* the PID in the tree's own pid namespace (= s.pid if it has none) */
 	pid_t *vtids;         /* the same for every thread (live tasks) */
+	pid_t vpgid, vsid;    /* group and session in the tree's namespace (live tasks, from inside) */
 };
 
 struct tree {
@@ -21,7 +22,8 @@ struct tree {
 };
 
 /* A PID of ours (a task, its parent, group or session) as the tree sees it; 0 for
- * one outside the tree when the tree has its own pid namespace. */
+ * one outside the tree when the tree has its own pid namespace (groups and
+ * sessions: see vpgid/vsid). */
 pid_t tree_vpid(const struct tree *t, pid_t pid);
 
 /* Seize root and then, breadth first, every child of a seized task: a stopped

@@ -7,6 +7,8 @@
  *   │   └── B1   a new group in B's session
  *   │       └── B2  in B1's group
  *   ├── D1       orphan: its parent D exited and was reaped, the root adopted it
+ *   ├── G1       orphan in the process group of its parent G, which exited: a
+ *   │            group whose leader is gone
  *   ├── Z        zombie that exited with status 42
  *   └── S        zombie killed by SIGUSR1
  *
@@ -33,8 +35,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum { ROOT, A, A1, B, B1, B2, D1, NR };
-static const char *const names[NR] = { "root", "A", "A1", "B", "B1", "B2", "D1" };
+enum { ROOT, A, A1, B, B1, B2, D1, G1, NR };
+static const char *const names[NR] = { "root", "A", "A1", "B", "B1", "B2", "D1", "G1" };
 
 struct ctl {
 	atomic_int phase;             /* 1: check now, 2: exit */
@@ -164,6 +166,20 @@ int main(int argc, char **argv)
 		_exit(0);
 	}
 	waitpid(d, NULL, 0);
+	/* G leads a group, forks G1 into it, exits: the group outlives its leader */
+	pid_t g = fork();
+	if (g == 0) {
+		setpgid(0, 0);
+		if (fork() == 0) {
+			while (getppid() != ctl->pid[ROOT])
+				tst_sleep_ms(1);
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			record(G1, SIGKILL);
+			serve(G1);
+		}
+		_exit(0);
+	}
+	waitpid(g, NULL, 0);
 	pid_t z = fork();
 	if (z == 0)
 		_exit(42);

@@ -11,7 +11,8 @@
 # last line.  Exit status 1 if anything failed.
 #
 # TESTS names: any test program below, "corrupt" (the negative test), "unit"
-# (all unit tests) or unit-NAME, "pidns", "errors".  Unset: all of them.
+# (all unit tests) or unit-NAME, "real" (test/real/*.sh) or one of them by name,
+# "pidns", "errors".  Unset: all of them.
 # --fast: mem-random with --size 32 instead of 256 MiB.
 # RUNNER_ARGS: extra runner arguments (e.g. "--keep" or "--mode restore").
 set -u
@@ -109,6 +110,12 @@ if selected corrupt counter; then
 	run_suite "runner counter --corrupt (negative test)" \
 		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail -- counter --corrupt
 fi
+
+# ---- real programs (test/real/NAME.sh)
+for r in nginx; do
+	selected "$r" real || continue
+	run_suite "real $r" env CRTOOL="$CRTOOL" "./test/real/$r.sh"
+done
 
 # ---- restores into new pid namespaces, side by side with the original
 if selected pidns; then

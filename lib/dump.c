@@ -152,7 +152,7 @@ static int dump_task(struct tree_task *task, struct img_dir *dir, const struct c
 
 	if ((ret = mem_collect(s->pid, &s->stat, 0, &mm)))
 		goto out;
-	if ((ret = files_dump(s->pid, task->vpid, dir, opts->shell_job)))
+	if ((ret = files_dump(s->pid, task->vpid, dir, &mm, opts->shell_job)))
 		goto out;
 	if (!exec_site(&mm)) {
 		pr_err("pid %d has no executable mapping to run the parasite from", s->pid);

@@ -48,8 +48,7 @@ struct task_image {
 	CoreEntry *core;        /* live processes only (not zombies) */
 	MmEntry *mm;
 	FsEntry *fs;
-	FdinfoEntry **fds;
-	size_t nr_fds;
+	struct files_image files;
 };
 
 /* The whole tree, read and validated before anything is created. */
@@ -129,7 +128,7 @@ static int load_task(struct img_dir *dir, struct task_image *t)
 		return ret;
 	if (t->fs->cwd[0] != '/' || t->fs->root[0] != '/')
 		return pr_err("fs-%d.img: cwd or root is not an absolute path", pid), -EINVAL;
-	return files_load(dir, pid, &t->fds, &t->nr_fds);
+	return files_load(dir, pid, &t->files);
 }
 
 static int find_entry(const struct restore_set *rs, size_t before, uint32_t pid)
@@ -247,7 +246,7 @@ static void free_images(struct restore_set *rs)
 		img_free_msg(t->core ? &t->core->base : NULL);
 		img_free_msg(t->mm ? &t->mm->base : NULL);
 		img_free_msg(t->fs ? &t->fs->base : NULL);
-		files_free(t->fds, t->nr_fds);
+		files_free(&t->files);
 	}
 	shmem_release(&rs->shm);
 	for (size_t i = 0; i < rs->nr; i++)
@@ -537,8 +536,11 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 		child_fail(c, idx);
 	if (t->pstree->zombie)
 		become_zombie(c, idx);
-	/* Files before the children: they get their own tables, the images dir stays open. */
-	if (files_restore(t->fds, t->nr_fds, c->shell_job, &c->dir->dfd) || fork_children(c, idx))
+	/* Files before the children: they get their own tables, the images dir stays open.
+	 * Files whose content is in the images (unlinked, memfd) are made first: the
+	 * fds open them, and the memory maps them later. */
+	if (files_prepare(&t->files, c->dir, t->mm) || files_restore(&t->files, &c->dir->dfd) ||
+	    fork_children(c, idx))
 		child_fail(c, idx);
 	stage_done(&c->sh->created);
 	if (!stage_wait(c->sh, &c->sh->created, c->rs->nr))
@@ -592,6 +594,8 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 		child_fail(c, idx);
 	a->nr_vmas = nr_vmas;
 	rep->memory_ms = now_ms() - t_mem;
+	if (files_finish(&t->files))
+		child_fail(c, idx);
 
 	const MmEntry *mm = t->mm;
 	a->mm = (struct rst_mm_map){
@@ -954,6 +958,10 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	/* a tree dumped as the init of its own pid namespace goes into a new one */
 	if (rs.inv->has_own_pidns && rs.inv->own_pidns)
 		c.new_pidns = true;
+	for (size_t i = 0; i < rs.nr; i++) {
+		rs.tasks[i].files.shell_job = opts.shell_job;
+		rs.tasks[i].files.skip_checks = opts.skip_file_checks;
+	}
 	sh_len = sizeof(*c.sh) + rs.nr * sizeof(struct child_report);
 	c.sh = mmap(NULL, sh_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (c.sh == MAP_FAILED) {

@@ -389,6 +389,54 @@ if [ -n "$GOOD" ]; then
 	[ -n "$rp" ] && kill -9 "$rp" 2>/dev/null
 fi
 
+# ---- restore: a regular file the process had open changed or went away since
+# the dump; --skip-file-checks takes it as it is.  file-regular keeps
+# /tmp/libcr-tst-PID-file open (killed by the dump, it leaves the file behind).
+FC_CASES="file-size-changed file-mtime-changed skip-file-checks file-missing"
+if ! start fchg file-regular; then
+	for c in $FC_CASES; do fail "$c" "file-regular did not start: $(cat "$T/fchg.out")"; done
+else
+	FP=$PID
+	mkdir "$T/d-fchg"
+	crt dump -t "$FP" -D "$T/d-fchg"
+	DRC=$RC
+	stop fchg
+	f=/tmp/libcr-tst-$FP-file
+	if [ "$DRC" != 0 ] || [ ! -f "$f" ]; then
+		for c in $FC_CASES; do fail "$c" "dump failed (exit $DRC) or left no $f"; done
+	else
+		size=$(stat -c %s "$f")
+		echo more >>"$f"
+		crt restore -D "$T/d-fchg" -d
+		expect_error file-size-changed "$f" "changed" "size $size, now $((size + 5))" "--skip-file-checks" &&
+			no_process_at file-size-changed "$FP" && pass file-size-changed
+		truncate -s "$size" "$f"
+		crt restore -D "$T/d-fchg" -d
+		if expect_error file-mtime-changed "$f" "changed" "mtime" && no_process_at file-mtime-changed "$FP"; then
+			case "$(cat "$T/err")" in
+			*size*) fail file-mtime-changed "the message names the size, which is the same" ;;
+			*) pass file-mtime-changed ;;
+			esac
+		fi
+		crt restore -D "$T/d-fchg" -d --skip-file-checks --pidfile "$T/fchg.rpid"
+		rp=$(cat "$T/fchg.rpid" 2>/dev/null)
+		if [ "$RC" != 0 ]; then
+			fail skip-file-checks "restore --skip-file-checks exited $RC: $(cat "$T/err")"
+		elif [ "$rp" != "$FP" ] || ! kill -0 "$FP" 2>/dev/null; then
+			fail skip-file-checks "no restored process at pid $FP (pidfile: '$rp')"
+		else
+			pass skip-file-checks
+		fi
+		[ -n "$rp" ] && kill -9 "$rp" 2>/dev/null
+		for ((i = 0; i < 100; i++)); do kill -0 "$FP" 2>/dev/null || break; sleep 0.02; done
+		# (fchg.out, its stdout, changed meanwhile: the checks stay off, a missing file still fails)
+		rm -f "$f"
+		crt restore -D "$T/d-fchg" -d --skip-file-checks
+		expect_error file-missing "$f" "No such file" && no_process_at file-missing "$FP" && pass file-missing
+	fi
+	rm -rf /tmp/libcr-tst-"$FP"-*
+fi
+
 # ---- restore without -d waits for the restored process and exits with its
 # status: counter --corrupt, dumped and restored, fails its check: exit 1.
 name=foreground-restore-status

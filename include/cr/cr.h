@@ -56,6 +56,7 @@ struct cr_restore_opts {
 	bool shell_job;          /* attach the tree to the caller's session/terminal */
 	bool new_pidns;          /* restore into a new pid namespace (and a mount namespace with
 				    its own /proc), at the original PIDs there */
+	bool skip_file_checks;   /* reopen files that changed since the dump (size, mtime) as they are */
 };
 
 /* Recreate the tree from opts->images_dir as children of the caller, at their

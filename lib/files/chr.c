@@ -31,12 +31,12 @@ static int chr_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 	return e->reg->path ? 0 : -ENOMEM;
 }
 
-static int chr_restore(const FdinfoEntry *e, bool shell_job, bool *inherited)
+static int chr_restore(struct files_image *fi, const FdinfoEntry *e, bool *inherited)
 {
 	struct stat st;
 	int fd;
 
-	(void)shell_job;
+	(void)fi;
 	*inherited = false;
 	fd = open(e->reg->path, (e->flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC)) | O_NOCTTY);
 	if (fd < 0)

@@ -2,19 +2,26 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <linux/kcmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include "files/files.h"
 #include "image/image.h"
 #include "log.h"
-#include "proc/proc.h"
 #include "util.h"
 
-/* Order matters: the first whose match() says yes owns the fd. */
-static const struct fd_ops *const fd_kinds[] = { &reg_fd_ops, &tty_fd_ops, &chr_fd_ops, &pipe_fd_ops };
+#define MAX_FD (1 << 20)
+
+/* Order matters: the first whose match() says yes owns the fd (memfd before
+ * regular files, terminals before other devices). */
+static const struct fd_ops *const fd_kinds[] = {
+	&reg_fd_ops, &tty_fd_ops, &chr_fd_ops, &pipe_fd_ops,
+};
 
 static const struct fd_ops *ops_by_kind(FdKind kind)
 {
@@ -24,7 +31,51 @@ static const struct fd_ops *ops_by_kind(FdKind kind)
 	return NULL;
 }
 
-/* A name for a file we can't dump: "socket", "eventfd", "named pipe", ... */
+const char *fdinfo_value(const char *text, const char *key)
+{
+	size_t kl = strlen(key);
+
+	for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		if (strncmp(l, key, kl))
+			continue;
+		l += kl;
+		while (*l == ' ' || *l == '\t')
+			l++;
+		return l;
+	}
+	return NULL;
+}
+
+int reopen_fd(int fd, int flags)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return open(path, flags);
+}
+
+int files_stash_fd(struct files_image *fi, int fd)
+{
+	int moved = fcntl(fd, F_DUPFD_CLOEXEC, fi->top);
+
+	if (moved < 0)
+		return pr_perror("can't move fd %d above %d", fd, fi->top);
+	close(fd);
+	return moved;
+}
+
+int files_set_fl(int fd, uint32_t flags)
+{
+	/* the flags F_SETFL can change; the rest were fixed at open */
+	const uint32_t settable = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
+	int cur = fcntl(fd, F_GETFL);
+
+	if (cur < 0 || fcntl(fd, F_SETFL, (cur & ~settable) | (flags & settable)))
+		return pr_perror("can't set the file flags 0%o of a restored fd", flags & settable);
+	return 0;
+}
+
+/* A name for a file we can't dump: "socket", "io_uring", "perf_event", ... */
 static void unsupported_kind(const struct fd_dump_ctx *c, char *buf, size_t len)
 {
 	const char *l = c->link;
@@ -46,49 +97,44 @@ static void unsupported_kind(const struct fd_dump_ctx *c, char *buf, size_t len)
 		snprintf(buf, len, "file of an unknown kind");
 }
 
-static int dump_one(pid_t pid, int fd, bool shell_job, struct img *img)
+static const struct fd_ops *match_kind(const struct fd_dump_ctx *c)
 {
-	FdinfoEntry e = FDINFO_ENTRY__INIT;
-	struct fd_dump_ctx c = { .pid = pid, .fd = fd, .shell_job = shell_job };
-	char path[64], *link, kind[64];
-	const struct fd_ops *ops = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(fd_kinds); i++)
+		if (fd_kinds[i]->match(c))
+			return fd_kinds[i];
+	return NULL;
+}
+
+static int dump_one(const struct fd_dump_ctx *c, struct img *img)
+{
+	const struct fd_ops *ops = match_kind(c);
+	FdinfoEntry *e;
+	char kind[64];
 	int ret;
 
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
-	link = xreadlink(path);
-	if (!link)
-		return pr_perror("can't read %s", path);
-	c.link = link;
-	if (stat(path, &c.st)) {
-		ret = pr_perror("can't stat %s (%s)", path, link);
-		goto out;
-	}
-	if ((ret = proc_parse_fdinfo(pid, fd, &c.pos, &c.flags)))
-		goto out;
-	for (size_t i = 0; i < ARRAY_SIZE(fd_kinds) && !ops; i++)
-		if (fd_kinds[i]->match(&c))
-			ops = fd_kinds[i];
 	if (!ops) {
-		unsupported_kind(&c, kind, sizeof(kind));
-		pr_err("pid %d: fd %d is a %s (%s), which can't be checkpointed yet", pid, fd, kind, link);
-		ret = -EOPNOTSUPP;
-		goto out;
+		unsupported_kind(c, kind, sizeof(kind));
+		return pr_err("pid %d: fd %d is a %s (%s), which can't be checkpointed yet", c->pid, c->fd, kind,
+			      c->link), -EOPNOTSUPP;
 	}
-	e.fd = fd;
-	e.kind = ops->kind;
-	e.flags = c.flags & ~O_CLOEXEC;
-	e.cloexec = c.flags & O_CLOEXEC;
-	if (!(ret = ops->dump(&c, &e)))
-		ret = img_write_msg(img, &e.base);
-	/* free what dump allocated: the entry is on our stack */
-	if (e.reg) {
-		free(e.reg->path);
-		free(e.reg);
-	}
-	free(e.pipe);
-	free(e.tty_path);
-out:
-	free(link);
+	if (!(e = malloc(sizeof(*e))))
+		return -ENOMEM;
+	fdinfo_entry__init(e);
+	e->fd = c->fd;
+	e->kind = ops->kind;
+	e->flags = c->flags & ~O_CLOEXEC;
+	e->cloexec = c->flags & O_CLOEXEC;
+	if (c->dup_of >= 0) {
+		/* the same open file description: everything but the fd flags is shared */
+		e->has_dup_of = true;
+		e->dup_of = c->dup_of;
+		ret = 0;
+	} else if (!(ret = ops->dump(c, e)))
+		ret = locks_dump(c, e);
+	if (!ret)
+		ret = img_write_msg(img, &e->base);
+	/* everything in e was malloc'ed: free it as a decoded message */
+	img_free_msg(&e->base);
 	return ret;
 }
 
@@ -97,12 +143,11 @@ static int cmp_int(const void *a, const void *b)
 	return *(const int *)a - *(const int *)b;
 }
 
-int files_dump(pid_t pid, pid_t img_id, struct img_dir *dir, bool shell_job)
+static int list_fds(pid_t pid, int **out)
 {
 	char path[64];
 	struct dirent *de;
-	int *fds = NULL, nr = 0, cap = 0, ret = 0;
-	struct img *img;
+	int *fds = NULL, nr = 0, cap = 0;
 	DIR *d;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
@@ -115,84 +160,208 @@ int files_dump(pid_t pid, pid_t img_id, struct img_dir *dir, bool shell_job)
 		if (nr == cap) {
 			int *n = realloc(fds, (cap = cap ? cap * 2 : 64) * sizeof(int));
 			if (!n) {
-				ret = -ENOMEM;
-				break;
+				closedir(d);
+				free(fds);
+				return -ENOMEM;
 			}
 			fds = n;
 		}
 		fds[nr++] = atoi(de->d_name);
 	}
 	closedir(d);
-	if (ret)
-		goto out;
 	qsort(fds, nr, sizeof(int), cmp_int);
-	img = img_create(dir, IMG_FDINFO, img_id);
-	if (!img) {
+	*out = fds;
+	return nr;
+}
+
+static int collect_one(pid_t pid, int fd, struct fd_dump_ctx *c)
+{
+	char path[64], name[32];
+	const char *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	if (!(c->link = xreadlink(path)))
+		return pr_perror("can't read %s", path);
+	if (stat(path, &c->st))
+		return pr_perror("can't stat %s (%s)", path, c->link);
+	snprintf(name, sizeof(name), "fdinfo/%d", fd);
+	if (!(c->fdinfo = read_proc(pid, name, NULL)))
+		return pr_perror("can't read /proc/%d/fdinfo/%d", pid, fd);
+	if (!(p = fdinfo_value(c->fdinfo, "pos:")) || sscanf(p, "%" SCNu64, &c->pos) != 1 ||
+	    !(p = fdinfo_value(c->fdinfo, "flags:")) || sscanf(p, "%o", &c->flags) != 1)
+		return pr_err("can't parse /proc/%d/fdinfo/%d", pid, fd), -EINVAL;
+	return 0;
+}
+
+/* dup()ed fds share one open file description (offset, flags, locks): find the first. */
+static void find_dups(pid_t pid, struct fd_dump_ctx *all, int nr)
+{
+	for (int i = 0; i < nr; i++) {
+		all[i].dup_of = -1;
+		for (int j = 0; j < i && all[i].dup_of < 0; j++)
+			if (all[j].dup_of < 0 && all[j].st.st_dev == all[i].st.st_dev &&
+			    all[j].st.st_ino == all[i].st.st_ino &&
+			    syscall(SYS_kcmp, pid, pid, KCMP_FILE, all[j].fd, all[i].fd) == 0)
+				all[i].dup_of = all[j].fd;
+	}
+}
+
+int files_dump(pid_t pid, pid_t img_id, struct img_dir *dir, MmEntry *mm, bool shell_job)
+{
+	struct ghost_dump *ghosts = NULL;
+	struct fd_dump_ctx *all = NULL;
+	struct img *img = NULL;
+	int *fds = NULL, nr, ret = 0;
+
+	if ((nr = list_fds(pid, &fds)) < 0)
+		return nr;
+	if (!(all = calloc(nr ? nr : 1, sizeof(*all)))) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < nr && !ret; i++) {
+		all[i] = (struct fd_dump_ctx){ .pid = pid, .fd = fds[i], .shell_job = shell_job, .all = all,
+					       .nr_all = nr };
+		ret = collect_one(pid, fds[i], &all[i]);
+	}
+	if (ret || (ret = ghost_dump_open(&ghosts, dir, pid, img_id)))
+		goto out;
+	find_dups(pid, all, nr);
+	if (!(img = img_create(dir, IMG_FDINFO, img_id))) {
 		ret = -EIO;
 		goto out;
 	}
-	for (int i = 0; i < nr && !ret; i++)
-		ret = dump_one(pid, fds[i], shell_job, img);
-	if (ret)
-		img_close(img);
-	else
+	for (int i = 0; i < nr && !ret; i++) {
+		all[i].ghosts = ghosts;
+		ret = dump_one(&all[i], img);
+	}
+	if (!ret)
+		ret = ghost_dump_vmas(ghosts, pid, mm);
+	if (!ret)
 		ret = img_close_write(img);
+	else
+		img_close(img);
+	img = NULL;
 out:
+	if (ghosts) {
+		int r = ghost_dump_close(ghosts, !ret);
+		ret = ret ? ret : r;
+	}
+	for (int i = 0; all && i < nr; i++) {
+		free(all[i].link);
+		free(all[i].fdinfo);
+	}
+	free(all);
 	free(fds);
 	return ret;
 }
 
-int files_load(struct img_dir *dir, pid_t pid, FdinfoEntry ***fdsp, size_t *nrp)
+static const FdinfoEntry *entry_of(const struct files_image *fi, uint32_t fd)
+{
+	for (size_t i = 0; i < fi->nr; i++)
+		if (fi->fds[i]->fd == fd)
+			return fi->fds[i];
+	return NULL;
+}
+
+static int validate_one(const struct files_image *fi, const FdinfoEntry *e, const char *img)
+{
+	if (e->has_dup_of) {
+		const FdinfoEntry *o = e->dup_of < e->fd ? entry_of(fi, e->dup_of) : NULL;
+		if (!o || o->kind != e->kind)
+			return pr_err("%s: fd %u duplicates fd %u, which is not an earlier fd of its kind", img, e->fd,
+				      e->dup_of), -EINVAL;
+		return 0;
+	}
+	return ops_by_kind(e->kind)->validate(e) ?: locks_validate(e);
+}
+
+int files_load(struct img_dir *dir, pid_t pid, struct files_image *fi)
 {
 	struct img *img = img_open(dir, IMG_FDINFO, pid);
-	FdinfoEntry **fds = NULL, *e;
-	size_t nr = 0;
+	FdinfoEntry *e;
 	int ret;
 
+	memset(fi, 0, sizeof(*fi));
+	fi->id = pid;
 	if (!img)
 		return -ENOENT;
 	while ((ret = img_read_msg(img, &fdinfo_entry__descriptor, (ProtobufCMessage **)&e)) > 0) {
-		const struct fd_ops *ops = ops_by_kind(e->kind);
-		FdinfoEntry **n = realloc(fds, (nr + 1) * sizeof(*fds));
+		FdinfoEntry **n = realloc(fi->fds, (fi->nr + 1) * sizeof(*fi->fds));
 
 		if (!n) {
 			img_free_msg(&e->base);
 			ret = -ENOMEM;
 			break;
 		}
-		fds = n;
-		fds[nr++] = e;
-		if (!ops) {
+		fi->fds = n;
+		fi->fds[fi->nr++] = e;
+		if (!ops_by_kind(e->kind)) {
 			pr_err("%s: fd %u has unknown kind %d", img->name, e->fd, e->kind);
 			ret = -EINVAL;
 			break;
 		}
-		if (e->fd > 1 << 20 || (nr > 1 && fds[nr - 2]->fd >= e->fd)) {
+		if (e->fd >= MAX_FD || (fi->nr > 1 && fi->fds[fi->nr - 2]->fd >= e->fd)) {
 			pr_err("%s: fd numbers out of range or out of order (fd %u)", img->name, e->fd);
 			ret = -EINVAL;
 			break;
 		}
-		if ((ret = ops->validate(e)))
+		if ((ret = validate_one(fi, e, img->name)))
 			break;
 	}
 	img_close(img);
+	if (ret >= 0)
+		ret = ghost_load(dir, pid, fi);
 	if (ret < 0) {
-		files_free(fds, nr);
+		files_free(fi);
 		return ret;
 	}
-	*fdsp = fds;
-	*nrp = nr;
+	fi->top = fi->nr ? (int)fi->fds[fi->nr - 1]->fd + 1 : 3;
+	if (fi->top < 3)
+		fi->top = 3;
 	return 0;
 }
 
-void files_free(FdinfoEntry **fds, size_t nr)
+void files_free(struct files_image *fi)
 {
-	for (size_t i = 0; i < nr; i++)
-		img_free_msg(&fds[i]->base);
-	free(fds);
+	for (size_t i = 0; i < fi->nr; i++)
+		img_free_msg(&fi->fds[i]->base);
+	free(fi->fds);
+	for (size_t i = 0; i < fi->nr_ghosts; i++)
+		img_free_msg(&fi->ghosts[i]->base);
+	free(fi->ghosts);
+	free(fi->ghost_fds);
+	free(fi->pipes);
+	memset(fi, 0, sizeof(*fi));
 }
 
-static int close_others(FdinfoEntry **fds, size_t nr, int keep_fd)
+int files_prepare(struct files_image *fi, struct img_dir *dir, MmEntry *mm)
+{
+	int ret = ghost_restore_all(fi, dir);
+
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < mm->n_vmas; i++) {
+		VmaEntry *v = mm->vmas[i];
+		char *path;
+		int fd;
+
+		if (fi->skip_checks)
+			v->has_file_size = v->has_file_mtime_ns = false;
+		if (!v->has_ghost_id)
+			continue;
+		if ((fd = ghost_fd(fi, v->ghost_id, "a memory area")) < 0)
+			return fd;
+		/* premap opens the area's path: make it the recreated file */
+		if (asprintf(&path, "/proc/self/fd/%d", fd) < 0)
+			return -ENOMEM;
+		free(v->path);
+		v->path = path;
+	}
+	return 0;
+}
+
+static int close_others(struct files_image *fi, int keep_fd)
 {
 	DIR *d = opendir("/proc/self/fd");
 	int dfd, closing[1024], n = 0;
@@ -205,8 +374,10 @@ static int close_others(FdinfoEntry **fds, size_t nr, int keep_fd)
 		int fd = atoi(de->d_name);
 		bool wanted = fd == keep_fd || fd == dfd || de->d_name[0] == '.';
 
-		for (size_t i = 0; i < nr && !wanted; i++)
-			wanted = (int)fds[i]->fd == fd;
+		for (size_t i = 0; i < fi->nr && !wanted; i++)
+			wanted = (int)fi->fds[i]->fd == fd;
+		for (size_t i = 0; fi->ghost_fds && i < fi->nr_ghosts && !wanted; i++)
+			wanted = fi->ghost_fds[i] == fd;
 		if (!wanted && n < (int)ARRAY_SIZE(closing))
 			closing[n++] = fd;
 	}
@@ -216,20 +387,16 @@ static int close_others(FdinfoEntry **fds, size_t nr, int keep_fd)
 	return 0;
 }
 
-int files_restore(FdinfoEntry **fds, size_t nr, bool shell_job, int *keep_fd)
+static int install_one(struct files_image *fi, const FdinfoEntry *e)
 {
-	int top = nr ? (int)fds[nr - 1]->fd + 1 : 3;
-	int moved = fcntl(*keep_fd, F_DUPFD_CLOEXEC, top > 3 ? top : 3);
+	bool inherited = false;
+	int fd;
 
-	if (moved < 0)
-		return pr_perror("can't move the control fd above %d", top);
-	close(*keep_fd);
-	*keep_fd = moved;
-	for (size_t i = 0; i < nr; i++) {
-		const FdinfoEntry *e = fds[i];
-		bool inherited = false;
-		int fd = ops_by_kind(e->kind)->restore(e, shell_job, &inherited);
-
+	if (e->has_dup_of) {
+		if (dup2(e->dup_of, e->fd) < 0)
+			return pr_perror("can't duplicate fd %u as fd %u", e->dup_of, e->fd);
+	} else {
+		fd = ops_by_kind(e->kind)->restore(fi, e, &inherited);
 		if (fd < 0)
 			return fd;
 		if (fd != (int)e->fd) {
@@ -237,8 +404,47 @@ int files_restore(FdinfoEntry **fds, size_t nr, bool shell_job, int *keep_fd)
 				return pr_perror("can't install fd %u", e->fd);
 			close(fd);
 		}
-		if (fcntl(e->fd, F_SETFD, e->cloexec ? FD_CLOEXEC : 0))
-			return pr_perror("can't set close-on-exec of fd %u", e->fd);
 	}
-	return close_others(fds, nr, *keep_fd);
+	if (fcntl(e->fd, F_SETFD, e->cloexec ? FD_CLOEXEC : 0))
+		return pr_perror("can't set close-on-exec of fd %u", e->fd);
+	return 0;
+}
+
+int files_restore(struct files_image *fi, int *keep_fd)
+{
+	int moved = fcntl(*keep_fd, F_DUPFD_CLOEXEC, fi->top), ret;
+
+	if (moved < 0)
+		return pr_perror("can't move the control fd above %d", fi->top);
+	close(*keep_fd);
+	*keep_fd = moved;
+	for (size_t i = 0; i < fi->nr; i++)
+		if ((ret = install_one(fi, fi->fds[i])))
+			return ret;
+	/* what refers to other fds, now that all are in place */
+	for (size_t i = 0; i < fi->nr; i++) {
+		const FdinfoEntry *e = fi->fds[i];
+		const struct fd_ops *ops = ops_by_kind(e->kind);
+
+		if (!e->has_dup_of && ops->finish && (ret = ops->finish(fi, e)))
+			return ret;
+	}
+	for (size_t i = 0; i < fi->nr_pipes; i++)
+		for (int k = 0; k < 2; k++)
+			if (fi->pipes[i].end[k] >= 0) {
+				close(fi->pipes[i].end[k]);
+				fi->pipes[i].end[k] = -1;
+			}
+	return close_others(fi, *keep_fd);
+}
+
+int files_finish(struct files_image *fi)
+{
+	int ret = ghost_finish(fi);
+
+	/* Last: closing any fd of a file drops the process's POSIX locks on it. */
+	for (size_t i = 0; i < fi->nr && !ret; i++)
+		if (!fi->fds[i]->has_dup_of)
+			ret = locks_restore(fi->fds[i]);
+	return ret;
 }

@@ -28,11 +28,11 @@ static int pipe_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 	return 0;
 }
 
-static int pipe_restore(const FdinfoEntry *e, bool shell_job, bool *inherited)
+static int pipe_restore(struct files_image *fi, const FdinfoEntry *e, bool *inherited)
 {
 	struct stat st;
 
-	(void)shell_job;
+	(void)fi;
 	if (fstat(e->fd, &st) || !S_ISFIFO(st.st_mode))
 		return pr_err("fd %u was a pipe to outside the process (pipe:[%lu]): restore with fd %u open "
 			      "as a pipe (it is inherited as it is)", e->fd, (unsigned long)e->pipe->ino, e->fd),

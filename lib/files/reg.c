@@ -1,6 +1,11 @@
-/* Regular files and directories: reopened by path at their position and flags. */
+/* Regular files and directories: reopened by path at their position and flags,
+ * after checking that the file is still the one the dump saw (size, mtime).
+ * A file unlinked while open, or replaced by another at its path, is saved
+ * whole as a ghost (ghost.c) and reopened from the recreated copy.  O_PATH fds
+ * of any file type are reopened the same way. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -8,57 +13,112 @@
 #include "files/files.h"
 #include "log.h"
 
+#define DELETED " (deleted)"
+
 static bool reg_match(const struct fd_dump_ctx *c)
 {
+	if (c->flags & O_PATH)
+		return c->link[0] == '/';
 	return S_ISREG(c->st.st_mode) || S_ISDIR(c->st.st_mode);
+}
+
+static uint64_t mtime_ns(const struct stat *st)
+{
+	return st->st_mtim.tv_sec * 1000000000ULL + st->st_mtim.tv_nsec;
+}
+
+/* Is the open file still reachable at its path?  If not, its content must be saved. */
+static bool needs_ghost(const struct fd_dump_ctx *c, char *path)
+{
+	size_t len = strlen(path), dl = strlen(DELETED);
+	struct stat st;
+
+	if (len > dl && !strcmp(path + len - dl, DELETED)) {
+		path[len - dl] = 0;
+		return true;
+	}
+	return stat(path, &st) || st.st_dev != c->st.st_dev || st.st_ino != c->st.st_ino;
 }
 
 static int reg_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 {
 	RegFileEntry *r = malloc(sizeof(*r));
+	char src[64];
 
 	if (!r)
 		return -ENOMEM;
-	if (c->link[0] != '/' || strstr(c->link, " (deleted)"))
-		return free(r), pr_err("pid %d: fd %d is a file with no reachable path (%s): unlinked files are "
-				       "not supported yet", c->pid, c->fd, c->link), -EOPNOTSUPP;
 	reg_file_entry__init(r);
-	r->path = strdup(c->link);
+	e->reg = r;
+	if (c->link[0] != '/')
+		return pr_err("pid %d: fd %d is a file with no path (%s), which can't be checkpointed", c->pid, c->fd,
+			      c->link), -EOPNOTSUPP;
+	if (!(r->path = strdup(c->link)))
+		return -ENOMEM;
 	r->pos = c->pos;
 	r->size = c->st.st_size;
 	r->mode = c->st.st_mode;
 	r->has_mtime_ns = r->has_dev = r->has_ino = true;
-	r->mtime_ns = c->st.st_mtim.tv_sec * 1000000000ULL + c->st.st_mtim.tv_nsec;
+	r->mtime_ns = mtime_ns(&c->st);
 	r->dev = c->st.st_dev;
 	r->ino = c->st.st_ino;
-	e->reg = r;
-	return r->path ? 0 : -ENOMEM;
+	if (!needs_ghost(c, r->path))
+		return 0;
+	if (!S_ISREG(c->st.st_mode))
+		return pr_err("pid %d: fd %d is %s, which was removed while open: only regular files can be "
+			      "saved whole", c->pid, c->fd, c->link), -EOPNOTSUPP;
+	snprintf(src, sizeof(src), "/proc/%d/fd/%d", c->pid, c->fd);
+	r->has_ghost_id = true;
+	return ghost_dump_file(c->ghosts, src, &c->st, GHOST_KIND__GHOST_FILE, r->path, &r->ghost_id);
 }
 
-static int reg_restore(const FdinfoEntry *e, bool shell_job, bool *inherited)
+/* The file at the path must be the one the dump saw: same size, same mtime. */
+static int check_unchanged(const FdinfoEntry *e, const struct stat *st)
+{
+	const RegFileEntry *r = e->reg;
+	char what[256] = "";
+	size_t n = 0;
+
+	if ((uint64_t)st->st_size != r->size)
+		n += snprintf(what + n, sizeof(what) - n, "size %lu, now %lld", (unsigned long)r->size,
+			      (long long)st->st_size);
+	if (r->has_mtime_ns && mtime_ns(st) != r->mtime_ns)
+		snprintf(what + n, sizeof(what) - n, "%smtime %lu.%09lu, now %lld.%09ld", n ? "; " : "",
+			 (unsigned long)(r->mtime_ns / 1000000000ULL), (unsigned long)(r->mtime_ns % 1000000000ULL),
+			 (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+	if (!what[0])
+		return 0;
+	return pr_err("fd %u: %s changed since the dump (%s): restore with --skip-file-checks to use it as it is",
+		      e->fd, r->path, what), -ESTALE;
+}
+
+static int reg_restore(struct files_image *fi, const FdinfoEntry *e, bool *inherited)
 {
 	const RegFileEntry *r = e->reg;
 	/* O_CREAT/O_TRUNC/O_EXCL acted at the original open; never again */
-	int flags = e->flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_NOCTTY | O_CLOEXEC);
+	int flags = (e->flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC)) | O_NOCTTY | O_CLOEXEC;
 	struct stat st;
-	int fd;
+	int fd, ret;
 
-	(void)shell_job;
 	*inherited = false;
-	fd = open(r->path, flags | O_NOCTTY);
+	if (r->has_ghost_id) {
+		int g = ghost_fd(fi, r->ghost_id, r->path);
+		if (g < 0)
+			return g;
+		fd = reopen_fd(g, flags);
+	} else
+		fd = open(r->path, flags);
 	if (fd < 0)
 		return pr_perror("can't reopen %s for fd %u", r->path, e->fd);
 	if (fstat(fd, &st) || (st.st_mode & S_IFMT) != (r->mode & S_IFMT)) {
 		close(fd);
 		return pr_err("fd %u: %s is no longer the same kind of file", e->fd, r->path), -ESTALE;
 	}
-	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < r->pos && !(e->flags & O_APPEND)) {
+	if (S_ISREG(st.st_mode) && !r->has_ghost_id && !fi->skip_checks && (ret = check_unchanged(e, &st))) {
 		close(fd);
-		return pr_err("fd %u: %s shrank to %lld bytes, below the saved position %lu", e->fd, r->path,
-			      (long long)st.st_size, (unsigned long)r->pos), -ESTALE;
+		return ret;
 	}
-	if (lseek(fd, r->pos, SEEK_SET) < 0 && S_ISREG(st.st_mode)) {
-		int ret = pr_perror("can't seek %s to %lu", r->path, (unsigned long)r->pos);
+	if (!(e->flags & O_PATH) && lseek(fd, r->pos, SEEK_SET) < 0 && S_ISREG(st.st_mode)) {
+		ret = pr_perror("can't seek %s to %lu", r->path, (unsigned long)r->pos);
 		close(fd);
 		return ret;
 	}
@@ -69,6 +129,8 @@ static int reg_validate(const FdinfoEntry *e)
 {
 	if (!e->reg || !e->reg->path || e->reg->path[0] != '/')
 		return pr_err("fdinfo: fd %u has no absolute file path", e->fd), -EINVAL;
+	if (e->reg->has_ghost_id && !S_ISREG(e->reg->mode))
+		return pr_err("fdinfo: fd %u: only a regular file can be a ghost", e->fd), -EINVAL;
 	return 0;
 }
 

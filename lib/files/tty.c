@@ -26,9 +26,9 @@ static int tty_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 	return e->tty_path ? 0 : -ENOMEM;
 }
 
-static int tty_restore(const FdinfoEntry *e, bool shell_job, bool *inherited)
+static int tty_restore(struct files_image *fi, const FdinfoEntry *e, bool *inherited)
 {
-	if (!shell_job)
+	if (!fi->shell_job)
 		return pr_err("fd %u was the terminal %s: restore with --shell-job", e->fd, e->tty_path), -EINVAL;
 	if (!isatty(e->fd))
 		return pr_err("fd %u was the terminal %s: with --shell-job fd %u must be a terminal", e->fd,

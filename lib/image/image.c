@@ -13,6 +13,8 @@
 #include "core.pb-c.h"
 #include "mm.pb-c.h"
 #include "fdinfo.pb-c.h"
+#include "ghost.pb-c.h"
+#include "timer.pb-c.h"
 
 static const struct img_desc descs[IMG__NR] = {
 	[IMG_INVENTORY] = { "inventory.img",  0x494e5601, NULL, &inventory_entry__descriptor },
@@ -23,7 +25,15 @@ static const struct img_desc descs[IMG__NR] = {
 	[IMG_FDINFO]    = { "fdinfo-%u.img",  0x46444901, NULL, &fdinfo_entry__descriptor },
 	[IMG_FS]        = { "fs-%u.img",      0x46530001, NULL, &fs_entry__descriptor },
 	[IMG_PAGES]     = { "pages-%u.img",   0, NULL, NULL },
+	[IMG_GHOST]     = { "ghost-%u.img",   0x47485301, NULL, &ghost_entry__descriptor },
+	[IMG_GHOSTDATA] = { "ghostdata-%u.img", 0, NULL, NULL },
+	[IMG_TIMERS]    = { "timers-%u.img",  0x544d5201, NULL, &posix_timer_entry__descriptor },
 };
+
+bool img_kind_is_raw(enum img_kind kind)
+{
+	return !descs[kind].magic;
+}
 
 const struct img_desc *img_desc(enum img_kind kind)
 {
@@ -226,7 +236,7 @@ struct img *img_open(struct img_dir *dir, enum img_kind kind, unsigned id)
 			pr_perror("can't open image %s/%s", dir->path, name);
 		return NULL;
 	}
-	if (kind == IMG_PAGES) {
+	if (img_kind_is_raw(kind)) {
 		struct img *img = xzalloc(sizeof(*img));
 		if (!img) {
 			close(fd);
@@ -247,8 +257,8 @@ struct img *img_open_path(const char *path)
 
 	base = base ? base + 1 : path;
 	kind = img_kind_of_name(base);
-	if (kind < 0 || kind == IMG_PAGES) {
-		pr_err("%s: not a record image libcr knows (pages images are raw memory)", path);
+	if (kind < 0 || img_kind_is_raw(kind)) {
+		pr_err("%s: not a record image libcr knows (pages and ghostdata images are raw bytes)", path);
 		return NULL;
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);

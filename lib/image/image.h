@@ -23,6 +23,9 @@ enum img_kind {
 	IMG_FDINFO,
 	IMG_FS,
 	IMG_PAGES,     /* raw pages, no header */
+	IMG_GHOST,     /* saved files: unlinked, replaced, memfd */
+	IMG_GHOSTDATA, /* their bytes, raw, no header */
+	IMG_TIMERS,    /* POSIX timers */
 	IMG__NR,
 };
 
@@ -34,6 +37,8 @@ struct img_desc {
 };
 
 const struct img_desc *img_desc(enum img_kind kind);
+/* Raw images (pages, ghost data) have no header and no records. */
+bool img_kind_is_raw(enum img_kind kind);
 /* Which kind a file name is (basename), or -1. */
 int img_kind_of_name(const char *basename);
 

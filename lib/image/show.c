@@ -445,7 +445,7 @@ static int open_error(const char *path)
 
 	base = base ? base + 1 : path;
 	kind = img_kind_of_name(base);
-	if (kind < 0 || kind == IMG_PAGES)
+	if (kind < 0 || img_kind_is_raw(kind))
 		return -EINVAL;
 	return errno ? -errno : -EIO;
 }

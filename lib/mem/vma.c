@@ -31,9 +31,10 @@ static int classify(pid_t pid, const struct proc_vma *p, VmaEntry *v)
 	else if (p->path[0] == '/' && p->deleted && p->shared && !strcmp(p->path, "/dev/zero"))
 		v->kind = VMA_KIND__VMA_ANON_SHARED;   /* MAP_SHARED|MAP_ANONYMOUS is shmem named dev/zero */
 	else if (p->path[0] == '/') {
-		if (p->deleted)
-			return pr_err("pid %d maps %s, which was deleted (at 0x%lx): deleted or memfd mappings "
-				      "are not supported yet", pid, p->path, (unsigned long)p->start), -EOPNOTSUPP;
+		/* deleted files and memfds are saved whole as ghosts (files_dump); SysV shm is not a file */
+		if (p->deleted && !strncmp(p->path, "/SYSV", 5))
+			return pr_err("pid %d maps the SysV shared memory segment %s at 0x%lx, which can't be "
+				      "checkpointed yet", pid, p->path, (unsigned long)p->start), -EOPNOTSUPP;
 		v->kind = p->shared ? VMA_KIND__VMA_FILE_SHARED : VMA_KIND__VMA_FILE_PRIVATE;
 	} else if (p->shared)
 		return pr_err("pid %d has a shared mapping %s at 0x%lx that is not supported yet", pid,

@@ -1,6 +1,7 @@
 /* tst: the test-program side of the runner protocol (see tst.h). */
 #include "tst.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAX_OPTS 16
@@ -179,10 +181,33 @@ bool tst_check_requested(void)
 	return input_complete();
 }
 
+/* A temp path is a file, or a directory of files (removed with them). */
+static void remove_tmp(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st))
+		return;
+	if (S_ISDIR(st.st_mode)) {
+		DIR *d = opendir(path);
+		struct dirent *e;
+		char sub[512];
+		while (d && (e = readdir(d)))
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+				snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+				unlink(sub);
+			}
+		if (d)
+			closedir(d);
+		rmdir(path);
+	} else {
+		unlink(path);
+	}
+}
+
 static void cleanup(void)
 {
-	for (int i = 0; i < ntmp; i++)
-		unlink(tmp_paths[i]);
+	for (int i = ntmp - 1; i >= 0; i--)
+		remove_tmp(tmp_paths[i]);
 }
 
 void tst_pass(void)

@@ -10,8 +10,8 @@
  *   tst_fail(fmt, ...)     write "FAIL: reason\n", exit 1
  *
  * Every line goes out as one write(2): no stdio buffers that a dump could catch
- * half-flushed.  Test programs must not fork or create threads, and hold only
- * fds 0, 1, 2 plus regular files or /dev/null.
+ * half-flushed.  Test programs must not fork or create threads; their fds 0, 1,
+ * 2 are the runner's pipes.
  */
 #ifndef TST_H
 #define TST_H
@@ -51,7 +51,8 @@ __attribute__((format(printf, 1, 2))) void tst_info(const char *fmt, ...);
 /* Write a buffer to fd 1 in one write(2) (retrying only short writes). */
 void tst_write_all(int fd, const void *buf, size_t len);
 
-/* A temporary path /tmp/libcr-tst-PID-TAG, unlinked by tst_pass/tst_fail. */
+/* A temporary path /tmp/libcr-tst-PID-TAG, removed by tst_pass/tst_fail (a
+ * directory with the files in it; paths are removed in the reverse order). */
 const char *tst_tmp_path(const char *tag);
 
 /* xorshift64* PRNG: fast, good enough to make memory contents unpredictable. */

@@ -28,6 +28,7 @@ int cmd_restore(int argc, char **argv)
 		{ "verbose", no_argument, 0, 'v' },
 		{ "log-file", required_argument, 0, 'o' },
 		{ "new-pidns", no_argument, 0, 'N' },
+		{ "skip-file-checks", no_argument, 0, 'S' },
 		{ 0, 0, 0, 0 },
 	};
 	struct cr_restore_opts opts = { .sz = sizeof(opts) };
@@ -45,8 +46,9 @@ int cmd_restore(int argc, char **argv)
 		case 'v': verbosity++; break;
 		case 'o': log_file = optarg; break;
 		case 'N': opts.new_pidns = true; break;
+		case 'S': opts.skip_file_checks = true; break;
 		default: return crtool_fail("restore: bad option; usage: crtool restore -D DIR [-d] [--shell-job] "
-					   "[--new-pidns] [--pidfile F]");
+					   "[--new-pidns] [--pidfile F] [--skip-file-checks]");
 		}
 	}
 	if (!opts.images_dir)

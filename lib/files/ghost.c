@@ -1,0 +1,396 @@
+/* Ghosts: files the dump saves whole because no path leads to them any more.
+ * A regular file unlinked (or replaced by another at its path) while open or
+ * mapped, and every memfd.  Saved once per inode into ghost-<pid>.img (what the
+ * file was) and ghostdata-<pid>.img (its bytes, holes left out); restore
+ * recreates each before memory is premapped, under its old path when that is
+ * free (so /proc shows the same name), unlinks it again at once, and hands the
+ * fds and memory areas that used it new opens of the recreated file. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include "files/files.h"
+#include "image/image.h"
+#include "log.h"
+#include "util.h"
+
+#define MEMFD_NAME_MAX 249   /* memfd_create(2): longer names fail with EINVAL */
+
+struct ghost_known {
+	dev_t dev;
+	ino_t ino;
+	uint32_t id;
+};
+
+struct ghost_dump {
+	pid_t pid;              /* as we see it; the images use the process's own PID */
+	struct img *img;
+	struct img *data;
+	uint64_t data_off;
+	struct ghost_known *known;
+	size_t nr;
+};
+
+int ghost_dump_open(struct ghost_dump **gp, struct img_dir *dir, pid_t pid, pid_t img_id)
+{
+	struct ghost_dump *g = xzalloc(sizeof(*g));
+
+	if (!g)
+		return -ENOMEM;
+	g->pid = pid;
+	g->img = img_create(dir, IMG_GHOST, img_id);
+	g->data = g->img ? img_create(dir, IMG_GHOSTDATA, img_id) : NULL;
+	*gp = g;
+	return g->data ? 0 : -EIO;
+}
+
+int ghost_dump_close(struct ghost_dump *g, bool write)
+{
+	int ret = 0;
+
+	if (write && g->img && g->data) {
+		ret = img_close_write(g->img);
+		g->img = NULL;
+		ret = img_close_write(g->data) ?: ret;
+		g->data = NULL;
+	}
+	img_close(g->img);
+	img_close(g->data);
+	free(g->known);
+	free(g);
+	return ret;
+}
+
+/* Copy [off, off+len) of fd into the data image. */
+static int copy_out(struct ghost_dump *g, int fd, off_t off, uint64_t len, const char *name)
+{
+	while (len) {
+		ssize_t n = sendfile(g->data->fd, fd, &off, len > (1UL << 30) ? (1UL << 30) : len);
+		if (n <= 0)
+			return n ? pr_perror("can't save the content of %s", name)
+				 : (pr_err("%s shrank while it was saved", name), -EIO);
+		len -= n;
+		g->data_off += n;
+	}
+	return 0;
+}
+
+/* The runs of fd that hold data (SEEK_DATA/SEEK_HOLE), copied out. */
+static int save_extents(struct ghost_dump *g, int fd, uint64_t size, GhostEntry *e)
+{
+	uint64_t pos = 0;
+
+	while (pos < size) {
+		off_t data = lseek(fd, pos, SEEK_DATA), hole;
+		GhostExtent *x, **n;
+		int ret;
+
+		if (data < 0 && errno == ENXIO)
+			break;
+		if (data < 0 && errno == EINVAL)   /* no hole support: all of it */
+			data = pos, hole = size;
+		else if (data < 0 || (hole = lseek(fd, data, SEEK_HOLE)) < 0)
+			return pr_perror("can't find the data of %s", e->name);
+		if ((uint64_t)hole > size)
+			hole = size;
+		if ((uint64_t)data >= size)
+			break;
+		if (!(x = malloc(sizeof(*x))) || !(n = realloc(e->extents, (e->n_extents + 1) * sizeof(*n)))) {
+			free(x);
+			return -ENOMEM;
+		}
+		ghost_extent__init(x);
+		x->off = data;
+		x->len = hole - data;
+		e->extents = n;
+		e->extents[e->n_extents++] = x;
+		if ((ret = copy_out(g, fd, data, x->len, e->name)))
+			return ret;
+		pos = hole;
+	}
+	return 0;
+}
+
+int ghost_dump_file(struct ghost_dump *g, const char *src, const struct stat *st, GhostKind kind,
+		    const char *name, uint32_t *id)
+{
+	GhostEntry *e;
+	struct ghost_known *k;
+	struct statfs sfs;
+	int fd, ret;
+
+	for (size_t i = 0; i < g->nr; i++)
+		if (g->known[i].dev == st->st_dev && g->known[i].ino == st->st_ino) {
+			*id = g->known[i].id;
+			return 0;
+		}
+	if (!(k = realloc(g->known, (g->nr + 1) * sizeof(*k))))
+		return -ENOMEM;
+	g->known = k;
+	fd = open(src, O_RDONLY | O_CLOEXEC | O_NOATIME);
+	if (fd < 0 && errno == EPERM)
+		fd = open(src, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return pr_perror("pid %d: can't open %s (%s) to save its content", g->pid, src, name);
+	if (!fstatfs(fd, &sfs) && sfs.f_type == HUGETLBFS_MAGIC) {
+		close(fd);
+		return pr_err("pid %d: %s is a hugetlb memfd, which can't be checkpointed yet", g->pid, name),
+		       -EOPNOTSUPP;
+	}
+	if (!(e = malloc(sizeof(*e)))) {
+		close(fd);
+		return -ENOMEM;
+	}
+	ghost_entry__init(e);
+	e->id = g->nr + 1;
+	e->kind = kind;
+	e->name = strdup(name);
+	e->mode = st->st_mode;
+	e->uid = st->st_uid;
+	e->gid = st->st_gid;
+	e->size = st->st_size;
+	e->mtime_ns = st->st_mtim.tv_sec * 1000000000ULL + st->st_mtim.tv_nsec;
+	e->data_off = g->data_off;
+	if (kind == GHOST_KIND__GHOST_MEMFD) {
+		int seals = fcntl(fd, F_GET_SEALS);
+		e->has_seals = seals > 0;
+		e->seals = seals > 0 ? seals : 0;
+	}
+	ret = e->name ? save_extents(g, fd, e->size, e) : -ENOMEM;
+	close(fd);
+	if (!ret)
+		ret = img_write_msg(g->img, &e->base);
+	if (!ret) {
+		g->known[g->nr++] = (struct ghost_known){ st->st_dev, st->st_ino, e->id };
+		*id = e->id;
+		pr_debug("pid %d: saved %s (%lu bytes) as ghost %u", g->pid, name, (unsigned long)e->size, e->id);
+	}
+	img_free_msg(&e->base);
+	return ret;
+}
+
+int ghost_dump_vmas(struct ghost_dump *g, pid_t pid, MmEntry *mm)
+{
+	for (size_t i = 0; mm && i < mm->n_vmas; i++) {
+		VmaEntry *v = mm->vmas[i];
+		struct stat mst, pst;
+		char mf[128];
+		bool memfd;
+		int ret;
+
+		if (v->kind != VMA_KIND__VMA_FILE_PRIVATE && v->kind != VMA_KIND__VMA_FILE_SHARED)
+			continue;
+		snprintf(mf, sizeof(mf), "/proc/%d/map_files/%lx-%lx", pid, (unsigned long)v->start,
+			 (unsigned long)v->end);
+		if (stat(mf, &mst))
+			return pr_perror("can't stat %s (%s)", mf, v->path);
+		memfd = !strncmp(v->path, "/memfd:", 7);
+		/* still the file at its path: mapped again from there on restore */
+		if (!memfd && !stat(v->path, &pst) && pst.st_dev == mst.st_dev && pst.st_ino == mst.st_ino)
+			continue;
+		if ((ret = ghost_dump_file(g, mf, &mst, memfd ? GHOST_KIND__GHOST_MEMFD : GHOST_KIND__GHOST_FILE,
+					   memfd ? v->path + 7 : v->path, &v->ghost_id)))
+			return ret;
+		v->has_ghost_id = true;
+	}
+	return 0;
+}
+
+/* ---- restore */
+
+static int validate(const GhostEntry *e, uint32_t want_id, uint64_t *data_len)
+{
+	uint64_t end = 0;
+
+	if (e->id != want_id)
+		return pr_err("ghost image: ghost %u out of order (expected %u)", e->id, want_id), -EINVAL;
+	if (e->kind != GHOST_KIND__GHOST_FILE && e->kind != GHOST_KIND__GHOST_MEMFD)
+		return pr_err("ghost image: ghost %u has unknown kind %d", e->id, e->kind), -EINVAL;
+	if (e->kind == GHOST_KIND__GHOST_FILE ? e->name[0] != '/' || !S_ISREG(e->mode)
+					      : strlen(e->name) > MEMFD_NAME_MAX)
+		return pr_err("ghost image: ghost %u has a bad name or mode", e->id), -EINVAL;
+	if (e->size > INT64_MAX || e->data_off != *data_len)
+		return pr_err("ghost image: ghost %u has a bad size or data offset", e->id), -EINVAL;
+	for (size_t i = 0; i < e->n_extents; i++) {
+		const GhostExtent *x = e->extents[i];
+		if (!x->len || x->off < end || x->off > e->size || x->len > e->size - x->off)
+			return pr_err("ghost image: ghost %u (%s): extent %zu is empty, unsorted or beyond its size",
+				      e->id, e->name, i), -EINVAL;
+		end = x->off + x->len;
+		*data_len += x->len;
+	}
+	return 0;
+}
+
+int ghost_load(struct img_dir *dir, pid_t pid, struct files_image *fi)
+{
+	struct img *img = img_open(dir, IMG_GHOST, pid), *data;
+	uint64_t data_len = 0;
+	GhostEntry *e;
+	struct stat st;
+	int ret;
+
+	if (!img)
+		return -ENOENT;
+	while ((ret = img_read_msg(img, &ghost_entry__descriptor, (ProtobufCMessage **)&e)) > 0) {
+		GhostEntry **n = realloc(fi->ghosts, (fi->nr_ghosts + 1) * sizeof(*n));
+		if (!n) {
+			img_free_msg(&e->base);
+			ret = -ENOMEM;
+			break;
+		}
+		fi->ghosts = n;
+		fi->ghosts[fi->nr_ghosts++] = e;
+		if ((ret = validate(e, fi->nr_ghosts, &data_len)))
+			break;
+	}
+	img_close(img);
+	if (ret < 0)
+		return ret;
+	if (!(data = img_open(dir, IMG_GHOSTDATA, pid)))
+		return -ENOENT;
+	if (fstat(data->fd, &st))
+		ret = pr_perror("can't stat %s", data->name);
+	else if ((uint64_t)st.st_size != data_len) {
+		pr_err("%s holds %lld bytes, its ghosts list %lu: truncated or corrupt", data->name,
+		       (long long)st.st_size, (unsigned long)data_len);
+		ret = -EINVAL;
+	}
+	img_close(data);
+	return ret;
+}
+
+static int create_file(const GhostEntry *e)
+{
+	char *beside = NULL;
+	int fd = open(e->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	/* the path is taken (the file was replaced): beside it, under a name of our own */
+	if (fd < 0 && errno == EEXIST) {
+		if (asprintf(&beside, "%s.cr-ghost-%d-%u", e->name, getpid(), e->id) < 0)
+			return -ENOMEM;
+		fd = open(beside, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	}
+	if (fd < 0) {
+		int ret = pr_perror("can't recreate the unlinked file %s", beside ? beside : e->name);
+		free(beside);
+		return ret;
+	}
+	if (unlink(beside ? beside : e->name)) {
+		int ret = pr_perror("can't unlink the recreated file %s", beside ? beside : e->name);
+		close(fd);
+		free(beside);
+		return ret;
+	}
+	free(beside);
+	return fd;
+}
+
+static int create_memfd(const GhostEntry *e)
+{
+	/* seals == F_SEAL_SEAL alone is how a memfd made without MFD_ALLOW_SEALING looks */
+	unsigned flags = MFD_CLOEXEC | (e->seals == F_SEAL_SEAL ? 0 : MFD_ALLOW_SEALING);
+	int fd = memfd_create(e->name, flags);
+
+	if (fd < 0)
+		return pr_perror("can't recreate the memfd %s", e->name);
+	return fd;
+}
+
+static int fill(int data_fd, const GhostEntry *e, int fd)
+{
+	off_t src = e->data_off;
+	struct timespec times[2] = { { .tv_nsec = UTIME_OMIT },
+				     { .tv_sec = e->mtime_ns / 1000000000ULL, .tv_nsec = e->mtime_ns % 1000000000ULL } };
+
+	if (ftruncate(fd, e->size))
+		return pr_perror("can't size the recreated %s to %lu bytes", e->name, (unsigned long)e->size);
+	for (size_t i = 0; i < e->n_extents; i++) {
+		uint64_t len = e->extents[i]->len;
+		if (lseek(fd, e->extents[i]->off, SEEK_SET) < 0)
+			return pr_perror("can't seek in the recreated %s", e->name);
+		while (len) {
+			ssize_t n = sendfile(fd, data_fd, &src, len > (1UL << 30) ? (1UL << 30) : len);
+			if (n <= 0)
+				return n ? pr_perror("can't write the content of %s", e->name)
+					 : (pr_err("ghost data ends inside %s", e->name), -EIO);
+			len -= n;
+		}
+	}
+	if (fchown(fd, e->uid, e->gid) || fchmod(fd, e->mode & 07777) || futimens(fd, times))
+		return pr_perror("can't set the owner, mode or times of the recreated %s", e->name);
+	return 0;
+}
+
+int ghost_restore_all(struct files_image *fi, struct img_dir *dir)
+{
+	struct img *data;
+	int ret = 0;
+
+	if (!fi->nr_ghosts)
+		return 0;
+	if (!(fi->ghost_fds = malloc(fi->nr_ghosts * sizeof(int))))
+		return -ENOMEM;
+	for (size_t i = 0; i < fi->nr_ghosts; i++)
+		fi->ghost_fds[i] = -1;
+	/* opened here, in the task: the fds libcr had are gone by now */
+	if (!(data = img_open(dir, IMG_GHOSTDATA, fi->id)))
+		return -ENOENT;
+	for (size_t i = 0; i < fi->nr_ghosts && !ret; i++) {
+		const GhostEntry *e = fi->ghosts[i];
+		int fd = e->kind == GHOST_KIND__GHOST_FILE ? create_file(e) : create_memfd(e);
+
+		if (fd < 0) {
+			ret = fd;
+			break;
+		}
+		if ((ret = fill(data->fd, e, fd))) {
+			close(fd);
+			break;
+		}
+		if ((fd = files_stash_fd(fi, fd)) < 0)
+			ret = fd;
+		fi->ghost_fds[i] = fd;
+	}
+	img_close(data);
+	return ret;
+}
+
+const GhostEntry *ghost_get(const struct files_image *fi, uint32_t id)
+{
+	return id >= 1 && id <= fi->nr_ghosts ? fi->ghosts[id - 1] : NULL;
+}
+
+int ghost_fd(struct files_image *fi, uint32_t id, const char *user)
+{
+	if (!ghost_get(fi, id) || !fi->ghost_fds || fi->ghost_fds[id - 1] < 0)
+		return pr_err("%s refers to ghost %u, which the ghost image does not have", user, id), -EINVAL;
+	return fi->ghost_fds[id - 1];
+}
+
+int ghost_finish(struct files_image *fi)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < fi->nr_ghosts && fi->ghost_fds; i++) {
+		const GhostEntry *e = fi->ghosts[i];
+		int fd = fi->ghost_fds[i];
+
+		if (fd < 0)
+			continue;
+		/* sealed last: F_SEAL_WRITE would have refused the content and the maps */
+		if (!ret && e->kind == GHOST_KIND__GHOST_MEMFD && e->seals && e->seals != F_SEAL_SEAL &&
+		    fcntl(fd, F_ADD_SEALS, e->seals))
+			ret = pr_perror("can't seal the memfd %s with 0x%x", e->name, e->seals);
+		close(fd);
+		fi->ghost_fds[i] = -1;
+	}
+	return ret;
+}

@@ -32,6 +32,7 @@ struct fd_dump_ctx {
 /* The restore side: the process's fd images and what restoring them needs. */
 struct pipe_rst {
 	uint64_t ino;
+	bool fifo;              /* a FIFO's read-write holder (end[0]), not a pipe */
 	int end[2];             /* read, write end; -1 once handed out or closed */
 	int first[2];           /* fd number that took each end (-1: none yet) */
 };

@@ -256,17 +256,15 @@ else
 fi
 
 # ---- dump: unsupported fd kinds; the target must survive untouched
-for kind in eventfd socket; do
+for kind in io_uring userfaultfd perf_event bpf-map socket; do
 	name=unsupported-$kind
-	args=()
-	[ "$kind" = socket ] && args=(--socket)
-	if ! start "$name" unsupported-fd "${args[@]}"; then
+	if ! start "$name" unsupported-fd --kind "$kind"; then
 		fail "$name" "unsupported-fd did not start: $(cat "$T/$name.out")"
 		continue
 	fi
 	mkdir "$T/d-$name"
 	crt dump -t "$PID" -D "$T/d-$name"
-	if expect_error "$name" "fd 5" "$kind"; then
+	if expect_error "$name" "pid $PID" "fd 5" "$kind" "can't be checkpointed"; then
 		if ! running_untraced "$PID"; then
 			fail "$name" "the target is not running freely after the failed dump: $(state_of "$PID")"
 		elif ! send_check "$name"; then

@@ -20,7 +20,8 @@
 /* Order matters: the first whose match() says yes owns the fd (memfd before
  * regular files, terminals before other devices). */
 static const struct fd_ops *const fd_kinds[] = {
-	&reg_fd_ops, &tty_fd_ops, &chr_fd_ops, &pipe_fd_ops, &fifo_fd_ops,
+	&memfd_fd_ops, &reg_fd_ops, &tty_fd_ops, &chr_fd_ops, &pipe_fd_ops, &fifo_fd_ops,
+	&eventfd_fd_ops, &signalfd_fd_ops, &timerfd_fd_ops, &inotify_fd_ops, &epoll_fd_ops,
 };
 
 static const struct fd_ops *ops_by_kind(FdKind kind)
@@ -44,6 +45,19 @@ const char *fdinfo_value(const char *text, const char *key)
 		return l;
 	}
 	return NULL;
+}
+
+int files_getfd(pid_t pid, int fd)
+{
+	int pidfd = syscall(SYS_pidfd_open, pid, 0), ret;
+
+	if (pidfd < 0)
+		return pr_perror("pidfd_open(%d)", pid);
+	ret = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	if (ret < 0)
+		ret = pr_perror("can't get fd %d of pid %d (pidfd_getfd)", fd, pid);
+	close(pidfd);
+	return ret;
 }
 
 int reopen_fd(int fd, int flags)

@@ -96,6 +96,8 @@ int files_finish(struct files_image *fi);
 const char *fdinfo_value(const char *text, const char *key);
 /* Move fd above every fd number of the image (close-on-exec); the new fd or -errno. */
 int files_stash_fd(struct files_image *fi, int fd);
+/* The target's very open file description behind its fd (pidfd_getfd), or -errno. */
+int files_getfd(pid_t pid, int fd);
 /* Open /proc/self/fd/N with flags: a new open file description of the same file. */
 int reopen_fd(int fd, int flags);
 /* Read the bytes waiting in a pipe (or FIFO) of pid at fd, leaving them in place. */

@@ -6,13 +6,13 @@
 #
 # Suites, in order: the unit tests (build/test/unit-*), the runner over every
 # test program in every mode (plus the negative test: counter --corrupt must
-# be caught, with --expect-fail), and test/errors.sh.  Each prints its own
+# be caught, with --expect-fail), test/tty.sh and test/errors.sh.  Each prints its own
 # "N passed, N failed"; this script adds them up and prints the total as its
 # last line.  Exit status 1 if anything failed.
 #
 # TESTS names: any test program below, "corrupt" (the negative test), "unit"
 # (all unit tests) or unit-NAME, "real" (test/real/*.sh) or one of them by name,
-# "pidns", "errors".  Unset: all of them.
+# "pidns", "tty", "errors".  Unset: all of them.
 # --fast: mem-random with --size 32 instead of 256 MiB.
 # RUNNER_ARGS: extra runner arguments (e.g. "--keep" or "--mode restore").
 set -u
@@ -23,7 +23,7 @@ RUNNER=$B/test/runner
 
 PROGS="counter mem-random mem-file-private mem-file-shared mem-prot mem-brk mem-stack
        mem-growsdown mem-madvise fpu-avx512 signals itimer vdso-clock nanosleep pipe-read file-regular
-       file-unlinked pipe-inner fifo memfd eventfd signalfd timerfd inotify epoll"
+       file-unlinked pipe-inner fifo memfd eventfd signalfd timerfd inotify epoll dev-special"
 # programs run again with other arguments: "NAME ARGS..." each
 VARIANTS=("tree" "storm --forks" "storm --threads" "threads --threads 2" "threads --threads 64" "threads --threads 1000")
 
@@ -121,6 +121,11 @@ done
 # ---- restores into new pid namespaces, side by side with the original
 if selected pidns; then
 	run_suite pidns env CRTOOL="$CRTOOL" ./test/pidns.sh
+fi
+
+# ---- what needs a controlling terminal (inside script(1) sessions)
+if selected tty; then
+	run_suite tty env CRTOOL="$CRTOOL" TEST_BIN="$B/test" ./test/tty.sh
 fi
 
 # ---- error paths

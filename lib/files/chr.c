@@ -1,5 +1,7 @@
-/* Memory character devices (/dev/null, /dev/zero, /dev/full, /dev/[u]random):
- * stateless, reopened by path. */
+/* Character devices that need nothing but their path: the memory devices
+ * (/dev/null, /dev/zero, /dev/full, /dev/random, /dev/urandom) and /dev/tty,
+ * the caller's controlling terminal under --shell-job.  Reopened by path and
+ * checked to be the same device. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -11,15 +13,23 @@
 #include "log.h"
 
 #define MEM_MAJOR 1
+#define TTYAUX_MAJOR 5   /* 5:0 is /dev/tty */
+
+static bool is_dev_tty(dev_t rdev)
+{
+	return major(rdev) == TTYAUX_MAJOR && minor(rdev) == 0;
+}
 
 static bool chr_match(const struct fd_dump_ctx *c)
 {
-	return S_ISCHR(c->st.st_mode) && major(c->st.st_rdev) == MEM_MAJOR;
+	return S_ISCHR(c->st.st_mode) && (major(c->st.st_rdev) == MEM_MAJOR || is_dev_tty(c->st.st_rdev));
 }
 
 static int chr_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 {
-	(void)c;
+	if (is_dev_tty(c->st.st_rdev) && !c->shell_job)
+		return pr_err("pid %d: fd %d is /dev/tty, its controlling terminal: dump with --shell-job to leave "
+			      "the terminal to the caller", c->pid, c->fd), -EOPNOTSUPP;
 	e->reg = malloc(sizeof(*e->reg));
 	if (!e->reg)
 		return -ENOMEM;
@@ -33,12 +43,17 @@ static int chr_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 
 static int chr_restore(struct files_image *fi, const FdinfoEntry *e, bool *inherited)
 {
+	bool tty = is_dev_tty(e->reg->dev);
 	struct stat st;
 	int fd;
 
-	(void)fi;
 	*inherited = false;
-	fd = open(e->reg->path, (e->flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC)) | O_NOCTTY);
+	if (tty && !fi->shell_job)
+		return pr_err("fd %u was /dev/tty, the controlling terminal: restore with --shell-job", e->fd), -EINVAL;
+	fd = open(e->reg->path, (e->flags & ~(O_CREAT | O_TRUNC | O_EXCL)) | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 && tty && errno == ENXIO)
+		return pr_err("fd %u was /dev/tty, but the restoring crtool has no controlling terminal to give it",
+			      e->fd), -ENXIO;
 	if (fd < 0)
 		return pr_perror("can't reopen %s for fd %u", e->reg->path, e->fd);
 	if (fstat(fd, &st) || !S_ISCHR(st.st_mode) || st.st_rdev != e->reg->dev) {
@@ -50,8 +65,10 @@ static int chr_restore(struct files_image *fi, const FdinfoEntry *e, bool *inher
 
 static int chr_validate(const FdinfoEntry *e)
 {
-	if (!e->reg || !e->reg->path || strncmp(e->reg->path, "/dev/", 5))
-		return pr_err("fdinfo: fd %u is a device outside /dev", e->fd), -EINVAL;
+	if (!e->reg || !e->reg->path || strncmp(e->reg->path, "/dev/", 5) || !e->reg->has_dev ||
+	    (major(e->reg->dev) != MEM_MAJOR && !is_dev_tty(e->reg->dev)))
+		return pr_err("fdinfo: fd %u is a device outside /dev or not one of the memory devices and /dev/tty",
+			      e->fd), -EINVAL;
 	return 0;
 }
 

@@ -14,7 +14,8 @@ static bool tty_match(const struct fd_dump_ctx *c)
 {
 	unsigned maj = major(c->st.st_rdev);
 
-	return S_ISCHR(c->st.st_mode) && (maj == 4 || maj == 5 || (maj >= 136 && maj <= 143));
+	/* 5:0 (/dev/tty) is chr.c's: it names whatever the controlling terminal is */
+	return S_ISCHR(c->st.st_mode) && (maj == 4 || (maj == 5 && minor(c->st.st_rdev)) || (maj >= 136 && maj <= 143));
 }
 
 static int tty_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)

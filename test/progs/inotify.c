@@ -3,7 +3,7 @@
  * In a directory of its own: fd 20 (O_NONBLOCK) watches the directory
  * (IN_CREATE|IN_DELETE, wd 1), a watch on file "gone" is added and removed
  * (so wd 2 is a hole), then file "f" (IN_MODIFY|IN_CLOSE_WRITE, wd 3) and
- * /etc (IN_ACCESS|IN_ONLYDIR|IN_EXCL_UNLINK, wd 4: another directory, flags
+ * /dev (IN_DELETE_SELF|IN_ONLYDIR|IN_EXCL_UNLINK, wd 4: another file system, flags
  * that are not events).  fd 21 is a second inotify with no watches.
  * The queue is emptied before the dump (queued events may be dropped).
  * After CHECK: the "inotify wd:" lines of fdinfo name the same wds and masks
@@ -66,7 +66,7 @@ int main(int argc, char **argv)
 	int w2 = inotify_add_watch(20, gone, IN_OPEN);
 	inotify_rm_watch(20, w2);
 	int w3 = inotify_add_watch(20, f, IN_MODIFY | IN_CLOSE_WRITE);
-	int w4 = inotify_add_watch(20, "/etc", IN_ACCESS | IN_ONLYDIR | IN_EXCL_UNLINK);
+	int w4 = inotify_add_watch(20, "/dev", IN_DELETE_SELF | IN_ONLYDIR | IN_EXCL_UNLINK);
 	if (w1 != 1 || w2 != 2 || w3 != 3 || w4 != 4)
 		tst_fail("watch descriptors %d %d %d %d, expected 1 2 3 4", w1, w2, w3, w4);
 	static char buf[8192], before[2048], after[2048];

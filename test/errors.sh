@@ -435,6 +435,32 @@ else
 	rm -rf /tmp/libcr-tst-"$FP"-*
 fi
 
+# ---- restore: a lock the process held is taken by someone else meanwhile
+name=lock-taken
+if ! start lk file-locks; then
+	fail $name "file-locks did not start: $(cat "$T/lk.out")"
+else
+	LP=$PID
+	mkdir "$T/d-lk"
+	crt dump -t "$LP" -D "$T/d-lk"
+	DRC=$RC
+	stop lk
+	f=/tmp/libcr-tst-$LP-l1
+	if [ "$DRC" != 0 ] || [ ! -f "$f" ]; then
+		fail $name "dump failed (exit $DRC) or left no $f"
+	else
+		flock -n "$f" sleep 100 &
+		HOLDER=$!
+		PIDS+=("$HOLDER")
+		sleep 0.2
+		crt restore -D "$T/d-lk" -d
+		expect_error $name "fd 20" "flock" "$f" "someone else holds" && no_process_at $name "$LP" && pass $name
+		kill -9 "$HOLDER" 2>/dev/null
+		wait "$HOLDER" 2>/dev/null
+	fi
+	rm -rf /tmp/libcr-tst-"$LP"-*
+fi
+
 # ---- restore without -d waits for the restored process and exits with its
 # status: counter --corrupt, dumped and restored, fails its check: exit 1.
 name=foreground-restore-status

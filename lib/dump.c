@@ -16,6 +16,7 @@
 #include "mem/mem.h"
 #include "proc/core.h"
 #include "proc/seize.h"
+#include "proc/timers.h"
 #include "proc/tree.h"
 #include "pstree.pb-c.h"
 #include "fdinfo.pb-c.h"
@@ -173,6 +174,8 @@ static int dump_task(struct tree_task *task, struct img_dir *dir, const struct c
 	mm.mm_brk = ctx.args->misc.brk;
 	task->vpgid = ctx.args->misc.pgid;
 	task->vsid = ctx.args->misc.sid;
+	if ((ret = timers_dump(&ctx, dir, task)))
+		goto out;
 	if ((ret = mem_dump_pages(&ctx, &mm, dir, task->vpid, stats)))
 		goto out;
 	/* the images speak of PIDs as the tree sees them */

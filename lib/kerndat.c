@@ -39,7 +39,7 @@ static struct {
 	char ptrace[192], sigmask[96], peeksiginfo[96], rseq_conf[96];
 	char clone3[160], mm_map[128], memfd[96], vmsplice[96], kcmp[96];
 	char pagemap_scan[128], uffd[128], wp_async[160], soft_dirty[160];
-	char tcp_repair[128], time_ns[128], rseq[128];
+	char tcp_repair[128], time_ns[128], rseq[128], timer_ids[128], getfd[128];
 } note;
 
 #define NOTE(field, ...) snprintf(note.field, sizeof(note.field), __VA_ARGS__)
@@ -418,6 +418,34 @@ static void probe_rseq(struct kerndat *kd)
 		NOTE(rseq, "rseq: %s", errtext(errno));
 }
 
+#define PR_TIMER_CREATE_RESTORE_IDS 77
+#define PR_TIMER_CREATE_RESTORE_IDS_GET 2
+
+static void probe_timer_ids(struct kerndat *kd)
+{
+	/* GET only reads the mode; EINVAL: the kernel predates it */
+	if (prctl(PR_TIMER_CREATE_RESTORE_IDS, PR_TIMER_CREATE_RESTORE_IDS_GET, 0, 0, 0) >= 0)
+		kd->timer_restore_ids = true;
+	else
+		NOTE(timer_ids, "PR_TIMER_CREATE_RESTORE_IDS: %s (Linux 6.15 has it)", errtext(errno));
+}
+
+static void probe_pidfd_getfd(struct kerndat *kd)
+{
+	int pidfd = syscall(SYS_pidfd_open, getpid(), 0), fd = -1;
+
+	if (pidfd >= 0)
+		fd = syscall(SYS_pidfd_getfd, pidfd, pidfd, 0);
+	if (fd >= 0)
+		kd->pidfd_getfd = true;
+	else
+		NOTE(getfd, "%s: %s", pidfd < 0 ? "pidfd_open" : "pidfd_getfd", errtext(errno));
+	if (fd >= 0)
+		close(fd);
+	if (pidfd >= 0)
+		close(pidfd);
+}
+
 /* The mm fields of this process, as PR_SET_MM_MAP takes them (a forked child
  * has the same ones).  brk is left for the child to read. */
 static int read_mm_map(struct prctl_mm_map *m, uint64_t *auxv, size_t auxv_max)
@@ -750,6 +778,8 @@ static void probe_all(void)
 
 	probe_tcp_repair(kd);
 	probe_rseq(kd);
+	probe_timer_ids(kd);
+	probe_pidfd_getfd(kd);
 	probe_clone3_set_tid(kd);
 	probe_helper_child(kd);
 	probe_vdso(kd);
@@ -846,6 +876,8 @@ static void build_table(void)
 	add("tcp-repair", kd->tcp_repair, "established TCP connections (--tcp-established)", note.tcp_repair);
 	add("time-ns", kd->time_ns, "time namespaces: monotonic/boottime offsets", note.time_ns);
 	add("rseq", kd->rseq, "restore of rseq registrations", note.rseq);
+	add("timer-restore-ids", kd->timer_restore_ids, "restore of POSIX timers at their ids", note.timer_ids);
+	add("pidfd-getfd", kd->pidfd_getfd, "dump of timerfds (moving an expired periodic one on)", note.getfd);
 	add("vdso", kd->vdso_size != 0, "restore: this kernel's vDSO where the image had one", vdso_detail);
 	add("task-size", kd->task_size != 0, "restore: checking that the image's mappings fit",
 	    task_size_detail);

@@ -30,6 +30,7 @@
 #include "mem/premap.h"
 #include "mem/shmem.h"
 #include "proc/core.h"
+#include "proc/timers.h"
 #include "proc/proc.h"
 #include "proc/seize.h"
 #include "pidns.h"
@@ -49,6 +50,7 @@ struct task_image {
 	MmEntry *mm;
 	FsEntry *fs;
 	struct files_image files;
+	struct posix_timers timers;
 };
 
 /* The whole tree, read and validated before anything is created. */
@@ -90,7 +92,7 @@ static const char *const restorer_steps[] = {
 	"", "parking the vDSO", "unmapping libcr", "moving an area into place", "placing the vDSO",
 	"unmapping the premap area", "PR_SET_MM_MAP", "sigaction", "setitimer", "sigaltstack", "rseq",
 	"TLS", "set_robust_list", "queueing pending signals", "credentials", "PR_SET_DUMPABLE or PR_SET_PDEATHSIG",
-	"cloning a thread at its TID", "scheduling policy and nice",
+	"cloning a thread at its TID", "scheduling policy and nice", "POSIX timers",
 };
 
 static int read_one(struct img_dir *dir, enum img_kind kind, pid_t pid, const ProtobufCMessageDescriptor *d,
@@ -128,6 +130,8 @@ static int load_task(struct img_dir *dir, struct task_image *t)
 		return ret;
 	if (t->fs->cwd[0] != '/' || t->fs->root[0] != '/')
 		return pr_err("fs-%d.img: cwd or root is not an absolute path", pid), -EINVAL;
+	if ((ret = timers_load(dir, pid, &t->timers)))
+		return ret;
 	return files_load(dir, pid, &t->files);
 }
 
@@ -247,6 +251,7 @@ static void free_images(struct restore_set *rs)
 		img_free_msg(t->mm ? &t->mm->base : NULL);
 		img_free_msg(t->fs ? &t->fs->base : NULL);
 		files_free(&t->files);
+		timers_free(&t->timers);
 	}
 	shmem_release(&rs->shm);
 	for (size_t i = 0; i < rs->nr; i++)
@@ -610,7 +615,8 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	struct core_thread_area *areas;
 	if (thread_areas(t, &l, base, &areas) ||
 	    core_restorer_args(t->core, a, (struct rst_thread *)(base + l.threads),
-			       (struct rst_siginfo *)(base + l.siginfo), areas))
+			       (struct rst_siginfo *)(base + l.siginfo), areas) ||
+	    timers_restorer_args(&t->timers, t->pstree, a))
 		child_fail(c, idx);
 	free(areas);
 

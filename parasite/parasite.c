@@ -121,6 +121,26 @@ static long dump_misc(struct parasite_misc *m)
 	return 0;
 }
 
+/* The settings of the listed POSIX timers, as their owner sees them. */
+static long dump_timers(struct parasite_timers *t)
+{
+	for (uint32_t i = 0; i < t->nr && i < PARASITE_MAX_TIMERS; i++) {
+		struct { int64_t isec, insec, vsec, vnsec; } its;
+		long r = SC(__NR_timer_gettime, t->t[i].id, &its, 0, 0, 0, 0);
+		if (r < 0)
+			return r;
+		t->t[i].interval_sec = its.isec;
+		t->t[i].interval_nsec = its.insec;
+		t->t[i].value_sec = its.vsec;
+		t->t[i].value_nsec = its.vnsec;
+		r = SC(__NR_timer_getoverrun, t->t[i].id, 0, 0, 0, 0, 0);
+		if (r < 0)
+			return r;
+		t->t[i].overrun = r;
+	}
+	return 0;
+}
+
 void parasite_main(struct parasite_args *a)
 {
 	struct parasite_msg m;
@@ -147,6 +167,10 @@ void parasite_main(struct parasite_args *a)
 			break;
 		case PARASITE_CMD_DUMP_MISC:
 			r = dump_misc(&a->misc);
+			send_reply(sock, m.cmd, r, 0);
+			break;
+		case PARASITE_CMD_DUMP_TIMERS:
+			r = dump_timers(&a->timers);
 			send_reply(sock, m.cmd, r, 0);
 			break;
 		case PARASITE_CMD_FINI:

@@ -34,6 +34,7 @@ enum {
 	STEP_VDSO_PARK = 1, STEP_UNMAP, STEP_MOVE_VMA, STEP_VDSO_PLACE, STEP_UNMAP_PREMAP,
 	STEP_MM_MAP, STEP_SIGACTION, STEP_ITIMER, STEP_ALTSTACK, STEP_RSEQ, STEP_TLS,
 	STEP_ROBUST, STEP_SIGQUEUE, STEP_CREDS, STEP_DUMPABLE, STEP_CLONE_THREAD, STEP_SCHED,
+	STEP_POSIX_TIMERS,
 };
 
 struct clone_args {
@@ -183,6 +184,38 @@ static void clone_threads(struct restorer_args *a)
 	}
 }
 
+#define PR_TIMER_CREATE_RESTORE_IDS 77
+
+/* Each POSIX timer at its own id: with PR_TIMER_CREATE_RESTORE_IDS on,
+ * timer_create takes the id to use from where it would store the new one.
+ * Armed (at absolute times) once all exist; signals stay blocked until libcr
+ * sets the final masks. */
+static void restore_posix_timers(struct restorer_args *a)
+{
+	if (!a->nr_posix_timers)
+		return;
+	CHECK_P(a, STEP_POSIX_TIMERS, sys_prctl(PR_TIMER_CREATE_RESTORE_IDS, 1, 0, 0, 0));
+	for (uint32_t i = 0; i < a->nr_posix_timers && i < RST_MAX_POSIX_TIMERS; i++) {
+		const struct rst_posix_timer *t = &a->posix_timers[i];
+		struct { uint64_t value; int32_t signo, notify, tid, pad[11]; } sev = {
+			.value = t->sival, .signo = t->signo, .notify = t->notify, .tid = t->tid };
+		int32_t id = t->id;
+
+		CHECK_P(a, STEP_POSIX_TIMERS, SC(__NR_timer_create, t->clockid, &sev, &id, 0, 0, 0));
+		if (id != t->id)
+			fail(&a->result, STEP_POSIX_TIMERS, -16 /* EBUSY */);
+	}
+	CHECK_P(a, STEP_POSIX_TIMERS, sys_prctl(PR_TIMER_CREATE_RESTORE_IDS, 0, 0, 0, 0));
+	for (uint32_t i = 0; i < a->nr_posix_timers && i < RST_MAX_POSIX_TIMERS; i++) {
+		const struct rst_posix_timer *t = &a->posix_timers[i];
+		struct { int64_t isec, insec, vsec, vnsec; } its = {
+			t->interval_sec, t->interval_nsec, t->value_sec, t->value_nsec };
+
+		if (its.vsec || its.vnsec)
+			CHECK_P(a, STEP_POSIX_TIMERS, SC(__NR_timer_settime, t->id, 1 /* TIMER_ABSTIME */, &its, 0, 0, 0));
+	}
+}
+
 void __attribute__((noreturn)) restorer_main(struct restorer_args *a)
 {
 	const struct rst_vma *vmas = (const struct rst_vma *)a->vmas;
@@ -239,6 +272,8 @@ void __attribute__((noreturn)) restorer_main(struct restorer_args *a)
 
 	/* 7. The threads (every signal stays blocked in all of them until libcr lets go). */
 	clone_threads(a);
+	/* once the threads exist (a timer may signal one of them), before the creds */
+	restore_posix_timers(a);
 	restore_thread(a, leader);
 	for (;;) {
 		uint32_t done = __atomic_load_n(&a->threads_done, __ATOMIC_SEQ_CST);

@@ -8,13 +8,14 @@
 
 #define PARASITE_STACK_SIZE   (64 << 10)
 #define PARASITE_ARGS_SIZE    (1 << 20)   /* shared area for command payloads */
-#define PARASITE_MAX_IOVS     ((PARASITE_ARGS_SIZE - 4096) / 16)
+#define PARASITE_MAX_TIMERS   64         /* POSIX timers per DUMP_TIMERS command */
 
 enum parasite_cmd {
 	PARASITE_CMD_INIT = 1,     /* reply carries nothing; the pipe fd comes with it */
 	PARASITE_CMD_DUMP_PAGES,   /* vmsplice args->iovs[0..nr_iovs) into the pipe */
 	PARASITE_CMD_DUMP_MISC,    /* fill args->misc */
 	PARASITE_CMD_FINI,         /* close fds, return to the trap */
+	PARASITE_CMD_DUMP_TIMERS,  /* timer_gettime/getoverrun of args->timers.t[0..nr).id */
 };
 
 struct parasite_msg {
@@ -48,6 +49,19 @@ struct parasite_misc {
 	int32_t pgid, sid;           /* getpgid(0), getsid(0): in the task's pid namespace */
 };
 
+/* One POSIX timer: the id is the dumper's, the rest the parasite's answer. */
+struct parasite_timer {
+	int32_t id;
+	int32_t overrun;
+	int64_t interval_sec, interval_nsec, value_sec, value_nsec;
+};
+
+struct parasite_timers {
+	uint32_t nr;
+	uint32_t pad;
+	struct parasite_timer t[PARASITE_MAX_TIMERS];
+};
+
 /* The shared area, at blob base + PARASITE_ARGS_OFF (page aligned after the blob). */
 struct parasite_args {
 	/* set by the dumper before the parasite starts */
@@ -59,7 +73,10 @@ struct parasite_args {
 	uint32_t pad;
 	struct parasite_misc misc;
 	uint64_t thread_scratch[4];   /* remote syscalls in other threads write here */
+	struct parasite_timers timers;
 	struct parasite_iov iovs[];   /* up to PARASITE_MAX_IOVS */
 };
+
+#define PARASITE_MAX_IOVS ((PARASITE_ARGS_SIZE - sizeof(struct parasite_args)) / sizeof(struct parasite_iov))
 
 #endif

@@ -10,6 +10,7 @@
 #define RESTORER_THREAD_STACK (32 << 10)   /* per cloned thread, for its restorer part */
 #define RST_MAX_SIGINFO 1024   /* queued signals per task we carry over */
 #define RST_MAX_VDSO_AREAS 4
+#define RST_MAX_POSIX_TIMERS 256
 
 struct rst_vma {
 	uint64_t premap;    /* where the area was built */
@@ -77,6 +78,14 @@ struct rst_thread {
 	int64_t result;                       /* where the thread reports a failure (step<<32|-errno) */
 };
 
+/* A POSIX timer to create at its id and arm: value is the absolute expiry in its
+ * clock (TIMER_ABSTIME), taking off the time the process was away; 0: disarmed. */
+struct rst_posix_timer {
+	int32_t id, clockid, notify, signo, tid, pad;
+	uint64_t sival;
+	int64_t interval_sec, interval_nsec, value_sec, value_nsec;
+};
+
 struct restorer_args {
 	uint64_t task_size;
 	uint64_t rst_start, rst_len;          /* this region: kept */
@@ -103,6 +112,10 @@ struct restorer_args {
 	struct rst_creds creds;
 
 	int64_t result;                       /* a process-wide step failed (step<<32|-errno) */
+
+	uint32_t nr_posix_timers;
+	uint32_t pad_timers;
+	struct rst_posix_timer posix_timers[RST_MAX_POSIX_TIMERS];   /* in id order */
 };
 
 #endif

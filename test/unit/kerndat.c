@@ -285,6 +285,8 @@ static int t_table_matches(void)
 		ROW("tcp-repair", tcp_repair),
 		ROW("time-ns", time_ns),
 		ROW("rseq", rseq),
+		ROW("timer-restore-ids", timer_restore_ids),
+		ROW("pidfd-getfd", pidfd_getfd),
 #undef ROW
 	};
 

@@ -1,8 +1,8 @@
-/* Named pipes (FIFOs), reopened by path.  When the process holds both sides
- * (a read and a write fd, or one fd opened O_RDWR), the pipe behind the FIFO is
- * its own: the size and the bytes in it are saved like a pipe's and put back
- * through a read-write opener that also keeps the opens from blocking.  With
- * one side only, the pipe lives on with its peer outside: just reopened. */
+/* Named pipes (FIFOs), reopened by path.  When no other process has the FIFO
+ * open, the pipe behind it is the process's own: the size and the bytes in it
+ * are saved like a pipe's and put back through a read-write opener that also
+ * keeps the opens from blocking.  Otherwise the pipe lives on with the others:
+ * just reopened. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -21,8 +21,6 @@ static bool fifo_match(const struct fd_dump_ctx *c)
 static int fifo_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 {
 	FifoEntry *f = malloc(sizeof(*f));
-	bool r = false, w = false;
-	int first = -1;
 	struct stat st;
 
 	if (!f)
@@ -35,16 +33,11 @@ static int fifo_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 	if (stat(f->path, &st) || st.st_ino != c->st.st_ino || st.st_dev != c->st.st_dev)
 		return pr_err("pid %d: fd %d is the FIFO %s, which was removed or replaced: can't be checkpointed",
 			      c->pid, c->fd, c->link), -EOPNOTSUPP;
-	for (int i = 0; i < c->nr_all; i++) {
-		const struct fd_dump_ctx *o = &c->all[i];
-		if (!fifo_match(o) || o->st.st_ino != c->st.st_ino || o->st.st_dev != c->st.st_dev)
-			continue;
-		first = first < 0 ? o->fd : first;
-		r |= (o->flags & O_ACCMODE) != O_WRONLY;
-		w |= (o->flags & O_ACCMODE) != O_RDONLY;
-	}
-	if (!r || !w || first != c->fd)
+	if (c->held_outside)
 		return 0;
+	for (int i = 0; i < c->nr_all && c->all[i].fd < c->fd; i++)
+		if (fifo_match(&c->all[i]) && c->all[i].st.st_ino == c->st.st_ino && c->all[i].st.st_dev == c->st.st_dev)
+			return 0;   /* the first fd of the FIFO carries its contents */
 	f->has_size = f->has_data = true;
 	return pipe_peek(c->pid, c->fd, &f->size, &f->data);
 }

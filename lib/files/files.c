@@ -220,6 +220,55 @@ static void find_dups(pid_t pid, struct fd_dump_ctx *all, int nr)
 	}
 }
 
+static bool is_pipe_or_fifo(const struct fd_dump_ctx *c)
+{
+	return S_ISFIFO(c->st.st_mode) && !(c->flags & O_PATH);
+}
+
+/* Which of the process's pipes and FIFOs other processes have open too: those
+ * live on with them (external), the others are the process's own to save.
+ * One pass over every fd of every other process, only if there is a pipe. */
+static int mark_held_outside(pid_t pid, struct fd_dump_ctx *all, int nr)
+{
+	struct dirent *pe, *fe;
+	bool any = false;
+	DIR *procs;
+
+	for (int i = 0; i < nr; i++)
+		any |= is_pipe_or_fifo(&all[i]);
+	if (!any)
+		return 0;
+	if (!(procs = opendir("/proc")))
+		return pr_perror("can't list /proc");
+	while ((pe = readdir(procs))) {
+		char path[300], link[4096];
+		int other = atoi(pe->d_name);
+		DIR *fds;
+
+		if (other <= 0 || other == pid || other == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd", other);
+		if (!(fds = opendir(path)))
+			continue;   /* gone, or a kernel thread */
+		while ((fe = readdir(fds))) {
+			ssize_t n;
+
+			if (fe->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "/proc/%d/fd/%s", other, fe->d_name);
+			if ((n = readlink(path, link, sizeof(link) - 1)) <= 0)
+				continue;
+			link[n] = 0;
+			for (int i = 0; i < nr; i++)
+				if (is_pipe_or_fifo(&all[i]) && !strcmp(all[i].link, link))
+					all[i].held_outside = true;
+		}
+		closedir(fds);
+	}
+	closedir(procs);
+	return 0;
+}
+
 int files_dump(pid_t pid, pid_t img_id, struct img_dir *dir, MmEntry *mm, bool shell_job)
 {
 	struct ghost_dump *ghosts = NULL;
@@ -241,6 +290,8 @@ int files_dump(pid_t pid, pid_t img_id, struct img_dir *dir, MmEntry *mm, bool s
 	if (ret || (ret = ghost_dump_open(&ghosts, dir, pid, img_id)))
 		goto out;
 	find_dups(pid, all, nr);
+	if ((ret = mark_held_outside(pid, all, nr)))
+		goto out;
 	if (!(img = img_create(dir, IMG_FDINFO, img_id))) {
 		ret = -EIO;
 		goto out;

@@ -23,6 +23,7 @@ struct fd_dump_ctx {
 	uint64_t pos;
 	uint32_t flags;         /* open flags from fdinfo */
 	int dup_of;             /* an earlier fd sharing this open file description, or -1 */
+	bool held_outside;      /* a pipe or FIFO some other process has open too */
 	bool shell_job;
 	const struct fd_dump_ctx *all;  /* every fd of the process, in increasing order */
 	int nr_all;

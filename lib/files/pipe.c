@@ -1,12 +1,11 @@
-/* Pipes.  A pipe whose both ends the process holds, or whose other end nobody
- * holds any more, is the process's own: its size and the bytes in it are saved
+/* Pipes.  A pipe no other process has open is the process's own (both ends
+ * in it, or the other end closed): its size and the bytes in it are saved
  * (read with tee(), so the running process loses nothing) and a new pipe is
- * made on restore.  A pipe whose other end is held outside the process (the
- * stdin/stdout of a job) is external: the restored process inherits the
- * restoring caller's fd of the same number. */
+ * made on restore.  A pipe another process has open too (the stdin/stdout of
+ * a job) is external: the restored process inherits the restoring caller's fd
+ * of the same number. */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,58 +84,20 @@ int pipe_refill(int wfd, uint32_t size, const ProtobufCBinaryData *data, const c
 	return 0;
 }
 
-/* Which sides of the pipe ino the process holds itself. */
-static void sides_held(const struct fd_dump_ctx *c, bool *r, bool *w, int *first)
-{
-	*r = *w = false;
-	*first = -1;
-	for (int i = 0; i < c->nr_all; i++) {
-		const struct fd_dump_ctx *o = &c->all[i];
-		if (!pipe_match(o) || o->st.st_ino != c->st.st_ino || o->st.st_dev != c->st.st_dev)
-			continue;
-		if (*first < 0)
-			*first = o->fd;
-		*r |= (o->flags & O_ACCMODE) != O_WRONLY;
-		*w |= (o->flags & O_ACCMODE) != O_RDONLY;
-	}
-}
-
-/* Is the side the process lacks held by anyone?  (No: the pipe is widowed, and ours.)
- * A new opener of the side we have polls it: a reader sees POLLHUP without
- * writers, a writer POLLERR without readers. */
-static int other_side_exists(const struct fd_dump_ctx *c, bool want_writer)
-{
-	char path[64];
-	struct pollfd p = { .events = want_writer ? POLLIN : POLLOUT };
-
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", c->pid, c->fd);
-	if ((p.fd = open(path, (want_writer ? O_RDONLY : O_WRONLY) | O_NONBLOCK | O_CLOEXEC)) < 0)
-		return pr_perror("can't open %s", path);
-	poll(&p, 1, 0);
-	close(p.fd);
-	return !(p.revents & (want_writer ? POLLHUP : POLLERR));
-}
-
 static int pipe_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 {
-	bool r, w;
-	int first, ext = 0;
-
 	if (!(e->pipe = malloc(sizeof(*e->pipe))))
 		return -ENOMEM;
 	pipe_entry__init(e->pipe);
 	e->pipe->ino = c->st.st_ino;
-	sides_held(c, &r, &w, &first);
-	if (!r || !w)
-		ext = other_side_exists(c, !w);
-	if (ext < 0)
-		return ext;
-	if (ext) {
+	if (c->held_outside) {
 		e->pipe->has_external = e->pipe->external = true;
 		return 0;
 	}
-	if (first != c->fd)
-		return 0;
+	/* the first fd of the pipe carries its size and bytes */
+	for (int i = 0; i < c->nr_all && c->all[i].fd < c->fd; i++)
+		if (pipe_match(&c->all[i]) && c->all[i].st.st_ino == c->st.st_ino)
+			return 0;
 	e->pipe->has_size = e->pipe->has_data = true;
 	return pipe_peek(c->pid, c->fd, &e->pipe->size, &e->pipe->data);
 }

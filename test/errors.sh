@@ -276,6 +276,32 @@ for kind in io_uring userfaultfd perf_event bpf-map socket; do
 	stop "$name"
 done
 
+# ---- dump: a memfd another process has open too is refused (it would come
+# back as two files); the target runs on
+name=shared-memfd
+if ! start shm memfd; then
+	fail $name "memfd did not start: $(cat "$T/shm.out")"
+else
+	bash -c 'exec 9<"/proc/$1/fd/20" && exec sleep 100' _ "$PID" &
+	HOLDER=$!
+	PIDS+=("$HOLDER")
+	sleep 0.2
+	mkdir "$T/d-shm"
+	crt dump -t "$PID" -D "$T/d-shm"
+	if expect_error $name "pid $PID" "test memfd A" "pid $HOLDER too" "shared between processes"; then
+		if ! running_untraced "$PID"; then
+			fail $name "the target is not running freely after the failed dump: $(state_of "$PID")"
+		elif ! send_check shm; then
+			fail $name "the target did not pass its check: $(tr '\n' ' ' <"$T/shm.out")"
+		else
+			pass $name
+		fi
+	fi
+	kill -9 "$HOLDER" 2>/dev/null
+	wait "$HOLDER" 2>/dev/null
+	stop shm
+fi
+
 # ---- restore: a missing images directory
 crt restore -D "$T/no-such-dir" -d
 expect_error missing-dir "$T/no-such-dir" "No such file or directory" && pass missing-dir

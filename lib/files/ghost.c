@@ -13,7 +13,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 #include "files/files.h"
@@ -118,6 +120,64 @@ static int save_extents(struct ghost_dump *g, int fd, uint64_t size, GhostEntry 
 	return 0;
 }
 
+/* Does process other have the inode open (an fd) or mapped?  Only names that
+ * end in " (deleted)" can be it: a ghost has no path. */
+static bool uses_inode(pid_t other, const struct stat *st)
+{
+	char path[300], link[4096], *maps, *l;
+	struct dirent *fe;
+	struct stat ost;
+	bool found = false;
+	DIR *fds;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", other);
+	if ((fds = opendir(path))) {
+		while (!found && (fe = readdir(fds))) {
+			snprintf(path, sizeof(path), "/proc/%d/fd/%s", other, fe->d_name);
+			if (fe->d_name[0] == '.' || (n = readlink(path, link, sizeof(link) - 1)) <= 0)
+				continue;
+			link[n] = 0;
+			found = strstr(link, " (deleted)") && !stat(path, &ost) && ost.st_dev == st->st_dev &&
+				ost.st_ino == st->st_ino;
+		}
+		closedir(fds);
+	}
+	if (found || !(maps = read_proc(other, "maps", NULL)))
+		return found;
+	for (l = maps; l && *l && !found; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		unsigned maj, min;
+		unsigned long ino;
+		if (sscanf(l, "%*x-%*x %*s %*x %x:%x %lu", &maj, &min, &ino) == 3)
+			found = ino == st->st_ino && makedev(maj, min) == st->st_dev;
+	}
+	free(maps);
+	return found;
+}
+
+/* A ghost is recreated for its process alone: one that another process has
+ * open or mapped too would come back as two files.  Refused until files
+ * shared between processes are. */
+static int check_private(struct ghost_dump *g, const struct stat *st, const char *name)
+{
+	struct dirent *pe;
+	DIR *procs = opendir("/proc");
+	int other = 0;
+
+	if (!procs)
+		return pr_perror("can't list /proc");
+	while (!other && (pe = readdir(procs))) {
+		int p = atoi(pe->d_name);
+		if (p > 0 && p != g->pid && p != getpid() && uses_inode(p, st))
+			other = p;
+	}
+	closedir(procs);
+	if (other)
+		return pr_err("pid %d: %s, which no path leads to, is open or mapped in pid %d too: files shared "
+			      "between processes can't be checkpointed yet", g->pid, name, other), -EOPNOTSUPP;
+	return 0;
+}
+
 int ghost_dump_file(struct ghost_dump *g, const char *src, const struct stat *st, GhostKind kind,
 		    const char *name, uint32_t *id)
 {
@@ -134,6 +194,8 @@ int ghost_dump_file(struct ghost_dump *g, const char *src, const struct stat *st
 	if (!(k = realloc(g->known, (g->nr + 1) * sizeof(*k))))
 		return -ENOMEM;
 	g->known = k;
+	if ((ret = check_private(g, st, name)))
+		return ret;
 	fd = open(src, O_RDONLY | O_CLOEXEC | O_NOATIME);
 	if (fd < 0 && errno == EPERM)
 		fd = open(src, O_RDONLY | O_CLOEXEC);

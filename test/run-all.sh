@@ -114,7 +114,7 @@ if selected corrupt counter; then
 fi
 
 # ---- real programs (test/real/NAME.sh)
-for r in nginx; do
+for r in nginx python-log; do
 	selected "$r" real || continue
 	run_suite "real $r" env CRTOOL="$CRTOOL" "./test/real/$r.sh"
 done

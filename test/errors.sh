@@ -229,8 +229,8 @@ if ! start tree tree; then
 else
 	TREE=$PID
 	CHILD=$(pgrep -P "$TREE" | head -n 1)
-	if ! start tracer tracer --pid "$CHILD"; then
-		fail traced-child "tracer did not start: $(cat "$T/tracer.out")"
+	if ! start tracer2 tracer --pid "$CHILD"; then
+		fail traced-child "tracer did not start: $(cat "$T/tracer2.out")"
 	else
 		mkdir "$T/d-traced-child"
 		crt dump -t "$TREE" -D "$T/d-traced-child"
@@ -241,7 +241,7 @@ else
 				[ "$p" = "$CHILD" ] || grep -q '^State:.*Z' "/proc/$p/status" && continue
 				running_untraced "$p" || bad="$bad $p($(state_of "$p"))"
 			done
-			stop tracer
+			stop tracer2
 			if [ -n "$bad" ]; then
 				fail traced-child "tasks of the tree not running freely:$bad"
 			elif ! send_check tree; then
@@ -250,7 +250,7 @@ else
 				pass traced-child
 			fi
 		fi
-		stop tracer
+		stop tracer2
 	fi
 	stop tree
 fi

@@ -35,6 +35,10 @@ struct kerndat {
 	enum dirty_track_mode dirty_track;
 	uint64_t xfeatures_mask;    /* x86_64: XCR0 as reported by the kernel (xsave area) */
 	uint32_t xsave_size;        /* x86_64: size of the NT_X86_XSTATE regset */
+	/* x86_64: what rt_sigreturn restores for a task that has not asked for the
+	 * dynamic features (AMX tile data): its xfeatures and xsave size */
+	uint64_t sigframe_xfeatures;
+	uint32_t sigframe_xstate_size;
 	unsigned long task_size;    /* highest user address + 1 */
 	unsigned long thp_size;     /* PMD huge page size, 0 if THP is off ("never") */
 	/* the vDSO layout of this kernel: sizes in bytes, 0 if absent */

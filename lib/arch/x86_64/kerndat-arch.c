@@ -55,6 +55,28 @@ static uint64_t xgetbv0(void)
 	return ((uint64_t)hi << 32) | lo;
 }
 
+/* Features the kernel enables per task on request (arch_prctl ARCH_REQ_XCOMP_PERM):
+ * AMX tile data.  A task's signal frame holds them only once it has asked. */
+#define XFEATURE_MASK_USER_DYNAMIC	(1ULL << 18)
+
+/* The kernel's default user xsave size (non-compacted): the end of the last
+ * enabled static feature, each feature's offset and size from CPUID leaf 0xd. */
+static void sigframe_xstate(struct kerndat *kd)
+{
+	uint64_t mask = kd->xfeatures_mask & ~XFEATURE_MASK_USER_DYNAMIC;
+	uint32_t size = XSAVE_MIN_SIZE;
+
+	for (int i = 2; i < 63; i++) {
+		unsigned int eax, ebx, ecx, edx;
+		if (!(mask & (1ULL << i)) || !__get_cpuid_count(0xd, i, &eax, &ebx, &ecx, &edx))
+			continue;
+		if (ebx + eax > size)
+			size = ebx + eax;
+	}
+	kd->sigframe_xfeatures = mask;
+	kd->sigframe_xstate_size = size < kd->xsave_size ? size : kd->xsave_size;
+}
+
 void kerndat_arch_probe_stopped(pid_t pid, struct kerndat *kd)
 {
 	struct fpx_sw_bytes sw;
@@ -80,6 +102,7 @@ void kerndat_arch_probe_stopped(pid_t pid, struct kerndat *kd)
 	}
 	if (!kd->xfeatures_mask)
 		kd->xfeatures_mask = xgetbv0();
+	sigframe_xstate(kd);
 	free(buf);
 }
 

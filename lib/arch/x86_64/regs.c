@@ -222,17 +222,26 @@ uint64_t arch_build_sigframe(void *buf, size_t len, uint64_t addr, const ThreadE
 	memset(f, 0, sizeof(*f));
 
 	memcpy(fp, te->x86->xsave.data, xlen);
-	/* The software bytes tell rt_sigreturn to XRSTOR the whole area. */
+	/* The software bytes tell rt_sigreturn to XRSTOR the area: no more than the
+	 * kernel takes from a task without AMX tile permission, or it falls back to
+	 * the legacy area alone (and the upper halves of the vector registers are lost). */
+	const struct kerndat *kd = kerndat_get();
+	size_t xsize = kd->sigframe_xstate_size && kd->sigframe_xstate_size < xlen ? kd->sigframe_xstate_size : xlen;
 	memcpy(&xfeatures, fp + XSAVE_LEGACY_SIZE, sizeof(xfeatures));  /* xsave header: xstate_bv */
-	xfeatures = kerndat_get()->xfeatures_mask ? kerndat_get()->xfeatures_mask : xfeatures;
+	xfeatures = kd->sigframe_xfeatures ? kd->sigframe_xfeatures
+		    : kd->xfeatures_mask ? kd->xfeatures_mask : xfeatures;
+	uint64_t bv;
+	memcpy(&bv, fp + XSAVE_LEGACY_SIZE, sizeof(bv));
+	bv &= xfeatures;
+	memcpy(fp + XSAVE_LEGACY_SIZE, &bv, sizeof(bv));
 	sw[0] = FP_XSTATE_MAGIC1;
-	sw[1] = xlen + 4;   /* extended_size */
+	sw[1] = xsize + 4;   /* extended_size */
 	memcpy(fp + SW_BYTES_OFF, sw, sizeof(sw));
 	memcpy(fp + SW_BYTES_OFF + 8, &xfeatures, sizeof(xfeatures));
-	sw[0] = xlen;       /* xstate_size */
+	sw[0] = xsize;       /* xstate_size */
 	memcpy(fp + SW_BYTES_OFF + 16, &sw[0], 4);
 	sw[0] = FP_XSTATE_MAGIC2;
-	memcpy(fp + xlen, &sw[0], 4);
+	memcpy(fp + xsize, &sw[0], 4);
 
 	f->uc.uc_flags = UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS;
 	/* rt_sigreturn also sets the alternate signal stack from here */

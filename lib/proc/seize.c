@@ -73,7 +73,12 @@ static int seize_thread(pid_t tid)
 	int status;
 
 	if (ptrace(PTRACE_SEIZE, tid, NULL, NULL)) {
+		struct proc_stat st;
+
 		if (errno == ESRCH)
+			return 1;
+		/* EPERM also for a task that is exiting (its exit_state is set): gone */
+		if (errno == EPERM && (proc_parse_stat_quiet(tid, &st) || st.state == 'Z' || st.state == 'X'))
 			return 1;
 		return pr_perror("can't seize %d (PTRACE_SEIZE; is it traced, or ptrace restricted?)", tid);
 	}

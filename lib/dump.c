@@ -142,7 +142,7 @@ static int check_sessions(const struct tree *t, bool shell_job)
 
 /* One live process: its memory, files and state, through the parasite. */
 static int dump_task(struct tree_task *task, struct img_dir *dir, const struct cr_dump_opts *opts,
-		     struct page_stats *stats)
+		     const struct share_scan *share, int order, struct page_stats *stats)
 {
 	struct seized *s = &task->s;
 	struct infect_ctx ctx = { .pid = 0 };
@@ -153,7 +153,7 @@ static int dump_task(struct tree_task *task, struct img_dir *dir, const struct c
 
 	if ((ret = mem_collect(s->pid, &s->stat, 0, &mm)))
 		goto out;
-	if ((ret = files_dump(s->pid, task->vpid, dir, &mm, opts->shell_job)))
+	if ((ret = files_dump(s->pid, task->vpid, dir, &mm, opts->shell_job, share, order)))
 		goto out;
 	if (!exec_site(&mm)) {
 		pr_err("pid %d has no executable mapping to run the parasite from", s->pid);
@@ -196,12 +196,27 @@ out:
 	return ret;
 }
 
+static int scan_shared_files(const struct tree *t, struct share_scan **share)
+{
+	pid_t *pids = malloc(t->nr * sizeof(*pids));
+	int ret;
+
+	if (!pids)
+		return -ENOMEM;
+	for (int i = 0; i < t->nr; i++)
+		pids[i] = t->tasks[i].s.pid;
+	ret = files_share_scan(pids, t->nr, share);
+	free(pids);
+	return ret;
+}
+
 CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 {
 	struct cr_dump_opts opts = { 0 };
 	struct img_dir dir = { .dfd = -1 };
 	struct tree tree = { 0 };
 	struct page_stats stats = { 0 };
+	struct share_scan *share = NULL;
 	double t0, t_frozen;
 	int ret, live = 0;
 
@@ -217,9 +232,12 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 	t_frozen = now_ms();
 	if ((ret = check_sessions(&tree, opts.shell_job)))
 		goto out;
+	/* files several processes hold: found once for the whole tree */
+	if ((ret = scan_shared_files(&tree, &share)))
+		goto out;
 	for (int i = 0; i < tree.nr && !ret; i++)
 		if (!tree.tasks[i].zombie) {
-			ret = dump_task(&tree.tasks[i], &dir, &opts, &stats);
+			ret = dump_task(&tree.tasks[i], &dir, &opts, share, i, &stats);
 			live++;
 		}
 	if (ret || (ret = dump_pstree(&dir, &tree)) || (ret = inventory_write(&dir, tree.tasks[0].vpid, tree.own_pidns)))
@@ -229,6 +247,7 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 	pr_info("stats: frozen_ms=%.3f processes=%d pages=%lu bytes=%lu total_ms=%.3f", now_ms() - t_frozen, live,
 		(unsigned long)stats.pages_written, (unsigned long)(stats.pages_written * PAGE_SIZE), now_ms() - t0);
 out:
+	files_share_free(share);
 	tree_release(&tree, false);
 	img_dir_close(&dir);
 	return ret;

@@ -57,6 +57,7 @@ struct task_image {
 struct restore_set {
 	InventoryEntry *inv;
 	struct shmem_set shm;   /* shared anonymous memory, mapped before the tree forks */
+	struct share_plan *files_share;  /* open files several processes hold */
 	PstreeEntry **entries;  /* parents before their children; [0] is the root */
 	struct task_image *tasks;
 	size_t nr, nr_live;
@@ -238,8 +239,15 @@ static int load_images(struct img_dir *dir, struct restore_set *rs)
 			return ret;
 	}
 	MmEntry *mms[rs->nr];
-	for (size_t i = 0; i < rs->nr; i++)
+	struct files_image *fis[rs->nr];
+	ssize_t parent[rs->nr];
+	for (size_t i = 0; i < rs->nr; i++) {
 		mms[i] = rs->tasks[i].mm;
+		fis[i] = rs->entries[i]->zombie ? NULL : &rs->tasks[i].files;
+		parent[i] = i ? find_entry(rs, i, rs->entries[i]->ppid) : -1;
+	}
+	if ((ret = files_share_plan(fis, parent, rs->nr, &rs->files_share)))
+		return ret;
 	return shmem_prepare(&rs->shm, mms, rs->nr);
 }
 
@@ -254,6 +262,7 @@ static void free_images(struct restore_set *rs)
 		timers_free(&t->timers);
 	}
 	shmem_release(&rs->shm);
+	files_share_plan_free(rs->files_share);
 	for (size_t i = 0; i < rs->nr; i++)
 		img_free_msg(&rs->entries[i]->base);
 	free(rs->entries);
@@ -547,6 +556,7 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	if (files_prepare(&t->files, c->dir, t->mm) || files_restore(&t->files, &c->dir->dfd) ||
 	    fork_children(c, idx))
 		child_fail(c, idx);
+	files_after_fork(&t->files);
 	stage_done(&c->sh->created);
 	if (!stage_wait(c->sh, &c->sh->created, c->rs->nr))
 		_exit(1);

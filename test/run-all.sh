@@ -24,7 +24,7 @@ RUNNER=$B/test/runner
 PROGS="counter mem-random mem-file-private mem-file-shared mem-prot mem-brk mem-stack
        mem-growsdown mem-madvise fpu-avx512 signals itimer vdso-clock nanosleep pipe-read file-regular
        file-unlinked pipe-inner fifo memfd eventfd signalfd timerfd inotify epoll dev-special
-       file-locks posix-timers"
+       file-locks posix-timers files-shared"
 # programs run again with other arguments: "NAME ARGS..." each
 VARIANTS=("tree" "storm --forks" "storm --threads" "threads --threads 2" "threads --threads 64" "threads --threads 1000")
 
@@ -112,9 +112,14 @@ if selected corrupt counter; then
 	run_suite "runner counter --corrupt (negative test)" \
 		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail -- counter --corrupt
 fi
+if selected corrupt files-shared; then
+	# shellcheck disable=SC2086
+	run_suite "runner files-shared --corrupt (negative test)" \
+		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- files-shared --corrupt
+fi
 
 # ---- real programs (test/real/NAME.sh)
-for r in nginx python-log; do
+for r in nginx python-log pipeline; do
 	selected "$r" real || continue
 	run_suite "real $r" env CRTOOL="$CRTOOL" "./test/real/$r.sh"
 done

@@ -35,7 +35,9 @@ static int fifo_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 			      c->pid, c->fd, c->link), -EOPNOTSUPP;
 	if (c->held_outside)
 		return 0;
-	for (int i = 0; i < c->nr_all && c->all[i].fd < c->fd; i++)
+	if (c->share.id && !c->share.first)
+		return 0;   /* another process of the tree carries the contents */
+	for (int i = 0; !c->share.id && i < c->nr_all && c->all[i].fd < c->fd; i++)
 		if (fifo_match(&c->all[i]) && c->all[i].st.st_ino == c->st.st_ino && c->all[i].st.st_dev == c->st.st_dev)
 			return 0;   /* the first fd of the FIFO carries its contents */
 	f->has_size = f->has_data = true;

@@ -32,6 +32,11 @@ static const struct fd_ops *ops_by_kind(FdKind kind)
 	return NULL;
 }
 
+int files_kind_restore(struct files_image *fi, const FdinfoEntry *e, bool *inherited)
+{
+	return ops_by_kind(e->kind)->restore(fi, e, inherited);
+}
+
 const char *fdinfo_value(const char *text, const char *key)
 {
 	size_t kl = strlen(key);
@@ -143,8 +148,15 @@ static int dump_one(const struct fd_dump_ctx *c, struct img *img)
 		e->has_dup_of = true;
 		e->dup_of = c->dup_of;
 		ret = 0;
-	} else if (!(ret = ops->dump(c, e)))
-		ret = locks_dump(c, e);
+	} else {
+		if (c->share.id) {
+			e->has_shared_id = e->has_shared_group = true;
+			e->shared_id = c->share.id;
+			e->shared_group = c->share.group;
+		}
+		if (!(ret = ops->dump(c, e)))
+			ret = locks_dump(c, e);
+	}
 	if (!ret)
 		ret = img_write_msg(img, &e->base);
 	/* everything in e was malloc'ed: free it as a decoded message */
@@ -157,7 +169,7 @@ static int cmp_int(const void *a, const void *b)
 	return *(const int *)a - *(const int *)b;
 }
 
-static int list_fds(pid_t pid, int **out)
+int files_list_fds(pid_t pid, int **out)
 {
 	char path[64];
 	struct dirent *de;
@@ -220,63 +232,15 @@ static void find_dups(pid_t pid, struct fd_dump_ctx *all, int nr)
 	}
 }
 
-static bool is_pipe_or_fifo(const struct fd_dump_ctx *c)
-{
-	return S_ISFIFO(c->st.st_mode) && !(c->flags & O_PATH);
-}
-
-/* Which of the process's pipes and FIFOs other processes have open too: those
- * live on with them (external), the others are the process's own to save.
- * One pass over every fd of every other process, only if there is a pipe. */
-static int mark_held_outside(pid_t pid, struct fd_dump_ctx *all, int nr)
-{
-	struct dirent *pe, *fe;
-	bool any = false;
-	DIR *procs;
-
-	for (int i = 0; i < nr; i++)
-		any |= is_pipe_or_fifo(&all[i]);
-	if (!any)
-		return 0;
-	if (!(procs = opendir("/proc")))
-		return pr_perror("can't list /proc");
-	while ((pe = readdir(procs))) {
-		char path[300], link[4096];
-		int other = atoi(pe->d_name);
-		DIR *fds;
-
-		if (other <= 0 || other == pid || other == getpid())
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/fd", other);
-		if (!(fds = opendir(path)))
-			continue;   /* gone, or a kernel thread */
-		while ((fe = readdir(fds))) {
-			ssize_t n;
-
-			if (fe->d_name[0] == '.')
-				continue;
-			snprintf(path, sizeof(path), "/proc/%d/fd/%s", other, fe->d_name);
-			if ((n = readlink(path, link, sizeof(link) - 1)) <= 0)
-				continue;
-			link[n] = 0;
-			for (int i = 0; i < nr; i++)
-				if (is_pipe_or_fifo(&all[i]) && !strcmp(all[i].link, link))
-					all[i].held_outside = true;
-		}
-		closedir(fds);
-	}
-	closedir(procs);
-	return 0;
-}
-
-int files_dump(pid_t pid, pid_t img_id, struct img_dir *dir, MmEntry *mm, bool shell_job)
+int files_dump(pid_t pid, pid_t img_id, struct img_dir *dir, MmEntry *mm, bool shell_job,
+	       const struct share_scan *share, int order)
 {
 	struct ghost_dump *ghosts = NULL;
 	struct fd_dump_ctx *all = NULL;
 	struct img *img = NULL;
 	int *fds = NULL, nr, ret = 0;
 
-	if ((nr = list_fds(pid, &fds)) < 0)
+	if ((nr = files_list_fds(pid, &fds)) < 0)
 		return nr;
 	if (!(all = calloc(nr ? nr : 1, sizeof(*all)))) {
 		ret = -ENOMEM;
@@ -286,12 +250,12 @@ int files_dump(pid_t pid, pid_t img_id, struct img_dir *dir, MmEntry *mm, bool s
 		all[i] = (struct fd_dump_ctx){ .pid = pid, .fd = fds[i], .shell_job = shell_job, .all = all,
 					       .nr_all = nr };
 		ret = collect_one(pid, fds[i], &all[i]);
+		all[i].share = files_share_lookup(share, order, fds[i]);
+		all[i].held_outside = all[i].share.outside;
 	}
 	if (ret || (ret = ghost_dump_open(&ghosts, dir, pid, img_id)))
 		goto out;
 	find_dups(pid, all, nr);
-	if ((ret = mark_held_outside(pid, all, nr)))
-		goto out;
 	if (!(img = img_create(dir, IMG_FDINFO, img_id))) {
 		ret = -EIO;
 		goto out;
@@ -437,7 +401,7 @@ static int close_others(struct files_image *fi, int keep_fd)
 	dfd = dirfd(d);
 	while ((de = readdir(d))) {
 		int fd = atoi(de->d_name);
-		bool wanted = fd == keep_fd || fd == dfd || de->d_name[0] == '.';
+		bool wanted = fd == keep_fd || fd == dfd || de->d_name[0] == '.' || files_share_keeps(fi, fd);
 
 		for (size_t i = 0; i < fi->nr && !wanted; i++)
 			wanted = (int)fi->fds[i]->fd == fd;
@@ -460,6 +424,12 @@ static int install_one(struct files_image *fi, const FdinfoEntry *e)
 	if (e->has_dup_of) {
 		if (dup2(e->dup_of, e->fd) < 0)
 			return pr_perror("can't duplicate fd %u as fd %u", e->dup_of, e->fd);
+	} else if (e->has_shared_id) {
+		/* made by an ancestor (or by us, above the table) and handed down */
+		if ((fd = files_share_fd(fi, e)) < 0)
+			return fd;
+		if (dup2(fd, e->fd) < 0)
+			return pr_perror("can't install shared file %u as fd %u", e->shared_id, e->fd);
 	} else {
 		fd = ops_by_kind(e->kind)->restore(fi, e, &inherited);
 		if (fd < 0)
@@ -483,6 +453,8 @@ int files_restore(struct files_image *fi, int *keep_fd)
 		return pr_perror("can't move the control fd above %d", fi->top);
 	close(*keep_fd);
 	*keep_fd = moved;
+	if ((ret = files_share_adopt(fi)) || (ret = files_share_create(fi)))
+		return ret;
 	for (size_t i = 0; i < fi->nr; i++)
 		if ((ret = install_one(fi, fi->fds[i])))
 			return ret;
@@ -491,6 +463,9 @@ int files_restore(struct files_image *fi, int *keep_fd)
 		const FdinfoEntry *e = fi->fds[i];
 		const struct fd_ops *ops = ops_by_kind(e->kind);
 
+		/* a shared one (an epoll set) is finished once, by the holder whose entry made it */
+		if (e->has_shared_id && !files_share_is_rep(fi, e))
+			continue;
 		if (!e->has_dup_of && ops->finish && (ret = ops->finish(fi, e)))
 			return ret;
 	}
@@ -501,6 +476,11 @@ int files_restore(struct files_image *fi, int *keep_fd)
 				fi->pipes[i].end[k] = -1;
 			}
 	return close_others(fi, *keep_fd);
+}
+
+void files_after_fork(struct files_image *fi)
+{
+	files_share_release(fi);
 }
 
 int files_finish(struct files_image *fi)

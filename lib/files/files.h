@@ -12,6 +12,16 @@
 
 struct img_dir;
 struct ghost_dump;
+struct share_scan;
+struct share_plan;
+
+/* What the tree-wide scan knows of one fd (shared.c). */
+struct share_info {
+	uint32_t id;            /* open file description held by several processes (0: none) */
+	uint32_t group;         /* the pipe or FIFO it is an end of (= id otherwise) */
+	bool first;             /* the group's first fd in tree order: carries its contents */
+	bool outside;           /* a pipe or FIFO a process outside the tree has open too */
+};
 
 /* What a kind's dump sees of one fd. */
 struct fd_dump_ctx {
@@ -23,7 +33,8 @@ struct fd_dump_ctx {
 	uint64_t pos;
 	uint32_t flags;         /* open flags from fdinfo */
 	int dup_of;             /* an earlier fd sharing this open file description, or -1 */
-	bool held_outside;      /* a pipe or FIFO some other process has open too */
+	bool held_outside;      /* a pipe or FIFO a process outside the tree has open too */
+	struct share_info share;
 	bool shell_job;
 	const struct fd_dump_ctx *all;  /* every fd of the process, in increasing order */
 	int nr_all;
@@ -52,6 +63,8 @@ struct files_image {
 	struct pipe_rst *pipes;
 	size_t nr_pipes;
 	int top;                /* one above the highest fd number in the image */
+	struct share_plan *share;  /* files shared with other processes of the tree */
+	size_t share_task;      /* this process's index in the plan */
 };
 
 struct fd_ops {
@@ -76,7 +89,8 @@ extern const struct fd_ops reg_fd_ops, chr_fd_ops, pipe_fd_ops, tty_fd_ops, fifo
  * and the contents of unlinked files and memfds (open or mapped in mm: their
  * areas get a ghost_id) into ghost-<img_id>.img.  An fd of an unsupported kind
  * fails the dump with a message naming pid, fd and kind. */
-int files_dump(pid_t pid, pid_t img_id, struct img_dir *dir, MmEntry *mm, bool shell_job);
+int files_dump(pid_t pid, pid_t img_id, struct img_dir *dir, MmEntry *mm, bool shell_job,
+	       const struct share_scan *share, int order);
 /* Load and validate fdinfo-<pid>.img and ghost-<pid>.img. */
 int files_load(struct img_dir *dir, pid_t pid, struct files_image *fi);
 void files_free(struct files_image *fi);
@@ -87,6 +101,8 @@ int files_prepare(struct files_image *fi, struct img_dir *dir, MmEntry *mm);
  * (our control channel, moved above every restored fd; its new number returned)
  * and the ghosts (the memory is premapped from them later). */
 int files_restore(struct files_image *fi, int *keep_fd);
+/* After fork_children: the shared files kept for the children are closed. */
+void files_after_fork(struct files_image *fi);
 /* Once the memory is premapped: seal the memfds, drop the ghosts, take the
  * file locks again (last: closing any fd of a file drops POSIX locks on it). */
 int files_finish(struct files_image *fi);
@@ -107,6 +123,29 @@ int pipe_peek(pid_t pid, int fd, uint32_t *size, ProtobufCBinaryData *data);
 int pipe_refill(int wfd, uint32_t size, const ProtobufCBinaryData *data, const char *what);
 /* Set the file status flags (O_NONBLOCK, O_APPEND, ...) an fd had. */
 int files_set_fl(int fd, uint32_t flags);
+
+/* The kind's restore of one entry (see fd_ops.restore). */
+int files_kind_restore(struct files_image *fi, const FdinfoEntry *e, bool *inherited);
+/* Every fd number pid has open, sorted; the count or -errno. */
+int files_list_fds(pid_t pid, int **out);
+
+/* ---- files shared between processes of the tree (shared.c) */
+/* Dump: scan every fd of the tree's processes (pids in tree order, parents first). */
+int files_share_scan(const pid_t *pids, int nr_pids, struct share_scan **out);
+/* What the scan found of fd of the order'th process (all zero when not shared). */
+struct share_info files_share_lookup(const struct share_scan *s, int order, int fd);
+void files_share_free(struct share_scan *s);
+/* Restore: which process makes each shared group (fis[t] NULL for a zombie;
+ * parent[t] the index of t's parent, -1 for the root).  Sets fis[t]->share. */
+int files_share_plan(struct files_image *const *fis, const ssize_t *parent, size_t nr_tasks,
+		     struct share_plan **out);
+void files_share_plan_free(struct share_plan *p);
+int files_share_adopt(struct files_image *fi);
+int files_share_create(struct files_image *fi);
+int files_share_fd(const struct files_image *fi, const FdinfoEntry *e);
+bool files_share_is_rep(const struct files_image *fi, const FdinfoEntry *e);
+bool files_share_keeps(const struct files_image *fi, int fd);
+void files_share_release(struct files_image *fi);
 
 /* ---- locks (locks.c) */
 int locks_dump(const struct fd_dump_ctx *c, FdinfoEntry *e);

@@ -94,8 +94,10 @@ static int pipe_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 		e->pipe->has_external = e->pipe->external = true;
 		return 0;
 	}
-	/* the first fd of the pipe carries its size and bytes */
-	for (int i = 0; i < c->nr_all && c->all[i].fd < c->fd; i++)
+	/* the first fd of the pipe (in the tree, when others hold it too) carries its size and bytes */
+	if (c->share.id && !c->share.first)
+		return 0;
+	for (int i = 0; !c->share.id && i < c->nr_all && c->all[i].fd < c->fd; i++)
 		if (pipe_match(&c->all[i]) && c->all[i].st.st_ino == c->st.st_ino)
 			return 0;
 	e->pipe->has_size = e->pipe->has_data = true;

@@ -14,6 +14,7 @@
 #include "infect/infect.h"
 #include "log.h"
 #include "mem/mem.h"
+#include "predump.h"
 #include "proc/core.h"
 #include "proc/seize.h"
 #include "proc/timers.h"
@@ -95,16 +96,6 @@ static int dump_fs(struct img_dir *dir, pid_t pid, pid_t img_id)
 	return ret;
 }
 
-/* The syscall site: the start of the first executable mapping. */
-static uint64_t exec_site(const MmEntry *mm)
-{
-	for (size_t i = 0; i < mm->n_vmas; i++)
-		if ((mm->vmas[i]->prot & PROT_EXEC) && mm->vmas[i]->kind != VMA_KIND__VMA_VSYSCALL &&
-		    mm->vmas[i]->kind != VMA_KIND__VMA_VDSO)
-			return mm->vmas[i]->start;
-	return 0;
-}
-
 /* Sessions and groups the restore can rebuild: a session led by a process of the
  * tree or inherited from the parent, and a group whose leader is in the tree (a
  * zombie leader counts); the root's session and group may be the caller's with
@@ -142,11 +133,11 @@ static int check_sessions(const struct tree *t, bool shell_job)
 
 /* One live process: its memory, files and state, through the parasite. */
 static int dump_task(struct tree_task *task, struct img_dir *dir, const struct cr_dump_opts *opts,
-		     const struct share_scan *share, int order, struct page_stats *stats)
+		     const struct share_scan *share, int order, struct prev_images *prev, struct page_stats *stats)
 {
 	struct seized *s = &task->s;
 	struct infect_ctx ctx = { .pid = 0 };
-	MmEntry mm = MM_ENTRY__INIT;
+	MmEntry mm = MM_ENTRY__INIT, *parent_mm = NULL;
 	CoreEntry *core = NULL;
 	bool infected = false;
 	int ret;
@@ -155,13 +146,13 @@ static int dump_task(struct tree_task *task, struct img_dir *dir, const struct c
 		goto out;
 	if ((ret = files_dump(s->pid, task->vpid, dir, &mm, opts->shell_job, share, order)))
 		goto out;
-	if (!exec_site(&mm)) {
+	if (!mem_exec_site(&mm)) {
 		pr_err("pid %d has no executable mapping to run the parasite from", s->pid);
 		ret = -ENOEXEC;
 		goto out;
 	}
 	infected = true;
-	if ((ret = infect_prepare(&ctx, s->pid, exec_site(&mm))))
+	if ((ret = infect_prepare(&ctx, s->pid, mem_exec_site(&mm))))
 		goto out;
 	if ((ret = core_dump_seized(s, &ctx, &core)))
 		goto out;
@@ -176,7 +167,10 @@ static int dump_task(struct tree_task *task, struct img_dir *dir, const struct c
 	task->vsid = ctx.args->misc.sid;
 	if ((ret = timers_dump(&ctx, dir, task)))
 		goto out;
-	if ((ret = mem_dump_pages(&ctx, &mm, dir, task->vpid, stats)))
+	/* after a pre-dump: only the pages written since (the tracking ends with this dump) */
+	parent_mm = prev_images_mm(prev, task->vpid);
+	struct dirty_track dt = { .uffd = track_fd(&prev->track, task->vpid), .parent = parent_mm };
+	if ((ret = mem_dump_pages(&ctx, s->pid, &mm, dir, task->vpid, stats, &dt, NULL)))
 		goto out;
 	/* the images speak of PIDs as the tree sees them */
 	core->pid = task->vpid;
@@ -193,6 +187,7 @@ out:
 		infect_cure(&ctx);
 	core_free(core);
 	mem_free(&mm);
+	img_free_msg(parent_mm ? &parent_mm->base : NULL);
 	return ret;
 }
 
@@ -217,6 +212,7 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 	struct tree tree = { 0 };
 	struct page_stats stats = { 0 };
 	struct share_scan *share = NULL;
+	struct prev_images prev = { .dir = { .dfd = -1 } };
 	double t0, t_frozen;
 	int ret, live = 0;
 
@@ -227,6 +223,9 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 	if ((ret = img_dir_open(&dir, opts.images_dir)))
 		return ret;
 	t0 = now_ms();
+	if ((ret = prev_images_open(&prev, opts.sz > offsetof(struct cr_dump_opts, prev_images_dir)
+						   ? opts.prev_images_dir : NULL, &dir)))
+		goto out;
 	if ((ret = tree_seize(opts.pid, &tree)) || (ret = tree_map_pidns(&tree)))
 		goto out;
 	t_frozen = now_ms();
@@ -237,7 +236,7 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 		goto out;
 	for (int i = 0; i < tree.nr && !ret; i++)
 		if (!tree.tasks[i].zombie) {
-			ret = dump_task(&tree.tasks[i], &dir, &opts, share, i, &stats);
+			ret = dump_task(&tree.tasks[i], &dir, &opts, share, i, &prev, &stats);
 			live++;
 		}
 	if (ret || (ret = dump_pstree(&dir, &tree)) || (ret = inventory_write(&dir, tree.tasks[0].vpid, tree.own_pidns)))
@@ -249,6 +248,7 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 out:
 	files_share_free(share);
 	tree_release(&tree, false);
+	prev_images_close(&prev);
 	img_dir_close(&dir);
 	return ret;
 }

@@ -206,6 +206,9 @@ static int load_images(struct img_dir *dir, struct restore_set *rs)
 
 	if ((ret = inventory_read(dir, &rs->inv)))
 		return ret;
+	if (rs->inv->has_pre_dump && rs->inv->pre_dump)
+		return pr_err("%s holds a pre-dump (memory only): restore from the dump made after it with "
+			      "--prev-images-dir", dir->path), -EINVAL;
 	if (!(img = img_open(dir, IMG_PSTREE, 0)))
 		return -ENOENT;
 	while ((ret = img_read_msg(img, &pstree_entry__descriptor, (ProtobufCMessage **)&e)) > 0) {

@@ -12,7 +12,7 @@
 #
 # TESTS names: any test program below, "corrupt" (the negative test), "unit"
 # (all unit tests) or unit-NAME, "real" (test/real/*.sh) or one of them by name,
-# "pidns", "tty", "errors".  Unset: all of them.
+# "pidns", "tty", "errors", "predump".  Unset: all of them.
 # --fast: mem-random with --size 32 instead of 256 MiB.
 # RUNNER_ARGS: extra runner arguments (e.g. "--keep" or "--mode restore").
 set -u
@@ -93,19 +93,27 @@ for u in "$B"/test/unit-*; do
 	run_suite "$n" "$u"
 done
 
-# ---- test programs under the runner
+# ---- test programs under the runner, in every mode; pre-dump rounds only where the
+# kernel can track written pages (crtool check), unless RUNNER_ARGS names the modes
+MODES=(--mode restore,leave-running,twice)
+if "$CRTOOL" check 2>/dev/null | grep -q '^ *OK *dirty-tracking'; then
+	MODES=(--mode restore,leave-running,twice,predump)
+else
+	echo "(no dirty-page tracking on this kernel: the runner's predump mode and test/predump.sh are skipped)"
+fi
+case " ${RUNNER_ARGS:-} " in *" --mode "*) MODES=() ;; esac
 for p in $PROGS; do
 	selected "$p" || continue
 	args=()
 	[ "$p" = mem-random ] && [ "$fast" = 1 ] && args=(--size 32)
 	# shellcheck disable=SC2086
-	run_suite "runner $p" "$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} -- "$p" "${args[@]}"
+	run_suite "runner $p" "$RUNNER" --crtool "$CRTOOL" "${MODES[@]}" ${RUNNER_ARGS:-} -- "$p" "${args[@]}"
 done
 for v in "${VARIANTS[@]}"; do
 	read -r -a words <<<"$v"
 	selected "${words[0]}" || continue
 	# shellcheck disable=SC2086
-	run_suite "runner $v" "$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} -- "${words[@]}"
+	run_suite "runner $v" "$RUNNER" --crtool "$CRTOOL" "${MODES[@]}" ${RUNNER_ARGS:-} -- "${words[@]}"
 done
 if selected corrupt counter; then
 	# shellcheck disable=SC2086
@@ -116,6 +124,11 @@ if selected corrupt files-shared; then
 	# shellcheck disable=SC2086
 	run_suite "runner files-shared --corrupt (negative test)" \
 		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- files-shared --corrupt
+fi
+
+# ---- pre-dump rounds with dirty-page tracking, counted page by page
+if selected predump && [ "${MODES[*]}" != "${MODES[*]/predump/}" ]; then
+	run_suite "predump" env CRTOOL="$CRTOOL" ./test/predump.sh
 fi
 
 # ---- real programs (test/real/NAME.sh)

@@ -1,13 +1,16 @@
 /* runner: checkpoint and restore one test program in each mode, then tell it
  * to check its state.
  *
- *   runner [--crtool PATH] [--keep] [--mode restore|leave-running|twice]...
+ *   runner [--crtool PATH] [--keep] [--mode restore|leave-running|twice|predump]...
  *          [--expect-fail] [--timeout SEC] [-v] -- PROG [ARGS...]
  *
  * Modes (default: all three, in this order):
  *   restore        dump (the test is killed), restore -d, CHECK
  *   leave-running  dump --leave-running (the test keeps running), CHECK
  *   twice          dump, restore, dump, restore, CHECK
+ *   predump        pre-dump, pre-dump (over the first), dump over the second
+ *                  (only the pages written since), restore, CHECK (not among the
+ *                  default modes: run-all asks for it)
  *
  * The test's stdin is a pipe from the runner (pipe_in), its stdout and stderr a
  * pipe to the runner (pipe_out).  crtool restore gets the same pipe ends as its
@@ -288,6 +291,9 @@ static int run_crtool(char *const argv[], const int fds[3])
 	return st;
 }
 
+/* The images dir of an earlier pre-dump the next dump builds on ("" for none). */
+static char prev_dir[PATH_MAX + 16];
+
 static bool crtool_dump(int round, bool leave_running)
 {
 	char dir[PATH_MAX + 16], err[PATH_MAX + 16], pid[32];
@@ -310,6 +316,10 @@ static bool crtool_dump(int round, bool leave_running)
 	argv[n++] = dir;
 	if (leave_running)
 		argv[n++] = "--leave-running";
+	if (prev_dir[0]) {
+		argv[n++] = "--prev-images-dir";
+		argv[n++] = prev_dir;
+	}
 	if (verbose)
 		argv[n++] = "-v";
 	argv[n] = NULL;
@@ -640,14 +650,61 @@ static void rm_test_tmp(void)
 	closedir(d);
 }
 
+static bool check_still_running(void);
+
+/* One pre-dump round into img-preN, over the previous one; the test runs on. */
+static bool crtool_pre_dump(int n)
+{
+	char dir[PATH_MAX + 16], err[PATH_MAX + 16], pid[32], title[64];
+	snprintf(dir, sizeof(dir), "%s/img-pre%d", c.work, n);
+	snprintf(err, sizeof(err), "%s/pre-dump%d.err", c.work, n);
+	snprintf(pid, sizeof(pid), "%d", (int)c.pid);
+	if (mkdir(dir, 0700))
+		return failf("mkdir %s: %s", dir, strerror(errno));
+	int efd = open(err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int nfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (efd < 0 || nfd < 0)
+		return failf("open %s: %s", err, strerror(errno));
+	char *argv[12];
+	int k = 0;
+	argv[k++] = (char *)crtool;
+	argv[k++] = "pre-dump";
+	argv[k++] = "-t";
+	argv[k++] = pid;
+	argv[k++] = "-D";
+	argv[k++] = dir;
+	if (prev_dir[0]) {
+		argv[k++] = "--prev-images-dir";
+		argv[k++] = prev_dir;
+	}
+	argv[k] = NULL;
+	int fds[3] = { nfd, efd, efd };
+	int st = run_crtool(argv, fds);
+	close(efd);
+	close(nfd);
+	snprintf(title, sizeof(title), "crtool pre-dump (round %d) output", n);
+	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		add_file_details(title, err);
+		if (st != -1)
+			failf("crtool pre-dump (round %d) %s", n, status_str(st));
+		return false;
+	}
+	snprintf(prev_dir, sizeof(prev_dir), "%s", dir);
+	return check_still_running();
+}
+
 static bool run_mode(const char *mode)
 {
+	prev_dir[0] = 0;
 	if (!start_test())
 		return false;
 	if (!strcmp(mode, "restore")) {
 		return crtool_dump(1, false) && check_killed(1) && crtool_restore(1) && check_test();
 	} else if (!strcmp(mode, "leave-running")) {
 		return crtool_dump(1, true) && check_still_running() && check_test();
+	} else if (!strcmp(mode, "predump")) {
+		return crtool_pre_dump(1) && crtool_pre_dump(2) && crtool_dump(1, false) && check_killed(1) &&
+		       crtool_restore(1) && check_test();
 	} else { /* twice */
 		return crtool_dump(1, false) && check_killed(1) && crtool_restore(1) &&
 		       crtool_dump(2, false) && check_killed(2) && crtool_restore(2) && check_test();
@@ -698,7 +755,7 @@ static bool run_case(const char *mode)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: runner [--crtool PATH] [--keep] [--mode restore|leave-running|twice]...\n"
+		"usage: runner [--crtool PATH] [--keep] [--mode restore|leave-running|twice|predump]...\n"
 		"              [--expect-fail] [--timeout SEC] [-v] -- PROG [ARGS...]\n");
 	exit(2);
 }
@@ -727,7 +784,8 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--mode") && i + 1 < argc) {
 			char *list = strdup(argv[++i]);
 			for (char *m = strtok(list, ","); m; m = strtok(NULL, ",")) {
-				if (strcmp(m, "restore") && strcmp(m, "leave-running") && strcmp(m, "twice")) {
+				if (strcmp(m, "restore") && strcmp(m, "leave-running") && strcmp(m, "twice") &&
+				    strcmp(m, "predump")) {
 					fprintf(stderr, "runner: unknown mode '%s'\n", m);
 					usage();
 				}

@@ -43,12 +43,23 @@ struct cr_dump_opts {
 	const char *images_dir;  /* existing directory for the images */
 	bool leave_running;      /* keep the tree running after the dump */
 	bool shell_job;          /* the tree shares the caller's session/terminal */
+	const char *prev_images_dir;  /* images of an earlier pre-dump of this tree: store only
+					 the pages written since (the images dir gets a "parent" link) */
 };
 
 /* Checkpoint the tree rooted at opts->pid into opts->images_dir.  Unless
  * leave_running, the tree is killed once the images are complete and synced.
  * On failure the tree is left running as it was. */
 int cr_dump(const struct cr_dump_opts *opts);
+
+/* Copy the tree's memory into opts->images_dir while it keeps running (frozen only
+ * to list the pages and protect them against writes), and track the pages written
+ * afterwards, so that a later cr_pre_dump or cr_dump with prev_images_dir set to
+ * this directory stores only those.  Tracking: PAGEMAP_SCAN with a userfaultfd in
+ * write-protect async mode (the kernel's soft-dirty bits are not needed), held
+ * between rounds by a small keeper process.  Uses pid, images_dir and
+ * prev_images_dir of opts. */
+int cr_pre_dump(const struct cr_dump_opts *opts);
 
 struct cr_restore_opts {
 	size_t sz;               /* sizeof(struct cr_restore_opts) */

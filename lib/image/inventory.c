@@ -9,7 +9,7 @@
 #include "log.h"
 #include "util.h"
 
-int inventory_write(struct img_dir *dir, pid_t root_pid, bool own_pidns)
+static int write_inventory(struct img_dir *dir, pid_t root_pid, bool own_pidns, bool pre_dump)
 {
 	InventoryEntry inv = INVENTORY_ENTRY__INIT;
 	struct utsname u;
@@ -25,6 +25,7 @@ int inventory_write(struct img_dir *dir, pid_t root_pid, bool own_pidns)
 	inv.root_pid = root_pid;
 	inv.has_own_pidns = own_pidns;
 	inv.own_pidns = own_pidns;
+	inv.has_pre_dump = inv.pre_dump = pre_dump;
 	inv.page_size = PAGE_SIZE;
 	arch_cpu_features(&inv.xfeatures_mask, &xsize);
 	inv.has_xfeatures_mask = inv.has_xsave_size = true;
@@ -37,6 +38,16 @@ int inventory_write(struct img_dir *dir, pid_t root_pid, bool own_pidns)
 		return ret;
 	}
 	return img_close_write(img);
+}
+
+int inventory_write(struct img_dir *dir, pid_t root_pid, bool own_pidns)
+{
+	return write_inventory(dir, root_pid, own_pidns, false);
+}
+
+int inventory_write_pre_dump(struct img_dir *dir, pid_t root_pid)
+{
+	return write_inventory(dir, root_pid, false, true);
 }
 
 int inventory_read(struct img_dir *dir, InventoryEntry **out)

@@ -6,6 +6,8 @@
 #include "inventory.pb-c.h"
 
 int inventory_write(struct img_dir *dir, pid_t root_pid, bool own_pidns);
+/* The inventory of a pre-dump: memory only, a parent for the next round. */
+int inventory_write_pre_dump(struct img_dir *dir, pid_t root_pid);
 /* Read and check it fits this machine (format version, arch, page size, CPU features). */
 int inventory_read(struct img_dir *dir, InventoryEntry **out);
 

@@ -29,10 +29,32 @@ void mem_free(MmEntry *mm);
 /* Whether a VMA's pages go into the image, and which of them. */
 int mem_vma_dumps_content(const VmaEntry *v);
 
+/* Dirty tracking for one process (see track.h). */
+struct dirty_track {
+	int uffd;                 /* -1: none, every page counts as written */
+	const MmEntry *parent;    /* the previous round's areas, or NULL */
+	bool arm;                 /* protect the areas not tracked yet: more rounds follow */
+};
+
+/* The runs of pages a pre-dump copies once the tree runs again. */
+struct page_runs {
+	struct page_run {
+		uint64_t start, len;
+	} *r;
+	size_t nr;
+};
+
 /* Drain the task's pages through the parasite into pagemap-<id>.img and pages-<id>.img
- * (id: the task's PID in the images). */
-int mem_dump_pages(struct infect_ctx *ctx, const MmEntry *mm, struct img_dir *dir, unsigned pages_id,
-		   struct page_stats *stats);
+ * (id: the task's PID in the images).  With dt, pages of tracked areas not written
+ * since the previous round are listed as in the parent images.  With later (a
+ * pre-dump; ctx may then be NULL), only the pagemap is written and the runs to copy
+ * are added to *later, for mem_copy_runs. */
+int mem_dump_pages(struct infect_ctx *ctx, pid_t pid, const MmEntry *mm, struct img_dir *dir, unsigned pages_id,
+		   struct page_stats *stats, const struct dirty_track *dt, struct page_runs *later);
+/* Copy the runs from the (running) process into pages-<id>.img. */
+int mem_copy_runs(pid_t pid, struct img_dir *dir, unsigned pages_id, const struct page_runs *runs);
+/* Where the parasite's syscalls run: the start of the first executable area, or 0. */
+uint64_t mem_exec_site(const MmEntry *mm);
 
 /* Validate a decoded mm image against this machine: sorted, non-overlapping,
  * page aligned, inside user space. */

@@ -15,6 +15,7 @@
 #include "kerndat.h"
 #include "log.h"
 #include "mem/mem.h"
+#include "mem/track.h"
 #include "uapi-compat.h"
 #include "util.h"
 
@@ -31,6 +32,7 @@ struct page_sink {
 	uint32_t nr_iovs;     /* pending in ctx->args->iovs */
 	uint64_t batch_bytes;
 	struct page_stats *stats;
+	struct page_runs *later;  /* a pre-dump: runs to copy once the tree runs again */
 };
 
 /* Splice exactly 'bytes' from the page pipe into the image while the parasite fills it. */
@@ -120,6 +122,17 @@ static int copy_via_mem(struct page_sink *s, uint64_t start, uint64_t len)
 	return 0;
 }
 
+/* A run of pages whose content is in the parent images. */
+static int emit_parent_run(struct page_sink *s, uint64_t start, uint64_t end)
+{
+	PagemapEntry pe = PAGEMAP_ENTRY__INIT;
+
+	pe.vaddr = start;
+	pe.nr_pages = (end - start) / PAGE_SIZE;
+	pe.has_in_parent = pe.in_parent = true;
+	return img_write_msg(s->pagemap, &pe.base);
+}
+
 /* One run of pages to store, in image order. */
 static int emit_run(struct page_sink *s, const VmaEntry *v, uint64_t start, uint64_t end)
 {
@@ -131,6 +144,19 @@ static int emit_run(struct page_sink *s, const VmaEntry *v, uint64_t start, uint
 	if ((ret = img_write_msg(s->pagemap, &pe.base)))
 		return ret;
 	s->stats->pages_written += pe.nr_pages;
+	if (s->later) {
+		struct page_runs *l = s->later;
+		if (l->nr && l->r[l->nr - 1].start + l->r[l->nr - 1].len == start) {
+			l->r[l->nr - 1].len += end - start;
+			return 0;
+		}
+		struct page_run *n = realloc(l->r, (l->nr + 1) * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		l->r = n;
+		l->r[l->nr++] = (struct page_run){ start, end - start };
+		return 0;
+	}
 	if (!(v->prot & PROT_READ)) {
 		if ((ret = flush_batch(s)))
 			return ret;
@@ -183,6 +209,54 @@ static int scan_pagemap_scan(struct page_sink *s, int pm_fd, const VmaEntry *v)
 	return 0;
 }
 
+/* Scanner of a tracked area: one PAGEMAP_SCAN returns the present pages split by
+ * whether they were written since the last round, and protects them again.  1 if
+ * the area is not tracked (the kernel refuses PM_SCAN_CHECK_WPASYNC). */
+static int scan_tracked(struct page_sink *s, int pm_fd, const VmaEntry *v)
+{
+	struct page_region regs[512];
+	struct pm_scan_arg arg = {
+		.size = sizeof(arg),
+		.flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
+		.start = v->start,
+		.end = v->end,
+		.vec = (uintptr_t)regs,
+		.vec_len = ARRAY_SIZE(regs),
+		.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+		.category_inverted = PAGE_IS_PFNZERO,
+		.category_mask = PAGE_IS_PFNZERO,
+		.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_WRITTEN,
+	};
+	bool first = true;
+
+	while (arg.start < arg.end) {
+		long n = ioctl(pm_fd, PAGEMAP_SCAN, &arg);
+		if (n < 0 && first && errno == EPERM)
+			return 1;
+		if (n < 0)
+			return pr_perror("PAGEMAP_SCAN (written pages) of pid %d at 0x%lx", s->pid,
+					 (unsigned long)arg.start);
+		first = false;
+		for (long i = 0; i < n; i++) {
+			int ret = regs[i].categories & PAGE_IS_WRITTEN ? emit_run(s, v, regs[i].start, regs[i].end)
+								       : emit_parent_run(s, regs[i].start, regs[i].end);
+			if (ret)
+				return ret;
+		}
+		arg.start = arg.walk_end;
+	}
+	return 0;
+}
+
+/* The same area, with the same bounds, in the previous round. */
+static bool in_parent(const MmEntry *parent, const VmaEntry *v)
+{
+	for (size_t i = 0; parent && i < parent->n_vmas; i++)
+		if (parent->vmas[i]->start == v->start && parent->vmas[i]->end == v->end)
+			return track_eligible(parent->vmas[i]);
+	return false;
+}
+
 /* Scanner, portable path: read pagemap entries. */
 static int scan_pagemap(struct page_sink *s, int pm_fd, const VmaEntry *v)
 {
@@ -212,23 +286,23 @@ static int scan_pagemap(struct page_sink *s, int pm_fd, const VmaEntry *v)
 	return run_start ? emit_run(s, v, run_start, v->end) : 0;
 }
 
-int mem_dump_pages(struct infect_ctx *ctx, const MmEntry *mm, struct img_dir *dir, unsigned pages_id,
-		   struct page_stats *stats)
+int mem_dump_pages(struct infect_ctx *ctx, pid_t pid, const MmEntry *mm, struct img_dir *dir, unsigned pages_id,
+		   struct page_stats *stats, const struct dirty_track *dt, struct page_runs *later)
 {
-	struct page_sink s = { .ctx = ctx, .pid = ctx->pid, .mem_fd = -1, .stats = stats };
+	struct page_sink s = { .ctx = ctx, .pid = pid, .mem_fd = -1, .stats = stats, .later = later };
 	PagemapHead head = PAGEMAP_HEAD__INIT;
 	bool fast = kerndat_get()->pagemap_scan;
 	char path[64];
 	int pm_fd, ret;
 
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", ctx->pid);
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
 	pm_fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (pm_fd < 0)
 		return pr_perror("can't open %s", path);
 	s.pagemap = img_create(dir, IMG_PAGEMAP, pages_id);
-	s.pages = img_create(dir, IMG_PAGES, pages_id);
+	s.pages = later ? NULL : img_create(dir, IMG_PAGES, pages_id);
 	ret = -EIO;
-	if (!s.pagemap || !s.pages)
+	if (!s.pagemap || (!later && !s.pages))
 		goto out;
 	head.pages_id = pages_id;
 	if ((ret = img_write_msg(s.pagemap, &head.base)))
@@ -238,6 +312,16 @@ int mem_dump_pages(struct infect_ctx *ctx, const MmEntry *mm, struct img_dir *di
 		if (!mem_vma_dumps_content(v))
 			continue;
 		stats->pages_scanned += (v->end - v->start) / PAGE_SIZE;
+		if (dt && dt->uffd >= 0 && track_eligible(v)) {
+			if (in_parent(dt->parent, v) && (ret = scan_tracked(&s, pm_fd, v)) <= 0) {
+				if (ret)
+					goto out;
+				continue;
+			}
+			/* new (or moved) since the last round: stored whole, and tracked from now on */
+			if (dt->arm && (ret = track_arm(dt->uffd, v)))
+				goto out;
+		}
 		ret = fast ? scan_pagemap_scan(&s, pm_fd, v) : scan_pagemap(&s, pm_fd, v);
 		if (ret)
 			goto out;
@@ -246,7 +330,7 @@ int mem_dump_pages(struct infect_ctx *ctx, const MmEntry *mm, struct img_dir *di
 		goto out;
 	ret = img_close_write(s.pagemap);
 	s.pagemap = NULL;
-	if (!ret)
+	if (!ret && s.pages)
 		ret = img_close_write(s.pages);
 	s.pages = NULL;
 out:
@@ -256,4 +340,45 @@ out:
 		close(s.mem_fd);
 	close(pm_fd);
 	return ret;
+}
+
+int mem_copy_runs(pid_t pid, struct img_dir *dir, unsigned pages_id, const struct page_runs *runs)
+{
+	struct img *pages = img_create(dir, IMG_PAGES, pages_id);
+	const size_t chunk = 4 << 20;
+	char *buf = malloc(chunk), path[64];
+	int ret = 0, mem;
+
+	/* /proc/pid/mem reads any area, whatever its protection */
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	mem = open(path, O_RDONLY | O_CLOEXEC);
+	if (!pages || !buf || mem < 0) {
+		ret = mem < 0 ? pr_perror("can't open %s", path) : pages ? -ENOMEM : -EIO;
+		free(buf);
+		img_close(pages);
+		if (mem >= 0)
+			close(mem);
+		return ret;
+	}
+	for (size_t i = 0; i < runs->nr && !ret; i++)
+		for (uint64_t at = runs->r[i].start, end = at + runs->r[i].len; at < end && !ret;) {
+			size_t len = end - at < chunk ? end - at : chunk;
+			ssize_t n = pread(mem, buf, len, at);
+
+			/* The tree runs: an area unmapped meanwhile reads short.  Its pages are
+			 * stored as zeros; the area is new to the next round, stored whole there. */
+			if (n < (ssize_t)len)
+				memset(buf + (n > 0 ? n : 0), 0, len - (n > 0 ? n : 0));
+			ret = write_all(pages->fd, buf, len);
+			at += len;
+		}
+	free(buf);
+	close(mem);
+	if (ret) {
+		errno = -ret;
+		ret = pr_perror("can't write %s", pages->name);
+		img_close(pages);
+		return ret;
+	}
+	return img_close_write(pages);
 }

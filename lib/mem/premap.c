@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "kerndat.h"
 #include "log.h"
+#include "mem/layers.h"
 #include "mem/mem.h"
 #include "mem/premap.h"
 #include "mem/shmem.h"
@@ -221,6 +222,7 @@ static int fill_pages(struct img_dir *dir, pid_t pid, const MmEntry *mm, const s
 		      const size_t *idx, size_t nr)
 {
 	struct img *pm = img_open(dir, IMG_PAGEMAP, pid), *pages = NULL;
+	struct layer *layers = NULL;
 	PagemapHead *head = NULL;
 	PagemapEntry *pe;
 	uint64_t off = 0, run_start = 0, run_len = 0;
@@ -237,9 +239,11 @@ static int fill_pages(struct img_dir *dir, pid_t pid, const MmEntry *mm, const s
 	}
 	for (;;) {
 		uint64_t len = 0, start = 0;
+		bool from_parent = false;
 
 		ret = img_read_msg(pm, &pagemap_entry__descriptor, (ProtobufCMessage **)&pe);
 		if (ret > 0) {
+			from_parent = pe->has_in_parent && pe->in_parent;
 			len = (uint64_t)pe->nr_pages * PAGE_SIZE;
 			start = pe->vaddr;
 			/* advance to the area that holds this run */
@@ -255,7 +259,7 @@ static int fill_pages(struct img_dir *dir, pid_t pid, const MmEntry *mm, const s
 				break;
 			}
 			img_free_msg(&pe->base);
-			if (run_len && vi == run_vi && start == run_start + run_len) {
+			if (!from_parent && run_len && vi == run_vi && start == run_start + run_len) {
 				run_len += len;
 				continue;
 			}
@@ -270,6 +274,16 @@ static int fill_pages(struct img_dir *dir, pid_t pid, const MmEntry *mm, const s
 		}
 		if (!len)
 			break;
+		if (from_parent) {
+			/* not written since the pre-dump: its images have it */
+			char *dst = (char *)(rv[vi].premap + (start - rv[vi].start));
+			populate_run(mm->vmas[idx[vi]], dst, start, len);
+			if ((ret = layers_read(&layers, dir, pid, start, len, dst)))
+				break;
+			run_start = start + len;   /* the next run must come after it */
+			run_len = 0;
+			continue;
+		}
 		run_start = start;
 		run_len = len;
 		run_vi = vi;
@@ -281,6 +295,7 @@ static int fill_pages(struct img_dir *dir, pid_t pid, const MmEntry *mm, const s
 				      (unsigned long)(st.st_size - off)), -EINVAL);
 	}
 out:
+	layers_free(layers);
 	img_free_msg(head ? &head->base : NULL);
 	img_close(pages);
 	img_close(pm);

@@ -190,3 +190,13 @@ int mem_validate(const MmEntry *mm, unsigned long task_size)
 		return pr_err("mm image: auxv of %zu words is malformed", mm->n_mm_saved_auxv), -EINVAL;
 	return 0;
 }
+
+/* The syscall site: the start of the first executable mapping. */
+uint64_t mem_exec_site(const MmEntry *mm)
+{
+	for (size_t i = 0; i < mm->n_vmas; i++)
+		if ((mm->vmas[i]->prot & PROT_EXEC) && mm->vmas[i]->kind != VMA_KIND__VMA_VSYSCALL &&
+		    mm->vmas[i]->kind != VMA_KIND__VMA_VDSO)
+			return mm->vmas[i]->start;
+	return 0;
+}

@@ -3,13 +3,15 @@
 
 /* One function per subcommand; argv[0] is the subcommand name. */
 int cmd_dump(int argc, char **argv);
+int cmd_pre_dump(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_exec_pidns(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 
 /* Print "Error: <msg>" (from cr_last_error() when msg is NULL) and return 1. */
-int crtool_fail(const char *msg);
+/* Print "Error: " and the message (NULL: libcr's last error); returns 1. */
+int crtool_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Set up logging to stderr (or a file) at the given verbosity. */
 int crtool_log_setup(int verbosity, const char *log_file);
 

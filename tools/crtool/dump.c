@@ -5,8 +5,11 @@
 #include "cr/cr.h"
 #include "crtool.h"
 
-int cmd_dump(int argc, char **argv)
+/* dump and pre-dump: one option set; pre-dump takes no --leave-running or --shell-job
+ * (the tree always runs on) */
+static int dump_or_pre_dump(int argc, char **argv, bool pre)
 {
+	const char *cmd = pre ? "pre-dump" : "dump";
 	static const struct option longopts[] = {
 		{ "tree", required_argument, 0, 't' },
 		{ "images-dir", required_argument, 0, 'D' },
@@ -14,6 +17,7 @@ int cmd_dump(int argc, char **argv)
 		{ "shell-job", no_argument, 0, 'j' },
 		{ "verbose", no_argument, 0, 'v' },
 		{ "log-file", required_argument, 0, 'o' },
+		{ "prev-images-dir", required_argument, 0, 'P' },
 		{ 0, 0, 0, 0 },
 	};
 	struct cr_dump_opts opts = { .sz = sizeof(opts) };
@@ -26,22 +30,44 @@ int cmd_dump(int argc, char **argv)
 		case 't':
 			opts.pid = strtol(optarg, &end, 10);
 			if (*end || opts.pid <= 0)
-				return crtool_fail("dump: -t needs a process id (a positive number)");
+				return crtool_fail("%s: -t needs a process id (a positive number)", cmd);
 			break;
 		case 'D': opts.images_dir = optarg; break;
-		case 'R': opts.leave_running = true; break;
-		case 'j': opts.shell_job = true; break;
+		case 'R':
+		case 'j':
+			if (pre)
+				return crtool_fail("pre-dump: the tree always keeps running, and --shell-job belongs "
+						   "to the final dump");
+			if (c == 'R')
+				opts.leave_running = true;
+			else
+				opts.shell_job = true;
+			break;
 		case 'v': verbosity++; break;
 		case 'o': log_file = optarg; break;
-		default: return crtool_fail("dump: bad option; usage: crtool dump -t PID -D DIR [--leave-running] "
-					   "[--shell-job] [-v] [--log-file F]");
+		case 'P': opts.prev_images_dir = optarg; break;
+		default:
+			return crtool_fail(pre ? "pre-dump: bad option; usage: crtool pre-dump -t PID -D DIR "
+						 "[--prev-images-dir D] [-v] [--log-file F]"
+					       : "dump: bad option; usage: crtool dump -t PID -D DIR [--leave-running] "
+						 "[--shell-job] [--prev-images-dir D] [-v] [--log-file F]");
 		}
 	}
 	if (!opts.pid || !opts.images_dir)
-		return crtool_fail("dump: -t PID and -D DIR are required");
+		return crtool_fail("%s: -t PID and -D DIR are required", cmd);
 	if (crtool_log_setup(verbosity, log_file))
 		return 1;
-	if (cr_dump(&opts) < 0)
+	if ((pre ? cr_pre_dump(&opts) : cr_dump(&opts)) < 0)
 		return crtool_fail(NULL);
 	return 0;
+}
+
+int cmd_dump(int argc, char **argv)
+{
+	return dump_or_pre_dump(argc, argv, false);
+}
+
+int cmd_pre_dump(int argc, char **argv)
+{
+	return dump_or_pre_dump(argc, argv, true);
 }

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -41,8 +42,18 @@ int crtool_log_setup(int verbosity, const char *log_file)
 	return 0;
 }
 
-int crtool_fail(const char *msg)
+int crtool_fail(const char *fmt, ...)
 {
-	fprintf(stderr, "Error: %s\n", msg ? msg : cr_last_error());
+	va_list ap;
+
+	if (!fmt) {
+		fprintf(stderr, "Error: %s\n", cr_last_error());
+		return 1;
+	}
+	fputs("Error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
 	return 1;
 }

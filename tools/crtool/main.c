@@ -11,7 +11,9 @@ static const struct {
 	const char *usage;
 } cmds[] = {
 	{ "check",   cmd_check,   "check                      probe every kernel feature libcr uses" },
-	{ "dump",    cmd_dump,    "dump -t PID -D DIR [--leave-running] [--shell-job] [-v] [--log-file F]" },
+	{ "dump",    cmd_dump,    "dump -t PID -D DIR [--leave-running] [--shell-job] [--prev-images-dir D] [-v] "
+				  "[--log-file F]" },
+	{ "pre-dump", cmd_pre_dump, "pre-dump -t PID -D DIR [--prev-images-dir D] [-v] [--log-file F]" },
 	{ "restore", cmd_restore, "restore -D DIR [-d|--restore-detached] [--shell-job] [--new-pidns] [--pidfile F] [--skip-file-checks] [-v]" },
 	{ "show",    cmd_show,    "show DIR/IMAGE.img [--json]  decode an image" },
 	{ "exec-pidns", cmd_exec_pidns, "exec-pidns CMD [ARGS...]   run CMD as init of a new pid namespace" },

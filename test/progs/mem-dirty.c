@@ -1,0 +1,175 @@
+/* mem-dirty: memory that changes between pre-dump rounds (driven by test/predump.sh,
+ * not by the runner).
+ *
+ *   mem-dirty [--size MIB]
+ *
+ * Prints "A=0xADDR PAGES" and "READY" when its area A is filled.  Each SIGUSR1
+ * starts the next round of changes and prints "ROUND N" when it is done:
+ *   round 1: writes 1000 pages of A (every 37th), zaps 100 other pages of A
+ *            (MADV_DONTNEED: zero afterwards), unmaps area B, moves area C to a
+ *            new address (mremap), maps and fills a new area D (256 pages);
+ *   round 2: writes 500 more pages of A (every 53rd, from page 7).
+ * SIGUSR2 checks every page of A, C and D against what it must hold now and
+ * prints "PASS" or "FAIL: why", then exits 0 or 1.  A page's content is a
+ * function of its index and the last round that wrote it.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define PAGE 4096UL
+#define SMALL (1024 * PAGE)      /* B and C: 4 MiB */
+#define D_PAGES 256
+
+static volatile sig_atomic_t next_round, check_now;
+static unsigned char *a, *c, *d;
+static size_t a_pages;
+static int round_done;
+
+static void fill(unsigned char *p, uint64_t seed)
+{
+	uint64_t *w = (uint64_t *)p, x = seed * 0x9e3779b97f4a7c15ULL + 1;
+
+	for (size_t i = 0; i < PAGE / 8; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		w[i] = x;
+	}
+}
+
+static bool same(const unsigned char *p, uint64_t seed)
+{
+	unsigned char want[PAGE];
+
+	fill(want, seed);
+	return !memcmp(p, want, PAGE);
+}
+
+/* What page i of A holds after round r. */
+static int a_state(size_t i, int r)   /* -1: zero, else the round that wrote it last */
+{
+	if (r >= 2 && i % 53 == 7 && i / 53 < 500)
+		return 2;
+	if (r >= 1 && i % 37 == 0 && i / 37 < 1000)
+		return 1;
+	if (r >= 1 && i % 37 == 5 && i / 37 < 100)
+		return -1;
+	return 0;
+}
+
+static uint64_t seed_of(char area, size_t i, int gen)
+{
+	return ((uint64_t)area << 56) ^ ((uint64_t)gen << 48) ^ i;
+}
+
+static void do_round(void)
+{
+	round_done++;
+	for (size_t i = 0; i < a_pages; i++) {
+		int s = a_state(i, round_done);
+		if (s == round_done)
+			fill(a + i * PAGE, seed_of('A', i, s));
+		else if (s == -1 && a_state(i, round_done - 1) != -1)
+			madvise(a + i * PAGE, PAGE, MADV_DONTNEED);
+	}
+	if (round_done == 1) {
+		unsigned char *b = a + a_pages * PAGE + PAGE;   /* B sits one guard page after A */
+		void *to = mmap(NULL, SMALL + PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		munmap(b, SMALL);
+		if (to == MAP_FAILED)
+			exit(3);
+		c = mremap(c, SMALL, SMALL, MREMAP_MAYMOVE | MREMAP_FIXED, (char *)to + PAGE);
+		d = mmap(NULL, D_PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (c == MAP_FAILED || d == MAP_FAILED)
+			exit(3);
+		for (size_t i = 0; i < D_PAGES; i++)
+			fill(d + i * PAGE, seed_of('D', i, 1));
+	}
+	printf("ROUND %d\n", round_done);
+	fflush(stdout);
+}
+
+static int check(void)
+{
+	static const unsigned char zero[PAGE];
+
+	for (size_t i = 0; i < a_pages; i++) {
+		int s = a_state(i, round_done);
+		if (s < 0 ? memcmp(a + i * PAGE, zero, PAGE) != 0 : !same(a + i * PAGE, seed_of('A', i, s))) {
+			printf("FAIL: page %zu of A is not what round %d left (%s)\n", i, round_done,
+			       s < 0 ? "zapped: zero" : s ? "rewritten" : "the first fill");
+			return 1;
+		}
+	}
+	for (size_t i = 0; i < SMALL / PAGE; i++)
+		if (!same(c + i * PAGE, seed_of('C', i, 0))) {
+			printf("FAIL: page %zu of C (moved in round 1: %d) is wrong\n", i, round_done >= 1);
+			return 1;
+		}
+	for (size_t i = 0; d && i < D_PAGES; i++)
+		if (!same(d + i * PAGE, seed_of('D', i, 1))) {
+			printf("FAIL: page %zu of D (mapped in round 1) is wrong\n", i);
+			return 1;
+		}
+	printf("PASS\n");
+	return 0;
+}
+
+static void on_usr1(int s)
+{
+	(void)s;
+	next_round = 1;
+}
+
+static void on_usr2(int s)
+{
+	(void)s;
+	check_now = 1;
+}
+
+int main(int argc, char **argv)
+{
+	size_t mib = 256;
+
+	if (argc == 3 && !strcmp(argv[1], "--size"))
+		mib = strtoul(argv[2], NULL, 10);
+	a_pages = mib * 256;
+	/* A, a guard page, B, one mapping carved up: A and B stay two areas */
+	a = mmap(NULL, a_pages * PAGE + PAGE + SMALL, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	c = mmap(NULL, SMALL, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (a == MAP_FAILED || c == MAP_FAILED)
+		return 3;
+	mprotect(a + a_pages * PAGE, PAGE, PROT_NONE);
+	for (size_t i = 0; i < a_pages; i++)
+		fill(a + i * PAGE, seed_of('A', i, 0));
+	for (size_t i = 0; i < SMALL / PAGE; i++) {
+		fill(c + i * PAGE, seed_of('C', i, 0));
+		fill(a + a_pages * PAGE + PAGE + i * PAGE, seed_of('B', i, 0));
+	}
+	sigset_t block, wait_mask;
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	sigaddset(&block, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &block, &wait_mask);
+	sigdelset(&wait_mask, SIGUSR1);
+	sigdelset(&wait_mask, SIGUSR2);
+	signal(SIGUSR1, on_usr1);
+	signal(SIGUSR2, on_usr2);
+	printf("A=%p %zu\nREADY\n", (void *)a, a_pages);
+	fflush(stdout);
+	for (;;) {
+		/* signals are let in only here: none is missed between the checks */
+		sigsuspend(&wait_mask);
+		if (next_round) {
+			next_round = 0;
+			do_round();
+		}
+		if (check_now)
+			return check();
+	}
+}

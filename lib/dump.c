@@ -14,6 +14,7 @@
 #include "infect/infect.h"
 #include "log.h"
 #include "mem/mem.h"
+#include "mem/page-server.h"
 #include "predump.h"
 #include "proc/core.h"
 #include "proc/seize.h"
@@ -213,6 +214,7 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 	struct page_stats stats = { 0 };
 	struct share_scan *share = NULL;
 	struct prev_images prev = { .dir = { .dfd = -1 } };
+	struct page_server ps = { .sk = -1 };
 	double t0, t_frozen;
 	int ret, live = 0;
 
@@ -226,6 +228,11 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 	if ((ret = prev_images_open(&prev, opts.sz > offsetof(struct cr_dump_opts, prev_images_dir)
 						   ? opts.prev_images_dir : NULL, &dir)))
 		goto out;
+	if (opts.sz > offsetof(struct cr_dump_opts, page_server) && opts.page_server) {
+		if ((ret = ps_connect(&ps, opts.page_server)))
+			goto out;
+		dir.ps = &ps;
+	}
 	if ((ret = tree_seize(opts.pid, &tree)) || (ret = tree_map_pidns(&tree)))
 		goto out;
 	t_frozen = now_ms();
@@ -239,7 +246,8 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 			ret = dump_task(&tree.tasks[i], &dir, &opts, share, i, &prev, &stats);
 			live++;
 		}
-	if (ret || (ret = dump_pstree(&dir, &tree)) || (ret = inventory_write(&dir, tree.tasks[0].vpid, tree.own_pidns)))
+	if (ret || (ret = dump_pstree(&dir, &tree)) || (ret = inventory_write(&dir, tree.tasks[0].vpid, tree.own_pidns)) ||
+	    (ret = ps_close(&ps)))
 		goto out;
 	/* The images are complete and synced: the originals go, unless asked to stay. */
 	tree_release(&tree, !opts.leave_running);
@@ -249,6 +257,8 @@ out:
 	files_share_free(share);
 	tree_release(&tree, false);
 	prev_images_close(&prev);
+	if (ps.sk >= 0)
+		close(ps.sk);   /* a failed round: the server sees it cut short */
 	img_dir_close(&dir);
 	return ret;
 }

@@ -18,6 +18,7 @@
 #include "kerndat.h"
 #include "log.h"
 #include "mem/mem.h"
+#include "mem/page-server.h"
 #include "predump.h"
 #include "proc/tree.h"
 #include "util.h"
@@ -142,6 +143,7 @@ CR_EXPORT int cr_pre_dump(const struct cr_dump_opts *uopts)
 	struct prev_images prev = { .dir = { .dfd = -1 } };
 	struct track_set next = { 0 };
 	struct page_runs *runs = NULL;
+	struct page_server ps = { .sk = -1 };
 	double t0, t_frozen, frozen_ms = 0;
 	int ret, nr = 0;
 
@@ -158,6 +160,11 @@ CR_EXPORT int cr_pre_dump(const struct cr_dump_opts *uopts)
 	if ((ret = prev_images_open(&prev, opts.sz > offsetof(struct cr_dump_opts, prev_images_dir)
 						   ? opts.prev_images_dir : NULL, &dir)))
 		goto out;
+	if (opts.sz > offsetof(struct cr_dump_opts, page_server) && opts.page_server) {
+		if ((ret = ps_connect(&ps, opts.page_server)))
+			goto out;
+		dir.ps = &ps;
+	}
 	if ((ret = tree_seize(opts.pid, &tree)) || (ret = tree_map_pidns(&tree)))
 		goto out;
 	t_frozen = now_ms();
@@ -178,6 +185,8 @@ CR_EXPORT int cr_pre_dump(const struct cr_dump_opts *uopts)
 	for (size_t k = 0; k < next.nr && !ret; k++)
 		ret = mem_copy_runs(next.e[k].pid, &dir, next.e[k].vpid, &runs[k]);
 	if (!ret)
+		ret = ps_close(&ps);
+	if (!ret)
 		ret = track_keep(dir.path, &next);
 	if (!ret)
 		pr_info("stats: frozen_ms=%.3f processes=%zu pages=%lu bytes=%lu total_ms=%.3f", frozen_ms, next.nr,
@@ -190,6 +199,21 @@ out:
 	free(runs);
 	track_set_free(&next);
 	prev_images_close(&prev);
+	if (ps.sk >= 0)
+		close(ps.sk);
 	img_dir_close(&dir);
 	return ret;
+}
+
+CR_EXPORT int cr_page_server(const struct cr_page_server_opts *uopts)
+{
+	struct cr_page_server_opts opts = { 0 };
+
+	cr_error_reset();
+	if (!uopts || uopts->sz < offsetof(struct cr_page_server_opts, images_dir) + sizeof(char *))
+		return pr_err("cr_page_server: bad options (set .sz = sizeof(struct cr_page_server_opts))"), -EINVAL;
+	memcpy(&opts, uopts, uopts->sz < sizeof(opts) ? uopts->sz : sizeof(opts));
+	if (opts.port <= 0 || opts.port > 65535 || !opts.images_dir)
+		return pr_err("page server: a port (1-65535) and an images directory are needed"), -EINVAL;
+	return ps_serve(opts.address, opts.port, opts.images_dir, opts.ready, opts.arg);
 }

@@ -12,7 +12,7 @@
 #
 # TESTS names: any test program below, "corrupt" (the negative test), "unit"
 # (all unit tests) or unit-NAME, "real" (test/real/*.sh) or one of them by name,
-# "pidns", "tty", "errors", "predump".  Unset: all of them.
+# "pidns", "tty", "errors", "predump", "page-server".  Unset: all of them.
 # --fast: mem-random with --size 32 instead of 256 MiB.
 # RUNNER_ARGS: extra runner arguments (e.g. "--keep" or "--mode restore").
 set -u
@@ -129,6 +129,11 @@ fi
 # ---- pre-dump rounds with dirty-page tracking, counted page by page
 if selected predump && [ "${MODES[*]}" != "${MODES[*]/predump/}" ]; then
 	run_suite "predump" env CRTOOL="$CRTOOL" ./test/predump.sh
+fi
+
+# ---- pages streamed to a page server
+if selected page-server; then
+	run_suite "page-server" env CRTOOL="$CRTOOL" ./test/page-server.sh
 fi
 
 # ---- real programs (test/real/NAME.sh)

@@ -45,6 +45,9 @@ struct cr_dump_opts {
 	bool shell_job;          /* the tree shares the caller's session/terminal */
 	const char *prev_images_dir;  /* images of an earlier pre-dump of this tree: store only
 					 the pages written since (the images dir gets a "parent" link) */
+	const char *page_server;      /* "ADDR:PORT": the pages images go to this page server
+					 (cr_page_server) instead of images_dir; ignore SIGPIPE
+					 (the pages are spliced into the socket) */
 };
 
 /* Checkpoint the tree rooted at opts->pid into opts->images_dir.  Unless
@@ -60,6 +63,19 @@ int cr_dump(const struct cr_dump_opts *opts);
  * between rounds by a small keeper process.  Uses pid, images_dir and
  * prev_images_dir of opts. */
 int cr_pre_dump(const struct cr_dump_opts *opts);
+
+struct cr_page_server_opts {
+	size_t sz;               /* sizeof(struct cr_page_server_opts) */
+	const char *address;     /* NULL: every address */
+	int port;
+	const char *images_dir;  /* where the received images go */
+	void (*ready)(void *arg);/* called once it listens (may be NULL) */
+	void *arg;
+};
+
+/* Receive one dump's or pre-dump's pages (cr_dump_opts.page_server) into
+ * images_dir, then return: 0 once the dumper said the round is complete. */
+int cr_page_server(const struct cr_page_server_opts *opts);
 
 struct cr_restore_opts {
 	size_t sz;               /* sizeof(struct cr_restore_opts) */

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include "image/image.h"
 #include "log.h"
+#include "mem/page-server.h"
 #include "util.h"
 #include "inventory.pb-c.h"
 #include "pstree.pb-c.h"
@@ -95,6 +96,17 @@ struct img *img_create(struct img_dir *dir, enum img_kind kind, unsigned id)
 		return NULL;
 	img->kind = kind;
 	img_name(img->name, sizeof(img->name), kind, id);
+	if (dir->ps && kind == IMG_PAGES) {
+		/* page contents stream to the page server; the socket stays the server's */
+		img->ps = dir->ps;
+		img->fd = -1;
+		if (ps_file_open(dir->ps, img->name)) {
+			free(img);
+			return NULL;
+		}
+		img->fd = dup(dir->ps->sk);
+		return img;
+	}
 	img->fd = openat(dir->dfd, img->name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (img->fd < 0) {
 		pr_perror("can't create image %s/%s", dir->path, img->name);
@@ -155,9 +167,21 @@ int img_write_msg(struct img *img, const ProtobufCMessage *msg)
 	return 0;
 }
 
+int img_raw_begin(struct img *img, uint64_t len)
+{
+	return img->ps ? ps_file_data(img->ps, len) : 0;
+}
+
 int img_close_write(struct img *img)
 {
-	int ret = img_flush(img);
+	int ret;
+
+	if (img->ps) {
+		ret = ps_file_close(img->ps);
+		img_close(img);
+		return ret;
+	}
+	ret = img_flush(img);
 
 	if (!ret && fsync(img->fd) && errno != EINVAL)
 		ret = pr_perror("can't sync image %s", img->name);

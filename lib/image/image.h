@@ -42,9 +42,12 @@ bool img_kind_is_raw(enum img_kind kind);
 /* Which kind a file name is (basename), or -1. */
 int img_kind_of_name(const char *basename);
 
+struct page_server;
+
 struct img_dir {
 	int dfd;
 	char *path;
+	struct page_server *ps;  /* pages images go to this page server (NULL: here) */
 };
 
 int img_dir_open(struct img_dir *dir, const char *path);
@@ -53,6 +56,7 @@ void img_dir_close(struct img_dir *dir);
 struct img {
 	enum img_kind kind;
 	int fd;
+	struct page_server *ps; /* a pages image streamed to a page server (fd is its socket) */
 	char name[64];          /* file name for messages */
 	/* writing: */
 	unsigned char *wbuf;
@@ -69,6 +73,9 @@ struct img *img_create(struct img_dir *dir, enum img_kind kind, unsigned id);
 struct img *img_open(struct img_dir *dir, enum img_kind kind, unsigned id);
 /* Open any image file by path, kind from its name (for crtool show). */
 struct img *img_open_path(const char *path);
+/* The next len raw bytes written to img->fd (a pages image) belong to it: a page
+ * server is told so first; nothing to do for a local file. */
+int img_raw_begin(struct img *img, uint64_t len);
 /* Flush, fsync and close a written image; 0 or -errno. */
 int img_close_write(struct img *img);
 void img_close(struct img *img);

@@ -15,6 +15,7 @@
 #include "kerndat.h"
 #include "log.h"
 #include "mem/mem.h"
+#include "mem/page-server.h"
 #include "mem/track.h"
 #include "uapi-compat.h"
 #include "util.h"
@@ -49,7 +50,9 @@ static int drain_pipe(struct page_sink *s, uint64_t bytes)
 			continue;
 		}
 		if (n == 0 || (errno != EAGAIN && errno != EINTR))
-			return n ? pr_perror("can't write pages of %d into %s", s->pid, s->pages->name)
+			return n ? (s->pages->ps ? pr_perror("can't send pages of %d to the page server %s", s->pid,
+							     s->pages->ps->where)
+					 : pr_perror("can't write pages of %d into %s", s->pid, s->pages->name))
 				 : (pr_err("page pipe of %d closed early", s->pid), -EIO);
 		if (poll(pfd, 2, 10000) <= 0)
 			return pr_err("pages of %d stopped flowing", s->pid), -ETIMEDOUT;
@@ -80,7 +83,7 @@ static int flush_batch(struct page_sink *s)
 	if (!s->nr_iovs)
 		return 0;
 	s->ctx->args->nr_iovs = s->nr_iovs;
-	if ((ret = reserve_space(s)))
+	if ((ret = reserve_space(s)) || (ret = img_raw_begin(s->pages, s->batch_bytes)))
 		return ret;
 	if ((ret = infect_cmd_send(s->ctx, PARASITE_CMD_DUMP_PAGES)))
 		return ret;
@@ -113,7 +116,7 @@ static int copy_via_mem(struct page_sink *s, uint64_t start, uint64_t len)
 		ssize_t n = pread(s->mem_fd, buf, chunk, start);
 		if (n != (ssize_t)chunk)
 			return pr_perror("can't read memory of %d at 0x%lx", s->pid, (unsigned long)start);
-		int ret = write_all(s->pages->fd, buf, chunk);
+		int ret = img_raw_begin(s->pages, chunk) ?: write_all(s->pages->fd, buf, chunk);
 		if (ret)
 			return errno = -ret, pr_perror("can't write %s", s->pages->name);
 		start += chunk;
@@ -369,7 +372,7 @@ int mem_copy_runs(pid_t pid, struct img_dir *dir, unsigned pages_id, const struc
 			 * stored as zeros; the area is new to the next round, stored whole there. */
 			if (n < (ssize_t)len)
 				memset(buf + (n > 0 ? n : 0), 0, len - (n > 0 ? n : 0));
-			ret = write_all(pages->fd, buf, len);
+			ret = img_raw_begin(pages, len) ?: write_all(pages->fd, buf, len);
 			at += len;
 		}
 	free(buf);

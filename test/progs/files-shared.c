@@ -278,6 +278,12 @@ int main(int argc, char **argv)
 	tst_wait_check();
 	atomic_store(&ctl->phase, 1);
 	bool ok = check(ROOT);
+	/* a child's own failure first: the root's may only be waiting for it */
+	for (int who = P; who < NR; who++)
+		if (atomic_load(&ctl->done[who]) == 2) {
+			atomic_store(&ctl->phase, 2);
+			tst_fail("%s (pid %d): %s", names[who], ctl->pid[who], ctl->why[who]);
+		}
 	for (int who = P; who < NR; who++) {
 		for (int i = 0; i < 4000 && !atomic_load(&ctl->done[who]); i++)
 			tst_sleep_ms(5);

@@ -4,6 +4,7 @@
 /* One function per subcommand; argv[0] is the subcommand name. */
 int cmd_dump(int argc, char **argv);
 int cmd_pre_dump(int argc, char **argv);
+int cmd_page_server(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_exec_pidns(int argc, char **argv);
 int cmd_check(int argc, char **argv);

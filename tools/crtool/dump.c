@@ -18,6 +18,7 @@ static int dump_or_pre_dump(int argc, char **argv, bool pre)
 		{ "verbose", no_argument, 0, 'v' },
 		{ "log-file", required_argument, 0, 'o' },
 		{ "prev-images-dir", required_argument, 0, 'P' },
+		{ "page-server", required_argument, 0, 'S' },
 		{ 0, 0, 0, 0 },
 	};
 	struct cr_dump_opts opts = { .sz = sizeof(opts) };
@@ -46,11 +47,13 @@ static int dump_or_pre_dump(int argc, char **argv, bool pre)
 		case 'v': verbosity++; break;
 		case 'o': log_file = optarg; break;
 		case 'P': opts.prev_images_dir = optarg; break;
+		case 'S': opts.page_server = optarg; break;
 		default:
 			return crtool_fail(pre ? "pre-dump: bad option; usage: crtool pre-dump -t PID -D DIR "
-						 "[--prev-images-dir D] [-v] [--log-file F]"
+						 "[--prev-images-dir D] [--page-server A:P] [-v] [--log-file F]"
 					       : "dump: bad option; usage: crtool dump -t PID -D DIR [--leave-running] "
-						 "[--shell-job] [--prev-images-dir D] [-v] [--log-file F]");
+						 "[--shell-job] [--prev-images-dir D] [--page-server A:P] [-v] "
+						 "[--log-file F]");
 		}
 	}
 	if (!opts.pid || !opts.images_dir)

@@ -1,4 +1,5 @@
 /* crtool: the command line of libcr. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,9 +12,11 @@ static const struct {
 	const char *usage;
 } cmds[] = {
 	{ "check",   cmd_check,   "check                      probe every kernel feature libcr uses" },
-	{ "dump",    cmd_dump,    "dump -t PID -D DIR [--leave-running] [--shell-job] [--prev-images-dir D] [-v] "
-				  "[--log-file F]" },
-	{ "pre-dump", cmd_pre_dump, "pre-dump -t PID -D DIR [--prev-images-dir D] [-v] [--log-file F]" },
+	{ "dump",    cmd_dump,    "dump -t PID -D DIR [--leave-running] [--shell-job] [--prev-images-dir D] "
+				  "[--page-server A:P] [-v] [--log-file F]" },
+	{ "pre-dump", cmd_pre_dump, "pre-dump -t PID -D DIR [--prev-images-dir D] [--page-server A:P] [-v] "
+				    "[--log-file F]" },
+	{ "page-server", cmd_page_server, "page-server [--address A] --port P -D DIR [-v] [--log-file F]" },
 	{ "restore", cmd_restore, "restore -D DIR [-d|--restore-detached] [--shell-job] [--new-pidns] [--pidfile F] [--skip-file-checks] [-v]" },
 	{ "show",    cmd_show,    "show DIR/IMAGE.img [--json]  decode an image" },
 	{ "exec-pidns", cmd_exec_pidns, "exec-pidns CMD [ARGS...]   run CMD as init of a new pid namespace" },
@@ -29,6 +32,8 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	/* a page server that goes away must fail the dump with a message, not kill us */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

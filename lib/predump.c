@@ -84,6 +84,19 @@ static int write_mm(struct img_dir *dir, pid_t vpid, MmEntry *mm)
 	return img_close_write(img);
 }
 
+static void forget_task(struct img_dir *dir, struct track_entry *e)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "pagemap-%d.img", e->vpid);
+	unlinkat(dir->dfd, name, 0);
+	snprintf(name, sizeof(name), "mm-%d.img", e->vpid);
+	unlinkat(dir->dfd, name, 0);
+	if (e->uffd >= 0)
+		close(e->uffd);
+	e->uffd = -1;
+}
+
 /* One process, frozen: list its pages (protecting them), keep its tracker. */
 static int predump_task(struct tree_task *task, struct img_dir *dir, struct prev_images *prev,
 			struct track_set *next, struct page_runs *runs, struct page_stats *stats)
@@ -182,10 +195,23 @@ CR_EXPORT int cr_pre_dump(const struct cr_dump_opts *uopts)
 	/* the pages are listed and protected: the tree runs on while they are copied */
 	tree_release(&tree, false);
 	frozen_ms = now_ms() - t_frozen;
-	for (size_t k = 0; k < next.nr && !ret; k++)
+	for (size_t k = 0; k < next.nr && !ret; k++) {
 		ret = mem_copy_runs(next.e[k].pid, &dir, next.e[k].vpid, &runs[k]);
+		if (ret == -ESRCH) {
+			/* exited while the tree ran: its images go, so that a later process
+			 * with the same PID is stored whole */
+			forget_task(&dir, &next.e[k]);
+			ret = 0;
+		}
+	}
 	if (!ret)
 		ret = ps_close(&ps);
+	/* the keeper holds only the processes still here */
+	size_t kept = 0;
+	for (size_t k = 0; k < next.nr; k++)
+		if (next.e[k].uffd >= 0)
+			next.e[kept++] = next.e[k];
+	next.nr = kept;
 	if (!ret)
 		ret = track_keep(dir.path, &next);
 	if (!ret)

@@ -355,6 +355,11 @@ int mem_copy_runs(pid_t pid, struct img_dir *dir, unsigned pages_id, const struc
 	/* /proc/pid/mem reads any area, whatever its protection */
 	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
 	mem = open(path, O_RDONLY | O_CLOEXEC);
+	if (mem < 0 && (errno == ENOENT || errno == ESRCH)) {
+		img_close(pages);
+		free(buf);
+		return -ESRCH;   /* exited since it was listed: the caller forgets it */
+	}
 	if (!pages || !buf || mem < 0) {
 		ret = mem < 0 ? pr_perror("can't open %s", path) : pages ? -ENOMEM : -EIO;
 		free(buf);

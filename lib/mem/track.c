@@ -169,10 +169,15 @@ static void __attribute__((noreturn)) keeper_main(int lsk, const struct track_se
 		int sk = accept4(lsk, NULL, NULL, SOCK_CLOEXEC);
 		if (sk < 0)
 			continue;
-		uint32_t n = ts->nr;
+		/* only the processes still alive: a PID used again later is another process */
+		poll(p + 1, ts->nr, 0);
+		uint32_t n = 0;
+		for (size_t i = 0; i < ts->nr; i++)
+			n += p[i + 1].fd >= 0 && !(p[i + 1].revents & POLLIN);
 		bool ok = send(sk, &n, sizeof(n), MSG_NOSIGNAL) == sizeof(n);
 		for (size_t i = 0; i < ts->nr && ok; i++)
-			ok = !send_one(sk, &ts->e[i]);
+			if (p[i + 1].fd >= 0 && !(p[i + 1].revents & POLLIN))
+				ok = !send_one(sk, &ts->e[i]);
 		if (ok) {
 			char c;
 			/* the next round has them: wait for it to say so, then go */

@@ -282,7 +282,7 @@ name=shared-memfd
 if ! start shm memfd; then
 	fail $name "memfd did not start: $(cat "$T/shm.out")"
 else
-	bash -c 'exec 9<"/proc/$1/fd/20" && exec sleep 100' _ "$PID" &
+	bash -c 'exec 9<"/proc/$1/fd/20" && exec sleep 100' _ "$PID" >/dev/null 2>&1 &
 	HOLDER=$!
 	PIDS+=("$HOLDER")
 	sleep 0.2
@@ -475,7 +475,9 @@ else
 	if [ "$DRC" != 0 ] || [ ! -f "$f" ]; then
 		fail $name "dump failed (exit $DRC) or left no $f"
 	else
-		flock -n "$f" sleep 100 &
+		# the holder is sleep itself (exec), with the lock on its fd 9: killing it
+		# frees the lock, and it holds none of our output pipes
+		bash -c 'exec 9<>"$1" && flock -n 9 && exec sleep 100' _ "$f" >/dev/null 2>&1 &
 		HOLDER=$!
 		PIDS+=("$HOLDER")
 		sleep 0.2

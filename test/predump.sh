@@ -130,7 +130,7 @@ else
 	bad restore-pre-dump "unexpected message: $(cat "$work/err")"
 fi
 mkdir -p "$work/empty" "$work/4"
-sleep 100 &
+sleep 100 >/dev/null 2>&1 &
 sleeper=$!
 if "$CRTOOL" pre-dump -t "$sleeper" -D "$work/4" --prev-images-dir "$work/empty" 2>"$work/err"; then
 	bad bad-parent "a pre-dump over an empty parent directory succeeded"

@@ -230,16 +230,3 @@ out:
 	img_dir_close(&dir);
 	return ret;
 }
-
-CR_EXPORT int cr_page_server(const struct cr_page_server_opts *uopts)
-{
-	struct cr_page_server_opts opts = { 0 };
-
-	cr_error_reset();
-	if (!uopts || uopts->sz < offsetof(struct cr_page_server_opts, images_dir) + sizeof(char *))
-		return pr_err("cr_page_server: bad options (set .sz = sizeof(struct cr_page_server_opts))"), -EINVAL;
-	memcpy(&opts, uopts, uopts->sz < sizeof(opts) ? uopts->sz : sizeof(opts));
-	if (opts.port <= 0 || opts.port > 65535 || !opts.images_dir)
-		return pr_err("page server: a port (1-65535) and an images directory are needed"), -EINVAL;
-	return ps_serve(opts.address, opts.port, opts.images_dir, opts.ready, opts.arg);
-}

@@ -27,6 +27,7 @@
 #include "kerndat.h"
 #include "log.h"
 #include "mem/mem.h"
+#include "mem/lazy.h"
 #include "mem/premap.h"
 #include "mem/shmem.h"
 #include "proc/core.h"
@@ -399,6 +400,7 @@ struct restore_ctx {
 	struct restore_shared *sh;
 	bool shell_job;
 	bool new_pidns;
+	bool lazy;              /* private anonymous memory filled by the lazy-pages daemon */
 	pid_t *host_pids;       /* libcr's side: each task's PID as we see it (0: none yet) */
 };
 
@@ -607,9 +609,13 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	}
 	a->nr_vdso = nr_vdso;
 	double t_mem = now_ms();
+	struct lazy_area *lazy = NULL;
+	size_t nr_lazy = 0;
 	if (premap_build(c->dir, t->pstree->pid, t->mm, &c->rs->shm, a->premap_start, (struct rst_vma *)a->vmas,
-			 &nr_vmas))
+			 &nr_vmas, c->lazy ? &lazy : NULL, &nr_lazy) ||
+	    (c->lazy && lazy_register(c->dir->path, t->pstree->pid, lazy, nr_lazy)))
 		child_fail(c, idx);
+	free(lazy);
 	a->nr_vmas = nr_vmas;
 	rep->memory_ms = now_ms() - t_mem;
 	if (files_finish(&t->files))
@@ -959,7 +965,7 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	struct restore_set rs = { 0 };
 	struct restore_ctx c = { .dir = &dir, .rs = &rs };
 	size_t sh_len = 0;
-	int ret, was_subreaper = 0;
+	int ret, was_subreaper = 0, lazy_sk = -1;
 	bool created = false;
 	pid_t pid = -1;
 	double t0 = now_ms(), mem_ms = 0;
@@ -970,9 +976,13 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	memcpy(&opts, uopts, uopts->sz < sizeof(opts) ? uopts->sz : sizeof(opts));
 	c.shell_job = opts.shell_job;
 	c.new_pidns = opts.new_pidns;
+	c.lazy = opts.sz > offsetof(struct cr_restore_opts, lazy_pages) && opts.lazy_pages;
 	if ((ret = img_dir_open(&dir, opts.images_dir)))
 		return ret;
 	if ((ret = load_images(&dir, &rs)))
+		goto out;
+	/* the daemon serves this restore until we hang up: it must be there first */
+	if (c.lazy && (ret = lazy_sk = lazy_session_open(dir.path)) < 0)
 		goto out;
 	/* a tree dumped as the init of its own pid namespace goes into a new one */
 	if (rs.inv->has_own_pidns && rs.inv->own_pidns)
@@ -1037,6 +1047,8 @@ out:
 		prctl(PR_SET_CHILD_SUBREAPER, was_subreaper);
 	if (c.sh)
 		munmap(c.sh, sh_len);
+	if (lazy_sk >= 0)
+		close(lazy_sk);   /* the daemon finishes the pages and goes */
 	free_images(&rs);
 	img_dir_close(&dir);
 	return ret;

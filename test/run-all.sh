@@ -12,7 +12,7 @@
 #
 # TESTS names: any test program below, "corrupt" (the negative test), "unit"
 # (all unit tests) or unit-NAME, "real" (test/real/*.sh) or one of them by name,
-# "pidns", "tty", "errors", "predump", "page-server".  Unset: all of them.
+# "pidns", "tty", "errors", "predump", "lazy", "page-server".  Unset: all of them.
 # --fast: mem-random with --size 32 instead of 256 MiB.
 # RUNNER_ARGS: extra runner arguments (e.g. "--keep" or "--mode restore").
 set -u
@@ -94,13 +94,21 @@ for u in "$B"/test/unit-*; do
 done
 
 # ---- test programs under the runner, in every mode; pre-dump rounds only where the
-# kernel can track written pages (crtool check), unless RUNNER_ARGS names the modes
-MODES=(--mode restore,leave-running,twice)
-if "$CRTOOL" check 2>/dev/null | grep -q '^ *OK *dirty-tracking'; then
-	MODES=(--mode restore,leave-running,twice,predump)
+# kernel can track written pages, lazy restore only with userfaultfd (crtool check),
+# unless RUNNER_ARGS names the modes
+modes=restore,leave-running,twice
+check=$("$CRTOOL" check 2>/dev/null)
+if grep -q '^ *OK *dirty-tracking' <<<"$check"; then
+	modes=$modes,predump
 else
 	echo "(no dirty-page tracking on this kernel: the runner's predump mode and test/predump.sh are skipped)"
 fi
+if grep -q '^ *OK *userfaultfd' <<<"$check"; then
+	modes=$modes,lazy
+else
+	echo "(no userfaultfd on this kernel: the runner's lazy mode and test/lazy.sh are skipped)"
+fi
+MODES=(--mode "$modes")
 case " ${RUNNER_ARGS:-} " in *" --mode "*) MODES=() ;; esac
 for p in $PROGS; do
 	selected "$p" || continue
@@ -127,8 +135,13 @@ if selected corrupt files-shared; then
 fi
 
 # ---- pre-dump rounds with dirty-page tracking, counted page by page
-if selected predump && [ "${MODES[*]}" != "${MODES[*]/predump/}" ]; then
+if selected predump && [[ "$modes" == *predump* ]]; then
 	run_suite "predump" env CRTOOL="$CRTOOL" ./test/predump.sh
+fi
+
+# ---- lazy restore: memory filled on fault, the rest pushed meanwhile
+if selected lazy && [[ "$modes" == *lazy* ]]; then
+	run_suite "lazy" env CRTOOL="$CRTOOL" ./test/lazy.sh
 fi
 
 # ---- pages streamed to a page server

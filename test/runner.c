@@ -1,7 +1,7 @@
 /* runner: checkpoint and restore one test program in each mode, then tell it
  * to check its state.
  *
- *   runner [--crtool PATH] [--keep] [--mode restore|leave-running|twice|predump]...
+ *   runner [--crtool PATH] [--keep] [--mode restore|leave-running|twice|predump|lazy]...
  *          [--expect-fail] [--timeout SEC] [-v] -- PROG [ARGS...]
  *
  * Modes (default: all three, in this order):
@@ -9,8 +9,11 @@
  *   leave-running  dump --leave-running (the test keeps running), CHECK
  *   twice          dump, restore, dump, restore, CHECK
  *   predump        pre-dump, pre-dump (over the first), dump over the second
- *                  (only the pages written since), restore, CHECK (not among the
- *                  default modes: run-all asks for it)
+ *                  (only the pages written since), restore, CHECK
+ *   lazy           dump, crtool lazy-pages, restore --lazy-pages (the test runs
+ *                  while its memory is filled on fault), CHECK, the daemon must
+ *                  then finish and exit 0
+ * (predump and lazy are not among the default modes: run-all asks for them)
  *
  * The test's stdin is a pipe from the runner (pipe_in), its stdout and stderr a
  * pipe to the runner (pipe_out).  crtool restore gets the same pipe ends as its
@@ -358,12 +361,84 @@ static bool crtool_dump(int round, bool leave_running)
 	return true;
 }
 
+/* Lazy mode: the lazy-pages daemon serving the restore, and its stderr. */
+static pid_t lazy_pid = -1;
+static bool restore_lazy;
+
+static bool crtool_lazy_start(int round)
+{
+	char dir[PATH_MAX + 16], err[PATH_MAX + 16], line[256] = "";
+	int p[2];
+	snprintf(dir, sizeof(dir), "%s/img%d", c.work, round);
+	snprintf(err, sizeof(err), "%s/lazy.err", c.work);
+	if (pipe2(p, O_CLOEXEC))
+		return failf("pipe: %s", strerror(errno));
+	lazy_pid = fork();
+	if (lazy_pid == 0) {
+		int efd = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(p[1], 1);
+		dup2(efd >= 0 ? efd : p[1], 2);
+		execl(crtool, crtool, "lazy-pages", "-D", dir, "-v", (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	if (lazy_pid < 0) {
+		close(p[0]);
+		return failf("fork: %s", strerror(errno));
+	}
+	/* "lazy-pages: listening" once it serves */
+	struct pollfd pfd = { .fd = p[0], .events = POLLIN };
+	size_t len = 0;
+	double t0 = now();
+	while (!strstr(line, "listening") && now() - t0 < timeout_s && len < sizeof(line) - 1) {
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		ssize_t n = read(p[0], line + len, sizeof(line) - 1 - len);
+		if (n <= 0)
+			break;
+		len += n;
+		line[len] = 0;
+	}
+	close(p[0]);
+	if (!strstr(line, "listening")) {
+		add_file_details("crtool lazy-pages output", err);
+		return failf("crtool lazy-pages did not start serving");
+	}
+	restore_lazy = true;
+	return true;
+}
+
+/* The daemon finishes once every page is in: within the timeout, with status 0. */
+static bool crtool_lazy_finish(void)
+{
+	char err[PATH_MAX + 16];
+	int st = 0;
+	double t0 = now();
+	snprintf(err, sizeof(err), "%s/lazy.err", c.work);
+	while (waitpid(lazy_pid, &st, WNOHANG) == 0) {
+		if (now() - t0 > timeout_s) {
+			add_file_details("crtool lazy-pages output", err);
+			return failf("crtool lazy-pages still running %d s after the check", timeout_s);
+		}
+		usleep(10000);
+	}
+	lazy_pid = -1;
+	if (verbose)
+		add_file_details("crtool lazy-pages output", err);
+	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+		add_file_details("crtool lazy-pages output", err);
+		return failf("crtool lazy-pages %s", status_str(st));
+	}
+	return true;
+}
+
 static bool crtool_restore(int round)
 {
 	char dir[PATH_MAX + 16], pidf[PATH_MAX + 16];
 	snprintf(dir, sizeof(dir), "%s/img%d", c.work, round);
 	snprintf(pidf, sizeof(pidf), "%s/restore%d.pid", c.work, round);
-	char *argv[] = { (char *)crtool, "restore", "-D", dir, "-d", "--pidfile", pidf, NULL };
+	char *argv[] = { (char *)crtool, "restore", "-D", dir, "-d", "--pidfile", pidf,
+			 restore_lazy ? "--lazy-pages" : NULL, NULL };
 	int fds[3] = { c.in_r, c.out_w, c.out_w };
 	double t0 = now();
 	int st = run_crtool(argv, fds);
@@ -696,12 +771,16 @@ static bool crtool_pre_dump(int n)
 static bool run_mode(const char *mode)
 {
 	prev_dir[0] = 0;
+	restore_lazy = false;
 	if (!start_test())
 		return false;
 	if (!strcmp(mode, "restore")) {
 		return crtool_dump(1, false) && check_killed(1) && crtool_restore(1) && check_test();
 	} else if (!strcmp(mode, "leave-running")) {
 		return crtool_dump(1, true) && check_still_running() && check_test();
+	} else if (!strcmp(mode, "lazy")) {
+		return crtool_dump(1, false) && check_killed(1) && crtool_lazy_start(1) && crtool_restore(1) &&
+		       check_test() && crtool_lazy_finish();
 	} else if (!strcmp(mode, "predump")) {
 		return crtool_pre_dump(1) && crtool_pre_dump(2) && crtool_dump(1, false) && check_killed(1) &&
 		       crtool_restore(1) && check_test();
@@ -725,6 +804,11 @@ static bool run_case(const char *mode)
 	if (ok && c.reason[0])
 		ok = false;
 	kill_descendants();
+	if (lazy_pid > 0) {
+		kill(lazy_pid, SIGKILL);
+		waitpid(lazy_pid, NULL, 0);
+		lazy_pid = -1;
+	}
 	if (c.out_r >= 0) {
 		drain_out();
 		close(c.out_r);
@@ -755,7 +839,7 @@ static bool run_case(const char *mode)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: runner [--crtool PATH] [--keep] [--mode restore|leave-running|twice|predump]...\n"
+		"usage: runner [--crtool PATH] [--keep] [--mode restore|leave-running|twice|predump|lazy]...\n"
 		"              [--expect-fail] [--timeout SEC] [-v] -- PROG [ARGS...]\n");
 	exit(2);
 }
@@ -785,7 +869,7 @@ int main(int argc, char **argv)
 			char *list = strdup(argv[++i]);
 			for (char *m = strtok(list, ","); m; m = strtok(NULL, ",")) {
 				if (strcmp(m, "restore") && strcmp(m, "leave-running") && strcmp(m, "twice") &&
-				    strcmp(m, "predump")) {
+				    strcmp(m, "predump") && strcmp(m, "lazy")) {
 					fprintf(stderr, "runner: unknown mode '%s'\n", m);
 					usage();
 				}

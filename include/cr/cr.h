@@ -73,6 +73,18 @@ struct cr_page_server_opts {
 	void *arg;
 };
 
+struct cr_lazy_pages_opts {
+	size_t sz;               /* sizeof(struct cr_lazy_pages_opts) */
+	const char *images_dir;
+	void (*ready)(void *arg);/* called once it listens (may be NULL) */
+	void *arg;
+};
+
+/* Serve a lazy restore (cr_restore_opts.lazy_pages) of images_dir: every page on
+ * fault through userfaultfd, the others pushed meanwhile; returns once the restore
+ * is over and every page is in place. */
+int cr_lazy_pages(const struct cr_lazy_pages_opts *opts);
+
 /* Receive one dump's or pre-dump's pages (cr_dump_opts.page_server) into
  * images_dir, then return: 0 once the dumper said the round is complete. */
 int cr_page_server(const struct cr_page_server_opts *opts);
@@ -84,6 +96,8 @@ struct cr_restore_opts {
 	bool new_pidns;          /* restore into a new pid namespace (and a mount namespace with
 				    its own /proc), at the original PIDs there */
 	bool skip_file_checks;   /* reopen files that changed since the dump (size, mtime) as they are */
+	bool lazy_pages;         /* start the tree before its private anonymous memory is in place:
+				    cr_lazy_pages (crtool lazy-pages) on images_dir fills it */
 };
 
 /* Recreate the tree from opts->images_dir as children of the caller, at their

@@ -29,9 +29,8 @@ struct layer {
 	struct layer *parent;
 };
 
-static int layer_load(struct layer *l, const char *child_path, pid_t pid)
+static int layer_load(struct layer *l, const char *path, pid_t pid)
 {
-	char path[4096];
 	struct img *pm;
 	PagemapHead *head = NULL;
 	PagemapEntry *pe;
@@ -39,9 +38,8 @@ static int layer_load(struct layer *l, const char *child_path, pid_t pid)
 	struct stat st;
 	int ret;
 
-	snprintf(path, sizeof(path), "%s/parent", child_path);
 	if ((ret = img_dir_open(&l->dir, path)))
-		return pr_err("pages of pid %d are in the parent images, but %s can't be opened", pid, path), ret;
+		return ret;
 	if (!(pm = img_open(&l->dir, IMG_PAGEMAP, pid)))
 		return -ENOENT;
 	if ((ret = img_read_one(pm, &pagemap_head__descriptor, (ProtobufCMessage **)&head)))
@@ -96,8 +94,11 @@ static int layer_read(struct layer **lp, const char *child_path, pid_t pid, int 
 			return -ENOMEM;
 		l->dir.dfd = -1;
 		l->depth = depth;
-		if ((ret = layer_load(l, child_path, pid)))
-			return ret;
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/parent", child_path);
+		if ((ret = layer_load(l, path, pid)))
+			return pr_err("pages of pid %d are in the parent images %s, which can't be read", pid, path),
+			       ret;
 	}
 	/* the first run that ends above start */
 	for (hi = l->nr; lo < hi;) {
@@ -129,6 +130,52 @@ static int layer_read(struct layer **lp, const char *child_path, pid_t pid, int 
 int layers_read(struct layer **top, struct img_dir *dir, pid_t pid, uint64_t start, uint64_t len, void *dst)
 {
 	return layer_read(top, dir->path, pid, 0, start, len, dst);
+}
+
+int layers_open(const char *dir, pid_t pid, struct layer **out)
+{
+	struct layer *l = calloc(1, sizeof(*l));
+	int ret;
+
+	if (!l)
+		return -ENOMEM;
+	l->dir.dfd = -1;
+	if ((ret = layer_load(l, dir, pid))) {
+		layers_free(l);
+		return ret;
+	}
+	*out = l;
+	return 0;
+}
+
+int layers_get(struct layer *l, pid_t pid, uint64_t start, uint64_t len, void *dst)
+{
+	return layer_read(&l, NULL, pid, 0, start, len, dst);
+}
+
+size_t layers_nr_runs(const struct layer *l)
+{
+	return l->nr;
+}
+
+void layers_run(const struct layer *l, size_t i, uint64_t *start, uint64_t *end)
+{
+	*start = l->r[i].start;
+	*end = l->r[i].end;
+}
+
+bool layers_listed(const struct layer *l, uint64_t addr)
+{
+	size_t lo = 0, hi = l->nr;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (l->r[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < l->nr && l->r[lo].start <= addr;
 }
 
 void layers_free(struct layer *l)

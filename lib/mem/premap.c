@@ -12,6 +12,7 @@
 #include "kerndat.h"
 #include "log.h"
 #include "mem/layers.h"
+#include "mem/lazy.h"
 #include "mem/mem.h"
 #include "mem/premap.h"
 #include "mem/shmem.h"
@@ -218,8 +219,14 @@ static int read_run(struct img *pages, char *dst, uint64_t len, uint64_t *off)
 
 /* Runs come in address order, their contents back to back in the pages image;
  * adjacent runs of one area are filled as one. */
+/* Lazy restore leaves private anonymous areas empty: the lazy-pages daemon fills them. */
+static bool filled_lazily(const VmaEntry *v, bool lazy)
+{
+	return lazy && v->kind == VMA_KIND__VMA_ANON_PRIVATE;
+}
+
 static int fill_pages(struct img_dir *dir, pid_t pid, const MmEntry *mm, const struct rst_vma *rv,
-		      const size_t *idx, size_t nr)
+		      const size_t *idx, size_t nr, bool lazy)
 {
 	struct img *pm = img_open(dir, IMG_PAGEMAP, pid), *pages = NULL;
 	struct layer *layers = NULL;
@@ -266,7 +273,9 @@ static int fill_pages(struct img_dir *dir, pid_t pid, const MmEntry *mm, const s
 		}
 		if (ret < 0)
 			break;
-		if (run_len) {
+		if (run_len && filled_lazily(mm->vmas[idx[run_vi]], lazy)) {
+			off += run_len;   /* its bytes stay in the image for the daemon */
+		} else if (run_len) {
 			char *dst = (char *)(rv[run_vi].premap + (run_start - rv[run_vi].start));
 			populate_run(mm->vmas[idx[run_vi]], dst, run_start, run_len);
 			if ((ret = read_run(pages, dst, run_len, &off)))
@@ -277,9 +286,11 @@ static int fill_pages(struct img_dir *dir, pid_t pid, const MmEntry *mm, const s
 		if (from_parent) {
 			/* not written since the pre-dump: its images have it */
 			char *dst = (char *)(rv[vi].premap + (start - rv[vi].start));
-			populate_run(mm->vmas[idx[vi]], dst, start, len);
-			if ((ret = layers_read(&layers, dir, pid, start, len, dst)))
-				break;
+			if (!filled_lazily(mm->vmas[idx[vi]], lazy)) {
+				populate_run(mm->vmas[idx[vi]], dst, start, len);
+				if ((ret = layers_read(&layers, dir, pid, start, len, dst)))
+					break;
+			}
 			run_start = start + len;   /* the next run must come after it */
 			run_len = 0;
 			continue;
@@ -290,7 +301,7 @@ static int fill_pages(struct img_dir *dir, pid_t pid, const MmEntry *mm, const s
 	}
 	if (ret == 0) {
 		struct stat st;
-		if (!fstat(pages->fd, &st) && (uint64_t)st.st_size != off)
+		if (fstat(pages->fd, &st) || (uint64_t)st.st_size < off || (!lazy && (uint64_t)st.st_size != off))
 			ret = (pr_err("%s has %lu bytes more than its pagemap lists", pages->name,
 				      (unsigned long)(st.st_size - off)), -EINVAL);
 	}
@@ -303,7 +314,7 @@ out:
 }
 
 int premap_build(struct img_dir *dir, pid_t pid, const MmEntry *mm, const struct shmem_set *shm,
-		 uint64_t premap_start, struct rst_vma *rv, uint32_t *nr_out)
+		 uint64_t premap_start, struct rst_vma *rv, uint32_t *nr_out, struct lazy_area **lazy, size_t *nr_lazy)
 {
 	size_t *idx = calloc(mm->n_vmas + 1, sizeof(size_t));
 	uint64_t at = premap_start;
@@ -324,7 +335,17 @@ int premap_build(struct img_dir *dir, pid_t pid, const MmEntry *mm, const struct
 		at += v->end - v->start;
 	}
 	if (!ret)
-		ret = fill_pages(dir, pid, mm, rv, idx, nr);
+		ret = fill_pages(dir, pid, mm, rv, idx, nr, lazy != NULL);
+	if (!ret && lazy) {
+		/* the areas the daemon fills, where they are now and where they belong */
+		*nr_lazy = 0;
+		if (!(*lazy = calloc(nr + 1, sizeof(**lazy))))
+			ret = -ENOMEM;
+		for (uint32_t i = 0; !ret && i < nr; i++)
+			if (filled_lazily(mm->vmas[idx[i]], true))
+				(*lazy)[(*nr_lazy)++] = (struct lazy_area){ rv[i].premap, rv[i].start,
+									    rv[i].end - rv[i].start };
+	}
 	for (uint32_t i = 0; i < nr && !ret; i++) {
 		const VmaEntry *v = mm->vmas[idx[i]];
 		if (v->kind != VMA_KIND__VMA_FILE_SHARED &&

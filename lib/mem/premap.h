@@ -1,6 +1,7 @@
 #ifndef LIB_PREMAP_H
 #define LIB_PREMAP_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include "image/image.h"
@@ -11,10 +12,13 @@
 uint64_t premap_size(const MmEntry *mm);
 /* Reserve len bytes (PROT_NONE) free here and outside every area of the image. */
 int premap_reserve(const MmEntry *mm, uint64_t len, unsigned long task_size, uint64_t *out);
-/* Map and fill every area at premap_start..; rv gets one entry per area (capacity n_vmas). */
+/* Map and fill every area at premap_start..; rv gets one entry per area (capacity n_vmas).
+ * With lazy (a lazy restore), private anonymous areas stay empty and are listed in
+ * *lazy (malloc'ed) for the lazy-pages daemon. */
 struct shmem_set;
+struct lazy_area;
 int premap_build(struct img_dir *dir, pid_t pid, const MmEntry *mm, const struct shmem_set *shm,
-		 uint64_t premap_start, struct rst_vma *rv, uint32_t *nr);
+		 uint64_t premap_start, struct rst_vma *rv, uint32_t *nr, struct lazy_area **lazy, size_t *nr_lazy);
 /* This kernel's vDSO/vvar areas and where the image wants them. */
 int premap_vdso(const MmEntry *mm, struct rst_vdso_area *areas, uint32_t *nr);
 

@@ -9,9 +9,11 @@
  *            (MADV_DONTNEED: zero afterwards), unmaps area B, moves area C to a
  *            new address (mremap), maps and fills a new area D (256 pages);
  *   round 2: writes 500 more pages of A (every 53rd, from page 7).
- * SIGUSR2 checks every page of A, C and D against what it must hold now and
- * prints "PASS" or "FAIL: why", then exits 0 or 1.  A page's content is a
- * function of its index and the last round that wrote it.
+ * SIGUSR2 checks every page of A, C and D against what it must hold now, first
+ * in a forked child (a fork while a lazy restore is still filling the memory
+ * must give the child the same contents), then in itself, and prints "PASS" or
+ * "FAIL: why", then exits 0 or 1.  A page's content is a function of its index
+ * and the last round that wrote it.
  */
 #include <errno.h>
 #include <signal.h>
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define PAGE 4096UL
@@ -94,29 +97,47 @@ static void do_round(void)
 	fflush(stdout);
 }
 
+static int check_here(const char *who);
+
 static int check(void)
+{
+	pid_t child;
+	int st;
+
+	fflush(stdout);
+	child = fork();
+	if (child == 0)
+		exit(check_here("the forked child: "));   /* exit: its FAIL line is flushed */
+	if (child < 0 || waitpid(child, &st, 0) != child || !WIFEXITED(st) || WEXITSTATUS(st))
+		return 1;
+	return check_here("");
+}
+
+static int check_here(const char *who)
 {
 	static const unsigned char zero[PAGE];
 
 	for (size_t i = 0; i < a_pages; i++) {
 		int s = a_state(i, round_done);
 		if (s < 0 ? memcmp(a + i * PAGE, zero, PAGE) != 0 : !same(a + i * PAGE, seed_of('A', i, s))) {
-			printf("FAIL: page %zu of A is not what round %d left (%s)\n", i, round_done,
+			printf("FAIL: %spage %zu of A is not what round %d left (%s)\n", who, i, round_done,
 			       s < 0 ? "zapped: zero" : s ? "rewritten" : "the first fill");
 			return 1;
 		}
 	}
 	for (size_t i = 0; i < SMALL / PAGE; i++)
 		if (!same(c + i * PAGE, seed_of('C', i, 0))) {
-			printf("FAIL: page %zu of C (moved in round 1: %d) is wrong\n", i, round_done >= 1);
+			printf("FAIL: %spage %zu of C (moved in round 1: %d) is wrong\n", who, i, round_done >= 1);
 			return 1;
 		}
 	for (size_t i = 0; d && i < D_PAGES; i++)
 		if (!same(d + i * PAGE, seed_of('D', i, 1))) {
-			printf("FAIL: page %zu of D (mapped in round 1) is wrong\n", i);
+			printf("FAIL: %spage %zu of D (mapped in round 1) is wrong\n", who, i);
 			return 1;
 		}
-	printf("PASS\n");
+	if (!*who)
+		printf("PASS\n");
+	fflush(stdout);
 	return 0;
 }
 

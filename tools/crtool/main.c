@@ -16,8 +16,9 @@ static const struct {
 				  "[--page-server A:P] [-v] [--log-file F]" },
 	{ "pre-dump", cmd_pre_dump, "pre-dump -t PID -D DIR [--prev-images-dir D] [--page-server A:P] [-v] "
 				    "[--log-file F]" },
+	{ "lazy-pages", cmd_lazy_pages, "lazy-pages -D DIR [-v] [--log-file F]" },
 	{ "page-server", cmd_page_server, "page-server [--address A] --port P -D DIR [-v] [--log-file F]" },
-	{ "restore", cmd_restore, "restore -D DIR [-d|--restore-detached] [--shell-job] [--new-pidns] [--pidfile F] [--skip-file-checks] [-v]" },
+	{ "restore", cmd_restore, "restore -D DIR [-d|--restore-detached] [--shell-job] [--new-pidns] [--pidfile F] [--skip-file-checks] [--lazy-pages] [-v]" },
 	{ "show",    cmd_show,    "show DIR/IMAGE.img [--json]  decode an image" },
 	{ "exec-pidns", cmd_exec_pidns, "exec-pidns CMD [ARGS...]   run CMD as init of a new pid namespace" },
 };

@@ -29,6 +29,7 @@ int cmd_restore(int argc, char **argv)
 		{ "log-file", required_argument, 0, 'o' },
 		{ "new-pidns", no_argument, 0, 'N' },
 		{ "skip-file-checks", no_argument, 0, 'S' },
+		{ "lazy-pages", no_argument, 0, 'L' },
 		{ 0, 0, 0, 0 },
 	};
 	struct cr_restore_opts opts = { .sz = sizeof(opts) };
@@ -47,8 +48,9 @@ int cmd_restore(int argc, char **argv)
 		case 'o': log_file = optarg; break;
 		case 'N': opts.new_pidns = true; break;
 		case 'S': opts.skip_file_checks = true; break;
+		case 'L': opts.lazy_pages = true; break;
 		default: return crtool_fail("restore: bad option; usage: crtool restore -D DIR [-d] [--shell-job] "
-					   "[--new-pidns] [--pidfile F] [--skip-file-checks]");
+					   "[--new-pidns] [--pidfile F] [--skip-file-checks] [--lazy-pages]");
 		}
 	}
 	if (!opts.images_dir)

@@ -413,6 +413,10 @@ static int fork_proc(struct daemon *d, struct proc *parent, int ufd)
 	c->nr_gone = parent->nr_gone;
 	if (c->nr_gone)
 		memcpy(c->gone, parent->gone, parent->nr_gone * sizeof(*c->gone));
+	/* the kernel gave the child nothing of a wipe-on-fork area: it stays zero */
+	for (size_t i = 0; i < c->nr_areas; i++)
+		if (c->areas[i].flags & LAZY_WIPE_ON_FORK)
+			mark_gone(c, c->areas[i].premap, c->areas[i].premap + c->areas[i].len);
 	fcntl(ufd, F_SETFL, O_NONBLOCK);
 	return add_proc(d, c);
 }

@@ -10,7 +10,10 @@
 /* An area restored lazily: premapped (empty) at premap, its pages belong at start. */
 struct lazy_area {
 	uint64_t premap, start, len;
+	uint64_t flags;
 };
+
+#define LAZY_WIPE_ON_FORK 1   /* MADV_WIPEONFORK: a child forked meanwhile gets zeros here */
 
 /* The restore's own connection to the daemon of images dir `dir`, held until the
  * tree is restored (fd, or -errno with a message naming the missing daemon). */

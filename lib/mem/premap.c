@@ -343,8 +343,9 @@ int premap_build(struct img_dir *dir, pid_t pid, const MmEntry *mm, const struct
 			ret = -ENOMEM;
 		for (uint32_t i = 0; !ret && i < nr; i++)
 			if (filled_lazily(mm->vmas[idx[i]], true))
-				(*lazy)[(*nr_lazy)++] = (struct lazy_area){ rv[i].premap, rv[i].start,
-									    rv[i].end - rv[i].start };
+				(*lazy)[(*nr_lazy)++] = (struct lazy_area){
+					rv[i].premap, rv[i].start, rv[i].end - rv[i].start,
+					mm->vmas[idx[i]]->madv & (1ULL << MADV_WIPEONFORK) ? LAZY_WIPE_ON_FORK : 0 };
 	}
 	for (uint32_t i = 0; i < nr && !ret; i++) {
 		const VmaEntry *v = mm->vmas[idx[i]];

@@ -250,7 +250,10 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 	    (ret = ps_close(&ps)))
 		goto out;
 	/* The images are complete and synced: the originals go, unless asked to stay. */
-	tree_release(&tree, !opts.leave_running);
+	if (opts.sz > offsetof(struct cr_dump_opts, stop_after) && opts.stop_after)
+		tree_release_stopped(&tree);
+	else
+		tree_release(&tree, !opts.leave_running);
 	pr_info("stats: frozen_ms=%.3f processes=%d pages=%lu bytes=%lu total_ms=%.3f", now_ms() - t_frozen, live,
 		(unsigned long)stats.pages_written, (unsigned long)(stats.pages_written * PAGE_SIZE), now_ms() - t0);
 out:

@@ -45,6 +45,8 @@ struct cr_dump_opts {
 	bool shell_job;          /* the tree shares the caller's session/terminal */
 	const char *prev_images_dir;  /* images of an earlier pre-dump of this tree: store only
 					 the pages written since (the images dir gets a "parent" link) */
+	bool stop_after;              /* neither kill the tree nor let it run: leave it stopped
+					 (SIGSTOP) for the caller to SIGKILL or SIGCONT */
 	const char *page_server;      /* "ADDR:PORT": the pages images go to this page server
 					 (cr_page_server) instead of images_dir; ignore SIGPIPE
 					 (the pages are spliced into the socket) */
@@ -84,6 +86,43 @@ struct cr_lazy_pages_opts {
  * fault through userfaultfd, the others pushed meanwhile; returns once the restore
  * is over and every page is in place. */
 int cr_lazy_pages(const struct cr_lazy_pages_opts *opts);
+
+struct cr_serve_opts {
+	size_t sz;               /* sizeof(struct cr_serve_opts) */
+	const char *address;     /* NULL: every address */
+	int port;
+	const char *images_dir;  /* each round of the migration goes into a directory below */
+	bool new_pidns;          /* restore into a new pid namespace (a destination on the
+				    source's own host, where the PIDs are still taken) */
+	const char *pidfile;     /* written with the restored tree's pid */
+	void (*ready)(void *arg);/* called once it listens (may be NULL) */
+	void *arg;
+};
+
+struct cr_migrate_opts {
+	size_t sz;               /* sizeof(struct cr_migrate_opts) */
+	pid_t pid;               /* root of the tree to move */
+	const char *to;          /* "HOST:PORT" where cr_serve (crtool serve) listens */
+	const char *work_dir;    /* the images here (all but the pages), a directory per round */
+	int rounds;              /* most pre-copy rounds before the final dump (0: stop and copy) */
+	bool lazy;               /* restore there with lazy pages */
+	bool dry_run;            /* only the checks: nothing is frozen */
+	bool force;              /* go on though checks failed */
+	bool shell_job;
+	const char *hook_dir;    /* executables named pre-dump, post-dump, pre-restore,
+				    post-restore, failed-restore (may be NULL) */
+	void (*progress)(void *arg, const char *line);  /* checks, rounds, summary */
+	void *arg;
+};
+
+/* Move the tree to the host of opts->to: checks, pre-copy rounds, final dump
+ * with the tree stopped, restore there; the source is killed only once the
+ * restore there succeeded, and continues if anything failed. */
+int cr_migrate(const struct cr_migrate_opts *opts);
+
+/* The receiving end of one cr_migrate: answers its checks, stores every round's
+ * images, restores the last round; returns when the migration hangs up. */
+int cr_serve(const struct cr_serve_opts *opts);
 
 /* Receive one dump's or pre-dump's pages (cr_dump_opts.page_server) into
  * images_dir, then return: 0 once the dumper said the round is complete. */

@@ -7,6 +7,10 @@
  *   DATA  len         len bytes of the open file follow
  *   CLOSE             fsync and close it; the server answers with a status
  *   BYE               the round is complete; the server answers and exits
+ *   DIR   name        (a session) files go into the subdirectory name from now on
+ *   SYMLINK name len  a symbolic link name to the len bytes that follow
+ *   anything else     the session's own handler (crtool serve: INFO, PATHS,
+ *                     PAGES, RESTORE), which answers with a status and a text
  *
  * Both ends are the same build of libcr on the same architecture: the header is
  * in host byte order, with a magic and version that catch anything else. */
@@ -15,10 +19,12 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "log.h"
 #include "mem/page-server.h"
@@ -26,17 +32,6 @@
 
 #define PS_MAGIC 0x6c637270u   /* "lcrp" */
 #define PS_VERSION 1
-#define PS_NAME_MAX 64
-
-enum ps_cmd { PS_OPEN = 1, PS_DATA, PS_CLOSE, PS_BYE };
-
-struct ps_hdr {
-	uint32_t magic;
-	uint16_t version;
-	uint16_t cmd;
-	uint64_t len;
-	char name[PS_NAME_MAX];
-};
 
 static int send_all(int sk, const void *buf, size_t len)
 {
@@ -70,7 +65,7 @@ static int recv_all(int sk, void *buf, size_t len)
 	return 0;
 }
 
-static int send_hdr(struct page_server *ps, enum ps_cmd cmd, uint64_t len, const char *name)
+static int send_hdr(struct page_server *ps, int cmd, uint64_t len, const char *name)
 {
 	struct ps_hdr h = { .magic = PS_MAGIC, .version = PS_VERSION, .cmd = cmd, .len = len };
 	int ret;
@@ -128,6 +123,54 @@ int ps_connect(struct page_server *ps, const char *addr_port)
 	return 0;
 }
 
+int ps_request(struct page_server *ps, int cmd, const char *name, const void *payload, uint64_t len, char **reply)
+{
+	int32_t status;
+	uint32_t rlen;
+	int ret;
+
+	*reply = NULL;
+	if ((ret = send_hdr(ps, cmd, len, name)))
+		return ret;
+	if (len && (ret = send_all(ps->sk, payload, len)))
+		return errno = -ret, pr_perror("receiver %s", ps->where);
+	if ((ret = recv_all(ps->sk, &status, sizeof(status))) || (ret = recv_all(ps->sk, &rlen, sizeof(rlen))))
+		return errno = -ret, pr_perror("receiver %s did not answer", ps->where);
+	if (rlen > PS_PAYLOAD_MAX)
+		return pr_err("receiver %s: an answer of %u bytes", ps->where, rlen), -EPROTO;
+	if ((ret = ps_recv_payload(ps->sk, rlen, reply)))
+		return errno = -ret, pr_perror("receiver %s", ps->where);
+	return status;
+}
+
+int ps_read_reply(struct page_server *ps, int timeout_ms, char **reply)
+{
+	struct pollfd pfd = { .fd = ps->sk, .events = POLLIN };
+	int32_t status;
+	uint32_t rlen;
+	int ret;
+
+	*reply = NULL;
+	if (timeout_ms >= 0 && poll(&pfd, 1, timeout_ms) == 0)
+		return -ETIMEDOUT;
+	if ((ret = recv_all(ps->sk, &status, sizeof(status))) || (ret = recv_all(ps->sk, &rlen, sizeof(rlen))))
+		return errno = -ret, pr_perror("receiver %s did not answer", ps->where);
+	if (rlen > PS_PAYLOAD_MAX)
+		return pr_err("receiver %s: an answer of %u bytes", ps->where, rlen), -EPROTO;
+	if ((ret = ps_recv_payload(ps->sk, rlen, reply)))
+		return errno = -ret, pr_perror("receiver %s", ps->where);
+	return status;
+}
+
+int ps_simple(struct page_server *ps, int cmd, const char *name, const void *payload, uint64_t len)
+{
+	int ret = send_hdr(ps, cmd, len, name);
+
+	if (!ret && len && (ret = send_all(ps->sk, payload, len)))
+		return errno = -ret, pr_perror("receiver %s", ps->where);
+	return ret ?: wait_status(ps, name ? name : "a request");
+}
+
 int ps_file_open(struct page_server *ps, const char *name)
 {
 	return send_hdr(ps, PS_OPEN, 0, name);
@@ -158,7 +201,7 @@ int ps_close(struct page_server *ps)
 /* ---- the server */
 
 /* A file name the server accepts: one component, no "..", image-like characters. */
-static bool good_name(const char *n)
+bool ps_good_name(const char *n)
 {
 	if (!n[0] || n[0] == '.' || strnlen(n, PS_NAME_MAX) == PS_NAME_MAX)
 		return false;
@@ -190,13 +233,48 @@ static int receive_data(int sk, int fd, int pipefd[2], uint64_t len)
 	return 0;
 }
 
-static int serve_one(int sk, int dfd, const char *dir)
+int ps_reply(int sk, int32_t status, const char *text)
 {
-	int fd = -1, pipefd[2], ret = 0;
-	char name[PS_NAME_MAX] = "";
+	uint32_t len = text ? strlen(text) : 0;
+	int ret = send_all(sk, &status, sizeof(status));
 
-	if (pipe2(pipefd, O_CLOEXEC))
+	if (!ret)
+		ret = send_all(sk, &len, sizeof(len));
+	if (!ret && len)
+		ret = send_all(sk, text, len);
+	return ret;
+}
+
+int ps_recv_payload(int sk, uint64_t len, char **out)
+{
+	char *buf;
+	int ret;
+
+	if (len > PS_PAYLOAD_MAX)
+		return pr_err("a request of %lu bytes, more than %d", (unsigned long)len, PS_PAYLOAD_MAX), -E2BIG;
+	if (!(buf = malloc(len + 1)))
+		return -ENOMEM;
+	if ((ret = recv_all(sk, buf, len))) {
+		free(buf);
+		return ret;
+	}
+	buf[len] = 0;
+	*out = buf;
+	return 0;
+}
+
+int ps_session(int sk, const char *base, ps_handler_fn handler, void *arg)
+{
+	int fd = -1, pipefd[2], ret = 0, dfd;
+	char name[PS_NAME_MAX] = "", dir[4096];
+
+	snprintf(dir, sizeof(dir), "%s", base);
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return pr_perror("images directory %s", dir);
+	if (pipe2(pipefd, O_CLOEXEC)) {
+		close(dfd);
 		return pr_perror("page server: pipe");
+	}
 	fcntl(pipefd[1], F_SETPIPE_SZ, 1 << 20);
 	for (;;) {
 		struct ps_hdr h;
@@ -214,7 +292,7 @@ static int serve_one(int sk, int dfd, const char *dir)
 		}
 		h.name[PS_NAME_MAX - 1] = 0;
 		if (h.cmd == PS_OPEN) {
-			if (fd >= 0 || !good_name(h.name)) {
+			if (fd >= 0 || !ps_good_name(h.name)) {
 				ret = (pr_err("page server: refused to create \"%s\" in %s", h.name, dir), -EPERM);
 				break;
 			}
@@ -242,7 +320,36 @@ static int serve_one(int sk, int dfd, const char *dir)
 				status = fd < 0 ? -EPROTO : -errno;
 			fd = -1;
 			name[0] = 0;
-		} else if (h.cmd != PS_BYE) {
+		} else if (h.cmd == PS_DIR) {
+			int nd;
+			if (!ps_good_name(h.name)) {
+				ret = (pr_err("page server: refused the directory \"%s\"", h.name), -EPERM);
+				break;
+			}
+			snprintf(dir, sizeof(dir), "%s/%s", base, h.name);
+			mkdir(dir, 0700);
+			if ((nd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+				status = -errno;
+			} else {
+				close(dfd);
+				dfd = nd;
+			}
+		} else if (h.cmd == PS_SYMLINK) {
+			char *target = NULL;
+			if (!ps_good_name(h.name) || (ret = ps_recv_payload(sk, h.len, &target))) {
+				ret = ret ?: (pr_err("page server: refused the link \"%s\"", h.name), -EPERM);
+				break;
+			}
+			unlinkat(dfd, h.name, 0);
+			status = symlinkat(target, dfd, h.name) ? -errno : 0;
+			free(target);
+		} else if (h.cmd == PS_BYE) {
+			status = 0;
+		} else if (handler) {
+			if ((ret = handler(arg, sk, &h, dir)))
+				break;
+			continue;   /* the handler answered */
+		} else {
 			ret = (pr_err("page server: unknown request %u", h.cmd), -EPROTO);
 			break;
 		}
@@ -251,46 +358,58 @@ static int serve_one(int sk, int dfd, const char *dir)
 	}
 	if (fd >= 0)
 		close(fd);
+	close(dfd);
 	close(pipefd[0]);
 	close(pipefd[1]);
 	return ret;
 }
 
-int ps_serve(const char *addr, int port, const char *dir, void (*ready)(void *), void *arg)
+int ps_listen(const char *addr, int port)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *res;
 	char service[16];
-	int lsk, sk, dfd, ret, one = 1;
+	int lsk, ret, one = 1;
 
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return pr_perror("images directory %s", dir);
 	snprintf(service, sizeof(service), "%d", port);
-	if ((ret = getaddrinfo(addr, service, &hints, &res))) {
-		close(dfd);
+	if ((ret = getaddrinfo(addr, service, &hints, &res)))
 		return pr_err("page server address %s: %s", addr ? addr : "(any)", gai_strerror(ret)), -EINVAL;
-	}
 	lsk = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol);
 	if (lsk < 0 || setsockopt(lsk, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(lsk, res->ai_addr, res->ai_addrlen) || listen(lsk, 1)) {
-		ret = pr_perror("page server: can't listen on %s:%d", addr ? addr : "*", port);
+	    bind(lsk, res->ai_addr, res->ai_addrlen) || listen(lsk, 4)) {
+		ret = pr_perror("can't listen on %s:%d", addr ? addr : "*", port);
 		freeaddrinfo(res);
 		if (lsk >= 0)
 			close(lsk);
-		close(dfd);
 		return ret;
 	}
 	freeaddrinfo(res);
-	if (ready)
-		ready(arg);
+	return lsk;
+}
+
+int ps_accept(int lsk)
+{
+	int sk;
+
 	while ((sk = accept4(lsk, NULL, NULL, SOCK_CLOEXEC)) < 0 && errno == EINTR)
 		;
+	return sk < 0 ? pr_perror("page server: accept") : sk;
+}
+
+int ps_serve(const char *addr, int port, const char *dir, void (*ready)(void *), void *arg)
+{
+	int lsk, sk, ret;
+
+	if (access(dir, W_OK))
+		return pr_perror("images directory %s", dir);
+	if ((lsk = ps_listen(addr, port)) < 0)
+		return lsk;
+	if (ready)
+		ready(arg);
+	sk = ps_accept(lsk);
 	close(lsk);
-	if (sk < 0) {
-		close(dfd);
-		return pr_perror("page server: accept");
-	}
-	ret = serve_one(sk, dfd, dir);
+	if (sk < 0)
+		return sk;
+	ret = ps_session(sk, dir, NULL, NULL);
 	close(sk);
-	close(dfd);
 	return ret;
 }

@@ -2,7 +2,26 @@
 #ifndef LIB_MEM_PAGE_SERVER_H
 #define LIB_MEM_PAGE_SERVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+#define PS_NAME_MAX 64
+#define PS_PAYLOAD_MAX (1 << 20)
+
+enum ps_cmd {
+	PS_OPEN = 1, PS_DATA, PS_CLOSE, PS_BYE,     /* a page server round */
+	PS_DIR, PS_SYMLINK,                         /* a session's files */
+	PS_INFO, PS_PATHS, PS_PAGES, PS_RESTORE,    /* crtool serve (lib/serve.c) */
+};
+
+/* Every request starts with this (host byte order: the same build at both ends). */
+struct ps_hdr {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t cmd;
+	uint64_t len;           /* DATA: bytes that follow; other requests: their payload */
+	char name[PS_NAME_MAX];
+};
 
 /* The client side, held by the images dir whose pages go to the server. */
 struct page_server {
@@ -21,8 +40,29 @@ int ps_file_close(struct page_server *ps);
 /* The round is over: the server exits. */
 int ps_close(struct page_server *ps);
 
+/* A request with a payload, answered by a status and a text (*reply, malloc'ed):
+ * the status (0 or -errno) or a transport error. */
+int ps_request(struct page_server *ps, int cmd, const char *name, const void *payload, uint64_t len, char **reply);
+/* Another answer to the last request (PAGES answers twice), within timeout_ms
+ * (-1: no limit; -ETIMEDOUT without a message if none came). */
+int ps_read_reply(struct page_server *ps, int timeout_ms, char **reply);
+/* A request answered by a status only (DIR, SYMLINK). */
+int ps_simple(struct page_server *ps, int cmd, const char *name, const void *payload, uint64_t len);
+
 /* The server: take one connection on addr:port and write what it sends into dir;
  * ready (if not NULL) is called once it listens. */
 int ps_serve(const char *addr, int port, const char *dir, void (*ready)(void *), void *arg);
+
+/* Server pieces crtool serve builds on. */
+int ps_listen(const char *addr, int port);
+int ps_accept(int lsk);
+/* A request the session does not know itself: the handler reads its payload and
+ * answers (ps_reply); non-zero ends the session. */
+typedef int (*ps_handler_fn)(void *arg, int sk, const struct ps_hdr *h, const char *dir);
+/* Serve one connection into base (DIR requests move below it) until BYE. */
+int ps_session(int sk, const char *base, ps_handler_fn handler, void *arg);
+int ps_reply(int sk, int32_t status, const char *text);
+int ps_recv_payload(int sk, uint64_t len, char **out);
+bool ps_good_name(const char *name);
 
 #endif

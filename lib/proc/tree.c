@@ -151,6 +151,16 @@ int tree_map_pidns(struct tree *t)
 	return 0;
 }
 
+void tree_release_stopped(struct tree *t)
+{
+	/* A process-wide SIGSTOP pending before the threads are let go: each one
+	 * takes part in the group stop before it returns to user code. */
+	for (int i = 0; i < t->nr; i++)
+		if (!t->tasks[i].zombie && t->tasks[i].s.attached)
+			kill(t->tasks[i].s.pid, SIGSTOP);
+	tree_release(t, false);
+}
+
 void tree_release(struct tree *t, bool kill_tasks)
 {
 	for (int i = 0; i < t->nr; i++) {

@@ -36,5 +36,8 @@ int tree_map_pidns(struct tree *t);
 struct tree_task *tree_find(const struct tree *t, pid_t pid);
 /* Let every live task go on running, or kill them all. */
 void tree_release(struct tree *t, bool kill_tasks);
+/* Let the tree go stopped (SIGSTOP): neither running nor killed, for a caller that
+ * decides later (a migration: SIGKILL once restored elsewhere, SIGCONT if not). */
+void tree_release_stopped(struct tree *t);
 
 #endif

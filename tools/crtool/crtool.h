@@ -6,6 +6,8 @@ int cmd_dump(int argc, char **argv);
 int cmd_pre_dump(int argc, char **argv);
 int cmd_page_server(int argc, char **argv);
 int cmd_lazy_pages(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_exec_pidns(int argc, char **argv);
 int cmd_check(int argc, char **argv);

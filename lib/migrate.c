@@ -1,0 +1,505 @@
+/* Live migration: move a running tree to the host where crtool serve listens.
+ *
+ *   1. checks, before anything is frozen: the receiver's libcr version and arch,
+ *      the CPU state features the images need, its free memory against the
+ *      tree's, the files the tree has open or mapped, the kernel features a
+ *      lazy restore needs;
+ *   2. pre-copy: rounds of pre-dump, pages streamed to the receiver, the other
+ *      images sent after them; they stop when a round no longer stores fewer
+ *      pages than the one before;
+ *   3. the final dump (only the pages written since), the tree left stopped;
+ *      the receiver restores it (lazily with --lazy); on success the source
+ *      tree is killed, on any failure it is continued and serves on.
+ * Hooks (executables in hook_dir) run at pre-dump, post-dump, pre-restore,
+ * post-restore and failed-restore, with CR_HOOK, CR_PID, CR_IMAGES_DIR and
+ * CR_MIGRATE_TO in their environment. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "arch.h"
+#include "cr/cr.h"
+#include "image/image.h"
+#include "log.h"
+#include "mem/page-server.h"
+#include "mm.pb-c.h"
+#include "util.h"
+
+struct migration {
+	struct cr_migrate_opts o;
+	struct page_server ctl;
+	pid_t *pids;              /* the tree, once it is stopped */
+	size_t nr_pids;
+	uint64_t round_pages[33];
+	int rounds_done;
+};
+
+static void say(const struct migration *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const struct migration *m, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	pr_info("migrate: %s", line);
+	if (m->o.progress)
+		m->o.progress(m->o.arg, line);
+}
+
+/* ---- the tree as it is now */
+
+static int walk_tree(pid_t pid, pid_t **out, size_t *nr)
+{
+	char path[64];
+	DIR *d;
+	struct dirent *de;
+	pid_t *n = realloc(*out, (*nr + 1) * sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	*out = n;
+	(*out)[(*nr)++] = pid;
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	if (!(d = opendir(path)))
+		return 0;
+	while ((de = readdir(d))) {
+		char name[300], *kids;
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(name, sizeof(name), "task/%s/children", de->d_name);
+		if (!(kids = read_proc(pid, name, NULL)))
+			continue;
+		for (char *t = strtok(kids, " \n"); t; t = strtok(NULL, " \n"))
+			walk_tree(atoi(t), out, nr);
+		free(kids);
+	}
+	closedir(d);
+	return 0;
+}
+
+/* Resident and swapped memory of the tree, in bytes. */
+static uint64_t tree_memory(const pid_t *pids, size_t nr)
+{
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < nr; i++) {
+		char *s = read_proc(pids[i], "status", NULL), *p;
+		unsigned long long kb;
+		if (!s)
+			continue;
+		if ((p = strstr(s, "VmRSS:")) && sscanf(p + 6, "%llu", &kb) == 1)
+			total += kb * 1024;
+		if ((p = strstr(s, "VmSwap:")) && sscanf(p + 7, "%llu", &kb) == 1)
+			total += kb * 1024;
+		free(s);
+	}
+	return total;
+}
+
+/* The files the tree has open or mapped by path (NUL-separated, each once). */
+static int tree_paths(const pid_t *pids, size_t nr, char **out, size_t *len)
+{
+	FILE *m = open_memstream(out, len);
+	char **seen = NULL;
+	size_t nr_seen = 0;
+
+	if (!m)
+		return -ENOMEM;
+	for (size_t i = 0; i < nr; i++) {
+		char path[64], *maps;
+		DIR *d;
+		struct dirent *de;
+
+		snprintf(path, sizeof(path), "/proc/%d/fd", pids[i]);
+		if ((d = opendir(path))) {
+			while ((de = readdir(d))) {
+				char fdp[300], *l;
+				if (de->d_name[0] == '.')
+					continue;
+				snprintf(fdp, sizeof(fdp), "/proc/%d/fd/%s", pids[i], de->d_name);
+				if (!(l = xreadlink(fdp)))
+					continue;
+				if (l[0] == '/' && !strstr(l, " (deleted)") && strncmp(l, "/dev/", 5) && strncmp(l, "/proc/", 6)) {
+					bool dup = false;
+					for (size_t k = 0; k < nr_seen && !dup; k++)
+						dup = !strcmp(seen[k], l);
+					char **n = dup ? NULL : realloc(seen, (nr_seen + 1) * sizeof(*n));
+					if (n) {
+						seen = n;
+						seen[nr_seen++] = l;
+						fwrite(l, 1, strlen(l) + 1, m);
+						continue;
+					}
+				}
+				free(l);
+			}
+			closedir(d);
+		}
+		if (!(maps = read_proc(pids[i], "maps", NULL)))
+			continue;
+		for (char *line = strtok(maps, "\n"); line; line = strtok(NULL, "\n")) {
+			char *p = strchr(line, '/');
+			bool dup = false;
+			if (!p || strstr(p, " (deleted)"))
+				continue;
+			for (size_t k = 0; k < nr_seen && !dup; k++)
+				dup = !strcmp(seen[k], p);
+			char **n = dup ? NULL : realloc(seen, (nr_seen + 1) * sizeof(*n));
+			if (!n)
+				continue;
+			seen = n;
+			seen[nr_seen++] = strdup(p);
+			fwrite(p, 1, strlen(p) + 1, m);
+		}
+		free(maps);
+	}
+	for (size_t k = 0; k < nr_seen; k++)
+		free(seen[k]);
+	free(seen);
+	fclose(m);
+	return 0;
+}
+
+/* ---- checks */
+
+static const char *info_value(const char *info, const char *key)
+{
+	static char v[256];
+	size_t kl = strlen(key);
+
+	for (const char *l = info; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+		if (!strncmp(l, key, kl) && l[kl] == '=') {
+			snprintf(v, sizeof(v), "%.*s", (int)strcspn(l + kl + 1, "\n"), l + kl + 1);
+			return v;
+		}
+	return NULL;
+}
+
+static int check(struct migration *m, bool ok, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int check(struct migration *m, bool ok, const char *name, const char *fmt, ...)
+{
+	char detail[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	say(m, "check %-10s %s  %s", name, ok ? "OK  " : "FAIL", detail);
+	return ok ? 0 : 1;
+}
+
+static int validate(struct migration *m, const pid_t *pids, size_t nr)
+{
+	char *info = NULL, *paths = NULL, *missing = NULL;
+	const char *v;
+	size_t plen = 0;
+	uint64_t ours = 0, theirs = 0, need, avail;
+	uint32_t xsize;
+	int failed = 0, ret;
+
+	if ((ret = ps_request(&m->ctl, PS_INFO, NULL, NULL, 0, &info)))
+		return ret;
+	v = info_value(info, "version");
+	failed += check(m, v && !strcmp(v, CR_VERSION), "version", "libcr %s here, %s on %s", CR_VERSION,
+			v ? v : "?", m->o.to);
+	v = info_value(info, "arch");
+	failed += check(m, v && !strcmp(v, ARCH_NAME), "arch", "%s here, %s there", ARCH_NAME, v ? v : "?");
+	arch_cpu_features(&ours, &xsize);
+	v = info_value(info, "xfeatures");
+	theirs = v ? strtoull(v, NULL, 0) : 0;
+	failed += check(m, !(ours & ~theirs), "cpu", "state features 0x%llx here, 0x%llx there%s",
+			(unsigned long long)ours, (unsigned long long)theirs,
+			ours & ~theirs ? " (the destination lacks some the registers need)" : "");
+	need = tree_memory(pids, nr);
+	v = info_value(info, "mem_available");
+	avail = v ? strtoull(v, NULL, 10) : 0;
+	failed += check(m, avail >= need, "memory", "the tree uses %llu MiB, %llu MiB available there",
+			(unsigned long long)(need >> 20), (unsigned long long)(avail >> 20));
+	if (m->o.lazy) {
+		v = info_value(info, "feature.userfaultfd");
+		failed += check(m, v && !strcmp(v, "ok"), "lazy", "userfaultfd %s there", v ? v : "unknown");
+	}
+	if ((ret = tree_paths(pids, nr, &paths, &plen)) ||
+	    (ret = ps_request(&m->ctl, PS_PATHS, NULL, paths, plen, &missing)))
+		goto out;
+	if (missing && *missing) {
+		for (char *p = missing; (p = strchr(p, '\n')); p++)
+			if (p[1])
+				*p = ' ';
+		missing[strcspn(missing, "\n")] = 0;
+	}
+	failed += check(m, !missing || !*missing, "files", "%s", missing && *missing ? missing
+			: "every file the tree has open or mapped is there");
+	ret = failed;
+out:
+	free(info);
+	free(paths);
+	free(missing);
+	return ret;
+}
+
+/* ---- hooks */
+
+static int run_hook(struct migration *m, const char *phase, const char *images)
+{
+	char path[4096], pid[32];
+	int st;
+	pid_t child;
+
+	if (!m->o.hook_dir)
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", m->o.hook_dir, phase);
+	if (access(path, X_OK))
+		return 0;
+	snprintf(pid, sizeof(pid), "%d", m->o.pid);
+	if ((child = fork()) == 0) {
+		setenv("CR_HOOK", phase, 1);
+		setenv("CR_PID", pid, 1);
+		setenv("CR_IMAGES_DIR", images ? images : "", 1);
+		setenv("CR_MIGRATE_TO", m->o.to, 1);
+		execl(path, path, phase, (char *)NULL);
+		_exit(127);
+	}
+	if (child < 0)
+		return pr_perror("can't run the hook %s", path);
+	while (waitpid(child, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		return pr_err("the %s hook (%s) failed (status 0x%x)", phase, path, st), -ECANCELED;
+	say(m, "hook %s done", phase);
+	return 0;
+}
+
+/* ---- rounds */
+
+/* Pages a round stored (its pagemap's runs not in a parent). */
+static uint64_t round_pages(const char *dir)
+{
+	struct img_dir d = { .dfd = -1 };
+	DIR *dd;
+	struct dirent *de;
+	uint64_t pages = 0;
+
+	if (img_dir_open(&d, dir) || !(dd = opendir(dir))) {
+		img_dir_close(&d);
+		return 0;
+	}
+	while ((de = readdir(dd))) {
+		unsigned id;
+		struct img *img;
+		PagemapEntry *pe;
+		ProtobufCMessage *head;
+		if (sscanf(de->d_name, "pagemap-%u.img", &id) != 1 || !(img = img_open(&d, IMG_PAGEMAP, id)))
+			continue;
+		if (img_read_one(img, &pagemap_head__descriptor, &head) == 0) {
+			img_free_msg(head);
+			while (img_read_msg(img, &pagemap_entry__descriptor, (ProtobufCMessage **)&pe) > 0) {
+				if (!pe->in_parent)
+					pages += pe->nr_pages;
+				img_free_msg(&pe->base);
+			}
+		}
+		img_close(img);
+	}
+	closedir(dd);
+	img_dir_close(&d);
+	cr_error_reset();
+	return pages;
+}
+
+/* Every image of the round but the pages (which went to the receiver already). */
+static int send_images(struct migration *m, const char *dir, const char *name, const char *parent)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int ret = 0;
+
+	if (!d)
+		return pr_perror("can't read %s", dir);
+	while (!ret && (de = readdir(d))) {
+		char path[4400], *buf;
+		size_t len;
+		if (de->d_type != DT_REG || !strncmp(de->d_name, "pages-", 6))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (!(buf = read_file(path, &len))) {
+			ret = pr_perror("can't read %s", path);
+			break;
+		}
+		ret = ps_file_open(&m->ctl, de->d_name) ?: ps_file_data(&m->ctl, len);
+		if (!ret && len)
+			ret = write_all(m->ctl.sk, buf, len) ? pr_perror("can't send %s to %s", path, m->o.to) : 0;
+		if (!ret)
+			ret = ps_file_close(&m->ctl);
+		free(buf);
+	}
+	closedir(d);
+	if (!ret && parent) {
+		char target[PS_NAME_MAX + 4];
+		snprintf(target, sizeof(target), "../%s", parent);
+		ret = ps_simple(&m->ctl, PS_SYMLINK, "parent", target, strlen(target));
+	}
+	(void)name;
+	return ret;
+}
+
+
+/* One round into work_dir/name and the receiver's name: the pages stream to the
+ * receiver while the other images are written here, then follow. */
+static int round_trip(struct migration *m, const char *name, const char *parent, bool final, double *frozen_at)
+{
+	char dir[4096], prev[4096], *reply = NULL;
+	struct cr_dump_opts d = { .sz = sizeof(d), .pid = m->o.pid, .images_dir = dir, .page_server = m->o.to,
+				  .shell_job = m->o.shell_job, .stop_after = true };
+	int ret, pages_ret;
+
+	snprintf(dir, sizeof(dir), "%s/%s", m->o.work_dir, name);
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return pr_perror("can't make %s", dir);
+	if (parent) {
+		snprintf(prev, sizeof(prev), "%s/%s", m->o.work_dir, parent);
+		d.prev_images_dir = prev;
+	}
+	if ((ret = ps_simple(&m->ctl, PS_DIR, name, NULL, 0)))
+		return ret;
+	if ((ret = ps_request(&m->ctl, PS_PAGES, NULL, NULL, 0, &reply)))
+		goto out;
+	free(reply);
+	reply = NULL;
+	if (final)
+		*frozen_at = now_ms();
+	ret = final ? cr_dump(&d) : cr_pre_dump(&d);
+	/* The receiver's verdict on the page connection.  A dump that failed before it
+	 * connected leaves the receiver waiting for one: a connection that says bye at
+	 * once lets it go. */
+	pages_ret = ps_read_reply(&m->ctl, ret ? 1000 : -1, &reply);
+	if (pages_ret == -ETIMEDOUT) {
+		struct page_server empty;
+		if (!ps_connect(&empty, m->o.to))
+			ps_close(&empty);
+		pages_ret = ps_read_reply(&m->ctl, 10000, &reply);
+	}
+	if (!ret && pages_ret)
+		ret = (pr_err("the receiver %s could not store round %s: %s", m->o.to, name,
+			      reply && *reply ? reply : "no reason given"), pages_ret < 0 ? pages_ret : -EIO);
+out:
+	free(reply);
+	if (ret)
+		return ret;
+	return send_images(m, dir, name, parent);
+}
+
+static void signal_tree(struct migration *m, int sig)
+{
+	for (size_t i = 0; i < m->nr_pids; i++)
+		kill(m->pids[i], sig);
+}
+
+CR_EXPORT int cr_migrate(const struct cr_migrate_opts *uopts)
+{
+	struct migration m = { .ctl = { .sk = -1 } };
+	char name[16], prev[16] = "", *reply = NULL, final_dir[4096];
+	double t0 = now_ms(), frozen_at = 0;
+	pid_t *pids = NULL;
+	size_t nr = 0;
+	int ret;
+
+	cr_error_reset();
+	if (!uopts || uopts->sz < offsetof(struct cr_migrate_opts, work_dir) + sizeof(char *))
+		return pr_err("cr_migrate: bad options (set .sz = sizeof(struct cr_migrate_opts))"), -EINVAL;
+	memcpy(&m.o, uopts, uopts->sz < sizeof(m.o) ? uopts->sz : sizeof(m.o));
+	if (m.o.pid <= 0 || !m.o.to || !m.o.work_dir)
+		return pr_err("migrate: a pid, a receiver (HOST:PORT) and a work directory are needed"), -EINVAL;
+	if (m.o.rounds < 0 || m.o.rounds > 32)
+		return pr_err("migrate: 0 to 32 pre-copy rounds"), -EINVAL;
+	if (kill(m.o.pid, 0))
+		return pr_perror("can't migrate pid %d", m.o.pid);
+	if ((ret = ps_connect(&m.ctl, m.o.to)))
+		return ret;
+	say(&m, "connected to %s", m.o.to);
+	if ((ret = walk_tree(m.o.pid, &pids, &nr)))
+		goto out;
+	ret = validate(&m, pids, nr);
+	free(pids);
+	pids = NULL;
+	if (ret < 0)
+		goto out;
+	if (ret > 0 && (m.o.dry_run || !m.o.force)) {
+		ret = (pr_err("migrate: %d check%s failed (see above)%s", ret, ret > 1 ? "s" : "",
+			      m.o.dry_run ? "" : "; --force goes on regardless"), -EINVAL);
+		goto out;
+	}
+	if (m.o.dry_run) {
+		say(&m, "dry run: every check passed, nothing was frozen");
+		ret = 0;
+		goto out;
+	}
+	if ((ret = run_hook(&m, "pre-dump", NULL)))
+		goto out;
+	/* pre-copy, while the written set shrinks */
+	for (int r = 1; r <= m.o.rounds; r++) {
+		double t = now_ms();
+		snprintf(name, sizeof(name), "r%d", r);
+		if ((ret = round_trip(&m, name, prev[0] ? prev : NULL, false, NULL)))
+			goto out;
+		snprintf(final_dir, sizeof(final_dir), "%s/%s", m.o.work_dir, name);
+		m.round_pages[m.rounds_done++] = round_pages(final_dir);
+		say(&m, "round %d: %llu pages (%llu MiB) in %.0f ms", r, (unsigned long long)m.round_pages[r - 1],
+		    (unsigned long long)(m.round_pages[r - 1] * PAGE_SIZE >> 20), now_ms() - t);
+		snprintf(prev, sizeof(prev), "%s", name);
+		if (r > 1 && m.round_pages[r - 1] >= m.round_pages[r - 2])
+			break;   /* no longer shrinking: the next round would not pay */
+	}
+	/* the final round: the tree stays stopped until the receiver has restored it */
+	ret = round_trip(&m, "final", prev[0] ? prev : NULL, true, &frozen_at);
+	if (!ret || kill(m.o.pid, 0) == 0)
+		walk_tree(m.o.pid, &m.pids, &m.nr_pids);
+	if (ret)
+		goto resume;
+	snprintf(final_dir, sizeof(final_dir), "%s/final", m.o.work_dir);
+	say(&m, "final dump: %llu pages", (unsigned long long)round_pages(final_dir));
+	if ((ret = run_hook(&m, "post-dump", final_dir)) || (ret = run_hook(&m, "pre-restore", final_dir)))
+		goto resume;
+	ret = ps_request(&m.ctl, PS_RESTORE, "final", m.o.lazy ? "lazy" : "", m.o.lazy ? 4 : 0, &reply);
+	if (ret) {
+		cr_error_reset();
+		pr_err("the restore on %s failed: %s; the source runs on", m.o.to, reply && *reply ? reply : "no reason given");
+		ret = ret < 0 ? ret : -EIO;
+		goto resume;
+	}
+	/* it runs there: the source goes */
+	signal_tree(&m, SIGKILL);
+	say(&m, "restored on %s (%s); frozen %.0f ms, total %.0f ms, %d pre-copy round%s", m.o.to, reply, now_ms() - frozen_at,
+	    now_ms() - t0, m.rounds_done, m.rounds_done == 1 ? "" : "s");
+	run_hook(&m, "post-restore", final_dir);
+	cr_error_reset();
+	ret = 0;
+	goto out;
+resume:
+	{
+		int err = ret;
+		char saved[1024];
+		snprintf(saved, sizeof(saved), "%s", cr_last_error());
+		run_hook(&m, "failed-restore", final_dir);
+		signal_tree(&m, SIGCONT);
+		cr_error_reset();
+		pr_err("%s", saved);
+		ret = err;
+	}
+out:
+	free(reply);
+	free(m.pids);
+	if (m.ctl.sk >= 0)
+		ps_close(&m.ctl);
+	return ret;
+}

@@ -472,8 +472,12 @@ CR_EXPORT int cr_migrate(const struct cr_migrate_opts *uopts)
 		goto resume;
 	ret = ps_request(&m.ctl, PS_RESTORE, "final", m.o.lazy ? "lazy" : "", m.o.lazy ? 4 : 0, &reply);
 	if (ret) {
+		char why[512];
+		/* the receiver's own reason, or what became of the connection to it */
+		snprintf(why, sizeof(why), "%s", reply && *reply ? reply : cr_error_isset() ? cr_last_error()
+												   : "no reason given");
 		cr_error_reset();
-		pr_err("the restore on %s failed: %s; the source runs on", m.o.to, reply && *reply ? reply : "no reason given");
+		pr_err("the restore on %s failed: %s; the source runs on", m.o.to, why);
 		ret = ret < 0 ? ret : -EIO;
 		goto resume;
 	}

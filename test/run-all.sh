@@ -12,7 +12,7 @@
 #
 # TESTS names: any test program below, "corrupt" (the negative test), "unit"
 # (all unit tests) or unit-NAME, "real" (test/real/*.sh) or one of them by name,
-# "pidns", "tty", "errors", "predump", "lazy", "page-server".  Unset: all of them.
+# "pidns", "tty", "errors", "predump", "lazy", "page-server", "migrate".  Unset: all of them.
 # --fast: mem-random with --size 32 instead of 256 MiB.
 # RUNNER_ARGS: extra runner arguments (e.g. "--keep" or "--mode restore").
 set -u
@@ -142,6 +142,11 @@ fi
 # ---- lazy restore: memory filled on fault, the rest pushed meanwhile
 if selected lazy && [[ "$modes" == *lazy* ]]; then
 	run_suite "lazy" env CRTOOL="$CRTOOL" ./test/lazy.sh
+fi
+
+# ---- live migration to another network namespace
+if selected migrate; then
+	run_suite "migrate" env CRTOOL="$CRTOOL" ./test/migrate.sh
 fi
 
 # ---- pages streamed to a page server

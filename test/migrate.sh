@@ -1,0 +1,209 @@
+#!/bin/bash
+# test/migrate.sh: crtool migrate to a crtool serve in another network namespace.
+#
+# The destination "host" is a network namespace joined to this one by a veth pair
+# (10.77.N.1 here, 10.77.N.2 there), made and removed by this script; crtool
+# serve runs in it and restores into a new pid namespace (the PIDs are still
+# the source's on this one machine).  The process moved is build/test/mem-dirty.
+#
+#   migrate     3 pre-copy rounds; every hook runs, in order; the source is gone,
+#               the copy there answers its own check (and one more round of writes)
+#   dry-run     only the checks: nothing frozen, nothing sent
+#   files       the destination lacks a file the process has open (a tmpfs over
+#               its directory there): the check fails, the process runs on
+#   receiver-killed  the post-dump hook kills crtool serve: the tree, stopped
+#               for the final dump, is continued and passes its own check
+#   restore-fails    serve without --new-pidns: the PID is taken (by the stopped
+#               source): the failed-restore hook runs, the source continues
+# Prints "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.." || exit 2
+B=$PWD/build
+CRTOOL=${CRTOOL:-$B/crtool}
+N=$((RANDOM % 200 + 20))
+NS=libcr-dst-$$
+HERE=10.77.$N.1
+THERE=10.77.$N.2
+PORT=27400
+pass=0
+fail=0
+work=$(mktemp -d /tmp/libcr-migrate-XXXXXX)
+dst=$(mktemp -d /tmp/libcr-migrate-dst-XXXXXX)   # not under $work, which one case hides
+pids=()
+cleanup() {
+	for p in ${pids[*]:-}; do kill -9 "$p"; done 2>/dev/null
+	ip netns del "$NS" 2>/dev/null
+	ip link del "lcr$N" 2>/dev/null
+	rm -rf "$work" "$dst"
+}
+trap cleanup EXIT
+
+ok() { echo "PASS $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
+
+if ! ip netns add "$NS" || ! ip link add "lcr$N" type veth peer name eth0 netns "$NS" ||
+	! ip addr add "$HERE/24" dev "lcr$N" || ! ip link set "lcr$N" up ||
+	! ip -n "$NS" addr add "$THERE/24" dev eth0 || ! ip -n "$NS" link set eth0 up || ! ip -n "$NS" link set lo up; then
+	bad setup "can't make the destination network namespace"
+	echo "$pass passed, $fail failed"
+	exit 1
+fi
+
+# start_prog TAG: mem-dirty in its own session; sets prog
+start_prog() {
+	setsid "$B/test/mem-dirty" --size 64 >"$work/$1.out" 2>&1 </dev/null &
+	prog=$!
+	disown "$prog"
+	pids+=("$prog")
+	for _ in $(seq 100); do grep -qx READY "$work/$1.out" 2>/dev/null && return 0; sleep 0.05; done
+	return 1
+}
+
+# serve TAG [ARGS...]: crtool serve in the destination namespace (ARGS before it:
+# a wrapper); sets server
+serve() {
+	local tag=$1
+	shift
+	mkdir -p "$dst/$tag"
+	rm -f "$work/serve.out"
+	ip netns exec "$NS" "$@" "$CRTOOL" serve --address "$THERE" --port "$PORT" -D "$dst/$tag" \
+		--pidfile "$dst/$tag.pid" ${SERVE_ARGS:---new-pidns} >"$work/serve.out" 2>&1 &
+	server=$!
+	disown "$server"
+	pids+=("$server")
+	for _ in $(seq 100); do grep -q listening "$work/serve.out" 2>/dev/null && return 0; sleep 0.05; done
+	return 1
+}
+
+# hooks DIR: every hook appends its phase to DIR/log; EXTRA_HOOK (a phase) also
+# runs $EXTRA_CMD
+hooks() {
+	mkdir -p "$1"
+	for h in pre-dump post-dump pre-restore post-restore failed-restore; do
+		printf '#!/bin/sh\necho "$CR_HOOK" >>"%s/log"\n%s\n' "$1" \
+			"$([ "${EXTRA_HOOK:-}" = "$h" ] && echo "${EXTRA_CMD:-}")" >"$1/$h"
+		chmod +x "$1/$h"
+	done
+}
+
+state() { awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+
+# own_check PID OUT: SIGUSR2 and its verdict
+own_check() {
+	kill -USR2 "$1"
+	for _ in $(seq 200); do grep -q '^PASS$\|^FAIL' "$2" && break; sleep 0.05; done
+	grep -qx PASS "$2"
+}
+
+# ---- migrate
+if start_prog m && serve m; then
+	hooks "$work/hooks-m"
+	mkdir -p "$work/src-m"
+	if ! "$CRTOOL" migrate -t "$prog" --to "$THERE:$PORT" -W "$work/src-m" --rounds 3 --hook-dir "$work/hooks-m" \
+		>"$work/migrate.out" 2>&1; then
+		bad migrate "$(cat "$work/migrate.out")"
+	else
+		wait "$server"
+		for _ in $(seq 100); do [ -n "$(state "$prog")" ] && [ "$(state "$prog")" != Z ] || break; sleep 0.05; done
+		init=$(cat "$dst/m.pid" 2>/dev/null)
+		copy=$(pgrep -P "$init" 2>/dev/null | head -n 1)
+		log=$(tr '\n' ' ' <"$work/hooks-m/log" 2>/dev/null)
+		if [ -n "$(state "$prog")" ] && [ "$(state "$prog")" != Z ]; then
+			bad migrate "the source (pid $prog) still exists: $(state "$prog")"
+		elif [ -z "$copy" ]; then
+			bad migrate "no restored process under the destination's pid namespace init ${init:-?}"
+		elif [ "$log" != "pre-dump post-dump pre-restore post-restore " ]; then
+			bad migrate "hooks ran as: $log"
+		else
+			kill -USR1 "$copy"
+			if ! grep -q "ROUND 1" <(for _ in $(seq 100); do cat "$work/m.out"; sleep 0.05; grep -q "ROUND 1" "$work/m.out" && break; done) ||
+				! own_check "$copy" "$work/m.out"; then
+				bad migrate "the copy there failed its check: $(tail -n 2 "$work/m.out")"
+			else
+				ok "migrate: $(grep -o 'frozen.*' "$work/migrate.out"); hooks in order; the copy there passes its check"
+			fi
+		fi
+	fi
+else
+	bad migrate "setup: $(cat "$work/serve.out" 2>/dev/null)"
+fi
+kill -9 "$server" 2>/dev/null
+
+# ---- dry run
+if start_prog d && serve d; then
+	mkdir -p "$work/src-d"
+	if ! "$CRTOOL" migrate -t "$prog" --to "$THERE:$PORT" -W "$work/src-d" --dry-run >"$work/migrate.out" 2>&1; then
+		bad dry-run "$(cat "$work/migrate.out")"
+	elif [ "$(state "$prog")" = T ] || [ -n "$(ls "$work/src-d")" ] || [ -n "$(ls "$dst/d")" ] ||
+		! grep -q "check memory *OK" "$work/migrate.out"; then
+		bad dry-run "something was frozen or sent: state $(state "$prog"), $(ls "$work/src-d" "$dst/d")"
+	else
+		ok "dry-run: $(grep -c '^migrate: check' "$work/migrate.out") checks passed, nothing frozen or sent"
+	fi
+	kill -9 "$prog" 2>/dev/null
+fi
+kill -9 "$server" 2>/dev/null
+
+# ---- the destination lacks a file the process has open (its output file)
+if start_prog f && serve f unshare -m sh -c 'mount -t tmpfs none "$0" && exec "$@"' "$work"; then
+	mkdir -p "$work/src-f"
+	if "$CRTOOL" migrate -t "$prog" --to "$THERE:$PORT" -W "$work/src-f" >"$work/migrate.out" 2>&1; then
+		bad files "the migration went ahead without the file there"
+	elif ! grep -q "check files *FAIL.*$work/f.out" "$work/migrate.out"; then
+		bad files "unexpected output: $(cat "$work/migrate.out")"
+	elif [ "$(state "$prog")" != S ] || ! own_check "$prog" "$work/f.out"; then
+		bad files "the process is not running intact: state $(state "$prog"), $(tail -n 1 "$work/f.out")"
+	else
+		ok "files: refused ($(grep 'check files' "$work/migrate.out" | cut -c1-120)...), the process runs on"
+	fi
+	kill -9 "$prog" 2>/dev/null
+else
+	bad files "setup: $(cat "$work/serve.out" 2>/dev/null)"
+fi
+kill -9 "$server" 2>/dev/null
+
+# ---- the receiver dies while the tree is stopped for the final dump
+if start_prog k && serve k; then
+	EXTRA_HOOK=post-dump EXTRA_CMD="kill -9 $server" hooks "$work/hooks-k"
+	mkdir -p "$work/src-k"
+	if "$CRTOOL" migrate -t "$prog" --to "$THERE:$PORT" -W "$work/src-k" --rounds 1 --hook-dir "$work/hooks-k" \
+		>"$work/migrate.out" 2>&1; then
+		bad receiver-killed "the migration succeeded without its receiver"
+	else
+		sleep 0.2
+		log=$(tr '\n' ' ' <"$work/hooks-k/log" 2>/dev/null)
+		if [ "$(state "$prog")" != S ] || ! own_check "$prog" "$work/k.out"; then
+			bad receiver-killed "the source is not running intact: state $(state "$prog"), $(tail -n 1 "$work/k.out")"
+		elif [ "$log" != "pre-dump post-dump pre-restore failed-restore " ]; then
+			bad receiver-killed "hooks ran as: $log"
+		else
+			ok "receiver-killed: $(tail -n 1 "$work/migrate.out" | cut -c1-110); the source continued"
+		fi
+	fi
+	kill -9 "$prog" 2>/dev/null
+fi
+kill -9 "$server" 2>/dev/null
+
+# ---- the restore there fails (the PID is the stopped source's)
+if start_prog r && SERVE_ARGS=" " serve r; then
+	hooks "$work/hooks-r"
+	mkdir -p "$work/src-r"
+	if "$CRTOOL" migrate -t "$prog" --to "$THERE:$PORT" -W "$work/src-r" --rounds 1 --hook-dir "$work/hooks-r" \
+		>"$work/migrate.out" 2>&1; then
+		bad restore-fails "the migration succeeded though the PID was taken there"
+	else
+		log=$(tr '\n' ' ' <"$work/hooks-r/log" 2>/dev/null)
+		if ! grep -q "restore on $THERE:$PORT failed.*PID is in use" "$work/migrate.out"; then
+			bad restore-fails "unexpected message: $(tail -n 2 "$work/migrate.out")"
+		elif [ "$log" != "pre-dump post-dump pre-restore failed-restore " ]; then
+			bad restore-fails "hooks ran as: $log"
+		elif [ "$(state "$prog")" != S ] || ! own_check "$prog" "$work/r.out"; then
+			bad restore-fails "the source is not running intact: state $(state "$prog")"
+		else
+			ok "restore-fails: $(tail -n 1 "$work/migrate.out" | cut -c1-120); the source continued"
+		fi
+	fi
+	kill -9 "$prog" 2>/dev/null
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

@@ -112,18 +112,22 @@ static int check_sessions(const struct tree *t, bool shell_job)
 		const struct tree_task *parent = i ? tree_find(t, st->ppid) : NULL;
 		bool external = shell_job && !t->own_pidns && st->sid == root->sid && root->sid != t->tasks[0].s.pid;
 
-		if (t->own_pidns && (!tree_find(t, st->sid) || (task->zombie && !tree_find(t, st->pgid))))
+		/* a session whose leader is gone is remade on restore by a helper at its id */
+		bool session_gone = i && !tree_find(t, st->sid) && kill(st->sid, 0) && errno == ESRCH;
+
+		if (t->own_pidns && ((!tree_find(t, st->sid) && !session_gone) ||
+				     (task->zombie && !tree_find(t, st->pgid))))
 			return pr_err("pid %d, in the tree's own pid namespace, is in a session or group led from "
 				      "outside it: start the namespace's init as a session leader (setsid)", pid),
 			       -EOPNOTSUPP;
-
-		if (st->sid != pid && !external && !(parent && parent->s.stat.sid == st->sid))
+		if (st->sid != pid && !external && !(parent && parent->s.stat.sid == st->sid) && !session_gone)
 			return pr_err("pid %d is in session %d, led by a process outside the dump%s", pid, st->sid,
-				      i ? ": restoring a session whose leader is gone is not supported yet"
+				      i ? ": dump the tree that holds its leader"
 					: ": dump it with --shell-job (and restore with --shell-job) to leave the "
 					  "session to the caller"), -EOPNOTSUPP;
 		/* a group whose leader exited is rebuilt by a helper task the parent forks */
-		bool leader_gone = parent && parent->s.stat.sid == st->sid && kill(st->pgid, 0) && errno == ESRCH;
+		bool leader_gone = (parent && parent->s.stat.sid == st->sid && kill(st->pgid, 0) && errno == ESRCH) ||
+				   (session_gone && st->pgid == st->sid);
 		if (st->pgid != pid && !tree_find(t, st->pgid) && !(external && st->pgid == root->pgid) &&
 		    !leader_gone)
 			return pr_err("pid %d is in process group %d, whose leader is alive outside the dump: "

@@ -66,6 +66,10 @@ struct restore_set {
 	 * the members join, forked by the parent of the first member */
 	struct group_helper { uint32_t pgid; size_t creator; } *helpers;
 	size_t nr_helpers;
+	/* sessions whose leader is gone: a helper at the session's PID, forked by the
+	 * parent of its members, calls setsid and clones them with CLONE_PARENT */
+	struct session_helper { uint32_t sid; size_t creator; } *sessions;
+	size_t nr_sessions;
 };
 
 #define MAX_PROCESSES 32768
@@ -173,6 +177,36 @@ static int check_tree(const struct restore_set *rs)
 	return 0;
 }
 
+static const struct session_helper *session_helper_of(const struct restore_set *rs, uint32_t sid, size_t creator)
+{
+	for (size_t s = 0; s < rs->nr_sessions; s++)
+		if (rs->sessions[s].sid == sid && rs->sessions[s].creator == creator)
+			return &rs->sessions[s];
+	return NULL;
+}
+
+/* A process in a session other than its parent's, whose leader is gone: the
+ * session is remade by a helper at the leader's PID (see fork_children). */
+static int plan_session_helpers(struct restore_set *rs)
+{
+	for (size_t i = 1; i < rs->nr; i++) {
+		const PstreeEntry *e = rs->entries[i];
+		int parent = find_entry(rs, i, e->ppid);
+
+		if (e->sid == e->pid || e->sid == rs->entries[parent]->sid || session_helper_of(rs, e->sid, parent))
+			continue;
+		if (find_entry(rs, rs->nr, e->sid) >= 0 || e->sid <= 1 || e->sid > (1U << 22))
+			return pr_err("pstree.img: pid %u is in session %u, which is neither its parent's nor one "
+				      "whose leader is gone", e->pid, e->sid), -EINVAL;
+		struct session_helper *n = realloc(rs->sessions, (rs->nr_sessions + 1) * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		rs->sessions = n;
+		rs->sessions[rs->nr_sessions++] = (struct session_helper){ e->sid, parent };
+	}
+	return 0;
+}
+
 /* A group whose leader is not in the tree gets a helper, forked by the parent of
  * its first member, in that member's session.  The root's group may be the
  * caller's (--shell-job): it has no parent in the tree to fork a helper. */
@@ -184,6 +218,9 @@ static int plan_group_helpers(struct restore_set *rs)
 
 		for (size_t h = 0; h < rs->nr_helpers && !known; h++)
 			known = rs->helpers[h].pgid == e->pgid;
+		/* a session helper leads the group of the session's own id */
+		for (size_t s = 0; s < rs->nr_sessions && !known; s++)
+			known = rs->sessions[s].sid == e->pgid && e->sid == e->pgid;
 		if (known || (e->pgid == rs->entries[0]->pgid && e->sid == rs->entries[0]->sid))
 			continue;
 		int parent = find_entry(rs, i, e->ppid);
@@ -230,7 +267,7 @@ static int load_images(struct img_dir *dir, struct restore_set *rs)
 		return pr_err("pstree.img holds no process"), -EINVAL;
 	if ((ret = check_tree(rs)))
 		return ret;
-	if ((ret = plan_group_helpers(rs)))
+	if ((ret = plan_session_helpers(rs)) || (ret = plan_group_helpers(rs)))
 		return ret;
 	if (!(rs->tasks = calloc(rs->nr, sizeof(*rs->tasks))))
 		return -ENOMEM;
@@ -272,6 +309,7 @@ static void free_images(struct restore_set *rs)
 	free(rs->entries);
 	free(rs->tasks);
 	free(rs->helpers);
+	free(rs->sessions);
 	img_free_msg(rs->inv ? &rs->inv->base : NULL);
 }
 
@@ -417,10 +455,11 @@ static void __attribute__((noreturn)) child_fail(const struct restore_ctx *c, si
 	_exit(1);
 }
 
-static pid_t clone_at(pid_t pid, int exit_signal)
+static pid_t clone_at_flags(pid_t pid, uint64_t flags, int exit_signal)
 {
 	pid_t tid = pid;
 	struct clone_args ca = {
+		.flags = flags,
 		.exit_signal = exit_signal,
 		.set_tid = (uintptr_t)&tid,
 		.set_tid_size = 1,
@@ -440,6 +479,11 @@ static pid_t clone_at(pid_t pid, int exit_signal)
 		}
 		usleep(10000);   /* dying, or gone just now: try again */
 	}
+}
+
+static pid_t clone_at(pid_t pid, int exit_signal)
+{
+	return clone_at_flags(pid, 0, exit_signal);
 }
 
 static int clone_failed(uint32_t pid)
@@ -496,9 +540,41 @@ static int fork_children(const struct restore_ctx *c, size_t idx)
 		if (setpgid(pid, pid))
 			return pr_perror("can't make helper %d the leader of its process group", pid);
 	}
+	for (size_t s = 0; s < rs->nr_sessions; s++) {
+		const struct session_helper *sh = &rs->sessions[s];
+		int st;
+		if (sh->creator != idx)
+			continue;
+		pid_t helper = clone_at(sh->sid, SIGCHLD);
+		if (helper == 0) {
+			/* the session's new leader makes the members, as our children, in it */
+			if (setsid() < 0) {
+				pr_perror("can't remake session %u", sh->sid);
+				child_fail(c, idx);
+			}
+			for (size_t j = idx + 1; j < rs->nr; j++) {
+				const PstreeEntry *e = rs->entries[j];
+				if (e->ppid != me || e->sid != sh->sid)
+					continue;
+				pid_t pid = clone_at_flags(e->pid, CLONE_PARENT, 0);
+				if (pid == 0)
+					child_main(c, j);
+				if (pid < 0) {
+					clone_failed(e->pid);
+					child_fail(c, idx);
+				}
+			}
+			_exit(0);
+		}
+		if (helper < 0)
+			return clone_failed(sh->sid);
+		if (waitpid(helper, &st, 0) != helper || !WIFEXITED(st) || WEXITSTATUS(st))
+			return pr_err("the helper that remakes session %u failed", sh->sid), -EIO;
+	}
 	for (size_t j = idx + 1; j < rs->nr; j++) {
 		const PstreeEntry *e = rs->entries[j];
-		if (e->ppid != me)
+		if (e->ppid != me || (e->sid != e->pid && e->sid != rs->entries[idx]->sid &&
+				      session_helper_of(rs, e->sid, idx)))
 			continue;
 		pid_t pid = clone_at(e->pid, e->zombie ? SIGCHLD : (int)rs->tasks[j].core->exit_signal);
 		if (pid == 0)

@@ -9,6 +9,8 @@
  *   ├── D1       orphan: its parent D exited and was reaped, the root adopted it
  *   ├── G1       orphan in the process group of its parent G, which exited: a
  *   │            group whose leader is gone
+ *   ├── L1       orphan in the session (and group) of its parent L, which called
+ *   │            setsid and exited: a session whose leader is gone
  *   ├── Z        zombie that exited with status 42
  *   └── S        zombie killed by SIGUSR1
  *
@@ -35,8 +37,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum { ROOT, A, A1, B, B1, B2, D1, G1, NR };
-static const char *const names[NR] = { "root", "A", "A1", "B", "B1", "B2", "D1", "G1" };
+enum { ROOT, A, A1, B, B1, B2, D1, G1, L1, NR };
+static const char *const names[NR] = { "root", "A", "A1", "B", "B1", "B2", "D1", "G1", "L1" };
 
 struct ctl {
 	atomic_int phase;             /* 1: check now, 2: exit */
@@ -180,6 +182,20 @@ int main(int argc, char **argv)
 		_exit(0);
 	}
 	waitpid(g, NULL, 0);
+	/* L leads a new session, forks L1 into it, exits: the session outlives its leader */
+	pid_t l = fork();
+	if (l == 0) {
+		setsid();
+		if (fork() == 0) {
+			while (getppid() != ctl->pid[ROOT])
+				tst_sleep_ms(1);
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			record(L1, SIGKILL);
+			serve(L1);
+		}
+		_exit(0);
+	}
+	waitpid(l, NULL, 0);
 	pid_t z = fork();
 	if (z == 0)
 		_exit(42);

@@ -8,6 +8,10 @@
  *                               (the process that bench.sh checkpoints)
  *   bench-mem threads N         one process of N threads, all asleep, then READY
  *   bench-mem tree N            N processes (the root and N-1 children), then READY
+ *   bench-mem churn SIZE_MiB    like hold, then writes 64 MiB/s over its memory and, every
+ *                               millisecond, appends its CLOCK_REALTIME (ns) to the file
+ *                               churn.log in its working directory: the longest gap
+ *                               between two lines is how long it was stopped
  */
 #include <errno.h>
 #include <pthread.h>
@@ -26,6 +30,7 @@
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench-mem memcpy SIZE_MiB\n"
+			"       bench-mem churn SIZE_MiB\n"
 			"       bench-mem hold SIZE_MiB\n"
 			"       bench-mem threads N\n"
 			"       bench-mem tree N\n");
@@ -169,6 +174,33 @@ static int do_tree(unsigned long n)
 	return 0;
 }
 
+static int do_churn(size_t size)
+{
+	static const char ready[] = "READY\n";
+	const size_t per_ms = (64ul << 20) / 1000 & ~4095ul;   /* 64 MiB/s, whole pages */
+	unsigned char *p = map_populated(size);
+	size_t at = 0;
+	uint64_t n = 0;
+	FILE *log = fopen("churn.log", "a");
+
+	if (!p || !log)
+		return 1;
+	memset(p, 0x5a, size);
+	setvbuf(log, NULL, _IONBF, 0);
+	if (write(STDOUT_FILENO, ready, sizeof(ready) - 1) != sizeof(ready) - 1)
+		return 1;
+	for (;;) {
+		struct timespec ts, pause = { 0, 1000000 };
+		for (size_t done = 0; done < per_ms; done += 4096) {
+			p[at] = (unsigned char)++n;   /* one byte dirties the page */
+			at = (at + 4096) % size;
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		fprintf(log, "%lld\n", (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+		nanosleep(&pause, NULL);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	char *end;
@@ -188,5 +220,7 @@ int main(int argc, char **argv)
 		return do_threads(mib);
 	if (!strcmp(argv[1], "tree"))
 		return do_tree(mib);
+	if (!strcmp(argv[1], "churn"))
+		return do_churn(mib << 20);
 	usage();
 }

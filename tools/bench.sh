@@ -7,6 +7,13 @@
 #   BENCH_RUNS        runs per figure (default 5)
 #   BENCH_DIR         where the images go (default /dev/shm: memory, not a disk)
 #   BENCH_TASKS       thread and process counts to time (default "1 100 1000")
+#   BENCH_MIGRATE_MIB sizes of the migrated process (default "256 1024"; "" skips)
+#
+# Migration: a process writing 64 MiB/s over its memory and logging a timestamp
+# every millisecond is moved by crtool migrate to a crtool serve on this host (into
+# a new pid namespace); its pause is the longest gap in its log (what a client
+# polling it every millisecond would see), for stop-and-copy (--rounds 0), pre-copy
+# (--rounds 3) and pre-copy with a lazy restore.
 #
 # Threads and trees: one process of N threads, and a tree of N processes, are
 # dumped with --leave-running and restored with --new-pidns beside the original
@@ -19,6 +26,7 @@ CRTOOL=${CRTOOL:-build/crtool}
 BENCH_MEM=${BENCH_MEM:-build/test/bench-mem}
 SIZES=${BENCH_SIZES_MIB:-64 1024}
 TASKS=${BENCH_TASKS:-1 100 1000}
+MIGRATE=${BENCH_MIGRATE_MIB-256 1024}
 RUNS=${BENCH_RUNS:-5}
 BASE=${BENCH_DIR:-/dev/shm}
 
@@ -199,3 +207,56 @@ for kind in threads tree; do
 	fi
 	unset dmed rmed
 done
+
+# ---- live migration: the pause a client would see
+# One migration of a churning $1 MiB process with crtool migrate ARGS...; sets PAUSE_MS
+# and TOTAL_S.
+migrate_once() {
+	local mib=$1 d="$work/mig" out t0 t1
+	shift
+	rm -rf "$d"
+	mkdir -p "$d/src" "$d/dst" "$d/run"
+	"$CRTOOL" serve --address 127.0.0.1 --port 27999 -D "$d/dst" --new-pidns --pidfile "$d/pid" \
+		>"$d/serve.out" 2>&1 &
+	local server=$!
+	disown "$server"
+	pids+=("$server")
+	for _ in $(seq 100); do grep -q listening "$d/serve.out" 2>/dev/null && break; sleep 0.05; done
+	setsid sh -c 'cd "$1" && exec "$2" churn "$3"' _ "$d/run" "$(realpath "$BENCH_MEM")" "$mib" </dev/null >"$d/hold.out" 2>/dev/null &
+	HOLDER=$!
+	disown "$HOLDER"
+	pids+=("$HOLDER")
+	for _ in $(seq 1200); do grep -q READY "$d/hold.out" 2>/dev/null && break; sleep 0.05; done
+	sleep 1
+	t0=$EPOCHREALTIME
+	out=$("$CRTOOL" migrate -t "$HOLDER" --to 127.0.0.1:27999 -W "$d/src" "$@" 2>&1) ||
+		{ printf '%s\n' "$out" >&2; die "crtool migrate of $mib MiB failed"; }
+	t1=$EPOCHREALTIME
+	TOTAL_S=$(secs "$t0" "$t1")
+	sleep 0.5   # the copy logs on there
+	PAUSE_MS=$(awk -v from="${t0/./}" 'NR > 1 && $1 / 1000 >= from { g = ($1 - p) / 1e6; if (g > m) m = g } { p = $1 } END { printf "%.1f", m }' "$d/run/churn.log")
+	local init
+	init=$(cat "$d/pid" 2>/dev/null) && stop "$init"
+	stop "$HOLDER"
+	stop "$server"
+	rm -rf "$d"
+}
+
+if [ -n "$MIGRATE" ] && "$CRTOOL" check 2>/dev/null | grep -q '^ *OK *dirty-tracking'; then
+	echo
+	echo "live migration of a process writing 64 MiB/s (pause: the longest gap in its 1 ms log; total: crtool migrate):"
+	runs=$((RUNS < 3 ? RUNS : 3))
+	for mib in $MIGRATE; do
+		for mode in "stop-and-copy:--rounds 0" "pre-copy:--rounds 3" "pre-copy+lazy:--rounds 3 --lazy"; do
+			name=${mode%%:*}
+			read -r -a args <<<"${mode#*:}"
+			pauses=() totals=()
+			for _ in $(seq "$runs"); do
+				migrate_once "$mib" "${args[@]}"
+				pauses+=("$PAUSE_MS") totals+=("$TOTAL_S")
+			done
+			printf '  %5s MiB  %-14s pause %8.1f ms   total %6.2f s   (median of %d)\n' "$mib" "$name" \
+				"$(printf '%s\n' "${pauses[@]}" | median)" "$(printf '%s\n' "${totals[@]}" | median)" "$runs"
+		done
+	done
+fi

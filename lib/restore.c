@@ -900,6 +900,9 @@ static void __attribute__((noreturn)) pidns_init(const struct restore_ctx *c)
 		child_fail(c, 0);
 	}
 	prctl(PR_SET_NAME, "crtool-pidns-init");
+	/* The root has its copies: the init keeps none of the caller's files (a pipe
+	 * it held would never see its end while the tree runs). */
+	syscall(SYS_close_range, 0, ~0U, 0);
 	for (;;) {
 		r = waitpid(-1, &status, __WALL);
 		if (r < 0 && errno != EINTR)

@@ -12,6 +12,7 @@
 #include "image/image.h"
 #include "image/inventory.h"
 #include "infect/infect.h"
+#include "ipc.h"
 #include "log.h"
 #include "mem/mem.h"
 #include "mem/page-server.h"
@@ -138,7 +139,8 @@ static int check_sessions(const struct tree *t, bool shell_job)
 
 /* One live process: its memory, files and state, through the parasite. */
 static int dump_task(struct tree_task *task, struct img_dir *dir, const struct cr_dump_opts *opts,
-		     const struct share_scan *share, int order, struct prev_images *prev, struct page_stats *stats)
+		     const struct share_scan *share, int order, struct prev_images *prev, bool own_ipc,
+		     struct page_stats *stats)
 {
 	struct seized *s = &task->s;
 	struct infect_ctx ctx = { .pid = 0 };
@@ -149,6 +151,14 @@ static int dump_task(struct tree_task *task, struct img_dir *dir, const struct c
 
 	if ((ret = mem_collect(s->pid, &s->stat, 0, &mm)))
 		goto out;
+	for (size_t i = 0; i < mm.n_vmas && !own_ipc; i++)
+		if (mm.vmas[i]->kind == VMA_KIND__VMA_SYSV_SHM) {
+			pr_err("pid %d has SysV shared memory (segment %u at 0x%lx) of an IPC namespace it shares with "
+			       "processes outside the tree: run the tree in its own IPC namespace (unshare -i) to "
+			       "checkpoint it", s->pid, mm.vmas[i]->sysv_shmid, (unsigned long)mm.vmas[i]->start);
+			ret = -EOPNOTSUPP;
+			goto out;
+		}
 	if ((ret = files_dump(s->pid, task->vpid, dir, &mm, opts->shell_job, share, order)))
 		goto out;
 	if (!mem_exec_site(&mm)) {
@@ -220,7 +230,7 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 	struct prev_images prev = { .dir = { .dfd = -1 } };
 	struct page_server ps = { .sk = -1 };
 	double t0, t_frozen;
-	int ret, live = 0;
+	int ret, live = 0, own_ipc = 0;
 
 	cr_error_reset();
 	if (!uopts || uopts->sz < offsetof(struct cr_dump_opts, shell_job) + sizeof(bool))
@@ -245,9 +255,22 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 	/* files several processes hold: found once for the whole tree */
 	if ((ret = scan_shared_files(&tree, &share)))
 		goto out;
+	/* a tree in its own IPC namespace takes its SysV objects along */
+	if ((ret = own_ipc = ipc_own_ns(tree.tasks[0].s.pid)) < 0)
+		goto out;
+	ret = 0;
+	for (int i = 1; own_ipc && i < tree.nr && !ret; i++)
+		if (!tree.tasks[i].zombie && (ret = ipc_same_ns(tree.tasks[i].s.pid, tree.tasks[0].s.pid)) != 1)
+			ret = ret < 0 ? ret : (pr_err("pid %d is in another IPC namespace than the root of the tree "
+						      "(nested IPC namespaces are not supported yet)",
+						      tree.tasks[i].s.pid), -EOPNOTSUPP);
+		else
+			ret = 0;
+	if (ret || (own_ipc && (ret = ipc_dump(&dir, tree.tasks[0].s.pid))))
+		goto out;
 	for (int i = 0; i < tree.nr && !ret; i++)
 		if (!tree.tasks[i].zombie) {
-			ret = dump_task(&tree.tasks[i], &dir, &opts, share, i, &prev, &stats);
+			ret = dump_task(&tree.tasks[i], &dir, &opts, share, i, &prev, own_ipc, &stats);
 			live++;
 		}
 	if (ret || (ret = dump_pstree(&dir, &tree)) || (ret = inventory_write(&dir, tree.tasks[0].vpid, tree.own_pidns)) ||

@@ -25,6 +25,7 @@
 #include "image/image.h"
 #include "image/inventory.h"
 #include "kerndat.h"
+#include "ipc.h"
 #include "log.h"
 #include "mem/mem.h"
 #include "mem/lazy.h"
@@ -59,6 +60,7 @@ struct restore_set {
 	InventoryEntry *inv;
 	struct shmem_set shm;   /* shared anonymous memory, mapped before the tree forks */
 	struct share_plan *files_share;  /* open files several processes hold */
+	struct ipc_image ipc;            /* the tree's own IPC namespace, if it had one */
 	PstreeEntry **entries;  /* parents before their children; [0] is the root */
 	struct task_image *tasks;
 	size_t nr, nr_live;
@@ -267,7 +269,7 @@ static int load_images(struct img_dir *dir, struct restore_set *rs)
 		return pr_err("pstree.img holds no process"), -EINVAL;
 	if ((ret = check_tree(rs)))
 		return ret;
-	if ((ret = plan_session_helpers(rs)) || (ret = plan_group_helpers(rs)))
+	if ((ret = plan_session_helpers(rs)) || (ret = plan_group_helpers(rs)) || (ret = ipc_load(dir, &rs->ipc)))
 		return ret;
 	if (!(rs->tasks = calloc(rs->nr, sizeof(*rs->tasks))))
 		return -ENOMEM;
@@ -304,6 +306,7 @@ static void free_images(struct restore_set *rs)
 	}
 	shmem_release(&rs->shm);
 	files_share_plan_free(rs->files_share);
+	ipc_free(&rs->ipc);
 	for (size_t i = 0; i < rs->nr; i++)
 		img_free_msg(&rs->entries[i]->base);
 	free(rs->entries);
@@ -627,6 +630,9 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	sigprocmask(SIG_BLOCK, &chld, NULL);
 	if (idx == 0 && c->new_pidns && t->pstree->pid == 1 && pidns_mount_proc())
 		child_fail(c, idx);
+	/* the IPC namespace before anything: children inherit it, memory attaches to it */
+	if (idx == 0 && ipc_restore(c->dir, &c->rs->ipc))
+		child_fail(c, idx);
 	if (restore_session(t->pstree, idx == 0, c->shell_job))
 		child_fail(c, idx);
 	if (t->pstree->zombie)
@@ -739,6 +745,9 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	rep->syscall_site = base + restorer_blob_restorer_syscall_site;
 	/* Wait until libcr traces us: the restorer ends in a trap only it can catch. */
 	stage_done(&c->sh->ready);
+	/* every process has attached its SysV segments: those removed before are removed again */
+	if (idx == 0 && c->rs->ipc.nr && (!stage_wait(c->sh, &c->sh->ready, c->rs->nr_live) || ipc_finish(&c->rs->ipc)))
+		child_fail(c, idx);
 	if (!stage_wait(c->sh, &c->sh->go, 1))
 		_exit(1);
 	unregister_inherited_rseq();

@@ -539,5 +539,24 @@ else
 	fi
 fi
 
+# ---- dump: SysV shared memory of the host's IPC namespace (not the tree's own):
+# refused with a message naming the segment and the way out; the target runs on
+name=sysv-shared-ns
+if ! start ipcs ipc-sysv --shared-ns; then
+	fail $name "ipc-sysv did not start: $(cat "$T/ipcs.out")"
+else
+	mkdir "$T/d-ipcs"
+	crt dump -t "$PID" -D "$T/d-ipcs"
+	if expect_error $name "pid $PID" "SysV shared memory" "unshare -i"; then
+		if running_untraced "$PID"; then
+			pass $name
+		else
+			fail $name "the target is not running freely after the refused dump: $(state_of "$PID")"
+		fi
+	fi
+	stop ipcs
+fi
+ipcrm -M 0x11a -M 0x11b -S 0x22b -Q 0x33c 2>/dev/null
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

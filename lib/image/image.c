@@ -16,6 +16,7 @@
 #include "fdinfo.pb-c.h"
 #include "ghost.pb-c.h"
 #include "timer.pb-c.h"
+#include "ipc.pb-c.h"
 
 static const struct img_desc descs[IMG__NR] = {
 	[IMG_INVENTORY] = { "inventory.img",  0x494e5601, NULL, &inventory_entry__descriptor },
@@ -29,6 +30,8 @@ static const struct img_desc descs[IMG__NR] = {
 	[IMG_GHOST]     = { "ghost-%u.img",   0x47485301, NULL, &ghost_entry__descriptor },
 	[IMG_GHOSTDATA] = { "ghostdata-%u.img", 0, NULL, NULL },
 	[IMG_TIMERS]    = { "timers-%u.img",  0x544d5201, NULL, &posix_timer_entry__descriptor },
+	[IMG_IPC]       = { "ipc.img",        0x49504301, NULL, &ipc_entry__descriptor },
+	[IMG_IPCDATA]   = { "ipcdata.img",    0, NULL, NULL },
 };
 
 bool img_kind_is_raw(enum img_kind kind)

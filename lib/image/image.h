@@ -26,6 +26,8 @@ enum img_kind {
 	IMG_GHOST,     /* saved files: unlinked, replaced, memfd */
 	IMG_GHOSTDATA, /* their bytes, raw, no header */
 	IMG_TIMERS,    /* POSIX timers */
+	IMG_IPC,       /* SysV IPC objects of the tree's own IPC namespace */
+	IMG_IPCDATA,   /* their shared memory contents, raw */
 	IMG__NR,
 };
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "kerndat.h"
@@ -172,6 +173,17 @@ static int premap_one(const VmaEntry *v, const struct shmem_set *shm, uint64_t a
 			 fd, v->pgoff);
 		break;
 	}
+	case VMA_KIND__VMA_SYSV_SHM:
+		/* the segment is there already: the root remade the IPC namespace first */
+		if (v->pgoff)
+			return pr_err("area 0x%lx maps SysV segment %u from offset %lu: only whole attaches are "
+				      "restored", (unsigned long)v->start, v->sysv_shmid, (unsigned long)v->pgoff), -EOPNOTSUPP;
+		p = shmat(v->sysv_shmid, (void *)at, SHM_REMAP | (v->prot & PROT_WRITE ? 0 : SHM_RDONLY) |
+						      (v->prot & PROT_EXEC ? SHM_EXEC : 0));
+		if (p == (void *)-1)
+			return pr_perror("can't attach SysV segment %u for area 0x%lx", v->sysv_shmid,
+					 (unsigned long)v->start);
+		return 0;
 	default:
 		return 0;
 	}

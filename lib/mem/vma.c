@@ -31,11 +31,16 @@ static int classify(pid_t pid, const struct proc_vma *p, VmaEntry *v)
 	else if (p->path[0] == '/' && p->deleted && p->shared && !strcmp(p->path, "/dev/zero"))
 		v->kind = VMA_KIND__VMA_ANON_SHARED;   /* MAP_SHARED|MAP_ANONYMOUS is shmem named dev/zero */
 	else if (p->path[0] == '/') {
-		/* deleted files and memfds are saved whole as ghosts (files_dump); SysV shm is not a file */
-		if (p->deleted && !strncmp(p->path, "/SYSV", 5))
-			return pr_err("pid %d maps the SysV shared memory segment %s at 0x%lx, which can't be "
-				      "checkpointed yet", pid, p->path, (unsigned long)p->start), -EOPNOTSUPP;
-		v->kind = p->shared ? VMA_KIND__VMA_FILE_SHARED : VMA_KIND__VMA_FILE_PRIVATE;
+		/* deleted files and memfds are saved whole as ghosts (files_dump); SysV shm is not a
+		 * file: its inode number is the segment's id, its contents go with the IPC namespace */
+		if (p->deleted && !strncmp(p->path, "/SYSV", 5)) {
+			v->kind = VMA_KIND__VMA_SYSV_SHM;
+			v->has_sysv_shmid = v->has_pgoff = true;
+			v->sysv_shmid = p->ino;
+			v->pgoff = p->pgoff;
+		} else {
+			v->kind = p->shared ? VMA_KIND__VMA_FILE_SHARED : VMA_KIND__VMA_FILE_PRIVATE;
+		}
 	} else if (p->shared)
 		return pr_err("pid %d has a shared mapping %s at 0x%lx that is not supported yet", pid,
 			      p->path[0] ? p->path : "(anonymous)", (unsigned long)p->start), -EOPNOTSUPP;
@@ -180,6 +185,8 @@ int mem_validate(const MmEntry *mm, unsigned long task_size)
 		if (v->madv & ~MEM_MADV_RESTORED)
 			return pr_err("mm image: area 0x%lx has unknown madvise bits 0x%lx", (unsigned long)v->start,
 				      (unsigned long)(v->madv & ~MEM_MADV_RESTORED)), -EINVAL;
+		if (v->kind == VMA_KIND__VMA_SYSV_SHM && (!v->has_sysv_shmid || !v->has_pgoff))
+			return pr_err("mm image: SysV area 0x%lx names no segment", (unsigned long)v->start), -EINVAL;
 		if ((v->kind == VMA_KIND__VMA_FILE_PRIVATE || v->kind == VMA_KIND__VMA_FILE_SHARED) &&
 		    (!v->path || v->path[0] != '/' || !v->has_pgoff || v->pgoff & (PAGE_SIZE - 1)))
 			return pr_err("mm image: file area 0x%lx has no absolute path or a bad offset",

@@ -1,0 +1,32 @@
+/* SysV IPC of a tree in its own IPC namespace (ipc.c). */
+#ifndef LIB_IPC_H
+#define LIB_IPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include "ipc.pb-c.h"
+
+struct img_dir;
+
+struct ipc_image {
+	bool own_ns;             /* ipc.img exists: the tree had its own namespace */
+	IpcEntry **e;
+	size_t nr;
+};
+
+/* 1 if pid's IPC namespace is not ours, 0 if it is, or -errno. */
+int ipc_own_ns(pid_t pid);
+/* 1 if a and b share one IPC namespace, 0 if not, or -errno. */
+int ipc_same_ns(pid_t a, pid_t b);
+/* Save every object of pid's IPC namespace into ipc.img and ipcdata.img. */
+int ipc_dump(struct img_dir *dir, pid_t pid);
+
+int ipc_load(struct img_dir *dir, struct ipc_image *ii);
+void ipc_free(struct ipc_image *ii);
+/* In the restored root, first: a new IPC namespace with every object remade. */
+int ipc_restore(struct img_dir *dir, const struct ipc_image *ii);
+/* Once every process has attached its segments: remove those that were removed. */
+int ipc_finish(const struct ipc_image *ii);
+
+#endif

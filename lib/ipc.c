@@ -8,14 +8,22 @@
  * Dump: a child of ours joins the tree's IPC namespace (setns) and walks the
  * objects with the *_STAT commands; messages are copied with MSG_COPY and the
  * segments attached read-only, so a tree that keeps running loses nothing.
- * Restore: the ids come from kernel.{shm,sem,msg}_next_id, set before each get. */
+ * Restore: the ids come from kernel.{shm,sem,msg}_next_id, set before each get.
+ *
+ * POSIX message queues of the namespace are listed through a private mount of
+ * its mqueue filesystem; their messages are received and sent back in the same
+ * order (the tree is frozen: nobody sees the queue meanwhile).  A registration
+ * for notification (mq_notify) is not kept. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <mqueue.h>
 #include <sys/ipc.h>
+#include <sys/mount.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
@@ -246,6 +254,98 @@ static int dump_msg(struct img *img)
 	return ret;
 }
 
+/* POSIX queues: listed in a private mount of the namespace's mqueue filesystem. */
+static int dump_mq(struct img *img)
+{
+	char dir[] = "/tmp/libcr-mq-XXXXXX", *buf = NULL;
+	struct dirent *de;
+	DIR *d = NULL;
+	int ret = 0;
+
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		return pr_perror("can't make a mount namespace to list the message queues");
+	if (!mkdtemp(dir))
+		return pr_perror("can't make %s", dir);
+	if (mount("mqueue", dir, "mqueue", 0, NULL)) {
+		ret = errno == ENODEV ? 0 : pr_perror("can't mount the mqueue filesystem");
+		rmdir(dir);
+		return ret;
+	}
+	if (!(d = opendir(dir))) {
+		ret = pr_perror("can't list the message queues");
+		goto out;
+	}
+	while (!ret && (de = readdir(d))) {
+		char name[300], path[400];
+		struct mq_attr attr;
+		struct stat st;
+		IpcEntry *e;
+		mqd_t q;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(name, sizeof(name), "/%s", de->d_name);
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (stat(path, &st) || (q = mq_open(name, O_RDWR | O_NONBLOCK)) == (mqd_t)-1 || mq_getattr(q, &attr)) {
+			ret = pr_perror("can't open the message queue %s", name);
+			break;
+		}
+		if (!(e = malloc(sizeof(*e)))) {
+			mq_close(q);
+			ret = -ENOMEM;
+			break;
+		}
+		ipc_entry__init(e);
+		if (!(e->mq = malloc(sizeof(*e->mq))) || !(buf = realloc(buf, attr.mq_msgsize + 1))) {
+			free(e->mq);
+			free(e);
+			mq_close(q);
+			ret = -ENOMEM;
+			break;
+		}
+		ipc_mq_entry__init(e->mq);
+		e->mq->name = strdup(de->d_name);
+		e->mq->mode = st.st_mode & 07777;
+		e->mq->uid = st.st_uid;
+		e->mq->gid = st.st_gid;
+		e->mq->maxmsg = attr.mq_maxmsg;
+		e->mq->msgsize = attr.mq_msgsize;
+		e->mq->msgs = calloc(attr.mq_curmsgs + 1, sizeof(*e->mq->msgs));
+		/* take every message out, then put them back in the same order */
+		for (long i = 0; i < attr.mq_curmsgs && e->mq->msgs; i++) {
+			unsigned prio;
+			ssize_t n = mq_receive(q, buf, attr.mq_msgsize, &prio);
+			IpcMqMsg *m = n >= 0 ? malloc(sizeof(*m)) : NULL;
+			if (!m)
+				break;
+			ipc_mq_msg__init(m);
+			m->prio = prio;
+			m->data.len = n;
+			m->data.data = malloc(n + 1);
+			if (m->data.data)
+				memcpy(m->data.data, buf, n);
+			e->mq->msgs[e->mq->n_msgs++] = m;
+		}
+		for (size_t i = 0; i < e->mq->n_msgs; i++)
+			if (mq_send(q, (char *)e->mq->msgs[i]->data.data, e->mq->msgs[i]->data.len, e->mq->msgs[i]->prio))
+				ret = pr_perror("can't put a message back into %s", name);
+		if (!ret && (!e->mq->name || !e->mq->msgs || e->mq->n_msgs != (size_t)attr.mq_curmsgs))
+			ret = (pr_err("can't read every message of the queue %s", name), -EIO);
+		mq_close(q);
+		if (ret)
+			img_free_msg(&e->base);
+		else
+			ret = write_entry(img, e);
+	}
+out:
+	if (d)
+		closedir(d);
+	free(buf);
+	umount2(dir, MNT_DETACH);
+	rmdir(dir);
+	return ret;
+}
+
 /* In the child, inside the namespace. */
 static int dump_all(struct img_dir *dir)
 {
@@ -257,7 +357,7 @@ static int dump_all(struct img_dir *dir)
 		img_close(data);
 		return -EIO;
 	}
-	ret = dump_shm(img, data) ?: dump_sem(img) ?: dump_msg(img);
+	ret = dump_shm(img, data) ?: dump_sem(img) ?: dump_msg(img) ?: dump_mq(img);
 	if (ret) {
 		img_close(img);
 		img_close(data);
@@ -316,8 +416,20 @@ static int check_entry(const IpcEntry *e)
 {
 	const IpcPermEntry *p = e->shm ? e->shm->perm : e->sem ? e->sem->perm : e->msg ? e->msg->perm : NULL;
 
-	if (!p || !!e->shm + !!e->sem + !!e->msg != 1)
-		return pr_err("ipc.img: a record that is not one shm, sem or msg object"), -EINVAL;
+	if (!!e->shm + !!e->sem + !!e->msg + !!e->mq != 1)
+		return pr_err("ipc.img: a record that is not one shm, sem, msg or mqueue object"), -EINVAL;
+	if (e->mq) {
+		const IpcMqEntry *q = e->mq;
+		if (!q->name[0] || strchr(q->name, '/') || strlen(q->name) > 255 || q->maxmsg == 0 ||
+		    q->maxmsg > 65536 || q->msgsize == 0 || q->msgsize > (16 << 20) || q->n_msgs > q->maxmsg)
+			return pr_err("ipc.img: message queue \"%s\" has bad attributes", q->name), -EINVAL;
+		for (size_t i = 0; i < q->n_msgs; i++)
+			if (q->msgs[i]->data.len > q->msgsize)
+				return pr_err("ipc.img: a message longer than queue %s takes", q->name), -EINVAL;
+		return 0;
+	}
+	if (!p)
+		return pr_err("ipc.img: an object without its owner and mode"), -EINVAL;
 	if (p->id > (1U << 30))
 		return pr_err("ipc.img: object id %u out of range", p->id), -EINVAL;
 	if (e->shm && (e->shm->size == 0 || e->shm->size > IPC_SHM_MAX))
@@ -494,6 +606,61 @@ static int restore_msg(const IpcMsgEntry *q, struct msgbuf_any *buf)
 	return 0;
 }
 
+static int read_sysctl(const char *path, uint64_t *v)
+{
+	char *s = read_file(path, NULL);
+	int ret = s && sscanf(s, "%lu", (unsigned long *)v) == 1 ? 0 : -EIO;
+
+	free(s);
+	return ret;
+}
+
+static int write_sysctl(const char *path, uint64_t v)
+{
+	char val[24];
+	int fd = open(path, O_WRONLY | O_CLOEXEC), n = snprintf(val, sizeof(val), "%lu", (unsigned long)v), ret = 0;
+
+	if (fd < 0 || write(fd, val, n) != n)
+		ret = pr_perror("can't set %s to %lu", path, (unsigned long)v);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+static int restore_mq(const IpcMqEntry *q)
+{
+	struct mq_attr attr = { .mq_maxmsg = q->maxmsg, .mq_msgsize = q->msgsize };
+	static const char *const limits[2] = { "/proc/sys/fs/mqueue/msg_max", "/proc/sys/fs/mqueue/msgsize_max" };
+	uint64_t was[2] = { 0, 0 }, need[2] = { q->maxmsg, q->msgsize };
+	char name[300];
+	int ret = 0;
+	mqd_t m;
+
+	/* a queue larger than the namespace's limits needs CAP_SYS_RESOURCE: the
+	 * limits of the new namespace are raised for its creation instead */
+	for (int i = 0; i < 2 && !ret; i++)
+		if (!read_sysctl(limits[i], &was[i]) && need[i] > was[i])
+			ret = write_sysctl(limits[i], need[i]);
+	snprintf(name, sizeof(name), "/%s", q->name);
+	m = ret ? (mqd_t)-1 : mq_open(name, O_CREAT | O_EXCL | O_RDWR | O_NONBLOCK | O_CLOEXEC, q->mode, &attr);
+	for (int i = 0; i < 2; i++)
+		if (was[i] && need[i] > was[i])
+			write_sysctl(limits[i], was[i]);
+	if (ret)
+		return ret;
+	if (m == (mqd_t)-1)
+		return pr_perror("can't remake the message queue %s", name);
+	for (size_t i = 0; i < q->n_msgs && !ret; i++)
+		if (mq_send(m, (char *)q->msgs[i]->data.data, q->msgs[i]->data.len, q->msgs[i]->prio))
+			ret = pr_perror("can't put message %zu back into %s", i, name);
+	if (!ret && fchown(m, q->uid, q->gid))
+		ret = pr_perror("can't give the message queue %s to %u:%u", name, q->uid, q->gid);
+	if (!ret && fchmod(m, q->mode))
+		ret = pr_perror("can't set the mode of the message queue %s", name);
+	mq_close(m);
+	return ret;
+}
+
 int ipc_restore(struct img_dir *dir, const struct ipc_image *ii)
 {
 	struct msgbuf_any *buf = NULL;
@@ -509,6 +676,8 @@ int ipc_restore(struct img_dir *dir, const struct ipc_image *ii)
 		const IpcEntry *e = ii->e[i];
 		if (e->shm)
 			ret = restore_shm(e->shm, data_fd);
+		else if (e->mq)
+			ret = restore_mq(e->mq);
 		else if (e->sem)
 			ret = restore_sem(e->sem);
 		else if (!buf && !(buf = malloc(sizeof(*buf))))

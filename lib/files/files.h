@@ -83,7 +83,7 @@ struct fd_ops {
 };
 
 extern const struct fd_ops reg_fd_ops, chr_fd_ops, pipe_fd_ops, tty_fd_ops, fifo_fd_ops, memfd_fd_ops,
-	eventfd_fd_ops, signalfd_fd_ops, timerfd_fd_ops, inotify_fd_ops, epoll_fd_ops;
+	eventfd_fd_ops, signalfd_fd_ops, timerfd_fd_ops, inotify_fd_ops, epoll_fd_ops, mqueue_fd_ops;
 
 /* Dump every fd of pid into fdinfo-<img_id>.img (img_id: its PID in the images),
  * and the contents of unlinked files and memfds (open or mapped in mm: their

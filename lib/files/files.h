@@ -22,6 +22,7 @@ struct share_info {
 	bool first;             /* the group's first fd in tree order: carries its contents */
 	bool outside;           /* a pipe or FIFO a process outside the tree has open too */
 };
+struct unix_rst;
 
 /* What a kind's dump sees of one fd. */
 struct fd_dump_ctx {
@@ -36,6 +37,7 @@ struct fd_dump_ctx {
 	bool held_outside;      /* a pipe or FIFO a process outside the tree has open too */
 	struct share_info share;
 	bool shell_job;
+	bool ext_unix_sk;       /* --ext-unix-sk: unix sockets connected outside may be dumped */
 	const struct fd_dump_ctx *all;  /* every fd of the process, in increasing order */
 	int nr_all;
 	struct ghost_dump *ghosts;
@@ -62,6 +64,9 @@ struct files_image {
 	int *ghost_fds;         /* per ghost, the recreated file (above every restored fd) */
 	struct pipe_rst *pipes;
 	size_t nr_pipes;
+	struct unix_rst *unix_sks;  /* unix sockets made so far (lib/net/unix.c) */
+	size_t nr_unix_sks;
+	bool unix_done;         /* their queues, shutdowns and options are set */
 	int top;                /* one above the highest fd number in the image */
 	struct share_plan *share;  /* files shared with other processes of the tree */
 	size_t share_task;      /* this process's index in the plan */
@@ -83,13 +88,13 @@ struct fd_ops {
 };
 
 extern const struct fd_ops reg_fd_ops, chr_fd_ops, pipe_fd_ops, tty_fd_ops, fifo_fd_ops, memfd_fd_ops,
-	eventfd_fd_ops, signalfd_fd_ops, timerfd_fd_ops, inotify_fd_ops, epoll_fd_ops;
+	eventfd_fd_ops, signalfd_fd_ops, timerfd_fd_ops, inotify_fd_ops, epoll_fd_ops, unix_sk_fd_ops;
 
 /* Dump every fd of pid into fdinfo-<img_id>.img (img_id: its PID in the images),
  * and the contents of unlinked files and memfds (open or mapped in mm: their
  * areas get a ghost_id) into ghost-<img_id>.img.  An fd of an unsupported kind
  * fails the dump with a message naming pid, fd and kind. */
-int files_dump(pid_t pid, pid_t img_id, struct img_dir *dir, MmEntry *mm, bool shell_job,
+int files_dump(pid_t pid, pid_t img_id, struct img_dir *dir, MmEntry *mm, bool shell_job, bool ext_unix_sk,
 	       const struct share_scan *share, int order);
 /* Load and validate fdinfo-<pid>.img and ghost-<pid>.img. */
 int files_load(struct img_dir *dir, pid_t pid, struct files_image *fi);

@@ -36,8 +36,10 @@ static int parse(struct nlmsghdr *h, struct unix_diag *d)
 		d->vfs_ino = v->udiag_vfs_ino;
 		d->vfs_dev = v->udiag_vfs_dev;
 	}
-	if (tb[UNIX_DIAG_PEER])
+	if (tb[UNIX_DIAG_PEER]) {
+		d->has_peer = true;
 		d->peer = nla_get_u32(tb[UNIX_DIAG_PEER]);
+	}
 	if (tb[UNIX_DIAG_RQLEN] && nla_len(tb[UNIX_DIAG_RQLEN]) >= (int)sizeof(struct unix_diag_rqlen)) {
 		struct unix_diag_rqlen *r = nla_data(tb[UNIX_DIAG_RQLEN]);
 		d->rqueue = r->udiag_rqueue;

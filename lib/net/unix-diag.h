@@ -11,7 +11,8 @@ struct unix_diag {
 	uint32_t ino;
 	uint8_t type;            /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
 	uint8_t state;           /* TCP_ESTABLISHED, TCP_CLOSE, TCP_LISTEN */
-	uint32_t peer;           /* inode of the peer, 0: none (or not yet accepted) */
+	bool has_peer;           /* it has a peer pointer (connected) */
+	uint32_t peer;           /* inode of the peer, 0: closed (or, of a client, not yet accepted) */
 	int name_len;            /* bytes of sun_path in name (abstract: name[0] == 0); 0: unnamed */
 	char name[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	bool has_vfs;            /* bound to a path: the socket file's inode at bind time */

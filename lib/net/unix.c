@@ -420,8 +420,8 @@ static int unix_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 		u->peer = d.peer;
 		if (!fd_of_ino(c, d.peer))
 			ret = external_peer(c, &d, u, "connected to");
-	} else if (d.state == TCP_ESTABLISHED && !(d.type != SOCK_DGRAM && queued_in_process(c, d.ino))) {
-		/* connected, but no peer: closed, or a listener outside has not accepted it yet */
+	} else if (d.has_peer && !(d.type != SOCK_DGRAM && queued_in_process(c, d.ino))) {
+		/* connected, but the peer has no inode: closed, or a listener outside has not accepted it yet */
 		if (d.type == SOCK_DGRAM || d.shutdown == (RCV_SHUTDOWN | SEND_SHUTDOWN))
 			u->has_peer_gone = u->peer_gone = true;
 		else
@@ -500,8 +500,18 @@ static bool is_path(const ProtobufCBinaryData *name)
 	return name->len && name->data[0];
 }
 
-/* Bind the socket's own name (a connected stream socket's name is its listener's: not its own). */
-static int bind_name(int sk, const FdinfoEntry *e)
+static int new_sock(const FdinfoEntry *e)
+{
+	int sk = socket(AF_UNIX, e->unix_sk->type | SOCK_CLOEXEC, 0);
+
+	if (sk < 0)
+		return pr_perror("fd %u: can't create a unix %s socket", e->fd, type_str(e->unix_sk->type));
+	return sk;
+}
+
+/* Bind the socket's name; a connected stream socket's name is its listener's:
+ * only with force (the client of a connection that had bound its own). */
+static int bind_name_as(int sk, const FdinfoEntry *e, bool force)
 {
 	const UnixSkEntry *u = e->unix_sk;
 	struct sockaddr_un a;
@@ -509,7 +519,7 @@ static int bind_name(int sk, const FdinfoEntry *e)
 	struct stat st;
 	char shown[300];
 
-	if (!u->has_name || (u->type != SOCK_DGRAM && u->state == TCP_ESTABLISHED))
+	if (!u->has_name || (!force && u->type != SOCK_DGRAM && u->state == TCP_ESTABLISHED))
 		return 0;
 	len = addr_of(&u->name, &a);
 	name_str((char *)u->name.data, u->name.len, shown, sizeof(shown));
@@ -527,6 +537,85 @@ static int bind_name(int sk, const FdinfoEntry *e)
 	return 0;
 }
 
+static int bind_name(int sk, const FdinfoEntry *e)
+{
+	return bind_name_as(sk, e, false);
+}
+
+static bool same_name(const ProtobufCBinaryData *a, const ProtobufCBinaryData *b)
+{
+	return a->len == b->len && !memcmp(a->data, b->data, a->len);
+}
+
+/* The listening socket of the image bound to name, or NULL. */
+static const FdinfoEntry *listener_named(const struct files_image *fi, const ProtobufCBinaryData *name, uint32_t type)
+{
+	for (size_t i = 0; i < fi->nr; i++) {
+		const UnixSkEntry *l = fi->fds[i]->unix_sk;
+		if (l && !fi->fds[i]->has_dup_of && l->state == TCP_LISTEN && l->type == type && l->has_name &&
+		    same_name(&l->name, name))
+			return fi->fds[i];
+	}
+	return NULL;
+}
+
+/* Of a connected stream pair, the side accept() gave: it has its listener's
+ * name (and the client none, or one that is no listener's). */
+static bool accepted_side(const struct files_image *fi, const UnixSkEntry *x, const UnixSkEntry *other)
+{
+	if (x->type == SOCK_DGRAM || !x->has_name)
+		return false;
+	return !other->has_name || (listener_named(fi, &x->name, x->type) &&
+				    !listener_named(fi, &other->name, other->type));
+}
+
+static int connect_name(int sk, const ProtobufCBinaryData *name, uint32_t fd);
+
+/* An accepted connection again: cli connects to lsk (listening on srv's name)
+ * and the accepted socket is srv's, with the names both had. */
+static int accept_pair(struct files_image *fi, int lsk, const FdinfoEntry *srv, const FdinfoEntry *cli)
+{
+	int c = new_sock(cli), sk, ret;
+
+	if (c < 0)
+		return c;
+	if ((ret = bind_name_as(c, cli, true)) || (ret = connect_name(c, &srv->unix_sk->name, cli->fd))) {
+		close(c);
+		return ret;
+	}
+	if ((sk = accept4(lsk, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+		close(c);
+		return pr_perror("fd %u: can't accept its connection again", srv->fd);
+	}
+	return rst_add(fi, cli, c, -1) ?: rst_add(fi, srv, sk, -1);
+}
+
+/* An accepted connection whose listener is gone: a listener of our own on the
+ * name for a moment (when the name is free), else a plain pair without names. */
+static int accept_pair_alone(struct files_image *fi, const FdinfoEntry *srv, const FdinfoEntry *cli)
+{
+	const UnixSkEntry *u = srv->unix_sk;
+	struct sockaddr_un a;
+	socklen_t len = addr_of(&u->name, &a);
+	int l = new_sock(srv), ret, sv[2];
+	struct stat st;
+
+	if (l < 0)
+		return l;
+	if ((is_path(&u->name) && !lstat(a.sun_path, &st)) || bind(l, (struct sockaddr *)&a, len) || listen(l, 1)) {
+		close(l);
+		pr_debug("fd %u: its name is taken: restored without it", srv->fd);
+		if (socketpair(AF_UNIX, u->type | SOCK_CLOEXEC, 0, sv))
+			return pr_perror("fd %u: can't create a unix socket pair", srv->fd);
+		return rst_add(fi, srv, sv[0], -1) ?: rst_add(fi, cli, sv[1], -1);
+	}
+	ret = accept_pair(fi, l, srv, cli);
+	close(l);
+	if (is_path(&u->name) && !u->file)
+		unlink(a.sun_path);
+	return ret;
+}
+
 static int connect_name(int sk, const ProtobufCBinaryData *name, uint32_t fd)
 {
 	struct sockaddr_un a;
@@ -537,15 +626,6 @@ static int connect_name(int sk, const ProtobufCBinaryData *name, uint32_t fd)
 		return 0;
 	name_str((char *)name->data, name->len, shown, sizeof(shown));
 	return pr_perror("fd %u: can't connect the unix socket to %s again", fd, shown);
-}
-
-static int new_sock(const FdinfoEntry *e)
-{
-	int sk = socket(AF_UNIX, e->unix_sk->type | SOCK_CLOEXEC, 0);
-
-	if (sk < 0)
-		return pr_perror("fd %u: can't create a unix %s socket", e->fd, type_str(e->unix_sk->type));
-	return sk;
 }
 
 static int make(struct files_image *fi, const FdinfoEntry *e, int depth);
@@ -564,6 +644,18 @@ static int make_listener(struct files_image *fi, const FdinfoEntry *e, int depth
 	}
 	if ((ret = rst_add(fi, e, sk, -1)))
 		return ret;
+	sk = rst_of(fi, u->ino)->fd;
+	/* the connections it accepted, before those still queued */
+	for (size_t i = 0; i < fi->nr; i++) {
+		const FdinfoEntry *x = fi->fds[i], *y;
+		if (!x->unix_sk || x->has_dup_of || x->unix_sk->type != u->type || !x->unix_sk->has_peer ||
+		    x->unix_sk->state != TCP_ESTABLISHED || !x->unix_sk->has_name || !same_name(&x->unix_sk->name, &u->name) ||
+		    rst_of(fi, x->unix_sk->ino) || !(y = entry_of_ino(fi, x->unix_sk->peer)) ||
+		    !y->unix_sk->has_peer || y->unix_sk->peer != x->unix_sk->ino || !accepted_side(fi, x->unix_sk, y->unix_sk))
+			continue;
+		if ((ret = accept_pair(fi, sk, x, y)))
+			return ret;
+	}
 	for (size_t i = 0; i < u->n_icons; i++) {
 		const FdinfoEntry *ce = entry_of_ino(fi, u->icons[i]);
 		int cl;
@@ -648,6 +740,15 @@ static int make(struct files_image *fi, const FdinfoEntry *e, int depth)
 		if (!(pe = entry_of_ino(fi, u->peer)) || pe->unix_sk->type != u->type)
 			return pr_err("fd %u: its peer socket:[%u] is no unix socket of the image", e->fd, u->peer), -EINVAL;
 		if (pe->unix_sk->has_peer && pe->unix_sk->peer == u->ino && !rst_of(fi, pe->unix_sk->ino)) {
+			const FdinfoEntry *srv = accepted_side(fi, u, pe->unix_sk) ? e
+						 : accepted_side(fi, pe->unix_sk, u) ? pe : NULL;
+			const FdinfoEntry *cli = srv == e ? pe : e;
+
+			/* an accepted connection: through its listener, to have the names back */
+			if (srv && (le = listener_named(fi, &srv->unix_sk->name, u->type)))
+				return make(fi, le, depth + 1) ?: (rst_of(fi, u->ino) ? 0 : -EIO);
+			if (srv)
+				return accept_pair_alone(fi, srv, cli);
 			/* a mutual pair */
 			if (socketpair(AF_UNIX, u->type | SOCK_CLOEXEC, 0, sv))
 				return pr_perror("fd %u: can't create a unix socket pair", e->fd);
@@ -812,6 +913,17 @@ static int unix_finish(struct files_image *fi, const FdinfoEntry *e)
 	return ret;
 }
 
+/* A path name ends at its first 0 byte (bind may count a trailing 0): nothing after it. */
+static bool path_ok(const ProtobufCBinaryData *name)
+{
+	if (!name->data[0])
+		return true;   /* abstract: any bytes */
+	for (size_t i = strnlen((char *)name->data, name->len); i < name->len; i++)
+		if (name->data[i])
+			return false;
+	return true;
+}
+
 static int unix_validate(const FdinfoEntry *e)
 {
 	const UnixSkEntry *u = e->unix_sk;
@@ -824,7 +936,7 @@ static int unix_validate(const FdinfoEntry *e)
 	if (u->state != TCP_ESTABLISHED && u->state != TCP_CLOSE && u->state != TCP_LISTEN)
 		return pr_err("fdinfo: fd %u: unix socket in state %u", e->fd, u->state), -EINVAL;
 	if (u->has_name && (!u->name.len || u->name.len > sizeof(((struct sockaddr_un *)0)->sun_path) ||
-			    (u->name.data[0] && memchr(u->name.data, 0, u->name.len))))
+			    !path_ok(&u->name)))
 		return pr_err("fdinfo: fd %u: a unix socket name of %zu bytes", e->fd, u->name.len), -EINVAL;
 	if (u->has_peer_name && (!u->peer_name.len || u->peer_name.len > sizeof(((struct sockaddr_un *)0)->sun_path)))
 		return pr_err("fdinfo: fd %u: a unix peer name of %zu bytes", e->fd, u->peer_name.len), -EINVAL;

@@ -256,15 +256,24 @@ else
 fi
 
 # ---- dump: unsupported fd kinds; the target must survive untouched
-for kind in io_uring userfaultfd perf_event bpf-map socket; do
+# (a socket's message names its family and type; a unix socket's, what can't be dumped)
+declare -A WORDS=([packet]="family AF_PACKET|type SOCK_RAW|can't be checkpointed"
+	[netlink]="family AF_NETLINK|type SOCK_RAW|can't be checkpointed"
+	[unix-rights]="unix socket|file descriptors in flight (SCM_RIGHTS)"
+	[unix-queued]="not yet accepted, from fd 6, with data queued"
+	[unix-relative]="relative path rel.sock")
+for kind in io_uring userfaultfd perf_event bpf-map packet netlink unix-rights unix-queued unix-relative; do
 	name=unsupported-$kind
+	w=${WORDS[$kind]:-}
+	[ -n "$w" ] || w="$kind|can't be checkpointed"
+	IFS='|' read -r -a words <<<"$w"
 	if ! start "$name" unsupported-fd --kind "$kind"; then
 		fail "$name" "unsupported-fd did not start: $(cat "$T/$name.out")"
 		continue
 	fi
 	mkdir "$T/d-$name"
 	crt dump -t "$PID" -D "$T/d-$name"
-	if expect_error "$name" "pid $PID" "fd 5" "$kind" "can't be checkpointed"; then
+	if expect_error "$name" "pid $PID" "fd 5" "${words[@]}"; then
 		if ! running_untraced "$PID"; then
 			fail "$name" "the target is not running freely after the failed dump: $(state_of "$PID")"
 		elif ! send_check "$name"; then
@@ -275,6 +284,76 @@ for kind in io_uring userfaultfd perf_event bpf-map socket; do
 	fi
 	stop "$name"
 done
+
+# ---- dump: unix sockets connected to a server outside (a python3 process):
+# refused without --ext-unix-sk (the target runs on, still connected); with
+# it, restored with the stream's peer gone and the datagram one connected to
+# the server's name again
+python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.bind(sys.argv[1]); s.listen(8)
+d = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); d.bind(sys.argv[2])
+held = []
+while True:
+    held.append(s.accept()[0])
+' "$T/ext.sock" "$T/ext-dgram.sock" >/dev/null 2>&1 &
+PIDS+=($!)
+for ((i = 0; i < 200; i++)); do [ -S "$T/ext-dgram.sock" ] && break; sleep 0.025; done
+name=unix-external
+if ! start ext1 sk-unix-ext --stream "$T/ext.sock" --dgram "$T/ext-dgram.sock" --live; then
+	fail $name "sk-unix-ext did not start: $(cat "$T/ext1.out")"
+else
+	mkdir "$T/d-ext1"
+	crt dump -t "$PID" -D "$T/d-ext1"
+	if expect_error $name "pid $PID" "fd 10" "unix stream socket" "connected to socket:[" "outside the process" \
+		"--ext-unix-sk"; then
+		if ! running_untraced "$PID"; then
+			fail $name "the target is not running freely after the failed dump: $(state_of "$PID")"
+		elif ! send_check ext1; then
+			fail $name "the target did not pass its check: $(tr '\n' ' ' <"$T/ext1.out")"
+		else
+			pass $name
+		fi
+	fi
+	stop ext1
+fi
+name=ext-unix-sk
+if ! start ext2 sk-unix-ext --stream "$T/ext.sock" --dgram "$T/ext-dgram.sock" --gone; then
+	fail $name "sk-unix-ext did not start: $(cat "$T/ext2.out")"
+else
+	EP=$PID
+	mkdir "$T/d-ext2"
+	crt dump -t "$EP" -D "$T/d-ext2" --ext-unix-sk
+	if [ "$RC" != 0 ]; then
+		fail $name "dump --ext-unix-sk exited $RC: $(cat "$T/err")"
+	else
+		for ((i = 0; i < 200; i++)); do kill -0 "$EP" 2>/dev/null || break; sleep 0.025; done
+		# (its stdout, ext2.out, is as the dump left it: the restored process appends)
+		rm -f "$T/rc" "$T/restored.pid"
+		{
+			echo "$BASHPID" >"$T/ext2r.holder"
+			exec cat "$T/ext2.fifo"
+		} | {
+			timeout 60 "$CRTOOL" restore -D "$T/d-ext2" -d --pidfile "$T/restored.pid" >"$T/out" 2>"$T/err"
+			echo $? >"$T/rc"
+		} &
+		for ((i = 0; i < 1300; i++)); do
+			[ -s "$T/rc" ] && break
+			sleep 0.05
+		done
+		RC=$(cat "$T/rc" 2>/dev/null || echo 124)
+		PIDS+=("$(cat "$T/ext2r.holder")")
+		if [ "$RC" != 0 ]; then
+			fail $name "restore exited $RC: $(cat "$T/err")"
+		elif ! send_check ext2; then
+			fail $name "the restored process did not pass its check: $(tr '\n' ' ' <"$T/ext2.out")"
+		else
+			pass $name
+		fi
+		[ -s "$T/restored.pid" ] && kill -9 "$(cat "$T/restored.pid")" 2>/dev/null
+	fi
+	stop ext2
+fi
 
 # ---- dump: a memfd another process has open too is refused (it would come
 # back as two files); the target runs on

@@ -344,10 +344,10 @@ static int dump_listener(const struct fd_dump_ctx *c, const struct unix_diag *d,
 			return -EIO;
 		unix_diag_free(&cd);
 		/* its bytes are in a socket no fd reaches until it is accepted */
-		if (cd.wqueue)
-			return pr_err("pid %d: fd %d: unix socket %s has a connection not yet accepted, from fd %d, holding "
-				      "%u unread bytes, which can't be read without accepting it", c->pid, c->fd, name,
-				      cl->fd, cd.wqueue), -EOPNOTSUPP;
+		if (cd.wqueue)   /* (buffer memory, not bytes) */
+			return pr_err("pid %d: fd %d: unix socket %s has a connection not yet accepted, from fd %d, with "
+				      "data queued, which can't be read without accepting it", c->pid, c->fd, name,
+				      cl->fd), -EOPNOTSUPP;
 		u->icons[u->n_icons++] = d->icons[i];
 	}
 	return 0;

@@ -301,6 +301,7 @@ int files_dump(pid_t pid, pid_t img_id, struct img_dir *dir, MmEntry *mm, bool s
 					       .ext_unix_sk = ext_unix_sk, .all = all, .nr_all = nr };
 		ret = collect_one(pid, fds[i], &all[i]);
 		all[i].share = files_share_lookup(share, order, fds[i]);
+		all[i].scan = share;
 		all[i].held_outside = all[i].share.outside;
 	}
 	if (ret || (ret = ghost_dump_open(&ghosts, dir, pid, img_id)))

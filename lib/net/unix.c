@@ -316,6 +316,46 @@ static int external_peer(const struct fd_dump_ctx *c, const struct unix_diag *d,
 	return ret;
 }
 
+/* The peer is not in the process: in another process of the tree (a pair
+ * spread over the tree is made once, by the shared files' mechanism), or outside. */
+static int peer_elsewhere(const struct fd_dump_ctx *c, const struct unix_diag *d, UnixSkEntry *u)
+{
+	pid_t holder = files_share_holder(c->scan, c->st.st_dev, d->peer);
+	char name[300];
+
+	if (!holder)
+		return external_peer(c, d, u, "connected to");
+	if (!unix_pair_key(d->ino)) {
+		name_str(d->name, d->name_len, name, sizeof(name));
+		return pr_err("pid %d: fd %d: unix %s socket (%s) is connected to socket:[%u] of pid %d, which is not "
+			      "connected back: only socket pairs can be spread over processes", c->pid, c->fd,
+			      type_str(d->type), name, d->peer, holder), -EOPNOTSUPP;
+	}
+	if (!c->share.id)
+		return pr_err("pid %d: fd %d: the unix socket pair of socket:[%u] is held outside the tree too", c->pid,
+			      c->fd, d->ino), -EOPNOTSUPP;
+	return 0;
+}
+
+uint64_t unix_pair_key(uint64_t ino)
+{
+	struct unix_diag d, p;
+	uint64_t key = 0;
+
+	if (unix_diag_get(ino, &d)) {
+		cr_error_reset();   /* not a unix socket */
+		return 0;
+	}
+	if (d.peer && d.state != TCP_LISTEN && !unix_diag_get(d.peer, &p)) {
+		if (p.peer == ino)
+			key = d.peer < ino ? d.peer : ino;
+		unix_diag_free(&p);
+	}
+	cr_error_reset();
+	unix_diag_free(&d);
+	return key;
+}
+
 static int dump_listener(const struct fd_dump_ctx *c, const struct unix_diag *d, UnixSkEntry *u)
 {
 	char name[300];
@@ -419,7 +459,7 @@ static int unix_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 		u->has_peer = true;
 		u->peer = d.peer;
 		if (!fd_of_ino(c, d.peer))
-			ret = external_peer(c, &d, u, "connected to");
+			ret = peer_elsewhere(c, &d, u);
 	} else if (d.has_peer && !(d.type != SOCK_DGRAM && queued_in_process(c, d.ino))) {
 		/* connected, but the peer has no inode: closed, or a listener outside has not accepted it yet */
 		if (d.type == SOCK_DGRAM || d.shutdown == (RCV_SHUTDOWN | SEND_SHUTDOWN))
@@ -454,11 +494,24 @@ out:
 
 /* ---------------------------------------------------------------- restore */
 
+static const FdinfoEntry skip_entry;   /* stands for an fd that is no unix socket's first */
+
+/* The i'th unix socket entry this process can make: its own, then those of the
+ * descriptions shared over the tree it makes for others (NULL: the end). */
+static const FdinfoEntry *entry_n(const struct files_image *fi, size_t i)
+{
+	const FdinfoEntry *e = i < fi->nr ? fi->fds[i] : files_share_rep(fi, i - fi->nr);
+
+	return !e || (e->unix_sk && !e->has_dup_of) ? e : &skip_entry;
+}
+
 static const FdinfoEntry *entry_of_ino(const struct files_image *fi, uint32_t ino)
 {
-	for (size_t i = 0; i < fi->nr; i++)
-		if (fi->fds[i]->unix_sk && !fi->fds[i]->has_dup_of && fi->fds[i]->unix_sk->ino == ino)
-			return fi->fds[i];
+	const FdinfoEntry *x;
+
+	for (size_t i = 0; (x = entry_n(fi, i)); i++)
+		if (x->unix_sk && x->unix_sk->ino == ino)
+			return x;
 	return NULL;
 }
 
@@ -550,11 +603,12 @@ static bool same_name(const ProtobufCBinaryData *a, const ProtobufCBinaryData *b
 /* The listening socket of the image bound to name, or NULL. */
 static const FdinfoEntry *listener_named(const struct files_image *fi, const ProtobufCBinaryData *name, uint32_t type)
 {
-	for (size_t i = 0; i < fi->nr; i++) {
-		const UnixSkEntry *l = fi->fds[i]->unix_sk;
-		if (l && !fi->fds[i]->has_dup_of && l->state == TCP_LISTEN && l->type == type && l->has_name &&
-		    same_name(&l->name, name))
-			return fi->fds[i];
+	const FdinfoEntry *x;
+
+	for (size_t i = 0; (x = entry_n(fi, i)); i++) {
+		const UnixSkEntry *l = x->unix_sk;
+		if (l && l->state == TCP_LISTEN && l->type == type && l->has_name && same_name(&l->name, name))
+			return x;
 	}
 	return NULL;
 }
@@ -646,9 +700,10 @@ static int make_listener(struct files_image *fi, const FdinfoEntry *e, int depth
 		return ret;
 	sk = rst_of(fi, u->ino)->fd;
 	/* the connections it accepted, before those still queued */
-	for (size_t i = 0; i < fi->nr; i++) {
-		const FdinfoEntry *x = fi->fds[i], *y;
-		if (!x->unix_sk || x->has_dup_of || x->unix_sk->type != u->type || !x->unix_sk->has_peer ||
+	const FdinfoEntry *x, *y;
+
+	for (size_t i = 0; (x = entry_n(fi, i)); i++) {
+		if (!x->unix_sk || x->unix_sk->type != u->type || !x->unix_sk->has_peer ||
 		    x->unix_sk->state != TCP_ESTABLISHED || !x->unix_sk->has_name || !same_name(&x->unix_sk->name, &u->name) ||
 		    rst_of(fi, x->unix_sk->ino) || !(y = entry_of_ino(fi, x->unix_sk->peer)) ||
 		    !y->unix_sk->has_peer || y->unix_sk->peer != x->unix_sk->ino || !accepted_side(fi, x->unix_sk, y->unix_sk))
@@ -697,11 +752,13 @@ static int make_orphan(struct files_image *fi, const FdinfoEntry *e)
 
 static const FdinfoEntry *listener_of(const struct files_image *fi, uint32_t ino)
 {
-	for (size_t i = 0; i < fi->nr; i++) {
-		const UnixSkEntry *l = fi->fds[i]->unix_sk;
-		for (size_t k = 0; l && !fi->fds[i]->has_dup_of && k < l->n_icons; k++)
+	const FdinfoEntry *x;
+
+	for (size_t i = 0; (x = entry_n(fi, i)); i++) {
+		const UnixSkEntry *l = x->unix_sk;
+		for (size_t k = 0; l && k < l->n_icons; k++)
 			if (l->icons[k] == ino)
-				return fi->fds[i];
+				return x;
 	}
 	return NULL;
 }
@@ -782,13 +839,17 @@ static int make(struct files_image *fi, const FdinfoEntry *e, int depth)
 	return rst_add(fi, e, sk, -1);
 }
 
+static int settle(struct files_image *fi, size_t from);
+
 static int unix_restore(struct files_image *fi, const FdinfoEntry *e, bool *inherited)
 {
+	size_t made = fi->nr_unix_sks;
 	struct unix_rst *r;
 	int ret, fd;
 
 	(void)inherited;
-	if ((ret = make(fi, e, 0)))
+	/* what is made together (a pair, a listener and its clients) is filled together */
+	if ((ret = make(fi, e, 0)) || (ret = settle(fi, made)))
 		return ret;
 	if (!(r = rst_of(fi, e->unix_sk->ino)) || r->fd < 0)
 		return pr_err("fd %u: unix socket:[%u] is in the image twice", e->fd, e->unix_sk->ino), -EINVAL;
@@ -814,8 +875,8 @@ static int refill(struct files_image *fi, struct unix_rst *r)
 		return 0;
 	if (r->helper >= 0)
 		from = r->helper;
-	else if (pe && pe->unix_sk->has_peer && pe->unix_sk->peer == u->ino)
-		from = pe->fd;
+	else if (pe && pe->unix_sk->has_peer && pe->unix_sk->peer == u->ino && rst_of(fi, pe->unix_sk->ino))
+		from = rst_of(fi, pe->unix_sk->ino)->fd;   /* made with it, not handed out yet */
 	else if (u->type == SOCK_DGRAM && u->has_name) {
 		/* messages to a named datagram socket: from a socket of our own */
 		alen = addr_of(&u->name, &a);
@@ -877,6 +938,34 @@ static int restore_opts(int fd, const UnixSkOpts *o, uint32_t n)
 
 /* Once every fd is in place: queues, then gone peers, shutdowns, options, and
  * the socket files that were unlinked at the dump. */
+/* The sockets made since from: their queues are sent again, then the peers that
+ * are gone go, then shutdowns and options. */
+static int settle(struct files_image *fi, size_t from)
+{
+	static const int how[] = { 0, SHUT_RD, SHUT_WR, SHUT_RDWR };
+	int ret = 0;
+
+	for (size_t i = from; i < fi->nr_unix_sks && !ret; i++)
+		ret = refill(fi, &fi->unix_sks[i]);
+	for (size_t i = from; i < fi->nr_unix_sks; i++)
+		if (fi->unix_sks[i].helper >= 0) {
+			close(fi->unix_sks[i].helper);
+			fi->unix_sks[i].helper = -1;
+		}
+	for (size_t i = from; i < fi->nr_unix_sks && !ret; i++) {
+		const struct unix_rst *r = &fi->unix_sks[i];
+		const UnixSkEntry *u = r->e->unix_sk;
+
+		if (u->shutdown && shutdown(r->fd, how[u->shutdown & 3]) && errno != ENOTCONN)
+			ret = pr_perror("fd %u: can't shut the unix socket down", r->e->fd);
+		else
+			ret = restore_opts(r->fd, u->opts, r->e->fd);
+	}
+	return ret;
+}
+
+/* Once every fd is in place (every connect by name done): the socket files that
+ * were unlinked at the dump go. */
 static int unix_finish(struct files_image *fi, const FdinfoEntry *e)
 {
 	int ret = 0;
@@ -885,24 +974,11 @@ static int unix_finish(struct files_image *fi, const FdinfoEntry *e)
 	if (fi->unix_done)
 		return 0;
 	fi->unix_done = true;
-	for (size_t i = 0; i < fi->nr_unix_sks && !ret; i++)
-		ret = refill(fi, &fi->unix_sks[i]);
-	for (size_t i = 0; i < fi->nr_unix_sks; i++)
-		if (fi->unix_sks[i].helper >= 0) {
-			close(fi->unix_sks[i].helper);
-			fi->unix_sks[i].helper = -1;
-		}
 	for (size_t i = 0; i < fi->nr_unix_sks && !ret; i++) {
-		const FdinfoEntry *se = fi->unix_sks[i].e;
-		const UnixSkEntry *u = se->unix_sk;
-		static const int how[] = { 0, SHUT_RD, SHUT_WR, SHUT_RDWR };
+		const UnixSkEntry *u = fi->unix_sks[i].e->unix_sk;
 
 		if (fi->unix_sks[i].fd >= 0)
 			ret = (pr_err("unix socket:[%u] was made but no fd took it", u->ino), -EINVAL);
-		else if (u->shutdown && shutdown(se->fd, how[u->shutdown & 3]) && errno != ENOTCONN)
-			ret = pr_perror("fd %u: can't shut the unix socket down", se->fd);
-		else
-			ret = restore_opts(se->fd, u->opts, se->fd);
 		if (!ret && is_path(&u->name) && !u->file && (u->type == SOCK_DGRAM || u->state != TCP_ESTABLISHED)) {
 			/* the path was unlinked (or replaced) at the dump */
 			struct sockaddr_un a;

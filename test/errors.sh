@@ -356,6 +356,76 @@ else
 	kill -9 "$(cat "$T/ext2r.holder" 2>/dev/null)" 2>/dev/null
 fi
 
+# a connection not yet accepted on a listener of the process, from a client outside
+name=unix-external-queued
+if ! start ext3 sk-unix-ext --stream "$T/ext.sock" --dgram "$T/ext-dgram.sock" --live --listen; then
+	fail $name "sk-unix-ext did not start: $(cat "$T/ext3.out")"
+else
+	python3 -c '
+import socket, sys, time
+c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); c.connect("\0" + sys.argv[1])
+open(sys.argv[2], "w").close(); time.sleep(100)
+' "libcr-tst-$PID-listen" "$T/ext3.conn" >/dev/null 2>&1 &
+	PIDS+=($!)
+	for ((i = 0; i < 400; i++)); do [ -e "$T/ext3.conn" ] && break; sleep 0.025; done
+	mkdir "$T/d-ext3"
+	crt dump -t "$PID" -D "$T/d-ext3"
+	if expect_error $name "pid $PID" "fd 9" "connection not yet accepted from socket:[" "outside the process" \
+		"--ext-unix-sk"; then
+		if ! running_untraced "$PID"; then
+			fail $name "the target is not running freely after the failed dump: $(state_of "$PID")"
+		elif ! send_check ext3; then
+			fail $name "the target did not pass its check: $(tr '\n' ' ' <"$T/ext3.out")"
+		else
+			pass $name
+		fi
+	fi
+	stop ext3
+fi
+
+# ---- dump: a datagram socket connected to one of another process of the tree
+# (not connected back) is refused; the tree runs on
+name=unix-spread-not-pair
+if ! start dgc sk-unix-tree --dgram-client; then
+	fail $name "sk-unix-tree did not start: $(cat "$T/dgc.out")"
+else
+	mkdir "$T/d-dgc"
+	crt dump -t "$PID" -D "$T/d-dgc"
+	if expect_error $name "unix datagram socket" "is connected to socket:[" "which is not connected back" \
+		"only socket pairs"; then
+		if ! running_untraced "$PID"; then
+			fail $name "the target is not running freely after the failed dump: $(state_of "$PID")"
+		elif ! send_check dgc; then
+			fail $name "the target did not pass its check: $(tr '\n' ' ' <"$T/dgc.out")"
+		else
+			pass $name
+		fi
+	fi
+	stop dgc
+fi
+
+# ---- restore: a file that is no socket now at the path a unix socket was bound to
+name=unix-path-taken
+if ! start bnd sk-unix-bound; then
+	fail $name "sk-unix-bound did not start: $(cat "$T/bnd.out")"
+else
+	BP=$PID
+	mkdir "$T/d-bnd"
+	crt dump -t "$BP" -D "$T/d-bnd"
+	DRC=$RC
+	stop bnd
+	p=/tmp/libcr-tst-$BP-d/listen.sock
+	if [ "$DRC" != 0 ] || [ ! -S "$p" ]; then
+		fail $name "dump failed (exit $DRC) or left no socket file $p"
+	else
+		rm -f "$p" && echo not-a-socket >"$p"
+		crt restore -D "$T/d-bnd" -d
+		expect_error $name "can't bind the unix socket to $p" "a file that is not a socket is there" &&
+			no_process_at $name "$BP" && pass $name
+	fi
+	rm -rf /tmp/libcr-tst-"$BP"-*
+fi
+
 # ---- dump: a memfd another process has open too is refused (it would come
 # back as two files); the target runs on
 name=shared-memfd

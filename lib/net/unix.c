@@ -107,6 +107,8 @@ static void name_str(const char *name, int len, char *buf, size_t size)
 		return;
 	}
 	size_t o = 0;
+	if (name[0])
+		len = strnlen(name, len);   /* a path: up to its 0 */
 	for (int i = 0; i < len && o + 5 < size; i++) {
 		unsigned char ch = name[i];
 		if (!i && !ch)

@@ -14,6 +14,9 @@
  * boundaries, the pairs still carry new data both ways, a new client of the
  * root connects to the listener and B accepts it.
  * --corrupt: A sends one more message to B after CHECK, before "to B".
+ * --dgram-client (test/errors.sh): A also holds a datagram socket connected
+ * to one the root bound to an abstract name (not connected back): the dump
+ * refuses it; after CHECK A still sends to the root through it.
  */
 #include "tst.h"
 
@@ -40,9 +43,9 @@ struct ctl {
 };
 
 static struct ctl *ctl;
-static int st[2], sq[2], ls;
-static struct sockaddr_un ls_addr;
-static socklen_t ls_len;
+static int st[2], sq[2], ls, dg = -1, dg_client = -1;
+static struct sockaddr_un ls_addr, dg_addr;
+static socklen_t ls_len, dg_len;
 
 static bool verdict(int who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static bool verdict(int who, const char *fmt, ...)
@@ -117,6 +120,8 @@ static bool check(int who)
 	case ROOT: {
 		if (!read_stream(who, st[0], 2, 2000, "stream from A"))
 			return false;
+		if (dg >= 0 && !wait_msg(who, dg, "dgram from A"))
+			return false;
 		int c = socket(AF_UNIX, SOCK_STREAM, 0);
 		if (c < 0 || connect(c, (struct sockaddr *)&ls_addr, ls_len))
 			return verdict(who, "a new client can't connect to the listener: %s", strerror(errno));
@@ -134,6 +139,8 @@ static bool check(int who)
 			send(sq[0], "one more", 8, 0);
 		if (send(st[1], "A after", 7, 0) != 7 || send(sq[0], "to B", 4, 0) != 4)
 			return verdict(who, "send after: %s", strerror(errno));
+		if (dg_client >= 0 && send(dg_client, "dgram from A", 12, 0) != 12)
+			return verdict(who, "the datagram client can't send: %s", strerror(errno));
 		return wait_msg(who, st[1], "after") && wait_msg(who, sq[0], "B after");
 	case B:
 		if (!expect_msg(who, sq[1], "a-1") || !expect_msg(who, sq[1], "a-22") || !expect_msg(who, sq[1], "a-333"))
@@ -154,6 +161,12 @@ static void child(int who)
 {
 	if (who == A) {
 		close(st[0]), close(sq[1]), close(ls);
+		if (dg >= 0) {
+			close(dg);
+			if ((dg_client = socket(AF_UNIX, SOCK_DGRAM, 0)) < 0 ||
+			    connect(dg_client, (struct sockaddr *)&dg_addr, dg_len))
+				_exit(3);
+		}
 		fcntl(sq[0], F_SETFL, O_NONBLOCK);
 		unsigned char b[2000];
 		fill(b, sizeof(b), 2);
@@ -162,6 +175,8 @@ static void child(int who)
 			_exit(3);
 	} else {
 		close(st[0]), close(st[1]), close(sq[0]);
+		if (dg >= 0)
+			close(dg);
 		if (send(sq[1], "from B", 6, 0) != 6)
 			_exit(3);
 	}
@@ -177,7 +192,7 @@ static void child(int who)
 
 int main(int argc, char **argv)
 {
-	tst_init(argc, argv);
+	tst_init_opts(argc, argv, NULL, "dgram-client");
 	ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (ctl == MAP_FAILED)
 		tst_fail("mmap: %s", strerror(errno));
@@ -188,6 +203,13 @@ int main(int argc, char **argv)
 		 snprintf(ls_addr.sun_path + 1, sizeof(ls_addr.sun_path) - 1, "libcr-tst-%d-tree", getpid());
 	if ((ls = socket(AF_UNIX, SOCK_STREAM, 0)) < 0 || bind(ls, (struct sockaddr *)&ls_addr, ls_len) || listen(ls, 4))
 		tst_fail("the listener: %s", strerror(errno));
+	if (tst_opt_flag("dgram-client")) {
+		dg_addr.sun_family = AF_UNIX;
+		dg_len = offsetof(struct sockaddr_un, sun_path) + 1 +
+			 snprintf(dg_addr.sun_path + 1, sizeof(dg_addr.sun_path) - 1, "libcr-tst-%d-dg", getpid());
+		if ((dg = socket(AF_UNIX, SOCK_DGRAM, 0)) < 0 || bind(dg, (struct sockaddr *)&dg_addr, dg_len))
+			tst_fail("the datagram socket: %s", strerror(errno));
+	}
 	for (int who = A; who < NR; who++) {
 		pid_t p = fork();
 		if (p < 0)

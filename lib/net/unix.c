@@ -165,6 +165,14 @@ static int dump_opts(int fd, UnixSkOpts *o)
 		o->has_passcred = o->passcred = true;
 	if (!get_int(fd, SO_PASSSEC, &v) && v)
 		o->has_passsec = o->passsec = true;
+	if (!get_int(fd, SO_REUSEADDR, &v) && v)
+		o->has_reuseaddr = o->reuseaddr = true;
+	if (!get_int(fd, SO_KEEPALIVE, &v) && v)
+		o->has_keepalive = o->keepalive = true;
+	if (!get_int(fd, SO_PRIORITY, &v) && v) {
+		o->has_priority = true;
+		o->priority = v;
+	}
 	if (!get_int(fd, SO_RCVLOWAT, &v) && v != 1) {
 		o->has_rcvlowat = true;
 		o->rcvlowat = v;
@@ -922,6 +930,8 @@ static int restore_opts(int fd, const UnixSkOpts *o, uint32_t n)
 	if ((get_int(fd, SO_SNDBUF, &v) || v != (int)o->sndbuf) && set_int(fd, SO_SNDBUFFORCE, o->sndbuf / 2))
 		return pr_perror("fd %u: can't set SO_SNDBUF", n);
 	if ((o->passcred && set_int(fd, SO_PASSCRED, 1)) || (o->passsec && set_int(fd, SO_PASSSEC, 1)) ||
+	    (o->reuseaddr && set_int(fd, SO_REUSEADDR, 1)) || (o->keepalive && set_int(fd, SO_KEEPALIVE, 1)) ||
+	    (o->has_priority && set_int(fd, SO_PRIORITY, o->priority)) ||
 	    (o->has_rcvlowat && set_int(fd, SO_RCVLOWAT, o->rcvlowat)) ||
 	    (o->has_peek_off && set_int(fd, SO_PEEK_OFF, o->peek_off)))
 		return pr_perror("fd %u: can't set the options of the unix socket", n);

@@ -4,7 +4,8 @@
  *              10 O_NONBLOCK, SO_RCVBUF/SO_SNDBUF set, SO_PASSCRED on 11;
  *              fd 20 a dup() of 10
  *   fds 12/13  datagram pair: 5 datagrams 12 -> 13 (sizes 1, 100, 0, 5000,
- *              7), 2 the other way; SO_RCVTIMEO on 13
+ *              7), 2 the other way; SO_RCVTIMEO on 13, SO_REUSEADDR and
+ *              SO_KEEPALIVE on 12; SO_PRIORITY 5 on 14
  *   fds 14/15  seqpacket pair: 3 messages each way; 14 shut down for
  *              writing (SHUT_WR), 15 for reading (SHUT_RD)
  *   fd 16      stream socket whose peer wrote 2000 bytes and closed
@@ -143,6 +144,12 @@ int main(int argc, char **argv)
 	pair(SOCK_DGRAM, 19, 31);
 	close(31);
 
+	v = 1;
+	if (setsockopt(12, SOL_SOCKET, SO_REUSEADDR, &v, sizeof(v)) || setsockopt(12, SOL_SOCKET, SO_KEEPALIVE, &v, sizeof(v)))
+		tst_fail("SO_REUSEADDR, SO_KEEPALIVE: %s", strerror(errno));
+	v = 5;
+	if (setsockopt(14, SOL_SOCKET, SO_PRIORITY, &v, sizeof(v)))
+		tst_fail("SO_PRIORITY: %s", strerror(errno));
 	struct timeval tv0;   /* the kernel keeps it in jiffies: compare with what it reports */
 	socklen_t tl = sizeof(tv0);
 	getsockopt(13, SOL_SOCKET, SO_RCVTIMEO, &tv0, &tl);
@@ -162,6 +169,10 @@ int main(int argc, char **argv)
 	    getint(10, SO_PASSCRED) != 0)
 		tst_fail("options: rcvbuf %d (was %d), sndbuf %d (was %d), passcred %d/%d", getint(11, SO_RCVBUF), rcv11,
 			 getint(10, SO_SNDBUF), snd10, getint(11, SO_PASSCRED), getint(10, SO_PASSCRED));
+	if (getint(12, SO_REUSEADDR) != 1 || getint(12, SO_KEEPALIVE) != 1 || getint(13, SO_REUSEADDR) != 0 ||
+	    getint(14, SO_PRIORITY) != 5 || getint(15, SO_PRIORITY) != 0)
+		tst_fail("options: SO_REUSEADDR %d, SO_KEEPALIVE %d, SO_PRIORITY %d", getint(12, SO_REUSEADDR),
+			 getint(12, SO_KEEPALIVE), getint(14, SO_PRIORITY));
 	tl = sizeof(tv);
 	if (getsockopt(13, SOL_SOCKET, SO_RCVTIMEO, &tv, &tl) || tv.tv_sec != tv0.tv_sec || tv.tv_usec != tv0.tv_usec)
 		tst_fail("SO_RCVTIMEO is %ld.%06ld, was %ld.%06ld", (long)tv.tv_sec, (long)tv.tv_usec, (long)tv0.tv_sec,

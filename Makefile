@@ -14,6 +14,9 @@ CFLAGS  += $(WARN) -std=gnu11 -D_GNU_SOURCE -DCR_VERSION=\"$(VERSION)\" \
            -Iinclude -Iinclude/common -Iinclude/common/arch/$(ARCH) -Ilib -Ilib/arch/$(ARCH) -I$(B)/proto -I$(B)/blobs
 LIB_CFLAGS := $(CFLAGS) -fPIC -fvisibility=hidden
 LDLIBS  := -lprotobuf-c
+# sock_diag queries go through libnl-3 (the sockets issue asks for it)
+LIB_CFLAGS += $(shell pkg-config --cflags libnl-3.0)
+LDLIBS  += $(shell pkg-config --libs libnl-3.0)
 
 # Freestanding blobs (principle 4): no libc, position independent, one flat segment.
 BLOB_CFLAGS := -O2 -g -Wall -Wextra -Werror -std=gnu11 -ffreestanding -nostdlib -fPIE \
@@ -51,6 +54,8 @@ crtool: $(B)/crtool
 $(B)/proto/%.pb-c.c $(B)/proto/%.pb-c.h: proto/%.proto
 	@mkdir -p $(B)/proto
 	protoc-c --proto_path=proto --c_out=$(B)/proto $<
+# a message may import another's header
+$(PROTO_O): $(PROTO_H)
 $(B)/proto/%.pb-c.o: $(B)/proto/%.pb-c.c
 	$(CC) $(LIB_CFLAGS) -Wno-unused-parameter -c -o $@ $<
 

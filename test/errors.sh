@@ -256,15 +256,24 @@ else
 fi
 
 # ---- dump: unsupported fd kinds; the target must survive untouched
-for kind in io_uring userfaultfd perf_event bpf-map socket; do
+# (a socket's message names its family and type; a unix socket's, what can't be dumped)
+declare -A WORDS=([packet]="family AF_PACKET|type SOCK_RAW|can't be checkpointed"
+	[netlink]="family AF_NETLINK|type SOCK_RAW|can't be checkpointed"
+	[unix-rights]="unix socket|file descriptors in flight (SCM_RIGHTS)"
+	[unix-queued]="not yet accepted, from fd 6, with data queued"
+	[unix-relative]="relative path rel.sock")
+for kind in io_uring userfaultfd perf_event bpf-map packet netlink unix-rights unix-queued unix-relative; do
 	name=unsupported-$kind
+	w=${WORDS[$kind]:-}
+	[ -n "$w" ] || w="$kind|can't be checkpointed"
+	IFS='|' read -r -a words <<<"$w"
 	if ! start "$name" unsupported-fd --kind "$kind"; then
 		fail "$name" "unsupported-fd did not start: $(cat "$T/$name.out")"
 		continue
 	fi
 	mkdir "$T/d-$name"
 	crt dump -t "$PID" -D "$T/d-$name"
-	if expect_error "$name" "pid $PID" "fd 5" "$kind" "can't be checkpointed"; then
+	if expect_error "$name" "pid $PID" "fd 5" "${words[@]}"; then
 		if ! running_untraced "$PID"; then
 			fail "$name" "the target is not running freely after the failed dump: $(state_of "$PID")"
 		elif ! send_check "$name"; then
@@ -275,6 +284,147 @@ for kind in io_uring userfaultfd perf_event bpf-map socket; do
 	fi
 	stop "$name"
 done
+
+# ---- dump: unix sockets connected to a server outside (a python3 process):
+# refused without --ext-unix-sk (the target runs on, still connected); with
+# it, restored with the stream's peer gone and the datagram one connected to
+# the server's name again
+python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.bind(sys.argv[1]); s.listen(8)
+d = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); d.bind(sys.argv[2])
+held = []
+while True:
+    held.append(s.accept()[0])
+' "$T/ext.sock" "$T/ext-dgram.sock" >/dev/null 2>&1 &
+PIDS+=($!)
+for ((i = 0; i < 200; i++)); do [ -S "$T/ext-dgram.sock" ] && break; sleep 0.025; done
+name=unix-external
+if ! start ext1 sk-unix-ext --stream "$T/ext.sock" --dgram "$T/ext-dgram.sock" --live; then
+	fail $name "sk-unix-ext did not start: $(cat "$T/ext1.out")"
+else
+	mkdir "$T/d-ext1"
+	crt dump -t "$PID" -D "$T/d-ext1"
+	if expect_error $name "pid $PID" "fd 10" "unix stream socket" "connected to socket:[" "outside the process" \
+		"--ext-unix-sk"; then
+		if ! running_untraced "$PID"; then
+			fail $name "the target is not running freely after the failed dump: $(state_of "$PID")"
+		elif ! send_check ext1; then
+			fail $name "the target did not pass its check: $(tr '\n' ' ' <"$T/ext1.out")"
+		else
+			pass $name
+		fi
+	fi
+	stop ext1
+fi
+name=ext-unix-sk
+if ! start ext2 sk-unix-ext --stream "$T/ext.sock" --dgram "$T/ext-dgram.sock" --gone; then
+	fail $name "sk-unix-ext did not start: $(cat "$T/ext2.out")"
+else
+	EP=$PID
+	mkdir "$T/d-ext2"
+	crt dump -t "$EP" -D "$T/d-ext2" --ext-unix-sk
+	if [ "$RC" != 0 ]; then
+		fail $name "dump --ext-unix-sk exited $RC: $(cat "$T/err")"
+	else
+		stop ext2   # (its stdin holder would take the CHECK meant for the restored one)
+		# (its stdout, ext2.out, is as the dump left it: the restored process appends)
+		rm -f "$T/rc" "$T/restored.pid"
+		{
+			echo "$BASHPID" >"$T/ext2r.holder"
+			exec cat "$T/ext2.fifo"
+		} | {
+			timeout 60 "$CRTOOL" restore -D "$T/d-ext2" -d --pidfile "$T/restored.pid" >"$T/out" 2>"$T/err"
+			echo $? >"$T/rc"
+		} &
+		for ((i = 0; i < 1300; i++)); do
+			[ -s "$T/rc" ] && break
+			sleep 0.05
+		done
+		RC=$(cat "$T/rc" 2>/dev/null || echo 124)
+		PIDS+=("$(cat "$T/ext2r.holder")")
+		if [ "$RC" != 0 ]; then
+			fail $name "restore exited $RC: $(cat "$T/err")"
+		elif ! send_check ext2; then
+			fail $name "the restored process did not pass its check: $(tr '\n' ' ' <"$T/ext2.out")"
+		else
+			pass $name
+		fi
+		[ -s "$T/restored.pid" ] && kill -9 "$(cat "$T/restored.pid")" 2>/dev/null
+	fi
+	stop ext2
+	kill -9 "$(cat "$T/ext2r.holder" 2>/dev/null)" 2>/dev/null
+fi
+
+# a connection not yet accepted on a listener of the process, from a client outside
+name=unix-external-queued
+if ! start ext3 sk-unix-ext --stream "$T/ext.sock" --dgram "$T/ext-dgram.sock" --live --listen; then
+	fail $name "sk-unix-ext did not start: $(cat "$T/ext3.out")"
+else
+	python3 -c '
+import socket, sys, time
+c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); c.connect("\0" + sys.argv[1])
+open(sys.argv[2], "w").close(); time.sleep(100)
+' "libcr-tst-$PID-listen" "$T/ext3.conn" >/dev/null 2>&1 &
+	PIDS+=($!)
+	for ((i = 0; i < 400; i++)); do [ -e "$T/ext3.conn" ] && break; sleep 0.025; done
+	mkdir "$T/d-ext3"
+	crt dump -t "$PID" -D "$T/d-ext3"
+	if expect_error $name "pid $PID" "fd 9" "connection not yet accepted from socket:[" "outside the process" \
+		"--ext-unix-sk"; then
+		if ! running_untraced "$PID"; then
+			fail $name "the target is not running freely after the failed dump: $(state_of "$PID")"
+		elif ! send_check ext3; then
+			fail $name "the target did not pass its check: $(tr '\n' ' ' <"$T/ext3.out")"
+		else
+			pass $name
+		fi
+	fi
+	stop ext3
+fi
+
+# ---- dump: a datagram socket connected to one of another process of the tree
+# (not connected back) is refused; the tree runs on
+name=unix-spread-not-pair
+if ! start dgc sk-unix-tree --dgram-client; then
+	fail $name "sk-unix-tree did not start: $(cat "$T/dgc.out")"
+else
+	mkdir "$T/d-dgc"
+	crt dump -t "$PID" -D "$T/d-dgc"
+	if expect_error $name "unix datagram socket" "is connected to socket:[" "which is not connected back" \
+		"only socket pairs"; then
+		if ! running_untraced "$PID"; then
+			fail $name "the target is not running freely after the failed dump: $(state_of "$PID")"
+		elif ! send_check dgc; then
+			fail $name "the target did not pass its check: $(tr '\n' ' ' <"$T/dgc.out")"
+		else
+			pass $name
+		fi
+	fi
+	stop dgc
+fi
+
+# ---- restore: a file that is no socket now at the path a unix socket was bound to
+name=unix-path-taken
+if ! start bnd sk-unix-bound; then
+	fail $name "sk-unix-bound did not start: $(cat "$T/bnd.out")"
+else
+	BP=$PID
+	mkdir "$T/d-bnd"
+	crt dump -t "$BP" -D "$T/d-bnd"
+	DRC=$RC
+	stop bnd
+	p=/tmp/libcr-tst-$BP-d/listen.sock
+	if [ "$DRC" != 0 ] || [ ! -S "$p" ]; then
+		fail $name "dump failed (exit $DRC) or left no socket file $p"
+	else
+		rm -f "$p" && echo not-a-socket >"$p"
+		crt restore -D "$T/d-bnd" -d
+		expect_error $name "can't bind the unix socket to $p" "a file that is not a socket is there" &&
+			no_process_at $name "$BP" && pass $name
+	fi
+	rm -rf /tmp/libcr-tst-"$BP"-*
+fi
 
 # ---- dump: a memfd another process has open too is refused (it would come
 # back as two files); the target runs on

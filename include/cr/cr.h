@@ -50,6 +50,8 @@ struct cr_dump_opts {
 	const char *page_server;      /* "ADDR:PORT": the pages images go to this page server
 					 (cr_page_server) instead of images_dir; ignore SIGPIPE
 					 (the pages are spliced into the socket) */
+	bool ext_unix_sk;        /* allow unix sockets connected outside the tree (restored with the
+				    peer gone, or a datagram one connected to the same name again) */
 };
 
 /* Checkpoint the tree rooted at opts->pid into opts->images_dir.  Unless

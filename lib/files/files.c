@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -21,7 +22,7 @@
  * regular files, terminals before other devices). */
 static const struct fd_ops *const fd_kinds[] = {
 	&memfd_fd_ops, &mqueue_fd_ops, &reg_fd_ops, &tty_fd_ops, &chr_fd_ops, &pipe_fd_ops, &fifo_fd_ops,
-	&eventfd_fd_ops, &signalfd_fd_ops, &timerfd_fd_ops, &inotify_fd_ops, &epoll_fd_ops,
+	&eventfd_fd_ops, &signalfd_fd_ops, &timerfd_fd_ops, &inotify_fd_ops, &epoll_fd_ops, &unix_sk_fd_ops,
 };
 
 static const struct fd_ops *ops_by_kind(FdKind kind)
@@ -94,7 +95,56 @@ int files_set_fl(int fd, uint32_t flags)
 	return 0;
 }
 
-/* A name for a file we can't dump: "socket", "io_uring", "perf_event", ... */
+static const char *sk_family(int f)
+{
+	switch (f) {
+	case AF_UNIX: return "AF_UNIX";
+	case AF_INET: return "AF_INET";
+	case AF_INET6: return "AF_INET6";
+	case AF_NETLINK: return "AF_NETLINK";
+	case AF_PACKET: return "AF_PACKET";
+	case AF_ALG: return "AF_ALG";
+	case AF_VSOCK: return "AF_VSOCK";
+	case AF_BLUETOOTH: return "AF_BLUETOOTH";
+	case AF_XDP: return "AF_XDP";
+	default: return NULL;
+	}
+}
+
+static const char *sk_type(int t)
+{
+	switch (t) {
+	case SOCK_STREAM: return "SOCK_STREAM";
+	case SOCK_DGRAM: return "SOCK_DGRAM";
+	case SOCK_RAW: return "SOCK_RAW";
+	case SOCK_RDM: return "SOCK_RDM";
+	case SOCK_SEQPACKET: return "SOCK_SEQPACKET";
+	case SOCK_PACKET: return "SOCK_PACKET";
+	default: return NULL;
+	}
+}
+
+/* "socket (family AF_PACKET, type SOCK_RAW, protocol 768)": asked of the socket itself. */
+static void socket_kind(const struct fd_dump_ctx *c, char *buf, size_t len)
+{
+	int fd = files_getfd(c->pid, c->fd), v[3] = { -1, -1, -1 };
+	const int opt[3] = { SO_DOMAIN, SO_TYPE, SO_PROTOCOL };
+	char fam[16], type[16];
+
+	for (int i = 0; fd >= 0 && i < 3; i++) {
+		socklen_t l = sizeof(v[i]);
+		getsockopt(fd, SOL_SOCKET, opt[i], &v[i], &l);
+	}
+	if (fd >= 0)
+		close(fd);
+	cr_error_reset();   /* only the unsupported kind is the error */
+	snprintf(fam, sizeof(fam), "%d", v[0]);
+	snprintf(type, sizeof(type), "%d", v[1]);
+	snprintf(buf, len, "socket (family %s, type %s, protocol %d)", sk_family(v[0]) ?: fam, sk_type(v[1]) ?: type,
+		 v[2]);
+}
+
+/* A name for a file we can't dump: "socket (...)", "io_uring", "perf_event", ... */
 static void unsupported_kind(const struct fd_dump_ctx *c, char *buf, size_t len)
 {
 	const char *l = c->link;
@@ -105,7 +155,7 @@ static void unsupported_kind(const struct fd_dump_ctx *c, char *buf, size_t len)
 			l++;
 		snprintf(buf, len, "%.*s", (int)strcspn(l, "]"), l);
 	} else if (!strncmp(l, "socket:", 7))
-		snprintf(buf, len, "socket");
+		socket_kind(c, buf, len);
 	else if (S_ISFIFO(c->st.st_mode))
 		snprintf(buf, len, "named pipe (FIFO)");
 	else if (S_ISCHR(c->st.st_mode))
@@ -128,7 +178,7 @@ static int dump_one(const struct fd_dump_ctx *c, struct img *img)
 {
 	const struct fd_ops *ops = match_kind(c);
 	FdinfoEntry *e;
-	char kind[64];
+	char kind[96];
 	int ret;
 
 	if (!ops) {
@@ -232,7 +282,7 @@ static void find_dups(pid_t pid, struct fd_dump_ctx *all, int nr)
 	}
 }
 
-int files_dump(pid_t pid, pid_t img_id, struct img_dir *dir, MmEntry *mm, bool shell_job,
+int files_dump(pid_t pid, pid_t img_id, struct img_dir *dir, MmEntry *mm, bool shell_job, bool ext_unix_sk,
 	       const struct share_scan *share, int order)
 {
 	struct ghost_dump *ghosts = NULL;
@@ -247,10 +297,11 @@ int files_dump(pid_t pid, pid_t img_id, struct img_dir *dir, MmEntry *mm, bool s
 		goto out;
 	}
 	for (int i = 0; i < nr && !ret; i++) {
-		all[i] = (struct fd_dump_ctx){ .pid = pid, .fd = fds[i], .shell_job = shell_job, .all = all,
-					       .nr_all = nr };
+		all[i] = (struct fd_dump_ctx){ .pid = pid, .fd = fds[i], .shell_job = shell_job,
+					       .ext_unix_sk = ext_unix_sk, .all = all, .nr_all = nr };
 		ret = collect_one(pid, fds[i], &all[i]);
 		all[i].share = files_share_lookup(share, order, fds[i]);
+		all[i].scan = share;
 		all[i].held_outside = all[i].share.outside;
 	}
 	if (ret || (ret = ghost_dump_open(&ghosts, dir, pid, img_id)))
@@ -361,6 +412,7 @@ void files_free(struct files_image *fi)
 	free(fi->ghosts);
 	free(fi->ghost_fds);
 	free(fi->pipes);
+	free(fi->unix_sks);
 	memset(fi, 0, sizeof(*fi));
 }
 

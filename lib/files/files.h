@@ -22,6 +22,7 @@ struct share_info {
 	bool first;             /* the group's first fd in tree order: carries its contents */
 	bool outside;           /* a pipe or FIFO a process outside the tree has open too */
 };
+struct unix_rst;
 
 /* What a kind's dump sees of one fd. */
 struct fd_dump_ctx {
@@ -35,7 +36,9 @@ struct fd_dump_ctx {
 	int dup_of;             /* an earlier fd sharing this open file description, or -1 */
 	bool held_outside;      /* a pipe or FIFO a process outside the tree has open too */
 	struct share_info share;
+	const struct share_scan *scan;  /* the whole tree's fds */
 	bool shell_job;
+	bool ext_unix_sk;       /* --ext-unix-sk: unix sockets connected outside may be dumped */
 	const struct fd_dump_ctx *all;  /* every fd of the process, in increasing order */
 	int nr_all;
 	struct ghost_dump *ghosts;
@@ -62,6 +65,9 @@ struct files_image {
 	int *ghost_fds;         /* per ghost, the recreated file (above every restored fd) */
 	struct pipe_rst *pipes;
 	size_t nr_pipes;
+	struct unix_rst *unix_sks;  /* unix sockets made so far (lib/net/unix.c) */
+	size_t nr_unix_sks;
+	bool unix_done;         /* the socket files unlinked at the dump are unlinked again */
 	int top;                /* one above the highest fd number in the image */
 	struct share_plan *share;  /* files shared with other processes of the tree */
 	size_t share_task;      /* this process's index in the plan */
@@ -83,13 +89,13 @@ struct fd_ops {
 };
 
 extern const struct fd_ops reg_fd_ops, chr_fd_ops, pipe_fd_ops, tty_fd_ops, fifo_fd_ops, memfd_fd_ops,
-	eventfd_fd_ops, signalfd_fd_ops, timerfd_fd_ops, inotify_fd_ops, epoll_fd_ops, mqueue_fd_ops;
+	eventfd_fd_ops, signalfd_fd_ops, timerfd_fd_ops, inotify_fd_ops, epoll_fd_ops, mqueue_fd_ops, unix_sk_fd_ops;
 
 /* Dump every fd of pid into fdinfo-<img_id>.img (img_id: its PID in the images),
  * and the contents of unlinked files and memfds (open or mapped in mm: their
  * areas get a ghost_id) into ghost-<img_id>.img.  An fd of an unsupported kind
  * fails the dump with a message naming pid, fd and kind. */
-int files_dump(pid_t pid, pid_t img_id, struct img_dir *dir, MmEntry *mm, bool shell_job,
+int files_dump(pid_t pid, pid_t img_id, struct img_dir *dir, MmEntry *mm, bool shell_job, bool ext_unix_sk,
 	       const struct share_scan *share, int order);
 /* Load and validate fdinfo-<pid>.img and ghost-<pid>.img. */
 int files_load(struct img_dir *dir, pid_t pid, struct files_image *fi);
@@ -135,6 +141,13 @@ int files_share_scan(const pid_t *pids, int nr_pids, struct share_scan **out);
 /* What the scan found of fd of the order'th process (all zero when not shared). */
 struct share_info files_share_lookup(const struct share_scan *s, int order, int fd);
 void files_share_free(struct share_scan *s);
+/* Dump: a process of the tree that holds the file (dev, ino), or 0. */
+pid_t files_share_holder(const struct share_scan *s, uint64_t dev, uint64_t ino);
+/* Restore: the entry that makes the i'th shared description (NULL past the last), whichever
+ * process's image it is from: kinds whose objects link to each other (unix sockets) look there. */
+const FdinfoEntry *files_share_rep(const struct files_image *fi, size_t i);
+/* The object a unix socket pair is for sharing: its lower inode; 0: not a pair (net/unix.c). */
+uint64_t unix_pair_key(uint64_t ino);
 /* Restore: which process makes each shared group (fis[t] NULL for a zombie;
  * parent[t] the index of t's parent, -1 for the root).  Sets fis[t]->share. */
 int files_share_plan(struct files_image *const *fis, const ssize_t *parent, size_t nr_tasks,

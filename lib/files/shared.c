@@ -30,10 +30,11 @@
 
 struct share_rec {
 	uint64_t dev, ino;
+	uint64_t own_ino;       /* the file's inode (ino is the object's: a unix pair's is its lower end's) */
 	pid_t pid;
 	int order;              /* the process's place in the tree */
 	int fd;
-	bool pipe_like;         /* a pipe or FIFO: its ends are one object */
+	bool pipe_like;         /* a pipe or FIFO (or unix socket pair): its ends are one object */
 	char *link;
 	struct share_info info;
 };
@@ -76,6 +77,7 @@ static int add_process(struct share_scan *s, pid_t pid, int order)
 		char path[64];
 		struct stat st;
 		struct share_rec *n;
+		uint64_t key;
 
 		snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fds[i]);
 		if (stat(path, &st))
@@ -86,8 +88,13 @@ static int add_process(struct share_scan *s, pid_t pid, int order)
 		}
 		s->recs = n;
 		n = &s->recs[s->nr];
-		*n = (struct share_rec){ .dev = st.st_dev, .ino = st.st_ino, .pid = pid, .order = order,
-					 .fd = fds[i], .pipe_like = S_ISFIFO(st.st_mode) };
+		*n = (struct share_rec){ .dev = st.st_dev, .ino = st.st_ino, .own_ino = st.st_ino, .pid = pid,
+					 .order = order, .fd = fds[i], .pipe_like = S_ISFIFO(st.st_mode) };
+		/* the two ends of a unix socket pair are one object, like a pipe's */
+		if (S_ISSOCK(st.st_mode) && (key = unix_pair_key(st.st_ino))) {
+			n->ino = key;
+			n->pipe_like = true;
+		}
 		if (n->pipe_like && !(n->link = xreadlink(path)))
 			continue;
 		s->nr++;
@@ -237,6 +244,14 @@ struct share_info files_share_lookup(const struct share_scan *s, int order, int 
 
 	r = s ? bsearch(&key, s->recs, s->nr, sizeof(*s->recs), cmp_place) : NULL;
 	return r ? r->info : (struct share_info){ 0 };
+}
+
+pid_t files_share_holder(const struct share_scan *s, uint64_t dev, uint64_t ino)
+{
+	for (size_t i = 0; s && i < s->nr; i++)
+		if (s->recs[i].dev == dev && s->recs[i].own_ino == ino)
+			return s->recs[i].pid;
+	return 0;
 }
 
 void files_share_free(struct share_scan *s)
@@ -445,6 +460,11 @@ int files_share_create(struct files_image *fi)
 			close(fd);
 	}
 	return 0;
+}
+
+const FdinfoEntry *files_share_rep(const struct files_image *fi, size_t i)
+{
+	return fi->share && i < fi->share->nr ? fi->share->d[i].rep : NULL;
 }
 
 int files_share_fd(const struct files_image *fi, const FdinfoEntry *e)

@@ -189,6 +189,9 @@ static bool check(int who)
 		v = 5;
 		if (write(efd, &v, sizeof(v)) != sizeof(v))
 			return verdict(who, "write to the eventfd: %s", strerror(errno));
+		/* after P's step 2: P's store would overwrite an earlier 3 */
+		if (!wait_step(2))
+			return verdict(who, "P did not get to step 2");
 		atomic_store(&ctl->step, 3);
 		return true;
 	}

@@ -8,21 +8,33 @@
  *   userfaultfd  a userfaultfd (UFFD_USER_MODE_ONLY)
  *   perf_event   a software perf event counting this task's CPU clock
  *   bpf-map      a BPF array map holding 42 at key 0
- *   socket       a unix datagram socket (one end of a socketpair; the other
- *                end is closed)
+ *   packet       a packet socket (AF_PACKET, SOCK_RAW)
+ *   netlink      a netlink socket of a rare family (NETLINK_AUDIT)
+ * and unix sockets in states that can't be dumped:
+ *   unix-rights  a unix datagram socket with a pipe fd in flight (SCM_RIGHTS)
+ *                sent from fd 6, the other end
+ *   unix-queued  a listening socket with a connection from fd 6 not yet
+ *                accepted, holding 5 bytes
+ *   unix-relative  a datagram socket bound to a relative path (in /tmp)
  * After CHECK the object must still be there (/proc/self/fd/5 names the same
  * object) and still work where that is cheap to tell (the perf counter reads,
- * the map holds 42, the socket is a datagram socket).
+ * the map holds 42, the socket is of its type, the fd in flight arrives, the
+ * connection is accepted with its bytes).
  */
 #include "tst.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <linux/if_packet.h>
 #include <linux/perf_event.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/netlink.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -56,12 +68,54 @@ static int make(const char *kind)
 			return -1;
 		return fd;
 	}
-	if (!strcmp(kind, "socket")) {
-		int sv[2];
-		if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv))
+	if (!strcmp(kind, "packet"))
+		return socket(AF_PACKET, SOCK_RAW, 0);
+	if (!strcmp(kind, "netlink"))
+		return socket(AF_NETLINK, SOCK_RAW, NETLINK_AUDIT);
+	if (!strcmp(kind, "unix-rights")) {
+		int sv[2], p[2];
+		char c = 'r';
+		union {
+			char b[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} ctl;
+		struct iovec iov = { &c, 1 };
+		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+		if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) || pipe(p) || dup2(sv[1], 6) != 6)
 			return -1;
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &p[0], sizeof(int));
+		if (sendmsg(6, &m, 0) != 1)
+			return -1;
+		close(p[0]);
+		close(p[1]);
 		close(sv[1]);
 		return sv[0];
+	}
+	if (!strcmp(kind, "unix-queued")) {
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		socklen_t len = offsetof(struct sockaddr_un, sun_path) + 1 +
+				snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "libcr-tst-%d-queued", getpid());
+		int l = socket(AF_UNIX, SOCK_STREAM, 0), c = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (l < 0 || c < 0 || bind(l, (struct sockaddr *)&a, len) || listen(l, 4) || dup2(c, 6) != 6 ||
+		    connect(6, (struct sockaddr *)&a, len) || send(6, "hello", 5, 0) != 5)
+			return -1;
+		close(c);
+		return l;
+	}
+	if (!strcmp(kind, "unix-relative")) {
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		int s = socket(AF_UNIX, SOCK_DGRAM, 0);
+		if (chdir(tst_tmp_path("rel")) && (mkdir(tst_tmp_path("rel"), 0700) || chdir(tst_tmp_path("rel"))))
+			return -1;
+		tst_tmp_path("rel/rel.sock");
+		strcpy(a.sun_path, "rel.sock");
+		if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)))
+			return -1;
+		return s;
 	}
 	tst_fail("unknown --kind %s", kind);
 }
@@ -98,11 +152,34 @@ int main(int argc, char **argv)
 	link_of(after, sizeof(after));
 	if (strcmp(before, after))
 		tst_fail("fd %d is %s, was %s", FD, after, before);
-	if (!strcmp(kind, "socket")) {
-		int type = 0;
+	if (!strcmp(kind, "packet") || !strcmp(kind, "netlink") || !strncmp(kind, "unix-", 5)) {
+		int type = 0, want = !strncmp(kind, "unix-", 5) ? SOCK_DGRAM : SOCK_RAW;
 		socklen_t len = sizeof(type);
-		if (getsockopt(FD, SOL_SOCKET, SO_TYPE, &type, &len) || type != SOCK_DGRAM)
-			tst_fail("fd %d is not the datagram socket any more", FD);
+		if (!strcmp(kind, "unix-queued"))
+			want = SOCK_STREAM;
+		if (getsockopt(FD, SOL_SOCKET, SO_TYPE, &type, &len) || type != want)
+			tst_fail("fd %d is not the socket of type %d any more", FD, want);
+	}
+	if (!strcmp(kind, "unix-rights")) {
+		char c = 0;
+		union {
+			char b[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} ctl;
+		struct iovec iov = { &c, 1 };
+		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
+		struct cmsghdr *cm;
+		int got = -1;
+		if (recvmsg(FD, &m, MSG_DONTWAIT) != 1 || c != 'r' || !(cm = CMSG_FIRSTHDR(&m)) || cm->cmsg_type != SCM_RIGHTS)
+			tst_fail("the message with the fd in flight is gone: %s", strerror(errno));
+		memcpy(&got, CMSG_DATA(cm), sizeof(int));
+		if (fcntl(got, F_GETPIPE_SZ) <= 0)
+			tst_fail("the fd in flight is not the pipe");
+	} else if (!strcmp(kind, "unix-queued")) {
+		char buf[8];
+		int c = accept(FD, NULL, NULL);
+		if (c < 0 || recv(c, buf, sizeof(buf), MSG_DONTWAIT) != 5 || memcmp(buf, "hello", 5))
+			tst_fail("the queued connection or its bytes are gone: %s", strerror(errno));
 	} else if (!strcmp(kind, "perf_event")) {
 		uint64_t v;
 		if (read(FD, &v, sizeof(v)) != sizeof(v))

@@ -15,6 +15,7 @@ static int dump_or_pre_dump(int argc, char **argv, bool pre)
 		{ "images-dir", required_argument, 0, 'D' },
 		{ "leave-running", no_argument, 0, 'R' },
 		{ "shell-job", no_argument, 0, 'j' },
+		{ "ext-unix-sk", no_argument, 0, 'U' },
 		{ "verbose", no_argument, 0, 'v' },
 		{ "log-file", required_argument, 0, 'o' },
 		{ "prev-images-dir", required_argument, 0, 'P' },
@@ -46,13 +47,14 @@ static int dump_or_pre_dump(int argc, char **argv, bool pre)
 			break;
 		case 'v': verbosity++; break;
 		case 'o': log_file = optarg; break;
+		case 'U': opts.ext_unix_sk = true; break;
 		case 'P': opts.prev_images_dir = optarg; break;
 		case 'S': opts.page_server = optarg; break;
 		default:
 			return crtool_fail(pre ? "pre-dump: bad option; usage: crtool pre-dump -t PID -D DIR "
 						 "[--prev-images-dir D] [--page-server A:P] [-v] [--log-file F]"
 					       : "dump: bad option; usage: crtool dump -t PID -D DIR [--leave-running] "
-						 "[--shell-job] [--prev-images-dir D] [--page-server A:P] [-v] "
+						 "[--shell-job] [--ext-unix-sk] [--prev-images-dir D] [--page-server A:P] [-v] "
 						 "[--log-file F]");
 		}
 	}

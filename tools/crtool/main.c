@@ -12,7 +12,7 @@ static const struct {
 	const char *usage;
 } cmds[] = {
 	{ "check",   cmd_check,   "check                      probe every kernel feature libcr uses" },
-	{ "dump",    cmd_dump,    "dump -t PID -D DIR [--leave-running] [--shell-job] [--prev-images-dir D] "
+	{ "dump",    cmd_dump,    "dump -t PID -D DIR [--leave-running] [--shell-job] [--ext-unix-sk] [--prev-images-dir D] "
 				  "[--page-server A:P] [-v] [--log-file F]" },
 	{ "pre-dump", cmd_pre_dump, "pre-dump -t PID -D DIR [--prev-images-dir D] [--page-server A:P] [-v] "
 				    "[--log-file F]" },

@@ -91,7 +91,7 @@ state() { awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 # own_check PID OUT: SIGUSR2 and its verdict
 own_check() {
 	kill -USR2 "$1"
-	for _ in $(seq 200); do grep -q '^PASS$\|^FAIL' "$2" && break; sleep 0.05; done
+	for _ in $(seq 400); do grep -q '^PASS$\|^FAIL' "$2" && break; sleep 0.05; done
 	grep -qx PASS "$2"
 }
 
@@ -116,8 +116,8 @@ if start_prog m && serve m; then
 			bad migrate "hooks ran as: $log"
 		else
 			kill -USR1 "$copy"
-			if ! grep -q "ROUND 1" <(for _ in $(seq 100); do cat "$work/m.out"; sleep 0.05; grep -q "ROUND 1" "$work/m.out" && break; done) ||
-				! own_check "$copy" "$work/m.out"; then
+			for _ in $(seq 400); do grep -q "ROUND 1" "$work/m.out" && break; sleep 0.05; done
+			if ! grep -q "ROUND 1" "$work/m.out" || ! own_check "$copy" "$work/m.out"; then
 				bad migrate "the copy there failed its check: $(tail -n 2 "$work/m.out")"
 			else
 				ok "migrate: $(grep -o 'frozen.*' "$work/migrate.out"); hooks in order; the copy there passes its check"

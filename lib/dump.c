@@ -63,6 +63,17 @@ static int dump_pstree(struct img_dir *dir, const struct tree *t)
 		e.n_threads = task->zombie ? 1 : task->s.nr_threads;
 		for (int k = 0; !task->zombie && k < task->s.nr_threads; k++)
 			tids[k] = task->vtids[k];
+		/* a session leader whose terminal is a pty of the tree takes it again on restore
+		 * (a pty of the caller's is the caller's: --shell-job) */
+		unsigned tmaj = (task->s.stat.tty_nr >> 8) & 0xfff;
+		if (!task->zombie && task->vpid == task->vsid && tmaj >= 136 && tmaj <= 143) {
+			e.has_ctty_index = true;
+			e.ctty_index = (tmaj - 136) * 256 + ((task->s.stat.tty_nr & 0xff) | ((task->s.stat.tty_nr >> 12) & 0xfff00));
+			if (task->s.stat.tpgid > 0 && tree_vpid(t, task->s.stat.tpgid)) {
+				e.has_fg_pgid = true;
+				e.fg_pgid = tree_vpid(t, task->s.stat.tpgid);
+			}
+		}
 		if (task->zombie) {
 			e.has_zombie = e.has_exit_status = true;
 			e.zombie = true;

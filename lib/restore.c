@@ -12,6 +12,8 @@
 #include <string.h>
 #include <linux/futex.h>
 #include <stdint.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -611,6 +613,39 @@ static int settle_zombie_children(const struct restore_ctx *c, size_t idx)
 	return 0;
 }
 
+/* A session leader whose terminal was a pty of the tree: it is again, before the
+ * children are forked (they take it from the leader). */
+static int take_ctty(const struct task_image *t)
+{
+	const PstreeEntry *p = t->pstree;
+	int fd;
+
+	if (!p->has_ctty_index || (fd = pty_find_slave(&t->files, p->ctty_index)) < 0)
+		return 0;   /* the caller's terminal (--shell-job), or none of the tree's */
+	if (ioctl(fd, TIOCSCTTY, 0))
+		return pr_perror("pid %u can't take pty %u as its controlling terminal again", p->pid, p->ctty_index);
+	return 0;
+}
+
+/* Once every group exists: the terminal's foreground group, as it was. */
+static int set_foreground(const struct task_image *t)
+{
+	const PstreeEntry *p = t->pstree;
+	sigset_t ttou, old;
+	int fd, ret = 0;
+
+	if (!p->has_ctty_index || !p->has_fg_pgid || (fd = pty_find_slave(&t->files, p->ctty_index)) < 0)
+		return 0;
+	/* from a group in the background this would stop us with SIGTTOU */
+	sigemptyset(&ttou);
+	sigaddset(&ttou, SIGTTOU);
+	sigprocmask(SIG_BLOCK, &ttou, &old);
+	if (tcsetpgrp(fd, p->fg_pgid))
+		ret = pr_perror("can't make group %u the foreground of pty %u again", p->fg_pgid, p->ctty_index);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
+
 /* The new task at its original PID: libc work, then the jump into the restorer. */
 static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, size_t idx)
 {
@@ -641,7 +676,7 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	 * Files whose content is in the images (unlinked, memfd) are made first: the
 	 * fds open them, and the memory maps them later. */
 	if (files_prepare(&t->files, c->dir, t->mm) || files_restore(&t->files, &c->dir->dfd) ||
-	    fork_children(c, idx))
+	    take_ctty(t) || fork_children(c, idx))
 		child_fail(c, idx);
 	files_after_fork(&t->files);
 	stage_done(&c->sh->created);
@@ -652,6 +687,8 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	stage_done(&c->sh->joined);
 	if (!stage_wait(c->sh, &c->sh->joined, c->rs->nr))
 		_exit(1);
+	if (set_foreground(t))
+		child_fail(c, idx);
 	if (settle_zombie_children(c, idx))
 		child_fail(c, idx);
 	if (t->core->has_child_subreaper && prctl(PR_SET_CHILD_SUBREAPER, t->core->child_subreaper, 0, 0, 0)) {

@@ -24,7 +24,7 @@ RUNNER=$B/test/runner
 PROGS="counter mem-random mem-file-private mem-file-shared mem-prot mem-brk mem-stack
        mem-growsdown mem-madvise fpu-avx512 signals itimer vdso-clock nanosleep pipe-read file-regular
        file-unlinked pipe-inner fifo memfd eventfd signalfd timerfd inotify epoll dev-special
-       file-locks posix-timers files-shared ipc-sysv ipc-mqueue sk-unix-pair sk-unix-bound sk-unix-tree"
+       file-locks posix-timers files-shared ipc-sysv ipc-mqueue pty sk-unix-pair sk-unix-bound sk-unix-tree"
 # programs run again with other arguments: "NAME ARGS..." each
 VARIANTS=("tree" "storm --forks" "storm --threads" "threads --threads 2" "threads --threads 64" "threads --threads 1000")
 

@@ -21,7 +21,7 @@
 /* Order matters: the first whose match() says yes owns the fd (memfd before
  * regular files, terminals before other devices). */
 static const struct fd_ops *const fd_kinds[] = {
-	&memfd_fd_ops, &mqueue_fd_ops, &reg_fd_ops, &tty_fd_ops, &chr_fd_ops, &pipe_fd_ops, &fifo_fd_ops,
+	&memfd_fd_ops, &mqueue_fd_ops, &reg_fd_ops, &pty_fd_ops, &tty_fd_ops, &chr_fd_ops, &pipe_fd_ops, &fifo_fd_ops,
 	&eventfd_fd_ops, &signalfd_fd_ops, &timerfd_fd_ops, &inotify_fd_ops, &epoll_fd_ops, &unix_sk_fd_ops,
 };
 

@@ -21,6 +21,7 @@ struct share_info {
 	uint32_t group;         /* the pipe or FIFO it is an end of (= id otherwise) */
 	bool first;             /* the group's first fd in tree order: carries its contents */
 	bool outside;           /* a pipe or FIFO a process outside the tree has open too */
+	bool pty_pair;          /* a pty whose master a process of the tree holds */
 };
 struct unix_rst;
 
@@ -89,7 +90,17 @@ struct fd_ops {
 };
 
 extern const struct fd_ops reg_fd_ops, chr_fd_ops, pipe_fd_ops, tty_fd_ops, fifo_fd_ops, memfd_fd_ops,
-	eventfd_fd_ops, signalfd_fd_ops, timerfd_fd_ops, inotify_fd_ops, epoll_fd_ops, mqueue_fd_ops, unix_sk_fd_ops;
+	eventfd_fd_ops, signalfd_fd_ops, timerfd_fd_ops, inotify_fd_ops, epoll_fd_ops, mqueue_fd_ops, unix_sk_fd_ops,
+	pty_fd_ops;
+
+/* ---- ptys (pty.c) */
+bool pty_is_master(const struct stat *st);
+/* N of /dev/pts/N for a slave, -1 for anything else. */
+int pty_slave_index(const struct stat *st);
+/* The index of pid's pty master at fd (fdinfo tty-index), or -1. */
+int pty_master_index(pid_t pid, int fd);
+/* The fd number of a restored slave of pty index, or -1. */
+int pty_find_slave(const struct files_image *fi, uint32_t index);
 
 /* Dump every fd of pid into fdinfo-<img_id>.img (img_id: its PID in the images),
  * and the contents of unlinked files and memfds (open or mapped in mm: their

@@ -27,6 +27,7 @@
 #include "util.h"
 
 #define MAX_SHARED_ID (1u << 24)
+#define PTY_DEV (~0ULL - 1)   /* the scan's key of a pty pair: (PTY_DEV, index) */
 
 struct share_rec {
 	uint64_t dev, ino;
@@ -34,7 +35,8 @@ struct share_rec {
 	pid_t pid;
 	int order;              /* the process's place in the tree */
 	int fd;
-	bool pipe_like;         /* a pipe or FIFO (or unix socket pair): its ends are one object */
+	bool pipe_like;         /* a pipe or FIFO (or unix socket pair, or pty): its ends are one object */
+	bool pty_master;
 	char *link;
 	struct share_info info;
 };
@@ -95,7 +97,18 @@ static int add_process(struct share_scan *s, pid_t pid, int order)
 			n->ino = key;
 			n->pipe_like = true;
 		}
-		if (n->pipe_like && !(n->link = xreadlink(path)))
+		/* so are a pty's master and slaves, by index; the slave's path tells
+		 * whether a process outside the tree has the terminal too */
+		int pty = pty_is_master(&st) ? pty_master_index(pid, fds[i]) : pty_slave_index(&st);
+		if (pty >= 0) {
+			n->dev = PTY_DEV;
+			n->ino = pty;
+			n->pipe_like = true;
+			n->pty_master = pty_is_master(&st);
+			if (asprintf(&n->link, "/dev/pts/%d", pty) < 0)
+				continue;
+		}
+		if (n->pipe_like && !n->link && !(n->link = xreadlink(path)))
 			continue;
 		s->nr++;
 	}
@@ -185,11 +198,15 @@ static void give_ids(struct share_rec *r, size_t n, uint32_t *next_id)
 		 * lives on outside the tree (then each process inherits its ends) */
 		if (outside)
 			return;
+		bool master = false;
+		for (size_t i = 0; i < n; i++)
+			master |= r[i].pty_master;
 		uint32_t group = *next_id;
 		for (size_t i = 0; i < n; i++) {
 			r[i].info.id = desc[i] == i ? (*next_id)++ : r[desc[i]].info.id;
 			r[i].info.group = group;
 			r[i].info.first = i == 0;
+			r[i].info.pty_pair = master;
 		}
 		return;
 	}

@@ -42,6 +42,7 @@ int proc_parse_stat_buf(const char *buf, struct proc_stat *st)
 		return -EINVAL;
 #define F(i) f[(i) - 4]
 	st->ppid = F(4); st->pgid = F(5); st->sid = F(6);
+	st->tty_nr = F(7); st->tpgid = (int)F(8);
 	st->flags = F(9);
 	st->start_code = F(26); st->end_code = F(27); st->start_stack = F(28);
 	st->exit_signal = F(38);

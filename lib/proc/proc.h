@@ -16,6 +16,8 @@ struct proc_stat {
 	unsigned long flags;
 	int exit_signal;
 	int exit_code;             /* a zombie's wait() status (field 52) */
+	unsigned tty_nr;           /* the controlling terminal's device (0: none) */
+	int tpgid;                 /* its foreground process group (-1: none) */
 	uint64_t start_code, end_code, start_stack;
 	uint64_t start_data, end_data, start_brk;
 	uint64_t arg_start, arg_end, env_start, env_end;

@@ -871,14 +871,14 @@ static int run_to_leader_trap(pid_t pid, pid_t *tids, size_t n)
 /* Every thread trapped just before its rt_sigreturn: check what each reported,
  * let the sigreturns run, unmap the restorer with one remote munmap, set each
  * thread's real signal mask, let go. */
-static int finish_task(pid_t pid, const struct child_report *rep, const CoreEntry *core)
+/* Bring one task out of its restorer; it stays stopped, its threads in tids,
+ * until every task of the tree is done (release_tasks). */
+static int finish_task(pid_t pid, const struct child_report *rep, const CoreEntry *core, pid_t *tids)
 {
 	arch_regs_t regs, call;
 	uint64_t threads;
 	int64_t result;
 	int ret, status;
-
-	pid_t tids[core->n_threads];
 
 	/* the child filled rep before it waited for us: read it only from here on */
 	if ((ret = run_to_leader_trap(pid, tids, core->n_threads)))
@@ -922,10 +922,20 @@ static int finish_task(pid_t pid, const struct child_report *rep, const CoreEntr
 		if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(mask), &mask))
 			return pr_perror("can't set the signal mask of %d", tid);
 	}
-	for (size_t i = 0; i < core->n_threads; i++)
-		if (ptrace(PTRACE_DETACH, tids[i], NULL, NULL))
-			return pr_perror("can't detach from restored %d", tids[i]);
 	return 0;
+}
+
+/* All at once, once every task is itself again: a parent that ran on while its
+ * child was still in the restorer could act on it (a signal, a wait) too early. */
+static int release_tasks(const struct restore_set *rs, pid_t **tids)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < rs->nr; i++)
+		for (size_t k = 0; tids[i] && k < rs->tasks[i].core->n_threads; k++)
+			if (ptrace(PTRACE_DETACH, tids[i][k], NULL, NULL) && !ret)
+				ret = pr_perror("can't detach from restored %d", tids[i][k]);
+	return ret;
 }
 
 /* Init of a new pid namespace whose root is not PID 1: it creates the root at
@@ -1049,14 +1059,26 @@ static void kill_tree(const struct restore_ctx *c, pid_t top)
 }
 
 /* A task that should be alive died without saying why (it crashed)? */
-static int find_dead(const struct restore_set *rs)
+static int find_dead(const struct restore_set *rs, int *status)
 {
 	for (size_t i = 0; i < rs->nr; i++) {
 		struct proc_stat st;
-		if (!rs->entries[i]->zombie && proc_parse_stat_quiet(rs->entries[i]->pid, &st) == 0 && st.state == 'Z')
+		if (!rs->entries[i]->zombie && proc_parse_stat_quiet(rs->entries[i]->pid, &st) == 0 && st.state == 'Z') {
+			*status = st.exit_code;
 			return i;
+		}
 	}
 	return -1;
+}
+
+/* "exit status N" or "killed by signal N" of a wait() status. */
+static const char *how_it_ended(int status, char *buf, size_t len)
+{
+	if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, len, "exit status %d", WEXITSTATUS(status));
+	return buf;
 }
 
 /* Until every live task waits for the jump, or one failed or died. */
@@ -1075,10 +1097,13 @@ static int wait_ready(const struct restore_ctx *c, pid_t root)
 								   : "restore failed"), -EIO;
 		if (ready >= c->rs->nr_live)
 			return 0;
+		char how[64];
 		if (waitpid(root, &status, __WALL | WNOHANG) == root)
-			return pr_err("restored pid %d died during restore (status 0x%x)", root, status), -EIO;
-		if (!c->new_pidns && ticks % 10 == 9 && (dead = find_dead(c->rs)) >= 0)
-			return pr_err("restored pid %u died during restore", c->rs->entries[dead]->pid), -EIO;
+			return pr_err("restored pid %d died during restore (%s)", root, how_it_ended(status, how, sizeof(how))),
+			       -EIO;
+		if (!c->new_pidns && ticks % 10 == 9 && (dead = find_dead(c->rs, &status)) >= 0)
+			return pr_err("restored pid %u died during restore (%s)", c->rs->entries[dead]->pid,
+				      how_it_ended(status, how, sizeof(how))), -EIO;
 		syscall(SYS_futex, &sh->ready, FUTEX_WAIT, ready, &ts, NULL, 0);
 	}
 }
@@ -1091,6 +1116,7 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	struct restore_ctx c = { .dir = &dir, .rs = &rs };
 	size_t sh_len = 0;
 	int ret, was_subreaper = 0, lazy_sk = -1;
+	pid_t **tids = NULL;    /* every restored thread, stopped until all are done */
 	bool created = false;
 	pid_t pid = -1;
 	double t0 = now_ms(), mem_ms = 0;
@@ -1148,12 +1174,21 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 			goto out;
 		}
 	}
+	if (!(tids = calloc(rs.nr, sizeof(*tids)))) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < rs.nr; i++)
+		if (!rs.entries[i]->zombie && !(tids[i] = calloc(rs.tasks[i].core->n_threads, sizeof(pid_t)))) {
+			ret = -ENOMEM;
+			goto out;
+		}
 	c.sh->go = 1;
 	futex_wake_all(&c.sh->go);
 	for (size_t i = 0; i < rs.nr; i++) {
 		if (rs.entries[i]->zombie)
 			continue;
-		if ((ret = finish_task(c.host_pids[i], &c.sh->rep[i], rs.tasks[i].core))) {
+		if ((ret = finish_task(c.host_pids[i], &c.sh->rep[i], rs.tasks[i].core, tids[i]))) {
 			if (ret == -ECHILD) {   /* the task exited: its own report says why */
 				pr_err("%s", c.sh->rep[i].error[0] ? c.sh->rep[i].error : "a restored task died");
 				ret = -EIO;
@@ -1162,11 +1197,16 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 		}
 		mem_ms += c.sh->rep[i].memory_ms;
 	}
+	if ((ret = release_tasks(&rs, tids)))
+		goto out;
 	ret = pid;
 	pr_info("stats: restore processes=%zu memory_ms=%.3f total_ms=%.3f", rs.nr_live, mem_ms, now_ms() - t0);
 out:
 	if (ret < 0 && created)
 		kill_tree(&c, pid);
+	for (size_t i = 0; tids && i < rs.nr; i++)
+		free(tids[i]);
+	free(tids);
 	free(c.host_pids);
 	if (rs.nr > 1)
 		prctl(PR_SET_CHILD_SUBREAPER, was_subreaper);

@@ -362,10 +362,12 @@ static bool stage_wait(struct restore_shared *sh, uint32_t *word, uint32_t want)
 	}
 }
 
-static void stage_done(uint32_t *word)
+/* One more task at this stage; the last of want wakes the waiters (waking them
+ * all at every step would cost n wakeups per task: quadratic in the tree). */
+static void stage_done(uint32_t *word, uint32_t want)
 {
-	__atomic_fetch_add(word, 1, __ATOMIC_SEQ_CST);
-	futex_wake_all(word);
+	if (__atomic_add_fetch(word, 1, __ATOMIC_SEQ_CST) >= want)
+		futex_wake_all(word);
 }
 
 /* glibc registered rseq for the thread we were forked from; that area is about to go. */
@@ -505,10 +507,10 @@ static void __attribute__((noreturn)) become_zombie(const struct restore_ctx *c,
 	const PstreeEntry *e = c->rs->entries[idx];
 	int status = e->exit_status;
 
-	stage_done(&c->sh->created);
+	stage_done(&c->sh->created, c->rs->nr);
 	if (!stage_wait(c->sh, &c->sh->created, c->rs->nr) || join_group(e))
 		child_fail(c, idx);
-	stage_done(&c->sh->joined);
+	stage_done(&c->sh->joined, c->rs->nr);
 	if (WIFSIGNALED(status)) {
 		struct rlimit no_core = { 0, 0 };
 		sigset_t set;
@@ -679,12 +681,12 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	    take_ctty(t) || fork_children(c, idx))
 		child_fail(c, idx);
 	files_after_fork(&t->files);
-	stage_done(&c->sh->created);
+	stage_done(&c->sh->created, c->rs->nr);
 	if (!stage_wait(c->sh, &c->sh->created, c->rs->nr))
 		_exit(1);
 	if (join_group(t->pstree))
 		child_fail(c, idx);
-	stage_done(&c->sh->joined);
+	stage_done(&c->sh->joined, c->rs->nr);
 	if (!stage_wait(c->sh, &c->sh->joined, c->rs->nr))
 		_exit(1);
 	if (set_foreground(t))
@@ -781,7 +783,7 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	rep->rst_len = l.len;
 	rep->syscall_site = base + restorer_blob_restorer_syscall_site;
 	/* Wait until libcr traces us: the restorer ends in a trap only it can catch. */
-	stage_done(&c->sh->ready);
+	stage_done(&c->sh->ready, c->rs->nr_live);
 	/* every process has attached its SysV segments: those removed before are removed again */
 	if (idx == 0 && c->rs->ipc.nr && (!stage_wait(c->sh, &c->sh->ready, c->rs->nr_live) || ipc_finish(&c->rs->ipc)))
 		child_fail(c, idx);

@@ -381,7 +381,8 @@ int premap_vdso(const MmEntry *mm, struct rst_vdso_area *areas, uint32_t *nr)
 	int n, ret;
 
 	*nr = 0;
-	if ((ret = proc_parse_smaps(getpid(), &pv, &n)))
+	/* maps, not smaps: smaps walks every page we inherited, in every task of the tree */
+	if ((ret = proc_parse_maps(getpid(), &pv, &n)))
 		return ret;
 	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
 		const struct proc_vma *cur = NULL;

@@ -252,6 +252,20 @@ int proc_parse_smaps(pid_t pid, struct proc_vma **vmas, int *nr)
 	return ret;
 }
 
+int proc_parse_maps(pid_t pid, struct proc_vma **vmas, int *nr)
+{
+	char *buf = read_proc(pid, "maps", NULL);
+	int ret;
+
+	if (!buf)
+		return pr_perror("can't read /proc/%d/maps", pid);
+	ret = proc_parse_smaps_buf(buf, vmas, nr);   /* the same lines, without the VmFlags */
+	if (ret)
+		pr_err("can't parse /proc/%d/maps", pid);
+	free(buf);
+	return ret;
+}
+
 static uint64_t parse_limit(const char *p)
 {
 	while (*p == ' ')

@@ -60,6 +60,8 @@ int proc_parse_status(pid_t pid, struct proc_status *st);
 /* /proc/pid/smaps (maps + VmFlags); *vmas is malloc'ed. */
 int proc_parse_smaps_buf(const char *buf, struct proc_vma **vmas, int *nr);
 int proc_parse_smaps(pid_t pid, struct proc_vma **vmas, int *nr);
+/* The areas only, from /proc/PID/maps: no page walk, no VmFlags (growsdown, madv unset). */
+int proc_parse_maps(pid_t pid, struct proc_vma **vmas, int *nr);
 int proc_parse_limits_buf(const char *buf, struct proc_rlimit lim[PROC_NR_RLIMITS]);
 int proc_parse_limits(pid_t pid, struct proc_rlimit lim[PROC_NR_RLIMITS]);
 /* "flags:\t0100002" and "pos:\t..." of /proc/pid/fdinfo/N. */

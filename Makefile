@@ -42,7 +42,7 @@ CRTOOL_O   := $(patsubst %.c,$(B)/%.o,$(CRTOOL_SRC))
 TEST_PROGS := $(patsubst test/progs/%.c,$(B)/test/%,$(wildcard test/progs/*.c))
 UNIT_TESTS := $(patsubst test/unit/%.c,$(B)/test/unit-%,$(wildcard test/unit/*.c))
 
-.PHONY: all lib crtool tests test demo bench install clean deps
+.PHONY: all lib crtool tests test demo bench soak install clean deps
 # generated sources are kept: they are inputs of several rules
 .SECONDARY:
 all: crtool
@@ -117,6 +117,10 @@ test: deps tests
 
 demo: deps crtool
 	./tools/demo.sh
+
+# the soak test at full length: 200 dump/restore cycles, a minute of --leave-running dumps
+soak: deps crtool tests
+	SOAK_CYCLES=200 SOAK_LEAVE_S=60 ./test/soak.sh
 
 bench: deps crtool $(B)/test/bench-mem
 	./tools/bench.sh

@@ -128,6 +128,8 @@ else
 	bad migrate "setup: $(cat "$work/serve.out" 2>/dev/null)"
 fi
 kill -9 "$server" 2>/dev/null
+# the copy there: its pid namespace goes with its init
+[ -s "$dst/m.pid" ] && kill -9 "$(cat "$dst/m.pid")" 2>/dev/null
 
 # ---- dry run
 if start_prog d && serve d; then

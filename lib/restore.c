@@ -1143,6 +1143,10 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	for (size_t i = 0; i < rs.nr; i++) {
 		rs.tasks[i].files.shell_job = opts.shell_job;
 		rs.tasks[i].files.skip_checks = opts.skip_file_checks;
+		if (opts.sz > offsetof(struct cr_restore_opts, nr_inherit_fds)) {
+			rs.tasks[i].files.inherit = opts.inherit_fds;
+			rs.tasks[i].files.nr_inherit = opts.nr_inherit_fds;
+		}
 	}
 	sh_len = sizeof(*c.sh) + rs.nr * sizeof(struct child_report);
 	c.sh = mmap(NULL, sh_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);

@@ -12,7 +12,7 @@
 #
 # TESTS names: any test program below, "corrupt" (the negative test), "unit"
 # (all unit tests) or unit-NAME, "real" (test/real/*.sh) or one of them by name,
-# "pidns", "tty", "errors", "predump", "lazy", "page-server", "migrate", "soak".  Unset: all of them.
+# "pidns", "tty", "errors", "predump", "lazy", "page-server", "migrate", "soak", "inherit-fd".  Unset: all of them.
 # --fast: mem-random with --size 32 instead of 256 MiB.
 # RUNNER_ARGS: extra runner arguments (e.g. "--keep" or "--mode restore").
 set -u
@@ -142,6 +142,11 @@ fi
 # ---- lazy restore: memory filled on fault, the rest pushed meanwhile
 if selected lazy && [[ "$modes" == *lazy* ]]; then
 	run_suite "lazy" env CRTOOL="$CRTOOL" ./test/lazy.sh
+fi
+
+# ---- the caller's files in place of the dump's (--inherit-fd)
+if selected inherit-fd; then
+	run_suite "inherit-fd" env CRTOOL="$CRTOOL" ./test/inherit-fd.sh
 fi
 
 # ---- the same tree through many checkpoints (make soak runs it at full length)

@@ -139,6 +139,10 @@ struct cr_restore_opts {
 	bool skip_file_checks;   /* reopen files that changed since the dump (size, mtime) as they are */
 	bool lazy_pages;         /* start the tree before its private anonymous memory is in place:
 				    cr_lazy_pages (crtool lazy-pages) on images_dir fills it */
+	/* Files the caller hands in: every fd of the tree whose file had this key at the
+	 * dump ("pipe:[INO]", "socket:[INO]", a path) gets the caller's fd instead */
+	const struct cr_inherit_fd { int fd; const char *key; } *inherit_fds;
+	size_t nr_inherit_fds;
 };
 
 /* Recreate the tree from opts->images_dir as children of the caller, at their

@@ -455,6 +455,7 @@ static int close_others(struct files_image *fi, int keep_fd)
 		int fd = atoi(de->d_name);
 		bool wanted = fd == keep_fd || fd == dfd || de->d_name[0] == '.' || files_share_keeps(fi, fd);
 
+
 		for (size_t i = 0; i < fi->nr && !wanted; i++)
 			wanted = (int)fi->fds[i]->fd == fd;
 		for (size_t i = 0; fi->ghost_fds && i < fi->nr_ghosts && !wanted; i++)
@@ -468,10 +469,64 @@ static int close_others(struct files_image *fi, int keep_fd)
 	return 0;
 }
 
+/* The key --inherit-fd names a file of the dump by: its path, or kind:[inode]. */
+static void entry_key(const FdinfoEntry *e, char *buf, size_t len)
+{
+	buf[0] = 0;
+	if (e->pipe)
+		snprintf(buf, len, "pipe:[%lu]", (unsigned long)e->pipe->ino);
+	else if (e->unix_sk)
+		snprintf(buf, len, "socket:[%u]", e->unix_sk->ino);
+	else if (e->fifo)
+		snprintf(buf, len, "%s", e->fifo->path);
+	else if (e->reg)
+		snprintf(buf, len, "%s", e->reg->path);
+	else if (e->tty_path)
+		snprintf(buf, len, "%s", e->tty_path);
+}
+
+/* The caller's fd that stands for entry e (--inherit-fd), or -1. */
+static int inherited_fd(const struct files_image *fi, const FdinfoEntry *e)
+{
+	char key[4200];
+
+	if (!fi->nr_inherit || !fi->inherit_kept)
+		return -1;
+	entry_key(e, key, sizeof(key));
+	for (size_t i = 0; key[0] && i < fi->nr_inherit; i++)
+		if (!strcmp(fi->inherit[i].key, key))
+			return fi->inherit_kept[i];
+	return -1;
+}
+
+/* First of all: the caller's fds named by --inherit-fd go above the fd table
+ * before installing the image's fds can overwrite them. */
+static int keep_inherited(struct files_image *fi)
+{
+	if (!fi->nr_inherit)
+		return 0;
+	if (!(fi->inherit_kept = calloc(fi->nr_inherit, sizeof(int))))
+		return -ENOMEM;
+	for (size_t i = 0; i < fi->nr_inherit; i++)
+		if ((fi->inherit_kept[i] = fcntl(fi->inherit[i].fd, F_DUPFD_CLOEXEC, fi->top)) < 0)
+			return pr_perror("--inherit-fd fd[%d]:%s: the caller has no fd %d", fi->inherit[i].fd,
+					 fi->inherit[i].key, fi->inherit[i].fd);
+	return 0;
+}
+
 static int install_one(struct files_image *fi, const FdinfoEntry *e)
 {
 	bool inherited = false;
 	int fd;
+
+	if (!e->has_dup_of && (fd = inherited_fd(fi, e)) >= 0) {
+		/* the caller's own file, as --inherit-fd says */
+		if (dup2(fd, e->fd) < 0)
+			return pr_perror("can't put the inherited fd %d at fd %u", fd, e->fd);
+		if (fcntl(e->fd, F_SETFD, e->cloexec ? FD_CLOEXEC : 0))
+			return pr_perror("can't set close-on-exec of fd %u", e->fd);
+		return 0;
+	}
 
 	if (e->has_dup_of) {
 		if (dup2(e->dup_of, e->fd) < 0)
@@ -505,7 +560,7 @@ int files_restore(struct files_image *fi, int *keep_fd)
 		return pr_perror("can't move the control fd above %d", fi->top);
 	close(*keep_fd);
 	*keep_fd = moved;
-	if ((ret = files_share_adopt(fi)) || (ret = files_share_create(fi)))
+	if ((ret = keep_inherited(fi)) || (ret = files_share_adopt(fi)) || (ret = files_share_create(fi)))
 		return ret;
 	for (size_t i = 0; i < fi->nr; i++)
 		if ((ret = install_one(fi, fi->fds[i])))
@@ -527,6 +582,12 @@ int files_restore(struct files_image *fi, int *keep_fd)
 				close(fi->pipes[i].end[k]);
 				fi->pipes[i].end[k] = -1;
 			}
+	/* the caller's fds kept for --inherit-fd are in place where the image wants them */
+	for (size_t i = 0; fi->inherit_kept && i < fi->nr_inherit; i++)
+		if (fi->inherit_kept[i] >= 0)
+			close(fi->inherit_kept[i]);
+	free(fi->inherit_kept);
+	fi->inherit_kept = NULL;
 	return close_others(fi, *keep_fd);
 }
 

@@ -14,6 +14,7 @@ struct img_dir;
 struct ghost_dump;
 struct share_scan;
 struct share_plan;
+struct cr_inherit_fd;
 
 /* What the tree-wide scan knows of one fd (shared.c). */
 struct share_info {
@@ -71,6 +72,10 @@ struct files_image {
 	bool unix_done;         /* the socket files unlinked at the dump are unlinked again */
 	int top;                /* one above the highest fd number in the image */
 	struct share_plan *share;  /* files shared with other processes of the tree */
+	/* --inherit-fd: the caller's files that stand for files of the dump, by key */
+	const struct cr_inherit_fd *inherit;
+	size_t nr_inherit;
+	int *inherit_kept;      /* in the restored task: each one kept above the fd table */
 	size_t share_task;      /* this process's index in the plan */
 };
 

@@ -30,9 +30,12 @@ int cmd_restore(int argc, char **argv)
 		{ "new-pidns", no_argument, 0, 'N' },
 		{ "skip-file-checks", no_argument, 0, 'S' },
 		{ "lazy-pages", no_argument, 0, 'L' },
+		{ "inherit-fd", required_argument, 0, 'I' },
 		{ 0, 0, 0, 0 },
 	};
 	struct cr_restore_opts opts = { .sz = sizeof(opts) };
+	struct cr_inherit_fd inherit[64];
+	size_t nr_inherit = 0;
 	const char *pidfile = NULL, *log_file = NULL;
 	bool detach = false;
 	int verbosity = 0, c, status;
@@ -49,12 +52,27 @@ int cmd_restore(int argc, char **argv)
 		case 'N': opts.new_pidns = true; break;
 		case 'S': opts.skip_file_checks = true; break;
 		case 'L': opts.lazy_pages = true; break;
+		case 'I': {
+			/* fd[N]:KEY */
+			char *end;
+			long fd = strncmp(optarg, "fd[", 3) ? -1 : strtol(optarg + 3, &end, 10);
+			if (fd < 0 || end == optarg + 3 || strncmp(end, "]:", 2) || !end[2])
+				return crtool_fail("restore: --inherit-fd %s: want fd[N]:KEY (KEY: pipe:[INO], "
+						   "socket:[INO] or a path)", optarg);
+			if (nr_inherit == sizeof(inherit) / sizeof(inherit[0]))
+				return crtool_fail("restore: more than %zu --inherit-fd", nr_inherit);
+			inherit[nr_inherit++] = (struct cr_inherit_fd){ (int)fd, end + 2 };
+			break;
+		}
 		default: return crtool_fail("restore: bad option; usage: crtool restore -D DIR [-d] [--shell-job] "
-					   "[--new-pidns] [--pidfile F] [--skip-file-checks] [--lazy-pages]");
+					   "[--new-pidns] [--pidfile F] [--skip-file-checks] [--lazy-pages] "
+					   "[--inherit-fd fd[N]:KEY]...");
 		}
 	}
 	if (!opts.images_dir)
 		return crtool_fail("restore: -D DIR is required");
+	opts.inherit_fds = inherit;
+	opts.nr_inherit_fds = nr_inherit;
 	if (crtool_log_setup(verbosity, log_file))
 		return 1;
 	pid = cr_restore(&opts);

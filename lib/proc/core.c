@@ -95,7 +95,7 @@ static int dump_thread(pid_t pid, pid_t tid, const arch_regs_t *seized_regs, con
 	thread_entry__init(te);
 	te->tid = tid;
 	te->sigmask = sigmask;
-	arch_regs_for_image(&regs);
+	arch_regs_for_image(&regs, seize_restart_hint(tid));
 	/* the xstate buffer is handed to the image */
 	void *xs = malloc(xlen);
 	if (!xs)

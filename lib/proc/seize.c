@@ -67,11 +67,59 @@ static int check_dumpable(pid_t pid, struct seized *s)
 	return 0;
 }
 
+/* Threads found waiting in restart_syscall when seized: which call it restarts.
+ * The interrupt that stops them would lose that (the restart block is the
+ * kernel's), and only the kernel stack still tells, before the seize. */
+static struct restart_hint { pid_t tid; int nr; } *hints;
+static size_t nr_hints;
+
+void seize_forget_hints(void)
+{
+	free(hints);
+	hints = NULL;
+	nr_hints = 0;
+}
+
+int seize_restart_hint(pid_t tid)
+{
+	for (size_t i = 0; i < nr_hints; i++)
+		if (hints[i].tid == tid)
+			return hints[i].nr;
+	return -1;
+}
+
+static void note_restart(pid_t tid)
+{
+	char path[64], *s;
+	int nr = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", tid);
+	if (!(s = read_file(path, NULL)) || atoi(s) != 219 /* restart_syscall */) {
+		free(s);
+		return;
+	}
+	free(s);
+	snprintf(path, sizeof(path), "/proc/%d/stack", tid);
+	if ((s = read_file(path, NULL))) {
+		if (strstr(s, "do_restart_poll"))
+			nr = 7;      /* poll */
+		else if (strstr(s, "futex_wait_restart"))
+			nr = 202;    /* futex */
+	}
+	free(s);
+	struct restart_hint *n = nr >= 0 ? realloc(hints, (nr_hints + 1) * sizeof(*n)) : NULL;
+	if (n) {
+		hints = n;
+		hints[nr_hints++] = (struct restart_hint){ tid, nr };
+	}
+}
+
 /* Stop one thread with PTRACE_SEIZE + PTRACE_INTERRUPT.  1 if it is gone already. */
 static int seize_thread(pid_t tid)
 {
 	int status;
 
+	note_restart(tid);
 	if (ptrace(PTRACE_SEIZE, tid, NULL, NULL)) {
 		struct proc_stat st;
 

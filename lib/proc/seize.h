@@ -18,6 +18,10 @@ struct seized {
  * Every thread is stopped too.  Refuses (with a message) kernel threads,
  * zombies, traced and stopped tasks. */
 int seize_task(pid_t pid, struct seized *s);
+/* A thread seized while in restart_syscall: the syscall it restarts (poll 7, futex
+ * 202, as its kernel stack showed), or -1. */
+int seize_restart_hint(pid_t tid);
+void seize_forget_hints(void);
 /* The children of every thread of a seized task (stable while it is stopped);
  * returns their number, *kids malloc'ed. */
 int seize_children(const struct seized *s, pid_t **kids);

@@ -57,6 +57,7 @@ static int add_child(struct tree *t, pid_t pid)
 
 int tree_seize(pid_t root, struct tree *t)
 {
+	seize_forget_hints();
 	int ret;
 
 	memset(t, 0, sizeof(*t));

@@ -31,7 +31,7 @@ uint64_t arch_regs_ip(const arch_regs_t *r);
 
 /* The registers the task must resume with when it is restored elsewhere: an
  * interrupted syscall is turned into its restart (what the kernel would do). */
-void arch_regs_for_image(arch_regs_t *r);
+void arch_regs_for_image(arch_regs_t *r, int restarting);
 
 /* Image conversion of one thread's registers. */
 int arch_thread_to_image(struct ThreadEntry *te, const arch_regs_t *regs, const void *xsave, size_t xlen);

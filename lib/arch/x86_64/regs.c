@@ -98,7 +98,9 @@ uint64_t arch_regs_ip(const arch_regs_t *r)
 	return r->rip;
 }
 
-void arch_regs_for_image(arch_regs_t *r)
+/* restarting: the syscall a thread seized in restart_syscall was restarting
+ * (seize_restart_hint), or -1. */
+void arch_regs_for_image(arch_regs_t *r, int restarting)
 {
 	if ((long)r->orig_rax < 0)
 		return;
@@ -110,9 +112,17 @@ void arch_regs_for_image(arch_regs_t *r)
 		r->rip -= 2;
 		break;
 	case -ERESTART_RESTARTBLOCK:
-		/* The restart block does not survive: restart_syscall returns EINTR,
-		 * exactly what a signal without SA_RESTART would have caused. */
-		r->rax = 219;  /* __NR_restart_syscall */
+		/* The restart block (the time left) does not survive.  poll and futex
+		 * waits start over with their own arguments: a wait a little longer than
+		 * asked is what any loaded machine gives, while EINTR from a poll many
+		 * programs treat as fatal (script(1) kills its shell).  The sleeps get
+		 * EINTR from restart_syscall, as after a signal without SA_RESTART. */
+		if (r->orig_rax == 7 /* poll */ || r->orig_rax == 202 /* futex */)
+			r->rax = r->orig_rax;
+		else if (r->orig_rax == 219 && (restarting == 7 || restarting == 202))
+			r->rax = restarting;   /* its arguments are still those of the first call */
+		else
+			r->rax = 219;  /* __NR_restart_syscall */
 		r->rip -= 2;
 		break;
 	}

@@ -17,6 +17,7 @@
 #include "mem/mem.h"
 #include "mem/page-server.h"
 #include "predump.h"
+#include "net/inet.h"
 #include "proc/core.h"
 #include "proc/seize.h"
 #include "proc/timers.h"
@@ -261,7 +262,8 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 	if ((ret = tree_seize(opts.pid, &tree)) || (ret = tree_map_pidns(&tree)))
 		goto out;
 	t_frozen = now_ms();
-	if ((ret = check_sessions(&tree, opts.shell_job)))
+	inet_diag_reset();
+	if ((ret = check_sessions(&tree, opts.shell_job)) || (ret = tcp_dump_prepare(&tree, opts.tcp_established)))
 		goto out;
 	/* files several processes hold: found once for the whole tree */
 	if ((ret = scan_shared_files(&tree, &share)))
@@ -287,15 +289,30 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 	if (ret || (ret = dump_pstree(&dir, &tree)) || (ret = inventory_write(&dir, tree.tasks[0].vpid, tree.own_pidns)) ||
 	    (ret = ps_close(&ps)))
 		goto out;
-	/* The images are complete and synced: the originals go, unless asked to stay. */
-	if (opts.sz > offsetof(struct cr_dump_opts, stop_after) && opts.stop_after)
+	/* The images are complete and synced: the originals go, unless asked to stay.
+	 * Their connections close in repair mode (silently) and stay locked until the
+	 * restore; left running or stopped (a migration that may still resume them),
+	 * they leave repair mode before the lock goes. */
+	if (opts.sz > offsetof(struct cr_dump_opts, stop_after) && opts.stop_after) {
+		tcp_dump_finish(false);
+		netlock_unlock();
 		tree_release_stopped(&tree);
-	else
-		tree_release(&tree, !opts.leave_running);
+	} else if (opts.leave_running) {
+		tcp_dump_finish(false);
+		netlock_unlock();
+		tree_release(&tree, false);
+	} else {
+		tree_release(&tree, true);
+		tcp_dump_finish(true);
+		netlock_keep();
+	}
 	pr_info("stats: frozen_ms=%.3f processes=%d pages=%lu bytes=%lu total_ms=%.3f", now_ms() - t_frozen, live,
 		(unsigned long)stats.pages_written, (unsigned long)(stats.pages_written * PAGE_SIZE), now_ms() - t0);
 out:
 	files_share_free(share);
+	tcp_dump_finish(false);
+	netlock_unlock();
+	inet_diag_reset();
 	tree_release(&tree, false);
 	prev_images_close(&prev);
 	if (ps.sk >= 0)

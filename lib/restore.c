@@ -33,6 +33,7 @@
 #include "mem/lazy.h"
 #include "mem/premap.h"
 #include "mem/shmem.h"
+#include "net/inet.h"
 #include "proc/core.h"
 #include "proc/timers.h"
 #include "proc/proc.h"
@@ -1147,7 +1148,13 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 			rs.tasks[i].files.inherit = opts.inherit_fds;
 			rs.tasks[i].files.nr_inherit = opts.nr_inherit_fds;
 		}
+		rs.tasks[i].files.tcp_close = opts.tcp_close;
+		if ((ret = tcp_restore_collect(&rs.tasks[i].files, opts.tcp_close)))
+			goto out;
 	}
+	/* the peers of restored connections must not hear from us until they are back */
+	if ((ret = tcp_restore_lock()))
+		goto out;
 	sh_len = sizeof(*c.sh) + rs.nr * sizeof(struct child_report);
 	c.sh = mmap(NULL, sh_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (c.sh == MAP_FAILED) {
@@ -1213,6 +1220,7 @@ out:
 	for (size_t i = 0; tids && i < rs.nr; i++)
 		free(tids[i]);
 	free(tids);
+	netlock_unlock();
 	free(c.host_pids);
 	if (rs.nr > 1)
 		prctl(PR_SET_CHILD_SUBREAPER, was_subreaper);

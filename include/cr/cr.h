@@ -52,6 +52,7 @@ struct cr_dump_opts {
 					 (the pages are spliced into the socket) */
 	bool ext_unix_sk;        /* allow unix sockets connected outside the tree (restored with the
 				    peer gone, or a datagram one connected to the same name again) */
+	bool tcp_established;    /* save established TCP connections (TCP_REPAIR); else they fail the dump */
 };
 
 /* Checkpoint the tree rooted at opts->pid into opts->images_dir.  Unless
@@ -143,6 +144,7 @@ struct cr_restore_opts {
 	 * dump ("pipe:[INO]", "socket:[INO]", a path) gets the caller's fd instead */
 	const struct cr_inherit_fd { int fd; const char *key; } *inherit_fds;
 	size_t nr_inherit_fds;
+	bool tcp_close;          /* established TCP connections come back as new, closed sockets */
 };
 
 /* Recreate the tree from opts->images_dir as children of the caller, at their

@@ -63,6 +63,7 @@ struct files_image {
 	/* options */
 	bool shell_job;
 	bool skip_checks;       /* --skip-file-checks: use changed files as they are */
+	bool tcp_close;         /* --tcp-close: established connections come back closed */
 	/* in the restored task */
 	int *ghost_fds;         /* per ghost, the recreated file (above every restored fd) */
 	struct pipe_rst *pipes;
@@ -106,6 +107,7 @@ int pty_slave_index(const struct stat *st);
 int pty_master_index(pid_t pid, int fd);
 /* The fd number of a restored slave of pty index, or -1. */
 int pty_find_slave(const struct files_image *fi, uint32_t index);
+extern const struct fd_ops inet_fd_ops;
 
 /* Dump every fd of pid into fdinfo-<img_id>.img (img_id: its PID in the images),
  * and the contents of unlinked files and memfds (open or mapped in mm: their

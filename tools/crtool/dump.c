@@ -16,6 +16,7 @@ static int dump_or_pre_dump(int argc, char **argv, bool pre)
 		{ "leave-running", no_argument, 0, 'R' },
 		{ "shell-job", no_argument, 0, 'j' },
 		{ "ext-unix-sk", no_argument, 0, 'U' },
+		{ "tcp-established", no_argument, 0, 'T' },
 		{ "verbose", no_argument, 0, 'v' },
 		{ "log-file", required_argument, 0, 'o' },
 		{ "prev-images-dir", required_argument, 0, 'P' },
@@ -37,13 +38,16 @@ static int dump_or_pre_dump(int argc, char **argv, bool pre)
 		case 'D': opts.images_dir = optarg; break;
 		case 'R':
 		case 'j':
+		case 'T':
 			if (pre)
-				return crtool_fail("pre-dump: the tree always keeps running, and --shell-job belongs "
-						   "to the final dump");
+				return crtool_fail("pre-dump: the tree always keeps running, and --shell-job and "
+						   "--tcp-established belong to the final dump");
 			if (c == 'R')
 				opts.leave_running = true;
-			else
+			else if (c == 'j')
 				opts.shell_job = true;
+			else
+				opts.tcp_established = true;
 			break;
 		case 'v': verbosity++; break;
 		case 'o': log_file = optarg; break;
@@ -54,7 +58,7 @@ static int dump_or_pre_dump(int argc, char **argv, bool pre)
 			return crtool_fail(pre ? "pre-dump: bad option; usage: crtool pre-dump -t PID -D DIR "
 						 "[--prev-images-dir D] [--page-server A:P] [-v] [--log-file F]"
 					       : "dump: bad option; usage: crtool dump -t PID -D DIR [--leave-running] "
-						 "[--shell-job] [--ext-unix-sk] [--prev-images-dir D] [--page-server A:P] [-v] "
+						 "[--shell-job] [--ext-unix-sk] [--tcp-established] [--prev-images-dir D] [--page-server A:P] [-v] "
 						 "[--log-file F]");
 		}
 	}

@@ -31,6 +31,7 @@ int cmd_restore(int argc, char **argv)
 		{ "skip-file-checks", no_argument, 0, 'S' },
 		{ "lazy-pages", no_argument, 0, 'L' },
 		{ "inherit-fd", required_argument, 0, 'I' },
+		{ "tcp-close", no_argument, 0, 'C' },
 		{ 0, 0, 0, 0 },
 	};
 	struct cr_restore_opts opts = { .sz = sizeof(opts) };
@@ -64,9 +65,10 @@ int cmd_restore(int argc, char **argv)
 			inherit[nr_inherit++] = (struct cr_inherit_fd){ (int)fd, end + 2 };
 			break;
 		}
+		case 'C': opts.tcp_close = true; break;
 		default: return crtool_fail("restore: bad option; usage: crtool restore -D DIR [-d] [--shell-job] "
 					   "[--new-pidns] [--pidfile F] [--skip-file-checks] [--lazy-pages] "
-					   "[--inherit-fd fd[N]:KEY]...");
+					   "[--inherit-fd fd[N]:KEY]... [--tcp-close]");
 		}
 	}
 	if (!opts.images_dir)

@@ -1,0 +1,89 @@
+/* AF_INET/AF_INET6 sockets: what inet.c (UDP, TCP listening), tcp.c (established
+ * connections in TCP_REPAIR), inet-diag.c (sock_diag) and netlock.c share. */
+#ifndef LIB_NET_INET_H
+#define LIB_NET_INET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "fdinfo.pb-c.h"
+
+/* One socket as sock_diag reports it. */
+struct inet_diag_sk {
+	uint64_t ino;
+	uint8_t family, protocol, state;
+	uint8_t src[16], dst[16];   /* 4 bytes used for AF_INET */
+	uint16_t sport, dport;      /* host order */
+	uint32_t ifindex;
+	uint32_t rqueue, wqueue;    /* listening: queued connections, backlog */
+	uint8_t shutdown;
+};
+
+/* The TCP and UDP sockets of the network namespace we run in, read once per
+ * dump (the tree is frozen by then): the one with inode ino, or NULL.  Sets
+ * *err when sock_diag could not be read. */
+const struct inet_diag_sk *inet_diag_find(uint64_t ino, int *err);
+/* Forget the table (each dump reads its own). */
+void inet_diag_reset(void);
+
+/* TCP states (include/net/tcp_states.h) */
+enum {
+	INET_TCP_ESTABLISHED = 1, INET_TCP_SYN_SENT, INET_TCP_SYN_RECV, INET_TCP_FIN_WAIT1, INET_TCP_FIN_WAIT2,
+	INET_TCP_TIME_WAIT, INET_TCP_CLOSE, INET_TCP_CLOSE_WAIT, INET_TCP_LAST_ACK, INET_TCP_LISTEN,
+	INET_TCP_CLOSING,
+};
+const char *inet_state_name(unsigned state);
+/* "1.2.3.4:80" or "[::1]:80" */
+void inet_addr_str(char *buf, size_t len, int family, const void *addr, unsigned port);
+/* bind/connect to the saved local/remote address; the message names it. */
+int inet_bind(int sk, const InetSkEntry *e, unsigned fd);
+int inet_connect(int sk, const InetSkEntry *e, unsigned fd);
+/* The family of pid's socket fd (SO_DOMAIN), or -1; prints nothing. */
+int sock_domain(pid_t pid, int fd);
+/* A connection TCP_REPAIR can save: established or half-closed. */
+bool inet_tcp_connected(unsigned state);
+
+/* ---- tcp.c: established connections */
+/* Put the socket (our copy of the target's fd) in repair mode and read its
+ * streams into e->tcp.  The socket stays in repair mode, held by tcp.c, until
+ * tcp_dump_finish(). */
+int tcp_dump_stream(int sk, const struct inet_diag_sk *d, InetSkEntry *e, pid_t pid, int fd);
+/* End of the dump: leave repair mode (the tree runs on, or the dump failed),
+ * or close the sockets while still in repair mode (the tree was killed: the
+ * connections go silently, the network lock keeps the peers waiting). */
+void tcp_dump_finish(bool keep_repair);
+/* Turn a new socket into the saved connection (bound, in repair mode), refill
+ * it and leave repair mode. */
+int tcp_restore_stream(int sk, const InetSkEntry *e, unsigned fd);
+int tcp_validate(const InetSkEntry *e, unsigned fd);
+
+struct tree;
+/* Before any task is dumped: find the tree's TCP connections; without
+ * tcp_established fail naming them, else lock them (netlock). */
+int tcp_dump_prepare(const struct tree *t, bool tcp_established);
+/* From a signal handler: take every held socket out of repair mode. */
+void tcp_dump_abort(void);
+struct files_image;
+/* Restore: lock the connections of one process's images (unless tcp_close)
+ * and note the dump's lock to remove; tcp_restore_lock() then takes the lock. */
+int tcp_restore_collect(const struct files_image *fi, bool tcp_close);
+int tcp_restore_lock(void);
+
+/* ---- netlock.c: netfilter drops the packets of the locked connections */
+/* Start a lock (named after tag and our pid) and add connections to it. */
+int netlock_begin(const char *tag);
+int netlock_add(int family, const uint8_t *src, unsigned sport, const uint8_t *dst, unsigned dport);
+/* Install it (a no-op without connections); handlers for SIGINT/SIGTERM remove it. */
+int netlock_lock(void);
+/* Its name ("nft:libcr_d123"), saved with each connection; NULL when none. */
+const char *netlock_name(void);
+/* Remove it / leave it in place for the restore (forgetting it). */
+void netlock_unlock(void);
+void netlock_keep(void);
+/* Remove a lock a dump left (name from the images). */
+int netlock_drop(const char *name);
+bool netlock_valid_name(const char *name);
+/* Which backend works, for crtool check. */
+bool netlock_probe(char *detail, size_t len);
+
+#endif

@@ -1,0 +1,367 @@
+/* The network lock: while a tree's connections are frozen, dumped or being
+ * restored, netfilter drops their packets, so peers retransmit instead of
+ * meeting a closed port (a reset).  nftables: a table of our own with two
+ * sets of connections; iptables (iptables-restore) when nft is missing.  The
+ * commands run with fork+execve so that a signal handler can remove the lock
+ * too (SIGINT/SIGTERM while it is held). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "log.h"
+#include "net/inet.h"
+#include "util.h"
+
+enum backend { BK_NONE, BK_NFT, BK_IPT };
+
+static const char *const nft_paths[] = { "/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft" };
+static const char *const ipt_paths[] = { "/usr/sbin/iptables-restore", "/sbin/iptables-restore" };
+static const char *const ip6t_paths[] = { "/usr/sbin/ip6tables-restore", "/sbin/ip6tables-restore" };
+
+static char name[48];            /* "nft:libcr_d123" while a lock is being built or held */
+static bool locked;
+static char *rules4, *rules6;    /* element lists / rule lines, growing */
+static size_t len4, len6, n4, n6;
+static struct sigaction old_int, old_term;
+
+static const char *find(const char *const *paths, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!access(paths[i], X_OK))
+			return paths[i];
+	return NULL;
+}
+
+static enum backend backend(void)
+{
+	if (find(nft_paths, ARRAY_SIZE(nft_paths)))
+		return BK_NFT;
+	if (find(ipt_paths, ARRAY_SIZE(ipt_paths)) && find(ip6t_paths, ARRAY_SIZE(ip6t_paths)))
+		return BK_IPT;
+	return BK_NONE;
+}
+
+/* Run path with argv, input on its stdin; 0 if it exited 0.  Only syscalls:
+ * safe in a signal handler.  Its stderr goes to err (if given). */
+static int run(const char *path, char *const argv[], const char *input, char *err, size_t errlen)
+{
+	int in[2], ep[2], st;
+	pid_t pid;
+
+	if (pipe2(in, O_CLOEXEC) || pipe2(ep, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid == 0) {
+		static char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+		int null = open("/dev/null", O_WRONLY);
+		dup2(in[0], 0);
+		dup2(null, 1);
+		dup2(ep[1], 2);
+		execve(path, argv, envp);
+		_exit(127);
+	}
+	close(in[0]);
+	close(ep[1]);
+	if (pid > 0) {
+		size_t left = strlen(input);
+		while (left) {
+			ssize_t n = write(in[1], input, left);
+			if (n <= 0)
+				break;
+			input += n;
+			left -= n;
+		}
+	}
+	close(in[1]);
+	if (err && errlen) {
+		ssize_t n = read(ep[0], err, errlen - 1);
+		err[n > 0 ? n : 0] = 0;
+		if (n > 0 && err[n - 1] == '\n')
+			err[n - 1] = 0;
+	}
+	close(ep[0]);
+	if (pid < 0)
+		return -EAGAIN;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -ECHILD;
+	return WIFEXITED(st) && !WEXITSTATUS(st) ? 0 : -EIO;
+}
+
+static int run_nft(const char *input, char *err, size_t errlen)
+{
+	const char *nft = find(nft_paths, ARRAY_SIZE(nft_paths));
+	char *const argv[] = { (char *)nft, "-f", "-", NULL };
+
+	return nft ? run(nft, argv, input, err, errlen) : -ENOENT;
+}
+
+static int run_ipt(int v6, const char *input, char *err, size_t errlen)
+{
+	const char *p = v6 ? find(ip6t_paths, ARRAY_SIZE(ip6t_paths)) : find(ipt_paths, ARRAY_SIZE(ipt_paths));
+	char *const argv[] = { (char *)p, "-w", "--noflush", NULL };
+
+	return p ? run(p, argv, input, err, errlen) : -ENOENT;
+}
+
+static bool valid_name(const char *n)
+{
+	if (strncmp(n, "nft:libcr_", 10) && strncmp(n, "ipt:libcr_", 10))
+		return false;
+	for (const char *p = n + 10; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+			return false;
+	return strlen(n) < 30;
+}
+
+bool netlock_valid_name(const char *n)
+{
+	return valid_name(n);
+}
+
+/* Remove lock n (valid_name).  Signal-safe. */
+static int drop(const char *n, char *err, size_t errlen)
+{
+	char in[2][256];
+
+	if (!strncmp(n, "nft:", 4)) {
+		snprintf(in[0], sizeof(in[0]), "delete table inet %s\n", n + 4);
+		return run_nft(in[0], err, errlen);
+	}
+	for (int v6 = 0; v6 < 2; v6++)
+		snprintf(in[v6], sizeof(in[v6]), "*filter\n-D INPUT -j %s\n-D OUTPUT -j %s\n-F %s\n-X %s\nCOMMIT\n", n + 4,
+			 n + 4, n + 4, n + 4);
+	int r = run_ipt(0, in[0], err, errlen);
+	return run_ipt(1, in[1], NULL, 0) ?: r;
+}
+
+const char *netlock_name(void)
+{
+	return name[0] ? name : NULL;
+}
+
+int netlock_begin(const char *tag)
+{
+	enum backend b = backend();
+
+	if (name[0])
+		return 0;
+	if (b == BK_NONE)
+		return pr_err("network lock: neither nft (nftables) nor iptables-restore/ip6tables-restore is "
+			      "installed: TCP connections can't be locked"), -ENOENT;
+	snprintf(name, sizeof(name), "%s:libcr_%s%d", b == BK_NFT ? "nft" : "ipt", tag, getpid());
+	len4 = len6 = n4 = n6 = 0;
+	return 0;
+}
+
+static int append(char **buf, size_t *len, const char *fmt, ...)
+{
+	char tmp[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	char *nb = realloc(*buf, *len + n + 1);
+	if (!nb)
+		return -ENOMEM;
+	memcpy(nb + *len, tmp, n + 1);
+	*buf = nb;
+	*len += n;
+	return 0;
+}
+
+int netlock_add(int family, const uint8_t *src, unsigned sport, const uint8_t *dst, unsigned dport)
+{
+	char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
+	bool v6 = family == AF_INET6;
+	char **b = v6 ? &rules6 : &rules4;
+	size_t *l = v6 ? &len6 : &len4;
+	const char *ch = name + 4;
+
+	inet_ntop(family, src, s, sizeof(s));
+	inet_ntop(family, dst, d, sizeof(d));
+	if (v6)
+		n6++;
+	else
+		n4++;
+	if (!strncmp(name, "nft:", 4))
+		return append(b, l, "%s%s . %u . %s . %u", *l ? ", " : "", s, sport, d, dport);
+	return append(b, l, "-A %s -p tcp -s %s --sport %u -d %s --dport %u -j DROP\n"
+			    "-A %s -p tcp -s %s --sport %u -d %s --dport %u -j DROP\n",
+		      ch, s, sport, d, dport, ch, d, dport, s, sport);
+}
+
+static void on_signal(int sig)
+{
+	tcp_dump_abort();
+	if (locked)
+		drop(name, NULL, 0);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static char *nft_script(void)
+{
+	const char *t = name + 4;
+	char *s = NULL;
+	size_t l = 0;
+
+	if (append(&s, &l, "table inet %s {\n", t) ||
+	    append(&s, &l, " set c4 { type ipv4_addr . inet_service . ipv4_addr . inet_service; }\n") ||
+	    append(&s, &l, " set c6 { type ipv6_addr . inet_service . ipv6_addr . inet_service; }\n") ||
+	    append(&s, &l, " chain in { type filter hook input priority -150; policy accept;\n"
+			   "  ip daddr . tcp dport . ip saddr . tcp sport @c4 drop\n"
+			   "  ip6 daddr . tcp dport . ip6 saddr . tcp sport @c6 drop\n }\n") ||
+	    append(&s, &l, " chain out { type filter hook output priority -150; policy accept;\n"
+			   "  ip saddr . tcp sport . ip daddr . tcp dport @c4 drop\n"
+			   "  ip6 saddr . tcp sport . ip6 daddr . tcp dport @c6 drop\n }\n}\n")) {
+		free(s);
+		return NULL;
+	}
+	/* elements in add commands: one line would be too long for append's buffer */
+	for (int v6 = 0; v6 < 2; v6++) {
+		const char *e = v6 ? rules6 : rules4;
+		size_t el = v6 ? len6 : len4;
+		if (!el)
+			continue;
+		char *n = realloc(s, l + el + 64);
+		if (!n) {
+			free(s);
+			return NULL;
+		}
+		s = n;
+		l += sprintf(s + l, "add element inet %s %s { ", t, v6 ? "c6" : "c4");
+		memcpy(s + l, e, el);
+		l += el;
+		l += sprintf(s + l, " }\n");
+	}
+	return s;
+}
+
+int netlock_lock(void)
+{
+	char err[512] = "";
+	int ret;
+
+	if (!name[0] || locked)
+		return 0;
+	if (!strncmp(name, "nft:", 4)) {
+		char *script = nft_script();
+		if (!script)
+			return -ENOMEM;
+		ret = run_nft(script, err, sizeof(err));
+		free(script);
+	} else {
+		char *in[2] = { NULL, NULL };
+		size_t l[2] = { 0, 0 };
+		ret = 0;
+		for (int v6 = 0; v6 < 2 && !ret; v6++) {
+			const char *rules = v6 ? rules6 : rules4;
+			if (append(&in[v6], &l[v6], "*filter\n:%s - [0:0]\n-I INPUT 1 -j %s\n-I OUTPUT 1 -j %s\n", name + 4,
+				   name + 4, name + 4))
+				ret = -ENOMEM;
+			else {
+				char *n = realloc(in[v6], l[v6] + (rules ? strlen(rules) : 0) + 16);
+				if (!n) {
+					ret = -ENOMEM;
+					break;
+				}
+				in[v6] = n;
+				sprintf(in[v6] + l[v6], "%sCOMMIT\n", rules ? rules : "");
+				ret = run_ipt(v6, in[v6], err, sizeof(err));
+			}
+		}
+		free(in[0]);
+		free(in[1]);
+		if (ret)
+			drop(name, NULL, 0);
+	}
+	if (ret) {
+		pr_err("network lock: can't install %s (%zu TCP connections): %s", name, n4 + n6, err[0] ? err : strerror(-ret));
+		name[0] = 0;
+		return ret;
+	}
+	locked = true;
+	pr_info("network lock: %s holds %zu connections", name, n4 + n6);
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	return 0;
+}
+
+static void reset(void)
+{
+	if (locked) {
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
+	}
+	locked = false;
+	name[0] = 0;
+	free(rules4);
+	free(rules6);
+	rules4 = rules6 = NULL;
+	len4 = len6 = n4 = n6 = 0;
+}
+
+void netlock_unlock(void)
+{
+	char err[512] = "";
+
+	if (locked && drop(name, err, sizeof(err)))
+		pr_warn("network lock: can't remove %s: %s", name, err);
+	else if (locked)
+		pr_info("network lock: %s removed", name);
+	reset();
+}
+
+void netlock_keep(void)
+{
+	if (locked)
+		pr_info("network lock: %s stays until the restore", name);
+	reset();
+}
+
+int netlock_drop(const char *n)
+{
+	char err[512] = "";
+
+	if (!valid_name(n))
+		return -EINVAL;
+	if (drop(n, err, sizeof(err))) {
+		pr_debug("network lock: %s was already gone (%s)", n, err);
+		return 0;
+	}
+	pr_info("network lock: %s (the dump's) removed", n);
+	return 0;
+}
+
+bool netlock_probe(char *detail, size_t len)
+{
+	char err[256] = "";
+
+	switch (backend()) {
+	case BK_NFT:
+		if (run_nft("add table inet libcr_probe\ndelete table inet libcr_probe\n", err, sizeof(err))) {
+			snprintf(detail, len, "nft is installed but fails: %s", err);
+			return false;
+		}
+		snprintf(detail, len, "nftables (nft)");
+		return true;
+	case BK_IPT:
+		snprintf(detail, len, "iptables (iptables-restore; nft not installed)");
+		return true;
+	default:
+		snprintf(detail, len, "neither nft nor iptables-restore is installed");
+		return false;
+	}
+}

@@ -1,0 +1,341 @@
+/* Established TCP connections, through TCP_REPAIR: the dump puts the socket
+ * (the target's own, reached with pidfd_getfd) in repair mode and reads its
+ * sequence numbers, both queues (the send queue with what is sent but not
+ * acknowledged), the negotiated options and the window; restore builds a new
+ * socket into the same connection without a packet on the wire (connect in
+ * repair mode sends no SYN), refills it and lets it go. */
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <linux/sockios.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "files/files.h"
+#include "log.h"
+#include "net/inet.h"
+#include "proc/tree.h"
+#include "util.h"
+
+/* Sockets of the dumped tree in repair mode: our copies, until the dump ends.
+ * Plain ints: a signal handler may walk them (tcp_dump_abort). */
+static int *held;
+static volatile int nr_held;
+static int cap_held;
+
+static int repair(int sk, int on)
+{
+	return setsockopt(sk, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)) ? -errno : 0;
+}
+
+static int hold(int sk)
+{
+	if (nr_held == cap_held) {
+		int *n = realloc(held, (cap_held = cap_held ? cap_held * 2 : 64) * sizeof(*held));
+		if (!n)
+			return -ENOMEM;
+		held = n;
+	}
+	if ((held[nr_held] = dup(sk)) < 0)
+		return -errno;
+	nr_held++;
+	return 0;
+}
+
+void tcp_dump_finish(bool keep_repair)
+{
+	for (int i = 0; i < nr_held; i++) {
+		if (!keep_repair)
+			repair(held[i], 0);
+		close(held[i]);
+	}
+	nr_held = 0;
+}
+
+void tcp_dump_abort(void)
+{
+	for (int i = 0; i < nr_held; i++)
+		repair(held[i], 0);
+}
+
+/* Read one queue (MSG_PEEK works on both queues in repair mode) and its sequence. */
+static int read_queue(int sk, int q, int ioc, uint32_t *seq, ProtobufCBinaryData *data, const char *who)
+{
+	int len = 0;
+	socklen_t l = sizeof(*seq);
+	ssize_t n;
+
+	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) ||
+	    getsockopt(sk, IPPROTO_TCP, TCP_QUEUE_SEQ, seq, &l) || ioctl(sk, ioc, &len))
+		return pr_perror("%s: can't read the %s queue in repair mode", who, q == TCP_RECV_QUEUE ? "receive" : "send");
+	data->len = 0;
+	if (!(data->data = malloc(len + 1)))
+		return -ENOMEM;
+	if (len && (n = recv(sk, data->data, len + 1, MSG_PEEK | MSG_DONTWAIT)) < 0)
+		return pr_perror("%s: can't read the %d bytes of its %s queue", who, len,
+				 q == TCP_RECV_QUEUE ? "receive" : "send");
+	else if (len)
+		data->len = n;
+	return 0;
+}
+
+int tcp_dump_stream(int sk, const struct inet_diag_sk *d, InetSkEntry *e, pid_t pid, int fd)
+{
+	TcpStreamEntry *t = malloc(sizeof(*t));
+	struct tcp_repair_window w;
+	struct tcp_info ti;
+	socklen_t l;
+	int unsent = 0, ret, q = TCP_NO_QUEUE;
+	char who[64];
+	const char *lock = netlock_name();
+
+	snprintf(who, sizeof(who), "pid %d fd %d", pid, fd);
+	if (!t)
+		return -ENOMEM;
+	tcp_stream_entry__init(t);
+	e->tcp = t;
+	if (!lock)
+		return pr_err("%s: TCP connection not locked (internal error)", who), -EINVAL;
+	if ((ret = repair(sk, 1)))
+		return pr_err("%s: can't put the connection in repair mode (TCP_REPAIR): %s", who, strerror(-ret)), ret;
+	if ((ret = hold(sk))) {
+		repair(sk, 0);
+		return ret;
+	}
+	if (!(t->netlock = strdup(lock)))
+		return -ENOMEM;
+	t->fin_sent = d->state == INET_TCP_FIN_WAIT1 || d->state == INET_TCP_FIN_WAIT2 ||
+		      d->state == INET_TCP_CLOSING || d->state == INET_TCP_LAST_ACK;
+	t->fin_received = d->state == INET_TCP_CLOSE_WAIT || d->state == INET_TCP_LAST_ACK ||
+			  d->state == INET_TCP_CLOSING;
+	if (t->fin_received)
+		return pr_err("%s: TCP connection in state %s (the peer closed its side) can't be checkpointed yet", who,
+			      inet_state_name(d->state)), -EOPNOTSUPP;
+	if ((ret = read_queue(sk, TCP_RECV_QUEUE, SIOCINQ, &t->inq_seq, &t->inq, who)) ||
+	    (ret = read_queue(sk, TCP_SEND_QUEUE, SIOCOUTQ, &t->outq_seq, &t->outq, who)))
+		return ret;
+	setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q));
+	if (ioctl(sk, SIOCOUTQNSD, &unsent))
+		return pr_perror("%s: SIOCOUTQNSD", who);
+	t->unsent = unsent > (int)t->outq.len ? t->outq.len : (uint32_t)unsent;
+	l = sizeof(ti);
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(sk, IPPROTO_TCP, TCP_INFO, &ti, &l))
+		return pr_perror("%s: TCP_INFO", who);
+	t->opts = ti.tcpi_options;
+	t->snd_wscale = ti.tcpi_snd_wscale;
+	t->rcv_wscale = ti.tcpi_rcv_wscale;
+	l = sizeof(t->mss);
+	if (getsockopt(sk, IPPROTO_TCP, TCP_MAXSEG, &t->mss, &l))
+		return pr_perror("%s: TCP_MAXSEG", who);
+	l = sizeof(t->timestamp);
+	if (getsockopt(sk, IPPROTO_TCP, TCP_TIMESTAMP, &t->timestamp, &l))
+		return pr_perror("%s: TCP_TIMESTAMP", who);
+	l = sizeof(w);
+	if (getsockopt(sk, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, &l))
+		return pr_perror("%s: TCP_REPAIR_WINDOW", who);
+	t->snd_wl1 = w.snd_wl1;
+	t->snd_wnd = w.snd_wnd;
+	t->max_window = w.max_window;
+	t->rcv_wnd = w.rcv_wnd;
+	t->rcv_wup = w.rcv_wup;
+	return 0;
+}
+
+/* Before any task is dumped: find the tree's TCP connections, refuse them
+ * unless asked to save them, and lock them. */
+int tcp_dump_prepare(const struct tree *t, bool tcp_established)
+{
+	char msg[512] = "";
+	size_t ml = 0;
+	int found = 0, ret = 0, err;
+
+	for (int i = 0; i < t->nr && !ret; i++) {
+		pid_t pid = t->tasks[i].s.pid;
+		char path[64], link[64];
+		struct dirent *de;
+		DIR *d;
+
+		if (t->tasks[i].zombie)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+		if (!(d = opendir(path)))
+			return pr_perror("can't list %s", path);
+		while ((de = readdir(d)) && !ret) {
+			unsigned long ino;
+			const struct inet_diag_sk *s;
+			char lp[sizeof(path) + 260];
+			ssize_t n;
+
+			snprintf(lp, sizeof(lp), "%s/%s", path, de->d_name);
+			if ((n = readlink(lp, link, sizeof(link) - 1)) <= 0)
+				continue;
+			link[n] = 0;
+			if (sscanf(link, "socket:[%lu]", &ino) != 1)
+				continue;
+			if (!(s = inet_diag_find(ino, &err))) {
+				ret = err;
+				continue;
+			}
+			if (s->protocol != IPPROTO_TCP || !inet_tcp_connected(s->state))
+				continue;
+			if (!found++)
+				ret = netlock_begin("d");
+			if (!ret)
+				ret = netlock_add(s->family, s->src, s->sport, s->dst, s->dport);
+			if (ml < sizeof(msg) - 100) {
+				char a[80], b[80];
+				inet_addr_str(a, sizeof(a), s->family, s->src, s->sport);
+				inet_addr_str(b, sizeof(b), s->family, s->dst, s->dport);
+				ml += snprintf(msg + ml, sizeof(msg) - ml, "%spid %d fd %s %s -> %s (%s)", ml ? ", " : "",
+					       pid, de->d_name, a, b, inet_state_name(s->state));
+			} else if (ml < sizeof(msg) - 5)
+				ml += snprintf(msg + ml, sizeof(msg) - ml, ", ...");
+		}
+		closedir(d);
+	}
+	if (!ret && found && !tcp_established)
+		ret = (pr_err("the tree has %d established TCP connection%s: %s; dump with --tcp-established to "
+			      "save them", found, found > 1 ? "s" : "", msg), -EOPNOTSUPP);
+	if (!ret && found)
+		ret = netlock_lock();
+	if (ret)
+		netlock_unlock();
+	return ret;
+}
+
+/* ---------------------------------------------------------------- restore */
+
+static int set_queue(int sk, int q, uint32_t seq, unsigned fd)
+{
+	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) ||
+	    setsockopt(sk, IPPROTO_TCP, TCP_QUEUE_SEQ, &seq, sizeof(seq)))
+		return pr_perror("fd %u: can't set the %s sequence in repair mode", fd, q == TCP_RECV_QUEUE ? "receive" : "send");
+	return 0;
+}
+
+static int fill_queue(int sk, int q, const ProtobufCBinaryData *d, unsigned fd)
+{
+	size_t off = 0;
+
+	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)))
+		return pr_perror("fd %u: TCP_REPAIR_QUEUE", fd);
+	while (off < d->len) {
+		/* the receive queue takes at most what fits the socket's memory at once */
+		size_t chunk = d->len - off > 65536 ? 65536 : d->len - off;
+		ssize_t n = send(sk, d->data + off, chunk, 0);
+		if (n <= 0)
+			return pr_perror("fd %u: can't refill the %s queue (%zu of %zu bytes in)", fd,
+					 q == TCP_RECV_QUEUE ? "receive" : "send", off, d->len);
+		off += n;
+	}
+	return 0;
+}
+
+int tcp_restore_stream(int sk, const InetSkEntry *e, unsigned fd)
+{
+	const TcpStreamEntry *t = e->tcp;
+	struct tcp_repair_opt o[4];
+	struct tcp_repair_window w = { t->snd_wl1, t->snd_wnd, t->max_window, t->rcv_wnd, t->rcv_wup };
+	int no = 0, ret, q = TCP_NO_QUEUE;
+
+	if ((ret = repair(sk, 1)))
+		return pr_err("fd %u: can't put a new socket in repair mode (TCP_REPAIR): %s", fd, strerror(-ret)), ret;
+	/* the sequences of the first byte in each queue: the queues are written after */
+	if ((ret = set_queue(sk, TCP_SEND_QUEUE, t->outq_seq - t->outq.len - t->fin_sent, fd)) ||
+	    (ret = set_queue(sk, TCP_RECV_QUEUE, t->inq_seq - t->inq.len, fd)) ||
+	    (ret = inet_bind(sk, e, fd)) || (ret = inet_connect(sk, e, fd)))
+		return ret;
+	o[no++] = (struct tcp_repair_opt){ TCPOPT_MAXSEG, t->mss };
+	if (t->opts & TCPI_OPT_WSCALE)
+		o[no++] = (struct tcp_repair_opt){ TCPOPT_WINDOW, t->snd_wscale | t->rcv_wscale << 16 };
+	if (t->opts & TCPI_OPT_SACK)
+		o[no++] = (struct tcp_repair_opt){ TCPOPT_SACK_PERMITTED, 0 };
+	if (t->opts & TCPI_OPT_TIMESTAMPS)
+		o[no++] = (struct tcp_repair_opt){ TCPOPT_TIMESTAMP, 0 };
+	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_OPTIONS, o, no * sizeof(o[0])))
+		return pr_perror("fd %u: TCP_REPAIR_OPTIONS", fd);
+	if ((t->opts & TCPI_OPT_TIMESTAMPS) &&
+	    setsockopt(sk, IPPROTO_TCP, TCP_TIMESTAMP, &t->timestamp, sizeof(t->timestamp)))
+		return pr_perror("fd %u: TCP_TIMESTAMP", fd);
+	if ((ret = fill_queue(sk, TCP_RECV_QUEUE, &t->inq, fd)) || (ret = fill_queue(sk, TCP_SEND_QUEUE, &t->outq, fd)))
+		return ret;
+	setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q));
+	/* the window refers to rcv_nxt: after the receive queue is in */
+	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof(w)))
+		return pr_perror("fd %u: TCP_REPAIR_WINDOW", fd);
+	/* our FIN went out before: queue it again, taken as sent like the data */
+	if (t->fin_sent && shutdown(sk, SHUT_WR))
+		return pr_perror("fd %u: can't shut down the sending side in repair mode", fd);
+	if (e->shutdown & 1 && shutdown(sk, SHUT_RD))
+		return pr_perror("fd %u: can't shut down the receiving side", fd);
+	if ((ret = repair(sk, 0)))
+		return pr_err("fd %u: can't leave repair mode: %s", fd, strerror(-ret)), ret;
+	return 0;
+}
+
+int tcp_validate(const InetSkEntry *e, unsigned fd)
+{
+	const TcpStreamEntry *t = e->tcp;
+
+	if (t->unsent > t->outq.len || t->snd_wscale > 14 || t->rcv_wscale > 14 || t->mss > 65535 ||
+	    t->outq.len > (1u << 30) || t->inq.len > (1u << 30) || (t->fin_sent && t->fin_received) ||
+	    (t->netlock && !netlock_valid_name(t->netlock)))
+		return pr_err("fdinfo: fd %u: invalid TCP connection state", fd), -EINVAL;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- restore lock */
+
+static char **stale;     /* locks the dumps left, removed once ours holds */
+static size_t nr_stale;
+
+int tcp_restore_collect(const struct files_image *fi, bool tcp_close)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < fi->nr && !ret; i++) {
+		const InetSkEntry *e = fi->fds[i]->inet;
+		bool seen = false;
+
+		if (!e || !e->tcp)
+			continue;
+		if (!tcp_close && !(ret = netlock_begin("r")))
+			ret = netlock_add(e->family, e->src_addr.data, e->src_port, e->dst_addr.data, e->dst_port);
+		if (ret || !e->tcp->netlock)
+			continue;
+		for (size_t k = 0; k < nr_stale && !seen; k++)
+			seen = !strcmp(stale[k], e->tcp->netlock);
+		if (!seen) {
+			char **n = realloc(stale, (nr_stale + 1) * sizeof(*n));
+			if (!n)
+				return -ENOMEM;
+			stale = n;
+			if (!(stale[nr_stale] = strdup(e->tcp->netlock)))
+				return -ENOMEM;
+			nr_stale++;
+		}
+	}
+	return ret;
+}
+
+int tcp_restore_lock(void)
+{
+	int ret = netlock_lock();
+
+	/* ours holds the connections now (or they come back closed): the dump's goes */
+	for (size_t k = 0; k < nr_stale; k++) {
+		if (!ret)
+			netlock_drop(stale[k]);
+		free(stale[k]);
+	}
+	free(stale);
+	stale = NULL;
+	nr_stale = 0;
+	return ret;
+}

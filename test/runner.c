@@ -2,7 +2,7 @@
  * to check its state.
  *
  *   runner [--crtool PATH] [--keep] [--mode restore|leave-running|twice|predump|lazy]...
- *          [--expect-fail] [--timeout SEC] [-v] -- PROG [ARGS...]
+ *          [--expect-fail] [--timeout SEC] [--dump-arg ARG]... [-v] -- PROG [ARGS...]
  *
  * Modes (default: all three, in this order):
  *   restore        dump (the test is killed), restore -d, CHECK
@@ -28,6 +28,8 @@
  * --expect-fail: a case passes only if every crtool step succeeded and the
  * test then reported FAIL and exited 1 (the negative test: the runner notices
  * lost state).  A crtool failure still fails the case.
+ *
+ * --dump-arg ARG: pass ARG to every crtool dump (e.g. --tcp-established).
  *
  * PROG without a '/' is looked up next to the runner binary.
  */
@@ -59,6 +61,8 @@ static const int check_s = 60;   /* CHECK to PASS/FAIL */
 static const int exit_s = 20;    /* PASS/FAIL to exit, dump to death */
 
 static char **prog_argv;
+static const char *dump_args[4];
+static int nr_dump_args;
 static char prog_path[PATH_MAX];
 static char name[512];
 
@@ -309,7 +313,7 @@ static bool crtool_dump(int round, bool leave_running)
 	int nfd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (efd < 0 || nfd < 0)
 		return failf("open %s: %s", err, strerror(errno));
-	char *argv[12];
+	char *argv[16];
 	int n = 0;
 	argv[n++] = (char *)crtool;
 	argv[n++] = "dump";
@@ -325,6 +329,8 @@ static bool crtool_dump(int round, bool leave_running)
 	}
 	if (verbose)
 		argv[n++] = "-v";
+	for (int k = 0; k < nr_dump_args; k++)
+		argv[n++] = (char *)dump_args[k];
 	argv[n] = NULL;
 	int fds[3] = { nfd, efd, efd };
 	double t0 = now();
@@ -840,7 +846,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: runner [--crtool PATH] [--keep] [--mode restore|leave-running|twice|predump|lazy]...\n"
-		"              [--expect-fail] [--timeout SEC] [-v] -- PROG [ARGS...]\n");
+		"              [--expect-fail] [--timeout SEC] [--dump-arg ARG]... [-v] -- PROG [ARGS...]\n");
 	exit(2);
 }
 
@@ -861,6 +867,8 @@ int main(int argc, char **argv)
 			expect_fail = true;
 		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
 			verbose = true;
+		} else if (!strcmp(a, "--dump-arg") && i + 1 < argc && nr_dump_args < 4) {
+			dump_args[nr_dump_args++] = argv[++i];
 		} else if (!strcmp(a, "--timeout") && i + 1 < argc) {
 			timeout_s = atoi(argv[++i]);
 			if (timeout_s <= 0)

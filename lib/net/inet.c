@@ -378,9 +378,11 @@ static int opts_before_bind(int sk, const InetSkEntry *e, unsigned fd)
  * would switch TCP's autotuning off. */
 static int set_buf(int sk, const InetSkEntry *e, int name, int force, uint32_t want, unsigned fd)
 {
-	int probe = socket(e->family, e->type, e->protocol);
+	int probe = e->tcp ? -1 : socket(e->family, e->type, e->protocol);
 	uint32_t def = 0;
 
+	if (e->tcp)   /* a connection's were set to refill its queues */
+		return 0;
 	if (probe >= 0) {
 		get_int(probe, SOL_SOCKET, name, &def);
 		close(probe);

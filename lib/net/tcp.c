@@ -81,6 +81,10 @@ static int read_queue(int sk, int q, int ioc, uint32_t *seq, ProtobufCBinaryData
 				 q == TCP_RECV_QUEUE ? "receive" : "send");
 	else if (len)
 		data->len = n;
+	/* all of it in one peek (the send queue's count may include our FIN) */
+	if (len && (n > len || n < len - (q == TCP_SEND_QUEUE)))
+		return pr_err("%s: read %zd of the %d bytes in its %s queue", who, n, len,
+			      q == TCP_RECV_QUEUE ? "receive" : "send"), -EIO;
 	return 0;
 }
 
@@ -228,7 +232,7 @@ static int fill_queue(int sk, int q, const ProtobufCBinaryData *d, unsigned fd)
 	while (off < d->len) {
 		/* the receive queue takes at most what fits the socket's memory at once */
 		size_t chunk = d->len - off > 65536 ? 65536 : d->len - off;
-		ssize_t n = send(sk, d->data + off, chunk, 0);
+		ssize_t n = send(sk, d->data + off, chunk, MSG_DONTWAIT);
 		if (n <= 0)
 			return pr_perror("fd %u: can't refill the %s queue (%zu of %zu bytes in)", fd,
 					 q == TCP_RECV_QUEUE ? "receive" : "send", off, d->len);
@@ -263,6 +267,11 @@ int tcp_restore_stream(int sk, const InetSkEntry *e, unsigned fd)
 	if ((t->opts & TCPI_OPT_TIMESTAMPS) &&
 	    setsockopt(sk, IPPROTO_TCP, TCP_TIMESTAMP, &t->timestamp, sizeof(t->timestamp)))
 		return pr_perror("fd %u: TCP_TIMESTAMP", fd);
+	/* the buffers as they were (autotuned or set): the queues fit them */
+	int sb = e->opts->sndbuf / 2, rb = e->opts->rcvbuf / 2;
+	if (setsockopt(sk, SOL_SOCKET, SO_SNDBUFFORCE, &sb, sizeof(sb)) ||
+	    setsockopt(sk, SOL_SOCKET, SO_RCVBUFFORCE, &rb, sizeof(rb)))
+		return pr_perror("fd %u: can't size the socket buffers", fd);
 	if ((ret = fill_queue(sk, TCP_RECV_QUEUE, &t->inq, fd)) || (ret = fill_queue(sk, TCP_SEND_QUEUE, &t->outq, fd)))
 		return ret;
 	setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q));

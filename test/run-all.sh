@@ -24,7 +24,9 @@ RUNNER=$B/test/runner
 PROGS="counter mem-random mem-file-private mem-file-shared mem-prot mem-brk mem-stack
        mem-growsdown mem-madvise fpu-avx512 signals itimer vdso-clock nanosleep pipe-read file-regular
        file-unlinked pipe-inner fifo memfd eventfd signalfd timerfd inotify epoll dev-special
-       file-locks posix-timers files-shared ipc-sysv ipc-mqueue pty poll-wait sk-unix-pair sk-unix-bound sk-unix-tree"
+       file-locks posix-timers files-shared ipc-sysv ipc-mqueue pty poll-wait sk-unix-pair sk-unix-bound sk-unix-tree sk-inet"
+# programs whose dumps save established TCP connections
+TCP_PROGS="sk-tcp-established"
 # programs run again with other arguments: "NAME ARGS..." each
 VARIANTS=("tree" "storm --forks" "storm --threads" "threads --threads 2" "threads --threads 64" "threads --threads 1000")
 
@@ -116,6 +118,11 @@ for p in $PROGS; do
 	[ "$p" = mem-random ] && [ "$fast" = 1 ] && args=(--size 32)
 	# shellcheck disable=SC2086
 	run_suite "runner $p" "$RUNNER" --crtool "$CRTOOL" "${MODES[@]}" ${RUNNER_ARGS:-} -- "$p" "${args[@]}"
+done
+for p in $TCP_PROGS; do
+	selected "$p" || continue
+	# shellcheck disable=SC2086
+	run_suite "runner $p" "$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --dump-arg --tcp-established -- "$p"
 done
 for v in "${VARIANTS[@]}"; do
 	read -r -a words <<<"$v"

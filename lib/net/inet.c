@@ -202,9 +202,10 @@ static int dump_mcast(int sk, InetSkEntry *e)
 	for (char *l = strtok(text, "\n"); l && !ret; l = strtok(NULL, "\n")) {
 		if (e->family == AF_INET) {
 			unsigned idx, grp;
-			if (sscanf(l, "%u %*s :", &idx) == 1 && strchr(l, ':'))
+			/* an interface's line, then its groups' lines, indented */
+			if (l[0] >= '0' && l[0] <= '9' && sscanf(l, "%u", &idx) == 1)
 				ifindex = idx;
-			else if (sscanf(l, " %8x", &grp) == 1 && (l[0] == '\t' || l[0] == ' '))
+			else if ((l[0] == '\t' || l[0] == ' ') && sscanf(l, " %8x", &grp) == 1)
 				ret = mcast_try(sk, e, ifindex, &grp);
 		} else {
 			char hex[33];

@@ -2,7 +2,8 @@
 # Installs the Debian packages libcr builds and tests with; a no-op when all are present.
 set -e
 PKGS="gcc make libc6-dev binutils pkg-config libprotobuf-c-dev protobuf-c-compiler \
-libnl-3-dev libnl-route-3-dev libcap-dev libbsd-dev nginx-light curl procps iproute2 util-linux python3 valgrind"
+libnl-3-dev libnl-route-3-dev libcap-dev libbsd-dev nginx-light curl procps iproute2 util-linux python3 valgrind \
+nftables iptables redis-server redis-tools"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -68,6 +68,41 @@ int sock_domain(pid_t pid, int fd)
 	return dom;
 }
 
+static const char *family_name(int f)
+{
+	static const char *const n[] = { [AF_UNIX] = "AF_UNIX", [AF_INET] = "AF_INET", [AF_INET6] = "AF_INET6",
+					 [AF_NETLINK] = "AF_NETLINK", [AF_PACKET] = "AF_PACKET" };
+	return f >= 0 && f < (int)ARRAY_SIZE(n) && n[f] ? n[f] : NULL;
+}
+
+static const char *type_name(int t)
+{
+	static const char *const n[] = { [SOCK_STREAM] = "SOCK_STREAM", [SOCK_DGRAM] = "SOCK_DGRAM",
+					 [SOCK_RAW] = "SOCK_RAW", [SOCK_SEQPACKET] = "SOCK_SEQPACKET",
+					 [SOCK_PACKET] = "SOCK_PACKET" };
+	return t >= 0 && t < (int)ARRAY_SIZE(n) && n[t] ? n[t] : "?";
+}
+
+void sock_describe(pid_t pid, int fd, char *buf, size_t len)
+{
+	int pidfd = syscall(SYS_pidfd_open, pid, 0), sk = -1, dom = -1, type = -1, proto = -1;
+	socklen_t l = sizeof(int);
+
+	if (pidfd >= 0) {
+		sk = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+		close(pidfd);
+	}
+	if (sk < 0 || getsockopt(sk, SOL_SOCKET, SO_DOMAIN, &dom, &l) ||
+	    getsockopt(sk, SOL_SOCKET, SO_TYPE, &type, &l) || getsockopt(sk, SOL_SOCKET, SO_PROTOCOL, &proto, &l)) {
+		snprintf(buf, len, "socket");
+	} else if (family_name(dom))
+		snprintf(buf, len, "socket of family %s, type %s, protocol %d", family_name(dom), type_name(type), proto);
+	else
+		snprintf(buf, len, "socket of family %d, type %s, protocol %d", dom, type_name(type), proto);
+	if (sk >= 0)
+		close(sk);
+}
+
 static bool inet_match(const struct fd_dump_ctx *c)
 {
 	int dom = strncmp(c->link, "socket:", 7) ? -1 : sock_domain(c->pid, c->fd);
@@ -256,11 +291,8 @@ static int inet_dump(const struct fd_dump_ctx *c, FdinfoEntry *fe)
 	get_int(sk, SOL_SOCKET, SO_TYPE, &type);
 	get_int(sk, SOL_SOCKET, SO_PROTOCOL, &proto);
 	if (!((type == SOCK_STREAM && proto == IPPROTO_TCP) || (type == SOCK_DGRAM && proto == IPPROTO_UDP))) {
-		pr_err("%s: a socket of family %s, type %s, protocol %u can't be checkpointed (only TCP and UDP)",
-			     who, dom == AF_INET ? "AF_INET" : "AF_INET6",
-			     type == SOCK_RAW ? "SOCK_RAW" : type == SOCK_DGRAM ? "SOCK_DGRAM" :
-			     type == SOCK_STREAM ? "SOCK_STREAM" : type == SOCK_SEQPACKET ? "SOCK_SEQPACKET" : "other",
-			     proto);
+		pr_err("%s is a socket of family %s, type %s, protocol %u, which can't be checkpointed (only TCP and "
+		       "UDP)", who, family_name(dom), type_name(type), proto);
 		ret = -EOPNOTSUPP;
 		goto out;
 	}

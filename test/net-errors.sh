@@ -1,0 +1,175 @@
+#!/bin/bash
+# test/net-errors.sh: the network error paths.  Each case checks crtool's one
+# "Error: " line, that the target runs on untouched where the dump failed, and
+# that no network lock (nftables table or iptables chain named libcr_*) is left.
+#
+#   raw-socket, packet-socket  the dump names pid, fd, family and type
+#   tcp-not-asked              established connections without --tcp-established:
+#                              the dump names them
+#   failed-dump-unlocks        --tcp-established, then a raw socket fails the dump
+#                              after the lock was taken: lock gone, connection works
+#   missing-address            a connection over 10.99.0.1, an address gone
+#                              before the restore: the restore names
+#                              the address, leaves no process and no lock
+#                              (10.99.0.1/32 is on lo for the dump only)
+# Prints "PASS name" / "FAIL name: why", then "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.." || exit 2
+CRTOOL=${CRTOOL:-$PWD/build/crtool}
+BIN=${TEST_BIN:-$PWD/build/test}
+T=$(mktemp -d /tmp/libcr-net-errors-XXXXXX) || exit 2
+PIDS=()
+passed=0
+failed=0
+
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do
+		kill -9 "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	ip addr del 10.99.0.1/32 dev lo 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+pass() { echo "PASS $1"; passed=$((passed + 1)); }
+fail() {
+	echo "FAIL $1: $2"
+	failed=$((failed + 1))
+	[ -s "$T/err" ] && sed 's/^/    /' "$T/err" | head -n 10
+}
+
+# start TAG ARGS: sk-errors in its own session, stdin a fifo, wait for READY; sets PID
+start() {
+	local tag=$1 i
+	shift
+	mkfifo "$T/$tag.fifo"
+	setsid "$BIN/sk-errors" "$@" <>"$T/$tag.fifo" >"$T/$tag.out" 2>&1 &
+	PID=$!
+	PIDS+=("$PID")
+	for ((i = 0; i < 200; i++)); do
+		grep -qx READY "$T/$tag.out" && return 0
+		sleep 0.025
+	done
+	return 1
+}
+
+# check TAG: CHECK, then PASS from it
+check() {
+	local i
+	echo CHECK >"$T/$1.fifo"
+	for ((i = 0; i < 200; i++)); do
+		grep -q '^\(PASS\|FAIL\)' "$T/$1.out" && break
+		sleep 0.025
+	done
+	grep -qx PASS "$T/$1.out"
+}
+
+crt() {
+	timeout 60 "$CRTOOL" "$@" >"$T/out" 2>"$T/err" </dev/null
+	RC=$?
+}
+
+# expect_error NAME WORDS...: failed with one "Error: " line holding every word
+expect_error() {
+	local name=$1 w line
+	shift
+	[ "$RC" = 0 ] && { fail "$name" "crtool exited 0"; return 1; }
+	[ "$RC" -ge 124 ] && { fail "$name" "crtool timed out or died (status $RC)"; return 1; }
+	line=$(grep -m1 '^Error: ' "$T/err")
+	for w in "$@"; do
+		case "$line" in
+		*"$w"*) ;;
+		*) fail "$name" "message lacks '$w': $line"; return 1 ;;
+		esac
+	done
+	[ "$(grep -c '' "$T/err")" = 1 ] || { fail "$name" "more than one line on stderr"; return 1; }
+}
+
+no_lock() {
+	if nft list tables 2>/dev/null | grep -q libcr_ || iptables -S 2>/dev/null | grep -q libcr_; then
+		fail "$1" "a network lock is left: $(nft list tables 2>/dev/null | grep libcr_)"
+		return 1
+	fi
+}
+
+running_untraced() {
+	[ -r "/proc/$1/status" ] && awk '/^State:/ {s=$2} /^TracerPid:/ {t=$2} END {exit !(s !~ /[tTZX]/ && t == 0)}' \
+		"/proc/$1/status"
+}
+
+# survived NAME TAG: the target runs freely, passes its check, no lock is left
+survived() {
+	if ! running_untraced "$PID"; then
+		fail "$1" "the target is not running freely after the failed dump"
+	elif ! check "$2"; then
+		fail "$1" "the target failed its check: $(tr '\n' ' ' <"$T/$2.out")"
+	elif no_lock "$1"; then
+		pass "$1"
+	fi
+	kill -9 "$PID" 2>/dev/null
+	wait "$PID" 2>/dev/null
+}
+
+if [ ! -x "$CRTOOL" ] || [ ! -x "$BIN/sk-errors" ]; then
+	echo "FAIL net-errors: no crtool or sk-errors"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
+for kind in raw packet; do
+	name=$kind-socket
+	if start "$name" --"$kind"; then
+		mkdir "$T/d-$name"
+		crt dump -t "$PID" -D "$T/d-$name"
+		if [ $kind = raw ]; then words=("AF_INET" "SOCK_RAW"); else words=("AF_PACKET" "SOCK_DGRAM"); fi
+		expect_error "$name" "pid $PID" "fd 9" "${words[@]}" "can't be checkpointed" && survived "$name" "$name"
+	else
+		fail "$name" "sk-errors did not start: $(cat "$T/$name.out")"
+	fi
+done
+
+if start tcp-not-asked --conn; then
+	mkdir "$T/d-tcp"
+	crt dump -t "$PID" -D "$T/d-tcp"
+	expect_error tcp-not-asked "2 established TCP connections" "pid $PID" "127.0.0.1:" "--tcp-established" &&
+		survived tcp-not-asked tcp-not-asked
+else
+	fail tcp-not-asked "sk-errors did not start"
+fi
+
+if start failed-dump-unlocks --conn --raw; then
+	mkdir "$T/d-unlock"
+	crt dump -t "$PID" -D "$T/d-unlock" --tcp-established
+	expect_error failed-dump-unlocks "fd 9" "SOCK_RAW" && survived failed-dump-unlocks failed-dump-unlocks
+else
+	fail failed-dump-unlocks "sk-errors did not start"
+fi
+
+name=missing-address
+if ! ip addr add 10.99.0.1/32 dev lo; then
+	fail $name "can't add 10.99.0.1 to lo"
+elif ! start $name --dummy; then
+	fail $name "sk-errors did not start: $(cat "$T/$name.out")"
+else
+	mkdir "$T/d-addr"
+	crt dump -t "$PID" -D "$T/d-addr" --tcp-established
+	if [ "$RC" != 0 ]; then
+		fail $name "the dump failed"
+	else
+		ip addr del 10.99.0.1/32 dev lo
+		crt restore -D "$T/d-addr" -d
+		if expect_error $name "10.99.0.1:" "does not exist on this host" && no_lock $name; then
+			if kill -0 "$PID" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$PID/status"; then
+				fail $name "a process runs at pid $PID after the failed restore"
+			else
+				pass $name
+			fi
+		fi
+	fi
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,75 @@
+/* sk-errors: sockets for test/net-errors.sh (not run by the runner).
+ *
+ *   --conn      an established TCP connection on 127.0.0.1 (both ends here)
+ *   --dummy     the same connection over 10.99.0.1 (an address the script
+ *               puts on lo, and removes before the restore)
+ *   --raw       also an AF_INET SOCK_RAW socket (ICMP) at fd 9
+ *   --packet    also an AF_PACKET socket at fd 9
+ * After CHECK: the connection still carries bytes both ways, fd 9 is what it
+ * was.
+ */
+#include "tst.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <linux/if_ether.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int lsk = -1, cli = -1, srv = -1;
+
+static void connect_pair(const char *addr)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t l = sizeof(a);
+
+	inet_pton(AF_INET, addr, &a.sin_addr);
+	if ((lsk = socket(AF_INET, SOCK_STREAM, 0)) < 0 || bind(lsk, (struct sockaddr *)&a, l) || listen(lsk, 1) ||
+	    getsockname(lsk, (struct sockaddr *)&a, &l) || (cli = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
+	    connect(cli, (struct sockaddr *)&a, l) || (srv = accept(lsk, NULL, NULL)) < 0)
+		tst_fail("connection over %s: %s", addr, strerror(errno));
+	if (write(cli, "abc", 3) != 3)
+		tst_fail("write: %s", strerror(errno));
+}
+
+int main(int argc, char **argv)
+{
+	tst_init_opts(argc, argv, NULL, "conn,dummy,raw,packet");
+	int fd9 = -1, type = 0;
+
+	if (tst_opt_flag("conn"))
+		connect_pair("127.0.0.1");
+	if (tst_opt_flag("dummy"))
+		connect_pair("10.99.0.1");
+	if (tst_opt_flag("raw"))
+		fd9 = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+	if (tst_opt_flag("packet"))
+		fd9 = socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_ALL));
+	if ((tst_opt_flag("raw") || tst_opt_flag("packet")) && (fd9 < 0 || dup2(fd9, 9) != 9))
+		tst_fail("socket: %s", strerror(errno));
+	if (fd9 >= 0 && fd9 != 9)
+		close(fd9);
+	if (fd9 >= 0) {
+		socklen_t l = sizeof(type);
+		getsockopt(9, SOL_SOCKET, SO_TYPE, &type, &l);
+	}
+
+	tst_ready();
+	tst_wait_check();
+
+	if (cli >= 0) {
+		char b[4] = "";
+		if (read(srv, b, 3) != 3 || memcmp(b, "abc", 3) || write(srv, "xyz", 3) != 3 || read(cli, b, 3) != 3 ||
+		    memcmp(b, "xyz", 3))
+			tst_fail("the connection is broken: %s", strerror(errno));
+	}
+	if (fd9 >= 0) {
+		int t = -1;
+		socklen_t l = sizeof(t);
+		if (getsockopt(9, SOL_SOCKET, SO_TYPE, &t, &l) || t != type)
+			tst_fail("fd 9 changed");
+	}
+	tst_pass();
+}

@@ -178,6 +178,11 @@ for r in nginx python-log pipeline bash-pty; do
 	run_suite "real $r" env CRTOOL="$CRTOOL" "./test/real/$r.sh"
 done
 
+# ---- a 100 MB TCP stream between two network namespaces, server dumped mid-stream
+if selected net; then
+	run_suite net env CRTOOL="$CRTOOL" ./test/net.sh
+fi
+
 # ---- restores into new pid namespaces, side by side with the original
 if selected pidns; then
 	run_suite pidns env CRTOOL="$CRTOOL" ./test/pidns.sh

@@ -173,7 +173,7 @@ if selected page-server; then
 fi
 
 # ---- real programs (test/real/NAME.sh)
-for r in nginx python-log pipeline bash-pty; do
+for r in nginx python-log pipeline bash-pty redis; do
 	selected "$r" real || continue
 	run_suite "real $r" env CRTOOL="$CRTOOL" "./test/real/$r.sh"
 done

@@ -27,7 +27,7 @@ PROGS="counter mem-random mem-file-private mem-file-shared mem-prot mem-brk mem-
        file-unlinked pipe-inner fifo memfd eventfd signalfd timerfd inotify epoll dev-special
        file-locks posix-timers files-shared ipc-sysv ipc-mqueue pty poll-wait sk-unix-pair sk-unix-bound sk-unix-tree sk-inet"
 # programs whose dumps save established TCP connections
-TCP_PROGS="sk-tcp-established"
+TCP_PROGS="sk-tcp-established sk-tcp-halfclosed"
 # programs run again with other arguments: "NAME ARGS..." each
 VARIANTS=("tree" "storm --forks" "storm --threads" "threads --threads 2" "threads --threads 64" "threads --threads 1000")
 

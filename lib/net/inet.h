@@ -58,6 +58,10 @@ void tcp_dump_finish(bool keep_repair);
  * it and leave repair mode. */
 int tcp_restore_stream(int sk, const InetSkEntry *e, unsigned fd);
 int tcp_validate(const InetSkEntry *e, unsigned fd);
+/* tcp-fin.c: hand the restored socket its peer's FIN (seq, ack, raw window). */
+int tcp_send_peer_fin(const InetSkEntry *e, uint32_t seq, uint32_t ack, uint16_t win, unsigned fd);
+/* Packets with this mark pass the network lock (the FIN handed over). */
+#define NETLOCK_MARK 0x6c696263
 
 struct tree;
 /* Before any task is dumped: find the tree's TCP connections; without

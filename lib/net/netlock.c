@@ -219,11 +219,13 @@ static char *nft_script(void)
 	    append(&s, &l, " set c4 { type ipv4_addr . inet_service . ipv4_addr . inet_service; }\n") ||
 	    append(&s, &l, " set c6 { type ipv6_addr . inet_service . ipv6_addr . inet_service; }\n") ||
 	    append(&s, &l, " chain in { type filter hook input priority -150; policy accept;\n"
+			   "  meta mark 0x%x accept\n"
 			   "  ip daddr . tcp dport . ip saddr . tcp sport @c4 drop\n"
-			   "  ip6 daddr . tcp dport . ip6 saddr . tcp sport @c6 drop\n }\n") ||
+			   "  ip6 daddr . tcp dport . ip6 saddr . tcp sport @c6 drop\n }\n", NETLOCK_MARK) ||
 	    append(&s, &l, " chain out { type filter hook output priority -150; policy accept;\n"
+			   "  meta mark 0x%x accept\n"
 			   "  ip saddr . tcp sport . ip daddr . tcp dport @c4 drop\n"
-			   "  ip6 saddr . tcp sport . ip6 daddr . tcp dport @c6 drop\n }\n}\n")) {
+			   "  ip6 saddr . tcp sport . ip6 daddr . tcp dport @c6 drop\n }\n}\n", NETLOCK_MARK)) {
 		free(s);
 		return NULL;
 	}
@@ -266,8 +268,9 @@ int netlock_lock(void)
 		ret = 0;
 		for (int v6 = 0; v6 < 2 && !ret; v6++) {
 			const char *rules = v6 ? rules6 : rules4;
-			if (append(&in[v6], &l[v6], "*filter\n:%s - [0:0]\n-I INPUT 1 -j %s\n-I OUTPUT 1 -j %s\n", name + 4,
-				   name + 4, name + 4))
+			if (append(&in[v6], &l[v6], "*filter\n:%s - [0:0]\n-I INPUT 1 -j %s\n-I OUTPUT 1 -j %s\n"
+				   "-A %s -m mark --mark 0x%x -j RETURN\n", name + 4, name + 4, name + 4, name + 4,
+				   NETLOCK_MARK))
 				ret = -ENOMEM;
 			else {
 				char *n = realloc(in[v6], l[v6] + (rules ? strlen(rules) : 0) + 16);

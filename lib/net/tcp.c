@@ -117,9 +117,6 @@ int tcp_dump_stream(int sk, const struct inet_diag_sk *d, InetSkEntry *e, pid_t 
 		      d->state == INET_TCP_CLOSING || d->state == INET_TCP_LAST_ACK;
 	t->fin_received = d->state == INET_TCP_CLOSE_WAIT || d->state == INET_TCP_LAST_ACK ||
 			  d->state == INET_TCP_CLOSING;
-	if (t->fin_received)
-		return pr_err("%s: TCP connection in state %s (the peer closed its side) can't be checkpointed yet", who,
-			      inet_state_name(d->state)), -EOPNOTSUPP;
 	if ((ret = read_queue(sk, TCP_RECV_QUEUE, SIOCINQ, &t->inq_seq, &t->inq, who)) ||
 	    (ret = read_queue(sk, TCP_SEND_QUEUE, SIOCOUTQ, &t->outq_seq, &t->outq, who)))
 		return ret;
@@ -252,7 +249,7 @@ int tcp_restore_stream(int sk, const InetSkEntry *e, unsigned fd)
 		return pr_err("fd %u: can't put a new socket in repair mode (TCP_REPAIR): %s", fd, strerror(-ret)), ret;
 	/* the sequences of the first byte in each queue: the queues are written after */
 	if ((ret = set_queue(sk, TCP_SEND_QUEUE, t->outq_seq - t->outq.len - t->fin_sent, fd)) ||
-	    (ret = set_queue(sk, TCP_RECV_QUEUE, t->inq_seq - t->inq.len, fd)) ||
+	    (ret = set_queue(sk, TCP_RECV_QUEUE, t->inq_seq - t->inq.len - t->fin_received, fd)) ||
 	    (ret = inet_bind(sk, e, fd)) || (ret = inet_connect(sk, e, fd)))
 		return ret;
 	o[no++] = (struct tcp_repair_opt){ TCPOPT_MAXSEG, t->mss };
@@ -275,16 +272,25 @@ int tcp_restore_stream(int sk, const InetSkEntry *e, unsigned fd)
 	if ((ret = fill_queue(sk, TCP_RECV_QUEUE, &t->inq, fd)) || (ret = fill_queue(sk, TCP_SEND_QUEUE, &t->outq, fd)))
 		return ret;
 	setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q));
-	/* the window refers to rcv_nxt: after the receive queue is in */
+	/* the window refers to rcv_nxt: after the receive queue is in; the peer's
+	 * FIN comes later, so its sequence is not ours yet */
+	if (t->fin_received && (int32_t)(w.rcv_wup - (t->inq_seq - 1)) > 0)
+		w.rcv_wup = t->inq_seq - 1;
 	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof(w)))
 		return pr_perror("fd %u: TCP_REPAIR_WINDOW", fd);
-	/* our FIN went out before: queue it again, taken as sent like the data */
-	if (t->fin_sent && shutdown(sk, SHUT_WR))
-		return pr_perror("fd %u: can't shut down the sending side in repair mode", fd);
-	if (e->shutdown & 1 && shutdown(sk, SHUT_RD))
-		return pr_perror("fd %u: can't shut down the receiving side", fd);
 	if ((ret = repair(sk, 0)))
 		return pr_err("fd %u: can't leave repair mode: %s", fd, strerror(-ret)), ret;
+	/* Half-closed: the peer's FIN first (ESTABLISHED -> CLOSE_WAIT), then ours
+	 * again, sent for real into the lock (-> LAST_ACK or FIN_WAIT1; the peer's
+	 * ACK of the resent FIN moves it on) */
+	if (t->fin_received &&
+	    (ret = tcp_send_peer_fin(e, t->inq_seq - 1, t->outq_seq - t->outq.len - t->fin_sent,
+				     t->snd_wnd >> t->snd_wscale > 0xffff ? 0xffff : t->snd_wnd >> t->snd_wscale, fd)))
+		return ret;
+	if (t->fin_sent && shutdown(sk, SHUT_WR))
+		return pr_perror("fd %u: can't shut down the sending side again", fd);
+	if (e->shutdown & 1 && !t->fin_received && shutdown(sk, SHUT_RD))
+		return pr_perror("fd %u: can't shut down the receiving side", fd);
 	return 0;
 }
 

@@ -12,6 +12,8 @@
 #                              before the restore: the restore names
 #                              the address, leaves no process and no lock
 #                              (10.99.0.1/32 is on lo for the dump only)
+#   tcp-close                  (not an error) restore --tcp-close: the ends come
+#                              back as closed sockets, the listener listens
 # Prints "PASS name" / "FAIL name: why", then "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -46,8 +48,10 @@ start() {
 	local tag=$1 i
 	shift
 	mkfifo "$T/$tag.fifo"
+	: >"$T/$tag.out"
 	setsid "$BIN/sk-errors" "$@" <>"$T/$tag.fifo" >"$T/$tag.out" 2>&1 &
 	PID=$!
+	disown "$PID"
 	PIDS+=("$PID")
 	for ((i = 0; i < 200; i++)); do
 		grep -qx READY "$T/$tag.out" && return 0
@@ -146,6 +150,27 @@ if start failed-dump-unlocks --conn --raw; then
 	expect_error failed-dump-unlocks "fd 9" "SOCK_RAW" && survived failed-dump-unlocks failed-dump-unlocks
 else
 	fail failed-dump-unlocks "sk-errors did not start"
+fi
+
+# ---- not an error: --tcp-close brings the connections back closed
+if start tcp-close --conn --closed; then
+	mkdir "$T/d-close"
+	crt dump -t "$PID" -D "$T/d-close" --tcp-established
+	if [ "$RC" != 0 ]; then
+		fail tcp-close "the dump failed"
+	else
+		crt restore -D "$T/d-close" -d --tcp-close
+		if [ "$RC" != 0 ]; then
+			fail tcp-close "the restore failed"
+		elif ! check tcp-close; then
+			fail tcp-close "the restored process failed its check: $(tr '\n' ' ' <"$T/tcp-close.out")"
+		elif no_lock tcp-close; then
+			pass tcp-close
+		fi
+		kill -9 "$PID" 2>/dev/null
+	fi
+else
+	fail tcp-close "sk-errors did not start"
 fi
 
 name=missing-address

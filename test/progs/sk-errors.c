@@ -5,6 +5,8 @@
  *               puts on lo, and removes before the restore)
  *   --raw       also an AF_INET SOCK_RAW socket (ICMP) at fd 9
  *   --packet    also an AF_PACKET socket at fd 9
+ *   --closed    the check expects the connection's two ends closed (restored
+ *               with --tcp-close): not connected, the listener listening
  * After CHECK: the connection still carries bytes both ways, fd 9 is what it
  * was.
  */
@@ -36,7 +38,7 @@ static void connect_pair(const char *addr)
 
 int main(int argc, char **argv)
 {
-	tst_init_opts(argc, argv, NULL, "conn,dummy,raw,packet");
+	tst_init_opts(argc, argv, NULL, "conn,dummy,raw,packet,closed");
 	int fd9 = -1, type = 0;
 
 	if (tst_opt_flag("conn"))
@@ -59,7 +61,16 @@ int main(int argc, char **argv)
 	tst_ready();
 	tst_wait_check();
 
-	if (cli >= 0) {
+	if (cli >= 0 && tst_opt_flag("closed")) {
+		struct sockaddr_storage a;
+		socklen_t l = sizeof(a);
+		int acc = -1;
+		l = sizeof(acc);
+		if (!getpeername(cli, (struct sockaddr *)&a, &l) || !getpeername(srv, (struct sockaddr *)&a, &l))
+			tst_fail("a connection came back though restored with --tcp-close");
+		if (getsockopt(lsk, SOL_SOCKET, SO_ACCEPTCONN, &acc, &l) || acc != 1)
+			tst_fail("the listener is not listening");
+	} else if (cli >= 0) {
 		char b[4] = "";
 		if (read(srv, b, 3) != 3 || memcmp(b, "abc", 3) || write(srv, "xyz", 3) != 3 || read(cli, b, 3) != 3 ||
 		    memcmp(b, "xyz", 3))

@@ -12,7 +12,13 @@
  *                               millisecond, appends its CLOCK_REALTIME (ns) to the file
  *                               churn.log in its working directory: the longest gap
  *                               between two lines is how long it was stopped
+ *   bench-mem tcp N             N established TCP connections on 127.0.0.1, both
+ *                               ends held (100 bytes unread at each), then READY
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -33,7 +39,8 @@ static void usage(void)
 			"       bench-mem churn SIZE_MiB\n"
 			"       bench-mem hold SIZE_MiB\n"
 			"       bench-mem threads N\n"
-			"       bench-mem tree N\n");
+			"       bench-mem tree N\n"
+			"       bench-mem tcp N\n");
 	exit(2);
 }
 
@@ -108,6 +115,35 @@ static int do_hold(size_t size)
 	static const char ready[] = "READY\n";
 
 	fill(p, size, (uint64_t)getpid() * 0x9e3779b97f4a7c15ull);
+	if (write(STDOUT_FILENO, ready, sizeof(ready) - 1) != sizeof(ready) - 1)
+		return 1;
+	for (;;)
+		pause();
+}
+
+static int do_tcp(unsigned long n)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t l = sizeof(a);
+	struct rlimit rl;
+	static const char ready[] = "READY\n";
+	char data[100] = { 1 };
+	int ls;
+
+	/* two fds per connection */
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur < 2 * n + 16)
+		return fprintf(stderr, "bench-mem tcp: %lu connections need %lu fds\n", n, 2 * n + 16), 1;
+	if ((ls = socket(AF_INET, SOCK_STREAM, 0)) < 0 || bind(ls, (struct sockaddr *)&a, l) || listen(ls, 128) ||
+	    getsockname(ls, (struct sockaddr *)&a, &l))
+		return perror("bench-mem tcp: listener"), 1;
+	for (unsigned long i = 0; i < n; i++) {
+		int c = socket(AF_INET, SOCK_STREAM, 0), s;
+		if (c < 0 || connect(c, (struct sockaddr *)&a, l) || (s = accept(ls, NULL, NULL)) < 0 ||
+		    write(c, data, sizeof(data)) != sizeof(data) || write(s, data, sizeof(data)) != sizeof(data))
+			return perror("bench-mem tcp: connection"), 1;
+	}
 	if (write(STDOUT_FILENO, ready, sizeof(ready) - 1) != sizeof(ready) - 1)
 		return 1;
 	for (;;)
@@ -222,5 +258,7 @@ int main(int argc, char **argv)
 		return do_tree(mib);
 	if (!strcmp(argv[1], "churn"))
 		return do_churn(mib << 20);
+	if (!strcmp(argv[1], "tcp"))
+		return do_tcp(mib);
 	usage();
 }

@@ -12,6 +12,8 @@
 #                              before the restore: the restore names
 #                              the address, leaves no process and no lock
 #                              (10.99.0.1/32 is on lo for the dump only)
+#   sigterm                    crtool gets SIGTERM while its lock is held: the
+#                              lock is gone, the target's connection works
 #   tcp-close                  (not an error) restore --tcp-close: the ends come
 #                              back as closed sockets, the listener listens
 # Prints "PASS name" / "FAIL name: why", then "N passed, N failed".
@@ -150,6 +152,37 @@ if start failed-dump-unlocks --conn --raw; then
 	expect_error failed-dump-unlocks "fd 9" "SOCK_RAW" && survived failed-dump-unlocks failed-dump-unlocks
 else
 	fail failed-dump-unlocks "sk-errors did not start"
+fi
+
+# ---- SIGTERM to crtool while the lock is held: it leaves with the lock removed and
+# the connections out of repair mode (the target's check uses one)
+if start sigterm --many 400 --conn; then
+	mkdir "$T/d-term"
+	timeout 60 "$CRTOOL" dump -t "$PID" -D "$T/d-term" --tcp-established --leave-running >"$T/out" 2>"$T/err" &
+	cpid=$!
+	seen=0
+	for ((i = 0; i < 400; i++)); do
+		if nft list tables 2>/dev/null | grep -q libcr_ || iptables -S 2>/dev/null | grep -q libcr_; then
+			seen=1
+			kill -TERM "$cpid"
+			break
+		fi
+		kill -0 "$cpid" 2>/dev/null || break
+	done
+	wait "$cpid"
+	RC=$?
+	if [ "$seen" = 0 ]; then
+		fail sigterm "the dump ended (status $RC) before its lock was seen"
+	elif [ "$RC" = 0 ]; then
+		fail sigterm "the dump finished before the signal reached it"
+	elif [ "$RC" != 143 ]; then
+		fail sigterm "crtool exited with status $RC, not by SIGTERM"
+	else
+		for ((i = 0; i < 100; i++)); do running_untraced "$PID" && break; sleep 0.02; done
+		survived sigterm sigterm
+	fi
+else
+	fail sigterm "sk-errors did not start"
 fi
 
 # ---- not an error: --tcp-close brings the connections back closed

@@ -27,6 +27,7 @@ static const char *const ip6t_paths[] = { "/usr/sbin/ip6tables-restore", "/sbin/
 
 static char name[48];            /* "nft:libcr_d123" while a lock is being built or held */
 static bool locked;
+static volatile sig_atomic_t armed;   /* our SIGINT/SIGTERM handlers are in place */
 static char *rules4, *rules6;    /* element lists / rule lines, growing */
 static size_t len4, len6, n4, n6;
 static struct sigaction old_int, old_term;
@@ -200,13 +201,33 @@ int netlock_add(int family, const uint8_t *src, unsigned sport, const uint8_t *d
 		      ch, s, sport, d, dport, ch, d, dport, s, sport);
 }
 
+/* SIGINT/SIGTERM while a lock is being taken or held: the connections leave
+ * repair mode and the lock goes, then the signal does what it would have done. */
 static void on_signal(int sig)
 {
 	tcp_dump_abort();
-	if (locked)
+	if (armed)
 		drop(name, NULL, 0);
 	signal(sig, SIG_DFL);
 	raise(sig);
+}
+
+static void arm(bool on)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	if (on == armed)
+		return;
+	if (on) {
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, &old_int);
+		sigaction(SIGTERM, &sa, &old_term);
+		armed = 1;
+	} else {
+		armed = 0;
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
+	}
 }
 
 static char *nft_script(void)
@@ -256,6 +277,7 @@ int netlock_lock(void)
 
 	if (!name[0] || locked)
 		return 0;
+	arm(true);   /* before the rules exist: a signal meanwhile still removes them */
 	if (!strncmp(name, "nft:", 4)) {
 		char *script = nft_script();
 		if (!script)
@@ -290,24 +312,18 @@ int netlock_lock(void)
 	}
 	if (ret) {
 		pr_err("network lock: can't install %s (%zu TCP connections): %s", name, n4 + n6, err[0] ? err : strerror(-ret));
+		arm(false);
 		name[0] = 0;
 		return ret;
 	}
 	locked = true;
 	pr_info("network lock: %s holds %zu connections", name, n4 + n6);
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
 	return 0;
 }
 
 static void reset(void)
 {
-	if (locked) {
-		sigaction(SIGINT, &old_int, NULL);
-		sigaction(SIGTERM, &old_term, NULL);
-	}
+	arm(false);
 	locked = false;
 	name[0] = 0;
 	free(rules4);

@@ -5,6 +5,7 @@
  *               puts on lo, and removes before the restore)
  *   --raw       also an AF_INET SOCK_RAW socket (ICMP) at fd 9
  *   --packet    also an AF_PACKET socket at fd 9
+ *   --many N    N more connections on 127.0.0.1 (a dump that takes a while)
  *   --closed    the check expects the connection's two ends closed (restored
  *               with --tcp-close): not connected, the listener listening
  * After CHECK: the connection still carries bytes both ways, fd 9 is what it
@@ -38,9 +39,11 @@ static void connect_pair(const char *addr)
 
 int main(int argc, char **argv)
 {
-	tst_init_opts(argc, argv, NULL, "conn,dummy,raw,packet,closed");
+	tst_init_opts(argc, argv, "many", "conn,dummy,raw,packet,closed");
 	int fd9 = -1, type = 0;
 
+	for (long i = tst_opt_long("many", 0); i > 0; i--)
+		connect_pair("127.0.0.1");
 	if (tst_opt_flag("conn"))
 		connect_pair("127.0.0.1");
 	if (tst_opt_flag("dummy"))

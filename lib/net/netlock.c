@@ -5,6 +5,7 @@
  * commands run with fork+execve so that a signal handler can remove the lock
  * too (SIGINT/SIGTERM while it is held). */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -183,6 +184,14 @@ static int append(char **buf, size_t *len, const char *fmt, ...)
 int netlock_add(int family, const uint8_t *src, unsigned sport, const uint8_t *dst, unsigned dport)
 {
 	char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
+
+	/* an IPv6 socket talking IPv4 (::ffff:a.b.c.d): its packets are IPv4 */
+	if (family == AF_INET6 && IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)src) &&
+	    IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)dst)) {
+		family = AF_INET;
+		src += 12;
+		dst += 12;
+	}
 	bool v6 = family == AF_INET6;
 	char **b = v6 ? &rules6 : &rules4;
 	size_t *l = v6 ? &len6 : &len4;

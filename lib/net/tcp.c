@@ -148,6 +148,32 @@ int tcp_dump_stream(int sk, const struct inet_diag_sk *d, InetSkEntry *e, pid_t 
 	return 0;
 }
 
+/* Sockets already locked: one held by several processes (or fds) counts once. */
+static uint64_t *seen;
+static size_t nr_seen, cap_seen;
+
+static int seen_before(uint64_t ino)
+{
+	for (size_t i = 0; i < nr_seen; i++)
+		if (seen[i] == ino)
+			return 1;
+	if (nr_seen == cap_seen) {
+		uint64_t *n = realloc(seen, (cap_seen = cap_seen ? cap_seen * 2 : 64) * sizeof(*seen));
+		if (!n)
+			return -ENOMEM;
+		seen = n;
+	}
+	seen[nr_seen++] = ino;
+	return 0;
+}
+
+static void seen_reset(void)
+{
+	free(seen);
+	seen = NULL;
+	nr_seen = cap_seen = 0;
+}
+
 /* Before any task is dumped: find the tree's TCP connections, refuse them
  * unless asked to save them, and lock them. */
 int tcp_dump_prepare(const struct tree *t, bool tcp_established)
@@ -185,6 +211,11 @@ int tcp_dump_prepare(const struct tree *t, bool tcp_established)
 			}
 			if (s->protocol != IPPROTO_TCP || !inet_tcp_connected(s->state))
 				continue;
+			int again = seen_before(ino);
+			if (again) {
+				ret = again < 0 ? again : 0;
+				continue;
+			}
 			if (!found++)
 				ret = netlock_begin("d");
 			if (!ret)
@@ -195,11 +226,12 @@ int tcp_dump_prepare(const struct tree *t, bool tcp_established)
 				inet_addr_str(b, sizeof(b), s->family, s->dst, s->dport);
 				ml += snprintf(msg + ml, sizeof(msg) - ml, "%spid %d fd %s %s -> %s (%s)", ml ? ", " : "",
 					       pid, de->d_name, a, b, inet_state_name(s->state));
-			} else if (ml < sizeof(msg) - 5)
+			} else if (!strstr(msg, ", ..."))
 				ml += snprintf(msg + ml, sizeof(msg) - ml, ", ...");
 		}
 		closedir(d);
 	}
+	seen_reset();
 	if (!ret && found && !tcp_established)
 		ret = (pr_err("the tree has %d established TCP connection%s: %s; dump with --tcp-established to "
 			      "save them", found, found > 1 ? "s" : "", msg), -EOPNOTSUPP);
@@ -320,6 +352,11 @@ int tcp_restore_collect(const struct files_image *fi, bool tcp_close)
 
 		if (!e || !e->tcp)
 			continue;
+		int again = seen_before(e->ino);
+		if (again) {
+			ret = again < 0 ? again : 0;
+			continue;
+		}
 		if (!tcp_close && !(ret = netlock_begin("r")))
 			ret = netlock_add(e->family, e->src_addr.data, e->src_port, e->dst_addr.data, e->dst_port);
 		if (ret || !e->tcp->netlock)
@@ -343,6 +380,7 @@ int tcp_restore_lock(void)
 {
 	int ret = netlock_lock();
 
+	seen_reset();
 	/* ours holds the connections now (or they come back closed): the dump's goes */
 	for (size_t k = 0; k < nr_stale; k++) {
 		if (!ret)

@@ -2,7 +2,7 @@
  * IPv4 and IPv6 loopback, caught with data in every queue.
  *
  * For each family: a listener, a client connected to it and the accepted
- * server end.  The client's receive buffer is small, so the server's 1 MiB
+ * server end; a third pair is IPv6 sockets talking IPv4 (::ffff:127.0.0.1).  The client's receive buffer is small, so the server's 1 MiB
  * burst leaves data unread at the client and queued (sent-unacked and unsent)
  * at the server; the server reads only part of the client's 96 KiB.  The
  * client has TCP_NODELAY and keepalive with its own times, the server end is
@@ -42,7 +42,7 @@ static socklen_t addr_len(int fam)
 	return fam == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 }
 
-static void setup(struct conn *c, int fam)
+static void setup(struct conn *c, int fam, bool mapped)
 {
 	struct sockaddr_storage a = { .ss_family = fam };
 	socklen_t l = addr_len(fam);
@@ -51,6 +51,8 @@ static void setup(struct conn *c, int fam)
 	c->fam = fam;
 	if (fam == AF_INET)
 		((struct sockaddr_in *)&a)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	else if (mapped)
+		inet_pton(AF_INET6, "::ffff:127.0.0.1", &((struct sockaddr_in6 *)&a)->sin6_addr);
 	else
 		((struct sockaddr_in6 *)&a)->sin6_addr = in6addr_loopback;
 	if ((c->lsk = socket(fam, SOCK_STREAM, 0)) < 0 || setsockopt(c->lsk, SOL_SOCKET, SO_REUSEADDR, &one, 4) ||
@@ -199,7 +201,7 @@ static void finish(struct conn *c)
 int main(int argc, char **argv)
 {
 	tst_init(argc, argv);
-	struct conn c[2] = { 0 };
+	struct conn c[3] = { 0 };
 	uint64_t seed = tst_seed();
 
 	c2s_data = malloc(C2S + MORE);
@@ -208,10 +210,11 @@ int main(int argc, char **argv)
 		tst_fail("malloc");
 	tst_fill(c2s_data, C2S + MORE, seed);
 	tst_fill(s2c_data, S2C + MORE, seed ^ 0x5555);
-	setup(&c[0], AF_INET);
-	setup(&c[1], AF_INET6);
-	xfer_before(&c[0]);
-	xfer_before(&c[1]);
+	setup(&c[0], AF_INET, false);
+	setup(&c[1], AF_INET6, false);
+	setup(&c[2], AF_INET6, true);
+	for (int i = 0; i < 3; i++)
+		xfer_before(&c[i]);
 
 	tst_ready();
 	tst_wait_check();
@@ -220,7 +223,7 @@ int main(int argc, char **argv)
 		unsigned char b;
 		recv(c[0].cli, &b, 1, 0);
 	}
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		check_opts(&c[i]);
 		finish(&c[i]);
 	}

@@ -1,5 +1,5 @@
 /* sk-tcp-halfclosed: half-closed TCP connections, both ends in this process
- * (IPv4 and IPv6 loopback).  Run with --dump-arg --tcp-established.
+ * (IPv4, IPv6, and IPv6 sockets talking IPv4 over loopback).  Run with --dump-arg --tcp-established.
  *
  * The client sends 10000 bytes and shuts down writing (FIN_WAIT2); the server
  * end (CLOSE_WAIT) has read 2000 of them.  The server sent 5000 bytes the
@@ -53,7 +53,7 @@ static void read_eof(int fd, const char *who)
 
 struct pair { int fam, cli, srv; };
 
-static void setup(struct pair *p, int fam)
+static void setup(struct pair *p, int fam, bool mapped)
 {
 	struct sockaddr_storage a = { .ss_family = fam };
 	socklen_t l = fam == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
@@ -62,6 +62,8 @@ static void setup(struct pair *p, int fam)
 	p->fam = fam;
 	if (fam == AF_INET)
 		((struct sockaddr_in *)&a)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	else if (mapped)
+		inet_pton(AF_INET6, "::ffff:127.0.0.1", &((struct sockaddr_in6 *)&a)->sin6_addr);
 	else
 		((struct sockaddr_in6 *)&a)->sin6_addr = in6addr_loopback;
 	if ((ls = socket(fam, SOCK_STREAM, 0)) < 0 || bind(ls, (struct sockaddr *)&a, l) || listen(ls, 1) ||
@@ -86,12 +88,13 @@ static void setup(struct pair *p, int fam)
 int main(int argc, char **argv)
 {
 	tst_init(argc, argv);
-	struct pair p[2];
+	struct pair p[3];
 
 	tst_fill(c2s, sizeof(c2s), tst_seed());
 	tst_fill(s2c, sizeof(s2c), tst_seed());
-	setup(&p[0], AF_INET);
-	setup(&p[1], AF_INET6);
+	setup(&p[0], AF_INET, false);
+	setup(&p[1], AF_INET6, false);
+	setup(&p[2], AF_INET6, true);
 
 	tst_ready();
 	tst_wait_check();
@@ -100,7 +103,7 @@ int main(int argc, char **argv)
 		unsigned char b;
 		recv(p[0].srv, &b, 1, 0);
 	}
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		struct tcp_info ti;
 		socklen_t tl = sizeof(ti);
 		getsockopt(p[i].srv, IPPROTO_TCP, TCP_INFO, &ti, &tl);

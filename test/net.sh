@@ -8,7 +8,8 @@
 # seeded PRNG stream at about 40 MB/s.  crtool runs inside A (sock_diag and
 # the network lock work in its namespace).  The client must see no error (no
 # reset, no timeout) and the server's count and checksum must equal the
-# client's.  Prints "N passed, N failed".
+# client's.  The dump-and-restore round runs again with the iptables fallback of
+# the network lock (CR_NETLOCK=iptables).  Prints "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.." || exit 2
 CRTOOL=${CRTOOL:-$PWD/build/crtool}
@@ -45,7 +46,7 @@ cat >"$T/server.py" <<'PY'
 import hashlib, socket, sys
 ls = socket.socket()
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("10.77.0.1", 5555))
+ls.bind(("10.77.0.1", int(sys.argv[1])))
 ls.listen(1)
 print("LISTENING", flush=True)
 c, _ = ls.accept()
@@ -63,7 +64,7 @@ cat >"$T/client.py" <<'PY'
 import hashlib, random, socket, sys, time
 total, rate = 100 << 20, 40 << 20
 r = random.Random(int(sys.argv[1]))
-s = socket.create_connection(("10.77.0.1", 5555), timeout=60)
+s = socket.create_connection(("10.77.0.1", int(sys.argv[2])), timeout=60)
 h, sent, t0 = hashlib.sha256(), 0, time.monotonic()
 try:
     while sent < total:
@@ -85,14 +86,16 @@ PY
 
 # round MODE: one transfer; the server is dumped mid-stream (restore: killed and
 # restored; leave-running: left running)
+port=5555
 round() {
 	local mode=$1 spid cpid i
-	setsid ip netns exec "$NA" "$PY" "$T/server.py" </dev/null >"$T/server.out" 2>&1 &
+	port=$((port + 1))   # each round its own: the last one's server may still be closing
+	setsid ip netns exec "$NA" "$PY" "$T/server.py" $port </dev/null >"$T/server.out" 2>&1 &
 	spid=$!
 	disown "$spid"
 	pids+=("$spid")
 	for ((i = 0; i < 100; i++)); do grep -q LISTENING "$T/server.out" && break; sleep 0.05; done
-	ip netns exec "$NB" "$PY" "$T/client.py" "$RANDOM" >"$T/client.out" 2>&1 &
+	ip netns exec "$NB" "$PY" "$T/client.py" "$RANDOM" $port >"$T/client.out" 2>&1 &
 	cpid=$!
 	pids+=("$cpid")
 	sleep 1   # about 40 MB on the wire
@@ -101,24 +104,27 @@ round() {
 	local args=(dump -t "$spid" -D "$T/img" --tcp-established)
 	[ "$mode" = leave-running ] && args+=(--leave-running)
 	if ! ip netns exec "$NA" "$CRTOOL" "${args[@]}" 2>"$T/err"; then
-		bad "net $mode" "dump failed: $(cat "$T/err")"
+		bad "net $mode${CR_NETLOCK:+ ($CR_NETLOCK lock)}" "dump failed: $(cat "$T/err") (server: $(cat "$T/server.out"))"
 		return
 	fi
 	if [ "$mode" = restore ]; then
 		for ((i = 0; i < 100; i++)); do kill -0 "$spid" 2>/dev/null || break; sleep 0.02; done
 		sleep 0.5   # the client keeps sending into the lock meanwhile
 		if ! ip netns exec "$NA" "$CRTOOL" restore -D "$T/img" -d --pidfile "$T/pid" 2>"$T/err"; then
-			bad "net $mode" "restore failed: $(cat "$T/err")"
+			bad "net $mode${CR_NETLOCK:+ ($CR_NETLOCK lock)}" "restore failed: $(cat "$T/err")"
 			return
 		fi
 	fi
 	wait "$cpid"
+	# the server (restored: no child of ours) answers and exits
+	for ((i = 0; i < 250; i++)); do kill -0 "$spid" 2>/dev/null || break; sleep 0.02; done
+	kill -9 "$spid" 2>/dev/null
 	local out
 	out=$(cat "$T/client.out")
 	if [ "$out" = OK ]; then
-		ok "net $mode: 100 MB across the veth pair, checksum equal, no reset"
+		ok "net $mode${CR_NETLOCK:+ ($CR_NETLOCK lock)}: 100 MB across the veth pair, checksum equal, no reset"
 	else
-		bad "net $mode" "client: $out"
+		bad "net $mode${CR_NETLOCK:+ ($CR_NETLOCK lock)}" "client: $out"
 	fi
 	if ip netns exec "$NA" nft list tables 2>/dev/null | grep -q libcr_; then
 		bad "net $mode" "a network lock is left in the namespace"
@@ -131,4 +137,13 @@ if [ ! -x "$PY" ]; then
 fi
 round restore
 round leave-running
+# the iptables fallback of the network lock (iptables-restore)
+if command -v iptables-restore >/dev/null; then
+	export CR_NETLOCK=iptables
+	round restore
+	unset CR_NETLOCK
+	if ip netns exec "$NA" iptables -S 2>/dev/null | grep -q libcr_; then
+		bad "net iptables" "an iptables chain of the lock is left"
+	fi
+fi
 finish

@@ -230,11 +230,12 @@ static int dump_mcast(int sk, InetSkEntry *e)
 {
 	char *text = read_file(e->family == AF_INET ? "/proc/net/igmp" : "/proc/net/igmp6", NULL);
 	unsigned ifindex = 0;
+	char *save = NULL;
 	int ret = 0;
 
 	if (!text)
 		return 0;   /* no multicast support in this kernel: nothing joined */
-	for (char *l = strtok(text, "\n"); l && !ret; l = strtok(NULL, "\n")) {
+	for (char *l = strtok_r(text, "\n", &save); l && !ret; l = strtok_r(NULL, "\n", &save)) {
 		if (e->family == AF_INET) {
 			unsigned idx, grp;
 			/* an interface's line, then its groups' lines, indented */

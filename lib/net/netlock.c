@@ -41,8 +41,17 @@ static const char *find(const char *const *paths, size_t n)
 	return NULL;
 }
 
+/* nftables when nft is there, else iptables; CR_NETLOCK=iptables|nft picks one
+ * (tests run the fallback this way). */
 static enum backend backend(void)
 {
+	const char *force = getenv("CR_NETLOCK");
+
+	if (force && !strcmp(force, "iptables"))
+		return find(ipt_paths, ARRAY_SIZE(ipt_paths)) && find(ip6t_paths, ARRAY_SIZE(ip6t_paths)) ? BK_IPT
+													 : BK_NONE;
+	if (force && !strcmp(force, "nft"))
+		return find(nft_paths, ARRAY_SIZE(nft_paths)) ? BK_NFT : BK_NONE;
 	if (find(nft_paths, ARRAY_SIZE(nft_paths)))
 		return BK_NFT;
 	if (find(ipt_paths, ARRAY_SIZE(ipt_paths)) && find(ip6t_paths, ARRAY_SIZE(ip6t_paths)))

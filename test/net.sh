@@ -8,7 +8,9 @@
 # seeded PRNG stream at about 40 MB/s.  crtool runs inside A (sock_diag and
 # the network lock work in its namespace).  The client must see no error (no
 # reset, no timeout) and the server's count and checksum must equal the
-# client's.  The dump-and-restore round runs again with the iptables fallback of
+# client's.  Then a parent and its child, talking over a loopback connection in
+# namespace A, are dumped together and restored: they go on counting.
+# The dump-and-restore round runs again with the iptables fallback of
 # the network lock (CR_NETLOCK=iptables).  Prints "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -137,6 +139,61 @@ if [ ! -x "$PY" ]; then
 fi
 round restore
 round leave-running
+# two processes of one tree talking over a loopback connection in namespace A
+cat >"$T/pair.py" <<'PY'
+import os, socket, sys, time
+ls = socket.socket()
+ls.bind(("127.0.0.1", 0))
+ls.listen(1)
+if os.fork() == 0:
+    c = socket.create_connection(ls.getsockname())
+    f = c.makefile("rb")
+    while True:
+        n = int(f.readline())
+        c.sendall(b"%d\n" % (n + 1))
+s, _ = ls.accept()
+f = s.makefile("rb")
+n = 0
+while True:
+    s.sendall(b"%d\n" % n)
+    m = int(f.readline())
+    if m != n + 1:
+        print("GAP %d -> %d" % (n, m), flush=True)
+        sys.exit(1)
+    n = m + 1
+    with open(sys.argv[1] + ".tmp", "w") as o:
+        o.write("%d\n" % n)
+    os.replace(sys.argv[1] + ".tmp", sys.argv[1])
+    time.sleep(0.001)
+PY
+pair_count() { local c; c=$(cat "$T/pair.count" 2>/dev/null); echo "${c:-0}"; }
+setsid ip netns exec "$NA" "$PY" "$T/pair.py" "$T/pair.count" </dev/null >"$T/pair.out" 2>&1 &
+ppid_=$!
+disown "$ppid_"
+pids+=("$ppid_")
+sleep 0.5
+mkdir "$T/pimg"
+if ! ip netns exec "$NA" "$CRTOOL" dump -t "$ppid_" -D "$T/pimg" --tcp-established 2>"$T/err"; then
+	bad "net tree" "dump failed: $(cat "$T/err")"
+else
+	before=$(pair_count)
+	for ((i = 0; i < 100; i++)); do kill -0 "$ppid_" 2>/dev/null || break; sleep 0.02; done
+	if ! ip netns exec "$NA" "$CRTOOL" restore -D "$T/pimg" -d 2>"$T/err"; then
+		bad "net tree" "restore failed: $(cat "$T/err")"
+	else
+		sleep 1
+		after=$(pair_count)
+		if ! kill -0 "$ppid_" 2>/dev/null; then
+			bad "net tree" "the restored pair stopped: $(cat "$T/pair.out")"
+		elif [ "$after" -le $((before + 10)) ]; then
+			bad "net tree" "the pair counts from $before to only $after in 1 s after restore"
+		else
+			ok "net tree: parent and child of one tree keep talking over their connection ($before -> $after)"
+		fi
+	fi
+fi
+kill -9 "$ppid_" $(pgrep -P "$ppid_") 2>/dev/null
+
 # the iptables fallback of the network lock (iptables-restore)
 if command -v iptables-restore >/dev/null; then
 	export CR_NETLOCK=iptables

@@ -1196,6 +1196,15 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 			ret = -ENOMEM;
 			goto out;
 		}
+	/* Every socket is in place: the connections' lock goes, and what they had
+	 * to send goes out again, before anything of the tree runs. */
+	netlock_unlock();
+	for (size_t i = 0; i < rs.nr && !ret; i++)
+		if (!rs.entries[i]->zombie)
+			ret = tcp_restore_resume(c.host_pids[i], &rs.tasks[i].files);
+	tcp_restore_resume_end();
+	if (ret)
+		goto out;
 	c.sh->go = 1;
 	futex_wake_all(&c.sh->go);
 	for (size_t i = 0; i < rs.nr; i++) {

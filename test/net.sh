@@ -8,7 +8,7 @@
 # seeded PRNG stream at about 40 MB/s.  crtool runs inside A (sock_diag and
 # the network lock work in its namespace).  The client must see no error (no
 # reset, no timeout) and the server's count and checksum must equal the
-# client's.  Then a parent and its child, talking over a loopback connection in
+# client's; once more over IPv6.  Then a parent and its child, talking over a loopback connection in
 # namespace A, are dumped together and restored: they go on counting.
 # The dump-and-restore round runs again with the iptables fallback of
 # the network lock (CR_NETLOCK=iptables).  Prints "N passed, N failed".
@@ -39,6 +39,7 @@ finish() { echo "$pass passed, $fail failed"; [ "$fail" = 0 ]; exit; }
 
 if ! ip netns add "$NA" || ! ip netns add "$NB" || ! ip link add vA$$ netns "$NA" type veth peer name vB$$ netns "$NB" ||
 	! ip -n "$NA" addr add 10.77.0.1/24 dev vA$$ || ! ip -n "$NB" addr add 10.77.0.2/24 dev vB$$ ||
+	! ip -n "$NA" -6 addr add fd77::1/64 dev vA$$ nodad || ! ip -n "$NB" -6 addr add fd77::2/64 dev vB$$ nodad ||
 	! ip -n "$NA" link set vA$$ up || ! ip -n "$NB" link set vB$$ up || ! ip -n "$NA" link set lo up; then
 	bad net "can't set up the namespaces and the veth pair"
 	finish
@@ -46,9 +47,9 @@ fi
 
 cat >"$T/server.py" <<'PY'
 import hashlib, socket, sys
-ls = socket.socket()
+ls = socket.socket(socket.AF_INET6 if ":" in sys.argv[2] else socket.AF_INET)
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("10.77.0.1", int(sys.argv[1])))
+ls.bind((sys.argv[2], int(sys.argv[1])))
 ls.listen(1)
 print("LISTENING", flush=True)
 c, _ = ls.accept()
@@ -66,7 +67,7 @@ cat >"$T/client.py" <<'PY'
 import hashlib, random, socket, sys, time
 total, rate = 100 << 20, 40 << 20
 r = random.Random(int(sys.argv[1]))
-s = socket.create_connection(("10.77.0.1", int(sys.argv[2])), timeout=60)
+s = socket.create_connection((sys.argv[3], int(sys.argv[2])), timeout=60)
 h, sent, t0 = hashlib.sha256(), 0, time.monotonic()
 try:
     while sent < total:
@@ -90,14 +91,14 @@ PY
 # restored; leave-running: left running)
 port=5555
 round() {
-	local mode=$1 spid cpid i
+	local mode=$1 addr=${2:-10.77.0.1} spid cpid i
 	port=$((port + 1))   # each round its own: the last one's server may still be closing
-	setsid ip netns exec "$NA" "$PY" "$T/server.py" $port </dev/null >"$T/server.out" 2>&1 &
+	setsid ip netns exec "$NA" "$PY" "$T/server.py" $port "$addr" </dev/null >"$T/server.out" 2>&1 &
 	spid=$!
 	disown "$spid"
 	pids+=("$spid")
 	for ((i = 0; i < 100; i++)); do grep -q LISTENING "$T/server.out" && break; sleep 0.05; done
-	ip netns exec "$NB" "$PY" "$T/client.py" "$RANDOM" $port >"$T/client.out" 2>&1 &
+	ip netns exec "$NB" "$PY" "$T/client.py" "$RANDOM" $port "$addr" >"$T/client.out" 2>&1 &
 	cpid=$!
 	pids+=("$cpid")
 	sleep 1   # about 40 MB on the wire
@@ -106,14 +107,14 @@ round() {
 	local args=(dump -t "$spid" -D "$T/img" --tcp-established)
 	[ "$mode" = leave-running ] && args+=(--leave-running)
 	if ! ip netns exec "$NA" "$CRTOOL" "${args[@]}" 2>"$T/err"; then
-		bad "net $mode${CR_NETLOCK:+ ($CR_NETLOCK lock)}" "dump failed: $(cat "$T/err") (server: $(cat "$T/server.out"))"
+		bad "net $mode${CR_NETLOCK:+ ($CR_NETLOCK lock)}${2:+ over $2}" "dump failed: $(cat "$T/err") (server: $(cat "$T/server.out"))"
 		return
 	fi
 	if [ "$mode" = restore ]; then
 		for ((i = 0; i < 100; i++)); do kill -0 "$spid" 2>/dev/null || break; sleep 0.02; done
 		sleep 0.5   # the client keeps sending into the lock meanwhile
 		if ! ip netns exec "$NA" "$CRTOOL" restore -D "$T/img" -d --pidfile "$T/pid" 2>"$T/err"; then
-			bad "net $mode${CR_NETLOCK:+ ($CR_NETLOCK lock)}" "restore failed: $(cat "$T/err")"
+			bad "net $mode${CR_NETLOCK:+ ($CR_NETLOCK lock)}${2:+ over $2}" "restore failed: $(cat "$T/err")"
 			return
 		fi
 	fi
@@ -124,9 +125,9 @@ round() {
 	local out
 	out=$(cat "$T/client.out")
 	if [ "$out" = OK ]; then
-		ok "net $mode${CR_NETLOCK:+ ($CR_NETLOCK lock)}: 100 MB across the veth pair, checksum equal, no reset"
+		ok "net $mode${CR_NETLOCK:+ ($CR_NETLOCK lock)}${2:+ over $2}: 100 MB across the veth pair, checksum equal, no reset"
 	else
-		bad "net $mode${CR_NETLOCK:+ ($CR_NETLOCK lock)}" "client: $out"
+		bad "net $mode${CR_NETLOCK:+ ($CR_NETLOCK lock)}${2:+ over $2}" "client: $out"
 	fi
 	if ip netns exec "$NA" nft list tables 2>/dev/null | grep -q libcr_; then
 		bad "net $mode" "a network lock is left in the namespace"
@@ -139,6 +140,7 @@ if [ ! -x "$PY" ]; then
 fi
 round restore
 round leave-running
+round restore fd77::1
 # two processes of one tree talking over a loopback connection in namespace A
 cat >"$T/pair.py" <<'PY'
 import os, socket, sys, time

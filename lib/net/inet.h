@@ -74,6 +74,10 @@ struct files_image;
  * and note the dump's lock to remove; tcp_restore_lock() then takes the lock. */
 int tcp_restore_collect(const struct files_image *fi, bool tcp_close);
 int tcp_restore_lock(void);
+/* Every task's sockets in place, nothing runs yet: after netlock_unlock(), each
+ * connection of pid's images sends the bytes it had not sent yet (and its FIN). */
+int tcp_restore_resume(pid_t pid, const struct files_image *fi);
+void tcp_restore_resume_end(void);
 
 /* ---- netlock.c: netfilter drops the packets of the locked connections */
 /* Start a lock (named after tag and our pid) and add connections to it. */

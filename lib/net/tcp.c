@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <linux/sockios.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,6 +124,9 @@ int tcp_dump_stream(int sk, const struct inet_diag_sk *d, InetSkEntry *e, pid_t 
 	setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q));
 	if (ioctl(sk, SIOCOUTQNSD, &unsent))
 		return pr_perror("%s: SIOCOUTQNSD", who);
+	/* SIOCOUTQNSD counts a queued FIN that is not out yet (it is always last) */
+	if (t->fin_sent && unsent > 0)
+		unsent--;
 	t->unsent = unsent > (int)t->outq.len ? t->outq.len : (uint32_t)unsent;
 	l = sizeof(ti);
 	memset(&ti, 0, sizeof(ti));
@@ -301,7 +305,12 @@ int tcp_restore_stream(int sk, const InetSkEntry *e, unsigned fd)
 	if (setsockopt(sk, SOL_SOCKET, SO_SNDBUFFORCE, &sb, sizeof(sb)) ||
 	    setsockopt(sk, SOL_SOCKET, SO_RCVBUFFORCE, &rb, sizeof(rb)))
 		return pr_perror("fd %u: can't size the socket buffers", fd);
-	if ((ret = fill_queue(sk, TCP_RECV_QUEUE, &t->inq, fd)) || (ret = fill_queue(sk, TCP_SEND_QUEUE, &t->outq, fd)))
+	/* Data written to the send queue in repair mode counts as sent: only what
+	 * had gone out (the peer may acknowledge it).  The rest would wait for a
+	 * retransmission timeout (1 s on a new socket) after the lock is gone:
+	 * tcp_restore_resume() sends it then, as new data. */
+	ProtobufCBinaryData sent = { t->outq.len - t->unsent, t->outq.data };
+	if ((ret = fill_queue(sk, TCP_RECV_QUEUE, &t->inq, fd)) || (ret = fill_queue(sk, TCP_SEND_QUEUE, &sent, fd)))
 		return ret;
 	setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q));
 	/* the window refers to rcv_nxt: after the receive queue is in; the peer's
@@ -312,15 +321,12 @@ int tcp_restore_stream(int sk, const InetSkEntry *e, unsigned fd)
 		return pr_perror("fd %u: TCP_REPAIR_WINDOW", fd);
 	if ((ret = repair(sk, 0)))
 		return pr_err("fd %u: can't leave repair mode: %s", fd, strerror(-ret)), ret;
-	/* Half-closed: the peer's FIN first (ESTABLISHED -> CLOSE_WAIT), then ours
-	 * again, sent for real into the lock (-> LAST_ACK or FIN_WAIT1; the peer's
-	 * ACK of the resent FIN moves it on) */
+	/* Half-closed: the peer's FIN now (ESTABLISHED -> CLOSE_WAIT); ours goes
+	 * again after the queued data, in tcp_restore_resume() */
 	if (t->fin_received &&
 	    (ret = tcp_send_peer_fin(e, t->inq_seq - 1, t->outq_seq - t->outq.len - t->fin_sent,
 				     t->snd_wnd >> t->snd_wscale > 0xffff ? 0xffff : t->snd_wnd >> t->snd_wscale, fd)))
 		return ret;
-	if (t->fin_sent && shutdown(sk, SHUT_WR))
-		return pr_perror("fd %u: can't shut down the sending side again", fd);
 	if (e->shutdown & 1 && !t->fin_received && shutdown(sk, SHUT_RD))
 		return pr_perror("fd %u: can't shut down the receiving side", fd);
 	return 0;
@@ -391,4 +397,51 @@ int tcp_restore_lock(void)
 	stale = NULL;
 	nr_stale = 0;
 	return ret;
+}
+
+/* Once the lock is gone and before the tree runs: each connection sends what
+ * it had queued but not sent yet, then its FIN again if it had queued one.  Through pidfd_getfd: the sockets are at their place in
+ * the restored processes (pid: as seen from here). */
+int tcp_restore_resume(pid_t pid, const struct files_image *fi)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < fi->nr && !ret; i++) {
+		const FdinfoEntry *fe = fi->fds[i];
+		const InetSkEntry *e = fe->inet;
+		const TcpStreamEntry *t = e ? e->tcp : NULL;
+		size_t off = 0;
+		int sk, again;
+
+		if (!t || fi->tcp_close || (!t->unsent && !t->fin_sent))
+			continue;
+		if ((again = seen_before(e->ino))) {
+			ret = again < 0 ? again : 0;
+			continue;
+		}
+		if ((sk = files_getfd(pid, fe->fd)) < 0)
+			return sk;
+		off = t->outq.len - t->unsent;
+		while (off < t->outq.len && !ret) {
+			struct pollfd p = { .fd = sk, .events = POLLOUT };
+			ssize_t n = send(sk, t->outq.data + off, t->outq.len - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+			if (n > 0)
+				off += n;
+			else if (n < 0 && errno == EAGAIN && poll(&p, 1, 10000) == 1)
+				continue;
+			else
+				ret = pr_perror("pid %d fd %u: can't queue the %u bytes the connection had not sent yet",
+						pid, fe->fd, t->unsent);
+		}
+		if (!ret && t->fin_sent && shutdown(sk, SHUT_WR))
+			ret = pr_perror("pid %d fd %u: can't shut the sending side down again", pid, fe->fd);
+		close(sk);
+	}
+	return ret;
+}
+
+void tcp_restore_resume_end(void)
+{
+	seen_reset();
 }

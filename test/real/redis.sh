@@ -63,6 +63,7 @@ except Exception as e:
 PY
 "$PY" "$T/client.py" $PORT "$T/count" >"$T/client.out" 2>&1 &
 cpid=$!
+disown "$cpid"
 sleep 0.5
 
 count() {

@@ -85,6 +85,8 @@ int netlock_begin(const char *tag);
 int netlock_add(int family, const uint8_t *src, unsigned sport, const uint8_t *dst, unsigned dport);
 /* Install it (a no-op without connections); handlers for SIGINT/SIGTERM remove it. */
 int netlock_lock(void);
+/* The same, removing the locks named in old (a dump's) once it holds. */
+int netlock_lock_replacing(char *const *old, size_t nr_old);
 /* Its name ("nft:libcr_d123"), saved with each connection; NULL when none. */
 const char *netlock_name(void);
 /* Remove it / leave it in place for the restore (forgetting it). */

@@ -290,16 +290,35 @@ static char *nft_script(void)
 
 int netlock_lock(void)
 {
+	return netlock_lock_replacing(NULL, 0);
+}
+
+int netlock_lock_replacing(char *const *old, size_t nr_old)
+{
 	char err[512] = "";
+	bool *gone = calloc(nr_old + 1, sizeof(*gone));
 	int ret;
 
-	if (!name[0] || locked)
-		return 0;
+	if (!gone)
+		return -ENOMEM;
+	if (!name[0] || locked) {
+		ret = 0;
+		goto old;
+	}
 	arm(true);   /* before the rules exist: a signal meanwhile still removes them */
 	if (!strncmp(name, "nft:", 4)) {
 		char *script = nft_script();
-		if (!script)
+		size_t l = script ? strlen(script) : 0;
+		/* the old nft locks go in the same transaction ("add" first: one that
+		 * is gone already must not fail it) */
+		for (size_t i = 0; script && i < nr_old; i++)
+			if (!strncmp(old[i], "nft:", 4) && valid_name(old[i]) &&
+			    !append(&script, &l, "add table inet %s\ndelete table inet %s\n", old[i] + 4, old[i] + 4))
+				gone[i] = true;
+		if (!script) {
+			free(gone);
 			return -ENOMEM;
+		}
 		ret = run_nft(script, err, sizeof(err));
 		free(script);
 	} else {
@@ -332,10 +351,18 @@ int netlock_lock(void)
 		pr_err("network lock: can't install %s (%zu TCP connections): %s", name, n4 + n6, err[0] ? err : strerror(-ret));
 		arm(false);
 		name[0] = 0;
+		free(gone);
 		return ret;
 	}
 	locked = true;
 	pr_info("network lock: %s holds %zu connections", name, n4 + n6);
+old:
+	for (size_t i = 0; i < nr_old; i++)
+		if (gone[i])
+			pr_info("network lock: %s (the dump's) removed", old[i]);
+		else
+			netlock_drop(old[i]);
+	free(gone);
 	return 0;
 }
 

@@ -384,15 +384,12 @@ int tcp_restore_collect(const struct files_image *fi, bool tcp_close)
 
 int tcp_restore_lock(void)
 {
-	int ret = netlock_lock();
+	/* ours holds the connections now (or they come back closed): the dump's goes */
+	int ret = netlock_lock_replacing(stale, nr_stale);
 
 	seen_reset();
-	/* ours holds the connections now (or they come back closed): the dump's goes */
-	for (size_t k = 0; k < nr_stale; k++) {
-		if (!ret)
-			netlock_drop(stale[k]);
+	for (size_t k = 0; k < nr_stale; k++)
 		free(stale[k]);
-	}
 	free(stale);
 	stale = NULL;
 	nr_stale = 0;

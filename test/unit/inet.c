@@ -1,12 +1,18 @@
 /* Unit tests of the inet socket records: what validation lets through and what
  * it refuses (images are untrusted), the network lock's names (they reach an
- * nft/iptables command line), and the address formatting of messages. */
+ * nft/iptables command line), the address formatting of messages, and crtool
+ * show decoding a socket record. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <unistd.h>
+#include "cr/cr.h"
 #include "files/files.h"
+#include "image/image.h"
 #include "net/inet.h"
 
 static int npass, nfail;
@@ -74,6 +80,40 @@ static bool valid(const FdinfoEntry *e)
 	return inet_fd_ops.validate(e) == 0;
 }
 
+/* An fdinfo image holding e, decoded by cr_show_image(): the text has every word. */
+static bool shows(const FdinfoEntry *e, const char *const *words)
+{
+	char tmpl[] = "/tmp/libcr-unit-inet-XXXXXX", path[64] = "", *buf = NULL;
+	struct img_dir dir = { .dfd = -1 };
+	struct img *img;
+	bool ok = false;
+	int fd = memfd_create("show", 0);
+	off_t len;
+
+	if (fd < 0 || !mkdtemp(tmpl) || img_dir_open(&dir, tmpl) || !(img = img_create(&dir, IMG_FDINFO, 42)) ||
+	    img_write_msg(img, &e->base) || img_close_write(img))
+		goto out;
+	snprintf(path, sizeof(path), "%s/fdinfo-42.img", tmpl);
+	if (cr_show_image(path, false, fd) || (len = lseek(fd, 0, SEEK_END)) <= 0 || !(buf = calloc(1, len + 1)) ||
+	    pread(fd, buf, len, 0) != len)
+		goto out;
+	ok = true;
+	for (; *words; words++)
+		if (!strstr(buf, *words)) {
+			printf("# show lacks '%s':\n%s", *words, buf);
+			ok = false;
+		}
+out:
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	if (path[0])
+		unlink(path);
+	rmdir(tmpl);
+	img_dir_close(&dir);
+	return ok;
+}
+
 int main(void)
 {
 	FdinfoEntry *e;
@@ -133,6 +173,11 @@ int main(void)
 				     !netlock_valid_name("nft:filter") && !netlock_valid_name("ipt:libcr_D1") &&
 				     !netlock_valid_name("xyz:libcr_d1") && !netlock_valid_name("nft:libcr_ d1") &&
 				     !netlock_valid_name("nft:libcr_aaaaaaaaaaaaaaaaaaaaaaaaa"));
+
+	static const char *const words[] = { "FD_INET", "inet:", "src_port: 6000", "tcp:", "mss: 65483",
+					     "netlock: \"nft:libcr_d1234\"", NULL };
+	e = tcp6(INET_TCP_ESTABLISHED), sk.src_port = 6000;
+	expect("show-decodes-a-connection", shows(e, words));
 
 	char b[64];
 	inet_addr_str(b, sizeof(b), AF_INET, lo4, 80);

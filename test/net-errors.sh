@@ -156,7 +156,7 @@ fi
 
 # ---- SIGTERM to crtool while the lock is held: it leaves with the lock removed and
 # the connections out of repair mode (the target's check uses one)
-if start sigterm --many 400 --conn; then
+if start sigterm --many 1500 --conn; then
 	mkdir "$T/d-term"
 	timeout 60 "$CRTOOL" dump -t "$PID" -D "$T/d-term" --tcp-established --leave-running >"$T/out" 2>"$T/err" &
 	cpid=$!

@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <linux/if_ether.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -42,6 +43,11 @@ int main(int argc, char **argv)
 	tst_init_opts(argc, argv, "many", "conn,dummy,raw,packet,closed");
 	int fd9 = -1, type = 0;
 
+	struct rlimit rl;
+	if (tst_opt_long("many", 0) && !getrlimit(RLIMIT_NOFILE, &rl)) {
+		rl.rlim_cur = rl.rlim_max;   /* two fds per connection */
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	for (long i = tst_opt_long("many", 0); i > 0; i--)
 		connect_pair("127.0.0.1");
 	if (tst_opt_flag("conn"))

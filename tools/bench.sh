@@ -8,13 +8,13 @@
 #   BENCH_DIR         where the images go (default /dev/shm: memory, not a disk)
 #   BENCH_TASKS       thread and process counts to time (default "1 100 1000")
 #   BENCH_MIGRATE_MIB sizes of the migrated process (default "256 1024"; "" skips)
+#   BENCH_CONNS       established TCP connection counts to time (default "1 1000")
 #
 # Migration: a process writing 64 MiB/s over its memory and logging a timestamp
 # every millisecond is moved by crtool migrate to a crtool serve on this host (into
 # a new pid namespace); its pause is the longest gap in its log (what a client
 # polling it every millisecond would see), for stop-and-copy (--rounds 0), pre-copy
 # (--rounds 3) and pre-copy with a lazy restore.
-#   BENCH_CONNS       established TCP connection counts to time (default "1 1000")
 #
 # Threads and trees: one process of N threads, and a tree of N processes, are
 # dumped with --leave-running and restored with --new-pidns beside the original

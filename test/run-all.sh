@@ -123,7 +123,7 @@ done
 for p in $TCP_PROGS; do
 	selected "$p" || continue
 	# shellcheck disable=SC2086
-	run_suite "runner $p" "$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --dump-arg --tcp-established -- "$p"
+	run_suite "runner $p" "$RUNNER" --crtool "$CRTOOL" "${MODES[@]}" ${RUNNER_ARGS:-} --dump-arg --tcp-established -- "$p"
 done
 for v in "${VARIANTS[@]}"; do
 	read -r -a words <<<"$v"

@@ -14,7 +14,6 @@
 #include "files/files.h"
 #include "image/image.h"
 #include "log.h"
-#include "net/inet.h"
 #include "util.h"
 
 #define MAX_FD (1 << 20)

@@ -83,26 +83,6 @@ static const char *type_name(int t)
 	return t >= 0 && t < (int)ARRAY_SIZE(n) && n[t] ? n[t] : "?";
 }
 
-void sock_describe(pid_t pid, int fd, char *buf, size_t len)
-{
-	int pidfd = syscall(SYS_pidfd_open, pid, 0), sk = -1, dom = -1, type = -1, proto = -1;
-	socklen_t l = sizeof(int);
-
-	if (pidfd >= 0) {
-		sk = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
-		close(pidfd);
-	}
-	if (sk < 0 || getsockopt(sk, SOL_SOCKET, SO_DOMAIN, &dom, &l) ||
-	    getsockopt(sk, SOL_SOCKET, SO_TYPE, &type, &l) || getsockopt(sk, SOL_SOCKET, SO_PROTOCOL, &proto, &l)) {
-		snprintf(buf, len, "socket");
-	} else if (family_name(dom))
-		snprintf(buf, len, "socket of family %s, type %s, protocol %d", family_name(dom), type_name(type), proto);
-	else
-		snprintf(buf, len, "socket of family %d, type %s, protocol %d", dom, type_name(type), proto);
-	if (sk >= 0)
-		close(sk);
-}
-
 static bool inet_match(const struct fd_dump_ctx *c)
 {
 	int dom = strncmp(c->link, "socket:", 7) ? -1 : sock_domain(c->pid, c->fd);

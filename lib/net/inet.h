@@ -40,8 +40,6 @@ int inet_bind(int sk, const InetSkEntry *e, unsigned fd);
 int inet_connect(int sk, const InetSkEntry *e, unsigned fd);
 /* The family of pid's socket fd (SO_DOMAIN), or -1; prints nothing. */
 int sock_domain(pid_t pid, int fd);
-/* "socket of family AF_PACKET, type SOCK_RAW, protocol 0" (or just "socket"). */
-void sock_describe(pid_t pid, int fd, char *buf, size_t len);
 /* A connection TCP_REPAIR can save: established or half-closed. */
 bool inet_tcp_connected(unsigned state);
 

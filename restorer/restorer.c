@@ -100,16 +100,23 @@ static void restore_creds(struct restorer_args *a, struct rst_thread *t)
 	struct { uint32_t version; int pid; } hdr = { 0x20080522, 0 };  /* _LINUX_CAPABILITY_VERSION_3 */
 	struct { uint32_t eff, prm, inh; } data[2];
 
-	/* Keep capabilities across the uid change, then set them exactly. */
+	/* Keep capabilities across the uid change, then set them exactly.  The
+	 * bounding set shrinks first, while we still have CAP_SETPCAP; a change of
+	 * uid to non-root empties the effective set, so it is raised again to the
+	 * kept permitted set until the securebits are final (that needs CAP_SETPCAP). */
 	CHECK_T(a, t, STEP_CREDS, sys_prctl(PR_SET_SECUREBITS, c->securebits | SECBIT_KEEP_CAPS, 0, 0, 0));
+	for (uint32_t cap = 0; cap <= c->last_cap && cap < 64; cap++)
+		if (!(c->cap_bnd & (1ULL << cap)))
+			CHECK_T(a, t, STEP_CREDS, sys_prctl(PR_CAPBSET_DROP, cap, 0, 0, 0));
 	CHECK_T(a, t, STEP_CREDS, sys_setgroups(c->ngroups, c->groups));
 	CHECK_T(a, t, STEP_CREDS, sys_setresgid(c->gid, c->egid, c->sgid));
 	sys_setfsgid(c->fsgid);
 	CHECK_T(a, t, STEP_CREDS, sys_setresuid(c->uid, c->euid, c->suid));
 	sys_setfsuid(c->fsuid);
-	for (uint32_t cap = 0; cap <= c->last_cap && cap < 64; cap++)
-		if (!(c->cap_bnd & (1ULL << cap)))
-			CHECK_T(a, t, STEP_CREDS, sys_prctl(PR_CAPBSET_DROP, cap, 0, 0, 0));
+	CHECK_T(a, t, STEP_CREDS, sys_capget(&hdr, data));
+	data[0].eff = data[0].prm; data[1].eff = data[1].prm;
+	CHECK_T(a, t, STEP_CREDS, sys_capset(&hdr, data));
+	CHECK_T(a, t, STEP_CREDS, sys_prctl(PR_SET_SECUREBITS, c->securebits, 0, 0, 0));
 	data[0].eff = c->cap_eff; data[1].eff = c->cap_eff >> 32;
 	data[0].prm = c->cap_prm; data[1].prm = c->cap_prm >> 32;
 	data[0].inh = c->cap_inh; data[1].inh = c->cap_inh >> 32;
@@ -118,7 +125,6 @@ static void restore_creds(struct restorer_args *a, struct rst_thread *t)
 	for (uint32_t cap = 0; cap <= c->last_cap && cap < 64; cap++)
 		if (c->cap_amb & (1ULL << cap))
 			CHECK_T(a, t, STEP_CREDS, sys_prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0));
-	CHECK_T(a, t, STEP_CREDS, sys_prctl(PR_SET_SECUREBITS, c->securebits, 0, 0, 0));
 	if (c->no_new_privs)
 		CHECK_T(a, t, STEP_CREDS, sys_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
 }

@@ -74,6 +74,7 @@ static inline long sys_setfsuid(int u) { return SC(__NR_setfsuid, u, 0, 0, 0, 0,
 static inline long sys_setfsgid(int g) { return SC(__NR_setfsgid, g, 0, 0, 0, 0, 0); }
 static inline long sys_setgroups(int n, const uint32_t *g) { return SC(__NR_setgroups, n, g, 0, 0, 0, 0); }
 static inline long sys_capset(void *hdr, void *data) { return SC(__NR_capset, hdr, data, 0, 0, 0, 0); }
+static inline long sys_capget(void *hdr, void *data) { return SC(__NR_capget, hdr, data, 0, 0, 0, 0); }
 static inline long sys_set_tid_address(void *p) { return SC(__NR_set_tid_address, p, 0, 0, 0, 0, 0); }
 static inline long sys_umask(int m) { return SC(__NR_umask, m, 0, 0, 0, 0, 0); }
 

@@ -19,11 +19,12 @@
 #define MAX_FD (1 << 20)
 
 /* Order matters: the first whose match() says yes owns the fd (memfd before
- * regular files, terminals before other devices). */
+ * regular files, terminals before other devices; inet sockets, told by one
+ * getsockopt, before unix ones, which take a sock_diag query each). */
 static const struct fd_ops *const fd_kinds[] = {
 	&memfd_fd_ops, &mqueue_fd_ops, &reg_fd_ops, &pty_fd_ops, &tty_fd_ops, &chr_fd_ops, &pipe_fd_ops, &fifo_fd_ops,
-	&eventfd_fd_ops, &signalfd_fd_ops, &timerfd_fd_ops, &inotify_fd_ops, &epoll_fd_ops, &unix_sk_fd_ops,
-	&inet_fd_ops,
+	&eventfd_fd_ops, &signalfd_fd_ops, &timerfd_fd_ops, &inotify_fd_ops, &epoll_fd_ops, &inet_fd_ops,
+	&unix_sk_fd_ops,
 };
 
 static const struct fd_ops *ops_by_kind(FdKind kind)

@@ -19,11 +19,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "files/files.h"
 #include "log.h"
+#include "net/inet.h"
 #include "util.h"
 
 #define MAX_SHARED_ID (1u << 24)
@@ -92,8 +94,9 @@ static int add_process(struct share_scan *s, pid_t pid, int order)
 		n = &s->recs[s->nr];
 		*n = (struct share_rec){ .dev = st.st_dev, .ino = st.st_ino, .own_ino = st.st_ino, .pid = pid,
 					 .order = order, .fd = fds[i], .pipe_like = S_ISFIFO(st.st_mode) };
-		/* the two ends of a unix socket pair are one object, like a pipe's */
-		if (S_ISSOCK(st.st_mode) && (key = unix_pair_key(st.st_ino))) {
+		/* the two ends of a unix socket pair are one object, like a pipe's (one
+		 * getsockopt spares inet sockets the sock_diag query) */
+		if (S_ISSOCK(st.st_mode) && sock_domain(pid, fds[i]) == AF_UNIX && (key = unix_pair_key(st.st_ino))) {
 			n->ino = key;
 			n->pipe_like = true;
 		}

@@ -147,4 +147,6 @@ install: crtool lib
 clean:
 	rm -rf $(B)
 
+include test/fuzz/fuzz.mk
+
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -39,6 +39,7 @@
 #include "proc/seize.h"
 #include "pidns.h"
 #include "pstree.pb-c.h"
+#include "restore.h"
 #include "restorer-args.h"
 #include "restorer-blob.h"
 #include "util.h"
@@ -316,6 +317,23 @@ static void free_images(struct restore_set *rs)
 	free(rs->helpers);
 	free(rs->sessions);
 	img_free_msg(rs->inv ? &rs->inv->base : NULL);
+}
+
+/* Read and validate every image of a directory exactly as a restore does first,
+ * creating nothing: the fuzz targets and the hostile-image tests drive it. */
+int restore_check_images(const char *path)
+{
+	struct img_dir dir = { .dfd = -1 };
+	struct restore_set rs = { 0 };
+	int ret;
+
+	cr_error_reset();
+	if ((ret = img_dir_open(&dir, path)))
+		return ret;
+	ret = load_images(&dir, &rs);
+	free_images(&rs);
+	img_dir_close(&dir);
+	return ret;
 }
 
 /* Session first (only a session leader's own setsid can make it); groups once

@@ -124,7 +124,9 @@ static int inotify_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 		if (!(p = strchr(p, '\n')))
 			break;
 	}
-	qsort(e->inotify->watches, e->inotify->n_watches, sizeof(*e->inotify->watches), cmp_wd);
+	/* an inotify without watches has no array: qsort(NULL, 0) is undefined */
+	if (e->inotify->n_watches)
+		qsort(e->inotify->watches, e->inotify->n_watches, sizeof(*e->inotify->watches), cmp_wd);
 	return 0;
 }
 

@@ -135,12 +135,13 @@ static int load_task(struct img_dir *dir, struct task_image *t)
 			return pr_err("pid %d: thread %zu is %u in pstree.img, %u in core-%d.img", pid, i,
 				      t->pstree->threads[i], t->core->threads[i]->tid, pid), -EINVAL;
 	if ((ret = read_one(dir, IMG_MM, pid, &mm_entry__descriptor, (ProtobufCMessage **)&t->mm)) ||
-	    (ret = mem_validate(t->mm, kerndat_get()->task_size)))
+	    (ret = mem_validate(t->mm, kerndat_get()->task_size)) ||
+	    (ret = premap_check(dir, pid, t->mm, kerndat_get()->task_size)))
 		return ret;
 	if ((ret = read_one(dir, IMG_FS, pid, &fs_entry__descriptor, (ProtobufCMessage **)&t->fs)))
 		return ret;
-	if (t->fs->cwd[0] != '/' || t->fs->root[0] != '/')
-		return pr_err("fs-%d.img: cwd or root is not an absolute path", pid), -EINVAL;
+	if (!path_is_clean(t->fs->cwd) || !path_is_clean(t->fs->root))
+		return pr_err("fs-%d.img: cwd or root is not an absolute path, or has . or ..", pid), -EINVAL;
 	if ((ret = timers_load(dir, pid, &t->timers)))
 		return ret;
 	return files_load(dir, pid, &t->files);

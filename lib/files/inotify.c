@@ -177,7 +177,7 @@ static int inotify_validate(const FdinfoEntry *e)
 	if (!in)
 		return pr_err("fdinfo: fd %u is an inotify without its watches", e->fd), -EINVAL;
 	for (size_t i = 0; i < in->n_watches; i++)
-		if (!in->watches[i]->path || in->watches[i]->path[0] != '/' || !in->watches[i]->wd ||
+		if (!path_is_clean(in->watches[i]->path) || !in->watches[i]->wd ||
 		    in->watches[i]->wd > MAX_WD_STEPS || (i && in->watches[i - 1]->wd >= in->watches[i]->wd))
 			return pr_err("fdinfo: inotify fd %u: watch %zu has no absolute path or a bad wd", e->fd, i),
 			       -EINVAL;

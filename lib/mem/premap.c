@@ -110,6 +110,74 @@ int premap_reserve(const MmEntry *mm, uint64_t len, unsigned long task_size, uin
 		      (unsigned long)len), -ENOMEM;
 }
 
+/* Is there a gap of len bytes between the image's areas (as premap_reserve looks)? */
+static bool layout_has_room(const MmEntry *mm, uint64_t len, unsigned long task_size)
+{
+	uint64_t prev_end = 1 << 20;
+
+	for (size_t i = 0; i <= mm->n_vmas; i++) {
+		uint64_t next = i < mm->n_vmas ? mm->vmas[i]->start : task_size - (64 << 20);
+		if (i < mm->n_vmas && mm->vmas[i]->kind == VMA_KIND__VMA_VSYSCALL)
+			continue;
+		if (next > prev_end && next - prev_end >= len + 2 * PAGE_SIZE)
+			return true;
+		if (i < mm->n_vmas && mm->vmas[i]->end > prev_end)
+			prev_end = mm->vmas[i]->end;
+	}
+	return false;
+}
+
+/* Before anything is created: the layout leaves room for the premap area and the
+ * restorer, and every pagemap run lies in an area whose pages are dumped, in
+ * order, adding up to the pages image's size (fill_pages checks again as it goes). */
+int premap_check(struct img_dir *dir, pid_t pid, const MmEntry *mm, unsigned long task_size)
+{
+	struct img *pm, *pages = NULL;
+	PagemapHead *head = NULL;
+	PagemapEntry *pe;
+	uint64_t total = 0, prev_end = 0;
+	size_t vi = 0;
+	struct stat st;
+	int ret;
+
+	if (!layout_has_room(mm, premap_size(mm) + (16 << 20), task_size))
+		return pr_err("mm-%d.img: the areas leave no free address range for the restorer and the premap "
+			      "area (%lu bytes)", pid, (unsigned long)premap_size(mm)), -EINVAL;
+	if (!(pm = img_open(dir, IMG_PAGEMAP, pid)))
+		return -ENOENT;
+	if ((ret = img_read_one(pm, &pagemap_head__descriptor, (ProtobufCMessage **)&head)))
+		goto out;
+	if (!(pages = img_open(dir, IMG_PAGES, head->pages_id))) {
+		ret = -ENOENT;
+		goto out;
+	}
+	while ((ret = img_read_msg(pm, &pagemap_entry__descriptor, (ProtobufCMessage **)&pe)) > 0) {
+		uint64_t start = pe->vaddr, len = (uint64_t)pe->nr_pages * PAGE_SIZE;
+		uint32_t n = pe->nr_pages;
+
+		img_free_msg(&pe->base);
+		while (vi < mm->n_vmas && mm->vmas[vi]->end <= start)
+			vi++;
+		if (!n || start & (PAGE_SIZE - 1) || start + len < start || start < prev_end || vi == mm->n_vmas ||
+		    start < mm->vmas[vi]->start || start + len > mm->vmas[vi]->end ||
+		    !premapped(mm->vmas[vi]) || !mem_vma_dumps_content(mm->vmas[vi])) {
+			ret = (pr_err("%s: run 0x%lx+%u pages is outside every area that holds pages, overflows or is "
+				      "out of order", pm->name, (unsigned long)start, n), -EINVAL);
+			break;
+		}
+		prev_end = start + len;
+		total += len;
+	}
+	if (!ret && (fstat(pages->fd, &st) || (uint64_t)st.st_size != total))
+		ret = (pr_err("%s holds %lld bytes, its pagemap lists %lu", pages->name, (long long)st.st_size,
+			      (unsigned long)total), -EINVAL);
+out:
+	img_free_msg(head ? &head->base : NULL);
+	img_close(pages);
+	img_close(pm);
+	return ret;
+}
+
 static int check_file(const VmaEntry *v, int fd)
 {
 	struct stat st;

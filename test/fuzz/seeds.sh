@@ -23,7 +23,7 @@ for prog in "${PROGS[@]}"; do
 	rm -f "$T/in"
 	mkfifo "$T/in"
 	exec 3<>"$T/in"
-	(cd "$T" && exec setsid "$B/test/$prog" <"$T/in" >"$T/$prog.out" 2>&1) &
+	(cd "$T" && exec setsid "$B/test/$prog" <"$T/in" >"$T/$prog.out" 2>&1 3>&-) &
 	pid=$!
 	for ((i = 0; i < 200; i++)); do
 		grep -qx READY "$T/$prog.out" 2>/dev/null && break

@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include "arch.h"
 #include "cr/cr.h"
+#include "fault.h"
 #include "files/files.h"
 #include "image/image.h"
 #include "image/inventory.h"
@@ -493,6 +494,8 @@ static pid_t clone_at_flags(pid_t pid, uint64_t flags, int exit_signal)
 
 	/* A PID held by a zombie is free as soon as its parent reaps it: a tree killed
 	 * by the dump just before may still be waiting for init (up to a few seconds). */
+	if (fault_hit("restore-fork"))
+		return errno = EAGAIN, -1;
 	for (int tries = 0;; tries++) {
 		struct proc_stat st;
 		pid_t ret = syscall(__NR_clone3, &ca, sizeof(ca));
@@ -808,6 +811,8 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 		child_fail(c, idx);
 	if (!stage_wait(c->sh, &c->sh->go, 1))
 		_exit(1);
+	if (fault_hit("restore-restorer"))
+		child_fail(c, idx);
 	unregister_inherited_rseq();
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
@@ -1143,6 +1148,7 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	double t0 = now_ms(), mem_ms = 0;
 
 	cr_error_reset();
+	fault_cancel_reset();
 	if (!uopts || uopts->sz < offsetof(struct cr_restore_opts, images_dir) + sizeof(char *))
 		return pr_err("cr_restore: bad options (set .sz = sizeof(struct cr_restore_opts))"), -EINVAL;
 	memcpy(&opts, uopts, uopts->sz < sizeof(opts) ? uopts->sz : sizeof(opts));
@@ -1214,8 +1220,11 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 		if (rs.entries[i]->zombie)
 			continue;
 		if ((ret = finish_task(c.host_pids[i], &c.sh->rep[i], rs.tasks[i].core, tids[i]))) {
-			if (ret == -ECHILD) {   /* the task exited: its own report says why */
-				pr_err("%s", c.sh->rep[i].error[0] ? c.sh->rep[i].error : "a restored task died");
+			if (ret == -ECHILD) {   /* the task exited: its own report, or the first failure's, says why */
+				const char *why = c.sh->rep[i].error;
+				if (!why[0] && c.sh->failed)
+					why = c.sh->rep[c.sh->failed - 1].error;
+				pr_err("%s", why[0] ? why : "a restored task died");
 				ret = -EIO;
 			}
 			goto out;

@@ -190,6 +190,11 @@ if selected hostile; then
 	run_suite hostile env CRTOOL="$CRTOOL" TEST_BIN="$B/test" ./test/hostile.sh
 fi
 
+# ---- every step made to fail (CR_FAULT), and signals mid-dump
+if selected faults; then
+	run_suite faults env CRTOOL="$CRTOOL" TEST_BIN="$B/test" ./test/faults.sh
+fi
+
 echo "==="
 for s in "${summary[@]}"; do
 	echo "failed: $s"

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "fault.h"
 #include "files/files.h"
 #include "image/image.h"
 #include "log.h"
@@ -528,6 +529,8 @@ static int install_one(struct files_image *fi, const FdinfoEntry *e)
 	bool inherited = false;
 	int fd;
 
+	if (fault_hit("restore-file-open"))
+		return -EIO;
 	if (!e->has_dup_of && (fd = inherited_fd(fi, e)) >= 0) {
 		/* the caller's own file, as --inherit-fd says */
 		if (dup2(fd, e->fd) < 0)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "kerndat.h"
 #include "log.h"
+#include "fault.h"
 #include "mem/layers.h"
 #include "mem/lazy.h"
 #include "mem/mem.h"
@@ -401,6 +402,11 @@ int premap_build(struct img_dir *dir, pid_t pid, const MmEntry *mm, const struct
 	uint32_t nr = 0;
 	int ret = 0;
 
+	*nr_out = 0;
+	if (fault_hit("restore-premap")) {
+		free(idx);
+		return -ENOMEM;
+	}
 	if (!idx)
 		return -ENOMEM;
 	for (size_t i = 0; i < mm->n_vmas && !ret; i++) {

@@ -336,15 +336,20 @@ int infect_cmd_send(struct infect_ctx *ctx, enum parasite_cmd cmd)
 		return -EIO;
 	if (send(ctx->sock, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m))
 		return pr_perror("can't send command %d to the parasite in %d", cmd, ctx->pid);
+	ctx->pending = cmd;
 	return 0;
 }
 
-int infect_cmd_recv(struct infect_ctx *ctx, enum parasite_cmd cmd, uint64_t *arg)
+/* stale: how many replies to earlier commands may come first (skipped) */
+static int recv_reply(struct infect_ctx *ctx, enum parasite_cmd cmd, uint64_t *arg, int stale)
 {
 	struct parasite_msg m;
 	struct pollfd pfd = { .fd = ctx->sock, .events = POLLIN };
-	int r = poll(&pfd, 1, PARASITE_TIMEOUT_MS);
+	int r;
 	ssize_t n;
+
+again:
+	r = poll(&pfd, 1, PARASITE_TIMEOUT_MS);
 
 	if (r == 0)
 		return pr_err("the parasite in %d did not answer command %d within %d ms", ctx->pid, cmd,
@@ -354,6 +359,10 @@ int infect_cmd_recv(struct infect_ctx *ctx, enum parasite_cmd cmd, uint64_t *arg
 		ctx->running = false;
 		return pr_err("the parasite in %d hung up during command %d", ctx->pid, cmd), -EIO;
 	}
+	if (m.cmd == (uint32_t)ctx->pending)
+		ctx->pending = 0;
+	if (m.cmd != cmd && stale-- > 0)
+		goto again;
 	if (m.cmd != cmd)
 		return pr_err("the parasite in %d answered command %u instead of %d", ctx->pid, m.cmd, cmd), -EIO;
 	if (m.ret < 0)
@@ -363,11 +372,32 @@ int infect_cmd_recv(struct infect_ctx *ctx, enum parasite_cmd cmd, uint64_t *arg
 	return 0;
 }
 
+int infect_cmd_recv(struct infect_ctx *ctx, enum parasite_cmd cmd, uint64_t *arg)
+{
+	return recv_reply(ctx, cmd, arg, 0);
+}
+
 int infect_cmd(struct infect_ctx *ctx, enum parasite_cmd cmd, uint64_t *arg)
 {
 	int ret = infect_cmd_send(ctx, cmd);
 
 	return ret ? ret : infect_cmd_recv(ctx, cmd, arg);
+}
+
+/* A dump that failed mid-stream left the parasite writing pages into the pipe:
+ * read them away until it answers (closing the pipe instead would leave it a
+ * SIGPIPE, pending until its signals are unblocked, that kills it). */
+static void drain_pending(struct infect_ctx *ctx)
+{
+	struct pollfd pfd[2] = { { .fd = ctx->pipe_rd, .events = POLLIN }, { .fd = ctx->sock, .events = POLLIN } };
+	char buf[65536];
+
+	if (!ctx->pending || ctx->sock < 0 || ctx->pipe_rd < 0)
+		return;
+	fcntl(ctx->pipe_rd, F_SETFL, O_NONBLOCK);
+	while (poll(pfd, 2, PARASITE_TIMEOUT_MS) > 0 && !(pfd[1].revents & (POLLIN | POLLHUP)))
+		while (read(ctx->pipe_rd, buf, sizeof(buf)) > 0)
+			;
 }
 
 int infect_cure(struct infect_ctx *ctx)
@@ -377,8 +407,10 @@ int infect_cure(struct infect_ctx *ctx)
 
 	ctx->curing = true;     /* no injected fault or cancel stops the cure */
 	if (ctx->running) {
+		drain_pending(ctx);
 		/* Let the parasite return to its trap; if it can't, interrupt it. */
-		if (ctx->sock < 0 || infect_cmd(ctx, PARASITE_CMD_FINI, NULL))
+		if (ctx->sock < 0 || infect_cmd_send(ctx, PARASITE_CMD_FINI) ||
+		    recv_reply(ctx, PARASITE_CMD_FINI, NULL, 1))
 			ptrace(PTRACE_INTERRUPT, ctx->pid, NULL, NULL);
 		int status;
 		while (waitpid(ctx->pid, &status, __WALL) < 0 && errno == EINTR)

@@ -18,6 +18,7 @@ struct infect_ctx {
 	uint64_t orig_sigmask;
 	bool saved;                 /* orig_* hold the task's own state */
 	bool curing;
+	int pending;                /* a command sent, its reply not read yet (0: none) */
 	uint64_t site;              /* where the syscall+trap bytes are planted */
 	unsigned char site_orig[64];
 	bool site_planted;

@@ -79,7 +79,9 @@ int main(int argc, char **argv)
 		printf("crtool %s\n", cr_version());
 		return 0;
 	}
-	catch_signals();
+	/* a dump or restore undoes its work on SIGINT/SIGTERM; a page server just stops */
+	if (!strcmp(argv[1], "dump") || !strcmp(argv[1], "pre-dump") || !strcmp(argv[1], "restore"))
+		catch_signals();
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(argv[1], cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1);

@@ -130,7 +130,8 @@ static bool layout_has_room(const MmEntry *mm, uint64_t len, unsigned long task_
 
 /* Before anything is created: the layout leaves room for the premap area and the
  * restorer, and every pagemap run lies in an area whose pages are dumped, in
- * order, adding up to the pages image's size (fill_pages checks again as it goes). */
+ * order, those stored here adding up to the pages image's size (fill_pages checks
+ * again as it goes; runs kept in parent images are checked when read). */
 int premap_check(struct img_dir *dir, pid_t pid, const MmEntry *mm, unsigned long task_size)
 {
 	struct img *pm, *pages = NULL;
@@ -155,6 +156,7 @@ int premap_check(struct img_dir *dir, pid_t pid, const MmEntry *mm, unsigned lon
 	while ((ret = img_read_msg(pm, &pagemap_entry__descriptor, (ProtobufCMessage **)&pe)) > 0) {
 		uint64_t start = pe->vaddr, len = (uint64_t)pe->nr_pages * PAGE_SIZE;
 		uint32_t n = pe->nr_pages;
+		bool parent = pe->has_in_parent && pe->in_parent;   /* its pages are in the parent images */
 
 		img_free_msg(&pe->base);
 		while (vi < mm->n_vmas && mm->vmas[vi]->end <= start)
@@ -167,7 +169,8 @@ int premap_check(struct img_dir *dir, pid_t pid, const MmEntry *mm, unsigned lon
 			break;
 		}
 		prev_end = start + len;
-		total += len;
+		if (!parent)
+			total += len;
 	}
 	if (!ret && (fstat(pages->fd, &st) || (uint64_t)st.st_size != total))
 		ret = (pr_err("%s holds %lld bytes, its pagemap lists %lu", pages->name, (long long)st.st_size,

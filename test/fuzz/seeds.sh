@@ -30,7 +30,7 @@ for prog in "${PROGS[@]}"; do
 		sleep 0.05
 	done
 	if ! grep -qx READY "$T/$prog.out"; then
-		echo "seeds: $prog did not get ready" >&2
+		echo "seeds: $prog did not get ready"
 		failed=1
 		continue
 	fi
@@ -42,7 +42,7 @@ for prog in "${PROGS[@]}"; do
 	done
 	if ! "$CRTOOL" dump -t "$pid" -D "$(mkdir -p "$F/images/$prog" && echo "$F/images/$prog")" \
 		>"$T/dump.out" 2>&1; then
-		echo "seeds: dump of $prog failed: $(tail -n 1 "$T/dump.out")" >&2
+		echo "seeds: dump of $prog failed: $(tail -n 1 "$T/dump.out")"
 		failed=1
 	fi
 	{
@@ -61,7 +61,7 @@ for prog in "${PROGS[@]}"; do
 			;;
 		esac
 	done
-done
+done 2>/dev/null # (bash's "Killed" notices of the programs)
 [ -e "$F/images/counter/inventory.img" ] || { echo "seeds: no base dump (counter)" >&2; exit 1; }
 echo "seeds: $(find "$F/seeds" -type f | wc -l) seed files from ${#PROGS[@]} programs"
 exit $failed

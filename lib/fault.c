@@ -12,7 +12,7 @@ static const struct cr_fault_step steps[] = {
 	{ "infect-prepare", "dump", "saving a task's registers before infection" },
 	{ "remote-syscall", "dump", "each syscall run in the task (memfd, ftruncate, mmap, ...)" },
 	{ "parasite-start", "dump", "starting the parasite once it is mapped" },
-	{ "parasite-cmd", "dump", "each command to the parasite (misc, timers, pages)" },
+	{ "parasite-cmd", "dump", "each command to the parasite (init, misc, timers, pages)" },
 	{ "image-create", "dump", "creating each image file" },
 	{ "image-write", "dump", "each image write (EIO)" },
 	{ "image-enospc", "dump", "each image write (ENOSPC)" },

@@ -126,7 +126,7 @@ restore_steps=$(awk -F'\t' '$2 == "restore" {print $1}' <<<"$steps")
 
 # ---- dumps: each step's first passage, and later passages where they reach
 # further (after the parasite's memfd, its mapping, its start; the last images)
-for f in $dump_steps remote-syscall:2 remote-syscall:3 parasite-cmd:2 \
+for f in $dump_steps remote-syscall:2 remote-syscall:3 parasite-cmd:2 parasite-cmd:3 \
 	image-write:4 image-short-write:6; do
 	name=dump-${f/:/-}
 	if ! start threads --threads 2; then

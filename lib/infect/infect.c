@@ -310,6 +310,10 @@ int infect_parasite(struct infect_ctx *ctx)
 		fcntl(pipefd[0], F_SETPIPE_SZ, atoi(max));
 		free(max);
 	}
+	if (fault_hit("parasite-cmd")) {
+		ret = -EIO;
+		goto out;
+	}
 	if ((ret = send_with_fd(ctx->sock, &m, pipefd[1]))) {
 		errno = -ret;
 		ret = pr_perror("can't send the page pipe to the parasite");

@@ -45,7 +45,7 @@ start() {
 	setsid "$BIN/$1" "${@:2}" <"$T/in" >"$T/prog.out" 2>&1 3>&- &
 	PID=$!
 	PIDS+=("$PID")
-	for ((i = 0; i < 200; i++)); do
+	for ((i = 0; i < 600; i++)); do
 		grep -qx READY "$T/prog.out" && return 0
 		sleep 0.025
 	done

@@ -6,11 +6,12 @@ FUZZ_TIME   ?= 60
 FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS := -O1 -g $(WARN) -std=gnu11 -D_GNU_SOURCE -DCR_VERSION=\"$(VERSION)\" \
                -Iinclude -Iinclude/common -Iinclude/common/arch/$(ARCH) -Ilib -Ilib/arch/$(ARCH) \
-               -I$(B)/proto -I$(B)/blobs -Itest/fuzz $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+               -I$(B)/proto -I$(B)/blobs -Itest/fuzz $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
+               $(shell pkg-config --cflags libnl-3.0)
 FZ          := $(B)/fuzz
 
 # one target per record image kind, then the pages layer, crtool show and the text parsers
-FUZZ_IMAGE_KINDS := inventory pstree core mm fs fdinfo ghost timers
+FUZZ_IMAGE_KINDS := inventory pstree core mm fs fdinfo ghost timers ipc
 FUZZ_ALL := $(FUZZ_IMAGE_KINDS) pagemap show fdinfo-text proc
 FUZZ_BINS := $(patsubst %,$(FZ)/fuzz-%,$(FUZZ_ALL))
 

@@ -11,9 +11,10 @@ B=$PWD/build
 CRTOOL=${CRTOOL:-$B/crtool}
 F=$B/fuzz
 PROGS=(counter tree file-regular file-unlinked pipe-inner fifo memfd eventfd signalfd timerfd inotify
-       epoll file-locks posix-timers mem-file-shared signals itimer)
+       epoll file-locks posix-timers mem-file-shared signals itimer files-shared ipc-sysv ipc-mqueue
+       sk-unix-pair sk-unix-bound sk-unix-tree)
 rm -rf "$F/images" "$F/seeds"
-mkdir -p "$F/images" "$F/seeds"/{inventory,pstree,core,mm,fs,fdinfo,ghost,timers,pagemap,show,fdinfo-text,proc}
+mkdir -p "$F/images" "$F/seeds"/{inventory,pstree,core,mm,fs,fdinfo,ghost,timers,ipc,pagemap,show,fdinfo-text,proc}
 T=$(mktemp -d /tmp/libcr-seeds-XXXXXX) || exit 2
 trap 'rm -rf "$T"' EXIT
 failed=0
@@ -55,7 +56,7 @@ for prog in "${PROGS[@]}"; do
 		base=${img##*/}
 		kind=${base%%[-.]*}
 		case $kind in
-		inventory | pstree | core | mm | fs | fdinfo | ghost | timers | pagemap)
+		inventory | pstree | core | mm | fs | fdinfo | ghost | timers | ipc | pagemap)
 			cp "$img" "$F/seeds/$kind/$prog-$base"
 			cp "$img" "$F/seeds/show/$prog-$base"
 			;;

@@ -12,7 +12,8 @@
 #
 # TESTS names: any test program below, "corrupt" (the negative test), "unit"
 # (all unit tests) or unit-NAME, "real" (test/real/*.sh) or one of them by name,
-# "pidns", "tty", "errors", "predump", "lazy", "page-server", "migrate", "soak", "inherit-fd", "hostile", "faults".  Unset: all of them.
+# "pidns", "tty", "errors", "predump", "lazy", "page-server", "migrate", "soak", "inherit-fd",
+# "hostile", "faults".  Unset: all of them.
 # --fast: mem-random with --size 32 instead of 256 MiB.
 # RUNNER_ARGS: extra runner arguments (e.g. "--keep" or "--mode restore").
 set -u

@@ -106,11 +106,14 @@ $(B)/test/%: test/progs/%.c test/lib/tst.c test/lib/tst.h
 $(B)/test/unit-%: test/unit/%.c $(B)/libcr.a
 	@mkdir -p $(B)/test
 	$(CC) $(CFLAGS) -Itest/lib -o $@ $< $(B)/libcr.a $(LDLIBS)
+$(B)/test/img-edit: test/img-edit.c $(B)/libcr.a
+	@mkdir -p $(B)/test
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libcr.a $(LDLIBS)
 $(B)/test/runner: test/runner.c
 	@mkdir -p $(B)/test
 	$(CC) -O2 -g -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -o $@ $<
 
-tests: crtool lib $(TEST_PROGS) $(UNIT_TESTS) $(B)/test/runner
+tests: crtool lib $(TEST_PROGS) $(UNIT_TESTS) $(B)/test/runner $(B)/test/img-edit
 
 test: deps tests
 	./test/run-all.sh
@@ -146,5 +149,7 @@ install: crtool lib
 
 clean:
 	rm -rf $(B)
+
+include test/fuzz/fuzz.mk
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

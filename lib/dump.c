@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include "cr/cr.h"
+#include "fault.h"
 #include "files/files.h"
 #include "image/image.h"
 #include "image/inventory.h"
@@ -245,6 +246,7 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 	int ret, live = 0, own_ipc = 0;
 
 	cr_error_reset();
+	fault_cancel_reset();
 	if (!uopts || uopts->sz < offsetof(struct cr_dump_opts, shell_job) + sizeof(bool))
 		return pr_err("cr_dump: bad options (set .sz = sizeof(struct cr_dump_opts))"), -EINVAL;
 	memcpy(&opts, uopts, uopts->sz < sizeof(opts) ? uopts->sz : sizeof(opts));

@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include "arch.h"
 #include "cr/cr.h"
+#include "fault.h"
 #include "files/files.h"
 #include "image/image.h"
 #include "image/inventory.h"
@@ -40,6 +41,7 @@
 #include "proc/seize.h"
 #include "pidns.h"
 #include "pstree.pb-c.h"
+#include "restore.h"
 #include "restorer-args.h"
 #include "restorer-blob.h"
 #include "util.h"
@@ -135,12 +137,13 @@ static int load_task(struct img_dir *dir, struct task_image *t)
 			return pr_err("pid %d: thread %zu is %u in pstree.img, %u in core-%d.img", pid, i,
 				      t->pstree->threads[i], t->core->threads[i]->tid, pid), -EINVAL;
 	if ((ret = read_one(dir, IMG_MM, pid, &mm_entry__descriptor, (ProtobufCMessage **)&t->mm)) ||
-	    (ret = mem_validate(t->mm, kerndat_get()->task_size)))
+	    (ret = mem_validate(t->mm, kerndat_get()->task_size)) ||
+	    (ret = premap_check(dir, pid, t->mm, kerndat_get()->task_size)))
 		return ret;
 	if ((ret = read_one(dir, IMG_FS, pid, &fs_entry__descriptor, (ProtobufCMessage **)&t->fs)))
 		return ret;
-	if (t->fs->cwd[0] != '/' || t->fs->root[0] != '/')
-		return pr_err("fs-%d.img: cwd or root is not an absolute path", pid), -EINVAL;
+	if (!path_is_clean(t->fs->cwd) || !path_is_clean(t->fs->root))
+		return pr_err("fs-%d.img: cwd or root is not an absolute path, or has . or ..", pid), -EINVAL;
 	if ((ret = timers_load(dir, pid, &t->timers)))
 		return ret;
 	return files_load(dir, pid, &t->files);
@@ -319,6 +322,23 @@ static void free_images(struct restore_set *rs)
 	img_free_msg(rs->inv ? &rs->inv->base : NULL);
 }
 
+/* Read and validate every image of a directory exactly as a restore does first,
+ * creating nothing: the fuzz targets and the hostile-image tests drive it. */
+int restore_check_images(const char *path)
+{
+	struct img_dir dir = { .dfd = -1 };
+	struct restore_set rs = { 0 };
+	int ret;
+
+	cr_error_reset();
+	if ((ret = img_dir_open(&dir, path)))
+		return ret;
+	ret = load_images(&dir, &rs);
+	free_images(&rs);
+	img_dir_close(&dir);
+	return ret;
+}
+
 /* Session first (only a session leader's own setsid can make it); groups once
  * every task exists (see join_group). */
 static int restore_session(const PstreeEntry *p, bool root, bool shell_job)
@@ -475,6 +495,8 @@ static pid_t clone_at_flags(pid_t pid, uint64_t flags, int exit_signal)
 
 	/* A PID held by a zombie is free as soon as its parent reaps it: a tree killed
 	 * by the dump just before may still be waiting for init (up to a few seconds). */
+	if (fault_hit("restore-fork"))
+		return errno = EAGAIN, -1;
 	for (int tries = 0;; tries++) {
 		struct proc_stat st;
 		pid_t ret = syscall(__NR_clone3, &ca, sizeof(ca));
@@ -790,6 +812,8 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 		child_fail(c, idx);
 	if (!stage_wait(c->sh, &c->sh->go, 1))
 		_exit(1);
+	if (fault_hit("restore-restorer"))
+		child_fail(c, idx);
 	unregister_inherited_rseq();
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
@@ -1125,6 +1149,7 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	double t0 = now_ms(), mem_ms = 0;
 
 	cr_error_reset();
+	fault_cancel_reset();
 	if (!uopts || uopts->sz < offsetof(struct cr_restore_opts, images_dir) + sizeof(char *))
 		return pr_err("cr_restore: bad options (set .sz = sizeof(struct cr_restore_opts))"), -EINVAL;
 	memcpy(&opts, uopts, uopts->sz < sizeof(opts) ? uopts->sz : sizeof(opts));
@@ -1211,8 +1236,11 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 		if (rs.entries[i]->zombie)
 			continue;
 		if ((ret = finish_task(c.host_pids[i], &c.sh->rep[i], rs.tasks[i].core, tids[i]))) {
-			if (ret == -ECHILD) {   /* the task exited: its own report says why */
-				pr_err("%s", c.sh->rep[i].error[0] ? c.sh->rep[i].error : "a restored task died");
+			if (ret == -ECHILD) {   /* the task exited: its own report, or the first failure's, says why */
+				const char *why = c.sh->rep[i].error;
+				if (!why[0] && c.sh->failed)
+					why = c.sh->rep[c.sh->failed - 1].error;
+				pr_err("%s", why[0] ? why : "a restored task died");
 				ret = -EIO;
 			}
 			goto out;

@@ -112,6 +112,18 @@ void *xzalloc(size_t size)
 	return calloc(1, size);
 }
 
+bool path_is_clean(const char *path)
+{
+	if (!path || path[0] != '/')
+		return false;
+	for (const char *p = path; (p = strchr(p, '/')); ) {
+		p++;
+		if (p[0] == '.' && (!p[1] || p[1] == '/' || (p[1] == '.' && (!p[2] || p[2] == '/'))))
+			return false;
+	}
+	return true;
+}
+
 double now_ms(void)
 {
 	struct timespec ts;

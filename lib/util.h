@@ -1,6 +1,7 @@
 #ifndef LIB_UTIL_H
 #define LIB_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -20,6 +21,9 @@ int write_all(int fd, const void *buf, size_t len);
 int read_all(int fd, void *buf, size_t len);
 /* readlink into a malloc'ed string. */
 char *xreadlink(const char *path);
+/* An image's path is what the kernel showed at dump: absolute, no "." or ".."
+ * components.  Anything else (e.g. "/dev/../etc/shadow") is hostile. */
+bool path_is_clean(const char *path);
 void *xzalloc(size_t size);
 /* CLOCK_MONOTONIC in milliseconds, for the stats lines. */
 double now_ms(void);

@@ -13,7 +13,7 @@
 # TESTS names: any test program below, "corrupt" (the negative test), "unit"
 # (all unit tests) or unit-NAME, "real" (test/real/*.sh) or one of them by name,
 # "pidns", "tty", "errors", "predump", "lazy", "page-server", "migrate", "soak", "inherit-fd",
-# "net-errors", "net".  Unset: all of them.
+# "net-errors", "net", "hostile", "faults".  Unset: all of them.
 # --fast: mem-random with --size 32 instead of 256 MiB.
 # RUNNER_ARGS: extra runner arguments (e.g. "--keep" or "--mode restore").
 set -u
@@ -199,6 +199,16 @@ if selected errors; then
 fi
 if selected net-errors errors; then
 	run_suite net-errors env CRTOOL="$CRTOOL" TEST_BIN="$B/test" ./test/net-errors.sh
+fi
+
+# ---- crafted images a restore must refuse
+if selected hostile; then
+	run_suite hostile env CRTOOL="$CRTOOL" TEST_BIN="$B/test" ./test/hostile.sh
+fi
+
+# ---- every step made to fail (CR_FAULT), and signals mid-dump
+if selected faults; then
+	run_suite faults env CRTOOL="$CRTOOL" TEST_BIN="$B/test" ./test/faults.sh
 fi
 
 echo "==="

@@ -106,7 +106,8 @@ fi
 procs1=$(tree_pids | wc -l)
 fds1=$(tree_fds)
 rss1=$(tree_rss)
-left=$(pgrep -f 'crtool (dump|restore|pre-dump)' | wc -l)
+# this tree's crtool only: other checkouts on the machine may be dumping meanwhile
+left=$(pgrep -f "^$CRTOOL (dump|restore|pre-dump)" | wc -l)
 if [ "$procs1" != "$procs0" ] || [ "$fds1" != "$fds0" ] || [ "$rss1" -gt $((rss0 + rss0 / 10 + 1024)) ] || [ "$left" != 0 ]; then
 	bad leaks "processes $procs0 -> $procs1, open fds $fds0 -> $fds1, RSS ${rss0} -> ${rss1} KiB, crtool processes left: $left"
 else

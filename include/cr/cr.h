@@ -175,6 +175,20 @@ int cr_check(const struct cr_feature **out);
 /* Decode one image file into text (json=false) or JSON, written to fd. */
 int cr_show_image(const char *path, bool json, int out_fd);
 
+/* Ask the cr_dump() or cr_restore() under way to stop at its next step, undo what
+ * it did and fail ("interrupted").  Async-signal-safe: meant for a SIGINT or
+ * SIGTERM handler (installed without SA_RESTART, so that waits end too). */
+void cr_cancel(void);
+
+/* Steps a test can make fail with CR_FAULT=NAME[:N] in the environment (the N-th
+ * passage, default the first).  The table ends with a NULL name. */
+struct cr_fault_step {
+	const char *name;        /* e.g. "seize", "image-write" */
+	const char *phase;       /* "dump" or "restore" */
+	const char *what;
+};
+const struct cr_fault_step *cr_fault_steps(void);
+
 #ifdef __cplusplus
 }
 #endif

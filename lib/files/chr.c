@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "files/files.h"
 #include "log.h"
+#include "util.h"
 
 #define MEM_MAJOR 1
 #define TTYAUX_MAJOR 5   /* 5:0 is /dev/tty */
@@ -65,7 +66,7 @@ static int chr_restore(struct files_image *fi, const FdinfoEntry *e, bool *inher
 
 static int chr_validate(const FdinfoEntry *e)
 {
-	if (!e->reg || !e->reg->path || strncmp(e->reg->path, "/dev/", 5) || !e->reg->has_dev ||
+	if (!e->reg || !path_is_clean(e->reg->path) || strncmp(e->reg->path, "/dev/", 5) || !e->reg->has_dev ||
 	    (major(e->reg->dev) != MEM_MAJOR && !is_dev_tty(e->reg->dev)))
 		return pr_err("fdinfo: fd %u is a device outside /dev or not one of the memory devices and /dev/tty",
 			      e->fd), -EINVAL;

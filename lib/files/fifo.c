@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "files/files.h"
 #include "log.h"
+#include "util.h"
 
 static bool fifo_match(const struct fd_dump_ctx *c)
 {
@@ -101,8 +102,8 @@ static int fifo_validate(const FdinfoEntry *e)
 {
 	const FifoEntry *f = e->fifo;
 
-	if (!f || !f->path || f->path[0] != '/')
-		return pr_err("fdinfo: fd %u is a FIFO without an absolute path", e->fd), -EINVAL;
+	if (!f || !path_is_clean(f->path))
+		return pr_err("fdinfo: fd %u is a FIFO without an absolute path, or one with . or ..", e->fd), -EINVAL;
 	if (f->has_data && f->has_size && f->data.len > f->size)
 		return pr_err("fdinfo: fd %u: a FIFO of %u bytes holds %zu", e->fd, f->size, f->data.len), -EINVAL;
 	return 0;

@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "fault.h"
 #include "files/files.h"
 #include "image/image.h"
 #include "log.h"
@@ -361,6 +363,7 @@ static int validate_one(const struct files_image *fi, const FdinfoEntry *e, cons
 int files_load(struct img_dir *dir, pid_t pid, struct files_image *fi)
 {
 	struct img *img = img_open(dir, IMG_FDINFO, pid);
+	struct rlimit rl;
 	FdinfoEntry *e;
 	int ret;
 
@@ -386,6 +389,13 @@ int files_load(struct img_dir *dir, pid_t pid, struct files_image *fi)
 		if (e->fd >= MAX_FD || (fi->nr > 1 && fi->fds[fi->nr - 2]->fd >= e->fd)) {
 			pr_err("%s: fd numbers out of range or out of order (fd %u)", img->name, e->fd);
 			ret = -EINVAL;
+			break;
+		}
+		/* without CAP_SYS_RESOURCE the hard limit can't be raised: no such fd can be made */
+		if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_max != RLIM_INFINITY && e->fd >= rl.rlim_max) {
+			pr_err("%s: fd %u is above the RLIMIT_NOFILE hard limit (%lu) of the restore", img->name, e->fd,
+			       (unsigned long)rl.rlim_max);
+			ret = -EMFILE;
 			break;
 		}
 		if ((ret = validate_one(fi, e, img->name)))
@@ -521,6 +531,8 @@ static int install_one(struct files_image *fi, const FdinfoEntry *e)
 	bool inherited = false;
 	int fd;
 
+	if (fault_hit("restore-file-open"))
+		return -EIO;
 	if (!e->has_dup_of && (fd = inherited_fd(fi, e)) >= 0) {
 		/* the caller's own file, as --inherit-fd says */
 		if (dup2(fd, e->fd) < 0)

@@ -275,7 +275,7 @@ static int validate(const GhostEntry *e, uint32_t want_id, uint64_t *data_len)
 		return pr_err("ghost image: ghost %u out of order (expected %u)", e->id, want_id), -EINVAL;
 	if (e->kind != GHOST_KIND__GHOST_FILE && e->kind != GHOST_KIND__GHOST_MEMFD)
 		return pr_err("ghost image: ghost %u has unknown kind %d", e->id, e->kind), -EINVAL;
-	if (e->kind == GHOST_KIND__GHOST_FILE ? e->name[0] != '/' || !S_ISREG(e->mode)
+	if (e->kind == GHOST_KIND__GHOST_FILE ? !path_is_clean(e->name) || !S_ISREG(e->mode)
 					      : strlen(e->name) > MEMFD_NAME_MAX)
 		return pr_err("ghost image: ghost %u has a bad name or mode", e->id), -EINVAL;
 	if (e->size > INT64_MAX || e->data_off != *data_len)

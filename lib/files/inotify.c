@@ -124,7 +124,9 @@ static int inotify_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 		if (!(p = strchr(p, '\n')))
 			break;
 	}
-	qsort(e->inotify->watches, e->inotify->n_watches, sizeof(*e->inotify->watches), cmp_wd);
+	/* an inotify without watches has no array: qsort(NULL, 0) is undefined */
+	if (e->inotify->n_watches)
+		qsort(e->inotify->watches, e->inotify->n_watches, sizeof(*e->inotify->watches), cmp_wd);
 	return 0;
 }
 
@@ -175,7 +177,7 @@ static int inotify_validate(const FdinfoEntry *e)
 	if (!in)
 		return pr_err("fdinfo: fd %u is an inotify without its watches", e->fd), -EINVAL;
 	for (size_t i = 0; i < in->n_watches; i++)
-		if (!in->watches[i]->path || in->watches[i]->path[0] != '/' || !in->watches[i]->wd ||
+		if (!path_is_clean(in->watches[i]->path) || !in->watches[i]->wd ||
 		    in->watches[i]->wd > MAX_WD_STEPS || (i && in->watches[i - 1]->wd >= in->watches[i]->wd))
 			return pr_err("fdinfo: inotify fd %u: watch %zu has no absolute path or a bad wd", e->fd, i),
 			       -EINVAL;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "files/files.h"
 #include "log.h"
+#include "util.h"
 
 #define DELETED " (deleted)"
 
@@ -127,8 +128,8 @@ static int reg_restore(struct files_image *fi, const FdinfoEntry *e, bool *inher
 
 static int reg_validate(const FdinfoEntry *e)
 {
-	if (!e->reg || !e->reg->path || e->reg->path[0] != '/')
-		return pr_err("fdinfo: fd %u has no absolute file path", e->fd), -EINVAL;
+	if (!e->reg || !path_is_clean(e->reg->path))
+		return pr_err("fdinfo: fd %u has no absolute file path, or one with . or ..", e->fd), -EINVAL;
 	if (e->reg->has_ghost_id && !S_ISREG(e->reg->mode))
 		return pr_err("fdinfo: fd %u: only a regular file can be a ghost", e->fd), -EINVAL;
 	return 0;

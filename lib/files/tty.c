@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "files/files.h"
 #include "log.h"
+#include "util.h"
 
 static bool tty_match(const struct fd_dump_ctx *c)
 {
@@ -40,8 +41,8 @@ static int tty_restore(struct files_image *fi, const FdinfoEntry *e, bool *inher
 
 static int tty_validate(const FdinfoEntry *e)
 {
-	if (!e->tty_path)
-		return pr_err("fdinfo: fd %u is a terminal without its path", e->fd), -EINVAL;
+	if (!path_is_clean(e->tty_path))
+		return pr_err("fdinfo: fd %u is a terminal without a clean absolute path", e->fd), -EINVAL;
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "fault.h"
 #include "image/image.h"
 #include "log.h"
 #include "mem/page-server.h"
@@ -99,6 +100,10 @@ struct img *img_create(struct img_dir *dir, enum img_kind kind, unsigned id)
 		return NULL;
 	img->kind = kind;
 	img_name(img->name, sizeof(img->name), kind, id);
+	if (fault_hit("image-create")) {
+		free(img);
+		return NULL;
+	}
 	if (dir->ps && kind == IMG_PAGES) {
 		/* page contents stream to the page server; the socket stays the server's */
 		img->ps = dir->ps;
@@ -136,6 +141,14 @@ static int img_flush(struct img *img)
 
 	if (!img->wlen)
 		return 0;
+	if (fault_hit("image-write"))
+		return errno = EIO, pr_perror("can't write image %s", img->name);
+	if (fault_hit("image-enospc"))
+		return errno = ENOSPC, pr_perror("can't write image %s", img->name);
+	if (fault_hit("image-short-write")) {
+		write_all(img->fd, img->wbuf, img->wlen / 2);
+		return errno = ENOSPC, pr_perror("can't write image %s (short write)", img->name);
+	}
 	ret = write_all(img->fd, img->wbuf, img->wlen);
 	if (ret)
 		return errno = -ret, pr_perror("can't write image %s", img->name);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include "infect/infect.h"
 #include "log.h"
+#include "fault.h"
 #include "util.h"
 #include "parasite-blob.h"
 
@@ -78,12 +79,16 @@ int infect_prepare(struct infect_ctx *ctx, pid_t pid, uint64_t exec_addr)
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->pid = pid;
 	ctx->memfd = ctx->sock = ctx->pipe_rd = -1;
+	if (fault_hit("infect-prepare"))
+		return -EIO;
 	if (arch_get_regs(pid, &ctx->orig_regs))
 		return -EIO;
 	if (arch_get_xstate(pid, &ctx->orig_xstate, &ctx->orig_xstate_len))
 		return -EIO;
 	if (ptrace(PTRACE_GETSIGMASK, pid, sizeof(uint64_t), &ctx->orig_sigmask))
 		return pr_perror("can't get the signal mask of %d (PTRACE_GETSIGMASK)", pid);
+	/* from here on cure puts them back (before, they are not known: nothing changed) */
+	ctx->saved = true;
 	/* No handler may run while we drive the task: block everything. */
 	if (ptrace(PTRACE_SETSIGMASK, pid, sizeof(uint64_t), &all))
 		return pr_perror("can't block signals of %d (PTRACE_SETSIGMASK)", pid);
@@ -101,6 +106,9 @@ int infect_syscall(struct infect_ctx *ctx, long nr, long *ret, long a0, long a1,
 {
 	const long args[6] = { a0, a1, a2, a3, a4, a5 };
 	arch_regs_t regs;
+
+	if (!ctx->curing && fault_hit("remote-syscall"))
+		return -EIO;
 
 	arch_regs_setup_syscall(&regs, &ctx->orig_regs, ctx->site, nr, args);
 	if (arch_set_regs(ctx->pid, &regs))
@@ -276,6 +284,10 @@ int infect_parasite(struct infect_ctx *ctx)
 	memcpy(&ctx->args->addr, &addr, sizeof(ctx->args->addr));
 	ctx->args->addr_len = alen;
 
+	if (fault_hit("parasite-start")) {
+		ret = -EIO;
+		goto out;
+	}
 	arch_regs_setup_call(&regs, &ctx->orig_regs, ctx->remote + parasite_blob_parasite_entry,
 			     ctx->remote + ctx->map_len, ctx->remote + BLOB_AREA);
 	if ((ret = arch_set_regs(ctx->pid, &regs)))
@@ -297,6 +309,10 @@ int infect_parasite(struct infect_ctx *ctx)
 	if (max) {
 		fcntl(pipefd[0], F_SETPIPE_SZ, atoi(max));
 		free(max);
+	}
+	if (fault_hit("parasite-cmd")) {
+		ret = -EIO;
+		goto out;
 	}
 	if ((ret = send_with_fd(ctx->sock, &m, pipefd[1]))) {
 		errno = -ret;
@@ -320,17 +336,24 @@ int infect_cmd_send(struct infect_ctx *ctx, enum parasite_cmd cmd)
 {
 	struct parasite_msg m = { .cmd = cmd };
 
+	if (cmd != PARASITE_CMD_FINI && fault_hit("parasite-cmd"))
+		return -EIO;
 	if (send(ctx->sock, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m))
 		return pr_perror("can't send command %d to the parasite in %d", cmd, ctx->pid);
+	ctx->pending = cmd;
 	return 0;
 }
 
-int infect_cmd_recv(struct infect_ctx *ctx, enum parasite_cmd cmd, uint64_t *arg)
+/* stale: how many replies to earlier commands may come first (skipped) */
+static int recv_reply(struct infect_ctx *ctx, enum parasite_cmd cmd, uint64_t *arg, int stale)
 {
 	struct parasite_msg m;
 	struct pollfd pfd = { .fd = ctx->sock, .events = POLLIN };
-	int r = poll(&pfd, 1, PARASITE_TIMEOUT_MS);
+	int r;
 	ssize_t n;
+
+again:
+	r = poll(&pfd, 1, PARASITE_TIMEOUT_MS);
 
 	if (r == 0)
 		return pr_err("the parasite in %d did not answer command %d within %d ms", ctx->pid, cmd,
@@ -340,6 +363,10 @@ int infect_cmd_recv(struct infect_ctx *ctx, enum parasite_cmd cmd, uint64_t *arg
 		ctx->running = false;
 		return pr_err("the parasite in %d hung up during command %d", ctx->pid, cmd), -EIO;
 	}
+	if (m.cmd == (uint32_t)ctx->pending)
+		ctx->pending = 0;
+	if (m.cmd != cmd && stale-- > 0)
+		goto again;
 	if (m.cmd != cmd)
 		return pr_err("the parasite in %d answered command %u instead of %d", ctx->pid, m.cmd, cmd), -EIO;
 	if (m.ret < 0)
@@ -349,6 +376,11 @@ int infect_cmd_recv(struct infect_ctx *ctx, enum parasite_cmd cmd, uint64_t *arg
 	return 0;
 }
 
+int infect_cmd_recv(struct infect_ctx *ctx, enum parasite_cmd cmd, uint64_t *arg)
+{
+	return recv_reply(ctx, cmd, arg, 0);
+}
+
 int infect_cmd(struct infect_ctx *ctx, enum parasite_cmd cmd, uint64_t *arg)
 {
 	int ret = infect_cmd_send(ctx, cmd);
@@ -356,14 +388,33 @@ int infect_cmd(struct infect_ctx *ctx, enum parasite_cmd cmd, uint64_t *arg)
 	return ret ? ret : infect_cmd_recv(ctx, cmd, arg);
 }
 
+/* A dump that failed mid-stream left the parasite writing pages into the pipe:
+ * read them away until it answers (closing the pipe instead would leave it a
+ * SIGPIPE, pending until its signals are unblocked, that kills it). */
+static void drain_pending(struct infect_ctx *ctx)
+{
+	struct pollfd pfd[2] = { { .fd = ctx->pipe_rd, .events = POLLIN }, { .fd = ctx->sock, .events = POLLIN } };
+	char buf[65536];
+
+	if (!ctx->pending || ctx->sock < 0 || ctx->pipe_rd < 0)
+		return;
+	fcntl(ctx->pipe_rd, F_SETFL, O_NONBLOCK);
+	while (poll(pfd, 2, PARASITE_TIMEOUT_MS) > 0 && !(pfd[1].revents & (POLLIN | POLLHUP)))
+		while (read(ctx->pipe_rd, buf, sizeof(buf)) > 0)
+			;
+}
+
 int infect_cure(struct infect_ctx *ctx)
 {
 	int ret = 0;
 	long r;
 
+	ctx->curing = true;     /* no injected fault or cancel stops the cure */
 	if (ctx->running) {
+		drain_pending(ctx);
 		/* Let the parasite return to its trap; if it can't, interrupt it. */
-		if (ctx->sock < 0 || infect_cmd(ctx, PARASITE_CMD_FINI, NULL))
+		if (ctx->sock < 0 || infect_cmd_send(ctx, PARASITE_CMD_FINI) ||
+		    recv_reply(ctx, PARASITE_CMD_FINI, NULL, 1))
 			ptrace(PTRACE_INTERRUPT, ctx->pid, NULL, NULL);
 		int status;
 		while (waitpid(ctx->pid, &status, __WALL) < 0 && errno == EINTR)
@@ -385,12 +436,13 @@ int infect_cure(struct infect_ctx *ctx)
 			ret = -EIO;
 		ctx->site_planted = false;
 	}
-	if (arch_set_regs(ctx->pid, &ctx->orig_regs))
+	if (ctx->saved && arch_set_regs(ctx->pid, &ctx->orig_regs))
 		ret = -EIO;
-	if (ctx->orig_xstate && arch_set_xstate(ctx->pid, ctx->orig_xstate, ctx->orig_xstate_len))
+	if (ctx->saved && ctx->orig_xstate && arch_set_xstate(ctx->pid, ctx->orig_xstate, ctx->orig_xstate_len))
 		ret = -EIO;
-	if (ptrace(PTRACE_SETSIGMASK, ctx->pid, sizeof(uint64_t), &ctx->orig_sigmask))
+	if (ctx->saved && ptrace(PTRACE_SETSIGMASK, ctx->pid, sizeof(uint64_t), &ctx->orig_sigmask))
 		ret = pr_perror("can't restore the signal mask of %d", ctx->pid);
+	ctx->saved = false;
 close:
 	if (ctx->sock >= 0)
 		close(ctx->sock);
@@ -404,5 +456,6 @@ close:
 	ctx->sock = ctx->pipe_rd = ctx->memfd = -1;
 	ctx->local = NULL;
 	ctx->orig_xstate = NULL;
+	ctx->curing = false;
 	return ret;
 }

@@ -4,6 +4,7 @@
 #ifndef LIB_INFECT_H
 #define LIB_INFECT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include "arch.h"
@@ -15,6 +16,9 @@ struct infect_ctx {
 	void *orig_xstate;
 	size_t orig_xstate_len;
 	uint64_t orig_sigmask;
+	bool saved;                 /* orig_* hold the task's own state */
+	bool curing;
+	int pending;                /* a command sent, its reply not read yet (0: none) */
 	uint64_t site;              /* where the syscall+trap bytes are planted */
 	unsigned char site_orig[64];
 	bool site_planted;

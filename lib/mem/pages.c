@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "infect/infect.h"
 #include "kerndat.h"
+#include "fault.h"
 #include "log.h"
 #include "mem/mem.h"
 #include "mem/page-server.h"
@@ -43,6 +44,8 @@ static int drain_pipe(struct page_sink *s, uint64_t bytes)
 				 { .fd = s->ctx->sock, .events = POLLIN } };
 
 	while (bytes) {
+		if (fault_hit("pages-write"))
+			return errno = ENOSPC, pr_perror("can't write pages of %d into %s", s->pid, s->pages->name);
 		ssize_t n = splice(s->ctx->pipe_rd, NULL, s->pages->fd, NULL, bytes,
 				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n > 0) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "kerndat.h"
 #include "log.h"
+#include "fault.h"
 #include "mem/layers.h"
 #include "mem/lazy.h"
 #include "mem/mem.h"
@@ -108,6 +109,77 @@ int premap_reserve(const MmEntry *mm, uint64_t len, unsigned long task_size, uin
 	}
 	return pr_err("no free address range of %lu bytes for restoring: the image's layout leaves no room",
 		      (unsigned long)len), -ENOMEM;
+}
+
+/* Is there a gap of len bytes between the image's areas (as premap_reserve looks)? */
+static bool layout_has_room(const MmEntry *mm, uint64_t len, unsigned long task_size)
+{
+	uint64_t prev_end = 1 << 20;
+
+	for (size_t i = 0; i <= mm->n_vmas; i++) {
+		uint64_t next = i < mm->n_vmas ? mm->vmas[i]->start : task_size - (64 << 20);
+		if (i < mm->n_vmas && mm->vmas[i]->kind == VMA_KIND__VMA_VSYSCALL)
+			continue;
+		if (next > prev_end && next - prev_end >= len + 2 * PAGE_SIZE)
+			return true;
+		if (i < mm->n_vmas && mm->vmas[i]->end > prev_end)
+			prev_end = mm->vmas[i]->end;
+	}
+	return false;
+}
+
+/* Before anything is created: the layout leaves room for the premap area and the
+ * restorer, and every pagemap run lies in an area whose pages are dumped, in
+ * order, those stored here adding up to the pages image's size (fill_pages checks
+ * again as it goes; runs kept in parent images are checked when read). */
+int premap_check(struct img_dir *dir, pid_t pid, const MmEntry *mm, unsigned long task_size)
+{
+	struct img *pm, *pages = NULL;
+	PagemapHead *head = NULL;
+	PagemapEntry *pe;
+	uint64_t total = 0, prev_end = 0;
+	size_t vi = 0;
+	struct stat st;
+	int ret;
+
+	if (!layout_has_room(mm, premap_size(mm) + (16 << 20), task_size))
+		return pr_err("mm-%d.img: the areas leave no free address range for the restorer and the premap "
+			      "area (%lu bytes)", pid, (unsigned long)premap_size(mm)), -EINVAL;
+	if (!(pm = img_open(dir, IMG_PAGEMAP, pid)))
+		return -ENOENT;
+	if ((ret = img_read_one(pm, &pagemap_head__descriptor, (ProtobufCMessage **)&head)))
+		goto out;
+	if (!(pages = img_open(dir, IMG_PAGES, head->pages_id))) {
+		ret = -ENOENT;
+		goto out;
+	}
+	while ((ret = img_read_msg(pm, &pagemap_entry__descriptor, (ProtobufCMessage **)&pe)) > 0) {
+		uint64_t start = pe->vaddr, len = (uint64_t)pe->nr_pages * PAGE_SIZE;
+		uint32_t n = pe->nr_pages;
+		bool parent = pe->has_in_parent && pe->in_parent;   /* its pages are in the parent images */
+
+		img_free_msg(&pe->base);
+		while (vi < mm->n_vmas && mm->vmas[vi]->end <= start)
+			vi++;
+		if (!n || start & (PAGE_SIZE - 1) || start + len < start || start < prev_end || vi == mm->n_vmas ||
+		    start < mm->vmas[vi]->start || start + len > mm->vmas[vi]->end ||
+		    !premapped(mm->vmas[vi]) || !mem_vma_dumps_content(mm->vmas[vi])) {
+			ret = (pr_err("%s: run 0x%lx+%u pages is outside every area that holds pages, overflows or is "
+				      "out of order", pm->name, (unsigned long)start, n), -EINVAL);
+			break;
+		}
+		prev_end = start + len;
+		if (!parent)
+			total += len;
+	}
+	if (!ret && (fstat(pages->fd, &st) || (uint64_t)st.st_size != total))
+		ret = (pr_err("%s holds %lld bytes, its pagemap lists %lu", pages->name, (long long)st.st_size,
+			      (unsigned long)total), -EINVAL);
+out:
+	img_free_msg(head ? &head->base : NULL);
+	img_close(pages);
+	img_close(pm);
+	return ret;
 }
 
 static int check_file(const VmaEntry *v, int fd)
@@ -333,6 +405,11 @@ int premap_build(struct img_dir *dir, pid_t pid, const MmEntry *mm, const struct
 	uint32_t nr = 0;
 	int ret = 0;
 
+	*nr_out = 0;
+	if (fault_hit("restore-premap")) {
+		free(idx);
+		return -ENOMEM;
+	}
 	if (!idx)
 		return -ENOMEM;
 	for (size_t i = 0; i < mm->n_vmas && !ret; i++) {

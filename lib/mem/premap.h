@@ -10,6 +10,8 @@
 
 /* Bytes needed to premap every area of the image. */
 uint64_t premap_size(const MmEntry *mm);
+/* Validate the layout and the pagemap against the mm image, creating nothing. */
+int premap_check(struct img_dir *dir, pid_t pid, const MmEntry *mm, unsigned long task_size);
 /* Reserve len bytes (PROT_NONE) free here and outside every area of the image. */
 int premap_reserve(const MmEntry *mm, uint64_t len, unsigned long task_size, uint64_t *out);
 /* Map and fill every area at premap_start..; rv gets one entry per area (capacity n_vmas).

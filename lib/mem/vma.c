@@ -163,8 +163,8 @@ int mem_validate(const MmEntry *mm, unsigned long task_size)
 {
 	uint64_t prev_end = 0;
 
-	if (!mm->exe_path || mm->exe_path[0] != '/')
-		return pr_err("mm image: the executable path is not absolute"), -EINVAL;
+	if (!path_is_clean(mm->exe_path))
+		return pr_err("mm image: the executable path is not absolute or has . or .."), -EINVAL;
 	for (size_t i = 0; i < mm->n_vmas; i++) {
 		const VmaEntry *v = mm->vmas[i];
 
@@ -188,8 +188,8 @@ int mem_validate(const MmEntry *mm, unsigned long task_size)
 		if (v->kind == VMA_KIND__VMA_SYSV_SHM && (!v->has_sysv_shmid || !v->has_pgoff))
 			return pr_err("mm image: SysV area 0x%lx names no segment", (unsigned long)v->start), -EINVAL;
 		if ((v->kind == VMA_KIND__VMA_FILE_PRIVATE || v->kind == VMA_KIND__VMA_FILE_SHARED) &&
-		    (!v->path || v->path[0] != '/' || !v->has_pgoff || v->pgoff & (PAGE_SIZE - 1)))
-			return pr_err("mm image: file area 0x%lx has no absolute path or a bad offset",
+		    (!path_is_clean(v->path) || !v->has_pgoff || v->pgoff & (PAGE_SIZE - 1)))
+			return pr_err("mm image: file area 0x%lx has no clean absolute path or a bad offset",
 				      (unsigned long)v->start), -EINVAL;
 		prev_end = v->end;
 	}

@@ -7,6 +7,7 @@
 #include <sys/ptrace.h>
 #include <sys/wait.h>
 #include "log.h"
+#include "fault.h"
 #include "proc/seize.h"
 #include "util.h"
 
@@ -119,6 +120,8 @@ static int seize_thread(pid_t tid)
 {
 	int status;
 
+	if (fault_hit("seize"))
+		return -EPERM;
 	note_restart(tid);
 	if (ptrace(PTRACE_SEIZE, tid, NULL, NULL)) {
 		struct proc_stat st;

@@ -34,8 +34,37 @@ static void usage(FILE *f)
 	fprintf(f, "\n  crtool --version\n");
 }
 
+/* SIGINT, SIGTERM: libcr stops at its next step and undoes what it did; no
+ * SA_RESTART, so that a wait under way ends too. */
+static void on_signal(int sig)
+{
+	(void)sig;
+	cr_cancel();
+}
+
+static void catch_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* CR_FAULT=list: the steps a test can make fail, one per line: NAME PHASE WHAT */
+static int list_faults(void)
+{
+	for (const struct cr_fault_step *s = cr_fault_steps(); s->name; s++)
+		printf("%s\t%s\t%s\n", s->name, s->phase, s->what);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	const char *fault = getenv("CR_FAULT");
+
+	if (fault && !strcmp(fault, "list"))
+		return list_faults();
 	/* a page server that goes away must fail the dump with a message, not kill us */
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {
@@ -50,6 +79,9 @@ int main(int argc, char **argv)
 		printf("crtool %s\n", cr_version());
 		return 0;
 	}
+	/* a dump or restore undoes its work on SIGINT/SIGTERM; a page server just stops */
+	if (!strcmp(argv[1], "dump") || !strcmp(argv[1], "pre-dump") || !strcmp(argv[1], "restore"))
+		catch_signals();
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(argv[1], cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1);

@@ -1,0 +1,25 @@
+/* Shared by the libFuzzer targets: a private image directory in tmpfs, seeded
+ * from a real dump, into which each input is written as one image file. */
+#ifndef TEST_FUZZ_H
+#define TEST_FUZZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+/* Route libcr's messages (all levels) to nowhere: formatting them is still
+ * exercised, printing them would only slow the fuzzer down. */
+void fuzz_quiet_log(void);
+/* The base dump ($FUZZ_BASE, default build/fuzz/images/counter) copied into a
+ * fresh directory; returns its path.  Exits on failure: nothing to fuzz. */
+const char *fuzz_workdir(void);
+/* The PID of the base dump's (single) process: its core-PID.img. */
+int fuzz_base_pid(void);
+/* Replace file name in the work directory by data. */
+void fuzz_put(const char *name, const uint8_t *data, size_t size);
+/* data as a NUL-terminated string (malloc'ed). */
+char *fuzz_str(const uint8_t *data, size_t size);
+
+#endif

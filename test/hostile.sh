@@ -1,0 +1,142 @@
+#!/bin/bash
+# test/hostile.sh: crafted images (a real dump of counter, one record edited
+# by build/test/img-edit) that a restore must refuse with a clear message
+# before it creates anything: sizes that overflow, overlapping areas, areas
+# leaving no room for the restorer, paths with "..", fd numbers out of range,
+# duplicate PIDs and cycles in the process tree, thread lists that disagree.
+# Each case checks crtool's one "Error: " line and that no process is left at
+# the dumped PID.
+#   test/hostile.sh     (after make tests)   CRTOOL=path TEST_BIN=dir to use other binaries
+set -u
+cd "$(dirname "$0")/.." || exit 2
+CRTOOL=${CRTOOL:-$PWD/build/crtool}
+BIN=${TEST_BIN:-$PWD/build/test}
+EDIT=$BIN/img-edit
+T=$(mktemp -d /tmp/libcr-hostile-XXXXXX) || exit 2
+passed=0
+failed=0
+PID=
+
+cleanup() {
+	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
+	exec 3>&- 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+pass() {
+	echo "PASS $1"
+	passed=$((passed + 1))
+}
+fail() {
+	echo "FAIL $1: $2"
+	failed=$((failed + 1))
+	[ -s "$T/err" ] && sed 's/^/    /' "$T/err" | head -n 5
+}
+
+# expect_refused NAME WORDS...: crtool failed with one "Error: " line holding
+# every word, and nothing runs at the dumped PID
+expect_refused() {
+	local name=$1 line w
+	shift
+	if [ "$RC" = 0 ] || [ "$RC" -gt 128 ]; then
+		fail "$name" "crtool exited $RC"
+		return
+	fi
+	line=$(grep -m1 '^Error: ' "$T/err")
+	if [ -z "$line" ] || [ "$(grep -c '' "$T/err")" != 1 ]; then
+		fail "$name" "want exactly one 'Error: ' line on stderr"
+		return
+	fi
+	for w in "$@"; do
+		case "$line" in
+		*"$w"*) ;;
+		*) fail "$name" "message lacks '$w': $line"; return ;;
+		esac
+	done
+	if kill -0 "$PID" 2>/dev/null; then
+		fail "$name" "a process runs at pid $PID after the refused restore"
+		kill -9 "$PID" 2>/dev/null
+		return
+	fi
+	pass "$name"
+}
+
+# case NAME IMAGE EDIT... -- WORDS...: copy the dump, edit IMAGE, restore
+case_() {
+	local name=$1 img=$2 edits=() d=$T/$1
+	shift 2
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		edits+=("$1")
+		shift
+	done
+	shift
+	cp -a "$T/base" "$d"
+	if ! "$EDIT" "$d/$img" "${edits[@]}" 2>"$T/err"; then
+		fail "$name" "img-edit failed"
+		return
+	fi
+	: | timeout 60 "$CRTOOL" restore -D "$d" -d >"$T/out" 2>"$T/err"
+	RC=$?
+	expect_refused "$name" "$@"
+}
+
+# the dump: counter, stdin a FIFO we hold, stdout a regular file (fd 1 and 2)
+mkfifo "$T/in"
+exec 3<>"$T/in"
+setsid "$BIN/counter" <"$T/in" >"$T/counter.out" 2>&1 3>&- &
+PID=$!
+for ((i = 0; i < 200; i++)); do
+	grep -qx READY "$T/counter.out" 2>/dev/null && break
+	sleep 0.05
+done
+mkdir "$T/base"
+if ! grep -qx READY "$T/counter.out" || ! "$CRTOOL" dump -t "$PID" -D "$T/base" >"$T/out" 2>"$T/err"; then
+	fail dump "could not dump counter: $(cat "$T/err")"
+	echo "$passed passed, $failed failed"
+	exit 1
+fi
+{ wait "$PID"; } 2>/dev/null
+P=$PID
+MM=mm-$P.img
+# the second area's end, the first areas' count; the last fd record
+end1=$("$CRTOOL" show "$T/base/$MM" | awk '$1 == "end:" { if (++n == 2) { print $2; exit } }')
+last_fd=$(($("$CRTOOL" show "$T/base/fdinfo-$P.img" | grep -c '^# record') - 1))
+free=$((P + 1))
+while kill -0 "$free" 2>/dev/null; do free=$((free + 1)); done
+ofree=$((free + 1))
+while kill -0 "$ofree" 2>/dev/null; do ofree=$((ofree + 1)); done
+
+# sizes and counts that overflow
+case_ pagemap-overflow "pagemap-$P.img" @1:vaddr=0xfffffffffffff000 @1:nr_pages=0xffffffff -- \
+	"pagemap-$P.img" overflows
+case_ vma-size-overflow "$MM" vmas[0].end=0xfffffffffffff000 -- "mm image" "outside user space"
+case_ pages-count "pagemap-$P.img" @1:nr_pages=1000 -- "pagemap-$P.img"
+# areas that overlap, or leave no room for the restorer and the premap area
+case_ vma-overlap "$MM" "vmas[0].end=$end1" -- "mm image" overlapping
+case_ vma-covers-restorer "$MM" "vmas#=2" vmas[0].start=0x100000 vmas[0].end=0x7fffffff0000 \
+	vmas[1].start=0x7fffffff0000 vmas[1].end=0x7ffffffff000 -- "mm-$P.img" "no free address range"
+# paths with ..
+case_ path-dotdot-file "fdinfo-$P.img" "@1:reg.path=/tmp/../etc/passwd" -- "fd 1" ". or .."
+case_ path-dotdot-cwd "fs-$P.img" cwd=/tmp/../root -- "fs-$P.img" ". or .."
+case_ path-dotdot-exe "$MM" exe_path=/usr/bin/../../etc/passwd -- "mm image" ". or .."
+# fd numbers out of range: negative as an int, above RLIMIT_NOFILE
+case_ fd-negative "fdinfo-$P.img" "@$last_fd:fd=0xffffffff" -- "fdinfo-$P.img" "out of range"
+(
+	ulimit -n 1024 && ulimit -Hn 1024 || exit 1
+	case_ fd-above-nofile "fdinfo-$P.img" "@$last_fd:fd=5000" -- "fdinfo-$P.img" "fd 5000" RLIMIT_NOFILE
+	echo "$passed $failed" >"$T/sub"
+)
+read -r passed failed <"$T/sub" 2>/dev/null || { fail fd-above-nofile "could not lower RLIMIT_NOFILE"; }
+# the process tree: a PID twice, a cycle, thread lists that disagree
+case_ pid-duplicate pstree.img @+0 "@1:ppid=$P" -- pstree.img "PID $P appears twice"
+case_ pid-cycle pstree.img @+0 @+0 "@1:pid=$free" "@1:threads[0]=$free" "@1:ppid=$ofree" \
+	"@2:pid=$ofree" "@2:threads[0]=$ofree" "@2:ppid=$free" -- pstree.img "not an earlier live process"
+case_ pid-own-parent pstree.img @+0 "@1:pid=$free" "@1:threads[0]=$free" "@1:ppid=$free" -- \
+	pstree.img "not an earlier live process"
+case_ threads-count pstree.img "threads#=2" "threads[1]=$free" -- pstree.img "lists 2 threads"
+case_ threads-tid "core-$P.img" "threads[0].tid=$free" -- "core-$P.img" "not the leader"
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

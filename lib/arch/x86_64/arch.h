@@ -12,7 +12,7 @@
 typedef struct user_regs_struct arch_regs_t;
 
 struct ThreadEntry;
-struct ThreadCoreX86;
+struct InventoryEntry;
 
 /* General registers and the extended (FPU/vector) state of a stopped tracee. */
 int arch_get_regs(pid_t tid, arch_regs_t *regs);
@@ -35,20 +35,30 @@ void arch_regs_for_image(arch_regs_t *r, int restarting);
 
 /* Image conversion of one thread's registers. */
 int arch_thread_to_image(struct ThreadEntry *te, const arch_regs_t *regs, const void *xsave, size_t xlen);
-int arch_thread_validate(const struct ThreadEntry *te, size_t xsave_max);
+int arch_thread_validate(const struct ThreadEntry *te);
 
+/* Restore: the bytes arch_build_sigframe needs for this thread's frame. */
+size_t arch_sigframe_size(const struct ThreadEntry *te);
 /* Restore: lay out an rt_sigframe for rt_sigreturn at the top of [buf, buf+len),
  * which will live at address 'addr' in the restored task; returns the frame's
  * address (the sp to sigreturn with) or 0 if it does not fit. */
 uint64_t arch_build_sigframe(void *buf, size_t len, uint64_t addr, const struct ThreadEntry *te,
 			     uint64_t sigmask);
-/* fs/gs base for the restorer (x86_64: from the general registers). */
-void arch_tls_from_image(const struct ThreadEntry *te, uint64_t *fs_base, uint64_t *gs_base);
+/* The thread pointers the restorer sets (x86_64: fs and gs base, from the general registers). */
+void arch_tls_from_image(const struct ThreadEntry *te, uint64_t tls[2]);
 
 /* Jump into the restorer on its own stack; never returns. */
 void arch_jump_to_restorer(uint64_t entry, uint64_t stack_top, uint64_t args) __attribute__((noreturn));
 
-/* CPU features the image's registers rely on (x86_64: XCR0 and xsave size). */
-void arch_cpu_features(uint64_t *xfeatures, uint32_t *xsave_size);
+/* Restore: the thread @tid of a restored task is stopped at the exit of its last
+ * syscall (its rt_sigreturn, or libcr's final munmap): set what rt_sigreturn did
+ * not (x86_64: nothing, the frame carried it all). */
+int arch_thread_restore_late(pid_t tid, const struct ThreadEntry *te);
+
+/* The CPU features the image's registers rely on, into the inventory (x86_64:
+ * XCR0 and the xsave size), and their check on the restoring machine: one error
+ * line naming the missing feature. */
+void arch_inventory_fill(struct InventoryEntry *inv);
+int arch_inventory_check(const struct InventoryEntry *inv, const char *dir);
 
 #endif

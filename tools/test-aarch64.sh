@@ -42,7 +42,7 @@ fetch() {
 		awk '{print $1}' | sort -V | tail -n 1)
 	[ -n "$kpkg" ] || die "apt-cache lists no linux-image-*-cloud-arm64 (apt-get update after adding arm64?)"
 	echo "test-aarch64: fetching $kpkg, busybox-static, bash (arm64) into $CACHE"
-	(cd "$dl" && rm -f ./*.deb && apt-get download -q "$kpkg:arm64" busybox-static:arm64 \
+	(cd "$dl" && rm -f ./*.deb && apt-get download -q -o APT::Sandbox::User=root "$kpkg:arm64" busybox-static:arm64 \
 		bash:arm64 libtinfo6:arm64 >/dev/null) || die "apt-get download failed"
 	rm -rf "$dl/x"
 	for d in "$dl"/*.deb; do

@@ -1,15 +1,12 @@
-/* x86_64 behind the arch interface used by generic code (principle 3). */
+/* The arch interface used by generic code (principle 3): each architecture
+ * (lib/arch/ARCH) implements these and names its register type in arch-regs.h. */
 #ifndef LIB_ARCH_H
 #define LIB_ARCH_H
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include <sys/user.h>
-
-#define ARCH_NAME "x86_64"
-
-typedef struct user_regs_struct arch_regs_t;
+#include "arch-regs.h"   /* ARCH_NAME, arch_regs_t */
 
 struct ThreadEntry;
 struct InventoryEntry;
@@ -33,7 +30,8 @@ uint64_t arch_regs_ip(const arch_regs_t *r);
  * interrupted syscall is turned into its restart (what the kernel would do). */
 void arch_regs_for_image(arch_regs_t *r, int restarting);
 
-/* Image conversion of one thread's registers. */
+/* Image conversion of one thread's registers; the malloc'ed @xsave (from
+ * arch_get_xstate) belongs to the image on success. */
 int arch_thread_to_image(struct ThreadEntry *te, const arch_regs_t *regs, const void *xsave, size_t xlen);
 int arch_thread_validate(const struct ThreadEntry *te);
 

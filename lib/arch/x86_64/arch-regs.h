@@ -1,0 +1,11 @@
+/* x86_64: what the arch interface (lib/arch.h) calls the registers. */
+#ifndef LIB_ARCH_REGS_H
+#define LIB_ARCH_REGS_H
+
+#include <sys/user.h>
+
+#define ARCH_NAME "x86_64"
+
+typedef struct user_regs_struct arch_regs_t;
+
+#endif

@@ -25,6 +25,9 @@ void arch_regs_setup_syscall(arch_regs_t *r, const arch_regs_t *orig, uint64_t s
 long arch_regs_syscall_ret(const arch_regs_t *r);
 void arch_regs_setup_call(arch_regs_t *r, const arch_regs_t *orig, uint64_t ip, uint64_t sp, uint64_t arg);
 uint64_t arch_regs_ip(const arch_regs_t *r);
+/* @tid stopped at the blobs' trap instruction: let it resume after it (x86_64:
+ * int3 already stopped past itself; aarch64: brk stops at itself). */
+int arch_step_over_trap(pid_t tid);
 
 /* The registers the task must resume with when it is restored elsewhere: an
  * interrupted syscall is turned into its restart (what the kernel would do). */

@@ -381,7 +381,7 @@ static void unregister_inherited_rseq(void)
 	if (!&__rseq_offset)
 		return;
 	for (size_t i = 0; i < ARRAY_SIZE(lens); i++)
-		if (!syscall(__NR_rseq, (char *)__builtin_thread_pointer() + __rseq_offset, lens[i], 1, 0x53053053))
+		if (!syscall(__NR_rseq, (char *)__builtin_thread_pointer() + __rseq_offset, lens[i], 1, ARCH_RSEQ_SIG))
 			return;
 }
 
@@ -907,7 +907,8 @@ static int finish_task(pid_t pid, const struct child_report *rep, const CoreEntr
 	}
 	for (size_t i = 0; i < core->n_threads; i++) {
 		pid_t tid = tids[i];
-		if ((ret = syscall_stop(tid, "rt_sigreturn entry")) || (ret = syscall_stop(tid, "rt_sigreturn exit")))
+		if ((ret = arch_step_over_trap(tid)) || (ret = syscall_stop(tid, "rt_sigreturn entry")) ||
+		    (ret = syscall_stop(tid, "rt_sigreturn exit")))
 			return ret;
 	}
 	if ((ret = arch_get_regs(pid, &regs)))

@@ -2,6 +2,10 @@
 # tools/test-aarch64.sh: run the cross-built test programs on a real arm64 kernel.
 #
 #   tools/test-aarch64.sh BUILD_DIR        (what `make test-aarch64` runs)
+#   tools/test-aarch64.sh BUILD_DIR --fixture DIR
+#       instead of the tests: dump the counter test program in the VM and put the
+#       image's records but its pages in DIR (test/fixtures/image-aarch64: what
+#       test/errors.sh restores on x86_64 to see the architectures named)
 #
 # Fetches once (apt-get download, arm64 multiarch) Debian's arm64 cloud kernel,
 # busybox-static and bash into the cache directory ($LIBCR_AARCH64_CACHE, default
@@ -14,7 +18,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOP=$PWD
-BUILD=${1:?usage: $0 BUILD_DIR | --fetch}
+BUILD=${1:?usage: $0 BUILD_DIR [--fixture DIR] | --fetch}
+FIXTURE=
+[ "${2:-}" = --fixture ] && FIXTURE=${3:?--fixture DIR}
 CACHE=${LIBCR_AARCH64_CACHE:-/var/cache/libcr-aarch64}
 # TCG on two loaded cores: generous (the whole run takes a few minutes)
 VM_TIMEOUT=${VM_TIMEOUT:-1200}
@@ -79,7 +85,7 @@ pack() {
 	echo "root:x:0:" >"$r/etc/group"
 	# the same scripts and programs as on x86_64, cross-built
 	mkdir -p "$r/libcr/test"
-	cp -a "$TOP/test/run-all.sh" "$TOP/test/errors.sh" "$r/libcr/test/"
+	cp -a "$TOP/test/run-all.sh" "$TOP/test/errors.sh" "$TOP/test/fixtures" "$r/libcr/test/"
 	cp -a "$BUILD/crtool" "$r/libcr/build/"
 	cp -a "$BUILD"/test/* "$r/libcr/build/test/"
 	cat >"$r/init" <<EOF
@@ -94,8 +100,27 @@ mount -t tmpfs shm /dev/shm
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
 echo "vm: \$(uname -sr) \$(uname -m), \$(nproc) cpus, features: \$(grep -m1 Features /proc/cpuinfo | cut -d: -f2)"
 cd /libcr
+EOF
+	if [ -n "$FIXTURE" ]; then
+		cat >>"$r/init" <<'EOF'
+mkfifo /tmp/fx.in
+sleep 600 >/tmp/fx.in &
+setsid build/test/counter </tmp/fx.in >/tmp/fx.out 2>&1 &
+while ! grep -q READY /tmp/fx.out; do sleep 1; done
+pid=$(pidof counter)
+mkdir /tmp/fx && build/crtool dump -t $pid -D /tmp/fx
+echo "vm-exit-status $?"
+echo fixture-begin
+tar -C /tmp/fx -cf - $(cd /tmp/fx && ls | grep -v '^pages') | gzip | base64
+echo fixture-end
+EOF
+	else
+		cat >>"$r/init" <<EOF
 TESTS="$(echo $CORE_TESTS)" /bin/bash test/run-all.sh --fast </dev/null
 echo "vm-exit-status \$?"
+EOF
+	fi
+	cat >>"$r/init" <<EOF
 sync
 poweroff -f
 EOF
@@ -115,10 +140,17 @@ set +e
 timeout -k 10 "$VM_TIMEOUT" qemu-system-aarch64 -M virt -cpu max -smp 2 -m 1536 -nographic \
 	-no-reboot -kernel "$CACHE/vmlinuz" -initrd "$CACHE/initrd.gz" \
 	-append "console=ttyAMA0 panic=-1 rdinit=/init quiet" </dev/null 2>&1 |
-	tr -d '\r' | tee "$out"
+	sed -u 's/\r$//' | tee "$out"
 qrc=${PIPESTATUS[0]}
 set -e
 [ "$qrc" = 124 ] && echo "test-aarch64: the VM timed out after $VM_TIMEOUT s"
+if [ -n "$FIXTURE" ]; then
+	mkdir -p "$FIXTURE"
+	sed -n '/^fixture-begin$/,/^fixture-end$/p' "$out" | sed '1d;$d' | base64 -d | tar -C "$FIXTURE" -xzf - ||
+		die "no image came out of the VM"
+	echo "test-aarch64: image records in $FIXTURE: $(ls "$FIXTURE" | tr '\n' ' ')"
+	exit 0
+fi
 line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
 status=$(sed -n 's/^vm-exit-status \([0-9]*\)$/\1/p' "$out" | tail -n 1)
 if [ -z "$line" ] || [ -z "$status" ]; then

@@ -6,6 +6,8 @@
 #include <sys/user.h>
 
 #define ARCH_NAME "aarch64"
+/* the signature glibc registers rseq with (its RSEQ_SIG: brk #0x45e0, little-endian) */
+#define ARCH_RSEQ_SIG 0xd428bc00
 
 typedef struct user_regs_struct arch_regs_t;
 

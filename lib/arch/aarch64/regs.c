@@ -110,7 +110,9 @@ int arch_get_xstate(pid_t tid, void **buf, size_t *len)
 			free(x);
 			return errno = -ret, pr_perror("can't get SVE registers of %d (NT_ARM_SVE)", tid);
 		}
-		x->sve_len = n;
+		/* the kernel pads to the largest size: keep what the header says is there */
+		memcpy(&h, x->data, sizeof(h));
+		x->sve_len = h.size < n ? h.size : n;
 	}
 	if (hwcap & HWCAP_PACA) {
 		n = PACA_KEYS_LEN;
@@ -195,6 +197,16 @@ void arch_regs_setup_call(arch_regs_t *r, const arch_regs_t *orig, uint64_t ip, 
 uint64_t arch_regs_ip(const arch_regs_t *r)
 {
 	return r->pc;
+}
+
+int arch_step_over_trap(pid_t tid)
+{
+	arch_regs_t r;
+
+	if (arch_get_regs(tid, &r))
+		return -EIO;
+	r.pc += 4;
+	return arch_set_regs(tid, &r) ? -EIO : 0;
 }
 
 void arch_regs_for_image(arch_regs_t *r)

@@ -99,6 +99,12 @@ uint64_t arch_regs_ip(const arch_regs_t *r)
 	return r->rip;
 }
 
+int arch_step_over_trap(pid_t tid)
+{
+	(void)tid;
+	return 0;
+}
+
 /* restarting: the syscall a thread seized in restart_syscall was restarting
  * (seize_restart_hint), or -1. */
 void arch_regs_for_image(arch_regs_t *r, int restarting)

@@ -461,6 +461,20 @@ mkdir "$T/d-empty"
 crt restore -D "$T/d-empty" -d
 expect_error empty-dir "inventory.img" "missing" && pass empty-dir
 
+# ---- restore: an image made on another architecture (test/fixtures/image-ARCH: the
+# records but the pages of a dump of counter, made on x86_64 and, by
+# tools/test-aarch64.sh --fixture, on arm64)
+here=$(uname -m)
+foreign=aarch64
+[ "$here" = aarch64 ] && foreign=x86_64
+if [ ! -f "test/fixtures/image-$foreign/inventory.img" ]; then
+	fail foreign-arch "no test/fixtures/image-$foreign"
+else
+	cp -r "test/fixtures/image-$foreign" "$T/d-foreign"
+	crt restore -D "$T/d-foreign" -d
+	expect_error foreign-arch "made on $foreign" "this machine is $here" && pass foreign-arch
+fi
+
 # ---- restore: PID taken (the original still runs after --leave-running)
 if ! start inuse counter; then
 	fail pid-in-use "counter did not start: $(cat "$T/inuse.out")"

@@ -14,7 +14,7 @@
 # (all unit tests) or unit-NAME, "real" (test/real/*.sh) or one of them by name,
 # "pidns", "tty", "errors", "predump", "lazy", "page-server", "migrate", "soak", "inherit-fd",
 # "net-errors", "net".  Unset: all of them.
-# --fast: mem-random with --size 32 instead of 256 MiB.
+# --fast: mem-random with --size 32 instead of 256 MiB, no threads --threads 1000.
 # RUNNER_ARGS: extra runner arguments (e.g. "--keep" or "--mode restore").
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -128,6 +128,10 @@ done
 for v in "${VARIANTS[@]}"; do
 	read -r -a words <<<"$v"
 	selected "${words[0]}" || continue
+	if [ "$fast" = 1 ] && [ "$v" = "threads --threads 1000" ]; then
+		echo "=== runner $v: skipped (--fast)"
+		continue
+	fi
 	# shellcheck disable=SC2086
 	run_suite "runner $v" "$RUNNER" --crtool "$CRTOOL" "${MODES[@]}" ${RUNNER_ARGS:-} -- "${words[@]}"
 done

@@ -627,7 +627,9 @@ fi
 
 # ---- restore: a lock the process held is taken by someone else meanwhile
 name=lock-taken
-if ! start lk file-locks; then
+if ! command -v flock >/dev/null; then
+	echo "SKIP $name: no flock(1) here (the arm64 VM's busybox has none)"
+elif ! start lk file-locks; then
 	fail $name "file-locks did not start: $(cat "$T/lk.out")"
 else
 	LP=$PID

@@ -606,7 +606,15 @@ else
 			*) pass file-mtime-changed ;;
 			esac
 		fi
-		crt restore -D "$T/d-fchg" -d --skip-file-checks --pidfile "$T/fchg.rpid"
+		# stdin a fifo with a writer: crt's empty pipe would end the restored test at
+		# once (it stops at EOF on stdin), before a slow machine looks at it
+		mkfifo "$T/fchg.hold"
+		sleep 20 >"$T/fchg.hold" &
+		HOLD=$!
+		PIDS+=("$HOLD")
+		timeout 60 "$CRTOOL" restore -D "$T/d-fchg" -d --skip-file-checks --pidfile "$T/fchg.rpid" \
+			<"$T/fchg.hold" >"$T/out" 2>"$T/err"
+		RC=$?
 		rp=$(cat "$T/fchg.rpid" 2>/dev/null)
 		if [ "$RC" != 0 ]; then
 			fail skip-file-checks "restore --skip-file-checks exited $RC: $(cat "$T/err")"
@@ -616,6 +624,7 @@ else
 			pass skip-file-checks
 		fi
 		[ -n "$rp" ] && kill -9 "$rp" 2>/dev/null
+		kill "$HOLD" 2>/dev/null
 		for ((i = 0; i < 100; i++)); do kill -0 "$FP" 2>/dev/null || break; sleep 0.02; done
 		# (fchg.out, its stdout, changed meanwhile: the checks stay off, a missing file still fails)
 		rm -f "$f"

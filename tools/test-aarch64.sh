@@ -72,7 +72,8 @@ pack() {
 	for a in sh mount umount mkdir cat echo grep sed awk tee mktemp rm ls sleep kill ps head tail \
 		tr cut wc sort uniq mkfifo setsid timeout poweroff dmesg env id ln cp mv chmod touch \
 		seq stat find dirname basename readlink sync date printf test true false expr nproc \
-		pidof xargs od cmp diff stty uname which dd wait hostname; do
+		pidof xargs od cmp diff stty uname which dd wait hostname truncate base64 realpath rmdir \
+		du df nohup xxd; do
 		ln -sf busybox "$r/bin/$a"
 	done
 	rm -f "$r/bin/pgrep" "$r/bin/pkill"
@@ -82,7 +83,7 @@ pack() {
 [ "${1:-}" = -P ] && [ -n "${2:-}" ] || { echo "pgrep: only -P PPID here" >&2; exit 2; }
 found=1
 for s in /proc/[0-9]*/stat; do
-	read -r pid _ _ ppid _ <"$s" 2>/dev/null || continue
+	{ read -r pid _ _ ppid _ <"$s"; } 2>/dev/null || continue
 	[ "$ppid" = "$2" ] && echo "$pid" && found=0
 done
 exit $found

@@ -60,6 +60,10 @@ int arch_thread_restore_late(pid_t tid, const struct ThreadEntry *te);
  * XCR0 and the xsave size), and their check on the restoring machine: one error
  * line naming the missing feature. */
 void arch_inventory_fill(struct InventoryEntry *inv);
+/* This CPU's register-state features as a mask, for comparing two machines
+ * (x86_64: XCR0 and the xsave size; aarch64: the HWCAP bits of fp, asimd, sve,
+ * paca, pacg and the longest SVE vector length). */
+void arch_cpu_features(uint64_t *features, uint32_t *size);
 int arch_inventory_check(const struct InventoryEntry *inv, const char *dir);
 
 #endif

@@ -424,6 +424,12 @@ static const struct {
 	{ "paca", HWCAP_PACA }, { "pacg", HWCAP_PACG },
 };
 
+void arch_cpu_features(uint64_t *mask, uint32_t *size)
+{
+	*mask = getauxval(AT_HWCAP) & (HWCAP_FP | HWCAP_ASIMD | HWCAP_SVE | HWCAP_PACA | HWCAP_PACG);
+	*size = kerndat_get()->sve_max_vl;
+}
+
 void arch_inventory_fill(InventoryEntry *inv)
 {
 	static char *names[5];

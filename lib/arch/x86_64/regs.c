@@ -308,6 +308,12 @@ int arch_thread_restore_late(pid_t tid, const ThreadEntry *te)
 	return 0;
 }
 
+void arch_cpu_features(uint64_t *xfeatures, uint32_t *xsave_size)
+{
+	*xfeatures = kerndat_get()->xfeatures_mask;
+	*xsave_size = kerndat_get()->xsave_size;
+}
+
 void arch_inventory_fill(InventoryEntry *inv)
 {
 	inv->has_xfeatures_mask = inv->has_xsave_size = true;

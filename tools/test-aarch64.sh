@@ -30,7 +30,7 @@ VM_TIMEOUT=${VM_TIMEOUT:-1200}
 CORE_TESTS=${AARCH64_TESTS:-"counter mem-random mem-file-private mem-file-shared mem-prot mem-brk
  mem-stack mem-growsdown mem-madvise fpu-avx512 fpu-arm64 signals itimer vdso-clock nanosleep
  pipe-read file-regular file-unlinked pipe-inner fifo memfd eventfd signalfd timerfd inotify
- epoll dev-special file-locks posix-timers tree threads corrupt errors"}
+ epoll dev-special file-locks posix-timers files-shared tree threads corrupt errors"}
 
 die() {
 	echo "test-aarch64: $*" >&2

@@ -99,7 +99,8 @@ EOF
 	echo "root:x:0:" >"$r/etc/group"
 	# the same scripts and programs as on x86_64, cross-built
 	mkdir -p "$r/libcr/test"
-	cp -a "$TOP/test/run-all.sh" "$TOP/test/errors.sh" "$TOP/test/fixtures" "$r/libcr/test/"
+	cp -a "$TOP/test/run-all.sh" "$TOP/test/errors.sh" "$TOP/test/cpu-features.sh" "$TOP/test/fixtures" \
+		"$r/libcr/test/"
 	cp -a "$BUILD/crtool" "$r/libcr/build/"
 	cp -a "$BUILD"/test/* "$r/libcr/build/test/"
 	cat >"$r/init" <<EOF
@@ -129,8 +130,13 @@ tar -C /tmp/fx -cf - $(cd /tmp/fx && ls | grep -v '^pages') | gzip | base64
 echo fixture-end
 EOF
 	else
+		# the same initramfs serves the second boot, on a CPU without SVE
 		cat >>"$r/init" <<EOF
-TESTS="$(echo $CORE_TESTS)" /bin/bash test/run-all.sh --fast </dev/null
+if grep -qw sve /proc/cpuinfo; then
+	TESTS="$(echo $CORE_TESTS)" /bin/bash test/run-all.sh --fast </dev/null
+else
+	/bin/bash test/cpu-features.sh </dev/null
+fi
 echo "vm-exit-status \$?"
 EOF
 	fi
@@ -147,17 +153,38 @@ fetch
 [ "$BUILD" = --fetch ] && exit 0
 BUILD=$(cd "$BUILD" && pwd)
 pack
-echo "test-aarch64: booting $(basename "$(readlink -f "$CACHE/vmlinuz")") in qemu-system-aarch64 -M virt -cpu max (TCG)"
+# boot CPU: run the VM, its output shown and kept in $out; sets qrc
+boot() {
+	echo "test-aarch64: booting $(basename "$(readlink -f "$CACHE/vmlinuz")") in qemu-system-aarch64 -M virt -cpu $1 (TCG)"
+	set +e
+	timeout -k 10 "$VM_TIMEOUT" qemu-system-aarch64 -M virt -cpu "$1" -smp 2 -m 1536 -nographic \
+		-no-reboot -kernel "$CACHE/vmlinuz" -initrd "$CACHE/initrd.gz" \
+		-append "console=ttyAMA0 panic=-1 rdinit=/init quiet" </dev/null 2>&1 |
+		sed -u 's/\r$//' | tee "$out"
+	qrc=${PIPESTATUS[0]}
+	set -e
+	[ "$qrc" = 124 ] && echo "test-aarch64: the VM timed out after $VM_TIMEOUT s"
+	return 0
+}
+
+# result: the VM's last "N passed, N failed" into $p $f, its status into $st
+result() {
+	local line
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
+	st=$(sed -n 's/^vm-exit-status \([0-9]*\)$/\1/p' "$out" | tail -n 1)
+	if [ -z "$line" ] || [ -z "$st" ]; then
+		echo "test-aarch64: the VM printed no result (qemu exit status $qrc)"
+		p=0 f=1 st=1
+		return
+	fi
+	p=${line%% passed*}
+	f=${line#*passed, }
+	f=${f%% failed}
+}
+
 out=$(mktemp /tmp/libcr-aarch64-XXXXXX)
 trap 'rm -f "$out"' EXIT
-set +e
-timeout -k 10 "$VM_TIMEOUT" qemu-system-aarch64 -M virt -cpu max -smp 2 -m 1536 -nographic \
-	-no-reboot -kernel "$CACHE/vmlinuz" -initrd "$CACHE/initrd.gz" \
-	-append "console=ttyAMA0 panic=-1 rdinit=/init quiet" </dev/null 2>&1 |
-	sed -u 's/\r$//' | tee "$out"
-qrc=${PIPESTATUS[0]}
-set -e
-[ "$qrc" = 124 ] && echo "test-aarch64: the VM timed out after $VM_TIMEOUT s"
+boot max
 if [ -n "$FIXTURE" ]; then
 	mkdir -p "$FIXTURE"
 	sed -n '/^fixture-begin$/,/^fixture-end$/p' "$out" | sed '1d;$d' | base64 -d | tar -C "$FIXTURE" -xzf - ||
@@ -165,12 +192,13 @@ if [ -n "$FIXTURE" ]; then
 	echo "test-aarch64: image records in $FIXTURE: $(ls "$FIXTURE" | tr '\n' ' ')"
 	exit 0
 fi
-line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
-status=$(sed -n 's/^vm-exit-status \([0-9]*\)$/\1/p' "$out" | tail -n 1)
-if [ -z "$line" ] || [ -z "$status" ]; then
-	echo "test-aarch64: the VM printed no result (qemu exit status $qrc)"
-	echo "0 passed, 1 failed"
-	exit 1
-fi
-echo "$line"
+result
+P=$p F=$f status=$st
+# a CPU without SVE: the image made with SVE must be refused, naming the feature
+boot max,sve=off
+result
+P=$((P + p)) F=$((F + f))
+[ "$status" = 0 ] && status=$st
+echo "=== the arm64 VM: the tests on -cpu max, and test/cpu-features.sh on -cpu max,sve=off"
+echo "$P passed, $F failed"
 exit "$status"

@@ -289,6 +289,7 @@ done
 # refused without --ext-unix-sk (the target runs on, still connected); with
 # it, restored with the stream's peer gone and the datagram one connected to
 # the server's name again
+if command -v python3 >/dev/null; then
 python3 -c '
 import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.bind(sys.argv[1]); s.listen(8)
@@ -381,6 +382,9 @@ open(sys.argv[2], "w").close(); time.sleep(100)
 		fi
 	fi
 	stop ext3
+fi
+else
+	echo "SKIP unix-external ext-unix-sk unix-external-queued: no python3 here (the arm64 VM)"
 fi
 
 # ---- dump: a datagram socket connected to one of another process of the tree

@@ -209,13 +209,14 @@ int arch_step_over_trap(pid_t tid)
 	return arch_set_regs(tid, &r) ? -EIO : 0;
 }
 
-void arch_regs_for_image(arch_regs_t *r)
+void arch_regs_for_image(arch_regs_t *r, int restarting)
 {
 	/* Nothing to do: the kernel rewinds an interrupted syscall (pc back to the
 	 * svc, x0 back to its first argument; x8 still holds the number) before the
 	 * thread stops for us, so these registers already restart it.  A syscall
 	 * with a restart block (a relative sleep) starts over: never shorter. */
 	(void)r;
+	(void)restarting;   /* seize's restart hint is for x86_64's restart_syscall */
 }
 
 /* A part of the xstate buffer as an image field of its own (the image frees each). */

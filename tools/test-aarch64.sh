@@ -45,7 +45,7 @@ die() {
 fetch() {
 	local dl=$CACHE/dl kpkg
 	[ -s "$CACHE/vmlinuz" ] && [ -x "$CACHE/root/bin/busybox" ] && [ -x "$CACHE/root/bin/bash" ] &&
-		[ -s "$CACHE/root/lib/modules/unix_diag.ko" ] && return 0
+		[ -s "$CACHE/root/lib/modules/tcp_diag.ko" ] && return 0
 	mkdir -p "$dl" "$CACHE/root"
 	dpkg --print-foreign-architectures | grep -qx arm64 || die "arm64 is no dpkg architecture (run tools/install-aarch64-deps.sh)"
 	# the newest 6.1 cloud kernel apt knows
@@ -62,8 +62,10 @@ fetch() {
 	cp "$dl"/x/boot/vmlinuz-* "$CACHE/vmlinuz"
 	rm -rf "$CACHE/root"
 	mkdir -p "$CACHE/root/bin" "$CACHE/root/lib/aarch64-linux-gnu" "$CACHE/root/lib/modules"
-	# sock_diag for unix sockets is a module in this kernel (libcr dumps unix sockets with it)
-	cp "$dl"/x/lib/modules/*/kernel/net/unix/unix_diag.ko "$CACHE/root/lib/modules/"
+	# sock_diag for unix and inet sockets is modules in this kernel (libcr dumps sockets with it)
+	cp "$dl"/x/lib/modules/*/kernel/net/unix/unix_diag.ko "$dl"/x/lib/modules/*/kernel/net/ipv4/inet_diag.ko \
+		"$dl"/x/lib/modules/*/kernel/net/ipv4/tcp_diag.ko "$dl"/x/lib/modules/*/kernel/net/ipv4/udp_diag.ko \
+		"$CACHE/root/lib/modules/"
 	cp "$dl/x/bin/busybox" "$dl/x/bin/bash" "$CACHE/root/bin/"
 	cp -a "$dl"/x/lib/aarch64-linux-gnu/libtinfo.so.6* "$CACHE/root/lib/aarch64-linux-gnu/"
 	rm -rf "$dl/x" "$dl"/*.deb
@@ -121,7 +123,7 @@ mount -t devpts devpts /dev/pts
 mount -t tmpfs tmp /tmp
 mount -t tmpfs shm /dev/shm
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
-insmod /lib/modules/unix_diag.ko
+for m in unix_diag inet_diag tcp_diag udp_diag; do insmod /lib/modules/\$m.ko; done
 echo "vm: \$(uname -sr) \$(uname -m), \$(nproc) cpus, features: \$(grep -m1 Features /proc/cpuinfo | cut -d: -f2)"
 cd /libcr
 EOF

@@ -6,7 +6,7 @@ LD              := $(CROSS_COMPILE)ld
 PREFIX          ?= /usr/local
 DESTDIR         ?=
 VERSION         := 0.1.0
-B               := build
+B               ?= build
 
 WARN    := -Wall -Wextra -Werror
 CFLAGS  ?= -O2 -g
@@ -18,10 +18,14 @@ LDLIBS  := -lprotobuf-c
 LIB_CFLAGS += $(shell pkg-config --cflags libnl-3.0)
 LDLIBS  += $(shell pkg-config --libs libnl-3.0)
 
+# The architecture's flags: BLOB_ARCH_CFLAGS (no vector registers in the blobs),
+# TEST_ARCH_CFLAGS (what the register test programs assemble for).
+include lib/arch/$(ARCH)/arch.mk
+
 # Freestanding blobs (principle 4): no libc, position independent, one flat segment.
 BLOB_CFLAGS := -O2 -g -Wall -Wextra -Werror -std=gnu11 -ffreestanding -nostdlib -fPIE \
                -fno-stack-protector -fno-jump-tables -fno-asynchronous-unwind-tables \
-               -fno-builtin -fvisibility=hidden -mno-sse -mno-mmx -mno-avx -mno-red-zone \
+               -fno-builtin -fvisibility=hidden $(BLOB_ARCH_CFLAGS) \
                -Iinclude/common -Iinclude/common/arch/$(ARCH) -Iinclude \
                -Iparasite/arch/$(ARCH) -Irestorer/arch/$(ARCH)
 
@@ -42,7 +46,7 @@ CRTOOL_O   := $(patsubst %.c,$(B)/%.o,$(CRTOOL_SRC))
 TEST_PROGS := $(patsubst test/progs/%.c,$(B)/test/%,$(wildcard test/progs/*.c))
 UNIT_TESTS := $(patsubst test/unit/%.c,$(B)/test/unit-%,$(wildcard test/unit/*.c))
 
-.PHONY: all lib crtool tests test demo bench soak install clean deps
+.PHONY: all lib crtool tests test test-aarch64 demo bench soak install clean deps
 # generated sources are kept: they are inputs of several rules
 .SECONDARY:
 all: crtool
@@ -102,7 +106,7 @@ $(B)/crtool: $(CRTOOL_O) $(B)/libcr.a
 # ---- tests
 $(B)/test/%: test/progs/%.c test/lib/tst.c test/lib/tst.h
 	@mkdir -p $(B)/test
-	$(CC) -O1 -g -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -Itest/lib -mavx512f -o $@ $< test/lib/tst.c -lm
+	$(CC) -O1 -g -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -Itest/lib $(TEST_ARCH_CFLAGS) -o $@ $< test/lib/tst.c -lm
 $(B)/test/unit-%: test/unit/%.c $(B)/libcr.a
 	@mkdir -p $(B)/test
 	$(CC) $(CFLAGS) -Itest/lib -o $@ $< $(B)/libcr.a $(LDLIBS)
@@ -117,6 +121,13 @@ tests: crtool lib $(TEST_PROGS) $(UNIT_TESTS) $(B)/test/runner $(B)/test/img-edi
 
 test: deps tests
 	./test/run-all.sh
+
+# The same test programs, cross-built, on a real arm64 kernel in qemu (tools/test-aarch64.sh).
+AARCH64_B ?= build-aarch64
+test-aarch64:
+	@./tools/install-aarch64-deps.sh
+	$(MAKE) ARCH=aarch64 CROSS_COMPILE=aarch64-linux-gnu- B=$(AARCH64_B) tests
+	./tools/test-aarch64.sh $(AARCH64_B)
 
 demo: deps crtool
 	./tools/demo.sh
@@ -148,7 +159,7 @@ install: crtool lib
 		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/libcr.pc
 
 clean:
-	rm -rf $(B)
+	rm -rf $(B) $(AARCH64_B)
 
 include test/fuzz/fuzz.mk
 

@@ -39,6 +39,7 @@ struct kerndat {
 	 * dynamic features (AMX tile data): its xfeatures and xsave size */
 	uint64_t sigframe_xfeatures;
 	uint32_t sigframe_xstate_size;
+	uint32_t sve_max_vl;        /* aarch64: the longest SVE vector length (bytes), 0: no SVE */
 	unsigned long task_size;    /* highest user address + 1 */
 	unsigned long thp_size;     /* PMD huge page size, 0 if THP is off ("never") */
 	/* the vDSO layout of this kernel: sizes in bytes, 0 if absent */

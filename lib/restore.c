@@ -401,7 +401,7 @@ static void unregister_inherited_rseq(void)
 	if (!&__rseq_offset)
 		return;
 	for (size_t i = 0; i < ARRAY_SIZE(lens); i++)
-		if (!syscall(__NR_rseq, (char *)__builtin_thread_pointer() + __rseq_offset, lens[i], 1, 0x53053053))
+		if (!syscall(__NR_rseq, (char *)__builtin_thread_pointer() + __rseq_offset, lens[i], 1, ARCH_RSEQ_SIG))
 			return;
 }
 
@@ -416,8 +416,8 @@ static void plan_layout(const struct task_image *t, uint64_t vdso_len, struct rs
 	uint64_t at = PAGE_ALIGN(restorer_blob_size), xlen = 0;
 
 	for (size_t i = 0; i < c->n_threads; i++)
-		if (c->threads[i]->x86 && c->threads[i]->x86->xsave.len > xlen)
-			xlen = c->threads[i]->x86->xsave.len;
+		if (arch_sigframe_size(c->threads[i]) > xlen)
+			xlen = arch_sigframe_size(c->threads[i]);
 	l->blob = 0;
 	l->args = at;
 	at = PAGE_ALIGN(at + sizeof(struct restorer_args));
@@ -429,7 +429,7 @@ static void plan_layout(const struct task_image *t, uint64_t vdso_len, struct rs
 	at = PAGE_ALIGN(at + RST_MAX_SIGINFO * sizeof(struct rst_siginfo));
 	l->auxv = at;
 	at = PAGE_ALIGN(at + (t->mm->n_mm_saved_auxv + 2) * sizeof(uint64_t));
-	l->frame_len = PAGE_ALIGN(xlen + 8192);
+	l->frame_len = PAGE_ALIGN(xlen);
 	l->frames = at;
 	at += c->n_threads * l->frame_len;
 	l->stacks = at;                       /* the cloned threads' restorer stacks */
@@ -736,6 +736,8 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 		child_fail(c, idx);
 	}
 	memcpy((void *)base, restorer_blob, sizeof(restorer_blob));
+	/* the instruction cache does not see data writes on every CPU (aarch64) */
+	__builtin___clear_cache((char *)base, (char *)base + sizeof(restorer_blob));
 	pr_debug("pid %u: restorer at 0x%lx (%lu bytes), premap at 0x%lx (%lu bytes)", t->pstree->pid,
 		 (unsigned long)base, (unsigned long)l.len, (unsigned long)(base + l.len), (unsigned long)premap_len);
 	a = (struct restorer_args *)(base + l.args);
@@ -929,7 +931,8 @@ static int finish_task(pid_t pid, const struct child_report *rep, const CoreEntr
 	}
 	for (size_t i = 0; i < core->n_threads; i++) {
 		pid_t tid = tids[i];
-		if ((ret = syscall_stop(tid, "rt_sigreturn entry")) || (ret = syscall_stop(tid, "rt_sigreturn exit")))
+		if ((ret = arch_step_over_trap(tid)) || (ret = syscall_stop(tid, "rt_sigreturn entry")) ||
+		    (ret = syscall_stop(tid, "rt_sigreturn exit")))
 			return ret;
 	}
 	if ((ret = arch_get_regs(pid, &regs)))
@@ -943,6 +946,10 @@ static int finish_task(pid_t pid, const struct child_report *rep, const CoreEntr
 			      strerror(-arch_regs_syscall_ret(&call))), -EIO;
 	if ((ret = arch_set_regs(pid, &regs)))
 		return ret;
+	/* every thread is at a syscall exit now: the state rt_sigreturn does not carry */
+	for (size_t i = 0; i < core->n_threads; i++)
+		if ((ret = arch_thread_restore_late(tids[i], core->threads[i])))
+			return ret;
 	for (size_t i = 0; i < core->n_threads; i++) {
 		pid_t tid = tids[i];
 		uint64_t mask = core->threads[i]->sigmask;

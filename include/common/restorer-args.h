@@ -64,7 +64,7 @@ struct rst_thread {
 	uint64_t siginfo;                     /* struct rst_siginfo[nr_siginfo] */
 	uint64_t sigframe;                    /* rt_sigframe prepared by the arch code: sp for sigreturn */
 	uint64_t stack_top;                   /* where a cloned thread runs the restorer */
-	uint64_t fs_base, gs_base;
+	uint64_t tls[2];                      /* the arch's thread pointers (x86_64: fs, gs base; aarch64: tpidr_el0) */
 	uint64_t altstack_sp, altstack_size;
 	int32_t altstack_flags;
 	uint32_t has_rseq;

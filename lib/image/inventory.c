@@ -14,7 +14,6 @@ static int write_inventory(struct img_dir *dir, pid_t root_pid, bool own_pidns, 
 	InventoryEntry inv = INVENTORY_ENTRY__INIT;
 	struct utsname u;
 	struct img *img;
-	uint32_t xsize;
 	int ret;
 
 	uname(&u);
@@ -27,9 +26,7 @@ static int write_inventory(struct img_dir *dir, pid_t root_pid, bool own_pidns, 
 	inv.own_pidns = own_pidns;
 	inv.has_pre_dump = inv.pre_dump = pre_dump;
 	inv.page_size = PAGE_SIZE;
-	arch_cpu_features(&inv.xfeatures_mask, &xsize);
-	inv.has_xfeatures_mask = inv.has_xsave_size = true;
-	inv.xsave_size = xsize;
+	arch_inventory_fill(&inv);
 	img = img_create(dir, IMG_INVENTORY, 0);
 	if (!img)
 		return -EIO;
@@ -54,8 +51,6 @@ int inventory_read(struct img_dir *dir, InventoryEntry **out)
 {
 	struct img *img = img_open(dir, IMG_INVENTORY, 0);
 	InventoryEntry *inv;
-	uint64_t xf;
-	uint32_t xsize;
 	int ret;
 
 	if (!img)
@@ -74,9 +69,5 @@ int inventory_read(struct img_dir *dir, InventoryEntry **out)
 	if (inv->page_size != PAGE_SIZE)
 		return pr_err("images in %s use %u-byte pages; this machine uses %lu", dir->path, inv->page_size,
 			      PAGE_SIZE), -EINVAL;
-	arch_cpu_features(&xf, &xsize);
-	if (inv->has_xfeatures_mask && (inv->xfeatures_mask & ~xf))
-		return pr_err("images in %s need CPU state features 0x%lx that this CPU lacks (has 0x%lx)",
-			      dir->path, (unsigned long)(inv->xfeatures_mask & ~xf), (unsigned long)xf), -EINVAL;
-	return 0;
+	return arch_inventory_check(inv, dir->path);
 }

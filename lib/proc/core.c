@@ -335,7 +335,6 @@ static int validate_pending(pid_t pid, SiginfoEntry **si, size_t n)
 
 int core_validate(const CoreEntry *c, pid_t pid)
 {
-	size_t xmax = kerndat_get()->xsave_size ? kerndat_get()->xsave_size : 64 << 10;
 	size_t queued = c->n_shared_pending;
 	int ret;
 
@@ -373,7 +372,7 @@ int core_validate(const CoreEntry *c, pid_t pid)
 				      te->sched->policy), -EINVAL;
 		queued += te->n_pending;
 		if ((ret = validate_pending(pid, te->pending, te->n_pending)) ||
-		    (ret = arch_thread_validate(te, xmax)))
+		    (ret = arch_thread_validate(te)))
 			return ret;
 	}
 	if (queued > MAX_QUEUED_SIGNALS)
@@ -449,7 +448,7 @@ static int thread_args(const ThreadEntry *te, struct rst_thread *t, struct resto
 	}
 	snprintf(t->comm, sizeof(t->comm), "%s", te->comm);
 	t->clear_child_tid = te->has_clear_child_tid ? te->clear_child_tid : 0;
-	arch_tls_from_image(te, &t->fs_base, &t->gs_base);
+	arch_tls_from_image(te, t->tls);
 	t->stack_top = (uint64_t)area->stack + RESTORER_THREAD_STACK;
 	/* Every signal stays blocked through sigreturn until libcr detaches and sets the real mask. */
 	t->sigframe = arch_build_sigframe(area->frame, area->frame_len, (uint64_t)area->frame, te, ~0ULL);

@@ -19,6 +19,7 @@ static volatile uint64_t counter_mem;
 static void batch(uint64_t *i, uint64_t *tri, uint64_t steps)
 {
 	uint64_t a = *i, b = *tri, k = steps;
+#if defined(__x86_64__)
 	asm volatile("1:\n\t"
 		     "inc %[a]\n\t"
 		     "add $3, %[b]\n\t"
@@ -28,6 +29,19 @@ static void batch(uint64_t *i, uint64_t *tri, uint64_t steps)
 		     : [a] "+r"(a), [b] "+r"(b), [k] "+r"(k), [mem] "=m"(counter_mem)
 		     :
 		     : "cc");
+#elif defined(__aarch64__)
+	asm volatile("1:\n\t"
+		     "add %[a], %[a], #1\n\t"
+		     "add %[b], %[b], #3\n\t"
+		     "str %[a], %[mem]\n\t"
+		     "subs %[k], %[k], #1\n\t"
+		     "b.ne 1b\n\t"
+		     : [a] "+r"(a), [b] "+r"(b), [k] "+r"(k), [mem] "=m"(counter_mem)
+		     :
+		     : "cc");
+#else
+#error "counter: no loop for this architecture"
+#endif
 	*i = a;
 	*tri = b;
 }

@@ -106,8 +106,10 @@ static void on_segv(int sig)
 }
 
 /* Does touching addr (write or read) fault? */
-static bool faults(volatile unsigned char *addr, bool write)
+static bool faults(volatile unsigned char *addr, bool write_)
 {
+	volatile bool write = write_;   /* lives across the longjmp */
+
 	if (sigsetjmp(jb, 1))
 		return true;
 	if (write)

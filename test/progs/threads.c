@@ -221,6 +221,10 @@ int main(int argc, char **argv)
 		if (workers[i].fail[0])
 			tst_fail("thread %d (TID %d): %s", i, workers[i].tid, workers[i].fail);
 	}
+	/* pthread_join returns at the thread's futex wake-up, a moment before the
+	 * kernel takes it out of /proc/self/task: give a slow machine 5 s */
+	for (int tries = 0; count_threads() != 1 && tries < 500; tries++)
+		usleep(10000);
 	if (count_threads() != 1)
 		tst_fail("%d threads left after joining them all", count_threads());
 	tst_pass();

@@ -6,6 +6,7 @@
 #include <sys/uio.h>
 #include "arch.h"
 #include "core.pb-c.h"
+#include "inventory.pb-c.h"
 #include "kerndat.h"
 #include "log.h"
 
@@ -98,6 +99,12 @@ uint64_t arch_regs_ip(const arch_regs_t *r)
 	return r->rip;
 }
 
+int arch_step_over_trap(pid_t tid)
+{
+	(void)tid;
+	return 0;
+}
+
 /* restarting: the syscall a thread seized in restart_syscall was restarting
  * (seize_restart_hint), or -1. */
 void arch_regs_for_image(arch_regs_t *r, int restarting)
@@ -163,8 +170,10 @@ int arch_thread_to_image(ThreadEntry *te, const arch_regs_t *r, const void *xsav
 #define FP_XSTATE_MAGIC2    0x46505845u
 #define SW_BYTES_OFF        464
 
-int arch_thread_validate(const ThreadEntry *te, size_t xsave_max)
+int arch_thread_validate(const ThreadEntry *te)
 {
+	size_t xsave_max = kerndat_get()->xsave_size ? kerndat_get()->xsave_size : 64 << 10;
+
 	if (!te->x86 || !te->x86->gpregs)
 		return pr_err("thread %u: no x86_64 registers in the image", te->tid), -EINVAL;
 	if (te->x86->xsave.len < XSAVE_LEGACY_SIZE + XSAVE_HDR_SIZE || te->x86->xsave.len > xsave_max)
@@ -175,10 +184,10 @@ int arch_thread_validate(const ThreadEntry *te, size_t xsave_max)
 	return 0;
 }
 
-void arch_tls_from_image(const ThreadEntry *te, uint64_t *fs_base, uint64_t *gs_base)
+void arch_tls_from_image(const ThreadEntry *te, uint64_t tls[2])
 {
-	*fs_base = te->x86->gpregs->fs_base;
-	*gs_base = te->x86->gpregs->gs_base;
+	tls[0] = te->x86->gpregs->fs_base;
+	tls[1] = te->x86->gpregs->gs_base;
 }
 
 /* The kernel's x86_64 signal frame (arch/x86/include/asm/sigframe.h): the return
@@ -210,6 +219,11 @@ struct k_rt_sigframe {
 #define UC_FP_XSTATE         0x1
 #define UC_SIGCONTEXT_SS     0x2
 #define UC_STRICT_RESTORE_SS 0x4
+
+size_t arch_sigframe_size(const ThreadEntry *te)
+{
+	return te->x86->xsave.len + 8192;
+}
 
 uint64_t arch_build_sigframe(void *buf, size_t len, uint64_t addr, const ThreadEntry *te, uint64_t sigmask)
 {
@@ -287,8 +301,32 @@ void arch_jump_to_restorer(uint64_t entry, uint64_t stack_top, uint64_t args)
 	__builtin_unreachable();
 }
 
+int arch_thread_restore_late(pid_t tid, const ThreadEntry *te)
+{
+	(void)tid;
+	(void)te;
+	return 0;
+}
+
 void arch_cpu_features(uint64_t *xfeatures, uint32_t *xsave_size)
 {
 	*xfeatures = kerndat_get()->xfeatures_mask;
 	*xsave_size = kerndat_get()->xsave_size;
+}
+
+void arch_inventory_fill(InventoryEntry *inv)
+{
+	inv->has_xfeatures_mask = inv->has_xsave_size = true;
+	inv->xfeatures_mask = kerndat_get()->xfeatures_mask;
+	inv->xsave_size = kerndat_get()->xsave_size;
+}
+
+int arch_inventory_check(const InventoryEntry *inv, const char *dir)
+{
+	uint64_t xf = kerndat_get()->xfeatures_mask;
+
+	if (inv->has_xfeatures_mask && (inv->xfeatures_mask & ~xf))
+		return pr_err("images in %s need CPU state features 0x%lx that this CPU lacks (has 0x%lx)",
+			      dir, (unsigned long)(inv->xfeatures_mask & ~xf), (unsigned long)xf), -EINVAL;
+	return 0;
 }

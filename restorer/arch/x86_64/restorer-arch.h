@@ -9,10 +9,10 @@
 
 static inline long arch_restore_tls(const struct rst_thread *t)
 {
-	long r = SC(__NR_arch_prctl, ARCH_SET_FS, t->fs_base, 0, 0, 0, 0);
+	long r = SC(__NR_arch_prctl, ARCH_SET_FS, t->tls[0], 0, 0, 0, 0);
 	if (r)
 		return r;
-	return SC(__NR_arch_prctl, ARCH_SET_GS, t->gs_base, 0, 0, 0, 0);
+	return SC(__NR_arch_prctl, ARCH_SET_GS, t->tls[1], 0, 0, 0, 0);
 }
 
 void arch_sigreturn(uint64_t frame) __attribute__((noreturn));

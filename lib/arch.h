@@ -31,6 +31,8 @@ int arch_step_over_trap(pid_t tid);
 
 /* The registers the task must resume with when it is restored elsewhere: an
  * interrupted syscall is turned into its restart (what the kernel would do). */
+/* restarting: what a thread seized in restart_syscall restarts (RESTARTING_* of
+ * proc/seize.h), or -1. */
 void arch_regs_for_image(arch_regs_t *r, int restarting);
 
 /* Image conversion of one thread's registers; the malloc'ed @xsave (from

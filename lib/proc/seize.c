@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include "log.h"
 #include "fault.h"
@@ -95,7 +96,7 @@ static void note_restart(pid_t tid)
 	int nr = -1;
 
 	snprintf(path, sizeof(path), "/proc/%d/syscall", tid);
-	if (!(s = read_file(path, NULL)) || atoi(s) != 219 /* restart_syscall */) {
+	if (!(s = read_file(path, NULL)) || atoi(s) != __NR_restart_syscall) {
 		free(s);
 		return;
 	}
@@ -103,9 +104,9 @@ static void note_restart(pid_t tid)
 	snprintf(path, sizeof(path), "/proc/%d/stack", tid);
 	if ((s = read_file(path, NULL))) {
 		if (strstr(s, "do_restart_poll"))
-			nr = 7;      /* poll */
+			nr = RESTARTING_POLL;
 		else if (strstr(s, "futex_wait_restart"))
-			nr = 202;    /* futex */
+			nr = RESTARTING_FUTEX;
 	}
 	free(s);
 	struct restart_hint *n = nr >= 0 ? realloc(hints, (nr_hints + 1) * sizeof(*n)) : NULL;

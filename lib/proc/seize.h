@@ -18,8 +18,9 @@ struct seized {
  * Every thread is stopped too.  Refuses (with a message) kernel threads,
  * zombies, traced and stopped tasks. */
 int seize_task(pid_t pid, struct seized *s);
-/* A thread seized while in restart_syscall: the syscall it restarts (poll 7, futex
- * 202, as its kernel stack showed), or -1. */
+/* A thread seized while in restart_syscall: the call it restarts, as its kernel
+ * stack showed (RESTARTING_*), or -1. */
+enum { RESTARTING_POLL = 1, RESTARTING_FUTEX = 2 };
 int seize_restart_hint(pid_t tid);
 void seize_forget_hints(void);
 /* The children of every thread of a seized task (stable while it is stopped);

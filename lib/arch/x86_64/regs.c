@@ -9,6 +9,7 @@
 #include "inventory.pb-c.h"
 #include "kerndat.h"
 #include "log.h"
+#include "proc/seize.h"
 
 #ifndef NT_X86_XSTATE
 #define NT_X86_XSTATE 0x202
@@ -126,8 +127,10 @@ void arch_regs_for_image(arch_regs_t *r, int restarting)
 		 * EINTR from restart_syscall, as after a signal without SA_RESTART. */
 		if (r->orig_rax == 7 /* poll */ || r->orig_rax == 202 /* futex */)
 			r->rax = r->orig_rax;
-		else if (r->orig_rax == 219 && (restarting == 7 || restarting == 202))
-			r->rax = restarting;   /* its arguments are still those of the first call */
+		else if (r->orig_rax == 219 && restarting == RESTARTING_POLL)
+			r->rax = 7;     /* its arguments are still those of the first call */
+		else if (r->orig_rax == 219 && restarting == RESTARTING_FUTEX)
+			r->rax = 202;
 		else
 			r->rax = 219;  /* __NR_restart_syscall */
 		r->rip -= 2;

@@ -159,6 +159,9 @@ static int answer_restore(struct serve_ctx *c, int sk, const struct ps_hdr *h)
 			return ps_reply(sk, -errno, "can't start the lazy-pages daemon");
 		if ((c->lazy = fork()) == 0) {
 			struct cr_lazy_pages_opts lo = { .sz = sizeof(lo), .images_dir = dir, .ready = lazy_ready, .arg = &p[1] };
+			/* the daemon outlives this session: it keeps neither its sockets nor the port */
+			close(c->lsk);
+			close(sk);
 			close(p[0]);
 			_exit(cr_lazy_pages(&lo) < 0);
 		}

@@ -162,6 +162,7 @@ struct proc {
 	size_t nr_gone;
 	uint64_t *retry;         /* faults to answer once the task's mappings settle */
 	size_t nr_retry;
+	unsigned misses;         /* pushes in a row that found no mapping where the table said */
 	size_t run;              /* background push: next run of the pagemap ... */
 	uint64_t at;             /* ... and the address in it */
 	bool done;
@@ -329,6 +330,14 @@ static int push_some(struct daemon *d, struct proc *p)
 		long n = copy_in(d, p, a->premap + (p->at - a->start), p->at, len);
 		if (n == -EAGAIN)
 			return 0;   /* the task's mappings are changing: its events first */
+		/* No mapping there: the area has moved and its REMAP event is still queued
+		 * (the kernel moves first, then tells).  Skipping would leave its pages
+		 * empty for good once the registration goes: read the events, try again.
+		 * Only an area that stays missing (unmapped without an event) is given up. */
+		if (n == -ENOENT && ++p->misses < 1000)
+			return 0;
+		if (n > 0 || n == -EEXIST)
+			p->misses = 0;
 		if (n == -EEXIST)
 			n = PAGE_SIZE;   /* faulted in already: on to the next page */
 		else if (n == -ENOENT || n == -ESRCH)
@@ -428,6 +437,8 @@ static int events(struct daemon *d, struct proc *p)
 
 	for (;;) {
 		ssize_t n = read(p->uffd, &m, sizeof(m));
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n < 0 && errno == EAGAIN) {
 			/* the queue is empty: the faults put off can be answered now */
 			size_t nr = p->nr_retry;

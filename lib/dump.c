@@ -27,20 +27,6 @@
 #include "fdinfo.pb-c.h"
 #include "util.h"
 
-static int write_one(struct img_dir *dir, enum img_kind kind, pid_t pid, const ProtobufCMessage *msg)
-{
-	struct img *img = img_create(dir, kind, pid);
-	int ret;
-
-	if (!img)
-		return -EIO;
-	if ((ret = img_write_msg(img, msg))) {
-		img_close(img);
-		return ret;
-	}
-	return img_close_write(img);
-}
-
 /* pstree.img: every process of the tree, parents first. */
 static int dump_pstree(struct img_dir *dir, const struct tree *t)
 {
@@ -105,7 +91,7 @@ static int dump_fs(struct img_dir *dir, pid_t pid, pid_t img_id)
 	if (!e.cwd || !e.root)
 		ret = pr_perror("can't read the cwd/root of pid %d", pid);
 	else
-		ret = write_one(dir, IMG_FS, img_id, &e.base);
+		ret = img_write_one(dir, IMG_FS, img_id, &e.base);
 	free(e.cwd);
 	free(e.root);
 	return ret;
@@ -204,8 +190,8 @@ static int dump_task(struct tree_task *task, struct img_dir *dir, const struct c
 	core->pid = task->vpid;
 	for (size_t i = 0; i < core->n_threads; i++)
 		core->threads[i]->tid = task->vtids[i];
-	if ((ret = write_one(dir, IMG_CORE, task->vpid, &core->base)) ||
-	    (ret = write_one(dir, IMG_MM, task->vpid, &mm.base)) ||
+	if ((ret = img_write_one(dir, IMG_CORE, task->vpid, &core->base)) ||
+	    (ret = img_write_one(dir, IMG_MM, task->vpid, &mm.base)) ||
 	    (ret = dump_fs(dir, s->pid, task->vpid)))
 		goto out;
 	ret = infect_cure(&ctx);

@@ -472,32 +472,22 @@ int ipc_load(struct img_dir *dir, struct ipc_image *ii)
 	return ret < 0 ? ret : 0;
 }
 
+static int write_sysctl(const char *path, uint64_t v);
+
 static int set_sysctl(const char *name, uint64_t v)
 {
-	char path[64], val[24];
-	int fd, n, ret = 0;
+	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/sys/kernel/%s", name);
-	n = snprintf(val, sizeof(val), "%llu", (unsigned long long)v);
-	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0 || write(fd, val, n) != n)
-		ret = pr_perror("can't set %s to %llu", path, (unsigned long long)v);
-	if (fd >= 0)
-		close(fd);
-	return ret;
+	return write_sysctl(path, v);
 }
 
 static int next_id(const char *kind, uint32_t id)
 {
-	char path[64], val[16];
-	int fd, n, ret = 0;
+	char name[32];
 
-	snprintf(path, sizeof(path), "/proc/sys/kernel/%s_next_id", kind);
-	n = snprintf(val, sizeof(val), "%u", id);
-	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0 || write(fd, val, n) != n)
-		ret = pr_perror("can't set %s to %u", path, id);
-	if (fd >= 0)
-		close(fd);
-	return ret;
+	snprintf(name, sizeof(name), "%s_next_id", kind);
+	return set_sysctl(name, id);
 }
 
 static int set_perm(int (*ctl)(int, int, void *), int id, const IpcPermEntry *p, void *ds, struct ipc_perm *perm,

@@ -70,20 +70,6 @@ void prev_images_close(struct prev_images *p)
 		img_dir_close(&p->dir);
 }
 
-static int write_mm(struct img_dir *dir, pid_t vpid, MmEntry *mm)
-{
-	struct img *img = img_create(dir, IMG_MM, vpid);
-	int ret;
-
-	if (!img)
-		return -EIO;
-	if ((ret = img_write_msg(img, &mm->base))) {
-		img_close(img);
-		return ret;
-	}
-	return img_close_write(img);
-}
-
 static void forget_task(struct img_dir *dir, struct track_entry *e)
 {
 	char name[64];
@@ -138,7 +124,7 @@ static int predump_task(struct tree_task *task, struct img_dir *dir, struct prev
 	struct dirty_track dt = { .uffd = uffd, .parent = parent_mm, .arm = true };
 	if ((ret = mem_dump_pages(NULL, task->s.pid, &mm, dir, task->vpid, stats, &dt, runs)))
 		goto out;
-	ret = write_mm(dir, task->vpid, &mm);
+	ret = img_write_one(dir, IMG_MM, task->vpid, &mm.base);
 out:
 	if (infected)
 		infect_cure(&ctx);

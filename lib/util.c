@@ -6,6 +6,11 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include "log.h"
 #include "util.h"
 
 char *read_file(const char *path, size_t *lenp)
@@ -130,4 +135,19 @@ double now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+int dir_socket_addr(const char *dir, const char *prefix, struct sockaddr_un *sa, unsigned *len)
+{
+	struct stat st;
+	int n;
+
+	if (stat(dir, &st))
+		return pr_perror("can't stat the images directory %s", dir);
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	n = snprintf(sa->sun_path + 1, sizeof(sa->sun_path) - 1, "%s-%lx-%lx", prefix, (unsigned long)st.st_dev,
+		     (unsigned long)st.st_ino);
+	*len = offsetof(struct sockaddr_un, sun_path) + 1 + n;
+	return 0;
 }

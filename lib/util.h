@@ -28,4 +28,9 @@ void *xzalloc(size_t size);
 /* CLOCK_MONOTONIC in milliseconds, for the stats lines. */
 double now_ms(void);
 
+struct sockaddr_un;
+/* The abstract unix socket name "\0PREFIX-DEV-INO" of directory dir (a daemon serving
+ * that images dir); 0 or -errno with a message. */
+int dir_socket_addr(const char *dir, const char *prefix, struct sockaddr_un *sa, unsigned *len);
+
 #endif

@@ -380,3 +380,17 @@ uint32_t crc32c(uint32_t crc, const void *buf, size_t len)
 		crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
 	return ~crc;
 }
+
+int img_write_one(struct img_dir *dir, enum img_kind kind, unsigned id, const ProtobufCMessage *msg)
+{
+	struct img *img = img_create(dir, kind, id);
+	int ret;
+
+	if (!img)
+		return -EIO;
+	if ((ret = img_write_msg(img, msg))) {
+		img_close(img);
+		return ret;
+	}
+	return img_close_write(img);
+}

@@ -86,6 +86,8 @@ int img_write_msg(struct img *img, const ProtobufCMessage *msg);
 /* Read the next record as type desc.  1: a message in *out, 0: end of image,
  * <0: corrupt or truncated (message says where). */
 int img_read_msg(struct img *img, const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out);
+/* Create an image of kind/id holding exactly msg, synced and closed. */
+int img_write_one(struct img_dir *dir, enum img_kind kind, unsigned id, const ProtobufCMessage *msg);
 /* Read exactly one record (error if absent). */
 int img_read_one(struct img *img, const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out);
 void img_free_msg(ProtobufCMessage *msg);

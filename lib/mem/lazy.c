@@ -45,17 +45,7 @@ struct lazy_hello {
 
 static int lazy_addr(const char *dir, struct sockaddr_un *sa, socklen_t *len)
 {
-	struct stat st;
-	int n;
-
-	if (stat(dir, &st))
-		return pr_perror("can't stat the images directory %s", dir);
-	memset(sa, 0, sizeof(*sa));
-	sa->sun_family = AF_UNIX;
-	n = snprintf(sa->sun_path + 1, sizeof(sa->sun_path) - 1, "libcr-lazy-%lx-%lx", (unsigned long)st.st_dev,
-		     (unsigned long)st.st_ino);
-	*len = offsetof(struct sockaddr_un, sun_path) + 1 + n;
-	return 0;
+	return dir_socket_addr(dir, "libcr-lazy", sa, len);
 }
 
 static int connect_daemon(const char *dir)

@@ -37,17 +37,7 @@
 /* The keeper's socket: "\0libcr-track-DEV-INO" of the images directory. */
 static int track_addr(const char *dir, struct sockaddr_un *sa, socklen_t *len)
 {
-	struct stat st;
-	int n;
-
-	if (stat(dir, &st))
-		return pr_perror("can't stat the images directory %s", dir);
-	memset(sa, 0, sizeof(*sa));
-	sa->sun_family = AF_UNIX;
-	n = snprintf(sa->sun_path + 1, sizeof(sa->sun_path) - 1, "libcr-track-%lx-%lx", (unsigned long)st.st_dev,
-		     (unsigned long)st.st_ino);
-	*len = offsetof(struct sockaddr_un, sun_path) + 1 + n;
-	return 0;
+	return dir_socket_addr(dir, "libcr-track", sa, len);
 }
 
 int track_set_add(struct track_set *ts, pid_t vpid, pid_t pid, int uffd)

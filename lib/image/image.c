@@ -361,26 +361,6 @@ void img_free_msg(ProtobufCMessage *msg)
 		protobuf_c_message_free_unpacked(msg, NULL);
 }
 
-/* CRC32C (Castagnoli), bytewise table: records are small. */
-uint32_t crc32c(uint32_t crc, const void *buf, size_t len)
-{
-	static uint32_t table[256];
-	const unsigned char *p = buf;
-
-	if (!table[1]) {
-		for (uint32_t i = 0; i < 256; i++) {
-			uint32_t c = i;
-			for (int k = 0; k < 8; k++)
-				c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
-			table[i] = c;
-		}
-	}
-	crc = ~crc;
-	while (len--)
-		crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-	return ~crc;
-}
-
 int img_write_one(struct img_dir *dir, enum img_kind kind, unsigned id, const ProtobufCMessage *msg)
 {
 	struct img *img = img_create(dir, kind, id);

@@ -92,6 +92,9 @@ int img_write_one(struct img_dir *dir, enum img_kind kind, unsigned id, const Pr
 int img_read_one(struct img *img, const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out);
 void img_free_msg(ProtobufCMessage *msg);
 
+/* CRC32C of a record (the CPU's instruction where it has one); _portable: the
+ * bytewise table, the reference */
 uint32_t crc32c(uint32_t crc, const void *buf, size_t len);
+uint32_t crc32c_portable(uint32_t crc, const void *buf, size_t len);
 
 #endif

@@ -843,6 +843,16 @@ static int t_crc32c(void)
 	CHECK(crc32c(0, "123456789", 9) == 0xe3069283u, "crc32c(\"123456789\") = %08x",
 	      crc32c(0, "123456789", 9));
 	CHECK(crc32c(crc32c(0, "1234", 4), "56789", 5) == 0xe3069283u, "crc32c does not chain");
+	CHECK(crc32c_portable(0, "123456789", 9) == 0xe3069283u, "crc32c_portable(\"123456789\") = %08x",
+	      crc32c_portable(0, "123456789", 9));
+	/* the CPU's instruction and the table agree at every length and alignment */
+	unsigned char buf[300];
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (unsigned char)(i * 131 + 7);
+	for (size_t off = 0; off < 8; off++)
+		for (size_t len = 0; off + len <= sizeof(buf); len += 1 + len / 8)
+			CHECK(crc32c(0x1234, buf + off, len) == crc32c_portable(0x1234, buf + off, len),
+			      "crc32c and crc32c_portable differ at offset %zu, length %zu", off, len);
 	return 0;
 }
 

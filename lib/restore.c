@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -53,7 +54,10 @@
 /* One process, as read from the images. */
 struct task_image {
 	const PstreeEntry *pstree;
-	CoreEntry *core;        /* live processes only (not zombies) */
+	/* core, mm, fs, timers: validated by libcr, then read again by the task itself
+	 * (see drop_own_images); live processes only (not zombies) */
+	CoreEntry *core;
+	uint32_t exit_signal;   /* from the core: its parent clones it with this */
 	MmEntry *mm;
 	FsEntry *fs;
 	struct files_image files;
@@ -121,7 +125,8 @@ static int read_one(struct img_dir *dir, enum img_kind kind, pid_t pid, const Pr
 	return ret;
 }
 
-static int load_task(struct img_dir *dir, struct task_image *t)
+/* core-PID.img, checked against pstree.img */
+static int load_core(struct img_dir *dir, struct task_image *t)
 {
 	pid_t pid = t->pstree->pid;
 	int ret;
@@ -136,6 +141,18 @@ static int load_task(struct img_dir *dir, struct task_image *t)
 		if (t->core->threads[i]->tid != t->pstree->threads[i])
 			return pr_err("pid %d: thread %zu is %u in pstree.img, %u in core-%d.img", pid, i,
 				      t->pstree->threads[i], t->core->threads[i]->tid, pid), -EINVAL;
+	t->exit_signal = t->core->exit_signal;
+	return 0;
+}
+
+/* The images only the task itself needs: core, mm, fs, timers */
+static int load_own(struct img_dir *dir, struct task_image *t)
+{
+	pid_t pid = t->pstree->pid;
+	int ret;
+
+	if ((ret = load_core(dir, t)))
+		return ret;
 	if ((ret = read_one(dir, IMG_MM, pid, &mm_entry__descriptor, (ProtobufCMessage **)&t->mm)) ||
 	    (ret = mem_validate(t->mm, kerndat_get()->task_size)) ||
 	    (ret = premap_check(dir, pid, t->mm, kerndat_get()->task_size)))
@@ -144,9 +161,21 @@ static int load_task(struct img_dir *dir, struct task_image *t)
 		return ret;
 	if (!path_is_clean(t->fs->cwd) || !path_is_clean(t->fs->root))
 		return pr_err("fs-%d.img: cwd or root is not an absolute path, or has . or ..", pid), -EINVAL;
-	if ((ret = timers_load(dir, pid, &t->timers)))
-		return ret;
-	return files_load(dir, pid, &t->files);
+	return timers_load(dir, pid, &t->timers);
+}
+
+static void free_own(struct task_image *t)
+{
+	/* reads first: a child would copy every page of the task array it wrote to */
+	if (!t->core && !t->mm && !t->fs && !t->timers.t)
+		return;
+	img_free_msg(t->core ? &t->core->base : NULL);
+	img_free_msg(t->mm ? &t->mm->base : NULL);
+	img_free_msg(t->fs ? &t->fs->base : NULL);
+	timers_free(&t->timers);
+	t->core = NULL;
+	t->mm = NULL;
+	t->fs = NULL;
 }
 
 static int find_entry(const struct restore_set *rs, size_t before, uint32_t pid)
@@ -279,14 +308,19 @@ static int load_images(struct img_dir *dir, struct restore_set *rs)
 		return ret;
 	if (!(rs->tasks = calloc(rs->nr, sizeof(*rs->tasks))))
 		return -ENOMEM;
+	/* The files first: they stay, while the rest is dropped before the tree forks
+	 * (drop_own_images), and leaves no holes between them. */
 	for (size_t i = 0; i < rs->nr; i++) {
 		rs->tasks[i].pstree = rs->entries[i];
 		if (rs->entries[i]->zombie)
 			continue;
 		rs->nr_live++;
-		if ((ret = load_task(dir, &rs->tasks[i])))
+		if ((ret = files_load(dir, rs->entries[i]->pid, &rs->tasks[i].files)))
 			return ret;
 	}
+	for (size_t i = 0; i < rs->nr; i++)
+		if (!rs->entries[i]->zombie && (ret = load_own(dir, &rs->tasks[i])))
+			return ret;
 	MmEntry *mms[rs->nr];
 	struct files_image *fis[rs->nr];
 	ssize_t parent[rs->nr];
@@ -300,15 +334,24 @@ static int load_images(struct img_dir *dir, struct restore_set *rs)
 	return shmem_prepare(&rs->shm, mms, rs->nr);
 }
 
+/* libcr has validated every image; the tasks read their own core, mm, fs and
+ * timers again themselves.  Dropped here, with the freed pages given back, they
+ * are not in the tree's first task: every fork copies, and every restorer
+ * unmaps, the page tables of all its parent holds, so a tree of N processes each
+ * inheriting the images of all N cost N^2 (a core alone is 12 KiB with AMX). */
+static void drop_own_images(struct restore_set *rs)
+{
+	for (size_t i = 0; i < rs->nr; i++)
+		free_own(&rs->tasks[i]);
+	malloc_trim(0);
+}
+
 static void free_images(struct restore_set *rs)
 {
 	for (size_t i = 0; rs->tasks && i < rs->nr; i++) {
 		struct task_image *t = &rs->tasks[i];
-		img_free_msg(t->core ? &t->core->base : NULL);
-		img_free_msg(t->mm ? &t->mm->base : NULL);
-		img_free_msg(t->fs ? &t->fs->base : NULL);
+		free_own(t);
 		files_free(&t->files);
-		timers_free(&t->timers);
 	}
 	shmem_release(&rs->shm);
 	files_share_plan_free(rs->files_share);
@@ -606,7 +649,7 @@ static int fork_children(const struct restore_ctx *c, size_t idx)
 		if (e->ppid != me || (e->sid != e->pid && e->sid != rs->entries[idx]->sid &&
 				      session_helper_of(rs, e->sid, idx)))
 			continue;
-		pid_t pid = clone_at(e->pid, e->zombie ? SIGCHLD : (int)rs->tasks[j].core->exit_signal);
+		pid_t pid = clone_at(e->pid, e->zombie ? SIGCHLD : (int)rs->tasks[j].exit_signal);
 		if (pid == 0)
 			child_main(c, j);
 		if (pid < 0)
@@ -688,6 +731,11 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
+	/* our own images, in the place of our parent's (a chain of N must not carry N) */
+	for (size_t i = 0; i < c->rs->nr; i++)
+		free_own(&c->rs->tasks[i]);
+	if (!t->pstree->zombie && load_own(c->dir, t))
+		child_fail(c, idx);
 	if (idx == 0 && c->new_pidns && t->pstree->pid == 1 && pidns_mount_proc())
 		child_fail(c, idx);
 	/* the IPC namespace before anything: children inherit it, memory attaches to it */
@@ -966,7 +1014,7 @@ static int release_tasks(const struct restore_set *rs, pid_t **tids)
 	int ret = 0;
 
 	for (size_t i = 0; i < rs->nr; i++)
-		for (size_t k = 0; tids[i] && k < rs->tasks[i].core->n_threads; k++)
+		for (size_t k = 0; tids[i] && k < rs->entries[i]->n_threads; k++)
 			if (ptrace(PTRACE_DETACH, tids[i][k], NULL, NULL) && !ret)
 				ret = pr_perror("can't detach from restored %d", tids[i][k]);
 	return ret;
@@ -982,7 +1030,7 @@ static void __attribute__((noreturn)) pidns_init(const struct restore_ctx *c)
 
 	if (pidns_mount_proc())
 		child_fail(c, 0);
-	root = clone_at(c->rs->entries[0]->pid, c->rs->tasks[0].core->exit_signal);
+	root = clone_at(c->rs->entries[0]->pid, c->rs->tasks[0].exit_signal);
 	if (root == 0)
 		child_main(c, 0);
 	if (root < 0) {
@@ -1010,13 +1058,13 @@ static pid_t clone_root(const struct restore_ctx *c)
 	pid_t pid;
 
 	if (!c->new_pidns) {
-		pid = clone_at(rs->entries[0]->pid, rs->tasks[0].core->exit_signal);
+		pid = clone_at(rs->entries[0]->pid, rs->tasks[0].exit_signal);
 		if (pid == 0)
 			child_main(c, 0);
 		return pid < 0 ? clone_failed(rs->entries[0]->pid) : pid;
 	}
 	if (rs->entries[0]->pid == 1)
-		ca.exit_signal = rs->tasks[0].core->exit_signal;
+		ca.exit_signal = rs->tasks[0].exit_signal;
 	pid = syscall(__NR_clone3, &ca, sizeof(ca));
 	if (pid == 0) {
 		if (rs->entries[0]->pid == 1)
@@ -1203,6 +1251,7 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 		ret = -ENOMEM;
 		goto out;
 	}
+	drop_own_images(&rs);
 	if ((pid = clone_root(&c)) < 0) {
 		ret = pid;
 		goto out;
@@ -1224,7 +1273,7 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 		goto out;
 	}
 	for (size_t i = 0; i < rs.nr; i++)
-		if (!rs.entries[i]->zombie && !(tids[i] = calloc(rs.tasks[i].core->n_threads, sizeof(pid_t)))) {
+		if (!rs.entries[i]->zombie && !(tids[i] = calloc(rs.entries[i]->n_threads, sizeof(pid_t)))) {
 			ret = -ENOMEM;
 			goto out;
 		}
@@ -1242,7 +1291,8 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	for (size_t i = 0; i < rs.nr; i++) {
 		if (rs.entries[i]->zombie)
 			continue;
-		if ((ret = finish_task(c.host_pids[i], &c.sh->rep[i], rs.tasks[i].core, tids[i]))) {
+		if ((ret = load_core(&dir, &rs.tasks[i])) ||
+		    (ret = finish_task(c.host_pids[i], &c.sh->rep[i], rs.tasks[i].core, tids[i]))) {
 			if (ret == -ECHILD) {   /* the task exited: its own report, or the first failure's, says why */
 				const char *why = c.sh->rep[i].error;
 				if (!why[0] && c.sh->failed)

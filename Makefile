@@ -92,8 +92,11 @@ $(B)/lib/%.o: lib/%.c $(PROTO_H) $(BLOB_HDRS)
 	$(CC) $(LIB_CFLAGS) -MMD -MP -c -o $@ $<
 $(B)/libcr.a: $(LIB_O)
 	rm -f $@ && ar rcs $@ $^
+# Symbols bound at load: a restore forks a task per process, and lazy binding
+# made each of them resolve (and copy the pages of) the same PLT entries again.
+BIND_NOW := -Wl,-z,now
 $(B)/libcr.so.0: $(LIB_O) lib/libcr.map
-	$(CC) -shared -Wl,-soname,libcr.so.0 -Wl,--version-script=lib/libcr.map -o $@ $(LIB_O) $(LDLIBS)
+	$(CC) -shared -Wl,-soname,libcr.so.0 -Wl,--version-script=lib/libcr.map $(BIND_NOW) -o $@ $(LIB_O) $(LDLIBS)
 	ln -sf libcr.so.0 $(B)/libcr.so
 
 # ---- crtool (links the static library so it runs from the tree)
@@ -101,7 +104,7 @@ $(B)/tools/crtool/%.o: tools/crtool/%.c $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 $(B)/crtool: $(CRTOOL_O) $(B)/libcr.a
-	$(CC) -o $@ $(CRTOOL_O) $(B)/libcr.a $(LDLIBS)
+	$(CC) $(BIND_NOW) -o $@ $(CRTOOL_O) $(B)/libcr.a $(LDLIBS)
 
 # ---- tests
 $(B)/test/%: test/progs/%.c test/lib/tst.c test/lib/tst.h

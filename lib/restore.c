@@ -511,6 +511,7 @@ struct restore_ctx {
 	bool new_pidns;
 	bool lazy;              /* private anonymous memory filled by the lazy-pages daemon */
 	pid_t *host_pids;       /* libcr's side: each task's PID as we see it (0: none yet) */
+	struct vdso_here vdso;  /* where the kernel put our vDSO: the same in every task we fork */
 };
 
 static void __attribute__((noreturn)) child_fail(const struct restore_ctx *c, size_t idx)
@@ -731,11 +732,6 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
-	/* our own images, in the place of our parent's (a chain of N must not carry N) */
-	for (size_t i = 0; i < c->rs->nr; i++)
-		free_own(&c->rs->tasks[i]);
-	if (!t->pstree->zombie && load_own(c->dir, t))
-		child_fail(c, idx);
 	if (idx == 0 && c->new_pidns && t->pstree->pid == 1 && pidns_mount_proc())
 		child_fail(c, idx);
 	/* the IPC namespace before anything: children inherit it, memory attaches to it */
@@ -748,8 +744,12 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	/* Files before the children: they get their own tables, the images dir stays open.
 	 * Files whose content is in the images (unlinked, memfd) are made first: the
 	 * fds open them, and the memory maps them later. */
-	if (files_prepare(&t->files, c->dir, t->mm) || files_restore(&t->files, &c->dir->dfd) ||
+	if (files_prepare(&t->files, c->dir) || files_restore(&t->files, &c->dir->dfd) ||
 	    take_ctty(t) || fork_children(c, idx))
+		child_fail(c, idx);
+	/* Our own core, mm, fs and timers only now: the children did not inherit them
+	 * (a chain of N would carry N sets; see drop_own_images). */
+	if (load_own(c->dir, t) || files_map_ghosts(&t->files, t->mm))
 		child_fail(c, idx);
 	files_after_fork(&t->files);
 	stage_done(&c->sh->created, c->rs->nr);
@@ -770,7 +770,7 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	}
 
 	premap_len = premap_size(t->mm);
-	if (premap_vdso(t->mm, vdso, &nr_vdso))
+	if (premap_vdso(t->mm, &c->vdso, vdso, &nr_vdso))
 		child_fail(c, idx);
 	for (uint32_t i = 0; i < nr_vdso; i++)
 		vdso_len += vdso[i].len;
@@ -1251,6 +1251,8 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 		ret = -ENOMEM;
 		goto out;
 	}
+	if ((ret = premap_vdso_here(&c.vdso)))
+		goto out;
 	drop_own_images(&rs);
 	if ((pid = clone_root(&c)) < 0) {
 		ret = pid;

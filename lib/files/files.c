@@ -428,12 +428,13 @@ void files_free(struct files_image *fi)
 	memset(fi, 0, sizeof(*fi));
 }
 
-int files_prepare(struct files_image *fi, struct img_dir *dir, MmEntry *mm)
+int files_prepare(struct files_image *fi, struct img_dir *dir)
 {
-	int ret = ghost_restore_all(fi, dir);
+	return ghost_restore_all(fi, dir);
+}
 
-	if (ret)
-		return ret;
+int files_map_ghosts(struct files_image *fi, MmEntry *mm)
+{
 	for (size_t i = 0; i < mm->n_vmas; i++) {
 		VmaEntry *v = mm->vmas[i];
 		char *path;
@@ -454,31 +455,42 @@ int files_prepare(struct files_image *fi, struct img_dir *dir, MmEntry *mm)
 	return 0;
 }
 
+static bool fd_wanted(const struct files_image *fi, int fd, int keep_fd)
+{
+	if (fd == keep_fd || files_share_keeps(fi, fd))
+		return true;
+	for (size_t i = 0; i < fi->nr; i++)
+		if ((int)fi->fds[i]->fd == fd)
+			return true;
+	for (size_t i = 0; fi->ghost_fds && i < fi->nr_ghosts; i++)
+		if (fi->ghost_fds[i] == fd)
+			return true;
+	return false;
+}
+
+/* getdents64 into the stack rather than opendir: its 32 KiB buffer was fresh
+ * memory, faulted in by every task of the tree.  A batch is closed before the
+ * next is read; /proc/self/fd reads on by fd number, so nothing is skipped. */
 static int close_others(struct files_image *fi, int keep_fd)
 {
-	DIR *d = opendir("/proc/self/fd");
-	int dfd, closing[1024], n = 0;
-	struct dirent *de;
+	int dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char buf[2048] __attribute__((aligned(8)));
+	long n;
 
-	if (!d)
+	if (dfd < 0)
 		return pr_perror("can't list /proc/self/fd");
-	dfd = dirfd(d);
-	while ((de = readdir(d))) {
-		int fd = atoi(de->d_name);
-		bool wanted = fd == keep_fd || fd == dfd || de->d_name[0] == '.' || files_share_keeps(fi, fd);
+	while ((n = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0)
+		for (long off = 0; off < n;) {
+			struct linux_dirent64 { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type;
+						char name[]; } *de = (void *)(buf + off);
+			int fd = atoi(de->name);
 
-
-		for (size_t i = 0; i < fi->nr && !wanted; i++)
-			wanted = (int)fi->fds[i]->fd == fd;
-		for (size_t i = 0; fi->ghost_fds && i < fi->nr_ghosts && !wanted; i++)
-			wanted = fi->ghost_fds[i] == fd;
-		if (!wanted && n < (int)ARRAY_SIZE(closing))
-			closing[n++] = fd;
-	}
-	closedir(d);
-	for (int i = 0; i < n; i++)
-		close(closing[i]);
-	return 0;
+			off += de->reclen;
+			if (de->name[0] != '.' && fd != dfd && !fd_wanted(fi, fd, keep_fd))
+				close(fd);
+		}
+	close(dfd);
+	return n < 0 ? pr_perror("can't list /proc/self/fd") : 0;
 }
 
 /* The key --inherit-fd names a file of the dump by: its path, or kind:[inode]. */

@@ -118,9 +118,10 @@ int files_dump(pid_t pid, pid_t img_id, struct img_dir *dir, MmEntry *mm, bool s
 /* Load and validate fdinfo-<pid>.img and ghost-<pid>.img. */
 int files_load(struct img_dir *dir, pid_t pid, struct files_image *fi);
 void files_free(struct files_image *fi);
-/* In the restored task, first: recreate the ghosts and point the memory areas
- * that map them at the new files. */
-int files_prepare(struct files_image *fi, struct img_dir *dir, MmEntry *mm);
+/* In the restored task, first: recreate the ghosts. */
+int files_prepare(struct files_image *fi, struct img_dir *dir);
+/* Then, with its mm read: point the memory areas that map ghosts at the new files. */
+int files_map_ghosts(struct files_image *fi, MmEntry *mm);
 /* In the restored task: make its fd table exactly the image's, keeping keep_fd
  * (our control channel, moved above every restored fd; its new number returned)
  * and the ghosts (the memory is premapped from them later). */

@@ -447,44 +447,52 @@ int premap_build(struct img_dir *dir, pid_t pid, const MmEntry *mm, const struct
 	return ret;
 }
 
-/* This kernel's vDSO areas, matched by kind to the image's. */
-int premap_vdso(const MmEntry *mm, struct rst_vdso_area *areas, uint32_t *nr)
+static const struct { const char *name; VmaKind kind; } vdso_kinds[PREMAP_VDSO_KINDS] = {
+	{ "[vvar]", VMA_KIND__VMA_VVAR }, { "[vvar_vclock]", VMA_KIND__VMA_VVAR_VCLOCK },
+	{ "[vdso]", VMA_KIND__VMA_VDSO },
+};
+
+/* Once, in libcr: parsing maps in every task costs a page fault per area (the
+ * parser's records are large) in each of them. */
+int premap_vdso_here(struct vdso_here *here)
 {
-	static const struct { const char *name; VmaKind kind; } kinds[] = {
-		{ "[vvar]", VMA_KIND__VMA_VVAR }, { "[vvar_vclock]", VMA_KIND__VMA_VVAR_VCLOCK },
-		{ "[vdso]", VMA_KIND__VMA_VDSO },
-	};
 	struct proc_vma *pv;
 	int n, ret;
 
-	*nr = 0;
-	/* maps, not smaps: smaps walks every page we inherited, in every task of the tree */
+	*here = (struct vdso_here){ 0 };
 	if ((ret = proc_parse_maps(getpid(), &pv, &n)))
 		return ret;
-	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
-		const struct proc_vma *cur = NULL;
+	for (size_t k = 0; k < PREMAP_VDSO_KINDS; k++)
+		for (int i = 0; i < n; i++)
+			if (!strcmp(pv[i].path, vdso_kinds[k].name)) {
+				here->k[k].start = pv[i].start;
+				here->k[k].len = pv[i].end - pv[i].start;
+			}
+	free(pv);
+	return 0;
+}
+
+/* This kernel's vDSO areas, matched by kind to the image's. */
+int premap_vdso(const MmEntry *mm, const struct vdso_here *here, struct rst_vdso_area *areas, uint32_t *nr)
+{
+	*nr = 0;
+	for (size_t k = 0; k < PREMAP_VDSO_KINDS; k++) {
+		uint64_t len = here->k[k].len;
 		const VmaEntry *img = NULL;
 
-		for (int i = 0; i < n; i++)
-			if (!strcmp(pv[i].path, kinds[k].name))
-				cur = &pv[i];
 		for (size_t i = 0; i < mm->n_vmas; i++)
-			if (mm->vmas[i]->kind == kinds[k].kind)
+			if (mm->vmas[i]->kind == vdso_kinds[k].kind)
 				img = mm->vmas[i];
-		if (!cur && !img)
+		if (!len && !img)
 			continue;
-		if (!cur || (img && img->end - img->start != cur->end - cur->start)) {
-			pr_err("the image's %s (%lu bytes) does not match this kernel's (%lu bytes): restoring "
-				     "onto a kernel with another vDSO layout is not supported yet", kinds[k].name,
-				     img ? (unsigned long)(img->end - img->start) : 0UL,
-				     cur ? (unsigned long)(cur->end - cur->start) : 0UL);
-			ret = -EOPNOTSUPP;
-			break;
-		}
-		areas[*nr] = (struct rst_vdso_area){ .cur = cur->start, .len = cur->end - cur->start,
+		if (!len || (img && img->end - img->start != len))
+			return pr_err("the image's %s (%lu bytes) does not match this kernel's (%lu bytes): restoring "
+				      "onto a kernel with another vDSO layout is not supported yet", vdso_kinds[k].name,
+				      img ? (unsigned long)(img->end - img->start) : 0UL, (unsigned long)len),
+			       -EOPNOTSUPP;
+		areas[*nr] = (struct rst_vdso_area){ .cur = here->k[k].start, .len = len,
 						     .target = img ? img->start : 0 };
 		(*nr)++;
 	}
-	free(pv);
-	return ret;
+	return 0;
 }

@@ -21,7 +21,14 @@ struct shmem_set;
 struct lazy_area;
 int premap_build(struct img_dir *dir, pid_t pid, const MmEntry *mm, const struct shmem_set *shm,
 		 uint64_t premap_start, struct rst_vma *rv, uint32_t *nr, struct lazy_area **lazy, size_t *nr_lazy);
-/* This kernel's vDSO/vvar areas and where the image wants them. */
-int premap_vdso(const MmEntry *mm, struct rst_vdso_area *areas, uint32_t *nr);
+/* This kernel's vDSO/vvar areas in our address space, found once by libcr: the
+ * tasks it forks have them at the same places. */
+#define PREMAP_VDSO_KINDS 3
+struct vdso_here {
+	struct { uint64_t start, len; } k[PREMAP_VDSO_KINDS];   /* len 0: absent */
+};
+int premap_vdso_here(struct vdso_here *here);
+/* Those areas matched by kind to the image's, and where the image wants them. */
+int premap_vdso(const MmEntry *mm, const struct vdso_here *here, struct rst_vdso_area *areas, uint32_t *nr);
 
 #endif

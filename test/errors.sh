@@ -259,7 +259,7 @@ fi
 # (a socket's message names its family and type; a unix socket's, what can't be dumped)
 declare -A WORDS=([packet]="family AF_PACKET|type SOCK_RAW|can't be checkpointed"
 	[netlink]="family AF_NETLINK|type SOCK_RAW|can't be checkpointed"
-	[unix-rights]="unix socket|file descriptors in flight (SCM_RIGHTS)"
+	[unix-rights]="unix socket's queue|a pipe|in flight (SCM_RIGHTS)|not open in the process"
 	[unix-queued]="not yet accepted, from fd 6, with data queued"
 	[unix-relative]="relative path rel.sock")
 for kind in io_uring userfaultfd perf_event bpf-map packet netlink unix-rights unix-queued unix-relative; do

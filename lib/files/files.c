@@ -218,6 +218,67 @@ static int dump_one(const struct fd_dump_ctx *c, struct img *img)
 	return ret;
 }
 
+static int collect_one(pid_t pid, int fd, struct fd_dump_ctx *c);
+
+/* Kinds a file in flight may be: restoring them makes an equal open file in the
+ * receiving process by themselves (no peer, pipe partner or target fds to find). */
+static bool in_flight_kind_ok(FdKind k)
+{
+	return k == FD_KIND__FD_REG || k == FD_KIND__FD_CHR || k == FD_KIND__FD_MEMFD || k == FD_KIND__FD_EVENTFD ||
+	       k == FD_KIND__FD_SIGNALFD || k == FD_KIND__FD_TIMERFD || k == FD_KIND__FD_INOTIFY ||
+	       k == FD_KIND__FD_MQUEUE;
+}
+
+int files_dump_in_flight(const struct fd_dump_ctx *owner, int local_fd, uint32_t msg, FdinfoEntry *sock)
+{
+	struct fd_dump_ctx lc = { .pid = getpid(), .fd = local_fd, .dup_of = -1, .shell_job = owner->shell_job,
+				  .ghosts = owner->ghosts };
+	InFlightFile **n, *f;
+	FdinfoEntry *e;
+	const struct fd_ops *ops;
+	char kind[96];
+	int ret;
+
+	if (!(f = malloc(sizeof(*f))) || !(e = malloc(sizeof(*e)))) {
+		free(f);
+		return -ENOMEM;
+	}
+	in_flight_file__init(f);
+	fdinfo_entry__init(e);
+	f->msg = msg;
+	f->file = e;
+	if (!(n = realloc(sock->in_flight, (sock->n_in_flight + 1) * sizeof(*n)))) {
+		img_free_msg(&f->base);
+		return -ENOMEM;
+	}
+	sock->in_flight = n;
+	sock->in_flight[sock->n_in_flight++] = f;
+	if ((ret = collect_one(lc.pid, local_fd, &lc)))
+		goto out;
+	ops = match_kind(&lc);
+	e->kind = ops ? ops->kind : FD_KIND__FD_REG;
+	e->flags = lc.flags & ~O_CLOEXEC;
+	/* still open in the process too (sent, and kept): the same description */
+	for (int i = 0; i < owner->nr_all; i++)
+		if (syscall(SYS_kcmp, owner->pid, lc.pid, KCMP_FILE, owner->all[i].fd, local_fd) == 0) {
+			e->has_dup_of = true;
+			e->dup_of = owner->all[i].fd;
+			goto out;
+		}
+	if (!ops || !in_flight_kind_ok(ops->kind)) {
+		unsupported_kind(&lc, kind, sizeof(kind));
+		ret = (pr_err("pid %d: fd %d: a %s (%s) is in flight (SCM_RIGHTS) in the unix socket's queue, and "
+			      "not open in the process: that can't be checkpointed yet", owner->pid, owner->fd,
+			      ops ? ops->name : kind, lc.link), -EOPNOTSUPP);
+		goto out;
+	}
+	ret = ops->dump(&lc, e);
+out:
+	free(lc.link);
+	free(lc.fdinfo);
+	return ret;
+}
+
 static int cmp_int(const void *a, const void *b)
 {
 	return *(const int *)a - *(const int *)b;
@@ -360,6 +421,41 @@ static int validate_one(const struct files_image *fi, const FdinfoEntry *e, cons
 	return ops_by_kind(e->kind)->validate(e) ?: locks_validate(e);
 }
 
+/* Files in flight to a unix socket: each attached to a message of its queue, of
+ * a kind that can be made alone, or the same as an fd of the process. */
+static int validate_in_flight(const struct files_image *fi, const FdinfoEntry *e, const char *img)
+{
+	for (size_t i = 0; i < e->n_in_flight; i++) {
+		const InFlightFile *f = e->in_flight[i];
+		const FdinfoEntry *file = f->file, *o;
+
+		if (e->kind != FD_KIND__FD_UNIX_SK || !e->unix_sk || f->msg >= e->unix_sk->n_queue ||
+		    !in_flight_kind_ok(file->kind) || file->n_in_flight)
+			return pr_err("%s: fd %u: a file in flight that is not on a message of a unix socket's queue, "
+				      "or of a kind that can't be in flight", img, e->fd), -EINVAL;
+		if (file->has_dup_of) {
+			if (!(o = entry_of(fi, file->dup_of)) || o->kind != file->kind)
+				return pr_err("%s: fd %u: a file in flight is fd %u, which is not an fd of its kind", img,
+					      e->fd, file->dup_of), -EINVAL;
+		} else if (ops_by_kind(file->kind)->validate(file))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int files_restore_in_flight(struct files_image *fi, const FdinfoEntry *file, bool *own)
+{
+	bool inherited = false;
+	int fd;
+
+	*own = false;
+	if (file->has_dup_of)
+		return file->dup_of;   /* in place: the queues are sent once every fd is */
+	fd = files_kind_restore(fi, file, &inherited);
+	*own = fd >= 0 && !inherited;
+	return fd;
+}
+
 int files_load(struct img_dir *dir, pid_t pid, struct files_image *fi)
 {
 	struct img *img = img_open(dir, IMG_FDINFO, pid);
@@ -401,6 +497,9 @@ int files_load(struct img_dir *dir, pid_t pid, struct files_image *fi)
 		if ((ret = validate_one(fi, e, img->name)))
 			break;
 	}
+	for (size_t i = 0; ret >= 0 && i < fi->nr; i++)
+		if (fi->fds[i]->n_in_flight)
+			ret = validate_in_flight(fi, fi->fds[i], img->name);
 	img_close(img);
 	if (ret >= 0)
 		ret = ghost_load(dir, pid, fi);

@@ -177,6 +177,12 @@ int files_share_create(struct files_image *fi);
 int files_share_fd(const struct files_image *fi, const FdinfoEntry *e);
 bool files_share_is_rep(const struct files_image *fi, const FdinfoEntry *e);
 bool files_share_keeps(const struct files_image *fi, int fd);
+/* A file in flight to owner's unix socket (sock): local_fd, our copy from a
+ * MSG_PEEK, attached to message msg of its queue, is added to sock->in_flight. */
+int files_dump_in_flight(const struct fd_dump_ctx *owner, int local_fd, uint32_t msg, FdinfoEntry *sock);
+/* Make an in-flight file in the restoring process: an fd to send, or -errno;
+ * *own: the fd is ours to close once sent. */
+int files_restore_in_flight(struct files_image *fi, const FdinfoEntry *file, bool *own);
 void files_share_release(struct files_image *fi);
 
 /* ---- locks (locks.c) */

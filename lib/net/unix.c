@@ -45,6 +45,7 @@ struct unix_rst {
 	const FdinfoEntry *e;
 	int fd;       /* stashed until handed out to its fd, then -1 */
 	int helper;   /* the other end of a socketpair standing for a peer that is gone, or -1 */
+	bool deferred;  /* files in flight on its queue are fds of the process: filled in unix_finish */
 };
 
 /* ---------------------------------------------------------------- dump */
@@ -206,9 +207,14 @@ static int queue_add(UnixSkEntry *u, const void *data, size_t len)
 
 /* Read the receive queue without taking it: MSG_PEEK from SO_PEEK_OFF 0, one
  * message (or, on a stream, one run of bytes) at a time; SO_PEEK_OFF is put
- * back as it was.  File descriptors in flight are refused. */
-static int peek_queue(const struct fd_dump_ctx *c, int sk, const struct unix_diag *d, UnixSkEntry *u)
+ * back as it was.  Files in flight (SCM_RIGHTS) come to us as copies: each is
+ * described on e, attached to its message, and our copy closed.  On a stream a
+ * run ends with the first message that carries files, and the kernel gives its
+ * files with the whole run (as to a reader with a large enough buffer): the run
+ * is sent again as one piece with them. */
+static int peek_queue(const struct fd_dump_ctx *c, int sk, const struct unix_diag *d, FdinfoEntry *e)
 {
+	UnixSkEntry *u = e->unix_sk;
 	int old_off = -1, zero = 0, ret = 0;
 	size_t total = 0;
 	char *buf = malloc(UNIX_MSG_MAX);
@@ -227,7 +233,6 @@ static int peek_queue(const struct fd_dump_ctx *c, int sk, const struct unix_dia
 		struct iovec iov = { buf, UNIX_MSG_MAX };
 		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
 		ssize_t n = recvmsg(sk, &m, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-		bool rights = false;
 
 		if (n < 0 && errno == ECONNRESET && !resets++)
 			continue;   /* the peer went away with data unread: the error is reported once */
@@ -239,15 +244,17 @@ static int peek_queue(const struct fd_dump_ctx *c, int sk, const struct unix_dia
 		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm))
 			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
 				int *fds = (int *)CMSG_DATA(cm), nr = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-				for (int i = 0; i < nr; i++)
+				for (int i = 0; i < nr; i++) {
+					if (!ret)
+						ret = files_dump_in_flight(c, fds[i], u->n_queue, e);
 					close(fds[i]);
-				rights = true;
+				}
 			}
-		if (rights || (m.msg_flags & MSG_CTRUNC)) {
-			ret = (pr_err("pid %d: fd %d: the unix socket has file descriptors in flight (SCM_RIGHTS) in its "
-				     "receive queue, which can't be checkpointed yet", c->pid, c->fd), -EOPNOTSUPP);
+		if (!ret && (m.msg_flags & MSG_CTRUNC))
+			ret = (pr_err("pid %d: fd %d: a message in the queue of the unix socket carries more than %d "
+				      "files or other control data that can't be read", c->pid, c->fd, 253), -EOPNOTSUPP);
+		if (ret)
 			break;
-		}
 		if (m.msg_flags & MSG_TRUNC) {
 			ret = (pr_err("pid %d: fd %d: a message of more than %u bytes is queued on the unix socket", c->pid,
 				     c->fd, UNIX_MSG_MAX), -EOPNOTSUPP);
@@ -268,8 +275,8 @@ static int peek_queue(const struct fd_dump_ctx *c, int sk, const struct unix_dia
 		ret = pr_perror("pid %d: fd %d: can't put the peek offset of the unix socket back", c->pid, c->fd);
 out:
 	free(buf);
-	/* a stream's runs are one byte stream: keep them as one */
-	if (!ret && d->type == SOCK_STREAM && u->n_queue > 1) {
+	/* a stream's runs are one byte stream: keep them as one, unless files ride on them */
+	if (!ret && d->type == SOCK_STREAM && u->n_queue > 1 && !e->n_in_flight) {
 		size_t len = 0;
 		uint8_t *all;
 		for (size_t i = 0; i < u->n_queue; i++)
@@ -494,7 +501,7 @@ static int unix_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 	}
 	ret = 0;
 	if (d.state != TCP_LISTEN && (d.type == SOCK_DGRAM || d.rqueue))
-		ret = peek_queue(c, sk, &d, u);
+		ret = peek_queue(c, sk, &d, e);
 out:
 	if (sk >= 0)
 		close(sk);
@@ -872,8 +879,63 @@ static int unix_restore(struct files_image *fi, const FdinfoEntry *e, bool *inhe
 	return fd;
 }
 
-/* Send the saved queue of r's socket again, from the socket that sent it. */
-static int refill(struct files_image *fi, struct unix_rst *r)
+/* Message i of e's queue, sent again from from (to a, when named), with the
+ * files that were in flight on it. */
+static int send_piece(struct files_image *fi, const FdinfoEntry *e, size_t i, int from, const struct sockaddr_un *a,
+		      socklen_t alen)
+{
+	const ProtobufCBinaryData *q = &e->unix_sk->queue[i];
+	int fds[253], nr = 0, ret = 0;
+	bool own[253];
+	union {
+		char b[CMSG_SPACE(sizeof(fds))];
+		struct cmsghdr align;
+	} ctl;
+	size_t off = 0;
+
+	for (size_t k = 0; k < e->n_in_flight && !ret; k++) {
+		if (e->in_flight[k]->msg != i)
+			continue;
+		if (nr == (int)ARRAY_SIZE(fds))
+			ret = (pr_err("fd %u: more than %zu files in flight on one message", e->fd, ARRAY_SIZE(fds)), -EINVAL);
+		else if ((fds[nr] = files_restore_in_flight(fi, e->in_flight[k]->file, &own[nr])) < 0)
+			ret = fds[nr];
+		else
+			nr++;
+	}
+	do {
+		struct iovec iov = { q->data + off, q->len - off };
+		struct msghdr m = { .msg_name = (void *)a, .msg_namelen = alen, .msg_iov = &iov, .msg_iovlen = 1 };
+		ssize_t n;
+
+		if (ret)
+			break;
+		/* the files go with the first part (a stream's piece may take several sends) */
+		if (nr && !off) {
+			m.msg_control = ctl.b;
+			m.msg_controllen = CMSG_SPACE(nr * sizeof(int));
+			struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(nr * sizeof(int));
+			memcpy(CMSG_DATA(cm), fds, nr * sizeof(int));
+		}
+		if ((n = sendmsg(from, &m, MSG_DONTWAIT | MSG_NOSIGNAL)) < 0) {
+			ret = pr_perror("fd %u: can't put %zu queued bytes%s back into the unix socket", e->fd, q->len - off,
+					nr ? " and the files in flight" : "");
+			break;
+		}
+		off += n;
+	} while (off < q->len);
+	for (int k = 0; k < nr; k++)
+		if (own[k])
+			close(fds[k]);
+	return ret;
+}
+
+/* Send the saved queue of r's socket again, from the socket that sent it (in
+ * place: every fd is at its number, the peer's too). */
+static int refill(struct files_image *fi, struct unix_rst *r, bool in_place)
 {
 	const UnixSkEntry *u = r->e->unix_sk;
 	const FdinfoEntry *pe = u->has_peer && !u->external ? entry_of_ino(fi, u->peer) : NULL;
@@ -885,6 +947,8 @@ static int refill(struct files_image *fi, struct unix_rst *r)
 		return 0;
 	if (r->helper >= 0)
 		from = r->helper;
+	else if (in_place && pe && pe->unix_sk->has_peer && pe->unix_sk->peer == u->ino)
+		from = pe->fd;
 	else if (pe && pe->unix_sk->has_peer && pe->unix_sk->peer == u->ino && rst_of(fi, pe->unix_sk->ino))
 		from = rst_of(fi, pe->unix_sk->ino)->fd;   /* made with it, not handed out yet */
 	else if (u->type == SOCK_DGRAM && u->has_name) {
@@ -896,19 +960,8 @@ static int refill(struct files_image *fi, struct unix_rst *r)
 		return pr_err("fd %u: unix socket with a queue but no peer to send it again", r->e->fd), -EINVAL;
 	/* the sender's buffer must hold the whole queue; its own size is set afterwards */
 	setsockopt(from, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
-	for (size_t i = 0; i < u->n_queue && !ret; i++) {
-		size_t off = 0;
-		do {
-			ssize_t n = sendto(from, u->queue[i].data + off, u->queue[i].len - off, MSG_DONTWAIT | MSG_NOSIGNAL,
-					   alen ? (struct sockaddr *)&a : NULL, alen);
-			if (n < 0) {
-				ret = pr_perror("fd %u: can't put %zu queued bytes back into the unix socket", r->e->fd,
-						u->queue[i].len - off);
-				break;
-			}
-			off += n;
-		} while (off < u->queue[i].len);
-	}
+	for (size_t i = 0; i < u->n_queue && !ret; i++)
+		ret = send_piece(fi, r->e, i, from, alen ? &a : NULL, alen);
 	if (tmp >= 0)
 		close(tmp);
 	return ret;
@@ -948,31 +1001,45 @@ static int restore_opts(int fd, const UnixSkOpts *o, uint32_t n)
 	return 0;
 }
 
-/* Once every fd is in place: queues, then gone peers, shutdowns, options, and
- * the socket files that were unlinked at the dump. */
-/* The sockets made since from: their queues are sent again, then the peers that
- * are gone go, then shutdowns and options. */
-static int settle(struct files_image *fi, size_t from)
+static bool in_flight_fds_of_process(const FdinfoEntry *e)
+{
+	for (size_t i = 0; i < e->n_in_flight; i++)
+		if (e->in_flight[i]->file->has_dup_of)
+			return true;
+	return false;
+}
+
+/* After its queue: the helper gone, then shutdown and options, on fd. */
+static int settle_rest(struct unix_rst *r, int fd)
 {
 	static const int how[] = { 0, SHUT_RD, SHUT_WR, SHUT_RDWR };
+	const UnixSkEntry *u = r->e->unix_sk;
+
+	if (r->helper >= 0) {
+		close(r->helper);
+		r->helper = -1;
+	}
+	if (u->shutdown && shutdown(fd, how[u->shutdown & 3]) && errno != ENOTCONN)
+		return pr_perror("fd %u: can't shut the unix socket down", r->e->fd);
+	return restore_opts(fd, u->opts, r->e->fd);
+}
+
+/* The sockets made since from: their queues are sent again (all before any
+ * shutdown: a pair's ends send to each other), then the peers that are gone go,
+ * then shutdowns and options.  A queue that carries fds of the process waits
+ * until they are all in place (unix_finish). */
+static int settle(struct files_image *fi, size_t from)
+{
 	int ret = 0;
 
-	for (size_t i = from; i < fi->nr_unix_sks && !ret; i++)
-		ret = refill(fi, &fi->unix_sks[i]);
 	for (size_t i = from; i < fi->nr_unix_sks; i++)
-		if (fi->unix_sks[i].helper >= 0) {
-			close(fi->unix_sks[i].helper);
-			fi->unix_sks[i].helper = -1;
-		}
-	for (size_t i = from; i < fi->nr_unix_sks && !ret; i++) {
-		const struct unix_rst *r = &fi->unix_sks[i];
-		const UnixSkEntry *u = r->e->unix_sk;
-
-		if (u->shutdown && shutdown(r->fd, how[u->shutdown & 3]) && errno != ENOTCONN)
-			ret = pr_perror("fd %u: can't shut the unix socket down", r->e->fd);
-		else
-			ret = restore_opts(r->fd, u->opts, r->e->fd);
-	}
+		fi->unix_sks[i].deferred = in_flight_fds_of_process(fi->unix_sks[i].e);
+	for (size_t i = from; i < fi->nr_unix_sks && !ret; i++)
+		if (!fi->unix_sks[i].deferred)
+			ret = refill(fi, &fi->unix_sks[i], false);
+	for (size_t i = from; i < fi->nr_unix_sks && !ret; i++)
+		if (!fi->unix_sks[i].deferred)
+			ret = settle_rest(&fi->unix_sks[i], fi->unix_sks[i].fd);
 	return ret;
 }
 
@@ -986,6 +1053,9 @@ static int unix_finish(struct files_image *fi, const FdinfoEntry *e)
 	if (fi->unix_done)
 		return 0;
 	fi->unix_done = true;
+	for (size_t i = 0; i < fi->nr_unix_sks && !ret; i++)
+		if (fi->unix_sks[i].deferred && !(ret = refill(fi, &fi->unix_sks[i], true)))
+			ret = settle_rest(&fi->unix_sks[i], fi->unix_sks[i].e->fd);
 	for (size_t i = 0; i < fi->nr_unix_sks && !ret; i++) {
 		const UnixSkEntry *u = fi->unix_sks[i].e->unix_sk;
 
@@ -1036,7 +1106,7 @@ static int unix_validate(const FdinfoEntry *e)
 		if ((total += u->queue[i].len) > UNIX_QUEUE_MAX || u->queue[i].len > UNIX_MSG_MAX)
 			return pr_err("fdinfo: fd %u: more than %u bytes queued on a unix socket", e->fd, UNIX_QUEUE_MAX),
 			       -EINVAL;
-	if (u->type == SOCK_STREAM && u->n_queue > 1)
+	if (u->type == SOCK_STREAM && u->n_queue > 1 && !e->n_in_flight)
 		return pr_err("fdinfo: fd %u: a unix stream socket's queue in %zu pieces", e->fd, u->n_queue), -EINVAL;
 	if ((u->shutdown & ~3u) || (u->external && u->peer_gone) || (u->has_peer && u->peer == u->ino) ||
 	    (u->file && (u->file->mode & ~07777u)))

@@ -101,6 +101,48 @@ int read_all(int fd, void *buf, size_t len)
 	return 0;
 }
 
+ssize_t send_fds(int sk, const void *buf, size_t len, const int *fds, int nr, const struct sockaddr *addr,
+		 unsigned addr_len, int flags)
+{
+	union {
+		char b[CMSG_SPACE(253 * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { (void *)buf, len };
+	struct msghdr m = { .msg_name = (void *)addr, .msg_namelen = addr_len, .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (nr < 0 || nr > 253)
+		return errno = EINVAL, -1;
+	if (nr) {
+		m.msg_control = ctl.b;
+		m.msg_controllen = CMSG_SPACE(nr * sizeof(int));
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(nr * sizeof(int));
+		memcpy(CMSG_DATA(cm), fds, nr * sizeof(int));
+	}
+	return sendmsg(sk, &m, flags);
+}
+
+ssize_t recv_fd(int sk, void *buf, size_t len, int *fd)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { buf, len };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
+	ssize_t n = recvmsg(sk, &m, MSG_CMSG_CLOEXEC);
+	struct cmsghdr *cm;
+
+	*fd = -1;
+	if (n >= 0 && (cm = CMSG_FIRSTHDR(&m)) && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(fd, CMSG_DATA(cm), sizeof(int));
+	return n;
+}
+
 char *xreadlink(const char *path)
 {
 	char buf[PATH_MAX + 1];

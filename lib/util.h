@@ -28,6 +28,15 @@ void *xzalloc(size_t size);
 /* CLOCK_MONOTONIC in milliseconds, for the stats lines. */
 double now_ms(void);
 
+/* sendmsg of len bytes (to addr, when given) with nr fds attached (SCM_RIGHTS,
+ * up to 253): the bytes sent, or -1 with errno. */
+struct sockaddr;
+ssize_t send_fds(int sk, const void *buf, size_t len, const int *fds, int nr, const struct sockaddr *addr,
+		 unsigned addr_len, int flags);
+/* recvmsg of up to len bytes and at most one fd (-1 in *fd when none came;
+ * close-on-exec): what recvmsg returned. */
+ssize_t recv_fd(int sk, void *buf, size_t len, int *fd);
+
 struct sockaddr_un;
 /* The abstract unix socket name "\0PREFIX-DEV-INO" of directory dir (a daemon serving
  * that images dir); 0 or -errno with a message. */

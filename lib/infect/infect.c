@@ -209,17 +209,7 @@ static int accept_parasite(struct infect_ctx *ctx, int lsk)
 
 static int send_with_fd(int sock, const struct parasite_msg *m, int fd)
 {
-	union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } c;
-	struct iovec iov = { (void *)m, sizeof(*m) };
-	struct msghdr h = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
-			    .msg_controllen = sizeof(c.buf) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&h);
-
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	return sendmsg(sock, &h, 0) == sizeof(*m) ? 0 : -errno;
+	return send_fds(sock, m, sizeof(*m), &fd, 1, NULL, 0, 0) == sizeof(*m) ? 0 : -errno;
 }
 
 int infect_parasite(struct infect_ctx *ctx)

@@ -88,7 +88,6 @@ int lazy_register(const char *dir, pid_t vpid, const struct lazy_area *a, size_t
 				  .features = UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP |
 					      UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP };
 	size_t len = sizeof(struct lazy_hello) + n * sizeof(*a);
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
 	struct lazy_hello *h;
 	int uffd, sk = -1, ret = 0;
 
@@ -117,16 +116,9 @@ int lazy_register(const char *dir, pid_t vpid, const struct lazy_area *a, size_t
 	}
 	*h = (struct lazy_hello){ .magic = LAZY_MAGIC, .vpid = vpid, .nr = n };
 	memcpy(h + 1, a, n * sizeof(*a));
-	struct iovec iov = { h, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &uffd, sizeof(int));
 	if ((sk = connect_daemon(dir)) < 0)
 		ret = sk;
-	else if (sendmsg(sk, &mh, MSG_NOSIGNAL) != (ssize_t)len)
+	else if (send_fds(sk, h, len, &uffd, 1, NULL, 0, MSG_NOSIGNAL) != (ssize_t)len)
 		ret = pr_perror("lazy restore: can't hand pid %d's memory to the daemon", vpid);
 	free(h);
 out:
@@ -469,13 +461,9 @@ static int events(struct daemon *d, struct proc *p)
 
 static int accept_one(struct daemon *d, int lsk)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))];
 	size_t max = sizeof(struct lazy_hello) + LAZY_MAX_AREAS * sizeof(struct lazy_area);
 	char *msg = malloc(max);
-	struct iovec iov = { msg, max };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
 	struct lazy_hello h;
-	struct cmsghdr *cm;
 	int sk, ufd = -1, ret = 0;
 	ssize_t n;
 
@@ -485,11 +473,9 @@ static int accept_one(struct daemon *d, int lsk)
 		free(msg);
 		return 0;
 	}
-	n = recvmsg(sk, &mh, MSG_CMSG_CLOEXEC);
+	n = recv_fd(sk, msg, max, &ufd);
 	if (n >= (ssize_t)sizeof(h))
 		memcpy(&h, msg, sizeof(h));
-	if ((cm = CMSG_FIRSTHDR(&mh)) && cm->cmsg_type == SCM_RIGHTS)
-		memcpy(&ufd, CMSG_DATA(cm), sizeof(int));
 	if (n < (ssize_t)sizeof(h) || h.magic != LAZY_MAGIC || h.nr > LAZY_MAX_AREAS ||
 	    (size_t)n != sizeof(h) + h.nr * sizeof(struct lazy_area)) {
 		pr_warn("lazy-pages: a bad greeting ignored");

@@ -119,16 +119,7 @@ int track_arm(int uffd, const VmaEntry *v)
 
 static int send_one(int sk, const struct track_entry *e)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { .iov_base = (void *)&e->vpid, .iov_len = sizeof(e->vpid) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &e->uffd, sizeof(int));
-	return sendmsg(sk, &mh, MSG_NOSIGNAL) == sizeof(e->vpid) ? 0 : -1;
+	return send_fds(sk, &e->vpid, sizeof(e->vpid), &e->uffd, 1, NULL, 0, MSG_NOSIGNAL) == sizeof(e->vpid) ? 0 : -1;
 }
 
 static void __attribute__((noreturn)) keeper_main(int lsk, const struct track_set *ts)
@@ -231,17 +222,11 @@ int track_keep(const char *dir, struct track_set *ts)
 
 static int recv_one(int sk, pid_t *vpid, int *fd)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = vpid, .iov_len = sizeof(*vpid) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *cm;
-
-	if (recvmsg(sk, &mh, MSG_CMSG_CLOEXEC) != sizeof(*vpid))
+	if (recv_fd(sk, vpid, sizeof(*vpid), fd) != sizeof(*vpid) || *fd < 0) {
+		if (*fd >= 0)
+			close(*fd);
 		return -1;
-	cm = CMSG_FIRSTHDR(&mh);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
-		return -1;
-	memcpy(fd, CMSG_DATA(cm), sizeof(int));
+	}
 	return 0;
 }
 

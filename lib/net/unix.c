@@ -887,10 +887,6 @@ static int send_piece(struct files_image *fi, const FdinfoEntry *e, size_t i, in
 	const ProtobufCBinaryData *q = &e->unix_sk->queue[i];
 	int fds[253], nr = 0, ret = 0;
 	bool own[253];
-	union {
-		char b[CMSG_SPACE(sizeof(fds))];
-		struct cmsghdr align;
-	} ctl;
 	size_t off = 0;
 
 	for (size_t k = 0; k < e->n_in_flight && !ret; k++) {
@@ -904,23 +900,14 @@ static int send_piece(struct files_image *fi, const FdinfoEntry *e, size_t i, in
 			nr++;
 	}
 	do {
-		struct iovec iov = { q->data + off, q->len - off };
-		struct msghdr m = { .msg_name = (void *)a, .msg_namelen = alen, .msg_iov = &iov, .msg_iovlen = 1 };
 		ssize_t n;
 
 		if (ret)
 			break;
 		/* the files go with the first part (a stream's piece may take several sends) */
-		if (nr && !off) {
-			m.msg_control = ctl.b;
-			m.msg_controllen = CMSG_SPACE(nr * sizeof(int));
-			struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-			cm->cmsg_level = SOL_SOCKET;
-			cm->cmsg_type = SCM_RIGHTS;
-			cm->cmsg_len = CMSG_LEN(nr * sizeof(int));
-			memcpy(CMSG_DATA(cm), fds, nr * sizeof(int));
-		}
-		if ((n = sendmsg(from, &m, MSG_DONTWAIT | MSG_NOSIGNAL)) < 0) {
+		n = send_fds(from, q->data + off, q->len - off, fds, off ? 0 : nr, (const struct sockaddr *)a, alen,
+			     MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0) {
 			ret = pr_perror("fd %u: can't put %zu queued bytes%s back into the unix socket", e->fd, q->len - off,
 					nr ? " and the files in flight" : "");
 			break;

@@ -13,6 +13,7 @@
 #include "kerndat.h"
 #include "log.h"
 #include "fault.h"
+#include "mem/copyin.h"
 #include "mem/layers.h"
 #include "mem/lazy.h"
 #include "mem/mem.h"
@@ -309,9 +310,38 @@ static bool filled_lazily(const VmaEntry *v, bool lazy)
 	return lazy && v->kind == VMA_KIND__VMA_ANON_PRIVATE;
 }
 
+/* An area the process had (or would have had) in huge pages keeps the populate
+ * path, which fills huge pages whole; UFFDIO_COPY makes small pages. */
+static bool fill_by_copyin(const struct copyin *ci, const VmaEntry *v)
+{
+	return copyin_usable(ci, v) &&
+	       !(thp_align(v) && (kerndat_get()->thp_always || (v->madv & (1ULL << MADV_HUGEPAGE))));
+}
+
+/* Pages of a run that a pre-dump's images hold, into a registered area: read
+ * through the layers into a bounce buffer, copied in from there. */
+static int copyin_parent(struct copyin *ci, struct layer **layers, struct img_dir *dir, pid_t pid, uint64_t start,
+			 uint64_t len, char *dst)
+{
+	const uint64_t chunk = 4UL << 20;
+	char *buf = mmap(NULL, chunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int ret = 0;
+
+	if (buf == MAP_FAILED)
+		return pr_perror("can't map a buffer for the pre-dump's pages");
+	for (uint64_t done = 0; done < len && !ret; done += chunk) {
+		uint64_t n = len - done < chunk ? len - done : chunk;
+		if (!(ret = layers_read(layers, dir, pid, start + done, n, buf)))
+			ret = copyin_from_buf(ci, dst + done, buf, n);
+	}
+	munmap(buf, chunk);
+	return ret;
+}
+
 static int fill_pages(struct img_dir *dir, pid_t pid, const MmEntry *mm, const struct rst_vma *rv,
 		      const size_t *idx, size_t nr, bool lazy)
 {
+	struct copyin ci;
 	struct img *pm = img_open(dir, IMG_PAGEMAP, pid), *pages = NULL;
 	struct layer *layers = NULL;
 	PagemapHead *head = NULL;
@@ -322,6 +352,7 @@ static int fill_pages(struct img_dir *dir, pid_t pid, const MmEntry *mm, const s
 
 	if (!pm)
 		return -ENOENT;
+	copyin_open(&ci);
 	if ((ret = img_read_one(pm, &pagemap_head__descriptor, (ProtobufCMessage **)&head)))
 		goto out;
 	if (!(pages = img_open(dir, IMG_PAGES, head->pages_id))) {
@@ -359,6 +390,12 @@ static int fill_pages(struct img_dir *dir, pid_t pid, const MmEntry *mm, const s
 			break;
 		if (run_len && filled_lazily(mm->vmas[idx[run_vi]], lazy)) {
 			off += run_len;   /* its bytes stay in the image for the daemon */
+		} else if (run_len && fill_by_copyin(&ci, mm->vmas[idx[run_vi]])) {
+			char *dst = (char *)(rv[run_vi].premap + (run_start - rv[run_vi].start));
+			if ((ret = copyin_area(&ci, rv[run_vi].premap, rv[run_vi].end - rv[run_vi].start)) ||
+			    (ret = copyin_from_fd(&ci, dst, pages->fd, off, run_len)))
+				break;
+			off += run_len;
 		} else if (run_len) {
 			char *dst = (char *)(rv[run_vi].premap + (run_start - rv[run_vi].start));
 			populate_run(mm->vmas[idx[run_vi]], dst, run_start, run_len);
@@ -370,7 +407,12 @@ static int fill_pages(struct img_dir *dir, pid_t pid, const MmEntry *mm, const s
 		if (from_parent) {
 			/* not written since the pre-dump: its images have it */
 			char *dst = (char *)(rv[vi].premap + (start - rv[vi].start));
-			if (!filled_lazily(mm->vmas[idx[vi]], lazy)) {
+			if (filled_lazily(mm->vmas[idx[vi]], lazy)) {
+			} else if (fill_by_copyin(&ci, mm->vmas[idx[vi]])) {
+				if ((ret = copyin_area(&ci, rv[vi].premap, rv[vi].end - rv[vi].start)) ||
+				    (ret = copyin_parent(&ci, &layers, dir, pid, start, len, dst)))
+					break;
+			} else {
 				populate_run(mm->vmas[idx[vi]], dst, start, len);
 				if ((ret = layers_read(&layers, dir, pid, start, len, dst)))
 					break;
@@ -390,6 +432,9 @@ static int fill_pages(struct img_dir *dir, pid_t pid, const MmEntry *mm, const s
 				      (unsigned long)(st.st_size - off)), -EINVAL);
 	}
 out:
+	/* the areas become ordinary memory again: pages not filled fault in as zeroes */
+	if (copyin_close(&ci) && !ret)
+		ret = -EIO;
 	layers_free(layers);
 	img_free_msg(head ? &head->base : NULL);
 	img_close(pages);

@@ -8,7 +8,8 @@
 # seeded PRNG stream at about 40 MB/s.  crtool runs inside A (sock_diag and
 # the network lock work in its namespace).  The client must see no error (no
 # reset, no timeout) and the server's count and checksum must equal the
-# client's; once more over IPv6.  Then a parent and its child, talking over a loopback connection in
+# client's; once more over IPv6, and over an IPv6 link-local address (its
+# interface, the socket's bound device, comes back with it).  Then a parent and its child, talking over a loopback connection in
 # namespace A, are dumped together and restored: they go on counting.
 # The dump-and-restore round runs again with the iptables fallback of
 # the network lock (CR_NETLOCK=iptables).  Prints "N passed, N failed".
@@ -40,6 +41,7 @@ finish() { echo "$pass passed, $fail failed"; [ "$fail" = 0 ]; exit; }
 if ! ip netns add "$NA" || ! ip netns add "$NB" || ! ip link add vA$$ netns "$NA" type veth peer name vB$$ netns "$NB" ||
 	! ip -n "$NA" addr add 10.77.0.1/24 dev vA$$ || ! ip -n "$NB" addr add 10.77.0.2/24 dev vB$$ ||
 	! ip -n "$NA" -6 addr add fd77::1/64 dev vA$$ nodad || ! ip -n "$NB" -6 addr add fd77::2/64 dev vB$$ nodad ||
+	! ip -n "$NA" -6 addr add fe80::77:1/64 dev vA$$ nodad || ! ip -n "$NB" -6 addr add fe80::77:2/64 dev vB$$ nodad ||
 	! ip -n "$NA" link set vA$$ up || ! ip -n "$NB" link set vB$$ up || ! ip -n "$NA" link set lo up; then
 	bad net "can't set up the namespaces and the veth pair"
 	finish
@@ -47,9 +49,11 @@ fi
 
 cat >"$T/server.py" <<'PY'
 import hashlib, socket, sys
-ls = socket.socket(socket.AF_INET6 if ":" in sys.argv[2] else socket.AF_INET)
+fam = socket.AF_INET6 if ":" in sys.argv[2] else socket.AF_INET
+ls = socket.socket(fam)
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind((sys.argv[2], int(sys.argv[1])))
+# through getaddrinfo: a link-local address's %interface becomes its scope id
+ls.bind(socket.getaddrinfo(sys.argv[2], int(sys.argv[1]), fam, socket.SOCK_STREAM)[0][4])
 ls.listen(1)
 print("LISTENING", flush=True)
 c, _ = ls.accept()
@@ -87,18 +91,20 @@ want = [str(sent), h.hexdigest()]
 print("OK" if got == want else "MISMATCH server %s client %s" % (got, want), flush=True)
 PY
 
-# round MODE: one transfer; the server is dumped mid-stream (restore: killed and
-# restored; leave-running: left running)
+# round MODE [ADDR [CLIENT_ADDR]]: one transfer; the server is dumped mid-stream
+# (restore: killed and restored; leave-running: left running).  A link-local
+# address names its interface, which differs on each side: CLIENT_ADDR.
 port=5555
 round() {
 	local mode=$1 addr=${2:-10.77.0.1} spid cpid i
+	local caddr=${3:-$addr}
 	port=$((port + 1))   # each round its own: the last one's server may still be closing
 	setsid ip netns exec "$NA" "$PY" "$T/server.py" $port "$addr" </dev/null >"$T/server.out" 2>&1 &
 	spid=$!
 	disown "$spid"
 	pids+=("$spid")
 	for ((i = 0; i < 100; i++)); do grep -q LISTENING "$T/server.out" && break; sleep 0.05; done
-	ip netns exec "$NB" "$PY" "$T/client.py" "$RANDOM" $port "$addr" >"$T/client.out" 2>&1 &
+	ip netns exec "$NB" "$PY" "$T/client.py" "$RANDOM" $port "$caddr" >"$T/client.out" 2>&1 &
 	cpid=$!
 	pids+=("$cpid")
 	sleep 1   # about 40 MB on the wire
@@ -141,6 +147,7 @@ fi
 round restore
 round leave-running
 round restore fd77::1
+round restore "fe80::77:1%vA$$" "fe80::77:1%vB$$"
 # two processes of one tree talking over a loopback connection in namespace A
 cat >"$T/pair.py" <<'PY'
 import os, socket, sys, time

@@ -77,6 +77,26 @@ static int do_connect(void *p)
 	return nl_connect(a->sk, a->protocol);
 }
 
+struct socket_args {
+	int domain, type, protocol, fd;
+};
+
+static int do_socket(void *p)
+{
+	struct socket_args *a = p;
+
+	a->fd = socket(a->domain, a->type, a->protocol);
+	return a->fd < 0 ? pr_perror("can't create a socket in the tree's network namespace") : 0;
+}
+
+int netns_socket(int domain, int type, int protocol)
+{
+	struct socket_args a = { domain, type, protocol, -1 };
+	int ret = netns_call(target_fd, do_socket, &a);
+
+	return ret < 0 ? ret : a.fd;
+}
+
 int netns_nl_connect(struct nl_sock *sk, int protocol)
 {
 	struct connect_args a = { sk, protocol };

@@ -26,6 +26,10 @@ int netns_dump_prepare(const struct tree *t, const struct cr_external *ext, size
 int netns_dump(struct img_dir *dir, const struct netns_dump *nd, const struct cr_external *ext, size_t nr_ext);
 void netns_dump_end(struct netns_dump *nd);
 
+/* A socket in the namespace being dumped (ours when none): the parasite's
+ * control socket has an abstract name, which only its namespace sees.  -errno
+ * on failure. */
+int netns_socket(int domain, int type, int protocol);
 /* A netlink socket in the namespace being dumped (ours when none). */
 int netns_nl_connect(struct nl_sock *sk, int protocol);
 /* fn(arg) on a thread of ours that entered namespace nsfd: crtool's own is untouched. */

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <netlink/netlink.h>
@@ -32,6 +33,7 @@
 #include "util.h"
 
 static int target_fd = -1;   /* the namespace whose sockets sock_diag lists */
+static int caller_fd = -1;   /* restored tasks: the caller's namespace (lazy-pages daemon) */
 
 struct ns_call {
 	int nsfd;
@@ -269,6 +271,8 @@ int netns_load(struct img_dir *dir, const struct cr_external *ext, size_t nr_ext
 	nr->nr_ext = nr_ext;
 	if (faccessat(dir->dfd, "netns.img", F_OK, 0))
 		return 0;   /* the tree shared the caller's namespace */
+	if ((nr->host_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
+		return pr_perror("can't open our network namespace");
 	if (!(img = img_open(dir, IMG_NETNS, 0)))
 		return -ENOENT;
 	ret = img_read_one(img, &netns_entry__descriptor, (ProtobufCMessage **)&nr->e);
@@ -294,10 +298,6 @@ int netns_load(struct img_dir *dir, const struct cr_external *ext, size_t nr_ext
 		netlock_set_netns(nr->join_fd);
 		return 0;
 	}
-	if ((nr->host_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0) {
-		ret = pr_perror("can't open our network namespace");
-		goto fail;
-	}
 	return 0;
 fail:
 	netns_free(nr);
@@ -314,8 +314,14 @@ int netns_restore(const struct netns_restore *nr)
 	struct nl_sock *sk;
 	int ret;
 
+	struct rlimit rl;
+
 	if (!nr->e)
 		return 0;
+	/* kept out of the way of the fds the tasks restore, until their restorer */
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur < 256 ||
+	    (caller_fd = fcntl(nr->host_fd, F_DUPFD_CLOEXEC, rl.rlim_cur - 8)) < 0)
+		caller_fd = fcntl(nr->host_fd, F_DUPFD_CLOEXEC, 0);
 	if (nr->join_fd >= 0) {
 		if (setns(nr->join_fd, CLONE_NEWNET))
 			return pr_perror("can't join the network namespace given for %s", nr->e->external);
@@ -338,6 +344,39 @@ int netns_restore(const struct netns_restore *nr)
 		nr->e->n_links, nr->e->n_addrs, nr->e->n_routes, nr->e->n_rules, nr->e->n_sysctls);
 	/* its connections stay locked until every socket is back: the lock is in it */
 	return tcp_restore_lock();
+}
+
+int netns_caller_socket(int domain, int type, int protocol)
+{
+	int ours, sk, err;
+
+	if (caller_fd < 0)
+		return socket(domain, type, protocol);
+	if ((ours = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	if (setns(caller_fd, CLONE_NEWNET)) {
+		close(ours);
+		return -1;
+	}
+	sk = socket(domain, type, protocol);
+	err = errno;
+	if (setns(ours, CLONE_NEWNET))
+		sk = (close(sk), err = errno, -1);
+	close(ours);
+	errno = err;
+	return sk;
+}
+
+int netns_caller_fd(void)
+{
+	return caller_fd;
+}
+
+void netns_caller_close(void)
+{
+	if (caller_fd >= 0)
+		close(caller_fd);
+	caller_fd = -1;
 }
 
 int netns_adopt_lock(const struct netns_restore *nr, pid_t host_pid)

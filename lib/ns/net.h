@@ -48,6 +48,13 @@ int netns_load(struct img_dir *dir, const struct cr_external *ext, size_t nr_ext
 bool netns_restore_own(const struct netns_restore *nr);
 /* In the restored root, before any socket: join or make the namespace, fill it. */
 int netns_restore(const struct netns_restore *nr);
+/* In a restored task: a socket of the caller's namespace (the lazy-pages daemon's
+ * abstract name is there); -1 and errno on failure. */
+int netns_caller_socket(int domain, int type, int protocol);
+/* That fd (-1: none), which the restored tasks keep until their restorer. */
+int netns_caller_fd(void);
+/* Before the restorer: the task keeps no fd of ours. */
+void netns_caller_close(void);
 /* The root (host_pid) holds the lock in its new namespace: ours to remove. */
 int netns_adopt_lock(const struct netns_restore *nr, pid_t host_pid);
 void netns_free(struct netns_restore *nr);

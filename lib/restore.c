@@ -379,6 +379,11 @@ int restore_check_images(const char *path)
 	if ((ret = img_dir_open(&dir, path)))
 		return ret;
 	ret = load_images(&dir, &rs);
+	if (!ret && !(ret = netns_check_image(&dir))) {
+		TimensEntry *tn;
+		if (!(ret = timens_load(&dir, &tn)) && tn)
+			img_free_msg(&tn->base);
+	}
 	free_images(&rs);
 	img_dir_close(&dir);
 	return ret;

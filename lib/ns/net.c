@@ -40,6 +40,7 @@ struct ns_call {
 	int (*fn)(void *);
 	void *arg;
 	int ret;
+	char error[512];         /* the thread's error message (it is per thread) */
 };
 
 static void *ns_thread(void *p)
@@ -50,12 +51,14 @@ static void *ns_thread(void *p)
 		c->ret = pr_perror("can't enter the tree's network namespace");
 	else
 		c->ret = c->fn(c->arg);
+	if (c->ret && cr_error_isset())
+		snprintf(c->error, sizeof(c->error), "%s", cr_last_error());
 	return NULL;
 }
 
 int netns_call(int nsfd, int (*fn)(void *), void *arg)
 {
-	struct ns_call c = { nsfd, fn, arg, 0 };
+	struct ns_call c = { nsfd, fn, arg, 0, "" };
 	pthread_t th;
 	int err;
 
@@ -64,6 +67,8 @@ int netns_call(int nsfd, int (*fn)(void *), void *arg)
 	if ((err = pthread_create(&th, NULL, ns_thread, &c)))
 		return errno = err, pr_perror("can't start a thread for the tree's network namespace");
 	pthread_join(th, NULL);
+	if (c.ret && c.error[0] && !cr_error_isset())
+		pr_err("%s", c.error);
 	return c.ret;
 }
 
@@ -260,25 +265,50 @@ static const char *find_external(const struct cr_external *ext, size_t nr, const
 	return NULL;
 }
 
-int netns_load(struct img_dir *dir, const struct cr_external *ext, size_t nr_ext, struct netns_restore *nr)
+/* netns.img read and validated; *out NULL when there is none. */
+static int read_image(struct img_dir *dir, NetnsEntry **out)
 {
 	struct img *img;
+	int ret;
+
+	*out = NULL;
+	if (faccessat(dir->dfd, "netns.img", F_OK, 0))
+		return 0;
+	if (!(img = img_open(dir, IMG_NETNS, 0)))
+		return -ENOENT;
+	ret = img_read_one(img, &netns_entry__descriptor, (ProtobufCMessage **)out);
+	img_close(img);
+	if (ret >= 0 && (ret = validate(*out)))
+		img_free_msg(&(*out)->base);
+	if (ret < 0)
+		*out = NULL;
+	return ret < 0 ? ret : 0;
+}
+
+int netns_check_image(struct img_dir *dir)
+{
+	NetnsEntry *e;
+	int ret = read_image(dir, &e);
+
+	if (e)
+		img_free_msg(&e->base);
+	return ret;
+}
+
+int netns_load(struct img_dir *dir, const struct cr_external *ext, size_t nr_ext, struct netns_restore *nr)
+{
 	int ret;
 
 	memset(nr, 0, sizeof(*nr));
 	nr->host_fd = nr->join_fd = -1;
 	nr->ext = ext;
 	nr->nr_ext = nr_ext;
-	if (faccessat(dir->dfd, "netns.img", F_OK, 0))
-		return 0;   /* the tree shared the caller's namespace */
-	if ((nr->host_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
-		return pr_perror("can't open our network namespace");
-	if (!(img = img_open(dir, IMG_NETNS, 0)))
-		return -ENOENT;
-	ret = img_read_one(img, &netns_entry__descriptor, (ProtobufCMessage **)&nr->e);
-	img_close(img);
-	if (ret < 0 || (ret = validate(nr->e)))
+	if ((ret = read_image(dir, &nr->e)) || !nr->e)
+		return ret;   /* none: the tree shared the caller's namespace */
+	if ((nr->host_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0) {
+		ret = pr_perror("can't open our network namespace");
 		goto fail;
+	}
 	if (nr->e->external) {
 		char key[300];
 		const char *path;

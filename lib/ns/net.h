@@ -43,6 +43,8 @@ struct netns_restore {
 	size_t nr_ext;
 };
 
+/* netns.img, if any, read and validated only (the hostile-image checks). */
+int netns_check_image(struct img_dir *dir);
 int netns_load(struct img_dir *dir, const struct cr_external *ext, size_t nr_ext, struct netns_restore *nr);
 /* Whether the restored root makes the namespace, and so takes the network lock itself. */
 bool netns_restore_own(const struct netns_restore *nr);

@@ -113,6 +113,10 @@ refused_dump net-nested "in another network namespace than the root"
 
 # (unshare(1) -T and any exec enter the namespace: unshare(2), then no exec)
 spawn setsid python3 -c 'import ctypes, os, time; ctypes.CDLL(None).unshare(0x80) == 0 or os._exit(9); time.sleep(1000)'
+for _ in $(seq 250); do   # python's start and its unshare take a moment
+	[ "$(readlink "/proc/$PID/ns/time")" != "$(readlink "/proc/$PID/ns/time_for_children")" ] && break
+	sleep 0.02
+done
 refused_dump time-pending "pid $PID" "time namespace for its children"
 
 crt dump -t 1 -D "$T" --external foo

@@ -141,6 +141,18 @@ if selected corrupt counter; then
 	run_suite "runner counter --corrupt (negative test)" \
 		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail -- counter --corrupt
 fi
+# negative tests of the namespaces: a link's MTU changed after the restore, a clock
+# reading that went back: the checks must catch them
+if selected corrupt ns-net; then
+	# shellcheck disable=SC2086
+	run_suite "runner ns-net --corrupt (negative test)" "$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail \
+		--mode restore --dump-arg --tcp-established -- ns-net --corrupt
+fi
+if selected corrupt ns-time; then
+	# shellcheck disable=SC2086
+	run_suite "runner ns-time --corrupt (negative test)" "$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail \
+		--mode restore -- ns-time --corrupt
+fi
 if selected corrupt files-shared; then
 	# shellcheck disable=SC2086
 	run_suite "runner files-shared --corrupt (negative test)" \

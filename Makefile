@@ -17,6 +17,9 @@ LDLIBS  := -lprotobuf-c
 # sock_diag queries go through libnl-3 (the sockets issue asks for it)
 LIB_CFLAGS += $(shell pkg-config --cflags libnl-3.0)
 LDLIBS  += $(shell pkg-config --libs libnl-3.0)
+# the tree's own network namespace: links, addresses, routes, rules (lib/ns/net*.c)
+LIB_CFLAGS += $(shell pkg-config --cflags libnl-route-3.0)
+LDLIBS  += $(shell pkg-config --libs libnl-route-3.0)
 
 # The architecture's flags: BLOB_ARCH_CFLAGS (no vector registers in the blobs),
 # TEST_ARCH_CFLAGS (what the register test programs assemble for).

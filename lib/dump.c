@@ -19,6 +19,8 @@
 #include "mem/page-server.h"
 #include "predump.h"
 #include "net/inet.h"
+#include "ns/net.h"
+#include "ns/time.h"
 #include "proc/core.h"
 #include "proc/seize.h"
 #include "proc/timers.h"
@@ -230,6 +232,7 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 	struct page_server ps = { .sk = -1 };
 	double t0, t_frozen;
 	int ret, live = 0, own_ipc = 0;
+	struct netns_dump nd = { .fd = -1 };
 
 	cr_error_reset();
 	fault_cancel_reset();
@@ -251,6 +254,9 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 		goto out;
 	t_frozen = now_ms();
 	inet_diag_reset();
+	/* the tree's own network namespace: its sockets are found and locked in it */
+	if ((ret = netns_dump_prepare(&tree, opts.externals, opts.nr_externals, &nd)))
+		goto out;
 	if ((ret = check_sessions(&tree, opts.shell_job)) || (ret = tcp_dump_prepare(&tree, opts.tcp_established)))
 		goto out;
 	/* files several processes hold: found once for the whole tree */
@@ -268,6 +274,8 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 		else
 			ret = 0;
 	if (ret || (own_ipc && (ret = ipc_dump(&dir, tree.tasks[0].s.pid))))
+		goto out;
+	if ((ret = netns_dump(&dir, &nd, opts.externals, opts.nr_externals)) || (ret = timens_dump(&dir, &tree)))
 		goto out;
 	for (int i = 0; i < tree.nr && !ret; i++)
 		if (!tree.tasks[i].zombie) {
@@ -300,6 +308,7 @@ out:
 	files_share_free(share);
 	tcp_dump_finish(false);
 	netlock_unlock();
+	netns_dump_end(&nd);
 	inet_diag_reset();
 	tree_release(&tree, false);
 	prev_images_close(&prev);

@@ -815,7 +815,7 @@ const struct kerndat *kerndat_get(void)
 
 static struct cr_feature features[40];
 static int nr_features;
-static char netlock_detail[160], dirty_detail[96], soft_dirty_detail[160], vdso_detail[128], task_size_detail[96];
+static char netlock_detail[160], netlock_ns_detail[160], dirty_detail[96], soft_dirty_detail[160], vdso_detail[128], task_size_detail[96];
 
 static void add(const char *name, bool ok, const char *needed_for, const char *detail)
 {
@@ -878,6 +878,8 @@ static void build_table(void)
 	add("tcp-repair", kd->tcp_repair, "established TCP connections (--tcp-established)", note.tcp_repair);
 	add("network-lock", netlock_probe(netlock_detail, sizeof(netlock_detail)),
 	    "locking TCP connections while they are dumped and restored", netlock_detail);
+	add("network-lock-netns", netlock_probe_netns(netlock_ns_detail, sizeof(netlock_ns_detail)),
+	    "locking the connections of a tree in its own network namespace inside it", netlock_ns_detail);
 	add("time-ns", kd->time_ns, "time namespaces: monotonic/boottime offsets", note.time_ns);
 	add("rseq", kd->rseq, "restore of rseq registrations", note.rseq);
 	add("timer-restore-ids", kd->timer_restore_ids, "restore of POSIX timers at their ids", note.timer_ids);

@@ -41,6 +41,8 @@
 #include "proc/proc.h"
 #include "proc/seize.h"
 #include "pidns.h"
+#include "ns/net.h"
+#include "ns/time.h"
 #include "pstree.pb-c.h"
 #include "restore.h"
 #include "restorer-args.h"
@@ -377,6 +379,11 @@ int restore_check_images(const char *path)
 	if ((ret = img_dir_open(&dir, path)))
 		return ret;
 	ret = load_images(&dir, &rs);
+	if (!ret && !(ret = netns_check_image(&dir))) {
+		TimensEntry *tn;
+		if (!(ret = timens_load(&dir, &tn)) && tn)
+			img_free_msg(&tn->base);
+	}
 	free_images(&rs);
 	img_dir_close(&dir);
 	return ret;
@@ -512,6 +519,8 @@ struct restore_ctx {
 	bool lazy;              /* private anonymous memory filled by the lazy-pages daemon */
 	pid_t *host_pids;       /* libcr's side: each task's PID as we see it (0: none yet) */
 	struct vdso_here vdso;  /* where the kernel put our vDSO: the same in every task we fork */
+	const struct netns_restore *net;   /* the tree's own network namespace, if it had one */
+	const TimensEntry *timens;         /* its own time namespace, if it had one */
 };
 
 static void __attribute__((noreturn)) child_fail(const struct restore_ctx *c, size_t idx)
@@ -734,6 +743,9 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	sigprocmask(SIG_BLOCK, &chld, NULL);
 	if (idx == 0 && c->new_pidns && t->pstree->pid == 1 && pidns_mount_proc())
 		child_fail(c, idx);
+	/* the time and network namespaces first: the vDSO and every socket are in them */
+	if (idx == 0 && (timens_restore(c->timens) || netns_restore(c->net)))
+		child_fail(c, idx);
 	/* the IPC namespace before anything: children inherit it, memory attaches to it */
 	if (idx == 0 && ipc_restore(c->dir, &c->rs->ipc))
 		child_fail(c, idx);
@@ -840,6 +852,7 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	}
 	a->mm.exe_fd = exe_fd;
 	img_dir_close(c->dir);
+	netns_caller_close();
 	if (chdir(t->fs->cwd)) {
 		pr_perror("can't change to the working directory %s", t->fs->cwd);
 		child_fail(c, idx);
@@ -1195,7 +1208,9 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	struct cr_restore_opts opts = { 0 };
 	struct img_dir dir = { .dfd = -1 };
 	struct restore_set rs = { 0 };
-	struct restore_ctx c = { .dir = &dir, .rs = &rs };
+	struct netns_restore net = { .host_fd = -1, .join_fd = -1 };
+	TimensEntry *timens = NULL;
+	struct restore_ctx c = { .dir = &dir, .rs = &rs, .net = &net };
 	size_t sh_len = 0;
 	int ret, was_subreaper = 0, lazy_sk = -1;
 	pid_t **tids = NULL;    /* every restored thread, stopped until all are done */
@@ -1215,6 +1230,9 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 		return ret;
 	if ((ret = load_images(&dir, &rs)))
 		goto out;
+	if ((ret = netns_load(&dir, opts.externals, opts.nr_externals, &net)) || (ret = timens_load(&dir, &timens)))
+		goto out;
+	c.timens = timens;
 	/* the daemon serves this restore until we hang up: it must be there first */
 	if (c.lazy && (ret = lazy_sk = lazy_session_open(dir.path)) < 0)
 		goto out;
@@ -1233,7 +1251,9 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 			goto out;
 	}
 	/* the peers of restored connections must not hear from us until they are back */
-	if ((ret = tcp_restore_lock()))
+	if (netns_restore_own(&net))
+		tcp_restore_lock_elsewhere();
+	else if ((ret = tcp_restore_lock()))
 		goto out;
 	sh_len = sizeof(*c.sh) + rs.nr * sizeof(struct child_report);
 	c.sh = mmap(NULL, sh_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -1259,7 +1279,8 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 		goto out;
 	}
 	created = true;
-	if ((ret = wait_ready(&c, pid)) || (ret = map_host_pids(&c, pid)))
+	if ((ret = wait_ready(&c, pid)) || (ret = map_host_pids(&c, pid)) ||
+	    (ret = netns_adopt_lock(&net, c.host_pids[0])))
 		goto out;
 	for (size_t i = 0; i < rs.nr; i++) {
 		pid_t p = c.host_pids[i];
@@ -1324,6 +1345,8 @@ out:
 		munmap(c.sh, sh_len);
 	if (lazy_sk >= 0)
 		close(lazy_sk);   /* the daemon finishes the pages and goes */
+	netns_free(&net);
+	img_free_msg(timens ? &timens->base : NULL);
 	free_images(&rs);
 	img_dir_close(&dir);
 	return ret;

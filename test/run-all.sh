@@ -13,7 +13,7 @@
 # TESTS names: any test program below, "corrupt" (the negative test), "unit"
 # (all unit tests) or unit-NAME, "real" (test/real/*.sh) or one of them by name,
 # "pidns", "tty", "errors", "predump", "lazy", "page-server", "migrate", "soak", "inherit-fd",
-# "net-errors", "net", "hostile", "faults".  Unset: all of them.
+# "net-errors", "net", "netns", "netns-errors", "hostile", "faults".  Unset: all of them.
 # --fast: mem-random with --size 32 instead of 256 MiB, no threads --threads 1000.
 # RUNNER_ARGS: extra runner arguments (e.g. "--keep" or "--mode restore").
 set -u
@@ -25,9 +25,10 @@ RUNNER=$B/test/runner
 PROGS="counter mem-random mem-file-private mem-file-shared mem-prot mem-brk mem-stack
        mem-growsdown mem-madvise fpu-avx512 fpu-arm64 signals itimer vdso-clock nanosleep pipe-read file-regular
        file-unlinked pipe-inner fifo memfd eventfd signalfd timerfd inotify epoll dev-special
-       file-locks posix-timers files-shared ipc-sysv ipc-mqueue pty poll-wait sk-unix-pair sk-unix-bound sk-unix-tree sk-unix-rights sk-inet"
+       file-locks posix-timers files-shared ipc-sysv ipc-mqueue pty poll-wait sk-unix-pair sk-unix-bound sk-unix-tree sk-unix-rights sk-inet
+       ns-time"
 # programs whose dumps save established TCP connections
-TCP_PROGS="sk-tcp-established sk-tcp-halfclosed"
+TCP_PROGS="sk-tcp-established sk-tcp-halfclosed ns-net"
 # programs run again with other arguments: "NAME ARGS..." each
 VARIANTS=("tree" "storm --forks" "storm --threads" "threads --threads 2" "threads --threads 64" "threads --threads 1000")
 
@@ -140,6 +141,18 @@ if selected corrupt counter; then
 	run_suite "runner counter --corrupt (negative test)" \
 		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail -- counter --corrupt
 fi
+# negative tests of the namespaces: a link's MTU changed after the restore, a clock
+# reading that went back: the checks must catch them
+if selected corrupt ns-net; then
+	# shellcheck disable=SC2086
+	run_suite "runner ns-net --corrupt (negative test)" "$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail \
+		--mode restore --dump-arg --tcp-established -- ns-net --corrupt
+fi
+if selected corrupt ns-time; then
+	# shellcheck disable=SC2086
+	run_suite "runner ns-time --corrupt (negative test)" "$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail \
+		--mode restore -- ns-time --corrupt
+fi
 if selected corrupt files-shared; then
 	# shellcheck disable=SC2086
 	run_suite "runner files-shared --corrupt (negative test)" \
@@ -187,6 +200,11 @@ if selected net; then
 	run_suite net env CRTOOL="$CRTOOL" ./test/net.sh
 fi
 
+# ---- a server in its own network namespace, its veth's peer in the host
+if selected netns; then
+	run_suite netns env CRTOOL="$CRTOOL" ./test/netns.sh
+fi
+
 # ---- restores into new pid namespaces, side by side with the original
 if selected pidns; then
 	run_suite pidns env CRTOOL="$CRTOOL" ./test/pidns.sh
@@ -205,6 +223,10 @@ if selected net-errors errors && ! command -v nft >/dev/null && ! command -v ipt
 	echo "=== net-errors: skipped (neither nft nor iptables here: the network lock needs one; the arm64 VM)"
 elif selected net-errors errors; then
 	run_suite net-errors env CRTOOL="$CRTOOL" TEST_BIN="$B/test" ./test/net-errors.sh
+fi
+
+if selected netns-errors errors; then
+	run_suite netns-errors env CRTOOL="$CRTOOL" TEST_BIN="$B/test" ./test/netns-errors.sh
 fi
 
 # ---- crafted images a restore must refuse

@@ -1,9 +1,9 @@
 #!/bin/sh
 # Installs what `make test-aarch64` needs: the cross compiler, protobuf-c for arm64
-# and libnl-3 for arm64 (dpkg multiarch), qemu-system-aarch64 and cpio.  A no-op
-# when all are present.
+# and libnl-3 and libnl-route-3 for arm64 (dpkg multiarch; libcr links both),
+# qemu-system-aarch64 and cpio.  A no-op when all are present.
 set -e
-PKGS="gcc-aarch64-linux-gnu libc6-dev-arm64-cross libprotobuf-c-dev:arm64 libnl-3-dev:arm64 \
+PKGS="gcc-aarch64-linux-gnu libc6-dev-arm64-cross libprotobuf-c-dev:arm64 libnl-3-dev:arm64 libnl-route-3-dev:arm64 \
 qemu-system-arm cpio"
 missing=""
 for p in $PKGS; do

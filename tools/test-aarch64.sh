@@ -104,7 +104,7 @@ EOF
 	cp -a "$lib"/ld-linux-aarch64.so.1 "$lib"/libc.so.6 "$lib"/libm.so.6 "$r/lib/aarch64-linux-gnu/"
 	ln -sf aarch64-linux-gnu/ld-linux-aarch64.so.1 "$r/lib/ld-linux-aarch64.so.1"
 	cp -a /usr/lib/aarch64-linux-gnu/libprotobuf-c.so.1* /usr/lib/aarch64-linux-gnu/libnl-3.so.200* \
-		"$r/lib/aarch64-linux-gnu/"
+		/usr/lib/aarch64-linux-gnu/libnl-route-3.so.200* "$r/lib/aarch64-linux-gnu/"
 	echo "root:x:0:0:root:/root:/bin/sh" >"$r/etc/passwd"
 	echo "root:x:0:" >"$r/etc/group"
 	# the same scripts and programs as on x86_64, cross-built

@@ -37,6 +37,13 @@ const char *cr_last_error(void);
 /* The library's version string. */
 const char *cr_version(void);
 
+/* One --external TYPE[KEY]:VALUE: key is the whole "TYPE[KEY]" ("veth[eth0]",
+ * "net[4026531992]", "mnt[/path]"), value what follows the colon. */
+struct cr_external {
+	const char *key;
+	const char *value;
+};
+
 struct cr_dump_opts {
 	size_t sz;               /* sizeof(struct cr_dump_opts) */
 	pid_t pid;               /* root of the tree to dump */
@@ -53,6 +60,8 @@ struct cr_dump_opts {
 	bool ext_unix_sk;        /* allow unix sockets connected outside the tree (restored with the
 				    peer gone, or a datagram one connected to the same name again) */
 	bool tcp_established;    /* save established TCP connections (TCP_REPAIR); else they fail the dump */
+	const struct cr_external *externals;   /* objects outside the tree the caller names */
+	size_t nr_externals;
 };
 
 /* Checkpoint the tree rooted at opts->pid into opts->images_dir.  Unless
@@ -145,6 +154,8 @@ struct cr_restore_opts {
 	const struct cr_inherit_fd { int fd; const char *key; } *inherit_fds;
 	size_t nr_inherit_fds;
 	bool tcp_close;          /* established TCP connections come back as new, closed sockets */
+	const struct cr_external *externals;   /* objects outside the tree the caller gives */
+	size_t nr_externals;
 };
 
 /* Recreate the tree from opts->images_dir as children of the caller, at their

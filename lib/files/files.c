@@ -16,6 +16,7 @@
 #include "files/files.h"
 #include "image/image.h"
 #include "log.h"
+#include "ns/net.h"
 #include "util.h"
 
 #define MAX_FD (1 << 20)
@@ -556,7 +557,7 @@ int files_map_ghosts(struct files_image *fi, MmEntry *mm)
 
 static bool fd_wanted(const struct files_image *fi, int fd, int keep_fd)
 {
-	if (fd == keep_fd || files_share_keeps(fi, fd))
+	if (fd == keep_fd || files_share_keeps(fi, fd) || fd == netns_caller_fd())
 		return true;
 	for (size_t i = 0; i < fi->nr; i++)
 		if ((int)fi->fds[i]->fd == fd)

@@ -18,6 +18,8 @@
 #include "ghost.pb-c.h"
 #include "timer.pb-c.h"
 #include "ipc.pb-c.h"
+#include "netdev.pb-c.h"
+#include "timens.pb-c.h"
 
 static const struct img_desc descs[IMG__NR] = {
 	[IMG_INVENTORY] = { "inventory.img",  0x494e5601, NULL, &inventory_entry__descriptor },
@@ -33,6 +35,8 @@ static const struct img_desc descs[IMG__NR] = {
 	[IMG_TIMERS]    = { "timers-%u.img",  0x544d5201, NULL, &posix_timer_entry__descriptor },
 	[IMG_IPC]       = { "ipc.img",        0x49504301, NULL, &ipc_entry__descriptor },
 	[IMG_IPCDATA]   = { "ipcdata.img",    0, NULL, NULL },
+	[IMG_NETNS]     = { "netns.img",      0x4e455401, NULL, &netns_entry__descriptor },
+	[IMG_TIMENS]    = { "timens.img",     0x544e5301, NULL, &timens_entry__descriptor },
 };
 
 bool img_kind_is_raw(enum img_kind kind)

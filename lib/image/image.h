@@ -28,6 +28,8 @@ enum img_kind {
 	IMG_TIMERS,    /* POSIX timers */
 	IMG_IPC,       /* SysV IPC objects of the tree's own IPC namespace */
 	IMG_IPCDATA,   /* their shared memory contents, raw */
+	IMG_NETNS,     /* the tree's own network namespace */
+	IMG_TIMENS,    /* the tree's own time namespace: its offsets */
 	IMG__NR,
 };
 

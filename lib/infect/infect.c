@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include "infect/infect.h"
 #include "log.h"
+#include "ns/net.h"
 #include "fault.h"
 #include "util.h"
 #include "parasite-blob.h"
@@ -261,9 +262,9 @@ int infect_parasite(struct infect_ctx *ctx)
 	ctx->remote = r;
 
 	/* Control socket: an abstract name only we and the task know, checked by SO_PEERCRED. */
-	lsk = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	lsk = netns_socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (lsk < 0)
-		return pr_perror("can't create the parasite socket");
+		return lsk;   /* said why */
 	snprintf(addr.sun_path + 1, sizeof(addr.sun_path) - 1, "crtool-parasite-%d-%d-%lx", getpid(),
 		 ctx->pid, (unsigned long)ctx->remote);
 	alen = offsetof(struct sockaddr_un, sun_path) + 1 + strlen(addr.sun_path + 1);

@@ -26,6 +26,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include "log.h"
+#include "ns/net.h"
 #include "mem/layers.h"
 #include "mem/lazy.h"
 #include "uapi-compat.h"
@@ -56,7 +57,8 @@ static int connect_daemon(const char *dir)
 
 	if ((ret = lazy_addr(dir, &sa, &len)))
 		return ret;
-	if ((sk = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
+	/* from the caller's network namespace: a restored tree may have its own */
+	if ((sk = netns_caller_socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
 		return pr_perror("lazy restore: socket");
 	if (connect(sk, (struct sockaddr *)&sa, len)) {
 		ret = errno == ECONNREFUSED ? (pr_err("no lazy-pages daemon serves %s: start `crtool lazy-pages -D %s` "

@@ -11,6 +11,7 @@
 #include <netlink/msg.h>
 #include <sys/socket.h>
 #include "log.h"
+#include "ns/net.h"
 #include "net/inet.h"
 
 static struct inet_diag_sk *table;
@@ -82,7 +83,7 @@ static int load(void)
 
 	if (!sk)
 		return -ENOMEM;
-	if ((ret = nl_connect(sk, NETLINK_SOCK_DIAG)) < 0) {
+	if ((ret = netns_nl_connect(sk, NETLINK_SOCK_DIAG)) < 0) {
 		nl_socket_free(sk);
 		return pr_err("sock_diag: can't open a NETLINK_SOCK_DIAG socket: %s", nl_geterror(ret)), -EIO;
 	}

@@ -72,6 +72,9 @@ struct files_image;
  * and note the dump's lock to remove; tcp_restore_lock() then takes the lock. */
 int tcp_restore_collect(const struct files_image *fi, bool tcp_close);
 int tcp_restore_lock(void);
+/* The restored root takes the lock in its new network namespace (it has the
+ * connections, copied at fork): ours only forgets them. */
+void tcp_restore_lock_elsewhere(void);
 /* Every task's sockets in place, nothing runs yet: after netlock_unlock(), each
  * connection of pid's images sends the bytes it had not sent yet (and its FIN). */
 int tcp_restore_resume(pid_t pid, const struct files_image *fi);
@@ -95,5 +98,13 @@ int netlock_drop(const char *name);
 bool netlock_valid_name(const char *name);
 /* Which backend works, for crtool check. */
 bool netlock_probe(char *detail, size_t len);
+/* The tree's own network namespace is the lock's place: its rules go in there, and
+ * no host rule is needed (fd stays the caller's; -1: ours again). */
+void netlock_set_netns(int fd);
+/* A lock of this name that a restored root took in its new namespace (fd, now
+ * ours): netlock_unlock() removes it there. */
+void netlock_adopt(int fd);
+/* Whether a lock works inside a new network namespace, for crtool check. */
+bool netlock_probe_netns(char *detail, size_t len);
 
 #endif

@@ -3,11 +3,16 @@
  * meeting a closed port (a reset).  nftables: a table of our own with two
  * sets of connections; iptables (iptables-restore) when nft is missing.  The
  * commands run with fork+execve so that a signal handler can remove the lock
- * too (SIGINT/SIGTERM while it is held). */
+ * too (SIGINT/SIGTERM while it is held).
+ *
+ * A tree in its own network namespace is locked inside it: the command's child
+ * enters the namespace (setns) before it runs nft, so the rules live and die
+ * with the namespace and the host's netfilter is untouched. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,6 +37,8 @@ static volatile sig_atomic_t armed;   /* our SIGINT/SIGTERM handlers are in plac
 static char *rules4, *rules6;    /* element lists / rule lines, growing */
 static size_t len4, len6, n4, n6;
 static struct sigaction old_int, old_term;
+static int ns_fd = -1;           /* the namespace the lock is in (-1: ours) */
+static bool ns_owned;            /* ns_fd is ours to close (netlock_adopt) */
 
 static const char *find(const char *const *paths, size_t n)
 {
@@ -72,6 +79,8 @@ static int run(const char *path, char *const argv[], const char *input, char *er
 	if (pid == 0) {
 		static char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 		int null = open("/dev/null", O_WRONLY);
+		if (ns_fd >= 0 && setns(ns_fd, CLONE_NEWNET))
+			_exit(126);
 		dup2(in[0], 0);
 		dup2(null, 1);
 		dup2(ep[1], 2);
@@ -355,7 +364,8 @@ int netlock_lock_replacing(char *const *old, size_t nr_old)
 		return ret;
 	}
 	locked = true;
-	pr_info("network lock: %s holds %zu connections", name, n4 + n6);
+	pr_info("network lock: %s holds %zu connections%s", name, n4 + n6,
+		ns_fd >= 0 ? " (in the tree's network namespace)" : "");
 old:
 	for (size_t i = 0; i < nr_old; i++)
 		if (gone[i])
@@ -368,6 +378,11 @@ old:
 
 static void reset(void)
 {
+	if (ns_owned) {
+		close(ns_fd);
+		ns_fd = -1;
+		ns_owned = false;
+	}
 	arm(false);
 	locked = false;
 	name[0] = 0;
@@ -426,6 +441,54 @@ bool netlock_probe(char *detail, size_t len)
 		return true;
 	default:
 		snprintf(detail, len, "neither nft nor iptables-restore is installed");
+		return false;
+	}
+}
+
+void netlock_set_netns(int fd)
+{
+	if (ns_owned)
+		close(ns_fd);
+	ns_owned = false;
+	ns_fd = fd;
+}
+
+void netlock_adopt(int fd)
+{
+	netlock_set_netns(fd);
+	ns_owned = true;
+	if (name[0]) {
+		arm(true);
+		locked = true;
+		pr_info("network lock: %s holds the connections in the tree's new network namespace", name);
+	}
+}
+
+bool netlock_probe_netns(char *detail, size_t len)
+{
+	int st;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		char d[256];
+		if (unshare(CLONE_NEWNET))
+			_exit(2);
+		_exit(netlock_probe(d, sizeof(d)) ? 0 : 3);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st)) {
+		snprintf(detail, len, "the probe child failed");
+		return false;
+	}
+	switch (WEXITSTATUS(st)) {
+	case 0:
+		snprintf(detail, len, "%s inside the tree's own network namespace: no host rule",
+			 backend() == BK_NFT ? "nftables" : "iptables");
+		return true;
+	case 2:
+		snprintf(detail, len, "can't create a network namespace (unshare CLONE_NEWNET)");
+		return false;
+	default:
+		snprintf(detail, len, "neither nft nor iptables works in a new network namespace");
 		return false;
 	}
 }

@@ -382,6 +382,16 @@ int tcp_restore_collect(const struct files_image *fi, bool tcp_close)
 	return ret;
 }
 
+void tcp_restore_lock_elsewhere(void)
+{
+	seen_reset();
+	for (size_t k = 0; k < nr_stale; k++)
+		free(stale[k]);
+	free(stale);
+	stale = NULL;
+	nr_stale = 0;
+}
+
 int tcp_restore_lock(void)
 {
 	/* ours holds the connections now (or they come back closed): the dump's goes */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include "log.h"
+#include "ns/net.h"
 #include "net/unix-diag.h"
 
 #define DIAG_NOCOOKIE (~0U)   /* INET_DIAG_NOCOOKIE: match any cookie */
@@ -76,7 +77,7 @@ int unix_diag_get(uint32_t ino, struct unix_diag *d)
 	d->ino = ino;
 	if (!sk)
 		return -ENOMEM;
-	if ((ret = nl_connect(sk, NETLINK_SOCK_DIAG)) < 0) {
+	if ((ret = netns_nl_connect(sk, NETLINK_SOCK_DIAG)) < 0) {
 		ret = (pr_err("sock_diag: can't open a netlink socket: %s", nl_geterror(ret)), -EIO);
 		goto out;
 	}

@@ -19,4 +19,8 @@ int crtool_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Set up logging to stderr (or a file) at the given verbosity. */
 int crtool_log_setup(int verbosity, const char *log_file);
 
+struct cr_external;
+/* Parse one --external TYPE[KEY]:VALUE into ext[*nr] (0, or crtool_fail's 1). */
+int crtool_external(const char *cmd, const char *arg, struct cr_external *ext, unsigned long *nr, unsigned long max);
+
 #endif

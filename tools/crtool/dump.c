@@ -21,9 +21,12 @@ static int dump_or_pre_dump(int argc, char **argv, bool pre)
 		{ "log-file", required_argument, 0, 'o' },
 		{ "prev-images-dir", required_argument, 0, 'P' },
 		{ "page-server", required_argument, 0, 'S' },
+		{ "external", required_argument, 0, 'X' },
 		{ 0, 0, 0, 0 },
 	};
 	struct cr_dump_opts opts = { .sz = sizeof(opts) };
+	struct cr_external ext[64];
+	unsigned long nr_ext = 0;
 	const char *log_file = NULL;
 	int verbosity = 0, c;
 	char *end;
@@ -54,14 +57,20 @@ static int dump_or_pre_dump(int argc, char **argv, bool pre)
 		case 'U': opts.ext_unix_sk = true; break;
 		case 'P': opts.prev_images_dir = optarg; break;
 		case 'S': opts.page_server = optarg; break;
+		case 'X':
+			if (crtool_external(cmd, optarg, ext, &nr_ext, 64))
+				return 1;
+			break;
 		default:
 			return crtool_fail(pre ? "pre-dump: bad option; usage: crtool pre-dump -t PID -D DIR "
 						 "[--prev-images-dir D] [--page-server A:P] [-v] [--log-file F]"
 					       : "dump: bad option; usage: crtool dump -t PID -D DIR [--leave-running] "
 						 "[--shell-job] [--ext-unix-sk] [--tcp-established] [--prev-images-dir D] [--page-server A:P] [-v] "
-						 "[--log-file F]");
+						 "[--log-file F] [--external TYPE[KEY]:VALUE]...");
 		}
 	}
+	opts.externals = ext;
+	opts.nr_externals = nr_ext;
 	if (!opts.pid || !opts.images_dir)
 		return crtool_fail("%s: -t PID and -D DIR are required", cmd);
 	if (crtool_log_setup(verbosity, log_file))

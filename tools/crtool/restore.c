@@ -32,11 +32,14 @@ int cmd_restore(int argc, char **argv)
 		{ "lazy-pages", no_argument, 0, 'L' },
 		{ "inherit-fd", required_argument, 0, 'I' },
 		{ "tcp-close", no_argument, 0, 'C' },
+		{ "external", required_argument, 0, 'X' },
 		{ 0, 0, 0, 0 },
 	};
 	struct cr_restore_opts opts = { .sz = sizeof(opts) };
 	struct cr_inherit_fd inherit[64];
 	size_t nr_inherit = 0;
+	struct cr_external ext[64];
+	unsigned long nr_ext = 0;
 	const char *pidfile = NULL, *log_file = NULL;
 	bool detach = false;
 	int verbosity = 0, c, status;
@@ -66,15 +69,21 @@ int cmd_restore(int argc, char **argv)
 			break;
 		}
 		case 'C': opts.tcp_close = true; break;
+		case 'X':
+			if (crtool_external("restore", optarg, ext, &nr_ext, 64))
+				return 1;
+			break;
 		default: return crtool_fail("restore: bad option; usage: crtool restore -D DIR [-d] [--shell-job] "
 					   "[--new-pidns] [--pidfile F] [--skip-file-checks] [--lazy-pages] "
-					   "[--inherit-fd fd[N]:KEY]... [--tcp-close]");
+					   "[--inherit-fd fd[N]:KEY]... [--tcp-close] [--external TYPE[KEY]:VALUE]...");
 		}
 	}
 	if (!opts.images_dir)
 		return crtool_fail("restore: -D DIR is required");
 	opts.inherit_fds = inherit;
 	opts.nr_inherit_fds = nr_inherit;
+	opts.externals = ext;
+	opts.nr_externals = nr_ext;
 	if (crtool_log_setup(verbosity, log_file))
 		return 1;
 	pid = cr_restore(&opts);

@@ -1,0 +1,86 @@
+/* The tree's own network namespace (net.c: the namespace; net-link.c, net-addr.c,
+ * net-sysctl.c: what is in it).  Documentation/netns.md. */
+#ifndef LIB_NS_NET_H
+#define LIB_NS_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include "cr/cr.h"
+#include "netdev.pb-c.h"
+
+struct img_dir;
+struct tree;
+struct nl_sock;
+
+/* ---- net.c */
+struct netns_dump {
+	int fd;                  /* the tree's namespace (-1: it shares ours) */
+	const char *external;    /* --external net[INODE]:KEY matched it: the key */
+};
+
+/* Which namespace the tree is in: its own (every task in it), an external one, or
+ * ours.  Its own or external: sock_diag and the network lock work in it from now on. */
+int netns_dump_prepare(const struct tree *t, const struct cr_external *ext, size_t nr_ext, struct netns_dump *nd);
+/* netns.img: links, addresses, routes, rules, sysctls (or the external key). */
+int netns_dump(struct img_dir *dir, const struct netns_dump *nd, const struct cr_external *ext, size_t nr_ext);
+void netns_dump_end(struct netns_dump *nd);
+
+/* A socket in the namespace being dumped (ours when none): the parasite's
+ * control socket has an abstract name, which only its namespace sees.  -errno
+ * on failure. */
+int netns_socket(int domain, int type, int protocol);
+/* A netlink socket in the namespace being dumped (ours when none). */
+int netns_nl_connect(struct nl_sock *sk, int protocol);
+/* fn(arg) on a thread of ours that entered namespace nsfd: crtool's own is untouched. */
+int netns_call(int nsfd, int (*fn)(void *), void *arg);
+
+struct netns_restore {
+	NetnsEntry *e;           /* NULL: the tree shared the caller's namespace */
+	int host_fd;             /* the caller's namespace (the outside ends of veths) */
+	int join_fd;             /* an external namespace to join (--external net[KEY]:PATH) */
+	const struct cr_external *ext;
+	size_t nr_ext;
+};
+
+/* netns.img, if any, read and validated only (the hostile-image checks). */
+int netns_check_image(struct img_dir *dir);
+int netns_load(struct img_dir *dir, const struct cr_external *ext, size_t nr_ext, struct netns_restore *nr);
+/* Whether the restored root makes the namespace, and so takes the network lock itself. */
+bool netns_restore_own(const struct netns_restore *nr);
+/* In the restored root, before any socket: join or make the namespace, fill it. */
+int netns_restore(const struct netns_restore *nr);
+/* In a restored task: a socket of the caller's namespace (the lazy-pages daemon's
+ * abstract name is there); -1 and errno on failure. */
+int netns_caller_socket(int domain, int type, int protocol);
+/* That fd (-1: none), which the restored tasks keep until their restorer. */
+int netns_caller_fd(void);
+/* Before the restorer: the task keeps no fd of ours. */
+void netns_caller_close(void);
+/* The root (host_pid) holds the lock in its new namespace: ours to remove. */
+int netns_adopt_lock(const struct netns_restore *nr, pid_t host_pid);
+void netns_free(struct netns_restore *nr);
+
+/* ---- net-link.c, net-addr.c, net-sysctl.c: run inside the namespace */
+int netlink_dump_links(struct nl_sock *sk, NetnsEntry *e, const struct cr_external *ext, size_t nr_ext);
+int netlink_restore_links(struct nl_sock *sk, const NetnsEntry *e, const struct netns_restore *nr);
+/* after the addresses: the links up (routes need them up) */
+int netlink_links_up(struct nl_sock *sk, const NetnsEntry *e);
+int netlink_validate_link(const NetLinkEntry *l);
+
+int netaddr_dump(struct nl_sock *sk, NetnsEntry *e);
+int netaddr_restore(struct nl_sock *sk, const NetnsEntry *e);
+int netroute_dump(struct nl_sock *sk, NetnsEntry *e);
+int netroute_restore(struct nl_sock *sk, const NetnsEntry *e);
+int netrule_dump(struct nl_sock *sk, NetnsEntry *e);
+int netrule_restore(struct nl_sock *sk, const NetnsEntry *e);
+int netaddr_validate(const NetnsEntry *e);
+
+int netsysctl_dump(NetnsEntry *e);
+int netsysctl_restore(const NetnsEntry *e);
+int netsysctl_validate(const NetnsEntry *e);
+
+/* The saved ifindex of a link -> its name in the image (NULL if none). */
+const char *netns_link_name(const NetnsEntry *e, uint32_t ifindex);
+
+#endif

@@ -1,0 +1,177 @@
+/* The tree's own time namespace: its monotonic and boottime offsets
+ * (/proc/PID/timens_offsets).  Restore: the root unshares CLONE_NEWTIME, which
+ * makes a namespace for its children, writes the offsets into it before any
+ * task is in it, and enters it itself (setns on ns/time_for_children) before
+ * its vDSO is placed.  The namespace's clocks as they were at the dump are
+ * saved too: on a host whose clocks are behind (another machine, a reboot)
+ * the offsets grow so that the tree never sees its clocks go back. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "image/image.h"
+#include "kerndat.h"
+#include "log.h"
+#include "ns/time.h"
+#include "proc/tree.h"
+#include "util.h"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+#define NSEC 1000000000LL
+
+static int ns_ino(pid_t pid, const char *which, uint64_t *ino)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, which);
+	if (stat(path, &st))
+		return -errno;
+	*ino = st.st_ino;
+	return 0;
+}
+
+static uint64_t clock_ns(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return ts.tv_sec * NSEC + ts.tv_nsec;
+}
+
+int timens_dump(struct img_dir *dir, const struct tree *t)
+{
+	pid_t root = t->tasks[0].s.pid;
+	uint64_t ns = 0, ours = 0, other = 0, children = 0;
+	TimensEntry e = TIMENS_ENTRY__INIT;
+	char *txt, *line;
+	int ret, found = 0;
+
+	/* no time namespaces on this kernel: everyone shares the one clock */
+	if (ns_ino(getpid(), "time", &ours) == -ENOENT)
+		return 0;
+	if ((ret = ns_ino(root, "time", &ns)) || (ret = ns_ino(root, "time_for_children", &children)))
+		return errno = -ret, pr_perror("can't read the time namespace of pid %d", root);
+	if (children != ns)
+		return pr_err("pid %d made a time namespace for its children (unshare CLONE_NEWTIME) without "
+			      "entering it: such a pending namespace can't be saved", root), -EOPNOTSUPP;
+	for (int i = 1; i < t->nr; i++) {
+		if (t->tasks[i].zombie)
+			continue;
+		if ((ret = ns_ino(t->tasks[i].s.pid, "time", &other)))
+			return errno = -ret, pr_perror("can't read the time namespace of pid %d", t->tasks[i].s.pid);
+		if (other != ns)
+			return pr_err("pid %d is in another time namespace than the root of the tree (nested time "
+				      "namespaces are not supported)", t->tasks[i].s.pid), -EOPNOTSUPP;
+	}
+	if (ns == ours)
+		return 0;
+	if (!(txt = read_proc(root, "timens_offsets", NULL)))
+		return pr_perror("can't read the time offsets of pid %d", root);
+	for (line = strtok(txt, "\n"); line; line = strtok(NULL, "\n")) {
+		char name[32];
+		long long sec;
+		long nsec;
+		if (sscanf(line, "%31s %lld %ld", name, &sec, &nsec) != 3)
+			continue;
+		if (!strcmp(name, "monotonic") || !strcmp(name, "1")) {
+			e.monotonic_sec = sec;
+			e.monotonic_nsec = nsec;
+			found |= 1;
+		} else if (!strcmp(name, "boottime") || !strcmp(name, "7")) {
+			e.boottime_sec = sec;
+			e.boottime_nsec = nsec;
+			found |= 2;
+		}
+	}
+	free(txt);
+	if (found != 3)
+		return pr_err("pid %d: can't parse its timens_offsets", root), -EIO;
+	e.monotonic_ns_at_dump = clock_ns(CLOCK_MONOTONIC) + e.monotonic_sec * NSEC + e.monotonic_nsec;
+	e.boottime_ns_at_dump = clock_ns(CLOCK_BOOTTIME) + e.boottime_sec * NSEC + e.boottime_nsec;
+	pr_info("time namespace: monotonic %+lld.%09u s, boottime %+lld.%09u s", (long long)e.monotonic_sec,
+		e.monotonic_nsec, (long long)e.boottime_sec, e.boottime_nsec);
+	return img_write_one(dir, IMG_TIMENS, 0, &e.base);
+}
+
+int timens_load(struct img_dir *dir, TimensEntry **out)
+{
+	struct img *img;
+	TimensEntry *e;
+	int ret;
+
+	*out = NULL;
+	if (faccessat(dir->dfd, "timens.img", F_OK, 0))
+		return 0;
+	if (!kerndat_get()->time_ns)
+		return pr_err("the tree had its own time namespace, and this kernel has none (crtool check: "
+			      "time-ns)"), -EOPNOTSUPP;
+	if (!(img = img_open(dir, IMG_TIMENS, 0)))
+		return -ENOENT;
+	ret = img_read_one(img, &timens_entry__descriptor, (ProtobufCMessage **)&e);
+	img_close(img);
+	if (ret < 0)
+		return ret;
+	/* the kernel takes offsets within +-(KTIME_MAX / 2) s; a sane bound below it */
+	if (e->monotonic_nsec >= NSEC || e->boottime_nsec >= NSEC || llabs(e->monotonic_sec) > (1LL << 40) ||
+	    llabs(e->boottime_sec) > (1LL << 40) || e->monotonic_ns_at_dump > (1ULL << 62) ||
+	    e->boottime_ns_at_dump > (1ULL << 62)) {
+		img_free_msg(&e->base);
+		return pr_err("timens.img: bad offsets"), -EINVAL;
+	}
+	*out = e;
+	return 0;
+}
+
+/* The saved offset, or more if the host's clock is behind where the namespace's was. */
+static void offset_for(clockid_t c, int64_t sec, uint32_t nsec, uint64_t at_dump, long long *osec, long *onsec)
+{
+	int64_t off = sec * NSEC + nsec, need = (int64_t)at_dump - (int64_t)clock_ns(c);
+
+	if (need > off)
+		off = need;
+	*osec = off / NSEC;
+	*onsec = off % NSEC;
+	if (*onsec < 0) {
+		*onsec += NSEC;
+		(*osec)--;
+	}
+}
+
+int timens_restore(const TimensEntry *e)
+{
+	char buf[128];
+	long long ms, bs;
+	long mn, bn;
+	int fd, ret;
+
+	if (!e)
+		return 0;
+	if (unshare(CLONE_NEWTIME))
+		return pr_perror("can't create a time namespace (unshare CLONE_NEWTIME)");
+	offset_for(CLOCK_MONOTONIC, e->monotonic_sec, e->monotonic_nsec, e->monotonic_ns_at_dump, &ms, &mn);
+	offset_for(CLOCK_BOOTTIME, e->boottime_sec, e->boottime_nsec, e->boottime_ns_at_dump, &bs, &bn);
+	snprintf(buf, sizeof(buf), "monotonic %lld %ld\nboottime %lld %ld\n", ms, mn, bs, bn);
+	if ((fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC)) < 0)
+		return pr_perror("can't open /proc/self/timens_offsets");
+	ret = write_all(fd, buf, strlen(buf));
+	close(fd);
+	if (ret)
+		return errno = -ret, pr_perror("can't set the time namespace's offsets (monotonic %lld.%09ld s, "
+					       "boottime %lld.%09ld s)", ms, mn, bs, bn);
+	if ((fd = open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC)) < 0)
+		return pr_perror("can't open the new time namespace");
+	ret = setns(fd, CLONE_NEWTIME);
+	close(fd);
+	if (ret)
+		return pr_perror("can't enter the new time namespace");
+	return 0;
+}

@@ -1,0 +1,166 @@
+#!/bin/bash
+# test/netns-errors.sh: the error paths of a tree's own network and time
+# namespaces.  Each case checks crtool's exit status and its one "Error: " line;
+# a refused dump must leave the target running untraced.
+#
+#   link-kind        a bridge in the namespace: the dump names the link and its kind
+#   veth-outside     a veth whose peer is outside, not named: the dump says how
+#   net-nested       a child in another network namespace than the root
+#   time-pending     a time namespace made for children but not entered
+#   bad-external     --external without TYPE[KEY]:VALUE
+#   external-missing an external namespace, no --external net[KEY]:PATH at restore
+#   external-path    a path that is no namespace
+#   hostile-sysctl   netns.img naming a sysctl outside the list
+#   hostile-link     netns.img with a link kind libcr does not make
+#   hostile-timens   timens.img with an offset out of range
+# Prints "PASS name" / "FAIL name: why", then "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.." || exit 2
+CRTOOL=${CRTOOL:-$PWD/build/crtool}
+BIN=${TEST_BIN:-$PWD/build/test}
+NS=crnserr$$
+T=$(mktemp -d /tmp/libcr-netns-errors-XXXXXX) || exit 2
+PIDS=()
+passed=0
+failed=0
+
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	{ wait; } 2>/dev/null
+	ip netns del "$NS" 2>/dev/null
+	ip link del "lcre$$" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+pass() {
+	echo "PASS $1"
+	passed=$((passed + 1))
+}
+fail() {
+	echo "FAIL $1: $2"
+	failed=$((failed + 1))
+	[ -s "$T/err" ] && head -n 10 "$T/err" | sed 's/^/    /'
+}
+
+crt() {
+	: | timeout 60 "$CRTOOL" "$@" >"$T/out" 2>"$T/err"
+	RC=$?
+}
+
+# expect_error NAME WORDS...: crtool failed with exactly one "Error: " line holding WORDS
+expect_error() {
+	local name=$1 w line
+	shift
+	if [ "$RC" = 0 ] || [ "$RC" -ge 124 ]; then
+		fail "$name" "crtool exit status $RC, want a clean failure"
+		return 1
+	fi
+	line=$(grep -m1 '^Error: ' "$T/err")
+	for w in "$@"; do
+		if [[ "$line" != *"$w"* ]]; then
+			fail "$name" "message lacks '$w': ${line:-(no Error: line)}"
+			return 1
+		fi
+	done
+	if [ "$(grep -c '' "$T/err")" != 1 ]; then
+		fail "$name" "more than one line on stderr"
+		return 1
+	fi
+	return 0
+}
+
+running_untraced() {
+	[ -r "/proc/$1/status" ] && ! grep -qE '^State:\s+[tTZX]' "/proc/$1/status" &&
+		grep -qE '^TracerPid:\s+0$' "/proc/$1/status"
+}
+
+# spawn CMD...: a process (not a job of ours) whose pid is in $T/pid; sets PID
+spawn() {
+	rm -f "$T/pid"
+	(sh -c 'echo $$ >"$0"; exec "$@"' "$T/pid" "$@" </dev/null >/dev/null 2>&1 &)
+	for _ in $(seq 100); do [ -s "$T/pid" ] && break; sleep 0.02; done
+	PID=$(cat "$T/pid")
+	PIDS+=("$PID")
+	sleep 0.2   # its exec and namespace set-up done
+}
+
+# refused_dump NAME WORDS...: dump $PID, expect the error, the target runs on
+refused_dump() {
+	local name=$1
+	shift
+	rm -rf "$T/d"
+	mkdir "$T/d"
+	crt dump -t "$PID" -D "$T/d"
+	if expect_error "$name" "$@"; then
+		if running_untraced "$PID"; then pass "$name"; else fail "$name" "the target is not running freely"; fi
+	fi
+	kill -9 "$PID" 2>/dev/null
+}
+
+# ---- dump
+spawn unshare -n sh -c 'ip link add xbr0 type bridge && exec setsid sleep 1000'
+refused_dump link-kind "link xbr0 is a bridge" "loopback and veth"
+
+ip netns add "$NS" && ip link add "lcre$$" type veth peer name eth0 netns "$NS"
+spawn nsenter --net="/run/netns/$NS" setsid sleep 1000
+refused_dump veth-outside "veth eth0 has its peer outside" "--external veth[eth0]:"
+
+spawn unshare -n sh -c 'unshare -n sleep 1000 & exec setsid sleep 1000'
+refused_dump net-nested "in another network namespace than the root"
+
+# (unshare(1) -T and any exec enter the namespace: unshare(2), then no exec)
+spawn setsid python3 -c 'import ctypes, os, time; ctypes.CDLL(None).unshare(0x80) == 0 or os._exit(9); time.sleep(1000)'
+for _ in $(seq 250); do   # python's start and its unshare take a moment
+	[ "$(readlink "/proc/$PID/ns/time")" != "$(readlink "/proc/$PID/ns/time_for_children")" ] && break
+	sleep 0.02
+done
+refused_dump time-pending "pid $PID" "time namespace for its children"
+
+crt dump -t 1 -D "$T" --external foo
+expect_error bad-external "--external foo" "TYPE[KEY]:VALUE" && pass bad-external
+
+# ---- restore of an external namespace
+ip link del "lcre$$" 2>/dev/null
+spawn nsenter --net="/run/netns/$NS" setsid sleep 1000
+ino=$(stat -L -c %i "/run/netns/$NS")
+mkdir "$T/ext"
+crt dump -t "$PID" -D "$T/ext" --external "net[$ino]:mykey"
+if [ "$RC" != 0 ]; then
+	fail external-missing "the dump with --external net[$ino]:mykey failed"
+else
+	crt restore -D "$T/ext" -d
+	expect_error external-missing "external network namespace (mykey)" "--external net[mykey]:PATH" &&
+		pass external-missing
+	crt restore -D "$T/ext" -d --external "net[mykey]:$T/nothing"
+	expect_error external-path "can't open the network namespace $T/nothing" && pass external-path
+fi
+
+# ---- hostile images: a namespace of its own (lo only) and a time namespace
+spawn unshare -n -T --fork --monotonic 5000 setsid sleep 1000
+CHILD=$(pgrep -P "$PID" | head -n 1)
+PIDS+=("$CHILD")
+mkdir "$T/own"
+crt dump -t "$CHILD" -D "$T/own"
+if [ "$RC" != 0 ] || ! [ -s "$T/own/netns.img" ] || ! [ -s "$T/own/timens.img" ]; then
+	fail hostile "the dump of a process in its own network and time namespaces failed"
+else
+	for c in "hostile-sysctl|netns.img|sysctls[0].name=../../kernel/core_pattern|netns.img: bad sysctl" \
+		"hostile-link|netns.img|links[0].kind=bridge|netns.img: bad link lo" \
+		"hostile-timens|timens.img|monotonic_nsec=2000000000|timens.img: bad offsets"; do
+		IFS='|' read -r name img edit words <<<"$c"
+		rm -rf "$T/h"
+		cp -a "$T/own" "$T/h"
+		if ! "$BIN/img-edit" "$T/h/$img" "$edit" >/dev/null 2>&1; then
+			fail "$name" "img-edit failed"
+			continue
+		fi
+		crt restore -D "$T/h" -d
+		expect_error "$name" "$words" && pass "$name"
+	done
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

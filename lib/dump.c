@@ -23,6 +23,7 @@
 #include "ns/time.h"
 #include "proc/core.h"
 #include "proc/seize.h"
+#include "proc/seccomp.h"
 #include "proc/timers.h"
 #include "proc/tree.h"
 #include "pstree.pb-c.h"
@@ -257,7 +258,8 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 	/* the tree's own network namespace: its sockets are found and locked in it */
 	if ((ret = netns_dump_prepare(&tree, opts.externals, opts.nr_externals, &nd)))
 		goto out;
-	if ((ret = check_sessions(&tree, opts.shell_job)) || (ret = tcp_dump_prepare(&tree, opts.tcp_established)))
+	if ((ret = check_sessions(&tree, opts.shell_job)) || (ret = tcp_dump_prepare(&tree, opts.tcp_established)) ||
+	    (ret = seccomp_dump(&tree, &dir)))
 		goto out;
 	/* files several processes hold: found once for the whole tree */
 	if ((ret = scan_shared_files(&tree, &share)))

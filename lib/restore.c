@@ -40,6 +40,7 @@
 #include "proc/timers.h"
 #include "proc/proc.h"
 #include "proc/seize.h"
+#include "proc/seccomp.h"
 #include "pidns.h"
 #include "ns/net.h"
 #include "ns/time.h"
@@ -72,6 +73,7 @@ struct restore_set {
 	struct shmem_set shm;   /* shared anonymous memory, mapped before the tree forks */
 	struct share_plan *files_share;  /* open files several processes hold */
 	struct ipc_image ipc;            /* the tree's own IPC namespace, if it had one */
+	struct seccomp_image seccomp;    /* the threads' seccomp filters */
 	PstreeEntry **entries;  /* parents before their children; [0] is the root */
 	struct task_image *tasks;
 	size_t nr, nr_live;
@@ -111,7 +113,7 @@ static const char *const restorer_steps[] = {
 	"", "parking the vDSO", "unmapping libcr", "moving an area into place", "placing the vDSO",
 	"unmapping the premap area", "PR_SET_MM_MAP", "sigaction", "setitimer", "sigaltstack", "rseq",
 	"TLS", "set_robust_list", "queueing pending signals", "credentials", "PR_SET_DUMPABLE or PR_SET_PDEATHSIG",
-	"cloning a thread at its TID", "scheduling policy and nice", "POSIX timers",
+	"cloning a thread at its TID", "scheduling policy and nice", "POSIX timers", "seccomp filters",
 };
 
 static int read_one(struct img_dir *dir, enum img_kind kind, pid_t pid, const ProtobufCMessageDescriptor *d,
@@ -306,7 +308,8 @@ static int load_images(struct img_dir *dir, struct restore_set *rs)
 		return pr_err("pstree.img holds no process"), -EINVAL;
 	if ((ret = check_tree(rs)))
 		return ret;
-	if ((ret = plan_session_helpers(rs)) || (ret = plan_group_helpers(rs)) || (ret = ipc_load(dir, &rs->ipc)))
+	if ((ret = plan_session_helpers(rs)) || (ret = plan_group_helpers(rs)) || (ret = ipc_load(dir, &rs->ipc)) ||
+	    (ret = seccomp_load(dir, rs->entries, rs->nr, &rs->seccomp)))
 		return ret;
 	if (!(rs->tasks = calloc(rs->nr, sizeof(*rs->tasks))))
 		return -ENOMEM;
@@ -358,6 +361,7 @@ static void free_images(struct restore_set *rs)
 	shmem_release(&rs->shm);
 	files_share_plan_free(rs->files_share);
 	ipc_free(&rs->ipc);
+	seccomp_free(&rs->seccomp);
 	for (size_t i = 0; i < rs->nr; i++)
 		img_free_msg(&rs->entries[i]->base);
 	free(rs->entries);
@@ -457,10 +461,10 @@ static void unregister_inherited_rseq(void)
 
 /* Layout of the restorer region; everything the blob touches lives here. */
 struct rst_layout {
-	uint64_t blob, args, vmas, threads, siginfo, auxv, frames, frame_len, stacks, stack_top, scratch, len;
+	uint64_t blob, args, vmas, threads, siginfo, auxv, seccomp, frames, frame_len, stacks, stack_top, scratch, len;
 };
 
-static void plan_layout(const struct task_image *t, uint64_t vdso_len, struct rst_layout *l)
+static void plan_layout(const struct task_image *t, uint64_t vdso_len, size_t seccomp_len, struct rst_layout *l)
 {
 	const CoreEntry *c = t->core;
 	uint64_t at = PAGE_ALIGN(restorer_blob_size), xlen = 0;
@@ -479,6 +483,8 @@ static void plan_layout(const struct task_image *t, uint64_t vdso_len, struct rs
 	at = PAGE_ALIGN(at + RST_MAX_SIGINFO * sizeof(struct rst_siginfo));
 	l->auxv = at;
 	at = PAGE_ALIGN(at + (t->mm->n_mm_saved_auxv + 2) * sizeof(uint64_t));
+	l->seccomp = at;
+	at = PAGE_ALIGN(at + seccomp_len);
 	l->frame_len = PAGE_ALIGN(xlen);
 	l->frames = at;
 	at += c->n_threads * l->frame_len;
@@ -786,7 +792,7 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 		child_fail(c, idx);
 	for (uint32_t i = 0; i < nr_vdso; i++)
 		vdso_len += vdso[i].len;
-	plan_layout(t, vdso_len, &l);
+	plan_layout(t, vdso_len, seccomp_area_size(&c->rs->seccomp, t->pstree), &l);
 	if (premap_reserve(t->mm, l.len + premap_len, kd->task_size, &base))
 		child_fail(c, idx);
 	/* the restorer region first, the premapped areas after it */
@@ -844,6 +850,7 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	    timers_restorer_args(&t->timers, t->pstree, a))
 		child_fail(c, idx);
 	free(areas);
+	seccomp_restorer_args(&c->rs->seccomp, t->pstree, a, (struct rst_thread *)(base + l.threads), base + l.seccomp);
 
 	int exe_fd = open(mm->exe_path, O_RDONLY | O_CLOEXEC);
 	if (exe_fd < 0) {
@@ -1286,7 +1293,9 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 		pid_t p = c.host_pids[i];
 		if (!rs.entries[i]->zombie &&
 		    ptrace(PTRACE_SEIZE, p, NULL,
-			   (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE))) {
+			   (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE |
+					  /* the filters the restorer installs must not see the rest of the restore */
+					  (seccomp_any(&rs.seccomp) ? PTRACE_O_SUSPEND_SECCOMP : 0)))) {
 			ret = pr_perror("can't trace the restored pid %d", p);
 			goto out;
 		}

@@ -26,11 +26,12 @@ PROGS="counter mem-random mem-file-private mem-file-shared mem-prot mem-brk mem-
        mem-growsdown mem-madvise fpu-avx512 fpu-arm64 signals itimer vdso-clock nanosleep pipe-read file-regular
        file-unlinked pipe-inner fifo memfd eventfd signalfd timerfd inotify epoll dev-special
        file-locks posix-timers files-shared ipc-sysv ipc-mqueue pty poll-wait sk-unix-pair sk-unix-bound sk-unix-tree sk-unix-rights sk-inet
-       ns-time"
+       ns-time seccomp"
 # programs whose dumps save established TCP connections
 TCP_PROGS="sk-tcp-established sk-tcp-halfclosed ns-net"
 # programs run again with other arguments: "NAME ARGS..." each
-VARIANTS=("tree" "storm --forks" "storm --threads" "threads --threads 2" "threads --threads 64" "threads --threads 1000")
+VARIANTS=("tree" "storm --forks" "storm --threads" "threads --threads 2" "threads --threads 64" "threads --threads 1000"
+	  "seccomp --shared" "seccomp --strict")
 
 fast=0
 for a in "$@"; do

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "fault.h"
 #include "proc/seize.h"
+#include "proc/seccomp.h"
 #include "util.h"
 
 int seize_children(const struct seized *s, pid_t **out)
@@ -116,6 +117,18 @@ static void note_restart(pid_t tid)
 	}
 }
 
+/* A stopped thread with seccomp: its filters (or strict mode) must not see the
+ * parasite's calls.  Read once it is stopped: it can't install one any more. */
+static int suspend_seccomp(pid_t tid)
+{
+	if (seccomp_thread_mode(tid, tid) <= 0)
+		return 0;
+	if (ptrace(PTRACE_SETOPTIONS, tid, NULL, (void *)(long)PTRACE_O_SUSPEND_SECCOMP))
+		return pr_perror("can't suspend the seccomp filters of %d while it is dumped "
+				 "(PTRACE_O_SUSPEND_SECCOMP needs CAP_SYS_ADMIN)", tid);
+	return 0;
+}
+
 /* Stop one thread with PTRACE_SEIZE + PTRACE_INTERRUPT.  1 if it is gone already. */
 static int seize_thread(pid_t tid)
 {
@@ -148,7 +161,7 @@ static int seize_thread(pid_t tid)
 		if (!WIFSTOPPED(status))
 			return 1;
 		if (status >> 16 == PTRACE_EVENT_STOP)
-			return 0;
+			return suspend_seccomp(tid);
 		/* A signal reached it first: deliver it as it would have been; the
 		 * interrupt is still pending and stops the thread right after. */
 		if (ptrace(PTRACE_CONT, tid, NULL, (void *)(long)WSTOPSIG(status)))

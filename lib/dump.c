@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include "cr/cr.h"
+#include "cgroup.h"
 #include "fault.h"
 #include "files/files.h"
 #include "image/image.h"
@@ -259,7 +260,7 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 	if ((ret = netns_dump_prepare(&tree, opts.externals, opts.nr_externals, &nd)))
 		goto out;
 	if ((ret = check_sessions(&tree, opts.shell_job)) || (ret = tcp_dump_prepare(&tree, opts.tcp_established)) ||
-	    (ret = seccomp_dump(&tree, &dir)))
+	    (ret = seccomp_dump(&tree, &dir)) || (ret = cgroup_dump(&tree, &dir)))
 		goto out;
 	/* files several processes hold: found once for the whole tree */
 	if ((ret = scan_shared_files(&tree, &share)))

@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "arch.h"
+#include "cgroup.h"
 #include "cr/cr.h"
 #include "fault.h"
 #include "files/files.h"
@@ -74,6 +75,7 @@ struct restore_set {
 	struct share_plan *files_share;  /* open files several processes hold */
 	struct ipc_image ipc;            /* the tree's own IPC namespace, if it had one */
 	struct seccomp_image seccomp;    /* the threads' seccomp filters */
+	struct cgroup_image cg;          /* the processes' cgroups */
 	PstreeEntry **entries;  /* parents before their children; [0] is the root */
 	struct task_image *tasks;
 	size_t nr, nr_live;
@@ -309,7 +311,8 @@ static int load_images(struct img_dir *dir, struct restore_set *rs)
 	if ((ret = check_tree(rs)))
 		return ret;
 	if ((ret = plan_session_helpers(rs)) || (ret = plan_group_helpers(rs)) || (ret = ipc_load(dir, &rs->ipc)) ||
-	    (ret = seccomp_load(dir, rs->entries, rs->nr, &rs->seccomp)))
+	    (ret = seccomp_load(dir, rs->entries, rs->nr, &rs->seccomp)) ||
+	    (ret = cgroup_load(dir, rs->entries, rs->nr, &rs->cg)))
 		return ret;
 	if (!(rs->tasks = calloc(rs->nr, sizeof(*rs->tasks))))
 		return -ENOMEM;
@@ -362,6 +365,7 @@ static void free_images(struct restore_set *rs)
 	files_share_plan_free(rs->files_share);
 	ipc_free(&rs->ipc);
 	seccomp_free(&rs->seccomp);
+	cgroup_free(&rs->cg);
 	for (size_t i = 0; i < rs->nr; i++)
 		img_free_msg(&rs->entries[i]->base);
 	free(rs->entries);
@@ -747,6 +751,9 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
+	/* its cgroups first: all it allocates from here on is charged there */
+	if (cgroup_enter(&c->rs->cg, t->pstree->pid))
+		child_fail(c, idx);
 	if (idx == 0 && c->new_pidns && t->pstree->pid == 1 && pidns_mount_proc())
 		child_fail(c, idx);
 	/* the time and network namespaces first: the vDSO and every socket are in them */
@@ -1257,6 +1264,9 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 		if ((ret = tcp_restore_collect(&rs.tasks[i].files, opts.tcp_close)))
 			goto out;
 	}
+	if (opts.sz > offsetof(struct cr_restore_opts, nr_cgroup_roots) &&
+	    (ret = cgroup_prepare(&rs.cg, opts.manage_cgroups, opts.cgroup_roots, opts.nr_cgroup_roots)))
+		goto out;
 	/* the peers of restored connections must not hear from us until they are back */
 	if (netns_restore_own(&net))
 		tcp_restore_lock_elsewhere();
@@ -1343,6 +1353,8 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 out:
 	if (ret < 0 && created)
 		kill_tree(&c, pid);
+	if (ret < 0)
+		cgroup_undo(&rs.cg);
 	for (size_t i = 0; tids && i < rs.nr; i++)
 		free(tids[i]);
 	free(tids);

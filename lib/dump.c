@@ -232,6 +232,7 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 	struct share_scan *share = NULL;
 	struct prev_images prev = { .dir = { .dfd = -1 } };
 	struct page_server ps = { .sk = -1 };
+	struct cg_freezer fz = { 0 };
 	double t0, t_frozen;
 	int ret, live = 0, own_ipc = 0;
 	struct netns_dump nd = { .fd = -1 };
@@ -252,7 +253,11 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 			goto out;
 		dir.ps = &ps;
 	}
-	if ((ret = tree_seize(opts.pid, &tree)) || (ret = tree_map_pidns(&tree)))
+	/* a frozen cgroup first: nothing in it forks while the tree is seized */
+	if (opts.sz > offsetof(struct cr_dump_opts, freeze_cgroup) && opts.freeze_cgroup &&
+	    (ret = cgroup_freeze_seize(opts.freeze_cgroup, &fz)))
+		goto out;
+	if ((ret = tree_seize(opts.pid, &tree)) || (ret = cgroup_freeze_check(&fz)) || (ret = tree_map_pidns(&tree)))
 		goto out;
 	t_frozen = now_ms();
 	inet_diag_reset();
@@ -314,6 +319,7 @@ out:
 	netns_dump_end(&nd);
 	inet_diag_reset();
 	tree_release(&tree, false);
+	cgroup_freeze_end(&fz);
 	prev_images_close(&prev);
 	if (ps.sk >= 0)
 		close(ps.sk);   /* a failed round: the server sees it cut short */

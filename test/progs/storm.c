@@ -10,6 +10,10 @@
  * threads came and went, and every child exited with the status it was given
  * (a zombie restored with the wrong status, or one lost, is caught when reaped).
  *
+ * --cgroup N  first move into the cgroup v2 libcr-storm-N below the v2 root
+ *             (made if missing; run-all dumps it with --freeze-cgroup and
+ *             restores it into the same cgroup): after CHECK, still in it.
+ *
  * --corrupt: the count of expected exits is off by one after CHECK.
  */
 #include "tst.h"
@@ -20,8 +24,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#define CG_V2 "/sys/fs/cgroup/unified"
+
+static void enter_cgroup(long n)
+{
+	char path[128];
+	int fd;
+
+	snprintf(path, sizeof(path), CG_V2 "/libcr-storm-%ld", n);
+	if (mkdir(path, 0755) && errno != EEXIST)
+		tst_fail("mkdir %s: %s", path, strerror(errno));
+	strcat(path, "/cgroup.procs");
+	if ((fd = open(path, O_WRONLY)) < 0 || write(fd, "0", 1) != 1)
+		tst_fail("can't enter %s: %s", path, strerror(errno));
+	close(fd);
+}
+
+static void check_cgroup(long n)
+{
+	char buf[4096], want[64];
+
+	tst_read_file("/proc/self/cgroup", buf, sizeof(buf));
+	snprintf(want, sizeof(want), "\n0::/libcr-storm-%ld\n", n);
+	memmove(buf + 1, buf, sizeof(buf) - 1);
+	buf[0] = '\n';
+	if (!strstr(buf, want))
+		tst_fail("not in cgroup libcr-storm-%ld any more:%s", n, buf);
+}
 
 static atomic_long born, gone;
 static atomic_int stop;
@@ -70,13 +104,16 @@ static void fork_step(long *outstanding)
 
 int main(int argc, char **argv)
 {
-	tst_init_opts(argc, argv, NULL, "forks,threads");
+	tst_init_opts(argc, argv, "cgroup", "forks,threads");
+	long cg = tst_opt_long("cgroup", -1);
 	bool forks = tst_opt_flag("forks"), threads = tst_opt_flag("threads");
 	long outstanding = 0;
 	pthread_t sp[2];
 
 	if (forks == threads)
 		tst_fail("give exactly one of --forks, --threads");
+	if (cg >= 0)
+		enter_cgroup(cg);
 	if (threads)
 		for (int i = 0; i < 2; i++)
 			if (pthread_create(&sp[i], NULL, spawner, NULL))
@@ -111,5 +148,7 @@ int main(int argc, char **argv)
 		tst_fail("%s", failure);
 	if (forks && outstanding)
 		tst_fail("%ld children never came back to wait()", outstanding);
+	if (cg >= 0)
+		check_cgroup(cg);
 	tst_pass();
 }

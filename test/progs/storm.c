@@ -10,7 +10,7 @@
  * threads came and went, and every child exited with the status it was given
  * (a zombie restored with the wrong status, or one lost, is caught when reaped).
  *
- * --cgroup N  first move into the cgroup v2 libcr-storm-N below the v2 root
+ * --cgroup N  first move into the cgroup libcr-storm-N below the v2 root
  *             (made if missing; run-all dumps it with --freeze-cgroup and
  *             restores it into the same cgroup): after CHECK, still in it.
  *
@@ -29,14 +29,30 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define CG_V2 "/sys/fs/cgroup/unified"
+/* where cgroup v2 is mounted */
+static void v2_mount(char *out, size_t len)
+{
+	static char buf[65536];
+	char *line, *save = NULL;
+
+	tst_read_file("/proc/self/mountinfo", buf, sizeof(buf));
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char mp[256], fs[32], *dash = strstr(line, " - ");
+		if (dash && sscanf(line, "%*d %*d %*s %*s %255s", mp) == 1 && sscanf(dash + 3, "%31s", fs) == 1 &&
+		    !strcmp(fs, "cgroup2") && (size_t)snprintf(out, len, "%s", mp) < len)
+			return;
+	}
+	tst_fail("no cgroup v2 mounted here");
+}
 
 static void enter_cgroup(long n)
 {
-	char path[128];
+	char path[400], mnt[256];
 	int fd;
 
-	snprintf(path, sizeof(path), CG_V2 "/libcr-storm-%ld", n);
+	v2_mount(mnt, sizeof(mnt));
+	if ((size_t)snprintf(path, sizeof(path), "%s/libcr-storm-%ld", mnt, n) >= sizeof(path) - 16)
+		tst_fail("path too long");
 	if (mkdir(path, 0755) && errno != EEXIST)
 		tst_fail("mkdir %s: %s", path, strerror(errno));
 	strcat(path, "/cgroup.procs");

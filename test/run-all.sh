@@ -139,7 +139,7 @@ done
 for v in "storm --forks" "storm --threads"; do
 	selected storm-freeze || continue
 	cg=libcr-storm-$$
-	cg2=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+	cg2=$(awk '{ for (i = 7; $i != "-"; i++); if ($(i + 1) == "cgroup2") { print $5; exit } }' /proc/self/mountinfo)
 	# shellcheck disable=SC2086
 	run_suite "runner $v (--freeze-cgroup)" "$RUNNER" --crtool "$CRTOOL" "${MODES[@]}" ${RUNNER_ARGS:-} \
 		--dump-arg --freeze-cgroup --dump-arg "$cg2/$cg" \
@@ -247,6 +247,11 @@ fi
 
 if selected netns-errors errors; then
 	run_suite netns-errors env CRTOOL="$CRTOOL" TEST_BIN="$B/test" ./test/netns-errors.sh
+fi
+
+# ---- cgroups made again with their limits, strict mode, the freezer's error paths
+if selected cgroups errors; then
+	run_suite cgroups env CRTOOL="$CRTOOL" TEST_BIN="$B/test" ./test/cgroup.sh
 fi
 
 # ---- crafted images a restore must refuse

@@ -2,7 +2,7 @@
  * to check its state.
  *
  *   runner [--crtool PATH] [--keep] [--mode restore|leave-running|twice|predump|lazy]...
- *          [--expect-fail] [--timeout SEC] [--dump-arg ARG]... [--restore-arg ARG]... [-v] -- PROG [ARGS...]
+ *          [--expect-fail] [--timeout SEC] [--dump-arg ARG]... [--restore-arg ARG]... [--before-restore CMD] [-v] -- PROG [ARGS...]
  *
  * Modes (default: all three, in this order):
  *   restore        dump (the test is killed), restore -d, CHECK
@@ -31,6 +31,8 @@
  *
  * --dump-arg ARG: pass ARG to every crtool dump (e.g. --tcp-established).
  * --restore-arg ARG: pass ARG to every crtool restore (e.g. --manage-cgroups=full).
+ * --before-restore CMD: run CMD with sh before every restore, the test's pid in
+ * $TEST_PID (e.g. to remove what the restore must make again); non-zero fails the case.
  *
  * PROG without a '/' is looked up next to the runner binary.
  */
@@ -66,6 +68,7 @@ static const char *dump_args[4];
 static int nr_dump_args;
 static const char *restore_args[4];
 static int nr_restore_args;
+static const char *before_restore;   /* shell command run before each restore */
 static char prog_path[PATH_MAX];
 static char name[512];
 
@@ -444,6 +447,14 @@ static bool crtool_lazy_finish(void)
 static bool crtool_restore(int round)
 {
 	char dir[PATH_MAX + 16], pidf[PATH_MAX + 16];
+	if (before_restore) {
+		char env[32];
+		snprintf(env, sizeof(env), "%d", (int)c.pid);
+		setenv("TEST_PID", env, 1);
+		int st = system(before_restore);
+		if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st))
+			return failf("--before-restore command (round %d) %s", round, st == -1 ? "could not run" : status_str(st));
+	}
 	snprintf(dir, sizeof(dir), "%s/img%d", c.work, round);
 	snprintf(pidf, sizeof(pidf), "%s/restore%d.pid", c.work, round);
 	char *argv[16] = { (char *)crtool, "restore", "-D", dir, "-d", "--pidfile", pidf };
@@ -854,7 +865,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: runner [--crtool PATH] [--keep] [--mode restore|leave-running|twice|predump|lazy]...\n"
-		"              [--expect-fail] [--timeout SEC] [--dump-arg ARG]... [--restore-arg ARG]... [-v] -- PROG [ARGS...]\n");
+		"              [--expect-fail] [--timeout SEC] [--dump-arg ARG]... [--restore-arg ARG]... [--before-restore CMD] [-v] -- PROG [ARGS...]\n");
 	exit(2);
 }
 
@@ -879,6 +890,8 @@ int main(int argc, char **argv)
 			dump_args[nr_dump_args++] = argv[++i];
 		} else if (!strcmp(a, "--restore-arg") && i + 1 < argc && nr_restore_args < 4) {
 			restore_args[nr_restore_args++] = argv[++i];
+		} else if (!strcmp(a, "--before-restore") && i + 1 < argc) {
+			before_restore = argv[++i];
 		} else if (!strcmp(a, "--timeout") && i + 1 < argc) {
 			timeout_s = atoi(argv[++i]);
 			if (timeout_s <= 0)

@@ -7,8 +7,7 @@
  * everywhere (v1 pids: pids.max 64; v1 memory: memory.limit_in_bytes 256 MiB;
  * v2 with those controllers: pids.max and memory.max), child B into P/b of v2
  * only.  After CHECK: A and B in exactly those cgroups, A's limits as set.
- *   --keep  leave P when done (test/cgroup.sh removes it after checking)
- * Without --keep the program removes P at the end, pass or fail.
+ * The program removes P at the end, pass or fail.
  */
 #include "tst.h"
 
@@ -26,7 +25,7 @@ enum { V2, PIDS, MEMORY, NR_H };
 static const char *const hname[NR_H] = { "", "pids", "memory" };
 static char mnt[NR_H][256], own[NR_H][512], pdir[NR_H][1024];
 static pid_t kids[2];
-static bool keep, v2_limits;
+static bool v2_limits;
 
 /* Where each hierarchy is mounted, and our cgroup in it. */
 static void find_hierarchies(void)
@@ -107,7 +106,7 @@ static void remove_all(void)
 			kill(kids[i], SIGKILL);
 			waitpid(kids[i], NULL, 0);
 		}
-	for (int h = 0; h < NR_H && !keep; h++) {
+	for (int h = 0; h < NR_H; h++) {
 		char path[1100];
 		if (!pdir[h][0])
 			continue;
@@ -183,8 +182,7 @@ static void check_member(pid_t pid, int h, const char *sub)
 
 int main(int argc, char **argv)
 {
-	tst_init_opts(argc, argv, NULL, "keep");
-	keep = tst_opt_flag("keep");
+	tst_init(argc, argv);
 	char path[1100], val[64];
 
 	find_hierarchies();

@@ -1,0 +1,255 @@
+#!/bin/bash
+# test/cgroup.sh: cgroups, the freezer and their error paths.
+#   - a full restore makes the cgroups the dump saw again, with their limits
+#     (the test program's cgroups are removed between dump and restore);
+#   - strict refuses a cgroup that exists with other limits; a --cgroup-root
+#     that does not exist; --freeze-cgroup of a task outside the tree (the
+#     cgroup is left thawed, or frozen if it was), of a directory that is no
+#     cgroup.  Each failure: one "Error: " line with the expected words.
+#
+#   test/cgroup.sh            (from the top of the tree, after make tests)
+#   CRTOOL=path TEST_BIN=dir  to use other binaries
+#
+# Prints "PASS name" / "FAIL name: why" per case, then "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.." || exit 2
+CRTOOL=${CRTOOL:-$PWD/build/crtool}
+BIN=${TEST_BIN:-$PWD/build/test}
+T=$(mktemp -d /tmp/libcr-cgroup-XXXXXX) || exit 2
+PIDS=()
+CGS=()
+passed=0
+failed=0
+
+# mountinfo: optional fields end at "-", then fstype, source, super options
+MI='{ for (i = 7; $i != "-"; i++); fs = $(i + 1); opts = $(i + 3) }'
+CG2=$(awk "$MI"' fs == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+
+# cgdir HIERARCHY: our own cgroup's directory in it ("" for v2, "pids", "memory"), or nothing
+cgdir() {
+	local mnt own
+	if [ -z "$1" ]; then
+		mnt=$CG2
+	else
+		mnt=$(awk -v c="$1" "$MI"' fs == "cgroup" { n = split(opts, o, ","); for (k = 1; k <= n; k++) if (o[k] == c) { print $5; exit } }' /proc/self/mountinfo)
+	fi
+	own=$(awk -F: -v c="$1" '$2 == c { print $3; exit }' /proc/self/cgroup)
+	[ -n "$mnt" ] && [ -n "$own" ] && echo "$mnt${own%/}"
+}
+
+cleanup() {
+	local p c
+	[ -s "$T/restored.pid" ] && PIDS+=("$(cat "$T/restored.pid")")
+	for p in "${PIDS[@]}"; do
+		kill -9 -- "-$p" 2>/dev/null
+		kill -9 "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	sleep 0.1
+	for c in "${CGS[@]}"; do
+		[ -e "$c/cgroup.freeze" ] && echo 0 >"$c/cgroup.freeze"
+		rmdir "$c"/*/ "$c" 2>/dev/null
+	done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+pass() {
+	echo "PASS $1"
+	passed=$((passed + 1))
+}
+
+fail() {
+	echo "FAIL $1: $2"
+	failed=$((failed + 1))
+	[ -s "$T/err" ] && head -n 20 "$T/err" | sed 's/^/    /'
+}
+
+# start TAG PROG [ARGS]: as in test/errors.sh: in a session of its own, stdin
+# fed through $T/TAG.fifo, output in $T/TAG.out; wait for READY.  Sets PID.
+start() {
+	local tag=$1 prog=$2 i
+	shift 2
+	mkfifo "$T/$tag.fifo"
+	: >"$T/$tag.out"
+	{
+		echo "$BASHPID" >"$T/$tag.holder"
+		exec cat "$T/$tag.fifo"
+	} | exec setsid "$BIN/$prog" "$@" >"$T/$tag.out" 2>&1 &
+	PID=$!
+	PIDS+=("$PID")
+	for ((i = 0; i < 400; i++)); do
+		grep -qx READY "$T/$tag.out" && break
+		sleep 0.025
+	done
+	[ -s "$T/$tag.holder" ] && PIDS+=("$(cat "$T/$tag.holder")")
+	grep -qx READY "$T/$tag.out"
+}
+
+# send_check TAG: CHECK to TAG's stdin, then PASS expected in TAG.out
+send_check() {
+	timeout 5 bash -c 'echo CHECK >"$1"' _ "$T/$1.fifo" || return 1
+	local i
+	for ((i = 0; i < 400; i++)); do
+		grep -q '^\(PASS\|FAIL\)' "$T/$1.out" && break
+		sleep 0.025
+	done
+	grep -qx PASS "$T/$1.out"
+}
+
+crt() {
+	: | timeout 60 "$CRTOOL" "$@" >"$T/out" 2>"$T/err"
+	RC=$?
+}
+
+# expect_error NAME WORDS...: one "Error: " line holding every word, non-zero exit
+expect_error() {
+	local name=$1 w line
+	shift
+	if [ "$RC" = 0 ] || [ "$RC" = 124 ] || [ "$RC" -gt 128 ]; then
+		fail "$name" "crtool exit status $RC"
+		return 1
+	fi
+	line=$(grep -m1 '^Error: ' "$T/err")
+	for w in "$@"; do
+		case "$line" in
+		*"$w"*) ;;
+		*)
+			fail "$name" "message lacks '$w': $line"
+			return 1
+			;;
+		esac
+	done
+	if [ "$(grep -c '' "$T/err")" != 1 ]; then
+		fail "$name" "more than one line on stderr"
+		return 1
+	fi
+	return 0
+}
+
+running_untraced() {
+	local st tr
+	[ -r "/proc/$1/status" ] || return 1
+	st=$(awk '/^State:/ {print $2}' "/proc/$1/status")
+	tr=$(awk '/^TracerPid:/ {print $2}' "/proc/$1/status")
+	case "$st" in [tTZX]) return 1 ;; esac
+	[ "$tr" = 0 ]
+}
+
+# the test program's cgroups (libcr-cg-PID below ours), where they exist
+prog_cgroups() {
+	local h d
+	for h in "" pids memory; do
+		d=$(cgdir "$h")
+		[ -n "$d" ] && [ -d "$d/libcr-cg-$1" ] && echo "$d/libcr-cg-$1"
+	done
+}
+
+if [ -z "$CG2" ] || [ ! -x "$CRTOOL" ]; then
+	echo "FAIL cgroup: no cgroup v2 mounted, or no crtool at $CRTOOL"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
+# ---- full: the cgroups are gone at restore time; made again, with their limits
+# (the runner removes them before each restore; the program checks membership and limits)
+CGBASES="$(cgdir "") $(cgdir pids) $(cgdir memory)"
+export CGBASES
+# shellcheck disable=SC2016
+RM='for b in $CGBASES; do d=$b/libcr-cg-$TEST_PID; for i in $(seq 100); do [ -d $d ] || break; rmdir $d/*/ $d 2>/dev/null || sleep 0.01; done; [ ! -d $d ] || exit 1; done'
+if "$BIN/runner" --crtool "$CRTOOL" --mode restore,twice --restore-arg --manage-cgroups=full --before-restore "$RM" \
+	-- cgroup >"$T/err" 2>&1; then
+	pass cgroups-full-made
+else
+	fail cgroups-full-made "runner: $(head -n 3 "$T/err")"
+fi
+
+# ---- strict: a cgroup that exists with another limit
+PIDS_D=$(cgdir pids)
+if [ -z "$PIDS_D" ]; then
+	echo "PASS cgroups-strict (SKIP: no v1 pids hierarchy here)"
+	passed=$((passed + 1))
+elif ! start strict cgroup; then
+	fail cgroups-strict "cgroup did not start: $(cat "$T/strict.out")"
+else
+	P=$PID
+	for d in $(prog_cgroups "$P"); do CGS+=("$d"); done
+	mkdir "$T/d-strict"
+	crt dump -t "$P" -D "$T/d-strict"
+	sleep 0.2
+	kill -9 -- "-$P" 2>/dev/null   # the children are in its group
+	echo 100 >"$PIDS_D/libcr-cg-$P/a/pids.max"
+	crt restore -D "$T/d-strict" -d --pidfile "$T/restored.pid" --manage-cgroups=strict
+	if expect_error cgroups-strict "libcr-cg-$P/a" "pids.max" "strict"; then
+		if kill -0 "$P" 2>/dev/null; then
+			fail cgroups-strict "a process runs at pid $P after the failed restore"
+		else
+			pass cgroups-strict
+		fi
+	fi
+	# the same images: a cgroup root that does not exist
+	crt restore -D "$T/d-strict" -d --pidfile "$T/restored.pid" --manage-cgroups=soft \
+		--cgroup-root "unified:/libcr-no-such-$$"
+	expect_error cgroup-root-missing "/libcr-no-such-$$" "does not exist" && pass cgroup-root-missing
+fi
+
+# ---- freezer: a task of the cgroup that is not in the tree
+C=$CG2/libcr-freeze-err-$$
+mkdir "$C" && CGS+=("$C")
+if ! start f1 counter; then
+	fail freeze-outside-tree "counter did not start"
+else
+	F1=$PID
+	setsid sleep 1000 </dev/null >/dev/null 2>&1 &
+	OTHER=$!
+	PIDS+=("$OTHER")
+	echo "$F1" >"$C/cgroup.procs"
+	echo "$OTHER" >"$C/cgroup.procs"
+	mkdir "$T/d-freeze"
+	crt dump -t "$F1" -D "$T/d-freeze" --freeze-cgroup "$C"
+	if expect_error freeze-outside-tree "pid $OTHER" "frozen cgroup $C" "not in the tree"; then
+		if ! running_untraced "$F1" || ! running_untraced "$OTHER"; then
+			fail freeze-outside-tree "not both running untraced after the failed dump"
+		elif ! grep -qx "frozen 0" "$C/cgroup.events"; then
+			fail freeze-outside-tree "the cgroup stayed frozen: $(cat "$C/cgroup.events")"
+		else
+			pass freeze-outside-tree
+		fi
+	fi
+	# frozen before: frozen after the failed dump
+	echo 1 >"$C/cgroup.freeze"
+	for ((i = 0; i < 200; i++)); do
+		grep -qx "frozen 1" "$C/cgroup.events" && break
+		sleep 0.01
+	done
+	crt dump -t "$F1" -D "$T/d-freeze" --freeze-cgroup "$C"
+	if expect_error freeze-was-frozen "pid $OTHER" "not in the tree"; then
+		if ! grep -qx "frozen 1" "$C/cgroup.events"; then
+			fail freeze-was-frozen "the cgroup is not frozen again: $(cat "$C/cgroup.events")"
+		elif grep -q '^TracerPid:[[:space:]]*[1-9]' "/proc/$F1/status" "/proc/$OTHER/status"; then
+			fail freeze-was-frozen "a task is still traced"
+		else
+			pass freeze-was-frozen
+		fi
+	fi
+	echo 0 >"$C/cgroup.freeze"
+fi
+
+# ---- freezer: a directory that is no cgroup
+if start f2 counter; then
+	mkdir "$T/d-nocg"
+	crt dump -t "$PID" -D "$T/d-nocg" --freeze-cgroup "$T"
+	expect_error freeze-not-cgroup "$T" "neither a cgroup v2 directory" && {
+		if running_untraced "$PID"; then pass freeze-not-cgroup; else fail freeze-not-cgroup "not running untraced"; fi
+	}
+else
+	fail freeze-not-cgroup "counter did not start"
+fi
+
+# ---- restore: an unknown mode
+crt restore -D "$T/d-nocg" --manage-cgroups=sometimes
+expect_error manage-cgroups-mode "sometimes" "ignore, soft, full or strict" && pass manage-cgroups-mode
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

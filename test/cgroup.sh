@@ -194,6 +194,75 @@ else
 	expect_error cgroup-root-missing "/libcr-no-such-$$" "does not exist" && pass cgroup-root-missing
 fi
 
+# ---- images: a limit libcr does not restore (release_agent would run a program)
+if [ -d "$T/d-strict" ]; then
+	n=$("$CRTOOL" show "$T/d-strict/cgroup.img" | awk '/^dirs\[/ { d = substr($1, 6) + 0 } /^  props\[0\]:/ { print d; exit }')
+	cp -a "$T/d-strict" "$T/d-agent"
+	if [ -z "$n" ] || ! "$BIN/img-edit" "$T/d-agent/cgroup.img" "dirs[$n].props[0].name=release_agent" 2>"$T/err"; then
+		fail cgroup-image-limit "no cgroup with limits in the images to edit"
+	else
+		crt restore -D "$T/d-agent" -d --manage-cgroups=full
+		expect_error cgroup-image-limit "cgroup.img" "release_agent" "does not restore" && pass cgroup-image-limit
+	fi
+fi
+
+# ---- dump: threads in different cgroups (a v2 threaded subtree)
+C=$CG2/libcr-threaded-$$
+if mkdir "$C" "$C/t" && CGS+=("$C") && echo threaded >"$C/t/cgroup.type" && start th threads --threads 2; then
+	TID=$(ls "/proc/$PID/task" | grep -vx "$PID" | head -n 1)
+	echo "$PID" >"$C/cgroup.procs"
+	echo "$TID" >"$C/t/cgroup.threads"
+	mkdir "$T/d-threaded"
+	crt dump -t "$PID" -D "$T/d-threaded"
+	if expect_error threaded-cgroups "thread $TID of pid $PID" "other cgroups than its process"; then
+		if running_untraced "$PID"; then pass threaded-cgroups; else fail threaded-cgroups "not running untraced"; fi
+	fi
+	kill -9 "$PID"
+else
+	fail threaded-cgroups "could not set up a threaded cgroup"
+fi
+
+# ---- seccomp images: a filter flag the kernel would not take, a chain that does not exist
+if start sec seccomp; then
+	mkdir "$T/d-sec"
+	crt dump -t "$PID" -D "$T/d-sec" --leave-running
+	kill -9 "$PID"
+	cp -a "$T/d-sec" "$T/d-sec1"
+	cp -a "$T/d-sec" "$T/d-sec2"
+	"$BIN/img-edit" "$T/d-sec1/seccomp.img" "filters[0].flags=8" 2>"$T/err"
+	crt restore -D "$T/d-sec1" -d
+	expect_error seccomp-image-flags "seccomp.img" "bad id, parent, flags or program" && pass seccomp-image-flags
+	"$BIN/img-edit" "$T/d-sec2/seccomp.img" "threads[0].filter=99" 2>"$T/err"
+	crt restore -D "$T/d-sec2" -d
+	expect_error seccomp-image-chain "seccomp.img" "bad mode or filter" && pass seccomp-image-chain
+else
+	fail seccomp-image-flags "seccomp did not start"
+fi
+
+# ---- freezer v1: a tree in a freezer cgroup, dumped and left running, the cgroup thawed
+V1F=$(awk -v c=freezer "$MI"' fs == "cgroup" { n = split(opts, o, ","); for (k = 1; k <= n; k++) if (o[k] == c) { print $5; exit } }' /proc/self/mountinfo)
+if [ -z "$V1F" ]; then
+	echo "PASS freeze-v1 (SKIP: no v1 freezer hierarchy here)"
+	passed=$((passed + 1))
+elif mkdir "$V1F/libcr-fz-$$" && CGS+=("$V1F/libcr-fz-$$") && start v1f counter; then
+	echo "$PID" >"$V1F/libcr-fz-$$/cgroup.procs"
+	mkdir "$T/d-v1f"
+	crt dump -t "$PID" -D "$T/d-v1f" --leave-running --freeze-cgroup "$V1F/libcr-fz-$$" -v
+	if [ "$RC" != 0 ]; then
+		fail freeze-v1 "dump failed"
+	elif ! grep -q "froze cgroup" "$T/err"; then
+		fail freeze-v1 "the dump did not freeze the cgroup"
+	elif [ "$(cat "$V1F/libcr-fz-$$/freezer.state")" != THAWED ]; then
+		fail freeze-v1 "the cgroup is left $(cat "$V1F/libcr-fz-$$/freezer.state")"
+	elif ! send_check v1f; then
+		fail freeze-v1 "after the dump: $(cat "$T/v1f.out")"
+	else
+		pass freeze-v1
+	fi
+else
+	fail freeze-v1 "could not set up a v1 freezer cgroup"
+fi
+
 # ---- freezer: a task of the cgroup that is not in the tree
 C=$CG2/libcr-freeze-err-$$
 mkdir "$C" && CGS+=("$C")

@@ -22,6 +22,7 @@ passed=0
 failed=0
 
 # mountinfo: optional fields end at "-", then fstype, source, super options
+# shellcheck disable=SC2016
 MI='{ for (i = 7; $i != "-"; i++); fs = $(i + 1); opts = $(i + 3) }'
 CG2=$(awk "$MI"' fs == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
 
@@ -89,6 +90,7 @@ start() {
 
 # send_check TAG: CHECK to TAG's stdin, then PASS expected in TAG.out
 send_check() {
+	# shellcheck disable=SC2016
 	timeout 5 bash -c 'echo CHECK >"$1"' _ "$T/$1.fifo" || return 1
 	local i
 	for ((i = 0; i < 400; i++)); do
@@ -209,7 +211,10 @@ fi
 # ---- dump: threads in different cgroups (a v2 threaded subtree)
 C=$CG2/libcr-threaded-$$
 if mkdir "$C" "$C/t" && CGS+=("$C") && echo threaded >"$C/t/cgroup.type" && start th threads --threads 2; then
-	TID=$(ls "/proc/$PID/task" | grep -vx "$PID" | head -n 1)
+	TID=
+	for t in /proc/"$PID"/task/*; do
+		[ "${t##*/}" != "$PID" ] && TID=${t##*/} && break
+	done
 	echo "$PID" >"$C/cgroup.procs"
 	echo "$TID" >"$C/t/cgroup.threads"
 	mkdir "$T/d-threaded"

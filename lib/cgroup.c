@@ -821,7 +821,7 @@ int cgroup_prepare(struct cgroup_image *ci, int mode, const struct cr_cgroup_roo
 			ret = add_base(&b, &nr_b, e->sets[i]->members[k]->controllers, &hs, own, nr_own, roots, nr_roots);
 	if (!ret)
 		ret = make_dirs(ci, b, nr_b, mode);
-	if (!ret && !(ci->procs = calloc(e->n_sets, sizeof(*ci->procs))))
+	if (!ret && (!(ci->procs = calloc(e->n_sets, sizeof(*ci->procs))) || !(ci->v2 = calloc(e->n_sets, sizeof(char *)))))
 		ret = -ENOMEM;
 	for (size_t i = 0; !ret && i < e->n_sets; i++) {
 		const CgroupSet *s = e->sets[i];
@@ -834,6 +834,10 @@ int cgroup_prepare(struct cgroup_image *ci, int mode, const struct cr_cgroup_roo
 				     s->members[k]->path[0] ? "/" : "", s->members[k]->path) < 0) {
 				ci->procs[i][k] = NULL;
 				ret = -ENOMEM;
+			} else if (!s->members[k]->controllers[0] && !(ci->v2[i] = strdup(ci->procs[i][k]))) {
+				ret = -ENOMEM;
+			} else if (!s->members[k]->controllers[0]) {
+				*strrchr(ci->v2[i], '/') = 0;   /* the directory of its cgroup.procs */
 			}
 	}
 	for (size_t i = 0; i < nr_b; i++)
@@ -844,13 +848,27 @@ int cgroup_prepare(struct cgroup_image *ci, int mode, const struct cr_cgroup_roo
 	return ret;
 }
 
+static const CgroupTask *task_of(const struct cgroup_image *ci, uint32_t pid)
+{
+	for (size_t i = 0; ci->procs && i < ci->e->n_tasks; i++)
+		if (ci->e->tasks[i]->pid == pid)
+			return ci->e->tasks[i];
+	return NULL;
+}
+
+int cgroup_v2_fd(const struct cgroup_image *ci, uint32_t pid)
+{
+	const CgroupTask *t = task_of(ci, pid);
+
+	if (!t || !ci->v2[t->set - 1])
+		return -1;
+	return open(ci->v2[t->set - 1], O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
 int cgroup_enter(const struct cgroup_image *ci, uint32_t pid)
 {
-	const CgroupTask *t = NULL;
+	const CgroupTask *t = task_of(ci, pid);
 
-	for (size_t i = 0; ci->procs && i < ci->e->n_tasks && !t; i++)
-		if (ci->e->tasks[i]->pid == pid)
-			t = ci->e->tasks[i];
 	if (!t)
 		return 0;
 	for (char **p = ci->procs[t->set - 1]; *p; p++) {
@@ -880,8 +898,10 @@ void cgroup_free(struct cgroup_image *ci)
 		for (char **p = ci->procs[i]; p && *p; p++)
 			free(*p);
 		free(ci->procs[i]);
+		free(ci->v2 ? ci->v2[i] : NULL);
 	}
 	free(ci->procs);
+	free(ci->v2);
 	for (size_t i = 0; i < ci->nr_created; i++)
 		free(ci->created[i]);
 	free(ci->created);

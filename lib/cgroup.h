@@ -40,6 +40,7 @@ int cgroup_dump(const struct tree *t, struct img_dir *dir);
 struct cgroup_image {
 	CgroupEntry *e;         /* NULL: images without cgroup.img */
 	char ***procs;          /* per set: its cgroup.procs files, NULL-terminated (after prepare) */
+	char **v2;              /* per set: its cgroup v2 directory, or NULL */
 	char **created;         /* cgroups the restore made, parents first */
 	size_t nr_created;
 };
@@ -50,6 +51,8 @@ int cgroup_load(struct img_dir *dir, PstreeEntry *const *entries, size_t nr, str
  * (the caller's roots, else our own cgroup), make missing cgroups and write the
  * limits as mode asks. */
 int cgroup_prepare(struct cgroup_image *ci, int mode, const struct cr_cgroup_root *roots, size_t nr_roots);
+/* An fd of the v2 cgroup of pid's set, for clone3's CLONE_INTO_CGROUP; -1 if none. */
+int cgroup_v2_fd(const struct cgroup_image *ci, uint32_t pid);
 /* In the new task pid (the images' PID), before it does anything else. */
 int cgroup_enter(const struct cgroup_image *ci, uint32_t pid);
 /* A failed restore: remove the cgroups it made (the tree is dead by now). */

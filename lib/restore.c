@@ -546,14 +546,15 @@ static void __attribute__((noreturn)) child_fail(const struct restore_ctx *c, si
 	_exit(1);
 }
 
-static pid_t clone_at_flags(pid_t pid, uint64_t flags, int exit_signal)
+static pid_t clone_at_cgroup(pid_t pid, uint64_t flags, int exit_signal, int cgroup_fd)
 {
 	pid_t tid = pid;
 	struct clone_args ca = {
-		.flags = flags,
+		.flags = flags | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0),
 		.exit_signal = exit_signal,
 		.set_tid = (uintptr_t)&tid,
 		.set_tid_size = 1,
+		.cgroup = cgroup_fd >= 0 ? cgroup_fd : 0,
 	};
 
 	/* A PID held by a zombie is free as soon as its parent reaps it: a tree killed
@@ -574,9 +575,40 @@ static pid_t clone_at_flags(pid_t pid, uint64_t flags, int exit_signal)
 	}
 }
 
+static pid_t clone_at_flags(pid_t pid, uint64_t flags, int exit_signal)
+{
+	return clone_at_cgroup(pid, flags, exit_signal, -1);
+}
+
 static pid_t clone_at(pid_t pid, int exit_signal)
 {
 	return clone_at_flags(pid, 0, exit_signal);
+}
+
+/* The fd a task was cloned into its v2 cgroup with: the child closes its copy first. */
+static int cg_clone_fd = -1;
+
+/* A process of the tree: born in its v2 cgroup (CLONE_INTO_CGROUP) where the kernel
+ * takes it; else it writes itself there (cgroup_enter) like into the v1 ones. */
+static pid_t clone_task(const struct restore_ctx *c, size_t idx, uint64_t flags, int exit_signal)
+{
+	const PstreeEntry *e = c->rs->entries[idx];
+	int fd = e->zombie ? -1 : cgroup_v2_fd(&c->rs->cg, e->pid);
+	pid_t pid;
+
+	if (fd >= 0) {
+		cg_clone_fd = fd;
+		pid = clone_at_cgroup(e->pid, flags, exit_signal, fd);
+		if (pid == 0)
+			return 0;
+		int err = errno;
+		cg_clone_fd = -1;
+		close(fd);
+		if (pid > 0 || err == EEXIST)
+			return errno = err, pid;
+		pr_debug("pid %u: clone3 into its cgroup failed (%s), it joins it after", e->pid, strerror(err));
+	}
+	return clone_at_flags(e->pid, flags, exit_signal);
 }
 
 static int clone_failed(uint32_t pid)
@@ -649,7 +681,7 @@ static int fork_children(const struct restore_ctx *c, size_t idx)
 				const PstreeEntry *e = rs->entries[j];
 				if (e->ppid != me || e->sid != sh->sid)
 					continue;
-				pid_t pid = clone_at_flags(e->pid, CLONE_PARENT, 0);
+				pid_t pid = clone_task(c, j, CLONE_PARENT, 0);
 				if (pid == 0)
 					child_main(c, j);
 				if (pid < 0) {
@@ -669,7 +701,7 @@ static int fork_children(const struct restore_ctx *c, size_t idx)
 		if (e->ppid != me || (e->sid != e->pid && e->sid != rs->entries[idx]->sid &&
 				      session_helper_of(rs, e->sid, idx)))
 			continue;
-		pid_t pid = clone_at(e->pid, e->zombie ? SIGCHLD : (int)rs->tasks[j].exit_signal);
+		pid_t pid = clone_task(c, j, 0, e->zombie ? SIGCHLD : (int)rs->tasks[j].exit_signal);
 		if (pid == 0)
 			child_main(c, j);
 		if (pid < 0)
@@ -752,6 +784,10 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
 	/* its cgroups first: all it allocates from here on is charged there */
+	if (cg_clone_fd >= 0) {
+		close(cg_clone_fd);
+		cg_clone_fd = -1;
+	}
 	if (cgroup_enter(&c->rs->cg, t->pstree->pid))
 		child_fail(c, idx);
 	if (idx == 0 && c->new_pidns && t->pstree->pid == 1 && pidns_mount_proc())
@@ -1057,7 +1093,7 @@ static void __attribute__((noreturn)) pidns_init(const struct restore_ctx *c)
 
 	if (pidns_mount_proc())
 		child_fail(c, 0);
-	root = clone_at(c->rs->entries[0]->pid, c->rs->tasks[0].exit_signal);
+	root = clone_task(c, 0, 0, c->rs->tasks[0].exit_signal);
 	if (root == 0)
 		child_main(c, 0);
 	if (root < 0) {
@@ -1085,7 +1121,7 @@ static pid_t clone_root(const struct restore_ctx *c)
 	pid_t pid;
 
 	if (!c->new_pidns) {
-		pid = clone_at(rs->entries[0]->pid, rs->tasks[0].exit_signal);
+		pid = clone_task(c, 0, 0, rs->tasks[0].exit_signal);
 		if (pid == 0)
 			child_main(c, 0);
 		return pid < 0 ? clone_failed(rs->entries[0]->pid) : pid;

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include "image/image.h"
+#include "kerndat.h"
 #include "log.h"
 #include "proc/seccomp.h"
 #include "proc/tree.h"
@@ -237,6 +238,9 @@ int seccomp_load(struct img_dir *dir, PstreeEntry *const *entries, size_t nr, st
 	img_close(img);
 	if (ret)
 		return ret;
+	if (si->e->n_threads && !kerndat_get()->seccomp_suspend)
+		return pr_err("the images have seccomp filters or strict mode, and this kernel or caller can't "
+			      "suspend them while the restorer runs (crtool check: seccomp-suspend)"), -EOPNOTSUPP;
 	if (!(si->depth = calloc(si->e->n_filters + 1, sizeof(*si->depth))))
 		return -ENOMEM;
 	return validate(si->e, entries, nr, si->depth);

@@ -794,6 +794,15 @@ static int make_dirs(struct cgroup_image *ci, const struct base *b, size_t nr_b,
 	return 0;
 }
 
+static bool below_root(const CgroupEntry *e, const char *ctl)
+{
+	for (size_t i = 0; i < e->n_sets; i++)
+		for (size_t k = 0; k < e->sets[i]->n_members; k++)
+			if (!strcmp(e->sets[i]->members[k]->controllers, ctl) && e->sets[i]->members[k]->path[0])
+				return true;
+	return false;
+}
+
 int cgroup_prepare(struct cgroup_image *ci, int mode, const struct cr_cgroup_root *roots, size_t nr_roots)
 {
 	const CgroupEntry *e = ci->e;
@@ -817,8 +826,15 @@ int cgroup_prepare(struct cgroup_image *ci, int mode, const struct cr_cgroup_roo
 	ret = parse_cgroup_file(buf, &own, &nr_own);
 	free(buf);
 	for (size_t i = 0; !ret && i < e->n_sets; i++)
-		for (size_t k = 0; !ret && k < e->sets[i]->n_members; k++)
-			ret = add_base(&b, &nr_b, e->sets[i]->members[k]->controllers, &hs, own, nr_own, roots, nr_roots);
+		for (size_t k = 0; !ret && k < e->sets[i]->n_members; k++) {
+			const char *ctl = e->sets[i]->members[k]->controllers;
+			/* a hierarchy this host lacks matters only if a process was below the root's cgroup in it */
+			if (!cg_hier_find(&hs, ctl) && !below_root(e, ctl)) {
+				pr_warn("cgroup hierarchy %s of the images is not mounted here: left out", ctl[0] ? ctl : "v2");
+				continue;
+			}
+			ret = add_base(&b, &nr_b, ctl, &hs, own, nr_own, roots, nr_roots);
+		}
 	if (!ret)
 		ret = make_dirs(ci, b, nr_b, mode);
 	if (!ret && (!(ci->procs = calloc(e->n_sets, sizeof(*ci->procs))) || !(ci->v2 = calloc(e->n_sets, sizeof(char *)))))
@@ -829,12 +845,14 @@ int cgroup_prepare(struct cgroup_image *ci, int mode, const struct cr_cgroup_roo
 			ret = -ENOMEM;
 			break;
 		}
-		for (size_t k = 0; !ret && k < s->n_members; k++)
-			if (asprintf(&ci->procs[i][k], "%s%s%s/cgroup.procs", base_of(b, nr_b, s->members[k]->controllers),
+		for (size_t k = 0, n = 0; !ret && k < s->n_members; k++)
+			if (!base_of(b, nr_b, s->members[k]->controllers))
+				continue;
+			else if (asprintf(&ci->procs[i][n++], "%s%s%s/cgroup.procs", base_of(b, nr_b, s->members[k]->controllers),
 				     s->members[k]->path[0] ? "/" : "", s->members[k]->path) < 0) {
-				ci->procs[i][k] = NULL;
+				ci->procs[i][--n] = NULL;
 				ret = -ENOMEM;
-			} else if (!s->members[k]->controllers[0] && !(ci->v2[i] = strdup(ci->procs[i][k]))) {
+			} else if (!s->members[k]->controllers[0] && !(ci->v2[i] = strdup(ci->procs[i][n - 1]))) {
 				ret = -ENOMEM;
 			} else if (!s->members[k]->controllers[0]) {
 				*strrchr(ci->v2[i], '/') = 0;   /* the directory of its cgroup.procs */

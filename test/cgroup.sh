@@ -1,5 +1,5 @@
 #!/bin/bash
-# test/cgroup.sh: cgroups, the freezer and their error paths.
+# test/cgroup.sh: cgroups, the freezer, and their and seccomp's error paths.
 #   - a full restore makes the cgroups the dump saw again, with their limits
 #     (the test program's cgroups are removed between dump and restore);
 #   - strict refuses a cgroup that exists with other limits; a --cgroup-root
@@ -242,6 +242,18 @@ if start sec seccomp; then
 	expect_error seccomp-image-chain "seccomp.img" "bad mode or filter" && pass seccomp-image-chain
 else
 	fail seccomp-image-flags "seccomp did not start"
+fi
+
+# ---- dump: a seccomp filter with a listener (SECCOMP_RET_USER_NOTIF)
+if start notif seccomp --notify; then
+	mkdir "$T/d-notif"
+	crt dump -t "$PID" -D "$T/d-notif"
+	if expect_error seccomp-listener "seccomp filter" "SECCOMP_RET_USER_NOTIF" "not supported"; then
+		if running_untraced "$PID"; then pass seccomp-listener; else fail seccomp-listener "not running untraced"; fi
+	fi
+	kill -9 "$PID"
+else
+	fail seccomp-listener "seccomp --notify did not start: $(cat "$T/notif.out")"
 fi
 
 # ---- freezer v1: a tree in a freezer cgroup, dumped and left running, the cgroup thawed

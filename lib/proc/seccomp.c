@@ -82,6 +82,21 @@ static uint32_t forest_add(struct forest *fo, uint32_t parent, uint32_t flags, u
 	return f->id;
 }
 
+/* A filter that can hand a call to a listener (SECCOMP_RET_USER_NOTIF): the
+ * listener's fd can't be restored, and without it the call would fail. */
+static bool notifies(const uint8_t *prog, long n)
+{
+	for (long i = 0; i < n; i++) {
+		uint16_t code;
+		uint32_t k;
+		memcpy(&code, prog + i * INSN_SIZE, 2);
+		memcpy(&k, prog + i * INSN_SIZE + 4, 4);
+		if (code == (0x06 | 0x00) /* BPF_RET | BPF_K */ && (k & 0xffff0000U) == 0x7fc00000U)
+			return true;
+	}
+	return false;
+}
+
 /* The chain of a stopped thread, into the forest: its innermost filter's id. */
 static int dump_chain(pid_t tid, struct forest *fo, uint32_t *innermost)
 {
@@ -105,6 +120,11 @@ static int dump_chain(pid_t tid, struct forest *fo, uint32_t *innermost)
 		if (ptrace(PTRACE_SECCOMP_GET_FILTER, tid, (void *)k, prog) != n) {
 			free(prog);
 			return pr_perror("seccomp filter %zu of thread %d changed while read", k, tid);
+		}
+		if (notifies(prog, n)) {
+			free(prog);
+			return pr_err("thread %d has a seccomp filter that passes calls to a listener "
+				      "(SECCOMP_RET_USER_NOTIF): not supported", tid), -EOPNOTSUPP;
 		}
 		if (ptrace(PTRACE_SECCOMP_GET_METADATA, tid, (void *)sizeof(md), &md) < 0) {
 			free(prog);

@@ -7,6 +7,8 @@
  *   --shared  the main thread installs B too, with TSYNC: both run [A, B]
  *   --strict  no filters: the thread enters strict mode (Seccomp: 1) and then
  *             only reads a pipe and answers on another
+ *   --notify  (an error case for test/cgroup.sh) a filter that passes getppid to a
+ *             listener (SECCOMP_RET_USER_NOTIF): the dump must refuse it
  * After CHECK: each thread's Seccomp and Seccomp_filters lines as before, the
  * blocked calls still fail with their errno in the threads they should, and
  * other calls (getpid, the same calls in threads without the filter) work.
@@ -104,7 +106,22 @@ static void *thread_main(void *arg)
 
 int main(int argc, char **argv)
 {
-	tst_init_opts(argc, argv, NULL, "shared,strict");
+	tst_init_opts(argc, argv, NULL, "shared,strict,notify");
+	if (tst_opt_flag("notify")) {
+		struct sock_filter f[] = {
+			BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+			BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
+			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		};
+		struct sock_fprog prog = { .len = 4, .filter = f };
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+		    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog) < 0)
+			tst_fail("a filter with a listener: %s", strerror(errno));
+		tst_ready();
+		tst_wait_check();
+		tst_pass();
+	}
 	shared = tst_opt_flag("shared");
 	strict = tst_opt_flag("strict");
 	pthread_t th;

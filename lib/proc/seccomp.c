@@ -1,7 +1,8 @@
 /* seccomp filters and strict mode, both directions (see seccomp.h).
  *
- * The kernel hands out a thread's chain innermost first: filter 0 is the last
- * one installed.  Chains equal in content and order are stored once, as a tree
+ * The kernel hands out a thread's chain oldest first: filter 0 (of
+ * PTRACE_SECCOMP_GET_FILTER and GET_METADATA alike) is the first one installed,
+ * the outermost, and the last index the innermost.  Chains equal in content and order are stored once, as a tree
  * of filters: what fork and clone share in the kernel is shared in the image.
  * A restored process installs its chain anew (processes do not share the
  * objects, which no program can tell); threads that all ran one chain get it
@@ -110,7 +111,7 @@ static int dump_chain(pid_t tid, struct forest *fo, uint32_t *innermost)
 		return pr_perror("can't read the seccomp filters of thread %d (PTRACE_SECCOMP_GET_FILTER; "
 				 "needs CAP_SYS_ADMIN and a tracer without seccomp)", tid);
 	uint32_t parent = 0;
-	for (size_t k = depth; k-- > 0;) {
+	for (size_t k = 0; k < depth; k++) {
 		struct { uint64_t filter_off, flags; } md = { k, 0 };
 		uint8_t *prog;
 

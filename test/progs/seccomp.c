@@ -12,6 +12,9 @@
  * After CHECK: each thread's Seccomp and Seccomp_filters lines as before, the
  * blocked calls still fail with their errno in the threads they should, and
  * other calls (getpid, the same calls in threads without the filter) work.
+ * A helper child, forked before any filter (a tracer must have none), reads
+ * with ptrace the flags of each thread's innermost filter: B keeps
+ * SECCOMP_FILTER_FLAG_LOG, A has none.
  */
 #include "tst.h"
 
@@ -24,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -32,6 +37,56 @@ static int shared, strict;
 static pid_t thread_tid;
 static int to_thread[2], from_thread[2];
 static pthread_barrier_t set_up;
+static int to_helper[2], from_helper[2];
+
+/* The flags of tid's innermost filter (PTRACE_SECCOMP_GET_METADATA), or -errno.
+ * The kernel counts filters oldest first: the innermost is the last it knows. */
+static long innermost_flags(pid_t tid)
+{
+	struct { uint64_t filter_off, flags; } md;
+	long r = -ENOENT;
+	int st;
+
+	if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) || ptrace(PTRACE_INTERRUPT, tid, NULL, NULL))
+		return -errno;
+	if (waitpid(tid, &st, __WALL) != tid)
+		r = -errno;
+	else
+		for (uint64_t off = 0;; off++) {
+			md.filter_off = off;
+			md.flags = 0;
+			if (ptrace(0x420d /* PTRACE_SECCOMP_GET_METADATA */, tid, (void *)sizeof(md), &md) < 0) {
+				if (errno != ENOENT)
+					r = -errno;
+				break;
+			}
+			r = (long)md.flags;
+		}
+	ptrace(PTRACE_DETACH, tid, NULL, NULL);
+	return r;
+}
+
+/* The helper: for each tid it reads, the flags it finds. */
+static void __attribute__((noreturn)) helper_main(void)
+{
+	pid_t tid;
+
+	while (read(to_helper[0], &tid, sizeof(tid)) == sizeof(tid)) {
+		long flags = innermost_flags(tid);
+		if (write(from_helper[1], &flags, sizeof(flags)) != sizeof(flags))
+			break;
+	}
+	_exit(0);
+}
+
+static long ask_helper(pid_t tid)
+{
+	long flags = -EPIPE;
+
+	if (write(to_helper[1], &tid, sizeof(tid)) != sizeof(tid) || read(from_helper[0], &flags, sizeof(flags)) != sizeof(flags))
+		return -EPIPE;
+	return flags;
+}
 
 static void install(int nr, int err, unsigned flags)
 {
@@ -129,6 +184,15 @@ int main(int argc, char **argv)
 
 	if (pipe(to_thread) || pipe(from_thread) || pthread_barrier_init(&set_up, NULL, 2))
 		tst_fail("pipe: %s", strerror(errno));
+	pid_t helper = -1;
+	if (!strict) {
+		if (pipe(to_helper) || pipe(from_helper))
+			tst_fail("pipe: %s", strerror(errno));
+		if ((helper = fork()) < 0)
+			tst_fail("fork: %s", strerror(errno));
+		if (helper == 0)
+			helper_main();
+	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		tst_fail("PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
 	if (!strict)
@@ -153,6 +217,9 @@ int main(int argc, char **argv)
 			tst_fail("before the dump: thread %d has Seccomp %d with %d filters, want %d with %d", i, mode[i],
 				 filters[i], want_mode[i], want_filters[i]);
 
+	if (!strict && (ask_helper(getpid()) != (shared ? (long)SECCOMP_FILTER_FLAG_LOG : 0) ||
+			ask_helper(thread_tid) != (long)SECCOMP_FILTER_FLAG_LOG))
+		tst_fail("before the dump: the innermost filters' flags are not as installed");
 	tst_ready();
 	tst_wait_check();
 
@@ -170,6 +237,11 @@ int main(int argc, char **argv)
 			tst_fail("the strict thread does not answer any more");
 		tst_pass();
 	}
+	long fl[2] = { ask_helper(getpid()), ask_helper(thread_tid) };
+	long want_fl[2] = { shared ? SECCOMP_FILTER_FLAG_LOG : 0, SECCOMP_FILTER_FLAG_LOG };
+	for (int i = 0; i < 2; i++)
+		if (fl[i] != want_fl[i])
+			tst_fail("thread %d's innermost filter has flags %ld, want %ld", i, fl[i], want_fl[i]);
 	long ppid, um;
 	int ppid_errno, um_errno;
 	probe(&ppid, &ppid_errno, &um, &um_errno);

@@ -449,11 +449,13 @@ static int dump_task(CgroupEntry *e, const struct cg_hiers *hs, const struct cg_
 		for (size_t k = 0; k < nr_roots && !r; k++)
 			if (!strcmp(roots[k].ctl, l[i].ctl))
 				r = &roots[k];
+		/* outside the root task's cgroup: kept absolute, restored only where it exists */
 		if (!r || !(rel = below(r->path, l[i].path))) {
-			ret = (pr_err("pid %d is in cgroup %s of hierarchy \"%s\", outside the root task's (%s): "
-				      "dump the tree from a task at the top of its cgroups", task->s.pid, l[i].path,
-				      l[i].ctl, r ? r->path : "none"), -EOPNOTSUPP);
-			break;
+			pr_warn("pid %d is in cgroup %s of hierarchy \"%s\", outside the root task's: saved as it is",
+				task->s.pid, l[i].path, l[i].ctl);
+			if (!(m[i] = member_new(l[i].ctl, l[i].path)))
+				ret = -ENOMEM;
+			continue;
 		}
 		if (!(m[i] = member_new(l[i].ctl, rel)) || (ret = add_dirs(e, hs, r->path, l[i].ctl, rel)))
 			ret = ret ? ret : -ENOMEM;
@@ -553,7 +555,8 @@ static int validate(const CgroupEntry *e, PstreeEntry *const *entries, size_t nr
 		if (s->id != i + 1)
 			return pr_err("cgroup.img: set %zu has id %u", i, s->id), -EINVAL;
 		for (size_t k = 0; k < s->n_members; k++) {
-			if (!ctl_ok(s->members[k]->controllers) || !rel_ok(s->members[k]->path))
+			const char *mp = s->members[k]->path;
+			if (!ctl_ok(s->members[k]->controllers) || (strcmp(mp, "/") && !rel_ok(mp[0] == '/' ? mp + 1 : mp)))
 				return pr_err("cgroup.img: set %u has a bad hierarchy or path", s->id), -EINVAL;
 			for (size_t j = 0; j < k; j++)
 				if (!strcmp(s->members[j]->controllers, s->members[k]->controllers))
@@ -794,6 +797,33 @@ static int make_dirs(struct cgroup_image *ci, const struct base *b, size_t nr_b,
 	return 0;
 }
 
+/* Where a member's processes go: below the base of its hierarchy, or an absolute
+ * cgroup (one outside the root task's at the dump) that must exist here.  NULL
+ * with *ret 0: a hierarchy left out. */
+static char *member_dir(const CgroupMember *m, const struct base *b, size_t nr_b, const struct cg_hiers *hs, int *ret)
+{
+	const struct cg_hier *h = cg_hier_find(hs, m->controllers);
+	const char *base = base_of(b, nr_b, m->controllers);
+	struct stat st;
+	char *dir = NULL;
+
+	if (m->path[0] != '/') {
+		if (base && asprintf(&dir, "%s%s%s", base, m->path[0] ? "/" : "", m->path) < 0)
+			*ret = -ENOMEM, dir = NULL;
+		return dir;
+	}
+	if (!h)
+		return NULL;
+	if (!(dir = cg_dir(h, m->path)) || stat(dir, &st) || !S_ISDIR(st.st_mode)) {
+		pr_err("cgroup %s of hierarchy %s, where a process was outside the root's cgroup, does not "
+		       "exist here", m->path, m->controllers[0] ? m->controllers : "unified (v2)");
+		*ret = -ENOENT;
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
 static bool below_root(const CgroupEntry *e, const char *ctl)
 {
 	for (size_t i = 0; i < e->n_sets; i++)
@@ -845,18 +875,17 @@ int cgroup_prepare(struct cgroup_image *ci, int mode, const struct cr_cgroup_roo
 			ret = -ENOMEM;
 			break;
 		}
-		for (size_t k = 0, n = 0; !ret && k < s->n_members; k++)
-			if (!base_of(b, nr_b, s->members[k]->controllers))
+		for (size_t k = 0, n = 0; !ret && k < s->n_members; k++) {
+			const CgroupMember *m = s->members[k];
+			char *dir = member_dir(m, b, nr_b, &hs, &ret);
+			if (!dir)
 				continue;
-			else if (asprintf(&ci->procs[i][n++], "%s%s%s/cgroup.procs", base_of(b, nr_b, s->members[k]->controllers),
-				     s->members[k]->path[0] ? "/" : "", s->members[k]->path) < 0) {
-				ci->procs[i][--n] = NULL;
+			if (asprintf(&ci->procs[i][n], "%s/cgroup.procs", dir) < 0)
 				ret = -ENOMEM;
-			} else if (!s->members[k]->controllers[0] && !(ci->v2[i] = strdup(ci->procs[i][n - 1]))) {
-				ret = -ENOMEM;
-			} else if (!s->members[k]->controllers[0]) {
-				*strrchr(ci->v2[i], '/') = 0;   /* the directory of its cgroup.procs */
-			}
+			else if (n++, !m->controllers[0])
+				ci->v2[i] = dir, dir = NULL;
+			free(dir);
+		}
 	}
 	for (size_t i = 0; i < nr_b; i++)
 		free(b[i].dir);

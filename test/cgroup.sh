@@ -167,6 +167,50 @@ else
 	fail cgroups-full-made "runner: $(head -n 3 "$T/err")"
 fi
 
+# ---- a process outside the root's cgroup: saved by its absolute path, restored there
+# (tree: the root goes to X/in, its first child A to X/out; the others stay in ours)
+X=$CG2/libcr-abs-$$
+if mkdir "$X" "$X/in" "$X/out" && CGS+=("$X") && start abs tree; then
+	P=$PID
+	A=$(ps -o pid= --ppid "$P" | head -n 1 | tr -d ' ')
+	ALL="$P $(ps -o pid= --ppid "$P" | tr '\n' ' ')"
+	echo "$P" >"$X/in/cgroup.procs"
+	echo "$A" >"$X/out/cgroup.procs"
+	mkdir "$T/d-abs"
+	crt dump -t "$P" -D "$T/d-abs"
+	if [ "$RC" != 0 ]; then
+		fail cgroup-outside-root "dump failed"
+	else
+		sleep 0.2
+		# stdin a pipe that stays open: the restored tree waits for CHECK on it
+		{
+			sleep 60 &
+			echo $! >"$T/sleep.pid"
+			wait
+		} | "$CRTOOL" restore -D "$T/d-abs" -d --pidfile "$T/restored.pid" --manage-cgroups=soft \
+			--cgroup-root "unified:/libcr-abs-$$/in" >"$T/out" 2>"$T/err" &
+		PIDS+=($!)
+		for ((i = 0; i < 200; i++)); do
+			[ -s "$T/restored.pid" ] && break
+			sleep 0.05
+		done
+		want_in="0::/libcr-abs-$$/in"
+		want_out="0::/libcr-abs-$$/out"
+		if [ ! -s "$T/restored.pid" ]; then
+			fail cgroup-outside-root "restore failed"
+		elif ! grep -qx "$want_in" "/proc/$P/cgroup" || ! grep -qx "$want_out" "/proc/$A/cgroup"; then
+			fail cgroup-outside-root "root in $(grep '^0::' "/proc/$P/cgroup"), child in $(grep '^0::' "/proc/$A/cgroup")"
+		else
+			pass cgroup-outside-root
+		fi
+		# shellcheck disable=SC2086
+		kill -9 $ALL "$(cat "$T/sleep.pid")" 2>/dev/null
+		rm -f "$T/restored.pid"
+	fi
+else
+	fail cgroup-outside-root "could not set up"
+fi
+
 # ---- strict: a cgroup that exists with another limit
 PIDS_D=$(cgdir pids)
 if [ -z "$PIDS_D" ]; then

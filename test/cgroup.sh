@@ -211,6 +211,36 @@ else
 	fail cgroup-outside-root "could not set up"
 fi
 
+# ---- a restore that fails after making cgroups removes them again
+if start undo cgroup; then
+	P=$PID
+	DIRS=$(prog_cgroups "$P")
+	for d in $DIRS; do CGS+=("$d"); done
+	mkdir "$T/d-undo"
+	crt dump -t "$P" -D "$T/d-undo"
+	for d in $DIRS; do
+		for ((i = 0; i < 100; i++)); do
+			rmdir "$d"/*/ "$d" 2>/dev/null && break
+			sleep 0.01
+		done
+	done
+	: | CR_FAULT=restore-restorer timeout 60 "$CRTOOL" restore -D "$T/d-undo" -d --manage-cgroups=full >"$T/out" 2>"$T/err"
+	RC=$?
+	if expect_error cgroups-undo "injected fault"; then
+		left=
+		for d in $DIRS; do [ -d "$d" ] && left="$left $d"; done
+		if [ -n "$left" ]; then
+			fail cgroups-undo "cgroups left after the failed restore:$left"
+		elif kill -0 "$P" 2>/dev/null; then
+			fail cgroups-undo "a process runs at pid $P after the failed restore"
+		else
+			pass cgroups-undo
+		fi
+	fi
+else
+	fail cgroups-undo "cgroup did not start"
+fi
+
 # ---- strict: a cgroup that exists with another limit
 PIDS_D=$(cgdir pids)
 if [ -z "$PIDS_D" ]; then
@@ -364,6 +394,28 @@ else
 		fi
 	fi
 	echo 0 >"$C/cgroup.freeze"
+fi
+
+# ---- freezer: the seize fails after the freeze: the cgroup is thawed, its task untraced
+C=$CG2/libcr-freeze-fault-$$
+if mkdir "$C" && CGS+=("$C") && start ff counter; then
+	echo "$PID" >"$C/cgroup.procs"
+	mkdir "$T/d-ff"
+	CR_FAULT=seize timeout 60 "$CRTOOL" dump -t "$PID" -D "$T/d-ff" --freeze-cgroup "$C" </dev/null >"$T/out" 2>"$T/err"
+	RC=$?
+	if expect_error freeze-seize-fails "injected fault"; then
+		if ! running_untraced "$PID"; then
+			fail freeze-seize-fails "not running untraced: $(grep -E '^(State|TracerPid)' "/proc/$PID/status" | tr '\n' ' ')"
+		elif ! grep -qx "frozen 0" "$C/cgroup.events"; then
+			fail freeze-seize-fails "the cgroup stayed frozen"
+		elif ! send_check ff; then
+			fail freeze-seize-fails "counter: $(cat "$T/ff.out")"
+		else
+			pass freeze-seize-fails
+		fi
+	fi
+else
+	fail freeze-seize-fails "could not set up"
 fi
 
 # ---- freezer: a directory that is no cgroup

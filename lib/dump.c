@@ -253,13 +253,16 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 			goto out;
 		dir.ps = &ps;
 	}
-	/* a frozen cgroup first: nothing in it forks while the tree is seized */
+	/* a frozen cgroup first: nothing in it forks while the tree is seized (the
+	 * tree is stopped from the freeze on) */
+	t_frozen = now_ms();
 	if (opts.sz > offsetof(struct cr_dump_opts, freeze_cgroup) && opts.freeze_cgroup &&
 	    (ret = cgroup_freeze_seize(opts.freeze_cgroup, &fz)))
 		goto out;
 	if ((ret = tree_seize(opts.pid, &tree)) || (ret = cgroup_freeze_check(&fz)) || (ret = tree_map_pidns(&tree)))
 		goto out;
-	t_frozen = now_ms();
+	if (!fz.dir)
+		t_frozen = now_ms();
 	inet_diag_reset();
 	/* the tree's own network namespace: its sockets are found and locked in it */
 	if ((ret = netns_dump_prepare(&tree, opts.externals, opts.nr_externals, &nd)))

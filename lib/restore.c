@@ -835,7 +835,10 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 		child_fail(c, idx);
 	for (uint32_t i = 0; i < nr_vdso; i++)
 		vdso_len += vdso[i].len;
-	plan_layout(t, vdso_len, seccomp_area_size(&c->rs->seccomp, t->pstree), &l);
+	size_t seccomp_len;
+	if (seccomp_area_size(&c->rs->seccomp, t->pstree, &seccomp_len))
+		child_fail(c, idx);
+	plan_layout(t, vdso_len, seccomp_len, &l);
 	if (premap_reserve(t->mm, l.len + premap_len, kd->task_size, &base))
 		child_fail(c, idx);
 	/* the restorer region first, the premapped areas after it */
@@ -893,7 +896,8 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	    timers_restorer_args(&t->timers, t->pstree, a))
 		child_fail(c, idx);
 	free(areas);
-	seccomp_restorer_args(&c->rs->seccomp, t->pstree, a, (struct rst_thread *)(base + l.threads), base + l.seccomp);
+	if (seccomp_restorer_args(&c->rs->seccomp, t->pstree, a, (struct rst_thread *)(base + l.threads), base + l.seccomp))
+		child_fail(c, idx);
 
 	int exe_fd = open(mm->exe_path, O_RDONLY | O_CLOEXEC);
 	if (exe_fd < 0) {

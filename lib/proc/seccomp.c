@@ -297,33 +297,47 @@ static bool shared_chain(const struct seccomp_image *si, const PstreeEntry *p)
 	return true;
 }
 
-size_t seccomp_area_size(const struct seccomp_image *si, const PstreeEntry *p)
+#define PARENT_OF(si, id) ((si)->e->filters[(id) - 1]->has_parent ? (si)->e->filters[(id) - 1]->parent : 0)
+
+/* The programs are copied once per process, each thread's list pointing at them. */
+int seccomp_area_size(const struct seccomp_image *si, const PstreeEntry *p, size_t *out)
 {
+	bool shared, *seen;
 	size_t len = 0;
 
+	*out = 0;
 	if (!seccomp_any(si))
 		return 0;
-	for (size_t k = 0; k < p->n_threads; k++) {
+	if (!(seen = calloc(si->e->n_filters + 1, sizeof(*seen))))
+		return -ENOMEM;
+	shared = shared_chain(si, p);
+	for (size_t k = 0; k < p->n_threads && !(shared && k); k++) {
 		const SeccompThread *t = thread_of(si, p->threads[k]);
 		if (!t || t->mode != 2)
 			continue;
-		/* each filter's program copied per thread: simple, and bounded by the kernel's path limit */
-		for (uint32_t id = t->filter; id; id = si->e->filters[id - 1]->has_parent ? si->e->filters[id - 1]->parent : 0)
-			len += sizeof(struct rst_seccomp_filter) + si->e->filters[id - 1]->prog.len;
-		if (shared_chain(si, p))
-			break;
+		for (uint32_t id = t->filter; id; id = PARENT_OF(si, id)) {
+			len += sizeof(struct rst_seccomp_filter);
+			if (!seen[id])
+				len += si->e->filters[id - 1]->prog.len;
+			seen[id] = true;
+		}
 	}
-	return len;
+	free(seen);
+	*out = len;
+	return 0;
 }
 
-void seccomp_restorer_args(const struct seccomp_image *si, const PstreeEntry *p, struct restorer_args *a,
-			   struct rst_thread *threads, uint64_t area)
+int seccomp_restorer_args(const struct seccomp_image *si, const PstreeEntry *p, struct restorer_args *a,
+			  struct rst_thread *threads, uint64_t area)
 {
 	bool shared = shared_chain(si, p);
+	uint64_t *placed = seccomp_any(si) ? calloc(si->e->n_filters + 1, sizeof(*placed)) : NULL;
 
+	if (seccomp_any(si) && !placed)
+		return -ENOMEM;
 	a->seccomp_tsync = shared;
 	for (size_t k = 0; k < p->n_threads; k++) {
-		const SeccompThread *t = thread_of(si, p->threads[k]);
+		const SeccompThread *t = placed ? thread_of(si, p->threads[k]) : NULL;
 		struct rst_thread *rt = &threads[k];
 
 		rt->seccomp_mode = rt->nr_seccomp = 0;
@@ -337,14 +351,18 @@ void seccomp_restorer_args(const struct seccomp_image *si, const PstreeEntry *p,
 		struct rst_seccomp_filter *out = (struct rst_seccomp_filter *)area;
 		area += n * sizeof(*out);
 		/* walk innermost to outermost, filling the list from its end */
-		size_t at = n;
-		for (uint32_t id = t->filter; id; id = si->e->filters[id - 1]->has_parent ? si->e->filters[id - 1]->parent : 0) {
+		for (uint32_t id = t->filter, at = n; id; id = PARENT_OF(si, id)) {
 			const SeccompFilter *f = si->e->filters[id - 1];
-			memcpy((void *)area, f->prog.data, f->prog.len);
-			out[--at] = (struct rst_seccomp_filter){ area, f->prog.len / INSN_SIZE, f->flags };
-			area += f->prog.len;
+			if (!placed[id]) {
+				memcpy((void *)area, f->prog.data, f->prog.len);
+				placed[id] = area;
+				area += f->prog.len;
+			}
+			out[--at] = (struct rst_seccomp_filter){ placed[id], f->prog.len / INSN_SIZE, f->flags };
 		}
 		rt->nr_seccomp = n;
 		rt->seccomp = (uint64_t)out;
 	}
+	free(placed);
+	return 0;
 }

@@ -37,10 +37,10 @@ struct seccomp_image {
 int seccomp_load(struct img_dir *dir, PstreeEntry *const *entries, size_t nr, struct seccomp_image *si);
 void seccomp_free(struct seccomp_image *si);
 static inline bool seccomp_any(const struct seccomp_image *si) { return si->e && si->e->n_threads; }
-/* Bytes of restorer region the task's filters take. */
-size_t seccomp_area_size(const struct seccomp_image *si, const PstreeEntry *p);
+/* *len: bytes of restorer region the task's filters take. */
+int seccomp_area_size(const struct seccomp_image *si, const PstreeEntry *p, size_t *len);
 /* Fill the threads' seccomp fields (and a->seccomp_tsync), the programs copied to area. */
-void seccomp_restorer_args(const struct seccomp_image *si, const PstreeEntry *p, struct restorer_args *a,
-			   struct rst_thread *threads, uint64_t area);
+int seccomp_restorer_args(const struct seccomp_image *si, const PstreeEntry *p, struct restorer_args *a,
+			  struct rst_thread *threads, uint64_t area);
 
 #endif

@@ -564,6 +564,8 @@ static int validate(const CgroupEntry *e, PstreeEntry *const *entries, size_t nr
 						      s->members[k]->controllers), -EINVAL;
 		}
 	}
+	if (e->n_tasks > nr)
+		return pr_err("cgroup.img: %zu processes, the tree has %zu", e->n_tasks, nr), -EINVAL;
 	for (size_t i = 0; i < e->n_tasks; i++) {
 		const CgroupTask *t = e->tasks[i];
 		bool found = false;

@@ -226,6 +226,11 @@ static int validate(const SeccompEntry *e, PstreeEntry *const *entries, size_t n
 		}
 	}
 	free(insns);
+	size_t total = 0;
+	for (size_t p = 0; p < nr; p++)
+		total += entries[p]->zombie ? 0 : entries[p]->n_threads;
+	if (e->n_threads > total)
+		return pr_err("seccomp.img: %zu threads, the tree has %zu", e->n_threads, total), -EINVAL;
 	for (size_t i = 0; i < e->n_threads; i++) {
 		const SeccompThread *t = e->threads[i];
 		bool found = false;

@@ -41,7 +41,7 @@ for a in "$@"; do
 	case "$a" in
 	--fast) fast=1 ;;
 	-h | --help)
-		sed -n '2,18p' "$0"
+		sed -n '2,19p' "$0"
 		exit 0
 		;;
 	*)

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include "cr/cr.h"
+#include "cgroup.h"
 #include "fault.h"
 #include "files/files.h"
 #include "image/image.h"
@@ -23,6 +24,7 @@
 #include "ns/time.h"
 #include "proc/core.h"
 #include "proc/seize.h"
+#include "proc/seccomp.h"
 #include "proc/timers.h"
 #include "proc/tree.h"
 #include "pstree.pb-c.h"
@@ -230,6 +232,7 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 	struct share_scan *share = NULL;
 	struct prev_images prev = { .dir = { .dfd = -1 } };
 	struct page_server ps = { .sk = -1 };
+	struct cg_freezer fz = { 0 };
 	double t0, t_frozen;
 	int ret, live = 0, own_ipc = 0;
 	struct netns_dump nd = { .fd = -1 };
@@ -250,14 +253,22 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 			goto out;
 		dir.ps = &ps;
 	}
-	if ((ret = tree_seize(opts.pid, &tree)) || (ret = tree_map_pidns(&tree)))
-		goto out;
+	/* a frozen cgroup first: nothing in it forks while the tree is seized (the
+	 * tree is stopped from the freeze on) */
 	t_frozen = now_ms();
+	if (opts.sz > offsetof(struct cr_dump_opts, freeze_cgroup) && opts.freeze_cgroup &&
+	    (ret = cgroup_freeze_seize(opts.freeze_cgroup, &fz)))
+		goto out;
+	if ((ret = tree_seize(opts.pid, &tree)) || (ret = cgroup_freeze_check(&fz)) || (ret = tree_map_pidns(&tree)))
+		goto out;
+	if (!fz.dir)
+		t_frozen = now_ms();
 	inet_diag_reset();
 	/* the tree's own network namespace: its sockets are found and locked in it */
 	if ((ret = netns_dump_prepare(&tree, opts.externals, opts.nr_externals, &nd)))
 		goto out;
-	if ((ret = check_sessions(&tree, opts.shell_job)) || (ret = tcp_dump_prepare(&tree, opts.tcp_established)))
+	if ((ret = check_sessions(&tree, opts.shell_job)) || (ret = tcp_dump_prepare(&tree, opts.tcp_established)) ||
+	    (ret = seccomp_dump(&tree, &dir)) || (ret = cgroup_dump(&tree, &dir)))
 		goto out;
 	/* files several processes hold: found once for the whole tree */
 	if ((ret = scan_shared_files(&tree, &share)))
@@ -311,6 +322,7 @@ out:
 	netns_dump_end(&nd);
 	inet_diag_reset();
 	tree_release(&tree, false);
+	cgroup_freeze_end(&fz);
 	prev_images_close(&prev);
 	if (ps.sk >= 0)
 		close(ps.sk);   /* a failed round: the server sees it cut short */

@@ -41,6 +41,7 @@ static struct {
 	char clone3[160], mm_map[128], memfd[96], vmsplice[96], kcmp[96];
 	char pagemap_scan[128], uffd[128], wp_async[160], soft_dirty[160];
 	char tcp_repair[128], time_ns[128], rseq[128], timer_ids[128], getfd[128];
+	char seccomp[128];
 } note;
 
 #define NOTE(field, ...) snprintf(note.field, sizeof(note.field), __VA_ARGS__)
@@ -659,9 +660,19 @@ static void probe_ptrace(struct kerndat *kd, pid_t pid)
 			NOTE(rseq, "threads here are not registered");
 	}
 
+	/* the parasite and the restorer must run unfiltered in a task with seccomp */
+	if (ptrace(PTRACE_SETOPTIONS, pid, NULL, (void *)(long)(1 << 21) /* PTRACE_O_SUSPEND_SECCOMP */)) {
+		NOTE(seccomp, "PTRACE_O_SUSPEND_SECCOMP: %s%s", strerror(errno),
+		     errno == EPERM ? " (needs CAP_SYS_ADMIN)" : " (kernel without CONFIG_CHECKPOINT_RESTORE?)");
+	} else {
+		kd->seccomp_suspend = true;
+		ptrace(PTRACE_SETOPTIONS, pid, NULL, NULL);
+	}
+
 	kerndat_arch_probe_stopped(pid, kd);
 	return;
 not_seized:
+	NOTE(seccomp, "not probed: needs ptrace-seize");
 	NOTE(sigmask, "not probed: needs ptrace-seize");
 	NOTE(peeksiginfo, "not probed: needs ptrace-seize");
 	NOTE(rseq_conf, "not probed: needs ptrace-seize");
@@ -883,6 +894,8 @@ static void build_table(void)
 	add("time-ns", kd->time_ns, "time namespaces: monotonic/boottime offsets", note.time_ns);
 	add("rseq", kd->rseq, "restore of rseq registrations", note.rseq);
 	add("timer-restore-ids", kd->timer_restore_ids, "restore of POSIX timers at their ids", note.timer_ids);
+	add("seccomp-suspend", kd->seccomp_suspend, "dump and restore of tasks with seccomp filters or strict mode",
+	    note.seccomp);
 	add("pidfd-getfd", kd->pidfd_getfd, "dump of timerfds (moving an expired periodic one on)", note.getfd);
 	add("vdso", kd->vdso_size != 0, "restore: this kernel's vDSO where the image had one", vdso_detail);
 	add("task-size", kd->task_size != 0, "restore: checking that the image's mappings fit",

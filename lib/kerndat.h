@@ -32,6 +32,7 @@ struct kerndat {
 	bool rseq;                  /* rseq() registration */
 	bool timer_restore_ids;     /* PR_TIMER_CREATE_RESTORE_IDS: timer_create at a chosen id (6.15) */
 	bool pidfd_getfd;           /* pidfd_getfd: another process's open file description (5.6) */
+	bool seccomp_suspend;       /* PTRACE_O_SUSPEND_SECCOMP (CAP_SYS_ADMIN, CONFIG_CHECKPOINT_RESTORE) */
 	enum dirty_track_mode dirty_track;
 	uint64_t xfeatures_mask;    /* x86_64: XCR0 as reported by the kernel (xsave area) */
 	uint32_t xsave_size;        /* x86_64: size of the NT_X86_XSTATE regset */

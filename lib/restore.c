@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "arch.h"
+#include "cgroup.h"
 #include "cr/cr.h"
 #include "fault.h"
 #include "files/files.h"
@@ -40,6 +41,7 @@
 #include "proc/timers.h"
 #include "proc/proc.h"
 #include "proc/seize.h"
+#include "proc/seccomp.h"
 #include "pidns.h"
 #include "ns/net.h"
 #include "ns/time.h"
@@ -72,6 +74,8 @@ struct restore_set {
 	struct shmem_set shm;   /* shared anonymous memory, mapped before the tree forks */
 	struct share_plan *files_share;  /* open files several processes hold */
 	struct ipc_image ipc;            /* the tree's own IPC namespace, if it had one */
+	struct seccomp_image seccomp;    /* the threads' seccomp filters */
+	struct cgroup_image cg;          /* the processes' cgroups */
 	PstreeEntry **entries;  /* parents before their children; [0] is the root */
 	struct task_image *tasks;
 	size_t nr, nr_live;
@@ -111,7 +115,7 @@ static const char *const restorer_steps[] = {
 	"", "parking the vDSO", "unmapping libcr", "moving an area into place", "placing the vDSO",
 	"unmapping the premap area", "PR_SET_MM_MAP", "sigaction", "setitimer", "sigaltstack", "rseq",
 	"TLS", "set_robust_list", "queueing pending signals", "credentials", "PR_SET_DUMPABLE or PR_SET_PDEATHSIG",
-	"cloning a thread at its TID", "scheduling policy and nice", "POSIX timers",
+	"cloning a thread at its TID", "scheduling policy and nice", "POSIX timers", "seccomp filters",
 };
 
 static int read_one(struct img_dir *dir, enum img_kind kind, pid_t pid, const ProtobufCMessageDescriptor *d,
@@ -306,7 +310,9 @@ static int load_images(struct img_dir *dir, struct restore_set *rs)
 		return pr_err("pstree.img holds no process"), -EINVAL;
 	if ((ret = check_tree(rs)))
 		return ret;
-	if ((ret = plan_session_helpers(rs)) || (ret = plan_group_helpers(rs)) || (ret = ipc_load(dir, &rs->ipc)))
+	if ((ret = plan_session_helpers(rs)) || (ret = plan_group_helpers(rs)) || (ret = ipc_load(dir, &rs->ipc)) ||
+	    (ret = seccomp_load(dir, rs->entries, rs->nr, &rs->seccomp)) ||
+	    (ret = cgroup_load(dir, rs->entries, rs->nr, &rs->cg)))
 		return ret;
 	if (!(rs->tasks = calloc(rs->nr, sizeof(*rs->tasks))))
 		return -ENOMEM;
@@ -358,6 +364,8 @@ static void free_images(struct restore_set *rs)
 	shmem_release(&rs->shm);
 	files_share_plan_free(rs->files_share);
 	ipc_free(&rs->ipc);
+	seccomp_free(&rs->seccomp);
+	cgroup_free(&rs->cg);
 	for (size_t i = 0; i < rs->nr; i++)
 		img_free_msg(&rs->entries[i]->base);
 	free(rs->entries);
@@ -457,10 +465,10 @@ static void unregister_inherited_rseq(void)
 
 /* Layout of the restorer region; everything the blob touches lives here. */
 struct rst_layout {
-	uint64_t blob, args, vmas, threads, siginfo, auxv, frames, frame_len, stacks, stack_top, scratch, len;
+	uint64_t blob, args, vmas, threads, siginfo, auxv, seccomp, frames, frame_len, stacks, stack_top, scratch, len;
 };
 
-static void plan_layout(const struct task_image *t, uint64_t vdso_len, struct rst_layout *l)
+static void plan_layout(const struct task_image *t, uint64_t vdso_len, size_t seccomp_len, struct rst_layout *l)
 {
 	const CoreEntry *c = t->core;
 	uint64_t at = PAGE_ALIGN(restorer_blob_size), xlen = 0;
@@ -479,6 +487,8 @@ static void plan_layout(const struct task_image *t, uint64_t vdso_len, struct rs
 	at = PAGE_ALIGN(at + RST_MAX_SIGINFO * sizeof(struct rst_siginfo));
 	l->auxv = at;
 	at = PAGE_ALIGN(at + (t->mm->n_mm_saved_auxv + 2) * sizeof(uint64_t));
+	l->seccomp = at;
+	at = PAGE_ALIGN(at + seccomp_len);
 	l->frame_len = PAGE_ALIGN(xlen);
 	l->frames = at;
 	at += c->n_threads * l->frame_len;
@@ -536,14 +546,15 @@ static void __attribute__((noreturn)) child_fail(const struct restore_ctx *c, si
 	_exit(1);
 }
 
-static pid_t clone_at_flags(pid_t pid, uint64_t flags, int exit_signal)
+static pid_t clone_at_cgroup(pid_t pid, uint64_t flags, int exit_signal, int cgroup_fd)
 {
 	pid_t tid = pid;
 	struct clone_args ca = {
-		.flags = flags,
+		.flags = flags | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0),
 		.exit_signal = exit_signal,
 		.set_tid = (uintptr_t)&tid,
 		.set_tid_size = 1,
+		.cgroup = cgroup_fd >= 0 ? cgroup_fd : 0,
 	};
 
 	/* A PID held by a zombie is free as soon as its parent reaps it: a tree killed
@@ -564,9 +575,40 @@ static pid_t clone_at_flags(pid_t pid, uint64_t flags, int exit_signal)
 	}
 }
 
+static pid_t clone_at_flags(pid_t pid, uint64_t flags, int exit_signal)
+{
+	return clone_at_cgroup(pid, flags, exit_signal, -1);
+}
+
 static pid_t clone_at(pid_t pid, int exit_signal)
 {
 	return clone_at_flags(pid, 0, exit_signal);
+}
+
+/* The fd a task was cloned into its v2 cgroup with: the child closes its copy first. */
+static int cg_clone_fd = -1;
+
+/* A process of the tree: born in its v2 cgroup (CLONE_INTO_CGROUP) where the kernel
+ * takes it; else it writes itself there (cgroup_enter) like into the v1 ones. */
+static pid_t clone_task(const struct restore_ctx *c, size_t idx, uint64_t flags, int exit_signal)
+{
+	const PstreeEntry *e = c->rs->entries[idx];
+	int fd = e->zombie ? -1 : cgroup_v2_fd(&c->rs->cg, e->pid);
+	pid_t pid;
+
+	if (fd >= 0) {
+		cg_clone_fd = fd;
+		pid = clone_at_cgroup(e->pid, flags, exit_signal, fd);
+		if (pid == 0)
+			return 0;
+		int err = errno;
+		cg_clone_fd = -1;
+		close(fd);
+		if (pid > 0 || err == EEXIST)
+			return errno = err, pid;
+		pr_debug("pid %u: clone3 into its cgroup failed (%s), it joins it after", e->pid, strerror(err));
+	}
+	return clone_at_flags(e->pid, flags, exit_signal);
 }
 
 static int clone_failed(uint32_t pid)
@@ -639,7 +681,7 @@ static int fork_children(const struct restore_ctx *c, size_t idx)
 				const PstreeEntry *e = rs->entries[j];
 				if (e->ppid != me || e->sid != sh->sid)
 					continue;
-				pid_t pid = clone_at_flags(e->pid, CLONE_PARENT, 0);
+				pid_t pid = clone_task(c, j, CLONE_PARENT, 0);
 				if (pid == 0)
 					child_main(c, j);
 				if (pid < 0) {
@@ -659,7 +701,7 @@ static int fork_children(const struct restore_ctx *c, size_t idx)
 		if (e->ppid != me || (e->sid != e->pid && e->sid != rs->entries[idx]->sid &&
 				      session_helper_of(rs, e->sid, idx)))
 			continue;
-		pid_t pid = clone_at(e->pid, e->zombie ? SIGCHLD : (int)rs->tasks[j].exit_signal);
+		pid_t pid = clone_task(c, j, 0, e->zombie ? SIGCHLD : (int)rs->tasks[j].exit_signal);
 		if (pid == 0)
 			child_main(c, j);
 		if (pid < 0)
@@ -741,6 +783,13 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
+	/* its cgroups first: all it allocates from here on is charged there */
+	if (cg_clone_fd >= 0) {
+		close(cg_clone_fd);
+		cg_clone_fd = -1;
+	}
+	if (cgroup_enter(&c->rs->cg, t->pstree->pid))
+		child_fail(c, idx);
 	if (idx == 0 && c->new_pidns && t->pstree->pid == 1 && pidns_mount_proc())
 		child_fail(c, idx);
 	/* the time and network namespaces first: the vDSO and every socket are in them */
@@ -786,7 +835,10 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 		child_fail(c, idx);
 	for (uint32_t i = 0; i < nr_vdso; i++)
 		vdso_len += vdso[i].len;
-	plan_layout(t, vdso_len, &l);
+	size_t seccomp_len;
+	if (seccomp_area_size(&c->rs->seccomp, t->pstree, &seccomp_len))
+		child_fail(c, idx);
+	plan_layout(t, vdso_len, seccomp_len, &l);
 	if (premap_reserve(t->mm, l.len + premap_len, kd->task_size, &base))
 		child_fail(c, idx);
 	/* the restorer region first, the premapped areas after it */
@@ -844,6 +896,8 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	    timers_restorer_args(&t->timers, t->pstree, a))
 		child_fail(c, idx);
 	free(areas);
+	if (seccomp_restorer_args(&c->rs->seccomp, t->pstree, a, (struct rst_thread *)(base + l.threads), base + l.seccomp))
+		child_fail(c, idx);
 
 	int exe_fd = open(mm->exe_path, O_RDONLY | O_CLOEXEC);
 	if (exe_fd < 0) {
@@ -1043,7 +1097,7 @@ static void __attribute__((noreturn)) pidns_init(const struct restore_ctx *c)
 
 	if (pidns_mount_proc())
 		child_fail(c, 0);
-	root = clone_at(c->rs->entries[0]->pid, c->rs->tasks[0].exit_signal);
+	root = clone_task(c, 0, 0, c->rs->tasks[0].exit_signal);
 	if (root == 0)
 		child_main(c, 0);
 	if (root < 0) {
@@ -1071,7 +1125,7 @@ static pid_t clone_root(const struct restore_ctx *c)
 	pid_t pid;
 
 	if (!c->new_pidns) {
-		pid = clone_at(rs->entries[0]->pid, rs->tasks[0].exit_signal);
+		pid = clone_task(c, 0, 0, rs->tasks[0].exit_signal);
 		if (pid == 0)
 			child_main(c, 0);
 		return pid < 0 ? clone_failed(rs->entries[0]->pid) : pid;
@@ -1250,6 +1304,9 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 		if ((ret = tcp_restore_collect(&rs.tasks[i].files, opts.tcp_close)))
 			goto out;
 	}
+	if (opts.sz > offsetof(struct cr_restore_opts, nr_cgroup_roots) &&
+	    (ret = cgroup_prepare(&rs.cg, opts.manage_cgroups, opts.cgroup_roots, opts.nr_cgroup_roots)))
+		goto out;
 	/* the peers of restored connections must not hear from us until they are back */
 	if (netns_restore_own(&net))
 		tcp_restore_lock_elsewhere();
@@ -1286,7 +1343,9 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 		pid_t p = c.host_pids[i];
 		if (!rs.entries[i]->zombie &&
 		    ptrace(PTRACE_SEIZE, p, NULL,
-			   (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE))) {
+			   (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE |
+					  /* the filters the restorer installs must not see the rest of the restore */
+					  (seccomp_any(&rs.seccomp) ? PTRACE_O_SUSPEND_SECCOMP : 0)))) {
 			ret = pr_perror("can't trace the restored pid %d", p);
 			goto out;
 		}
@@ -1334,6 +1393,8 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 out:
 	if (ret < 0 && created)
 		kill_tree(&c, pid);
+	if (ret < 0)
+		cgroup_undo(&rs.cg);
 	for (size_t i = 0; tids && i < rs.nr; i++)
 		free(tids[i]);
 	free(tids);

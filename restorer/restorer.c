@@ -34,7 +34,7 @@ enum {
 	STEP_VDSO_PARK = 1, STEP_UNMAP, STEP_MOVE_VMA, STEP_VDSO_PLACE, STEP_UNMAP_PREMAP,
 	STEP_MM_MAP, STEP_SIGACTION, STEP_ITIMER, STEP_ALTSTACK, STEP_RSEQ, STEP_TLS,
 	STEP_ROBUST, STEP_SIGQUEUE, STEP_CREDS, STEP_DUMPABLE, STEP_CLONE_THREAD, STEP_SCHED,
-	STEP_POSIX_TIMERS,
+	STEP_POSIX_TIMERS, STEP_SECCOMP,
 };
 
 struct clone_args {
@@ -129,6 +129,38 @@ static void restore_creds(struct restorer_args *a, struct rst_thread *t)
 		CHECK_T(a, t, STEP_CREDS, sys_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
 }
 
+#define SECCOMP_SET_MODE_STRICT 0
+#define SECCOMP_SET_MODE_FILTER 1
+#define SECCOMP_FILTER_FLAG_TSYNC 1
+#define CAP_SYS_ADMIN 21
+
+/* Installing a filter needs no_new_privs or CAP_SYS_ADMIN: with neither among
+ * the final creds, the filters go in before them.  Either way libcr traces us
+ * with PTRACE_O_SUSPEND_SECCOMP, so they never see the rest of the restore. */
+static int seccomp_early(const struct restorer_args *a)
+{
+	return !a->creds.no_new_privs && !(a->creds.cap_eff & (1ULL << CAP_SYS_ADMIN));
+}
+
+static void install_filters(struct restorer_args *a, struct rst_thread *t, uint32_t flags)
+{
+	const struct rst_seccomp_filter *f = (const struct rst_seccomp_filter *)t->seccomp;
+
+	for (uint32_t i = 0; t->seccomp_mode == 2 && i < t->nr_seccomp; i++) {
+		struct { uint16_t len; uint16_t pad[3]; uint64_t filter; } prog = { (uint16_t)f[i].len, { 0 }, f[i].prog };
+		long r = SC(__NR_seccomp, SECCOMP_SET_MODE_FILTER, f[i].flags | flags, &prog, 0, 0, 0);
+		/* with TSYNC, a positive result names a thread that could not follow */
+		CHECK_T(a, t, STEP_SECCOMP, r > 0 ? -16 /* EBUSY */ : r);
+	}
+}
+
+/* Strict mode last of all: only read, write, exit and sigreturn are left after it. */
+static void install_strict(struct restorer_args *a, struct rst_thread *t)
+{
+	if (t->seccomp_mode == 1)
+		CHECK_T(a, t, STEP_SECCOMP, SC(__NR_seccomp, SECCOMP_SET_MODE_STRICT, 0, 0, 0, 0, 0));
+}
+
 /* What each thread sets for itself, the leader included; creds last (they may
  * take away the right to do the rest). */
 static void restore_thread(struct restorer_args *a, struct rst_thread *t)
@@ -156,7 +188,11 @@ static void restore_thread(struct restorer_args *a, struct rst_thread *t)
 		struct rst_siginfo *si = (struct rst_siginfo *)t->siginfo + i;
 		CHECK_T(a, t, STEP_SIGQUEUE, sys_rt_tgsigqueueinfo(a->pid, t->tid, *(int32_t *)si->info, si->info));
 	}
+	if (seccomp_early(a))
+		install_filters(a, t, a->seccomp_tsync ? SECCOMP_FILTER_FLAG_TSYNC : 0);
 	restore_creds(a, t);
+	if (!seccomp_early(a) && !a->seccomp_tsync)
+		install_filters(a, t, 0);
 }
 
 /* A cloned thread: its setup, then it tells the leader and becomes itself. */
@@ -165,6 +201,7 @@ static void __attribute__((noreturn)) thread_main(struct rst_thread *t)
 	struct restorer_args *a = (struct restorer_args *)t->args;
 
 	restore_thread(a, t);
+	install_strict(a, t);
 	__atomic_fetch_add(&a->threads_done, 1, __ATOMIC_SEQ_CST);
 	SC(__NR_futex, &a->threads_done, FUTEX_WAKE, 1, 0, 0, 0);
 	arch_trap();
@@ -290,6 +327,10 @@ void __attribute__((noreturn)) restorer_main(struct restorer_args *a)
 	/* setresuid() in any thread may have cleared it: set it after all of them. */
 	CHECK_P(a, STEP_DUMPABLE, sys_prctl(PR_SET_DUMPABLE, a->dumpable, 0, 0, 0));
 	CHECK_P(a, STEP_DUMPABLE, sys_prctl(PR_SET_PDEATHSIG, a->pdeath_sig, 0, 0, 0));
+	/* a chain all threads share: once, for all of them, now that their creds are final */
+	if (a->seccomp_tsync && !seccomp_early(a))
+		install_filters(a, leader, SECCOMP_FILTER_FLAG_TSYNC);
+	install_strict(a, leader);
 
 	/* 8. Hand over to libcr (it unmaps this region after the sigreturns), then become the task. */
 	a->result = 0;

@@ -3,7 +3,8 @@
 # by build/test/img-edit) that a restore must refuse with a clear message
 # before it creates anything: sizes that overflow, overlapping areas, areas
 # leaving no room for the restorer, paths with "..", fd numbers out of range,
-# duplicate PIDs and cycles in the process tree, thread lists that disagree.
+# duplicate PIDs and cycles in the process tree, thread lists that disagree,
+# cgroup paths out of the tree.
 # Each case checks crtool's one "Error: " line and that no process is left at
 # the dumped PID.
 #   test/hostile.sh     (after make tests)   CRTOOL=path TEST_BIN=dir to use other binaries
@@ -137,6 +138,9 @@ case_ pid-own-parent pstree.img @+0 "@1:pid=$free" "@1:threads[0]=$free" "@1:ppi
 	pstree.img "not an earlier live process"
 case_ threads-count pstree.img "threads#=2" "threads[1]=$free" -- pstree.img "lists 2 threads"
 case_ threads-tid "core-$P.img" "threads[0].tid=$free" -- "core-$P.img" "not the leader"
+# cgroups: a path out of the cgroup tree, a set that does not exist
+case_ cgroup-path cgroup.img "sets[0].members[0].path=../../etc" -- cgroup.img "bad hierarchy or path"
+case_ cgroup-set cgroup.img "tasks[0].set=7" -- cgroup.img "set 7, which does not exist"
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

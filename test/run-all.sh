@@ -13,7 +13,8 @@
 # TESTS names: any test program below, "corrupt" (the negative test), "unit"
 # (all unit tests) or unit-NAME, "real" (test/real/*.sh) or one of them by name,
 # "pidns", "tty", "errors", "predump", "lazy", "page-server", "migrate", "soak", "inherit-fd",
-# "net-errors", "net", "netns", "netns-errors", "hostile", "faults".  Unset: all of them.
+# "net-errors", "net", "netns", "netns-errors", "hostile", "faults", "storm-freeze", "cgroups".
+# Unset: all of them.
 # --fast: mem-random with --size 32 instead of 256 MiB, no threads --threads 1000.
 # RUNNER_ARGS: extra runner arguments (e.g. "--keep" or "--mode restore").
 set -u
@@ -26,18 +27,21 @@ PROGS="counter mem-random mem-file-private mem-file-shared mem-prot mem-brk mem-
        mem-growsdown mem-madvise fpu-avx512 fpu-arm64 signals itimer vdso-clock nanosleep pipe-read file-regular
        file-unlinked pipe-inner fifo memfd eventfd signalfd timerfd inotify epoll dev-special
        file-locks posix-timers files-shared ipc-sysv ipc-mqueue pty poll-wait sk-unix-pair sk-unix-bound sk-unix-tree sk-unix-rights sk-inet
-       ns-time"
+       ns-time seccomp"
 # programs whose dumps save established TCP connections
 TCP_PROGS="sk-tcp-established sk-tcp-halfclosed ns-net"
+# programs whose restores put them back into their cgroups, with the limits
+CGROUP_PROGS="cgroup"
 # programs run again with other arguments: "NAME ARGS..." each
-VARIANTS=("tree" "storm --forks" "storm --threads" "threads --threads 2" "threads --threads 64" "threads --threads 1000")
+VARIANTS=("tree" "storm --forks" "storm --threads" "threads --threads 2" "threads --threads 64" "threads --threads 1000"
+	  "seccomp --shared" "seccomp --strict")
 
 fast=0
 for a in "$@"; do
 	case "$a" in
 	--fast) fast=1 ;;
 	-h | --help)
-		sed -n '2,17p' "$0"
+		sed -n '2,19p' "$0"
 		exit 0
 		;;
 	*)
@@ -125,6 +129,22 @@ for p in $TCP_PROGS; do
 	selected "$p" || continue
 	# shellcheck disable=SC2086
 	run_suite "runner $p" "$RUNNER" --crtool "$CRTOOL" "${MODES[@]}" ${RUNNER_ARGS:-} --dump-arg --tcp-established -- "$p"
+done
+for p in $CGROUP_PROGS; do
+	selected "$p" || continue
+	# shellcheck disable=SC2086
+	run_suite "runner $p" "$RUNNER" --crtool "$CRTOOL" "${MODES[@]}" ${RUNNER_ARGS:-} --restore-arg --manage-cgroups=full -- "$p"
+done
+# a fork storm in a cgroup of its own, frozen for the dump, restored into that cgroup
+for v in "storm --forks" "storm --threads"; do
+	selected storm-freeze || continue
+	cg=libcr-storm-$$
+	cg2=$(awk '{ for (i = 7; $i != "-"; i++); if ($(i + 1) == "cgroup2") { print $5; exit } }' /proc/self/mountinfo)
+	# shellcheck disable=SC2086
+	run_suite "runner $v (--freeze-cgroup)" "$RUNNER" --crtool "$CRTOOL" "${MODES[@]}" ${RUNNER_ARGS:-} \
+		--dump-arg --freeze-cgroup --dump-arg "$cg2/$cg" \
+		--restore-arg --manage-cgroups=soft --restore-arg "--cgroup-root=unified:/$cg" -- $v --cgroup $$
+	rmdir "$cg2/$cg" 2>/dev/null
 done
 for v in "${VARIANTS[@]}"; do
 	read -r -a words <<<"$v"
@@ -227,6 +247,11 @@ fi
 
 if selected netns-errors errors; then
 	run_suite netns-errors env CRTOOL="$CRTOOL" TEST_BIN="$B/test" ./test/netns-errors.sh
+fi
+
+# ---- cgroups made again with their limits, strict mode, the freezer's error paths
+if selected cgroups errors; then
+	run_suite cgroups env CRTOOL="$CRTOOL" TEST_BIN="$B/test" ./test/cgroup.sh
 fi
 
 # ---- crafted images a restore must refuse

@@ -2,7 +2,7 @@
  * to check its state.
  *
  *   runner [--crtool PATH] [--keep] [--mode restore|leave-running|twice|predump|lazy]...
- *          [--expect-fail] [--timeout SEC] [--dump-arg ARG]... [-v] -- PROG [ARGS...]
+ *          [--expect-fail] [--timeout SEC] [--dump-arg ARG]... [--restore-arg ARG]... [--before-restore CMD] [-v] -- PROG [ARGS...]
  *
  * Modes (default: all three, in this order):
  *   restore        dump (the test is killed), restore -d, CHECK
@@ -30,6 +30,9 @@
  * lost state).  A crtool failure still fails the case.
  *
  * --dump-arg ARG: pass ARG to every crtool dump (e.g. --tcp-established).
+ * --restore-arg ARG: pass ARG to every crtool restore (e.g. --manage-cgroups=full).
+ * --before-restore CMD: run CMD with sh before every restore, the test's pid in
+ * $TEST_PID (e.g. to remove what the restore must make again); non-zero fails the case.
  *
  * PROG without a '/' is looked up next to the runner binary.
  */
@@ -63,6 +66,9 @@ static const int exit_s = 20;    /* PASS/FAIL to exit, dump to death */
 static char **prog_argv;
 static const char *dump_args[4];
 static int nr_dump_args;
+static const char *restore_args[4];
+static int nr_restore_args;
+static const char *before_restore;   /* shell command run before each restore */
 static char prog_path[PATH_MAX];
 static char name[512];
 
@@ -441,10 +447,23 @@ static bool crtool_lazy_finish(void)
 static bool crtool_restore(int round)
 {
 	char dir[PATH_MAX + 16], pidf[PATH_MAX + 16];
+	if (before_restore) {
+		char env[32];
+		snprintf(env, sizeof(env), "%d", (int)c.pid);
+		setenv("TEST_PID", env, 1);
+		int st = system(before_restore);
+		if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st))
+			return failf("--before-restore command (round %d) %s", round, st == -1 ? "could not run" : status_str(st));
+	}
 	snprintf(dir, sizeof(dir), "%s/img%d", c.work, round);
 	snprintf(pidf, sizeof(pidf), "%s/restore%d.pid", c.work, round);
-	char *argv[] = { (char *)crtool, "restore", "-D", dir, "-d", "--pidfile", pidf,
-			 restore_lazy ? "--lazy-pages" : NULL, NULL };
+	char *argv[16] = { (char *)crtool, "restore", "-D", dir, "-d", "--pidfile", pidf };
+	int na = 7;
+	if (restore_lazy)
+		argv[na++] = "--lazy-pages";
+	for (int k = 0; k < nr_restore_args; k++)
+		argv[na++] = (char *)restore_args[k];
+	argv[na] = NULL;
 	int fds[3] = { c.in_r, c.out_w, c.out_w };
 	double t0 = now();
 	int st = run_crtool(argv, fds);
@@ -846,7 +865,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: runner [--crtool PATH] [--keep] [--mode restore|leave-running|twice|predump|lazy]...\n"
-		"              [--expect-fail] [--timeout SEC] [--dump-arg ARG]... [-v] -- PROG [ARGS...]\n");
+		"              [--expect-fail] [--timeout SEC] [--dump-arg ARG]... [--restore-arg ARG]... [--before-restore CMD] [-v] -- PROG [ARGS...]\n");
 	exit(2);
 }
 
@@ -869,6 +888,10 @@ int main(int argc, char **argv)
 			verbose = true;
 		} else if (!strcmp(a, "--dump-arg") && i + 1 < argc && nr_dump_args < 4) {
 			dump_args[nr_dump_args++] = argv[++i];
+		} else if (!strcmp(a, "--restore-arg") && i + 1 < argc && nr_restore_args < 4) {
+			restore_args[nr_restore_args++] = argv[++i];
+		} else if (!strcmp(a, "--before-restore") && i + 1 < argc) {
+			before_restore = argv[++i];
 		} else if (!strcmp(a, "--timeout") && i + 1 < argc) {
 			timeout_s = atoi(argv[++i]);
 			if (timeout_s <= 0)

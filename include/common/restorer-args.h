@@ -55,6 +55,13 @@ struct rst_siginfo {
 	uint8_t info[128];  /* siginfo_t */
 };
 
+/* One seccomp filter to install (SECCOMP_SET_MODE_FILTER), outermost first. */
+struct rst_seccomp_filter {
+	uint64_t prog;      /* struct sock_filter[len] */
+	uint32_t len;
+	uint32_t flags;     /* SECCOMP_FILTER_FLAG_* */
+};
+
 /* One thread: what it sets for itself before its rt_sigreturn.  threads[0] is the
  * leader, which runs the restorer from its start; the others are cloned by it. */
 struct rst_thread {
@@ -75,6 +82,9 @@ struct rst_thread {
 	uint32_t has_sched;
 	int32_t sched_policy, sched_prio, nice;
 	char comm[16];
+	uint32_t seccomp_mode;                /* 0, 1 (strict) or 2 (filters) */
+	uint32_t nr_seccomp;                  /* mode 2: filters to install */
+	uint64_t seccomp;                     /* struct rst_seccomp_filter[nr_seccomp] */
 	int64_t result;                       /* where the thread reports a failure (step<<32|-errno) */
 };
 
@@ -110,6 +120,9 @@ struct restorer_args {
 	uint32_t threads_done;                /* futex: cloned threads through their setup */
 	uint32_t pad;
 	struct rst_creds creds;
+	uint32_t seccomp_tsync;               /* every thread shares the leader's chain: it installs
+						 it for all with SECCOMP_FILTER_FLAG_TSYNC */
+	uint32_t pad_seccomp;
 
 	int64_t result;                       /* a process-wide step failed (step<<32|-errno) */
 

@@ -44,6 +44,21 @@ struct cr_external {
 	const char *value;
 };
 
+/* --manage-cgroups: what a restore does with the tasks' cgroups (a dump always
+ * saves them, and their limits).  IGNORE: the tree stays in the restorer's
+ * cgroups; SOFT: each task goes into its cgroups, made where missing; FULL:
+ * also the limits (memory, pids, cpu, cpuset) are written; STRICT: like FULL,
+ * but a cgroup that exists with other limits fails the restore. */
+enum cr_cgroup_mode { CR_CG_IGNORE, CR_CG_SOFT, CR_CG_FULL, CR_CG_STRICT };
+
+/* Where a restore puts the cgroups of a hierarchy (runc's cg_root): the root
+ * task's cgroup at the dump becomes path; controller names the hierarchy ("memory",
+ * "name=systemd", "unified" for cgroup v2), NULL every hierarchy without its own. */
+struct cr_cgroup_root {
+	const char *controller;
+	const char *path;        /* as /proc/self/cgroup shows it, e.g. "/machine/ct1" */
+};
+
 struct cr_dump_opts {
 	size_t sz;               /* sizeof(struct cr_dump_opts) */
 	pid_t pid;               /* root of the tree to dump */
@@ -62,6 +77,10 @@ struct cr_dump_opts {
 	bool tcp_established;    /* save established TCP connections (TCP_REPAIR); else they fail the dump */
 	const struct cr_external *externals;   /* objects outside the tree the caller names */
 	size_t nr_externals;
+	const char *freeze_cgroup;  /* a cgroup directory (v2 or v1 freezer) frozen while the tree is
+				       seized, so that nothing in it forks meanwhile; every task in it
+				       must belong to the tree */
+	int manage_cgroups;      /* enum cr_cgroup_mode (the dump saves cgroups in every mode) */
 };
 
 /* Checkpoint the tree rooted at opts->pid into opts->images_dir.  Unless
@@ -156,6 +175,9 @@ struct cr_restore_opts {
 	bool tcp_close;          /* established TCP connections come back as new, closed sockets */
 	const struct cr_external *externals;   /* objects outside the tree the caller gives */
 	size_t nr_externals;
+	int manage_cgroups;      /* enum cr_cgroup_mode */
+	const struct cr_cgroup_root *cgroup_roots;
+	size_t nr_cgroup_roots;
 };
 
 /* Recreate the tree from opts->images_dir as children of the caller, at their

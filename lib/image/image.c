@@ -20,6 +20,8 @@
 #include "ipc.pb-c.h"
 #include "netdev.pb-c.h"
 #include "timens.pb-c.h"
+#include "seccomp.pb-c.h"
+#include "cgroup.pb-c.h"
 
 static const struct img_desc descs[IMG__NR] = {
 	[IMG_INVENTORY] = { "inventory.img",  0x494e5601, NULL, &inventory_entry__descriptor },
@@ -37,6 +39,8 @@ static const struct img_desc descs[IMG__NR] = {
 	[IMG_IPCDATA]   = { "ipcdata.img",    0, NULL, NULL },
 	[IMG_NETNS]     = { "netns.img",      0x4e455401, NULL, &netns_entry__descriptor },
 	[IMG_TIMENS]    = { "timens.img",     0x544e5301, NULL, &timens_entry__descriptor },
+	[IMG_SECCOMP]   = { "seccomp.img",    0x53434d01, NULL, &seccomp_entry__descriptor },
+	[IMG_CGROUP]    = { "cgroup.img",     0x43475201, NULL, &cgroup_entry__descriptor },
 };
 
 bool img_kind_is_raw(enum img_kind kind)

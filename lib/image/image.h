@@ -30,6 +30,8 @@ enum img_kind {
 	IMG_IPCDATA,   /* their shared memory contents, raw */
 	IMG_NETNS,     /* the tree's own network namespace */
 	IMG_TIMENS,    /* the tree's own time namespace: its offsets */
+	IMG_SECCOMP,   /* every thread's seccomp mode and filters */
+	IMG_CGROUP,    /* the tasks' cgroups (and their limits) */
 	IMG__NR,
 };
 

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "fault.h"
 #include "proc/seize.h"
+#include "proc/seccomp.h"
 #include "util.h"
 
 int seize_children(const struct seized *s, pid_t **out)
@@ -45,6 +46,52 @@ int seize_children(const struct seized *s, pid_t **out)
 	return n;
 }
 
+/* Threads the freezer seized and interrupted while their cgroup was frozen
+ * (cgroup-freeze.c): their stop is on its way, and they are ours to wait for. */
+static pid_t *adopted;
+static size_t nr_adopted;
+
+int seize_adopt(pid_t tid)
+{
+	pid_t *n = realloc(adopted, (nr_adopted + 1) * sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	adopted = n;
+	adopted[nr_adopted++] = tid;
+	return 0;
+}
+
+static bool is_adopted(pid_t tid, bool take)
+{
+	for (size_t i = 0; i < nr_adopted; i++)
+		if (adopted[i] == tid) {
+			if (take)
+				adopted[i] = adopted[--nr_adopted];
+			return true;
+		}
+	return false;
+}
+
+size_t seize_adopted_left(pid_t *first)
+{
+	if (nr_adopted)
+		*first = adopted[0];
+	return nr_adopted;
+}
+
+static int wait_interrupt_stop(pid_t tid);
+
+void seize_adopted_release(void)
+{
+	for (size_t i = 0; i < nr_adopted; i++)
+		if (wait_interrupt_stop(adopted[i]) == 0)
+			ptrace(PTRACE_DETACH, adopted[i], NULL, NULL);
+	free(adopted);
+	adopted = NULL;
+	nr_adopted = 0;
+}
+
 /* What stops us now, before touching the task. */
 static int check_dumpable(pid_t pid, struct seized *s)
 {
@@ -59,10 +106,10 @@ static int check_dumpable(pid_t pid, struct seized *s)
 		return pr_err("pid %d (%s) is a zombie: nothing to checkpoint", pid, s->stat.comm), -ESRCH;
 	if (proc_parse_status(pid, &s->status))
 		return -EIO;
-	if (s->status.tracer)
+	if (s->status.tracer && !is_adopted(pid, false))
 		return pr_err("pid %d (%s) is already traced by pid %d (a debugger or strace?): detach it first",
 			      pid, s->stat.comm, s->status.tracer), -EBUSY;
-	if (s->stat.state == 'T' || s->stat.state == 't')
+	if (s->stat.state == 'T' || (s->stat.state == 't' && !is_adopted(pid, false)))
 		return pr_err("pid %d (%s) is stopped (state %c): stopped tasks are not supported yet; "
 			      "continue it (kill -CONT %d) and retry", pid, s->stat.comm, s->stat.state, pid),
 		       -EOPNOTSUPP;
@@ -116,13 +163,25 @@ static void note_restart(pid_t tid)
 	}
 }
 
+/* A stopped thread with seccomp: its filters (or strict mode) must not see the
+ * parasite's calls.  Read once it is stopped: it can't install one any more. */
+static int suspend_seccomp(pid_t tid)
+{
+	if (seccomp_thread_mode(tid, tid) <= 0)
+		return 0;
+	if (ptrace(PTRACE_SETOPTIONS, tid, NULL, (void *)(long)PTRACE_O_SUSPEND_SECCOMP))
+		return pr_perror("can't suspend the seccomp filters of %d while it is dumped "
+				 "(PTRACE_O_SUSPEND_SECCOMP needs CAP_SYS_ADMIN)", tid);
+	return 0;
+}
+
 /* Stop one thread with PTRACE_SEIZE + PTRACE_INTERRUPT.  1 if it is gone already. */
 static int seize_thread(pid_t tid)
 {
-	int status;
-
 	if (fault_hit("seize"))
 		return -EPERM;
+	if (is_adopted(tid, true))
+		return wait_interrupt_stop(tid);
 	note_restart(tid);
 	if (ptrace(PTRACE_SEIZE, tid, NULL, NULL)) {
 		struct proc_stat st;
@@ -139,6 +198,14 @@ static int seize_thread(pid_t tid)
 			return 1;
 		return pr_perror("can't stop %d (PTRACE_INTERRUPT)", tid);
 	}
+	return wait_interrupt_stop(tid);
+}
+
+/* Until a seized and interrupted thread reports its stop.  1 if it is gone. */
+static int wait_interrupt_stop(pid_t tid)
+{
+	int status;
+
 	for (;;) {
 		if (waitpid(tid, &status, __WALL) < 0) {
 			if (errno == EINTR)
@@ -148,7 +215,7 @@ static int seize_thread(pid_t tid)
 		if (!WIFSTOPPED(status))
 			return 1;
 		if (status >> 16 == PTRACE_EVENT_STOP)
-			return 0;
+			return suspend_seccomp(tid);
 		/* A signal reached it first: deliver it as it would have been; the
 		 * interrupt is still pending and stops the thread right after. */
 		if (ptrace(PTRACE_CONT, tid, NULL, (void *)(long)WSTOPSIG(status)))

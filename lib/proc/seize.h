@@ -26,6 +26,12 @@ void seize_forget_hints(void);
 /* The children of every thread of a seized task (stable while it is stopped);
  * returns their number, *kids malloc'ed. */
 int seize_children(const struct seized *s, pid_t **kids);
+/* A thread already seized and interrupted (by the cgroup freezer): seize_task
+ * only waits for its stop.  Those no seize_task took are left over: how many
+ * (the first in *first); release them (each waited for and detached). */
+int seize_adopt(pid_t tid);
+size_t seize_adopted_left(pid_t *first);
+void seize_adopted_release(void);
 /* Detach every thread and let the task run on. */
 int unseize_task(struct seized *s);
 

@@ -11,7 +11,7 @@ FUZZ_CFLAGS := -O1 -g $(WARN) -std=gnu11 -D_GNU_SOURCE -DCR_VERSION=\"$(VERSION)
 FZ          := $(B)/fuzz
 
 # one target per record image kind, then the pages layer, crtool show and the text parsers
-FUZZ_IMAGE_KINDS := inventory pstree core mm fs fdinfo ghost timers ipc
+FUZZ_IMAGE_KINDS := inventory pstree core mm fs fdinfo ghost timers ipc seccomp cgroup
 FUZZ_ALL := $(FUZZ_IMAGE_KINDS) pagemap show fdinfo-text proc
 FUZZ_BINS := $(patsubst %,$(FZ)/fuzz-%,$(FUZZ_ALL))
 

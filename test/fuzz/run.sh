@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.." || exit 2
 F=$PWD/build/fuzz
 TIME=${FUZZ_TIME:-60}
 TARGETS=("$@")
-[ ${#TARGETS[@]} = 0 ] && TARGETS=(inventory pstree core mm fs fdinfo ghost timers ipc pagemap show fdinfo-text proc)
+[ ${#TARGETS[@]} = 0 ] && TARGETS=(inventory pstree core mm fs fdinfo ghost timers ipc seccomp cgroup pagemap show fdinfo-text proc)
 if [ ! -e "$F/images/counter/inventory.img" ]; then
 	./test/fuzz/seeds.sh || exit 1
 fi

@@ -12,9 +12,9 @@ CRTOOL=${CRTOOL:-$B/crtool}
 F=$B/fuzz
 PROGS=(counter tree file-regular file-unlinked pipe-inner fifo memfd eventfd signalfd timerfd inotify
        epoll file-locks posix-timers mem-file-shared signals itimer files-shared ipc-sysv ipc-mqueue
-       sk-unix-pair sk-unix-bound sk-unix-tree)
+       sk-unix-pair sk-unix-bound sk-unix-tree seccomp)
 rm -rf "$F/images" "$F/seeds"
-mkdir -p "$F/images" "$F/seeds"/{inventory,pstree,core,mm,fs,fdinfo,ghost,timers,ipc,pagemap,show,fdinfo-text,proc}
+mkdir -p "$F/images" "$F/seeds"/{inventory,pstree,core,mm,fs,fdinfo,ghost,timers,ipc,seccomp,cgroup,pagemap,show,fdinfo-text,proc}
 T=$(mktemp -d /tmp/libcr-seeds-XXXXXX) || exit 2
 trap 'rm -rf "$T"' EXIT
 failed=0
@@ -56,7 +56,7 @@ for prog in "${PROGS[@]}"; do
 		base=${img##*/}
 		kind=${base%%[-.]*}
 		case $kind in
-		inventory | pstree | core | mm | fs | fdinfo | ghost | timers | ipc | pagemap)
+		inventory | pstree | core | mm | fs | fdinfo | ghost | timers | ipc | seccomp | cgroup | pagemap)
 			cp "$img" "$F/seeds/$kind/$prog-$base"
 			cp "$img" "$F/seeds/show/$prog-$base"
 			;;

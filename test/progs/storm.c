@@ -10,6 +10,10 @@
  * threads came and went, and every child exited with the status it was given
  * (a zombie restored with the wrong status, or one lost, is caught when reaped).
  *
+ * --cgroup N  first move into the cgroup libcr-storm-N below the v2 root
+ *             (made if missing; run-all dumps it with --freeze-cgroup and
+ *             restores it into the same cgroup): after CHECK, still in it.
+ *
  * --corrupt: the count of expected exits is off by one after CHECK.
  */
 #include "tst.h"
@@ -20,8 +24,54 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* where cgroup v2 is mounted */
+static void v2_mount(char *out, size_t len)
+{
+	static char buf[65536];
+	char *line, *save = NULL;
+
+	tst_read_file("/proc/self/mountinfo", buf, sizeof(buf));
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char mp[256], fs[32], *dash = strstr(line, " - ");
+		if (dash && sscanf(line, "%*d %*d %*s %*s %255s", mp) == 1 && sscanf(dash + 3, "%31s", fs) == 1 &&
+		    !strcmp(fs, "cgroup2") && (size_t)snprintf(out, len, "%s", mp) < len)
+			return;
+	}
+	tst_fail("no cgroup v2 mounted here");
+}
+
+static void enter_cgroup(long n)
+{
+	char path[400], mnt[256];
+	int fd;
+
+	v2_mount(mnt, sizeof(mnt));
+	if ((size_t)snprintf(path, sizeof(path), "%s/libcr-storm-%ld", mnt, n) >= sizeof(path) - 16)
+		tst_fail("path too long");
+	if (mkdir(path, 0755) && errno != EEXIST)
+		tst_fail("mkdir %s: %s", path, strerror(errno));
+	strcat(path, "/cgroup.procs");
+	if ((fd = open(path, O_WRONLY)) < 0 || write(fd, "0", 1) != 1)
+		tst_fail("can't enter %s: %s", path, strerror(errno));
+	close(fd);
+}
+
+static void check_cgroup(long n)
+{
+	char buf[4096], want[64];
+
+	tst_read_file("/proc/self/cgroup", buf, sizeof(buf));
+	snprintf(want, sizeof(want), "\n0::/libcr-storm-%ld\n", n);
+	memmove(buf + 1, buf, sizeof(buf) - 1);
+	buf[0] = '\n';
+	if (!strstr(buf, want))
+		tst_fail("not in cgroup libcr-storm-%ld any more:%s", n, buf);
+}
 
 static atomic_long born, gone;
 static atomic_int stop;
@@ -70,13 +120,16 @@ static void fork_step(long *outstanding)
 
 int main(int argc, char **argv)
 {
-	tst_init_opts(argc, argv, NULL, "forks,threads");
+	tst_init_opts(argc, argv, "cgroup", "forks,threads");
+	long cg = tst_opt_long("cgroup", -1);
 	bool forks = tst_opt_flag("forks"), threads = tst_opt_flag("threads");
 	long outstanding = 0;
 	pthread_t sp[2];
 
 	if (forks == threads)
 		tst_fail("give exactly one of --forks, --threads");
+	if (cg >= 0)
+		enter_cgroup(cg);
 	if (threads)
 		for (int i = 0; i < 2; i++)
 			if (pthread_create(&sp[i], NULL, spawner, NULL))
@@ -111,5 +164,7 @@ int main(int argc, char **argv)
 		tst_fail("%s", failure);
 	if (forks && outstanding)
 		tst_fail("%ld children never came back to wait()", outstanding);
+	if (cg >= 0)
+		check_cgroup(cg);
 	tst_pass();
 }

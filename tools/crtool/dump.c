@@ -22,6 +22,8 @@ static int dump_or_pre_dump(int argc, char **argv, bool pre)
 		{ "prev-images-dir", required_argument, 0, 'P' },
 		{ "page-server", required_argument, 0, 'S' },
 		{ "external", required_argument, 0, 'X' },
+		{ "freeze-cgroup", required_argument, 0, 'F' },
+		{ "manage-cgroups", optional_argument, 0, 'M' },
 		{ 0, 0, 0, 0 },
 	};
 	struct cr_dump_opts opts = { .sz = sizeof(opts) };
@@ -61,12 +63,17 @@ static int dump_or_pre_dump(int argc, char **argv, bool pre)
 			if (crtool_external(cmd, optarg, ext, &nr_ext, 64))
 				return 1;
 			break;
+		case 'F': opts.freeze_cgroup = optarg; break;
+		case 'M':
+			if ((opts.manage_cgroups = crtool_cgroup_mode(optarg)) < 0)
+				return crtool_fail("%s: --manage-cgroups %s: want ignore, soft, full or strict", cmd, optarg);
+			break;
 		default:
 			return crtool_fail(pre ? "pre-dump: bad option; usage: crtool pre-dump -t PID -D DIR "
 						 "[--prev-images-dir D] [--page-server A:P] [-v] [--log-file F]"
 					       : "dump: bad option; usage: crtool dump -t PID -D DIR [--leave-running] "
 						 "[--shell-job] [--ext-unix-sk] [--tcp-established] [--prev-images-dir D] [--page-server A:P] [-v] "
-						 "[--log-file F] [--external TYPE[KEY]:VALUE]...");
+						 "[--log-file F] [--external TYPE[KEY]:VALUE]... [--freeze-cgroup DIR] [--manage-cgroups[=MODE]]");
 		}
 	}
 	opts.externals = ext;

@@ -18,6 +18,19 @@ static int write_pidfile(const char *path, pid_t pid)
 	return 0;
 }
 
+int crtool_cgroup_mode(const char *arg)
+{
+	static const char *const names[] = { [CR_CG_IGNORE] = "ignore", [CR_CG_SOFT] = "soft",
+					     [CR_CG_FULL] = "full", [CR_CG_STRICT] = "strict" };
+
+	if (!arg)
+		return CR_CG_SOFT;
+	for (int i = 0; i < 4; i++)
+		if (!strcmp(arg, names[i]))
+			return i;
+	return -1;
+}
+
 int cmd_restore(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -33,13 +46,16 @@ int cmd_restore(int argc, char **argv)
 		{ "inherit-fd", required_argument, 0, 'I' },
 		{ "tcp-close", no_argument, 0, 'C' },
 		{ "external", required_argument, 0, 'X' },
+		{ "manage-cgroups", optional_argument, 0, 'M' },
+		{ "cgroup-root", required_argument, 0, 'G' },
 		{ 0, 0, 0, 0 },
 	};
 	struct cr_restore_opts opts = { .sz = sizeof(opts) };
 	struct cr_inherit_fd inherit[64];
-	size_t nr_inherit = 0;
 	struct cr_external ext[64];
 	unsigned long nr_ext = 0;
+	struct cr_cgroup_root cg_roots[32];
+	size_t nr_inherit = 0, nr_cg_roots = 0;
 	const char *pidfile = NULL, *log_file = NULL;
 	bool detach = false;
 	int verbosity = 0, c, status;
@@ -73,9 +89,30 @@ int cmd_restore(int argc, char **argv)
 			if (crtool_external("restore", optarg, ext, &nr_ext, 64))
 				return 1;
 			break;
+		case 'M':
+			if ((opts.manage_cgroups = crtool_cgroup_mode(optarg)) < 0)
+				return crtool_fail("restore: --manage-cgroups %s: want ignore, soft, full or strict", optarg);
+			break;
+		case 'G': {
+			/* [CONTROLLER:]PATH; the path is absolute, so a colon before the first slash names one */
+			char *colon = strchr(optarg, ':'), *slash = strchr(optarg, '/');
+			if (nr_cg_roots == sizeof(cg_roots) / sizeof(cg_roots[0]))
+				return crtool_fail("restore: more than %zu --cgroup-root", nr_cg_roots);
+			if (colon && (!slash || colon < slash)) {
+				*colon = 0;
+				cg_roots[nr_cg_roots] = (struct cr_cgroup_root){ optarg, colon + 1 };
+			} else {
+				cg_roots[nr_cg_roots] = (struct cr_cgroup_root){ NULL, optarg };
+			}
+			if (cg_roots[nr_cg_roots].path[0] != '/')
+				return crtool_fail("restore: --cgroup-root %s: want [CONTROLLER:]/PATH", optarg);
+			nr_cg_roots++;
+			break;
+		}
 		default: return crtool_fail("restore: bad option; usage: crtool restore -D DIR [-d] [--shell-job] "
 					   "[--new-pidns] [--pidfile F] [--skip-file-checks] [--lazy-pages] "
-					   "[--inherit-fd fd[N]:KEY]... [--tcp-close] [--external TYPE[KEY]:VALUE]...");
+					   "[--inherit-fd fd[N]:KEY]... [--tcp-close] [--external TYPE[KEY]:VALUE]... "
+					   "[--manage-cgroups[=MODE]] [--cgroup-root [CONTROLLER:]PATH]...");
 		}
 	}
 	if (!opts.images_dir)
@@ -84,6 +121,8 @@ int cmd_restore(int argc, char **argv)
 	opts.nr_inherit_fds = nr_inherit;
 	opts.externals = ext;
 	opts.nr_externals = nr_ext;
+	opts.cgroup_roots = cg_roots;
+	opts.nr_cgroup_roots = nr_cg_roots;
 	if (crtool_log_setup(verbosity, log_file))
 		return 1;
 	pid = cr_restore(&opts);

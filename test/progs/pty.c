@@ -34,6 +34,9 @@ static void child(int s)
 	size_t len = 0;
 
 	setpgid(0, 0);
+	/* a read from the background would stop us (SIGTTIN): wait for the parent's tcsetpgrp */
+	while (tcgetpgrp(s) != getpgrp())
+		usleep(1000);
 	for (;;) {
 		char c;
 		ssize_t n = read(s, &c, 1);

@@ -31,6 +31,7 @@
 #include "image/inventory.h"
 #include "kerndat.h"
 #include "ipc.h"
+#include "ns/ns.h"
 #include "log.h"
 #include "mem/mem.h"
 #include "mem/lazy.h"
@@ -76,6 +77,7 @@ struct restore_set {
 	struct ipc_image ipc;            /* the tree's own IPC namespace, if it had one */
 	struct seccomp_image seccomp;    /* the threads' seccomp filters */
 	struct cgroup_image cg;          /* the processes' cgroups */
+	struct ns_set ns;                /* its other namespaces of its own (mount, UTS...) */
 	PstreeEntry **entries;  /* parents before their children; [0] is the root */
 	struct task_image *tasks;
 	size_t nr, nr_live;
@@ -312,7 +314,8 @@ static int load_images(struct img_dir *dir, struct restore_set *rs)
 		return ret;
 	if ((ret = plan_session_helpers(rs)) || (ret = plan_group_helpers(rs)) || (ret = ipc_load(dir, &rs->ipc)) ||
 	    (ret = seccomp_load(dir, rs->entries, rs->nr, &rs->seccomp)) ||
-	    (ret = cgroup_load(dir, rs->entries, rs->nr, &rs->cg)))
+	    (ret = cgroup_load(dir, rs->entries, rs->nr, &rs->cg)) ||
+	    (ret = ns_load(dir, &rs->ns)))
 		return ret;
 	if (!(rs->tasks = calloc(rs->nr, sizeof(*rs->tasks))))
 		return -ENOMEM;
@@ -366,6 +369,7 @@ static void free_images(struct restore_set *rs)
 	ipc_free(&rs->ipc);
 	seccomp_free(&rs->seccomp);
 	cgroup_free(&rs->cg);
+	ns_free(&rs->ns);
 	for (size_t i = 0; i < rs->nr; i++)
 		img_free_msg(&rs->entries[i]->base);
 	free(rs->entries);
@@ -531,6 +535,7 @@ struct restore_ctx {
 	struct vdso_here vdso;  /* where the kernel put our vDSO: the same in every task we fork */
 	const struct netns_restore *net;   /* the tree's own network namespace, if it had one */
 	const TimensEntry *timens;         /* its own time namespace, if it had one */
+	struct ns_args ns_args; /* --root, --external */
 };
 
 static void __attribute__((noreturn)) child_fail(const struct restore_ctx *c, size_t idx)
@@ -797,6 +802,9 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 		child_fail(c, idx);
 	/* the IPC namespace before anything: children inherit it, memory attaches to it */
 	if (idx == 0 && ipc_restore(c->dir, &c->rs->ipc))
+		child_fail(c, idx);
+	/* then its other namespaces; the mount tree last, so that files open in it */
+	if (idx == 0 && ns_restore(&c->rs->ns, &c->ns_args))
 		child_fail(c, idx);
 	if (restore_session(t->pstree, idx == 0, c->shell_job))
 		child_fail(c, idx);
@@ -1280,6 +1288,8 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	c.shell_job = opts.shell_job;
 	c.new_pidns = opts.new_pidns;
 	c.lazy = opts.sz > offsetof(struct cr_restore_opts, lazy_pages) && opts.lazy_pages;
+	c.ns_args = (struct ns_args){ opts.externals, opts.nr_externals,
+				      opts.sz > offsetof(struct cr_restore_opts, root) ? opts.root : NULL };
 	if ((ret = img_dir_open(&dir, opts.images_dir)))
 		return ret;
 	if ((ret = load_images(&dir, &rs)))
@@ -1287,6 +1297,12 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	if ((ret = netns_load(&dir, opts.externals, opts.nr_externals, &net)) || (ret = timens_load(&dir, &timens)))
 		goto out;
 	c.timens = timens;
+	if (c.ns_args.root && !ns_has(&rs.ns, "mnt")) {
+		pr_err("--root %s: the tree was dumped in its dumper's mount namespace, not one of its own",
+		       c.ns_args.root);
+		ret = -EINVAL;
+		goto out;
+	}
 	/* the daemon serves this restore until we hang up: it must be there first */
 	if (c.lazy && (ret = lazy_sk = lazy_session_open(dir.path)) < 0)
 		goto out;

@@ -13,6 +13,7 @@
 #include "files/files.h"
 #include "log.h"
 #include "util.h"
+#include "ns/ns.h"
 
 #define DELETED " (deleted)"
 
@@ -38,7 +39,13 @@ static bool needs_ghost(const struct fd_dump_ctx *c, char *path)
 		path[len - dl] = 0;
 		return true;
 	}
-	return stat(path, &st) || st.st_dev != c->st.st_dev || st.st_ino != c->st.st_ino;
+	/* a process in a mount namespace of its own names its files in that tree */
+	char where[4200];
+	if (ns_own(c->pid, "mnt") == 1)
+		snprintf(where, sizeof(where), "/proc/%d/root%s", c->pid, path);
+	else
+		snprintf(where, sizeof(where), "%s", path);
+	return stat(where, &st) || st.st_dev != c->st.st_dev || st.st_ino != c->st.st_ino;
 }
 
 static int reg_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)

@@ -1,0 +1,61 @@
+/* Namespaces the tree's root has of its own (ns.c): which, and the restore hook
+ * that makes each again in the restored root.  One row per kind in ns.c's table;
+ * pid and IPC namespaces have their own code (pidns.c, ipc.c). */
+#ifndef LIB_NS_NS_H
+#define LIB_NS_NS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct img_dir;
+struct tree;
+struct cr_external;
+
+/* What the caller says about the dump or the restore of namespaces. */
+struct ns_args {
+	const struct cr_external *ext;   /* --external TYPE[KEY]:VALUE */
+	size_t nr_ext;
+	const char *root;                /* restore: the root mount's directory (may be NULL) */
+};
+
+struct ns_kind {
+	const char *name;    /* as in /proc/PID/ns/ and ns.img */
+	int clone_flag;
+	/* save the namespace of pid (the tree's root, frozen) */
+	int (*dump)(struct img_dir *dir, pid_t pid, const struct ns_args *a);
+	/* read and validate its images before anything is created */
+	int (*load)(struct img_dir *dir, void **state);
+	/* in the restored root, in table order: make the namespace and fill it */
+	int (*restore)(void *state, const struct ns_args *a);
+	void (*free)(void *state);
+};
+
+#define NS_MAX_KINDS 8
+
+/* What ns.img says, loaded and validated. */
+struct ns_set {
+	const struct ns_kind *kinds[NS_MAX_KINDS];
+	void *state[NS_MAX_KINDS];
+	size_t nr;
+};
+
+/* 1 if pid has a namespace of this kind ("mnt", "uts"...) other than ours, 0 if not. */
+int ns_own(pid_t pid, const char *kind);
+/* 1 if a and b share the namespace of this kind, 0 if not. */
+int ns_same(pid_t a, pid_t b, const char *kind);
+/* Each kind of the table the tree's root has of its own: checked for the whole
+ * tree, saved, and listed in ns.img. */
+int ns_dump(struct img_dir *dir, const struct tree *t, const struct ns_args *a);
+/* ns.img and each listed kind's images (none: the tree shared ours). */
+int ns_load(struct img_dir *dir, struct ns_set *set);
+void ns_free(struct ns_set *set);
+/* In the restored root, after its IPC namespace and before its files. */
+int ns_restore(const struct ns_set *set, const struct ns_args *a);
+/* true if the set holds this kind. */
+bool ns_has(const struct ns_set *set, const char *kind);
+
+/* The kinds (uts.c, mnt-dump.c + mnt-restore.c, ns.c for cgroup). */
+extern const struct ns_kind ns_kind_uts, ns_kind_mnt, ns_kind_cgroup;
+
+#endif

@@ -21,6 +21,8 @@
  * refuse writes; a mount under /shared appears under /slave (propagation works).
  *
  * --corrupt: the hostname changes after CHECK.
+ * --overlay: an overlayfs at /ovl too (lower and upper dirs in the root tmpfs),
+ * which libcr refuses unless it is named external (test/errors.sh).
  */
 #include "tst.h"
 
@@ -159,7 +161,9 @@ int main(int argc, char **argv)
 	struct stat hello_st, link_st;
 	int fd;
 
-	tst_init(argc, argv);
+	tst_init_opts(argc, argv, NULL, "overlay");
+	/* an fd a starting shell leaked would name a file outside the new mount tree */
+	syscall(SYS_close_range, 3, ~0U, 0);
 	seed = tst_seed();
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n < 0)
@@ -202,6 +206,14 @@ int main(int argc, char **argv)
 	must(mount(NULL, "shared", NULL, MS_SHARED, NULL), "make shared shared");
 	must(mount("shared", "slave", NULL, MS_BIND, NULL), "bind shared");
 	must(mount(NULL, "slave", NULL, MS_SLAVE, NULL), "make slave a slave");
+	if (tst_opt_flag("overlay")) {
+		mkdir_p("ovl-lower");
+		mkdir_p("ovl-upper");
+		mkdir_p("ovl-work");
+		mkdir_p("ovl");
+		must(mount("overlay", "ovl", "overlay", 0, "lowerdir=/tmp/ovl-lower,upperdir=/tmp/ovl-upper,workdir=/tmp/ovl-work"),
+		     "mount overlay");
+	}
 	must(syscall(SYS_pivot_root, ".", "."), "pivot_root");
 	must(umount2(".", MNT_DETACH), "detach the old root");
 	must(chdir("/"), "chdir /");

@@ -39,13 +39,7 @@ static bool needs_ghost(const struct fd_dump_ctx *c, char *path)
 		path[len - dl] = 0;
 		return true;
 	}
-	/* a process in a mount namespace of its own names its files in that tree */
-	char where[4200];
-	if (ns_own(c->pid, "mnt") == 1)
-		snprintf(where, sizeof(where), "/proc/%d/root%s", c->pid, path);
-	else
-		snprintf(where, sizeof(where), "%s", path);
-	return stat(where, &st) || st.st_dev != c->st.st_dev || st.st_ino != c->st.st_ino;
+	return ns_stat_path(c->pid, path, &st) || st.st_dev != c->st.st_dev || st.st_ino != c->st.st_ino;
 }
 
 static int reg_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)

@@ -72,6 +72,16 @@ int ns_same(pid_t a, pid_t b, const char *kind)
 	return ret ? ret : x == y;
 }
 
+int ns_stat_path(pid_t pid, const char *path, struct stat *st)
+{
+	char where[4200];
+
+	if (ns_own(pid, "mnt") != 1)
+		return stat(path, st);
+	snprintf(where, sizeof(where), "/proc/%d/root%s", pid, path);
+	return stat(where, st);
+}
+
 /* Every live task in the root's namespace of this kind. */
 static int check_tree(const struct tree *t, const struct ns_kind *k, bool own)
 {

@@ -11,6 +11,7 @@
 struct img_dir;
 struct tree;
 struct cr_external;
+struct stat;
 
 /* What the caller says about the dump or the restore of namespaces. */
 struct ns_args {
@@ -44,6 +45,9 @@ struct ns_set {
 int ns_own(pid_t pid, const char *kind);
 /* 1 if a and b share the namespace of this kind, 0 if not. */
 int ns_same(pid_t a, pid_t b, const char *kind);
+/* stat() of a path as process pid names it: through /proc/pid/root when it is in
+ * a mount namespace of its own (its paths are that tree's). */
+int ns_stat_path(pid_t pid, const char *path, struct stat *st);
 /* Each kind of the table the tree's root has of its own: checked for the whole
  * tree, saved, and listed in ns.img. */
 int ns_dump(struct img_dir *dir, const struct tree *t, const struct ns_args *a);

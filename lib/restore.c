@@ -915,6 +915,7 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	a->mm.exe_fd = exe_fd;
 	img_dir_close(c->dir);
 	netns_caller_close();
+	host_root_close();
 	if (chdir(t->fs->cwd)) {
 		pr_perror("can't change to the working directory %s", t->fs->cwd);
 		child_fail(c, idx);

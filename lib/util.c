@@ -10,6 +10,8 @@
 #include <sys/un.h>
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <linux/openat2.h>
 #include "log.h"
 #include "util.h"
 
@@ -179,12 +181,53 @@ double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+static int host_root = -1;
+
+void host_root_set(int fd)
+{
+	host_root = fd;
+}
+
+int host_root_get(void)
+{
+	return host_root;
+}
+
+void host_root_close(void)
+{
+	if (host_root >= 0)
+		close(host_root);
+	host_root = -1;
+}
+
+int host_open(const char *path, int flags)
+{
+	struct open_how how = { .flags = flags | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
+
+	if (host_root < 0)
+		return open(path, flags | O_CLOEXEC);
+	return syscall(SYS_openat2, host_root, path, &how, sizeof(how));
+}
+
+int host_stat(const char *path, struct stat *st)
+{
+	int fd, ret;
+
+	if (host_root < 0)
+		return stat(path, st);
+	if ((fd = host_open(path, O_PATH)) < 0)
+		return -1;
+	ret = fstat(fd, st);
+	close(fd);
+	return ret;
+}
+
 int dir_socket_addr(const char *dir, const char *prefix, struct sockaddr_un *sa, unsigned *len)
 {
 	struct stat st;
 	int n;
 
-	if (stat(dir, &st))
+	if (host_stat(dir, &st))
 		return pr_perror("can't stat the images directory %s", dir);
 	memset(sa, 0, sizeof(*sa));
 	sa->sun_family = AF_UNIX;

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct stat;
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #ifndef PAGE_SIZE
 #define PAGE_SIZE 4096UL
@@ -36,6 +38,16 @@ ssize_t send_fds(int sk, const void *buf, size_t len, const int *fds, int nr, co
 /* recvmsg of up to len bytes and at most one fd (-1 in *fd when none came;
  * close-on-exec): what recvmsg returned. */
 ssize_t recv_fd(int sk, void *buf, size_t len, int *fd);
+
+/* Paths of libcr's own view (the images dir and its parents) once a restored
+ * task has pivot_rooted into its own mount tree: resolved under the old root,
+ * kept as an fd (host_root_set), instead of the task's root.  Without one set,
+ * plain open() and stat(). */
+void host_root_set(int fd);
+int host_root_get(void);
+void host_root_close(void);
+int host_open(const char *path, int flags);
+int host_stat(const char *path, struct stat *st);
 
 struct sockaddr_un;
 /* The abstract unix socket name "\0PREFIX-DEV-INO" of directory dir (a daemon serving

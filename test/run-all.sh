@@ -27,14 +27,11 @@ PROGS="counter mem-random mem-file-private mem-file-shared mem-prot mem-brk mem-
        mem-growsdown mem-madvise fpu-avx512 fpu-arm64 signals itimer vdso-clock nanosleep pipe-read file-regular
        file-unlinked pipe-inner fifo memfd eventfd signalfd timerfd inotify epoll dev-special
        file-locks posix-timers files-shared ipc-sysv ipc-mqueue pty poll-wait sk-unix-pair sk-unix-bound sk-unix-tree sk-unix-rights sk-inet
-       ns-time seccomp"
+       ns-time seccomp ns-mnt"
 # programs whose dumps save established TCP connections
 TCP_PROGS="sk-tcp-established sk-tcp-halfclosed ns-net"
 # programs whose restores put them back into their cgroups, with the limits
 CGROUP_PROGS="cgroup"
-# programs in mount namespaces of their own: after pivot_root the images dir is
-# reached by its fd only, which pre-dump parents and lazy pages (by path) don't do yet
-NS_PROGS="ns-mnt"
 # programs run again with other arguments: "NAME ARGS..." each
 VARIANTS=("tree" "storm --forks" "storm --threads" "threads --threads 2" "threads --threads 64" "threads --threads 1000"
 	  "seccomp --shared" "seccomp --strict")
@@ -148,11 +145,6 @@ for v in "storm --forks" "storm --threads"; do
 		--dump-arg --freeze-cgroup --dump-arg "$cg2/$cg" \
 		--restore-arg --manage-cgroups=soft --restore-arg "--cgroup-root=unified:/$cg" -- $v --cgroup $$
 	rmdir "$cg2/$cg" 2>/dev/null
-done
-for p in $NS_PROGS; do
-	selected "$p" || continue
-	# shellcheck disable=SC2086
-	run_suite "runner $p" "$RUNNER" --crtool "$CRTOOL" --mode restore,leave-running,twice ${RUNNER_ARGS:-} -- "$p"
 done
 if selected corrupt ns-mnt; then
 	# shellcheck disable=SC2086

@@ -557,7 +557,7 @@ int files_map_ghosts(struct files_image *fi, MmEntry *mm)
 
 static bool fd_wanted(const struct files_image *fi, int fd, int keep_fd)
 {
-	if (fd == keep_fd || files_share_keeps(fi, fd) || fd == netns_caller_fd())
+	if (fd == keep_fd || files_share_keeps(fi, fd) || fd == netns_caller_fd() || fd == host_root_get())
 		return true;
 	for (size_t i = 0; i < fi->nr; i++)
 		if ((int)fi->fds[i]->fd == fd)

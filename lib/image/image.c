@@ -85,7 +85,7 @@ int img_kind_of_name(const char *base)
 
 int img_dir_open(struct img_dir *dir, const char *path)
 {
-	dir->dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dir->dfd = host_open(path, O_RDONLY | O_DIRECTORY);
 	if (dir->dfd < 0)
 		return pr_perror("images directory %s", path);
 	dir->path = strdup(path);

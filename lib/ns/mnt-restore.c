@@ -262,7 +262,7 @@ static int restore_flags(const MntEntry *e, int fd)
 static int mnt_restore(void *state, const struct ns_args *a)
 {
 	const struct mnt_state *s = state;
-	int *src = calloc(s->nr, sizeof(int)), *mfd = calloc(s->nr, sizeof(int)), ret = 0;
+	int *src = calloc(s->nr, sizeof(int)), *mfd = calloc(s->nr, sizeof(int)), ret = 0, old_root = -1;
 
 	if (!src || !mfd) {
 		ret = -ENOMEM;
@@ -270,6 +270,11 @@ static int mnt_restore(void *state, const struct ns_args *a)
 	}
 	for (size_t k = 0; k < s->nr; k++)
 		src[k] = mfd[k] = -1;
+	/* the images dir (and its parents) stay reachable from the old root */
+	if ((old_root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		ret = pr_perror("can't open our root");
+		goto out;
+	}
 	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
 		ret = pr_perror("can't create a private mount namespace");
 		goto out;
@@ -292,7 +297,11 @@ static int mnt_restore(void *state, const struct ns_args *a)
 	}
 	if (s->e[0]->has_shared_id && s->e[0]->shared_id)
 		ret = set_propagation(AT_FDCWD, MS_SHARED, "/");
+	host_root_set(old_root);
+	old_root = -1;
 out:
+	if (old_root >= 0)
+		close(old_root);
 	for (size_t k = 0; src && mfd && k < s->nr; k++) {
 		if (src[k] >= 0)
 			close(src[k]);

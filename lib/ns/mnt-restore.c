@@ -237,6 +237,14 @@ static int make_mount(const struct mnt_state *s, size_t k, const int *src, int *
 	return restore_propagation(s, k, mfd);
 }
 
+/* Filesystems whose every mount is a superblock of its own: only theirs may be
+ * made read-only (sysfs, mqueue and cgroup mounts share ours). */
+static bool fresh_sb(const MntEntry *e)
+{
+	return e->how == MNT_HOW_FS &&
+	       (!strcmp(e->fstype, "tmpfs") || !strcmp(e->fstype, "proc") || !strcmp(e->fstype, "devpts"));
+}
+
 /* Per-mount flags, and a read-only superblock, once nothing more is made in it. */
 static int restore_flags(const MntEntry *e, int fd)
 {
@@ -246,7 +254,7 @@ static int restore_flags(const MntEntry *e, int fd)
 	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	if (e->how == MNT_HOW_FS && e->has_sb_ro && e->sb_ro && mount(NULL, path, NULL, MS_REMOUNT | MS_RDONLY, NULL))
+	if (fresh_sb(e) && e->has_sb_ro && e->sb_ro && mount(NULL, path, NULL, MS_REMOUNT | MS_RDONLY, NULL))
 		return pr_perror("can't make the filesystem of %s read-only", e->mountpoint);
 	attr.attr_set = (e->flags & MS_RDONLY ? MOUNT_ATTR_RDONLY : 0) | (e->flags & MS_NOSUID ? MOUNT_ATTR_NOSUID : 0) |
 			(e->flags & MS_NODEV ? MOUNT_ATTR_NODEV : 0) | (e->flags & MS_NOEXEC ? MOUNT_ATTR_NOEXEC : 0) |

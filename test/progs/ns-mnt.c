@@ -1,5 +1,5 @@
-/* ns-mnt: a process in mount and UTS namespaces of its own, pivot_rooted into
- * a tmpfs that holds a small mount tree:
+/* ns-mnt: a process in mount, UTS and cgroup namespaces of its own,
+ * pivot_rooted into a tmpfs that holds a small mount tree:
  *
  *   /                tmpfs: data/hello (random bytes, 0640, uid 1234),
  *                    data/dir/nested, data/link -> hello, data/fifo, data/null
@@ -10,11 +10,14 @@
  *   /bind            a bind of /data/dir (a directory inside the tree)
  *   /data/hello-bind a bind of /data/hello (a file)
  *   /ro              tmpfs holding one file, read-only, noexec
+ *   /pts             devpts (a new instance: gid=5,mode=620,ptmxmode=666)
+ *   /mqueue          mqueue;  /sys  sysfs, read-only;  /cgroup  cgroup2
  *   /shared          tmpfs, shared
  *   /slave           a bind of /shared, its slave
  * and /data/hello open at offset 3, hostname "ns-mnt-<random>".
  *
- * After CHECK: the hostname; /proc/self/mountinfo has the same mounts (type,
+ * After CHECK: the hostname; /proc/self/cgroup (paths inside the namespace);
+ * /proc/self/mountinfo has the same mounts (type,
  * per-mount and superblock options, propagation as "shared" / "slave of
  * <mount point>"); the tmpfs files with their bytes, modes, owners and mtimes;
  * the open file at its offset, the same file as /data/hello; /ro and /usr
@@ -155,7 +158,7 @@ static void check_stat(const char *path, mode_t mode, uid_t uid, const struct ti
 
 int main(int argc, char **argv)
 {
-	static char before[SIG_MAX], after[SIG_MAX];
+	static char before[SIG_MAX], after[SIG_MAX], cg_before[4096], cg_after[4096];
 	char exe[PATH_MAX], exedir[PATH_MAX], path[PATH_MAX], host[64], buf[HELLO_LEN];
 	uint64_t seed;
 	struct stat hello_st, link_st;
@@ -172,7 +175,7 @@ int main(int argc, char **argv)
 	snprintf(exedir, sizeof(exedir), "%s", exe);
 	dirname(exedir);
 
-	must(unshare(CLONE_NEWNS | CLONE_NEWUTS), "unshare(CLONE_NEWNS | CLONE_NEWUTS)");
+	must(unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWCGROUP), "unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWCGROUP)");
 	snprintf(host, sizeof(host), "ns-mnt-%u", (unsigned)(seed % 100000));
 	must(sethostname(host, strlen(host)), "sethostname");
 	must(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "make / private");
@@ -188,7 +191,7 @@ int main(int argc, char **argv)
 	must(mknod("data/null", S_IFCHR | 0666, makedev(1, 3)), "mknod");
 	write_file("data/hello-bind", "", 0, 0644);
 	must(symlink("usr/bin", "bin") || symlink("usr/lib", "lib") || symlink("usr/lib64", "lib64"), "symlink");
-	for (const char *d = "usr\0proc\0bind\0ro\0shared\0slave\0"; *d; d += strlen(d) + 1)
+	for (const char *d = "usr\0proc\0bind\0ro\0shared\0slave\0pts\0mqueue\0sys\0cgroup\0"; *d; d += strlen(d) + 1)
 		must(mkdir(d, 0755), d);
 	must(mount("/usr", "usr", NULL, MS_BIND, NULL), "bind /usr");
 	must(mount(NULL, "usr", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID, NULL), "make /usr read-only");
@@ -197,6 +200,11 @@ int main(int argc, char **argv)
 	mkdir_p(path);
 	must(mount(exedir, path, NULL, MS_BIND, NULL), "bind the build directory");
 	must(mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL), "mount proc");
+	must(mount("devpts", "pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,gid=5,mode=620,ptmxmode=0666"),
+	     "mount devpts");
+	must(mount("mqueue", "mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL), "mount mqueue");
+	must(mount("sysfs", "sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL), "mount sysfs");
+	must(mount("cgroup2", "cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL), "mount cgroup2");
 	must(mount("data/dir", "bind", NULL, MS_BIND, NULL), "bind data/dir");
 	must(mount("data/hello", "data/hello-bind", NULL, MS_BIND, NULL), "bind data/hello");
 	must(mount("tmpfs", "ro", "tmpfs", 0, "size=1m"), "mount ro");
@@ -222,6 +230,7 @@ int main(int argc, char **argv)
 		tst_fail("open /data/hello: %s", strerror(errno));
 	must(stat("/data/hello", &hello_st) || lstat("/data/link", &link_st), "stat");
 	signature(before, sizeof(before));
+	tst_read_file("/proc/self/cgroup", cg_before, sizeof(cg_before));
 	tst_info("mounts:\n%s", before);
 
 	tst_ready();
@@ -233,6 +242,9 @@ int main(int argc, char **argv)
 	gethostname(now, sizeof(now));
 	if (strcmp(now, host))
 		tst_fail("hostname is \"%s\", want \"%s\"", now, host);
+	tst_read_file("/proc/self/cgroup", cg_after, sizeof(cg_after));
+	if (strcmp(cg_before, cg_after))
+		tst_fail("/proc/self/cgroup changed:\n--- before\n%s--- after\n%s", cg_before, cg_after);
 	signature(after, sizeof(after));
 	if (strcmp(before, after))
 		tst_fail("the mount table changed:\n--- before\n%s--- after\n%s", before, after);

@@ -755,6 +755,22 @@ else
 	fi
 	stop ovl
 fi
+# its output is a file of ours, which its own mount tree can't name: refused
+name=mnt-file-outside
+if ! start outf ns-mnt; then
+	fail $name "ns-mnt did not start: $(cat "$T/outf.out")"
+else
+	mkdir "$T/d-outf"
+	crt dump -t "$PID" -D "$T/d-outf"
+	if expect_error $name "fd 1" "outside the process's own mount namespace"; then
+		if running_untraced "$PID"; then
+			pass $name
+		else
+			fail $name "the target is not running freely after the refused dump: $(state_of "$PID")"
+		fi
+	fi
+	stop outf
+fi
 # the same with its output to a pipe (a file of the host is out of its mount tree),
 # dumped with /ovl named external, restored with and without a path for it
 mkfifo "$T/ovx.fifo"

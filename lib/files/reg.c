@@ -54,6 +54,11 @@ static int reg_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 	if (c->link[0] != '/')
 		return pr_err("pid %d: fd %d is a file with no path (%s), which can't be checkpointed", c->pid, c->fd,
 			      c->link), -EOPNOTSUPP;
+	int in_tree = ns_fd_in_tree(c->pid, c->fdinfo);
+	if (in_tree <= 0)
+		return in_tree ?: (pr_err("pid %d: fd %d is %s, on a mount outside the process's own mount namespace: "
+					  "the restored tree could not name it; close it, or open it inside the tree",
+					  c->pid, c->fd, c->link), -EOPNOTSUPP);
 	if (!(r->path = strdup(c->link)))
 		return -ENOMEM;
 	r->pos = c->pos;

@@ -82,6 +82,23 @@ int ns_stat_path(pid_t pid, const char *path, struct stat *st)
 	return stat(where, st);
 }
 
+int ns_fd_in_tree(pid_t pid, const char *fdinfo)
+{
+	const char *m = fdinfo ? strstr(fdinfo, "mnt_id:") : NULL;
+	char *info, *line, *save;
+	int id, found = 0;
+
+	if (!m || ns_own(pid, "mnt") != 1)
+		return 1;
+	id = atoi(m + 7);
+	if (!(info = read_proc(pid, "mountinfo", NULL)))
+		return pr_perror("can't read the mountinfo of pid %d", pid);
+	for (line = strtok_r(info, "\n", &save); line && !found; line = strtok_r(NULL, "\n", &save))
+		found = atoi(line) == id;
+	free(info);
+	return found;
+}
+
 /* Every live task in the root's namespace of this kind. */
 static int check_tree(const struct tree *t, const struct ns_kind *k, bool own)
 {

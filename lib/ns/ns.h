@@ -48,6 +48,11 @@ int ns_same(pid_t a, pid_t b, const char *kind);
 /* stat() of a path as process pid names it: through /proc/pid/root when it is in
  * a mount namespace of its own (its paths are that tree's). */
 int ns_stat_path(pid_t pid, const char *path, struct stat *st);
+/* For a process in a mount namespace of its own: 1 if the open file described
+ * by fdinfo (the text of /proc/pid/fdinfo/N) is on a mount of that namespace,
+ * 0 if it is on one of another (the caller's, say: a file the tree can't name);
+ * 1 for a process that shares ours. */
+int ns_fd_in_tree(pid_t pid, const char *fdinfo);
 /* Each kind of the table the tree's root has of its own: checked for the whole
  * tree, saved, and listed in ns.img. */
 int ns_dump(struct img_dir *dir, const struct tree *t, const struct ns_args *a);

@@ -27,6 +27,9 @@ struct mountinfo {
 	uint32_t shared, master;
 };
 
+/* Parse the text of a mountinfo file (changed in place; path names it in
+ * messages) into *out (mountinfo_free); -EIO for a line it can't parse. */
+int mountinfo_parse(char *text, const char *path, struct mountinfo **out, size_t *nr);
 /* Parse /proc/<pid>/mountinfo (pid 0: ours) into *out (mountinfo_free). */
 int mountinfo_read(pid_t pid, struct mountinfo **out, size_t *nr);
 void mountinfo_free(struct mountinfo *m, size_t nr);

@@ -119,16 +119,13 @@ void mountinfo_free(struct mountinfo *m, size_t nr)
 	free(m);
 }
 
-int mountinfo_read(pid_t pid, struct mountinfo **out, size_t *nr)
+int mountinfo_parse(char *buf, const char *path, struct mountinfo **out, size_t *nr)
 {
-	char path[64], *buf, *save, *line;
+	char *save, *line;
 	struct mountinfo *m = NULL;
 	size_t n = 0;
 	int ret = 0;
 
-	snprintf(path, sizeof(path), pid ? "/proc/%d/mountinfo" : "/proc/self/mountinfo", pid);
-	if (!(buf = read_file(path, NULL)))
-		return pr_perror("can't read %s", path);
 	for (line = strtok_r(buf, "\n", &save); line && !ret; line = strtok_r(NULL, "\n", &save)) {
 		struct mountinfo *nm = realloc(m, (n + 1) * sizeof(*m));
 		if (!nm) {
@@ -140,7 +137,6 @@ int mountinfo_read(pid_t pid, struct mountinfo **out, size_t *nr)
 			ret = ret == -EINVAL ? (pr_err("%s: can't parse the line \"%s\"", path, line), -EIO) : ret;
 		n++;
 	}
-	free(buf);
 	if (ret) {
 		mountinfo_free(m, n);
 		return ret;
@@ -148,4 +144,17 @@ int mountinfo_read(pid_t pid, struct mountinfo **out, size_t *nr)
 	*out = m;
 	*nr = n;
 	return 0;
+}
+
+int mountinfo_read(pid_t pid, struct mountinfo **out, size_t *nr)
+{
+	char path[64], *buf;
+	int ret;
+
+	snprintf(path, sizeof(path), pid ? "/proc/%d/mountinfo" : "/proc/self/mountinfo", pid);
+	if (!(buf = read_file(path, NULL)))
+		return pr_perror("can't read %s", path);
+	ret = mountinfo_parse(buf, path, out, nr);
+	free(buf);
+	return ret;
 }

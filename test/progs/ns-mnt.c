@@ -12,6 +12,7 @@
  *   /ro              tmpfs holding one file, read-only, noexec
  *   /pts             devpts (a new instance: gid=5,mode=620,ptmxmode=666)
  *   /mqueue          mqueue;  /sys  sysfs, read-only;  /cgroup  cgroup2
+ *   /cgcpu           cgroup v1 "cpu" (where the host has that hierarchy)
  *   /shared          tmpfs, shared
  *   /slave           a bind of /shared, its slave
  * and /data/hello open at offset 3, hostname "ns-mnt-<random>".
@@ -205,6 +206,10 @@ int main(int argc, char **argv)
 	must(mount("mqueue", "mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL), "mount mqueue");
 	must(mount("sysfs", "sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL), "mount sysfs");
 	must(mount("cgroup2", "cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL), "mount cgroup2");
+	if (!access("/sys/fs/cgroup/cpu/cgroup.procs", F_OK)) {
+		must(mkdir("cgcpu", 0755), "mkdir cgcpu");
+		must(mount("cgroup", "cgcpu", "cgroup", MS_NOSUID | MS_NODEV | MS_NOEXEC, "cpu"), "mount cgroup cpu");
+	}
 	must(mount("data/dir", "bind", NULL, MS_BIND, NULL), "bind data/dir");
 	must(mount("data/hello", "data/hello-bind", NULL, MS_BIND, NULL), "bind data/hello");
 	must(mount("tmpfs", "ro", "tmpfs", 0, "size=1m"), "mount ro");

@@ -84,6 +84,7 @@ for round in 1 2; do
 		ext+=(--external "mnt[$mp]:cg${mp//\//-}")
 	done < <(sed 's/ - / - /' "/proc/$pid/mountinfo" | awk '/ - cgroup2? / { print $5 }')
 	mkdir "$T/img$round"
+	t0=$(date +%s%N)
 	if ! "$CRTOOL" dump -t "$pid" -D "$T/img$round" "${ext[@]}" 2>"$T/err"; then
 		bad "$name" "dump failed: $(cat "$T/err")"
 		break
@@ -92,6 +93,7 @@ for round in 1 2; do
 		bad "$name" "the container's init $pid still runs after the dump"
 		break
 	fi
+	t1=$(date +%s%N)
 	c0=$(counter)
 	rext=()
 	for ((i = 0; i < ${#ext[@]}; i += 2)); do
@@ -104,6 +106,8 @@ for round in 1 2; do
 		bad "$name" "restore failed: $(cat "$T/err")"
 		break
 	fi
+	t2=$(date +%s%N)
+	echo "# round $round: dump $(((t1 - t0) / 1000000)) ms, restore $(((t2 - t1) / 1000000)) ms (crtool, wall clock)"
 	RP=$(cat "$T/pid")
 	sleep 1
 	c1=$(counter)

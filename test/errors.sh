@@ -822,6 +822,27 @@ else
 		kill -9 "$rp" 2>/dev/null
 	fi
 fi
+# a process of the tree in yet another mount namespace than the root's: refused,
+# naming it (only the root's namespaces are checkpointed)
+name=ns-nested
+setsid unshare -m sh -c 'unshare -m sleep 100 & wait' </dev/null >/dev/null 2>&1 &
+NP=$!
+PIDS+=("$NP")
+for ((i = 0; i < 200; i++)); do
+	KP=$(pgrep -P "$NP" sleep)
+	[ -n "$KP" ] && break
+	sleep 0.025
+done
+if [ -z "$KP" ]; then
+	fail $name "the nested namespace did not start"
+else
+	PIDS+=("$KP")
+	mkdir "$T/d-nested"
+	crt dump -t "$NP" -D "$T/d-nested"
+	expect_error $name "pid $KP" "another mnt namespace than the root of the tree" && pass $name
+	kill -9 "$KP" "$NP" 2>/dev/null
+	{ wait "$NP"; } 2>/dev/null
+fi
 name=mnt-root-no-ns
 if start rootc counter; then
 	mkdir -p "$T/d-rootc"

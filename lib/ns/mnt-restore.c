@@ -208,7 +208,8 @@ static int make_mount(const struct mnt_state *s, size_t k, const int *src, int *
 	if (src[k] >= 0) {
 		snprintf(from, sizeof(from), "/proc/self/fd/%d", src[k]);
 		if (mount(from, target, NULL, MS_BIND, NULL))
-			return pr_perror("can't bind %s at %s", k ? "its path" : "the root", e->mountpoint);
+			return k ? pr_perror("can't bind the path given for %s there", e->mountpoint)
+				 : pr_perror("can't bind the tree's root on " STAGE " (a private mount of ours)");
 	} else if (e->how == MNT_HOW_BIND) {
 		int j = index_of(s, k, e->bind_of);
 		const char *rest;

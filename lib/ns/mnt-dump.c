@@ -1,10 +1,11 @@
 /* Dump of the tree's own mount namespace: every mount of the root task's
  * mountinfo, parents before children, each with how it is made again:
- *  - proc, sysfs, devpts, mqueue, cgroup, cgroup2, tmpfs (its files saved):
- *    a new filesystem of the type, with its options;
  *  - a second mount of a filesystem mounted earlier in the tree: a bind of it;
- *  - a directory or file of the host's (the container's rootfs, a volume):
- *    bound from the same place again;
+ *  - a directory or file of a filesystem the host has mounted too (the
+ *    container's rootfs, a volume, every mount of a mere copy of our mount
+ *    namespace): bound from the same place on the host again;
+ *  - else proc, sysfs, devpts, mqueue, cgroup, cgroup2, tmpfs (its files saved):
+ *    a new filesystem of the type, with its options;
  *  - one the caller names with --external mnt[MOUNTPOINT]:NAME: left out, its
  *    path given at restore.
  * Anything else (an overlayfs inside the tree, a FUSE mount...) fails the dump. */
@@ -138,18 +139,23 @@ static int classify(MntEntry *e, const struct mountinfo *m, const size_t *order,
 			return 0;
 		}
 	}
-	if (in_list(mi->fstype, new_fs_types, ARRAY_SIZE(new_fs_types)) && !strcmp(mi->root, "/")) {
-		e->how = MNT_HOW_FS;
-		return 0;
-	}
 	if (k && in_list(mi->fstype, refused_types, ARRAY_SIZE(refused_types)))
 		return pr_err("mount %s (%s) can't be checkpointed: an %s filesystem inside the tree is not "
 			      "supported; name it with --external mnt[%s]:NAME and bind it at restore",
 			      mi->mountpoint, mi->fstype, mi->fstype, mi->mountpoint), -EOPNOTSUPP;
+	/* the same filesystem mounted on the host (a copy of our mount namespace shares
+	 * them): bound from there, so that it stays shared */
+	if ((e->host_path = host_path_of(mi, host, nh))) {
+		e->how = MNT_HOW_HOST;
+		return 0;
+	}
+	if (in_list(mi->fstype, new_fs_types, ARRAY_SIZE(new_fs_types)) && !strcmp(mi->root, "/")) {
+		e->how = MNT_HOW_FS;
+		return 0;
+	}
 	e->how = MNT_HOW_HOST;
-	e->host_path = host_path_of(mi, host, nh);
 	/* the root may come from the caller at restore (--root) */
-	if (!e->host_path && k)
+	if (k)
 		return pr_err("mount %s (%s, %s of device %u:%u) is neither a filesystem libcr can make again nor "
 			      "a part of one mounted in the tree or on the host; name it with --external mnt[%s]:NAME",
 			      mi->mountpoint, mi->fstype, mi->root, mi->major, mi->minor, mi->mountpoint), -EOPNOTSUPP;

@@ -67,9 +67,11 @@ static int validate(const struct mnt_state *s)
 			type_ok |= !strcmp(e->fstype, new_fs_types[t]);
 		if (e->how == MNT_HOW_BIND)
 			src = index_of(s, k, e->bind_of);
-		if (!path_is_clean(e->mountpoint) || !path_is_clean(e->root) || (e->flags & ~MNT_FLAGS_KNOWN) ||
+		/* the root of a host bind may be no path ("net:[...]" of an nsfs mount): unused */
+		if (!path_is_clean(e->mountpoint) || (e->how != MNT_HOW_HOST && !path_is_clean(e->root)) ||
+		    (e->flags & ~MNT_FLAGS_KNOWN) ||
 		    index_of(s, k, e->mnt_id) >= 0 || (!k && strcmp(e->mountpoint, "/")) ||
-		    (k && (parent < 0 || !under(e->mountpoint, s->e[parent]->mountpoint, &rest) || !*rest)) ||
+		    (k && (parent < 0 || !under(e->mountpoint, s->e[parent]->mountpoint, &rest))) ||
 		    !e->has_how || e->how < MNT_HOW_FS || e->how > MNT_HOW_EXTERNAL ||
 		    (e->how == MNT_HOW_FS && (!type_ok || strcmp(e->root, "/"))) ||
 		    (e->how == MNT_HOW_BIND && (src < 0 || !under(e->root, s->e[src]->root, &rest))) ||
@@ -272,8 +274,9 @@ static int mnt_restore(void *state, const struct ns_args *a)
 {
 	const struct mnt_state *s = state;
 	int *src = calloc(s->nr, sizeof(int)), *mfd = calloc(s->nr, sizeof(int)), ret = 0, old_root = -1;
+	bool *skip = calloc(s->nr, sizeof(bool));
 
-	if (!src || !mfd) {
+	if (!src || !mfd || !skip) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -289,14 +292,36 @@ static int mnt_restore(void *state, const struct ns_args *a)
 		goto out;
 	}
 	for (size_t k = 0; k < s->nr && !ret; k++) {
+		const MntEntry *e = s->e[k];
+		int parent = k ? index_of(s, k, e->parent_id) : -1;
 		const char *path;
-		if (!(ret = source_of(s->e[k], k, a, &path)) && path && (src[k] = open(path, O_PATH | O_CLOEXEC)) < 0)
-			ret = pr_perror("can't open %s for mount %s", path, s->e[k]->mountpoint);
+
+		if (parent >= 0 && skip[parent]) {
+			skip[k] = true;
+			continue;
+		}
+		if ((ret = source_of(e, k, a, &path)) || !path || (src[k] = open(path, O_PATH | O_CLOEXEC)) >= 0)
+			continue;
+		/* one the host's propagation brought in (a netns file of /run/netns, say),
+		 * gone from the host since: not the tree's to keep */
+		if (errno == ENOENT && k && e->how == MNT_HOW_HOST && (e->has_master_id || e->has_shared_id)) {
+			pr_warn("mount %s came from the host's %s, which is gone: left out", e->mountpoint, path);
+			skip[k] = true;
+		} else {
+			ret = pr_perror("can't open %s for mount %s", path, e->mountpoint);
+		}
 	}
-	for (size_t k = 0; k < s->nr && !ret; k++)
-		ret = make_mount(s, k, src, mfd);
+	for (size_t k = 0; k < s->nr && !ret; k++) {
+		int j = s->e[k]->how == MNT_HOW_BIND ? index_of(s, k, s->e[k]->bind_of) : -1;
+		if (j >= 0 && skip[j] && !skip[k])
+			ret = (pr_err("mount %s binds a part of %s, which is gone from the host", s->e[k]->mountpoint,
+				      s->e[j]->mountpoint), -ENOENT);
+		else if (!skip[k])
+			ret = make_mount(s, k, src, mfd);
+	}
 	for (size_t k = s->nr; !ret && k-- > 0;)
-		ret = restore_flags(s->e[k], mfd[k]);
+		if (!skip[k])
+			ret = restore_flags(s->e[k], mfd[k]);
 	if (ret)
 		goto out;
 	/* the old root goes on top of the new one, and then away */
@@ -319,6 +344,7 @@ out:
 	}
 	free(src);
 	free(mfd);
+	free(skip);
 	return ret;
 }
 

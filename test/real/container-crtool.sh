@@ -71,7 +71,16 @@ for _ in $(seq 100); do [ -s "$R/tmp/count" ] && [ -s "$R/dev/shm/mark" -o -e "/
 
 # mounts ID PID: "mountpoint type per-mount-options" of each mount, sorted
 mounts() { sed 's/ - / /' "/proc/$1/mountinfo" | awk '{ for (i = 7; $i != "" && $i ~ /:/; i++); print $5, $(i), $6 }' | sort; }
-counter() { cat "$R/tmp/count" 2>/dev/null; }
+# the counter (the container rewrites the file: read again if caught empty)
+counter() {
+	local v
+	for _ in 1 2 3 4 5; do
+		v=$(cat "$R/tmp/count" 2>/dev/null)
+		[ -n "$v" ] && break
+		sleep 0.02
+	done
+	echo "$v"
+}
 
 before=$(mounts "$P")
 mark=$(cat "/proc/$P/root/dev/shm/mark")
@@ -89,6 +98,11 @@ for round in 1 2; do
 		bad "$name" "dump failed: $(cat "$T/err")"
 		break
 	fi
+	# killed by the dump: gone, or a zombie, once its pid namespace is torn down
+	for _ in $(seq 100); do
+		[ -e "/proc/$pid" ] && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null || break
+		sleep 0.05
+	done
 	if [ -e "/proc/$pid" ] && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; then
 		bad "$name" "the container's init $pid still runs after the dump"
 		break

@@ -109,6 +109,7 @@ for round in 1 2; do
 	fi
 	t1=$(date +%s%N)
 	c0=$(counter)
+	c0=${c0:-0}   # killed between the truncate and the write: empty
 	rext=()
 	for ((i = 0; i < ${#ext[@]}; i += 2)); do
 		mp=${ext[i + 1]#mnt[}

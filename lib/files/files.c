@@ -686,6 +686,13 @@ int files_restore(struct files_image *fi, int *keep_fd)
 		return pr_perror("can't move the control fd above %d", fi->top);
 	close(*keep_fd);
 	*keep_fd = moved;
+	/* libcr's old root (a tree in its own mount tree) must not be where a file goes */
+	if (host_root_get() >= 0) {
+		int root = files_stash_fd(fi, host_root_get());
+		if (root < 0)
+			return root;
+		host_root_set(root);
+	}
 	if ((ret = keep_inherited(fi)) || (ret = files_share_adopt(fi)) || (ret = files_share_create(fi)))
 		return ret;
 	for (size_t i = 0; i < fi->nr; i++)

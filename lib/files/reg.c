@@ -54,13 +54,18 @@ static int reg_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 	if (c->link[0] != '/')
 		return pr_err("pid %d: fd %d is a file with no path (%s), which can't be checkpointed", c->pid, c->fd,
 			      c->link), -EOPNOTSUPP;
+	/* A file on a mount of another namespace (opened before the process made its
+	 * own, say) is fine if its path leads to it in the process's tree too; if not,
+	 * saving it whole would bring it back at a path of the wrong tree. */
 	int in_tree = ns_fd_in_tree(c->pid, c->fdinfo);
-	if (in_tree <= 0)
-		return in_tree ?: (pr_err("pid %d: fd %d is %s, on a mount outside the process's own mount namespace: "
-					  "the restored tree could not name it; close it, or open it inside the tree",
-					  c->pid, c->fd, c->link), -EOPNOTSUPP);
+	if (in_tree < 0)
+		return in_tree;
 	if (!(r->path = strdup(c->link)))
 		return -ENOMEM;
+	if (!in_tree && needs_ghost(c, r->path))
+		return pr_err("pid %d: fd %d is %s, on a mount outside the process's own mount namespace: "
+			      "the restored tree could not name it; close it, or open it inside the tree",
+			      c->pid, c->fd, c->link), -EOPNOTSUPP;
 	r->pos = c->pos;
 	r->size = c->st.st_size;
 	r->mode = c->st.st_mode;

@@ -213,7 +213,6 @@ static int send_with_fd(int sock, const struct parasite_msg *m, int fd)
 	return send_fds(sock, m, sizeof(*m), &fd, 1, NULL, 0, 0) == sizeof(*m) ? 0 : -errno;
 }
 
-
 int infect_parasite(struct infect_ctx *ctx)
 {
 	size_t len = BLOB_AREA + PARASITE_ARGS_SIZE + PARASITE_STACK_SIZE;

@@ -1,6 +1,7 @@
 /* Namespaces the tree's root has of its own (ns.c): which, and the restore hook
  * that makes each again in the restored root.  One row per kind in ns.c's table;
- * pid and IPC namespaces have their own code (pidns.c, ipc.c). */
+ * pid, IPC, network and time namespaces have their own code (pidns.c, ipc.c,
+ * ns/net.c, ns/time.c), which runs before the table. */
 #ifndef LIB_NS_NS_H
 #define LIB_NS_NS_H
 

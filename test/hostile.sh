@@ -173,6 +173,8 @@ else
 	case_ mnt-dotdot mountpoints.img "@$proc:mountpoint=/usr/../etc" -- mountpoints.img "not a valid mount"
 	case_ mnt-parent mountpoints.img "@$proc:parent_id=99999" -- mountpoints.img "not a valid mount"
 	case_ mnt-root-not-slash mountpoints.img "@0:mountpoint=/tmp" -- mountpoints.img "not a valid mount"
+	# a root bound from the host, with no host path and no --root: refused, saying so
+	case_ mnt-root-missing mountpoints.img "@0:how=3" -- "root mount of the tree" "--root DIR"
 	case_ uts-long utsns.img "hostname=$(printf 'h%.0s' $(seq 80))" -- utsns.img "longer than 64"
 	case_ ns-unknown ns.img "kinds[0]=user" -- ns.img '"user"' unknown
 fi

@@ -3,7 +3,8 @@
 # terminal false, `runc run -d`: its init is PID 1 of its own pid, mount, UTS,
 # IPC and network namespaces), dumped and restored with crtool directly, twice:
 # dump with its cgroup mounts named external (--external mnt[MOUNTPOINT]:NAME),
-# restore with --root (the bundle's rootfs) and the host's cgroup directories for
+# restore with --root (the bundle's rootfs; the second time without it: the
+# rootfs is found where the dump saw it) and the host's cgroup directories for
 # them.  After each restore: the container's counter goes on from where it was,
 # its mount table has the same mounts (point, type, options), its hostname and
 # the file it wrote in /dev/shm (a tmpfs) are back, and its init is PID 1 of a
@@ -117,7 +118,11 @@ for round in 1 2; do
 		key=${ext[i + 1]#*]:}
 		rext+=(--external "mnt[$key]:$mp")   # the host's own cgroup directory there
 	done
-	if ! "$CRTOOL" restore -D "$T/img$round" -d --pidfile "$T/pid" --root "$R" "${rext[@]}" <&8 >&9 2>"$T/err"; then
+	# round 1 names the rootfs (--root); round 2 lets the restore find it where the
+	# dump saw it on the host
+	root=(--root "$R")
+	[ "$round" = 2 ] && root=()
+	if ! "$CRTOOL" restore -D "$T/img$round" -d --pidfile "$T/pid" "${root[@]}" "${rext[@]}" <&8 >&9 2>"$T/err"; then
 		bad "$name" "restore failed: $(cat "$T/err")"
 		break
 	fi

@@ -1,6 +1,7 @@
-/* The files of a tmpfs mount: saved at dump (walked through /proc/PID/root,
- * not crossing into the mounts on its directories), made again in the new
- * tmpfs at restore.  Directories, regular files with their bytes, symlinks,
+/* The files of a tmpfs mount: saved at dump (walked in a clone of that mount
+ * alone, made in the tree's mount namespace: the files under the mounts on it
+ * are saved too), made again in the new tmpfs at restore, before anything is
+ * mounted on it.  Directories, regular files with their bytes, symlinks,
  * device nodes, fifos and sockets, with mode, owner and times; hard links come
  * back as separate files. */
 #include <dirent.h>
@@ -13,6 +14,10 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <sched.h>
 #include <unistd.h>
 #include "image/image.h"
 #include "log.h"
@@ -123,29 +128,82 @@ static int walk_dir(struct walk *w, int dfd, const char *rel)
 	return ret;
 }
 
+/* The mount mnt of pid's mount namespace alone, cloned (OPEN_TREE_CLONE, none of
+ * the mounts on it): what they cover shows.  A child joins the namespace, at
+ * the task's root, and sends the clone back.  -EBUSY if another mount covers
+ * mnt's own mount point (a stack: the path leads to the top one). */
+static int clone_mount(pid_t pid, const MntEntry *mnt)
+{
+	int sk[2], fd = -1, status;
+	char c;
+	pid_t child;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sk))
+		return pr_perror("can't make a socket pair");
+	if ((child = fork()) == 0) {
+		char path[64];
+		struct statx st;
+		int ns, root, code = 0;
+
+		snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
+		ns = open(path, O_RDONLY | O_CLOEXEC);
+		snprintf(path, sizeof(path), "/proc/%d/root", pid);
+		root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (ns < 0 || root < 0 || setns(ns, CLONE_NEWNS) || fchdir(root) || chroot("."))
+			_exit(1);
+		if (statx(AT_FDCWD, mnt->mountpoint, 0, STATX_MNT_ID, &st) || st.stx_mnt_id != mnt->mnt_id)
+			code = 2;
+		else if ((fd = syscall(SYS_open_tree, AT_FDCWD, mnt->mountpoint, OPEN_TREE_CLONE | O_CLOEXEC)) < 0)
+			_exit(1);
+		_exit(send_fds(sk[1], "m", 1, &fd, code ? 0 : 1, NULL, 0, 0) == 1 ? code : 1);
+	}
+	close(sk[1]);
+	if (child > 0 && recv_fd(sk[0], &c, 1, &fd) != 1)
+		fd = -1;
+	close(sk[0]);
+	if (child < 0)
+		return pr_perror("can't fork");
+	if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) == 1 || fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 2)
+			return -EBUSY;
+		return pr_err("can't reach the tmpfs at %s in the mount namespace of pid %d", mnt->mountpoint, pid),
+		       -EIO;
+	}
+	return fd;
+}
+
 int tmpfs_dump(struct img_dir *dir, pid_t pid, const MntEntry *mnt)
 {
-	struct walk w = { .mnt_id = mnt->mnt_id, .mp = mnt->mountpoint };
-	char path[4200];
+	struct walk w = { .mp = mnt->mountpoint };
 	struct statx st;
 	int fd, ret;
 
-	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, mnt->mountpoint);
-	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return pr_perror("can't open the tmpfs at %s of pid %d", mnt->mountpoint, pid);
-	if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_MNT_ID, &st)) {
-		close(fd);
-		return pr_perror("can't stat the tmpfs at %s of pid %d", mnt->mountpoint, pid);
-	}
+	if ((fd = clone_mount(pid, mnt)) < 0 && fd != -EBUSY)
+		return fd;
 	if (!(w.img = img_create(dir, IMG_TMPFS, mnt->mnt_id))) {
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		return -EIO;
 	}
 	/* a tmpfs another mount covers whole: nobody reaches its files by path; it
 	 * comes back empty (no record) */
-	if (st.stx_mnt_id != mnt->mnt_id)
+	if (fd < 0) {
 		pr_info("the tmpfs at %s is covered by another mount: its hidden files are not saved", mnt->mountpoint);
-	ret = st.stx_mnt_id != mnt->mnt_id ? 0 : save_one(&w, fd, ".", "", &st, false) ?: walk_dir(&w, fd, "");
+		return img_close_write(w.img);
+	}
+	/* open_tree gives an O_PATH fd: a directory fd of the clone to read */
+	int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	close(fd);
+	if ((fd = dfd) < 0)
+		return img_close(w.img), pr_perror("can't open the tmpfs at %s of pid %d", mnt->mountpoint, pid);
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_MNT_ID, &st)) {
+		ret = pr_perror("can't stat the tmpfs at %s of pid %d", mnt->mountpoint, pid);
+	} else {
+		w.mnt_id = st.stx_mnt_id;   /* the clone's: every file of it (no mount on it) */
+		ret = save_one(&w, fd, ".", "", &st, false) ?: walk_dir(&w, fd, "");
+	}
 	close(fd);
 	if (ret) {
 		img_close(w.img);

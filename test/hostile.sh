@@ -165,7 +165,8 @@ else
 	PID=$NSP
 	rm -rf "$T/base"
 	cp -a "$T/nsbase" "$T/base"
-	tmpfs=$(cd "$T/base" && ls tmpfs-*.img | head -n 1)
+	# the root tmpfs's (the first mount), which holds files
+	tmpfs=tmpfs-$("$CRTOOL" show "$T/base/mountpoints.img" | awk '$1 == "mnt_id:" { print $2; exit }').img
 	proc=$("$CRTOOL" show "$T/base/mountpoints.img" | awk '/^# record/ { r = $3 } /^fstype: "proc"/ { sub(":", "", r); print r; exit }')
 	case_ tmpfs-dotdot "$tmpfs" "@1:path=../../etc/passwd" -- "$tmpfs" "bad path"
 	case_ tmpfs-symlink-empty "$tmpfs" "@1:mode=0120777" -- "$tmpfs" "bad path, type or content"

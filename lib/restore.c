@@ -915,7 +915,7 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	a->mm.exe_fd = exe_fd;
 	img_dir_close(c->dir);
 	netns_caller_close();
-	host_root_close();
+	kept_fds_close();
 	if (chdir(t->fs->cwd)) {
 		pr_perror("can't change to the working directory %s", t->fs->cwd);
 		child_fail(c, idx);
@@ -1277,6 +1277,7 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	size_t sh_len = 0;
 	int ret, was_subreaper = 0, lazy_sk = -1;
 	pid_t **tids = NULL;    /* every restored thread, stopped until all are done */
+	struct ns_keep_file *keep_files = NULL;
 	bool created = false;
 	pid_t pid = -1;
 	double t0 = now_ms(), mem_ms = 0;
@@ -1289,8 +1290,8 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	c.shell_job = opts.shell_job;
 	c.new_pidns = opts.new_pidns;
 	c.lazy = opts.sz > offsetof(struct cr_restore_opts, lazy_pages) && opts.lazy_pages;
-	c.ns_args = (struct ns_args){ opts.externals, opts.nr_externals,
-				      opts.sz > offsetof(struct cr_restore_opts, root) ? opts.root : NULL };
+	c.ns_args = (struct ns_args){ .ext = opts.externals, .nr_ext = opts.nr_externals,
+				      .root = opts.sz > offsetof(struct cr_restore_opts, root) ? opts.root : NULL };
 	if ((ret = img_dir_open(&dir, opts.images_dir)))
 		return ret;
 	if ((ret = load_images(&dir, &rs)))
@@ -1298,6 +1299,21 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	if ((ret = netns_load(&dir, opts.externals, opts.nr_externals, &net)) || (ret = timens_load(&dir, &timens)))
 		goto out;
 	c.timens = timens;
+	/* files of the tree under mounts that others cover: opened before they are */
+	for (size_t i = 0; i < rs.nr; i++)
+		for (size_t j = 0; !rs.entries[i]->zombie && j < rs.tasks[i].files.nr; j++) {
+			const FdinfoEntry *e = rs.tasks[i].files.fds[j];
+			struct ns_keep_file *n;
+			if (e->kind != FD_KIND__FD_REG || !e->reg || !e->reg->has_mnt_id)
+				continue;
+			if (!(n = realloc(keep_files, (c.ns_args.nr_keep_files + 1) * sizeof(*n)))) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			keep_files = n;
+			keep_files[c.ns_args.nr_keep_files++] = (struct ns_keep_file){ e->reg->mnt_id, e->reg->mnt_rel };
+			c.ns_args.keep_files = keep_files;
+		}
 	if (c.ns_args.root && !ns_has(&rs.ns, "mnt")) {
 		pr_err("--root %s: the tree was dumped in its dumper's mount namespace, not one of its own",
 		       c.ns_args.root);
@@ -1425,6 +1441,7 @@ out:
 		close(lazy_sk);   /* the daemon finishes the pages and goes */
 	netns_free(&net);
 	img_free_msg(timens ? &timens->base : NULL);
+	free(keep_files);
 	free_images(&rs);
 	img_dir_close(&dir);
 	return ret;

@@ -174,6 +174,14 @@ else
 	case_ mnt-dotdot mountpoints.img "@$proc:mountpoint=/usr/../etc" -- mountpoints.img "not a valid mount"
 	case_ mnt-parent mountpoints.img "@$proc:parent_id=99999" -- mountpoints.img "not a valid mount"
 	case_ mnt-root-not-slash mountpoints.img "@0:mountpoint=/tmp" -- mountpoints.img "not a valid mount"
+	# a file under a covered mount, named by a path that climbs out of it
+	fdi=fdinfo-$(cd "$T/base" && ls fdinfo-*.img | head -n 1 | tr -dc 0-9).img
+	cov=$("$CRTOOL" show "$T/base/$fdi" | awk '/^# record/ { r = $3 } /mnt_rel:/ { sub(":", "", r); print r; exit }')
+	if [ -n "$cov" ]; then
+		case_ fd-mnt-rel-dotdot "$fdi" "@$cov:reg.mnt_rel=../../etc/passwd" -- "fd 4" ". or .."
+	else
+		fail fd-mnt-rel-dotdot "ns-mnt's dump has no file under a covered mount"
+	fi
 	# a root bound from the host, with no host path and no --root: refused, saying so
 	case_ mnt-root-missing mountpoints.img "@0:how=3" -- "root mount of the tree" "--root DIR"
 	case_ uts-long utsns.img "hostname=$(printf 'h%.0s' $(seq 80))" -- utsns.img "longer than 64"

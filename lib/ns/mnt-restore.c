@@ -25,6 +25,41 @@
  * from nobody but us (the sources are opened before). */
 #define STAGE "/tmp"
 
+/* Files of the tree under mounts others cover: each opened O_PATH once its mount
+ * is made (before anything covers it), kept until the restorer. */
+static struct { uint32_t id; const char *rel; int slot; } kept_files[64];
+static size_t nr_kept_files;
+
+int mnt_restored_file(uint32_t mnt_id, const char *rel)
+{
+	for (size_t i = 0; i < nr_kept_files; i++)
+		if (kept_files[i].id == mnt_id && !strcmp(kept_files[i].rel, rel))
+			return kept_fd_get(kept_files[i].slot);
+	return -1;
+}
+
+static int keep_files_of(const MntEntry *e, int mfd, const struct ns_args *a)
+{
+	for (size_t i = 0; i < a->nr_keep_files; i++) {
+		const struct ns_keep_file *f = &a->keep_files[i];
+		int fd, slot;
+
+		if (f->mnt_id != e->mnt_id || mnt_restored_file(f->mnt_id, f->rel) >= 0)
+			continue;
+		if (nr_kept_files == ARRAY_SIZE(kept_files))
+			return pr_err("more than %zu open files under covered mounts", ARRAY_SIZE(kept_files)), -ENOSPC;
+		if ((fd = openat(mfd, *f->rel ? f->rel : ".", O_PATH | O_CLOEXEC)) < 0)
+			return pr_perror("can't find %s below mount %s, where a file of the tree was open", f->rel,
+					 e->mountpoint);
+		if ((slot = kept_fd_add(fd)) < 0) {
+			close(fd);
+			return pr_err("too many fds kept for the restore"), slot;
+		}
+		kept_files[nr_kept_files++] = (typeof(kept_files[0])){ f->mnt_id, f->rel, slot };
+	}
+	return 0;
+}
+
 struct mnt_state {
 	struct img_dir *dir;
 	MntEntry **e;
@@ -317,7 +352,7 @@ static int mnt_restore(void *state, const struct ns_args *a)
 			ret = (pr_err("mount %s binds a part of %s, which is gone from the host", s->e[k]->mountpoint,
 				      s->e[j]->mountpoint), -ENOENT);
 		else if (!skip[k])
-			ret = make_mount(s, k, src, mfd);
+			ret = make_mount(s, k, src, mfd) ?: keep_files_of(s->e[k], mfd[k], a);
 	}
 	for (size_t k = s->nr; !ret && k-- > 0;)
 		if (!skip[k])

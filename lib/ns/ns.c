@@ -100,6 +100,38 @@ int ns_fd_in_tree(pid_t pid, const char *fdinfo)
 	return found;
 }
 
+int ns_fd_covered(pid_t pid, const char *fdinfo, const char *path, uint32_t *mnt_id, char **rel)
+{
+	const char *m = fdinfo ? strstr(fdinfo, "mnt_id:") : NULL, *rest;
+	char where[4200], *info, *line, *save, mp[4096];
+	struct statx st;
+	int id, found = 0;
+
+	if (!m || ns_own(pid, "mnt") != 1)
+		return 0;
+	id = atoi(m + 7);
+	/* its path leads into the same mount: a file replaced or removed there, not covered */
+	snprintf(where, sizeof(where), "/proc/%d/root%s", pid, path);
+	if (!statx(AT_FDCWD, where, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &st) && (int)st.stx_mnt_id == id)
+		return 0;
+	if (!(info = read_proc(pid, "mountinfo", NULL)))
+		return pr_perror("can't read the mountinfo of pid %d", pid);
+	for (line = strtok_r(info, "\n", &save); line && !found; line = strtok_r(NULL, "\n", &save))
+		found = atoi(line) == id && sscanf(line, "%*u %*u %*u:%*u %*s %4095s", mp) == 1;
+	free(info);
+	/* (a mount point with a space in it is escaped: not matched, and the file saved whole) */
+	size_t l = found && strcmp(mp, "/") ? strlen(mp) : 0;
+	if (!found || strncmp(path, mp, l) || (path[l] && path[l] != '/'))
+		return 0;
+	rest = path + l;
+	while (*rest == '/')
+		rest++;
+	if (!(*rel = strdup(rest)))
+		return -ENOMEM;
+	*mnt_id = id;
+	return 1;
+}
+
 /* Every live task in the root's namespace of this kind. */
 static int check_tree(const struct tree *t, const struct ns_kind *k, bool own)
 {

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct img_dir;
@@ -19,6 +20,8 @@ struct ns_args {
 	const struct cr_external *ext;   /* --external TYPE[KEY]:VALUE */
 	size_t nr_ext;
 	const char *root;                /* restore: the root mount's directory (may be NULL) */
+	const struct ns_keep_file *keep_files;  /* restore: covered files the tree has open */
+	size_t nr_keep_files;
 };
 
 struct ns_kind {
@@ -54,6 +57,19 @@ int ns_stat_path(pid_t pid, const char *path, struct stat *st);
  * 0 if it is on one of another (the caller's, say: a file the tree can't name);
  * 1 for a process that shares ours. */
 int ns_fd_in_tree(pid_t pid, const char *fdinfo);
+/* For a process in a mount namespace of its own whose open file (fdinfo, path as
+ * /proc showed it) is on a mount of that namespace but its path leads elsewhere
+ * (another mount covers it): 1, with the mount's id and the path below that
+ * mount's root (malloc'ed) in *rel; 0 if not so; or -errno. */
+int ns_fd_covered(pid_t pid, const char *fdinfo, const char *path, uint32_t *mnt_id, char **rel);
+/* A file of the tree under a mount that another covers: opened (O_PATH) as soon
+ * as its mount is made, before anything covers it. */
+struct ns_keep_file {
+	uint32_t mnt_id;
+	const char *rel;
+};
+/* In a restored task, after the mount tree: that O_PATH fd (reopen it), or -1. */
+int mnt_restored_file(uint32_t mnt_id, const char *rel);
 /* Each kind of the table the tree's root has of its own: checked for the whole
  * tree, saved, and listed in ns.img. */
 int ns_dump(struct img_dir *dir, const struct tree *t, const struct ns_args *a);

@@ -15,13 +15,16 @@
  *   /cgcpu           cgroup v1 "cpu" (where the host has that hierarchy)
  *   /shared          tmpfs, shared
  *   /slave           a bind of /shared, its slave
- * and /data/hello open at offset 3, hostname "ns-mnt-<random>".
+ *   /data/cover      tmpfs over a directory holding "hidden", which stays open
+ * and /data/hello open at offset 3, /data/cover/hidden (covered since) open at
+ * offset 2, hostname "ns-mnt-<random>".
  *
  * After CHECK: the hostname; /proc/self/cgroup (paths inside the namespace);
  * /proc/self/mountinfo has the same mounts (type,
  * per-mount and superblock options, propagation as "shared" / "slave of
  * <mount point>"); the tmpfs files with their bytes, modes, owners and mtimes;
- * the open file at its offset, the same file as /data/hello; /ro and /usr
+ * the open file at its offset, the same file as /data/hello; the covered file
+ * through its fd (bytes, offset, on the root tmpfs) while /data/cover is empty; /ro and /usr
  * refuse writes; a mount under /shared appears under /slave (propagation works).
  *
  * --corrupt: the hostname changes after CHECK.
@@ -233,6 +236,13 @@ int main(int argc, char **argv)
 
 	if ((fd = open("/data/hello", O_RDWR)) < 0 || lseek(fd, 3, SEEK_SET) != 3)
 		tst_fail("open /data/hello: %s", strerror(errno));
+	/* a file open under a directory that a mount then covers */
+	int hfd;
+	must(mkdir("/data/cover", 0755), "mkdir /data/cover");
+	write_file("/data/cover/hidden", "hidden bytes", 12, 0600);
+	if ((hfd = open("/data/cover/hidden", O_RDWR)) < 0 || lseek(hfd, 2, SEEK_SET) != 2)
+		tst_fail("open /data/cover/hidden: %s", strerror(errno));
+	must(mount("tmpfs", "/data/cover", "tmpfs", 0, "size=64k"), "mount over /data/cover");
 	must(stat("/data/hello", &hello_st) || lstat("/data/link", &link_st), "stat");
 	signature(before, sizeof(before));
 	tst_read_file("/proc/self/cgroup", cg_before, sizeof(cg_before));
@@ -276,6 +286,13 @@ int main(int argc, char **argv)
 		tst_fail("the open fd is at offset %ld, want 3", (long)lseek(fd, 0, SEEK_CUR));
 	if (pread(fd, got, HELLO_LEN, 0) != HELLO_LEN || tst_cmp_fill(got, HELLO_LEN, seed) != -1)
 		tst_fail("/data/hello lost its bytes");
+	struct stat rst;
+	if (fstat(hfd, &fst) || stat("/data", &rst) || fst.st_dev != rst.st_dev || !S_ISREG(fst.st_mode))
+		tst_fail("the covered file's fd is not a file of the root tmpfs");
+	if (lseek(hfd, 0, SEEK_CUR) != 2 || pread(hfd, path, 12, 0) != 12 || memcmp(path, "hidden bytes", 12))
+		tst_fail("the covered file lost its offset or bytes");
+	if (!access("/data/cover/hidden", F_OK))
+		tst_fail("/data/cover/hidden shows: /data/cover is not covered");
 	if (open("/ro/new", O_WRONLY | O_CREAT, 0600) >= 0 || errno != EROFS)
 		tst_fail("/ro is writable");
 	if (tst_read_file("/ro/file", path, sizeof(path)) != 9 || memcmp(path, "read only", 9))

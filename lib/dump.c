@@ -15,6 +15,7 @@
 #include "image/inventory.h"
 #include "infect/infect.h"
 #include "ipc.h"
+#include "ns/ns.h"
 #include "log.h"
 #include "mem/mem.h"
 #include "mem/page-server.h"
@@ -287,6 +288,10 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 	if (ret || (own_ipc && (ret = ipc_dump(&dir, tree.tasks[0].s.pid))))
 		goto out;
 	if ((ret = netns_dump(&dir, &nd, opts.externals, opts.nr_externals)) || (ret = timens_dump(&dir, &tree)))
+		goto out;
+	/* the root's mount, UTS and cgroup namespaces, if it has its own */
+	struct ns_args nsa = { .ext = opts.externals, .nr_ext = opts.nr_externals };
+	if ((ret = ns_dump(&dir, &tree, &nsa)))
 		goto out;
 	for (int i = 0; i < tree.nr && !ret; i++)
 		if (!tree.tasks[i].zombie) {

@@ -31,6 +31,7 @@
 #include "image/inventory.h"
 #include "kerndat.h"
 #include "ipc.h"
+#include "ns/ns.h"
 #include "log.h"
 #include "mem/mem.h"
 #include "mem/lazy.h"
@@ -76,6 +77,7 @@ struct restore_set {
 	struct ipc_image ipc;            /* the tree's own IPC namespace, if it had one */
 	struct seccomp_image seccomp;    /* the threads' seccomp filters */
 	struct cgroup_image cg;          /* the processes' cgroups */
+	struct ns_set ns;                /* its other namespaces of its own (mount, UTS...) */
 	PstreeEntry **entries;  /* parents before their children; [0] is the root */
 	struct task_image *tasks;
 	size_t nr, nr_live;
@@ -312,7 +314,8 @@ static int load_images(struct img_dir *dir, struct restore_set *rs)
 		return ret;
 	if ((ret = plan_session_helpers(rs)) || (ret = plan_group_helpers(rs)) || (ret = ipc_load(dir, &rs->ipc)) ||
 	    (ret = seccomp_load(dir, rs->entries, rs->nr, &rs->seccomp)) ||
-	    (ret = cgroup_load(dir, rs->entries, rs->nr, &rs->cg)))
+	    (ret = cgroup_load(dir, rs->entries, rs->nr, &rs->cg)) ||
+	    (ret = ns_load(dir, &rs->ns)))
 		return ret;
 	if (!(rs->tasks = calloc(rs->nr, sizeof(*rs->tasks))))
 		return -ENOMEM;
@@ -366,6 +369,7 @@ static void free_images(struct restore_set *rs)
 	ipc_free(&rs->ipc);
 	seccomp_free(&rs->seccomp);
 	cgroup_free(&rs->cg);
+	ns_free(&rs->ns);
 	for (size_t i = 0; i < rs->nr; i++)
 		img_free_msg(&rs->entries[i]->base);
 	free(rs->entries);
@@ -531,6 +535,7 @@ struct restore_ctx {
 	struct vdso_here vdso;  /* where the kernel put our vDSO: the same in every task we fork */
 	const struct netns_restore *net;   /* the tree's own network namespace, if it had one */
 	const TimensEntry *timens;         /* its own time namespace, if it had one */
+	struct ns_args ns_args; /* --root, --external */
 };
 
 static void __attribute__((noreturn)) child_fail(const struct restore_ctx *c, size_t idx)
@@ -798,6 +803,9 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	/* the IPC namespace before anything: children inherit it, memory attaches to it */
 	if (idx == 0 && ipc_restore(c->dir, &c->rs->ipc))
 		child_fail(c, idx);
+	/* then its other namespaces; the mount tree last, so that files open in it */
+	if (idx == 0 && ns_restore(&c->rs->ns, &c->ns_args))
+		child_fail(c, idx);
 	if (restore_session(t->pstree, idx == 0, c->shell_job))
 		child_fail(c, idx);
 	if (t->pstree->zombie)
@@ -907,6 +915,7 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	a->mm.exe_fd = exe_fd;
 	img_dir_close(c->dir);
 	netns_caller_close();
+	kept_fds_close();
 	if (chdir(t->fs->cwd)) {
 		pr_perror("can't change to the working directory %s", t->fs->cwd);
 		child_fail(c, idx);
@@ -1268,6 +1277,7 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	size_t sh_len = 0;
 	int ret, was_subreaper = 0, lazy_sk = -1;
 	pid_t **tids = NULL;    /* every restored thread, stopped until all are done */
+	struct ns_keep_file *keep_files = NULL;
 	bool created = false;
 	pid_t pid = -1;
 	double t0 = now_ms(), mem_ms = 0;
@@ -1280,6 +1290,8 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	c.shell_job = opts.shell_job;
 	c.new_pidns = opts.new_pidns;
 	c.lazy = opts.sz > offsetof(struct cr_restore_opts, lazy_pages) && opts.lazy_pages;
+	c.ns_args = (struct ns_args){ .ext = opts.externals, .nr_ext = opts.nr_externals,
+				      .root = opts.sz > offsetof(struct cr_restore_opts, root) ? opts.root : NULL };
 	if ((ret = img_dir_open(&dir, opts.images_dir)))
 		return ret;
 	if ((ret = load_images(&dir, &rs)))
@@ -1287,6 +1299,27 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	if ((ret = netns_load(&dir, opts.externals, opts.nr_externals, &net)) || (ret = timens_load(&dir, &timens)))
 		goto out;
 	c.timens = timens;
+	/* files of the tree under mounts that others cover: opened before they are */
+	for (size_t i = 0; i < rs.nr; i++)
+		for (size_t j = 0; !rs.entries[i]->zombie && j < rs.tasks[i].files.nr; j++) {
+			const FdinfoEntry *e = rs.tasks[i].files.fds[j];
+			struct ns_keep_file *n;
+			if (e->kind != FD_KIND__FD_REG || !e->reg || !e->reg->has_mnt_id)
+				continue;
+			if (!(n = realloc(keep_files, (c.ns_args.nr_keep_files + 1) * sizeof(*n)))) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			keep_files = n;
+			keep_files[c.ns_args.nr_keep_files++] = (struct ns_keep_file){ e->reg->mnt_id, e->reg->mnt_rel };
+			c.ns_args.keep_files = keep_files;
+		}
+	if (c.ns_args.root && !ns_has(&rs.ns, "mnt")) {
+		pr_err("--root %s: the tree was dumped in its dumper's mount namespace, not one of its own",
+		       c.ns_args.root);
+		ret = -EINVAL;
+		goto out;
+	}
 	/* the daemon serves this restore until we hang up: it must be there first */
 	if (c.lazy && (ret = lazy_sk = lazy_session_open(dir.path)) < 0)
 		goto out;
@@ -1408,6 +1441,7 @@ out:
 		close(lazy_sk);   /* the daemon finishes the pages and goes */
 	netns_free(&net);
 	img_free_msg(timens ? &timens->base : NULL);
+	free(keep_files);
 	free_images(&rs);
 	img_dir_close(&dir);
 	return ret;

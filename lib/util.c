@@ -10,6 +10,8 @@
 #include <sys/un.h>
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <linux/openat2.h>
 #include "log.h"
 #include "util.h"
 
@@ -179,12 +181,91 @@ double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+#define MAX_KEPT 64
+static int kept[MAX_KEPT];
+static int nr_kept;
+
+int kept_fd_add(int fd)
+{
+	if (nr_kept == MAX_KEPT)
+		return -ENOSPC;
+	kept[nr_kept] = fd;
+	return nr_kept++;
+}
+
+int kept_fd_get(int slot)
+{
+	return slot >= 0 && slot < nr_kept ? kept[slot] : -1;
+}
+
+bool kept_fd_is(int fd)
+{
+	for (int i = 0; i < nr_kept; i++)
+		if (kept[i] == fd)
+			return true;
+	return false;
+}
+
+int kept_fds_move_above(int top)
+{
+	for (int i = 0; i < nr_kept; i++) {
+		int moved;
+		if (kept[i] < 0 || kept[i] >= top)
+			continue;
+		if ((moved = fcntl(kept[i], F_DUPFD_CLOEXEC, top)) < 0)
+			return pr_perror("can't move fd %d above %d", kept[i], top);
+		close(kept[i]);
+		kept[i] = moved;
+	}
+	return 0;
+}
+
+void kept_fds_close(void)
+{
+	for (int i = 0; i < nr_kept; i++)
+		if (kept[i] >= 0)
+			close(kept[i]);
+	nr_kept = 0;
+}
+
+static int host_root_slot = -1;
+
+void host_root_set(int fd)
+{
+	host_root_slot = kept_fd_add(fd);
+	if (host_root_slot < 0)
+		close(fd);
+}
+
+int host_open(const char *path, int flags)
+{
+	struct open_how how = { .flags = flags | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
+	int root = kept_fd_get(host_root_slot);
+
+	if (root < 0)
+		return open(path, flags | O_CLOEXEC);
+	return syscall(SYS_openat2, root, path, &how, sizeof(how));
+}
+
+int host_stat(const char *path, struct stat *st)
+{
+	int fd, ret;
+
+	if (kept_fd_get(host_root_slot) < 0)
+		return stat(path, st);
+	if ((fd = host_open(path, O_PATH)) < 0)
+		return -1;
+	ret = fstat(fd, st);
+	close(fd);
+	return ret;
+}
+
 int dir_socket_addr(const char *dir, const char *prefix, struct sockaddr_un *sa, unsigned *len)
 {
 	struct stat st;
 	int n;
 
-	if (stat(dir, &st))
+	if (host_stat(dir, &st))
 		return pr_perror("can't stat the images directory %s", dir);
 	memset(sa, 0, sizeof(*sa));
 	sa->sun_family = AF_UNIX;

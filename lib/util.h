@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct stat;
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #ifndef PAGE_SIZE
 #define PAGE_SIZE 4096UL
@@ -36,6 +38,24 @@ ssize_t send_fds(int sk, const void *buf, size_t len, const int *fds, int nr, co
 /* recvmsg of up to len bytes and at most one fd (-1 in *fd when none came;
  * close-on-exec): what recvmsg returned. */
 ssize_t recv_fd(int sk, void *buf, size_t len, int *fd);
+
+/* Fds a restored task keeps for libcr until it jumps into the restorer (libcr's
+ * old root, mounts of the restored tree that others cover): each added gets a
+ * slot; files_restore moves them above the task's own fds, which may not land
+ * on them.  kept_fds_close() closes them all. */
+int kept_fd_add(int fd);              /* the slot, or -ENOSPC */
+int kept_fd_get(int slot);            /* its fd now, or -1 */
+bool kept_fd_is(int fd);
+int kept_fds_move_above(int top);     /* 0 or -errno */
+void kept_fds_close(void);
+
+/* Paths of libcr's own view (the images dir and its parents) once a restored
+ * task has pivot_rooted into its own mount tree: resolved under the old root,
+ * a kept fd (host_root_set), instead of the task's root.  Without one set,
+ * plain open() and stat(). */
+void host_root_set(int fd);
+int host_open(const char *path, int flags);
+int host_stat(const char *path, struct stat *st);
 
 struct sockaddr_un;
 /* The abstract unix socket name "\0PREFIX-DEV-INO" of directory dir (a daemon serving

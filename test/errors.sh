@@ -737,5 +737,125 @@ else
 fi
 ipcrm -M 0x11a -M 0x11b -S 0x22b -Q 0x33c 2>/dev/null
 
+# ---- the tree's own mount namespace: an overlayfs inside it is refused, naming
+# the mount point and the type (the target runs on); named external it is left
+# out, and a restore must then be given its path; --root needs a tree of its own
+name=mnt-overlay
+if ! start ovl ns-mnt --overlay; then
+	fail $name "ns-mnt --overlay did not start: $(cat "$T/ovl.out")"
+else
+	mkdir "$T/d-ovl"
+	crt dump -t "$PID" -D "$T/d-ovl"
+	if expect_error $name "mount /ovl" "overlay" "--external mnt[/ovl]"; then
+		if running_untraced "$PID"; then
+			pass $name
+		else
+			fail $name "the target is not running freely after the refused dump: $(state_of "$PID")"
+		fi
+	fi
+	stop ovl
+fi
+# its output is a file of ours, which its own mount tree can't name: refused
+name=mnt-file-outside
+if ! start outf ns-mnt; then
+	fail $name "ns-mnt did not start: $(cat "$T/outf.out")"
+else
+	mkdir "$T/d-outf"
+	crt dump -t "$PID" -D "$T/d-outf"
+	if expect_error $name "fd 1" "outside the process's own mount namespace"; then
+		if running_untraced "$PID"; then
+			pass $name
+		else
+			fail $name "the target is not running freely after the refused dump: $(state_of "$PID")"
+		fi
+	fi
+	stop outf
+fi
+# the same with its output to a pipe (a file of the host is out of its mount tree),
+# dumped with /ovl named external, restored with and without a path for it
+mkfifo "$T/ovx.fifo"
+exec 7> >(exec cat >"$T/ovx.out")
+PIDS+=("$!")
+{
+	echo "$BASHPID" >"$T/ovx.holder"
+	exec cat "$T/ovx.fifo"
+} | exec setsid "$BIN/ns-mnt" --overlay >&7 2>&1 7>&- &
+PID=$!
+exec 7>&-
+PIDS+=("$PID")
+for ((i = 0; i < 400; i++)); do
+	grep -qx READY "$T/ovx.out" 2>/dev/null && break
+	sleep 0.025
+done
+[ -s "$T/ovx.holder" ] && PIDS+=("$(cat "$T/ovx.holder")")
+# crt_piped ARGS: crtool with stdin, stdout and stderr pipes (the restored tree's 0, 1, 2)
+crt_piped() {
+	exec 8< <(exec sleep 30)
+	PIDS+=("$!")
+	exec 9> >(exec cat >"$T/out")
+	PIDS+=("$!")
+	timeout 60 "$CRTOOL" "$@" <&8 >&9 2> >(exec cat >"$T/err") 8<&- 9>&-
+	RC=$?
+	exec 8<&- 9>&-
+	sleep 0.3
+}
+name=mnt-external-missing
+mkdir "$T/d-ovx" "$T/ovl-host"
+crt dump -t "$PID" -D "$T/d-ovx" --external 'mnt[/ovl]:ovl'
+if [ "$RC" != 0 ]; then
+	fail $name "dump with --external mnt[/ovl]:ovl failed: $(cat "$T/err")"
+else
+	crt_piped restore -D "$T/d-ovx" -d --pidfile "$T/ovx-restored.pid"
+	expect_error $name "mount /ovl" "external" "--external mnt[ovl]:PATH" && pass $name
+	name=mnt-external
+	crt_piped restore -D "$T/d-ovx" -d --pidfile "$T/ovx-restored.pid" --external "mnt[ovl]:$T/ovl-host"
+	if [ "$RC" != 0 ]; then
+		fail $name "restore with --external mnt[ovl]:DIR failed: $(cat "$T/err")"
+	else
+		rp=$(cat "$T/ovx-restored.pid")
+		PIDS+=("$rp")
+		if grep -q " /ovl .* - ext4 " "/proc/$rp/mountinfo"; then
+			pass $name
+		else
+			fail $name "/ovl of the restored tree is not the host directory: $(grep ' /ovl ' "/proc/$rp/mountinfo")"
+		fi
+		kill -9 "$rp" 2>/dev/null
+	fi
+fi
+# a process of the tree in yet another mount namespace than the root's: refused,
+# naming it (only the root's namespaces are checkpointed)
+name=ns-nested
+setsid unshare -m sh -c 'unshare -m sleep 100 & wait' </dev/null >/dev/null 2>&1 &
+NP=$!
+PIDS+=("$NP")
+for ((i = 0; i < 200; i++)); do
+	KP=$(pgrep -P "$NP" sleep)
+	[ -n "$KP" ] && break
+	sleep 0.025
+done
+if [ -z "$KP" ]; then
+	fail $name "the nested namespace did not start"
+else
+	PIDS+=("$KP")
+	mkdir "$T/d-nested"
+	crt dump -t "$NP" -D "$T/d-nested"
+	expect_error $name "pid $KP" "another mnt namespace than the root of the tree" && pass $name
+	kill -9 "$KP" "$NP" 2>/dev/null
+	{ wait "$NP"; } 2>/dev/null
+fi
+name=mnt-root-no-ns
+if start rootc counter; then
+	mkdir -p "$T/d-rootc"
+	crt dump -t "$PID" -D "$T/d-rootc"
+	crt restore -D "$T/d-rootc" -d --root /tmp
+	expect_error $name "--root /tmp" "mount namespace" && pass $name
+	stop rootc
+else
+	fail $name "counter did not start"
+fi
+name=external-syntax
+crt dump -t 1 -D "$T" --external 'mnt/ovl:x'
+expect_error $name "--external mnt/ovl:x" "TYPE[KEY]:VALUE" && pass $name
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

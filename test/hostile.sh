@@ -4,7 +4,9 @@
 # before it creates anything: sizes that overflow, overlapping areas, areas
 # leaving no room for the restorer, paths with "..", fd numbers out of range,
 # duplicate PIDs and cycles in the process tree, thread lists that disagree,
-# cgroup paths out of the tree.
+# cgroup paths out of the tree; of a tree with its own namespaces: tmpfs paths
+# with "..", mounts of types libcr does not mount, bad mount points and parents, a
+# hostname too long, unknown kinds.
 # Each case checks crtool's one "Error: " line and that no process is left at
 # the dumped PID.
 #   test/hostile.sh     (after make tests)   CRTOOL=path TEST_BIN=dir to use other binaries
@@ -20,6 +22,7 @@ PID=
 
 cleanup() {
 	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
+	[ -n "${SLEEP:-}" ] && kill "$SLEEP" 2>/dev/null
 	exec 3>&- 2>/dev/null
 	rm -rf "$T"
 }
@@ -141,6 +144,49 @@ case_ threads-tid "core-$P.img" "threads[0].tid=$free" -- "core-$P.img" "not the
 # cgroups: a path out of the cgroup tree, a set that does not exist
 case_ cgroup-path cgroup.img "sets[0].members[0].path=../../etc" -- cgroup.img "bad hierarchy or path"
 case_ cgroup-set cgroup.img "tasks[0].set=7" -- cgroup.img "set 7, which does not exist"
+
+# ---- a tree with its own mount, UTS and cgroup namespaces (ns-mnt; its stdio are
+# pipes: a file of ours is out of its mount tree)
+exec 6< <(exec sleep 600)
+SLEEP=$!
+exec 7> >(exec cat >"$T/ns.out")
+setsid "$BIN/ns-mnt" <&6 >&7 2>&1 6<&- 7>&- &
+NSP=$!
+exec 6<&- 7>&-
+for ((i = 0; i < 200; i++)); do
+	grep -qx READY "$T/ns.out" 2>/dev/null && break
+	sleep 0.05
+done
+mkdir "$T/nsbase"
+if ! grep -qx READY "$T/ns.out" || ! "$CRTOOL" dump -t "$NSP" -D "$T/nsbase" >"$T/out" 2>"$T/err"; then
+	fail ns-dump "could not dump ns-mnt: $(cat "$T/err")"
+else
+	{ wait "$NSP"; } 2>/dev/null
+	PID=$NSP
+	rm -rf "$T/base"
+	cp -a "$T/nsbase" "$T/base"
+	# the root tmpfs's (the first mount), which holds files
+	tmpfs=tmpfs-$("$CRTOOL" show "$T/base/mountpoints.img" | awk '$1 == "mnt_id:" { print $2; exit }').img
+	proc=$("$CRTOOL" show "$T/base/mountpoints.img" | awk '/^# record/ { r = $3 } /^fstype: "proc"/ { sub(":", "", r); print r; exit }')
+	case_ tmpfs-dotdot "$tmpfs" "@1:path=../../etc/passwd" -- "$tmpfs" "bad path"
+	case_ tmpfs-symlink-empty "$tmpfs" "@1:mode=0120777" -- "$tmpfs" "bad path, type or content"
+	case_ mnt-fstype mountpoints.img "@$proc:fstype=ext4" -- mountpoints.img "not a valid mount"
+	case_ mnt-dotdot mountpoints.img "@$proc:mountpoint=/usr/../etc" -- mountpoints.img "not a valid mount"
+	case_ mnt-parent mountpoints.img "@$proc:parent_id=99999" -- mountpoints.img "not a valid mount"
+	case_ mnt-root-not-slash mountpoints.img "@0:mountpoint=/tmp" -- mountpoints.img "not a valid mount"
+	# a file under a covered mount, named by a path that climbs out of it
+	fdi=fdinfo-$(cd "$T/base" && ls fdinfo-*.img | head -n 1 | tr -dc 0-9).img
+	cov=$("$CRTOOL" show "$T/base/$fdi" | awk '/^# record/ { r = $3 } /mnt_rel:/ { sub(":", "", r); print r; exit }')
+	if [ -n "$cov" ]; then
+		case_ fd-mnt-rel-dotdot "$fdi" "@$cov:reg.mnt_rel=../../etc/passwd" -- "fd 4" ". or .."
+	else
+		fail fd-mnt-rel-dotdot "ns-mnt's dump has no file under a covered mount"
+	fi
+	# a root bound from the host, with no host path and no --root: refused, saying so
+	case_ mnt-root-missing mountpoints.img "@0:how=3" -- "root mount of the tree" "--root DIR"
+	case_ uts-long utsns.img "hostname=$(printf 'h%.0s' $(seq 80))" -- utsns.img "longer than 64"
+	case_ ns-unknown ns.img "kinds[0]=user" -- ns.img '"user"' unknown
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -27,7 +27,7 @@ PROGS="counter mem-random mem-file-private mem-file-shared mem-prot mem-brk mem-
        mem-growsdown mem-madvise fpu-avx512 fpu-arm64 signals itimer vdso-clock nanosleep pipe-read file-regular
        file-unlinked pipe-inner fifo memfd eventfd signalfd timerfd inotify epoll dev-special
        file-locks posix-timers files-shared ipc-sysv ipc-mqueue pty poll-wait sk-unix-pair sk-unix-bound sk-unix-tree sk-unix-rights sk-inet
-       ns-time seccomp"
+       ns-time seccomp ns-mnt"
 # programs whose dumps save established TCP connections
 TCP_PROGS="sk-tcp-established sk-tcp-halfclosed ns-net"
 # programs whose restores put them back into their cgroups, with the limits
@@ -146,6 +146,11 @@ for v in "storm --forks" "storm --threads"; do
 		--restore-arg --manage-cgroups=soft --restore-arg "--cgroup-root=unified:/$cg" -- $v --cgroup $$
 	rmdir "$cg2/$cg" 2>/dev/null
 done
+if selected corrupt ns-mnt; then
+	# shellcheck disable=SC2086
+	run_suite "runner ns-mnt --corrupt (negative test)" \
+		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- ns-mnt --corrupt
+fi
 for v in "${VARIANTS[@]}"; do
 	read -r -a words <<<"$v"
 	selected "${words[0]}" || continue
@@ -210,7 +215,7 @@ if selected page-server; then
 fi
 
 # ---- real programs (test/real/NAME.sh)
-for r in nginx python-log pipeline bash-pty redis; do
+for r in nginx python-log pipeline bash-pty redis container-crtool; do
 	selected "$r" real || continue
 	run_suite "real $r" env CRTOOL="$CRTOOL" "./test/real/$r.sh"
 done

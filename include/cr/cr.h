@@ -37,8 +37,10 @@ const char *cr_last_error(void);
 /* The library's version string. */
 const char *cr_version(void);
 
-/* One --external TYPE[KEY]:VALUE: key is the whole "TYPE[KEY]" ("veth[eth0]",
- * "net[4026531992]", "mnt[/path]"), value what follows the colon. */
+/* One `--external TYPE[KEY]:VALUE`: key is the whole "TYPE[KEY]" ("mnt[/path]",
+ * "veth[eth0]", ...), value what follows the colon.  At dump, mnt[MOUNTPOINT]:NAME
+ * leaves the mount at MOUNTPOINT out of the images under NAME; at restore,
+ * mnt[NAME]:PATH bind-mounts the caller's PATH there. */
 struct cr_external {
 	const char *key;
 	const char *value;
@@ -173,11 +175,13 @@ struct cr_restore_opts {
 	const struct cr_inherit_fd { int fd; const char *key; } *inherit_fds;
 	size_t nr_inherit_fds;
 	bool tcp_close;          /* established TCP connections come back as new, closed sockets */
-	const struct cr_external *externals;   /* objects outside the tree the caller gives */
+	const struct cr_external *externals;  /* objects the caller hands in (see struct cr_external) */
 	size_t nr_externals;
 	int manage_cgroups;      /* enum cr_cgroup_mode */
 	const struct cr_cgroup_root *cgroup_roots;
 	size_t nr_cgroup_roots;
+	const char *root;        /* a tree with its own mount namespace: its root mount is this
+				    directory (bind-mounted), e.g. a container's rootfs */
 };
 
 /* Recreate the tree from opts->images_dir as children of the caller, at their

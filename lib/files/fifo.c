@@ -13,6 +13,7 @@
 #include "files/files.h"
 #include "log.h"
 #include "util.h"
+#include "ns/ns.h"
 
 static bool fifo_match(const struct fd_dump_ctx *c)
 {
@@ -31,7 +32,7 @@ static int fifo_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 	if (!(f->path = strdup(c->link)))
 		return -ENOMEM;
 	f->ino = c->st.st_ino;
-	if (stat(f->path, &st) || st.st_ino != c->st.st_ino || st.st_dev != c->st.st_dev)
+	if (ns_stat_path(c->pid, f->path, &st) || st.st_ino != c->st.st_ino || st.st_dev != c->st.st_dev)
 		return pr_err("pid %d: fd %d is the FIFO %s, which was removed or replaced: can't be checkpointed",
 			      c->pid, c->fd, c->link), -EOPNOTSUPP;
 	if (c->held_outside)

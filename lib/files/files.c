@@ -557,7 +557,7 @@ int files_map_ghosts(struct files_image *fi, MmEntry *mm)
 
 static bool fd_wanted(const struct files_image *fi, int fd, int keep_fd)
 {
-	if (fd == keep_fd || files_share_keeps(fi, fd) || fd == netns_caller_fd())
+	if (fd == keep_fd || files_share_keeps(fi, fd) || fd == netns_caller_fd() || kept_fd_is(fd))
 		return true;
 	for (size_t i = 0; i < fi->nr; i++)
 		if ((int)fi->fds[i]->fd == fd)
@@ -686,6 +686,9 @@ int files_restore(struct files_image *fi, int *keep_fd)
 		return pr_perror("can't move the control fd above %d", fi->top);
 	close(*keep_fd);
 	*keep_fd = moved;
+	/* libcr's old root and mounts of a tree in its own mount tree: not where a file goes */
+	if ((ret = kept_fds_move_above(fi->top)))
+		return ret;
 	if ((ret = keep_inherited(fi)) || (ret = files_share_adopt(fi)) || (ret = files_share_create(fi)))
 		return ret;
 	for (size_t i = 0; i < fi->nr; i++)

@@ -22,6 +22,7 @@
 #include "image/image.h"
 #include "log.h"
 #include "util.h"
+#include "ns/ns.h"
 
 #define MEMFD_NAME_MAX 249   /* memfd_create(2): longer names fail with EINVAL */
 
@@ -255,7 +256,7 @@ int ghost_dump_vmas(struct ghost_dump *g, pid_t pid, MmEntry *mm)
 			return pr_perror("can't stat %s (%s)", mf, v->path);
 		memfd = !strncmp(v->path, "/memfd:", 7);
 		/* still the file at its path: mapped again from there on restore */
-		if (!memfd && !stat(v->path, &pst) && pst.st_dev == mst.st_dev && pst.st_ino == mst.st_ino)
+		if (!memfd && !ns_stat_path(pid, v->path, &pst) && pst.st_dev == mst.st_dev && pst.st_ino == mst.st_ino)
 			continue;
 		if ((ret = ghost_dump_file(g, mf, &mst, memfd ? GHOST_KIND__GHOST_MEMFD : GHOST_KIND__GHOST_FILE,
 					   memfd ? v->path + 7 : v->path, &v->ghost_id)))

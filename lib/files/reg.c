@@ -13,6 +13,7 @@
 #include "files/files.h"
 #include "log.h"
 #include "util.h"
+#include "ns/ns.h"
 
 #define DELETED " (deleted)"
 
@@ -38,7 +39,7 @@ static bool needs_ghost(const struct fd_dump_ctx *c, char *path)
 		path[len - dl] = 0;
 		return true;
 	}
-	return stat(path, &st) || st.st_dev != c->st.st_dev || st.st_ino != c->st.st_ino;
+	return ns_stat_path(c->pid, path, &st) || st.st_dev != c->st.st_dev || st.st_ino != c->st.st_ino;
 }
 
 static int reg_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
@@ -53,8 +54,29 @@ static int reg_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 	if (c->link[0] != '/')
 		return pr_err("pid %d: fd %d is a file with no path (%s), which can't be checkpointed", c->pid, c->fd,
 			      c->link), -EOPNOTSUPP;
+	/* A file on a mount of another namespace (opened before the process made its
+	 * own, say) is fine if its path leads to it in the process's tree too; if not,
+	 * saving it whole would bring it back at a path of the wrong tree. */
+	int in_tree = ns_fd_in_tree(c->pid, c->fdinfo);
+	if (in_tree < 0)
+		return in_tree;
 	if (!(r->path = strdup(c->link)))
 		return -ENOMEM;
+	/* on a mount of the tree that another covers: reopened below that mount */
+	uint32_t mnt_id;
+	char *rel = NULL;
+	int covered = in_tree && needs_ghost(c, r->path) ? ns_fd_covered(c->pid, c->fdinfo, r->path, &mnt_id, &rel) : 0;
+	if (covered < 0)
+		return covered;
+	if (covered) {
+		r->has_mnt_id = true;
+		r->mnt_id = mnt_id;
+		r->mnt_rel = rel;
+	}
+	if (!in_tree && needs_ghost(c, r->path))
+		return pr_err("pid %d: fd %d is %s, on a mount outside the process's own mount namespace: "
+			      "the restored tree could not name it; close it, or open it inside the tree",
+			      c->pid, c->fd, c->link), -EOPNOTSUPP;
 	r->pos = c->pos;
 	r->size = c->st.st_size;
 	r->mode = c->st.st_mode;
@@ -62,7 +84,7 @@ static int reg_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 	r->mtime_ns = mtime_ns(&c->st);
 	r->dev = c->st.st_dev;
 	r->ino = c->st.st_ino;
-	if (!needs_ghost(c, r->path))
+	if (covered || !needs_ghost(c, r->path))
 		return 0;
 	if (!S_ISREG(c->st.st_mode))
 		return pr_err("pid %d: fd %d is %s, which was removed while open: only regular files can be "
@@ -106,6 +128,13 @@ static int reg_restore(struct files_image *fi, const FdinfoEntry *e, bool *inher
 		if (g < 0)
 			return g;
 		fd = reopen_fd(g, flags);
+	} else if (r->has_mnt_id) {
+		/* covered: the O_PATH fd opened before its mount was covered, opened anew */
+		int kept = mnt_restored_file(r->mnt_id, r->mnt_rel);
+		if (kept < 0)
+			return pr_err("fd %u: %s was under mount %u, which the restored tree lacks", e->fd, r->path,
+				      r->mnt_id), -ENOENT;
+		fd = reopen_fd(kept, flags);
 	} else
 		fd = open(r->path, flags);
 	if (fd < 0)
@@ -130,6 +159,10 @@ static int reg_validate(const FdinfoEntry *e)
 {
 	if (!e->reg || !path_is_clean(e->reg->path))
 		return pr_err("fdinfo: fd %u has no absolute file path, or one with . or ..", e->fd), -EINVAL;
+	char rel[4200];
+	if (e->reg->has_mnt_id && (!e->reg->mnt_rel || *e->reg->mnt_rel == '/' ||
+				   (snprintf(rel, sizeof(rel), "/%s", e->reg->mnt_rel), !path_is_clean(rel))))
+		return pr_err("fdinfo: fd %u: a path below a mount that is absolute or has . or ..", e->fd), -EINVAL;
 	if (e->reg->has_ghost_id && !S_ISREG(e->reg->mode))
 		return pr_err("fdinfo: fd %u: only a regular file can be a ghost", e->fd), -EINVAL;
 	return 0;

@@ -22,6 +22,8 @@
 #include "timens.pb-c.h"
 #include "seccomp.pb-c.h"
 #include "cgroup.pb-c.h"
+#include "ns.pb-c.h"
+#include "mnt.pb-c.h"
 
 static const struct img_desc descs[IMG__NR] = {
 	[IMG_INVENTORY] = { "inventory.img",  0x494e5601, NULL, &inventory_entry__descriptor },
@@ -41,6 +43,10 @@ static const struct img_desc descs[IMG__NR] = {
 	[IMG_TIMENS]    = { "timens.img",     0x544e5301, NULL, &timens_entry__descriptor },
 	[IMG_SECCOMP]   = { "seccomp.img",    0x53434d01, NULL, &seccomp_entry__descriptor },
 	[IMG_CGROUP]    = { "cgroup.img",     0x43475201, NULL, &cgroup_entry__descriptor },
+	[IMG_NS]        = { "ns.img",         0x4e530001, NULL, &ns_entry__descriptor },
+	[IMG_UTSNS]     = { "utsns.img",      0x55545301, NULL, &uts_entry__descriptor },
+	[IMG_MNTS]      = { "mountpoints.img", 0x4d4e5401, NULL, &mnt_entry__descriptor },
+	[IMG_TMPFS]     = { "tmpfs-%u.img",   0x544d5001, NULL, &tmpfs_entry__descriptor },
 };
 
 bool img_kind_is_raw(enum img_kind kind)
@@ -79,7 +85,7 @@ int img_kind_of_name(const char *base)
 
 int img_dir_open(struct img_dir *dir, const char *path)
 {
-	dir->dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dir->dfd = host_open(path, O_RDONLY | O_DIRECTORY);
 	if (dir->dfd < 0)
 		return pr_perror("images directory %s", path);
 	dir->path = strdup(path);

@@ -32,6 +32,10 @@ enum img_kind {
 	IMG_TIMENS,    /* the tree's own time namespace: its offsets */
 	IMG_SECCOMP,   /* every thread's seccomp mode and filters */
 	IMG_CGROUP,    /* the tasks' cgroups (and their limits) */
+	IMG_NS,        /* which namespaces the tree's root has of its own */
+	IMG_UTSNS,     /* hostname and domainname of the tree's own UTS namespace */
+	IMG_MNTS,      /* the mounts of the tree's own mount namespace */
+	IMG_TMPFS,     /* the files of one tmpfs mount (id: the mount's id) */
 	IMG__NR,
 };
 

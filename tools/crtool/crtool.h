@@ -1,6 +1,8 @@
 #ifndef CRTOOL_H
 #define CRTOOL_H
 
+#include <stddef.h>
+
 /* One function per subcommand; argv[0] is the subcommand name. */
 int cmd_dump(int argc, char **argv);
 int cmd_pre_dump(int argc, char **argv);

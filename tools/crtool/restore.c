@@ -48,6 +48,7 @@ int cmd_restore(int argc, char **argv)
 		{ "external", required_argument, 0, 'X' },
 		{ "manage-cgroups", optional_argument, 0, 'M' },
 		{ "cgroup-root", required_argument, 0, 'G' },
+		{ "root", required_argument, 0, 'r' },
 		{ 0, 0, 0, 0 },
 	};
 	struct cr_restore_opts opts = { .sz = sizeof(opts) };
@@ -109,9 +110,10 @@ int cmd_restore(int argc, char **argv)
 			nr_cg_roots++;
 			break;
 		}
+		case 'r': opts.root = optarg; break;
 		default: return crtool_fail("restore: bad option; usage: crtool restore -D DIR [-d] [--shell-job] "
 					   "[--new-pidns] [--pidfile F] [--skip-file-checks] [--lazy-pages] "
-					   "[--inherit-fd fd[N]:KEY]... [--tcp-close] [--external TYPE[KEY]:VALUE]... "
+					   "[--inherit-fd fd[N]:KEY]... [--tcp-close] [--root DIR] [--external TYPE[KEY]:VALUE]... "
 					   "[--manage-cgroups[=MODE]] [--cgroup-root [CONTROLLER:]PATH]...");
 		}
 	}

@@ -1,0 +1,232 @@
+/* Dump of the tree's own mount namespace: every mount of the root task's
+ * mountinfo, parents before children, each with how it is made again:
+ *  - a second mount of a filesystem mounted earlier in the tree: a bind of it;
+ *  - a directory or file of a filesystem the host has mounted too (the
+ *    container's rootfs, a volume, every mount of a mere copy of our mount
+ *    namespace): bound from the same place on the host again;
+ *  - else proc, sysfs, devpts, mqueue, cgroup, cgroup2, tmpfs (its files saved):
+ *    a new filesystem of the type, with its options;
+ *  - one the caller names with --external mnt[MOUNTPOINT]:NAME: left out, its
+ *    path given at restore.
+ * Anything else (an overlayfs inside the tree, a FUSE mount...) fails the dump. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include "cr/cr.h"
+#include "image/image.h"
+#include "log.h"
+#include "ns/mnt.h"
+#include "ns/ns.h"
+#include "util.h"
+
+static const char *const new_fs_types[] = { "tmpfs", "proc", "sysfs", "devpts", "mqueue", "cgroup", "cgroup2" };
+/* never bound from the host: their contents are not the host's to share */
+static const char *const refused_types[] = { "overlay", "fuse", "aufs", "nfs", "nfs4", "cifs" };
+
+static bool in_list(const char *s, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(s, list[i]) || (!strcmp(list[i], "fuse") && !strncmp(s, "fuse.", 5)))
+			return true;
+	return false;
+}
+
+/* Is prefix a leading part of path, on a component boundary?  The rest in *rest. */
+static bool path_under(const char *path, const char *prefix, const char **rest)
+{
+	size_t l = strlen(prefix);
+
+	if (!strcmp(prefix, "/")) {
+		*rest = path;
+		return true;
+	}
+	if (strncmp(path, prefix, l) || (path[l] && path[l] != '/'))
+		return false;
+	*rest = path[l] ? path + l : "/";
+	return true;
+}
+
+/* Parents before children, from the root (the mount whose parent is not listed). */
+static int order_mounts(const struct mountinfo *m, size_t n, size_t *order)
+{
+	size_t nr = 0, roots = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		bool has_parent = false;
+		for (size_t j = 0; j < n && !has_parent; j++)
+			has_parent = j != i && m[j].id == m[i].parent;
+		if (!has_parent) {
+			order[nr++] = i;
+			roots++;
+		}
+	}
+	if (roots != 1 || strcmp(m[order[0]].mountpoint, "/"))
+		return pr_err("the tree's mount namespace has %zu top mounts (want one, at /)", roots), -EOPNOTSUPP;
+	for (size_t k = 0; k < nr; k++)
+		for (size_t j = 0; j < n; j++)
+			if (m[j].parent == m[order[k]].id && j != order[k])
+				order[nr++] = j;
+	if (nr != n)
+		return pr_err("the tree's mountinfo is not one tree of mounts"), -EIO;
+	return 0;
+}
+
+/* Where the host (our own mount namespace) shows this part of the filesystem,
+ * if it exists there still: a malloc'ed path, or NULL. */
+static char *host_path_of(const struct mountinfo *mi, const struct mountinfo *host, size_t nh)
+{
+	const struct mountinfo *best = NULL;
+	const char *rest = NULL, *r;
+
+	for (size_t i = 0; i < nh; i++)
+		if (host[i].major == mi->major && host[i].minor == mi->minor && path_under(mi->root, host[i].root, &r) &&
+		    (!best || strlen(host[i].root) > strlen(best->root))) {
+			best = &host[i];
+			rest = r;
+		}
+	if (!best)
+		return NULL;
+	char *path = malloc(strlen(best->mountpoint) + strlen(rest) + 2);
+	struct stat st;
+	if (!path)
+		return NULL;
+	sprintf(path, "%s%s", best->mountpoint, strcmp(rest, "/") ? rest : "");
+	if (!strcmp(best->mountpoint, "/") && strcmp(rest, "/"))
+		strcpy(path, rest);
+	if (stat(path, &st) || major(st.st_dev) != mi->major || minor(st.st_dev) != mi->minor) {
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
+static const char *external_of(const char *mountpoint, const struct ns_args *a)
+{
+	for (size_t i = 0; i < a->nr_ext; i++) {
+		const char *k = a->ext[i].key;
+		size_t l = strlen(mountpoint);
+		if (!strncmp(k, "mnt[", 4) && !strncmp(k + 4, mountpoint, l) && !strcmp(k + 4 + l, "]"))
+			return a->ext[i].value;
+	}
+	return NULL;
+}
+
+/* How mount k of the order is made again; 0, or an error naming it. */
+static int classify(MntEntry *e, const struct mountinfo *m, const size_t *order, size_t k,
+		    const struct mountinfo *host, size_t nh, const struct ns_args *a)
+{
+	const struct mountinfo *mi = &m[order[k]];
+	const char *ext = external_of(mi->mountpoint, a), *rest;
+
+	e->has_how = true;
+	if (ext) {
+		e->how = MNT_HOW_EXTERNAL;
+		e->ext_key = (char *)ext;
+		return 0;
+	}
+	/* a filesystem already mounted in the tree, this part of it under that mount's root */
+	for (size_t j = 0; j < k; j++) {
+		const struct mountinfo *src = &m[order[j]];
+		if (src->major == mi->major && src->minor == mi->minor && path_under(mi->root, src->root, &rest)) {
+			e->how = MNT_HOW_BIND;
+			e->has_bind_of = true;
+			e->bind_of = src->id;
+			return 0;
+		}
+	}
+	if (k && in_list(mi->fstype, refused_types, ARRAY_SIZE(refused_types)))
+		return pr_err("mount %s (%s) can't be checkpointed: an %s filesystem inside the tree is not "
+			      "supported; name it with --external mnt[%s]:NAME and bind it at restore",
+			      mi->mountpoint, mi->fstype, mi->fstype, mi->mountpoint), -EOPNOTSUPP;
+	/* the same filesystem mounted on the host (a copy of our mount namespace shares
+	 * them): bound from there, so that it stays shared */
+	if ((e->host_path = host_path_of(mi, host, nh))) {
+		e->how = MNT_HOW_HOST;
+		return 0;
+	}
+	if (in_list(mi->fstype, new_fs_types, ARRAY_SIZE(new_fs_types)) && !strcmp(mi->root, "/")) {
+		e->how = MNT_HOW_FS;
+		return 0;
+	}
+	e->how = MNT_HOW_HOST;
+	/* the root may come from the caller at restore (--root) */
+	if (k)
+		return pr_err("mount %s (%s, %s of device %u:%u) is neither a filesystem libcr can make again nor "
+			      "a part of one mounted in the tree or on the host; name it with --external mnt[%s]:NAME",
+			      mi->mountpoint, mi->fstype, mi->root, mi->major, mi->minor, mi->mountpoint), -EOPNOTSUPP;
+	return 0;
+}
+
+int mnt_dump(struct img_dir *dir, pid_t pid, const struct ns_args *a)
+{
+	struct mountinfo *m = NULL, *host = NULL;
+	size_t n = 0, nh = 0, *order = NULL;
+	MntEntry *e = NULL;
+	struct img *img = NULL;
+	int ret;
+
+	if ((ret = mountinfo_read(pid, &m, &n)) || (ret = mountinfo_read(0, &host, &nh)))
+		goto out;
+	if (!(order = calloc(n, sizeof(*order))) || !(e = calloc(n, sizeof(*e)))) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if ((ret = order_mounts(m, n, order)))
+		goto out;
+	for (size_t k = 0; k < n && !ret; k++) {
+		const struct mountinfo *mi = &m[order[k]];
+		char path[4200];
+		struct stat st;
+
+		mnt_entry__init(&e[k]);
+		e[k].mnt_id = mi->id;
+		e[k].parent_id = k ? mi->parent : 0;
+		e[k].dev_major = mi->major;
+		e[k].dev_minor = mi->minor;
+		e[k].root = mi->root;
+		e[k].mountpoint = mi->mountpoint;
+		e[k].flags = mi->flags;
+		e[k].fstype = mi->fstype;
+		e[k].source = mi->source;
+		e[k].options = mi->options;
+		e[k].has_sb_ro = e[k].sb_ro = mi->sb_ro;
+		e[k].has_shared_id = !!mi->shared;
+		e[k].shared_id = mi->shared;
+		e[k].has_master_id = !!mi->master;
+		e[k].master_id = mi->master;
+		snprintf(path, sizeof(path), "/proc/%d/root%s", pid, mi->mountpoint);
+		e[k].has_is_dir = true;
+		e[k].is_dir = stat(path, &st) || S_ISDIR(st.st_mode);
+		if ((ret = classify(&e[k], m, order, k, host, nh, a)))
+			break;
+		pr_debug("mount %u %s (%s, root %s): how %u", mi->id, mi->mountpoint, mi->fstype, mi->root, e[k].how);
+		if (e[k].how == MNT_HOW_FS && !strcmp(mi->fstype, "tmpfs"))
+			ret = tmpfs_dump(dir, pid, &e[k]);
+	}
+	if (ret)
+		goto out;
+	if (!(img = img_create(dir, IMG_MNTS, 0))) {
+		ret = -EIO;
+		goto out;
+	}
+	for (size_t k = 0; k < n && !ret; k++)
+		ret = img_write_msg(img, &e[k].base);
+	if (ret)
+		img_close(img);
+	else
+		ret = img_close_write(img);
+out:
+	for (size_t k = 0; e && k < n; k++)
+		if (e[k].how == MNT_HOW_HOST)
+			free(e[k].host_path);
+	free(e);
+	free(order);
+	mountinfo_free(m, n);
+	mountinfo_free(host, nh);
+	return ret;
+}

@@ -1,0 +1,54 @@
+/* The tree's own mount namespace (mnt-dump.c, mnt-restore.c, mnt-tmpfs.c). */
+#ifndef LIB_NS_MNT_H
+#define LIB_NS_MNT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "mnt.pb-c.h"
+
+struct img_dir;
+
+/* How a mount is made again (MntEntry.how). */
+enum mnt_how {
+	MNT_HOW_FS = 1,        /* a new filesystem of its type (a tmpfs gets its files back) */
+	MNT_HOW_BIND = 2,      /* a bind of a part of an earlier mount of the tree (bind_of) */
+	MNT_HOW_HOST = 3,      /* a bind of the host's directory or file (host_path) */
+	MNT_HOW_EXTERNAL = 4,  /* the caller names it (ext_key) and gives its path at restore */
+};
+
+/* One line of a mountinfo file. */
+struct mountinfo {
+	uint32_t id, parent, major, minor;
+	char *root, *mountpoint, *fstype, *source, *options;
+	uint32_t flags;        /* per-mount MS_* */
+	bool sb_ro;
+	uint32_t shared, master;
+};
+
+/* Parse the text of a mountinfo file (changed in place; path names it in
+ * messages) into *out (mountinfo_free); -EIO for a line it can't parse. */
+int mountinfo_parse(char *text, const char *path, struct mountinfo **out, size_t *nr);
+/* Parse /proc/<pid>/mountinfo (pid 0: ours) into *out (mountinfo_free). */
+int mountinfo_read(pid_t pid, struct mountinfo **out, size_t *nr);
+void mountinfo_free(struct mountinfo *m, size_t nr);
+
+/* The mounts of mountpoints.img, validated; [0] is the root. */
+struct mnt_set {
+	MntEntry **e;
+	size_t nr;
+};
+
+struct ns_args;
+/* Save the mounts of pid's mount namespace into mountpoints.img (and tmpfs-*.img). */
+int mnt_dump(struct img_dir *dir, pid_t pid, const struct ns_args *a);
+
+/* Save the files of the tmpfs mounted at mnt (seen through /proc/pid/root) into tmpfs-<id>.img. */
+int tmpfs_dump(struct img_dir *dir, pid_t pid, const MntEntry *mnt);
+/* Check tmpfs-<id>.img. */
+int tmpfs_check(struct img_dir *dir, uint32_t id);
+/* Recreate the files of tmpfs-<id>.img in the directory dfd (the new tmpfs's root). */
+int tmpfs_restore(struct img_dir *dir, uint32_t id, int dfd);
+
+#endif

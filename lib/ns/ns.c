@@ -1,0 +1,249 @@
+/* Namespaces of the tree's root: at dump, each kind of the table whose namespace
+ * the root does not share with us is saved (every other task of the tree must
+ * be in the root's, or in ours: nested ones are not supported yet); at restore
+ * the root makes each again, in table order, before its files are opened.
+ *
+ * Order matters at restore: a mount of mqueue, sysfs or cgroup belongs to the
+ * IPC, network or cgroup namespace of the task that mounts it, so the mount
+ * namespace comes last (and ends with pivot_root into the new tree). */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "image/image.h"
+#include "log.h"
+#include "ns/ns.h"
+#include "ns.pb-c.h"
+#include "proc/tree.h"
+#include "util.h"
+
+/* The cgroup namespace holds nothing to save: its root is the cgroup the
+ * restored root is in when it unshares (put there first by the cgroup code). */
+static int cgroup_dump(struct img_dir *dir, pid_t pid, const struct ns_args *a)
+{
+	(void)dir, (void)pid, (void)a;
+	return 0;
+}
+
+static int cgroup_restore(void *state, const struct ns_args *a)
+{
+	(void)state, (void)a;
+	if (unshare(CLONE_NEWCGROUP))
+		return pr_perror("can't create a cgroup namespace");
+	return 0;
+}
+
+const struct ns_kind ns_kind_cgroup = { "cgroup", CLONE_NEWCGROUP, cgroup_dump, NULL, cgroup_restore, NULL };
+
+/* Restore order (see the top of this file).  The network and time namespaces
+ * (net.c, time.c) are made before this table runs, by hooks of their own in
+ * restore.c; a row here would do as well (dump, load, restore, free). */
+static const struct ns_kind *const kinds[] = { &ns_kind_uts, &ns_kind_cgroup, &ns_kind_mnt };
+
+static int ns_ino(pid_t pid, const char *kind, ino_t *ino)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, kind);
+	if (stat(path, &st))
+		return pr_perror("can't read the %s namespace of pid %d", kind, pid);
+	*ino = st.st_ino;
+	return 0;
+}
+
+int ns_own(pid_t pid, const char *kind)
+{
+	ino_t theirs, ours;
+	int ret = ns_ino(pid, kind, &theirs) ?: ns_ino(getpid(), kind, &ours);
+
+	return ret ? ret : theirs != ours;
+}
+
+int ns_same(pid_t a, pid_t b, const char *kind)
+{
+	ino_t x, y;
+	int ret = ns_ino(a, kind, &x) ?: ns_ino(b, kind, &y);
+
+	return ret ? ret : x == y;
+}
+
+int ns_stat_path(pid_t pid, const char *path, struct stat *st)
+{
+	char where[4200];
+
+	if (ns_own(pid, "mnt") != 1)
+		return stat(path, st);
+	snprintf(where, sizeof(where), "/proc/%d/root%s", pid, path);
+	return stat(where, st);
+}
+
+int ns_fd_in_tree(pid_t pid, const char *fdinfo)
+{
+	const char *m = fdinfo ? strstr(fdinfo, "mnt_id:") : NULL;
+	char *info, *line, *save;
+	int id, found = 0;
+
+	if (!m || ns_own(pid, "mnt") != 1)
+		return 1;
+	id = atoi(m + 7);
+	if (!(info = read_proc(pid, "mountinfo", NULL)))
+		return pr_perror("can't read the mountinfo of pid %d", pid);
+	for (line = strtok_r(info, "\n", &save); line && !found; line = strtok_r(NULL, "\n", &save))
+		found = atoi(line) == id;
+	free(info);
+	return found;
+}
+
+int ns_fd_covered(pid_t pid, const char *fdinfo, const char *path, uint32_t *mnt_id, char **rel)
+{
+	const char *m = fdinfo ? strstr(fdinfo, "mnt_id:") : NULL, *rest;
+	char where[4200], *info, *line, *save, mp[4096];
+	struct statx st;
+	int id, found = 0;
+
+	if (!m || ns_own(pid, "mnt") != 1)
+		return 0;
+	id = atoi(m + 7);
+	/* its path leads into the same mount: a file replaced or removed there, not covered */
+	snprintf(where, sizeof(where), "/proc/%d/root%s", pid, path);
+	if (!statx(AT_FDCWD, where, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &st) && (int)st.stx_mnt_id == id)
+		return 0;
+	if (!(info = read_proc(pid, "mountinfo", NULL)))
+		return pr_perror("can't read the mountinfo of pid %d", pid);
+	for (line = strtok_r(info, "\n", &save); line && !found; line = strtok_r(NULL, "\n", &save))
+		found = atoi(line) == id && sscanf(line, "%*u %*u %*u:%*u %*s %4095s", mp) == 1;
+	free(info);
+	/* (a mount point with a space in it is escaped: not matched, and the file saved whole) */
+	size_t l = found && strcmp(mp, "/") ? strlen(mp) : 0;
+	if (!found || strncmp(path, mp, l) || (path[l] && path[l] != '/'))
+		return 0;
+	rest = path + l;
+	while (*rest == '/')
+		rest++;
+	if (!(*rel = strdup(rest)))
+		return -ENOMEM;
+	*mnt_id = id;
+	return 1;
+}
+
+/* Every live task in the root's namespace of this kind. */
+static int check_tree(const struct tree *t, const struct ns_kind *k, bool own)
+{
+	pid_t root = t->tasks[0].s.pid;
+
+	for (int i = 1; i < t->nr; i++) {
+		pid_t pid = t->tasks[i].s.pid;
+		int same;
+
+		if (t->tasks[i].zombie)
+			continue;
+		if ((same = ns_same(pid, root, k->name)) < 0)
+			return same;
+		if (!same)
+			return pr_err("pid %d is in another %s namespace than the root of the tree (pid %d)%s: only "
+				      "a namespace of the tree's root is checkpointed", pid, k->name, root,
+				      own ? "" : ", which shares ours"), -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+int ns_dump(struct img_dir *dir, const struct tree *t, const struct ns_args *a)
+{
+	NsEntry e = NS_ENTRY__INIT;
+	char *names[ARRAY_SIZE(kinds)];
+	int ret;
+
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+		const struct ns_kind *k = kinds[i];
+		int own = ns_own(t->tasks[0].s.pid, k->name);
+
+		if (own < 0)
+			return own;
+		if ((ret = check_tree(t, k, own)))
+			return ret;
+		if (!own)
+			continue;
+		pr_info("the tree has its own %s namespace", k->name);
+		if ((ret = k->dump(dir, t->tasks[0].s.pid, a)))
+			return ret;
+		names[e.n_kinds++] = (char *)k->name;
+	}
+	if (!e.n_kinds)
+		return 0;
+	e.kinds = names;
+	return img_write_one(dir, IMG_NS, 0, &e.base);
+}
+
+static const struct ns_kind *kind_by_name(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
+		if (!strcmp(kinds[i]->name, name))
+			return kinds[i];
+	return NULL;
+}
+
+bool ns_has(const struct ns_set *set, const char *kind)
+{
+	for (size_t i = 0; i < set->nr; i++)
+		if (!strcmp(set->kinds[i]->name, kind))
+			return true;
+	return false;
+}
+
+int ns_load(struct img_dir *dir, struct ns_set *set)
+{
+	NsEntry *e;
+	struct img *img;
+	int ret;
+
+	memset(set, 0, sizeof(*set));
+	if (faccessat(dir->dfd, img_desc(IMG_NS)->name, F_OK, 0))
+		return 0;   /* the tree shared every namespace of the table with its dumper */
+	if (!(img = img_open(dir, IMG_NS, 0)))
+		return -EIO;
+	ret = img_read_one(img, &ns_entry__descriptor, (ProtobufCMessage **)&e);
+	img_close(img);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < e->n_kinds && !ret; i++) {
+		const struct ns_kind *k = kind_by_name(e->kinds[i]);
+		if (!k || ns_has(set, k->name) || set->nr == NS_MAX_KINDS)
+			ret = (pr_err("ns.img: namespace kind \"%s\" is unknown to this libcr or listed twice",
+				      e->kinds[i]), -EINVAL);
+		else
+			set->kinds[set->nr++] = k;
+	}
+	img_free_msg(&e->base);
+	/* each kind in table order, whatever order the image lists them in */
+	for (size_t i = 0, n = 0; !ret && i < ARRAY_SIZE(kinds); i++)
+		if (ns_has(set, kinds[i]->name))
+			set->kinds[n++] = kinds[i];
+	for (size_t i = 0; !ret && i < set->nr; i++)
+		if (set->kinds[i]->load)
+			ret = set->kinds[i]->load(dir, &set->state[i]);
+	return ret;
+}
+
+void ns_free(struct ns_set *set)
+{
+	for (size_t i = 0; i < set->nr; i++)
+		if (set->kinds[i]->free && set->state[i])
+			set->kinds[i]->free(set->state[i]);
+	memset(set, 0, sizeof(*set));
+}
+
+int ns_restore(const struct ns_set *set, const struct ns_args *a)
+{
+	int ret;
+
+	for (size_t i = 0; i < set->nr; i++)
+		if ((ret = set->kinds[i]->restore(set->state[i], a)))
+			return ret;
+	return 0;
+}

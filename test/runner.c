@@ -195,7 +195,7 @@ static bool test_exited(int *status)
 {
 	if (!c.is_child)
 		return kill(c.pid, 0) && errno == ESRCH;
-	pid_t r = waitpid(c.pid, status, WNOHANG);
+	pid_t r = waitpid(c.pid, status, WNOHANG | __WALL);
 	if (r == c.pid) {
 		c.is_child = false;
 		return true;
@@ -492,7 +492,7 @@ static bool crtool_restore(int round)
 	/* crtool has exited, so the restored process is now our child. */
 	c.is_child = true;
 	int dummy = 0;
-	pid_t r = waitpid(c.pid, &dummy, WNOHANG);
+	pid_t r = waitpid(c.pid, &dummy, WNOHANG | __WALL);
 	if (r < 0 && errno == ECHILD) {
 		c.is_child = false;
 		return failf("restored pid %d is not a child of the runner (a subreaper)", (int)c.pid);

@@ -46,9 +46,6 @@ int copyin_area(struct copyin *ci, uint64_t start, uint64_t len)
 {
 	struct uffdio_register reg = { .range = { start, len }, .mode = UFFDIO_REGISTER_MODE_MISSING };
 
-	for (size_t i = 0; i < ci->nr; i++)
-		if (ci->areas[i].start == start)
-			return 0;
 	if (ci->nr == ci->cap) {
 		size_t cap = ci->cap ? ci->cap * 2 : 16;
 		void *n = realloc(ci->areas, cap * sizeof(*ci->areas));

@@ -16,7 +16,7 @@ struct copyin {
 void copyin_open(struct copyin *ci);
 /* Can area v (at its premap place) be filled this way? */
 bool copyin_usable(const struct copyin *ci, const VmaEntry *v);
-/* Register the whole area once, before its first copy. */
+/* Register a whole area, once, before anything is filled (see fill_pages). */
 int copyin_area(struct copyin *ci, uint64_t start, uint64_t len);
 /* Fill [dst, dst + len) from a buffer, or from fd at page-aligned off. */
 int copyin_from_buf(struct copyin *ci, char *dst, const void *src, uint64_t len);

@@ -353,6 +353,14 @@ static int fill_pages(struct img_dir *dir, pid_t pid, const MmEntry *mm, const s
 	if (!pm)
 		return -ENOENT;
 	copyin_open(&ci);
+	/* Every area filled this way is registered before any other is populated: its
+	 * own VMA then, which a huge page faulted in for a neighbour can't reach into
+	 * (UFFDIO_COPY would find it there: EEXIST). */
+	for (size_t i = 0; i < nr; i++)
+		if (!filled_lazily(mm->vmas[idx[i]], lazy) && mem_vma_dumps_content(mm->vmas[idx[i]]) &&
+		    fill_by_copyin(&ci, mm->vmas[idx[i]]) &&
+		    (ret = copyin_area(&ci, rv[i].premap, rv[i].end - rv[i].start)))
+			goto out;
 	if ((ret = img_read_one(pm, &pagemap_head__descriptor, (ProtobufCMessage **)&head)))
 		goto out;
 	if (!(pages = img_open(dir, IMG_PAGES, head->pages_id))) {
@@ -392,8 +400,7 @@ static int fill_pages(struct img_dir *dir, pid_t pid, const MmEntry *mm, const s
 			off += run_len;   /* its bytes stay in the image for the daemon */
 		} else if (run_len && fill_by_copyin(&ci, mm->vmas[idx[run_vi]])) {
 			char *dst = (char *)(rv[run_vi].premap + (run_start - rv[run_vi].start));
-			if ((ret = copyin_area(&ci, rv[run_vi].premap, rv[run_vi].end - rv[run_vi].start)) ||
-			    (ret = copyin_from_fd(&ci, dst, pages->fd, off, run_len)))
+			if ((ret = copyin_from_fd(&ci, dst, pages->fd, off, run_len)))
 				break;
 			off += run_len;
 		} else if (run_len) {
@@ -409,8 +416,7 @@ static int fill_pages(struct img_dir *dir, pid_t pid, const MmEntry *mm, const s
 			char *dst = (char *)(rv[vi].premap + (start - rv[vi].start));
 			if (filled_lazily(mm->vmas[idx[vi]], lazy)) {
 			} else if (fill_by_copyin(&ci, mm->vmas[idx[vi]])) {
-				if ((ret = copyin_area(&ci, rv[vi].premap, rv[vi].end - rv[vi].start)) ||
-				    (ret = copyin_parent(&ci, &layers, dir, pid, start, len, dst)))
+				if ((ret = copyin_parent(&ci, &layers, dir, pid, start, len, dst)))
 					break;
 			} else {
 				populate_run(mm->vmas[idx[vi]], dst, start, len);

@@ -250,12 +250,12 @@ elif selected net-errors errors; then
 	run_suite net-errors env CRTOOL="$CRTOOL" TEST_BIN="$B/test" ./test/net-errors.sh
 fi
 
-if selected netns-errors errors; then
+if selected netns-errors; then
 	run_suite netns-errors env CRTOOL="$CRTOOL" TEST_BIN="$B/test" ./test/netns-errors.sh
 fi
 
 # ---- cgroups made again with their limits, strict mode, the freezer's error paths
-if selected cgroups errors; then
+if selected cgroups; then
 	run_suite cgroups env CRTOOL="$CRTOOL" TEST_BIN="$B/test" ./test/cgroup.sh
 fi
 

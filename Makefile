@@ -119,11 +119,15 @@ $(B)/test/unit-%: test/unit/%.c $(B)/libcr.a
 $(B)/test/img-edit: test/img-edit.c $(B)/libcr.a
 	@mkdir -p $(B)/test
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libcr.a $(LDLIBS)
+# plays a container runtime's side of the criu swrk RPC (test/criu-rpc.sh)
+$(B)/test/criu-rpc: test/criu-rpc.c $(B)/proto/criu-rpc.pb-c.o
+	@mkdir -p $(B)/test
+	$(CC) $(CFLAGS) -o $@ $< $(B)/proto/criu-rpc.pb-c.o -lprotobuf-c
 $(B)/test/runner: test/runner.c
 	@mkdir -p $(B)/test
 	$(CC) -O2 -g -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -o $@ $<
 
-tests: crtool lib $(TEST_PROGS) $(UNIT_TESTS) $(B)/test/runner $(B)/test/img-edit
+tests: crtool lib $(TEST_PROGS) $(UNIT_TESTS) $(B)/test/runner $(B)/test/img-edit $(B)/test/criu-rpc
 
 test: deps tests
 	./test/run-all.sh

@@ -13,7 +13,8 @@
 # TESTS names: any test program below, "corrupt" (the negative test), "unit"
 # (all unit tests) or unit-NAME, "real" (test/real/*.sh) or one of them by name,
 # "pidns", "tty", "errors", "predump", "lazy", "page-server", "migrate", "soak", "inherit-fd",
-# "net-errors", "net", "netns", "netns-errors", "hostile", "faults", "storm-freeze", "cgroups".
+# "net-errors", "net", "netns", "netns-errors", "hostile", "faults", "storm-freeze", "cgroups",
+# "criu" (criu-rpc and criu-cli).
 # Unset: all of them.
 # --fast: mem-random with --size 32 instead of 256 MiB, no threads --threads 1000.
 # RUNNER_ARGS: extra runner arguments (e.g. "--keep" or "--mode restore").
@@ -197,6 +198,14 @@ fi
 # ---- the caller's files in place of the dump's (--inherit-fd)
 if selected inherit-fd; then
 	run_suite "inherit-fd" env CRTOOL="$CRTOOL" ./test/inherit-fd.sh
+fi
+
+# ---- crtool as `criu`: the swrk RPC runc and podman speak, and LXC's command line
+if selected criu-rpc criu; then
+	run_suite "criu-rpc" "$B/test/criu-rpc" "$CRTOOL"
+fi
+if selected criu-cli criu; then
+	run_suite "criu-cli" env CRTOOL="$CRTOOL" COUNTER="$B/test/criu-rpc" ./test/criu-cli.sh
 fi
 
 # ---- the same tree through many checkpoints (make soak runs it at full length)

@@ -295,10 +295,10 @@ static int serve_one(struct swrk *s, const RpcReq *req)
 	case RPC_TYPE__RPC_NOTIFY:
 		return reply_error(s, req->type, EINVAL, "a notify acknowledgement when no notification is pending");
 	default:
+		/* the enum's names carry our RPC_ prefix: the runtime knows them without */
+		const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(&rpc_type__descriptor, req->type);
 		snprintf(msg, sizeof(msg), "request type %d (%s) is not supported by libcr's compatibility mode",
-			 req->type, protobuf_c_enum_descriptor_get_value(&rpc_type__descriptor, req->type)
-					    ? protobuf_c_enum_descriptor_get_value(&rpc_type__descriptor, req->type)->name
-					    : "unknown");
+			 req->type, v ? v->name + 4 : "unknown");
 		return reply_error(s, req->type, EOPNOTSUPP, msg);
 	}
 }

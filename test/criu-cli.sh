@@ -1,0 +1,93 @@
+#!/bin/bash
+# test/criu-cli.sh: crtool run as `criu` takes CRIU's command line as LXC passes it.
+#
+#   version    criu --version prints "Version: 3.N" (LXC parses it)
+#   check      criu check says "Looks good."
+#   dump       criu dump -t PID -D DIR -o dump.log -v4 with LXC's options (--tcp-established
+#              --file-locks --link-remap --manage-cgroups=full --ext-mount-map auto
+#              --enable-external-sharing/-masters --enable-fs --force-irmap --ghost-limit):
+#              the counter is gone, dump.log is in DIR
+#   restore    criu restore --restore-detached --restore-sibling --pidfile F: the counter
+#              runs on as this shell's child at its pid
+#   refused    --action-script, --lsm-profile and an unknown command fail naming them
+# Prints "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.." || exit 2
+CRTOOL=${CRTOOL:-$PWD/build/crtool}
+COUNTER=${COUNTER:-$PWD/build/test/criu-rpc}
+pass=0
+fail=0
+work=$(mktemp -d /tmp/libcr-criu-cli-XXXXXX)
+P=""
+trap '[ -n "$P" ] && kill -9 "$P" 2>/dev/null; rm -rf "$work"' EXIT
+ok() { echo "PASS $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
+last() { tail -n 1 "$work/count" 2>/dev/null || echo 0; }
+gone() { for _ in $(seq 300); do [ -e "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null || return 0; sleep 0.02; done; return 1; }
+
+mkdir "$work/bin" "$work/img"
+ln -s "$CRTOOL" "$work/bin/criu"
+CRIU=$work/bin/criu
+
+v=$("$CRIU" --version 2>&1)
+if [[ "$v" =~ ^Version:\ 3\.[0-9]+ ]]; then ok "version: $(echo "$v" | tr '\n' ' ')"; else bad version "$v"; fi
+c=$("$CRIU" check 2>&1)
+if [ "$c" = "Looks good." ]; then ok "check: $c"; else bad check "$c"; fi
+
+setsid "$COUNTER" --counter "$work/count" </dev/null >/dev/null 2>&1 &
+P=$!
+for _ in $(seq 100); do [ "$(last)" -ge 3 ] 2>/dev/null && break; sleep 0.02; done
+
+# LXC's dump line (lxc/criu.c), less the cgroup paths of a real container
+if ! "$CRIU" dump -t "$P" -D "$work/img" -o dump.log -v4 --tcp-established --file-locks --link-remap \
+	--manage-cgroups=full --ext-mount-map auto --enable-external-sharing --enable-external-masters \
+	--enable-fs hugetlbfs --enable-fs tracefs --force-irmap --ghost-limit 1048576 2>"$work/err"; then
+	bad dump "$(cat "$work/err"; grep Error "$work/img/dump.log")"
+elif ! gone "$P"; then
+	bad dump "the counter $P still runs"
+elif [ ! -s "$work/img/dump.log" ]; then
+	bad dump "no dump.log in the images dir"
+else
+	ok "dump: pid $P at $(last), dump.log of $(wc -l <"$work/img/dump.log") lines"
+fi
+wait "$P" 2>/dev/null
+
+before=$(last)
+if ! "$CRIU" restore -D "$work/img" -o restore.log -v4 --restore-detached --restore-sibling \
+	--pidfile "$work/pid" --tcp-established --file-locks --link-remap --manage-cgroups=full \
+	--ext-mount-map auto --enable-external-sharing --enable-external-masters 2>"$work/err"; then
+	bad restore "$(cat "$work/err")"
+else
+	sleep 0.3
+	pid=$(cat "$work/pid")
+	ppid=$(awk '{print $4}' "/proc/$pid/stat" 2>/dev/null)
+	after=$(last)
+	if [ "$pid" != "$P" ]; then
+		bad restore "pidfile says $pid, dumped $P"
+	elif [ "$ppid" != "$$" ]; then
+		bad restore "the restored $pid has parent $ppid, not this shell ($$): --restore-sibling"
+	elif [ "$after" -le "$before" ]; then
+		bad restore "the counter stays at $before"
+	else
+		ok "restore: pid $pid, this shell's child (--restore-sibling), counting $before -> $after"
+	fi
+fi
+
+# options and commands libcr can't honour: a line naming them
+check_refused() { # NAME WANT CMD...
+	local name=$1 want=$2
+	shift 2
+	if "$@" 2>"$work/err"; then
+		bad "$name" "accepted"
+	elif ! grep -q -- "$want" "$work/err"; then
+		bad "$name" "message does not name $want: $(cat "$work/err")"
+	else
+		ok "$name: $(cat "$work/err")"
+	fi
+}
+check_refused "refused action-script" "--action-script" "$CRIU" dump -t "$P" -D "$work/img" --action-script /bin/true
+check_refused "refused lsm-profile" "--lsm-profile" "$CRIU" restore -D "$work/img" --lsm-profile apparmor:x
+check_refused "refused command" "page-server" "$CRIU" page-server -D "$work/img" --port 1
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

@@ -1,0 +1,499 @@
+/* test/criu-rpc.c: plays a container runtime's side of the RPC against crtool
+ * run as `criu swrk FD` (what runc and podman do), for a plain process:
+ *
+ *   version    VERSION answers >= 3.16 and names libcr
+ *   features   FEATURE_CHECK answers mem_track / lazy_pages as `crtool check` does
+ *   check      CHECK succeeds
+ *   dump       DUMP with notify_scripts: pre-dump, network-lock, post-dump are sent
+ *              and acknowledged; the counter process is gone afterwards; the log
+ *              file is in the work dir
+ *   restore    RESTORE with rst_sibling: the notifications in order, the pid in
+ *              post-restore and in the answer; the restored counter is *our* child
+ *              (we reap it) and counts on from where it was
+ *   predump    PRE_DUMP, then DUMP with parent_img (where the kernel tracks pages)
+ *   refused    a notification the runtime refuses fails the dump, the process runs on
+ *   unsupported an option libcr cannot honour (lsm_profile) and an unsupported
+ *              request (PAGE_SERVER) get an error reply naming them
+ *
+ * usage: criu-rpc CRTOOL      (prints "N passed, N failed")
+ *        criu-rpc --counter FILE   (the process dumped: appends a count every 20 ms) */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "criu-rpc.pb-c.h"
+
+static int pass, fail;
+static char work[64];
+static const char *crtool;
+
+#define PASS(name, ...) do { printf("PASS %s: ", name); printf(__VA_ARGS__); printf("\n"); pass++; } while (0)
+#define FAIL(name, ...) do { printf("FAIL %s: ", name); printf(__VA_ARGS__); printf("\n"); fail++; } while (0)
+
+static int counter_main(const char *file)
+{
+	volatile unsigned long n = 0;
+	int fd = open(file, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	char line[32];
+
+	if (fd < 0)
+		return 1;
+	for (;;) {
+		int len = snprintf(line, sizeof(line), "%lu\n", ++n);
+		if (write(fd, line, len) != len)
+			return 1;
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* The last number the counter wrote. */
+static unsigned long last_count(const char *file)
+{
+	char buf[64] = "";
+	int fd = open(file, O_RDONLY);
+	off_t end;
+	ssize_t n;
+	char *nl;
+
+	if (fd < 0)
+		return 0;
+	end = lseek(fd, 0, SEEK_END);
+	n = pread(fd, buf, sizeof(buf) - 1, end > 40 ? end - 40 : 0);
+	close(fd);
+	if (n <= 1)
+		return 0;
+	buf[n - 1] = 0;   /* the last newline */
+	nl = strrchr(buf, '\n');
+	return strtoul(nl ? nl + 1 : buf, NULL, 10);
+}
+
+static pid_t start_counter(const char *self, const char *file)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		setsid();
+		int nul = open("/dev/null", O_RDWR);
+		dup2(nul, 0);
+		dup2(nul, 1);
+		dup2(nul, 2);
+		execl(self, self, "--counter", file, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 200 && last_count(file) < 3; i++)
+		usleep(10000);
+	return pid;
+}
+
+/* The engine, as runc starts it: `criu swrk 3`, our end of the socket pair kept. */
+struct engine {
+	int sk;
+	pid_t pid;
+};
+
+static int engine_start(struct engine *e)
+{
+	int sv[2];
+	char link[128];
+
+	snprintf(link, sizeof(link), "%s/bin/criu", work);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+		return -1;
+	e->pid = fork();
+	if (e->pid == 0) {
+		dup2(sv[1], 3);   /* dup2 clears close-on-exec */
+		execl(link, "criu", "swrk", "3", (char *)NULL);
+		_exit(127);
+	}
+	close(sv[1]);
+	e->sk = sv[0];
+	return e->pid > 0 ? 0 : -1;
+}
+
+/* Close our end, as runc does once answered, and collect the engine's status. */
+static int engine_end(struct engine *e)
+{
+	int status;
+
+	close(e->sk);
+	while (waitpid(e->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return status;
+}
+
+static int send_req(int sk, RpcReq *r)
+{
+	size_t len = rpc_req__get_packed_size(r);
+	uint8_t buf[len ? len : 1];
+
+	rpc_req__pack(r, buf);
+	return send(sk, buf, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
+static RpcResp *recv_resp(int sk)
+{
+	uint8_t buf[40960];
+	ssize_t n = recv(sk, buf, sizeof(buf), 0);
+
+	if (n <= 0 || n == (ssize_t)sizeof(buf))
+		return NULL;
+	return rpc_resp__unpack(NULL, n, buf);
+}
+
+/* One request: the final answer, after acknowledging every notification
+ * (refusing the one named refuse); events get the scripts seen, "name:pid ...". */
+static RpcResp *call(struct engine *e, RpcReq *req, const char *refuse, char *events, size_t len)
+{
+	RpcResp *r;
+
+	if (events)
+		events[0] = 0;
+	if (send_req(e->sk, req))
+		return NULL;
+	while ((r = recv_resp(e->sk)) && r->type == RPC_TYPE__RPC_NOTIFY) {
+		RpcReq ack = RPC_REQ__INIT;
+		if (events && r->notify)
+			snprintf(events + strlen(events), len - strlen(events), "%s%s:%d", events[0] ? " " : "",
+				 r->notify->script, r->notify->has_pid ? r->notify->pid : 0);
+		ack.type = RPC_TYPE__RPC_NOTIFY;
+		ack.has_notify_success = true;
+		ack.notify_success = !(refuse && r->notify && !strcmp(r->notify->script, refuse));
+		rpc_resp__free_unpacked(r, NULL);
+		if (send_req(e->sk, &ack))
+			return NULL;
+	}
+	return r;
+}
+
+static RpcResp *simple(RpcType t, RpcFeatures *f)
+{
+	struct engine e;
+	RpcReq req = RPC_REQ__INIT;
+	RpcResp *r;
+
+	if (engine_start(&e))
+		return NULL;
+	req.type = t;
+	req.features = f;
+	r = call(&e, &req, NULL, NULL, 0);
+	engine_end(&e);
+	return r;
+}
+
+static void test_version(void)
+{
+	RpcResp *r = simple(RPC_TYPE__RPC_VERSION, NULL);
+
+	if (!r || !r->success || !r->version)
+		FAIL("version", "no version answer");
+	else if (r->version->major_number * 100 + r->version->minor_number < 316 || !r->version->name ||
+		 strcmp(r->version->name, "libcr"))
+		FAIL("version", "%d.%d name %s", r->version->major_number, r->version->minor_number,
+		     r->version->name ? r->version->name : "(none)");
+	else
+		PASS("version", "%d.%d, name %s, gitid %s", r->version->major_number, r->version->minor_number,
+		     r->version->name, r->version->gitid ? r->version->gitid : "");
+	if (r)
+		rpc_resp__free_unpacked(r, NULL);
+}
+
+/* crtool check says OK for this feature? */
+static bool probe(const char *name)
+{
+	char cmd[512], line[512];
+	bool ok = false;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "%s check 2>/dev/null", crtool);
+	if (!(f = popen(cmd, "r")))
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		char state[16], feat[64];
+		if (sscanf(line, " %15s %63s", state, feat) == 2 && !strcmp(feat, name))
+			ok = !strcmp(state, "OK");
+	}
+	pclose(f);
+	return ok;
+}
+
+static bool mem_track;
+
+static void test_features(void)
+{
+	RpcFeatures want = RPC_FEATURES__INIT;
+	bool dirty = probe("dirty-tracking"), uffd = probe("userfaultfd");
+	RpcResp *r;
+
+	want.has_mem_track = want.has_lazy_pages = true;
+	want.mem_track = want.lazy_pages = true;
+	r = simple(RPC_TYPE__RPC_FEATURE_CHECK, &want);
+	if (!r || !r->success || !r->features || !r->features->has_mem_track || !r->features->has_lazy_pages)
+		FAIL("features", "no features answer");
+	else if (r->features->mem_track != dirty || r->features->lazy_pages != uffd)
+		FAIL("features", "mem_track %d lazy_pages %d, crtool check: %d %d", r->features->mem_track,
+		     r->features->lazy_pages, dirty, uffd);
+	else
+		PASS("features", "mem_track %d, lazy_pages %d (as crtool check probes)", dirty, uffd);
+	mem_track = r && r->features && r->features->mem_track;
+	if (r)
+		rpc_resp__free_unpacked(r, NULL);
+	r = simple(RPC_TYPE__RPC_CHECK, NULL);
+	if (!r || !r->success)
+		FAIL("check", "%s", r && r->cr_errmsg ? r->cr_errmsg : "no answer");
+	else
+		PASS("check", "success");
+	if (r)
+		rpc_resp__free_unpacked(r, NULL);
+}
+
+static int open_dir(const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/%s", work, name);
+	mkdir(path, 0755);
+	return open(path, O_RDONLY | O_DIRECTORY);
+}
+
+/* A DUMP (or PRE_DUMP) of pid into work/IMG, logs in work/wd. */
+static RpcResp *dump(RpcType t, pid_t pid, const char *img, const char *parent, const char *refuse,
+		     const char *lsm, char *events, size_t len)
+{
+	RpcReq req = RPC_REQ__INIT;
+	RpcOpts o = RPC_OPTS__INIT;
+	struct engine e;
+	int dfd = open_dir(img), wfd = open_dir("wd");
+	RpcResp *r = NULL;
+
+	/* what runc sets for a container's dump */
+	o.images_dir_fd = dfd;
+	o.has_work_dir_fd = true;
+	o.work_dir_fd = wfd;
+	o.has_pid = true;
+	o.pid = pid;
+	o.has_log_level = true;
+	o.log_level = 4;
+	o.log_file = t == RPC_TYPE__RPC_DUMP ? "dump.log" : "pre-dump.log";
+	o.has_notify_scripts = o.has_orphan_pts_master = o.has_file_locks = o.has_shell_job = true;
+	o.notify_scripts = o.orphan_pts_master = true;
+	o.has_leave_running = o.has_tcp_established = o.has_ext_unix_sk = true;
+	o.parent_img = (char *)parent;
+	o.has_track_mem = parent != NULL;
+	o.track_mem = parent != NULL;
+	o.lsm_profile = (char *)lsm;
+	req.type = t;
+	req.opts = &o;
+	if (dfd >= 0 && wfd >= 0 && !engine_start(&e)) {
+		r = call(&e, &req, refuse, events, len);
+		engine_end(&e);
+	}
+	close(dfd);
+	close(wfd);
+	return r;
+}
+
+static RpcResp *restore(const char *img, char *events, size_t len)
+{
+	RpcReq req = RPC_REQ__INIT;
+	RpcOpts o = RPC_OPTS__INIT;
+	struct engine e;
+	int dfd = open_dir(img), wfd = open_dir("wd");
+	RpcResp *r = NULL;
+
+	/* what runc sets for a restore */
+	o.images_dir_fd = dfd;
+	o.has_work_dir_fd = true;
+	o.work_dir_fd = wfd;
+	o.has_log_level = true;
+	o.log_level = 4;
+	o.log_file = "restore.log";
+	o.has_rst_sibling = o.has_notify_scripts = o.has_evasive_devices = o.has_orphan_pts_master = true;
+	o.rst_sibling = o.notify_scripts = o.evasive_devices = o.orphan_pts_master = true;
+	req.type = RPC_TYPE__RPC_RESTORE;
+	req.opts = &o;
+	if (dfd >= 0 && wfd >= 0 && !engine_start(&e)) {
+		r = call(&e, &req, NULL, events, len);
+		engine_end(&e);
+	}
+	close(dfd);
+	close(wfd);
+	return r;
+}
+
+static bool gone(pid_t pid)
+{
+	int status;
+
+	for (int i = 0; i < 300; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid || (kill(pid, 0) && errno == ESRCH))
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+static void test_dump_restore(const char *self, const char *img, const char *parent)
+{
+	char file[128], events[1024], want[512], name[32];
+	unsigned long before, after;
+	pid_t pid;
+	RpcResp *r;
+
+	snprintf(file, sizeof(file), "%s/count-%s", work, img);
+	pid = start_counter(self, file);
+	if (parent) {
+		snprintf(name, sizeof(name), "predump");
+		r = dump(RPC_TYPE__RPC_PRE_DUMP, pid, parent, NULL, NULL, NULL, events, sizeof(events));
+		if (!r || !r->success || r->type != RPC_TYPE__RPC_PRE_DUMP) {
+			FAIL(name, "pre-dump: %s", r && r->cr_errmsg ? r->cr_errmsg : "no answer");
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			return;
+		}
+		rpc_resp__free_unpacked(r, NULL);
+	} else {
+		snprintf(name, sizeof(name), "dump");
+	}
+	r = dump(RPC_TYPE__RPC_DUMP, pid, img, parent ? "../predump-parent" : NULL, NULL, NULL, events, sizeof(events));
+	snprintf(want, sizeof(want), "pre-dump:%d network-lock:%d post-dump:%d", pid, pid, pid);
+	if (!r || !r->success || r->type != RPC_TYPE__RPC_DUMP) {
+		FAIL(name, "%s", r && r->cr_errmsg ? r->cr_errmsg : "no answer");
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		if (r)
+			rpc_resp__free_unpacked(r, NULL);
+		return;
+	}
+	rpc_resp__free_unpacked(r, NULL);
+	char log[128];
+	snprintf(log, sizeof(log), "%s/wd/dump.log", work);
+	if (strcmp(events, want))
+		FAIL(name, "notifications '%s', want '%s'", events, want);
+	else if (!gone(pid))
+		FAIL(name, "the dumped process %d still runs", pid);
+	else if (access(log, F_OK))
+		FAIL(name, "no dump.log in the work dir");
+	else
+		PASS(name, "notified and acknowledged: %s; the process is gone; dump.log in the work dir", events);
+	before = last_count(file);
+	r = restore(img, events, sizeof(events));
+	snprintf(name, sizeof(name), parent ? "predump-restore" : "restore");
+	if (!r || !r->success || !r->restore) {
+		FAIL(name, "%s", r && r->cr_errmsg ? r->cr_errmsg : "no answer");
+		if (r)
+			rpc_resp__free_unpacked(r, NULL);
+		return;
+	}
+	pid_t got = r->restore->pid;
+	rpc_resp__free_unpacked(r, NULL);
+	snprintf(want, sizeof(want), "pre-restore:0 network-lock:0 setup-namespaces:%d post-setup-namespaces:%d "
+		 "network-unlock:%d post-restore:%d pre-resume:%d post-resume:%d", pid, pid, pid, pid, pid, pid);
+	usleep(300 * 1000);
+	after = last_count(file);
+	int status;
+	pid_t w = waitpid(got, &status, WNOHANG);
+	if (got != pid)
+		FAIL(name, "restored pid %d, dumped %d", got, pid);
+	else if (strcmp(events, want))
+		FAIL(name, "notifications '%s', want '%s'", events, want);
+	else if (w != 0)
+		FAIL(name, "the restored process is not our running child (waitpid: %d, %s)", w,
+		     w < 0 ? strerror(errno) : "exited");
+	else if (after <= before)
+		FAIL(name, "the counter stopped at %lu", before);
+	else
+		PASS(name, "rst_sibling: pid %d is our child, counting %lu -> %lu; notified: %s", got, before, after,
+		     events);
+	kill(got, SIGKILL);
+	waitpid(got, NULL, 0);
+}
+
+static void test_refused(const char *self)
+{
+	char file[128], events[512];
+	pid_t pid;
+	RpcResp *r;
+
+	snprintf(file, sizeof(file), "%s/count-refused", work);
+	pid = start_counter(self, file);
+	r = dump(RPC_TYPE__RPC_DUMP, pid, "img-refused", NULL, "post-dump", NULL, events, sizeof(events));
+	unsigned long a = last_count(file);
+	usleep(200 * 1000);
+	if (!r || r->success)
+		FAIL("refused", "the dump succeeded though post-dump was refused");
+	else if (!r->cr_errmsg || !strstr(r->cr_errmsg, "post-dump"))
+		FAIL("refused", "message '%s' does not name post-dump", r->cr_errmsg ? r->cr_errmsg : "");
+	else if (waitpid(pid, NULL, WNOHANG) != 0 || last_count(file) <= a)
+		FAIL("refused", "the process does not run on");
+	else
+		PASS("refused", "%s; the process runs on", r->cr_errmsg);
+	if (r)
+		rpc_resp__free_unpacked(r, NULL);
+	r = dump(RPC_TYPE__RPC_DUMP, pid, "img-refused", NULL, NULL, "apparmor:x", events, sizeof(events));
+	if (!r || r->success || !r->cr_errmsg || !strstr(r->cr_errmsg, "lsm_profile") || events[0])
+		FAIL("unsupported", "lsm_profile: %s", r && r->cr_errmsg ? r->cr_errmsg : "accepted");
+	else
+		PASS("unsupported", "%s", r->cr_errmsg);
+	if (r)
+		rpc_resp__free_unpacked(r, NULL);
+	r = simple(RPC_TYPE__RPC_PAGE_SERVER, NULL);
+	if (!r || r->success || !r->cr_errmsg || !strstr(r->cr_errmsg, "PAGE_SERVER"))
+		FAIL("unsupported", "PAGE_SERVER: %s", r && r->cr_errmsg ? r->cr_errmsg : "accepted");
+	else
+		PASS("unsupported", "%s", r->cr_errmsg);
+	if (r)
+		rpc_resp__free_unpacked(r, NULL);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+int main(int argc, char **argv)
+{
+	char self[4096], link[128];
+	ssize_t n;
+
+	if (argc == 3 && !strcmp(argv[1], "--counter"))
+		return counter_main(argv[2]);
+	if (argc != 2) {
+		fprintf(stderr, "usage: criu-rpc CRTOOL\n");
+		return 2;
+	}
+	crtool = argv[1];
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return 2;
+	self[n] = 0;
+	snprintf(work, sizeof(work), "/tmp/libcr-rpc-XXXXXX");
+	if (!mkdtemp(work))
+		return 2;
+	/* the runtime finds the engine as `criu` (runc --criu PATH, or PATH) */
+	snprintf(link, sizeof(link), "%s/bin", work);
+	mkdir(link, 0755);
+	snprintf(link, sizeof(link), "%s/bin/criu", work);
+	if (symlink(crtool, link))
+		return 2;
+	signal(SIGPIPE, SIG_IGN);
+	test_version();
+	test_features();
+	test_dump_restore(self, "img", NULL);
+	if (mem_track)
+		test_dump_restore(self, "img-layered", "predump-parent");
+	else
+		printf("(no dirty-page tracking: the predump case is skipped)\n");
+	test_refused(self);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", work);
+	if (!fail && system(cmd))
+		fprintf(stderr, "can't remove %s\n", work);
+	printf("%d passed, %d failed\n", pass, fail);
+	return fail ? 1 : 0;
+}

@@ -1,0 +1,90 @@
+#!/bin/bash
+# test/real/runc.sh: a runc container checkpointed and restored with libcr behind
+# runc (`runc --criu PATH`, PATH a `criu` symlink to crtool: its swrk RPC mode).
+#
+# The bundle: busybox-static as the rootfs, `runc spec` with terminal false, a
+# shell loop counting into /tmp/count (its own variable: a restart would count
+# from 1 again); stdout and stderr are a pipe (runc hands the pipe to the restore
+# with inherit_fd).  Cases:
+#   checkpoint   runc checkpoint: the container is gone, the images are there
+#   restore      runc restore -d: the container runs again and counts on from
+#                where it was (a number above the one at the checkpoint, early on)
+# When libcr refuses the container, its own message (from the log runc names) is
+# printed with the failure.  Not in `make test` until it passes (Documentation/
+# criu-compat.md).  Prints "N passed, N failed".
+set -u
+cd "$(dirname "$0")/../.." || exit 2
+CRTOOL=${CRTOOL:-$PWD/build/crtool}
+T=$(mktemp -d /tmp/libcr-runc-XXXXXX)
+ID=libcr-runc-$$
+pass=0
+fail=0
+cleanup() {
+	runc delete -f "$ID" >/dev/null 2>&1
+	kill $(jobs -p) 2>/dev/null
+	[ -n "${KEEP:-}" ] && echo "kept $T" || rm -rf "$T"
+}
+trap cleanup EXIT
+ok() { echo "PASS $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
+finish() { echo "$pass passed, $fail failed"; [ "$fail" = 0 ]; exit; }
+count() { cat "$T/bundle/rootfs/tmp/count" 2>/dev/null || echo 0; }
+# libcr's own error lines from the log runc names (work dir)
+why() { grep -h 'Error' "$T/wd/$1" 2>/dev/null | sed 's/^([0-9.]*) //' | sort -u | tr '\n' ' '; }
+
+BUSYBOX=$(command -v busybox)
+if ! command -v runc >/dev/null || [ -z "$BUSYBOX" ] || ! file -L "$BUSYBOX" 2>/dev/null | grep -q static; then
+	bad runc "runc or busybox-static is not installed (make deps)"
+	finish
+fi
+mkdir -p "$T/bin" "$T/bundle/rootfs/bin" "$T/bundle/rootfs/tmp" "$T/img" "$T/wd"
+ln -s "$CRTOOL" "$T/bin/criu"
+cp "$BUSYBOX" "$T/bundle/rootfs/bin/busybox"
+for c in sh sleep cat echo; do ln -s busybox "$T/bundle/rootfs/bin/$c"; done
+(cd "$T/bundle" && runc spec) || { bad runc "runc spec failed"; finish; }
+python3 - "$T/bundle/config.json" <<'EOF'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["process"]["terminal"] = False
+c["process"]["args"] = ["/bin/sh", "-c", "i=0; while :; do i=$((i+1)); echo $i >/tmp/count; sleep 0.05; done"]
+c["root"]["readonly"] = False
+json.dump(c, open(sys.argv[1], "w"), indent=1)
+EOF
+
+# the container's stdout and stderr: a pipe, read by a cat that ends with the container
+mkfifo "$T/out"
+cat "$T/out" >"$T/run.out" &
+(cd "$T/bundle" && exec runc run -d "$ID" </dev/null >"$T/out" 2>&1)
+for _ in $(seq 100); do [ "$(count)" -ge 20 ] && break; sleep 0.05; done
+if [ "$(count)" -lt 20 ]; then
+	bad runc "the container does not count: $(cat "$T/run.out"; runc list)"
+	finish
+fi
+
+if ! runc --criu "$T/bin/criu" checkpoint --image-path "$T/img" --work-path "$T/wd" "$ID" >"$T/ck.out" 2>&1; then
+	bad checkpoint "runc: $(tr '\n' ' ' <"$T/ck.out") -- libcr says: $(why dump.log)"
+	finish
+fi
+before=$(count)
+sleep 0.3
+if [ "$(count)" != "$before" ] || [ ! -s "$T/img/inventory.img" ]; then
+	bad checkpoint "the container still counts, or no images: $(ls "$T/img")"
+	finish
+fi
+ok "checkpoint: stopped at $before, $(ls "$T/img" | wc -l) image files"
+
+cat "$T/out" >"$T/rs.out" &
+if ! (cd "$T/bundle" && exec runc --criu "$T/bin/criu" restore -d --image-path "$T/img" --work-path "$T/wd" "$ID" \
+	</dev/null >"$T/out" 2>&1); then
+	bad restore "runc: $(tr '\n' ' ' <"$T/rs.out") -- libcr says: $(why restore.log)"
+	finish
+fi
+sleep 0.5
+after=$(count)
+state=$(runc state "$ID" 2>/dev/null | grep -o '"status": "[a-z]*"')
+if [ "$after" -le "$before" ] || [ "$after" -gt $((before + 100)) ]; then
+	bad restore "count $before at the checkpoint, $after now ($state); $(tr '\n' ' ' <"$T/rs.out") $(why restore.log)"
+else
+	ok "restore: counting on, $before -> $after, runc says $state"
+fi
+finish

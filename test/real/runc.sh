@@ -55,8 +55,8 @@ EOF
 mkfifo "$T/out"
 cat "$T/out" >"$T/run.out" &
 (cd "$T/bundle" && exec runc run -d "$ID" </dev/null >"$T/out" 2>&1)
-for _ in $(seq 100); do [ "$(count)" -ge 20 ] && break; sleep 0.05; done
-if [ "$(count)" -lt 20 ]; then
+for _ in $(seq 100); do [ "$(count)" -ge 30 ] && break; sleep 0.05; done
+if [ "$(count)" -lt 30 ]; then
 	bad runc "the container does not count: $(cat "$T/run.out"; runc list)"
 	finish
 fi

@@ -31,7 +31,7 @@ trap cleanup EXIT
 ok() { echo "PASS $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
 finish() { echo "$pass passed, $fail failed"; [ "$fail" = 0 ]; exit; }
-count() { "${PODMAN[@]}" exec "$1" cat /tmp/count 2>/dev/null || echo 0; }
+count() { local v; v=$("${PODMAN[@]}" exec "$1" cat /tmp/count 2>/dev/null); echo "${v:-0}"; }
 # libcr's own error lines, from the log file runc names in its message
 why() {
 	local log

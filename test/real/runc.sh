@@ -28,7 +28,7 @@ trap cleanup EXIT
 ok() { echo "PASS $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
 finish() { echo "$pass passed, $fail failed"; [ "$fail" = 0 ]; exit; }
-count() { cat "$T/bundle/rootfs/tmp/count" 2>/dev/null || echo 0; }
+count() { local v; v=$(cat "$T/bundle/rootfs/tmp/count" 2>/dev/null); echo "${v:-0}"; }
 # libcr's own error lines from the log runc names (work dir)
 why() { grep -h 'Error' "$T/wd/$1" 2>/dev/null | sed 's/^([0-9.]*) //' | sort -u | tr '\n' ' '; }
 

@@ -41,6 +41,12 @@ struct rpc_mapped {
 int rpc_opts_map(const RpcOpts *o, RpcType t, pid_t peer, struct rpc_mapped *m, char *msg, size_t len);
 void rpc_opts_free(struct rpc_mapped *m);
 
+/* A cgroup root the runtime names for a restore ([ctrl:]path): the runtime put
+ * us into the container's cgroups before asking, and restored tasks start in
+ * ours, so it must be one of ours; a root elsewhere would need moving them.
+ * Returns 0, or -1 with msg filled. */
+int cg_root_check(const char *ctrl, const char *path, char *msg, size_t len);
+
 /* fd n of the caller's table, opened again here (through /proc/PEER/fd/N). */
 int peer_fd_open(pid_t peer, int n, int flags);
 

@@ -79,6 +79,8 @@ struct cli {
 	size_t nr_ext;
 	struct cr_inherit_fd inherit[64];
 	size_t nr_inherit;
+	const char *cg_root[64];
+	size_t nr_cg_root;
 	char *owned[256];       /* strings made here, freed at the end */
 	size_t nr_owned;
 };
@@ -227,8 +229,9 @@ static int parse(struct cli *c, int argc, char **argv)
 		case O_LEAVE_STOPPED: c->d.stop_after = true; break;
 		case O_FEATURE: c->feature = optarg; break;
 		case O_CG_ROOT:
-			/* [CTRL:]PATH: LXC names the container's own cgroups, which it made and
-			 * put us in before; the restored tasks start in ours */
+			/* [CTRL:]PATH, checked at a restore (a dump's tasks are where they are) */
+			if (c->nr_cg_root < sizeof(c->cg_root) / sizeof(c->cg_root[0]))
+				c->cg_root[c->nr_cg_root++] = optarg;
 			break;
 		/* accepted: libcr needs no action for them (Documentation/criu-compat.md) */
 		case 'l':               /* file locks are always dumped */
@@ -243,6 +246,8 @@ static int parse(struct cli *c, int argc, char **argv)
 		case O_STATS:           /* stats are always in the log */
 		case O_WEAK_SYSCTLS:
 		case O_NETWORK_LOCK:    /* libcr picks nftables or iptables itself */
+		case O_SKIP_IN_FLIGHT:  /* connections not yet accepted are never saved (a listening
+					   socket comes back with an empty queue) */
 			break;
 		case O_ACTION_SCRIPT:
 			return crtool_fail("%s: --action-script is not supported by libcr: it runs no scripts (programs "
@@ -250,9 +255,6 @@ static int parse(struct cli *c, int argc, char **argv)
 		case O_LSM:
 			return crtool_fail("%s: --lsm-profile %s is not supported by libcr: it restores no LSM profile",
 					   c->action, optarg);
-		case O_SKIP_IN_FLIGHT:
-			return crtool_fail("%s: --skip-in-flight is not supported by libcr: it saves the connections' "
-					   "queues whole", c->action);
 		default:
 			return crtool_fail("%s: bad option (Documentation/criu-compat.md lists what libcr's criu mode "
 					   "accepts)", c->action);
@@ -321,6 +323,13 @@ static int do_restore(struct cli *c)
 	c->r.nr_inherit_fds = c->nr_inherit;
 	if (c->r.sibling && !c->detach)
 		return crtool_fail("restore: --restore-sibling needs --restore-detached (the tree is our parent's child)");
+	for (size_t i = 0; i < c->nr_cg_root; i++) {
+		char msg[512], *colon = strchr(c->cg_root[i], ':'), *ctrl = NULL;
+		if (colon && colon != c->cg_root[i])
+			ctrl = own(c, strndup(c->cg_root[i], colon - c->cg_root[i]));
+		if (cg_root_check(ctrl, colon ? colon + 1 : c->cg_root[i], msg, sizeof(msg)))
+			return crtool_fail("restore: --cgroup-root: %s", msg);
+	}
 	if (setup_log(c))
 		return 1;
 	pid = cr_restore(&c->r);

@@ -95,30 +95,28 @@ static bool has_ctrl(const char *ctrls, size_t n, const char *ctrl)
 	return false;
 }
 
-/* cg_root: the runtime put us into the container's cgroups before asking, and
- * restored tasks start in ours; a root elsewhere would need moving them. */
-static int check_cg_root(const RpcCgroupRoot *r, char *msg, size_t len)
+int cg_root_check(const char *ctrl, const char *path, char *msg, size_t len)
 {
 	FILE *f = fopen("/proc/self/cgroup", "r");
 	char line[4096];
 	bool ok = false;
 
 	if (!f)
-		return fail(msg, len, "cg_root: can't read /proc/self/cgroup: %s", strerror(errno));
+		return fail(msg, len, "cgroup root: can't read /proc/self/cgroup: %s", strerror(errno));
 	while (!ok && fgets(line, sizeof(line), f)) {
 		char *a = strchr(line, ':'), *b = a ? strchr(a + 1, ':') : NULL;
 		if (!b)
 			continue;
 		line[strcspn(line, "\n")] = 0;
-		bool match_ctrl = r->ctrl ? has_ctrl(a + 1, b - a - 1, r->ctrl) || (!r->ctrl[0] && b == a + 1)
-					  : true;
-		ok = match_ctrl && !strcmp(b + 1, r->path);
+		/* no controller: any hierarchy; "" is cgroup v2's line ("0::/path") */
+		bool match_ctrl = ctrl ? has_ctrl(a + 1, b - a - 1, ctrl) || (!ctrl[0] && b == a + 1) : true;
+		ok = match_ctrl && !strcmp(b + 1, path);
 	}
 	fclose(f);
 	if (!ok)
-		return fail(msg, len, "cg_root %s:%s: libcr restores a container in the cgroups its engine runs "
-			    "in, and this is not one of them (move the engine there first, as runc does)",
-			    r->ctrl ? r->ctrl : "", r->path);
+		return fail(msg, len, "cgroup root %s:%s: libcr restores a container in the cgroups its engine runs "
+			    "in, and this is not one of them (move the engine there first, as runc and LXC do)",
+			    ctrl ? ctrl : "", path);
 	return 0;
 }
 
@@ -141,8 +139,6 @@ static int refuse_unsupported(const RpcOpts *o, RpcType t, char *msg, size_t len
 		{ "cgroup_props_file", o->cgroup_props_file != NULL, "not supported" },
 		{ "cgroup_dump_controller", o->n_cgroup_dump_controller > 0, "not supported" },
 		{ "cgroup_yard", o->cgroup_yard != NULL, "not supported" },
-		{ "tcp_skip_in_flight", o->has_tcp_skip_in_flight && o->tcp_skip_in_flight,
-		  "libcr saves the connections' queues whole" },
 		{ "lsm_profile", o->lsm_profile && o->lsm_profile[0], "libcr restores no LSM profile" },
 		{ "lsm_mount_context", o->lsm_mount_context && o->lsm_mount_context[0], "libcr restores no LSM mount context" },
 		{ "tls", (o->has_tls && o->tls) || o->tls_cacert || o->tls_cacrl || o->tls_cert || o->tls_key,
@@ -267,7 +263,7 @@ int rpc_opts_map(const RpcOpts *o, RpcType t, pid_t peer, struct rpc_mapped *m, 
 		struct cr_restore_opts *r = &m->restore;
 
 		for (size_t i = 0; i < o->n_cg_root; i++)
-			if (check_cg_root(o->cg_root[i], msg, len))
+			if (cg_root_check(o->cg_root[i]->ctrl, o->cg_root[i]->path, msg, len))
 				return -1;
 		if (o->has_leave_stopped && o->leave_stopped)
 			return fail(msg, len, "option leave_stopped belongs to a dump");

@@ -19,6 +19,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -915,6 +916,15 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 		child_fail(c, idx);
 	}
 	a->mm.exe_fd = exe_fd;
+	/* the caller runs the same program (a program restoring its own fork): the
+	 * kernel refuses to replace an exe that is still mapped, and there is
+	 * nothing to replace (-1: keep it) */
+	struct stat ours, theirs;
+	if (!stat("/proc/self/exe", &ours) && !fstat(exe_fd, &theirs) && ours.st_dev == theirs.st_dev &&
+	    ours.st_ino == theirs.st_ino) {
+		close(exe_fd);
+		a->mm.exe_fd = (uint32_t)-1;
+	}
 	img_dir_close(c->dir);
 	netns_caller_close();
 	kept_fds_close();

@@ -14,8 +14,7 @@
 # (all unit tests) or unit-NAME, "real" (test/real/*.sh) or one of them by name,
 # "pidns", "tty", "errors", "predump", "lazy", "page-server", "migrate", "soak", "inherit-fd",
 # "net-errors", "net", "netns", "netns-errors", "hostile", "faults", "storm-freeze", "cgroups",
-# "criu" (criu-rpc and criu-cli).
-# Unset: all of them.
+# "criu" (criu-rpc and criu-cli), "api-example".  Unset: all of them.
 # --fast: mem-random with --size 32 instead of 256 MiB, no threads --threads 1000.
 # RUNNER_ARGS: extra runner arguments (e.g. "--keep" or "--mode restore").
 set -u
@@ -206,6 +205,11 @@ if selected criu-rpc criu; then
 fi
 if selected criu-cli criu; then
 	run_suite "criu-cli" env CRTOOL="$CRTOOL" COUNTER="$B/test/criu-rpc" ./test/criu-cli.sh
+fi
+
+# ---- the API as a runtime links it: the example program, pkg-config after make install
+if selected api-example; then
+	run_suite "api-example" env B="$B" ./test/api-example.sh
 fi
 
 # ---- the same tree through many checkpoints (make soak runs it at full length)

@@ -9,7 +9,8 @@
 #              the counter is gone, dump.log is in DIR
 #   restore    criu restore --restore-detached --restore-sibling --pidfile F: the counter
 #              runs on as this shell's child at its pid
-#   refused    --action-script, --lsm-profile and an unknown command fail naming them
+#   refused    --action-script, --lsm-profile and an unknown command fail naming them;
+#              malformed options, a foreign --cgroup-root, a missing -t fail naming the problem
 # Prints "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -88,6 +89,14 @@ check_refused() { # NAME WANT CMD...
 check_refused "refused action-script" "--action-script" "$CRIU" dump -t "$P" -D "$work/img" --action-script /bin/true
 check_refused "refused lsm-profile" "--lsm-profile" "$CRIU" restore -D "$work/img" --lsm-profile apparmor:x
 check_refused "refused command" "page-server" "$CRIU" page-server -D "$work/img" --port 1
+check_refused "bad external" "want TYPE\[KEY\]" "$CRIU" dump -t 1 -D "$work/img" --external nobrackets
+check_refused "bad ext-mount-map" "want KEY:VALUE" "$CRIU" dump -t 1 -D "$work/img" --ext-mount-map nocolon
+check_refused "bad cgroup mode" "props is not supported" "$CRIU" dump -t 1 -D "$work/img" --manage-cgroups=props
+check_refused "sibling not detached" "needs --restore-detached" "$CRIU" restore -D "$work/img" --restore-sibling
+check_refused "foreign cgroup-root" "cgroup root cpu:/libcr-not-ours" "$CRIU" restore -D "$work/img" -d \
+	--cgroup-root cpu:/libcr-not-ours
+check_refused "no pid" "-t PID and -D DIR are required" "$CRIU" dump -D "$work/img"
+check_refused "unknown option" "bad option" "$CRIU" dump -t 1 -D "$work/img" --no-such-option
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -14,6 +14,9 @@
  *   refused    a notification the runtime refuses fails the dump, the process runs on
  *   unsupported an option libcr cannot honour (lsm_profile) and an unsupported
  *              request (PAGE_SERVER) get an error reply naming them
+ *   errors     each malformed or refused request gets an error reply naming what
+ *              (a missing pid, a bad fd, a log path, a foreign cgroup root, ...)
+ *              and the engine goes on to exit cleanly
  *
  * usage: criu-rpc CRTOOL      (prints "N passed, N failed")
  *        criu-rpc --counter FILE   (the process dumped: appends a count every 20 ms) */
@@ -159,7 +162,8 @@ static RpcResp *call(struct engine *e, RpcReq *req, const char *refuse, char *ev
 		events[0] = 0;
 	if (send_req(e->sk, req))
 		return NULL;
-	while ((r = recv_resp(e->sk)) && r->type == RPC_TYPE__RPC_NOTIFY) {
+	/* a notification succeeds; a failed NOTIFY answers a stray acknowledgement */
+	while ((r = recv_resp(e->sk)) && r->type == RPC_TYPE__RPC_NOTIFY && r->success) {
 		RpcReq ack = RPC_REQ__INIT;
 		if (events && r->notify)
 			snprintf(events + strlen(events), len - strlen(events), "%s%s:%d", events[0] ? " " : "",
@@ -456,6 +460,86 @@ static void test_refused(const char *self)
 	waitpid(pid, NULL, 0);
 }
 
+/* One bad request each: the reply fails and its cr_errmsg names the problem. */
+static void test_errors(void)
+{
+	static const struct { const char *what, *want; } cases[] = {
+		{ "no pid", "pid is required" },
+		{ "bad images_dir_fd", "images_dir_fd 999" },
+		{ "log_file with a path", "a file name in the work directory" },
+		{ "foreign cg_root", "cgroup root cpu:/libcr-not-ours" },
+		{ "malformed external", "want TYPE[KEY]" },
+		{ "empty_ns beyond net", "empty_ns" },
+		{ "props cgroup mode", "manage_cgroups_mode" },
+		{ "parent_img on restore", "parent_img belongs to a dump" },
+		{ "inherit_fd the engine lacks", "the engine has no fd 77" },
+		{ "rst_sibling on a dump", "belong to a restore" },
+		{ "no options", "without options" },
+		{ "stray notify ack", "no notification is pending" },
+	};
+	int dfd = open_dir("img-errors");
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		RpcReq req = RPC_REQ__INIT;
+		RpcOpts o = RPC_OPTS__INIT;
+		RpcCgroupRoot cg = RPC_CGROUP_ROOT__INIT;
+		RpcInheritFd ifd = RPC_INHERIT_FD__INIT;
+		RpcCgroupRoot *cgs[1] = { &cg };
+		RpcInheritFd *ifds[1] = { &ifd };
+		char *ext[1] = { "mnt/nobrackets:x" };
+		struct engine e;
+		RpcResp *r = NULL;
+		int status;
+
+		req.type = RPC_TYPE__RPC_DUMP;
+		req.opts = &o;
+		o.images_dir_fd = dfd;
+		o.has_pid = true;
+		o.pid = getpid();
+		switch (i) {
+		case 0: o.has_pid = false; break;
+		case 1: o.images_dir_fd = 999; break;
+		case 2: o.log_file = "../x.log"; break;
+		case 3:
+			req.type = RPC_TYPE__RPC_RESTORE;
+			cg.ctrl = "cpu";
+			cg.path = "/libcr-not-ours";
+			o.n_cg_root = 1;
+			o.cg_root = cgs;
+			break;
+		case 4: o.n_external = 1; o.external = ext; break;
+		case 5: o.has_empty_ns = true; o.empty_ns = 0x20000000 /* CLONE_NEWPID */ | 0x40000000 /* CLONE_NEWNET */; break;
+		case 6: o.has_manage_cgroups_mode = true; o.manage_cgroups_mode = RPC_CG_MODE__RPC_CG_PROPS; break;
+		case 7: req.type = RPC_TYPE__RPC_RESTORE; o.parent_img = "../x"; break;
+		case 8:
+			req.type = RPC_TYPE__RPC_RESTORE;
+			ifd.key = "pipe:[1]";
+			ifd.fd = 77;
+			o.n_inherit_fd = 1;
+			o.inherit_fd = ifds;
+			break;
+		case 9: o.has_rst_sibling = o.rst_sibling = true; break;
+		case 10: req.opts = NULL; break;
+		case 11: req.type = RPC_TYPE__RPC_NOTIFY; req.opts = NULL; break;
+		}
+		if (!engine_start(&e)) {
+			r = call(&e, &req, NULL, NULL, 0);
+			status = engine_end(&e);
+		} else {
+			status = -1;
+		}
+		if (!r || r->success || !r->cr_errmsg || !strstr(r->cr_errmsg, cases[i].want))
+			FAIL("errors", "%s: %s", cases[i].what, r ? (r->cr_errmsg ? r->cr_errmsg : "no message") : "no reply");
+		else if (!WIFEXITED(status) || WEXITSTATUS(status))
+			FAIL("errors", "%s: the engine did not exit cleanly (status 0x%x)", cases[i].what, status);
+		else
+			PASS("errors", "%s: %s", cases[i].what, r->cr_errmsg);
+		if (r)
+			rpc_resp__free_unpacked(r, NULL);
+	}
+	close(dfd);
+}
+
 int main(int argc, char **argv)
 {
 	char self[4096], link[128];
@@ -490,6 +574,7 @@ int main(int argc, char **argv)
 	else
 		printf("(no dirty-page tracking: the predump case is skipped)\n");
 	test_refused(self);
+	test_errors();
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", work);
 	if (!fail && system(cmd))

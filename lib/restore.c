@@ -658,6 +658,10 @@ static int fork_children(const struct restore_ctx *c, size_t idx)
 	const struct restore_set *rs = c->rs;
 	uint32_t me = rs->entries[idx]->pid;
 
+	/* our table is restored: a child finds the caller's --inherit-fd files where we keep them */
+	for (size_t j = idx + 1; j < rs->nr; j++)
+		if (rs->entries[j]->ppid == me)
+			rs->tasks[j].files.inherit_from = rs->tasks[idx].files.inherit_kept;
 	for (size_t h = 0; h < rs->nr_helpers; h++) {
 		if (rs->helpers[h].creator != idx)
 			continue;

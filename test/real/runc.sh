@@ -21,7 +21,6 @@ pass=0
 fail=0
 cleanup() {
 	runc delete -f "$ID" >/dev/null 2>&1
-	kill $(jobs -p) 2>/dev/null
 	[ -n "${KEEP:-}" ] && echo "kept $T" || rm -rf "$T"
 }
 trap cleanup EXIT
@@ -51,10 +50,9 @@ c["root"]["readonly"] = False
 json.dump(c, open(sys.argv[1], "w"), indent=1)
 EOF
 
-# the container's stdout and stderr: a pipe, read by a cat that ends with the container
-mkfifo "$T/out"
-cat "$T/out" >"$T/run.out" &
-(cd "$T/bundle" && exec runc run -d "$ID" </dev/null >"$T/out" 2>&1)
+# the container's stdout and stderr: an anonymous pipe (runc hands the restore's own
+# to it by inherit_fd), read by a cat that ends with the container
+(cd "$T/bundle" && exec runc run -d "$ID" </dev/null > >(exec cat >"$T/run.out") 2>&1)
 for _ in $(seq 100); do [ "$(count)" -ge 30 ] && break; sleep 0.05; done
 if [ "$(count)" -lt 30 ]; then
 	bad runc "the container does not count: $(cat "$T/run.out"; runc list)"
@@ -72,10 +70,11 @@ if [ "$(count)" != "$before" ] || [ ! -s "$T/img/inventory.img" ]; then
 	finish
 fi
 ok "checkpoint: stopped at $before, $(ls "$T/img" | wc -l) image files"
+# the stopped container's state goes, as before any restore under the same name
+runc delete "$ID" >/dev/null 2>&1
 
-cat "$T/out" >"$T/rs.out" &
 if ! (cd "$T/bundle" && exec runc --criu "$T/bin/criu" restore -d --image-path "$T/img" --work-path "$T/wd" "$ID" \
-	</dev/null >"$T/out" 2>&1); then
+	</dev/null > >(exec cat >"$T/rs.out") 2>&1); then
 	bad restore "runc: $(tr '\n' ' ' <"$T/rs.out") -- libcr says: $(why restore.log)"
 	finish
 fi

@@ -11,6 +11,9 @@
  *              post-restore and in the answer; the restored counter is *our* child
  *              (we reap it) and counts on from where it was
  *   predump    PRE_DUMP, then DUMP with parent_img (where the kernel tracks pages)
+ *   extnet     a process in a network namespace the runtime made: dumped with the
+ *              external net[INODE]:extRootNetNS, restored with inherit_fd extRootNetNS
+ *              (the namespace's fd, as runc and podman pass it): back in that namespace
  *   refused    a notification the runtime refuses fails the dump, the process runs on
  *   unsupported an option libcr cannot honour (lsm_profile) and an unsupported
  *              request (PAGE_SERVER) get an error reply naming them
@@ -21,6 +24,7 @@
  * usage: criu-rpc CRTOOL      (prints "N passed, N failed")
  *        criu-rpc --counter FILE   (the process dumped: appends a count every 20 ms) */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -259,6 +263,10 @@ static void test_features(void)
 		rpc_resp__free_unpacked(r, NULL);
 }
 
+/* what runc adds for a container in a network namespace it made */
+static char *dump_external;
+static RpcInheritFd *restore_inherit;
+
 static int open_dir(const char *name)
 {
 	char path[128];
@@ -294,6 +302,8 @@ static RpcResp *dump(RpcType t, pid_t pid, const char *img, const char *parent, 
 	o.has_track_mem = parent != NULL;
 	o.track_mem = parent != NULL;
 	o.lsm_profile = (char *)lsm;
+	o.n_external = dump_external ? 1 : 0;
+	o.external = &dump_external;
 	req.type = t;
 	req.opts = &o;
 	if (dfd >= 0 && wfd >= 0 && !engine_start(&e)) {
@@ -322,6 +332,8 @@ static RpcResp *restore(const char *img, char *events, size_t len)
 	o.log_file = "restore.log";
 	o.has_rst_sibling = o.has_notify_scripts = o.has_evasive_devices = o.has_orphan_pts_master = true;
 	o.rst_sibling = o.notify_scripts = o.evasive_devices = o.orphan_pts_master = true;
+	o.n_inherit_fd = restore_inherit ? 1 : 0;
+	o.inherit_fd = &restore_inherit;
 	req.type = RPC_TYPE__RPC_RESTORE;
 	req.opts = &o;
 	if (dfd >= 0 && wfd >= 0 && !engine_start(&e)) {
@@ -419,6 +431,94 @@ static void test_dump_restore(const char *self, const char *img, const char *par
 		     events);
 	kill(got, SIGKILL);
 	waitpid(got, NULL, 0);
+}
+
+static ino_t netns_of(pid_t pid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	return stat(path, &st) ? 0 : st.st_ino;
+}
+
+static void test_extnet(const char *self)
+{
+	char file[128], ext[64], events[1024];
+	RpcInheritFd ifd = RPC_INHERIT_FD__INIT;
+	unsigned long before, after;
+	ino_t ino;
+	int nsfd = -1;
+	pid_t pid;
+	RpcResp *r;
+
+	snprintf(file, sizeof(file), "%s/count-extnet", work);
+	pid = fork();
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDWR);
+		if (unshare(CLONE_NEWNET))
+			_exit(126);
+		setsid();
+		dup2(nul, 0);
+		dup2(nul, 1);
+		dup2(nul, 2);
+		execl(self, self, "--counter", file, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 200 && last_count(file) < 3; i++)
+		usleep(10000);
+	ino = netns_of(pid);
+	if (ino == netns_of(getpid())) {
+		FAIL("extnet", "the process is not in a namespace of its own");
+		goto out;
+	}
+	/* the runtime's handle on the namespace: inherited by the engine at this number */
+	snprintf(ext, sizeof(ext), "/proc/%d/ns/net", pid);
+	nsfd = open(ext, O_RDONLY);
+	if (nsfd >= 0 && nsfd < 20) {   /* above the engine's socket (fd 3) */
+		int high = fcntl(nsfd, F_DUPFD, 20);
+		close(nsfd);
+		nsfd = high;
+	}
+	snprintf(ext, sizeof(ext), "net[%lu]:extRootNetNS", (unsigned long)ino);
+	dump_external = ext;
+	r = dump(RPC_TYPE__RPC_DUMP, pid, "img-extnet", NULL, NULL, NULL, events, sizeof(events));
+	dump_external = NULL;
+	if (!r || !r->success || !gone(pid)) {
+		FAIL("extnet", "dump: %s", r && r->cr_errmsg ? r->cr_errmsg : r ? "the process still runs" : "no answer");
+		if (r)
+			rpc_resp__free_unpacked(r, NULL);
+		goto out;
+	}
+	rpc_resp__free_unpacked(r, NULL);
+	before = last_count(file);
+	ifd.key = "extRootNetNS";
+	ifd.fd = nsfd;
+	restore_inherit = &ifd;
+	r = restore("img-extnet", events, sizeof(events));
+	restore_inherit = NULL;
+	if (!r || !r->success || !r->restore) {
+		FAIL("extnet", "restore: %s", r && r->cr_errmsg ? r->cr_errmsg : "no answer");
+		if (r)
+			rpc_resp__free_unpacked(r, NULL);
+		goto out;
+	}
+	rpc_resp__free_unpacked(r, NULL);
+	usleep(300 * 1000);
+	after = last_count(file);
+	if (netns_of(pid) != ino)
+		FAIL("extnet", "restored in namespace %lu, not the runtime's %lu", (unsigned long)netns_of(pid),
+		     (unsigned long)ino);
+	else if (after <= before)
+		FAIL("extnet", "the counter stopped at %lu", before);
+	else
+		PASS("extnet", "restored into the runtime's namespace %lu (inherit_fd extRootNetNS), counting %lu -> %lu",
+		     (unsigned long)ino, before, after);
+out:
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	if (nsfd >= 0)
+		close(nsfd);
 }
 
 static void test_refused(const char *self)
@@ -573,6 +673,7 @@ int main(int argc, char **argv)
 		test_dump_restore(self, "img-layered", "predump-parent");
 	else
 		printf("(no dirty-page tracking: the predump case is skipped)\n");
+	test_extnet(self);
 	test_refused(self);
 	test_errors();
 	char cmd[128];

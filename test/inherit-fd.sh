@@ -25,9 +25,11 @@ gone() { for _ in $(seq 200); do [ -e "/proc/$1" ] && ! grep -q '^State:.*Z' "/p
 # the reader, its stdin a pipe whose write end this shell holds
 exec {aw}> >(exec setsid bash -c 'while read l; do echo "got $l"; done' >"$work/out" 2>&1)
 P=$!
-for _ in $(seq 100); do [ -e "/proc/$P/fd/0" ] && break; sleep 0.02; done
+# the reader's stdin is our pipe only once its redirection is done (before, the
+# forked shell still has ours): wait for the pipe's own name there
+key=$(readlink "/proc/$$/fd/$aw")
+for _ in $(seq 100); do [ "$(readlink "/proc/$P/fd/0")" = "$key" ] && break; sleep 0.02; done
 echo first >&"$aw"
-key=$(readlink "/proc/$P/fd/0")
 mkdir "$work/img"
 if ! "$CRTOOL" dump -t "$P" -D "$work/img" 2>"$work/err"; then
 	bad pipe "dump failed: $(cat "$work/err")"
@@ -67,9 +69,9 @@ fi
 exec {bw}> >(exec setsid bash -c '(while read l; do echo "got $l"; done); wait' >"$work/out2" 2>&1)
 Q=$!
 P=$Q
-for _ in $(seq 100); do [ -e "/proc/$Q/fd/0" ] && pgrep -P "$Q" >/dev/null && break; sleep 0.02; done
+key=$(readlink "/proc/$$/fd/$bw")
+for _ in $(seq 100); do [ "$(readlink "/proc/$Q/fd/0")" = "$key" ] && pgrep -P "$Q" >/dev/null && break; sleep 0.02; done
 echo first >&"$bw"
-key=$(readlink "/proc/$Q/fd/0")
 mkdir "$work/img2"
 if ! "$CRTOOL" dump -t "$Q" -D "$work/img2" 2>"$work/err"; then
 	bad tree "dump failed: $(cat "$work/err")"

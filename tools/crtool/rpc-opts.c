@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/nsfs.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "criu-compat.h"
@@ -274,8 +276,6 @@ int rpc_opts_map(const RpcOpts *o, RpcType t, pid_t peer, struct rpc_mapped *m, 
 		r->sibling = o->has_rst_sibling && o->rst_sibling;
 		r->root = o->root && o->root[0] ? o->root : NULL;
 		r->manage_cgroups = cg_mode;
-		r->externals = m->ext;
-		r->nr_externals = m->nr_ext;
 		/* inherit_fd: descriptors of our own table (the runtime passed them to us) */
 		if (o->n_inherit_fd && !(m->inherit = calloc(o->n_inherit_fd, sizeof(*m->inherit))))
 			return fail(msg, len, "out of memory");
@@ -284,10 +284,22 @@ int rpc_opts_map(const RpcOpts *o, RpcType t, pid_t peer, struct rpc_mapped *m, 
 				return fail(msg, len, "inherit_fd %s: the engine has no fd %d", o->inherit_fd[i]->key,
 					    o->inherit_fd[i]->fd);
 			m->inherit[i] = (struct cr_inherit_fd){ o->inherit_fd[i]->fd, o->inherit_fd[i]->key };
+			/* a network namespace the runtime made (runc, podman: key "extRootNetNS", the
+			 * key of the dump's external net[INODE]:KEY): joined as libcr's external
+			 * net[KEY], by a path that stays valid while we restore */
+			if (ioctl(o->inherit_fd[i]->fd, NS_GET_NSTYPE) == CLONE_NEWNET) {
+				char key[300], path[64];
+				snprintf(key, sizeof(key), "net[%s]", o->inherit_fd[i]->key);
+				snprintf(path, sizeof(path), "/proc/%d/fd/%d", getpid(), o->inherit_fd[i]->fd);
+				if (add_external(m, key, strlen(key), path))
+					return fail(msg, len, "out of memory");
+			}
 		}
 		m->nr_inherit = o->n_inherit_fd;
 		r->inherit_fds = m->inherit;
 		r->nr_inherit_fds = m->nr_inherit;
+		r->externals = m->ext;
+		r->nr_externals = m->nr_ext;
 		return 0;
 	}
 	struct cr_dump_opts *d = &m->dump;

@@ -27,11 +27,11 @@ else
 fi
 
 P=$work/prefix
+# shellcheck disable=SC2086  # $flags: pkg-config's words
 if ! make -s install PREFIX="$P" B="$B" >"$work/install.out" 2>&1; then
 	bad pkg-config "make install failed: $(tail -n 3 "$work/install.out")"
 elif ! flags=$(PKG_CONFIG_PATH="$P/lib/pkgconfig" pkg-config --cflags --libs libcr 2>&1); then
 	bad pkg-config "pkg-config: $flags"
-# shellcheck disable=SC2086
 elif ! cc -std=gnu11 -Wall -Werror -o "$work/cr-example" Documentation/examples/cr-example.c $flags \
 	>"$work/cc.out" 2>&1; then
 	bad pkg-config "cc with '$flags': $(tr '\n' ' ' <"$work/cc.out")"

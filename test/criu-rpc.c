@@ -6,7 +6,7 @@
  *   check      CHECK succeeds
  *   dump       DUMP with notify_scripts: pre-dump, network-lock, post-dump are sent
  *              and acknowledged; the counter process is gone afterwards; the log
- *              file is in the work dir
+ *              file is in the work dir; status_fd gets its zero byte
  *   restore    RESTORE with rst_sibling: the notifications in order, the pid in
  *              post-restore and in the answer; the restored counter is *our* child
  *              (we reap it) and counts on from where it was
@@ -265,6 +265,8 @@ static void test_features(void)
 
 /* what runc adds for a container in a network namespace it made */
 static char *dump_external;
+/* the runtime's status fd (its own table): a zero byte once the dump is done */
+static int status_fd = -1;
 static RpcInheritFd *restore_inherit;
 
 static int open_dir(const char *name)
@@ -304,6 +306,8 @@ static RpcResp *dump(RpcType t, pid_t pid, const char *img, const char *parent, 
 	o.lsm_profile = (char *)lsm;
 	o.n_external = dump_external ? 1 : 0;
 	o.external = &dump_external;
+	o.has_status_fd = status_fd >= 0;
+	o.status_fd = status_fd;
 	req.type = t;
 	req.opts = &o;
 	if (dfd >= 0 && wfd >= 0 && !engine_start(&e)) {
@@ -379,7 +383,16 @@ static void test_dump_restore(const char *self, const char *img, const char *par
 	} else {
 		snprintf(name, sizeof(name), "dump");
 	}
+	int st[2] = { -1, -1 };
+	char byte = 1;
+	if (pipe2(st, O_NONBLOCK | O_CLOEXEC))
+		st[0] = st[1] = -1;
+	status_fd = st[1];
 	r = dump(RPC_TYPE__RPC_DUMP, pid, img, parent ? "../predump-parent" : NULL, NULL, NULL, events, sizeof(events));
+	status_fd = -1;
+	bool status_ok = st[0] >= 0 && read(st[0], &byte, 1) == 1 && byte == 0;
+	close(st[0]);
+	close(st[1]);
 	snprintf(want, sizeof(want), "pre-dump:%d network-lock:%d post-dump:%d", pid, pid, pid);
 	if (!r || !r->success || r->type != RPC_TYPE__RPC_DUMP) {
 		FAIL(name, "%s", r && r->cr_errmsg ? r->cr_errmsg : "no answer");
@@ -398,8 +411,11 @@ static void test_dump_restore(const char *self, const char *img, const char *par
 		FAIL(name, "the dumped process %d still runs", pid);
 	else if (access(log, F_OK))
 		FAIL(name, "no dump.log in the work dir");
+	else if (!status_ok)
+		FAIL(name, "no zero byte on the status fd");
 	else
-		PASS(name, "notified and acknowledged: %s; the process is gone; dump.log in the work dir", events);
+		PASS(name, "notified and acknowledged: %s; the process is gone; dump.log in the work dir; "
+		     "the status fd got its byte", events);
 	before = last_count(file);
 	r = restore(img, events, sizeof(events));
 	snprintf(name, sizeof(name), parent ? "predump-restore" : "restore");

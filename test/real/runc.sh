@@ -59,31 +59,36 @@ if [ "$(count)" -lt 30 ]; then
 	finish
 fi
 
+ms() { echo $(($(date +%s%N) / 1000000)); }
+t0=$(ms)
 if ! runc --criu "$T/bin/criu" checkpoint --image-path "$T/img" --work-path "$T/wd" "$ID" >"$T/ck.out" 2>&1; then
 	bad checkpoint "runc: $(tr '\n' ' ' <"$T/ck.out") -- libcr says: $(why dump.log)"
 	finish
 fi
+ck_ms=$(($(ms) - t0))
 before=$(count)
 sleep 0.3
 if [ "$(count)" != "$before" ] || [ ! -s "$T/img/inventory.img" ]; then
 	bad checkpoint "the container still counts, or no images: $(ls "$T/img")"
 	finish
 fi
-ok "checkpoint: stopped at $before, $(ls "$T/img" | wc -l) image files"
+ok "checkpoint: stopped at $before, $(ls "$T/img" | wc -l) image files, runc checkpoint took $ck_ms ms"
 # the stopped container's state goes, as before any restore under the same name
 runc delete "$ID" >/dev/null 2>&1
 
+t0=$(ms)
 if ! (cd "$T/bundle" && exec runc --criu "$T/bin/criu" restore -d --image-path "$T/img" --work-path "$T/wd" "$ID" \
 	</dev/null > >(exec cat >"$T/rs.out") 2>&1); then
 	bad restore "runc: $(tr '\n' ' ' <"$T/rs.out") -- libcr says: $(why restore.log)"
 	finish
 fi
+rs_ms=$(($(ms) - t0))
 sleep 0.5
 after=$(count)
 state=$(runc state "$ID" 2>/dev/null | grep -o '"status": "[a-z]*"')
 if [ "$after" -le "$before" ] || [ "$after" -gt $((before + 100)) ]; then
 	bad restore "count $before at the checkpoint, $after now ($state); $(tr '\n' ' ' <"$T/rs.out") $(why restore.log)"
 else
-	ok "restore: counting on, $before -> $after, runc says $state"
+	ok "restore: counting on, $before -> $after, runc says $state, runc restore -d took $rs_ms ms"
 fi
 finish

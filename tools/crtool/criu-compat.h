@@ -47,6 +47,12 @@ void rpc_opts_free(struct rpc_mapped *m);
  * Returns 0, or -1 with msg filled. */
 int cg_root_check(const char *ctrl, const char *path, char *msg, size_t len);
 
+/* The veths of pid's network namespace whose peer is outside (in ours): add(arg,
+ * inside name, outside name) for each.  0, or -1 if they could not be listed. */
+int veth_find_outside(pid_t pid, int (*add)(void *arg, const char *in, const char *out), void *arg);
+/* Put link into the bridge master and up: 0 or -errno. */
+int veth_attach(const char *link, const char *master);
+
 /* fd n of the caller's table, opened again here (through /proc/PEER/fd/N). */
 int peer_fd_open(pid_t peer, int n, int flags);
 

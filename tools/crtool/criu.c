@@ -81,6 +81,8 @@ struct cli {
 	size_t nr_inherit;
 	const char *cg_root[64];
 	size_t nr_cg_root;
+	struct { const char *link, *master; } bridges[16];
+	size_t nr_bridges;
 	char *owned[256];       /* strings made here, freed at the end */
 	size_t nr_owned;
 };
@@ -140,9 +142,17 @@ static int opt_veth(struct cli *c, const char *arg)
 	if (asprintf(&key, "veth[%.*s]", (int)(eq - arg), arg) < 0)
 		key = NULL;
 	out = own(c, strdup(eq + 1));
-	if (out && strchr(out, '@'))
-		*strchr(out, '@') = 0;   /* the bridge: the runtime attaches the host end */
-	return out ? add_ext(c, key, out) : crtool_fail("out of memory");
+	if (!out)
+		return crtool_fail("out of memory");
+	if (strchr(out, '@')) {
+		/* the bridge the outside end goes into, once the restore made it */
+		if (c->nr_bridges == sizeof(c->bridges) / sizeof(c->bridges[0]))
+			return crtool_fail("%s: too many --veth-pair", c->action);
+		*strchr(out, '@') = 0;
+		c->bridges[c->nr_bridges].link = out;
+		c->bridges[c->nr_bridges++].master = out + strlen(out) + 1;
+	}
+	return add_ext(c, key, out);
 }
 
 static int opt_inherit(struct cli *c, const char *arg)
@@ -277,6 +287,43 @@ static int setup_log(struct cli *c)
 	return crtool_log_setup(c->verbosity, path ? path : c->log_file) ? -1 : 0;
 }
 
+/* a veth of the tree with its peer outside, unless named already */
+static int add_veth_found(void *arg, const char *in, const char *out)
+{
+	struct cli *c = arg;
+	char *key;
+
+	if (asprintf(&key, "veth[%s]", in) < 0)
+		return -1;
+	for (size_t i = 0; i < c->nr_ext; i++)
+		if (!strcmp(c->ext[i].key, key)) {
+			free(key);
+			return 0;
+		}
+	char *value = own(c, strdup(out));
+	return value ? add_ext(c, key, value) : -1;
+}
+
+/* --veth-pair IN=OUT@BRIDGE: OUT goes into BRIDGE once the restore made it, while
+ * the tree is still stopped (nothing is lost on its connections meanwhile) */
+static int restore_event(void *arg, const char *event, pid_t pid)
+{
+	struct cli *c = arg;
+
+	(void)pid;
+	if (strcmp(event, "post-restore"))
+		return 0;
+	for (size_t i = 0; i < c->nr_bridges; i++) {
+		int err = veth_attach(c->bridges[i].link, c->bridges[i].master);
+		if (err) {
+			fprintf(stderr, "Error: restore: --veth-pair: can't put %s into %s: %s\n", c->bridges[i].link,
+				c->bridges[i].master, strerror(-err));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int do_dump(struct cli *c, bool pre)
 {
 	char ps[300];
@@ -299,6 +346,11 @@ static int do_dump(struct cli *c, bool pre)
 	}
 	if (setup_log(c))
 		return 1;
+	/* CRIU finds a veth's outside end itself; libcr wants it named */
+	if (!pre && veth_find_outside(c->d.pid, add_veth_found, c))
+		return crtool_fail("dump: can't list the veths of pid %d's network namespace", c->d.pid);
+	c->d.externals = c->ext;
+	c->d.nr_externals = c->nr_ext;
 	if ((pre ? cr_pre_dump(&c->d) : cr_dump(&c->d)) < 0)
 		return crtool_fail(NULL);
 	return 0;
@@ -321,6 +373,8 @@ static int do_restore(struct cli *c)
 	c->r.manage_cgroups = c->cg_mode;
 	c->r.inherit_fds = c->inherit;
 	c->r.nr_inherit_fds = c->nr_inherit;
+	c->r.notify = restore_event;
+	c->r.notify_arg = c;
 	if (c->r.sibling && !c->detach)
 		return crtool_fail("restore: --restore-sibling needs --restore-detached (the tree is our parent's child)");
 	for (size_t i = 0; i < c->nr_cg_root; i++) {

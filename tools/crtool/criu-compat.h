@@ -53,6 +53,10 @@ int veth_find_outside(pid_t pid, int (*add)(void *arg, const char *in, const cha
 /* Put link into the bridge master and up: 0 or -errno. */
 int veth_attach(const char *link, const char *master);
 
+/* An LSM profile that asks for no confinement ("apparmor:unconfined", "unconfined",
+ * "none", ""): nothing to restore, so it is accepted. */
+bool lsm_unconfined(const char *profile);
+
 /* fd n of the caller's table, opened again here (through /proc/PEER/fd/N). */
 int peer_fd_open(pid_t peer, int n, int flags);
 

@@ -263,6 +263,9 @@ static int parse(struct cli *c, int argc, char **argv)
 			return crtool_fail("%s: --action-script is not supported by libcr: it runs no scripts (programs "
 					   "linking libcr get the same events through cr_*_opts.notify)", c->action);
 		case O_LSM:
+			/* no profile to restore: what a tree without one gets anyway */
+			if (lsm_unconfined(optarg))
+				break;
 			return crtool_fail("%s: --lsm-profile %s is not supported by libcr: it restores no LSM profile",
 					   c->action, optarg);
 		default:

@@ -15,6 +15,14 @@
 #include <unistd.h>
 #include "criu-compat.h"
 
+bool lsm_unconfined(const char *profile)
+{
+	const char *colon = strchr(profile, ':');
+	const char *name = colon ? colon + 1 : profile;
+
+	return !name[0] || !strcmp(name, "unconfined") || !strcmp(name, "none");
+}
+
 int peer_fd_open(pid_t peer, int n, int flags)
 {
 	char path[64];
@@ -141,7 +149,7 @@ static int refuse_unsupported(const RpcOpts *o, RpcType t, char *msg, size_t len
 		{ "cgroup_props_file", o->cgroup_props_file != NULL, "not supported" },
 		{ "cgroup_dump_controller", o->n_cgroup_dump_controller > 0, "not supported" },
 		{ "cgroup_yard", o->cgroup_yard != NULL, "not supported" },
-		{ "lsm_profile", o->lsm_profile && o->lsm_profile[0], "libcr restores no LSM profile" },
+		{ "lsm_profile", o->lsm_profile && !lsm_unconfined(o->lsm_profile), "libcr restores no LSM profile" },
 		{ "lsm_mount_context", o->lsm_mount_context && o->lsm_mount_context[0], "libcr restores no LSM mount context" },
 		{ "tls", (o->has_tls && o->tls) || o->tls_cacert || o->tls_cacrl || o->tls_cert || o->tls_key,
 		  "libcr's page server has no TLS" },

@@ -7,8 +7,8 @@
 #              --file-locks --link-remap --manage-cgroups=full --ext-mount-map auto
 #              --enable-external-sharing/-masters --enable-fs --force-irmap --ghost-limit):
 #              the counter is gone, dump.log is in DIR
-#   restore    criu restore --restore-detached --restore-sibling --pidfile F: the counter
-#              runs on as this shell's child at its pid
+#   restore    criu restore --restore-detached --restore-sibling --pidfile F --cgroup-root
+#              PATH: the counter runs on as this shell's child at its pid, in that cgroup v2
 #   refused    --action-script, --lsm-profile and an unknown command fail naming them;
 #              malformed options, a foreign --cgroup-root, a missing -t fail naming the problem
 # Prints "N passed, N failed".
@@ -54,9 +54,18 @@ fi
 wait "$P" 2>/dev/null
 
 before=$(last)
+# LXC names the container's cgroups with --cgroup-root and leaves the engine where it
+# is: the engine joins the v2 one, and the restored tree starts there
+V2=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
+CG=/libcr-criu-cli-$$
+cgargs=()
+if [ -n "$V2" ] && mkdir "$V2$CG"; then
+	cgargs=(--cgroup-root "$CG")
+	trap '[ -n "$P" ] && kill -9 "$P" 2>/dev/null; sleep 0.1; rmdir "$V2$CG" 2>/dev/null; rm -rf "$work"' EXIT
+fi
 if ! "$CRIU" restore -D "$work/img" -o restore.log -v4 --restore-detached --restore-sibling \
 	--pidfile "$work/pid" --tcp-established --file-locks --link-remap --manage-cgroups=full \
-	--ext-mount-map auto --enable-external-sharing --enable-external-masters 2>"$work/err"; then
+	--ext-mount-map auto --enable-external-sharing --enable-external-masters "${cgargs[@]}" 2>"$work/err"; then
 	bad restore "$(cat "$work/err")"
 else
 	sleep 0.3
@@ -69,8 +78,10 @@ else
 		bad restore "the restored $pid has parent $ppid, not this shell ($$): --restore-sibling"
 	elif [ "$after" -le "$before" ]; then
 		bad restore "the counter stays at $before"
+	elif [ ${#cgargs[@]} -gt 0 ] && ! grep -qx "0::$CG" "/proc/$pid/cgroup"; then
+		bad restore "not in the cgroup root $CG: $(grep '^0::' "/proc/$pid/cgroup")"
 	else
-		ok "restore: pid $pid, this shell's child (--restore-sibling), counting $before -> $after"
+		ok "restore: pid $pid, this shell's child (--restore-sibling), counting $before -> $after${cgargs:+, in --cgroup-root $CG}"
 	fi
 fi
 

@@ -41,11 +41,10 @@ struct rpc_mapped {
 int rpc_opts_map(const RpcOpts *o, RpcType t, pid_t peer, struct rpc_mapped *m, char *msg, size_t len);
 void rpc_opts_free(struct rpc_mapped *m);
 
-/* A cgroup root the runtime names for a restore ([ctrl:]path): the runtime put
- * us into the container's cgroups before asking, and restored tasks start in
- * ours, so it must be one of ours; a root elsewhere would need moving them.
- * Returns 0, or -1 with msg filled. */
-int cg_root_check(const char *ctrl, const char *path, char *msg, size_t len);
+/* A cgroup root the runtime names for a restore ([ctrl:]path): the restored tasks
+ * start in the engine's cgroups, so the engine joins it unless it is there
+ * already (runc moves it first; LXC does not).  0, or -1 with msg filled. */
+int cg_root_enter(const char *ctrl, const char *path, char *msg, size_t len);
 
 /* The veths of pid's network namespace whose peer is outside (in ours): add(arg,
  * inside name, outside name) for each.  0, or -1 if they could not be listed. */

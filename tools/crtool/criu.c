@@ -239,7 +239,7 @@ static int parse(struct cli *c, int argc, char **argv)
 		case O_LEAVE_STOPPED: c->d.stop_after = true; break;
 		case O_FEATURE: c->feature = optarg; break;
 		case O_CG_ROOT:
-			/* [CTRL:]PATH, checked at a restore (a dump's tasks are where they are) */
+			/* [CTRL:]PATH, joined at a restore (a dump's tasks are where they are) */
 			if (c->nr_cg_root < sizeof(c->cg_root) / sizeof(c->cg_root[0]))
 				c->cg_root[c->nr_cg_root++] = optarg;
 			break;
@@ -384,7 +384,7 @@ static int do_restore(struct cli *c)
 		char msg[512], *colon = strchr(c->cg_root[i], ':'), *ctrl = NULL;
 		if (colon && colon != c->cg_root[i])
 			ctrl = own(c, strndup(c->cg_root[i], colon - c->cg_root[i]));
-		if (cg_root_check(ctrl, colon ? colon + 1 : c->cg_root[i], msg, sizeof(msg)))
+		if (cg_root_enter(ctrl, colon ? colon + 1 : c->cg_root[i], msg, sizeof(msg)))
 			return crtool_fail("restore: --cgroup-root: %s", msg);
 	}
 	if (setup_log(c))

@@ -90,46 +90,6 @@ static int add_external(struct rpc_mapped *m, const char *key, size_t klen, cons
 	return 0;
 }
 
-/* The controllers of one line of /proc/self/cgroup ("ID:CTRLS:PATH") name ctrl? */
-static bool has_ctrl(const char *ctrls, size_t n, const char *ctrl)
-{
-	size_t cl = strlen(ctrl);
-
-	for (const char *p = ctrls; p < ctrls + n;) {
-		const char *c = memchr(p, ',', ctrls + n - p);
-		size_t l = (c ? c : ctrls + n) - p;
-		if (l == cl && !strncmp(p, ctrl, l))
-			return true;
-		p += l + 1;
-	}
-	return false;
-}
-
-int cg_root_check(const char *ctrl, const char *path, char *msg, size_t len)
-{
-	FILE *f = fopen("/proc/self/cgroup", "r");
-	char line[4096];
-	bool ok = false;
-
-	if (!f)
-		return fail(msg, len, "cgroup root: can't read /proc/self/cgroup: %s", strerror(errno));
-	while (!ok && fgets(line, sizeof(line), f)) {
-		char *a = strchr(line, ':'), *b = a ? strchr(a + 1, ':') : NULL;
-		if (!b)
-			continue;
-		line[strcspn(line, "\n")] = 0;
-		/* no controller: any hierarchy; "" is cgroup v2's line ("0::/path") */
-		bool match_ctrl = ctrl ? has_ctrl(a + 1, b - a - 1, ctrl) || (!ctrl[0] && b == a + 1) : true;
-		ok = match_ctrl && !strcmp(b + 1, path);
-	}
-	fclose(f);
-	if (!ok)
-		return fail(msg, len, "cgroup root %s:%s: libcr restores a container in the cgroups its engine runs "
-			    "in, and this is not one of them (move the engine there first, as runc and LXC do)",
-			    ctrl ? ctrl : "", path);
-	return 0;
-}
-
 /* Options with no libcr counterpart that are refused when set: name, set? */
 static int refuse_unsupported(const RpcOpts *o, RpcType t, char *msg, size_t len)
 {
@@ -273,7 +233,7 @@ int rpc_opts_map(const RpcOpts *o, RpcType t, pid_t peer, struct rpc_mapped *m, 
 		struct cr_restore_opts *r = &m->restore;
 
 		for (size_t i = 0; i < o->n_cg_root; i++)
-			if (cg_root_check(o->cg_root[i]->ctrl, o->cg_root[i]->path, msg, len))
+			if (cg_root_enter(o->cg_root[i]->ctrl, o->cg_root[i]->path, msg, len))
 				return -1;
 		if (o->has_leave_stopped && o->leave_stopped)
 			return fail(msg, len, "option leave_stopped belongs to a dump");

@@ -67,6 +67,18 @@ static bool hierarchy_mount(const char *ctrl, char *out, size_t len)
 	}
 	if (f)
 		fclose(f);
+	/* a controller no v1 hierarchy has may be cgroup v2's (hugetlb here) */
+	if (!found && ctrl && ctrl[0] && hierarchy_mount(NULL, out, len)) {
+		char path[1100], ctrls[1024] = "";
+		FILE *c;
+		snprintf(path, sizeof(path), "%s/cgroup.controllers", out);
+		if ((c = fopen(path, "r"))) {
+			if (fgets(ctrls, sizeof(ctrls), c))
+				for (char *t = strtok(ctrls, " \n"); t && !found; t = strtok(NULL, " \n"))
+					found = !strcmp(t, ctrl);
+			fclose(c);
+		}
+	}
 	return found;
 }
 

@@ -120,17 +120,6 @@ static int opt_ext_mount(struct cli *c, const char *arg)
 	return add_ext(c, key, colon + 1);
 }
 
-/* --external TYPE[KEY]:VALUE, or TYPE[KEY] */
-static int opt_external(struct cli *c, const char *arg)
-{
-	const char *end = strstr(arg, "]:");
-	size_t klen = end ? (size_t)(end - arg) + 1 : strlen(arg);
-
-	if (!strchr(arg, '[') || !klen || arg[klen - 1] != ']')
-		return crtool_fail("%s: --external %s: want TYPE[KEY] or TYPE[KEY]:VALUE", c->action, arg);
-	return add_ext(c, strndup(arg, klen), end ? end + 2 : "");
-}
-
 /* --veth-pair IN=OUT[@BRIDGE]: the host end of the container's veth */
 static int opt_veth(struct cli *c, const char *arg)
 {
@@ -153,6 +142,24 @@ static int opt_veth(struct cli *c, const char *arg)
 		c->bridges[c->nr_bridges++].master = out + strlen(out) + 1;
 	}
 	return add_ext(c, key, out);
+}
+
+/* --external TYPE[KEY]:VALUE, or TYPE[KEY] */
+static int opt_external(struct cli *c, const char *arg)
+{
+	const char *end = strstr(arg, "]:");
+	size_t klen = end ? (size_t)(end - arg) + 1 : strlen(arg);
+
+	if (!strchr(arg, '[') || !klen || arg[klen - 1] != ']')
+		return crtool_fail("%s: --external %s: want TYPE[KEY] or TYPE[KEY]:VALUE", c->action, arg);
+	/* veth[IN]:OUT@BRIDGE (LXC's form of --veth-pair) */
+	if (!strncmp(arg, "veth[", 5) && end && strchr(end + 2, '@')) {
+		char *pair;
+		if (asprintf(&pair, "%.*s=%s", (int)(klen - 6), arg + 5, end + 2) < 0)
+			return crtool_fail("out of memory");
+		return opt_veth(c, own(c, pair));
+	}
+	return add_ext(c, strndup(arg, klen), end ? end + 2 : "");
 }
 
 static int opt_inherit(struct cli *c, const char *arg)

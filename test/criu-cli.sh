@@ -9,6 +9,11 @@
 #              the counter is gone, dump.log is in DIR
 #   restore    criu restore --restore-detached --restore-sibling --pidfile F --cgroup-root
 #              PATH: the counter runs on as this shell's child at its pid, in that cgroup v2
+#   veth       a process in its own network namespace with a veth to here: dumped with
+#              no veth named (as LXC does), restored with --veth-pair eth0=V@BR: V is
+#              remade, in the bridge BR and up
+#   veth bridge  --veth-pair IN=OUT@BRIDGE whose bridge does not exist: the restore
+#              fails naming it, and nothing is left
 #   refused    --action-script, --lsm-profile and an unknown command fail naming them;
 #              malformed options, a foreign --cgroup-root, a missing -t fail naming the problem
 # Prints "N passed, N failed".
@@ -53,6 +58,15 @@ else
 fi
 wait "$P" 2>/dev/null
 
+# a bridge the outside end of a veth can't join fails the restore, undone
+if "$CRIU" restore -D "$work/img" -d --veth-pair eth0=libcr-nope@libcr-nobr 2>"$work/err"; then
+	bad "veth bridge" "restored though the bridge does not exist"
+elif ! grep -q "can't put libcr-nope into libcr-nobr" "$work/err" || ! gone "$P"; then
+	bad "veth bridge" "unexpected message or a process left: $(cat "$work/err")"
+else
+	ok "veth bridge: $(tr '\n' ' ' <"$work/err")"
+fi
+
 before=$(last)
 # LXC names the container's cgroups with --cgroup-root and leaves the engine where it
 # is: the engine joins the v2 one, and the restored tree starts there
@@ -65,7 +79,8 @@ if [ -n "$V2" ] && mkdir "$V2$CG"; then
 fi
 if ! "$CRIU" restore -D "$work/img" -o restore.log -v4 --restore-detached --restore-sibling \
 	--pidfile "$work/pid" --tcp-established --file-locks --link-remap --manage-cgroups=full \
-	--ext-mount-map auto --enable-external-sharing --enable-external-masters "${cgargs[@]}" 2>"$work/err"; then
+	--ext-mount-map auto --enable-external-sharing --enable-external-masters --lsm-profile apparmor:unconfined \
+	"${cgargs[@]}" 2>"$work/err"; then
 	bad restore "$(cat "$work/err")"
 else
 	sleep 0.3
@@ -84,6 +99,40 @@ else
 		ok "restore: pid $pid, this shell's child (--restore-sibling), counting $before -> $after${cgargs:+, in --cgroup-root $CG}"
 	fi
 fi
+
+# veth: a process in its own network namespace with eth0, a veth whose peer (V) is
+# here; dumped with no veth named (as LXC does), restored with --veth-pair eth0=V@BR:
+# V is back, in the bridge BR and up, and the process has its eth0
+V=vcli$$
+mkdir -p "$work/img2"
+BR=brcli$$
+setsid unshare -n "$COUNTER" --counter "$work/count2" </dev/null >/dev/null 2>&1 &
+Q=$!
+for _ in $(seq 100); do [ "$(readlink /proc/$Q/ns/net)" != "$(readlink /proc/self/ns/net)" ] && break; sleep 0.02; done
+if ! ip link add "$V" type veth peer name "${V}x" || ! ip link set "${V}x" netns "$Q" ||
+	! nsenter -t "$Q" -n ip link set "${V}x" name eth0 || ! nsenter -t "$Q" -n ip link set eth0 up ||
+	! ip link add "$BR" type bridge; then
+	bad veth "can't set up the veth and the bridge"
+elif ! "$CRIU" dump -t "$Q" -D "$work/img2" -o dump.log 2>"$work/err"; then
+	bad veth "dump: $(cat "$work/err")"
+elif ! gone "$Q"; then
+	bad veth "the process $Q still runs"
+elif ! "$CRIU" restore -D "$work/img2" -d --restore-sibling --veth-pair "eth0=$V@$BR" 2>"$work/err"; then
+	bad veth "restore: $(cat "$work/err")"
+else
+	link=$(ip -o link show "$V" 2>&1)
+	if [[ "$link" != *"master $BR"* ]] || [[ "$link" != *"UP"* ]]; then
+		bad veth "$V is not up in $BR: $link"
+	elif ! nsenter -t "$Q" -n ip -o link show eth0 >/dev/null 2>&1; then
+		bad veth "the restored process has no eth0"
+	else
+		ok "veth: eth0's peer found at the dump, $V remade at the restore, in $BR and up"
+	fi
+fi
+kill -9 "$Q" 2>/dev/null
+gone "$Q"
+ip link del "$V" 2>/dev/null
+ip link del "$BR" 2>/dev/null
 
 # options and commands libcr can't honour: a line naming them
 check_refused() { # NAME WANT CMD...

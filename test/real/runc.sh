@@ -9,6 +9,8 @@
 #   checkpoint   runc checkpoint: the container is gone, the images are there
 #   restore      runc restore -d: the container runs again and counts on from
 #                where it was (a number above the one at the checkpoint, early on)
+#   predump      runc checkpoint --pre-dump, then --parent-path: the second round
+#                links to the first, and its restore counts on
 # When libcr refuses the container, its own message (from the log runc names) is
 # printed with the failure.  Not in `make test` until it passes (Documentation/
 # criu-compat.md).  Prints "N passed, N failed".
@@ -90,5 +92,33 @@ if [ "$after" -le "$before" ] || [ "$after" -gt $((before + 100)) ]; then
 	bad restore "count $before at the checkpoint, $after now ($state); $(tr '\n' ' ' <"$T/rs.out") $(why restore.log)"
 else
 	ok "restore: counting on, $before -> $after, runc says $state, runc restore -d took $rs_ms ms"
+fi
+
+# the restored container again, in two rounds: its memory while it runs, then only
+# the pages written since (images linked to the first by "parent")
+if ! runc --criu "$T/bin/criu" checkpoint --pre-dump --image-path "$T/pre" --work-path "$T/wd2" "$ID" \
+	>"$T/pre.out" 2>&1; then
+	bad predump "runc: $(tr '\n' ' ' <"$T/pre.out") -- libcr says: $(why ../wd2/pre-dump.log)"
+	finish
+fi
+if ! runc --criu "$T/bin/criu" checkpoint --parent-path ../pre --image-path "$T/img2" --work-path "$T/wd2" "$ID" \
+	>"$T/ck2.out" 2>&1; then
+	bad predump "runc: $(tr '\n' ' ' <"$T/ck2.out") -- libcr says: $(why ../wd2/dump.log)"
+	finish
+fi
+before=$(count)
+runc delete "$ID" >/dev/null 2>&1
+if ! (cd "$T/bundle" && exec runc --criu "$T/bin/criu" restore -d --image-path "$T/img2" --work-path "$T/wd2" "$ID" \
+	</dev/null > >(exec cat >"$T/rs2.out") 2>&1); then
+	bad predump "runc restore: $(tr '\n' ' ' <"$T/rs2.out") -- libcr says: $(why ../wd2/restore.log)"
+	finish
+fi
+sleep 0.5
+after=$(count)
+pages=$(grep -h 'stats: frozen' "$T"/wd2/*.log | sed 's/.*pages=\([0-9]*\).*/\1/' | tr '\n' ' ')
+if [ "$after" -le "$before" ] || [ "$(readlink "$T/img2/parent")" != "$T/pre" ]; then
+	bad predump "count $before then $after, parent link $(readlink "$T/img2/parent")"
+else
+	ok "predump: --pre-dump then --parent-path (pages per round: $pages), restored counting $before -> $after"
 fi
 finish

@@ -51,7 +51,9 @@ cp "$BUSYBOX" "$T/rootfs/bin/busybox"
 for c in sh sleep cat echo; do ln -s busybox "$T/rootfs/bin/$c"; done
 tar -C "$T/rootfs" -cf "$T/rootfs.tar" . && "${PODMAN[@]}" import "$T/rootfs.tar" "$TAG" >/dev/null 2>&1 ||
 	{ bad podman "podman import failed"; finish; }
-if ! "${PODMAN[@]}" run -d --name "$CT" --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 "$TAG" \
+# PODMAN_RUN_ARGS: more `podman run` options (e.g. --security-opt seccomp=unconfined)
+read -r -a extra <<<"${PODMAN_RUN_ARGS:-}"
+if ! "${PODMAN[@]}" run -d --name "$CT" --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 "${extra[@]}" "$TAG" \
 	/bin/sh -c 'i=0; while :; do i=$((i+1)); echo $i >/tmp/count; sleep 0.05; done' >"$T/run.out" 2>&1; then
 	bad podman "podman run failed: $(tr '\n' ' ' <"$T/run.out")"
 	finish

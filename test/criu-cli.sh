@@ -74,7 +74,7 @@ V2=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
 CG=/libcr-criu-cli-$$
 cgargs=()
 if [ -n "$V2" ] && mkdir "$V2$CG"; then
-	cgargs=(--cgroup-root "$CG")
+	cgargs=(--cgroup-root ":$CG")
 	trap '[ -n "$P" ] && kill -9 "$P" 2>/dev/null; sleep 0.1; rmdir "$V2$CG" 2>/dev/null; rm -rf "$work"' EXIT
 fi
 if ! "$CRIU" restore -D "$work/img" -o restore.log -v4 --restore-detached --restore-sibling \

@@ -45,6 +45,25 @@ static bool cg_root_ours(const char *ctrl, const char *path)
 	return ok;
 }
 
+static bool hierarchy_mount(const char *ctrl, char *out, size_t len);
+
+/* A v1 hierarchy with controller ctrl is mounted? */
+static bool v1_has(const char *ctrl)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	char line[4096];
+	bool found = false;
+
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		char fstype[64], super[1024], *dash = strstr(line, " - ");
+		if (dash && sscanf(dash + 3, "%63s %*s %1023s", fstype, super) == 2 && !strcmp(fstype, "cgroup"))
+			found = has_ctrl(super, strlen(super), ctrl);
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
 /* The mount point of the hierarchy of ctrl (NULL or "": cgroup v2), from mountinfo:
  * "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS ... - FSTYPE SOURCE SUPEROPTS". */
 static bool hierarchy_mount(const char *ctrl, char *out, size_t len)
@@ -102,4 +121,18 @@ int cg_root_enter(const char *ctrl, const char *path, char *msg, size_t len)
 		return -1;
 	}
 	return 0;
+}
+
+const char *cg_root_controller(const char *ctrl)
+{
+	char mnt[1024];
+
+	if (!ctrl)
+		return NULL;
+	if (!ctrl[0] || !strcmp(ctrl, "unified"))
+		return "unified";
+	/* a controller of cgroup v2 only (hugetlb here): the unified hierarchy */
+	if (hierarchy_mount(ctrl, mnt, sizeof(mnt)) && !v1_has(ctrl))
+		return "unified";
+	return ctrl;
 }

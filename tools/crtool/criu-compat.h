@@ -34,6 +34,8 @@ struct rpc_mapped {
 	size_t nr_ext;
 	struct cr_inherit_fd *inherit;
 	size_t nr_inherit;
+	struct cr_cgroup_root *cg_roots;
+	size_t nr_cg_roots;
 };
 
 /* Check every option of req against what libcr honours for request type t and
@@ -45,6 +47,10 @@ void rpc_opts_free(struct rpc_mapped *m);
  * start in the engine's cgroups, so the engine joins it unless it is there
  * already (runc moves it first; LXC does not).  0, or -1 with msg filled. */
 int cg_root_enter(const char *ctrl, const char *path, char *msg, size_t len);
+/* The hierarchy a runtime's controller name means, as cr_cgroup_root.controller
+ * has it: NULL (every hierarchy), "unified" for "" and for a controller only
+ * cgroup v2 has, else ctrl. */
+const char *cg_root_controller(const char *ctrl);
 
 /* The veths of pid's network namespace whose peer is outside (in ours): add(arg,
  * inside name, outside name) for each.  0, or -1 if they could not be listed. */

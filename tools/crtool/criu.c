@@ -387,13 +387,23 @@ static int do_restore(struct cli *c)
 	c->r.notify_arg = c;
 	if (c->r.sibling && !c->detach)
 		return crtool_fail("restore: --restore-sibling needs --restore-detached (the tree is our parent's child)");
+	/* --cgroup-root: where libcr puts the restored cgroups when it manages them;
+	 * else the tasks start in ours, so we join it first (LXC leaves us outside) */
+	struct cr_cgroup_root roots[64];
+	size_t nr_roots = 0;
 	for (size_t i = 0; i < c->nr_cg_root; i++) {
 		char msg[512], *colon = strchr(c->cg_root[i], ':'), *ctrl = NULL;
-		if (colon && colon != c->cg_root[i])
+		const char *path = colon ? colon + 1 : c->cg_root[i];
+		/* ":PATH": an empty controller is cgroup v2's, as /proc/PID/cgroup says "0::PATH" */
+		if (colon)
 			ctrl = own(c, strndup(c->cg_root[i], colon - c->cg_root[i]));
-		if (cg_root_enter(ctrl, colon ? colon + 1 : c->cg_root[i], msg, sizeof(msg)))
+		if (c->cg_mode != CR_CG_IGNORE)
+			roots[nr_roots++] = (struct cr_cgroup_root){ cg_root_controller(ctrl), path };
+		else if (cg_root_enter(ctrl, path, msg, sizeof(msg)))
 			return crtool_fail("restore: --cgroup-root: %s", msg);
 	}
+	c->r.cgroup_roots = roots;
+	c->r.nr_cgroup_roots = nr_roots;
 	if (setup_log(c))
 		return 1;
 	pid = cr_restore(&c->r);

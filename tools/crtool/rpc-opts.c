@@ -232,9 +232,22 @@ int rpc_opts_map(const RpcOpts *o, RpcType t, pid_t peer, struct rpc_mapped *m, 
 	if (restore) {
 		struct cr_restore_opts *r = &m->restore;
 
-		for (size_t i = 0; i < o->n_cg_root; i++)
-			if (cg_root_enter(o->cg_root[i]->ctrl, o->cg_root[i]->path, msg, len))
-				return -1;
+		/* cg_root: where libcr puts the restored cgroups when it manages them; else the
+		 * tasks start in the engine's, which joins them (runc has put it there) */
+		if (o->n_cg_root && cg_mode != CR_CG_IGNORE &&
+		    !(m->cg_roots = calloc(o->n_cg_root, sizeof(*m->cg_roots))))
+			return fail(msg, len, "out of memory");
+		for (size_t i = 0; i < o->n_cg_root; i++) {
+			if (cg_mode == CR_CG_IGNORE) {
+				if (cg_root_enter(o->cg_root[i]->ctrl, o->cg_root[i]->path, msg, len))
+					return -1;
+				continue;
+			}
+			m->cg_roots[m->nr_cg_roots++] = (struct cr_cgroup_root){
+				cg_root_controller(o->cg_root[i]->ctrl), o->cg_root[i]->path };
+		}
+		r->cgroup_roots = m->cg_roots;
+		r->nr_cgroup_roots = m->nr_cg_roots;
 		if (o->has_leave_stopped && o->leave_stopped)
 			return fail(msg, len, "option leave_stopped belongs to a dump");
 		r->images_dir = m->images_dir;
@@ -302,6 +315,7 @@ void rpc_opts_free(struct rpc_mapped *m)
 	}
 	free(m->ext);
 	free(m->inherit);
+	free(m->cg_roots);
 	free(m->log_path);
 	if (m->images_fd >= 0)
 		close(m->images_fd);

@@ -800,7 +800,11 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 		close(cg_clone_fd);
 		cg_clone_fd = -1;
 	}
-	if (cgroup_enter(&c->rs->cg, t->pstree->pid))
+	/* a child in its parent's cgroups has them already: its parent, which forked it,
+	 * may be in the tree's mount namespace by now, where the cgroup files are not
+	 * ours (a container's /sys/fs/cgroup is read-only) */
+	if (!(idx && cgroup_same(&c->rs->cg, t->pstree->pid, t->pstree->ppid)) &&
+	    cgroup_enter(&c->rs->cg, t->pstree->pid))
 		child_fail(c, idx);
 	if (idx == 0 && c->new_pidns && t->pstree->pid == 1 && pidns_mount_proc())
 		child_fail(c, idx);

@@ -11,7 +11,7 @@
 #                was, and what the host sends on the same connection arrives
 # When libcr refuses the container, its own message (from DIR/dump.log or
 # DIR/restore.log, where LXC asks for the log) is printed with the failure.
-# Not in `make test` until it passes.  Prints "N passed, N failed".
+# In `make test` (run-all's real tests).  Prints "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 CRTOOL=${CRTOOL:-$PWD/build/crtool}

@@ -11,7 +11,7 @@
 #   copyN        podman container restore --import --name copyN, N = 1..3: each copy
 #                counts on from the number at the checkpoint, all three at once
 # When libcr refuses the container, its own message (from the log runc names) is
-# printed with the failure.  Not in `make test` until it passes.
+# printed with the failure.  In `make test` (run-all's real tests).
 # Prints "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.." || exit 2

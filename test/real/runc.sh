@@ -12,8 +12,8 @@
 #   predump      runc checkpoint --pre-dump, then --parent-path: the second round
 #                links to the first, and its restore counts on
 # When libcr refuses the container, its own message (from the log runc names) is
-# printed with the failure.  Not in `make test` until it passes (Documentation/
-# criu-compat.md).  Prints "N passed, N failed".
+# printed with the failure.  In `make test` (run-all's real tests).
+# Prints "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 CRTOOL=${CRTOOL:-$PWD/build/crtool}

@@ -33,7 +33,16 @@ ok() { echo "PASS $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
 finish() { echo "$pass passed, $fail failed"; [ "$fail" = 0 ]; exit; }
 R=$T/$CT/rootfs
-count() { local v; v=$(cat "$R/tmp/count" 2>/dev/null); echo "${v:-0}"; }
+# the file may be caught mid-write (empty): read again
+count() {
+	local v
+	for _ in 1 2 3 4 5; do
+		v=$(cat "$R/tmp/count" 2>/dev/null)
+		[ -n "$v" ] && break
+		sleep 0.02
+	done
+	echo "${v:-0}"
+}
 state() { lxc-info -s -n "$CT" -P "$T" 2>/dev/null | awk '{print $2}'; }
 why() { grep -h 'Error' "$T/ck/$1" 2>/dev/null | sed 's/^([0-9.]*) //' | sort -u | tr '\n' ' '; }
 

@@ -31,7 +31,16 @@ trap cleanup EXIT
 ok() { echo "PASS $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
 finish() { echo "$pass passed, $fail failed"; [ "$fail" = 0 ]; exit; }
-count() { local v; v=$("${PODMAN[@]}" exec "$1" cat /tmp/count 2>/dev/null); echo "${v:-0}"; }
+# the file may be caught mid-write (empty): read again
+count() {
+	local v
+	for _ in 1 2 3 4 5; do
+		v=$("${PODMAN[@]}" exec "$1" cat /tmp/count 2>/dev/null)
+		[ -n "$v" ] && break
+		sleep 0.02
+	done
+	echo "${v:-0}"
+}
 # libcr's own error lines, from the log file runc names in its message
 why() {
 	local log

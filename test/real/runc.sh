@@ -32,7 +32,16 @@ finish() { echo "$pass passed, $fail failed"; [ "$fail" = 0 ]; exit; }
 # the checkpointed container's state goes, as before any restore under its name (runc
 # may still see its init dying for a moment)
 forget() { for _ in $(seq 50); do runc delete "$ID" >/dev/null 2>&1 && return; sleep 0.05; done; }
-count() { local v; v=$(cat "$T/bundle/rootfs/tmp/count" 2>/dev/null); echo "${v:-0}"; }
+# the file may be caught mid-write (empty): read again
+count() {
+	local v
+	for _ in 1 2 3 4 5; do
+		v=$(cat "$T/bundle/rootfs/tmp/count" 2>/dev/null)
+		[ -n "$v" ] && break
+		sleep 0.02
+	done
+	echo "${v:-0}"
+}
 # libcr's own error lines from the log runc names (work dir)
 why() { grep -h 'Error' "$T/wd/$1" 2>/dev/null | sed 's/^([0-9.]*) //' | sort -u | tr '\n' ' '; }
 

@@ -49,7 +49,7 @@ CRTOOL_O   := $(patsubst %.c,$(B)/%.o,$(CRTOOL_SRC))
 TEST_PROGS := $(patsubst test/progs/%.c,$(B)/test/%,$(wildcard test/progs/*.c))
 UNIT_TESTS := $(patsubst test/unit/%.c,$(B)/test/unit-%,$(wildcard test/unit/*.c))
 
-.PHONY: all lib crtool tests test test-aarch64 demo bench soak install clean deps
+.PHONY: all lib crtool tests test test-aarch64 demo bench soak install install-criu-compat examples clean deps
 # generated sources are kept: they are inputs of several rules
 .SECONDARY:
 all: crtool
@@ -119,11 +119,21 @@ $(B)/test/unit-%: test/unit/%.c $(B)/libcr.a
 $(B)/test/img-edit: test/img-edit.c $(B)/libcr.a
 	@mkdir -p $(B)/test
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libcr.a $(LDLIBS)
+# the API example (Documentation/examples), built against the tree's headers and static library
+examples: $(B)/examples/cr-example
+$(B)/examples/cr-example: Documentation/examples/cr-example.c $(B)/libcr.a include/cr/cr.h
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g $(WARN) -std=gnu11 -Iinclude -o $@ $< $(B)/libcr.a $(LDLIBS)
+
+# plays a container runtime's side of the criu swrk RPC (test/criu-rpc.sh)
+$(B)/test/criu-rpc: test/criu-rpc.c $(B)/proto/criu-rpc.pb-c.o
+	@mkdir -p $(B)/test
+	$(CC) $(CFLAGS) -o $@ $< $(B)/proto/criu-rpc.pb-c.o -lprotobuf-c
 $(B)/test/runner: test/runner.c
 	@mkdir -p $(B)/test
 	$(CC) -O2 -g -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -o $@ $<
 
-tests: crtool lib $(TEST_PROGS) $(UNIT_TESTS) $(B)/test/runner $(B)/test/img-edit
+tests: crtool lib $(TEST_PROGS) $(UNIT_TESTS) $(B)/test/runner $(B)/test/img-edit $(B)/test/criu-rpc examples
 
 test: deps tests
 	./test/run-all.sh
@@ -163,6 +173,11 @@ install: crtool lib
 	install -m 644 include/cr/*.h $(DESTDIR)$(PREFIX)/include/cr/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' lib/libcr.pc.in \
 		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/libcr.pc
+
+# crtool as `criu` too (runc, podman and LXC run that name): only when asked, since
+# it takes the name of CRIU's binary
+install-criu-compat: install
+	ln -sf crtool $(DESTDIR)$(PREFIX)/sbin/criu
 
 clean:
 	rm -rf $(B) $(AARCH64_B)

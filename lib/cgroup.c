@@ -914,6 +914,13 @@ int cgroup_v2_fd(const struct cgroup_image *ci, uint32_t pid)
 	return open(ci->v2[t->set - 1], O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
 
+bool cgroup_same(const struct cgroup_image *ci, uint32_t pid, uint32_t other)
+{
+	const CgroupTask *t = task_of(ci, pid), *o = task_of(ci, other);
+
+	return t && o && t->set == o->set;
+}
+
 int cgroup_enter(const struct cgroup_image *ci, uint32_t pid)
 {
 	const CgroupTask *t = task_of(ci, pid);

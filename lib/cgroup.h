@@ -54,6 +54,9 @@ int cgroup_prepare(struct cgroup_image *ci, int mode, const struct cr_cgroup_roo
 /* An fd of the v2 cgroup of pid's set, for clone3's CLONE_INTO_CGROUP; -1 if none. */
 int cgroup_v2_fd(const struct cgroup_image *ci, uint32_t pid);
 /* In the new task pid (the images' PID), before it does anything else. */
+/* pid and other were in the same cgroups at the dump (a child forked by a parent
+ * that is in its cgroups already inherits them). */
+bool cgroup_same(const struct cgroup_image *ci, uint32_t pid, uint32_t other);
 int cgroup_enter(const struct cgroup_image *ci, uint32_t pid);
 /* A failed restore: remove the cgroups it made (the tree is dead by now). */
 void cgroup_undo(struct cgroup_image *ci);

@@ -23,6 +23,7 @@
 #include "net/inet.h"
 #include "ns/net.h"
 #include "ns/time.h"
+#include "notify.h"
 #include "proc/core.h"
 #include "proc/seize.h"
 #include "proc/seccomp.h"
@@ -254,6 +255,8 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 			goto out;
 		dir.ps = &ps;
 	}
+	if ((ret = notify_call(opts.notify, opts.notify_arg, "pre-dump", opts.pid)))
+		goto out;
 	/* a frozen cgroup first: nothing in it forks while the tree is seized (the
 	 * tree is stopped from the freeze on) */
 	t_frozen = now_ms();
@@ -266,7 +269,8 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 		t_frozen = now_ms();
 	inet_diag_reset();
 	/* the tree's own network namespace: its sockets are found and locked in it */
-	if ((ret = netns_dump_prepare(&tree, opts.externals, opts.nr_externals, &nd)))
+	if ((ret = notify_call(opts.notify, opts.notify_arg, "network-lock", opts.pid)) ||
+	    (ret = netns_dump_prepare(&tree, opts.externals, opts.nr_externals, &nd)))
 		goto out;
 	if ((ret = check_sessions(&tree, opts.shell_job)) || (ret = tcp_dump_prepare(&tree, opts.tcp_established)) ||
 	    (ret = seccomp_dump(&tree, &dir)) || (ret = cgroup_dump(&tree, &dir)))
@@ -299,7 +303,7 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 			live++;
 		}
 	if (ret || (ret = dump_pstree(&dir, &tree)) || (ret = inventory_write(&dir, tree.tasks[0].vpid, tree.own_pidns)) ||
-	    (ret = ps_close(&ps)))
+	    (ret = ps_close(&ps)) || (ret = notify_call(opts.notify, opts.notify_arg, "post-dump", opts.pid)))
 		goto out;
 	/* The images are complete and synced: the originals go, unless asked to stay.
 	 * Their connections close in repair mode (silently) and stay locked until the
@@ -318,6 +322,11 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 		tcp_dump_finish(true);
 		netlock_keep();
 	}
+	/* the tree runs on (or waits stopped): the caller's network may go again; a
+	 * failure here can no longer undo the dump, so it is only logged */
+	if ((opts.leave_running || opts.stop_after) &&
+	    notify_call(opts.notify, opts.notify_arg, "network-unlock", opts.pid))
+		pr_warn("%s", cr_last_error());
 	pr_info("stats: frozen_ms=%.3f processes=%d pages=%lu bytes=%lu total_ms=%.3f", now_ms() - t_frozen, live,
 		(unsigned long)stats.pages_written, (unsigned long)(stats.pages_written * PAGE_SIZE), now_ms() - t0);
 out:

@@ -19,6 +19,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -38,6 +39,7 @@
 #include "mem/premap.h"
 #include "mem/shmem.h"
 #include "net/inet.h"
+#include "notify.h"
 #include "proc/core.h"
 #include "proc/timers.h"
 #include "proc/proc.h"
@@ -531,6 +533,7 @@ struct restore_ctx {
 	bool shell_job;
 	bool new_pidns;
 	bool lazy;              /* private anonymous memory filled by the lazy-pages daemon */
+	bool sibling;           /* the root is our parent's child (cr_restore_opts.sibling) */
 	pid_t *host_pids;       /* libcr's side: each task's PID as we see it (0: none yet) */
 	struct vdso_here vdso;  /* where the kernel put our vDSO: the same in every task we fork */
 	const struct netns_restore *net;   /* the tree's own network namespace, if it had one */
@@ -655,6 +658,10 @@ static int fork_children(const struct restore_ctx *c, size_t idx)
 	const struct restore_set *rs = c->rs;
 	uint32_t me = rs->entries[idx]->pid;
 
+	/* our table is restored: a child finds the caller's --inherit-fd files where we keep them */
+	for (size_t j = idx + 1; j < rs->nr; j++)
+		if (rs->entries[j]->ppid == me)
+			rs->tasks[j].files.inherit_from = rs->tasks[idx].files.inherit_kept;
 	for (size_t h = 0; h < rs->nr_helpers; h++) {
 		if (rs->helpers[h].creator != idx)
 			continue;
@@ -793,7 +800,11 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 		close(cg_clone_fd);
 		cg_clone_fd = -1;
 	}
-	if (cgroup_enter(&c->rs->cg, t->pstree->pid))
+	/* a child in its parent's cgroups has them already: its parent, which forked it,
+	 * may be in the tree's mount namespace by now, where the cgroup files are not
+	 * ours (a container's /sys/fs/cgroup is read-only) */
+	if (!(idx && cgroup_same(&c->rs->cg, t->pstree->pid, t->pstree->ppid)) &&
+	    cgroup_enter(&c->rs->cg, t->pstree->pid))
 		child_fail(c, idx);
 	if (idx == 0 && c->new_pidns && t->pstree->pid == 1 && pidns_mount_proc())
 		child_fail(c, idx);
@@ -913,6 +924,15 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 		child_fail(c, idx);
 	}
 	a->mm.exe_fd = exe_fd;
+	/* the caller runs the same program (a program restoring its own fork): the
+	 * kernel refuses to replace an exe that is still mapped, and there is
+	 * nothing to replace (-1: keep it) */
+	struct stat ours, theirs;
+	if (!stat("/proc/self/exe", &ours) && !fstat(exe_fd, &theirs) && ours.st_dev == theirs.st_dev &&
+	    ours.st_ino == theirs.st_ino) {
+		close(exe_fd);
+		a->mm.exe_fd = (uint32_t)-1;
+	}
 	img_dir_close(c->dir);
 	netns_caller_close();
 	kept_fds_close();
@@ -1133,14 +1153,20 @@ static pid_t clone_root(const struct restore_ctx *c)
 	struct clone_args ca = { .flags = CLONE_NEWPID | CLONE_NEWNS, .exit_signal = SIGCHLD };
 	pid_t pid;
 
+	/* a sibling is our parent's child: the kernel gives it our own exit signal
+	 * (clone3 wants exit_signal 0 with CLONE_PARENT) */
 	if (!c->new_pidns) {
-		pid = clone_task(c, 0, 0, rs->tasks[0].exit_signal);
+		pid = clone_task(c, 0, c->sibling ? CLONE_PARENT : 0, c->sibling ? 0 : rs->tasks[0].exit_signal);
 		if (pid == 0)
 			child_main(c, 0);
 		return pid < 0 ? clone_failed(rs->entries[0]->pid) : pid;
 	}
 	if (rs->entries[0]->pid == 1)
 		ca.exit_signal = rs->tasks[0].exit_signal;
+	if (c->sibling) {
+		ca.flags |= CLONE_PARENT;
+		ca.exit_signal = 0;
+	}
 	pid = syscall(__NR_clone3, &ca, sizeof(ca));
 	if (pid == 0) {
 		if (rs->entries[0]->pid == 1)
@@ -1239,6 +1265,20 @@ static const char *how_it_ended(int status, char *buf, size_t len)
 	return buf;
 }
 
+/* Our parent's child (cr_restore_opts.sibling) is not ours to wait for: a zombie,
+ * or gone already (reaped by the parent). */
+static bool sibling_dead(pid_t pid, int *status)
+{
+	struct proc_stat st;
+
+	if (proc_parse_stat_quiet(pid, &st))
+		return *status = 0, true;
+	if (st.state != 'Z')
+		return false;
+	*status = st.exit_code;
+	return true;
+}
+
 /* Until every live task waits for the jump, or one failed or died. */
 static int wait_ready(const struct restore_ctx *c, pid_t root)
 {
@@ -1256,7 +1296,7 @@ static int wait_ready(const struct restore_ctx *c, pid_t root)
 		if (ready >= c->rs->nr_live)
 			return 0;
 		char how[64];
-		if (waitpid(root, &status, __WALL | WNOHANG) == root)
+		if (c->sibling ? sibling_dead(root, &status) : waitpid(root, &status, __WALL | WNOHANG) == root)
 			return pr_err("restored pid %d died during restore (%s)", root, how_it_ended(status, how, sizeof(how))),
 			       -EIO;
 		if (!c->new_pidns && ticks % 10 == 9 && (dead = find_dead(c->rs, &status)) >= 0)
@@ -1292,9 +1332,10 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	c.lazy = opts.sz > offsetof(struct cr_restore_opts, lazy_pages) && opts.lazy_pages;
 	c.ns_args = (struct ns_args){ .ext = opts.externals, .nr_ext = opts.nr_externals,
 				      .root = opts.sz > offsetof(struct cr_restore_opts, root) ? opts.root : NULL };
+	c.sibling = opts.sibling;
 	if ((ret = img_dir_open(&dir, opts.images_dir)))
 		return ret;
-	if ((ret = load_images(&dir, &rs)))
+	if ((ret = notify_call(opts.notify, opts.notify_arg, "pre-restore", 0)) || (ret = load_images(&dir, &rs)))
 		goto out;
 	if ((ret = netns_load(&dir, opts.externals, opts.nr_externals, &net)) || (ret = timens_load(&dir, &timens)))
 		goto out;
@@ -1341,6 +1382,8 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	    (ret = cgroup_prepare(&rs.cg, opts.manage_cgroups, opts.cgroup_roots, opts.nr_cgroup_roots)))
 		goto out;
 	/* the peers of restored connections must not hear from us until they are back */
+	if ((ret = notify_call(opts.notify, opts.notify_arg, "network-lock", 0)))
+		goto out;
 	if (netns_restore_own(&net))
 		tcp_restore_lock_elsewhere();
 	else if ((ret = tcp_restore_lock()))
@@ -1370,7 +1413,9 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	}
 	created = true;
 	if ((ret = wait_ready(&c, pid)) || (ret = map_host_pids(&c, pid)) ||
-	    (ret = netns_adopt_lock(&net, c.host_pids[0])))
+	    (ret = netns_adopt_lock(&net, c.host_pids[0])) ||
+	    (ret = notify_call(opts.notify, opts.notify_arg, "setup-namespaces", pid)) ||
+	    (ret = notify_call(opts.notify, opts.notify_arg, "post-setup-namespaces", pid)))
 		goto out;
 	for (size_t i = 0; i < rs.nr; i++) {
 		pid_t p = c.host_pids[i];
@@ -1395,6 +1440,8 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	/* Every socket is in place: the connections' lock goes, and what they had
 	 * to send goes out again, before anything of the tree runs. */
 	netlock_unlock();
+	if ((ret = notify_call(opts.notify, opts.notify_arg, "network-unlock", pid)))
+		goto out;
 	for (size_t i = 0; i < rs.nr && !ret; i++)
 		if (!rs.entries[i]->zombie)
 			ret = tcp_restore_resume(c.host_pids[i], &rs.tasks[i].files);
@@ -1419,8 +1466,14 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 		}
 		mem_ms += c.sh->rep[i].memory_ms;
 	}
-	if ((ret = release_tasks(&rs, tids)))
+	/* every task is in place and stopped: the caller's last word before they run */
+	if ((ret = notify_call(opts.notify, opts.notify_arg, "post-restore", pid)) ||
+	    (ret = notify_call(opts.notify, opts.notify_arg, "pre-resume", pid)) ||
+	    (ret = release_tasks(&rs, tids)))
 		goto out;
+	/* the tree runs: a failure now can't undo it, so it is only logged */
+	if (notify_call(opts.notify, opts.notify_arg, "post-resume", pid))
+		pr_warn("%s", cr_last_error());
 	ret = pid;
 	pr_info("stats: restore processes=%zu memory_ms=%.3f total_ms=%.3f", rs.nr_live, mem_ms, now_ms() - t0);
 out:

@@ -13,8 +13,8 @@
 # TESTS names: any test program below, "corrupt" (the negative test), "unit"
 # (all unit tests) or unit-NAME, "real" (test/real/*.sh) or one of them by name,
 # "pidns", "tty", "errors", "predump", "lazy", "page-server", "migrate", "soak", "inherit-fd",
-# "net-errors", "net", "netns", "netns-errors", "hostile", "faults", "storm-freeze", "cgroups".
-# Unset: all of them.
+# "net-errors", "net", "netns", "netns-errors", "hostile", "faults", "storm-freeze", "cgroups",
+# "criu" (criu-rpc and criu-cli), "api-example".  Unset: all of them.
 # --fast: mem-random with --size 32 instead of 256 MiB, no threads --threads 1000.
 # RUNNER_ARGS: extra runner arguments (e.g. "--keep" or "--mode restore").
 set -u
@@ -199,6 +199,19 @@ if selected inherit-fd; then
 	run_suite "inherit-fd" env CRTOOL="$CRTOOL" ./test/inherit-fd.sh
 fi
 
+# ---- crtool as `criu`: the swrk RPC runc and podman speak, and LXC's command line
+if selected criu-rpc criu; then
+	run_suite "criu-rpc" "$B/test/criu-rpc" "$CRTOOL"
+fi
+if selected criu-cli criu; then
+	run_suite "criu-cli" env CRTOOL="$CRTOOL" COUNTER="$B/test/criu-rpc" ./test/criu-cli.sh
+fi
+
+# ---- the API as a runtime links it: the example program, pkg-config after make install
+if selected api-example; then
+	run_suite "api-example" env B="$B" ./test/api-example.sh
+fi
+
 # ---- the same tree through many checkpoints (make soak runs it at full length)
 if selected soak; then
 	run_suite "soak" env CRTOOL="$CRTOOL" SOAK_CYCLES="${SOAK_CYCLES:-40}" SOAK_LEAVE_S="${SOAK_LEAVE_S:-10}" ./test/soak.sh
@@ -215,7 +228,7 @@ if selected page-server; then
 fi
 
 # ---- real programs (test/real/NAME.sh)
-for r in nginx python-log pipeline bash-pty redis container-crtool; do
+for r in nginx python-log pipeline bash-pty redis container-crtool runc podman lxc; do
 	selected "$r" real || continue
 	run_suite "real $r" env CRTOOL="$CRTOOL" "./test/real/$r.sh"
 done

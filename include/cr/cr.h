@@ -61,6 +61,12 @@ struct cr_cgroup_root {
 	const char *path;        /* as /proc/self/cgroup shows it, e.g. "/machine/ct1" */
 };
 
+/* A point of a dump or restore where the caller may act (a runtime locks the
+ * network, runs its hooks...).  event: "pre-dump", "post-restore"...; pid: the
+ * tree's root as the caller sees it (0 where it has none yet).  Return non-zero
+ * to fail the operation: it is undone as for any other failure. */
+typedef int (*cr_notify_fn)(void *arg, const char *event, pid_t pid);
+
 struct cr_dump_opts {
 	size_t sz;               /* sizeof(struct cr_dump_opts) */
 	pid_t pid;               /* root of the tree to dump */
@@ -83,6 +89,9 @@ struct cr_dump_opts {
 				       seized, so that nothing in it forks meanwhile; every task in it
 				       must belong to the tree */
 	int manage_cgroups;      /* enum cr_cgroup_mode (the dump saves cgroups in every mode) */
+	/* --- container use (Documentation/api.md, "Containers") --- */
+	cr_notify_fn notify;     /* called at "pre-dump", "network-lock", "post-dump", "network-unlock" */
+	void *notify_arg;
 };
 
 /* Checkpoint the tree rooted at opts->pid into opts->images_dir.  Unless
@@ -182,6 +191,14 @@ struct cr_restore_opts {
 	size_t nr_cgroup_roots;
 	const char *root;        /* a tree with its own mount namespace: its root mount is this
 				    directory (bind-mounted), e.g. a container's rootfs */
+	/* --- container use (Documentation/api.md, "Containers") --- */
+	cr_notify_fn notify;     /* called at "pre-restore", "network-lock", "setup-namespaces",
+				    "post-setup-namespaces", "network-unlock", "post-restore",
+				    "pre-resume", "post-resume" */
+	void *notify_arg;
+	bool sibling;            /* the tree's root becomes a child of the caller's parent, not of the
+				    caller (CLONE_PARENT): an engine run by a runtime that waits
+				    for the container; the caller cannot waitpid() it */
 };
 
 /* Recreate the tree from opts->images_dir as children of the caller, at their

@@ -565,6 +565,9 @@ static bool fd_wanted(const struct files_image *fi, int fd, int keep_fd)
 	for (size_t i = 0; fi->ghost_fds && i < fi->nr_ghosts; i++)
 		if (fi->ghost_fds[i] == fd)
 			return true;
+	for (size_t i = 0; fi->inherit_kept && i < fi->nr_inherit; i++)
+		if (fi->inherit_kept[i] == fd)
+			return true;
 	return false;
 }
 
@@ -632,7 +635,8 @@ static int keep_inherited(struct files_image *fi)
 	if (!(fi->inherit_kept = calloc(fi->nr_inherit, sizeof(int))))
 		return -ENOMEM;
 	for (size_t i = 0; i < fi->nr_inherit; i++)
-		if ((fi->inherit_kept[i] = fcntl(fi->inherit[i].fd, F_DUPFD_CLOEXEC, fi->top)) < 0)
+		if ((fi->inherit_kept[i] = fcntl(fi->inherit_from ? fi->inherit_from[i] : fi->inherit[i].fd,
+						 F_DUPFD_CLOEXEC, fi->top)) < 0)
 			return pr_perror("--inherit-fd fd[%d]:%s: the caller has no fd %d", fi->inherit[i].fd,
 					 fi->inherit[i].key, fi->inherit[i].fd);
 	return 0;
@@ -711,18 +715,19 @@ int files_restore(struct files_image *fi, int *keep_fd)
 				close(fi->pipes[i].end[k]);
 				fi->pipes[i].end[k] = -1;
 			}
-	/* the caller's fds kept for --inherit-fd are in place where the image wants them */
-	for (size_t i = 0; fi->inherit_kept && i < fi->nr_inherit; i++)
-		if (fi->inherit_kept[i] >= 0)
-			close(fi->inherit_kept[i]);
-	free(fi->inherit_kept);
-	fi->inherit_kept = NULL;
+	/* the caller's fds kept for --inherit-fd stay until the children are forked */
 	return close_others(fi, *keep_fd);
 }
 
 void files_after_fork(struct files_image *fi)
 {
 	files_share_release(fi);
+	/* every child has its copies of the kept --inherit-fd files now */
+	for (size_t i = 0; fi->inherit_kept && i < fi->nr_inherit; i++)
+		if (fi->inherit_kept[i] >= 0)
+			close(fi->inherit_kept[i]);
+	free(fi->inherit_kept);
+	fi->inherit_kept = NULL;
 }
 
 int files_finish(struct files_image *fi)

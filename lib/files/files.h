@@ -76,7 +76,10 @@ struct files_image {
 	/* --inherit-fd: the caller's files that stand for files of the dump, by key */
 	const struct cr_inherit_fd *inherit;
 	size_t nr_inherit;
-	int *inherit_kept;      /* in the restored task: each one kept above the fd table */
+	int *inherit_kept;      /* in the restored task: each one kept above the fd table, until
+				   its children are forked (they take them from it) */
+	const int *inherit_from;/* a child's: its parent's inherit_kept (the caller's numbers mean
+				   nothing in a table the parent has restored) */
 	size_t share_task;      /* this process's index in the plan */
 };
 

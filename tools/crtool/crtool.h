@@ -15,13 +15,14 @@ int cmd_exec_pidns(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 
-/* Print "Error: <msg>" (from cr_last_error() when msg is NULL) and return 1. */
 /* Print "Error: " and the message (NULL: libcr's last error); returns 1. */
 int crtool_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* --manage-cgroups MODE: ignore, soft, full or strict (NULL: soft); -1 if unknown. */
 int crtool_cgroup_mode(const char *arg);
 /* Set up logging to stderr (or a file) at the given verbosity. */
 int crtool_log_setup(int verbosity, const char *log_file);
+/* One line into the log file, if there is one (not stderr). */
+void crtool_log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 struct cr_external;
 /* Parse one --external TYPE[KEY]:VALUE into ext[*nr] (0, or crtool_fail's 1). */

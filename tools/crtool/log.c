@@ -26,6 +26,8 @@ int crtool_log_setup(int verbosity, const char *log_file)
 {
 	enum cr_log_level level = CR_LOG_WARN + verbosity;
 
+	if (log_out && log_out != stderr)
+		fclose(log_out);
 	log_out = stderr;
 	if (log_file) {
 		log_out = fopen(log_file, "a");
@@ -40,6 +42,19 @@ int crtool_log_setup(int verbosity, const char *log_file)
 		level = CR_LOG_DEBUG;
 	cr_set_log(log_cb, NULL, level);
 	return 0;
+}
+
+void crtool_log_line(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!log_out || log_out == stderr)
+		return;
+	va_start(ap, fmt);
+	vfprintf(log_out, fmt, ap);
+	va_end(ap);
+	fputc('\n', log_out);
+	fflush(log_out);
 }
 
 int crtool_fail(const char *fmt, ...)

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "cr/cr.h"
 #include "crtool.h"
+#include "criu-compat.h"
 
 static const struct {
 	const char *name;
@@ -67,6 +68,12 @@ int main(int argc, char **argv)
 		return list_faults();
 	/* a page server that goes away must fail the dump with a message, not kill us */
 	signal(SIGPIPE, SIG_IGN);
+	/* installed or linked as `criu`: the command line and RPC container runtimes use */
+	const char *base = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+	if (!strcmp(base, "criu")) {
+		catch_signals();
+		return criu_main(argc, argv);
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

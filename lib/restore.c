@@ -401,6 +401,39 @@ int restore_check_images(const char *path)
 	return ret;
 }
 
+int restore_lock_early(const char *path, char **lock)
+{
+	struct img_dir dir = { .dfd = -1 };
+	struct restore_set rs = { 0 };
+	struct netns_restore net = { .host_fd = -1, .join_fd = -1 };
+	int ret;
+
+	*lock = NULL;
+	cr_error_reset();
+	if ((ret = img_dir_open(&dir, path)))
+		return ret;
+	if ((ret = load_images(&dir, &rs)) || (ret = netns_load(&dir, NULL, 0, &net)))
+		goto out;
+	/* a tree with its own network namespace locks its connections in it itself */
+	if (netns_restore_own(&net))
+		goto out;
+	for (size_t i = 0; i < rs.nr && !ret; i++)
+		ret = tcp_restore_collect(&rs.tasks[i].files, false, "m");
+	/* taken and left in place: the restore's own lock replaces it */
+	if (!ret && !(ret = tcp_restore_lock()) && netlock_name()) {
+		if (!(*lock = strdup(netlock_name())))
+			ret = -ENOMEM;
+		netlock_keep();
+	}
+	if (ret)
+		netlock_unlock();
+out:
+	netns_free(&net);
+	free_images(&rs);
+	img_dir_close(&dir);
+	return ret;
+}
+
 /* Session first (only a session leader's own setsid can make it); groups once
  * every task exists (see join_group). */
 static int restore_session(const PstreeEntry *p, bool root, bool shell_job)
@@ -1334,7 +1367,7 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 			rs.tasks[i].files.nr_inherit = opts.nr_inherit_fds;
 		}
 		rs.tasks[i].files.tcp_close = opts.tcp_close;
-		if ((ret = tcp_restore_collect(&rs.tasks[i].files, opts.tcp_close)))
+		if ((ret = tcp_restore_collect(&rs.tasks[i].files, opts.tcp_close, "r")))
 			goto out;
 	}
 	if (opts.sz > offsetof(struct cr_restore_opts, nr_cgroup_roots) &&

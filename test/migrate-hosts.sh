@@ -47,6 +47,8 @@ cleanup() {
 	[ -s "$T/sshd.pid" ] && kill "$(cat "$T/sshd.pid")" 2>/dev/null
 	for f in "$T"/*.rpid; do [ -s "$f" ] && kill -9 "$(cat "$f")"; done 2>/dev/null
 	for ns in "$C" "$S" "$D"; do ip netns del "$ns"; done 2>/dev/null
+	# the pairs go now, though a namespace may linger for a socket still closing
+	for i in 1 2 3; do ip link del "lcr$i$N"; done 2>/dev/null
 	ip link del "$BR" 2>/dev/null
 	[ -n "${KEEP:-}" ] && echo "kept $T" || rm -rf "$T"
 }

@@ -13,7 +13,7 @@
 #
 #   ssh-errors      ssh missing, host unreachable, login refused, no crtool there:
 #                   one clear line each; redis was never stopped, the client counts on
-#   redis-ssh       crtool migrate --via ssh --tcp-established: redis runs on the
+#   redis-ssh       crtool migrate --via ssh --tcp-established --lazy: redis runs on the
 #                   destination, the client saw no error and no gap
 #   redis-tcp       the same through a crtool serve listening on the destination
 #   receiver-killed the post-dump hook kills the receiver (ssh): the failed-restore
@@ -264,7 +264,7 @@ for via in ssh tcp; do
 	sleep 0.3
 	if [ "$via" = ssh ]; then
 		# shellcheck disable=SC2046
-		migrate "$tag" "${ssh_to[@]}" --remote-dir "$T/dst-$tag" $(serve_args "$tag")
+		migrate "$tag" "${ssh_to[@]}" --lazy --remote-dir "$T/dst-$tag" $(serve_args "$tag")
 	else
 		ip netns exec "$D" "$CRTOOL" serve --address "$NET.3" --port "$SERVE_PORT" -D "$T/dst-$tag" --new-pidns \
 			--pidfile "$T/$tag.rpid" >"$T/$tag.serve.out" 2>&1 &

@@ -186,14 +186,18 @@ static void ssh_last_line(struct migration *m, char *line, size_t len)
 	snprintf(line, len, "%.*s", (int)(len - 1), l);
 }
 
-/* The stream broke: if ssh is gone, its status and last words say why, in one line. */
-static void ssh_diagnose(struct migration *m)
+/* A failure that may be the stream's: ssh gone (given up to 3 s when err looks
+ * like a broken stream), its status and last words say why, in one line. */
+static void ssh_diagnose(struct migration *m, int err)
 {
+	bool broken = err == -ECONNRESET || err == -EPIPE || err == -EIO || err == -ENOTCONN;
 	char line[1024];
 	int st = 0;
 	pid_t r = 0;
 
-	for (int i = 0; i < 300 && (r = waitpid(m->ssh, &st, WNOHANG)) == 0; i++)
+	if (m->ssh <= 0)
+		return;
+	for (int i = 0; i < (broken ? 300 : 1) && (r = waitpid(m->ssh, &st, WNOHANG)) == 0; i++)
 		usleep(10000);
 	if (r != m->ssh)
 		return;   /* ssh lives on: the failure was not the transport's */
@@ -701,8 +705,7 @@ resume:
 	{
 		int err = ret;
 		char saved[1024];
-		if (m.o.ssh && (err == -ECONNRESET || err == -EPIPE))
-			ssh_diagnose(&m);
+		ssh_diagnose(&m, err);
 		snprintf(saved, sizeof(saved), "%s", cr_last_error());
 		run_hook(&m, "failed-restore", final_dir);
 		if (m.held)
@@ -714,10 +717,10 @@ resume:
 		ret = err;
 	}
 out:
-	if (ret && m.o.ssh && m.ssh > 0 && (ret == -ECONNRESET || ret == -EPIPE)) {
+	if (ret && m.ssh > 0) {
 		char saved[1024];
 		snprintf(saved, sizeof(saved), "%s", cr_last_error());
-		ssh_diagnose(&m);
+		ssh_diagnose(&m, ret);
 		if (!cr_error_isset())
 			pr_err("%s", saved);
 	}

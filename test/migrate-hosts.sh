@@ -16,6 +16,8 @@
 #   redis-ssh       crtool migrate --via ssh --tcp-established --lazy: redis runs on the
 #                   destination, the client saw no error and no gap
 #   redis-tcp       the same through a crtool serve listening on the destination
+#   receiver-killed-mid-transfer  the receiver (ssh) is killed while the first
+#                   round streams redis's 200 MB: nothing was frozen, redis serves on
 #   receiver-killed the post-dump hook kills the receiver (ssh): the failed-restore
 #                   hook runs, redis resumes on the source, the client counts on
 #   restore-fails   the destination's restore fails (its PID is the stopped source's:
@@ -121,7 +123,7 @@ hook() { # PHASE BODY
 	chmod +x "$T/hooks/$1"
 }
 announce() { echo "ip netns exec $1 arping -q -U -c 1 -w 1 -I eth0 $SVC >/dev/null 2>&1 &"; }
-hook pre-dump ":"
+hook pre-dump 'eval "${EXTRA_PRE_DUMP:-:}"'
 hook post-dump "ip -n $S addr del $SVC/24 dev eth0
 eval "\${EXTRA_POST_DUMP:-:}""
 hook pre-restore "ip -n $D addr add $SVC/24 dev eth0 && $(announce "$D")"
@@ -293,7 +295,7 @@ for via in ssh tcp; do
 done
 
 # ---- failure drills: the source resumes and serves on
-for drill in receiver-killed restore-fails; do
+for drill in receiver-killed-mid-transfer receiver-killed restore-fails; do
 	tag=$drill
 	if ! start_redis "$tag"; then
 		bad "$drill" "redis or its client did not start"
@@ -302,24 +304,35 @@ for drill in receiver-killed restore-fails; do
 	fi
 	mkdir -p "$T/src-$tag" "$T/dst-$tag"
 	sleep 0.3
-	if [ "$drill" = receiver-killed ]; then
+	if [ "$drill" = receiver-killed-mid-transfer ]; then
+		# 200 MB more in redis: the first round streams for seconds; the receiver dies
+		# in it, before anything is frozen
+		ip netns exec "$S" redis-cli -h "$SVC" DEBUG POPULATE 200000 libcr-key 1000 >/dev/null
+		EXTRA_PRE_DUMP="(sleep 0.5; kill -9 \$(pgrep -f 'serve --stdio -D $T/dst-$tag')) >/dev/null 2>&1 &" \
+			migrate "$tag" "${ssh_to[@]}" --remote-dir "$T/dst-$tag" --serve-arg --new-pidns
+		rc=$?
+		want="went away"
+		hooks_want="pre-dump "
+	elif [ "$drill" = receiver-killed ]; then
 		# the receiver (crtool serve --stdio, started by sshd) dies after the final dump
 		EXTRA_POST_DUMP="kill -9 \$(pgrep -f 'serve --stdio -D $T/dst-$tag')" \
 			migrate "$tag" "${ssh_to[@]}" --remote-dir "$T/dst-$tag" --serve-arg --new-pidns
 		rc=$?
 		want="went away"
+		hooks_want="pre-dump post-dump pre-restore failed-restore "
 	else
 		# no new pid namespace there: the PID is the stopped source's
 		migrate "$tag" "${ssh_to[@]}" --remote-dir "$T/dst-$tag"
 		rc=$?
 		want="restore on .* failed: .*PID is in use"
+		hooks_want="pre-dump post-dump pre-restore failed-restore "
 	fi
 	log=$(tr '\n' ' ' <"$T/hooks.log")
 	if [ "$rc" = 0 ]; then
 		bad "$drill" "the migration succeeded"
 	elif ! grep -q "^Error: .*$want" "$T/$tag.migrate.out"; then
 		bad "$drill" "unexpected message: $(tail -n 2 "$T/$tag.migrate.out")"
-	elif [ "$log" != "pre-dump post-dump pre-restore failed-restore " ]; then
+	elif [ "$log" != "$hooks_want" ]; then
 		bad "$drill" "hooks ran as: $log"
 	elif ! running "$rpid"; then
 		bad "$drill" "the source redis is in state $(state "$rpid")"

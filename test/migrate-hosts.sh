@@ -339,7 +339,7 @@ for drill in receiver-killed-mid-transfer receiver-killed restore-fails; do
 	elif ! counting "$tag"; then
 		bad "$drill" "$why"
 	else
-		ok "$drill: $(grep '^Error' "$T/$tag.migrate.out" | cut -c1-100); failed-restore ran, redis resumed, the client counts on ($why)"
+		ok "$drill: $(grep '^Error' "$T/$tag.migrate.out" | cut -c1-100); hooks: $log; redis serves on, the client counts on ($why)"
 	fi
 	stop_redis "$tag"
 done

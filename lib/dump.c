@@ -232,6 +232,10 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 
 /* The tree's network namespace while its connections are held (the lock is in it). */
 static struct netns_dump held_nd = { .fd = -1 };
+/* The userfaultfds of a held dump's tracking: closing them walks every tracked
+ * page table to drop the write-protect markers (~100 ms per 4 GiB), which the
+ * stopped tree would wait for; a killed tree's mm is gone by then, or nobody waits. */
+static struct track_set held_track;
 
 void dump_release_net(bool tree_killed)
 {
@@ -240,6 +244,7 @@ void dump_release_net(bool tree_killed)
 	tcp_dump_finish(tree_killed);
 	netlock_unlock();
 	netns_dump_end(&held_nd);
+	track_set_free(&held_track);
 }
 
 int dump_tree(const struct cr_dump_opts *uopts, bool hold_net)
@@ -343,6 +348,9 @@ int dump_tree(const struct cr_dump_opts *uopts, bool hold_net)
 		(unsigned long)stats.pages_written, (unsigned long)(stats.pages_written * PAGE_SIZE), now_ms() - t0);
 	if (held) {
 		held_nd = nd;
+		track_set_free(&held_track);
+		held_track = prev.track;
+		prev.track = (struct track_set){ 0 };
 		goto out_held;
 	}
 out:

@@ -366,6 +366,60 @@ static int tree_paths(const pid_t *pids, size_t nr, char **out, size_t *len)
 	return 0;
 }
 
+/* Connected TCP sockets of the tree (/proc/PID/net/tcp{,6} of its processes'
+ * namespaces, matched by inode against their fds). */
+static int tree_tcp(const pid_t *pids, size_t nr)
+{
+	unsigned long *inos = NULL;
+	size_t nr_inos = 0;
+	int found = 0;
+
+	for (size_t i = 0; i < nr; i++) {
+		char path[64];
+		DIR *d;
+		struct dirent *de;
+		snprintf(path, sizeof(path), "/proc/%d/fd", pids[i]);
+		if (!(d = opendir(path)))
+			continue;
+		while ((de = readdir(d))) {
+			char fdp[340], link[64];
+			unsigned long ino;
+			ssize_t n;
+			snprintf(fdp, sizeof(fdp), "%s/%s", path, de->d_name);
+			if ((n = readlink(fdp, link, sizeof(link) - 1)) <= 0)
+				continue;
+			link[n] = 0;
+			if (sscanf(link, "socket:[%lu]", &ino) != 1)
+				continue;
+			unsigned long *m = realloc(inos, (nr_inos + 1) * sizeof(*m));
+			if (!m)
+				break;
+			inos = m;
+			inos[nr_inos++] = ino;
+		}
+		closedir(d);
+	}
+	for (size_t i = 0; nr_inos && i < nr; i++)
+		for (int v6 = 0; v6 < 2; v6++) {
+			char *t = read_proc(pids[i], v6 ? "net/tcp6" : "net/tcp", NULL);
+			for (char *l = t ? strchr(t, '\n') : NULL; l && l[1]; l = strchr(l + 1, '\n')) {
+				unsigned st;
+				unsigned long ino;
+				/* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+				if (sscanf(l + 1, "%*s %*s %*s %x %*s %*s %*s %*u %*u %lu", &st, &ino) != 2 || !ino)
+					continue;   /* inode 0: a time-wait socket, nobody's */
+				for (size_t k = 0; k < nr_inos; k++)
+					if (inos[k] == ino && st != 0x0a && st != 0x07) {   /* LISTEN, CLOSE */
+						found++;
+						inos[k] = 0;   /* once, though several processes share it */
+					}
+			}
+			free(t);
+		}
+	free(inos);
+	return found;
+}
+
 /* ---- checks */
 
 static const char *info_value(const char *info, const char *key)
@@ -426,6 +480,9 @@ static int validate(struct migration *m, const pid_t *pids, size_t nr)
 		v = info_value(info, "feature.userfaultfd");
 		failed += check(m, v && !strcmp(v, "ok"), "lazy", "userfaultfd %s there", v ? v : "unknown");
 	}
+	ret = tree_tcp(pids, nr);
+	failed += check(m, !ret || m->o.tcp_established, "tcp", "%d connected TCP socket%s%s", ret, ret == 1 ? "" : "s",
+			!ret ? "" : m->o.tcp_established ? ", taken along" : " (take them along with --tcp-established)");
 	if ((ret = tree_paths(pids, nr, &paths, &plen)) ||
 	    (ret = ps_request(&m->ctl, PS_PATHS, NULL, paths, plen, &missing)))
 		goto out;

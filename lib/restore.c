@@ -401,6 +401,13 @@ int restore_check_images(const char *path)
 	return ret;
 }
 
+static char **kept_lock;   /* restore_keep_lock() */
+
+void restore_keep_lock(char **name)
+{
+	kept_lock = name;
+}
+
 int restore_lock_early(const char *path, char **lock)
 {
 	struct img_dir dir = { .dfd = -1 };
@@ -1311,7 +1318,7 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	int ret, was_subreaper = 0, lazy_sk = -1;
 	pid_t **tids = NULL;    /* every restored thread, stopped until all are done */
 	struct ns_keep_file *keep_files = NULL;
-	bool created = false;
+	bool created = false, net_locked = false;
 	pid_t pid = -1;
 	double t0 = now_ms(), mem_ms = 0;
 
@@ -1378,6 +1385,8 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 		tcp_restore_lock_elsewhere();
 	else if ((ret = tcp_restore_lock()))
 		goto out;
+	else
+		net_locked = netlock_name() != NULL;
 	sh_len = sizeof(*c.sh) + rs.nr * sizeof(struct child_report);
 	c.sh = mmap(NULL, sh_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (c.sh == MAP_FAILED) {
@@ -1428,6 +1437,7 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	/* Every socket is in place: the connections' lock goes, and what they had
 	 * to send goes out again, before anything of the tree runs. */
 	netlock_unlock();
+	net_locked = false;
 	for (size_t i = 0; i < rs.nr && !ret; i++)
 		if (!rs.entries[i]->zombie)
 			ret = tcp_restore_resume(c.host_pids[i], &rs.tasks[i].files);
@@ -1464,6 +1474,14 @@ out:
 	for (size_t i = 0; tids && i < rs.nr; i++)
 		free(tids[i]);
 	free(tids);
+	/* a migration's receiver keeps the lock of a failed restore until the service
+	 * address has moved back (restore_keep_lock) */
+	if (ret < 0 && net_locked && kept_lock) {
+		free(*kept_lock);
+		*kept_lock = strdup(netlock_name());
+		netlock_keep();
+	}
+	kept_lock = NULL;
 	netlock_unlock();
 	free(c.host_pids);
 	if (rs.nr > 1)

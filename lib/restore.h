@@ -12,4 +12,8 @@ int restore_check_images(const char *path);
  * cr_restore replaces by its own once tcp_restore_replace() names it. */
 int restore_lock_early(const char *path, char **lock);
 
+/* The next cr_restore, if it fails with the connections locked, leaves its lock
+ * in place and *name (replaced) naming it, for the caller to drop later. */
+void restore_keep_lock(char **name);
+
 #endif

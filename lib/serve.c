@@ -185,18 +185,18 @@ static int answer_restore(struct serve_ctx *c, int sk, const struct ps_hdr *h)
 		}
 		close(p[0]);
 	}
-	/* the restore's own lock replaces the early one */
+	/* The restore's own lock replaces the early one.  A failed restore leaves
+	 * whichever holds in place: the address may still be here until the
+	 * failed-restore hook moves it back, and a peer must not meet a reset; the
+	 * session's end drops it. */
 	if (c->early_lock && (ret = tcp_restore_replace(c->early_lock)))
 		return ps_reply(sk, ret, "out of memory");
+	restore_keep_lock(&c->early_lock);
 	pid = cr_restore(&ro);
-	if (c->early_lock) {
-		if (pid < 0)
-			netlock_drop(c->early_lock);
-		free(c->early_lock);
-		c->early_lock = NULL;
-	}
 	if (pid < 0)
 		return ps_reply(sk, pid, cr_last_error());
+	free(c->early_lock);
+	c->early_lock = NULL;
 	if (c->o->pidfile) {
 		FILE *f = fopen(c->o->pidfile, "w");
 		if (f) {

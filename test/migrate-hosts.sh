@@ -12,7 +12,8 @@
 # and announces it (gratuitous ARP), failed-restore moves it back.
 #
 #   ssh-errors      ssh missing, host unreachable, login refused, no crtool there:
-#                   one clear line each; redis was never stopped, the client counts on
+#                   one clear line each; without --tcp-established the tcp check
+#                   fails; redis was never stopped, the client counts on
 #   redis-ssh       crtool migrate --via ssh --tcp-established --lazy: redis runs on the
 #                   destination, the client saw no error and no gap
 #   redis-tcp       the same through a crtool serve listening on the destination
@@ -228,18 +229,23 @@ if start_redis e; then
 		[unreachable]="ssh can't reach root@$NET.99: .*\(No route\|timed out\|unreachable\)"
 		[refused]="ssh to root@$NET.3:$SSHD_PORT: the login was refused: .*Permission denied"
 		[no-crtool]="crtool is not there on root@$NET.3:$SSHD_PORT (--remote-crtool $T/nowhere/crtool)"
+		[no-tcp-flag]="migrate: 1 check failed"
 	)
-	for e in missing unreachable refused no-crtool; do
+	for e in missing unreachable refused no-crtool no-tcp-flag; do
+		tcp=--tcp-established
 		case $e in
 		missing) args=(env PATH=/nonexistent "$CRTOOL" migrate "${ssh_to[@]}") ;;
 		unreachable) args=("$CRTOOL" migrate --via ssh --to "root@$NET.99" --ssh-config "$T/ssh_config.id") ;;
 		refused) args=("$CRTOOL" migrate --via ssh --to "root@$NET.3:$SSHD_PORT" --ssh-config "$T/ssh_config.other_id") ;;
 		no-crtool) args=("$CRTOOL" migrate "${ssh_to[@]}" --remote-crtool "$T/nowhere/crtool") ;;
+		no-tcp-flag) args=("$CRTOOL" migrate "${ssh_to[@]}" --remote-dir "$T/dst-e") tcp="" ;;
 		esac
-		ip netns exec "$S" "${args[@]}" -t "$rpid" -W "$T/src-e" --tcp-established >"$T/e.out" 2>&1
+		ip netns exec "$S" "${args[@]}" -t "$rpid" -W "$T/src-e" ${tcp:+"$tcp"} >"$T/e.out" 2>&1
 		rc=$?
 		errs=$(grep -c '^Error' "$T/e.out")
 		if [ "$rc" = 0 ] || [ "$errs" != 1 ] || ! grep -q "^Error: ${want[$e]}" "$T/e.out"; then
+			bad "ssh-errors $e" "exit $rc: $(tr '\n' '|' <"$T/e.out")"
+		elif [ "$e" = no-tcp-flag ] && ! grep -q "check tcp *FAIL *1 connected TCP socket (take them along with --tcp-established)" "$T/e.out"; then
 			bad "ssh-errors $e" "exit $rc: $(tr '\n' '|' <"$T/e.out")"
 		elif ! running "$rpid"; then
 			bad "ssh-errors $e" "redis is in state $(state "$rpid")"

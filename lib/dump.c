@@ -16,6 +16,7 @@
 #include "infect/infect.h"
 #include "ipc.h"
 #include "ns/ns.h"
+#include "dump.h"
 #include "log.h"
 #include "mem/mem.h"
 #include "mem/page-server.h"
@@ -227,6 +228,28 @@ static int scan_shared_files(const struct tree *t, struct share_scan **share)
 
 CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 {
+	return dump_tree(uopts, false);
+}
+
+/* The tree's network namespace while its connections are held (the lock is in it). */
+static struct netns_dump held_nd = { .fd = -1 };
+/* The userfaultfds of a held dump's tracking: closing them walks every tracked
+ * page table to drop the write-protect markers (~100 ms per 4 GiB), which the
+ * stopped tree would wait for; a killed tree's mm is gone by then, or nobody waits. */
+static struct track_set held_track;
+
+void dump_release_net(bool tree_killed)
+{
+	/* killed: their sockets close in repair mode, silently, and the lock goes
+	 * after them; else they leave repair mode before the lock goes */
+	tcp_dump_finish(tree_killed);
+	netlock_unlock();
+	netns_dump_end(&held_nd);
+	track_set_free(&held_track);
+}
+
+int dump_tree(const struct cr_dump_opts *uopts, bool hold_net)
+{
 	struct cr_dump_opts opts = { 0 };
 	struct img_dir dir = { .dfd = -1 };
 	struct tree tree = { 0 };
@@ -238,6 +261,7 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 	double t0, t_frozen;
 	int ret, live = 0, own_ipc = 0;
 	struct netns_dump nd = { .fd = -1 };
+	bool held = false;
 
 	cr_error_reset();
 	fault_cancel_reset();
@@ -310,8 +334,10 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 	 * restore; left running or stopped (a migration that may still resume them),
 	 * they leave repair mode before the lock goes. */
 	if (opts.sz > offsetof(struct cr_dump_opts, stop_after) && opts.stop_after) {
-		tcp_dump_finish(false);
-		netlock_unlock();
+		if (!(held = hold_net)) {   /* held: in repair mode, locked, until dump_release_net() */
+			tcp_dump_finish(false);
+			netlock_unlock();
+		}
 		tree_release_stopped(&tree);
 	} else if (opts.leave_running) {
 		tcp_dump_finish(false);
@@ -329,11 +355,19 @@ CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 		pr_warn("%s", cr_last_error());
 	pr_info("stats: frozen_ms=%.3f processes=%d pages=%lu bytes=%lu total_ms=%.3f", now_ms() - t_frozen, live,
 		(unsigned long)stats.pages_written, (unsigned long)(stats.pages_written * PAGE_SIZE), now_ms() - t0);
+	if (held) {
+		held_nd = nd;
+		track_set_free(&held_track);
+		held_track = prev.track;
+		prev.track = (struct track_set){ 0 };
+		goto out_held;
+	}
 out:
-	files_share_free(share);
 	tcp_dump_finish(false);
 	netlock_unlock();
 	netns_dump_end(&nd);
+out_held:
+	files_share_free(share);
 	inet_diag_reset();
 	tree_release(&tree, false);
 	cgroup_freeze_end(&fz);

@@ -21,11 +21,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "arch.h"
 #include "cr/cr.h"
+#include "dump.h"
 #include "image/image.h"
 #include "log.h"
 #include "mem/page-server.h"
@@ -35,6 +37,10 @@
 struct migration {
 	struct cr_migrate_opts o;
 	struct page_server ctl;
+	char pages_to[160];       /* where the rounds' pages go: to, or "fd:N" (the ssh stream) */
+	pid_t ssh;                /* --via ssh: the ssh process, or 0 */
+	int ssh_err;              /* its stderr, read once it has failed */
+	bool held;                /* the final dump holds the tree's connections */
 	pid_t *pids;              /* the tree, once it is stopped */
 	size_t nr_pids;
 	uint64_t round_pages[33];
@@ -53,6 +59,197 @@ static void say(const struct migration *m, const char *fmt, ...)
 	pr_info("migrate: %s", line);
 	if (m->o.progress)
 		m->o.progress(m->o.arg, line);
+}
+
+/* ---- the transport: a TCP connection to crtool serve, or ssh starting it there */
+
+/* s in single quotes for the remote shell */
+static void shell_quote(FILE *f, const char *s)
+{
+	fputc('\'', f);
+	for (; *s; s++)
+		if (*s == '\'')
+			fputs("'\\''", f);
+		else
+			fputc(*s, f);
+	fputc('\'', f);
+}
+
+/* ssh [-F CONFIG] [-p PORT] [USER@]HOST CRTOOL serve --stdio -D DIR [ARGS...], its
+ * stdin and stdout one end of a socketpair: the stream of the whole migration. */
+static int ssh_connect(struct migration *m)
+{
+	char host[256], port[16] = "", *cmd = NULL, *argv[16];
+	const char *colon = strrchr(m->o.to, ':');
+	int sp[2], errp[2], execp[2], argc = 0, err = 0;
+	size_t cmdlen = 0;
+	FILE *f;
+
+	snprintf(host, sizeof(host), "%s", m->o.to);
+	if (colon && colon[1] && strspn(colon + 1, "0123456789") == strlen(colon + 1) && !strchr(colon + 1, ']')) {
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - m->o.to), m->o.to);
+		snprintf(port, sizeof(port), "%s", colon + 1);
+	}
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = 0;
+	}
+	if (!host[0] || host[0] == '-')
+		return pr_err("migrate: --to %s: want [USER@]HOST[:SSH_PORT] for --via ssh", m->o.to), -EINVAL;
+	if (!(f = open_memstream(&cmd, &cmdlen)))
+		return -ENOMEM;
+	shell_quote(f, m->o.remote_crtool ? m->o.remote_crtool : "crtool");
+	fputs(" serve --stdio -D ", f);
+	shell_quote(f, m->o.remote_dir ? m->o.remote_dir : "/var/tmp/crtool-migrate");
+	for (const char *const *a = m->o.serve_args; a && *a; a++) {
+		fputc(' ', f);
+		shell_quote(f, *a);
+	}
+	fclose(f);
+	argv[argc++] = "ssh";
+	argv[argc++] = "-T";                    /* no terminal: a clean byte stream */
+	argv[argc++] = "-oBatchMode=yes";       /* never a password prompt: a refusal */
+	argv[argc++] = "-oConnectTimeout=10";
+	if (m->o.ssh_config) {
+		argv[argc++] = "-F";
+		argv[argc++] = (char *)m->o.ssh_config;
+	}
+	if (port[0]) {
+		argv[argc++] = "-p";
+		argv[argc++] = port;
+	}
+	argv[argc++] = "--";
+	argv[argc++] = host;
+	argv[argc++] = cmd;
+	argv[argc] = NULL;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp)) {
+		free(cmd);
+		return pr_perror("migrate: socketpair");
+	}
+	if (pipe2(errp, O_CLOEXEC) || pipe2(execp, O_CLOEXEC)) {
+		free(cmd);
+		return pr_perror("migrate: pipe");
+	}
+	fcntl(errp[0], F_SETFL, O_NONBLOCK);
+	if ((m->ssh = fork()) == 0) {
+		dup2(sp[1], 0);
+		dup2(sp[1], 1);
+		dup2(errp[1], 2);
+		setpgid(0, 0);   /* a ^C goes to migrate, which decides what ssh gets */
+		execvp("ssh", argv);
+		err = errno;
+		(void)!write(execp[1], &err, sizeof(err));
+		_exit(127);
+	}
+	free(cmd);
+	close(sp[1]);
+	close(errp[1]);
+	close(execp[1]);
+	m->ssh_err = errp[0];
+	if (m->ssh < 0) {
+		m->ssh = 0;
+		close(sp[0]);
+		close(execp[0]);
+		return pr_perror("migrate: can't start ssh");
+	}
+	if (read(execp[0], &err, sizeof(err)) == sizeof(err)) {
+		close(execp[0]);
+		close(sp[0]);
+		waitpid(m->ssh, NULL, 0);
+		m->ssh = 0;
+		errno = err;
+		return pr_perror("migrate --via ssh: can't run ssh%s", err == ENOENT ? " (install openssh-client)" : "");
+	}
+	close(execp[0]);
+	m->ctl.sk = sp[0];
+	snprintf(m->ctl.where, sizeof(m->ctl.where), "%s", m->o.to);
+	snprintf(m->pages_to, sizeof(m->pages_to), "fd:%d", sp[0]);
+	return 0;
+}
+
+/* The last line ssh (or the remote crtool) wrote on stderr. */
+static void ssh_last_line(struct migration *m, char *line, size_t len)
+{
+	char buf[8192];
+	ssize_t n, total = 0;
+
+	line[0] = 0;
+	while (total < (ssize_t)sizeof(buf) - 1 && (n = read(m->ssh_err, buf + total, sizeof(buf) - 1 - total)) > 0)
+		total += n;
+	while (total && (buf[total - 1] == '\n' || buf[total - 1] == '\r'))
+		total--;
+	buf[total] = 0;
+	char *l = strrchr(buf, '\n');
+	l = l ? l + 1 : buf;
+	if (!strncmp(l, "Error: ", 7))
+		l += 7;
+	snprintf(line, len, "%.*s", (int)(len - 1), l);
+}
+
+/* A failure that may be the stream's: ssh gone (given up to 3 s when err looks
+ * like a broken stream), its status and last words say why, in one line. */
+static void ssh_diagnose(struct migration *m, int err)
+{
+	bool broken = err == -ECONNRESET || err == -EPIPE || err == -EIO || err == -ENOTCONN;
+	char line[1024];
+	int st = 0;
+	pid_t r = 0;
+
+	if (m->ssh <= 0)
+		return;
+	for (int i = 0; i < (broken ? 300 : 1) && (r = waitpid(m->ssh, &st, WNOHANG)) == 0; i++)
+		usleep(10000);
+	if (r != m->ssh)
+		return;   /* ssh lives on: the failure was not the transport's */
+	m->ssh = 0;
+	ssh_last_line(m, line, sizeof(line));
+	cr_error_reset();
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 255 && (strstr(line, "Permission denied") ||
+							 strstr(line, "Host key verification failed") ||
+							 strstr(line, "authentication")))
+		pr_err("ssh to %s: the login was refused: %s", m->o.to, line);
+	else if (WIFEXITED(st) && WEXITSTATUS(st) == 255 && (strstr(line, "connect to host") ||
+							      strstr(line, "resolve") || strstr(line, "Connection")))
+		pr_err("ssh can't reach %s: %s", m->o.to, line);
+	else if (WIFEXITED(st) && (WEXITSTATUS(st) == 127 || WEXITSTATUS(st) == 126))
+		pr_err("crtool is not there on %s (--remote-crtool %s): %s", m->o.to,
+		       m->o.remote_crtool ? m->o.remote_crtool : "crtool", line[0] ? line : "command not found");
+	else
+		pr_err("the receiver on %s (crtool serve --stdio over ssh) went away (ssh exit status %d)%s%s", m->o.to,
+		       WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), line[0] ? ": " : "", line);
+}
+
+static int receiver_connect(struct migration *m)
+{
+	if (!m->o.ssh) {
+		snprintf(m->pages_to, sizeof(m->pages_to), "%s", m->o.to);
+		return ps_connect(&m->ctl, m->o.to);
+	}
+	return ssh_connect(m);
+}
+
+/* The end of the stream; ssh goes once the receiver is done (a lazy restore's
+ * pages all in place), or at once after a failure. */
+static void receiver_close(struct migration *m, bool failed)
+{
+	if (m->ctl.sk >= 0) {
+		if (failed) {
+			close(m->ctl.sk);
+			m->ctl.sk = -1;
+		} else {
+			ps_close(&m->ctl);
+		}
+	}
+	if (m->ssh > 0) {
+		int st;
+		if (failed)
+			kill(m->ssh, SIGTERM);
+		while (waitpid(m->ssh, &st, 0) < 0 && errno == EINTR)
+			;
+		m->ssh = 0;
+	}
+	if (m->o.ssh && m->ssh_err >= 0)
+		close(m->ssh_err);
 }
 
 /* ---- the tree as it is now */
@@ -169,6 +366,60 @@ static int tree_paths(const pid_t *pids, size_t nr, char **out, size_t *len)
 	return 0;
 }
 
+/* Connected TCP sockets of the tree (/proc/PID/net/tcp{,6} of its processes'
+ * namespaces, matched by inode against their fds). */
+static int tree_tcp(const pid_t *pids, size_t nr)
+{
+	unsigned long *inos = NULL;
+	size_t nr_inos = 0;
+	int found = 0;
+
+	for (size_t i = 0; i < nr; i++) {
+		char path[64];
+		DIR *d;
+		struct dirent *de;
+		snprintf(path, sizeof(path), "/proc/%d/fd", pids[i]);
+		if (!(d = opendir(path)))
+			continue;
+		while ((de = readdir(d))) {
+			char fdp[340], link[64];
+			unsigned long ino;
+			ssize_t n;
+			snprintf(fdp, sizeof(fdp), "%s/%s", path, de->d_name);
+			if ((n = readlink(fdp, link, sizeof(link) - 1)) <= 0)
+				continue;
+			link[n] = 0;
+			if (sscanf(link, "socket:[%lu]", &ino) != 1)
+				continue;
+			unsigned long *m = realloc(inos, (nr_inos + 1) * sizeof(*m));
+			if (!m)
+				break;
+			inos = m;
+			inos[nr_inos++] = ino;
+		}
+		closedir(d);
+	}
+	for (size_t i = 0; nr_inos && i < nr; i++)
+		for (int v6 = 0; v6 < 2; v6++) {
+			char *t = read_proc(pids[i], v6 ? "net/tcp6" : "net/tcp", NULL);
+			for (char *l = t ? strchr(t, '\n') : NULL; l && l[1]; l = strchr(l + 1, '\n')) {
+				unsigned st;
+				unsigned long ino;
+				/* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+				if (sscanf(l + 1, "%*s %*s %*s %x %*s %*s %*s %*u %*u %lu", &st, &ino) != 2 || !ino)
+					continue;   /* inode 0: a time-wait socket, nobody's */
+				for (size_t k = 0; k < nr_inos; k++)
+					if (inos[k] == ino && st != 0x0a && st != 0x07) {   /* LISTEN, CLOSE */
+						found++;
+						inos[k] = 0;   /* once, though several processes share it */
+					}
+			}
+			free(t);
+		}
+	free(inos);
+	return found;
+}
+
 /* ---- checks */
 
 static const char *info_value(const char *info, const char *key)
@@ -229,6 +480,9 @@ static int validate(struct migration *m, const pid_t *pids, size_t nr)
 		v = info_value(info, "feature.userfaultfd");
 		failed += check(m, v && !strcmp(v, "ok"), "lazy", "userfaultfd %s there", v ? v : "unknown");
 	}
+	ret = tree_tcp(pids, nr);
+	failed += check(m, !ret || m->o.tcp_established, "tcp", "%d connected TCP socket%s%s", ret, ret == 1 ? "" : "s",
+			!ret ? "" : m->o.tcp_established ? ", taken along" : " (take them along with --tcp-established)");
 	if ((ret = tree_paths(pids, nr, &paths, &plen)) ||
 	    (ret = ps_request(&m->ctl, PS_PATHS, NULL, paths, plen, &missing)))
 		goto out;
@@ -359,8 +613,9 @@ static int send_images(struct migration *m, const char *dir, const char *name, c
 static int round_trip(struct migration *m, const char *name, const char *parent, bool final, double *frozen_at)
 {
 	char dir[4096], prev[4096], *reply = NULL;
-	struct cr_dump_opts d = { .sz = sizeof(d), .pid = m->o.pid, .images_dir = dir, .page_server = m->o.to,
-				  .shell_job = m->o.shell_job, .stop_after = true };
+	struct cr_dump_opts d = { .sz = sizeof(d), .pid = m->o.pid, .images_dir = dir, .page_server = m->pages_to,
+				  .shell_job = m->o.shell_job, .stop_after = true,
+				  .tcp_established = m->o.tcp_established };
 	int ret, pages_ret;
 
 	snprintf(dir, sizeof(dir), "%s/%s", m->o.work_dir, name);
@@ -378,14 +633,15 @@ static int round_trip(struct migration *m, const char *name, const char *parent,
 	reply = NULL;
 	if (final)
 		*frozen_at = now_ms();
-	ret = final ? cr_dump(&d) : cr_pre_dump(&d);
+	ret = final ? dump_tree(&d, true) : cr_pre_dump(&d);
+	m->held = final && !ret;
 	/* The receiver's verdict on the page connection.  A dump that failed before it
 	 * connected leaves the receiver waiting for one: a connection that says bye at
-	 * once lets it go. */
+	 * once lets it go (over ssh: a bye on the one stream). */
 	pages_ret = ps_read_reply(&m->ctl, ret ? 1000 : -1, &reply);
 	if (pages_ret == -ETIMEDOUT) {
 		struct page_server empty;
-		if (!ps_connect(&empty, m->o.to))
+		if (!ps_connect(&empty, m->pages_to))
 			ps_close(&empty);
 		pages_ret = ps_read_reply(&m->ctl, 10000, &reply);
 	}
@@ -407,7 +663,7 @@ static void signal_tree(struct migration *m, int sig)
 
 CR_EXPORT int cr_migrate(const struct cr_migrate_opts *uopts)
 {
-	struct migration m = { .ctl = { .sk = -1 } };
+	struct migration m = { .ctl = { .sk = -1 }, .ssh_err = -1 };
 	char name[16], prev[16] = "", *reply = NULL, final_dir[4096];
 	double t0 = now_ms(), frozen_at = 0;
 	pid_t *pids = NULL;
@@ -424,9 +680,9 @@ CR_EXPORT int cr_migrate(const struct cr_migrate_opts *uopts)
 		return pr_err("migrate: 0 to 32 pre-copy rounds"), -EINVAL;
 	if (kill(m.o.pid, 0))
 		return pr_perror("can't migrate pid %d", m.o.pid);
-	if ((ret = ps_connect(&m.ctl, m.o.to)))
-		return ret;
-	say(&m, "connected to %s", m.o.to);
+	if ((ret = receiver_connect(&m)))
+		goto out;
+	say(&m, "connected to %s%s", m.o.to, m.o.ssh ? " (ssh)" : "");
 	if ((ret = walk_tree(m.o.pid, &pids, &nr)))
 		goto out;
 	ret = validate(&m, pids, nr);
@@ -468,6 +724,17 @@ CR_EXPORT int cr_migrate(const struct cr_migrate_opts *uopts)
 		goto resume;
 	snprintf(final_dir, sizeof(final_dir), "%s/final", m.o.work_dir);
 	say(&m, "final dump: %llu pages", (unsigned long long)round_pages(final_dir));
+	/* the connections are dropped there, not reset, from before their address moves */
+	if (m.o.tcp_established) {
+		if ((ret = ps_request(&m.ctl, PS_LOCK, "final", NULL, 0, &reply))) {
+			pr_err("%s could not lock the connections: %s", m.o.to, reply && *reply ? reply : cr_last_error());
+			ret = ret < 0 ? ret : -EIO;
+			goto resume;
+		}
+		say(&m, "%s holds the connections (%s)", m.o.to, reply);
+		free(reply);
+		reply = NULL;
+	}
 	if ((ret = run_hook(&m, "post-dump", final_dir)) || (ret = run_hook(&m, "pre-restore", final_dir)))
 		goto resume;
 	ret = ps_request(&m.ctl, PS_RESTORE, "final", m.o.lazy ? "lazy" : "", m.o.lazy ? 4 : 0, &reply);
@@ -481,8 +748,10 @@ CR_EXPORT int cr_migrate(const struct cr_migrate_opts *uopts)
 		ret = ret < 0 ? ret : -EIO;
 		goto resume;
 	}
-	/* it runs there: the source goes */
+	/* it runs there: the source goes (its connections silently) */
 	signal_tree(&m, SIGKILL);
+	dump_release_net(true);
+	m.held = false;
 	say(&m, "restored on %s (%s); frozen %.0f ms, total %.0f ms, %d pre-copy round%s", m.o.to, reply, now_ms() - frozen_at,
 	    now_ms() - t0, m.rounds_done, m.rounds_done == 1 ? "" : "s");
 	run_hook(&m, "post-restore", final_dir);
@@ -493,17 +762,27 @@ resume:
 	{
 		int err = ret;
 		char saved[1024];
+		ssh_diagnose(&m, err);
 		snprintf(saved, sizeof(saved), "%s", cr_last_error());
 		run_hook(&m, "failed-restore", final_dir);
+		if (m.held)
+			dump_release_net(false);
+		m.held = false;
 		signal_tree(&m, SIGCONT);
 		cr_error_reset();
 		pr_err("%s", saved);
 		ret = err;
 	}
 out:
+	if (ret && m.ssh > 0) {
+		char saved[1024];
+		snprintf(saved, sizeof(saved), "%s", cr_last_error());
+		ssh_diagnose(&m, ret);
+		if (!cr_error_isset())
+			pr_err("%s", saved);
+	}
 	free(reply);
 	free(m.pids);
-	if (m.ctl.sk >= 0)
-		ps_close(&m.ctl);
+	receiver_close(&m, ret != 0);
 	return ret;
 }

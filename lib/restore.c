@@ -403,6 +403,46 @@ int restore_check_images(const char *path)
 	return ret;
 }
 
+static char **kept_lock;   /* restore_keep_lock() */
+
+void restore_keep_lock(char **name)
+{
+	kept_lock = name;
+}
+
+int restore_lock_early(const char *path, char **lock)
+{
+	struct img_dir dir = { .dfd = -1 };
+	struct restore_set rs = { 0 };
+	struct netns_restore net = { .host_fd = -1, .join_fd = -1 };
+	int ret;
+
+	*lock = NULL;
+	cr_error_reset();
+	if ((ret = img_dir_open(&dir, path)))
+		return ret;
+	if ((ret = load_images(&dir, &rs)) || (ret = netns_load(&dir, NULL, 0, &net)))
+		goto out;
+	/* a tree with its own network namespace locks its connections in it itself */
+	if (netns_restore_own(&net))
+		goto out;
+	for (size_t i = 0; i < rs.nr && !ret; i++)
+		ret = tcp_restore_collect(&rs.tasks[i].files, false, "m");
+	/* taken and left in place: the restore's own lock replaces it */
+	if (!ret && !(ret = tcp_restore_lock()) && netlock_name()) {
+		if (!(*lock = strdup(netlock_name())))
+			ret = -ENOMEM;
+		netlock_keep();
+	}
+	if (ret)
+		netlock_unlock();
+out:
+	netns_free(&net);
+	free_images(&rs);
+	img_dir_close(&dir);
+	return ret;
+}
+
 /* Session first (only a session leader's own setsid can make it); groups once
  * every task exists (see join_group). */
 static int restore_session(const PstreeEntry *p, bool root, bool shell_job)
@@ -1318,7 +1358,7 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	int ret, was_subreaper = 0, lazy_sk = -1;
 	pid_t **tids = NULL;    /* every restored thread, stopped until all are done */
 	struct ns_keep_file *keep_files = NULL;
-	bool created = false;
+	bool created = false, net_locked = false;
 	pid_t pid = -1;
 	double t0 = now_ms(), mem_ms = 0;
 
@@ -1375,7 +1415,7 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 			rs.tasks[i].files.nr_inherit = opts.nr_inherit_fds;
 		}
 		rs.tasks[i].files.tcp_close = opts.tcp_close;
-		if ((ret = tcp_restore_collect(&rs.tasks[i].files, opts.tcp_close)))
+		if ((ret = tcp_restore_collect(&rs.tasks[i].files, opts.tcp_close, "r")))
 			goto out;
 	}
 	if (opts.sz > offsetof(struct cr_restore_opts, nr_cgroup_roots) &&
@@ -1388,6 +1428,8 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 		tcp_restore_lock_elsewhere();
 	else if ((ret = tcp_restore_lock()))
 		goto out;
+	else
+		net_locked = netlock_name() != NULL;
 	sh_len = sizeof(*c.sh) + rs.nr * sizeof(struct child_report);
 	c.sh = mmap(NULL, sh_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (c.sh == MAP_FAILED) {
@@ -1440,6 +1482,7 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	/* Every socket is in place: the connections' lock goes, and what they had
 	 * to send goes out again, before anything of the tree runs. */
 	netlock_unlock();
+	net_locked = false;
 	if ((ret = notify_call(opts.notify, opts.notify_arg, "network-unlock", pid)))
 		goto out;
 	for (size_t i = 0; i < rs.nr && !ret; i++)
@@ -1484,6 +1527,14 @@ out:
 	for (size_t i = 0; tids && i < rs.nr; i++)
 		free(tids[i]);
 	free(tids);
+	/* a migration's receiver keeps the lock of a failed restore until the service
+	 * address has moved back (restore_keep_lock) */
+	if (ret < 0 && net_locked && kept_lock) {
+		free(*kept_lock);
+		*kept_lock = strdup(netlock_name());
+		netlock_keep();
+	}
+	kept_lock = NULL;
 	netlock_unlock();
 	free(c.host_pids);
 	if (rs.nr > 1)

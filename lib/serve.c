@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +18,8 @@
 #include "util.h"
 #include "mem/lazy.h"
 #include "mem/page-server.h"
+#include "net/inet.h"
+#include "restore.h"
 
 CR_EXPORT int cr_page_server(const struct cr_page_server_opts *uopts)
 {
@@ -48,8 +51,9 @@ CR_EXPORT int cr_lazy_pages(const struct cr_lazy_pages_opts *uopts)
 
 struct serve_ctx {
 	const struct cr_serve_opts *o;
-	int lsk;
+	int lsk;                 /* the listening socket, or -1 (--stdio) */
 	pid_t lazy;              /* the lazy-pages daemon of a lazy restore, or 0 */
+	char *early_lock;        /* the connections' lock taken before the restore */
 };
 
 static uint64_t mem_available(void)
@@ -122,6 +126,14 @@ static int answer_pages(struct serve_ctx *c, int sk, const char *dir)
 
 	if ((ret = ps_reply(sk, 0, "ready")))
 		return ret;
+	if (c->lsk < 0) {
+		/* one stream (--stdio): the round's pages come on it, up to their BYE */
+		ret = ps_session(sk, dir, NULL, NULL);
+		if (ret == -ECONNRESET)
+			return ret;
+		/* after a failed round the stream is out of step: the verdict, then the end */
+		return ps_reply(sk, ret, ret ? cr_last_error() : "") ?: ret;
+	}
 	if ((psk = ps_accept(c->lsk)) < 0)
 		return psk;
 	ret = ps_session(psk, dir, NULL, NULL);
@@ -160,7 +172,8 @@ static int answer_restore(struct serve_ctx *c, int sk, const struct ps_hdr *h)
 		if ((c->lazy = fork()) == 0) {
 			struct cr_lazy_pages_opts lo = { .sz = sizeof(lo), .images_dir = dir, .ready = lazy_ready, .arg = &p[1] };
 			/* the daemon outlives this session: it keeps neither its sockets nor the port */
-			close(c->lsk);
+			if (c->lsk >= 0)
+				close(c->lsk);
 			close(sk);
 			close(p[0]);
 			_exit(cr_lazy_pages(&lo) < 0);
@@ -172,9 +185,18 @@ static int answer_restore(struct serve_ctx *c, int sk, const struct ps_hdr *h)
 		}
 		close(p[0]);
 	}
+	/* The restore's own lock replaces the early one.  A failed restore leaves
+	 * whichever holds in place: the address may still be here until the
+	 * failed-restore hook moves it back, and a peer must not meet a reset; the
+	 * session's end drops it. */
+	if (c->early_lock && (ret = tcp_restore_replace(c->early_lock)))
+		return ps_reply(sk, ret, "out of memory");
+	restore_keep_lock(&c->early_lock);
 	pid = cr_restore(&ro);
 	if (pid < 0)
 		return ps_reply(sk, pid, cr_last_error());
+	free(c->early_lock);
+	c->early_lock = NULL;
 	if (c->o->pidfile) {
 		FILE *f = fopen(c->o->pidfile, "w");
 		if (f) {
@@ -184,6 +206,26 @@ static int answer_restore(struct serve_ctx *c, int sk, const struct ps_hdr *h)
 	}
 	snprintf(msg, sizeof(msg), "pid %d", pid);
 	return ps_reply(sk, 0, msg);
+}
+
+/* The TCP connections of the round's images are locked here before their
+ * address moves here (the pre-restore hook): dropped, never reset. */
+static int answer_lock(struct serve_ctx *c, int sk, const struct ps_hdr *h)
+{
+	char dir[4096];
+	int ret;
+
+	if (!ps_good_name(h->name))
+		return ps_reply(sk, -EPERM, "a bad images directory name");
+	snprintf(dir, sizeof(dir), "%s/%s", c->o->images_dir, h->name);
+	if (c->early_lock) {
+		netlock_drop(c->early_lock);
+		free(c->early_lock);
+		c->early_lock = NULL;
+	}
+	cr_error_reset();
+	ret = restore_lock_early(dir, &c->early_lock);
+	return ps_reply(sk, ret, ret ? cr_last_error() : c->early_lock ? c->early_lock : "no connections");
 }
 
 static int serve_request(void *arg, int sk, const struct ps_hdr *h, const char *dir)
@@ -199,6 +241,8 @@ static int serve_request(void *arg, int sk, const struct ps_hdr *h, const char *
 		return answer_pages(c, sk, dir);
 	case PS_RESTORE:
 		return answer_restore(c, sk, h);
+	case PS_LOCK:
+		return answer_lock(c, sk, h);
 	}
 	return pr_err("serve: unknown request %u", h->cmd), -EPROTO;
 }
@@ -213,21 +257,35 @@ CR_EXPORT int cr_serve(const struct cr_serve_opts *uopts)
 	if (!uopts || uopts->sz < offsetof(struct cr_serve_opts, images_dir) + sizeof(char *))
 		return pr_err("cr_serve: bad options (set .sz = sizeof(struct cr_serve_opts))"), -EINVAL;
 	memcpy(&opts, uopts, uopts->sz < sizeof(opts) ? uopts->sz : sizeof(opts));
-	if (opts.port <= 0 || opts.port > 65535 || !opts.images_dir)
-		return pr_err("serve: a port (1-65535) and an images directory are needed"), -EINVAL;
+	opts.stdio = opts.sz > offsetof(struct cr_serve_opts, stdio) && opts.stdio;
+	if (!opts.images_dir || (!opts.stdio && (opts.port <= 0 || opts.port > 65535)))
+		return pr_err("serve: a port (1-65535) or --stdio, and an images directory are needed"), -EINVAL;
+	if (opts.stdio && mkdir(opts.images_dir, 0700) && errno != EEXIST)
+		return pr_perror("serve: can't make the images directory %s", opts.images_dir);
 	if (access(opts.images_dir, W_OK))
 		return pr_perror("serve: images directory %s", opts.images_dir);
-	if ((c.lsk = ps_listen(opts.address, opts.port)) < 0)
-		return c.lsk;
-	if (opts.ready)
-		opts.ready(opts.arg);
-	if ((sk = ps_accept(c.lsk)) < 0) {
-		close(c.lsk);
-		return sk;
+	if (opts.stdio) {
+		c.lsk = -1;
+		if ((sk = ps_stdio_stream(0, 1)) < 0)
+			return sk;
+	} else {
+		if ((c.lsk = ps_listen(opts.address, opts.port)) < 0)
+			return c.lsk;
+		if (opts.ready)
+			opts.ready(opts.arg);
+		if ((sk = ps_accept(c.lsk)) < 0) {
+			close(c.lsk);
+			return sk;
+		}
 	}
 	ret = ps_session(sk, opts.images_dir, serve_request, &c);
 	close(sk);
-	close(c.lsk);
+	if (c.lsk >= 0)
+		close(c.lsk);
+	if (c.early_lock) {   /* locked for a restore that never came */
+		netlock_drop(c.early_lock);
+		free(c.early_lock);
+	}
 	/* a lazy restore: serve until the daemon has put every page in place */
 	if (c.lazy > 0) {
 		int st;

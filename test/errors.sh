@@ -857,5 +857,15 @@ name=external-syntax
 crt dump -t 1 -D "$T" --external 'mnt/ovl:x'
 expect_error $name "--external mnt/ovl:x" "TYPE[KEY]:VALUE" && pass $name
 
+# ---- migrate and serve: transports and their options
+crt migrate -t $$ --to 10.0.0.1:1 -W "$T" --via udp
+expect_error migrate-via "--via udp" "tcp" "ssh" && pass migrate-via
+crt migrate -t $$ --to 10.0.0.1:1 -W "$T" --remote-crtool /opt/crtool
+expect_error migrate-ssh-options "go with --via ssh" && pass migrate-ssh-options
+crt migrate -t $$ --via ssh --to -oProxyCommand=true -W "$T"
+expect_error migrate-ssh-host "want [USER@]HOST" && pass migrate-ssh-host
+crt serve -D "$T"
+expect_error serve-transport "--port P (or --stdio)" && pass serve-transport
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

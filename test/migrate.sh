@@ -8,6 +8,8 @@
 #
 #   migrate     3 pre-copy rounds; every hook runs, in order; the source is gone,
 #               the copy there answers its own check (and one more round of writes)
+#   lazy        --lazy --rounds 2 of mem-dirty --mixed (written pages of a private
+#               file mapping, shared anonymous memory): the copy passes its check
 #   dry-run     only the checks: nothing frozen, nothing sent
 #   files       the destination lacks a file the process has open (a tmpfs over
 #               its directory there): the check fails, the process runs on
@@ -49,13 +51,15 @@ if ! ip netns add "$NS" || ! ip link add "lcr$N" type veth peer name eth0 netns 
 	exit 1
 fi
 
-# start_prog TAG: mem-dirty in its own session; sets prog
+# start_prog TAG [ARGS...]: mem-dirty in its own session; sets prog
 start_prog() {
-	setsid "$B/test/mem-dirty" --size 64 >"$work/$1.out" 2>&1 </dev/null &
+	local tag=$1
+	shift
+	setsid "$B/test/mem-dirty" --size 64 "$@" >"$work/$tag.out" 2>&1 </dev/null &
 	prog=$!
 	disown "$prog"
 	pids+=("$prog")
-	for _ in $(seq 100); do grep -qx READY "$work/$1.out" 2>/dev/null && return 0; sleep 0.05; done
+	for _ in $(seq 100); do grep -qx READY "$work/$tag.out" 2>/dev/null && return 0; sleep 0.05; done
 	return 1
 }
 
@@ -130,6 +134,39 @@ fi
 kill -9 "$server" 2>/dev/null
 # the copy there: its pid namespace goes with its init
 [ -s "$dst/m.pid" ] && kill -9 "$(cat "$dst/m.pid")" 2>/dev/null
+
+# ---- lazy: the destination restores from what the stream brought, the pages
+# that must be in place before the process runs (a private file mapping's written
+# pages, shared anonymous memory) too; the rest comes on fault or pushed
+if start_prog l --mixed "$work/l.file" && serve l; then
+	mkdir -p "$work/src-l"
+	kill -USR1 "$prog"
+	for _ in $(seq 400); do grep -q "ROUND 1" "$work/l.out" && break; sleep 0.05; done
+	if ! "$CRTOOL" migrate -t "$prog" --to "$THERE:$PORT" -W "$work/src-l" --rounds 2 --lazy >"$work/migrate.out" 2>&1; then
+		bad lazy "$(tail -n 3 "$work/migrate.out")"
+	else
+		init=$(cat "$dst/l.pid" 2>/dev/null)
+		copy=$(pgrep -P "$init" 2>/dev/null | head -n 1)
+		if [ -z "$copy" ]; then
+			bad lazy "no restored process under the destination's pid namespace init ${init:-?}"
+		else
+			kill -USR1 "$copy"
+			for _ in $(seq 400); do grep -q "ROUND 2" "$work/l.out" && break; sleep 0.05; done
+			if ! grep -q "ROUND 2" "$work/l.out" || ! own_check "$copy" "$work/l.out"; then
+				bad lazy "the copy there failed its check: $(tail -n 2 "$work/l.out")"
+			elif [ -n "$(ls "$dst/l" | grep -v '^r[0-9]*$\|^final$')" ]; then
+				bad lazy "the destination has more than the rounds: $(ls "$dst/l")"
+			else
+				ok "lazy: $(grep -o 'frozen.*' "$work/migrate.out"); a private file mapping's written pages and shared anonymous memory there, the copy passes its check"
+			fi
+		fi
+	fi
+	wait "$server" 2>/dev/null
+else
+	bad lazy "setup: $(cat "$work/serve.out" 2>/dev/null)"
+fi
+kill -9 "$server" 2>/dev/null
+[ -s "$dst/l.pid" ] && kill -9 "$(cat "$dst/l.pid")" 2>/dev/null
 
 # ---- dry run
 if start_prog d && serve d; then

@@ -12,9 +12,9 @@
 #
 # TESTS names: any test program below, "corrupt" (the negative test), "unit"
 # (all unit tests) or unit-NAME, "real" (test/real/*.sh) or one of them by name,
-# "pidns", "tty", "errors", "predump", "lazy", "page-server", "migrate", "soak", "inherit-fd",
-# "net-errors", "net", "netns", "netns-errors", "hostile", "faults", "storm-freeze", "cgroups",
-# "criu" (criu-rpc and criu-cli), "api-example".  Unset: all of them.
+# "pidns", "tty", "errors", "predump", "lazy", "page-server", "migrate", "migrate-hosts", "soak",
+# "inherit-fd", "net-errors", "net", "netns", "netns-errors", "hostile", "faults", "storm-freeze",
+# "cgroups", "criu" (criu-rpc and criu-cli), "api-example".  Unset: all of them.
 # --fast: mem-random with --size 32 instead of 256 MiB, no threads --threads 1000.
 # RUNNER_ARGS: extra runner arguments (e.g. "--keep" or "--mode restore").
 set -u
@@ -220,6 +220,10 @@ fi
 # ---- live migration to another network namespace
 if selected migrate; then
 	run_suite "migrate" env CRTOOL="$CRTOOL" ./test/migrate.sh
+fi
+# ---- a service and its client across namespaces on a bridge, over ssh and tcp
+if selected migrate-hosts migrate; then
+	run_suite "migrate-hosts" env CRTOOL="$CRTOOL" ./test/migrate-hosts.sh
 fi
 
 # ---- pages streamed to a page server

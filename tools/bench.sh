@@ -8,6 +8,10 @@
 #   BENCH_DIR         where the images go (default /dev/shm: memory, not a disk)
 #   BENCH_TASKS       thread and process counts to time (default "1 100 1000")
 #   BENCH_MIGRATE_MIB sizes of the migrated process (default "256 1024"; "" skips)
+#   BENCH_MIGRATE_4G  1: the migration table gets a 4096 MiB row too (a few minutes);
+#                     any size runs only where MemAvailable holds it three times over
+#                     (the process, the received images in BENCH_DIR, the restored
+#                     copy) plus 1 GiB, else its row says it was skipped and why
 #   BENCH_CONNS       established TCP connection counts to time (default "1 1000")
 #
 # Migration: a process writing 64 MiB/s over its memory and logging a timestamp
@@ -34,6 +38,7 @@ BENCH_MEM=${BENCH_MEM:-build/test/bench-mem}
 SIZES=${BENCH_SIZES_MIB:-64 1024}
 TASKS=${BENCH_TASKS:-1 100 1000}
 MIGRATE=${BENCH_MIGRATE_MIB-256 1024}
+[ "${BENCH_MIGRATE_4G:-0}" = 1 ] && [[ " $MIGRATE " != *" 4096 "* ]] && MIGRATE="$MIGRATE 4096"
 CONNS=${BENCH_CONNS:-1 1000}
 RUNS=${BENCH_RUNS:-5}
 BASE=${BENCH_DIR:-/dev/shm}
@@ -255,6 +260,13 @@ if [ -n "$MIGRATE" ] && "$CRTOOL" check 2>/dev/null | grep -q '^ *OK *dirty-trac
 	echo "live migration of a process writing 64 MiB/s (pause: the longest gap in its 1 ms log; total: crtool migrate):"
 	runs=$((RUNS < 3 ? RUNS : 3))
 	for mib in $MIGRATE; do
+		[[ "$mib" =~ ^[1-9][0-9]*$ ]] || die "BENCH_MIGRATE_MIB: '$mib' is not a size in MiB"
+		avail=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
+		if [ "$avail" -lt $((3 * mib + 1024)) ]; then
+			printf '  %5s MiB  skipped: needs %d MiB available (the process, its images, the copy), %d MiB here\n' \
+				"$mib" $((3 * mib + 1024)) "$avail"
+			continue
+		fi
 		for mode in "stop-and-copy:--rounds 0" "pre-copy:--rounds 3" "pre-copy+lazy:--rounds 3 --lazy"; do
 			name=${mode%%:*}
 			read -r -a args <<<"${mode#*:}"

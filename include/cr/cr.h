@@ -139,6 +139,8 @@ struct cr_serve_opts {
 	const char *pidfile;     /* written with the restored tree's pid */
 	void (*ready)(void *arg);/* called once it listens (may be NULL) */
 	void *arg;
+	bool stdio;              /* the migration comes on stdin/stdout (started by crtool
+				    migrate --via ssh), not on address:port */
 };
 
 struct cr_migrate_opts {
@@ -155,6 +157,13 @@ struct cr_migrate_opts {
 				    post-restore, failed-restore (may be NULL) */
 	void (*progress)(void *arg, const char *line);  /* checks, rounds, summary */
 	void *arg;
+	bool tcp_established;    /* take established TCP connections along (dump and restore) */
+	bool ssh;                /* to is "[USER@]HOST[:SSH_PORT]": ssh starts the receiver there
+				    (remote_crtool serve --stdio) and carries the whole stream */
+	const char *remote_crtool;     /* crtool's path there (NULL: "crtool", from its PATH) */
+	const char *remote_dir;        /* serve's images dir there (NULL: /var/tmp/crtool-migrate) */
+	const char *ssh_config;        /* ssh -F FILE (may be NULL) */
+	const char *const *serve_args; /* more arguments of crtool serve there (NULL-terminated) */
 };
 
 /* Move the tree to the host of opts->to: checks, pre-copy rounds, final dump

@@ -78,6 +78,23 @@ out:
 	return ret;
 }
 
+/* len bytes at off: in pieces (one pread moves at most 2 GiB - 4 KiB). */
+static int pread_run(struct img *pages, char *dst, uint64_t len, uint64_t off)
+{
+	while (len) {
+		ssize_t n = pread(pages->fd, dst, len > (1UL << 30) ? (1UL << 30) : len, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n ? pr_perror("can't read %s", pages->name)
+				 : (pr_err("%s is truncated at offset %lu", pages->name, (unsigned long)off), -EIO);
+		dst += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
 static int layer_read(struct layer **lp, const char *child_path, pid_t pid, int depth, uint64_t start,
 		      uint64_t len, char *dst)
 {
@@ -117,8 +134,7 @@ static int layer_read(struct layer **lp, const char *child_path, pid_t pid, int 
 		if (r->in_parent)
 			ret = layer_read(&l->parent, l->dir.path, pid, depth + 1, start, piece, dst);
 		else
-			ret = pread(l->pages->fd, dst, piece, r->off + (start - r->start)) == (ssize_t)piece
-				      ? 0 : (pr_perror("can't read %s", l->pages->name) ?: -EIO);
+			ret = pread_run(l->pages, dst, piece, r->off + (start - r->start));
 		if (ret)
 			return ret;
 		start += piece;

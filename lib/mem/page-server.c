@@ -16,10 +16,12 @@
  * in host byte order, with a magic and version that catch anything else. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +100,17 @@ int ps_connect(struct page_server *ps, const char *addr_port)
 
 	ps->sk = -1;
 	snprintf(ps->where, sizeof(ps->where), "%s", addr_port);
+	/* "fd:N": a stream the caller has connected already (crtool migrate --via
+	 * ssh: the ssh connection); ours is a copy, so closing it ends nothing */
+	if (!strncmp(addr_port, "fd:", 3)) {
+		char *end;
+		long fd = strtol(addr_port + 3, &end, 10);
+		if (*end || end == addr_port + 3 || fd < 0 || fd > INT_MAX)
+			return pr_err("page server %s: want fd:N", addr_port), -EINVAL;
+		if ((ps->sk = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0)
+			return pr_perror("page server %s", addr_port);
+		return 0;
+	}
 	if (!colon || colon == addr_port || (size_t)(colon - addr_port) >= sizeof(host) || !colon[1])
 		return pr_err("page server address %s: want ADDR:PORT", addr_port), -EINVAL;
 	snprintf(host, sizeof(host), "%.*s", (int)(colon - addr_port), addr_port);
@@ -412,4 +425,71 @@ int ps_serve(const char *addr, int port, const char *dir, void (*ready)(void *),
 	ret = ps_session(sk, dir, NULL, NULL);
 	close(sk);
 	return ret;
+}
+
+/* ---- a stream over two fds (crtool serve --stdio) */
+
+/* Copy from -> to until from ends, through a pipe of our own (splice needs a
+ * pipe at one end; either side may be a pipe or a socket). */
+static void __attribute__((noreturn)) pump(int from, int to)
+{
+	int p[2];
+
+	signal(SIGPIPE, SIG_IGN);
+	if (pipe(p))
+		_exit(1);
+	for (;;) {
+		ssize_t in = splice(from, NULL, p[1], NULL, 1 << 16, SPLICE_F_MOVE);
+		if (in < 0 && errno == EINTR)
+			continue;
+		if (in <= 0)
+			break;
+		while (in > 0) {
+			ssize_t out = splice(p[0], NULL, to, NULL, in, SPLICE_F_MOVE);
+			if (out < 0 && errno == EINTR)
+				continue;
+			if (out <= 0)
+				_exit(1);
+			in -= out;
+		}
+	}
+	shutdown(to, SHUT_WR);   /* a socket: the other end reads its end; a pipe: no-op */
+	_exit(0);
+}
+
+int ps_stdio_stream(int in, int out)
+{
+	struct stat a, b;
+	int sp[2], null;
+
+	if (fstat(in, &a) || fstat(out, &b))
+		return pr_perror("serve: standard input or output");
+	if (S_ISSOCK(a.st_mode) && a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+		int sk = fcntl(in, F_DUPFD_CLOEXEC, 3);
+		return sk < 0 ? pr_perror("serve: standard input") : sk;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp))
+		return pr_perror("serve: socketpair");
+	for (int dir = 0; dir < 2; dir++) {
+		pid_t pid = fork();
+		if (pid < 0) {
+			close(sp[0]);
+			close(sp[1]);
+			return pr_perror("serve: can't start the stream pump");
+		}
+		if (pid == 0) {
+			/* only the end it copies to stays open: the other side sees its end */
+			close(sp[0]);
+			close(dir ? in : out);
+			pump(dir ? sp[1] : in, dir ? out : sp[1]);
+		}
+	}
+	close(sp[1]);
+	/* our copies of stdin and stdout must not keep the session open */
+	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
+		dup2(null, in);
+		dup2(null, out);
+		close(null);
+	}
+	return sp[0];
 }

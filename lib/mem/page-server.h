@@ -12,6 +12,7 @@ enum ps_cmd {
 	PS_OPEN = 1, PS_DATA, PS_CLOSE, PS_BYE,     /* a page server round */
 	PS_DIR, PS_SYMLINK,                         /* a session's files */
 	PS_INFO, PS_PATHS, PS_PAGES, PS_RESTORE,    /* crtool serve (lib/serve.c) */
+	PS_LOCK,
 };
 
 /* Every request starts with this (host byte order: the same build at both ends). */
@@ -29,7 +30,8 @@ struct page_server {
 	char where[128];        /* "ADDR:PORT", for messages */
 };
 
-/* Connect to "ADDR:PORT" (IPv4, IPv6 in brackets, or a host name). */
+/* Connect to "ADDR:PORT" (IPv4, IPv6 in brackets, or a host name), or take a copy
+ * of a connected stream: "fd:N". */
 int ps_connect(struct page_server *ps, const char *addr_port);
 /* Start the file `name` in the server's dir (created or truncated). */
 int ps_file_open(struct page_server *ps, const char *name);
@@ -63,6 +65,10 @@ typedef int (*ps_handler_fn)(void *arg, int sk, const struct ps_hdr *h, const ch
 int ps_session(int sk, const char *base, ps_handler_fn handler, void *arg);
 int ps_reply(int sk, int32_t status, const char *text);
 int ps_recv_payload(int sk, uint64_t len, char **out);
+/* One stream socket for the two ends of a byte stream (crtool serve --stdio: what
+ * sshd gives, pipes or a socket): in and out themselves when they are one
+ * socket, else a socketpair end pumped to and from them by a child.  -errno. */
+int ps_stdio_stream(int in, int out);
 bool ps_good_name(const char *name);
 
 #endif

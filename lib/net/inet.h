@@ -70,7 +70,9 @@ void tcp_dump_abort(void);
 struct files_image;
 /* Restore: lock the connections of one process's images (unless tcp_close)
  * and note the dump's lock to remove; tcp_restore_lock() then takes the lock. */
-int tcp_restore_collect(const struct files_image *fi, bool tcp_close);
+int tcp_restore_collect(const struct files_image *fi, bool tcp_close, const char *tag);
+/* Another lock for the next tcp_restore_lock() to replace (a migration's early one). */
+int tcp_restore_replace(const char *lock);
 int tcp_restore_lock(void);
 /* The restored root takes the lock in its new network namespace (it has the
  * connections, copied at fork): ours only forgets them. */

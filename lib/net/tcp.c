@@ -348,7 +348,7 @@ int tcp_validate(const InetSkEntry *e, unsigned fd)
 static char **stale;     /* locks the dumps left, removed once ours holds */
 static size_t nr_stale;
 
-int tcp_restore_collect(const struct files_image *fi, bool tcp_close)
+int tcp_restore_collect(const struct files_image *fi, bool tcp_close, const char *tag)
 {
 	int ret = 0;
 
@@ -363,7 +363,7 @@ int tcp_restore_collect(const struct files_image *fi, bool tcp_close)
 			ret = again < 0 ? again : 0;
 			continue;
 		}
-		if (!tcp_close && !(ret = netlock_begin("r")))
+		if (!tcp_close && !(ret = netlock_begin(tag)))
 			ret = netlock_add(e->family, e->src_addr.data, e->src_port, e->dst_addr.data, e->dst_port);
 		if (ret || !e->tcp->netlock)
 			continue;
@@ -390,6 +390,19 @@ void tcp_restore_lock_elsewhere(void)
 	free(stale);
 	stale = NULL;
 	nr_stale = 0;
+}
+
+int tcp_restore_replace(const char *lock)
+{
+	char **n = realloc(stale, (nr_stale + 1) * sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	stale = n;
+	if (!(stale[nr_stale] = strdup(lock)))
+		return -ENOMEM;
+	nr_stale++;
+	return 0;
 }
 
 int tcp_restore_lock(void)

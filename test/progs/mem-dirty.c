@@ -9,6 +9,10 @@
  *            (MADV_DONTNEED: zero afterwards), unmaps area B, moves area C to a
  *            new address (mremap), maps and fills a new area D (256 pages);
  *   round 2: writes 500 more pages of A (every 53rd, from page 7).
+ * With --mixed FILE, two more areas that a lazy restore must fill before the
+ * process runs: E, a MAP_PRIVATE mapping of FILE (64 pages it writes itself),
+ * every odd page written (copy-on-write; round 1 also writes pages 0, 2, .. 14);
+ * S, 64 pages of MAP_SHARED anonymous memory (round 1 rewrites every 4th).
  * SIGUSR2 checks every page of A, C and D against what it must hold now, first
  * in a forked child (a fork while a lazy restore is still filling the memory
  * must give the child the same contents), then in itself, and prints "PASS" or
@@ -16,6 +20,7 @@
  * and the last round that wrote it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -31,7 +36,8 @@
 #define D_PAGES 256
 
 static volatile sig_atomic_t next_round, check_now;
-static unsigned char *a, *c, *d;
+static unsigned char *a, *c, *d, *e, *sh;   /* e, sh: --mixed */
+#define MIXED_PAGES 64
 static size_t a_pages;
 static int round_done;
 
@@ -79,6 +85,12 @@ static void do_round(void)
 			fill(a + i * PAGE, seed_of('A', i, s));
 		else if (s == -1 && a_state(i, round_done - 1) != -1)
 			madvise(a + i * PAGE, PAGE, MADV_DONTNEED);
+	}
+	if (round_done == 1 && e) {
+		for (size_t i = 0; i < 16; i += 2)
+			fill(e + i * PAGE, seed_of('E', i, 2));
+		for (size_t i = 0; i < MIXED_PAGES; i += 4)
+			fill(sh + i * PAGE, seed_of('S', i, 1));
 	}
 	if (round_done == 1) {
 		unsigned char *b = a + a_pages * PAGE + PAGE;   /* B sits one guard page after A */
@@ -135,6 +147,21 @@ static int check_here(const char *who)
 			printf("FAIL: %spage %zu of D (mapped in round 1) is wrong\n", who, i);
 			return 1;
 		}
+	for (size_t i = 0; e && i < MIXED_PAGES; i++) {
+		bool ok = i % 2 ? same(e + i * PAGE, seed_of('E', i, 1))
+			: round_done >= 1 && i < 16 ? same(e + i * PAGE, seed_of('E', i, 2))
+			: same(e + i * PAGE, seed_of('F', i, 0));
+		if (!ok) {
+			printf("FAIL: %spage %zu of E (a private file mapping, %s) is wrong\n", who, i,
+			       i % 2 || (round_done >= 1 && i < 16) ? "written" : "as the file has it");
+			return 1;
+		}
+	}
+	for (size_t i = 0; sh && i < MIXED_PAGES; i++)
+		if (!same(sh + i * PAGE, seed_of('S', i, round_done >= 1 && i % 4 == 0))) {
+			printf("FAIL: %spage %zu of S (shared anonymous) is wrong\n", who, i);
+			return 1;
+		}
 	if (!*who)
 		printf("PASS\n");
 	fflush(stdout);
@@ -156,10 +183,33 @@ static void on_usr2(int s)
 int main(int argc, char **argv)
 {
 	size_t mib = 256;
+	const char *mixed = NULL;
 
-	if (argc == 3 && !strcmp(argv[1], "--size"))
-		mib = strtoul(argv[2], NULL, 10);
+	for (int i = 1; i + 1 < argc; i += 2)
+		if (!strcmp(argv[i], "--size"))
+			mib = strtoul(argv[i + 1], NULL, 10);
+		else if (!strcmp(argv[i], "--mixed"))
+			mixed = argv[i + 1];
 	a_pages = mib * 256;
+	if (mixed) {
+		unsigned char page[PAGE];
+		int fd = open(mixed, O_RDWR | O_CREAT | O_TRUNC, 0600);
+		for (size_t i = 0; fd >= 0 && i < MIXED_PAGES; i++) {
+			fill(page, seed_of('F', i, 0));
+			if (write(fd, page, PAGE) != PAGE)
+				return 3;
+		}
+		e = fd < 0 ? MAP_FAILED : mmap(NULL, MIXED_PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+		sh = mmap(NULL, MIXED_PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (e == MAP_FAILED || sh == MAP_FAILED)
+			return 3;
+		close(fd);
+		for (size_t i = 0; i < MIXED_PAGES; i++) {
+			if (i % 2)
+				fill(e + i * PAGE, seed_of('E', i, 1));
+			fill(sh + i * PAGE, seed_of('S', i, 0));
+		}
+	}
 	/* A, a guard page, B, one mapping carved up: A and B stay two areas */
 	a = mmap(NULL, a_pages * PAGE + PAGE + SMALL, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	c = mmap(NULL, SMALL, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -17,9 +17,10 @@ static const struct {
 				  "[--page-server A:P] [--freeze-cgroup DIR] [--manage-cgroups[=MODE]] [--external TYPE[KEY]:VALUE] [-v] [--log-file F]" },
 	{ "pre-dump", cmd_pre_dump, "pre-dump -t PID -D DIR [--prev-images-dir D] [--page-server A:P] [-v] "
 				    "[--log-file F]" },
-	{ "migrate", cmd_migrate, "migrate -t PID --to HOST:PORT -W DIR [--rounds N] [--lazy] [--dry-run] [--force] "
-				  "[--hook-dir D] [--shell-job] [-v]" },
-	{ "serve",   cmd_serve,   "serve [--address A] --port P -D DIR [--new-pidns] [--pidfile F] [-v]" },
+	{ "migrate", cmd_migrate, "migrate -t PID --to HOST:PORT -W DIR [--via tcp|ssh] [--rounds N] [--lazy] [--dry-run] "
+				  "[--force] [--hook-dir D] [--shell-job] [--tcp-established] [--remote-crtool PATH] "
+				  "[--remote-dir D] [--ssh-config F] [--serve-arg ARG]... [-v]" },
+	{ "serve",   cmd_serve,   "serve [--address A] --port P|--stdio -D DIR [--new-pidns] [--pidfile F] [-v]" },
 	{ "lazy-pages", cmd_lazy_pages, "lazy-pages -D DIR [-v] [--log-file F]" },
 	{ "page-server", cmd_page_server, "page-server [--address A] --port P -D DIR [-v] [--log-file F]" },
 	{ "restore", cmd_restore, "restore -D DIR [-d|--restore-detached] [--shell-job] [--new-pidns] [--pidfile F] [--skip-file-checks] [--lazy-pages] [--inherit-fd fd[N]:KEY] [--tcp-close] [--manage-cgroups[=MODE]] [--cgroup-root [CTL:]PATH]... [--root DIR] [--external TYPE[KEY]:VALUE] [-v]" },

@@ -27,11 +27,16 @@ int cmd_migrate(int argc, char **argv)
 		{ "shell-job", no_argument, 0, 'j' },
 		{ "verbose", no_argument, 0, 'v' },
 		{ "log-file", required_argument, 0, 'o' },
+		{ "tcp-established", no_argument, 0, 'E' },
+		{ "remote-crtool", required_argument, 0, 'R' },
+		{ "remote-dir", required_argument, 0, 'D' },
+		{ "ssh-config", required_argument, 0, 'F' },
+		{ "serve-arg", required_argument, 0, 'A' },
 		{ 0, 0, 0, 0 },
 	};
 	struct cr_migrate_opts opts = { .sz = sizeof(opts), .rounds = 3, .progress = print_line };
-	const char *log_file = NULL;
-	int verbosity = 0, c;
+	const char *log_file = NULL, *serve_args[33] = { 0 };
+	int verbosity = 0, c, nr_serve_args = 0;
 	char *end;
 
 	while ((c = getopt_long(argc, argv, "t:W:vo:", longopts, NULL)) != -1) {
@@ -44,9 +49,19 @@ int cmd_migrate(int argc, char **argv)
 		case 'T': opts.to = optarg; break;
 		case 'W': opts.work_dir = optarg; break;
 		case 'V':
-			if (strcmp(optarg, "tcp"))
-				return crtool_fail("migrate: --via %s: only tcp (a crtool serve listening there) is "
-						   "supported", optarg);
+			if (strcmp(optarg, "tcp") && strcmp(optarg, "ssh"))
+				return crtool_fail("migrate: --via %s: tcp (a crtool serve listening there) or ssh "
+						   "(migrate starts it there)", optarg);
+			opts.ssh = !strcmp(optarg, "ssh");
+			break;
+		case 'E': opts.tcp_established = true; break;
+		case 'R': opts.remote_crtool = optarg; break;
+		case 'D': opts.remote_dir = optarg; break;
+		case 'F': opts.ssh_config = optarg; break;
+		case 'A':
+			if (nr_serve_args == 32)
+				return crtool_fail("migrate: at most 32 --serve-arg");
+			serve_args[nr_serve_args++] = optarg;
 			break;
 		case 'r':
 			opts.rounds = strtol(optarg, &end, 10);
@@ -62,11 +77,17 @@ int cmd_migrate(int argc, char **argv)
 		case 'o': log_file = optarg; break;
 		default:
 			return crtool_fail("migrate: bad option; usage: crtool migrate -t PID --to HOST:PORT -W DIR "
-					   "[--rounds N] [--lazy] [--dry-run] [--force] [--hook-dir D] [--shell-job]");
+					   "[--via tcp|ssh] [--rounds N] [--lazy] [--dry-run] [--force] [--hook-dir D] "
+					   "[--shell-job] [--tcp-established] [--remote-crtool PATH] [--remote-dir D] "
+					   "[--ssh-config F] [--serve-arg ARG]...");
 		}
 	}
 	if (!opts.pid || !opts.to || !opts.work_dir)
-		return crtool_fail("migrate: -t PID, --to HOST:PORT and -W DIR (the local images) are required");
+		return crtool_fail("migrate: -t PID, --to HOST:PORT (--via ssh: [USER@]HOST[:SSH_PORT]) and -W DIR "
+				   "(the local images) are required");
+	if (!opts.ssh && (opts.remote_crtool || opts.remote_dir || opts.ssh_config || nr_serve_args))
+		return crtool_fail("migrate: --remote-crtool, --remote-dir, --ssh-config and --serve-arg go with --via ssh");
+	opts.serve_args = serve_args;
 	if (crtool_log_setup(verbosity, log_file))
 		return 1;
 	if (cr_migrate(&opts) < 0)
@@ -91,6 +112,7 @@ int cmd_serve(int argc, char **argv)
 		{ "pidfile", required_argument, 0, 'P' },
 		{ "verbose", no_argument, 0, 'v' },
 		{ "log-file", required_argument, 0, 'o' },
+		{ "stdio", no_argument, 0, 's' },
 		{ 0, 0, 0, 0 },
 	};
 	struct cr_serve_opts opts = { .sz = sizeof(opts), .ready = say_ready };
@@ -111,13 +133,14 @@ int cmd_serve(int argc, char **argv)
 		case 'P': opts.pidfile = optarg; break;
 		case 'v': verbosity++; break;
 		case 'o': log_file = optarg; break;
+		case 's': opts.stdio = true; break;
 		default:
-			return crtool_fail("serve: bad option; usage: crtool serve [--address A] --port P -D DIR "
+			return crtool_fail("serve: bad option; usage: crtool serve [--address A] --port P|--stdio -D DIR "
 					   "[--new-pidns] [--pidfile F]");
 		}
 	}
-	if (!opts.port || !opts.images_dir)
-		return crtool_fail("serve: --port P and -D DIR are required");
+	if ((!opts.port && !opts.stdio) || !opts.images_dir)
+		return crtool_fail("serve: --port P (or --stdio) and -D DIR are required");
 	if (crtool_log_setup(verbosity, log_file))
 		return 1;
 	if (cr_serve(&opts) < 0)

@@ -60,7 +60,7 @@ start() {
 	: >"$T/$tag.out"
 	{
 		echo "$BASHPID" >"$T/$tag.holder"
-		exec cat "$T/$tag.fifo"
+		exec cat "$T/$tag.fifo" 2>/dev/null   # a stray holder must not keep our output open
 	} | exec setsid "$BIN/$prog" "$@" >"$T/$tag.out" 2>&1 &
 	PID=$!
 	PIDS+=("$PID")

@@ -13,6 +13,10 @@
 #                     (the process, the received images in BENCH_DIR, the restored
 #                     copy) plus 1 GiB, else its row says it was skipped and why
 #   BENCH_CONNS       established TCP connection counts to time (default "1 1000")
+#   BENCH_CONTAINER   0 skips the runc container figures (default 1, where runc and
+#                     busybox-static are installed)
+#   CRIU              a CRIU binary: its runc checkpoint and restore are timed too, and
+#                     libcr's are given as a ratio to them
 #
 # Migration: a process writing 64 MiB/s over its memory and logging a timestamp
 # every millisecond is moved by crtool migrate to a crtool serve on this host (into
@@ -329,4 +333,74 @@ if [ -n "${cd[1]:-}" ] && [ -n "${cd[1000]:-}" ]; then
 		"$(awk -v a="${cr[1000]}" -v b="${cr[1]}" 'BEGIN { print a / b }')" \
 		"$(awk -v a="${cd[1000]}" -v b="${cd[1]}" 'BEGIN { print (a - b) * 1000 / 999 }')" \
 		"$(awk -v a="${cr[1000]}" -v b="${cr[1]}" 'BEGIN { print (a - b) * 1000 / 999 }')"
+fi
+
+# ---- a container through its runtime: runc checkpoint and restore of a busybox
+# container counting in a shell loop, with libcr (crtool as `criu`) behind runc,
+# and with CRIU when CRIU=path names one.  Times are runc's whole command.
+BUSYBOX=$(command -v busybox || true)
+if [ "${BENCH_CONTAINER:-1}" != 0 ] && command -v runc >/dev/null && [ -n "$BUSYBOX" ]; then
+	cb="$work/ctr"
+	mkdir -p "$cb/libcr" "$cb/bundle/rootfs/bin" "$cb/bundle/rootfs/tmp"
+	ln -sf "$(realpath "$CRTOOL")" "$cb/libcr/criu"
+	cp "$BUSYBOX" "$cb/bundle/rootfs/bin/busybox"
+	for c in sh sleep; do ln -sf busybox "$cb/bundle/rootfs/bin/$c"; done
+	(cd "$cb/bundle" && runc spec) || die "runc spec failed"
+	python3 - "$cb/bundle/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["process"]["terminal"] = False
+c["process"]["args"] = ["/bin/sh", "-c", "i=0; while :; do i=$((i+1)); echo $i >/tmp/count; sleep 0.01; done"]
+c["root"]["readonly"] = False
+json.dump(c, open(sys.argv[1], "w"))
+PY
+	ctr_id=libcr-bench-$$
+	# ctr_cycle ENGINE: one run, checkpoint and restore -d; sets CKPT_S, RST_S
+	ctr_cycle() {
+		local eng=$1 t0 t1 i
+		rm -rf "$cb/img" "$cb/wd"
+		mkdir -p "$cb/img" "$cb/wd"
+		(cd "$cb/bundle" && runc run -d "$ctr_id" </dev/null >/dev/null 2>&1) || die "runc run failed"
+		for i in $(seq 100); do [ -s "$cb/bundle/rootfs/tmp/count" ] && break; sleep 0.02; done
+		sleep 0.2
+		t0=$EPOCHREALTIME
+		runc --criu "$eng" checkpoint --image-path "$cb/img" --work-path "$cb/wd" "$ctr_id" >/dev/null 2>&1 ||
+			{ runc delete -f "$ctr_id" >/dev/null 2>&1; die "runc checkpoint with $eng failed: $(cat "$cb/wd/dump.log" 2>/dev/null | tail -n 3)"; }
+		t1=$EPOCHREALTIME
+		CKPT_S=$(secs "$t0" "$t1")
+		for i in $(seq 50); do runc delete "$ctr_id" >/dev/null 2>&1 && break; sleep 0.05; done
+		t0=$EPOCHREALTIME
+		(cd "$cb/bundle" && runc --criu "$eng" restore -d --image-path "$cb/img" --work-path "$cb/wd" "$ctr_id" \
+			</dev/null >/dev/null 2>&1) ||
+			{ runc delete -f "$ctr_id" >/dev/null 2>&1; die "runc restore with $eng failed: $(cat "$cb/wd/restore.log" 2>/dev/null | tail -n 3)"; }
+		t1=$EPOCHREALTIME
+		RST_S=$(secs "$t0" "$t1")
+		runc delete -f "$ctr_id" >/dev/null 2>&1
+	}
+	echo
+	echo "a busybox container through runc (checkpoint; restore -d; runc's whole command):"
+	engines=("$cb/libcr/criu")
+	[ -n "${CRIU:-}" ] && engines+=("$CRIU")
+	declare -A cc=() crs=()
+	for eng in "${engines[@]}"; do
+		ctr_cycle "$eng"   # warm-up
+		cks=() rss=()
+		for i in $(seq "$RUNS"); do
+			ctr_cycle "$eng"
+			cks+=("$CKPT_S") rss+=("$RST_S")
+		done
+		cc[$eng]=$(printf '%s\n' "${cks[@]}" | median)
+		crs[$eng]=$(printf '%s\n' "${rss[@]}" | median)
+		name=libcr
+		[ "$eng" != "$cb/libcr/criu" ] && name="CRIU ($eng)"
+		printf '  %-24s checkpoint %8.1f ms   restore %8.1f ms\n' "$name" \
+			"$(awk -v s="${cc[$eng]}" 'BEGIN { print s * 1000 }')" "$(awk -v s="${crs[$eng]}" 'BEGIN { print s * 1000 }')"
+	done
+	if [ -n "${CRIU:-}" ]; then
+		printf '  libcr against CRIU: checkpoint x%.1f faster, restore x%.1f faster (the target is x2)\n' \
+			"$(awk -v a="${cc[$CRIU]}" -v b="${cc[$cb/libcr/criu]}" 'BEGIN { print a / b }')" \
+			"$(awk -v a="${crs[$CRIU]}" -v b="${crs[$cb/libcr/criu]}" 'BEGIN { print a / b }')"
+	else
+		echo "  (CRIU=path compares with a CRIU build)"
+	fi
 fi

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include "log.h"
 #include "fault.h"
+#include "proc/privs.h"
 #include "proc/seize.h"
 #include "proc/seccomp.h"
 #include "util.h"
@@ -191,6 +192,10 @@ static int seize_thread(pid_t tid)
 		/* EPERM also for a task that is exiting (its exit_state is set): gone */
 		if (errno == EPERM && (proc_parse_stat_quiet(tid, &st) || st.state == 'Z' || st.state == 'X'))
 			return 1;
+		int err = errno, ret = err == EPERM ? privs_ptrace_denied(tid) : 0;
+		if (ret)
+			return ret;
+		errno = err;
 		return pr_perror("can't seize %d (PTRACE_SEIZE; is it traced, or ptrace restricted?)", tid);
 	}
 	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL)) {

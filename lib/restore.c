@@ -1407,8 +1407,11 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	c.ns_args = (struct ns_args){ .ext = opts.externals, .nr_ext = opts.nr_externals,
 				      .root = opts.sz > offsetof(struct cr_restore_opts, root) ? opts.root : NULL };
 	c.sibling = opts.sibling;
-	if ((ret = img_dir_open(&dir, opts.images_dir)))
+	privs_limit(opts.unprivileged);
+	if ((ret = img_dir_open(&dir, opts.images_dir))) {
+		privs_limit(false);
 		return ret;
+	}
 	if ((ret = notify_call(opts.notify, opts.notify_arg, "pre-restore", 0)) || (ret = load_images(&dir, &rs)) ||
 	    (ret = check_privileges(&rs, c.new_pidns || (rs.inv->has_own_pidns && rs.inv->own_pidns))))
 		goto out;
@@ -1583,5 +1586,6 @@ out:
 	free(keep_files);
 	free_images(&rs);
 	img_dir_close(&dir);
+	privs_limit(false);
 	return ret;
 }

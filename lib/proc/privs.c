@@ -56,7 +56,14 @@ static const char *caps_str(uint64_t mask, char *buf, size_t len)
 	return buf;
 }
 
-static int read_caps(uint64_t *eff, uint64_t *prm, uint64_t *inh)
+static __thread bool limited;
+
+void privs_limit(bool on)
+{
+	limited = on;
+}
+
+static int read_caps_real(uint64_t *eff, uint64_t *prm, uint64_t *inh)
 {
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct d[2];
@@ -67,6 +74,18 @@ static int read_caps(uint64_t *eff, uint64_t *prm, uint64_t *inh)
 	*prm = d[0].permitted | (uint64_t)d[1].permitted << 32;
 	*inh = d[0].inheritable | (uint64_t)d[1].inheritable << 32;
 	return 0;
+}
+
+static int read_caps(uint64_t *eff, uint64_t *prm, uint64_t *inh)
+{
+	int ret = read_caps_real(eff, prm, inh);
+
+	if (limited) {
+		*eff &= PRIVS_UNPRIV_CAPS;
+		*prm &= PRIVS_UNPRIV_CAPS;
+		*inh &= PRIVS_UNPRIV_CAPS;
+	}
+	return ret;
 }
 
 static int cmp_gid(const void *a, const void *b)
@@ -133,12 +152,15 @@ static int need_msg(int cap, int alt, const char *op)
 
 int privs_need(int cap, int alt, const char *op)
 {
-	uint64_t eff, prm, inh;
+	uint64_t eff, prm, inh, mask = (1ULL << cap) | (alt >= 0 ? 1ULL << alt : 0);
 
-	if (read_caps(&eff, &prm, &inh))
+	if (read_caps_real(&eff, &prm, &inh))
 		return -EPERM;
-	if ((eff & (1ULL << cap)) || (alt >= 0 && (eff & (1ULL << alt))))
+	if (eff & mask & (limited ? PRIVS_UNPRIV_CAPS : ~0ULL))
 		return 0;
+	if (eff & mask)
+		return pr_err("%s needs %s%s%s, which --unprivileged does not use", op, cap_name(cap),
+			      alt >= 0 ? " or " : "", alt >= 0 ? cap_name(alt) : ""), -EPERM;
 	return need_msg(cap, alt, op);
 }
 

@@ -33,7 +33,13 @@ struct privs {
 	int last_cap;
 };
 
-/* The caller's credentials, as the kernel reports them. */
+/* --unprivileged: the only capabilities libcr uses, whatever else the caller holds */
+#define PRIVS_UNPRIV_CAPS ((1ULL << CAP_CHECKPOINT_RESTORE) | (1ULL << CAP_SYS_PTRACE))
+/* Until called again with false (the end of the dump or restore), this thread and
+ * the processes it forks count only PRIVS_UNPRIV_CAPS of the caller's. */
+void privs_limit(bool on);
+
+/* The caller's credentials, as the kernel reports them (limited: see privs_limit). */
 int privs_get(struct privs *p);
 void privs_free(struct privs *p);
 /* cap in the caller's effective set */

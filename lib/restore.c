@@ -865,6 +865,11 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	struct restorer_args *a;
 	sigset_t all, chld;
 
+	/* A caller given its capability by file capabilities is not dumpable, nor are
+	 * we: libcr could not trace us without CAP_SYS_PTRACE.  The restorer sets the
+	 * image's value at the end. */
+	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1)
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	/* SIGCHLD from zombie children is drained before the task becomes itself */
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);

@@ -58,6 +58,7 @@ done
 
 T=$(mktemp -d /tmp/libcr-unpriv-XXXXXX) || exit 2
 cleanup() {
+	exec 2>/dev/null   # no job notices for what is killed here
 	local p
 	for p in "${PIDS[@]}"; do
 		kill -9 "$p" 2>/dev/null
@@ -145,22 +146,21 @@ start() {
 	chown "$USER_NAME:" "$W/$tag.fifo"
 	: >"$W/$tag.out"
 	chown "$USER_NAME:" "$W/$tag.out"
+	# the fifo's writer: no child of the program (it would be part of its tree)
+	sleep 600 >"$W/$tag.fifo" &
+	PIDS+=("$!")
 	(
 		for fd in $(ls /proc/$BASHPID/fd); do
 			[ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null
 		done
 		cd "$W" || exit 1
-		sleep 600 >"$W/$tag.fifo" &
-		echo $! >"$W/$tag.holder"
 		exec setsid "${AS_USER[@]}" "$T/bin/$prog" "$@" <"$W/$tag.fifo" >"$W/$tag.out" 2>&1
 	) &
-	PID=$!
-	PIDS+=("$PID")
+	PIDS+=("$!")
 	for ((i = 0; i < 400; i++)); do
 		grep -qx READY "$W/$tag.out" 2>/dev/null && break
 		sleep 0.025
 	done
-	[ -s "$W/$tag.holder" ] && PIDS+=("$(cat "$W/$tag.holder")")
 	grep -qx READY "$W/$tag.out" || return 1
 	# the program itself (setsid forks when it finds itself leading a group)
 	PID=$(pgrep -n -u "$USER_NAME" -x "$prog")
@@ -176,6 +176,12 @@ check_pass() {
 		sleep 0.025
 	done
 	grep -qx PASS "$W/$1.out"
+}
+
+# stop PID: kill a program started here, quietly
+stop() {
+	kill -9 "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
 }
 
 # ids_of PID: "uid gid caps" as /proc says
@@ -246,8 +252,12 @@ else
 		else
 			pass direct-restore
 		fi
+		# a new pid namespace needs CAP_SYS_ADMIN: refused before anything exists
+		stop "$P"
+		u_crt cap restore -D "$W/img1" -d --new-pidns
+		expect_error no-new-pidns "new pid namespace" "CAP_SYS_ADMIN" "uid $UID_U" && pass no-new-pidns
 	fi
-	kill -9 "$P" 2>/dev/null
+	stop "$P"
 fi
 
 # ---- an image of the user's counter, dumped once, edited for each refusal
@@ -312,7 +322,7 @@ else
 		else
 			pass root-restores-user-image
 		fi
-		kill -9 "$P" 2>/dev/null
+		stop "$P"
 	fi
 fi
 
@@ -338,11 +348,14 @@ else
 	expect_error no-cap-restore "clone3 with set_tid" "CAP_CHECKPOINT_RESTORE" "lacks" && pass no-cap-restore
 	kill -0 "$P" 2>/dev/null && fail no-cap-restore-nothing-left "a process runs at pid $P"
 	kill -0 "$P" 2>/dev/null || pass no-cap-restore-nothing-left
+	stop "$P"
 fi
 
 # ---- another user's process (root's): ptrace needs CAP_SYS_PTRACE
 mkfifo "$T/root.fifo"
-(sleep 600 >"$T/root.fifo" & echo $BASHPID >"$T/root.pid"; exec "$T/bin/counter" <"$T/root.fifo" >"$T/root.out" 2>&1) &
+sleep 600 >"$T/root.fifo" &
+PIDS+=("$!")
+(echo $BASHPID >"$T/root.pid"; exec "$T/bin/counter" <"$T/root.fifo" >"$T/root.out" 2>&1) &
 PIDS+=("$!")
 for ((i = 0; i < 400; i++)); do grep -qx READY "$T/root.out" 2>/dev/null && break; sleep 0.025; done
 RP=$(cat "$T/root.pid")

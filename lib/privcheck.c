@@ -111,6 +111,8 @@ static void build(void)
 	    "--tcp-established (TCP_REPAIR) and the network lock", "needs CAP_NET_ADMIN (not used by --unprivileged)");
 	add("new-pidns", privs_has(&p, CAP_SYS_ADMIN), "restore --new-pidns; trees in their own pid or IPC namespace",
 	    "needs CAP_SYS_ADMIN (not used by --unprivileged)");
+	add("seccomp", privs_has(&p, CAP_SYS_ADMIN), "dump and restore of processes with seccomp filters",
+	    "PTRACE_O_SUSPEND_SECCOMP needs CAP_SYS_ADMIN (not used by --unprivileged)");
 	add("chroot", privs_has(&p, CAP_SYS_CHROOT), "restore of a process with another root directory",
 	    "needs CAP_SYS_CHROOT (not used by --unprivileged)");
 	privs_free(&p);

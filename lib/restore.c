@@ -397,6 +397,9 @@ static int check_privileges(const struct restore_set *rs, bool new_pidns)
 		return ret;
 	if (rs->ipc.own_ns && (ret = privs_need(CAP_SYS_ADMIN, -1, "restore of the tree's own IPC namespace")))
 		return ret;
+	if (seccomp_any(&rs->seccomp) &&
+	    (ret = privs_need(CAP_SYS_ADMIN, -1, "restore of seccomp filters (PTRACE_O_SUSPEND_SECCOMP)")))
+		return ret;
 	if ((ret = privs_get(&p)))
 		return ret;
 	for (size_t i = 0; i < rs->nr && !ret; i++) {

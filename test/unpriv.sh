@@ -88,7 +88,7 @@ WITH_CAP=("${AS_USER[@]}" --inh-caps +checkpoint_restore --ambient-caps +checkpo
 # Binaries the user can run: the runner finds the test programs next to itself;
 # crtool-cap holds the capability as a file capability.
 mkdir "$T/bin"
-cp "$BIN/runner" "$BIN/counter" "$BIN/tree" "$BIN/mem-random" "$BIN/threads" "$T/bin/"
+cp "$BIN/runner" "$BIN/counter" "$BIN/tree" "$BIN/mem-random" "$BIN/threads" "$BIN/seccomp" "$T/bin/"
 cp "$CRTOOL" "$T/bin/crtool"
 cp "$CRTOOL" "$T/bin/crtool-cap"
 setcap cap_checkpoint_restore+ep "$T/bin/crtool-cap"
@@ -348,6 +348,23 @@ else
 	expect_error no-cap-restore "clone3 with set_tid" "CAP_CHECKPOINT_RESTORE" "lacks" && pass no-cap-restore
 	kill -0 "$P" 2>/dev/null && fail no-cap-restore-nothing-left "a process runs at pid $P"
 	kill -0 "$P" 2>/dev/null || pass no-cap-restore-nothing-left
+	stop "$P"
+fi
+
+# ---- seccomp filters: suspending them while the parasite runs needs CAP_SYS_ADMIN
+if ! start sc seccomp --strict; then
+	fail no-seccomp "seccomp did not start: $(cat "$W/sc.out")"
+else
+	P=$PID
+	mkdir "$W/img5" && chown "$USER_NAME:" "$W/img5"
+	u_crt cap dump -t "$P" -D "$W/img5" --unprivileged
+	if expect_error no-seccomp "seccomp filters" "CAP_SYS_ADMIN" "uid $UID_U"; then
+		if grep -q 'TracerPid:.0' "/proc/$P/status" 2>/dev/null && check_pass sc; then
+			pass no-seccomp
+		else
+			fail no-seccomp "the program is gone, traced or failed its check after the refused dump"
+		fi
+	fi
 	stop "$P"
 fi
 

@@ -170,9 +170,15 @@ static int suspend_seccomp(pid_t tid)
 {
 	if (seccomp_thread_mode(tid, tid) <= 0)
 		return 0;
-	if (ptrace(PTRACE_SETOPTIONS, tid, NULL, (void *)(long)PTRACE_O_SUSPEND_SECCOMP))
+	if (ptrace(PTRACE_SETOPTIONS, tid, NULL, (void *)(long)PTRACE_O_SUSPEND_SECCOMP)) {
+		int err = errno, ret = privs_explain(err, CAP_SYS_ADMIN, -1,
+						     "dumping a process with seccomp filters (PTRACE_O_SUSPEND_SECCOMP)");
+		if (ret)
+			return ret;
+		errno = err;
 		return pr_perror("can't suspend the seccomp filters of %d while it is dumped "
 				 "(PTRACE_O_SUSPEND_SECCOMP needs CAP_SYS_ADMIN)", tid);
+	}
 	return 0;
 }
 

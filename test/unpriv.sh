@@ -157,6 +157,7 @@ start() {
 		exec setsid "${AS_USER[@]}" "$T/bin/$prog" "$@" <"$W/$tag.fifo" >"$W/$tag.out" 2>&1
 	) &
 	PIDS+=("$!")
+	disown "$!"   # a dump kills it: no job notice
 	for ((i = 0; i < 400; i++)); do
 		grep -qx READY "$W/$tag.out" 2>/dev/null && break
 		sleep 0.025
@@ -178,10 +179,9 @@ check_pass() {
 	grep -qx PASS "$W/$1.out"
 }
 
-# stop PID: kill a program started here, quietly
+# stop PID: kill a program started here
 stop() {
 	kill -9 "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
 }
 
 # ids_of PID: "uid gid caps" as /proc says

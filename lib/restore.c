@@ -397,6 +397,13 @@ static int check_privileges(const struct restore_set *rs, bool new_pidns)
 		return ret;
 	if (rs->ipc.own_ns && (ret = privs_need(CAP_SYS_ADMIN, -1, "restore of the tree's own IPC namespace")))
 		return ret;
+	for (size_t i = 0; i < rs->ns.nr && !ret; i++) {
+		char op[96];
+		snprintf(op, sizeof(op), "restore of the tree's own %s namespace", rs->ns.kinds[i]->name);
+		ret = privs_need(CAP_SYS_ADMIN, -1, op);
+	}
+	if (ret)
+		return ret;
 	if (seccomp_any(&rs->seccomp) &&
 	    (ret = privs_need(CAP_SYS_ADMIN, -1, "restore of seccomp filters (PTRACE_O_SUSPEND_SECCOMP)")))
 		return ret;
@@ -1423,7 +1430,10 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	if ((ret = notify_call(opts.notify, opts.notify_arg, "pre-restore", 0)) || (ret = load_images(&dir, &rs)) ||
 	    (ret = check_privileges(&rs, c.new_pidns || (rs.inv->has_own_pidns && rs.inv->own_pidns))))
 		goto out;
-	if ((ret = netns_load(&dir, opts.externals, opts.nr_externals, &net)) || (ret = timens_load(&dir, &timens)))
+	if ((ret = netns_load(&dir, opts.externals, opts.nr_externals, &net)) || (ret = timens_load(&dir, &timens)) ||
+	    (netns_restore_own(&net) &&
+	     (ret = privs_need(CAP_SYS_ADMIN, -1, "restore of the tree's own network namespace"))) ||
+	    (timens && (ret = privs_need(CAP_SYS_ADMIN, -1, "restore of the tree's own time namespace"))))
 		goto out;
 	c.timens = timens;
 	/* files of the tree under mounts that others cover: opened before they are */

@@ -26,6 +26,7 @@
 #include "ns/time.h"
 #include "notify.h"
 #include "proc/core.h"
+#include "proc/privs.h"
 #include "proc/seize.h"
 #include "proc/seccomp.h"
 #include "proc/timers.h"
@@ -268,8 +269,18 @@ int dump_tree(const struct cr_dump_opts *uopts, bool hold_net)
 	if (!uopts || uopts->sz < offsetof(struct cr_dump_opts, shell_job) + sizeof(bool))
 		return pr_err("cr_dump: bad options (set .sz = sizeof(struct cr_dump_opts))"), -EINVAL;
 	memcpy(&opts, uopts, uopts->sz < sizeof(opts) ? uopts->sz : sizeof(opts));
-	if ((ret = img_dir_open(&dir, opts.images_dir)))
+	privs_limit(opts.unprivileged);
+	if (opts.unprivileged &&
+	    ((ret = privs_need(CAP_CHECKPOINT_RESTORE, -1, "dump --unprivileged (reading /proc/PID/map_files)")) ||
+	     (opts.tcp_established &&
+	      (ret = privs_need(CAP_NET_ADMIN, -1, "--tcp-established (TCP_REPAIR and the network lock)"))))) {
+		privs_limit(false);
 		return ret;
+	}
+	if ((ret = img_dir_open(&dir, opts.images_dir))) {
+		privs_limit(false);
+		return ret;
+	}
 	t0 = now_ms();
 	if ((ret = prev_images_open(&prev, opts.sz > offsetof(struct cr_dump_opts, prev_images_dir)
 						   ? opts.prev_images_dir : NULL, &dir)))
@@ -303,7 +314,8 @@ int dump_tree(const struct cr_dump_opts *uopts, bool hold_net)
 	if ((ret = scan_shared_files(&tree, &share)))
 		goto out;
 	/* a tree in its own IPC namespace takes its SysV objects along */
-	if ((ret = own_ipc = ipc_own_ns(tree.tasks[0].s.pid)) < 0)
+	if ((ret = own_ipc = ipc_own_ns(tree.tasks[0].s.pid)) < 0 ||
+	    (own_ipc && (ret = privs_need(CAP_SYS_ADMIN, -1, "dumping the tree's own IPC namespace (setns)"))))
 		goto out;
 	ret = 0;
 	for (int i = 1; own_ipc && i < tree.nr && !ret; i++)
@@ -375,5 +387,6 @@ out_held:
 	if (ps.sk >= 0)
 		close(ps.sk);   /* a failed round: the server sees it cut short */
 	img_dir_close(&dir);
+	privs_limit(false);
 	return ret;
 }

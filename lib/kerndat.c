@@ -39,7 +39,7 @@ static struct kerndat kdat;
 static struct {
 	char ptrace[192], sigmask[96], peeksiginfo[96], rseq_conf[96];
 	char clone3[160], mm_map[128], memfd[96], vmsplice[96], kcmp[96];
-	char pagemap_scan[128], uffd[128], wp_async[160], soft_dirty[160];
+	char mm_exe[160], pagemap_scan[128], uffd[128], wp_async[160], soft_dirty[160];
 	char tcp_repair[128], time_ns[128], rseq[128], timer_ids[128], getfd[128];
 	char seccomp[128];
 } note;
@@ -489,6 +489,7 @@ static int read_mm_map(struct prctl_mm_map *m, uint64_t *auxv, size_t auxv_max)
 /* What the helper child found about itself. 0 = works, > 0 = errno. */
 struct child_report {
 	int mm_map;
+	int mm_exe;			/* PR_SET_MM_MAP with an exe_fd */
 	int time_ns, time_ns_step;	/* step 1: unshare, 2: timens_offsets */
 	int soft_dirty;			/* or SD_NEVER_SET / SD_NOT_CLEARED */
 	int map_vdso;			/* kerndat_arch_map_vdso() */
@@ -502,6 +503,23 @@ static int child_mm_map(struct prctl_mm_map *m)
 	if (prctl(PR_SET_MM, PR_SET_MM_MAP, (unsigned long)m, sizeof(*m), 0))
 		return errno;
 	return 0;
+}
+
+/* /proc/PID/exe: the capability is checked first; EBUSY then only says that the
+ * old executable is still mapped (the restorer unmaps it before). */
+static int child_mm_exe(struct prctl_mm_map *m)
+{
+	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return errno;
+	m->exe_fd = fd;
+	m->brk = syscall(SYS_brk, 0);
+	if (prctl(PR_SET_MM, PR_SET_MM_MAP, (unsigned long)m, sizeof(*m), 0) && errno != EBUSY)
+		ret = errno;
+	m->exe_fd = (uint32_t)-1;
+	close(fd);
+	return ret;
 }
 
 static int child_time_ns(int *step)
@@ -579,6 +597,7 @@ static void __attribute__((noreturn)) helper_main(int wfd, pid_t parent, struct 
 	if (getppid() != parent)
 		_exit(1);
 	r.mm_map = mm_err ? mm_err : child_mm_map(mm);
+	r.mm_exe = mm_err ? mm_err : child_mm_exe(mm);
 	r.time_ns = child_time_ns(&r.time_ns_step);
 	r.soft_dirty = child_soft_dirty();
 	r.map_vdso = kerndat_arch_map_vdso();
@@ -721,6 +740,10 @@ static void probe_helper_child(struct kerndat *kd)
 	if (r.mm_map)
 		NOTE(mm_map, "prctl(PR_SET_MM, PR_SET_MM_MAP): %s%s", strerror(r.mm_map),
 		     r.mm_map == EINVAL ? " (kernel without CONFIG_CHECKPOINT_RESTORE?)" : "");
+	kd->prctl_mm_exe = r.mm_exe == 0;
+	if (r.mm_exe)
+		NOTE(mm_exe, "prctl(PR_SET_MM_MAP) with exe_fd: %s%s", strerror(r.mm_exe),
+		     r.mm_exe == EPERM ? " (needs CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN)" : "");
 	kd->time_ns = r.time_ns == 0;
 	if (r.time_ns)
 		NOTE(time_ns, "%s: %s%s", r.time_ns_step == 1 ? "unshare(CLONE_NEWTIME)" : "timens_offsets",
@@ -874,6 +897,7 @@ static void build_table(void)
 	add("clone3-set-tid", kd->clone3_set_tid, "restore at original PIDs", note.clone3);
 	add("prctl-mm-map", kd->prctl_mm_map, "restore of the mm layout: brk, stack, arg/env, auxv",
 	    note.mm_map);
+	add("prctl-mm-exe", kd->prctl_mm_exe, "restore of /proc/PID/exe (PR_SET_MM_MAP exe_fd)", note.mm_exe);
 	add("memfd", kd->memfd, "dump: loading the parasite into the target", note.memfd);
 	add("vmsplice", kd->vmsplice, "dump: moving pages out of the target without copies", note.vmsplice);
 	add("kcmp", kd->kcmp, "telling shared files, fs and mm apart", note.kcmp);

@@ -19,6 +19,7 @@ struct kerndat {
 	bool ptrace_get_rseq_conf;  /* PTRACE_GET_RSEQ_CONFIGURATION */
 	bool clone3_set_tid;        /* clone3 with set_tid (Linux 5.5) */
 	bool prctl_mm_map;          /* PR_SET_MM_MAP */
+	bool prctl_mm_exe;          /* PR_SET_MM_MAP with exe_fd (CAP_CHECKPOINT_RESTORE) */
 	bool memfd;                 /* memfd_create */
 	bool vmsplice;              /* vmsplice of user pages into a pipe */
 	bool pagemap_scan;          /* PAGEMAP_SCAN ioctl (Linux 6.7) */

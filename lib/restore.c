@@ -42,6 +42,7 @@
 #include "notify.h"
 #include "proc/core.h"
 #include "proc/timers.h"
+#include "proc/privs.h"
 #include "proc/proc.h"
 #include "proc/seize.h"
 #include "proc/seccomp.h"
@@ -381,6 +382,42 @@ static void free_images(struct restore_set *rs)
 	img_free_msg(rs->inv ? &rs->inv->base : NULL);
 }
 
+/* Nothing the tree asks for may exceed the caller's own privileges (principle 7):
+ * its credentials, the files it reopens, and what the restore itself needs to do
+ * for it, all checked against the caller's real credentials before anything exists. */
+static int check_privileges(const struct restore_set *rs, bool new_pidns)
+{
+	struct privs p;
+	int ret;
+
+	if ((ret = privs_need(CAP_CHECKPOINT_RESTORE, CAP_SYS_ADMIN,
+			      "restore (each process at its original PID: clone3 with set_tid)")))
+		return ret;
+	if (new_pidns && (ret = privs_need(CAP_SYS_ADMIN, -1, "restore into a new pid namespace")))
+		return ret;
+	if (rs->ipc.own_ns && (ret = privs_need(CAP_SYS_ADMIN, -1, "restore of the tree's own IPC namespace")))
+		return ret;
+	for (size_t i = 0; i < rs->ns.nr && !ret; i++) {
+		char op[96];
+		snprintf(op, sizeof(op), "restore of the tree's own %s namespace", rs->ns.kinds[i]->name);
+		ret = privs_need(CAP_SYS_ADMIN, -1, op);
+	}
+	if (ret)
+		return ret;
+	if (seccomp_any(&rs->seccomp) &&
+	    (ret = privs_need(CAP_SYS_ADMIN, -1, "restore of seccomp filters (PTRACE_O_SUSPEND_SECCOMP)")))
+		return ret;
+	if ((ret = privs_get(&p)))
+		return ret;
+	for (size_t i = 0; i < rs->nr && !ret; i++) {
+		const struct task_image *t = &rs->tasks[i];
+		if (!rs->entries[i]->zombie)
+			ret = privs_check_task(&p, t->pstree->pid, t->core, t->mm, t->fs->cwd, t->fs->root, &t->files);
+	}
+	privs_free(&p);
+	return ret;
+}
+
 /* Read and validate every image of a directory exactly as a restore does first,
  * creating nothing: the fuzz targets and the hostile-image tests drive it. */
 int restore_check_images(const char *path)
@@ -661,6 +698,13 @@ static pid_t clone_task(const struct restore_ctx *c, size_t idx, uint64_t flags,
 
 static int clone_failed(uint32_t pid)
 {
+	int err = errno, ret;
+	char op[96];
+
+	snprintf(op, sizeof(op), "restoring pid %u at its PID (clone3 with set_tid)", pid);
+	if ((ret = privs_explain(err, CAP_CHECKPOINT_RESTORE, CAP_SYS_ADMIN, op)))
+		return ret;
+	errno = err;
 	if (errno == EEXIST)
 		return pr_err("can't restore pid %u: the PID is in use by another process; stop it, or restore "
 			      "into a new pid namespace (--new-pidns)", pid), -EEXIST;
@@ -831,6 +875,11 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	struct restorer_args *a;
 	sigset_t all, chld;
 
+	/* A caller given its capability by file capabilities is not dumpable, nor are
+	 * we: libcr could not trace us without CAP_SYS_PTRACE.  The restorer sets the
+	 * image's value at the end. */
+	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1)
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	/* SIGCHLD from zombie children is drained before the task becomes itself */
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
@@ -1373,11 +1422,18 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	c.ns_args = (struct ns_args){ .ext = opts.externals, .nr_ext = opts.nr_externals,
 				      .root = opts.sz > offsetof(struct cr_restore_opts, root) ? opts.root : NULL };
 	c.sibling = opts.sibling;
-	if ((ret = img_dir_open(&dir, opts.images_dir)))
+	privs_limit(opts.unprivileged);
+	if ((ret = img_dir_open(&dir, opts.images_dir))) {
+		privs_limit(false);
 		return ret;
-	if ((ret = notify_call(opts.notify, opts.notify_arg, "pre-restore", 0)) || (ret = load_images(&dir, &rs)))
+	}
+	if ((ret = notify_call(opts.notify, opts.notify_arg, "pre-restore", 0)) || (ret = load_images(&dir, &rs)) ||
+	    (ret = check_privileges(&rs, c.new_pidns || (rs.inv->has_own_pidns && rs.inv->own_pidns))))
 		goto out;
-	if ((ret = netns_load(&dir, opts.externals, opts.nr_externals, &net)) || (ret = timens_load(&dir, &timens)))
+	if ((ret = netns_load(&dir, opts.externals, opts.nr_externals, &net)) || (ret = timens_load(&dir, &timens)) ||
+	    (netns_restore_own(&net) &&
+	     (ret = privs_need(CAP_SYS_ADMIN, -1, "restore of the tree's own network namespace"))) ||
+	    (timens && (ret = privs_need(CAP_SYS_ADMIN, -1, "restore of the tree's own time namespace"))))
 		goto out;
 	c.timens = timens;
 	/* files of the tree under mounts that others cover: opened before they are */
@@ -1548,5 +1604,6 @@ out:
 	free(keep_files);
 	free_images(&rs);
 	img_dir_close(&dir);
+	privs_limit(false);
 	return ret;
 }

@@ -103,12 +103,21 @@ static void restore_creds(struct restorer_args *a, struct rst_thread *t)
 	/* Keep capabilities across the uid change, then set them exactly.  The
 	 * bounding set shrinks first, while we still have CAP_SETPCAP; a change of
 	 * uid to non-root empties the effective set, so it is raised again to the
-	 * kept permitted set until the securebits are final (that needs CAP_SETPCAP). */
-	CHECK_T(a, t, STEP_CREDS, sys_prctl(PR_SET_SECUREBITS, c->securebits | SECBIT_KEEP_CAPS, 0, 0, 0));
-	for (uint32_t cap = 0; cap <= c->last_cap && cap < 64; cap++)
-		if (!(c->cap_bnd & (1ULL << cap)))
-			CHECK_T(a, t, STEP_CREDS, sys_prctl(PR_CAPBSET_DROP, cap, 0, 0, 0));
-	CHECK_T(a, t, STEP_CREDS, sys_setgroups(c->ngroups, c->groups));
+	 * kept permitted set until the securebits are final (that needs CAP_SETPCAP).
+	 * A caller without CAP_SETPCAP (or CAP_SETGID) has the image's securebits,
+	 * bounding set (and groups) already: libcr checked; only keep-caps moves. */
+	uint32_t setpcap = c->flags & RST_CREDS_SETPCAP, keepcaps = !(c->flags & RST_CREDS_KEEPCAPS_LOCKED);
+
+	if (setpcap) {
+		CHECK_T(a, t, STEP_CREDS, sys_prctl(PR_SET_SECUREBITS, c->securebits | SECBIT_KEEP_CAPS, 0, 0, 0));
+		for (uint32_t cap = 0; cap <= c->last_cap && cap < 64; cap++)
+			if (!(c->cap_bnd & (1ULL << cap)))
+				CHECK_T(a, t, STEP_CREDS, sys_prctl(PR_CAPBSET_DROP, cap, 0, 0, 0));
+	} else if (keepcaps) {
+		CHECK_T(a, t, STEP_CREDS, sys_prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0));
+	}
+	if (c->flags & RST_CREDS_GROUPS)
+		CHECK_T(a, t, STEP_CREDS, sys_setgroups(c->ngroups, c->groups));
 	CHECK_T(a, t, STEP_CREDS, sys_setresgid(c->gid, c->egid, c->sgid));
 	sys_setfsgid(c->fsgid);
 	CHECK_T(a, t, STEP_CREDS, sys_setresuid(c->uid, c->euid, c->suid));
@@ -116,7 +125,10 @@ static void restore_creds(struct restorer_args *a, struct rst_thread *t)
 	CHECK_T(a, t, STEP_CREDS, sys_capget(&hdr, data));
 	data[0].eff = data[0].prm; data[1].eff = data[1].prm;
 	CHECK_T(a, t, STEP_CREDS, sys_capset(&hdr, data));
-	CHECK_T(a, t, STEP_CREDS, sys_prctl(PR_SET_SECUREBITS, c->securebits, 0, 0, 0));
+	if (setpcap)
+		CHECK_T(a, t, STEP_CREDS, sys_prctl(PR_SET_SECUREBITS, c->securebits, 0, 0, 0));
+	else if (keepcaps)
+		CHECK_T(a, t, STEP_CREDS, sys_prctl(PR_SET_KEEPCAPS, !!(c->securebits & SECBIT_KEEP_CAPS), 0, 0, 0));
 	data[0].eff = c->cap_eff; data[1].eff = c->cap_eff >> 32;
 	data[0].prm = c->cap_prm; data[1].prm = c->cap_prm >> 32;
 	data[0].inh = c->cap_inh; data[1].inh = c->cap_inh >> 32;

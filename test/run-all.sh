@@ -14,7 +14,7 @@
 # (all unit tests) or unit-NAME, "real" (test/real/*.sh) or one of them by name,
 # "pidns", "tty", "errors", "predump", "lazy", "page-server", "migrate", "migrate-hosts", "soak",
 # "inherit-fd", "net-errors", "net", "netns", "netns-errors", "hostile", "faults", "storm-freeze",
-# "cgroups", "criu" (criu-rpc and criu-cli), "api-example".  Unset: all of them.
+# "cgroups", "criu" (criu-rpc and criu-cli), "api-example", "unpriv".  Unset: all of them.
 # --fast: mem-random with --size 32 instead of 256 MiB, no threads --threads 1000.
 # RUNNER_ARGS: extra runner arguments (e.g. "--keep" or "--mode restore").
 set -u
@@ -284,6 +284,11 @@ fi
 # ---- every step made to fail (CR_FAULT), and signals mid-dump
 if selected faults; then
 	run_suite faults env CRTOOL="$CRTOOL" TEST_BIN="$B/test" ./test/faults.sh
+fi
+
+# ---- a user with only CAP_CHECKPOINT_RESTORE, and images asking for more than it has
+if selected unpriv; then
+	run_suite unpriv env CRTOOL="$CRTOOL" TEST_BIN="$B/test" ./test/unpriv.sh
 fi
 
 echo "==="

@@ -39,8 +39,14 @@ struct rst_sigaction {
 	uint64_t handler, flags, restorer, mask;
 };
 
+/* What the restorer may do with the caller's rights (libcr checked the rest). */
+#define RST_CREDS_SETPCAP         1   /* securebits and the bounding set may change */
+#define RST_CREDS_GROUPS          2   /* setgroups: the list differs, or CAP_SETGID */
+#define RST_CREDS_KEEPCAPS_LOCKED 4   /* no PR_SET_KEEPCAPS either */
+
 struct rst_creds {
 	uint32_t uid, euid, suid, fsuid, gid, egid, sgid, fsgid;
+	uint32_t flags;                   /* RST_CREDS_* */
 	uint32_t ngroups;
 	uint32_t groups[64];
 	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;

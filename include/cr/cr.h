@@ -92,6 +92,8 @@ struct cr_dump_opts {
 	/* --- container use (Documentation/api.md, "Containers") --- */
 	cr_notify_fn notify;     /* called at "pre-dump", "network-lock", "post-dump", "network-unlock" */
 	void *notify_arg;
+	bool unprivileged;       /* use no capability but CAP_CHECKPOINT_RESTORE (and CAP_SYS_PTRACE), even
+				    if the caller has more; check up front that it has that one */
 };
 
 /* Checkpoint the tree rooted at opts->pid into opts->images_dir.  Unless
@@ -208,6 +210,9 @@ struct cr_restore_opts {
 	bool sibling;            /* the tree's root becomes a child of the caller's parent, not of the
 				    caller (CLONE_PARENT): an engine run by a runtime that waits
 				    for the container; the caller cannot waitpid() it */
+	bool unprivileged;       /* use no capability but CAP_CHECKPOINT_RESTORE (and CAP_SYS_PTRACE), even
+				    if the caller has more: an image asking for more is refused.  Without it
+				    too, nothing is restored with more privilege than the caller had */
 };
 
 /* Recreate the tree from opts->images_dir as children of the caller, at their
@@ -234,6 +239,11 @@ struct cr_feature {
 /* Probe every kernel feature once; returns the number of entries in *out
  * (a static table owned by the library). */
 int cr_check(const struct cr_feature **out);
+
+/* What works for the calling user with --unprivileged: one entry per operation
+ * (seizing its own processes, /proc/PID/map_files, clone3 set_tid, /proc/PID/exe,
+ * ...), each saying which capability it needs and whether the caller has it. */
+int cr_check_unprivileged(const struct cr_feature **out);
 
 /* Decode one image file into text (json=false) or JSON, written to fd. */
 int cr_show_image(const char *path, bool json, int out_fd);

@@ -17,6 +17,7 @@
 #include "image/image.h"
 #include "log.h"
 #include "ns/net.h"
+#include "proc/proc.h"
 #include "util.h"
 
 #define MAX_FD (1 << 20)
@@ -294,8 +295,16 @@ int files_list_fds(pid_t pid, int **out)
 
 	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
 	d = opendir(path);
-	if (!d)
+	if (!d) {
+		struct proc_stat st;
+
+		/* a zombie has no fds, and its /proc/PID/fd belongs to root: only root could look */
+		if (errno == EACCES && !proc_parse_stat_quiet(pid, &st) && st.state == 'Z') {
+			*out = NULL;
+			return 0;
+		}
 		return pr_perror("can't open %s", path);
+	}
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;

@@ -8,8 +8,21 @@
 #include <unistd.h>
 #include "log.h"
 #include "mem/mem.h"
+#include "proc/privs.h"
 #include "proc/proc.h"
 #include "util.h"
+
+/* map_files needs CAP_CHECKPOINT_RESTORE (or CAP_SYS_ADMIN): say so when that is why */
+static int map_files_failed(const char *mf, const char *what)
+{
+	int err = errno, ret = privs_explain(err, CAP_CHECKPOINT_RESTORE, CAP_SYS_ADMIN,
+					     "reading /proc/PID/map_files (the files a process maps)");
+
+	if (ret)
+		return ret;
+	errno = err;
+	return pr_perror("can't stat %s (%s)", mf, what);
+}
 
 static int classify(pid_t pid, const struct proc_vma *p, VmaEntry *v)
 {
@@ -63,7 +76,7 @@ static int classify(pid_t pid, const struct proc_vma *p, VmaEntry *v)
 		snprintf(mf, sizeof(mf), "/proc/%d/map_files/%lx-%lx", pid, (unsigned long)p->start,
 			 (unsigned long)p->end);
 		if (stat(mf, &st))
-			return pr_perror("can't stat %s (%s)", mf, p->path);
+			return map_files_failed(mf, p->path);
 		v->path = v->name;
 		v->has_pgoff = v->has_file_size = v->has_file_mtime_ns = true;
 		v->pgoff = p->pgoff;
@@ -77,7 +90,7 @@ static int classify(pid_t pid, const struct proc_vma *p, VmaEntry *v)
 		snprintf(mf, sizeof(mf), "/proc/%d/map_files/%lx-%lx", pid, (unsigned long)p->start,
 			 (unsigned long)p->end);
 		if (stat(mf, &st))
-			return pr_perror("can't stat %s (shared anonymous memory)", mf);
+			return map_files_failed(mf, "shared anonymous memory");
 		v->has_pgoff = v->has_shm_ino = v->has_shm_size = true;
 		v->pgoff = p->pgoff;
 		v->shm_ino = st.st_ino;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include "files/files.h"
 #include "log.h"
+#include "proc/privs.h"
 #include "net/inet.h"
 #include "proc/tree.h"
 #include "util.h"
@@ -240,6 +241,8 @@ int tcp_dump_prepare(const struct tree *t, bool tcp_established)
 		ret = (pr_err("the tree has %d established TCP connection%s: %s; dump with --tcp-established to "
 			      "save them", found, found > 1 ? "s" : "", msg), -EOPNOTSUPP);
 	if (!ret && found)
+		ret = privs_need(CAP_NET_ADMIN, -1, "dumping established TCP connections (TCP_REPAIR and the network lock)");
+	if (!ret && found)
 		ret = netlock_lock();
 	if (ret)
 		netlock_unlock();
@@ -363,6 +366,11 @@ int tcp_restore_collect(const struct files_image *fi, bool tcp_close, const char
 			ret = again < 0 ? again : 0;
 			continue;
 		}
+		if ((!tcp_close || e->tcp->netlock) &&
+		    (ret = privs_need(CAP_NET_ADMIN, -1, tcp_close ? "dropping the network lock of a dumped TCP connection"
+				      : "restoring established TCP connections (TCP_REPAIR and the network lock; "
+					"--tcp-close brings them back closed)")))
+			break;
 		if (!tcp_close && !(ret = netlock_begin(tag)))
 			ret = netlock_add(e->family, e->src_addr.data, e->src_port, e->dst_addr.data, e->dst_port);
 		if (ret || !e->tcp->netlock)

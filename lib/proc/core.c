@@ -18,6 +18,7 @@
 #include "log.h"
 #include "parasite-args.h"
 #include "proc/core.h"
+#include "proc/privs.h"
 #include "proc/proc.h"
 #include "proc/seize.h"
 #include "uapi-compat.h"
@@ -461,7 +462,6 @@ int core_restorer_args(const CoreEntry *c, struct restorer_args *a, struct rst_t
 		       struct rst_siginfo *si, const struct core_thread_area *areas)
 {
 	const CredsEntry *cr = c->creds;
-	char *lc;
 	int ret;
 
 	for (size_t i = 0; i < c->n_sigactions; i++) {
@@ -502,8 +502,12 @@ int core_restorer_args(const CoreEntry *c, struct restorer_args *a, struct rst_t
 	a->creds.cap_amb = cr->has_cap_amb ? cr->cap_amb : 0;
 	a->creds.securebits = cr->has_securebits ? cr->securebits : 0;
 	a->creds.no_new_privs = cr->has_no_new_privs && cr->no_new_privs;
-	lc = read_file("/proc/sys/kernel/cap_last_cap", NULL);
-	a->creds.last_cap = lc ? atoi(lc) : 40;
-	free(lc);
+	/* this task has the caller's credentials: what they allow the restorer to do */
+	struct privs p;
+	if ((ret = privs_get(&p)))
+		return ret;
+	a->creds.flags = privs_restorer_flags(&p, cr);
+	a->creds.last_cap = p.last_cap < 0 ? 40 : p.last_cap;
+	privs_free(&p);
 	return 0;
 }

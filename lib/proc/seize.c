@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include "log.h"
 #include "fault.h"
+#include "proc/privs.h"
 #include "proc/seize.h"
 #include "proc/seccomp.h"
 #include "util.h"
@@ -169,9 +170,15 @@ static int suspend_seccomp(pid_t tid)
 {
 	if (seccomp_thread_mode(tid, tid) <= 0)
 		return 0;
-	if (ptrace(PTRACE_SETOPTIONS, tid, NULL, (void *)(long)PTRACE_O_SUSPEND_SECCOMP))
+	if (ptrace(PTRACE_SETOPTIONS, tid, NULL, (void *)(long)PTRACE_O_SUSPEND_SECCOMP)) {
+		int err = errno, ret = privs_explain(err, CAP_SYS_ADMIN, -1,
+						     "dumping a process with seccomp filters (PTRACE_O_SUSPEND_SECCOMP)");
+		if (ret)
+			return ret;
+		errno = err;
 		return pr_perror("can't suspend the seccomp filters of %d while it is dumped "
 				 "(PTRACE_O_SUSPEND_SECCOMP needs CAP_SYS_ADMIN)", tid);
+	}
 	return 0;
 }
 
@@ -191,6 +198,10 @@ static int seize_thread(pid_t tid)
 		/* EPERM also for a task that is exiting (its exit_state is set): gone */
 		if (errno == EPERM && (proc_parse_stat_quiet(tid, &st) || st.state == 'Z' || st.state == 'X'))
 			return 1;
+		int err = errno, ret = err == EPERM ? privs_ptrace_denied(tid) : 0;
+		if (ret)
+			return ret;
+		errno = err;
 		return pr_perror("can't seize %d (PTRACE_SEIZE; is it traced, or ptrace restricted?)", tid);
 	}
 	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL)) {

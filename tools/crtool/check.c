@@ -7,10 +7,15 @@
 #include "crtool.h"
 
 /* Without these, neither dump nor restore works at all; the rest is optional. */
-static const char *const required[] = {
-	"ptrace-seize", "clone3-set-tid", "prctl-mm-map", "memfd", "vmsplice",
+static const char *const required_all[] = {
+	"ptrace-seize", "clone3-set-tid", "prctl-mm-map", "prctl-mm-exe", "memfd", "vmsplice",
 };
-#define NR_REQUIRED (sizeof(required) / sizeof(required[0]))
+/* --unprivileged: what dump and restore need of the caller's rights */
+static const char *const required_unpriv[] = {
+	"ptrace-own", "map-files", "clone3-set-tid", "prctl-mm-exe", "prctl-mm-map",
+};
+static const char *const *required = required_all;
+static size_t NR_REQUIRED = sizeof(required_all) / sizeof(required_all[0]);
 
 static bool is_required(const char *name)
 {
@@ -99,9 +104,11 @@ static void print_text(const struct cr_feature *f, int n)
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: crtool check [--json] [-v]\n"
+	fprintf(out, "usage: crtool check [--unprivileged] [--json] [-v]\n"
 		     "  Probe every kernel feature libcr uses.  Exit status 0 when everything\n"
-		     "  dump and restore need is there, 1 otherwise.\n");
+		     "  dump and restore need is there, 1 otherwise.\n"
+		     "  --unprivileged: what works for the calling user with only\n"
+		     "  CAP_CHECKPOINT_RESTORE (and CAP_SYS_PTRACE), operation by operation.\n");
 }
 
 int cmd_check(int argc, char **argv)
@@ -110,11 +117,13 @@ int cmd_check(int argc, char **argv)
 	struct utsname u;
 	char msg[512];
 	int verbosity = 0, nmissing = 0, n, len;
-	bool json = false, ok = true;
+	bool json = false, ok = true, unpriv = false;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json")) {
 			json = true;
+		} else if (!strcmp(argv[i], "--unprivileged")) {
+			unpriv = true;
 		} else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
 			verbosity++;
 		} else if (!strncmp(argv[i], "-v", 2) && strspn(argv[i] + 1, "v") == strlen(argv[i] + 1)) {
@@ -131,7 +140,11 @@ int cmd_check(int argc, char **argv)
 	if (crtool_log_setup(verbosity, NULL))
 		return 1;
 
-	n = cr_check(&f);
+	if (unpriv) {
+		required = required_unpriv;
+		NR_REQUIRED = sizeof(required_unpriv) / sizeof(required_unpriv[0]);
+	}
+	n = unpriv ? cr_check_unprivileged(&f) : cr_check(&f);
 	for (size_t i = 0; i < NR_REQUIRED; i++)
 		ok &= required_ok(f, n, required[i]);
 
@@ -143,7 +156,8 @@ int cmd_check(int argc, char **argv)
 	if (ok)
 		return 0;
 
-	len = snprintf(msg, sizeof(msg), "kernel features needed by dump and restore are missing:");
+	len = snprintf(msg, sizeof(msg), unpriv ? "unprivileged dump and restore can't work for this user:"
+						: "kernel features needed by dump and restore are missing:");
 	for (size_t i = 0; i < NR_REQUIRED && len < (int)sizeof(msg); i++) {
 		const char *detail = "";
 

@@ -49,6 +49,7 @@ int cmd_restore(int argc, char **argv)
 		{ "manage-cgroups", optional_argument, 0, 'M' },
 		{ "cgroup-root", required_argument, 0, 'G' },
 		{ "root", required_argument, 0, 'r' },
+		{ "unprivileged", no_argument, 0, 'u' },
 		{ 0, 0, 0, 0 },
 	};
 	struct cr_restore_opts opts = { .sz = sizeof(opts) };
@@ -111,10 +112,11 @@ int cmd_restore(int argc, char **argv)
 			break;
 		}
 		case 'r': opts.root = optarg; break;
+		case 'u': opts.unprivileged = true; break;
 		default: return crtool_fail("restore: bad option; usage: crtool restore -D DIR [-d] [--shell-job] "
 					   "[--new-pidns] [--pidfile F] [--skip-file-checks] [--lazy-pages] "
 					   "[--inherit-fd fd[N]:KEY]... [--tcp-close] [--root DIR] [--external TYPE[KEY]:VALUE]... "
-					   "[--manage-cgroups[=MODE]] [--cgroup-root [CONTROLLER:]PATH]...");
+					   "[--manage-cgroups[=MODE]] [--cgroup-root [CONTROLLER:]PATH]... [--unprivileged]");
 		}
 	}
 	if (!opts.images_dir)

@@ -8,7 +8,7 @@
  *    a new filesystem of the type, with its options;
  *  - one the caller names with --external mnt[MOUNTPOINT]:NAME: left out, its
  *    path given at restore.
- * Anything else (an overlayfs inside the tree, a FUSE mount...) fails the dump. */
+ * Anything else (an overlayfs only the tree has, a FUSE mount...) fails the dump. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -25,7 +25,7 @@
 #include "util.h"
 
 static const char *const new_fs_types[] = { "tmpfs", "proc", "sysfs", "devpts", "mqueue", "cgroup", "cgroup2" };
-/* never bound from the host: their contents are not the host's to share */
+/* never made anew: only a bind of the host's own mount of one (or --external) */
 static const char *const refused_types[] = { "overlay", "fuse", "aufs", "nfs", "nfs4", "cifs" };
 
 static bool in_list(const char *s, const char *const *list, size_t n)
@@ -139,16 +139,18 @@ static int classify(MntEntry *e, const struct mountinfo *m, const size_t *order,
 			return 0;
 		}
 	}
-	if (k && in_list(mi->fstype, refused_types, ARRAY_SIZE(refused_types)))
-		return pr_err("mount %s (%s) can't be checkpointed: an %s filesystem inside the tree is not "
-			      "supported; name it with --external mnt[%s]:NAME and bind it at restore",
-			      mi->mountpoint, mi->fstype, mi->fstype, mi->mountpoint), -EOPNOTSUPP;
 	/* the same filesystem mounted on the host (a copy of our mount namespace shares
-	 * them): bound from there, so that it stays shared */
+	 * them, a container's volumes too): bound from there, so that it stays shared --
+	 * whatever its type: an overlayfs of another container the host has mounted is
+	 * the host's, not the tree's */
 	if ((e->host_path = host_path_of(mi, host, nh))) {
 		e->how = MNT_HOW_HOST;
 		return 0;
 	}
+	if (k && in_list(mi->fstype, refused_types, ARRAY_SIZE(refused_types)))
+		return pr_err("mount %s (%s) can't be checkpointed: an %s filesystem inside the tree is not "
+			      "supported; name it with --external mnt[%s]:NAME and bind it at restore",
+			      mi->mountpoint, mi->fstype, mi->fstype, mi->mountpoint), -EOPNOTSUPP;
 	if (in_list(mi->fstype, new_fs_types, ARRAY_SIZE(new_fs_types)) && !strcmp(mi->root, "/")) {
 		e->how = MNT_HOW_FS;
 		return 0;

@@ -2,6 +2,7 @@
  * code (forked from us at the original PID) recreates what needs libc, then the
  * restorer blob turns it into the dumped process and ends in rt_sigreturn, where
  * we catch it with ptrace to unmap the blob. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -1316,6 +1317,55 @@ static int map_host_pids(const struct restore_ctx *c, pid_t top)
 
 /* Kill every task of the tree that exists, and reap those we can (libcr is their
  * subreaper during the restore, so orphans come to us). */
+/* The tree's PIDs and TIDs may still be held for a moment by the tree a dump
+ * has just killed: wait (5 s at most) while zombies or dying tasks hold them, as
+ * the restorer can't for a thread; one a live task holds is named at once. */
+static int wait_ids_free(const struct restore_set *rs)
+{
+	double deadline = now_ms() + 5000;
+
+	for (size_t i = 0; i < rs->nr; i++)
+		for (size_t t = 0; t < rs->entries[i]->n_threads; t++) {
+			pid_t id = rs->entries[i]->threads[t];
+			struct proc_stat st;
+
+			while (proc_parse_stat_quiet(id, &st) == 0 && now_ms() < deadline) {
+				if (st.state != 'Z' && st.state != 'X') {
+					if (t == 0)
+						break;   /* the clone says it, as for every PID */
+					return pr_err("can't restore pid %u: its thread %d is in use by another process; stop "
+						      "it, or restore into a new pid namespace (--new-pidns)",
+						      rs->entries[i]->pid, id), -EEXIST;
+				}
+				usleep(10000);
+			}
+		}
+	return 0;
+}
+
+/* Reap pid (our child, or a task we trace) after its threads that we trace: the
+ * kernel keeps a leader until its threads are reaped, and only the tracer reaps a
+ * traced thread (waiting on the leader alone hung once a restorer had cloned). */
+static void reap_task(pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	if ((d = opendir(path))) {
+		while ((de = readdir(d))) {
+			pid_t tid = atoi(de->d_name);
+			if (tid > 0 && tid != pid)
+				while (waitpid(tid, NULL, __WALL) < 0 && errno == EINTR)
+					;
+		}
+		closedir(d);
+	}
+	while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
+		;
+}
+
 static void kill_tree(const struct restore_ctx *c, pid_t top)
 {
 	const struct restore_set *rs = c->rs;
@@ -1324,11 +1374,13 @@ static void kill_tree(const struct restore_ctx *c, pid_t top)
 	kill(top, SIGKILL);
 	for (size_t i = 0; !c->new_pidns && i < rs->nr; i++)
 		kill(rs->entries[i]->pid, SIGKILL);
-	while (waitpid(top, NULL, __WALL) < 0 && errno == EINTR)
-		;
+	/* the tasks we trace first, each after its threads, then our child */
+	for (size_t i = rs->nr; i-- > 0;)
+		if (c->host_pids && c->host_pids[i] && c->host_pids[i] != top)
+			reap_task(c->host_pids[i]);
+	reap_task(top);
 	for (size_t i = 0; !c->new_pidns && i < rs->nr; i++)
-		while (waitpid(rs->entries[i]->pid, NULL, __WALL) < 0 && errno == EINTR)
-			;
+		reap_task(rs->entries[i]->pid);
 }
 
 /* A task that should be alive died without saying why (it crashed)? */
@@ -1502,7 +1554,7 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 		ret = -ENOMEM;
 		goto out;
 	}
-	if ((ret = premap_vdso_here(&c.vdso)))
+	if ((ret = premap_vdso_here(&c.vdso)) || (!c.new_pidns && (ret = wait_ids_free(&rs))))
 		goto out;
 	drop_own_images(&rs);
 	if ((pid = clone_root(&c)) < 0) {

@@ -502,6 +502,36 @@ else
 	stop inuse
 fi
 
+# ---- restore: a thread's TID taken by another process (the image edited to name a
+# sleeping process's PID): refused before anything is made, naming the thread
+name=tid-in-use
+if ! start tidu threads --threads 2; then
+	fail $name "threads did not start: $(cat "$T/tidu.out")"
+else
+	mkdir "$T/d-tidu"
+	crt dump -t "$PID" -D "$T/d-tidu"
+	stop tidu
+	sleep 100 </dev/null >/dev/null 2>&1 &
+	SP=$!
+	PIDS+=("$SP")
+	if [ "$RC" != 0 ]; then
+		fail $name "dump failed (exit $RC): $(cat "$T/err")"
+	elif ! "$BIN/img-edit" "$T/d-tidu/pstree.img" "threads[1]=$SP" >/dev/null ||
+		! "$BIN/img-edit" "$T/d-tidu/core-$PID.img" "threads[1].tid=$SP" >/dev/null; then
+		fail $name "img-edit failed"
+	else
+		crt restore -D "$T/d-tidu" -d
+		if expect_error $name "pid $PID" "its thread $SP is in use" "--new-pidns"; then
+			if [ -e "/proc/$PID" ]; then
+				fail $name "pid $PID exists after the refused restore"
+			else
+				pass $name
+			fi
+		fi
+	fi
+	kill -9 "$SP" 2>/dev/null
+fi
+
 # ---- restore: damaged images, from copies of one good dump
 DAMAGE_CASES="truncated-image corrupt-image missing-image"
 GOOD=

@@ -69,7 +69,6 @@ static void probe_thp(struct kerndat *kd)
 
 	if (enabled && size && !strstr(enabled, "[never]"))
 		kd->thp_size = strtoul(size, NULL, 10);
-	kd->thp_always = enabled && strstr(enabled, "[always]");
 	if (kd->thp_size & (kd->thp_size - 1) || kd->thp_size < (unsigned long)page_size)
 		kd->thp_size = 0;
 	free(enabled);

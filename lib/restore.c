@@ -1328,17 +1328,20 @@ static int wait_ids_free(const struct restore_set *rs)
 		for (size_t t = 0; t < rs->entries[i]->n_threads; t++) {
 			pid_t id = rs->entries[i]->threads[t];
 			struct proc_stat st;
+			bool live = false;
 
 			while (proc_parse_stat_quiet(id, &st) == 0 && now_ms() < deadline) {
-				if (st.state != 'Z' && st.state != 'X') {
-					if (t == 0)
-						break;   /* the clone says it, as for every PID */
-					return pr_err("can't restore pid %u: its thread %d is in use by another process; stop "
-						      "it, or restore into a new pid namespace (--new-pidns)",
-						      rs->entries[i]->pid, id), -EEXIST;
-				}
+				if ((live = st.state != 'Z' && st.state != 'X'))
+					break;
 				usleep(10000);
 			}
+			/* a live process at the PID: the clone says so, as for every PID */
+			if (live && t == 0)
+				break;
+			if (live)
+				return pr_err("can't restore pid %u: its thread %d is in use by another process; stop it, "
+					      "or restore into a new pid namespace (--new-pidns)", rs->entries[i]->pid, id),
+				       -EEXIST;
 		}
 	return 0;
 }

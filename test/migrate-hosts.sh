@@ -162,7 +162,7 @@ start_redis() {
 	ip -n "$D" addr del "$SVC/24" dev eth0 2>/dev/null
 	ip -n "$S" addr add "$SVC/24" dev eth0 2>/dev/null
 	ip netns exec "$S" arping -q -U -c 1 -w 1 -I eth0 "$SVC" >/dev/null 2>&1
-	ip netns exec "$S" setsid redis-server --port 6379 --bind "$SVC" --save "" --appendonly no --protected-mode no \
+	ip netns exec "$S" setsid redis-server --port 6379 --bind "$SVC" --save "" --appendonly no --protected-mode no --enable-debug-command yes \
 		--daemonize no </dev/null >"$T/$1.redis.out" 2>&1 &
 	rpid=$!
 	disown "$rpid"
@@ -315,7 +315,10 @@ for drill in receiver-killed restore-fails receiver-killed-mid-transfer; do
 	if [ "$drill" = receiver-killed-mid-transfer ]; then
 		# 200 MB more in redis: the first round streams for seconds; the receiver dies
 		# in it, before anything is frozen
-		ip netns exec "$S" redis-cli -h "$SVC" DEBUG POPULATE 200000 libcr-key 1000 >/dev/null
+		# (DEBUG needs --enable-debug-command, given at start: else nothing is added, and
+		# on a quiet machine the whole round is over before the receiver is killed)
+		ip netns exec "$S" redis-cli -h "$SVC" DEBUG POPULATE 200000 libcr-key 1000 | grep -qx OK ||
+			bad "$drill" "redis did not take DEBUG POPULATE"
 		EXTRA_PRE_DUMP="(sleep 0.5; kill -9 \$(pgrep -f 'serve --stdio -D $T/dst-$tag')) >/dev/null 2>&1 &" \
 			migrate "$tag" "${ssh_to[@]}" --remote-dir "$T/dst-$tag" --serve-arg --new-pidns
 		rc=$?

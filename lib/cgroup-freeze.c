@@ -42,14 +42,9 @@ static int set_frozen(const struct cg_freezer *fz, bool on)
 {
 	char path[PATH_MAX];
 	const char *v = fz->v2 ? (on ? "1" : "0") : (on ? "FROZEN" : "THAWED");
-	int fd, ret = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", fz->dir, fz->v2 ? "cgroup.freeze" : "freezer.state");
-	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0 || write(fd, v, strlen(v)) < 0)
-		ret = pr_perror("can't %s cgroup %s (%s)", on ? "freeze" : "thaw", fz->dir, path);
-	if (fd >= 0)
-		close(fd);
-	return ret;
+	return write_file(path, v) ? pr_perror("can't %s cgroup %s (%s)", on ? "freeze" : "thaw", fz->dir, path) : 0;
 }
 
 /* Every thread of the cgroup and its descendants, added to *tids. */

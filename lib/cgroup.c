@@ -622,16 +622,10 @@ int cgroup_load(struct img_dir *dir, PstreeEntry *const *entries, size_t nr, str
 static int write_value(const char *dir, const char *file, const char *value)
 {
 	char path[PATH_MAX];
-	int fd, ret = 0;
 
 	if (snprintf(path, sizeof(path), "%s/%s", dir, file) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
-	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
-		return -errno;
-	if (write(fd, value, strlen(value)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
+	return write_file(path, value);
 }
 
 /* Where each hierarchy's cgroups go: one base directory per controllers string. */
@@ -928,14 +922,9 @@ int cgroup_enter(const struct cgroup_image *ci, uint32_t pid)
 	if (!t)
 		return 0;
 	for (char **p = ci->procs[t->set - 1]; *p; p++) {
-		int fd = open(*p, O_WRONLY | O_CLOEXEC), ret = 0;
 		/* "0": the writer, whatever its PID is in the namespace it is in */
-		if (fd < 0 || write(fd, "0", 1) != 1)
-			ret = pr_perror("can't move pid %u into its cgroup (%s)", pid, *p);
-		if (fd >= 0)
-			close(fd);
-		if (ret)
-			return ret;
+		if (write_file(*p, "0"))
+			return pr_perror("can't move pid %u into its cgroup (%s)", pid, *p);
 	}
 	return 0;
 }

@@ -314,18 +314,9 @@ int dump_tree(const struct cr_dump_opts *uopts, bool hold_net)
 	if ((ret = scan_shared_files(&tree, &share)))
 		goto out;
 	/* a tree in its own IPC namespace takes its SysV objects along */
-	if ((ret = own_ipc = ipc_own_ns(tree.tasks[0].s.pid)) < 0 ||
-	    (own_ipc && (ret = privs_need(CAP_SYS_ADMIN, -1, "dumping the tree's own IPC namespace (setns)"))))
-		goto out;
-	ret = 0;
-	for (int i = 1; own_ipc && i < tree.nr && !ret; i++)
-		if (!tree.tasks[i].zombie && (ret = ipc_same_ns(tree.tasks[i].s.pid, tree.tasks[0].s.pid)) != 1)
-			ret = ret < 0 ? ret : (pr_err("pid %d is in another IPC namespace than the root of the tree "
-						      "(nested IPC namespaces are not supported yet)",
-						      tree.tasks[i].s.pid), -EOPNOTSUPP);
-		else
-			ret = 0;
-	if (ret || (own_ipc && (ret = ipc_dump(&dir, tree.tasks[0].s.pid))))
+	if ((ret = own_ipc = ns_own(tree.tasks[0].s.pid, "ipc")) < 0 ||
+	    (own_ipc && ((ret = privs_need(CAP_SYS_ADMIN, -1, "dumping the tree's own IPC namespace (setns)")) ||
+			 (ret = ns_check_tree(&tree, "ipc", "IPC")) || (ret = ipc_dump(&dir, tree.tasks[0].s.pid)))))
 		goto out;
 	if ((ret = netns_dump(&dir, &nd, opts.externals, opts.nr_externals)) || (ret = timens_dump(&dir, &tree)))
 		goto out;

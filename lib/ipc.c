@@ -48,34 +48,6 @@ union semun {
 	struct seminfo *__buf;
 };
 
-static int ns_ino(pid_t pid, uint64_t *ino)
-{
-	char path[64];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/proc/%d/ns/ipc", pid);
-	if (stat(path, &st))
-		return pr_perror("can't read the IPC namespace of pid %d", pid);
-	*ino = st.st_ino;
-	return 0;
-}
-
-int ipc_own_ns(pid_t pid)
-{
-	uint64_t theirs, ours;
-	int ret = ns_ino(pid, &theirs) ?: ns_ino(getpid(), &ours);
-
-	return ret ? ret : theirs != ours;
-}
-
-int ipc_same_ns(pid_t a, pid_t b)
-{
-	uint64_t x, y;
-	int ret = ns_ino(a, &x) ?: ns_ino(b, &y);
-
-	return ret ? ret : x == y;
-}
-
 static IpcPermEntry *perm_of(const struct ipc_perm *p, int id)
 {
 	IpcPermEntry *e = malloc(sizeof(*e));
@@ -608,13 +580,9 @@ static int read_sysctl(const char *path, uint64_t *v)
 static int write_sysctl(const char *path, uint64_t v)
 {
 	char val[24];
-	int fd = open(path, O_WRONLY | O_CLOEXEC), n = snprintf(val, sizeof(val), "%lu", (unsigned long)v), ret = 0;
 
-	if (fd < 0 || write(fd, val, n) != n)
-		ret = pr_perror("can't set %s to %lu", path, (unsigned long)v);
-	if (fd >= 0)
-		close(fd);
-	return ret;
+	snprintf(val, sizeof(val), "%lu", (unsigned long)v);
+	return write_file(path, val) ? pr_perror("can't set %s to %lu", path, (unsigned long)v) : 0;
 }
 
 static int restore_mq(const IpcMqEntry *q)

@@ -15,10 +15,6 @@ struct ipc_image {
 	size_t nr;
 };
 
-/* 1 if pid's IPC namespace is not ours, 0 if it is, or -errno. */
-int ipc_own_ns(pid_t pid);
-/* 1 if a and b share one IPC namespace, 0 if not, or -errno. */
-int ipc_same_ns(pid_t a, pid_t b);
 /* Save every object of pid's IPC namespace into ipc.img and ipcdata.img. */
 int ipc_dump(struct img_dir *dir, pid_t pid);
 

@@ -29,6 +29,7 @@
 #include "cr/cr.h"
 #include "dump.h"
 #include "image/image.h"
+#include "files/files.h"
 #include "log.h"
 #include "mem/page-server.h"
 #include "mm.pb-c.h"
@@ -422,17 +423,16 @@ static int tree_tcp(const pid_t *pids, size_t nr)
 
 /* ---- checks */
 
+/* The value of "KEY=VALUE" in the receiver's info text (key given with its '='). */
 static const char *info_value(const char *info, const char *key)
 {
 	static char v[256];
-	size_t kl = strlen(key);
+	const char *l = fdinfo_value(info, key);
 
-	for (const char *l = info; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
-		if (!strncmp(l, key, kl) && l[kl] == '=') {
-			snprintf(v, sizeof(v), "%.*s", (int)strcspn(l + kl + 1, "\n"), l + kl + 1);
-			return v;
-		}
-	return NULL;
+	if (!l)
+		return NULL;
+	snprintf(v, sizeof(v), "%.*s", (int)strcspn(l, "\n"), l);
+	return v;
 }
 
 static int check(struct migration *m, bool ok, const char *name, const char *fmt, ...)
@@ -460,24 +460,24 @@ static int validate(struct migration *m, const pid_t *pids, size_t nr)
 
 	if ((ret = ps_request(&m->ctl, PS_INFO, NULL, NULL, 0, &info)))
 		return ret;
-	v = info_value(info, "version");
+	v = info_value(info, "version=");
 	failed += check(m, v && !strcmp(v, CR_VERSION), "version", "libcr %s here, %s on %s", CR_VERSION,
 			v ? v : "?", m->o.to);
-	v = info_value(info, "arch");
+	v = info_value(info, "arch=");
 	failed += check(m, v && !strcmp(v, ARCH_NAME), "arch", "%s here, %s there", ARCH_NAME, v ? v : "?");
 	arch_cpu_features(&ours, &xsize);
-	v = info_value(info, "xfeatures");
+	v = info_value(info, "xfeatures=");
 	theirs = v ? strtoull(v, NULL, 0) : 0;
 	failed += check(m, !(ours & ~theirs), "cpu", "state features 0x%llx here, 0x%llx there%s",
 			(unsigned long long)ours, (unsigned long long)theirs,
 			ours & ~theirs ? " (the destination lacks some the registers need)" : "");
 	need = tree_memory(pids, nr);
-	v = info_value(info, "mem_available");
+	v = info_value(info, "mem_available=");
 	avail = v ? strtoull(v, NULL, 10) : 0;
 	failed += check(m, avail >= need, "memory", "the tree uses %llu MiB, %llu MiB available there",
 			(unsigned long long)(need >> 20), (unsigned long long)(avail >> 20));
 	if (m->o.lazy) {
-		v = info_value(info, "feature.userfaultfd");
+		v = info_value(info, "feature.userfaultfd=");
 		failed += check(m, v && !strcmp(v, "ok"), "lazy", "userfaultfd %s there", v ? v : "unknown");
 	}
 	ret = tree_tcp(pids, nr);

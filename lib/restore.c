@@ -178,9 +178,6 @@ static int load_own(struct img_dir *dir, struct task_image *t)
 
 static void free_own(struct task_image *t)
 {
-	/* reads first: a child would copy every page of the task array it wrote to */
-	if (!t->core && !t->mm && !t->fs && !t->timers.t)
-		return;
 	img_free_msg(t->core ? &t->core->base : NULL);
 	img_free_msg(t->mm ? &t->mm->base : NULL);
 	img_free_msg(t->fs ? &t->fs->base : NULL);

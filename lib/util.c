@@ -145,6 +145,17 @@ ssize_t recv_fd(int sk, void *buf, size_t len, int *fd)
 	return n;
 }
 
+int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = write_all(fd, s, strlen(s));
+	close(fd);
+	return ret ? (errno = -ret, ret) : 0;
+}
+
 char *xreadlink(const char *path)
 {
 	char buf[PATH_MAX + 1];

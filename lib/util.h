@@ -21,6 +21,9 @@ char *read_proc(pid_t pid, const char *name, size_t *len);
 /* Write/read exactly len bytes; -errno on failure, -EIO on a short transfer. */
 int write_all(int fd, const void *buf, size_t len);
 int read_all(int fd, void *buf, size_t len);
+/* Write s into an existing file (a sysctl, a cgroup or /proc control file):
+ * 0, or -errno with errno set, for the caller's message. */
+int write_file(const char *path, const char *s);
 /* readlink into a malloc'ed string. */
 char *xreadlink(const char *path);
 /* An image's path is what the kernel showed at dump: absolute, no "." or ".."

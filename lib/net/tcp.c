@@ -377,20 +377,14 @@ int tcp_restore_collect(const struct files_image *fi, bool tcp_close, const char
 			continue;
 		for (size_t k = 0; k < nr_stale && !seen; k++)
 			seen = !strcmp(stale[k], e->tcp->netlock);
-		if (!seen) {
-			char **n = realloc(stale, (nr_stale + 1) * sizeof(*n));
-			if (!n)
-				return -ENOMEM;
-			stale = n;
-			if (!(stale[nr_stale] = strdup(e->tcp->netlock)))
-				return -ENOMEM;
-			nr_stale++;
-		}
+		if (!seen && (ret = tcp_restore_replace(e->tcp->netlock)))
+			return ret;
 	}
 	return ret;
 }
 
-void tcp_restore_lock_elsewhere(void)
+/* The stale locks' names, and the connections seen, forgotten */
+static void stale_forget(void)
 {
 	seen_reset();
 	for (size_t k = 0; k < nr_stale; k++)
@@ -398,6 +392,11 @@ void tcp_restore_lock_elsewhere(void)
 	free(stale);
 	stale = NULL;
 	nr_stale = 0;
+}
+
+void tcp_restore_lock_elsewhere(void)
+{
+	stale_forget();
 }
 
 int tcp_restore_replace(const char *lock)
@@ -418,12 +417,7 @@ int tcp_restore_lock(void)
 	/* ours holds the connections now (or they come back closed): the dump's goes */
 	int ret = netlock_lock_replacing(stale, nr_stale);
 
-	seen_reset();
-	for (size_t k = 0; k < nr_stale; k++)
-		free(stale[k]);
-	free(stale);
-	stale = NULL;
-	nr_stale = 0;
+	stale_forget();
 	return ret;
 }
 

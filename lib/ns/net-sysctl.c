@@ -97,19 +97,15 @@ int netsysctl_restore(const NetnsEntry *e)
 	for (size_t i = 0; i < e->n_sysctls; i++) {
 		const NetSysctlEntry *s = e->sysctls[i];
 		char cur[VALUE_MAX], path[128];
-		int fd, ret;
+		int ret;
 
 		if ((ret = read_value(s->name, cur, sizeof(cur))))
 			return errno = -ret, pr_perror("network namespace: can't read sysctl net/%s", s->name);
 		if (!strcmp(cur, s->value))
 			continue;
 		snprintf(path, sizeof(path), "/proc/sys/net/%s", s->name);
-		if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
-			return pr_perror("network namespace: can't open sysctl net/%s", s->name);
-		ret = write_all(fd, s->value, strlen(s->value));
-		close(fd);
-		if (ret)
-			return errno = -ret, pr_perror("network namespace: can't set sysctl net/%s to %s", s->name, s->value);
+		if (write_file(path, s->value))
+			return pr_perror("network namespace: can't set sysctl net/%s to %s", s->name, s->value);
 	}
 	return 0;
 }

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "net/inet.h"
 #include "ns/net.h"
+#include "ns/ns.h"
 #include "proc/tree.h"
 #include "util.h"
 
@@ -111,18 +112,6 @@ int netns_nl_connect(struct nl_sock *sk, int protocol)
 	return netns_call(target_fd, do_connect, &a);
 }
 
-static int ns_inode(pid_t pid, uint64_t *ino)
-{
-	char path[64];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
-	if (stat(path, &st))
-		return pr_perror("can't read the network namespace of pid %d", pid);
-	*ino = st.st_ino;
-	return 0;
-}
-
 /* The external entry "net[INODE]" that names inode ino, if any. */
 static const char *external_key(uint64_t ino, const struct cr_external *ext, size_t nr_ext)
 {
@@ -137,23 +126,15 @@ static const char *external_key(uint64_t ino, const struct cr_external *ext, siz
 
 int netns_dump_prepare(const struct tree *t, const struct cr_external *ext, size_t nr_ext, struct netns_dump *nd)
 {
-	uint64_t root, ours, other;
+	uint64_t root, ours;
 	char path[64];
 	int ret;
 
 	nd->fd = -1;
 	nd->external = NULL;
-	if ((ret = ns_inode(t->tasks[0].s.pid, &root)) || (ret = ns_inode(getpid(), &ours)))
+	if ((ret = ns_ino(t->tasks[0].s.pid, "net", &root)) || (ret = ns_ino(getpid(), "net", &ours)) ||
+	    (ret = ns_check_tree(t, "net", "network")))
 		return ret;
-	for (int i = 1; i < t->nr; i++) {
-		if (t->tasks[i].zombie)
-			continue;
-		if ((ret = ns_inode(t->tasks[i].s.pid, &other)))
-			return ret;
-		if (other != root)
-			return pr_err("pid %d is in another network namespace than the root of the tree "
-				      "(nested network namespaces are not supported)", t->tasks[i].s.pid), -EOPNOTSUPP;
-	}
 	if (root == ours)
 		return 0;
 	nd->external = external_key(root, ext, nr_ext);

@@ -45,7 +45,7 @@ const struct ns_kind ns_kind_cgroup = { "cgroup", CLONE_NEWCGROUP, cgroup_dump, 
  * restore.c; a row here would do as well (dump, load, restore, free). */
 static const struct ns_kind *const kinds[] = { &ns_kind_uts, &ns_kind_cgroup, &ns_kind_mnt };
 
-static int ns_ino(pid_t pid, const char *kind, ino_t *ino)
+int ns_ino(pid_t pid, const char *kind, uint64_t *ino)
 {
 	char path[64];
 	struct stat st;
@@ -59,7 +59,7 @@ static int ns_ino(pid_t pid, const char *kind, ino_t *ino)
 
 int ns_own(pid_t pid, const char *kind)
 {
-	ino_t theirs, ours;
+	uint64_t theirs, ours;
 	int ret = ns_ino(pid, kind, &theirs) ?: ns_ino(getpid(), kind, &ours);
 
 	return ret ? ret : theirs != ours;
@@ -67,7 +67,7 @@ int ns_own(pid_t pid, const char *kind)
 
 int ns_same(pid_t a, pid_t b, const char *kind)
 {
-	ino_t x, y;
+	uint64_t x, y;
 	int ret = ns_ino(a, kind, &x) ?: ns_ino(b, kind, &y);
 
 	return ret ? ret : x == y;
@@ -132,25 +132,23 @@ int ns_fd_covered(pid_t pid, const char *fdinfo, const char *path, uint32_t *mnt
 	return 1;
 }
 
-/* Every live task in the root's namespace of this kind. */
-static int check_tree(const struct tree *t, const struct ns_kind *k, bool own)
+int ns_check_tree(const struct tree *t, const char *kind, const char *label)
 {
 	pid_t root = t->tasks[0].s.pid;
+	uint64_t ns, other;
+	int ret = ns_ino(root, kind, &ns);
 
-	for (int i = 1; i < t->nr; i++) {
+	for (int i = 1; i < t->nr && !ret; i++) {
 		pid_t pid = t->tasks[i].s.pid;
-		int same;
 
-		if (t->tasks[i].zombie)
+		if (t->tasks[i].zombie || (ret = ns_ino(pid, kind, &other)) || other == ns)
 			continue;
-		if ((same = ns_same(pid, root, k->name)) < 0)
-			return same;
-		if (!same)
-			return pr_err("pid %d is in another %s namespace than the root of the tree (pid %d)%s: only "
-				      "a namespace of the tree's root is checkpointed", pid, k->name, root,
-				      own ? "" : ", which shares ours"), -EOPNOTSUPP;
+		int own = ns_own(root, kind);
+		return pr_err("pid %d is in another %s namespace than the root of the tree (pid %d)%s: only a "
+			      "namespace of the tree's root is checkpointed (nested %s namespaces are not supported)",
+			      pid, label, root, own == 0 ? ", which shares ours" : "", label), -EOPNOTSUPP;
 	}
-	return 0;
+	return ret;
 }
 
 int ns_dump(struct img_dir *dir, const struct tree *t, const struct ns_args *a)
@@ -165,7 +163,7 @@ int ns_dump(struct img_dir *dir, const struct tree *t, const struct ns_args *a)
 
 		if (own < 0)
 			return own;
-		if ((ret = check_tree(t, k, own)))
+		if ((ret = ns_check_tree(t, k->name, k->name)))
 			return ret;
 		if (!own)
 			continue;

@@ -45,10 +45,17 @@ struct ns_set {
 	size_t nr;
 };
 
+/* The inode of pid's namespace of this kind ("mnt", "net", "ipc", "time"...): its
+ * identity; 0, or -errno with a message. */
+int ns_ino(pid_t pid, const char *kind, uint64_t *ino);
 /* 1 if pid has a namespace of this kind ("mnt", "uts"...) other than ours, 0 if not. */
 int ns_own(pid_t pid, const char *kind);
 /* 1 if a and b share the namespace of this kind, 0 if not. */
 int ns_same(pid_t a, pid_t b, const char *kind);
+/* Is every live task of t in its root's namespace of this kind?  0, or an error
+ * naming one that is not (label: the kind as the message names it, "network"...):
+ * only namespaces of the tree's root are checkpointed. */
+int ns_check_tree(const struct tree *t, const char *kind, const char *label);
 /* stat() of a path as process pid names it: through /proc/pid/root when it is in
  * a mount namespace of its own (its paths are that tree's). */
 int ns_stat_path(pid_t pid, const char *path, struct stat *st);

@@ -17,6 +17,7 @@
 #include "image/image.h"
 #include "kerndat.h"
 #include "log.h"
+#include "ns/ns.h"
 #include "ns/time.h"
 #include "proc/tree.h"
 #include "util.h"
@@ -26,18 +27,6 @@
 #endif
 
 #define NSEC 1000000000LL
-
-static int ns_ino(pid_t pid, const char *which, uint64_t *ino)
-{
-	char path[64];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, which);
-	if (stat(path, &st))
-		return -errno;
-	*ino = st.st_ino;
-	return 0;
-}
 
 static uint64_t clock_ns(clockid_t c)
 {
@@ -50,28 +39,22 @@ static uint64_t clock_ns(clockid_t c)
 int timens_dump(struct img_dir *dir, const struct tree *t)
 {
 	pid_t root = t->tasks[0].s.pid;
-	uint64_t ns = 0, ours = 0, other = 0, children = 0;
+	uint64_t ns = 0, ours = 0, children = 0;
 	TimensEntry e = TIMENS_ENTRY__INIT;
 	char *txt, *line;
 	int ret, found = 0;
 
 	/* no time namespaces on this kernel: everyone shares the one clock */
-	if (ns_ino(getpid(), "time", &ours) == -ENOENT)
+	if (access("/proc/self/ns/time", F_OK) && errno == ENOENT)
 		return 0;
-	if ((ret = ns_ino(root, "time", &ns)) || (ret = ns_ino(root, "time_for_children", &children)))
-		return errno = -ret, pr_perror("can't read the time namespace of pid %d", root);
+	if ((ret = ns_ino(getpid(), "time", &ours)) || (ret = ns_ino(root, "time", &ns)) ||
+	    (ret = ns_ino(root, "time_for_children", &children)))
+		return ret;
 	if (children != ns)
 		return pr_err("pid %d made a time namespace for its children (unshare CLONE_NEWTIME) without "
 			      "entering it: such a pending namespace can't be saved", root), -EOPNOTSUPP;
-	for (int i = 1; i < t->nr; i++) {
-		if (t->tasks[i].zombie)
-			continue;
-		if ((ret = ns_ino(t->tasks[i].s.pid, "time", &other)))
-			return errno = -ret, pr_perror("can't read the time namespace of pid %d", t->tasks[i].s.pid);
-		if (other != ns)
-			return pr_err("pid %d is in another time namespace than the root of the tree (nested time "
-				      "namespaces are not supported)", t->tasks[i].s.pid), -EOPNOTSUPP;
-	}
+	if ((ret = ns_check_tree(t, "time", "time")))
+		return ret;
 	if (ns == ours)
 		return 0;
 	if (!(txt = read_proc(root, "timens_offsets", NULL)))
@@ -160,13 +143,9 @@ int timens_restore(const TimensEntry *e)
 	offset_for(CLOCK_MONOTONIC, e->monotonic_sec, e->monotonic_nsec, e->monotonic_ns_at_dump, &ms, &mn);
 	offset_for(CLOCK_BOOTTIME, e->boottime_sec, e->boottime_nsec, e->boottime_ns_at_dump, &bs, &bn);
 	snprintf(buf, sizeof(buf), "monotonic %lld %ld\nboottime %lld %ld\n", ms, mn, bs, bn);
-	if ((fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC)) < 0)
-		return pr_perror("can't open /proc/self/timens_offsets");
-	ret = write_all(fd, buf, strlen(buf));
-	close(fd);
-	if (ret)
-		return errno = -ret, pr_perror("can't set the time namespace's offsets (monotonic %lld.%09ld s, "
-					       "boottime %lld.%09ld s)", ms, mn, bs, bn);
+	if (write_file("/proc/self/timens_offsets", buf))
+		return pr_perror("can't set the time namespace's offsets (monotonic %lld.%09ld s, "
+				 "boottime %lld.%09ld s)", ms, mn, bs, bn);
 	if ((fd = open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC)) < 0)
 		return pr_perror("can't open the new time namespace");
 	ret = setns(fd, CLONE_NEWTIME);

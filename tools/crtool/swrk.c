@@ -197,30 +197,42 @@ static int op_failed(struct swrk *s, RpcType t, int ret)
 	return reply_error(s, t, -ret, msg && msg[0] ? msg : strerror(-ret));
 }
 
+/* A dump's or restore's options mapped and its log opened: 0, or 1 with the
+ * error reply already sent (*rc: how sending it went). */
+static int begin_op(struct swrk *s, const RpcReq *req, RpcType t, const char *what, struct rpc_mapped *m, int *rc)
+{
+	char msg[1024];
+
+	if (!req->opts) {
+		snprintf(msg, sizeof(msg), "a %s request without options", what);
+		return *rc = reply_error(s, t, EINVAL, msg), 1;
+	}
+	if (rpc_opts_map(req->opts, t, s->peer, m, msg, sizeof(msg))) {
+		*rc = reply_error(s, t, EINVAL, msg);
+		rpc_opts_free(m);
+		return 1;
+	}
+	if (crtool_log_setup(m->verbosity, m->log_path)) {
+		snprintf(msg, sizeof(msg), "can't open the log file %s", req->opts->log_file);
+		*rc = reply_error(s, t, EIO, msg);
+		rpc_opts_free(m);
+		return 1;
+	}
+	s->notify = m->notify;
+	s->notify_failed = false;
+	return 0;
+}
+
 static int do_dump(struct swrk *s, const RpcReq *req, bool pre)
 {
 	RpcType t = pre ? RPC_TYPE__RPC_PRE_DUMP : RPC_TYPE__RPC_DUMP;
 	RpcResp r = RPC_RESP__INIT;
 	RpcDumpResp d = RPC_DUMP_RESP__INIT;
 	struct rpc_mapped m;
-	char msg[1024];
 	int ret;
 
-	if (!req->opts)
-		return reply_error(s, t, EINVAL, "a dump request without options");
-	if (rpc_opts_map(req->opts, t, s->peer, &m, msg, sizeof(msg))) {
-		ret = reply_error(s, t, EINVAL, msg);
-		rpc_opts_free(&m);
+	if (begin_op(s, req, t, "dump", &m, &ret))
 		return ret;
-	}
-	if (crtool_log_setup(m.verbosity, m.log_path)) {
-		snprintf(msg, sizeof(msg), "can't open the log file %s", req->opts->log_file);
-		ret = reply_error(s, t, EIO, msg);
-		rpc_opts_free(&m);
-		return ret;
-	}
-	s->notify = m.notify;
-	s->notify_failed = false;
 	m.dump.notify = notify_runtime;
 	m.dump.notify_arg = s;
 	ret = pre ? cr_pre_dump(&m.dump) : cr_dump(&m.dump);
@@ -245,24 +257,10 @@ static int do_restore(struct swrk *s, const RpcReq *req)
 	RpcResp r = RPC_RESP__INIT;
 	RpcRestoreResp rr = RPC_RESTORE_RESP__INIT;
 	struct rpc_mapped m;
-	char msg[1024];
 	int ret;
 
-	if (!req->opts)
-		return reply_error(s, t, EINVAL, "a restore request without options");
-	if (rpc_opts_map(req->opts, t, s->peer, &m, msg, sizeof(msg))) {
-		ret = reply_error(s, t, EINVAL, msg);
-		rpc_opts_free(&m);
+	if (begin_op(s, req, t, "restore", &m, &ret))
 		return ret;
-	}
-	if (crtool_log_setup(m.verbosity, m.log_path)) {
-		snprintf(msg, sizeof(msg), "can't open the log file %s", req->opts->log_file);
-		ret = reply_error(s, t, EIO, msg);
-		rpc_opts_free(&m);
-		return ret;
-	}
-	s->notify = m.notify;
-	s->notify_failed = false;
 	m.restore.notify = notify_runtime;
 	m.restore.notify_arg = s;
 	ret = cr_restore(&m.restore);

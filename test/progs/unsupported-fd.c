@@ -9,7 +9,10 @@
  *   perf_event   a software perf event counting this task's CPU clock
  *   bpf-map      a BPF array map holding 42 at key 0
  *   packet       a packet socket (AF_PACKET, SOCK_RAW)
- *   netlink      a netlink socket of a rare family (NETLINK_AUDIT)
+ *   netlink      a netlink socket of a protocol with state in the kernel
+ *                (NETLINK_AUDIT)
+ *   netlink-queued  a NETLINK_USERSOCK socket with a message waiting, sent
+ *                from fd 6 (queued netlink messages can't be saved)
  * and unix sockets in states that can't be dumped:
  *   unix-rights  a unix datagram socket with a pipe fd in flight (SCM_RIGHTS)
  *                sent from fd 6, the other end
@@ -72,6 +75,16 @@ static int make(const char *kind)
 		return socket(AF_PACKET, SOCK_RAW, 0);
 	if (!strcmp(kind, "netlink"))
 		return socket(AF_NETLINK, SOCK_RAW, NETLINK_AUDIT);
+	if (!strcmp(kind, "netlink-queued")) {
+		int r = socket(AF_NETLINK, SOCK_RAW, NETLINK_USERSOCK), w = socket(AF_NETLINK, SOCK_RAW, NETLINK_USERSOCK);
+		struct sockaddr_nl a = { .nl_family = AF_NETLINK };
+		socklen_t l = sizeof(a);
+		if (r < 0 || w < 0 || bind(r, (struct sockaddr *)&a, sizeof(a)) || getsockname(r, (struct sockaddr *)&a, &l) ||
+		    dup2(w, 6) != 6 || close(w) ||
+		    sendto(6, "waiting!", 8, 0, (struct sockaddr *)&a, sizeof(a)) != 8)
+			return -1;
+		return r;
+	}
 	if (!strcmp(kind, "unix-rights")) {
 		int sv[2], p[2];
 		char c = 'r';
@@ -152,7 +165,7 @@ int main(int argc, char **argv)
 	link_of(after, sizeof(after));
 	if (strcmp(before, after))
 		tst_fail("fd %d is %s, was %s", FD, after, before);
-	if (!strcmp(kind, "packet") || !strcmp(kind, "netlink") || !strncmp(kind, "unix-", 5)) {
+	if (!strcmp(kind, "packet") || !strncmp(kind, "netlink", 7) || !strncmp(kind, "unix-", 5)) {
 		int type = 0, want = !strncmp(kind, "unix-", 5) ? SOCK_DGRAM : SOCK_RAW;
 		socklen_t len = sizeof(type);
 		if (!strcmp(kind, "unix-queued"))
@@ -175,6 +188,10 @@ int main(int argc, char **argv)
 		memcpy(&got, CMSG_DATA(cm), sizeof(int));
 		if (fcntl(got, F_GETPIPE_SZ) <= 0)
 			tst_fail("the fd in flight is not the pipe");
+	} else if (!strcmp(kind, "netlink-queued")) {
+		char buf[16];
+		if (recv(FD, buf, sizeof(buf), MSG_DONTWAIT) != 8 || memcmp(buf, "waiting!", 8))
+			tst_fail("the waiting netlink message is gone: %s", strerror(errno));
 	} else if (!strcmp(kind, "unix-queued")) {
 		char buf[8];
 		int c = accept(FD, NULL, NULL);

@@ -17,6 +17,7 @@
 #include "files/files.h"
 #include "log.h"
 #include "net/inet.h"
+#include "net/sk-filter.h"
 #include "util.h"
 
 #define MAX_MCAST_SOURCES 64
@@ -246,10 +247,33 @@ static int set_bytes(ProtobufCBinaryData *b, const void *p, size_t len)
 	return 0;
 }
 
+/* A socket never bound nor connected (made for an ioctl, or to be bound later)
+ * is in no table sock_diag walks: what it says of the others is known of it. */
+static bool unbound(int sk, uint32_t family, uint32_t proto, uint64_t ino, struct inet_diag_sk *d)
+{
+	struct sockaddr_storage ss;
+	socklen_t l = sizeof(ss);
+
+	if ((family != AF_INET && family != AF_INET6) || getsockname(sk, (struct sockaddr *)&ss, &l))
+		return false;
+	if (ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port : ((struct sockaddr_in6 *)&ss)->sin6_port))
+		return false;   /* bound: it should have been listed */
+	l = sizeof(ss);
+	if (!getpeername(sk, (struct sockaddr *)&ss, &l) || errno != ENOTCONN)
+		return false;
+	memset(d, 0, sizeof(*d));
+	d->ino = ino;
+	d->family = family;
+	d->protocol = proto;
+	d->state = INET_TCP_CLOSE;
+	return true;
+}
+
 static int inet_dump(const struct fd_dump_ctx *c, FdinfoEntry *fe)
 {
 	InetSkEntry *e = malloc(sizeof(*e));
 	const struct inet_diag_sk *d;
+	struct inet_diag_sk fresh;
 	uint32_t dom = 0, type = 0, proto = 0;
 	size_t alen;
 	char who[64];
@@ -277,7 +301,9 @@ static int inet_dump(const struct fd_dump_ctx *c, FdinfoEntry *fe)
 		ret = -EOPNOTSUPP;
 		goto out;
 	}
-	if (!(d = inet_diag_find(c->st.st_ino, &err))) {
+	if (!(d = inet_diag_find(c->st.st_ino, &err)) && !err && unbound(sk, dom, proto, c->st.st_ino, &fresh))
+		d = &fresh;
+	if (!d) {
 		ret = err ? err : (pr_err("%s: socket:[%lu] is not in sock_diag's list: is the process in another "
 					  "network namespace? (run crtool inside it)", who, (unsigned long)c->st.st_ino),
 				   -ENOENT);
@@ -294,7 +320,7 @@ static int inet_dump(const struct fd_dump_ctx *c, FdinfoEntry *fe)
 	e->dst_port = d->dport;
 	if ((ret = set_bytes(&e->src_addr, d->src, alen)) || (ret = set_bytes(&e->dst_addr, d->dst, alen)))
 		goto out;
-	if ((ret = dump_opts(sk, d, e->opts, who)))
+	if ((ret = dump_opts(sk, d, e->opts, who)) || (ret = sk_filter_dump(sk, who, &e->opts->filter)))
 		goto out;
 	if (proto == IPPROTO_UDP)
 		ret = dump_mcast(sk, e);
@@ -426,6 +452,12 @@ static int opts_after(int sk, const InetSkEntry *e, unsigned fd)
 		if (setsockopt(sk, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)))
 			return pr_perror("fd %u: can't set SO_LINGER", fd);
 	}
+	if (o->filter) {
+		char who[32];
+		snprintf(who, sizeof(who), "fd %u", fd);
+		if ((ret = sk_filter_restore(sk, o->filter, who)))
+			return ret;
+	}
 	if (e->protocol == IPPROTO_TCP &&
 	    ((ret = set_int(sk, IPPROTO_TCP, TCP_NODELAY, o->nodelay, "TCP_NODELAY", fd)) ||
 	     (ret = set_int(sk, IPPROTO_TCP, TCP_KEEPIDLE, o->keepidle, "TCP_KEEPIDLE", fd)) ||
@@ -532,6 +564,8 @@ static int inet_validate(const FdinfoEntry *fe)
 	    (e->opts->bind_dev && strlen(e->opts->bind_dev) >= IFNAMSIZ) ||
 	    e->opts->rcvbuf > INT32_MAX || e->opts->sndbuf > INT32_MAX)
 		return pr_err("fdinfo: fd %u is an inet socket with invalid addresses, state or options", fe->fd), -EINVAL;
+	if (e->opts->filter && sk_filter_validate(e->opts->filter, "fdinfo: an inet socket"))
+		return -EINVAL;
 	for (size_t i = 0; i < e->n_mcast; i++) {
 		const InetMcastEntry *m = e->mcast[i];
 		if (m->group.len != alen || m->n_sources > MAX_MCAST_SOURCES)

@@ -24,6 +24,7 @@
 #include <dirent.h>
 #include "files/files.h"
 #include "log.h"
+#include "net/sk-filter.h"
 #include "net/unix-diag.h"
 #include "util.h"
 
@@ -414,7 +415,7 @@ static int unix_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 {
 	struct unix_diag d;
 	UnixSkEntry *u;
-	char name[300];
+	char name[300], who[400];
 	int ret, sk = -1;
 
 	if ((ret = unix_diag_get(c->st.st_ino, &d)))
@@ -495,6 +496,9 @@ static int unix_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 			     strerror(-ret)), ret);
 		goto out;
 	}
+	snprintf(who, sizeof(who), "pid %d: fd %d: unix socket %s", c->pid, c->fd, name);
+	if ((ret = sk_filter_dump(sk, who, &u->opts->filter)))
+		goto out;
 	if (!get_int(sk, SO_PEEK_OFF, &ret) && ret >= 0) {
 		u->opts->has_peek_off = true;
 		u->opts->peek_off = ret;
@@ -985,6 +989,11 @@ static int restore_opts(int fd, const UnixSkOpts *o, uint32_t n)
 		if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)))
 			return pr_perror("fd %u: can't set SO_SNDTIMEO", n);
 	}
+	if (o->filter) {
+		char who[32];
+		snprintf(who, sizeof(who), "fd %u", n);
+		return sk_filter_restore(fd, o->filter, who);
+	}
 	return 0;
 }
 
@@ -1076,6 +1085,8 @@ static int unix_validate(const FdinfoEntry *e)
 
 	if (!u || !u->opts)
 		return pr_err("fdinfo: fd %u is a unix socket without its record", e->fd), -EINVAL;
+	if (u->opts->filter && sk_filter_validate(u->opts->filter, "fdinfo: a unix socket"))
+		return -EINVAL;
 	if (u->type != SOCK_STREAM && u->type != SOCK_DGRAM && u->type != SOCK_SEQPACKET)
 		return pr_err("fdinfo: fd %u: unix socket of type %u", e->fd, u->type), -EINVAL;
 	if (u->state != TCP_ESTABLISHED && u->state != TCP_CLOSE && u->state != TCP_LISTEN)

@@ -4,25 +4,32 @@
  *          SO_BROADCAST, SO_RCVBUF 65536, O_NONBLOCK, member of 239.1.2.3 on lo
  *          and of 239.1.2.4 for one source only
  *   fd 21  UDP IPv4 connected to fd 20 (bound where connect put it)
- *   fd 22  UDP IPv6 bound to [::1], IPV6_V6ONLY, SO_BINDTODEVICE lo
+ *   fd 22  UDP IPv6 bound to [::1], IPV6_V6ONLY, SO_BINDTODEVICE lo, a classic
+ *          BPF filter (SO_ATTACH_FILTER) that drops datagrams under 8 bytes
  *   fd 23  TCP IPv4 listening on 127.0.0.1 (backlog 7), SO_KEEPALIVE,
  *          TCP_NODELAY, keepalive 99/13/4, SO_SNDBUF 100000, SO_LINGER 3 s
  *   fd 24  TCP IPv6 listening on [::] with IPV6_V6ONLY off, O_NONBLOCK
  *   fd 25  TCP IPv4 bound, not listening
+ *   fd 26  UDP IPv4 never bound (one made for ioctls), O_NONBLOCK
+ *   fd 27  TCP IPv6 never bound, TCP_NODELAY
  * After CHECK: the same addresses and options; datagrams flow between 20 and
- * 21 both ways; the listeners accept connections; fd 25 can still listen.
+ * 21 both ways; fd 22 takes a long datagram and its filter drops a short one;
+ * the listeners accept connections; fd 25 can still listen; fd 26 answers
+ * SIOCGIFINDEX for lo and is still unbound; fd 27 connects to fd 24.
  */
 #include "tst.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -124,6 +131,15 @@ int main(int argc, char **argv)
 	put(22, IPPROTO_IPV6, IPV6_V6ONLY, 1);
 	CHECK(!setsockopt(22, SOL_SOCKET, SO_BINDTODEVICE, "lo", 2));
 	CHECK(!bind(22, (struct sockaddr *)&lo6, sizeof(lo6)));
+	/* the filter sees the UDP header (8 bytes) and the payload */
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 16, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0xffff),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_fprog prog = { .len = 4, .filter = code };
+	CHECK(!setsockopt(22, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)));
 
 	at(socket(AF_INET, SOCK_STREAM, 0), 23);
 	put(23, SOL_SOCKET, SO_KEEPALIVE, 1);
@@ -143,8 +159,12 @@ int main(int argc, char **argv)
 	at(socket(AF_INET, SOCK_STREAM, 0), 25);
 	CHECK(!bind(25, (struct sockaddr *)&lo, sizeof(lo)));
 
-	int fl[6], rcv20 = opt(20, SOL_SOCKET, SO_RCVBUF), snd23 = opt(23, SOL_SOCKET, SO_SNDBUF);
-	for (int i = 0; i < 6; i++)
+	at(socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0), 26);
+	at(socket(AF_INET6, SOCK_STREAM, 0), 27);
+	put(27, IPPROTO_TCP, TCP_NODELAY, 1);
+
+	int fl[8], rcv20 = opt(20, SOL_SOCKET, SO_RCVBUF), snd23 = opt(23, SOL_SOCKET, SO_SNDBUF);
+	for (int i = 0; i < 8; i++)
 		fl[i] = fcntl(20 + i, F_GETFL);
 	names(&before);
 
@@ -174,6 +194,24 @@ int main(int argc, char **argv)
 	getsockopt(22, SOL_SOCKET, SO_BINDTODEVICE, dev, &l);
 	if (!opt(22, IPPROTO_IPV6, IPV6_V6ONLY) || strcmp(dev, "lo"))
 		tst_fail("fd 22: v6only %d, device '%s'", opt(22, IPPROTO_IPV6, IPV6_V6ONLY), dev);
+	socklen_t insns = 0;
+	if (getsockopt(22, SOL_SOCKET, SO_GET_FILTER, NULL, &insns) || insns != 4)
+		tst_fail("fd 22: a filter of %u instructions, want 4", insns);
+	{
+		struct sockaddr_in6 a22;
+		char got[32];
+		int s6 = socket(AF_INET6, SOCK_DGRAM, 0);
+		l = sizeof(a22);
+		CHECK(!getsockname(22, (struct sockaddr *)&a22, &l));
+		CHECK(sendto(s6, "tiny", 4, 0, (struct sockaddr *)&a22, l) == 4);
+		CHECK(sendto(s6, "long enough!", 12, 0, (struct sockaddr *)&a22, l) == 12);
+		close(s6);
+		tst_sleep_ms(20);
+		if (recv(22, got, sizeof(got), MSG_DONTWAIT) != 12 || memcmp(got, "long enough!", 12))
+			tst_fail("fd 22 did not get the long datagram first (its filter): %s", strerror(errno));
+		if (recv(22, got, sizeof(got), MSG_DONTWAIT) != -1)
+			tst_fail("fd 22's filter let the short datagram through");
+	}
 	l = sizeof(lg);
 	getsockopt(23, SOL_SOCKET, SO_LINGER, &lg, &l);
 	if (!opt(23, SOL_SOCKET, SO_KEEPALIVE) || !opt(23, IPPROTO_TCP, TCP_NODELAY) ||
@@ -185,6 +223,21 @@ int main(int argc, char **argv)
 	if (opt(24, IPPROTO_IPV6, IPV6_V6ONLY) || opt(24, SOL_SOCKET, SO_ACCEPTCONN) != 1 ||
 	    opt(25, SOL_SOCKET, SO_ACCEPTCONN) != 0)
 		tst_fail("fd 24/25 differ");
+	for (int i = 6; i < 8; i++)
+		if (fcntl(20 + i, F_GETFL) != fl[i])
+			tst_fail("fd %d: flags %#o, were %#o", 20 + i, fcntl(20 + i, F_GETFL), fl[i]);
+	if (opt(26, SOL_SOCKET, SO_TYPE) != SOCK_DGRAM || opt(26, SOL_SOCKET, SO_DOMAIN) != AF_INET ||
+	    opt(27, SOL_SOCKET, SO_TYPE) != SOCK_STREAM || opt(27, SOL_SOCKET, SO_DOMAIN) != AF_INET6 ||
+	    !opt(27, IPPROTO_TCP, TCP_NODELAY))
+		tst_fail("fd 26/27 are not the unbound UDP and TCP sockets they were");
+	{
+		struct ifreq ifr = { 0 };
+		struct sockaddr_in6 self;
+		strcpy(ifr.ifr_name, "lo");
+		CHECK(!ioctl(26, SIOCGIFINDEX, &ifr) && ifr.ifr_ifindex == (int)if_nametoindex("lo"));
+		l = sizeof(self);
+		CHECK(!getsockname(27, (struct sockaddr *)&self, &l) && !self.sin6_port);
+	}
 
 	/* datagrams both ways */
 	char buf[16];
@@ -213,5 +266,18 @@ int main(int argc, char **argv)
 		close(c);
 	}
 	CHECK(!listen(25, 1));
+	{
+		struct sockaddr_in6 la, to6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+		int a;
+		l = sizeof(la);
+		getsockname(24, (struct sockaddr *)&la, &l);
+		to6.sin6_port = la.sin6_port;
+		if (connect(27, (struct sockaddr *)&to6, sizeof(to6)))
+			tst_fail("fd 27 can't connect to fd 24: %s", strerror(errno));
+		tst_sleep_ms(10);
+		if ((a = accept(24, NULL, NULL)) < 0)
+			tst_fail("fd 24 does not accept fd 27: %s", strerror(errno));
+		close(a);
+	}
 	tst_pass();
 }

@@ -5,7 +5,8 @@
  *              fd 20 a dup() of 10
  *   fds 12/13  datagram pair: 5 datagrams 12 -> 13 (sizes 1, 100, 0, 5000,
  *              7), 2 the other way; SO_RCVTIMEO on 13, SO_REUSEADDR and
- *              SO_KEEPALIVE on 12; SO_PRIORITY 5 on 14
+ *              SO_KEEPALIVE on 12; SO_PRIORITY 5 on 14; on 13 a locked classic
+ *              BPF filter that drops datagrams of exactly 13 bytes
  *   fds 14/15  seqpacket pair: 3 messages each way; 14 shut down for
  *              writing (SHUT_WR), 15 for reading (SHUT_RD)
  *   fd 16      stream socket whose peer wrote 2000 bytes and closed
@@ -19,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/kcmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -150,6 +152,17 @@ int main(int argc, char **argv)
 	v = 5;
 	if (setsockopt(14, SOL_SOCKET, SO_PRIORITY, &v, sizeof(v)))
 		tst_fail("SO_PRIORITY: %s", strerror(errno));
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 13, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+		BPF_STMT(BPF_RET | BPF_K, 0xffff),
+	};
+	struct sock_fprog prog = { .len = 4, .filter = code };
+	v = 1;
+	if (setsockopt(13, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) ||
+	    setsockopt(13, SOL_SOCKET, SO_LOCK_FILTER, &v, sizeof(v)))
+		tst_fail("SO_ATTACH_FILTER: %s", strerror(errno));
 	struct timeval tv0;   /* the kernel keeps it in jiffies: compare with what it reports */
 	socklen_t tl = sizeof(tv0);
 	getsockopt(13, SOL_SOCKET, SO_RCVTIMEO, &tv0, &tl);
@@ -203,6 +216,11 @@ int main(int argc, char **argv)
 	expect_empty(12);
 	check_pair(12, 13);
 	check_pair(13, 12);
+	socklen_t insns = 0;
+	if (getsockopt(13, SOL_SOCKET, SO_GET_FILTER, NULL, &insns) || insns != 4 || !getint(13, SO_LOCK_FILTER))
+		tst_fail("fd 13: a filter of %u instructions (locked %d), want 4, locked", insns, getint(13, SO_LOCK_FILTER));
+	send_all(12, "thirteen byte", 13);
+	expect_empty(13);   /* its filter dropped it */
 
 	/* seqpacket with its shutdowns */
 	expect_msg(15, "seq-a1", 6);

@@ -9,6 +9,8 @@
  *   perf_event   a software perf event counting this task's CPU clock
  *   bpf-map      a BPF array map holding 42 at key 0
  *   packet       a packet socket (AF_PACKET, SOCK_RAW)
+ *   sk-ebpf      a UDP socket with an eBPF program attached (SO_ATTACH_BPF),
+ *                which the kernel can't give back as it can a classic filter
  *   netlink      a netlink socket of a protocol with state in the kernel
  *                (NETLINK_AUDIT)
  *   netlink-queued  a NETLINK_USERSOCK socket with a message waiting, sent
@@ -73,6 +75,20 @@ static int make(const char *kind)
 	}
 	if (!strcmp(kind, "packet"))
 		return socket(AF_PACKET, SOCK_RAW, 0);
+	if (!strcmp(kind, "sk-ebpf")) {
+		/* r0 = 0xffff (keep the packet); exit */
+		struct bpf_insn code[] = {
+			{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0xffff },
+			{ .code = BPF_JMP | BPF_EXIT },
+		};
+		union bpf_attr a = { .prog_type = BPF_PROG_TYPE_SOCKET_FILTER, .insn_cnt = 2,
+				     .insns = (uintptr_t)code, .license = (uintptr_t)"GPL" };
+		int prog = bpf(BPF_PROG_LOAD, &a), s = socket(AF_INET, SOCK_DGRAM, 0);
+		if (prog < 0 || s < 0 || setsockopt(s, SOL_SOCKET, SO_ATTACH_BPF, &prog, sizeof(prog)))
+			return -1;
+		close(prog);
+		return s;
+	}
 	if (!strcmp(kind, "netlink"))
 		return socket(AF_NETLINK, SOCK_RAW, NETLINK_AUDIT);
 	if (!strcmp(kind, "netlink-queued")) {
@@ -165,8 +181,9 @@ int main(int argc, char **argv)
 	link_of(after, sizeof(after));
 	if (strcmp(before, after))
 		tst_fail("fd %d is %s, was %s", FD, after, before);
-	if (!strcmp(kind, "packet") || !strncmp(kind, "netlink", 7) || !strncmp(kind, "unix-", 5)) {
-		int type = 0, want = !strncmp(kind, "unix-", 5) ? SOCK_DGRAM : SOCK_RAW;
+	if (!strcmp(kind, "packet") || !strncmp(kind, "netlink", 7) || !strncmp(kind, "unix-", 5) ||
+	    !strcmp(kind, "sk-ebpf")) {
+		int type = 0, want = !strncmp(kind, "unix-", 5) || !strcmp(kind, "sk-ebpf") ? SOCK_DGRAM : SOCK_RAW;
 		socklen_t len = sizeof(type);
 		if (!strcmp(kind, "unix-queued"))
 			want = SOCK_STREAM;

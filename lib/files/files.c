@@ -223,12 +223,13 @@ static int dump_one(const struct fd_dump_ctx *c, struct img *img)
 static int collect_one(pid_t pid, int fd, struct fd_dump_ctx *c);
 
 /* Kinds a file in flight may be: restoring them makes an equal open file in the
- * receiving process by themselves (no peer, pipe partner or target fds to find). */
+ * receiving process by themselves (no peer or target fds to find), or, for a
+ * pipe, with the other end only where the socket's owner has it. */
 static bool in_flight_kind_ok(FdKind k)
 {
 	return k == FD_KIND__FD_REG || k == FD_KIND__FD_CHR || k == FD_KIND__FD_MEMFD || k == FD_KIND__FD_EVENTFD ||
 	       k == FD_KIND__FD_SIGNALFD || k == FD_KIND__FD_TIMERFD || k == FD_KIND__FD_INOTIFY ||
-	       k == FD_KIND__FD_MQUEUE;
+	       k == FD_KIND__FD_MQUEUE || k == FD_KIND__FD_PIPE;
 }
 
 int files_dump_in_flight(const struct fd_dump_ctx *owner, int local_fd, uint32_t msg, FdinfoEntry *sock)
@@ -273,6 +274,18 @@ int files_dump_in_flight(const struct fd_dump_ctx *owner, int local_fd, uint32_t
 			      "not open in the process: that can't be checkpointed yet", owner->pid, owner->fd,
 			      ops ? ops->name : kind, lc.link), -EOPNOTSUPP);
 		goto out;
+	}
+	if (ops->kind == FD_KIND__FD_PIPE) {
+		/* made again with its bytes, and joined to the owner's fds of it: nobody
+		 * else may hold it (another process would be left with a pipe of its own) */
+		pid_t other = files_pipe_held_elsewhere(owner->scan, owner->pid, lc.st.st_dev, lc.st.st_ino, lc.link);
+		if (other) {
+			ret = other < 0 ? other
+					: (pr_err("pid %d: fd %d: a pipe (%s) is in flight (SCM_RIGHTS) in the unix socket's "
+						  "queue, and process %d has it open too: that can't be checkpointed yet",
+						  owner->pid, owner->fd, lc.link, other), -EOPNOTSUPP);
+			goto out;
+		}
 	}
 	ret = ops->dump(&lc, e);
 out:
@@ -449,6 +462,8 @@ static int validate_in_flight(const struct files_image *fi, const FdinfoEntry *e
 					      e->fd, file->dup_of), -EINVAL;
 		} else if (ops_by_kind(file->kind)->validate(file))
 			return -EINVAL;
+		else if (file->kind == FD_KIND__FD_PIPE && (file->pipe->external || !file->pipe->has_size))
+			return pr_err("%s: fd %u: a pipe in flight without its size and bytes", img, e->fd), -EINVAL;
 	}
 	return 0;
 }
@@ -461,6 +476,10 @@ int files_restore_in_flight(struct files_image *fi, const FdinfoEntry *file, boo
 	*own = false;
 	if (file->has_dup_of)
 		return file->dup_of;   /* in place: the queues are sent once every fd is */
+	if (file->kind == FD_KIND__FD_PIPE) {
+		*own = (fd = pipe_restore_in_flight(fi, file)) >= 0;
+		return fd;
+	}
 	fd = files_kind_restore(fi, file, &inherited);
 	*own = fd >= 0 && !inherited;
 	return fd;

@@ -147,6 +147,10 @@ int files_getfd(pid_t pid, int fd);
 int reopen_fd(int fd, int flags);
 /* Read the bytes waiting in a pipe (or FIFO) of pid at fd, leaving them in place. */
 int pipe_peek(pid_t pid, int fd, uint32_t *size, ProtobufCBinaryData *data);
+/* A pipe end in flight to a unix socket of the process: the pipe its fds have,
+ * or a new one with the saved bytes; an fd of our own to send, or -errno.  Once
+ * every fd is in place (the pipe's ends may be at their numbers). */
+int pipe_restore_in_flight(struct files_image *fi, const FdinfoEntry *e);
 /* Size a new pipe and put the saved bytes into it through its write end. */
 int pipe_refill(int wfd, uint32_t size, const ProtobufCBinaryData *data, const char *what);
 /* Set the file status flags (O_NONBLOCK, O_APPEND, ...) an fd had. */
@@ -163,6 +167,12 @@ int files_share_scan(const pid_t *pids, int nr_pids, struct share_scan **out);
 /* What the scan found of fd of the order'th process (all zero when not shared). */
 struct share_info files_share_lookup(const struct share_scan *s, int order, int fd);
 void files_share_free(struct share_scan *s);
+/* Dump: for a pipe in flight to owner's socket (link "pipe:[N]"), a process other
+ * than the owner that has the pipe open, in the tree or outside it (the
+ * owner's own fds count as elsewhere when other processes share them); 0 if
+ * none; -errno. */
+pid_t files_pipe_held_elsewhere(const struct share_scan *s, pid_t owner, uint64_t dev, uint64_t ino,
+				const char *link);
 /* Dump: a process of the tree that holds the file (dev, ino), or 0. */
 pid_t files_share_holder(const struct share_scan *s, uint64_t dev, uint64_t ino);
 /* Restore: the entry that makes the i'th shared description (NULL past the last), whichever

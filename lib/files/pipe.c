@@ -172,6 +172,30 @@ static int pipe_restore(struct files_image *fi, const FdinfoEntry *e, bool *inhe
 	return fd;
 }
 
+int pipe_restore_in_flight(struct files_image *fi, const FdinfoEntry *e)
+{
+	struct pipe_rst *p = pipe_get(fi, e);
+	int k = (e->flags & O_ACCMODE) == O_WRONLY, fd;
+
+	if (!p)
+		return -EIO;
+	/* an end pipe2() made and no fd took; else a new description of the pipe
+	 * through any end it has (never one of the fds': each is its own) */
+	if ((e->flags & O_ACCMODE) != O_RDWR && p->end[k] >= 0) {
+		fd = p->end[k];
+		p->end[k] = -1;
+	} else {
+		int via = p->end[0] >= 0 ? p->end[0] : p->end[1] >= 0 ? p->end[1] : p->first[0] >= 0 ? p->first[0] : p->first[1];
+		if ((fd = reopen_fd(via, (e->flags & O_ACCMODE) | O_CLOEXEC)) < 0)
+			return pr_perror("can't open pipe:[%lu] again for a file in flight", (unsigned long)e->pipe->ino);
+	}
+	if (files_set_fl(fd, e->flags)) {
+		close(fd);
+		return -EIO;
+	}
+	return fd;
+}
+
 static int pipe_validate(const FdinfoEntry *e)
 {
 	const PipeEntry *p = e->pipe;

@@ -274,6 +274,56 @@ pid_t files_share_holder(const struct share_scan *s, uint64_t dev, uint64_t ino)
 	return 0;
 }
 
+pid_t files_pipe_held_elsewhere(const struct share_scan *s, pid_t owner, uint64_t dev, uint64_t ino,
+				const char *link)
+{
+	struct dirent *pe;
+	pid_t found = 0;
+	DIR *procs;
+
+	bool owners = false, outside = false;
+
+	for (size_t i = 0; s && i < s->nr; i++) {
+		const struct share_rec *r = &s->recs[i];
+		if (r->dev != dev || r->own_ino != ino)
+			continue;
+		if (r->pid != owner || r->info.id)
+			return r->pid;
+		owners = true;
+		outside |= r->info.outside;
+	}
+	if (owners && !outside)
+		return 0;   /* the owner's alone: the scan asked everybody outside */
+	/* in no fd of the tree: whether a process outside has an end of it */
+	if (!(procs = opendir("/proc")))
+		return pr_perror("can't list /proc");
+	while (!found && (pe = readdir(procs))) {
+		pid_t other = atoi(pe->d_name);
+		char path[64];
+		struct dirent *fe;
+		DIR *fds;
+
+		if (other <= 0 || other == getpid() || other == owner)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd", other);
+		if (!(fds = opendir(path)))
+			continue;
+		while (!found && (fe = readdir(fds))) {
+			char fdpath[340], l[64];
+			ssize_t n;
+
+			snprintf(fdpath, sizeof(fdpath), "%s/%s", path, fe->d_name);
+			if (fe->d_name[0] != '.' && (n = readlink(fdpath, l, sizeof(l) - 1)) > 0) {
+				l[n] = 0;
+				found = strcmp(l, link) ? 0 : other;
+			}
+		}
+		closedir(fds);
+	}
+	closedir(procs);
+	return found;
+}
+
 void files_share_free(struct share_scan *s)
 {
 	for (size_t i = 0; s && i < s->nr; i++)

@@ -997,10 +997,12 @@ static int restore_opts(int fd, const UnixSkOpts *o, uint32_t n)
 	return 0;
 }
 
+/* Files in flight that join fds of the process (the same description, or an end
+ * of one of its pipes): sent once every fd is in place. */
 static bool in_flight_fds_of_process(const FdinfoEntry *e)
 {
 	for (size_t i = 0; i < e->n_in_flight; i++)
-		if (e->in_flight[i]->file->has_dup_of)
+		if (e->in_flight[i]->file->has_dup_of || e->in_flight[i]->file->kind == FD_KIND__FD_PIPE)
 			return true;
 	return false;
 }

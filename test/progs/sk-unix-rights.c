@@ -9,11 +9,18 @@
  *   fds 12/13  datagram pair; queued 12 -> 13: a message with the read end of
  *              nothing but a memfd holding 5000 bytes, then an empty message
  *              carrying fd 20 again, then one with no file
+ *   fds 14/15  datagram pair; queued 14 -> 15, pipes in flight: "alone" with
+ *              the read end of a pipe holding "in the pipe" whose write end is
+ *              closed; "half" with the O_NONBLOCK write end of a pipe whose read
+ *              end the process keeps at fd 21, holding "before"; "both" with
+ *              both ends of an empty pipe of 128 KiB
  * After CHECK: every message and byte in order, each file on the message it
  * was sent with: the kept one is fd 20's description (kcmp), the others have
- * their contents, offsets, flags and counter.
-
- * (A kind that can't be in flight alone, a pipe: test/errors.sh unix-rights.)
+ * their contents, offsets, flags and counter; the pipes are joined as they
+ * were (what the received write end writes, fd 21 reads after "before"; the
+ * lone read end gives its bytes, then the end of the pipe), with their sizes.
+ *
+ * (A pipe in flight that another process holds too: test/errors.sh unix-rights.)
  */
 #include "tst.h"
 
@@ -140,6 +147,22 @@ int main(int argc, char **argv)
 	send_fds(12, "", 0, (int[]){ 20 }, 1);
 	send_fds(12, "last", 4, NULL, 0);
 
+	pair(SOCK_DGRAM, 14, 15);
+	int p1e[2], p2e[2], p3e[2];
+	if (pipe(p1e) || pipe(p2e) || pipe(p3e) || write(p1e[1], "in the pipe", 11) != 11 ||
+	    write(p2e[1], "before", 6) != 6 || dup2(p2e[0], 21) != 21 || fcntl(p2e[1], F_SETFL, O_NONBLOCK) ||
+	    fcntl(p3e[0], F_SETPIPE_SZ, 131072) != 131072)
+		tst_fail("pipes: %s", strerror(errno));
+	send_fds(14, "alone", 5, (int[]){ p1e[0] }, 1);
+	send_fds(14, "half", 4, (int[]){ p2e[1] }, 1);
+	send_fds(14, "both", 4, (int[]){ p3e[0], p3e[1] }, 2);
+	for (int i = 0; i < 2; i++) {
+		close(p1e[i]);
+		close(p3e[i]);
+	}
+	close(p2e[0]);
+	close(p2e[1]);
+
 	tst_ready();
 	tst_wait_check();
 	if (tst_corrupting())
@@ -175,5 +198,24 @@ int main(int argc, char **argv)
 		tst_fail("files came with a datagram sent without any");
 	expect_empty(13);
 	expect_file(20, "kept-file", 2, O_RDWR);
+
+	/* the pipes */
+	char pb[32] = "";
+	if (recv_fds(15, "alone", 5, r) != 1 || read(r[0], pb, sizeof(pb)) != 11 || memcmp(pb, "in the pipe", 11) ||
+	    read(r[0], pb, sizeof(pb)) != 0)
+		tst_fail("the lone pipe end in flight does not give 'in the pipe' and then its end: '%s'", pb);
+	close(r[0]);
+	if (recv_fds(15, "half", 4, r) != 1 || !(fcntl(r[0], F_GETFL) & O_NONBLOCK) || (fcntl(r[0], F_GETFL) & O_ACCMODE) != O_WRONLY)
+		tst_fail("the write end in flight is not the O_NONBLOCK write end it was");
+	if (write(r[0], "after", 5) != 5 || read(21, pb, sizeof(pb)) != 11 || memcmp(pb, "beforeafter", 11))
+		tst_fail("fd 21 and the write end in flight are not one pipe any more: '%.11s'", pb);
+	close(r[0]);
+	if (recv_fds(15, "both", 4, r) != 2 || fcntl(r[0], F_GETPIPE_SZ) != 131072)
+		tst_fail("the pipe with both ends in flight lost them or its size");
+	if (write(r[1], "x", 1) != 1 || read(r[0], pb, 1) != 1 || pb[0] != 'x')
+		tst_fail("the two ends in flight are not one pipe");
+	close(r[0]);
+	close(r[1]);
+	expect_empty(15);
 	tst_pass();
 }

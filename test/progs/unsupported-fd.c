@@ -16,8 +16,10 @@
  *   netlink-queued  a NETLINK_USERSOCK socket with a message waiting, sent
  *                from fd 6 (queued netlink messages can't be saved)
  * and unix sockets in states that can't be dumped:
- *   unix-rights  a unix datagram socket with a pipe fd in flight (SCM_RIGHTS)
- *                sent from fd 6, the other end
+ *   unix-rights  a unix datagram socket with a unix socket in flight
+ *                (SCM_RIGHTS) sent from fd 6, the other end
+ *   unix-rights-pipe  the same with a pipe's read end in flight, whose write
+ *                end a child process holds (the only one this program forks)
  *   unix-queued  a listening socket with a connection from fd 6 not yet
  *                accepted, holding 5 bytes
  *   unix-relative  a datagram socket bound to a relative path (in /tmp)
@@ -37,6 +39,8 @@
 #include <string.h>
 #include <linux/netlink.h>
 #include <stddef.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -101,7 +105,7 @@ static int make(const char *kind)
 			return -1;
 		return r;
 	}
-	if (!strcmp(kind, "unix-rights")) {
+	if (!strncmp(kind, "unix-rights", 11)) {
 		int sv[2], p[2];
 		char c = 'r';
 		union {
@@ -111,8 +115,23 @@ static int make(const char *kind)
 		struct iovec iov = { &c, 1 };
 		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
 		struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-		if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) || pipe(p) || dup2(sv[1], 6) != 6)
+		bool pipe_kind = !strcmp(kind, "unix-rights-pipe");
+		if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) || (pipe_kind ? pipe(p) : socketpair(AF_UNIX, SOCK_STREAM, 0, p)) ||
+		    dup2(sv[1], 6) != 6)
 			return -1;
+		if (pipe_kind) {
+			pid_t child = fork();
+			if (child < 0)
+				return -1;
+			if (!child) {
+				/* holds the write end until its parent is gone */
+				prctl(PR_SET_PDEATHSIG, SIGKILL);
+				if (getppid() == 1)
+					_exit(0);
+				for (;;)
+					pause();
+			}
+		}
 		cm->cmsg_level = SOL_SOCKET;
 		cm->cmsg_type = SCM_RIGHTS;
 		cm->cmsg_len = CMSG_LEN(sizeof(int));
@@ -190,7 +209,7 @@ int main(int argc, char **argv)
 		if (getsockopt(FD, SOL_SOCKET, SO_TYPE, &type, &len) || type != want)
 			tst_fail("fd %d is not the socket of type %d any more", FD, want);
 	}
-	if (!strcmp(kind, "unix-rights")) {
+	if (!strncmp(kind, "unix-rights", 11)) {
 		char c = 0;
 		union {
 			char b[CMSG_SPACE(sizeof(int))];
@@ -203,8 +222,11 @@ int main(int argc, char **argv)
 		if (recvmsg(FD, &m, MSG_DONTWAIT) != 1 || c != 'r' || !(cm = CMSG_FIRSTHDR(&m)) || cm->cmsg_type != SCM_RIGHTS)
 			tst_fail("the message with the fd in flight is gone: %s", strerror(errno));
 		memcpy(&got, CMSG_DATA(cm), sizeof(int));
-		if (fcntl(got, F_GETPIPE_SZ) <= 0)
-			tst_fail("the fd in flight is not the pipe");
+		int st = 0;
+		socklen_t sl = sizeof(st);
+		if (!strcmp(kind, "unix-rights-pipe") ? fcntl(got, F_GETPIPE_SZ) <= 0
+						      : getsockopt(got, SOL_SOCKET, SO_TYPE, &st, &sl) || st != SOCK_STREAM)
+			tst_fail("the fd in flight is not the %s it was", st ? "socket" : "pipe");
 	} else if (!strcmp(kind, "netlink-queued")) {
 		char buf[16];
 		if (recv(FD, buf, sizeof(buf), MSG_DONTWAIT) != 8 || memcmp(buf, "waiting!", 8))

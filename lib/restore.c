@@ -330,6 +330,12 @@ static int load_images(struct img_dir *dir, struct restore_set *rs)
 		if ((ret = files_load(dir, rs->entries[i]->pid, &rs->tasks[i].files)))
 			return ret;
 	}
+	uint32_t pids[rs->nr];
+	for (size_t i = 0; i < rs->nr; i++)
+		pids[i] = rs->entries[i]->pid;
+	for (size_t i = 0; i < rs->nr; i++)
+		if (!rs->entries[i]->zombie && (ret = pidfd_check_targets(&rs->tasks[i].files, pids, rs->nr)))
+			return ret;
 	for (size_t i = 0; i < rs->nr; i++)
 		if (!rs->entries[i]->zombie && (ret = load_own(dir, &rs->tasks[i])))
 			return ret;
@@ -922,6 +928,9 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	stage_done(&c->sh->created, c->rs->nr);
 	if (!stage_wait(c->sh, &c->sh->created, c->rs->nr))
 		_exit(1);
+	/* every process of the tree exists: the pidfds that name them can be opened */
+	if (pidfd_restore_late(&t->files))
+		child_fail(c, idx);
 	if (join_group(t->pstree))
 		child_fail(c, idx);
 	stage_done(&c->sh->joined, c->rs->nr);

@@ -259,13 +259,14 @@ fi
 # (a socket's message names its family and type; a unix socket's, what can't be dumped)
 declare -A WORDS=([packet]="family AF_PACKET|type SOCK_RAW|can't be checkpointed"
 	[netlink]="netlink socket of protocol NETLINK_AUDIT (9)|the audit daemon's registration|can't be checkpointed"
+	[pidfd]="is a pidfd of process|which is not in the tree|can't be checkpointed"
 	[sk-ebpf]="eBPF program attached (SO_ATTACH_BPF)|can't give back|can't be checkpointed"
 	[netlink-queued]="NETLINK_USERSOCK socket has messages waiting to be read|can't be saved|try again"
 	[unix-rights]="unix socket's queue|a unix socket|in flight (SCM_RIGHTS)|not open in the process"
 	[unix-rights-pipe]="a pipe (pipe:[|in flight (SCM_RIGHTS)|has it open too|can't be checkpointed yet"
 	[unix-queued]="not yet accepted, from fd 6, with data queued"
 	[unix-relative]="relative path rel.sock")
-for kind in io_uring userfaultfd perf_event bpf-map packet sk-ebpf netlink netlink-queued unix-rights unix-rights-pipe unix-queued unix-relative; do
+for kind in io_uring userfaultfd perf_event bpf-map pidfd packet sk-ebpf netlink netlink-queued unix-rights unix-rights-pipe unix-queued unix-relative; do
 	name=unsupported-$kind
 	w=${WORDS[$kind]:-}
 	[ -n "$w" ] || w="$kind|can't be checkpointed"

@@ -133,6 +133,9 @@ case_ fd-negative "fdinfo-$P.img" "@$last_fd:fd=0xffffffff" -- "fdinfo-$P.img" "
 	echo "$passed $failed" >"$T/sub"
 )
 read -r passed failed <"$T/sub" 2>/dev/null || { fail fd-above-nofile "could not lower RLIMIT_NOFILE"; }
+# a pidfd naming a process that is not in the images
+case_ pidfd-outside "fdinfo-$P.img" "@$last_fd:kind=31" "@$last_fd:pidfd_pid=$free" -- "fdinfo-$P.img" \
+	"pidfd of process $free" "not in the images"
 # the process tree: a PID twice, a cycle, thread lists that disagree
 case_ pid-duplicate pstree.img @+0 "@1:ppid=$P" -- pstree.img "PID $P appears twice"
 case_ pid-cycle pstree.img @+0 @+0 "@1:pid=$free" "@1:threads[0]=$free" "@1:ppid=$ofree" \

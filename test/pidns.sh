@@ -113,6 +113,8 @@ own_pidns() {
 side_by_side "tree in new pid namespaces" tree --any-parent
 side_by_side "threads in new pid namespaces" threads --threads 16
 own_pidns "tree as init of its own pid namespace" tree
+side_by_side "pidfds in new pid namespaces" pidfd
+own_pidns "pidfds in a tree that is its own pid namespace" pidfd
 own_pidns "threads as init of its own pid namespace" threads --threads 4
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

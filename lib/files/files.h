@@ -100,7 +100,7 @@ struct fd_ops {
 
 extern const struct fd_ops reg_fd_ops, chr_fd_ops, pipe_fd_ops, tty_fd_ops, fifo_fd_ops, memfd_fd_ops,
 	eventfd_fd_ops, signalfd_fd_ops, timerfd_fd_ops, inotify_fd_ops, epoll_fd_ops, mqueue_fd_ops, unix_sk_fd_ops,
-	pty_fd_ops, netlink_fd_ops;
+	pty_fd_ops, netlink_fd_ops, pidfd_fd_ops;
 
 /* ---- ptys (pty.c) */
 bool pty_is_master(const struct stat *st);
@@ -134,6 +134,13 @@ void files_after_fork(struct files_image *fi);
 /* Once the memory is premapped: seal the memfds, drop the ghosts, take the
  * file locks again (last: closing any fd of a file drops POSIX locks on it). */
 int files_finish(struct files_image *fi);
+
+/* ---- pidfds (pidfd.c) */
+/* In a restored process once every process of the tree exists: its pidfds, in
+ * place of what held their numbers. */
+int pidfd_restore_late(struct files_image *fi);
+/* Each pidfd names a process of the images (pids: every PID of pstree.img). */
+int pidfd_check_targets(const struct files_image *fi, const uint32_t *pids, size_t nr);
 
 /* ---- helpers the kinds share (files.c) */
 
@@ -173,6 +180,8 @@ void files_share_free(struct share_scan *s);
  * none; -errno. */
 pid_t files_pipe_held_elsewhere(const struct share_scan *s, pid_t owner, uint64_t dev, uint64_t ino,
 				const char *link);
+/* Dump: is pid (as we see it) a process of the tree? */
+bool files_share_in_tree(const struct share_scan *s, pid_t pid);
 /* Dump: a process of the tree that holds the file (dev, ino), or 0. */
 pid_t files_share_holder(const struct share_scan *s, uint64_t dev, uint64_t ino);
 /* Restore: the entry that makes the i'th shared description (NULL past the last), whichever

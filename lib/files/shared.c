@@ -46,6 +46,8 @@ struct share_rec {
 struct share_scan {
 	struct share_rec *recs; /* sorted by (order, fd) once the ids are given */
 	size_t nr;
+	pid_t *pids;            /* the tree's processes */
+	int nr_pids;
 };
 
 static int cmp_object(const void *a, const void *b)
@@ -236,8 +238,12 @@ int files_share_scan(const pid_t *pids, int nr_pids, struct share_scan **out)
 	uint32_t next_id = 1;
 	int ret = 0;
 
-	if (!s)
+	if (!s || !(s->pids = malloc((nr_pids ? nr_pids : 1) * sizeof(*s->pids)))) {
+		free(s);
 		return -ENOMEM;
+	}
+	memcpy(s->pids, pids, nr_pids * sizeof(*pids));
+	s->nr_pids = nr_pids;
 	for (int i = 0; i < nr_pids && !ret; i++)
 		ret = add_process(s, pids[i], i);
 	if (!ret)
@@ -324,12 +330,22 @@ pid_t files_pipe_held_elsewhere(const struct share_scan *s, pid_t owner, uint64_
 	return found;
 }
 
+bool files_share_in_tree(const struct share_scan *s, pid_t pid)
+{
+	for (int i = 0; s && i < s->nr_pids; i++)
+		if (s->pids[i] == pid)
+			return true;
+	return false;
+}
+
 void files_share_free(struct share_scan *s)
 {
 	for (size_t i = 0; s && i < s->nr; i++)
 		free(s->recs[i].link);
-	if (s)
+	if (s) {
 		free(s->recs);
+		free(s->pids);
+	}
 	free(s);
 }
 

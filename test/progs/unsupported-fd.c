@@ -11,6 +11,7 @@
  *   packet       a packet socket (AF_PACKET, SOCK_RAW)
  *   sk-ebpf      a UDP socket with an eBPF program attached (SO_ATTACH_BPF),
  *                which the kernel can't give back as it can a classic filter
+ *   pidfd        a pidfd of the process's parent (outside the tree)
  *   netlink      a netlink socket of a protocol with state in the kernel
  *                (NETLINK_AUDIT)
  *   netlink-queued  a NETLINK_USERSOCK socket with a message waiting, sent
@@ -79,6 +80,8 @@ static int make(const char *kind)
 	}
 	if (!strcmp(kind, "packet"))
 		return socket(AF_PACKET, SOCK_RAW, 0);
+	if (!strcmp(kind, "pidfd"))
+		return syscall(SYS_pidfd_open, getppid(), 0);
 	if (!strcmp(kind, "sk-ebpf")) {
 		/* r0 = 0xffff (keep the packet); exit */
 		struct bpf_insn code[] = {

@@ -501,8 +501,14 @@ static int restore_session(const PstreeEntry *p, bool root, bool shell_job)
 	return 0;
 }
 
-static int join_group(const PstreeEntry *p)
+static int join_group(const struct restore_set *rs, const PstreeEntry *p)
 {
+	const PstreeEntry *root = rs->entries[0];
+
+	/* the root's group, led by no process of the tree, was the shell's (--shell-job):
+	 * its members stay in the caller's, which they inherited */
+	if (p->pgid == root->pgid && root->pgid != root->pid && find_entry(rs, rs->nr, root->pgid) < 0)
+		return 0;
 	if ((pid_t)p->pgid != (pid_t)p->pid && getpgid(0) != (pid_t)p->pgid && setpgid(0, p->pgid))
 		return pr_perror("can't put pid %u into process group %u", p->pid, p->pgid);
 	return 0;
@@ -722,7 +728,7 @@ static void __attribute__((noreturn)) become_zombie(const struct restore_ctx *c,
 	int status = e->exit_status;
 
 	stage_done(&c->sh->created, c->rs->nr);
-	if (!stage_wait(c->sh, &c->sh->created, c->rs->nr) || join_group(e))
+	if (!stage_wait(c->sh, &c->sh->created, c->rs->nr) || join_group(c->rs, e))
 		child_fail(c, idx);
 	stage_done(&c->sh->joined, c->rs->nr);
 	if (WIFSIGNALED(status)) {
@@ -931,7 +937,7 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	/* every process of the tree exists: the pidfds that name them can be opened */
 	if (pidfd_restore_late(&t->files))
 		child_fail(c, idx);
-	if (join_group(t->pstree))
+	if (join_group(c->rs, t->pstree))
 		child_fail(c, idx);
 	stage_done(&c->sh->joined, c->rs->nr);
 	if (!stage_wait(c->sh, &c->sh->joined, c->rs->nr))

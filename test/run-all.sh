@@ -13,7 +13,7 @@
 # TESTS names: any test program below, "corrupt" (the negative test), "unit"
 # (all unit tests) or unit-NAME, "real" (test/real/*.sh) or one of them by name,
 # "pidns", "tty", "errors", "predump", "lazy", "page-server", "migrate", "migrate-hosts", "soak",
-# "inherit-fd", "net-errors", "net", "netns", "netns-errors", "hostile", "faults", "storm-freeze",
+# "inherit-fd", "shell-job", "net-errors", "net", "netns", "netns-errors", "hostile", "faults", "storm-freeze",
 # "cgroups", "criu" (criu-rpc and criu-cli), "api-example", "unpriv".  Unset: all of them.
 # --fast: mem-random with --size 32 instead of 256 MiB, no threads --threads 1000.
 # RUNNER_ARGS: extra runner arguments (e.g. "--keep" or "--mode restore").
@@ -194,6 +194,10 @@ if selected lazy && [[ "$modes" == *lazy* ]]; then
 	run_suite "lazy" env CRTOOL="$CRTOOL" ./test/lazy.sh
 fi
 
+# ---- a shell's job whose group the shell led (--shell-job)
+if selected shell-job; then
+	run_suite "shell-job" env CRTOOL="$CRTOOL" ./test/shell-job.sh
+fi
 # ---- the caller's files in place of the dump's (--inherit-fd)
 if selected inherit-fd; then
 	run_suite "inherit-fd" env CRTOOL="$CRTOOL" ./test/inherit-fd.sh

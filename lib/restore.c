@@ -347,7 +347,7 @@ static int load_images(struct img_dir *dir, struct restore_set *rs)
 		fis[i] = rs->entries[i]->zombie ? NULL : &rs->tasks[i].files;
 		parent[i] = i ? find_entry(rs, i, rs->entries[i]->ppid) : -1;
 	}
-	if ((ret = files_share_plan(fis, parent, rs->nr, &rs->files_share)))
+	if ((ret = files_share_plan(fis, parent, rs->nr, &rs->files_share)) || (ret = ghost_plan_shared(fis, rs->nr)))
 		return ret;
 	return shmem_prepare(&rs->shm, mms, rs->nr);
 }
@@ -922,7 +922,10 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 		become_zombie(c, idx);
 	/* Files before the children: they get their own tables, the images dir stays open.
 	 * Files whose content is in the images (unlinked, memfd) are made first: the
-	 * fds open them, and the memory maps them later. */
+	 * fds open them, and the memory maps them later; those several processes
+	 * use, by the root, for all. */
+	if (idx == 0 && ghost_create_shared(c->dir))
+		child_fail(c, idx);
 	if (files_prepare(&t->files, c->dir) || files_restore(&t->files, &c->dir->dfd) ||
 	    take_ctty(t) || fork_children(c, idx))
 		child_fail(c, idx);

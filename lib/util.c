@@ -192,7 +192,7 @@ double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-#define MAX_KEPT 64
+#define MAX_KEPT 1024
 static int kept[MAX_KEPT];
 static int nr_kept;
 

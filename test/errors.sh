@@ -434,8 +434,8 @@ else
 	rm -rf /tmp/libcr-tst-"$BP"-*
 fi
 
-# ---- dump: a memfd another process has open too is refused (it would come
-# back as two files); the target runs on
+# ---- dump: a memfd a process outside the tree has open too is refused (it would
+# come back as two files); the target runs on
 name=shared-memfd
 if ! start shm memfd; then
 	fail $name "memfd did not start: $(cat "$T/shm.out")"
@@ -446,7 +446,7 @@ else
 	sleep 0.2
 	mkdir "$T/d-shm"
 	crt dump -t "$PID" -D "$T/d-shm"
-	if expect_error $name "pid $PID" "test memfd A" "pid $HOLDER too" "shared between processes"; then
+	if expect_error $name "pid $PID" "test memfd A" "pid $HOLDER too" "not in the tree"; then
 		if ! running_untraced "$PID"; then
 			fail $name "the target is not running freely after the failed dump: $(state_of "$PID")"
 		elif ! send_check shm; then

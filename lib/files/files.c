@@ -392,7 +392,7 @@ int files_dump(pid_t pid, pid_t img_id, struct img_dir *dir, MmEntry *mm, bool s
 		all[i].scan = share;
 		all[i].held_outside = all[i].share.outside;
 	}
-	if (ret || (ret = ghost_dump_open(&ghosts, dir, pid, img_id)))
+	if (ret || (ret = ghost_dump_open(&ghosts, dir, pid, img_id, share)))
 		goto out;
 	find_dups(pid, all, nr);
 	if (!(img = img_create(dir, IMG_FDINFO, img_id))) {

@@ -180,6 +180,10 @@ void files_share_free(struct share_scan *s);
  * none; -errno. */
 pid_t files_pipe_held_elsewhere(const struct share_scan *s, pid_t owner, uint64_t dev, uint64_t ino,
 				const char *link);
+/* Dump: a ghost (dev, ino) several processes of the tree use: its tree-wide id
+ * (1..), *first when this is the first time it is asked (that process's image
+ * carries its bytes); 0 when there are too many. */
+uint32_t files_share_ghost(const struct share_scan *s, uint64_t dev, uint64_t ino, bool *first);
 /* Dump: is pid (as we see it) a process of the tree? */
 bool files_share_in_tree(const struct share_scan *s, pid_t pid);
 /* Dump: a process of the tree that holds the file (dev, ino), or 0. */
@@ -214,7 +218,10 @@ int locks_validate(const FdinfoEntry *e);
 
 /* ---- ghosts (ghost.c) */
 struct ghost_dump;
-int ghost_dump_open(struct ghost_dump **g, struct img_dir *dir, pid_t pid, pid_t img_id);
+/* A ghost id with this bit names a ghost several processes use, by its shared_id. */
+#define GHOST_SHARED 0x80000000u
+int ghost_dump_open(struct ghost_dump **g, struct img_dir *dir, pid_t pid, pid_t img_id,
+		    const struct share_scan *scan);
 /* Save the file that src (an openable path: /proc/pid/fd/N or map_files/...) is, once
  * per inode; *id names it. */
 int ghost_dump_file(struct ghost_dump *g, const char *src, const struct stat *st, GhostKind kind,
@@ -223,6 +230,12 @@ int ghost_dump_vmas(struct ghost_dump *g, pid_t pid, MmEntry *mm);
 int ghost_dump_close(struct ghost_dump *g, bool write);
 int ghost_load(struct img_dir *dir, pid_t pid, struct files_image *fi);
 int ghost_restore_all(struct files_image *fi, struct img_dir *dir);
+/* Restore, before the tree forks: check that each ghost shared by processes has
+ * one image with its bytes (fis[t] NULL for a zombie). */
+int ghost_plan_shared(struct files_image *const *fis, size_t nr);
+/* In the tree's root, before its files: make the shared ghosts, which every
+ * process inherits (kept fds). */
+int ghost_create_shared(struct img_dir *dir);
 /* The recreated file of ghost id, or -1 with a message. */
 int ghost_fd(struct files_image *fi, uint32_t id, const char *user);
 const GhostEntry *ghost_get(const struct files_image *fi, uint32_t id);

@@ -4,7 +4,13 @@
  * file was) and ghostdata-<pid>.img (its bytes, holes left out); restore
  * recreates each before memory is premapped, under its old path when that is
  * free (so /proc shows the same name), unlinks it again at once, and hands the
- * fds and memory areas that used it new opens of the recreated file. */
+ * fds and memory areas that used it new opens of the recreated file.
+ *
+ * A ghost several processes of the tree use (Python's multiprocessing maps each
+ * of its sem_open semaphores, unlinked at once, in every worker) is one file
+ * again: the first user in tree order carries its bytes, the others name it by a
+ * tree-wide id; the restore makes it in the root before the tree forks, and
+ * every process inherits it (a kept fd, see util.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -34,6 +40,7 @@ struct ghost_known {
 
 struct ghost_dump {
 	pid_t pid;              /* as we see it; the images use the process's own PID */
+	const struct share_scan *scan;  /* the tree's processes */
 	struct img *img;
 	struct img *data;
 	uint64_t data_off;
@@ -41,13 +48,15 @@ struct ghost_dump {
 	size_t nr;
 };
 
-int ghost_dump_open(struct ghost_dump **gp, struct img_dir *dir, pid_t pid, pid_t img_id)
+int ghost_dump_open(struct ghost_dump **gp, struct img_dir *dir, pid_t pid, pid_t img_id,
+		    const struct share_scan *scan)
 {
 	struct ghost_dump *g = xzalloc(sizeof(*g));
 
 	if (!g)
 		return -ENOMEM;
 	g->pid = pid;
+	g->scan = scan;
 	g->img = img_create(dir, IMG_GHOST, img_id);
 	g->data = g->img ? img_create(dir, IMG_GHOSTDATA, img_id) : NULL;
 	*gp = g;
@@ -156,27 +165,31 @@ static bool uses_inode(pid_t other, const struct stat *st)
 	return found;
 }
 
-/* A ghost is recreated for its process alone: one that another process has
- * open or mapped too would come back as two files.  Refused until files
- * shared between processes are. */
-static int check_private(struct ghost_dump *g, const struct stat *st, const char *name)
+/* Who else has the ghost open or mapped: nobody (0), processes of the tree only
+ * (1: it is shared, one file for all of them again), or a process outside the
+ * tree, which would be left with a file of its own: refused. */
+static int other_users(struct ghost_dump *g, const struct stat *st, const char *name)
 {
 	struct dirent *pe;
 	DIR *procs = opendir("/proc");
-	int other = 0;
+	int outside = 0, inside = 0;
 
 	if (!procs)
 		return pr_perror("can't list /proc");
-	while (!other && (pe = readdir(procs))) {
+	while (!outside && (pe = readdir(procs))) {
 		int p = atoi(pe->d_name);
-		if (p > 0 && p != g->pid && p != getpid() && uses_inode(p, st))
-			other = p;
+		if (p <= 0 || p == g->pid || p == getpid() || !uses_inode(p, st))
+			continue;
+		if (files_share_in_tree(g->scan, p))
+			inside = p;
+		else
+			outside = p;
 	}
 	closedir(procs);
-	if (other)
-		return pr_err("pid %d: %s, which no path leads to, is open or mapped in pid %d too: files shared "
-			      "between processes can't be checkpointed yet", g->pid, name, other), -EOPNOTSUPP;
-	return 0;
+	if (outside)
+		return pr_err("pid %d: %s, which no path leads to, is open or mapped in pid %d too, which is not in "
+			      "the tree: it can't be checkpointed", g->pid, name, outside), -EOPNOTSUPP;
+	return inside ? 1 : 0;
 }
 
 int ghost_dump_file(struct ghost_dump *g, const char *src, const struct stat *st, GhostKind kind,
@@ -185,6 +198,8 @@ int ghost_dump_file(struct ghost_dump *g, const char *src, const struct stat *st
 	GhostEntry *e;
 	struct ghost_known *k;
 	struct statfs sfs;
+	uint32_t shared_id = 0;
+	bool owner = true;
 	int fd, ret;
 
 	for (size_t i = 0; i < g->nr; i++)
@@ -195,8 +210,13 @@ int ghost_dump_file(struct ghost_dump *g, const char *src, const struct stat *st
 	if (!(k = realloc(g->known, (g->nr + 1) * sizeof(*k))))
 		return -ENOMEM;
 	g->known = k;
-	if ((ret = check_private(g, st, name)))
+	if ((ret = other_users(g, st, name)) < 0)
 		return ret;
+	if (ret) {
+		shared_id = files_share_ghost(g->scan, st->st_dev, st->st_ino, &owner);
+		if (!shared_id)
+			return pr_err("pid %d: more ghosts shared between processes than an image holds", g->pid), -E2BIG;
+	}
 	fd = open(src, O_RDONLY | O_CLOEXEC | O_NOATIME);
 	if (fd < 0 && errno == EPERM)
 		fd = open(src, O_RDONLY | O_CLOEXEC);
@@ -226,13 +246,28 @@ int ghost_dump_file(struct ghost_dump *g, const char *src, const struct stat *st
 		e->has_seals = seals > 0;
 		e->seals = seals > 0 ? seals : 0;
 	}
-	ret = e->name ? save_extents(g, fd, e->size, e) : -ENOMEM;
+	/* a shared memfd is sealed as soon as it is made, before its users map it:
+	 * F_SEAL_FUTURE_WRITE would refuse the writable maps it allowed before */
+	if (shared_id && (e->seals & F_SEAL_FUTURE_WRITE)) {
+		close(fd);
+		img_free_msg(&e->base);
+		return pr_err("pid %d: memfd %s, shared with other processes of the tree, is sealed with "
+			      "F_SEAL_FUTURE_WRITE: it can't be checkpointed yet", g->pid, name), -EOPNOTSUPP;
+	}
+	if (shared_id) {
+		e->has_shared_id = e->has_shared_owner = true;
+		e->shared_id = shared_id;
+		e->shared_owner = owner;
+	}
+	/* the bytes once, with the first user */
+	ret = !e->name ? -ENOMEM : owner ? save_extents(g, fd, e->size, e) : 0;
 	close(fd);
 	if (!ret)
 		ret = img_write_msg(g->img, &e->base);
 	if (!ret) {
-		g->known[g->nr++] = (struct ghost_known){ st->st_dev, st->st_ino, e->id };
-		*id = e->id;
+		/* a shared one is named by its tree-wide id: any process may make an fd of it */
+		*id = shared_id ? GHOST_SHARED | shared_id : e->id;
+		g->known[g->nr++] = (struct ghost_known){ st->st_dev, st->st_ino, *id };
 		pr_debug("pid %d: saved %s (%lu bytes) as ghost %u", g->pid, name, (unsigned long)e->size, e->id);
 	}
 	img_free_msg(&e->base);
@@ -281,6 +316,11 @@ static int validate(const GhostEntry *e, uint32_t want_id, uint64_t *data_len)
 		return pr_err("ghost image: ghost %u has a bad name or mode", e->id), -EINVAL;
 	if (e->size > INT64_MAX || e->data_off != *data_len)
 		return pr_err("ghost image: ghost %u has a bad size or data offset", e->id), -EINVAL;
+	if ((e->has_shared_owner && !e->has_shared_id) ||
+	    (e->has_shared_id && (!e->shared_id || e->shared_id >= GHOST_SHARED ||
+				  (!e->shared_owner && e->n_extents))))
+		return pr_err("ghost image: ghost %u (%s) is shared with a bad id, or carries bytes that are "
+			      "another's", e->id, e->name), -EINVAL;
 	for (size_t i = 0; i < e->n_extents; i++) {
 		const GhostExtent *x = e->extents[i];
 		if (!x->len || x->off < end || x->off > e->size || x->len > e->size - x->off)
@@ -408,7 +448,11 @@ int ghost_restore_all(struct files_image *fi, struct img_dir *dir)
 		return -ENOENT;
 	for (size_t i = 0; i < fi->nr_ghosts && !ret; i++) {
 		const GhostEntry *e = fi->ghosts[i];
-		int fd = e->kind == GHOST_KIND__GHOST_FILE ? create_file(e) : create_memfd(e);
+		int fd;
+
+		if (e->has_shared_id)
+			continue;   /* made by the root, named by its shared id */
+		fd = e->kind == GHOST_KIND__GHOST_FILE ? create_file(e) : create_memfd(e);
 
 		if (fd < 0) {
 			ret = fd;
@@ -431,8 +475,98 @@ const GhostEntry *ghost_get(const struct files_image *fi, uint32_t id)
 	return id >= 1 && id <= fi->nr_ghosts ? fi->ghosts[id - 1] : NULL;
 }
 
+/* The ghosts processes share, by shared_id - 1: the entry with the bytes, the
+ * image they are in, and the kept fd's slot once made (in the root; inherited). */
+static struct shared_ghost {
+	const GhostEntry *e;
+	pid_t img;
+	int slot;
+} *shared;
+static uint32_t nr_shared;
+
+int ghost_plan_shared(struct files_image *const *fis, size_t nr)
+{
+	uint32_t max = 0;
+
+	for (size_t t = 0; t < nr; t++)
+		for (size_t i = 0; fis[t] && i < fis[t]->nr_ghosts; i++)
+			if (fis[t]->ghosts[i]->has_shared_id && fis[t]->ghosts[i]->shared_id > max)
+				max = fis[t]->ghosts[i]->shared_id;
+	if (!max)
+		return 0;
+	if (max > nr * 4096 || !(shared = calloc(max, sizeof(*shared))))
+		return max > nr * 4096 ? (pr_err("ghost images: shared ghost %u of %zu processes", max, nr), -EINVAL)
+				       : -ENOMEM;
+	nr_shared = max;
+	for (size_t t = 0; t < nr; t++)
+		for (size_t i = 0; fis[t] && i < fis[t]->nr_ghosts; i++) {
+			const GhostEntry *e = fis[t]->ghosts[i];
+			if (!e->has_shared_id || !e->shared_owner)
+				continue;
+			if (shared[e->shared_id - 1].e)
+				return pr_err("ghost-%d.img: shared ghost %u (%s) has its bytes in two images", fis[t]->id,
+					      e->shared_id, e->name), -EINVAL;
+			shared[e->shared_id - 1] = (struct shared_ghost){ e, fis[t]->id, -1 };
+		}
+	for (size_t t = 0; t < nr; t++)
+		for (size_t i = 0; fis[t] && i < fis[t]->nr_ghosts; i++) {
+			const GhostEntry *e = fis[t]->ghosts[i];
+			if (e->has_shared_id && (!shared[e->shared_id - 1].e || shared[e->shared_id - 1].e->kind != e->kind))
+				return pr_err("ghost-%d.img: shared ghost %u (%s) has no image with its bytes", fis[t]->id,
+					      e->shared_id, e->name), -EINVAL;
+		}
+	return 0;
+}
+
+int ghost_create_shared(struct img_dir *dir)
+{
+	struct img *data = NULL;
+	pid_t data_of = 0;
+	int ret = 0;
+
+	for (uint32_t i = 0; i < nr_shared && !ret; i++) {
+		const GhostEntry *e = shared[i].e;
+		int fd;
+
+		if (!e)
+			continue;   /* an id no process uses any more */
+		if (!data || data_of != shared[i].img) {
+			img_close(data);
+			if (!(data = img_open(dir, IMG_GHOSTDATA, data_of = shared[i].img)))
+				return -ENOENT;
+		}
+		if ((fd = e->kind == GHOST_KIND__GHOST_FILE ? create_file(e) : create_memfd(e)) < 0) {
+			ret = fd;
+			break;
+		}
+		/* sealed now, before any process maps it (the dump refused the one seal
+		 * that would refuse their maps) */
+		if ((ret = fill(data->fd, e, fd)) ||
+		    (e->kind == GHOST_KIND__GHOST_MEMFD && e->seals && e->seals != F_SEAL_SEAL &&
+		     fcntl(fd, F_ADD_SEALS, e->seals) && (ret = pr_perror("can't seal the memfd %s with 0x%x", e->name,
+									   e->seals)))) {
+			close(fd);
+			break;
+		}
+		if ((shared[i].slot = kept_fd_add(fd)) < 0) {
+			close(fd);
+			ret = (pr_err("more files kept for the whole tree than libcr holds (shared ghost %s)", e->name),
+			       -ENOSPC);
+		}
+	}
+	img_close(data);
+	return ret;
+}
+
 int ghost_fd(struct files_image *fi, uint32_t id, const char *user)
 {
+	if (id & GHOST_SHARED) {
+		uint32_t sid = id & ~GHOST_SHARED;
+		int fd = sid >= 1 && sid <= nr_shared ? kept_fd_get(shared[sid - 1].slot) : -1;
+		if (fd < 0)
+			return pr_err("%s refers to shared ghost %u, which no ghost image has", user, sid), -EINVAL;
+		return fd;
+	}
 	if (!ghost_get(fi, id) || !fi->ghost_fds || fi->ghost_fds[id - 1] < 0)
 		return pr_err("%s refers to ghost %u, which the ghost image does not have", user, id), -EINVAL;
 	return fi->ghost_fds[id - 1];

@@ -50,8 +50,7 @@ static int memfd_restore(struct files_image *fi, const FdinfoEntry *e, bool *inh
 		return g;
 	fd = reopen_fd(g, (e->flags & ~(O_CREAT | O_TRUNC | O_EXCL)) | O_CLOEXEC);
 	if (fd < 0)
-		return pr_perror("can't open the recreated memfd %s for fd %u", ghost_get(fi, e->memfd->ghost_id)->name,
-				 e->fd);
+		return pr_perror("can't open the recreated memfd of fd %u", e->fd);
 	if (lseek(fd, e->memfd->pos, SEEK_SET) < 0) {
 		int ret = pr_perror("can't seek the memfd of fd %u to %lu", e->fd, (unsigned long)e->memfd->pos);
 		close(fd);

@@ -48,7 +48,16 @@ struct share_scan {
 	size_t nr;
 	pid_t *pids;            /* the tree's processes */
 	int nr_pids;
+	struct shared_ghosts *ghosts;  /* met while the processes are dumped, one by one */
 };
+
+/* Ghosts several processes of the tree use, by inode: the index + 1 is the id. */
+struct shared_ghosts {
+	struct { uint64_t dev, ino; } *keys;
+	uint32_t nr;
+};
+
+#define MAX_SHARED_GHOSTS 4096
 
 static int cmp_object(const void *a, const void *b)
 {
@@ -238,7 +247,10 @@ int files_share_scan(const pid_t *pids, int nr_pids, struct share_scan **out)
 	uint32_t next_id = 1;
 	int ret = 0;
 
-	if (!s || !(s->pids = malloc((nr_pids ? nr_pids : 1) * sizeof(*s->pids)))) {
+	if (!s || !(s->pids = malloc((nr_pids ? nr_pids : 1) * sizeof(*s->pids))) ||
+	    !(s->ghosts = calloc(1, sizeof(*s->ghosts)))) {
+		if (s)
+			free(s->pids);
 		free(s);
 		return -ENOMEM;
 	}
@@ -330,6 +342,24 @@ pid_t files_pipe_held_elsewhere(const struct share_scan *s, pid_t owner, uint64_
 	return found;
 }
 
+uint32_t files_share_ghost(const struct share_scan *s, uint64_t dev, uint64_t ino, bool *first)
+{
+	struct shared_ghosts *g = s->ghosts;
+	void *n;
+
+	*first = false;
+	for (uint32_t i = 0; i < g->nr; i++)
+		if (g->keys[i].dev == dev && g->keys[i].ino == ino)
+			return i + 1;
+	if (g->nr == MAX_SHARED_GHOSTS || !(n = realloc(g->keys, (g->nr + 1) * sizeof(*g->keys))))
+		return 0;
+	g->keys = n;
+	g->keys[g->nr].dev = dev;
+	g->keys[g->nr].ino = ino;
+	*first = true;
+	return ++g->nr;
+}
+
 bool files_share_in_tree(const struct share_scan *s, pid_t pid)
 {
 	for (int i = 0; s && i < s->nr_pids; i++)
@@ -345,6 +375,9 @@ void files_share_free(struct share_scan *s)
 	if (s) {
 		free(s->recs);
 		free(s->pids);
+		if (s->ghosts)
+			free(s->ghosts->keys);
+		free(s->ghosts);
 	}
 	free(s);
 }
@@ -407,8 +440,10 @@ static int check_entry(const FdinfoEntry *e, pid_t pid)
 	    e->shared_group > e->shared_id || e->has_dup_of)
 		return pr_err("fdinfo-%d.img: fd %u has a bad shared file id %u (group %u)", pid, e->fd, e->shared_id,
 			      e->shared_group), -EINVAL;
-	/* a ghost (unlinked file, memfd) is restored per process: never shared */
-	if (e->kind == FD_KIND__FD_MEMFD || (e->reg && e->reg->has_ghost_id))
+	/* a ghost (unlinked file, memfd) held by several processes is one they all
+	 * name by its shared id: any of them may make the description */
+	if ((e->kind == FD_KIND__FD_MEMFD && e->memfd && !(e->memfd->ghost_id & GHOST_SHARED)) ||
+	    (e->reg && e->reg->has_ghost_id && !(e->reg->ghost_id & GHOST_SHARED)))
 		return pr_err("fdinfo-%d.img: fd %u is an unlinked file or memfd shared with another process, "
 			      "which can't be restored", pid, e->fd), -EINVAL;
 	return 0;

@@ -33,6 +33,7 @@
 #include "image/image.h"
 #include "ipc.h"
 #include "log.h"
+#include "ns/userns.h"
 #include "util.h"
 
 #ifndef MSG_COPY
@@ -611,7 +612,7 @@ static int restore_mq(const IpcMqEntry *q)
 	for (size_t i = 0; i < q->n_msgs && !ret; i++)
 		if (mq_send(m, (char *)q->msgs[i]->data.data, q->msgs[i]->data.len, q->msgs[i]->prio))
 			ret = pr_perror("can't put message %zu back into %s", i, name);
-	if (!ret && fchown(m, q->uid, q->gid))
+	if (!ret && fchown(m, userns_uid_in(q->uid), userns_gid_in(q->gid)))
 		ret = pr_perror("can't give the message queue %s to %u:%u", name, q->uid, q->gid);
 	if (!ret && fchmod(m, q->mode))
 		ret = pr_perror("can't set the mode of the message queue %s", name);

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "net/sk-filter.h"
 #include "net/unix-diag.h"
+#include "ns/userns.h"
 #include "util.h"
 
 #define TCP_ESTABLISHED 1
@@ -606,7 +607,7 @@ static int bind_name_as(int sk, const FdinfoEntry *e, bool force)
 	}
 	if (bind(sk, (struct sockaddr *)&a, len))
 		return pr_perror("fd %u: can't bind the unix socket to %s", e->fd, shown);
-	if (u->file && (chmod(a.sun_path, u->file->mode) || chown(a.sun_path, u->file->uid, u->file->gid)))
+	if (u->file && (chmod(a.sun_path, u->file->mode) || chown(a.sun_path, userns_uid_in(u->file->uid), userns_gid_in(u->file->gid))))
 		return pr_perror("fd %u: can't give the socket file %s its mode and owner", e->fd, shown);
 	return 0;
 }

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "ns/mnt.h"
 #include "ns/ns.h"
+#include "ns/userns.h"
 #include "util.h"
 
 /* Our mount namespace is private by then: mounting over this directory hides it
@@ -190,17 +191,32 @@ static int source_of(const MntEntry *e, size_t k, const struct ns_args *a, const
 	return 0;
 }
 
-/* A mount point the parent's files lack (a host directory that changed): made. */
+struct mountpoint {
+	const char *target;
+	bool dir;
+};
+
+static int make_mountpoint_now(void *p)
+{
+	const struct mountpoint *m = p;
+	int fd;
+
+	if (m->dir ? mkdir(m->target, 0755)
+		   : ((fd = open(m->target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0 ? -1 : close(fd)))
+		return pr_perror("can't make the mount point %s", m->target);
+	return 0;
+}
+
+/* A mount point the parent's files lack (a host directory that changed): made
+ * (owned by the root of the tree's user namespace, if it has one). */
 static int make_mountpoint(const char *target, bool dir)
 {
+	struct mountpoint m = { target, dir };
 	struct stat st;
-	int fd;
 
 	if (!lstat(target, &st))
 		return 0;
-	if (dir ? mkdir(target, 0755) : ((fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0 ? -1 : close(fd)))
-		return pr_perror("can't make the mount point %s", target);
-	return 0;
+	return userns_as_root(make_mountpoint_now, &m);
 }
 
 static int set_propagation(int fd, uint64_t prop, const char *mp)

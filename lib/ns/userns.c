@@ -16,11 +16,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/nsfs.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include "core.pb-c.h"
 #include "image/image.h"
@@ -148,6 +150,14 @@ int userns_dump(struct img_dir *dir, const struct tree *t)
 					      "namespace too, unless its root is alone", root, t->tasks[i].s.pid),
 				       -EOPNOTSUPP;
 	}
+	/* its mount tree would be made in our user namespace's image of it: every
+	 * mount copied from ours is locked in a namespace it owns (MNT_LOCKED), and
+	 * can't be bound alone there */
+	if ((ret = ns_own(root, "mnt")) != 0)
+		return ret < 0 ? ret
+			       : (pr_err("pid %d has a mount namespace of its own in its own user namespace: not "
+					 "supported yet (mounts copied into a user namespace's mount namespace are "
+					 "locked there and can't be rebuilt one by one)", root), -EOPNOTSUPP);
 	if ((ret = parse_map(root, "uid_map", &dumped_uid)) || (ret = parse_map(root, "gid_map", &dumped_gid)))
 		return ret;
 	if (!(sg = read_proc(root, "setgroups", NULL)))
@@ -275,6 +285,54 @@ void userns_set_current(const UsernsEntry *e)
 	current = e;
 }
 
+struct as_ids {
+	uint32_t uid, gid;   /* inside */
+	int (*fn)(void *);
+	void *arg;
+	int ret;
+};
+
+static void *as_thread(void *p)
+{
+	struct as_ids *a = p;
+
+	/* the raw calls: they change this thread only */
+	syscall(SYS_setfsgid, a->gid);
+	syscall(SYS_setfsuid, a->uid);
+	a->ret = a->fn(a->arg);
+	return NULL;
+}
+
+static int run_as(uint32_t uid, uint32_t gid, int (*fn)(void *), void *arg)
+{
+	struct as_ids a = { uid, gid, fn, arg, 0 };
+	pthread_t th;
+	int err;
+
+	if ((err = pthread_create(&th, NULL, as_thread, &a)))
+		return errno = err, pr_perror("can't start a thread to make files in the user namespace");
+	pthread_join(th, NULL);
+	return a.ret;
+}
+
+int userns_as_root(int (*fn)(void *), void *arg)
+{
+	if (!current)
+		return fn(arg);
+	/* its own 0, else its first id */
+	return run_as(userns_uid_out(current, 0) != (uint32_t)-1 ? 0 : current->uid_map[0]->first,
+		      userns_gid_out(current, 0) != (uint32_t)-1 ? 0 : current->gid_map[0]->first, fn, arg);
+}
+
+int userns_as_owner(uint32_t uid, uint32_t gid, int (*fn)(void *), void *arg)
+{
+	uint32_t u = userns_uid_in(uid), g = userns_gid_in(gid);
+
+	if (!current || u == (uint32_t)-1 || g == (uint32_t)-1)
+		return userns_as_root(fn, arg);
+	return run_as(u, g, fn, arg);
+}
+
 bool userns_setgroups_denied(void)
 {
 	return current && !current->setgroups_allow;
@@ -307,6 +365,9 @@ int userns_creds_outside(const UsernsEntry *e, const CredsEntry *in, CredsEntry 
 	out->suid = userns_uid_out(e, in->suid); out->fsuid = userns_uid_out(e, in->fsuid);
 	out->gid = userns_gid_out(e, in->gid); out->egid = userns_gid_out(e, in->egid);
 	out->sgid = userns_gid_out(e, in->sgid); out->fsgid = userns_gid_out(e, in->fsgid);
+	/* capabilities in a user namespace of its own are over what it owns only:
+	 * anyone who makes one holds them all there (and its bounding set is full) */
+	out->cap_inh = out->cap_prm = out->cap_eff = out->cap_bnd = out->cap_amb = 0;
 	if (!(out->groups = malloc((in->n_groups + 1) * sizeof(uint32_t))))
 		return -ENOMEM;
 	for (size_t i = 0; i < in->n_groups; i++)

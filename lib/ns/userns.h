@@ -33,6 +33,15 @@ uint32_t userns_uid_in(uint32_t host);
 uint32_t userns_gid_in(uint32_t host);
 /* Restore: the restored tree's maps, for userns_uid_in/gid_in in its tasks. */
 void userns_set_current(const struct UsernsEntry *e);
+/* Restore, in a task: fn(arg) with the file system ids of the restored user
+ * namespace's root (what a file it creates is owned by: a file system mounted
+ * in that namespace takes no owner unmapped there); straight fn(arg) without
+ * one.  In a thread of its own, whose ids go with it: the task keeps ours. */
+int userns_as_root(int (*fn)(void *), void *arg);
+/* The same with the ids of a file's owner (ours, as the image has them): the
+ * file it makes is theirs from the start (one owned by our root, unmapped in
+ * the namespace, could not be given away there). */
+int userns_as_owner(uint32_t uid, uint32_t gid, int (*fn)(void *), void *arg);
 /* Restore, in a task: is setgroups denied in the restored user namespace? */
 bool userns_setgroups_denied(void);
 /* Restore: an id of the image (inside view) in ours, or (uint32_t)-1 if unmapped. */

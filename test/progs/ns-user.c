@@ -1,0 +1,217 @@
+/* ns-user: a process in a user namespace of its own, with two extents in each
+ * map (0 100000 65536 and 70000 300000 10, setgroups "allow"), and a UTS
+ * namespace owned by it.  A helper child (in our user namespace) writes
+ * the maps from outside, as a runtime does, and is reaped before READY.
+ * Inside, the process runs as uid 1000/1000/70001, gid 1000/1000/70002, groups
+ * 1000 and 70003, with some capabilities (permitted CHOWN, DAC_OVERRIDE,
+ * NET_BIND_SERVICE, SETUID; effective CHOWN, NET_BIND_SERVICE; inheritable
+ * NET_BIND_SERVICE), and has made a file (uid 1000, gid 70003) and an unlinked
+ * one it keeps open.
+ *
+ * After CHECK: the ids, the groups, the capabilities, /proc/self/uid_map,
+ * gid_map and setgroups, the hostname, both files' owners as seen inside (the
+ * unlinked one made again by the restore: its owner mapped in).
+ *
+ * --span: a tree spanning two user namespaces (a child unshares one of its
+ * own); --foreign-uts: the process stays in ours but joins a UTS namespace
+ * that another user namespace owns; --mnt: a mount namespace owned by its user
+ * namespace too (not supported yet).  All three are refused by the dump
+ * (test/userns-errors.sh).
+ */
+#include "tst.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAP "0 100000 65536\n70000 300000 10\n"
+#define CAPS_PRM ((1u << CAP_CHOWN) | (1u << CAP_DAC_OVERRIDE) | (1u << CAP_NET_BIND_SERVICE) | (1u << CAP_SETUID))
+#define CAPS_EFF ((1u << CAP_CHOWN) | (1u << CAP_NET_BIND_SERVICE))
+#define CAPS_INH (1u << CAP_NET_BIND_SERVICE)
+
+static void must(int ret, const char *what)
+{
+	if (ret)
+		tst_fail("%s: %s", what, strerror(errno));
+}
+
+static void write_proc(pid_t pid, const char *name, const char *s)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+	fd = open(path, O_WRONLY);
+	if (fd < 0 || write(fd, s, strlen(s)) != (ssize_t)strlen(s))
+		_exit(1);
+	close(fd);
+}
+
+/* A child of ours writes our maps once we have unshared our user namespace. */
+static void new_userns(void)
+{
+	int p[2], st;
+	char c;
+	pid_t me = getpid(), h;
+
+	must(pipe(p), "pipe");
+	if ((h = fork()) == 0) {
+		close(p[1]);
+		if (read(p[0], &c, 1) != 1)
+			_exit(1);
+		write_proc(me, "setgroups", "allow");
+		write_proc(me, "uid_map", MAP);
+		write_proc(me, "gid_map", MAP);
+		_exit(0);
+	}
+	must(h < 0, "fork");
+	close(p[0]);
+	must(unshare(CLONE_NEWUSER), "unshare CLONE_NEWUSER");
+	must(write(p[1], "", 1) != 1, "write");
+	close(p[1]);
+	if (waitpid(h, &st, 0) != h || !WIFEXITED(st) || WEXITSTATUS(st))
+		tst_fail("the helper could not write our maps");
+}
+
+static void caps(uint32_t *eff, uint32_t *prm, uint32_t *inh)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+
+	must(syscall(SYS_capget, &h, d), "capget");
+	*eff = d[0].effective, *prm = d[0].permitted, *inh = d[0].inheritable;
+}
+
+static void set_caps(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2] = { { CAPS_EFF, CAPS_PRM, CAPS_INH }, { 0, 0, 0 } };
+
+	must(syscall(SYS_capset, &h, d), "capset");
+}
+
+static void check_map(const char *name)
+{
+	char path[64], buf[256];
+	unsigned a[6];
+
+	snprintf(path, sizeof(path), "/proc/self/%s", name);
+	tst_read_file(path, buf, sizeof(buf));
+	if (sscanf(buf, "%u %u %u %u %u %u", &a[0], &a[1], &a[2], &a[3], &a[4], &a[5]) != 6 || a[0] != 0 ||
+	    a[1] != 100000 || a[2] != 65536 || a[3] != 70000 || a[4] != 300000 || a[5] != 10)
+		tst_fail("%s is \"%s\", not " MAP, path, buf);
+}
+
+/* The dump refuses these: see the top. */
+static void __attribute__((noreturn)) refused_layout(bool span)
+{
+	int p[2];
+	char c;
+	pid_t h;
+
+	must(pipe(p), "pipe");
+	if ((h = fork()) == 0) {
+		if (unshare(CLONE_NEWUSER | (span ? 0 : CLONE_NEWUTS)) || write(p[1], "", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	must(h < 0 || read(p[0], &c, 1) != 1, "the helper's namespaces");
+	if (!span) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/ns/uts", h);
+		int fd = open(path, O_RDONLY);
+		must(fd < 0 || setns(fd, CLONE_NEWUTS), "setns into the helper's UTS namespace");
+		close(fd);
+		kill(h, SIGKILL);
+		waitpid(h, NULL, 0);
+	}
+	tst_ready();
+	tst_wait_check();
+	if (span) {
+		kill(h, SIGKILL);
+		waitpid(h, NULL, 0);
+	}
+	tst_pass();
+}
+
+int main(int argc, char **argv)
+{
+	char host[64], name[64], buf[64];
+	uid_t r, e, s;
+	gid_t gr, ge, gs, groups[8];
+	uint32_t eff, prm, inh;
+	struct stat st;
+	int n, ghost;
+
+	tst_init_opts(argc, argv, NULL, "span,foreign-uts,mnt");
+	if (tst_opt_flag("span") || tst_opt_flag("foreign-uts"))
+		refused_layout(tst_opt_flag("span"));
+	const char *file = tst_tmp_path("file"), *gpath = tst_tmp_path("ghost");
+
+	new_userns();
+	must(unshare(CLONE_NEWUTS | (tst_opt_flag("mnt") ? CLONE_NEWNS : 0)), "unshare UTS (and mount) namespaces");
+	snprintf(host, sizeof(host), "ns-user-%u", (unsigned)(tst_seed() % 100000));
+	must(sethostname(host, strlen(host)), "sethostname");
+	gid_t want_groups[] = { 1000, 70003 };
+	must(setgroups(2, want_groups), "setgroups");
+	must(prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0), "PR_SET_KEEPCAPS");
+	must(setresgid(1000, 1000, 70002), "setresgid");
+	must(setresuid(1000, 1000, 70001), "setresuid");
+	set_caps();
+	/* the files it makes are its own (1000 inside, 101000 here) */
+	int fd = open(file, O_CREAT | O_WRONLY | O_EXCL, 0600);
+	must(fd < 0 || fchown(fd, -1, 70003), "create a file");
+	close(fd);
+	ghost = open(gpath, O_CREAT | O_RDWR | O_EXCL, 0640);
+	must(ghost < 0 || fchown(ghost, -1, 70003) || write(ghost, "ghost", 5) != 5 || unlink(gpath),
+	     "create an unlinked file");
+
+	tst_ready();
+	tst_wait_check();
+
+	must(getresuid(&r, &e, &s), "getresuid");
+	if (r != 1000 || e != 1000 || s != 70001)
+		tst_fail("uids %u/%u/%u, not 1000/1000/70001", r, e, s);
+	must(getresgid(&gr, &ge, &gs), "getresgid");
+	if (gr != 1000 || ge != 1000 || gs != 70002)
+		tst_fail("gids %u/%u/%u, not 1000/1000/70002", gr, ge, gs);
+	n = getgroups(8, groups);
+	if (n != 2 || groups[0] != 1000 || groups[1] != 70003)
+		tst_fail("%d groups (%u, %u), not 1000 and 70003", n, n > 0 ? groups[0] : 0, n > 1 ? groups[1] : 0);
+	caps(&eff, &prm, &inh);
+	if (eff != CAPS_EFF || prm != CAPS_PRM || inh != CAPS_INH)
+		tst_fail("capabilities eff %x prm %x inh %x, not %x %x %x", eff, prm, inh, CAPS_EFF, CAPS_PRM, CAPS_INH);
+	check_map("uid_map");
+	check_map("gid_map");
+	tst_read_file("/proc/self/setgroups", buf, sizeof(buf));
+	if (strncmp(buf, "allow", 5))
+		tst_fail("setgroups is \"%s\", not allow", buf);
+	must(gethostname(name, sizeof(name)), "gethostname");
+	if (strcmp(name, host))
+		tst_fail("hostname %s, not %s", name, host);
+	must(stat(file, &st), "stat the file");
+	if (st.st_uid != 1000 || st.st_gid != 70003)
+		tst_fail("the file is owned by %u:%u, not 1000:70003", st.st_uid, st.st_gid);
+	must(fstat(ghost, &st), "fstat the unlinked file");
+	if (st.st_uid != 1000 || st.st_gid != 70003 || (st.st_mode & 07777) != 0640 || st.st_nlink)
+		tst_fail("the unlinked file is %o, %u:%u, %lu links, not 0640, 1000:70003, unlinked",
+			 st.st_mode & 07777, st.st_uid, st.st_gid, (unsigned long)st.st_nlink);
+	if (pread(ghost, buf, 5, 0) != 5 || memcmp(buf, "ghost", 5))
+		tst_fail("the unlinked file lost its bytes");
+	if (tst_corrupting())
+		sethostname("corrupted", 9);
+	tst_pass();
+}

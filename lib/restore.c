@@ -401,6 +401,9 @@ static int check_privileges(const struct restore_set *rs, bool new_pidns)
 	if ((ret = privs_need(CAP_CHECKPOINT_RESTORE, CAP_SYS_ADMIN,
 			      "restore (each process at its original PID: clone3 with set_tid)")))
 		return ret;
+	/* the maps first: what the namespace grants rests on them */
+	if (rs->userns && (ret = userns_check_unprivileged(rs->userns)))
+		return ret;
 	if (new_pidns && (ret = privs_need(CAP_SYS_ADMIN, -1, "restore into a new pid namespace")))
 		return ret;
 	if (rs->ipc.own_ns && (ret = privs_need(CAP_SYS_ADMIN, -1, "restore of the tree's own IPC namespace")))
@@ -417,10 +420,6 @@ static int check_privileges(const struct restore_set *rs, bool new_pidns)
 		return ret;
 	if ((ret = privs_get(&p)))
 		return ret;
-	if (rs->userns && (ret = userns_check_unprivileged(rs->userns))) {
-		privs_free(&p);
-		return ret;
-	}
 	for (size_t i = 0; i < rs->nr && !ret; i++) {
 		const struct task_image *t = &rs->tasks[i];
 		if (rs->entries[i]->zombie)
@@ -1578,6 +1577,12 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 		pr_err("--root %s: the tree was dumped in its dumper's mount namespace, not one of its own",
 		       c.ns_args.root);
 		ret = -EINVAL;
+		goto out;
+	}
+	if (c.lazy && rs.userns) {
+		pr_err("--lazy-pages: the tree has its own user namespace, where its tasks can't ask userfaultfd for "
+		       "fork events (that needs CAP_SYS_PTRACE in ours); restore it without --lazy-pages");
+		ret = -EOPNOTSUPP;
 		goto out;
 	}
 	/* the daemon serves this restore until we hang up: it must be there first */

@@ -123,6 +123,7 @@ static void __attribute__((noreturn)) refused_layout(bool span)
 
 	must(pipe(p), "pipe");
 	if ((h = fork()) == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);   /* gone with a target a test kills */
 		if (unshare(CLONE_NEWUSER | (span ? 0 : CLONE_NEWUTS)) || write(p[1], "", 1) != 1)
 			_exit(1);
 		for (;;)

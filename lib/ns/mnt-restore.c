@@ -273,9 +273,14 @@ static int make_mount(const struct mnt_state *s, size_t k, const int *src, int *
 					 e->mountpoint);
 	} else {
 		const char *source = e->source && *e->source ? e->source : e->fstype;
-		if (mount(source, target, e->fstype, 0, e->options && *e->options ? e->options : NULL))
-			return pr_perror("can't mount %s (%s, options %s)", e->mountpoint, e->fstype,
-					 e->options ? e->options : "");
+		/* uid= and gid= as the tree's user namespace names them */
+		char *mapped = userns_mount_options(e->options);
+		const char *opts = mapped ? mapped : e->options;
+		int err = mount(source, target, e->fstype, 0, opts && *opts ? opts : NULL) ? errno : 0;
+		free(mapped);
+		if (err)
+			return errno = err, pr_perror("can't mount %s (%s, options %s)", e->mountpoint, e->fstype,
+						      e->options ? e->options : "");
 	}
 	if ((mfd[k] = open(target, O_PATH | O_CLOEXEC)) < 0)
 		return pr_perror("can't open the new mount %s", e->mountpoint);

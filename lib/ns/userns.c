@@ -150,14 +150,6 @@ int userns_dump(struct img_dir *dir, const struct tree *t)
 					      "namespace too, unless its root is alone", root, t->tasks[i].s.pid),
 				       -EOPNOTSUPP;
 	}
-	/* its mount tree would be made in our user namespace's image of it: every
-	 * mount copied from ours is locked in a namespace it owns (MNT_LOCKED), and
-	 * can't be bound alone there */
-	if ((ret = ns_own(root, "mnt")) != 0)
-		return ret < 0 ? ret
-			       : (pr_err("pid %d has a mount namespace of its own in its own user namespace: not "
-					 "supported yet (mounts copied into a user namespace's mount namespace are "
-					 "locked there and can't be rebuilt one by one)", root), -EOPNOTSUPP);
 	if ((ret = parse_map(root, "uid_map", &dumped_uid)) || (ret = parse_map(root, "gid_map", &dumped_gid)))
 		return ret;
 	if (!(sg = read_proc(root, "setgroups", NULL)))
@@ -331,6 +323,35 @@ int userns_as_owner(uint32_t uid, uint32_t gid, int (*fn)(void *), void *arg)
 	if (!current || u == (uint32_t)-1 || g == (uint32_t)-1)
 		return userns_as_root(fn, arg);
 	return run_as(u, g, fn, arg);
+}
+
+char *userns_mount_options(const char *opts)
+{
+	size_t len = opts ? strlen(opts) : 0;
+	char *out, *w, *copy, *tok, *save;
+
+	if (!current || !opts)
+		return NULL;
+	/* each option at most grows from a short id to 10 digits */
+	if (!(out = malloc(len * 2 + 64)) || !(copy = strdup(opts))) {
+		free(out);
+		return NULL;
+	}
+	w = out;
+	*w = 0;
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		unsigned id;
+		char end;
+		bool uid = !strncmp(tok, "uid=", 4), gid = !strncmp(tok, "gid=", 4);
+		if (w != out)
+			*w++ = ',';
+		if ((uid || gid) && sscanf(tok + 4, "%u%c", &id, &end) == 1)
+			w += sprintf(w, "%.4s%u", tok, uid ? userns_uid_in(id) : userns_gid_in(id));
+		else
+			w += sprintf(w, "%s", tok);
+	}
+	free(copy);
+	return out;
 }
 
 bool userns_setgroups_denied(void)

@@ -42,6 +42,9 @@ int userns_as_root(int (*fn)(void *), void *arg);
  * file it makes is theirs from the start (one owned by our root, unmapped in
  * the namespace, could not be given away there). */
 int userns_as_owner(uint32_t uid, uint32_t gid, int (*fn)(void *), void *arg);
+/* Restore, in a task: mount options (tmpfs, devpts...) with their uid= and
+ * gid= mapped in (malloc'ed), or NULL without a user namespace of its own. */
+char *userns_mount_options(const char *opts);
 /* Restore, in a task: is setgroups denied in the restored user namespace? */
 bool userns_setgroups_denied(void);
 /* Restore: an id of the image (inside view) in ours, or (uint32_t)-1 if unmapped. */

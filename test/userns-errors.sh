@@ -6,7 +6,8 @@
 #
 #   span             a child in another user namespace than the root
 #   foreign-uts      the root's UTS namespace is owned by another user namespace
-#   mnt              a mount namespace owned by the tree's user namespace (not yet)
+#   mnt-copy         a mount namespace owned by the tree's user namespace, a copy of ours:
+#                    our mounts with others under them can't be bound alone there
 #   hostile-empty    userns.img: an extent of 0 ids
 #   hostile-wrap     userns.img: an extent running past the last id
 #   hostile-overlap  userns.img: two gid extents overlapping
@@ -102,7 +103,16 @@ refused_dump() {
 # ---- dump
 refused_dump span --span "is in another user namespace than the root of the tree"
 refused_dump foreign-uts --foreign-uts "uts namespace is owned by another user namespace"
-refused_dump mnt --mnt "mount namespace of its own in its own user namespace"
+spawn --mnt
+rm -rf "$T/m"
+mkdir "$T/m"
+crt dump --shell-job -t "$PID" -D "$T/m"
+if [ "$RC" != 0 ]; then
+	fail mnt-copy "the dump failed"
+else
+	crt restore --shell-job -D "$T/m" -d
+	expect_error mnt-copy "can't bind mount / of the tree alone" "locked" && pass mnt-copy
+fi
 
 # ---- restore: hostile maps, and what is refused
 spawn

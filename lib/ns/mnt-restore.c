@@ -260,9 +260,15 @@ static int make_mount(const struct mnt_state *s, size_t k, const int *src, int *
 		return ret;
 	if (src[k] >= 0) {
 		snprintf(from, sizeof(from), "/proc/self/fd/%d", src[k]);
-		if (mount(from, target, NULL, MS_BIND, NULL))
+		if (mount(from, target, NULL, MS_BIND, NULL)) {
+			if (errno == EINVAL && userns_restoring())
+				return pr_err("can't bind mount %s of the tree alone: in the tree's user namespace the "
+					      "mounts of ours under it are locked to it (MNT_LOCKED), and a mount of ours "
+					      "with others under it (a copy of our mount namespace) can't be restored there",
+					      k ? e->mountpoint : "/"), -EOPNOTSUPP;
 			return k ? pr_perror("can't bind the path given for %s there", e->mountpoint)
 				 : pr_perror("can't bind the tree's root on " STAGE " (a private mount of ours)");
+		}
 	} else if (e->how == MNT_HOW_BIND) {
 		int j = index_of(s, k, e->bind_of);
 		const char *rest;

@@ -354,6 +354,11 @@ char *userns_mount_options(const char *opts)
 	return out;
 }
 
+bool userns_restoring(void)
+{
+	return current;
+}
+
 bool userns_setgroups_denied(void)
 {
 	return current && !current->setgroups_allow;

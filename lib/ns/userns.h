@@ -45,6 +45,8 @@ int userns_as_owner(uint32_t uid, uint32_t gid, int (*fn)(void *), void *arg);
 /* Restore, in a task: mount options (tmpfs, devpts...) with their uid= and
  * gid= mapped in (malloc'ed), or NULL without a user namespace of its own. */
 char *userns_mount_options(const char *opts);
+/* Restore, in a task: is it in the tree's own (new) user namespace? */
+bool userns_restoring(void);
 /* Restore, in a task: is setgroups denied in the restored user namespace? */
 bool userns_setgroups_denied(void);
 /* Restore: an id of the image (inside view) in ours, or (uint32_t)-1 if unmapped. */

@@ -14,9 +14,9 @@
  *
  * --span: a tree spanning two user namespaces (a child unshares one of its
  * own); --foreign-uts: the process stays in ours but joins a UTS namespace
- * that another user namespace owns; --mnt: a mount namespace owned by its user
- * namespace too (not supported yet).  All three are refused by the dump
- * (test/userns-errors.sh).
+ * that another user namespace owns (both refused by the dump); --mnt: a mount
+ * namespace owned by its user namespace too, a copy of ours, which the restore
+ * refuses (test/userns-errors.sh).
  */
 #include "tst.h"
 

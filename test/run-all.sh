@@ -137,10 +137,12 @@ for p in $CGROUP_PROGS; do
 	run_suite "runner $p" "$RUNNER" --crtool "$CRTOOL" "${MODES[@]}" ${RUNNER_ARGS:-} --restore-arg --manage-cgroups=full -- "$p"
 done
 # a user namespace of its own: every mode but lazy (its tasks can't have userfaultfd's fork events)
-if selected ns-user; then
+# (and pivot_rooted into a tmpfs, its mount namespace owned by its user namespace)
+for v in "ns-user" "ns-user --pivot"; do
+	selected ns-user || continue
 	# shellcheck disable=SC2086
-	run_suite "runner ns-user" "$RUNNER" --crtool "$CRTOOL" --mode "${modes/,lazy/}" ${RUNNER_ARGS:-} -- ns-user
-fi
+	run_suite "runner $v" "$RUNNER" --crtool "$CRTOOL" --mode "${modes/,lazy/}" ${RUNNER_ARGS:-} -- $v
+done
 # a fork storm in a cgroup of its own, frozen for the dump, restored into that cgroup
 for v in "storm --forks" "storm --threads"; do
 	selected storm-freeze || continue

@@ -1,6 +1,6 @@
 /* ns-user: a process in a user namespace of its own, with two extents in each
  * map (0 100000 65536 and 70000 300000 10, setgroups "allow"), and a UTS
- * namespace owned by it.  A helper child (in our user namespace) writes
+ * namespace owned by it (and a mount namespace: --pivot).  A helper child (in our user namespace) writes
  * the maps from outside, as a runtime does, and is reaped before READY.
  * Inside, the process runs as uid 1000/1000/70001, gid 1000/1000/70002, groups
  * 1000 and 70003, with some capabilities (permitted CHOWN, DAC_OVERRIDE,
@@ -12,11 +12,16 @@
  * gid_map and setgroups, the hostname, both files' owners as seen inside (the
  * unlinked one made again by the restore: its owner mapped in).
  *
+ * --pivot: the mount namespace (owned by its user namespace) pivot_rooted into
+ * a tmpfs with our /usr, this program's directory and /proc bound in; both
+ * files are in the tmpfs.
+ *
  * --span: a tree spanning two user namespaces (a child unshares one of its
  * own); --foreign-uts: the process stays in ours but joins a UTS namespace
  * that another user namespace owns (both refused by the dump); --mnt: a mount
- * namespace owned by its user namespace too, a copy of ours, which the restore
- * refuses (test/userns-errors.sh).
+ * namespace owned by its user namespace that is a copy of ours, which the
+ * restore refuses: our "/" has our other mounts under it, locked there
+ * (test/userns-errors.sh).
  */
 #include "tst.h"
 
@@ -114,6 +119,37 @@ static void check_map(const char *name)
 		tst_fail("%s is \"%s\", not " MAP, path, buf);
 }
 
+/* A tmpfs of its own as the root, with our /usr, this program's directory and
+ * /proc bound in (none has mounts of ours under it: they can be bound alone). */
+static void pivot_into_tmpfs(void)
+{
+	char exe[4096], dir[4200];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	must(n <= 0, "readlink /proc/self/exe");
+	exe[n] = 0;
+	*strrchr(exe, '/') = 0;
+	must(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "make / private");
+	must(mount("tmpfs", "/tmp", "tmpfs", 0, "mode=755,size=16m"), "mount the root tmpfs");
+	must(chdir("/tmp"), "chdir /tmp");
+	for (const char *d = "usr\0proc\0data\0"; *d; d += strlen(d) + 1)
+		must(mkdir(d, 0755), d);
+	must(chmod("data", 01777), "chmod data");
+	must(symlink("usr/bin", "bin") || symlink("usr/lib", "lib") || symlink("usr/lib64", "lib64"), "symlink");
+	snprintf(dir, sizeof(dir), "/tmp%s", exe);
+	for (char *p = dir + 5; (p = strchr(p, '/')); *p++ = '/') {
+		*p = 0;
+		must(mkdir(dir, 0755) && errno != EEXIST, dir);
+	}
+	must(mkdir(dir, 0755), dir);
+	must(mount("/usr", "usr", NULL, MS_BIND, NULL), "bind /usr");
+	must(mount(exe, dir, NULL, MS_BIND, NULL), "bind the build directory");
+	must(mount("/proc", "proc", NULL, MS_BIND | MS_REC, NULL), "bind /proc");
+	must(syscall(SYS_pivot_root, ".", "."), "pivot_root");
+	must(umount2(".", MNT_DETACH), "detach the old root");
+	must(chdir("/"), "chdir /");
+}
+
 /* The dump refuses these: see the top. */
 static void __attribute__((noreturn)) refused_layout(bool span)
 {
@@ -157,13 +193,18 @@ int main(int argc, char **argv)
 	struct stat st;
 	int n, ghost;
 
-	tst_init_opts(argc, argv, NULL, "span,foreign-uts,mnt");
+	tst_init_opts(argc, argv, NULL, "span,foreign-uts,mnt,pivot");
 	if (tst_opt_flag("span") || tst_opt_flag("foreign-uts"))
 		refused_layout(tst_opt_flag("span"));
-	const char *file = tst_tmp_path("file"), *gpath = tst_tmp_path("ghost");
+	bool pivot = tst_opt_flag("pivot");
+	const char *file = pivot ? "/data/file" : tst_tmp_path("file"), *gpath = pivot ? "/data/ghost" : tst_tmp_path("ghost");
 
 	new_userns();
-	must(unshare(CLONE_NEWUTS | (tst_opt_flag("mnt") ? CLONE_NEWNS : 0)), "unshare UTS (and mount) namespaces");
+	/* its own root from here on: what it makes in its own file systems is mapped */
+	must(setresgid(0, 0, 0) || setresuid(0, 0, 0), "become root inside");
+	must(unshare(CLONE_NEWUTS | (tst_opt_flag("mnt") || pivot ? CLONE_NEWNS : 0)), "unshare UTS (and mount) namespaces");
+	if (pivot)
+		pivot_into_tmpfs();
 	snprintf(host, sizeof(host), "ns-user-%u", (unsigned)(tst_seed() % 100000));
 	must(sethostname(host, strlen(host)), "sethostname");
 	gid_t want_groups[] = { 1000, 70003 };

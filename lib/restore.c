@@ -20,6 +20,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/ptrace.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -645,7 +646,7 @@ struct restore_ctx {
 	const struct netns_restore *net;   /* the tree's own network namespace, if it had one */
 	const TimensEntry *timens;         /* its own time namespace, if it had one */
 	struct ns_args ns_args; /* --root, --external */
-	int userns_sync[2];     /* the root waits on [0] until we have written its user namespace's maps */
+	int userns_sync[2];     /* the root ([1]) and we ([0]): ready, then its user namespace's maps are written */
 };
 
 static void __attribute__((noreturn)) child_fail(const struct restore_ctx *c, size_t idx)
@@ -1277,25 +1278,36 @@ static void userns_wait_maps(const struct restore_ctx *c)
 
 	if (!c->rs->userns)
 		return;
-	close(c->userns_sync[1]);
-	if (read(c->userns_sync[0], &go, 1) != 1)
-		_exit(1);   /* we failed to write them, and said why */
 	close(c->userns_sync[0]);
+	/* its /proc files are the caller's to write only if it is dumpable (a
+	 * crtool given its capability by file capabilities is not) */
+	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1)
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+	if (write(c->userns_sync[1], "", 1) != 1 || read(c->userns_sync[1], &go, 1) != 1)
+		_exit(1);   /* we failed to write them, and said why */
+	close(c->userns_sync[1]);
 	userns_set_current(c->rs->userns);
 }
 
-/* Ours: the maps of the root's new user namespace, then let it go on. */
+/* Ours, once the root says it is ready: the maps of its new user namespace,
+ * then let it go on. */
 static int userns_release_root(struct restore_ctx *c, pid_t pid)
 {
-	int ret;
+	char ready;
+	int ret = 0;
 
-	close(c->userns_sync[0]);
-	c->userns_sync[0] = -1;
-	ret = userns_write_maps(pid, c->rs->userns);
-	if (!ret && write(c->userns_sync[1], "", 1) != 1)
-		ret = pr_perror("can't let the restored root go on");
 	close(c->userns_sync[1]);
 	c->userns_sync[1] = -1;
+	if (read(c->userns_sync[0], &ready, 1) != 1) {
+		pr_err("the restored root (pid %d) died before its user namespace had maps", pid);
+		ret = -EIO;
+	}
+	if (!ret)
+		ret = userns_write_maps(pid, c->rs->userns);
+	if (!ret && write(c->userns_sync[0], "", 1) != 1)
+		ret = pr_perror("can't let the restored root go on");
+	close(c->userns_sync[0]);
+	c->userns_sync[0] = -1;
 	return ret;
 }
 
@@ -1633,8 +1645,8 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	if ((ret = premap_vdso_here(&c.vdso)) || (!c.new_pidns && (ret = wait_ids_free(&rs))))
 		goto out;
 	drop_own_images(&rs);
-	if (rs.userns && pipe2(c.userns_sync, O_CLOEXEC)) {
-		ret = pr_perror("can't make a pipe");
+	if (rs.userns && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c.userns_sync)) {
+		ret = pr_perror("can't make a socket pair");
 		goto out;
 	}
 	if ((pid = clone_root(&c)) < 0) {

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -392,8 +393,15 @@ int userns_creds_outside(const UsernsEntry *e, const CredsEntry *in, CredsEntry 
 	out->gid = userns_gid_out(e, in->gid); out->egid = userns_gid_out(e, in->egid);
 	out->sgid = userns_gid_out(e, in->sgid); out->fsgid = userns_gid_out(e, in->fsgid);
 	/* capabilities in a user namespace of its own are over what it owns only:
-	 * anyone who makes one holds them all there (and its bounding set is full) */
-	out->cap_inh = out->cap_prm = out->cap_eff = out->cap_bnd = out->cap_amb = 0;
+	 * anyone who makes one holds them all there, CAP_SETPCAP too (its bounding
+	 * set may shrink): checked as none, and our own bounding set */
+	out->cap_inh = out->cap_prm = out->cap_eff = out->cap_amb = out->cap_bnd = 0;
+	for (int cap = 0; cap < 64; cap++) {
+		int r = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+		if (r < 0)
+			break;
+		out->cap_bnd |= (uint64_t)(r == 1) << cap;
+	}
 	if (!(out->groups = malloc((in->n_groups + 1) * sizeof(uint32_t))))
 		return -ENOMEM;
 	for (size_t i = 0; i < in->n_groups; i++)

@@ -16,6 +16,10 @@
  * a tmpfs with our /usr, this program's directory and /proc bound in; both
  * files are in the tmpfs.
  *
+ * --own-id: a user namespace mapping only its own uid and gid (0 inside),
+ * written by itself with setgroups "deny", nothing else: what a user without
+ * privileges makes, and restores with --unprivileged (test/unpriv.sh).
+ *
  * --span: a tree spanning two user namespaces (a child unshares one of its
  * own); --foreign-uts: the process stays in ours but joins a UTS namespace
  * that another user namespace owns (both refused by the dump); --mnt: a mount
@@ -52,16 +56,17 @@ static void must(int ret, const char *what)
 		tst_fail("%s: %s", what, strerror(errno));
 }
 
-static void write_proc(pid_t pid, const char *name, const char *s)
+static int write_proc(pid_t pid, const char *name, const char *s)
 {
 	char path[64];
-	int fd;
+	int fd, ret;
 
 	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
-	fd = open(path, O_WRONLY);
-	if (fd < 0 || write(fd, s, strlen(s)) != (ssize_t)strlen(s))
-		_exit(1);
+	if ((fd = open(path, O_WRONLY)) < 0)
+		return -1;
+	ret = write(fd, s, strlen(s)) == (ssize_t)strlen(s) ? 0 : -1;
 	close(fd);
+	return ret;
 }
 
 /* A child of ours writes our maps once we have unshared our user namespace. */
@@ -76,10 +81,8 @@ static void new_userns(void)
 		close(p[1]);
 		if (read(p[0], &c, 1) != 1)
 			_exit(1);
-		write_proc(me, "setgroups", "allow");
-		write_proc(me, "uid_map", MAP);
-		write_proc(me, "gid_map", MAP);
-		_exit(0);
+		_exit(write_proc(me, "setgroups", "allow") || write_proc(me, "uid_map", MAP) ||
+		      write_proc(me, "gid_map", MAP));
 	}
 	must(h < 0, "fork");
 	close(p[0]);
@@ -184,6 +187,61 @@ static void __attribute__((noreturn)) refused_layout(bool span)
 	tst_pass();
 }
 
+/* --own-id: what a user without privileges may make, and restore with
+ * --unprivileged: a user namespace mapping only its own ids, written by itself
+ * (setgroups "deny" first), no other namespace. */
+static void __attribute__((noreturn)) own_id(void)
+{
+	char want[64], buf[64], path[64];
+	const char *file = tst_tmp_path("file"), *gpath = tst_tmp_path("ghost");
+	uid_t uid = geteuid(), r, e, s;
+	gid_t gid = getegid(), gr, ge, gs;
+	uint32_t eff, prm, inh, all = 0;
+	struct stat st;
+	int fd, ghost;
+
+	must(unshare(CLONE_NEWUSER), "unshare CLONE_NEWUSER");
+	char um[32], gm[32];
+	snprintf(um, sizeof(um), "0 %u 1\n", uid);
+	snprintf(gm, sizeof(gm), "0 %u 1\n", gid);
+	must(write_proc(getpid(), "setgroups", "deny") || write_proc(getpid(), "uid_map", um) ||
+	     write_proc(getpid(), "gid_map", gm), "write our own maps");
+	must((fd = open(file, O_CREAT | O_WRONLY | O_EXCL, 0600)) < 0, "create a file");
+	close(fd);
+	ghost = open(gpath, O_CREAT | O_RDWR | O_EXCL, 0640);
+	must(ghost < 0 || write(ghost, "ghost", 5) != 5 || unlink(gpath), "create an unlinked file");
+	caps(&all, &prm, &inh);
+
+	tst_ready();
+	tst_wait_check();
+
+	must(getresuid(&r, &e, &s) || getresgid(&gr, &ge, &gs), "getresuid");
+	if (r || e || s || gr || ge || gs)
+		tst_fail("ids %u/%u/%u %u/%u/%u, not root's inside", r, e, s, gr, ge, gs);
+	caps(&eff, &prm, &inh);
+	if (eff != all || prm != all || !all)
+		tst_fail("capabilities eff %x prm %x, not %x (all, in its namespace)", eff, prm, all);
+	for (int i = 0; i < 2; i++) {
+		unsigned a, b, c;
+		snprintf(path, sizeof(path), "/proc/self/%s", i ? "gid_map" : "uid_map");
+		tst_read_file(path, buf, sizeof(buf));
+		snprintf(want, sizeof(want), "0 %u 1", i ? gid : uid);
+		if (sscanf(buf, "%u %u %u", &a, &b, &c) != 3 || a || b != (i ? gid : uid) || c != 1)
+			tst_fail("%s is \"%s\", not %s", path, buf, want);
+	}
+	tst_read_file("/proc/self/setgroups", buf, sizeof(buf));
+	if (strncmp(buf, "deny", 4))
+		tst_fail("setgroups is \"%s\", not deny", buf);
+	must(stat(file, &st), "stat the file");
+	if (st.st_uid || st.st_gid)
+		tst_fail("the file is owned by %u:%u, not 0:0 inside", st.st_uid, st.st_gid);
+	must(fstat(ghost, &st), "fstat the unlinked file");
+	if (st.st_uid || st.st_gid || (st.st_mode & 07777) != 0640 || st.st_nlink)
+		tst_fail("the unlinked file is %o, %u:%u, %lu links", st.st_mode & 07777, st.st_uid, st.st_gid,
+			 (unsigned long)st.st_nlink);
+	tst_pass();
+}
+
 int main(int argc, char **argv)
 {
 	char host[64], name[64], buf[64];
@@ -193,7 +251,9 @@ int main(int argc, char **argv)
 	struct stat st;
 	int n, ghost;
 
-	tst_init_opts(argc, argv, NULL, "span,foreign-uts,mnt,pivot");
+	tst_init_opts(argc, argv, NULL, "span,foreign-uts,mnt,pivot,own-id");
+	if (tst_opt_flag("own-id"))
+		own_id();
 	if (tst_opt_flag("span") || tst_opt_flag("foreign-uts"))
 		refused_layout(tst_opt_flag("span"));
 	bool pivot = tst_opt_flag("pivot");

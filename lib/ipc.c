@@ -468,8 +468,9 @@ static int set_perm(int (*ctl)(int, int, void *), int id, const IpcPermEntry *p,
 {
 	if (ctl(id, IPC_STAT, ds))
 		return pr_perror("can't read %s %u", what, p->id);
-	perm->uid = p->uid;
-	perm->gid = p->gid;
+	/* ours, as the dump read them: in the tree's user namespace, its ids */
+	perm->uid = userns_uid_in(p->uid);
+	perm->gid = userns_gid_in(p->gid);
 	perm->mode = p->mode & 0777;
 	if (ctl(id, IPC_SET, ds))
 		return pr_perror("can't set the owner and mode of %s %u", what, p->id);

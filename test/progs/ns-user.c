@@ -1,16 +1,18 @@
 /* ns-user: a process in a user namespace of its own, with two extents in each
- * map (0 100000 65536 and 70000 300000 10, setgroups "allow"), and a UTS
- * namespace owned by it (and a mount namespace: --pivot).  A helper child (in our user namespace) writes
- * the maps from outside, as a runtime does, and is reaped before READY.
+ * map (0 100000 65536 and 70000 300000 10, setgroups "allow"), and UTS and IPC
+ * namespaces owned by it (and a mount namespace: --pivot).  A helper child (in
+ * our user namespace) writes the maps from outside, as a runtime does, and is
+ * reaped before READY.
  * Inside, the process runs as uid 1000/1000/70001, gid 1000/1000/70002, groups
  * 1000 and 70003, with some capabilities (permitted CHOWN, DAC_OVERRIDE,
  * NET_BIND_SERVICE, SETUID; effective CHOWN, NET_BIND_SERVICE; inheritable
- * NET_BIND_SERVICE), and has made a file (uid 1000, gid 70003) and an unlinked
- * one it keeps open.
+ * NET_BIND_SERVICE), and has made a file (uid 1000, gid 70003), an unlinked
+ * one it keeps open, and a SysV segment (1000:1000, 0640, the hostname in it).
  *
  * After CHECK: the ids, the groups, the capabilities, /proc/self/uid_map,
  * gid_map and setgroups, the hostname, both files' owners as seen inside (the
- * unlinked one made again by the restore: its owner mapped in).
+ * unlinked one made again by the restore: its owner mapped in), the segment's
+ * owner, mode and bytes.
  *
  * --pivot: the mount namespace (owned by its user namespace) pivot_rooted into
  * a tmpfs with our /usr, this program's directory and /proc bound in; both
@@ -40,6 +42,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -49,6 +52,7 @@
 #define CAPS_PRM ((1u << CAP_CHOWN) | (1u << CAP_DAC_OVERRIDE) | (1u << CAP_NET_BIND_SERVICE) | (1u << CAP_SETUID))
 #define CAPS_EFF ((1u << CAP_CHOWN) | (1u << CAP_NET_BIND_SERVICE))
 #define CAPS_INH (1u << CAP_NET_BIND_SERVICE)
+#define SHM_KEY 0x75736e73
 
 static void must(int ret, const char *what)
 {
@@ -262,7 +266,8 @@ int main(int argc, char **argv)
 	new_userns();
 	/* its own root from here on: what it makes in its own file systems is mapped */
 	must(setresgid(0, 0, 0) || setresuid(0, 0, 0), "become root inside");
-	must(unshare(CLONE_NEWUTS | (tst_opt_flag("mnt") || pivot ? CLONE_NEWNS : 0)), "unshare UTS (and mount) namespaces");
+	must(unshare(CLONE_NEWUTS | CLONE_NEWIPC | (tst_opt_flag("mnt") || pivot ? CLONE_NEWNS : 0)),
+	     "unshare UTS, IPC (and mount) namespaces");
 	if (pivot)
 		pivot_into_tmpfs();
 	snprintf(host, sizeof(host), "ns-user-%u", (unsigned)(tst_seed() % 100000));
@@ -281,9 +286,25 @@ int main(int argc, char **argv)
 	must(ghost < 0 || fchown(ghost, -1, 70003) || write(ghost, "ghost", 5) != 5 || unlink(gpath),
 	     "create an unlinked file");
 
+	/* a SysV segment of its IPC namespace, its own */
+	int shm = shmget(SHM_KEY, 4096, IPC_CREAT | IPC_EXCL | 0640);
+	char *m = shm < 0 ? NULL : shmat(shm, NULL, 0);
+	must(!m || m == (void *)-1, "make a SysV segment");
+	snprintf(m, 64, "%s", host);
+	must(shmdt(m), "shmdt");
+
 	tst_ready();
 	tst_wait_check();
 
+	struct shmid_ds ds;
+	if ((shm = shmget(SHM_KEY, 0, 0)) < 0 || shmctl(shm, IPC_STAT, &ds))
+		tst_fail("the SysV segment is gone: %s", strerror(errno));
+	if (ds.shm_perm.uid != 1000 || ds.shm_perm.gid != 1000 || (ds.shm_perm.mode & 0777) != 0640)
+		tst_fail("the SysV segment is %o, %u:%u, not 0640, 1000:1000", ds.shm_perm.mode & 0777, ds.shm_perm.uid,
+			 ds.shm_perm.gid);
+	if ((m = shmat(shm, NULL, SHM_RDONLY)) == (void *)-1 || strcmp(m, host))
+		tst_fail("the SysV segment lost its bytes");
+	shmdt(m);
 	must(getresuid(&r, &e, &s), "getresuid");
 	if (r != 1000 || e != 1000 || s != 70001)
 		tst_fail("uids %u/%u/%u, not 1000/1000/70001", r, e, s);

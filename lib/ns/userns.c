@@ -282,7 +282,7 @@ struct as_ids {
 	uint32_t uid, gid;   /* inside */
 	int (*fn)(void *);
 	void *arg;
-	int ret;
+	int ret, err;
 };
 
 static void *as_thread(void *p)
@@ -293,18 +293,20 @@ static void *as_thread(void *p)
 	syscall(SYS_setfsgid, a->gid);
 	syscall(SYS_setfsuid, a->uid);
 	a->ret = a->fn(a->arg);
+	a->err = errno;   /* errno is the thread's own */
 	return NULL;
 }
 
 static int run_as(uint32_t uid, uint32_t gid, int (*fn)(void *), void *arg)
 {
-	struct as_ids a = { uid, gid, fn, arg, 0 };
+	struct as_ids a = { uid, gid, fn, arg, 0, 0 };
 	pthread_t th;
 	int err;
 
 	if ((err = pthread_create(&th, NULL, as_thread, &a)))
 		return errno = err, pr_perror("can't start a thread to make files in the user namespace");
 	pthread_join(th, NULL);
+	errno = a.err;
 	return a.ret;
 }
 

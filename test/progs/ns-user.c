@@ -7,12 +7,13 @@
  * 1000 and 70003, with some capabilities (permitted CHOWN, DAC_OVERRIDE,
  * NET_BIND_SERVICE, SETUID; effective CHOWN, NET_BIND_SERVICE; inheritable
  * NET_BIND_SERVICE), and has made a file (uid 1000, gid 70003), an unlinked
- * one it keeps open, and a SysV segment (1000:1000, 0640, the hostname in it).
+ * one it keeps open, a unix socket bound to a path, and a SysV segment
+ * (1000:1000, 0640, the hostname in it).
  *
  * After CHECK: the ids, the groups, the capabilities, /proc/self/uid_map,
  * gid_map and setgroups, the hostname, both files' owners as seen inside (the
  * unlinked one made again by the restore: its owner mapped in), the segment's
- * owner, mode and bytes.
+ * owner, mode and bytes, the socket's name and its file's owner.
  *
  * --pivot: the mount namespace (owned by its user namespace) pivot_rooted into
  * a tmpfs with our /usr, this program's directory and /proc bound in; both
@@ -43,6 +44,8 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/shm.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -286,6 +289,13 @@ int main(int argc, char **argv)
 	must(ghost < 0 || fchown(ghost, -1, 70003) || write(ghost, "ghost", 5) != 5 || unlink(gpath),
 	     "create an unlinked file");
 
+	/* a unix socket bound to a path: the socket file is its own */
+	const char *spath = pivot ? "/data/sock" : tst_tmp_path("sock");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", spath);
+	int sk = socket(AF_UNIX, SOCK_DGRAM, 0);
+	must(sk < 0 || bind(sk, (struct sockaddr *)&sa, sizeof(sa)), "bind a unix socket");
+
 	/* a SysV segment of its IPC namespace, its own */
 	int shm = shmget(SHM_KEY, 4096, IPC_CREAT | IPC_EXCL | 0640);
 	char *m = shm < 0 ? NULL : shmat(shm, NULL, 0);
@@ -295,6 +305,14 @@ int main(int argc, char **argv)
 
 	tst_ready();
 	tst_wait_check();
+
+	must(stat(spath, &st), "stat the socket file");
+	if (!S_ISSOCK(st.st_mode) || st.st_uid != 1000 || st.st_gid != 1000)
+		tst_fail("the socket file is %o, %u:%u, not a socket of 1000:1000", st.st_mode, st.st_uid, st.st_gid);
+	struct sockaddr_un got;
+	socklen_t glen = sizeof(got);
+	if (getsockname(sk, (struct sockaddr *)&got, &glen) || strcmp(got.sun_path, spath))
+		tst_fail("the socket is not bound to %s", spath);
 
 	struct shmid_ds ds;
 	if ((shm = shmget(SHM_KEY, 0, 0)) < 0 || shmctl(shm, IPC_STAT, &ds))

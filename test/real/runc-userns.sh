@@ -3,7 +3,9 @@
 # (config.json: a "user" namespace with uidMappings/gidMappings 0 -> 200000,
 # 65536 ids; the rootfs chowned to that range) checkpointed and restored with
 # libcr behind runc (`runc --criu PATH`, as test/real/runc.sh).  Its pid, mount,
-# IPC, UTS and network namespaces are owned by that user namespace.  Cases:
+# IPC, UTS and network namespaces are owned by that user namespace; its init
+# keeps a child (a sleep), so the restore makes several processes at their PIDs
+# from inside the new user namespace.  Cases:
 #   checkpoint   runc checkpoint: the container is gone, the images (userns.img) are there
 #   restore      runc restore -d: the container counts on from where it was, and
 #                its init's /proc/PID/uid_map and gid_map are the original's
@@ -60,7 +62,7 @@ python3 - "$T/bundle/config.json" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))
 c["process"]["terminal"] = False
-c["process"]["args"] = ["/bin/sh", "-c", "i=0; while :; do i=$((i+1)); echo $i >/tmp/count; sleep 0.05; done"]
+c["process"]["args"] = ["/bin/sh", "-c", "sleep 1000 & i=0; while :; do i=$((i+1)); echo $i >/tmp/count; sleep 0.05; done"]
 c["root"]["readonly"] = False
 c["linux"]["namespaces"].append({"type": "user"})
 c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 65536}]
@@ -112,6 +114,8 @@ if [ "$after" -le "$before" ] || [ "$after" -gt $((before + 100)) ]; then
 	bad restore "count $before at the checkpoint, $after now; $(tr '\n' ' ' <"$T/rs.out") $(why restore.log)"
 elif [ "$now" != "$orig" ]; then
 	bad restore "the restored init's maps are \"$now\", the original's \"$orig\""
+elif ! pgrep -P "$(init_pid)" -f "sleep 1000" >/dev/null; then
+	bad restore "the restored init has lost its child (sleep 1000)"
 elif [ -n "$(foreign "$(init_pid)")" ]; then
 	bad restore "the restored init's $(foreign "$(init_pid)") namespaces are not owned by its user namespace"
 else

@@ -87,11 +87,14 @@ case "$orig" in
 *) bad runc-userns "the container's maps are \"$orig\", not 0 200000 65536"; finish ;;
 esac
 
+ms() { echo $(($(date +%s%N) / 1000000)); }
 seen=$(count)
+t0=$(ms)
 if ! runc --criu "$T/bin/criu" checkpoint --image-path "$T/img" --work-path "$T/wd" "$ID" >"$T/ck.out" 2>&1; then
 	bad checkpoint "runc: $(tr '\n' ' ' <"$T/ck.out") -- libcr says: $(why dump.log)"
 	finish
 fi
+ck_ms=$(($(ms) - t0))
 before=$(count)
 [ "$before" -lt "$seen" ] && before=$seen
 sleep 0.3
@@ -99,14 +102,16 @@ if [ "$(count)" -gt "$before" ] || [ ! -s "$T/img/userns.img" ]; then
 	bad checkpoint "the container still counts, or no userns.img: $(ls "$T/img")"
 	finish
 fi
-ok "checkpoint: stopped at $before, userns.img saved"
+ok "checkpoint: stopped at $before, userns.img saved, runc checkpoint took $ck_ms ms"
 forget
 
+t0=$(ms)
 if ! (cd "$T/bundle" && exec runc --criu "$T/bin/criu" restore -d --image-path "$T/img" --work-path "$T/wd" "$ID" \
 	</dev/null > >(exec cat >"$T/rs.out") 2>&1); then
 	bad restore "runc: $(tr '\n' ' ' <"$T/rs.out") -- libcr says: $(why restore.log)"
 	finish
 fi
+rs_ms=$(($(ms) - t0))
 sleep 0.5
 after=$(count)
 now=$(maps)
@@ -119,6 +124,6 @@ elif ! pgrep -P "$(init_pid)" -f "sleep 1000" >/dev/null; then
 elif [ -n "$(foreign "$(init_pid)")" ]; then
 	bad restore "the restored init's $(foreign "$(init_pid)") namespaces are not owned by its user namespace"
 else
-	ok "restore: counting on, $before -> $after, maps as before ($now)"
+	ok "restore: counting on, $before -> $after, maps as before ($now), runc restore -d took $rs_ms ms"
 fi
 finish

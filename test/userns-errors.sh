@@ -6,6 +6,7 @@
 #
 #   span             a child in another user namespace than the root
 #   foreign-uts      the root's UTS namespace is owned by another user namespace
+#   child-no-pidns   a child with the root in its user namespace, no pid namespace of its own
 #   mnt-copy         a mount namespace owned by the tree's user namespace, a copy of ours:
 #                    our mounts with others under them can't be bound alone there
 #   hostile-empty    userns.img: an extent of 0 ids
@@ -103,6 +104,7 @@ refused_dump() {
 # ---- dump
 refused_dump span --span "is in another user namespace than the root of the tree"
 refused_dump foreign-uts --foreign-uts "uts namespace is owned by another user namespace"
+refused_dump child-no-pidns --child "with child processes" "needs its own pid namespace too"
 spawn --mnt
 rm -rf "$T/m"
 mkdir "$T/m"

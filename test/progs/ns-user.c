@@ -23,6 +23,9 @@
  * written by itself with setgroups "deny", nothing else: what a user without
  * privileges makes, and restores with --unprivileged (test/unpriv.sh).
  *
+ * --child: a child with it in its user namespace, both in our pid namespace
+ * (refused by the dump: the restore could not set the child's PID).
+ *
  * --span: a tree spanning two user namespaces (a child unshares one of its
  * own); --foreign-uts: the process stays in ours but joins a UTS namespace
  * that another user namespace owns (both refused by the dump); --mnt: a mount
@@ -258,9 +261,25 @@ int main(int argc, char **argv)
 	struct stat st;
 	int n, ghost;
 
-	tst_init_opts(argc, argv, NULL, "span,foreign-uts,mnt,pivot,own-id");
+	tst_init_opts(argc, argv, NULL, "span,foreign-uts,mnt,pivot,own-id,child");
 	if (tst_opt_flag("own-id"))
 		own_id();
+	if (tst_opt_flag("child")) {
+		/* a child in its user namespace, in our pid namespace */
+		new_userns();
+		pid_t k = fork();
+		if (k == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			for (;;)
+				pause();
+		}
+		must(k < 0, "fork");
+		tst_ready();
+		tst_wait_check();
+		kill(k, SIGKILL);
+		waitpid(k, NULL, 0);
+		tst_pass();
+	}
 	if (tst_opt_flag("span") || tst_opt_flag("foreign-uts"))
 		refused_layout(tst_opt_flag("span"));
 	bool pivot = tst_opt_flag("pivot");

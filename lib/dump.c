@@ -16,6 +16,7 @@
 #include "infect/infect.h"
 #include "ipc.h"
 #include "ns/ns.h"
+#include "ns/userns.h"
 #include "dump.h"
 #include "log.h"
 #include "mem/mem.h"
@@ -299,6 +300,9 @@ int dump_tree(const struct cr_dump_opts *uopts, bool hold_net)
 	    (ret = cgroup_freeze_seize(opts.freeze_cgroup, &fz)))
 		goto out;
 	if ((ret = tree_seize(opts.pid, &tree)) || (ret = cgroup_freeze_check(&fz)) || (ret = tree_map_pidns(&tree)))
+		goto out;
+	/* the user namespace first: it decides how the tasks' ids are saved */
+	if ((ret = userns_dump(&dir, &tree)))
 		goto out;
 	if (!fz.dir)
 		t_frozen = now_ms();

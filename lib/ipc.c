@@ -33,6 +33,7 @@
 #include "image/image.h"
 #include "ipc.h"
 #include "log.h"
+#include "ns/userns.h"
 #include "util.h"
 
 #ifndef MSG_COPY
@@ -467,8 +468,9 @@ static int set_perm(int (*ctl)(int, int, void *), int id, const IpcPermEntry *p,
 {
 	if (ctl(id, IPC_STAT, ds))
 		return pr_perror("can't read %s %u", what, p->id);
-	perm->uid = p->uid;
-	perm->gid = p->gid;
+	/* ours, as the dump read them: in the tree's user namespace, its ids */
+	perm->uid = userns_uid_in(p->uid);
+	perm->gid = userns_gid_in(p->gid);
 	perm->mode = p->mode & 0777;
 	if (ctl(id, IPC_SET, ds))
 		return pr_perror("can't set the owner and mode of %s %u", what, p->id);
@@ -611,7 +613,7 @@ static int restore_mq(const IpcMqEntry *q)
 	for (size_t i = 0; i < q->n_msgs && !ret; i++)
 		if (mq_send(m, (char *)q->msgs[i]->data.data, q->msgs[i]->data.len, q->msgs[i]->prio))
 			ret = pr_perror("can't put message %zu back into %s", i, name);
-	if (!ret && fchown(m, q->uid, q->gid))
+	if (!ret && fchown(m, userns_uid_in(q->uid), userns_gid_in(q->gid)))
 		ret = pr_perror("can't give the message queue %s to %u:%u", name, q->uid, q->gid);
 	if (!ret && fchmod(m, q->mode))
 		ret = pr_perror("can't set the mode of the message queue %s", name);

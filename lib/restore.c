@@ -20,6 +20,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/ptrace.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -34,6 +35,8 @@
 #include "kerndat.h"
 #include "ipc.h"
 #include "ns/ns.h"
+#include "ns/userns.h"
+#include "ns.pb-c.h"
 #include "log.h"
 #include "mem/mem.h"
 #include "mem/lazy.h"
@@ -82,6 +85,7 @@ struct restore_set {
 	struct seccomp_image seccomp;    /* the threads' seccomp filters */
 	struct cgroup_image cg;          /* the processes' cgroups */
 	struct ns_set ns;                /* its other namespaces of its own (mount, UTS...) */
+	UsernsEntry *userns;             /* its own user namespace, if it had one */
 	PstreeEntry **entries;  /* parents before their children; [0] is the root */
 	struct task_image *tasks;
 	size_t nr, nr_live;
@@ -316,7 +320,7 @@ static int load_images(struct img_dir *dir, struct restore_set *rs)
 	if ((ret = plan_session_helpers(rs)) || (ret = plan_group_helpers(rs)) || (ret = ipc_load(dir, &rs->ipc)) ||
 	    (ret = seccomp_load(dir, rs->entries, rs->nr, &rs->seccomp)) ||
 	    (ret = cgroup_load(dir, rs->entries, rs->nr, &rs->cg)) ||
-	    (ret = ns_load(dir, &rs->ns)))
+	    (ret = ns_load(dir, &rs->ns)) || (ret = userns_load(dir, &rs->userns)))
 		return ret;
 	if (!(rs->tasks = calloc(rs->nr, sizeof(*rs->tasks))))
 		return -ENOMEM;
@@ -377,6 +381,7 @@ static void free_images(struct restore_set *rs)
 	seccomp_free(&rs->seccomp);
 	cgroup_free(&rs->cg);
 	ns_free(&rs->ns);
+	userns_free(rs->userns);
 	for (size_t i = 0; i < rs->nr; i++)
 		img_free_msg(&rs->entries[i]->base);
 	free(rs->entries);
@@ -397,6 +402,9 @@ static int check_privileges(const struct restore_set *rs, bool new_pidns)
 	if ((ret = privs_need(CAP_CHECKPOINT_RESTORE, CAP_SYS_ADMIN,
 			      "restore (each process at its original PID: clone3 with set_tid)")))
 		return ret;
+	/* the maps first: what the namespace grants rests on them */
+	if (rs->userns && (ret = userns_check_unprivileged(rs->userns)))
+		return ret;
 	if (new_pidns && (ret = privs_need(CAP_SYS_ADMIN, -1, "restore into a new pid namespace")))
 		return ret;
 	if (rs->ipc.own_ns && (ret = privs_need(CAP_SYS_ADMIN, -1, "restore of the tree's own IPC namespace")))
@@ -415,8 +423,20 @@ static int check_privileges(const struct restore_set *rs, bool new_pidns)
 		return ret;
 	for (size_t i = 0; i < rs->nr && !ret; i++) {
 		const struct task_image *t = &rs->tasks[i];
-		if (!rs->entries[i]->zombie)
+		if (rs->entries[i]->zombie)
+			continue;
+		if (!rs->userns) {
 			ret = privs_check_task(&p, t->pstree->pid, t->core, t->mm, t->fs->cwd, t->fs->root, &t->files);
+			continue;
+		}
+		/* the ids it asks for, in the tree's user namespace, are these of ours */
+		CoreEntry core = *t->core;
+		CredsEntry out;
+		if (!(ret = userns_creds_outside(rs->userns, t->core->creds, &out))) {
+			core.creds = &out;
+			ret = privs_check_task(&p, t->pstree->pid, &core, t->mm, t->fs->cwd, t->fs->root, &t->files);
+			free(out.groups);
+		}
 	}
 	privs_free(&p);
 	return ret;
@@ -626,6 +646,7 @@ struct restore_ctx {
 	const struct netns_restore *net;   /* the tree's own network namespace, if it had one */
 	const TimensEntry *timens;         /* its own time namespace, if it had one */
 	struct ns_args ns_args; /* --root, --external */
+	int userns_sync[2];     /* the root ([1]) and we ([0]): ready, then its user namespace's maps are written */
 };
 
 static void __attribute__((noreturn)) child_fail(const struct restore_ctx *c, size_t idx)
@@ -1251,19 +1272,64 @@ static void __attribute__((noreturn)) pidns_init(const struct restore_ctx *c)
 	}
 }
 
+/* A root cloned into a new user namespace: nothing until we have written its
+ * maps (until then it has no ids there); then the tasks map the owners of the
+ * files they create into it. */
+static void userns_wait_maps(const struct restore_ctx *c)
+{
+	char go;
+
+	if (!c->rs->userns)
+		return;
+	close(c->userns_sync[0]);
+	/* its /proc files are the caller's to write only if it is dumpable (a
+	 * crtool given its capability by file capabilities is not) */
+	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1)
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+	if (write(c->userns_sync[1], "", 1) != 1 || read(c->userns_sync[1], &go, 1) != 1)
+		_exit(1);   /* we failed to write them, and said why */
+	close(c->userns_sync[1]);
+	userns_set_current(c->rs->userns);
+}
+
+/* Ours, once the root says it is ready: the maps of its new user namespace,
+ * then let it go on. */
+static int userns_release_root(struct restore_ctx *c, pid_t pid)
+{
+	char ready;
+	int ret = 0;
+
+	close(c->userns_sync[1]);
+	c->userns_sync[1] = -1;
+	if (read(c->userns_sync[0], &ready, 1) != 1) {
+		pr_err("the restored root (pid %d) died before its user namespace had maps", pid);
+		ret = -EIO;
+	}
+	if (!ret)
+		ret = userns_write_maps(pid, c->rs->userns);
+	if (!ret && write(c->userns_sync[0], "", 1) != 1)
+		ret = pr_perror("can't let the restored root go on");
+	close(c->userns_sync[0]);
+	c->userns_sync[0] = -1;
+	return ret;
+}
+
 /* The caller's child that stands for the tree (see cr_restore). */
 static pid_t clone_root(const struct restore_ctx *c)
 {
 	const struct restore_set *rs = c->rs;
-	struct clone_args ca = { .flags = CLONE_NEWPID | CLONE_NEWNS, .exit_signal = SIGCHLD };
+	uint64_t user = rs->userns ? CLONE_NEWUSER : 0;
+	struct clone_args ca = { .flags = CLONE_NEWPID | CLONE_NEWNS | user, .exit_signal = SIGCHLD };
 	pid_t pid;
 
 	/* a sibling is our parent's child: the kernel gives it our own exit signal
 	 * (clone3 wants exit_signal 0 with CLONE_PARENT) */
 	if (!c->new_pidns) {
-		pid = clone_task(c, 0, c->sibling ? CLONE_PARENT : 0, c->sibling ? 0 : rs->tasks[0].exit_signal);
-		if (pid == 0)
+		pid = clone_task(c, 0, (c->sibling ? CLONE_PARENT : 0) | user, c->sibling ? 0 : rs->tasks[0].exit_signal);
+		if (pid == 0) {
+			userns_wait_maps(c);
 			child_main(c, 0);
+		}
 		return pid < 0 ? clone_failed(rs->entries[0]->pid) : pid;
 	}
 	if (rs->entries[0]->pid == 1)
@@ -1274,6 +1340,7 @@ static pid_t clone_root(const struct restore_ctx *c)
 	}
 	pid = syscall(__NR_clone3, &ca, sizeof(ca));
 	if (pid == 0) {
+		userns_wait_maps(c);
 		if (rs->entries[0]->pid == 1)
 			child_main(c, 0);
 		pidns_init(c);
@@ -1472,7 +1539,7 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	struct restore_set rs = { 0 };
 	struct netns_restore net = { .host_fd = -1, .join_fd = -1 };
 	TimensEntry *timens = NULL;
-	struct restore_ctx c = { .dir = &dir, .rs = &rs, .net = &net };
+	struct restore_ctx c = { .dir = &dir, .rs = &rs, .net = &net, .userns_sync = { -1, -1 } };
 	size_t sh_len = 0;
 	int ret, was_subreaper = 0, lazy_sk = -1;
 	pid_t **tids = NULL;    /* every restored thread, stopped until all are done */
@@ -1527,6 +1594,12 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 		ret = -EINVAL;
 		goto out;
 	}
+	if (c.lazy && rs.userns) {
+		pr_err("--lazy-pages: the tree has its own user namespace, where its tasks can't ask userfaultfd for "
+		       "fork events (that needs CAP_SYS_PTRACE in ours); restore it without --lazy-pages");
+		ret = -EOPNOTSUPP;
+		goto out;
+	}
 	/* the daemon serves this restore until we hang up: it must be there first */
 	if (c.lazy && (ret = lazy_sk = lazy_session_open(dir.path)) < 0)
 		goto out;
@@ -1575,11 +1648,17 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	if ((ret = premap_vdso_here(&c.vdso)) || (!c.new_pidns && (ret = wait_ids_free(&rs))))
 		goto out;
 	drop_own_images(&rs);
+	if (rs.userns && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c.userns_sync)) {
+		ret = pr_perror("can't make a socket pair");
+		goto out;
+	}
 	if ((pid = clone_root(&c)) < 0) {
 		ret = pid;
 		goto out;
 	}
 	created = true;
+	if (rs.userns && (ret = userns_release_root(&c, pid)))
+		goto out;
 	if ((ret = wait_ready(&c, pid)) || (ret = map_host_pids(&c, pid)) ||
 	    (ret = netns_adopt_lock(&net, c.host_pids[0])) ||
 	    (ret = notify_call(opts.notify, opts.notify_arg, "setup-namespaces", pid)) ||
@@ -1669,6 +1748,9 @@ out:
 		munmap(c.sh, sh_len);
 	if (lazy_sk >= 0)
 		close(lazy_sk);   /* the daemon finishes the pages and goes */
+	for (int i = 0; i < 2; i++)
+		if (c.userns_sync[i] >= 0)
+			close(c.userns_sync[i]);
 	netns_free(&net);
 	img_free_msg(timens ? &timens->base : NULL);
 	free(keep_files);

@@ -14,7 +14,8 @@
 # (all unit tests) or unit-NAME, "real" (test/real/*.sh) or one of them by name,
 # "pidns", "tty", "errors", "predump", "lazy", "page-server", "migrate", "migrate-hosts", "soak",
 # "inherit-fd", "shell-job", "net-errors", "net", "netns", "netns-errors", "hostile", "faults", "storm-freeze",
-# "cgroups", "criu" (criu-rpc and criu-cli), "api-example", "unpriv".  Unset: all of them.
+# "cgroups", "criu" (criu-rpc and criu-cli), "api-example", "unpriv", "ns-user", "userns-errors".
+# Unset: all of them.
 # --fast: mem-random with --size 32 instead of 256 MiB, no threads --threads 1000.
 # RUNNER_ARGS: extra runner arguments (e.g. "--keep" or "--mode restore").
 set -u
@@ -135,6 +136,13 @@ for p in $CGROUP_PROGS; do
 	# shellcheck disable=SC2086
 	run_suite "runner $p" "$RUNNER" --crtool "$CRTOOL" "${MODES[@]}" ${RUNNER_ARGS:-} --restore-arg --manage-cgroups=full -- "$p"
 done
+# a user namespace of its own: every mode but lazy (its tasks can't have userfaultfd's fork events)
+# (and pivot_rooted into a tmpfs, its mount namespace owned by its user namespace)
+for v in "ns-user" "ns-user --pivot"; do
+	selected ns-user || continue
+	# shellcheck disable=SC2086
+	run_suite "runner $v" "$RUNNER" --crtool "$CRTOOL" --mode "${modes/,lazy/}" ${RUNNER_ARGS:-} -- $v
+done
 # a fork storm in a cgroup of its own, frozen for the dump, restored into that cgroup
 for v in "storm --forks" "storm --threads"; do
 	selected storm-freeze || continue
@@ -236,7 +244,7 @@ if selected page-server; then
 fi
 
 # ---- real programs (test/real/NAME.sh)
-for r in nginx python-log pipeline bash-pty redis container-crtool runc podman lxc; do
+for r in nginx python-log pipeline bash-pty redis container-crtool runc runc-userns podman lxc; do
 	selected "$r" real || continue
 	run_suite "real $r" env CRTOOL="$CRTOOL" "./test/real/$r.sh"
 done
@@ -273,6 +281,10 @@ fi
 
 if selected netns-errors; then
 	run_suite netns-errors env CRTOOL="$CRTOOL" TEST_BIN="$B/test" ./test/netns-errors.sh
+fi
+
+if selected userns-errors; then
+	run_suite userns-errors env CRTOOL="$CRTOOL" TEST_BIN="$B/test" ./test/userns-errors.sh
 fi
 
 # ---- cgroups made again with their limits, strict mode, the freezer's error paths

@@ -88,7 +88,7 @@ WITH_CAP=("${AS_USER[@]}" --inh-caps +checkpoint_restore --ambient-caps +checkpo
 # Binaries the user can run: the runner finds the test programs next to itself;
 # crtool-cap holds the capability as a file capability.
 mkdir "$T/bin"
-cp "$BIN/runner" "$BIN/counter" "$BIN/tree" "$BIN/mem-random" "$BIN/threads" "$BIN/seccomp" "$T/bin/"
+cp "$BIN/runner" "$BIN/counter" "$BIN/tree" "$BIN/mem-random" "$BIN/threads" "$BIN/seccomp" "$BIN/ns-user" "$T/bin/"
 cp "$CRTOOL" "$T/bin/crtool"
 cp "$CRTOOL" "$T/bin/crtool-cap"
 setcap cap_checkpoint_restore+ep "$T/bin/crtool-cap"
@@ -220,13 +220,15 @@ u_crt nocap check --unprivileged
 expect_error check-unprivileged-nocap "can't work for this user" "map-files" "clone3-set-tid" \
 	"CAP_CHECKPOINT_RESTORE" && pass check-unprivileged-nocap
 
-# ---- the runner's modes, as the user, for a counter, a tree, memory and threads
+# ---- the runner's modes, as the user, for a counter, a tree, memory, threads and a user namespace
 # (UNPRIV_RUNNER=0 leaves them out, for a quick run of the other cases)
 if [ "${UNPRIV_RUNNER:-1}" = 1 ]; then
 	runner_suite counter counter
 	runner_suite tree tree
 	runner_suite mem-random mem-random --size 32
 	runner_suite threads threads --threads 4
+	# a user namespace of its own mapping only the user's ids (Documentation/userns.md)
+	runner_suite ns-user-own-id ns-user --own-id
 fi
 
 # ---- direct: dump, restore with the ambient capability; the restored process is

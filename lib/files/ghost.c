@@ -27,6 +27,7 @@
 #include "files/files.h"
 #include "image/image.h"
 #include "log.h"
+#include "ns/userns.h"
 #include "util.h"
 #include "ns/ns.h"
 
@@ -370,8 +371,9 @@ int ghost_load(struct img_dir *dir, pid_t pid, struct files_image *fi)
 	return ret;
 }
 
-static int create_file(const GhostEntry *e)
+static int create_file_now(void *p)
 {
+	const GhostEntry *e = p;
 	char *beside = NULL;
 	int fd = open(e->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 
@@ -394,6 +396,12 @@ static int create_file(const GhostEntry *e)
 	}
 	free(beside);
 	return fd;
+}
+
+/* In the tree's own user namespace, made by its owner (userns_as_owner). */
+static int create_file(const GhostEntry *e)
+{
+	return userns_as_owner(e->uid, e->gid, create_file_now, (void *)e);
 }
 
 static int create_memfd(const GhostEntry *e)
@@ -427,7 +435,7 @@ static int fill(int data_fd, const GhostEntry *e, int fd)
 			len -= n;
 		}
 	}
-	if (fchown(fd, e->uid, e->gid) || fchmod(fd, e->mode & 07777) || futimens(fd, times))
+	if (fchown(fd, userns_uid_in(e->uid), userns_gid_in(e->gid)) || fchmod(fd, e->mode & 07777) || futimens(fd, times))
 		return pr_perror("can't set the owner, mode or times of the recreated %s", e->name);
 	return 0;
 }

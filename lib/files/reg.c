@@ -65,7 +65,9 @@ static int reg_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 	/* on a mount of the tree that another covers: reopened below that mount */
 	uint32_t mnt_id;
 	char *rel = NULL;
-	int covered = in_tree && needs_ghost(c, r->path) ? ns_fd_covered(c->pid, c->fdinfo, r->path, &mnt_id, &rel) : 0;
+	/* (an unlinked file is no covered one: it is saved whole, a ghost) */
+	int covered = in_tree && c->st.st_nlink && needs_ghost(c, r->path)
+			      ? ns_fd_covered(c->pid, c->fdinfo, r->path, &mnt_id, &rel) : 0;
 	if (covered < 0)
 		return covered;
 	if (covered) {

@@ -47,6 +47,7 @@ static const struct img_desc descs[IMG__NR] = {
 	[IMG_UTSNS]     = { "utsns.img",      0x55545301, NULL, &uts_entry__descriptor },
 	[IMG_MNTS]      = { "mountpoints.img", 0x4d4e5401, NULL, &mnt_entry__descriptor },
 	[IMG_TMPFS]     = { "tmpfs-%u.img",   0x544d5001, NULL, &tmpfs_entry__descriptor },
+	[IMG_USERNS]    = { "userns.img",     0x55534e01, NULL, &userns_entry__descriptor },
 };
 
 bool img_kind_is_raw(enum img_kind kind)

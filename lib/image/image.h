@@ -36,6 +36,7 @@ enum img_kind {
 	IMG_UTSNS,     /* hostname and domainname of the tree's own UTS namespace */
 	IMG_MNTS,      /* the mounts of the tree's own mount namespace */
 	IMG_TMPFS,     /* the files of one tmpfs mount (id: the mount's id) */
+	IMG_USERNS,    /* uid/gid maps and setgroups of the tree's own user namespace */
 	IMG__NR,
 };
 

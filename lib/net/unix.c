@@ -26,6 +26,8 @@
 #include "log.h"
 #include "net/sk-filter.h"
 #include "net/unix-diag.h"
+#include "ns/ns.h"
+#include "ns/userns.h"
 #include "util.h"
 
 #define TCP_ESTABLISHED 1
@@ -455,8 +457,9 @@ static int unix_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 				      "checkpointed (bind it to an absolute path)", c->pid, c->fd, path), -EOPNOTSUPP);
 			goto out;
 		}
-		/* its socket file, if the path still leads to it */
-		if (d.has_vfs && !stat(path, &st) && S_ISSOCK(st.st_mode) && st.st_ino == d.vfs_ino) {
+		/* its socket file, if the path still leads to it (in the process's own
+		 * mount namespace, if it has one) */
+		if (d.has_vfs && !ns_stat_path(c->pid, path, &st) && S_ISSOCK(st.st_mode) && st.st_ino == d.vfs_ino) {
 			if (!(u->file = malloc(sizeof(*u->file)))) {
 				ret = -ENOMEM;
 				goto out;
@@ -583,6 +586,19 @@ static int new_sock(const FdinfoEntry *e)
 	return sk;
 }
 
+struct bind_args {
+	int sk;
+	const struct sockaddr_un *a;
+	socklen_t len;
+};
+
+static int bind_now(void *p)
+{
+	const struct bind_args *b = p;
+
+	return bind(b->sk, (const struct sockaddr *)b->a, b->len);
+}
+
 /* Bind the socket's name; a connected stream socket's name is its listener's:
  * only with force (the client of a connection that had bound its own). */
 static int bind_name_as(int sk, const FdinfoEntry *e, bool force)
@@ -604,9 +620,11 @@ static int bind_name_as(int sk, const FdinfoEntry *e, bool force)
 				      e->fd, shown), -EEXIST;
 		unlink(a.sun_path);
 	}
-	if (bind(sk, (struct sockaddr *)&a, len))
+	/* in the tree's user namespace, by the file's owner (userns_as_owner) */
+	struct bind_args b = { sk, &a, len };
+	if (userns_as_owner(u->file ? u->file->uid : 0, u->file ? u->file->gid : 0, bind_now, &b))
 		return pr_perror("fd %u: can't bind the unix socket to %s", e->fd, shown);
-	if (u->file && (chmod(a.sun_path, u->file->mode) || chown(a.sun_path, u->file->uid, u->file->gid)))
+	if (u->file && (chmod(a.sun_path, u->file->mode) || chown(a.sun_path, userns_uid_in(u->file->uid), userns_gid_in(u->file->gid))))
 		return pr_perror("fd %u: can't give the socket file %s its mode and owner", e->fd, shown);
 	return 0;
 }

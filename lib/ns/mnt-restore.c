@@ -19,6 +19,7 @@
 #include "log.h"
 #include "ns/mnt.h"
 #include "ns/ns.h"
+#include "ns/userns.h"
 #include "util.h"
 
 /* Our mount namespace is private by then: mounting over this directory hides it
@@ -190,17 +191,32 @@ static int source_of(const MntEntry *e, size_t k, const struct ns_args *a, const
 	return 0;
 }
 
-/* A mount point the parent's files lack (a host directory that changed): made. */
+struct mountpoint {
+	const char *target;
+	bool dir;
+};
+
+static int make_mountpoint_now(void *p)
+{
+	const struct mountpoint *m = p;
+	int fd;
+
+	if (m->dir ? mkdir(m->target, 0755)
+		   : ((fd = open(m->target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0 ? -1 : close(fd)))
+		return pr_perror("can't make the mount point %s", m->target);
+	return 0;
+}
+
+/* A mount point the parent's files lack (a host directory that changed): made
+ * (owned by the root of the tree's user namespace, if it has one). */
 static int make_mountpoint(const char *target, bool dir)
 {
+	struct mountpoint m = { target, dir };
 	struct stat st;
-	int fd;
 
 	if (!lstat(target, &st))
 		return 0;
-	if (dir ? mkdir(target, 0755) : ((fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0 ? -1 : close(fd)))
-		return pr_perror("can't make the mount point %s", target);
-	return 0;
+	return userns_as_root(make_mountpoint_now, &m);
 }
 
 static int set_propagation(int fd, uint64_t prop, const char *mp)
@@ -244,9 +260,15 @@ static int make_mount(const struct mnt_state *s, size_t k, const int *src, int *
 		return ret;
 	if (src[k] >= 0) {
 		snprintf(from, sizeof(from), "/proc/self/fd/%d", src[k]);
-		if (mount(from, target, NULL, MS_BIND, NULL))
+		if (mount(from, target, NULL, MS_BIND, NULL)) {
+			if (errno == EINVAL && userns_restoring())
+				return pr_err("can't bind mount %s of the tree alone: in the tree's user namespace the "
+					      "mounts of ours under it are locked to it (MNT_LOCKED), and a mount of ours "
+					      "with others under it (a copy of our mount namespace) can't be restored there",
+					      k ? e->mountpoint : "/"), -EOPNOTSUPP;
 			return k ? pr_perror("can't bind the path given for %s there", e->mountpoint)
 				 : pr_perror("can't bind the tree's root on " STAGE " (a private mount of ours)");
+		}
 	} else if (e->how == MNT_HOW_BIND) {
 		int j = index_of(s, k, e->bind_of);
 		const char *rest;
@@ -257,9 +279,14 @@ static int make_mount(const struct mnt_state *s, size_t k, const int *src, int *
 					 e->mountpoint);
 	} else {
 		const char *source = e->source && *e->source ? e->source : e->fstype;
-		if (mount(source, target, e->fstype, 0, e->options && *e->options ? e->options : NULL))
-			return pr_perror("can't mount %s (%s, options %s)", e->mountpoint, e->fstype,
-					 e->options ? e->options : "");
+		/* uid= and gid= as the tree's user namespace names them */
+		char *mapped = userns_mount_options(e->options);
+		const char *opts = mapped ? mapped : e->options;
+		int err = mount(source, target, e->fstype, 0, opts && *opts ? opts : NULL) ? errno : 0;
+		free(mapped);
+		if (err)
+			return errno = err, pr_perror("can't mount %s (%s, options %s)", e->mountpoint, e->fstype,
+						      e->options ? e->options : "");
 	}
 	if ((mfd[k] = open(target, O_PATH | O_CLOEXEC)) < 0)
 		return pr_perror("can't open the new mount %s", e->mountpoint);

@@ -22,6 +22,7 @@
 #include "image/image.h"
 #include "log.h"
 #include "ns/mnt.h"
+#include "ns/userns.h"
 #include "util.h"
 
 #define TMPFS_FILE_MAX (32u << 20)   /* a file we keep in one record */
@@ -280,7 +281,7 @@ static int make_one(int root, const TmpfsEntry *e)
 	int pfd, ret = 0;
 
 	if (!*e->path)
-		return fchown(root, e->uid, e->gid) || fchmod(root, e->mode & 07777)
+		return fchown(root, userns_uid_in(e->uid), userns_gid_in(e->gid)) || fchmod(root, e->mode & 07777)
 			       ? pr_perror("can't set the owner and mode of a tmpfs root") : 0;
 	if ((pfd = parent_of(root, e->path, &base)) < 0)
 		return pr_perror("can't reach the directory of %s in the new tmpfs", e->path);
@@ -298,7 +299,7 @@ static int make_one(int root, const TmpfsEntry *e)
 	} else
 		ret = mknodat(pfd, base, t | 0600, e->has_rdev ? e->rdev : 0);
 	if (!ret)
-		ret = fchownat(pfd, base, e->uid, e->gid, AT_SYMLINK_NOFOLLOW);
+		ret = fchownat(pfd, base, userns_uid_in(e->uid), userns_gid_in(e->gid), AT_SYMLINK_NOFOLLOW);
 	if (!ret && t != S_IFLNK)
 		ret = fchmodat(pfd, base, e->mode & 07777, 0);
 	if (ret)
@@ -323,15 +324,24 @@ static int set_times(int root, const TmpfsEntry *e)
 	return ret;
 }
 
-int tmpfs_restore(struct img_dir *dir, uint32_t id, int root)
+struct tmpfs_fill {
+	struct img *img;
+	uint32_t id;
+	int root;
+};
+
+/* The image is in memory: its files are made by the root of the tree's user
+ * namespace, if it has one (userns_as_root). */
+static int fill(void *p)
 {
-	struct img *img = img_open(dir, IMG_TMPFS, id);
+	const struct tmpfs_fill *f = p;
+	struct img *img = f->img;
+	uint32_t id = f->id;
+	int root = f->root;
 	TmpfsEntry **all = NULL;
 	size_t n = 0;
 	int ret;
 
-	if (!img)
-		return -ENOENT;
 	for (;;) {
 		TmpfsEntry *e, **na;
 		if ((ret = img_read_msg(img, &tmpfs_entry__descriptor, (ProtobufCMessage **)&e)) <= 0)
@@ -345,12 +355,23 @@ int tmpfs_restore(struct img_dir *dir, uint32_t id, int root)
 		all = na;
 		all[n++] = e;
 	}
-	img_close(img);
 	/* children first: making a file in a directory changes its times */
 	for (size_t i = n; !ret && i-- > 0;)
 		ret = set_times(root, all[i]);
 	for (size_t i = 0; i < n; i++)
 		img_free_msg(&all[i]->base);
 	free(all);
+	return ret;
+}
+
+int tmpfs_restore(struct img_dir *dir, uint32_t id, int root)
+{
+	struct tmpfs_fill f = { img_open(dir, IMG_TMPFS, id), id, root };
+	int ret;
+
+	if (!f.img)
+		return -ENOENT;
+	ret = userns_as_root(fill, &f);
+	img_close(f.img);
 	return ret;
 }

@@ -17,6 +17,7 @@
 #include "kerndat.h"
 #include "log.h"
 #include "parasite-args.h"
+#include "ns/userns.h"
 #include "proc/core.h"
 #include "proc/privs.h"
 #include "proc/proc.h"
@@ -189,6 +190,9 @@ int core_dump_seized(const struct seized *s, struct infect_ctx *ctx, CoreEntry *
 	cr->cap_eff = s->status.cap_eff; cr->cap_bnd = s->status.cap_bnd;
 	cr->has_cap_amb = true;
 	cr->cap_amb = s->status.cap_amb;
+	/* the ids as the task sees them, in the tree's own user namespace */
+	if ((ret = userns_creds_inside(cr, s->pid)))
+		return ret;
 
 	/* limits from /proc: prlimit() on another process needs CAP_SYS_RESOURCE here */
 	if ((ret = proc_parse_limits(s->pid, lim)))
@@ -507,6 +511,9 @@ int core_restorer_args(const CoreEntry *c, struct restorer_args *a, struct rst_t
 	if ((ret = privs_get(&p)))
 		return ret;
 	a->creds.flags = privs_restorer_flags(&p, cr);
+	/* a user namespace whose setgroups is "deny" keeps the groups it was made with */
+	if (userns_setgroups_denied())
+		a->creds.flags &= ~RST_CREDS_GROUPS;
 	a->creds.last_cap = p.last_cap < 0 ? 40 : p.last_cap;
 	privs_free(&p);
 	return 0;

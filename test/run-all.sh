@@ -260,6 +260,10 @@ fi
 if selected tty; then
 	run_suite tty env CRTOOL="$CRTOOL" TEST_BIN="$B/test" ./test/tty.sh
 fi
+# ---- a terminal whose master is outside the tree (--orphan-pts-master, --console-socket)
+if selected orphan-pty tty; then
+	run_suite orphan-pty env CRTOOL="$CRTOOL" ./test/orphan-pty.sh
+fi
 
 # ---- error paths
 if selected errors; then

@@ -1482,7 +1482,7 @@ static int plan_orphan_ptys(const struct restore_set *rs, const struct cr_restor
 		if (rs->entries[i]->zombie || !pty_any_orphan(fi))
 			continue;
 		for (size_t j = 0; !o->pts_master && j < fi->nr; j++)
-			if (fi->fds[j]->kind == FD_KIND__FD_PTY && fi->fds[j]->pty->ext_master)
+			if (fi->fds[j]->kind == FD_KIND__FD_PTY && fi->fds[j]->pty && fi->fds[j]->pty->ext_master)
 				return pr_err("pid %u: fd %u is /dev/pts/%u, whose master was outside the tree: restore "
 					      "with --console-socket PATH (cr_restore_opts.pts_master) to take the new one",
 					      rs->entries[i]->pid, fi->fds[j]->fd, fi->fds[j]->pty->index), -EINVAL;

@@ -343,7 +343,7 @@ static int pty_validate(const FdinfoEntry *e)
 bool pty_any_orphan(const struct files_image *fi)
 {
 	for (size_t i = 0; i < fi->nr; i++)
-		if (fi->fds[i]->kind == FD_KIND__FD_PTY && fi->fds[i]->pty->ext_master)
+		if (fi->fds[i]->kind == FD_KIND__FD_PTY && fi->fds[i]->pty && fi->fds[i]->pty->ext_master)
 			return true;
 	return false;
 }
@@ -351,7 +351,7 @@ bool pty_any_orphan(const struct files_image *fi)
 int pty_find_slave(const struct files_image *fi, uint32_t index)
 {
 	for (size_t i = 0; i < fi->nr; i++)
-		if (fi->fds[i]->kind == FD_KIND__FD_PTY && !fi->fds[i]->pty->master && fi->fds[i]->pty->index == index)
+		if (fi->fds[i]->kind == FD_KIND__FD_PTY && fi->fds[i]->pty && !fi->fds[i]->pty->master && fi->fds[i]->pty->index == index)
 			return fi->fds[i]->fd;
 	return -1;
 }

@@ -101,24 +101,29 @@ if ! wait_for 10 above 1 10 || ! echoes 1 hello; then
 fi
 ok "run: the container counts on its console ($(cat "$T/out1.fd")), a line reaches it"
 
-# checkpoint N: runc checkpoint into img$N, the console hangs up
+ms() { echo $(($(date +%s%N) / 1000000)); }
+# checkpoint N: runc checkpoint into img$N, the console hangs up ($took: its ms)
 checkpoint() { # N CASE [runc args]
-	local n=$1 what=$2
+	local n=$1 what=$2 t0
 	shift 2
+	t0=$(ms)
 	if ! runc --criu "$T/bin/criu" checkpoint --image-path "$T/img$n" --work-path "$T/wd" "$@" "$ID" \
 		>"$T/ck$n.out" 2>&1; then
 		bad "$what" "runc: $(tr '\n' ' ' <"$T/ck$n.out") -- libcr says: $(why dump.log)"
 		finish
 	fi
+	took=$(($(ms) - t0))
 }
 restore() { # N CASE: runc restore of img$N with console N
-	local n=$1 what=$2
+	local n=$1 what=$2 t0
 	console "$n" || { bad "$what" "no console socket: $(cat "$T/recv$n.err")"; finish; }
+	t0=$(ms)
 	if ! (cd "$T/bundle" && exec runc --criu "$T/bin/criu" restore -d --console-socket "$T/cs$n" \
 		--image-path "$T/img$n" --work-path "$T/wd" "$ID" >"$T/rs$n.out" 2>&1); then
 		bad "$what" "runc: $(tr '\n' ' ' <"$T/rs$n.out") -- libcr says: $(why restore.log)"
 		finish
 	fi
+	took=$(($(ms) - t0))
 }
 # the restored container on console N counts on from above before, and hears it
 restored() { # N CASE BEFORE
@@ -131,6 +136,13 @@ restored() { # N CASE BEFORE
 	if [ "$f" -le "$before" ] || [ "$f" -gt $((before + 100)) ] || ! counting "$n" || ! echoes "$n" "line$n"; then
 		bad "$what" "count $before at the checkpoint, then $f..$(last "$n") on the new console; $(tail -c 200 "$T/out$n" | tr '\n\r' '  ')"
 		finish
+	fi	# the container's init leads its session, the new pty its controlling terminal again
+	local pid tty
+	pid=$(runc state "$ID" | python3 -c 'import json, sys; print(json.load(sys.stdin)["pid"])')
+	tty=$(sed 's/.*) //' "/proc/$pid/stat" | cut -d' ' -f5)
+	if [ "$((tty >> 8))" != 136 ]; then
+		bad "$what" "the restored init (pid $pid) has no pts as its controlling terminal (tty_nr $tty)"
+		finish
 	fi
 }
 
@@ -141,18 +153,19 @@ if ! wait_for 5 sh -c "! kill -0 ${RPIDS[0]} 2>/dev/null" || [ ! -s "$T/img2/inv
 	bad checkpoint "the first console did not hang up, or no images: $(ls "$T/img2")"
 	finish
 fi
-ok "checkpoint: stopped at $before, the console hung up"
+ok "checkpoint: stopped at $before, the console hung up, runc checkpoint took $took ms"
 forget
 
 # ---- restore
 restore 2 restore
+rs_ms=$took
 restored 2 restore "$before"
 read -r _ size <"$T/out2.fd"
 if [ "$size" != 33x77 ]; then
 	bad restore "the new terminal is ${size}, not 33x77 as at the checkpoint"
 	finish
 fi
-ok "restore: a new master on the console socket ($(cat "$T/out2.fd")), counting on $before -> $(first 2).., a line reaches it"
+ok "restore: a new master on the console socket ($(cat "$T/out2.fd")), counting on $before -> $(first 2).., a line reaches it, runc restore -d took $rs_ms ms"
 
 # ---- leave-running
 checkpoint 3 leave-running --leave-running

@@ -206,7 +206,7 @@ void pty_set_master_sink(int kept_slot)
 static struct pipe_rst *pty_get(struct files_image *fi, uint32_t index)
 {
 	struct pipe_rst *p;
-	int m = -1, s = -1;
+	int m = -1, s = -1, ret;
 
 	for (size_t i = 0; i < fi->nr_pipes; i++)
 		if (fi->pipes[i].ino == (PTY_KEY | index))
@@ -231,10 +231,16 @@ static struct pipe_rst *pty_get(struct files_image *fi, uint32_t index)
 			goto fail;
 		}
 	}
-	if (!(p = realloc(fi->pipes, (fi->nr_pipes + 1) * sizeof(*p))) || (m = files_stash_fd(fi, m)) < 0 ||
-	    (s = files_stash_fd(fi, s)) < 0)
+	if (!(p = realloc(fi->pipes, (fi->nr_pipes + 1) * sizeof(*p))))
 		goto fail;
 	fi->pipes = p;
+	/* files_stash_fd closes the fd it moves, and only then */
+	if ((ret = files_stash_fd(fi, m)) < 0)
+		goto fail;
+	m = ret;
+	if ((ret = files_stash_fd(fi, s)) < 0)
+		goto fail;
+	s = ret;
 	p = &fi->pipes[fi->nr_pipes++];
 	*p = (struct pipe_rst){ .ino = PTY_KEY | index, .end = { m, s }, .first = { -1, -1 } };
 	return p;
@@ -351,7 +357,8 @@ bool pty_any_orphan(const struct files_image *fi)
 int pty_find_slave(const struct files_image *fi, uint32_t index)
 {
 	for (size_t i = 0; i < fi->nr; i++)
-		if (fi->fds[i]->kind == FD_KIND__FD_PTY && fi->fds[i]->pty && !fi->fds[i]->pty->master && fi->fds[i]->pty->index == index)
+		if (fi->fds[i]->kind == FD_KIND__FD_PTY && fi->fds[i]->pty && !fi->fds[i]->pty->master &&
+		    fi->fds[i]->pty->index == index)
 			return fi->fds[i]->fd;
 	return -1;
 }

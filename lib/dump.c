@@ -167,7 +167,8 @@ static int dump_task(struct tree_task *task, struct img_dir *dir, const struct c
 			ret = -EOPNOTSUPP;
 			goto out;
 		}
-	if ((ret = files_dump(s->pid, task->vpid, dir, &mm, opts->shell_job, opts->ext_unix_sk, share, order)))
+	if ((ret = files_dump(s->pid, task->vpid, dir, &mm, opts->shell_job, opts->ext_unix_sk,
+				 opts->orphan_pts_master, share, order)))
 		goto out;
 	if (!mem_exec_site(&mm)) {
 		pr_err("pid %d has no executable mapping to run the parasite from", s->pid);

@@ -647,6 +647,7 @@ struct restore_ctx {
 	const TimensEntry *timens;         /* its own time namespace, if it had one */
 	struct ns_args ns_args; /* --root, --external */
 	int userns_sync[2];     /* the root ([1]) and we ([0]): ready, then its user namespace's maps are written */
+	int pts_sk;             /* the tasks' end of the socket the masters of orphan ptys come by (-1: none) */
 };
 
 static void __attribute__((noreturn)) child_fail(const struct restore_ctx *c, size_t idx)
@@ -915,6 +916,15 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
+	/* kept through files_restore; the children inherit it, and pty.c's slot */
+	if (idx == 0 && c->pts_sk >= 0) {
+		int slot = kept_fd_add(c->pts_sk);
+		if (slot < 0) {
+			pr_err("can't keep the socket for the masters of the tree's terminals");
+			child_fail(c, idx);
+		}
+		pty_set_master_sink(slot);
+	}
 	/* its cgroups first: all it allocates from here on is charged there */
 	if (cg_clone_fd >= 0) {
 		close(cg_clone_fd);
@@ -1532,6 +1542,51 @@ static int wait_ready(const struct restore_ctx *c, pid_t root)
 	}
 }
 
+/* A terminal whose master was outside the tree (orphan_pts_master at the dump)
+ * is made anew, and its master must go to the caller: is there one, and who takes it? */
+static int plan_orphan_ptys(const struct restore_set *rs, const struct cr_restore_opts *o, int sk[2])
+{
+	for (size_t i = 0; i < rs->nr; i++) {
+		const struct files_image *fi = &rs->tasks[i].files;
+		if (rs->entries[i]->zombie || !pty_any_orphan(fi))
+			continue;
+		for (size_t j = 0; !o->pts_master && j < fi->nr; j++)
+			if (fi->fds[j]->kind == FD_KIND__FD_PTY && fi->fds[j]->pty && fi->fds[j]->pty->ext_master)
+				return pr_err("pid %u: fd %u is /dev/pts/%u, whose master was outside the tree: restore "
+					      "with --console-socket PATH (cr_restore_opts.pts_master) to take the new one",
+					      rs->entries[i]->pid, fi->fds[j]->fd, fi->fds[j]->pty->index), -EINVAL;
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sk) ||
+		    fcntl(sk[0], F_SETFL, O_NONBLOCK))
+			return pr_perror("can't make the socket for the masters of the tree's terminals");
+		return 0;
+	}
+	return 0;
+}
+
+/* Every task is past its files: each new master is in the socket, for the caller. */
+static int hand_pts_masters(int sk, const struct cr_restore_opts *o)
+{
+	uint32_t index;
+	int fd, ret;
+	ssize_t n;
+
+	/* the end: every task has closed its end (0), or holds it still (EAGAIN) */
+	while ((n = recv_fd(sk, &index, sizeof(index), &fd)) > 0) {
+		if (n != sizeof(index) || fd < 0) {
+			if (fd >= 0)
+				close(fd);
+			return pr_err("a malformed message on the socket of the terminals' masters (%zd bytes, fd %d)",
+				      n, fd), -EIO;
+		}
+		pr_info("pty %u: its new master goes to the caller", index);
+		ret = o->pts_master(o->pts_master_arg, fd, index);
+		close(fd);
+		if (ret)
+			return pr_err("the caller refused the master of pty %u (returned %d)", index, ret), -ECANCELED;
+	}
+	return !n || errno == EAGAIN ? 0 : pr_perror("can't receive the masters of the tree's terminals");
+}
+
 CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 {
 	struct cr_restore_opts opts = { 0 };
@@ -1539,9 +1594,9 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	struct restore_set rs = { 0 };
 	struct netns_restore net = { .host_fd = -1, .join_fd = -1 };
 	TimensEntry *timens = NULL;
-	struct restore_ctx c = { .dir = &dir, .rs = &rs, .net = &net, .userns_sync = { -1, -1 } };
+	struct restore_ctx c = { .dir = &dir, .rs = &rs, .net = &net, .userns_sync = { -1, -1 }, .pts_sk = -1 };
 	size_t sh_len = 0;
-	int ret, was_subreaper = 0, lazy_sk = -1;
+	int ret, was_subreaper = 0, lazy_sk = -1, pts_sk[2] = { -1, -1 };
 	pid_t **tids = NULL;    /* every restored thread, stopped until all are done */
 	struct ns_keep_file *keep_files = NULL;
 	bool created = false, net_locked = false;
@@ -1565,8 +1620,10 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 		return ret;
 	}
 	if ((ret = notify_call(opts.notify, opts.notify_arg, "pre-restore", 0)) || (ret = load_images(&dir, &rs)) ||
-	    (ret = check_privileges(&rs, c.new_pidns || (rs.inv->has_own_pidns && rs.inv->own_pidns))))
+	    (ret = check_privileges(&rs, c.new_pidns || (rs.inv->has_own_pidns && rs.inv->own_pidns))) ||
+	    (ret = plan_orphan_ptys(&rs, &opts, pts_sk)))
 		goto out;
+	c.pts_sk = pts_sk[1];
 	if ((ret = netns_load(&dir, opts.externals, opts.nr_externals, &net)) || (ret = timens_load(&dir, &timens)) ||
 	    (netns_restore_own(&net) &&
 	     (ret = privs_need(CAP_SYS_ADMIN, -1, "restore of the tree's own network namespace"))) ||
@@ -1659,7 +1716,12 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	created = true;
 	if (rs.userns && (ret = userns_release_root(&c, pid)))
 		goto out;
-	if ((ret = wait_ready(&c, pid)) || (ret = map_host_pids(&c, pid)) ||
+	if (pts_sk[1] >= 0) {
+		close(pts_sk[1]);
+		pts_sk[1] = c.pts_sk = -1;
+	}
+	if ((ret = wait_ready(&c, pid)) || (pts_sk[0] >= 0 && (ret = hand_pts_masters(pts_sk[0], &opts))) ||
+	    (ret = map_host_pids(&c, pid)) ||
 	    (ret = netns_adopt_lock(&net, c.host_pids[0])) ||
 	    (ret = notify_call(opts.notify, opts.notify_arg, "setup-namespaces", pid)) ||
 	    (ret = notify_call(opts.notify, opts.notify_arg, "post-setup-namespaces", pid)))
@@ -1754,6 +1816,9 @@ out:
 	netns_free(&net);
 	img_free_msg(timens ? &timens->base : NULL);
 	free(keep_files);
+	for (int i = 0; i < 2; i++)
+		if (pts_sk[i] >= 0)
+			close(pts_sk[i]);
 	free_images(&rs);
 	img_dir_close(&dir);
 	privs_limit(false);

@@ -244,7 +244,7 @@ if selected page-server; then
 fi
 
 # ---- real programs (test/real/NAME.sh)
-for r in nginx python-log pipeline bash-pty redis container-crtool runc runc-userns podman lxc; do
+for r in nginx python-log pipeline bash-pty redis container-crtool runc runc-userns runc-tty podman lxc; do
 	selected "$r" real || continue
 	run_suite "real $r" env CRTOOL="$CRTOOL" "./test/real/$r.sh"
 done
@@ -267,6 +267,10 @@ fi
 # ---- what needs a controlling terminal (inside script(1) sessions)
 if selected tty; then
 	run_suite tty env CRTOOL="$CRTOOL" TEST_BIN="$B/test" ./test/tty.sh
+fi
+# ---- a terminal whose master is outside the tree (--orphan-pts-master, --console-socket)
+if selected orphan-pty tty; then
+	run_suite orphan-pty env CRTOOL="$CRTOOL" ./test/orphan-pty.sh
 fi
 
 # ---- error paths

@@ -67,6 +67,12 @@ struct cr_cgroup_root {
  * to fail the operation: it is undone as for any other failure. */
 typedef int (*cr_notify_fn)(void *arg, const char *event, pid_t pid);
 
+/* A restore made the pty pair of a terminal whose master was outside the tree
+ * (cr_dump_opts.orphan_pts_master): master_fd is the new master, index N of the
+ * tasks' /dev/pts/N.  Called once per such pty, before the tree runs; the library
+ * closes master_fd afterwards (dup it to keep it).  Non-zero fails the restore. */
+typedef int (*cr_pts_master_fn)(void *arg, int master_fd, unsigned index);
+
 struct cr_dump_opts {
 	size_t sz;               /* sizeof(struct cr_dump_opts) */
 	pid_t pid;               /* root of the tree to dump */
@@ -94,6 +100,9 @@ struct cr_dump_opts {
 	void *notify_arg;
 	bool unprivileged;       /* use no capability but CAP_CHECKPOINT_RESTORE (and CAP_SYS_PTRACE), even
 				    if the caller has more; check up front that it has that one */
+	bool orphan_pts_master;  /* a terminal whose master is outside the tree (a runtime's console, the
+				    slave /dev/pts/N) is saved with its settings, to be made anew at restore
+				    (cr_restore_opts.pts_master); else such a terminal fails the dump */
 };
 
 /* Checkpoint the tree rooted at opts->pid into opts->images_dir.  Unless
@@ -213,6 +222,9 @@ struct cr_restore_opts {
 	bool unprivileged;       /* use no capability but CAP_CHECKPOINT_RESTORE (and CAP_SYS_PTRACE), even
 				    if the caller has more: an image asking for more is refused.  Without it
 				    too, nothing is restored with more privilege than the caller had */
+	cr_pts_master_fn pts_master;   /* takes the masters of orphan ptys (see above); an image with
+					  one fails the restore without it */
+	void *pts_master_arg;
 };
 
 /* Recreate the tree from opts->images_dir as children of the caller, at their

@@ -371,7 +371,7 @@ static void find_dups(pid_t pid, struct fd_dump_ctx *all, int nr)
 }
 
 int files_dump(pid_t pid, pid_t img_id, struct img_dir *dir, MmEntry *mm, bool shell_job, bool ext_unix_sk,
-	       const struct share_scan *share, int order)
+	       bool orphan_pts, const struct share_scan *share, int order)
 {
 	struct ghost_dump *ghosts = NULL;
 	struct fd_dump_ctx *all = NULL;
@@ -386,7 +386,7 @@ int files_dump(pid_t pid, pid_t img_id, struct img_dir *dir, MmEntry *mm, bool s
 	}
 	for (int i = 0; i < nr && !ret; i++) {
 		all[i] = (struct fd_dump_ctx){ .pid = pid, .fd = fds[i], .shell_job = shell_job,
-					       .ext_unix_sk = ext_unix_sk, .all = all, .nr_all = nr };
+					       .ext_unix_sk = ext_unix_sk, .orphan_pts = orphan_pts, .all = all, .nr_all = nr };
 		ret = collect_one(pid, fds[i], &all[i]);
 		all[i].share = files_share_lookup(share, order, fds[i]);
 		all[i].scan = share;

@@ -41,6 +41,7 @@ struct fd_dump_ctx {
 	const struct share_scan *scan;  /* the whole tree's fds */
 	bool shell_job;
 	bool ext_unix_sk;       /* --ext-unix-sk: unix sockets connected outside may be dumped */
+	bool orphan_pts;        /* --orphan-pts-master: a pts slave whose master is outside is saved */
 	const struct fd_dump_ctx *all;  /* every fd of the process, in increasing order */
 	int nr_all;
 	struct ghost_dump *ghosts;
@@ -110,6 +111,15 @@ int pty_slave_index(const struct stat *st);
 int pty_master_index(pid_t pid, int fd);
 /* The fd number of a restored slave of pty index, or -1. */
 int pty_find_slave(const struct files_image *fi, uint32_t index);
+/* Restore: does any process of the tree have a slave whose master was outside? */
+bool pty_any_orphan(const struct files_image *fi);
+/* Restore, in a restored task: the masters of such ptys go to libcr through this
+ * socket (a kept fd's slot: util.h), each with its index as the message. */
+void pty_set_master_sink(int kept_slot);
+/* Restore, in the root task while its mounts are made: pair index made now, in
+ * the devpts mounted at devpts_fd, for a bind of /dev/pts/N (runc's /dev/console);
+ * the tree's slave takes it later. */
+int pty_premake(int devpts_fd, uint32_t index);
 extern const struct fd_ops inet_fd_ops;
 
 /* Dump every fd of pid into fdinfo-<img_id>.img (img_id: its PID in the images),
@@ -117,7 +127,7 @@ extern const struct fd_ops inet_fd_ops;
  * areas get a ghost_id) into ghost-<img_id>.img.  An fd of an unsupported kind
  * fails the dump with a message naming pid, fd and kind. */
 int files_dump(pid_t pid, pid_t img_id, struct img_dir *dir, MmEntry *mm, bool shell_job, bool ext_unix_sk,
-	       const struct share_scan *share, int order);
+	       bool orphan_pts, const struct share_scan *share, int order);
 /* Load and validate fdinfo-<pid>.img and ghost-<pid>.img. */
 int files_load(struct img_dir *dir, pid_t pid, struct files_image *fi);
 void files_free(struct files_image *fi);

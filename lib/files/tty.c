@@ -21,6 +21,10 @@ static bool tty_match(const struct fd_dump_ctx *c)
 
 static int tty_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 {
+	if (!c->shell_job && pty_slave_index(&c->st) >= 0)
+		return pr_err("pid %d: fd %d is the terminal %s, whose master is outside the tree: dump with "
+			      "--shell-job to leave it to the caller, or --orphan-pts-master to make it anew at "
+			      "restore (a runtime's console)", c->pid, c->fd, c->link), -EOPNOTSUPP;
 	if (!c->shell_job)
 		return pr_err("pid %d: fd %d is a terminal (%s): dump with --shell-job to leave it to the caller",
 			      c->pid, c->fd, c->link), -EOPNOTSUPP;

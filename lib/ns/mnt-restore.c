@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "cr/cr.h"
+#include "files/files.h"
 #include "image/image.h"
 #include "log.h"
 #include "ns/mnt.h"
@@ -249,6 +250,23 @@ static int restore_propagation(const struct mnt_state *s, size_t k, const int *m
 	return ret;
 }
 
+/* A bind of /dev/pts/N of the tree's new devpts (runc's /dev/console is the
+ * terminal's slave): the pty must exist first, so it is made now, the tree's
+ * slave at N takes it (files/pty.c). */
+static int devpts_file(const MntEntry *src, int src_fd, const char *rest, const char *from)
+{
+	char *end;
+	unsigned long n;
+
+	if (strcmp(src->fstype, "devpts") || src->how != MNT_HOW_FS || rest[0] != '/' || !rest[1] ||
+	    !access(from, F_OK))
+		return 0;
+	n = strtoul(rest + 1, &end, 10);
+	if (*end || n >= (1 << 20))
+		return 0;
+	return pty_premake(src_fd, n);
+}
+
 static int make_mount(const struct mnt_state *s, size_t k, const int *src, int *mfd)
 {
 	const MntEntry *e = s->e[k];
@@ -274,6 +292,8 @@ static int make_mount(const struct mnt_state *s, size_t k, const int *src, int *
 		const char *rest;
 		under(e->root, s->e[j]->root, &rest);
 		snprintf(from, sizeof(from), "/proc/self/fd/%d%s", mfd[j], rest);
+		if ((ret = devpts_file(s->e[j], mfd[j], rest, from)))
+			return ret;
 		if (mount(from, target, NULL, MS_BIND, NULL))
 			return pr_perror("can't bind %s of %s at %s", *rest ? rest : "/", s->e[j]->mountpoint,
 					 e->mountpoint);

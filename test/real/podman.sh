@@ -10,6 +10,9 @@
 #   checkpoint   podman container checkpoint --export: the container stops, the archive is there
 #   copyN        podman container restore --import --name copyN, N = 1..3: each copy
 #                counts on from the number at the checkpoint, all three at once
+#   tty          a container run with -t (its stdio a pty whose master conmon holds)
+#                checkpointed and restored in place: it counts on, and what it prints
+#                reaches conmon again (podman logs) through the new master
 # When libcr refuses the container, its own message (from the log runc names) is
 # printed with the failure.  In `make test` (run-all's real tests).
 # Prints "N passed, N failed".
@@ -23,7 +26,7 @@ PODMAN=(podman --runtime runc --cgroup-manager cgroupfs)
 pass=0
 fail=0
 cleanup() {
-	for c in "$CT" "$CT-copy1" "$CT-copy2" "$CT-copy3"; do "${PODMAN[@]}" rm -f -t 0 "$c" >/dev/null 2>&1; done
+	for c in "$CT" "$CT-copy1" "$CT-copy2" "$CT-copy3" "$CT-tty"; do "${PODMAN[@]}" rm -f -t 0 "$c" >/dev/null 2>&1; done
 	"${PODMAN[@]}" rmi -f "$TAG" >/dev/null 2>&1
 	[ -n "${KEEP:-}" ] && echo "kept $T" || rm -rf "$T"
 }
@@ -98,4 +101,31 @@ for n in 1 2 3; do
 		ok "copy$n: counting on from $before: $a -> $b, beside the other copies"
 	fi
 done
+
+# ---- tty: podman run -dt, checkpoint and restore in place (runc's orphan-pts-master)
+logged() { "${PODMAN[@]}" logs "$CT-tty" 2>/dev/null | grep -ao 'count [0-9]*' | tail -1 | cut -d' ' -f2; }
+if ! "${PODMAN[@]}" run -dt --name "$CT-tty" --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 "${extra[@]}" "$TAG" \
+	/bin/sh -c 'i=0; while :; do i=$((i+1)); echo count $i; echo $i >/tmp/count; sleep 0.05; done' >"$T/tty.out" 2>&1; then
+	bad tty "podman run -dt failed: $(tr '\n' ' ' <"$T/tty.out")"
+	finish
+fi
+for _ in $(seq 100); do [ "$(count "$CT-tty")" -ge 20 ] && break; sleep 0.05; done
+if ! "${PODMAN[@]}" container checkpoint "$CT-tty" >"$T/tck.out" 2>&1; then
+	bad tty "podman checkpoint: $(tail -n 3 "$T/tck.out" | tr '\n' ' ') -- libcr says: $(why "$T/tck.out")"
+	finish
+fi
+before=$(logged)
+if ! "${PODMAN[@]}" container restore "$CT-tty" >"$T/trs.out" 2>&1; then
+	bad tty "podman restore: $(tail -n 3 "$T/trs.out" | tr '\n' ' ') -- libcr says: $(why "$T/trs.out")"
+	finish
+fi
+sleep 0.5
+a=$(count "$CT-tty")
+for _ in $(seq 40); do [ "$(logged)" -gt $((a + 2)) ] 2>/dev/null && break; sleep 0.05; done
+b=$(logged)
+if [ -z "$before" ] || [ "$a" -le "$before" ] || [ "$a" -gt $((before + 100)) ] || ! [ "${b:-0}" -gt "$a" ]; then
+	bad tty "count ${before:-none} on the terminal at the checkpoint, $a in the container after the restore, ${b:-none} on the terminal"
+else
+	ok "tty: podman run -dt, checkpoint, restore: counting on $before -> $a, printing on the new terminal (podman logs: $b)"
+fi
 finish

@@ -30,6 +30,7 @@ struct rpc_mapped {
 	int verbosity;
 	int images_fd, work_fd, status_fd;
 	bool notify;             /* notify_scripts: the runtime waits on each event */
+	bool orphan_pts_master;  /* restore: each new master of a terminal goes to the runtime */
 	struct cr_external *ext;
 	size_t nr_ext;
 	struct cr_inherit_fd *inherit;

@@ -2,6 +2,7 @@
 #define CRTOOL_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* One function per subcommand; argv[0] is the subcommand name. */
 int cmd_dump(int argc, char **argv);
@@ -27,5 +28,11 @@ void crtool_log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 struct cr_external;
 /* Parse one --external TYPE[KEY]:VALUE into ext[*nr] (0, or crtool_fail's 1). */
 int crtool_external(const char *cmd, const char *arg, struct cr_external *ext, unsigned long *nr, unsigned long max);
+
+/* sendmsg of len bytes with fd attached (SCM_RIGHTS): what sendmsg returned. */
+ssize_t crtool_send_fd(int sk, const void *buf, size_t len, int fd, int flags);
+/* cr_restore_opts.pts_master for --console-socket PATH (arg: the path): connect,
+ * send "/dev/pts/N" with the master attached, hang up.  0, or -1 with a message. */
+int crtool_console_socket(void *arg, int master_fd, unsigned index);
 
 #endif

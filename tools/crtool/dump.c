@@ -25,6 +25,7 @@ static int dump_or_pre_dump(int argc, char **argv, bool pre)
 		{ "freeze-cgroup", required_argument, 0, 'F' },
 		{ "manage-cgroups", optional_argument, 0, 'M' },
 		{ "unprivileged", no_argument, 0, 'u' },
+		{ "orphan-pts-master", no_argument, 0, 'O' },
 		{ 0, 0, 0, 0 },
 	};
 	struct cr_dump_opts opts = { .sz = sizeof(opts) };
@@ -70,11 +71,12 @@ static int dump_or_pre_dump(int argc, char **argv, bool pre)
 				return crtool_fail("%s: --manage-cgroups %s: want ignore, soft, full or strict", cmd, optarg);
 			break;
 		case 'u': opts.unprivileged = true; break;
+		case 'O': opts.orphan_pts_master = true; break;
 		default:
 			return crtool_fail(pre ? "pre-dump: bad option; usage: crtool pre-dump -t PID -D DIR "
 						 "[--prev-images-dir D] [--page-server A:P] [-v] [--log-file F]"
 					       : "dump: bad option; usage: crtool dump -t PID -D DIR [--leave-running] "
-						 "[--shell-job] [--ext-unix-sk] [--tcp-established] [--prev-images-dir D] [--page-server A:P] [--unprivileged] [-v] "
+						 "[--shell-job] [--orphan-pts-master] [--ext-unix-sk] [--tcp-established] [--prev-images-dir D] [--page-server A:P] [--unprivileged] [-v] "
 						 "[--log-file F] [--external TYPE[KEY]:VALUE]... [--freeze-cgroup DIR] [--manage-cgroups[=MODE]]");
 		}
 	}

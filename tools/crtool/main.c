@@ -13,7 +13,7 @@ static const struct {
 	const char *usage;
 } cmds[] = {
 	{ "check",   cmd_check,   "check [--unprivileged]     probe every kernel feature libcr uses (for the calling user)" },
-	{ "dump",    cmd_dump,    "dump -t PID -D DIR [--leave-running] [--shell-job] [--ext-unix-sk] [--tcp-established] [--prev-images-dir D] "
+	{ "dump",    cmd_dump,    "dump -t PID -D DIR [--leave-running] [--shell-job] [--orphan-pts-master] [--ext-unix-sk] [--tcp-established] [--prev-images-dir D] "
 				  "[--page-server A:P] [--freeze-cgroup DIR] [--manage-cgroups[=MODE]] [--external TYPE[KEY]:VALUE] [--unprivileged] [-v] [--log-file F]" },
 	{ "pre-dump", cmd_pre_dump, "pre-dump -t PID -D DIR [--prev-images-dir D] [--page-server A:P] [-v] "
 				    "[--log-file F]" },
@@ -23,7 +23,7 @@ static const struct {
 	{ "serve",   cmd_serve,   "serve [--address A] --port P|--stdio -D DIR [--new-pidns] [--pidfile F] [-v]" },
 	{ "lazy-pages", cmd_lazy_pages, "lazy-pages -D DIR [-v] [--log-file F]" },
 	{ "page-server", cmd_page_server, "page-server [--address A] --port P -D DIR [-v] [--log-file F]" },
-	{ "restore", cmd_restore, "restore -D DIR [-d|--restore-detached] [--shell-job] [--new-pidns] [--pidfile F] [--skip-file-checks] [--lazy-pages] [--inherit-fd fd[N]:KEY] [--tcp-close] [--manage-cgroups[=MODE]] [--cgroup-root [CTL:]PATH]... [--root DIR] [--external TYPE[KEY]:VALUE] [--unprivileged] [-v]" },
+	{ "restore", cmd_restore, "restore -D DIR [-d|--restore-detached] [--shell-job] [--new-pidns] [--pidfile F] [--skip-file-checks] [--lazy-pages] [--inherit-fd fd[N]:KEY] [--tcp-close] [--manage-cgroups[=MODE]] [--cgroup-root [CTL:]PATH]... [--root DIR] [--external TYPE[KEY]:VALUE] [--unprivileged] [--console-socket PATH] [-v]" },
 	{ "show",    cmd_show,    "show DIR/IMAGE.img [--json]  decode an image" },
 	{ "exec-pidns", cmd_exec_pidns, "exec-pidns CMD [ARGS...]   run CMD as init of a new pid namespace" },
 };

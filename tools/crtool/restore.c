@@ -50,6 +50,7 @@ int cmd_restore(int argc, char **argv)
 		{ "cgroup-root", required_argument, 0, 'G' },
 		{ "root", required_argument, 0, 'r' },
 		{ "unprivileged", no_argument, 0, 'u' },
+		{ "console-socket", required_argument, 0, 'c' },
 		{ 0, 0, 0, 0 },
 	};
 	struct cr_restore_opts opts = { .sz = sizeof(opts) };
@@ -113,10 +114,15 @@ int cmd_restore(int argc, char **argv)
 		}
 		case 'r': opts.root = optarg; break;
 		case 'u': opts.unprivileged = true; break;
+		case 'c':
+			opts.pts_master = crtool_console_socket;
+			opts.pts_master_arg = optarg;
+			break;
 		default: return crtool_fail("restore: bad option; usage: crtool restore -D DIR [-d] [--shell-job] "
 					   "[--new-pidns] [--pidfile F] [--skip-file-checks] [--lazy-pages] "
 					   "[--inherit-fd fd[N]:KEY]... [--tcp-close] [--root DIR] [--external TYPE[KEY]:VALUE]... "
-					   "[--manage-cgroups[=MODE]] [--cgroup-root [CONTROLLER:]PATH]... [--unprivileged]");
+					   "[--manage-cgroups[=MODE]] [--cgroup-root [CONTROLLER:]PATH]... [--unprivileged] "
+					   "[--console-socket PATH]");
 		}
 	}
 	if (!opts.images_dir)

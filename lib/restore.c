@@ -353,6 +353,9 @@ static int load_images(struct img_dir *dir, struct restore_set *rs)
 	}
 	if ((ret = files_share_plan(fis, parent, rs->nr, &rs->files_share)) || (ret = ghost_plan_shared(fis, rs->nr)))
 		return ret;
+	for (size_t i = 0; i < rs->nr; i++)
+		if (fis[i] && (ret = ghost_check_refs(fis[i], mms[i])))
+			return ret;
 	return shmem_prepare(&rs->shm, mms, rs->nr);
 }
 

@@ -133,6 +133,9 @@ case_ fd-negative "fdinfo-$P.img" "@$last_fd:fd=0xffffffff" -- "fdinfo-$P.img" "
 	echo "$passed $failed" >"$T/sub"
 )
 read -r passed failed <"$T/sub" 2>/dev/null || { fail fd-above-nofile "could not lower RLIMIT_NOFILE"; }
+# a memory area naming a shared ghost that no image has
+case_ ghost-unknown "$MM" "vmas[0].ghost_id=0x80000007" -- "mm-$P.img" "names ghost 0x80000007" \
+	"no ghost image has"
 # a pidfd naming a process that is not in the images
 case_ pidfd-outside "fdinfo-$P.img" "@$last_fd:kind=31" "@$last_fd:pidfd_pid=$free" -- "fdinfo-$P.img" \
 	"pidfd of process $free" "not in the images"

@@ -526,6 +526,31 @@ int ghost_plan_shared(struct files_image *const *fis, size_t nr)
 	return 0;
 }
 
+static bool ghost_known(const struct files_image *fi, uint32_t id)
+{
+	uint32_t sid = id & ~GHOST_SHARED;
+
+	if (id & GHOST_SHARED)
+		return sid >= 1 && sid <= nr_shared && shared[sid - 1].e;
+	return ghost_get(fi, id) && !fi->ghosts[id - 1]->has_shared_id;
+}
+
+int ghost_check_refs(const struct files_image *fi, const MmEntry *mm)
+{
+	for (size_t i = 0; i < fi->nr; i++) {
+		const FdinfoEntry *e = fi->fds[i];
+		uint32_t id = e->memfd ? e->memfd->ghost_id : e->reg && e->reg->has_ghost_id ? e->reg->ghost_id : 0;
+		if ((e->memfd || (e->reg && e->reg->has_ghost_id)) && !ghost_known(fi, id))
+			return pr_err("fdinfo-%d.img: fd %u names ghost 0x%x, which no ghost image has", fi->id, e->fd, id),
+			       -EINVAL;
+	}
+	for (size_t i = 0; mm && i < mm->n_vmas; i++)
+		if (mm->vmas[i]->has_ghost_id && !ghost_known(fi, mm->vmas[i]->ghost_id))
+			return pr_err("mm-%d.img: the area at 0x%lx names ghost 0x%x, which no ghost image has", fi->id,
+				      (unsigned long)mm->vmas[i]->start, mm->vmas[i]->ghost_id), -EINVAL;
+	return 0;
+}
+
 int ghost_create_shared(struct img_dir *dir)
 {
 	struct img *data = NULL;

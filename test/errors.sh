@@ -289,6 +289,25 @@ for kind in io_uring userfaultfd perf_event bpf-map pidfd packet sk-ebpf netlink
 	stop "$name"
 done
 
+# ---- dump: a kernel AIO context (a mapping, not an fd) is refused; the target runs on
+name=unsupported-aio
+if ! start aio unsupported-fd --kind aio; then
+	fail $name "unsupported-fd did not start: $(cat "$T/aio.out")"
+else
+	mkdir "$T/d-aio"
+	crt dump -t "$PID" -D "$T/d-aio"
+	if expect_error $name "pid $PID" "AIO context (io_setup)" "can't be checkpointed"; then
+		if ! running_untraced "$PID"; then
+			fail $name "the target is not running freely after the failed dump: $(state_of "$PID")"
+		elif ! send_check aio; then
+			fail $name "the target did not pass its check: $(tr '\n' ' ' <"$T/aio.out")"
+		else
+			pass $name
+		fi
+	fi
+	stop aio
+fi
+
 # ---- dump: unix sockets connected to a server outside (a python3 process):
 # refused without --ext-unix-sk (the target runs on, still connected); with
 # it, restored with the stream's peer gone and the datagram one connected to

@@ -43,6 +43,9 @@ static int classify(pid_t pid, const struct proc_vma *p, VmaEntry *v)
 		v->kind = VMA_KIND__VMA_VSYSCALL;
 	else if (p->path[0] == '/' && p->deleted && p->shared && !strcmp(p->path, "/dev/zero"))
 		v->kind = VMA_KIND__VMA_ANON_SHARED;   /* MAP_SHARED|MAP_ANONYMOUS is shmem named dev/zero */
+	else if (p->deleted && p->shared && !strcmp(p->path, "/[aio]"))
+		return pr_err("pid %d has an AIO context (io_setup) whose ring is at 0x%lx: kernel AIO contexts can't "
+			      "be checkpointed yet", pid, (unsigned long)p->start), -EOPNOTSUPP;
 	else if (p->path[0] == '/') {
 		/* deleted files and memfds are saved whole as ghosts (files_dump); SysV shm is not a
 		 * file: its inode number is the segment's id, its contents go with the IPC namespace */

@@ -12,6 +12,8 @@
  *   sk-ebpf      a UDP socket with an eBPF program attached (SO_ATTACH_BPF),
  *                which the kernel can't give back as it can a classic filter
  *   pidfd        a pidfd of the process's parent (outside the tree)
+ *   aio          a kernel AIO context (io_setup: its ring is a mapping, not
+ *                an fd); fd 5 is an eventfd, which is supported
  *   netlink      a netlink socket of a protocol with state in the kernel
  *                (NETLINK_AUDIT)
  *   netlink-queued  a NETLINK_USERSOCK socket with a message waiting, sent
@@ -41,6 +43,7 @@
 #include <linux/netlink.h>
 #include <stddef.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -80,6 +83,12 @@ static int make(const char *kind)
 	}
 	if (!strcmp(kind, "packet"))
 		return socket(AF_PACKET, SOCK_RAW, 0);
+	if (!strcmp(kind, "aio")) {
+		unsigned long ctx = 0;
+		if (syscall(SYS_io_setup, 16, &ctx))
+			return -1;
+		return eventfd(0, 0);
+	}
 	if (!strcmp(kind, "pidfd"))
 		return syscall(SYS_pidfd_open, getppid(), 0);
 	if (!strcmp(kind, "sk-ebpf")) {

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "net/inet.h"
 #include "net/sk-filter.h"
+#include "net/sockopt.h"
 #include "util.h"
 
 #define MAX_MCAST_SOURCES 64
@@ -91,17 +92,6 @@ static bool inet_match(const struct fd_dump_ctx *c)
 	return dom == AF_INET || dom == AF_INET6;
 }
 
-static int get_int(int sk, int level, int name, uint32_t *v)
-{
-	int val = 0;
-	socklen_t l = sizeof(val);
-
-	if (getsockopt(sk, level, name, &val, &l))
-		return -errno;
-	*v = val;
-	return 0;
-}
-
 static int dump_opts(int sk, const struct inet_diag_sk *d, InetSkOpts *o, const char *who)
 {
 	uint32_t v = 0;
@@ -111,14 +101,14 @@ static int dump_opts(int sk, const struct inet_diag_sk *d, InetSkOpts *o, const 
 	socklen_t dl = sizeof(dev) - 1;
 	int ret;
 
-	if ((ret = get_int(sk, SOL_SOCKET, SO_RCVBUF, &o->rcvbuf)) || (ret = get_int(sk, SOL_SOCKET, SO_SNDBUF, &o->sndbuf)) ||
-	    (ret = get_int(sk, SOL_SOCKET, SO_REUSEADDR, &v)) || ((o->reuseaddr = v), 0) ||
-	    (ret = get_int(sk, SOL_SOCKET, SO_REUSEPORT, &v)) || ((o->reuseport = v), 0) ||
-	    (ret = get_int(sk, SOL_SOCKET, SO_KEEPALIVE, &v)) || ((o->keepalive = v), 0) ||
-	    (ret = get_int(sk, SOL_SOCKET, SO_BROADCAST, &v)) || ((o->broadcast = v), 0) ||
-	    (ret = get_int(sk, SOL_SOCKET, SO_PRIORITY, &o->priority)) ||
-	    (ret = get_int(sk, SOL_SOCKET, SO_MARK, &o->mark)) ||
-	    (ret = get_int(sk, d->family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP, d->family == AF_INET6 ? IPV6_TCLASS : IP_TOS,
+	if ((ret = sockopt_get(sk, SOL_SOCKET, SO_RCVBUF, &o->rcvbuf)) || (ret = sockopt_get(sk, SOL_SOCKET, SO_SNDBUF, &o->sndbuf)) ||
+	    (ret = sockopt_get(sk, SOL_SOCKET, SO_REUSEADDR, &v)) || ((o->reuseaddr = v), 0) ||
+	    (ret = sockopt_get(sk, SOL_SOCKET, SO_REUSEPORT, &v)) || ((o->reuseport = v), 0) ||
+	    (ret = sockopt_get(sk, SOL_SOCKET, SO_KEEPALIVE, &v)) || ((o->keepalive = v), 0) ||
+	    (ret = sockopt_get(sk, SOL_SOCKET, SO_BROADCAST, &v)) || ((o->broadcast = v), 0) ||
+	    (ret = sockopt_get(sk, SOL_SOCKET, SO_PRIORITY, &o->priority)) ||
+	    (ret = sockopt_get(sk, SOL_SOCKET, SO_MARK, &o->mark)) ||
+	    (ret = sockopt_get(sk, d->family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP, d->family == AF_INET6 ? IPV6_TCLASS : IP_TOS,
 			   &o->tos)))
 		return pr_err("%s: can't read its socket options: %s", who, strerror(-ret)), ret;
 	if (getsockopt(sk, SOL_SOCKET, SO_LINGER, &lg, &l))
@@ -130,16 +120,16 @@ static int dump_opts(int sk, const struct inet_diag_sk *d, InetSkOpts *o, const 
 	if (dev[0] && !(o->bind_dev = strdup(dev)))
 		return -ENOMEM;
 	if (d->family == AF_INET6) {
-		if ((ret = get_int(sk, IPPROTO_IPV6, IPV6_V6ONLY, &v)))
+		if ((ret = sockopt_get(sk, IPPROTO_IPV6, IPV6_V6ONLY, &v)))
 			return pr_err("%s: can't read IPV6_V6ONLY: %s", who, strerror(-ret)), ret;
 		o->has_v6only = true, o->v6only = v;
 	}
 	if (d->protocol == IPPROTO_TCP) {
 		o->has_nodelay = o->has_keepidle = o->has_keepintvl = o->has_keepcnt = true;
-		if ((ret = get_int(sk, IPPROTO_TCP, TCP_NODELAY, &v)) || ((o->nodelay = v), 0) ||
-		    (ret = get_int(sk, IPPROTO_TCP, TCP_KEEPIDLE, &o->keepidle)) ||
-		    (ret = get_int(sk, IPPROTO_TCP, TCP_KEEPINTVL, &o->keepintvl)) ||
-		    (ret = get_int(sk, IPPROTO_TCP, TCP_KEEPCNT, &o->keepcnt)))
+		if ((ret = sockopt_get(sk, IPPROTO_TCP, TCP_NODELAY, &v)) || ((o->nodelay = v), 0) ||
+		    (ret = sockopt_get(sk, IPPROTO_TCP, TCP_KEEPIDLE, &o->keepidle)) ||
+		    (ret = sockopt_get(sk, IPPROTO_TCP, TCP_KEEPINTVL, &o->keepintvl)) ||
+		    (ret = sockopt_get(sk, IPPROTO_TCP, TCP_KEEPCNT, &o->keepcnt)))
 			return pr_err("%s: can't read its TCP options: %s", who, strerror(-ret)), ret;
 	}
 	return 0;
@@ -292,9 +282,9 @@ static int inet_dump(const struct fd_dump_ctx *c, FdinfoEntry *fe)
 	snprintf(who, sizeof(who), "pid %d fd %d", c->pid, c->fd);
 	if ((sk = files_getfd(c->pid, c->fd)) < 0)
 		return sk;
-	get_int(sk, SOL_SOCKET, SO_DOMAIN, &dom);
-	get_int(sk, SOL_SOCKET, SO_TYPE, &type);
-	get_int(sk, SOL_SOCKET, SO_PROTOCOL, &proto);
+	sockopt_get(sk, SOL_SOCKET, SO_DOMAIN, &dom);
+	sockopt_get(sk, SOL_SOCKET, SO_TYPE, &type);
+	sockopt_get(sk, SOL_SOCKET, SO_PROTOCOL, &proto);
 	if (!((type == SOCK_STREAM && proto == IPPROTO_TCP) || (type == SOCK_DGRAM && proto == IPPROTO_UDP))) {
 		pr_err("%s is a socket of family %s, type %s, protocol %u, which can't be checkpointed (only TCP and "
 		       "UDP)", who, family_name(dom), type_name(type), proto);
@@ -389,13 +379,6 @@ int inet_connect(int sk, const InetSkEntry *e, unsigned fd)
 	return pr_perror("fd %u: can't connect a socket to %s", fd, a);
 }
 
-static int set_int(int sk, int level, int name, int v, const char *what, unsigned fd)
-{
-	if (setsockopt(sk, level, name, &v, sizeof(v)))
-		return pr_perror("fd %u: can't set %s to %d", fd, what, v);
-	return 0;
-}
-
 /* What must be in place before bind (device, v6only, port sharing). */
 static int opts_before_bind(int sk, const InetSkEntry *e, unsigned fd)
 {
@@ -405,12 +388,12 @@ static int opts_before_bind(int sk, const InetSkEntry *e, unsigned fd)
 	if (o->bind_dev && setsockopt(sk, SOL_SOCKET, SO_BINDTODEVICE, o->bind_dev, strlen(o->bind_dev)))
 		return pr_perror("fd %u: can't bind the socket to device %s", fd, o->bind_dev);
 	if (o->has_v6only)
-		ret = set_int(sk, IPPROTO_IPV6, IPV6_V6ONLY, o->v6only, "IPV6_V6ONLY", fd);
+		ret = sockopt_set(sk, IPPROTO_IPV6, IPV6_V6ONLY, o->v6only, "IPV6_V6ONLY", fd);
 	/* the port may be held meanwhile by connections of the same listener being restored */
 	if (!ret)
-		ret = set_int(sk, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR", fd);
+		ret = sockopt_set(sk, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR", fd);
 	if (!ret && o->reuseport)
-		ret = set_int(sk, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT", fd);
+		ret = sockopt_set(sk, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT", fd);
 	return ret;
 }
 
@@ -424,12 +407,12 @@ static int set_buf(int sk, const InetSkEntry *e, int name, int force, uint32_t w
 	if (e->tcp)   /* a connection's were set to refill its queues */
 		return 0;
 	if (probe >= 0) {
-		get_int(probe, SOL_SOCKET, name, &def);
+		sockopt_get(probe, SOL_SOCKET, name, &def);
 		close(probe);
 	}
 	if (want == def)
 		return 0;
-	return set_int(sk, SOL_SOCKET, force, want / 2, name == SO_RCVBUF ? "SO_RCVBUF" : "SO_SNDBUF", fd);
+	return sockopt_set(sk, SOL_SOCKET, force, want / 2, name == SO_RCVBUF ? "SO_RCVBUF" : "SO_SNDBUF", fd);
 }
 
 static int opts_after(int sk, const InetSkEntry *e, unsigned fd)
@@ -437,14 +420,14 @@ static int opts_after(int sk, const InetSkEntry *e, unsigned fd)
 	const InetSkOpts *o = e->opts;
 	int ret;
 
-	if ((ret = set_int(sk, SOL_SOCKET, SO_REUSEADDR, o->reuseaddr, "SO_REUSEADDR", fd)) ||
+	if ((ret = sockopt_set(sk, SOL_SOCKET, SO_REUSEADDR, o->reuseaddr, "SO_REUSEADDR", fd)) ||
 	    (ret = set_buf(sk, e, SO_RCVBUF, SO_RCVBUFFORCE, o->rcvbuf, fd)) ||
 	    (ret = set_buf(sk, e, SO_SNDBUF, SO_SNDBUFFORCE, o->sndbuf, fd)) ||
-	    (ret = set_int(sk, SOL_SOCKET, SO_KEEPALIVE, o->keepalive, "SO_KEEPALIVE", fd)) ||
-	    (ret = set_int(sk, SOL_SOCKET, SO_BROADCAST, o->broadcast, "SO_BROADCAST", fd)) ||
-	    (ret = set_int(sk, SOL_SOCKET, SO_PRIORITY, o->priority, "SO_PRIORITY", fd)) ||
-	    (o->mark && (ret = set_int(sk, SOL_SOCKET, SO_MARK, o->mark, "SO_MARK", fd))) ||
-	    (ret = set_int(sk, e->family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP,
+	    (ret = sockopt_set(sk, SOL_SOCKET, SO_KEEPALIVE, o->keepalive, "SO_KEEPALIVE", fd)) ||
+	    (ret = sockopt_set(sk, SOL_SOCKET, SO_BROADCAST, o->broadcast, "SO_BROADCAST", fd)) ||
+	    (ret = sockopt_set(sk, SOL_SOCKET, SO_PRIORITY, o->priority, "SO_PRIORITY", fd)) ||
+	    (o->mark && (ret = sockopt_set(sk, SOL_SOCKET, SO_MARK, o->mark, "SO_MARK", fd))) ||
+	    (ret = sockopt_set(sk, e->family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP,
 			   e->family == AF_INET6 ? IPV6_TCLASS : IP_TOS, o->tos, "the TOS", fd)))
 		return ret;
 	if (o->has_linger) {
@@ -459,10 +442,10 @@ static int opts_after(int sk, const InetSkEntry *e, unsigned fd)
 			return ret;
 	}
 	if (e->protocol == IPPROTO_TCP &&
-	    ((ret = set_int(sk, IPPROTO_TCP, TCP_NODELAY, o->nodelay, "TCP_NODELAY", fd)) ||
-	     (ret = set_int(sk, IPPROTO_TCP, TCP_KEEPIDLE, o->keepidle, "TCP_KEEPIDLE", fd)) ||
-	     (ret = set_int(sk, IPPROTO_TCP, TCP_KEEPINTVL, o->keepintvl, "TCP_KEEPINTVL", fd)) ||
-	     (ret = set_int(sk, IPPROTO_TCP, TCP_KEEPCNT, o->keepcnt, "TCP_KEEPCNT", fd))))
+	    ((ret = sockopt_set(sk, IPPROTO_TCP, TCP_NODELAY, o->nodelay, "TCP_NODELAY", fd)) ||
+	     (ret = sockopt_set(sk, IPPROTO_TCP, TCP_KEEPIDLE, o->keepidle, "TCP_KEEPIDLE", fd)) ||
+	     (ret = sockopt_set(sk, IPPROTO_TCP, TCP_KEEPINTVL, o->keepintvl, "TCP_KEEPINTVL", fd)) ||
+	     (ret = sockopt_set(sk, IPPROTO_TCP, TCP_KEEPCNT, o->keepcnt, "TCP_KEEPCNT", fd))))
 		return ret;
 	return 0;
 }

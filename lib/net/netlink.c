@@ -22,6 +22,7 @@
 #include "log.h"
 #include "net/inet.h"
 #include "net/sk-filter.h"
+#include "net/sockopt.h"
 #include "util.h"
 
 #ifndef SO_MEMINFO
@@ -83,17 +84,6 @@ static bool netlink_match(const struct fd_dump_ctx *c)
 	return !strncmp(c->link, "socket:", 7) && sock_domain(c->pid, c->fd) == AF_NETLINK;
 }
 
-static int get_int(int sk, int level, int name, uint32_t *v)
-{
-	int val = 0;
-	socklen_t l = sizeof(val);
-
-	if (getsockopt(sk, level, name, &val, &l))
-		return -errno;
-	*v = val;
-	return 0;
-}
-
 static int dump_groups(int sk, NetlinkSkEntry *e, const char *who)
 {
 	uint32_t words[NL_MAX_GROUPS / 32];
@@ -136,8 +126,8 @@ static int netlink_dump(const struct fd_dump_ctx *c, FdinfoEntry *fe)
 	e->ino = c->st.st_ino;
 	if ((sk = files_getfd(c->pid, c->fd)) < 0)
 		return sk;
-	if ((ret = get_int(sk, SOL_SOCKET, SO_PROTOCOL, &e->protocol)) || (ret = get_int(sk, SOL_SOCKET, SO_TYPE, &e->type)) ||
-	    (ret = get_int(sk, SOL_SOCKET, SO_RCVBUF, &e->rcvbuf)) || (ret = get_int(sk, SOL_SOCKET, SO_SNDBUF, &e->sndbuf))) {
+	if ((ret = sockopt_get(sk, SOL_SOCKET, SO_PROTOCOL, &e->protocol)) || (ret = sockopt_get(sk, SOL_SOCKET, SO_TYPE, &e->type)) ||
+	    (ret = sockopt_get(sk, SOL_SOCKET, SO_RCVBUF, &e->rcvbuf)) || (ret = sockopt_get(sk, SOL_SOCKET, SO_SNDBUF, &e->sndbuf))) {
 		ret = (pr_err("%s: can't read the netlink socket's options: %s", who, strerror(-ret)), ret);
 		goto out;
 	}
@@ -169,7 +159,7 @@ static int netlink_dump(const struct fd_dump_ctx *c, FdinfoEntry *fe)
 	e->dst_group = peer.nl_groups;
 	for (size_t i = 0; i < ARRAY_SIZE(bool_opts); i++) {
 		uint32_t v = 0;
-		if ((ret = get_int(sk, SOL_NETLINK, bool_opts[i], &v))) {
+		if ((ret = sockopt_get(sk, SOL_NETLINK, bool_opts[i], &v))) {
 			ret = (pr_err("%s: can't read netlink option %d: %s", who, bool_opts[i], strerror(-ret)), ret);
 			goto out;
 		}
@@ -183,21 +173,14 @@ out:
 	return ret;
 }
 
-static int set_int(int sk, int level, int name, int v, const char *what, unsigned fd)
-{
-	if (setsockopt(sk, level, name, &v, sizeof(v)))
-		return pr_perror("fd %u: can't set %s to %d", fd, what, v);
-	return 0;
-}
-
 /* Buffer sizes only when the program changed them (getsockopt shows them doubled). */
 static int set_buf(int sk, int name, int force, uint32_t want, unsigned fd)
 {
 	uint32_t def = 0;
 
-	if (get_int(sk, SOL_SOCKET, name, &def) || want == def)
+	if (sockopt_get(sk, SOL_SOCKET, name, &def) || want == def)
 		return 0;
-	return set_int(sk, SOL_SOCKET, force, want / 2, name == SO_RCVBUF ? "SO_RCVBUF" : "SO_SNDBUF", fd);
+	return sockopt_set(sk, SOL_SOCKET, force, want / 2, name == SO_RCVBUF ? "SO_RCVBUF" : "SO_SNDBUF", fd);
 }
 
 static int netlink_restore(struct files_image *fi, const FdinfoEntry *fe, bool *inherited)
@@ -231,7 +214,7 @@ static int netlink_restore(struct files_image *fi, const FdinfoEntry *fe, bool *
 	}
 	for (size_t i = 0; !ret && i < ARRAY_SIZE(bool_opts); i++)
 		if (e->nl_flags & (1u << bool_opts[i]))
-			ret = set_int(sk, SOL_NETLINK, bool_opts[i], 1, "a netlink option", fe->fd);
+			ret = sockopt_set(sk, SOL_NETLINK, bool_opts[i], 1, "a netlink option", fe->fd);
 	if (!ret)
 		ret = set_buf(sk, SO_RCVBUF, SO_RCVBUFFORCE, e->rcvbuf, fe->fd) ?:
 		      set_buf(sk, SO_SNDBUF, SO_SNDBUFFORCE, e->sndbuf, fe->fd);

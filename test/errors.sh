@@ -257,7 +257,7 @@ fi
 
 # ---- dump: unsupported fd kinds; the target must survive untouched
 # (a socket's message names its family and type; a unix socket's, what can't be dumped)
-declare -A WORDS=([packet]="family AF_PACKET|type SOCK_RAW|can't be checkpointed"
+declare -A WORDS=([packet]="packet socket with a ring (PACKET_RX_RING/TX_RING)|can't be checkpointed"
 	[netlink]="netlink socket of protocol NETLINK_AUDIT (9)|the audit daemon's registration|can't be checkpointed"
 	[pidfd]="is a pidfd of process|which is not in the tree|can't be checkpointed"
 	[sk-ebpf]="eBPF program attached (SO_ATTACH_BPF)|can't give back|can't be checkpointed"

@@ -3,7 +3,8 @@
 # "Error: " line, that the target runs on untouched where the dump failed, and
 # that no network lock (nftables table or iptables chain named libcr_*) is left.
 #
-#   raw-socket, packet-socket  the dump names pid, fd, family and type
+#   raw-socket, packet-socket  the dump names pid, fd, family and type (a packet
+#              socket: that it has a ring)
 #   tcp-not-asked              established connections without --tcp-established:
 #                              the dump names them
 #   failed-dump-unlocks        --tcp-established, then a raw socket fails the dump
@@ -130,7 +131,7 @@ for kind in raw packet; do
 	if start "$name" --"$kind"; then
 		mkdir "$T/d-$name"
 		crt dump -t "$PID" -D "$T/d-$name"
-		if [ $kind = raw ]; then words=("AF_INET" "SOCK_RAW"); else words=("AF_PACKET" "SOCK_DGRAM"); fi
+		if [ $kind = raw ]; then words=("AF_INET" "SOCK_RAW"); else words=("packet socket with a ring" "PACKET_RX_RING"); fi
 		expect_error "$name" "pid $PID" "fd 9" "${words[@]}" "can't be checkpointed" && survived "$name" "$name"
 	else
 		fail "$name" "sk-errors did not start: $(cat "$T/$name.out")"

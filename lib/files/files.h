@@ -101,7 +101,7 @@ struct fd_ops {
 
 extern const struct fd_ops reg_fd_ops, chr_fd_ops, pipe_fd_ops, tty_fd_ops, fifo_fd_ops, memfd_fd_ops,
 	eventfd_fd_ops, signalfd_fd_ops, timerfd_fd_ops, inotify_fd_ops, epoll_fd_ops, mqueue_fd_ops, unix_sk_fd_ops,
-	pty_fd_ops, netlink_fd_ops, pidfd_fd_ops;
+	pty_fd_ops, netlink_fd_ops, pidfd_fd_ops, packet_fd_ops;
 
 /* ---- ptys (pty.c) */
 bool pty_is_master(const struct stat *st);

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -58,6 +59,12 @@ int main(int argc, char **argv)
 		fd9 = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
 	if (tst_opt_flag("packet"))
 		fd9 = socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_ALL));
+	if (tst_opt_flag("packet")) {
+		/* a ring: what libcr refuses of packet sockets */
+		struct tpacket_req rq = { .tp_block_size = 4096, .tp_block_nr = 1, .tp_frame_size = 2048, .tp_frame_nr = 2 };
+		if (fd9 < 0 || setsockopt(fd9, SOL_PACKET, PACKET_RX_RING, &rq, sizeof(rq)))
+			tst_fail("PACKET_RX_RING: %s", strerror(errno));
+	}
 	if ((tst_opt_flag("raw") || tst_opt_flag("packet")) && (fd9 < 0 || dup2(fd9, 9) != 9))
 		tst_fail("socket: %s", strerror(errno));
 	if (fd9 >= 0 && fd9 != 9)

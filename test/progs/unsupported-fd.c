@@ -8,7 +8,7 @@
  *   userfaultfd  a userfaultfd (UFFD_USER_MODE_ONLY)
  *   perf_event   a software perf event counting this task's CPU clock
  *   bpf-map      a BPF array map holding 42 at key 0
- *   packet       a packet socket (AF_PACKET, SOCK_RAW)
+ *   packet       a packet socket (AF_PACKET, SOCK_RAW) with a PACKET_RX_RING
  *   sk-ebpf      a UDP socket with an eBPF program attached (SO_ATTACH_BPF),
  *                which the kernel can't give back as it can a classic filter
  *   pidfd        a pidfd of the process's parent (outside the tree)
@@ -81,8 +81,13 @@ static int make(const char *kind)
 			return -1;
 		return fd;
 	}
-	if (!strcmp(kind, "packet"))
-		return socket(AF_PACKET, SOCK_RAW, 0);
+	if (!strcmp(kind, "packet")) {
+		struct tpacket_req rq = { .tp_block_size = 4096, .tp_block_nr = 1, .tp_frame_size = 2048, .tp_frame_nr = 2 };
+		int s = socket(AF_PACKET, SOCK_RAW, 0);
+		if (s < 0 || setsockopt(s, SOL_PACKET, PACKET_RX_RING, &rq, sizeof(rq)))
+			return -1;
+		return s;
+	}
 	if (!strcmp(kind, "aio")) {
 		unsigned long ctx = 0;
 		if (syscall(SYS_io_setup, 16, &ctx))

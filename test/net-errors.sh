@@ -3,11 +3,11 @@
 # "Error: " line, that the target runs on untouched where the dump failed, and
 # that no network lock (nftables table or iptables chain named libcr_*) is left.
 #
-#   raw-socket, packet-socket  the dump names pid, fd, family and type (a packet
+#   odd-socket, packet-socket  the dump names pid, fd, family, type and protocol (a packet
 #              socket: that it has a ring)
 #   tcp-not-asked              established connections without --tcp-established:
 #                              the dump names them
-#   failed-dump-unlocks        --tcp-established, then a raw socket fails the dump
+#   failed-dump-unlocks        --tcp-established, then a UDP-Lite socket fails the dump
 #                              after the lock was taken: lock gone, connection works
 #   missing-address            a connection over 10.99.0.1, an address gone
 #                              before the restore: the restore names
@@ -126,12 +126,12 @@ if [ ! -x "$CRTOOL" ] || [ ! -x "$BIN/sk-errors" ]; then
 	exit 1
 fi
 
-for kind in raw packet; do
+for kind in odd packet; do
 	name=$kind-socket
 	if start "$name" --"$kind"; then
 		mkdir "$T/d-$name"
 		crt dump -t "$PID" -D "$T/d-$name"
-		if [ $kind = raw ]; then words=("AF_INET" "SOCK_RAW"); else words=("packet socket with a ring" "PACKET_RX_RING"); fi
+		if [ $kind = odd ]; then words=("AF_INET" "SOCK_DGRAM" "protocol 136"); else words=("packet socket with a ring" "PACKET_RX_RING"); fi
 		expect_error "$name" "pid $PID" "fd 9" "${words[@]}" "can't be checkpointed" && survived "$name" "$name"
 	else
 		fail "$name" "sk-errors did not start: $(cat "$T/$name.out")"
@@ -147,10 +147,10 @@ else
 	fail tcp-not-asked "sk-errors did not start"
 fi
 
-if start failed-dump-unlocks --conn --raw; then
+if start failed-dump-unlocks --conn --odd; then
 	mkdir "$T/d-unlock"
 	crt dump -t "$PID" -D "$T/d-unlock" --tcp-established
-	expect_error failed-dump-unlocks "fd 9" "SOCK_RAW" && survived failed-dump-unlocks failed-dump-unlocks
+	expect_error failed-dump-unlocks "fd 9" "protocol 136" && survived failed-dump-unlocks failed-dump-unlocks
 else
 	fail failed-dump-unlocks "sk-errors did not start"
 fi

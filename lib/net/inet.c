@@ -285,13 +285,18 @@ static int inet_dump(const struct fd_dump_ctx *c, FdinfoEntry *fe)
 	sockopt_get(sk, SOL_SOCKET, SO_DOMAIN, &dom);
 	sockopt_get(sk, SOL_SOCKET, SO_TYPE, &type);
 	sockopt_get(sk, SOL_SOCKET, SO_PROTOCOL, &proto);
-	if (!((type == SOCK_STREAM && proto == IPPROTO_TCP) || (type == SOCK_DGRAM && proto == IPPROTO_UDP))) {
-		pr_err("%s is a socket of family %s, type %s, protocol %u, which can't be checkpointed (only TCP and "
-		       "UDP)", who, family_name(dom), type_name(type), proto);
+	if (!((type == SOCK_STREAM && proto == IPPROTO_TCP) || (type == SOCK_DGRAM && proto == IPPROTO_UDP) ||
+	      raw_kind(type, proto))) {
+		pr_err("%s is a socket of family %s, type %s, protocol %u, which can't be checkpointed (only TCP, UDP, "
+		       "raw and ICMP ones)", who, family_name(dom), type_name(type), proto);
 		ret = -EOPNOTSUPP;
 		goto out;
 	}
-	if (!(d = inet_diag_find(c->st.st_ino, &err)) && !err && unbound(sk, dom, proto, c->st.st_ino, &fresh))
+	if (raw_kind(type, proto)) {
+		if ((ret = raw_names(sk, dom, proto, c->st.st_ino, &fresh, who)))
+			goto out;
+		d = &fresh;
+	} else if (!(d = inet_diag_find(c->st.st_ino, &err)) && !err && unbound(sk, dom, proto, c->st.st_ino, &fresh))
 		d = &fresh;
 	if (!d) {
 		ret = err ? err : (pr_err("%s: socket:[%lu] is not in sock_diag's list: is the process in another "
@@ -310,9 +315,10 @@ static int inet_dump(const struct fd_dump_ctx *c, FdinfoEntry *fe)
 	e->dst_port = d->dport;
 	if ((ret = set_bytes(&e->src_addr, d->src, alen)) || (ret = set_bytes(&e->dst_addr, d->dst, alen)))
 		goto out;
-	if ((ret = dump_opts(sk, d, e->opts, who)) || (ret = sk_filter_dump(sk, who, &e->opts->filter)))
+	if ((ret = dump_opts(sk, d, e->opts, who)) || (ret = sk_filter_dump(sk, who, &e->opts->filter)) ||
+	    (ret = raw_dump_opts(sk, e, e->opts, who)))
 		goto out;
-	if (proto == IPPROTO_UDP)
+	if (proto == IPPROTO_UDP || raw_kind(type, proto))
 		ret = dump_mcast(sk, e);
 	else if (d->state == INET_TCP_LISTEN) {
 		e->has_backlog = true;
@@ -493,6 +499,7 @@ static int mcast_restore(int sk, const InetSkEntry *e, unsigned fd)
 
 static int inet_restore(struct files_image *fi, const FdinfoEntry *fe, bool *inherited)
 {
+	static const uint8_t zero[16];
 	const InetSkEntry *e = fe->inet;
 	bool stream = e->tcp && !fi->tcp_close;
 	int sk = socket(e->family, e->type, e->protocol), ret = 0;
@@ -506,11 +513,12 @@ static int inet_restore(struct files_image *fi, const FdinfoEntry *fe, bool *inh
 		goto out;
 	if (stream)
 		ret = tcp_restore_stream(sk, e, fe->fd);
-	else if (e->src_port)
-		ret = inet_bind(sk, e, fe->fd);
+	else if (e->src_port || (raw_kind(e->type, e->protocol) && memcmp(e->src_addr.data, zero, e->src_addr.len)))
+		ret = inet_bind(sk, e, fe->fd);   /* a raw socket has no port: bound if it has an address */
 	if (!ret && e->state == INET_TCP_LISTEN && listen(sk, e->backlog))
 		ret = pr_perror("fd %u: can't listen with a backlog of %u", fe->fd, e->backlog);
-	if (!ret && e->protocol == IPPROTO_UDP && e->dst_port)
+	if (!ret && ((e->protocol == IPPROTO_UDP && e->dst_port) ||
+		     (raw_kind(e->type, e->protocol) && e->state == INET_TCP_ESTABLISHED)))
 		ret = inet_connect(sk, e, fe->fd);
 	if (!ret && e->protocol == IPPROTO_UDP && e->shutdown && e->dst_port &&
 	    shutdown(sk, e->shutdown == 3 ? SHUT_RDWR : e->shutdown == 1 ? SHUT_RD : SHUT_WR))
@@ -520,6 +528,8 @@ static int inet_restore(struct files_image *fi, const FdinfoEntry *fe, bool *inh
 opts:
 	if (!ret)
 		ret = opts_after(sk, e, fe->fd);
+	if (!ret)
+		ret = raw_restore_opts(sk, e, fe->fd);
 	if (!ret)
 		ret = files_set_fl(sk, fe->flags);
 out:
@@ -539,7 +549,7 @@ static int inet_validate(const FdinfoEntry *fe)
 		return pr_err("fdinfo: fd %u is an inet socket without a valid family", fe->fd), -EINVAL;
 	alen = e->family == AF_INET ? 4 : 16;
 	if (!((e->type == SOCK_STREAM && e->protocol == IPPROTO_TCP) ||
-	      (e->type == SOCK_DGRAM && e->protocol == IPPROTO_UDP)) ||
+	      (e->type == SOCK_DGRAM && e->protocol == IPPROTO_UDP) || !raw_validate(e)) ||
 	    e->src_addr.len != alen || e->dst_addr.len != alen || e->src_port > 65535 || e->dst_port > 65535 ||
 	    e->shutdown > 3 || e->state > INET_TCP_CLOSING || (e->tcp && e->protocol != IPPROTO_TCP) ||
 	    (e->state == INET_TCP_LISTEN && (!e->has_backlog || e->protocol != IPPROTO_TCP)) ||

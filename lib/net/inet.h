@@ -35,6 +35,15 @@ enum {
 const char *inet_state_name(unsigned state);
 /* "1.2.3.4:80" or "[::1]:80" */
 void inet_addr_str(char *buf, size_t len, int family, const void *addr, unsigned port);
+/* ---- raw and ICMP (ping) sockets (raw.c) */
+bool raw_kind(uint32_t type, uint32_t proto);
+/* Their addresses and state from the socket's names (sock_diag's tables lack them). */
+int raw_names(int sk, uint32_t family, uint32_t proto, uint64_t ino, struct inet_diag_sk *d, const char *who);
+int raw_dump_opts(int sk, const InetSkEntry *e, InetSkOpts *o, const char *who);
+int raw_restore_opts(int sk, const InetSkEntry *e, unsigned fd);
+/* 0, or -EINVAL (the caller names the fd). */
+int raw_validate(const InetSkEntry *e);
+
 /* bind/connect to the saved local/remote address; the message names it. */
 int inet_bind(int sk, const InetSkEntry *e, unsigned fd);
 int inet_connect(int sk, const InetSkEntry *e, unsigned fd);

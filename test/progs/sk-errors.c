@@ -3,7 +3,8 @@
  *   --conn      an established TCP connection on 127.0.0.1 (both ends here)
  *   --dummy     the same connection over 10.99.0.1 (an address the script
  *               puts on lo, and removes before the restore)
- *   --raw       also an AF_INET SOCK_RAW socket (ICMP) at fd 9
+ *   --odd       also a socket of a protocol libcr does not know at fd 9: UDP-Lite
+ *               (AF_INET, SOCK_DGRAM, IPPROTO_UDPLITE)
  *   --packet    also an AF_PACKET socket at fd 9
  *   --many N    N more connections on 127.0.0.1 (a dump that takes a while)
  *   --closed    the check expects the connection's two ends closed (restored
@@ -41,7 +42,7 @@ static void connect_pair(const char *addr)
 
 int main(int argc, char **argv)
 {
-	tst_init_opts(argc, argv, "many", "conn,dummy,raw,packet,closed");
+	tst_init_opts(argc, argv, "many", "conn,dummy,odd,packet,closed");
 	int fd9 = -1, type = 0;
 
 	struct rlimit rl;
@@ -55,8 +56,8 @@ int main(int argc, char **argv)
 		connect_pair("127.0.0.1");
 	if (tst_opt_flag("dummy"))
 		connect_pair("10.99.0.1");
-	if (tst_opt_flag("raw"))
-		fd9 = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+	if (tst_opt_flag("odd"))
+		fd9 = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDPLITE);
 	if (tst_opt_flag("packet"))
 		fd9 = socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_ALL));
 	if (tst_opt_flag("packet")) {
@@ -65,7 +66,7 @@ int main(int argc, char **argv)
 		if (fd9 < 0 || setsockopt(fd9, SOL_PACKET, PACKET_RX_RING, &rq, sizeof(rq)))
 			tst_fail("PACKET_RX_RING: %s", strerror(errno));
 	}
-	if ((tst_opt_flag("raw") || tst_opt_flag("packet")) && (fd9 < 0 || dup2(fd9, 9) != 9))
+	if ((tst_opt_flag("odd") || tst_opt_flag("packet")) && (fd9 < 0 || dup2(fd9, 9) != 9))
 		tst_fail("socket: %s", strerror(errno));
 	if (fd9 >= 0 && fd9 != 9)
 		close(fd9);

@@ -17,6 +17,14 @@
 #               for the final dump, is continued and passes its own check
 #   restore-fails    serve without --new-pidns: the PID is taken (by the stopped
 #               source): the failed-restore hook runs, the source continues
+#   ip-*        mem-dirty --listen ADDR:PORT: the check that the addresses of the
+#               tree's TCP sockets are there.  ip-missing: an address only here:
+#               --dry-run and migrate name it, nothing is frozen; ip-there:
+#               127.0.0.1 (there too) and 0.0.0.0 pass; ip-moves: an address the
+#               hooks move (post-dump deletes it here, pre-restore adds it there)
+#               passes with --ip-moves, and the copy there listens on it;
+#               ip-forced: --force past a missing address: the restore there
+#               fails naming it, the source continues; ip-moves-bad: not an address
 # Prints "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -26,6 +34,7 @@ N=$((RANDOM % 200 + 20))
 NS=libcr-dst-$$
 HERE=10.77.$N.1
 THERE=10.77.$N.2
+MOVE=10.77.$((N + 1)).50   # an address the hooks move (ip-moves)
 PORT=27400
 pass=0
 fail=0
@@ -36,6 +45,7 @@ cleanup() {
 	for p in ${pids[*]:-}; do kill -9 "$p"; done 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
 	ip link del "lcr$N" 2>/dev/null
+	ip addr del "$MOVE/32" dev lo 2>/dev/null
 	rm -rf "$work" "$dst"
 }
 trap cleanup EXIT
@@ -244,5 +254,114 @@ if start_prog r && SERVE_ARGS=" " serve r; then
 	fi
 	kill -9 "$prog" 2>/dev/null
 fi
+kill -9 "$server" 2>/dev/null
+[ -s "$dst/r.pid" ] && kill -9 "$(cat "$dst/r.pid")" 2>/dev/null
+
+# ---- ip: the addresses of the tree's TCP sockets must be there
+LPORT=$((PORT + 1))
+if start_prog im --listen "$HERE:$LPORT" && serve im; then
+	mkdir -p "$work/src-im"
+	"$CRTOOL" migrate -t "$prog" --to "$THERE:$PORT" -W "$work/src-im" --dry-run >"$work/dry.out" 2>&1
+	drc=$?
+	kill -9 "$server" 2>/dev/null   # one session each
+	serve im
+	"$CRTOOL" migrate -t "$prog" --to "$THERE:$PORT" -W "$work/src-im" >"$work/migrate.out" 2>&1
+	mrc=$?
+	if [ "$drc" = 0 ] || ! grep -q "check ip *FAIL *$HERE is not an address there" "$work/dry.out"; then
+		bad ip-missing "--dry-run: exit $drc: $(grep 'check ip\|Error' "$work/dry.out")"
+	elif [ "$mrc" = 0 ] || ! grep -q "check ip *FAIL *$HERE is not an address there" "$work/migrate.out" ||
+		! grep -q "^Error: migrate: 1 check failed" "$work/migrate.out"; then
+		bad ip-missing "exit $mrc: $(tail -n 3 "$work/migrate.out")"
+	elif [ -n "$(ls "$work/src-im")" ] || [ "$(state "$prog")" != S ] || ! own_check "$prog" "$work/im.out"; then
+		bad ip-missing "frozen or sent: state $(state "$prog"), $(ls "$work/src-im"), $(tail -n 1 "$work/im.out")"
+	else
+		ok "ip-missing: $(grep 'check ip' "$work/migrate.out" | cut -c1-110)...; nothing frozen, the process runs on"
+	fi
+	kill -9 "$prog" 2>/dev/null
+else
+	bad ip-missing "setup: $(cat "$work/im.out" "$work/serve.out" 2>/dev/null)"
+fi
+kill -9 "$server" 2>/dev/null
+
+for a in 127.0.0.1 0.0.0.0; do
+	LPORT=$((LPORT + 1))   # the last one may not be gone yet
+	if start_prog it --listen "$a:$LPORT" && serve it; then
+		mkdir -p "$work/src-it"
+		want="127.0.0.1 is there"
+		[ "$a" = 0.0.0.0 ] && want="no TCP socket bound to a particular address"
+		if ! "$CRTOOL" migrate -t "$prog" --to "$THERE:$PORT" -W "$work/src-it" --dry-run >"$work/migrate.out" 2>&1 ||
+			! grep -q "check ip *OK *$want" "$work/migrate.out"; then
+			bad "ip-there $a" "$(grep 'check ip\|Error' "$work/migrate.out")"
+		else
+			ok "ip-there $a: $(grep 'check ip' "$work/migrate.out")"
+		fi
+		kill -9 "$prog" 2>/dev/null
+	else
+		bad "ip-there $a" "setup: $(cat "$work/it.out" "$work/serve.out" 2>/dev/null)"
+	fi
+	kill -9 "$server" 2>/dev/null
+done
+
+# the hooks move $MOVE from lo here to lo there
+ip addr add "$MOVE/32" dev lo
+if start_prog iv --listen "$MOVE:$LPORT" && serve iv; then
+	mkdir -p "$work/hooks-iv" "$work/src-iv"
+	printf '#!/bin/sh\nip addr del %s/32 dev lo\n' "$MOVE" >"$work/hooks-iv/post-dump"
+	printf '#!/bin/sh\nip -n %s addr add %s/32 dev lo\n' "$NS" "$MOVE" >"$work/hooks-iv/pre-restore"
+	printf '#!/bin/sh\nip -n %s addr del %s/32 dev lo; ip addr add %s/32 dev lo\n' "$NS" "$MOVE" "$MOVE" \
+		>"$work/hooks-iv/failed-restore"
+	chmod +x "$work/hooks-iv"/*
+	if ! "$CRTOOL" migrate -t "$prog" --to "$THERE:$PORT" -W "$work/src-iv" --rounds 1 --hook-dir "$work/hooks-iv" \
+		--ip-moves "$MOVE" >"$work/migrate.out" 2>&1; then
+		bad ip-moves "$(tail -n 3 "$work/migrate.out")"
+	elif ! grep -q "check ip *OK *$MOVE moves (--ip-moves)" "$work/migrate.out"; then
+		bad ip-moves "$(grep 'check ip' "$work/migrate.out")"
+	else
+		wait "$server"
+		init=$(cat "$dst/iv.pid" 2>/dev/null)
+		copy=$(pgrep -P "$init" 2>/dev/null | head -n 1)
+		if [ -z "$copy" ]; then
+			bad ip-moves "no restored process under the destination's pid namespace init ${init:-?}"
+		elif ! own_check "$copy" "$work/iv.out"; then
+			bad ip-moves "the copy there failed its check: $(tail -n 2 "$work/iv.out")"
+		else
+			ok "ip-moves: $(grep 'check ip' "$work/migrate.out"); the copy there listens on $MOVE:$LPORT"
+		fi
+	fi
+else
+	bad ip-moves "setup: $(cat "$work/iv.out" "$work/serve.out" 2>/dev/null)"
+fi
+kill -9 "$server" 2>/dev/null
+[ -s "$dst/iv.pid" ] && kill -9 "$(cat "$dst/iv.pid")" 2>/dev/null
+ip -n "$NS" addr del "$MOVE/32" dev lo 2>/dev/null
+
+# --force past the check: the restore there can't bind the address, and says so
+if start_prog if --listen "$HERE:$LPORT" && serve if; then
+	mkdir -p "$work/src-if"
+	if "$CRTOOL" migrate -t "$prog" --to "$THERE:$PORT" -W "$work/src-if" --rounds 0 --force >"$work/migrate.out" 2>&1; then
+		bad ip-forced "the migration succeeded without the address there"
+	elif ! grep -q "check ip *FAIL" "$work/migrate.out" ||
+		! grep -q "^Error: .*restore on $THERE:$PORT failed: .*$HERE:$LPORT: that address does not exist on this host" \
+			"$work/migrate.out"; then
+		bad ip-forced "unexpected output: $(tail -n 2 "$work/migrate.out")"
+	elif [ "$(state "$prog")" != S ] || ! own_check "$prog" "$work/if.out"; then
+		bad ip-forced "the source is not running intact: state $(state "$prog"), $(tail -n 1 "$work/if.out")"
+	else
+		ok "ip-forced: $(grep '^Error' "$work/migrate.out" | cut -c1-150); the source continued"
+	fi
+	kill -9 "$prog" 2>/dev/null
+else
+	bad ip-forced "setup: $(cat "$work/if.out" "$work/serve.out" 2>/dev/null)"
+fi
+kill -9 "$server" 2>/dev/null
+[ -s "$dst/if.pid" ] && kill -9 "$(cat "$dst/if.pid")" 2>/dev/null
+
+if "$CRTOOL" migrate -t $$ --to "$THERE:$PORT" -W "$work" --ip-moves 10.1.2 >"$work/migrate.out" 2>&1 ||
+	[ "$(cat "$work/migrate.out")" != "Error: migrate: --ip-moves 10.1.2: not an IP address" ]; then
+	bad ip-moves-bad "$(cat "$work/migrate.out")"
+else
+	ok "ip-moves-bad: $(cat "$work/migrate.out")"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

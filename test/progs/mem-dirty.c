@@ -18,7 +18,10 @@
  * must give the child the same contents), then in itself, and prints "PASS" or
  * "FAIL: why", then exits 0 or 1.  A page's content is a function of its index
  * and the last round that wrote it.
+ * With --listen ADDR:PORT (IPv4) it also holds a TCP socket listening there; the
+ * check then wants it listening on that address still, and accepting a connection.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -28,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,6 +44,8 @@ static unsigned char *a, *c, *d, *e, *sh;   /* e, sh: --mixed */
 #define MIXED_PAGES 64
 static size_t a_pages;
 static int round_done;
+static int lsk = -1;                        /* --listen */
+static struct sockaddr_in laddr;
 
 static void fill(unsigned char *p, uint64_t seed)
 {
@@ -111,10 +117,43 @@ static void do_round(void)
 
 static int check_here(const char *who);
 
+/* The listener of --listen: still there, on its address, and it takes a connection. */
+static int check_listener(void)
+{
+	struct sockaddr_in now;
+	socklen_t l = sizeof(now);
+	int on = 0, c;
+	socklen_t ol = sizeof(on);
+
+	if (getsockname(lsk, (struct sockaddr *)&now, &l) || now.sin_addr.s_addr != laddr.sin_addr.s_addr ||
+	    now.sin_port != laddr.sin_port || getsockopt(lsk, SOL_SOCKET, SO_ACCEPTCONN, &on, &ol) || !on) {
+		printf("FAIL: the listener is not listening on %s:%d\n", inet_ntoa(laddr.sin_addr), ntohs(laddr.sin_port));
+		return 1;
+	}
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	if (c < 0 || connect(c, (struct sockaddr *)&laddr, sizeof(laddr))) {
+		printf("FAIL: can't connect to the listener: %s\n", strerror(errno));
+		return 1;
+	}
+	int a = accept(lsk, NULL, NULL);
+	if (a < 0) {
+		printf("FAIL: the listener accepts nothing: %s\n", strerror(errno));
+		return 1;
+	}
+	close(a);
+	close(c);
+	return 0;
+}
+
 static int check(void)
 {
 	pid_t child;
 	int st;
+
+	if (lsk >= 0 && check_listener()) {
+		fflush(stdout);
+		return 1;
+	}
 
 	fflush(stdout);
 	child = fork();
@@ -190,6 +229,21 @@ int main(int argc, char **argv)
 			mib = strtoul(argv[i + 1], NULL, 10);
 		else if (!strcmp(argv[i], "--mixed"))
 			mixed = argv[i + 1];
+		else if (!strcmp(argv[i], "--listen")) {
+			char host[64];
+			int port, one = 1;
+			if (sscanf(argv[i + 1], "%63[^:]:%d", host, &port) != 2 ||
+			    inet_pton(AF_INET, host, &laddr.sin_addr) != 1)
+				return 2;
+			laddr.sin_family = AF_INET;
+			laddr.sin_port = htons(port);
+			lsk = socket(AF_INET, SOCK_STREAM, 0);
+			if (lsk < 0 || setsockopt(lsk, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+			    bind(lsk, (struct sockaddr *)&laddr, sizeof(laddr)) || listen(lsk, 4)) {
+				fprintf(stderr, "mem-dirty: can't listen on %s: %s\n", argv[i + 1], strerror(errno));
+				return 3;
+			}
+		}
 	a_pages = mib * 256;
 	if (mixed) {
 		unsigned char page[PAGE];

@@ -7,7 +7,9 @@
 # the source's on this one machine).  The process moved is build/test/mem-dirty.
 #
 #   migrate     3 pre-copy rounds; every hook runs, in order; the source is gone,
-#               the copy there answers its own check (and one more round of writes)
+#               the copy there answers its own check (and one more round of writes);
+#               here and in lazy a thread of it rewrites 8 MiB all along (--churn):
+#               each page there holds its last generation
 #   lazy        --lazy --rounds 2 of mem-dirty --mixed (written pages of a private
 #               file mapping, shared anonymous memory): the copy passes its check
 #   dry-run     only the checks: nothing frozen, nothing sent
@@ -110,7 +112,7 @@ own_check() {
 }
 
 # ---- migrate
-if start_prog m && serve m; then
+if start_prog m --churn 2048 && serve m; then
 	hooks "$work/hooks-m"
 	mkdir -p "$work/src-m"
 	if ! "$CRTOOL" migrate -t "$prog" --to "$THERE:$PORT" -W "$work/src-m" --rounds 3 --hook-dir "$work/hooks-m" \
@@ -148,7 +150,7 @@ kill -9 "$server" 2>/dev/null
 # ---- lazy: the destination restores from what the stream brought, the pages
 # that must be in place before the process runs (a private file mapping's written
 # pages, shared anonymous memory) too; the rest comes on fault or pushed
-if start_prog l --mixed "$work/l.file" && serve l; then
+if start_prog l --mixed "$work/l.file" --churn 2048 && serve l; then
 	mkdir -p "$work/src-l"
 	kill -USR1 "$prog"
 	for _ in $(seq 400); do grep -q "ROUND 1" "$work/l.out" && break; sleep 0.05; done

@@ -305,6 +305,7 @@ for a in 127.0.0.1 0.0.0.0; do
 done
 
 # the hooks move $MOVE from lo here to lo there
+LPORT=$((LPORT + 1))
 ip addr add "$MOVE/32" dev lo
 if start_prog iv --listen "$MOVE:$LPORT" && serve iv; then
 	mkdir -p "$work/hooks-iv" "$work/src-iv"
@@ -338,6 +339,7 @@ kill -9 "$server" 2>/dev/null
 ip -n "$NS" addr del "$MOVE/32" dev lo 2>/dev/null
 
 # --force past the check: the restore there can't bind the address, and says so
+LPORT=$((LPORT + 1))
 if start_prog if --listen "$HERE:$LPORT" && serve if; then
 	mkdir -p "$work/src-if"
 	if "$CRTOOL" migrate -t "$prog" --to "$THERE:$PORT" -W "$work/src-if" --rounds 0 --force >"$work/migrate.out" 2>&1; then

@@ -26,7 +26,9 @@
 #               hooks move (post-dump deletes it here, pre-restore adds it there)
 #               passes with --ip-moves, and the copy there listens on it;
 #               ip-forced: --force past a missing address: the restore there
-#               fails naming it, the source continues; ip-moves-bad: not an address
+#               fails naming it, the source continues; ip-own-netns: a tree in a
+#               network namespace of its own passes (--dry-run); ip-moves-bad:
+#               not an address
 # Prints "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -303,6 +305,27 @@ for a in 127.0.0.1 0.0.0.0; do
 	fi
 	kill -9 "$server" 2>/dev/null
 done
+
+# a tree in a network namespace of its own takes its addresses along
+LPORT=$((LPORT + 1))
+setsid unshare -n sh -c 'ip link set lo up && ip addr add "$1/32" dev lo && exec "$2" --size 64 --listen "$1:$3"' _ \
+	"$MOVE" "$B/test/mem-dirty" "$LPORT" >"$work/in.out" 2>&1 </dev/null &
+prog=$!
+disown "$prog"
+pids+=("$prog")
+for _ in $(seq 100); do grep -qx READY "$work/in.out" 2>/dev/null && break; sleep 0.05; done
+if grep -qx READY "$work/in.out" && serve in; then
+	mkdir -p "$work/src-in"
+	if ! "$CRTOOL" migrate -t "$prog" --to "$THERE:$PORT" -W "$work/src-in" --dry-run >"$work/migrate.out" 2>&1 ||
+		! grep -q "check ip *OK *the tree's own network namespace takes its addresses along" "$work/migrate.out"; then
+		bad ip-own-netns "$(grep 'check ip\|Error' "$work/migrate.out")"
+	else
+		ok "ip-own-netns: $(grep 'check ip' "$work/migrate.out") ($MOVE is only in the tree's namespace)"
+	fi
+else
+	bad ip-own-netns "setup: $(cat "$work/in.out" "$work/serve.out" 2>/dev/null)"
+fi
+kill -9 "$prog" "$server" 2>/dev/null
 
 # the hooks move $MOVE from lo here to lo there
 LPORT=$((LPORT + 1))

@@ -3,7 +3,7 @@
  *   1. checks, before anything is frozen: the receiver's libcr version and arch,
  *      the CPU state features the images need, its free memory against the
  *      tree's, the files the tree has open or mapped, the kernel features a
- *      lazy restore needs;
+ *      lazy restore needs, the addresses its TCP sockets are bound to;
  *   2. pre-copy: rounds of pre-dump, pages streamed to the receiver, the other
  *      images sent after them; they stop when a round no longer stores fewer
  *      pages than the one before;
@@ -13,6 +13,7 @@
  * Hooks (executables in hook_dir) run at pre-dump, post-dump, pre-restore,
  * post-restore and failed-restore, with CR_HOOK, CR_PID, CR_IMAGES_DIR and
  * CR_MIGRATE_TO in their environment. */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +33,8 @@
 #include "files/files.h"
 #include "log.h"
 #include "mem/page-server.h"
+#include "net/local-addrs.h"
+#include "ns/ns.h"
 #include "mm.pb-c.h"
 #include "util.h"
 
@@ -367,60 +370,6 @@ static int tree_paths(const pid_t *pids, size_t nr, char **out, size_t *len)
 	return 0;
 }
 
-/* Connected TCP sockets of the tree (/proc/PID/net/tcp{,6} of its processes'
- * namespaces, matched by inode against their fds). */
-static int tree_tcp(const pid_t *pids, size_t nr)
-{
-	unsigned long *inos = NULL;
-	size_t nr_inos = 0;
-	int found = 0;
-
-	for (size_t i = 0; i < nr; i++) {
-		char path[64];
-		DIR *d;
-		struct dirent *de;
-		snprintf(path, sizeof(path), "/proc/%d/fd", pids[i]);
-		if (!(d = opendir(path)))
-			continue;
-		while ((de = readdir(d))) {
-			char fdp[340], link[64];
-			unsigned long ino;
-			ssize_t n;
-			snprintf(fdp, sizeof(fdp), "%s/%s", path, de->d_name);
-			if ((n = readlink(fdp, link, sizeof(link) - 1)) <= 0)
-				continue;
-			link[n] = 0;
-			if (sscanf(link, "socket:[%lu]", &ino) != 1)
-				continue;
-			unsigned long *m = realloc(inos, (nr_inos + 1) * sizeof(*m));
-			if (!m)
-				break;
-			inos = m;
-			inos[nr_inos++] = ino;
-		}
-		closedir(d);
-	}
-	for (size_t i = 0; nr_inos && i < nr; i++)
-		for (int v6 = 0; v6 < 2; v6++) {
-			char *t = read_proc(pids[i], v6 ? "net/tcp6" : "net/tcp", NULL);
-			for (char *l = t ? strchr(t, '\n') : NULL; l && l[1]; l = strchr(l + 1, '\n')) {
-				unsigned st;
-				unsigned long ino;
-				/* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
-				if (sscanf(l + 1, "%*s %*s %*s %x %*s %*s %*s %*u %*u %lu", &st, &ino) != 2 || !ino)
-					continue;   /* inode 0: a time-wait socket, nobody's */
-				for (size_t k = 0; k < nr_inos; k++)
-					if (inos[k] == ino && st != 0x0a && st != 0x07) {   /* LISTEN, CLOSE */
-						found++;
-						inos[k] = 0;   /* once, though several processes share it */
-					}
-			}
-			free(t);
-		}
-	free(inos);
-	return found;
-}
-
 /* ---- checks */
 
 /* The value of "KEY=VALUE" in the receiver's info text (key given with its '='). */
@@ -449,6 +398,82 @@ static int check(struct migration *m, bool ok, const char *name, const char *fmt
 	return ok ? 0 : 1;
 }
 
+/* Is a in the receiver's "addrs=" list (its words up to the line's end)? */
+static bool receiver_has(const char *list, const struct ip_addr *a)
+{
+	char word[64];
+	struct ip_addr b;
+
+	for (const char *p = list; *p && *p != '\n';) {
+		size_t n = strcspn(p, " \n");
+		snprintf(word, sizeof(word), "%.*s", (int)(n < sizeof(word) - 1 ? n : sizeof(word) - 1), p);
+		if (ip_addr_parse(word, &b) && !memcmp(&b, a, sizeof(b)))
+			return true;
+		p += n;
+		p += *p == ' ';
+	}
+	return false;
+}
+
+static bool moved_by_hooks(const struct migration *m, const struct ip_addr *a)
+{
+	struct ip_addr b;
+
+	for (const char *const *p = m->o.ip_moves; p && *p; p++)
+		if (ip_addr_parse(*p, &b) && !memcmp(&b, a, sizeof(b)))
+			return true;
+	return false;
+}
+
+/* The addresses the tree's TCP sockets are bound to must be there when it is
+ * restored: the receiver has them, the hooks move them (--ip-moves), or the
+ * tree's own network namespace takes them along.  Sets *connected. */
+static int check_addrs(struct migration *m, const pid_t *pids, size_t nr, const char *info, int *connected)
+{
+	struct ip_addr *addrs;
+	size_t nr_addrs, missing = 0;
+	const char *there = fdinfo_value(info, "addrs=");
+	char *text = NULL, a[INET6_ADDRSTRLEN + 8];
+	size_t len = 0;
+	FILE *f;
+	int ret = tree_tcp_scan(pids, nr, connected, &addrs, &nr_addrs);
+
+	if (ret)
+		return pr_err("migrate: can't list the TCP sockets of the tree of %d: %s", m->o.pid, strerror(-ret)), ret;
+	if (!nr_addrs) {
+		free(addrs);
+		return check(m, true, "ip", "no TCP socket bound to a particular address");
+	}
+	if (ns_own(pids[0], "net") == 1) {
+		free(addrs);
+		return check(m, true, "ip", "the tree's own network namespace takes its addresses along");
+	}
+	if (!(f = open_memstream(&text, &len))) {
+		free(addrs);
+		return -ENOMEM;
+	}
+	/* the missing ones first: the line names them */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < nr_addrs; i++) {
+			bool has = there && receiver_has(there, &addrs[i]), moves = !has && moved_by_hooks(m, &addrs[i]);
+			if ((pass == 0) != (!has && !moves))
+				continue;
+			ip_addr_str(&addrs[i], a, sizeof(a));
+			missing += !has && !moves;
+			fprintf(f, "%s%s %s", ftell(f) ? ", " : "", a, has ? "is there" : moves ? "moves (--ip-moves)"
+				    : "is not an address there");
+		}
+	if (missing)
+		fprintf(f, " (%s; if a hook moves %s there, say --ip-moves ADDR)",
+			there ? "the receiver's network namespace lacks it" : "the receiver lists no address",
+			missing == 1 ? "it" : "them");
+	fclose(f);
+	free(addrs);
+	ret = check(m, !missing, "ip", "%s", text ? text : "");
+	free(text);
+	return ret;
+}
+
 static int validate(struct migration *m, const pid_t *pids, size_t nr)
 {
 	char *info = NULL, *paths = NULL, *missing = NULL;
@@ -456,7 +481,7 @@ static int validate(struct migration *m, const pid_t *pids, size_t nr)
 	size_t plen = 0;
 	uint64_t ours = 0, theirs = 0, need, avail;
 	uint32_t xsize;
-	int failed = 0, ret;
+	int failed = 0, ret, tcp = 0;
 
 	if ((ret = ps_request(&m->ctl, PS_INFO, NULL, NULL, 0, &info)))
 		return ret;
@@ -480,9 +505,11 @@ static int validate(struct migration *m, const pid_t *pids, size_t nr)
 		v = info_value(info, "feature.userfaultfd=");
 		failed += check(m, v && !strcmp(v, "ok"), "lazy", "userfaultfd %s there", v ? v : "unknown");
 	}
-	ret = tree_tcp(pids, nr);
-	failed += check(m, !ret || m->o.tcp_established, "tcp", "%d connected TCP socket%s%s", ret, ret == 1 ? "" : "s",
-			!ret ? "" : m->o.tcp_established ? ", taken along" : " (take them along with --tcp-established)");
+	if ((ret = check_addrs(m, pids, nr, info, &tcp)) < 0)
+		goto out;
+	failed += ret;
+	failed += check(m, !tcp || m->o.tcp_established, "tcp", "%d connected TCP socket%s%s", tcp, tcp == 1 ? "" : "s",
+			!tcp ? "" : m->o.tcp_established ? ", taken along" : " (take them along with --tcp-established)");
 	if ((ret = tree_paths(pids, nr, &paths, &plen)) ||
 	    (ret = ps_request(&m->ctl, PS_PATHS, NULL, paths, plen, &missing)))
 		goto out;
@@ -678,6 +705,11 @@ CR_EXPORT int cr_migrate(const struct cr_migrate_opts *uopts)
 		return pr_err("migrate: a pid, a receiver (HOST:PORT) and a work directory are needed"), -EINVAL;
 	if (m.o.rounds < 0 || m.o.rounds > 32)
 		return pr_err("migrate: 0 to 32 pre-copy rounds"), -EINVAL;
+	for (const char *const *p = m.o.ip_moves; p && *p; p++) {
+		struct ip_addr a;
+		if (!ip_addr_parse(*p, &a))
+			return pr_err("migrate: --ip-moves %s: not an IP address", *p), -EINVAL;
+	}
 	if (kill(m.o.pid, 0))
 		return pr_perror("can't migrate pid %d", m.o.pid);
 	if ((ret = receiver_connect(&m)))

@@ -1,15 +1,18 @@
 /* Pre-dump: a round of memory copied while the tree keeps running.  The tree is
- * frozen only while each process's pages are listed and write-protected (the
- * areas armed for tracking the first time, the written pages protected again by
- * the same PAGEMAP_SCAN that finds them); the pages are copied once it runs
- * again.  A page written meanwhile is caught by the tracking and stored again by
- * the next round, so every round's images plus the later ones are exact. */
+ * frozen only to give each new process its tracker (a userfaultfd made in its mm
+ * by the parasite's syscall); then, running, each process's pages are listed and
+ * write-protected (the areas armed for tracking the first time, the written
+ * pages protected again by the same PAGEMAP_SCAN that finds them) and copied.  A
+ * page written after its protection is caught by the tracking and stored again
+ * by the next round (the final dump, frozen, finds the last ones), so every
+ * round's images plus the later ones are exact. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include "cr/cr.h"
 #include "image/image.h"
@@ -20,6 +23,7 @@
 #include "mem/mem.h"
 #include "mem/page-server.h"
 #include "predump.h"
+#include "proc/proc.h"
 #include "proc/tree.h"
 #include "util.h"
 
@@ -83,51 +87,78 @@ static void forget_task(struct img_dir *dir, struct track_entry *e)
 	e->uffd = -1;
 }
 
-/* One process, frozen: list its pages (protecting them), keep its tracker. */
-static int predump_task(struct tree_task *task, struct img_dir *dir, struct prev_images *prev,
-			struct track_set *next, struct page_runs *runs, struct page_stats *stats)
+/* An address of pid's code to run the tracker's syscall from: /proc/pid/maps is
+ * enough (smaps, which walks every page table, would lengthen the freeze). */
+static uint64_t exec_site(pid_t pid)
+{
+	struct proc_vma *v;
+	uint64_t at = 0;
+	int nr;
+
+	if (proc_parse_maps(pid, &v, &nr))
+		return 0;
+	for (int i = 0; i < nr && !at; i++)
+		if ((v[i].prot & PROT_EXEC) && strcmp(v[i].path, "[vdso]") && strcmp(v[i].path, "[vsyscall]"))
+			at = v[i].start;
+	free(v);
+	return at;
+}
+
+/* One process, frozen: its tracker (a userfaultfd made in its mm the first time,
+ * the previous round's after), into next.  Nothing else needs the tree stopped. */
+static int predump_tracker(struct tree_task *task, struct prev_images *prev, struct track_set *next)
 {
 	struct infect_ctx ctx = { .pid = 0 };
-	MmEntry mm = MM_ENTRY__INIT, *parent_mm = NULL;
 	int uffd = track_fd(&prev->track, task->vpid), ret;
-	bool infected = false;
+	uint64_t site;
 
-	if ((ret = mem_collect(task->s.pid, &task->s.stat, 0, &mm)))
-		goto out;
-	if (uffd < 0) {
-		/* the first round for this process: a userfaultfd made in its mm */
-		if (!mem_exec_site(&mm)) {
-			pr_err("pid %d has no executable mapping to run syscalls from", task->s.pid);
-			ret = -ENOEXEC;
-			goto out;
-		}
-		infected = true;
-		if ((ret = infect_prepare(&ctx, task->s.pid, mem_exec_site(&mm))) || (uffd = ret = track_create(&ctx)) < 0)
-			goto out;
-		ret = infect_cure(&ctx);
-		infected = false;
-		if (ret) {
-			close(uffd);
-			goto out;
-		}
-	} else {
+	if (uffd >= 0) {
 		/* ours now: the previous round's set closes its copy */
 		for (size_t i = 0; i < prev->track.nr; i++)
 			if (prev->track.e[i].vpid == task->vpid)
 				prev->track.e[i].uffd = -1;
-		parent_mm = prev_images_mm(prev, task->vpid);
+	} else {
+		if (!(site = exec_site(task->s.pid)))
+			return pr_err("pid %d has no executable mapping to run syscalls from", task->s.pid), -ENOEXEC;
+		if ((ret = infect_prepare(&ctx, task->s.pid, site)))
+			return infect_cure(&ctx), ret;
+		uffd = track_create(&ctx);
+		ret = infect_cure(&ctx);
+		if (uffd < 0 || ret) {
+			if (uffd >= 0)
+				close(uffd);
+			return uffd < 0 ? uffd : ret;
+		}
 	}
-	if ((ret = track_set_add(next, task->vpid, task->s.pid, uffd))) {
+	if ((ret = track_set_add(next, task->vpid, task->s.pid, uffd)))
 		close(uffd);
-		goto out;
+	return ret;
+}
+
+/* Is the process gone (exited, or a zombie without memory)? */
+static bool task_gone(pid_t pid)
+{
+	struct proc_stat st;
+
+	return proc_parse_stat_quiet(pid, &st) || st.state == 'Z' || st.state == 'X';
+}
+
+/* One process, running: list its pages (the areas new to tracking armed, the
+ * written pages protected again by the scan that finds them).  A write racing
+ * the scan is either found by it or by the next round; the pages are copied
+ * after it, so a page's copy is never older than its protection. */
+static int predump_list(const struct track_entry *e, struct img_dir *dir, struct prev_images *prev,
+			struct page_runs *runs, struct page_stats *stats)
+{
+	MmEntry mm = MM_ENTRY__INIT, *parent_mm = prev_images_mm(prev, e->vpid);
+	struct proc_stat st;
+	int ret;
+
+	if (!(ret = proc_parse_stat(e->pid, &st)) && !(ret = mem_collect(e->pid, &st, 0, &mm))) {
+		struct dirty_track dt = { .uffd = e->uffd, .parent = parent_mm, .arm = true };
+		if (!(ret = mem_dump_pages(NULL, e->pid, &mm, dir, e->vpid, stats, &dt, runs)))
+			ret = img_write_one(dir, IMG_MM, e->vpid, &mm.base);
 	}
-	struct dirty_track dt = { .uffd = uffd, .parent = parent_mm, .arm = true };
-	if ((ret = mem_dump_pages(NULL, task->s.pid, &mm, dir, task->vpid, stats, &dt, runs)))
-		goto out;
-	ret = img_write_one(dir, IMG_MM, task->vpid, &mm.base);
-out:
-	if (infected)
-		infect_cure(&ctx);
 	img_free_msg(parent_mm ? &parent_mm->base : NULL);
 	mem_free(&mm);
 	return ret;
@@ -172,17 +203,25 @@ CR_EXPORT int cr_pre_dump(const struct cr_dump_opts *uopts)
 		goto out;
 	}
 	nr = tree.nr;
-	/* runs[k] goes with next.e[k]: predump_task adds each live process to next */
+	/* runs[k] goes with next.e[k]: predump_tracker adds each live process to next */
 	for (int i = 0; i < tree.nr && !ret; i++)
 		if (!tree.tasks[i].zombie)
-			ret = predump_task(&tree.tasks[i], &dir, &prev, &next, &runs[next.nr], &stats);
+			ret = predump_tracker(&tree.tasks[i], &prev, &next);
 	if (ret || (ret = inventory_write_pre_dump(&dir, tree.tasks[0].vpid)))
 		goto out;
-	/* the pages are listed and protected: the tree runs on while they are copied */
+	/* every process tracked: the tree runs on while its pages are listed and copied */
 	tree_release(&tree, false);
 	frozen_ms = now_ms() - t_frozen;
 	for (size_t k = 0; k < next.nr && !ret; k++) {
-		ret = mem_copy_runs(next.e[k].pid, &dir, next.e[k].vpid, &runs[k]);
+		ret = predump_list(&next.e[k], &dir, &prev, &runs[k], &stats);
+		if (ret && task_gone(next.e[k].pid)) {
+			cr_error_reset();   /* exited meanwhile: forgotten below */
+			free(runs[k].r);
+			runs[k] = (struct page_runs){ 0 };
+			ret = -ESRCH;
+		}
+		if (!ret)
+			ret = mem_copy_runs(next.e[k].pid, &dir, next.e[k].vpid, &runs[k]);
 		if (ret == -ESRCH) {
 			/* exited while the tree ran: its images go, so that a later process
 			 * with the same PID is stored whole */

@@ -19,6 +19,7 @@
 #include "mem/lazy.h"
 #include "mem/page-server.h"
 #include "net/inet.h"
+#include "net/local-addrs.h"
 #include "restore.h"
 
 CR_EXPORT int cr_page_server(const struct cr_page_server_opts *uopts)
@@ -67,8 +68,8 @@ static uint64_t mem_available(void)
 	return kb * 1024;
 }
 
-/* What this host is: version, arch, kernel, CPU state features, free memory, and
- * the verdict of every kernel feature probe. */
+/* What this host is: version, arch, kernel, CPU state features, free memory, the
+ * verdict of every kernel feature probe, and its IP addresses. */
 static int answer_info(int sk)
 {
 	const struct cr_feature *f;
@@ -89,6 +90,10 @@ static int answer_info(int sk)
 		u.release, (unsigned long long)xfeatures, (unsigned long long)mem_available());
 	for (int i = 0; i < n; i++)
 		fprintf(m, "feature.%s=%s\n", f[i].name, f[i].ok ? "ok" : "missing");
+	/* the addresses here, for the tree's sockets to bind (this network namespace's) */
+	char *addrs = host_addrs();
+	fprintf(m, "addrs=%s\n", addrs ? addrs : "");
+	free(addrs);
 	fclose(m);
 	ret = ps_reply(sk, 0, text);
 	free(text);

@@ -13,7 +13,9 @@
 #
 #   ssh-errors      ssh missing, host unreachable, login refused, no crtool there:
 #                   one clear line each; without --tcp-established the tcp check
-#                   fails; redis was never stopped, the client counts on
+#                   fails; without --ip-moves the service address the hooks move
+#                   fails the ip check, named (the destination lacks it);
+#                   redis was never stopped, the client counts on
 #   redis-ssh       crtool migrate --via ssh --tcp-established --lazy: redis runs on the
 #                   destination, the client saw no error and no gap
 #   redis-tcp       the same through a crtool serve listening on the destination
@@ -218,7 +220,7 @@ migrate() {
 	shift
 	: >"$T/hooks.log"
 	ip netns exec "$S" "$CRTOOL" migrate -t "$rpid" -W "$T/src-$tag" --rounds 1 --hook-dir "$T/hooks" \
-		--tcp-established "$@" >"$T/$tag.migrate.out" 2>&1
+		--tcp-established --ip-moves "$SVC" "$@" >"$T/$tag.migrate.out" 2>&1
 }
 ssh_to=(--via ssh --to "root@$NET.3:$SSHD_PORT" --ssh-config "$T/ssh_config.id" --remote-crtool "$CRTOOL")
 serve_args() { echo --serve-arg --new-pidns --serve-arg --pidfile --serve-arg "$T/$1.rpid"; }
@@ -232,23 +234,30 @@ if start_redis e; then
 		[refused]="ssh to root@$NET.3:$SSHD_PORT: the login was refused: .*Permission denied"
 		[no-crtool]="crtool is not there on root@$NET.3:$SSHD_PORT (--remote-crtool $T/nowhere/crtool)"
 		[no-tcp-flag]="migrate: 1 check failed"
+		[no-ip-moves]="migrate: 1 check failed"
 	)
-	for e in missing unreachable refused no-crtool no-tcp-flag; do
+	for e in missing unreachable refused no-crtool no-tcp-flag no-ip-moves; do
 		tcp=--tcp-established
+		moves=(--ip-moves "$SVC")
 		case $e in
 		missing) args=(env PATH=/nonexistent "$CRTOOL" migrate "${ssh_to[@]}") ;;
 		unreachable) args=("$CRTOOL" migrate --via ssh --to "root@$NET.99" --ssh-config "$T/ssh_config.id") ;;
 		refused) args=("$CRTOOL" migrate --via ssh --to "root@$NET.3:$SSHD_PORT" --ssh-config "$T/ssh_config.other_id") ;;
 		no-crtool) args=("$CRTOOL" migrate "${ssh_to[@]}" --remote-crtool "$T/nowhere/crtool") ;;
 		no-tcp-flag) args=("$CRTOOL" migrate "${ssh_to[@]}" --remote-dir "$T/dst-e") tcp="" ;;
+		no-ip-moves) args=("$CRTOOL" migrate "${ssh_to[@]}" --remote-dir "$T/dst-e") moves=() ;;
 		esac
-		ip netns exec "$S" "${args[@]}" -t "$rpid" -W "$T/src-e" ${tcp:+"$tcp"} >"$T/e.out" 2>&1
+		ip netns exec "$S" "${args[@]}" -t "$rpid" -W "$T/src-e" ${tcp:+"$tcp"} "${moves[@]}" >"$T/e.out" 2>&1
 		rc=$?
 		errs=$(grep -c '^Error' "$T/e.out")
 		if [ "$rc" = 0 ] || [ "$errs" != 1 ] || ! grep -q "^Error: ${want[$e]}" "$T/e.out"; then
 			bad "ssh-errors $e" "exit $rc: $(tr '\n' '|' <"$T/e.out")"
 		elif [ "$e" = no-tcp-flag ] && ! grep -q "check tcp *FAIL *1 connected TCP socket (take them along with --tcp-established)" "$T/e.out"; then
 			bad "ssh-errors $e" "exit $rc: $(tr '\n' '|' <"$T/e.out")"
+		elif [ "$e" = no-ip-moves ] && ! grep -q "check ip *FAIL *$SVC is not an address there" "$T/e.out"; then
+			bad "ssh-errors $e" "exit $rc: $(tr '\n' '|' <"$T/e.out")"
+		elif [ "$e" != no-ip-moves ] && [ "$e" != missing ] && grep -q "check ip *FAIL" "$T/e.out"; then
+			bad "ssh-errors $e" "the service address, moved by the hooks, failed its check: $(tr '\n' '|' <"$T/e.out")"
 		elif ! running "$rpid"; then
 			bad "ssh-errors $e" "redis is in state $(state "$rpid")"
 		else
@@ -290,6 +299,8 @@ for via in ssh tcp; do
 		bad "redis-$via" "$(tail -n 3 "$T/$tag.migrate.out") $(ls -l /proc/$rpid/fd)"
 	elif [ "$log" != "pre-dump post-dump pre-restore post-restore " ]; then
 		bad "redis-$via" "hooks ran as: $log"
+	elif ! grep -q "check ip *OK *$SVC moves (--ip-moves)" "$T/$tag.migrate.out"; then
+		bad "redis-$via" "the ip check: $(grep 'check ip' "$T/$tag.migrate.out")"
 	elif [ -e "/proc/$rpid" ] && [ "$(state "$rpid")" != Z ]; then
 		bad "redis-$via" "the source redis (pid $rpid) is still there: $(state "$rpid")"
 	elif ! [ -s "$T/$tag.rpid" ] || ! pgrep -P "$(cat "$T/$tag.rpid")" redis-server >/dev/null; then

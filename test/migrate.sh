@@ -7,7 +7,9 @@
 # the source's on this one machine).  The process moved is build/test/mem-dirty.
 #
 #   migrate     3 pre-copy rounds; every hook runs, in order; the source is gone,
-#               the copy there answers its own check (and one more round of writes)
+#               the copy there answers its own check (and one more round of writes);
+#               here and in lazy a thread of it rewrites 8 MiB all along (--churn):
+#               each page there holds its last generation
 #   lazy        --lazy --rounds 2 of mem-dirty --mixed (written pages of a private
 #               file mapping, shared anonymous memory): the copy passes its check
 #   dry-run     only the checks: nothing frozen, nothing sent
@@ -17,6 +19,16 @@
 #               for the final dump, is continued and passes its own check
 #   restore-fails    serve without --new-pidns: the PID is taken (by the stopped
 #               source): the failed-restore hook runs, the source continues
+#   ip-*        mem-dirty --listen ADDR:PORT: the check that the addresses of the
+#               tree's TCP sockets are there.  ip-missing: an address only here:
+#               --dry-run and migrate name it, nothing is frozen; ip-there:
+#               127.0.0.1 (there too) and 0.0.0.0 pass; ip-moves: an address the
+#               hooks move (post-dump deletes it here, pre-restore adds it there)
+#               passes with --ip-moves, and the copy there listens on it;
+#               ip-forced: --force past a missing address: the restore there
+#               fails naming it, the source continues; ip-own-netns: a tree in a
+#               network namespace of its own passes (--dry-run); ip-moves-bad:
+#               not an address
 # Prints "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -26,6 +38,7 @@ N=$((RANDOM % 200 + 20))
 NS=libcr-dst-$$
 HERE=10.77.$N.1
 THERE=10.77.$N.2
+MOVE=10.77.$((N + 1)).50   # an address the hooks move (ip-moves)
 PORT=27400
 pass=0
 fail=0
@@ -36,6 +49,7 @@ cleanup() {
 	for p in ${pids[*]:-}; do kill -9 "$p"; done 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
 	ip link del "lcr$N" 2>/dev/null
+	ip addr del "$MOVE/32" dev lo 2>/dev/null
 	rm -rf "$work" "$dst"
 }
 trap cleanup EXIT
@@ -100,7 +114,7 @@ own_check() {
 }
 
 # ---- migrate
-if start_prog m && serve m; then
+if start_prog m --churn 2048 && serve m; then
 	hooks "$work/hooks-m"
 	mkdir -p "$work/src-m"
 	if ! "$CRTOOL" migrate -t "$prog" --to "$THERE:$PORT" -W "$work/src-m" --rounds 3 --hook-dir "$work/hooks-m" \
@@ -138,7 +152,7 @@ kill -9 "$server" 2>/dev/null
 # ---- lazy: the destination restores from what the stream brought, the pages
 # that must be in place before the process runs (a private file mapping's written
 # pages, shared anonymous memory) too; the rest comes on fault or pushed
-if start_prog l --mixed "$work/l.file" && serve l; then
+if start_prog l --mixed "$work/l.file" --churn 2048 && serve l; then
 	mkdir -p "$work/src-l"
 	kill -USR1 "$prog"
 	for _ in $(seq 400); do grep -q "ROUND 1" "$work/l.out" && break; sleep 0.05; done
@@ -244,5 +258,137 @@ if start_prog r && SERVE_ARGS=" " serve r; then
 	fi
 	kill -9 "$prog" 2>/dev/null
 fi
+kill -9 "$server" 2>/dev/null
+[ -s "$dst/r.pid" ] && kill -9 "$(cat "$dst/r.pid")" 2>/dev/null
+
+# ---- ip: the addresses of the tree's TCP sockets must be there
+LPORT=$((PORT + 1))
+if start_prog im --listen "$HERE:$LPORT" && serve im; then
+	mkdir -p "$work/src-im"
+	"$CRTOOL" migrate -t "$prog" --to "$THERE:$PORT" -W "$work/src-im" --dry-run >"$work/dry.out" 2>&1
+	drc=$?
+	kill -9 "$server" 2>/dev/null   # one session each
+	serve im
+	"$CRTOOL" migrate -t "$prog" --to "$THERE:$PORT" -W "$work/src-im" >"$work/migrate.out" 2>&1
+	mrc=$?
+	if [ "$drc" = 0 ] || ! grep -q "check ip *FAIL *$HERE is not an address there" "$work/dry.out"; then
+		bad ip-missing "--dry-run: exit $drc: $(grep 'check ip\|Error' "$work/dry.out")"
+	elif [ "$mrc" = 0 ] || ! grep -q "check ip *FAIL *$HERE is not an address there" "$work/migrate.out" ||
+		! grep -q "^Error: migrate: 1 check failed" "$work/migrate.out"; then
+		bad ip-missing "exit $mrc: $(tail -n 3 "$work/migrate.out")"
+	elif [ -n "$(ls "$work/src-im")" ] || [ "$(state "$prog")" != S ] || ! own_check "$prog" "$work/im.out"; then
+		bad ip-missing "frozen or sent: state $(state "$prog"), $(ls "$work/src-im"), $(tail -n 1 "$work/im.out")"
+	else
+		ok "ip-missing: $(grep 'check ip' "$work/migrate.out" | cut -c1-110)...; nothing frozen, the process runs on"
+	fi
+	kill -9 "$prog" 2>/dev/null
+else
+	bad ip-missing "setup: $(cat "$work/im.out" "$work/serve.out" 2>/dev/null)"
+fi
+kill -9 "$server" 2>/dev/null
+
+for a in 127.0.0.1 0.0.0.0; do
+	LPORT=$((LPORT + 1))   # the last one may not be gone yet
+	if start_prog it --listen "$a:$LPORT" && serve it; then
+		mkdir -p "$work/src-it"
+		want="127.0.0.1 is there"
+		[ "$a" = 0.0.0.0 ] && want="no TCP socket bound to a particular address"
+		if ! "$CRTOOL" migrate -t "$prog" --to "$THERE:$PORT" -W "$work/src-it" --dry-run >"$work/migrate.out" 2>&1 ||
+			! grep -q "check ip *OK *$want" "$work/migrate.out"; then
+			bad "ip-there $a" "$(grep 'check ip\|Error' "$work/migrate.out")"
+		else
+			ok "ip-there $a: $(grep 'check ip' "$work/migrate.out")"
+		fi
+		kill -9 "$prog" 2>/dev/null
+	else
+		bad "ip-there $a" "setup: $(cat "$work/it.out" "$work/serve.out" 2>/dev/null)"
+	fi
+	kill -9 "$server" 2>/dev/null
+done
+
+# a tree in a network namespace of its own takes its addresses along
+LPORT=$((LPORT + 1))
+setsid unshare -n sh -c 'ip link set lo up && ip addr add "$1/32" dev lo && exec "$2" --size 64 --listen "$1:$3"' _ \
+	"$MOVE" "$B/test/mem-dirty" "$LPORT" >"$work/in.out" 2>&1 </dev/null &
+prog=$!
+disown "$prog"
+pids+=("$prog")
+for _ in $(seq 100); do grep -qx READY "$work/in.out" 2>/dev/null && break; sleep 0.05; done
+if grep -qx READY "$work/in.out" && serve in; then
+	mkdir -p "$work/src-in"
+	if ! "$CRTOOL" migrate -t "$prog" --to "$THERE:$PORT" -W "$work/src-in" --dry-run >"$work/migrate.out" 2>&1 ||
+		! grep -q "check ip *OK *the tree's own network namespace takes its addresses along" "$work/migrate.out"; then
+		bad ip-own-netns "$(grep 'check ip\|Error' "$work/migrate.out")"
+	else
+		ok "ip-own-netns: $(grep 'check ip' "$work/migrate.out") ($MOVE is only in the tree's namespace)"
+	fi
+else
+	bad ip-own-netns "setup: $(cat "$work/in.out" "$work/serve.out" 2>/dev/null)"
+fi
+kill -9 "$prog" "$server" 2>/dev/null
+
+# the hooks move $MOVE from lo here to lo there
+LPORT=$((LPORT + 1))
+ip addr add "$MOVE/32" dev lo
+if start_prog iv --listen "$MOVE:$LPORT" && serve iv; then
+	mkdir -p "$work/hooks-iv" "$work/src-iv"
+	printf '#!/bin/sh\nip addr del %s/32 dev lo\n' "$MOVE" >"$work/hooks-iv/post-dump"
+	printf '#!/bin/sh\nip -n %s addr add %s/32 dev lo\n' "$NS" "$MOVE" >"$work/hooks-iv/pre-restore"
+	printf '#!/bin/sh\nip -n %s addr del %s/32 dev lo; ip addr add %s/32 dev lo\n' "$NS" "$MOVE" "$MOVE" \
+		>"$work/hooks-iv/failed-restore"
+	chmod +x "$work/hooks-iv"/*
+	if ! "$CRTOOL" migrate -t "$prog" --to "$THERE:$PORT" -W "$work/src-iv" --rounds 1 --hook-dir "$work/hooks-iv" \
+		--ip-moves "$MOVE" >"$work/migrate.out" 2>&1; then
+		bad ip-moves "$(tail -n 3 "$work/migrate.out")"
+	elif ! grep -q "check ip *OK *$MOVE moves (--ip-moves)" "$work/migrate.out"; then
+		bad ip-moves "$(grep 'check ip' "$work/migrate.out")"
+	else
+		wait "$server"
+		init=$(cat "$dst/iv.pid" 2>/dev/null)
+		copy=$(pgrep -P "$init" 2>/dev/null | head -n 1)
+		if [ -z "$copy" ]; then
+			bad ip-moves "no restored process under the destination's pid namespace init ${init:-?}"
+		elif ! own_check "$copy" "$work/iv.out"; then
+			bad ip-moves "the copy there failed its check: $(tail -n 2 "$work/iv.out")"
+		else
+			ok "ip-moves: $(grep 'check ip' "$work/migrate.out"); the copy there listens on $MOVE:$LPORT"
+		fi
+	fi
+else
+	bad ip-moves "setup: $(cat "$work/iv.out" "$work/serve.out" 2>/dev/null)"
+fi
+kill -9 "$server" 2>/dev/null
+[ -s "$dst/iv.pid" ] && kill -9 "$(cat "$dst/iv.pid")" 2>/dev/null
+ip -n "$NS" addr del "$MOVE/32" dev lo 2>/dev/null
+
+# --force past the check: the restore there can't bind the address, and says so
+LPORT=$((LPORT + 1))
+if start_prog if --listen "$HERE:$LPORT" && serve if; then
+	mkdir -p "$work/src-if"
+	if "$CRTOOL" migrate -t "$prog" --to "$THERE:$PORT" -W "$work/src-if" --rounds 0 --force >"$work/migrate.out" 2>&1; then
+		bad ip-forced "the migration succeeded without the address there"
+	elif ! grep -q "check ip *FAIL" "$work/migrate.out" ||
+		! grep -q "^Error: .*restore on $THERE:$PORT failed: .*$HERE:$LPORT: that address does not exist on this host" \
+			"$work/migrate.out"; then
+		bad ip-forced "unexpected output: $(tail -n 2 "$work/migrate.out")"
+	elif [ "$(state "$prog")" != S ] || ! own_check "$prog" "$work/if.out"; then
+		bad ip-forced "the source is not running intact: state $(state "$prog"), $(tail -n 1 "$work/if.out")"
+	else
+		ok "ip-forced: $(grep '^Error' "$work/migrate.out" | cut -c1-150); the source continued"
+	fi
+	kill -9 "$prog" 2>/dev/null
+else
+	bad ip-forced "setup: $(cat "$work/if.out" "$work/serve.out" 2>/dev/null)"
+fi
+kill -9 "$server" 2>/dev/null
+[ -s "$dst/if.pid" ] && kill -9 "$(cat "$dst/if.pid")" 2>/dev/null
+
+if "$CRTOOL" migrate -t $$ --to "$THERE:$PORT" -W "$work" --ip-moves 10.1.2 >"$work/migrate.out" 2>&1 ||
+	[ "$(cat "$work/migrate.out")" != "Error: migrate: --ip-moves 10.1.2: not an IP address" ]; then
+	bad ip-moves-bad "$(cat "$work/migrate.out")"
+else
+	ok "ip-moves-bad: $(cat "$work/migrate.out")"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

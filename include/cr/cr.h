@@ -175,6 +175,9 @@ struct cr_migrate_opts {
 	const char *remote_dir;        /* serve's images dir there (NULL: /var/tmp/crtool-migrate) */
 	const char *ssh_config;        /* ssh -F FILE (may be NULL) */
 	const char *const *serve_args; /* more arguments of crtool serve there (NULL-terminated) */
+	/* Addresses the hooks move to the destination (NULL-terminated, may be NULL): the
+	 * check that the tree's TCP addresses exist there takes these as present */
+	const char *const *ip_moves;
 };
 
 /* Move the tree to the host of opts->to: checks, pre-copy rounds, final dump

@@ -18,9 +18,18 @@
  * must give the child the same contents), then in itself, and prints "PASS" or
  * "FAIL: why", then exits 0 or 1.  A page's content is a function of its index
  * and the last round that wrote it.
+ * With --listen ADDR:PORT (IPv4) it also holds a TCP socket listening there; the
+ * check then wants it listening on that address still, and accepting a connection.
+ * With --churn N, a thread rewrites pages of an area W of N pages all the time
+ * (16 pages a millisecond, each with a new generation, then notes the generation
+ * in a table), through every pre-dump round and the final dump; the check stops
+ * it and wants each page of W to hold the generation the table says.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -28,7 +37,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PAGE 4096UL
@@ -40,6 +51,13 @@ static unsigned char *a, *c, *d, *e, *sh;   /* e, sh: --mixed */
 #define MIXED_PAGES 64
 static size_t a_pages;
 static int round_done;
+static int lsk = -1;                        /* --listen */
+static unsigned char *w;                    /* --churn: the area, its pages' generations */
+static uint64_t *w_gen;
+static size_t w_pages;
+static pthread_t churner;
+static atomic_int churn_stop;
+static struct sockaddr_in laddr;
 
 static void fill(unsigned char *p, uint64_t seed)
 {
@@ -111,10 +129,75 @@ static void do_round(void)
 
 static int check_here(const char *who);
 
+static void *churn(void *arg)
+{
+	struct timespec ms = { 0, 1000000 };
+	uint64_t x = 88172645463325252ULL;
+
+	(void)arg;
+	for (uint64_t g = 1; !atomic_load(&churn_stop); g++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		size_t i = x % w_pages;
+		fill(w + i * PAGE, seed_of('W', i, g & 0xff) ^ (g << 8));
+		w_gen[i] = g;
+		if (g % 16 == 0)
+			nanosleep(&ms, NULL);
+	}
+	return NULL;
+}
+
+static int check_churn(const char *who)
+{
+	for (size_t i = 0; i < w_pages; i++)
+		if (w_gen[i] ? !same(w + i * PAGE, seed_of('W', i, w_gen[i] & 0xff) ^ (w_gen[i] << 8))
+			     : !same(w + i * PAGE, seed_of('W', i, 0))) {
+			printf("FAIL: %spage %zu of W is not generation %llu\n", who, i, (unsigned long long)w_gen[i]);
+			return 1;
+		}
+	return 0;
+}
+
+/* The listener of --listen: still there, on its address, and it takes a connection. */
+static int check_listener(void)
+{
+	struct sockaddr_in now;
+	socklen_t l = sizeof(now);
+	int on = 0, c;
+	socklen_t ol = sizeof(on);
+
+	if (getsockname(lsk, (struct sockaddr *)&now, &l) || now.sin_addr.s_addr != laddr.sin_addr.s_addr ||
+	    now.sin_port != laddr.sin_port || getsockopt(lsk, SOL_SOCKET, SO_ACCEPTCONN, &on, &ol) || !on) {
+		printf("FAIL: the listener is not listening on %s:%d\n", inet_ntoa(laddr.sin_addr), ntohs(laddr.sin_port));
+		return 1;
+	}
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	if (c < 0 || connect(c, (struct sockaddr *)&laddr, sizeof(laddr))) {
+		printf("FAIL: can't connect to the listener: %s\n", strerror(errno));
+		return 1;
+	}
+	int a = accept(lsk, NULL, NULL);
+	if (a < 0) {
+		printf("FAIL: the listener accepts nothing: %s\n", strerror(errno));
+		return 1;
+	}
+	close(a);
+	close(c);
+	return 0;
+}
+
 static int check(void)
 {
 	pid_t child;
 	int st;
+
+	if (lsk >= 0 && check_listener()) {
+		fflush(stdout);
+		return 1;
+	}
+	if (w) {
+		atomic_store(&churn_stop, 1);
+		pthread_join(churner, NULL);
+	}
 
 	fflush(stdout);
 	child = fork();
@@ -128,6 +211,9 @@ static int check(void)
 static int check_here(const char *who)
 {
 	static const unsigned char zero[PAGE];
+
+	if (w && check_churn(who))
+		return 1;
 
 	for (size_t i = 0; i < a_pages; i++) {
 		int s = a_state(i, round_done);
@@ -190,6 +276,23 @@ int main(int argc, char **argv)
 			mib = strtoul(argv[i + 1], NULL, 10);
 		else if (!strcmp(argv[i], "--mixed"))
 			mixed = argv[i + 1];
+		else if (!strcmp(argv[i], "--churn"))
+			w_pages = strtoul(argv[i + 1], NULL, 10);
+		else if (!strcmp(argv[i], "--listen")) {
+			char host[64];
+			int port, one = 1;
+			if (sscanf(argv[i + 1], "%63[^:]:%d", host, &port) != 2 ||
+			    inet_pton(AF_INET, host, &laddr.sin_addr) != 1)
+				return 2;
+			laddr.sin_family = AF_INET;
+			laddr.sin_port = htons(port);
+			lsk = socket(AF_INET, SOCK_STREAM, 0);
+			if (lsk < 0 || setsockopt(lsk, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+			    bind(lsk, (struct sockaddr *)&laddr, sizeof(laddr)) || listen(lsk, 4)) {
+				fprintf(stderr, "mem-dirty: can't listen on %s: %s\n", argv[i + 1], strerror(errno));
+				return 3;
+			}
+		}
 	a_pages = mib * 256;
 	if (mixed) {
 		unsigned char page[PAGE];
@@ -231,6 +334,17 @@ int main(int argc, char **argv)
 	sigdelset(&wait_mask, SIGUSR2);
 	signal(SIGUSR1, on_usr1);
 	signal(SIGUSR2, on_usr2);
+	if (w_pages) {
+		w = mmap(NULL, w_pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		w_gen = calloc(w_pages, sizeof(*w_gen));
+		if (w == MAP_FAILED || !w_gen)
+			return 3;
+		for (size_t i = 0; i < w_pages; i++)
+			fill(w + i * PAGE, seed_of('W', i, 0));
+		/* the signals blocked above stay blocked in it: they go to the main thread */
+		if (pthread_create(&churner, NULL, churn, NULL))
+			return 3;
+	}
 	printf("A=%p %zu\nREADY\n", (void *)a, a_pages);
 	fflush(stdout);
 	for (;;) {

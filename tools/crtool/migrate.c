@@ -32,11 +32,12 @@ int cmd_migrate(int argc, char **argv)
 		{ "remote-dir", required_argument, 0, 'D' },
 		{ "ssh-config", required_argument, 0, 'F' },
 		{ "serve-arg", required_argument, 0, 'A' },
+		{ "ip-moves", required_argument, 0, 'I' },
 		{ 0, 0, 0, 0 },
 	};
 	struct cr_migrate_opts opts = { .sz = sizeof(opts), .rounds = 3, .progress = print_line };
-	const char *log_file = NULL, *serve_args[33] = { 0 };
-	int verbosity = 0, c, nr_serve_args = 0;
+	const char *log_file = NULL, *serve_args[33] = { 0 }, *ip_moves[33] = { 0 };
+	int verbosity = 0, c, nr_serve_args = 0, nr_ip_moves = 0;
 	char *end;
 
 	while ((c = getopt_long(argc, argv, "t:W:vo:", longopts, NULL)) != -1) {
@@ -63,6 +64,11 @@ int cmd_migrate(int argc, char **argv)
 				return crtool_fail("migrate: at most 32 --serve-arg");
 			serve_args[nr_serve_args++] = optarg;
 			break;
+		case 'I':
+			if (nr_ip_moves == 32)
+				return crtool_fail("migrate: at most 32 --ip-moves");
+			ip_moves[nr_ip_moves++] = optarg;
+			break;
 		case 'r':
 			opts.rounds = strtol(optarg, &end, 10);
 			if (*end || opts.rounds < 0 || opts.rounds > 32)
@@ -79,7 +85,7 @@ int cmd_migrate(int argc, char **argv)
 			return crtool_fail("migrate: bad option; usage: crtool migrate -t PID --to HOST:PORT -W DIR "
 					   "[--via tcp|ssh] [--rounds N] [--lazy] [--dry-run] [--force] [--hook-dir D] "
 					   "[--shell-job] [--tcp-established] [--remote-crtool PATH] [--remote-dir D] "
-					   "[--ssh-config F] [--serve-arg ARG]...");
+					   "[--ssh-config F] [--serve-arg ARG]... [--ip-moves ADDR]...");
 		}
 	}
 	if (!opts.pid || !opts.to || !opts.work_dir)
@@ -88,6 +94,7 @@ int cmd_migrate(int argc, char **argv)
 	if (!opts.ssh && (opts.remote_crtool || opts.remote_dir || opts.ssh_config || nr_serve_args))
 		return crtool_fail("migrate: --remote-crtool, --remote-dir, --ssh-config and --serve-arg go with --via ssh");
 	opts.serve_args = serve_args;
+	opts.ip_moves = ip_moves;
 	if (crtool_log_setup(verbosity, log_file))
 		return 1;
 	if (cr_migrate(&opts) < 0)

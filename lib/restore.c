@@ -960,7 +960,10 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	 * use, by the root, for all. */
 	if (idx == 0 && ghost_create_shared(c->dir))
 		child_fail(c, idx);
-	if (files_prepare(&t->files, c->dir) || files_restore(&t->files, &c->dir->dfd) ||
+	if (files_prepare(&t->files, c->dir))
+		child_fail(c, idx);
+	log_mute();
+	if (files_restore(&t->files, &c->dir->dfd) ||
 	    take_ctty(t) || fork_children(c, idx))
 		child_fail(c, idx);
 	/* Our own core, mm, fs and timers only now: the children did not inherit them

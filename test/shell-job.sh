@@ -7,6 +7,8 @@
 #                group; restored with --shell-job by this script: it is in the
 #                caller's session and group and passes its check
 #   new-session  the same restored by a crtool in a session of its own (setsid)
+#   restore-log  a restore logging to a file (-v -o) writes nothing into the
+#                restored program's own files
 # Prints "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -86,5 +88,29 @@ one_case() {
 }
 one_case group-gone
 one_case new-session setsid
+
+# ---- restore-log: a restore with a log file (-v -o) writes nothing into the
+# restored program's files, whatever fd number the log has in crtool (a bash
+# holding an empty file at fd 3, the log's number in crtool)
+name=restore-log
+: >"$work/held"
+setsid bash -c 'exec 3<>"$1"; exec 4<&-; while :; do sleep 0.05; done' _ "$work/held" </dev/null >/dev/null 2>&1 &
+P=$!
+pids+=("$P")
+sleep 0.3
+mkdir "$work/log.d"
+if ! "$CRTOOL" dump -t "$P" -D "$work/log.d" 2>"$work/err"; then
+	bad $name "dump: $(cat "$work/err")"
+elif ! "$CRTOOL" restore -D "$work/log.d" -d -v -o "$work/restore.log" 2>"$work/err"; then
+	bad $name "restore: $(cat "$work/err")"
+elif [ -s "$work/held" ]; then
+	bad $name "the restored program's fd 3 file got: $(head -c 200 "$work/held")"
+elif ! grep -q "Debug: " "$work/restore.log"; then
+	bad $name "the log lacks the restore's own lines: $(tail -n 3 "$work/restore.log")"
+else
+	ok $name
+fi
+kill -9 "$P" 2>/dev/null
+wait "$P" 2>/dev/null
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -84,6 +84,12 @@ start() {
 		grep -qx READY "$T/$tag.out" && break
 		sleep 0.025
 	done
+	# the holder writes its pid when it gets to run, maybe after READY: wait for it
+	# (a holder left unkilled keeps the cleanup waiting on its FIFO forever)
+	for ((i = 0; i < 400; i++)); do
+		[ -s "$T/$tag.holder" ] && break
+		sleep 0.025
+	done
 	[ -s "$T/$tag.holder" ] && PIDS+=("$(cat "$T/$tag.holder")")
 	grep -qx READY "$T/$tag.out"
 }

@@ -131,7 +131,13 @@ int main(void)
 	e = udp4(), sk.dst_port = 70000;
 	expect("port-out-of-range", !valid(e));
 	e = udp4(), sk.type = SOCK_RAW;
-	expect("raw-socket", !valid(e));
+	expect("raw-socket-valid", valid(e));
+	e = udp4(), sk.type = SOCK_RAW, sk.protocol = 300;
+	expect("raw-protocol-out-of-range", !valid(e));
+	e = udp4(), sk.type = SOCK_RAW, sk.state = INET_TCP_LISTEN;
+	expect("raw-listening", !valid(e));
+	e = udp4(), sk.type = SOCK_STREAM, sk.protocol = IPPROTO_SCTP;
+	expect("sctp-stream", !valid(e));
 	e = udp4(), sk.protocol = IPPROTO_TCP;
 	expect("dgram-tcp", !valid(e));
 	e = udp4(), sk.shutdown = 4;

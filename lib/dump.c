@@ -15,6 +15,7 @@
 #include "image/inventory.h"
 #include "infect/infect.h"
 #include "ipc.h"
+#include "ipc-shared.h"
 #include "ns/ns.h"
 #include "ns/userns.h"
 #include "dump.h"
@@ -159,14 +160,10 @@ static int dump_task(struct tree_task *task, struct img_dir *dir, const struct c
 
 	if ((ret = mem_collect(s->pid, &s->stat, 0, &mm)))
 		goto out;
+	/* a segment of the caller's IPC namespace stays there: restore attaches it again */
 	for (size_t i = 0; i < mm.n_vmas && !own_ipc; i++)
-		if (mm.vmas[i]->kind == VMA_KIND__VMA_SYSV_SHM) {
-			pr_err("pid %d has SysV shared memory (segment %u at 0x%lx) of an IPC namespace it shares with "
-			       "processes outside the tree: run the tree in its own IPC namespace (unshare -i) to "
-			       "checkpoint it", s->pid, mm.vmas[i]->sysv_shmid, (unsigned long)mm.vmas[i]->start);
-			ret = -EOPNOTSUPP;
+		if (mm.vmas[i]->kind == VMA_KIND__VMA_SYSV_SHM && (ret = ipc_shared_shm_dump(s->pid, mm.vmas[i])))
 			goto out;
-		}
 	if ((ret = files_dump(s->pid, task->vpid, dir, &mm, opts->shell_job, opts->ext_unix_sk,
 				 opts->orphan_pts_master, share, order)))
 		goto out;

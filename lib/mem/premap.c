@@ -10,6 +10,7 @@
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "ipc-shared.h"
 #include "kerndat.h"
 #include "log.h"
 #include "fault.h"
@@ -247,7 +248,10 @@ static int premap_one(const VmaEntry *v, const struct shmem_set *shm, uint64_t a
 		break;
 	}
 	case VMA_KIND__VMA_SYSV_SHM:
-		/* the segment is there already: the root remade the IPC namespace first */
+		/* the segment is there already: the root remade the IPC namespace first, or it
+		 * is the caller's namespace's, kept there */
+		if (v->has_sysv_key && (ret = ipc_shared_shm_check(v)))
+			return ret;
 		if (v->pgoff)
 			return pr_err("area 0x%lx maps SysV segment %u from offset %lu: only whole attaches are "
 				      "restored", (unsigned long)v->start, v->sysv_shmid, (unsigned long)v->pgoff), -EOPNOTSUPP;

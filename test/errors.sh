@@ -790,6 +790,26 @@ else
 fi
 ipcrm -M 0x11a -M 0x11b -S 0x22b -Q 0x33c 2>/dev/null
 
+# ---- restore: a SysV segment of the host's IPC namespace is attached again live
+# (its contents are not in the images); removed between dump and restore, the
+# restore fails naming the segment
+name=sysv-host-gone
+if ! start shmh shm-host; then
+	fail $name "shm-host did not start: $(cat "$T/shmh.out")"
+else
+	segid=$(awk '/\/SYSV/ { print $5; exit }' "/proc/$PID/maps")
+	mkdir "$T/d-shmh"
+	crt dump -t "$PID" -D "$T/d-shmh"
+	stop shmh
+	if [ "$RC" != 0 ] || [ -z "$segid" ]; then
+		fail $name "the dump failed (segment '$segid'): $(cat "$T/err")"
+	else
+		ipcrm -m "$segid"
+		crt restore -D "$T/d-shmh" -d
+		expect_error $name "SysV segment $segid" "gone" && pass $name
+	fi
+fi
+
 # ---- the tree's own mount namespace: an overlayfs inside it is refused, naming
 # the mount point and the type (the target runs on); named external it is left
 # out, and a restore must then be given its path; --root needs a tree of its own

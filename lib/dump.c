@@ -149,7 +149,7 @@ static int check_sessions(const struct tree *t, bool shell_job)
 /* One live process: its memory, files and state, through the parasite. */
 static int dump_task(struct tree_task *task, struct img_dir *dir, const struct cr_dump_opts *opts,
 		     const struct share_scan *share, int order, struct prev_images *prev, bool own_ipc,
-		     struct page_stats *stats)
+		     struct page_stats *stats, struct shm_stored *stored)
 {
 	struct seized *s = &task->s;
 	struct infect_ctx ctx = { .pid = 0 };
@@ -190,7 +190,7 @@ static int dump_task(struct tree_task *task, struct img_dir *dir, const struct c
 		goto out;
 	/* after a pre-dump: only the pages written since (the tracking ends with this dump) */
 	parent_mm = prev_images_mm(prev, task->vpid);
-	struct dirty_track dt = { .uffd = track_fd(&prev->track, task->vpid), .parent = parent_mm };
+	struct dirty_track dt = { .uffd = track_fd(&prev->track, task->vpid), .parent = parent_mm, .stored = stored };
 	if ((ret = mem_dump_pages(&ctx, s->pid, &mm, dir, task->vpid, stats, &dt, NULL)))
 		goto out;
 	/* the images speak of PIDs as the tree sees them */
@@ -260,6 +260,7 @@ int dump_tree(const struct cr_dump_opts *uopts, bool hold_net)
 	struct cg_freezer fz = { 0 };
 	double t0, t_frozen;
 	int ret, live = 0, own_ipc = 0;
+	struct shm_stored stored = { 0 };   /* shared anonymous areas stored once for the tree */
 	struct netns_dump nd = { .fd = -1 };
 	bool held = false;
 
@@ -328,7 +329,7 @@ int dump_tree(const struct cr_dump_opts *uopts, bool hold_net)
 		goto out;
 	for (int i = 0; i < tree.nr && !ret; i++)
 		if (!tree.tasks[i].zombie) {
-			ret = dump_task(&tree.tasks[i], &dir, &opts, share, i, &prev, own_ipc, &stats);
+			ret = dump_task(&tree.tasks[i], &dir, &opts, share, i, &prev, own_ipc, &stats, &stored);
 			live++;
 		}
 	if (ret || (ret = dump_pstree(&dir, &tree)) || (ret = inventory_write(&dir, tree.tasks[0].vpid, tree.own_pidns)) ||
@@ -373,6 +374,7 @@ out:
 	netns_dump_end(&nd);
 out_held:
 	files_share_free(share);
+	shm_stored_free(&stored);
 	inet_diag_reset();
 	tree_release(&tree, false);
 	cgroup_freeze_end(&fz);

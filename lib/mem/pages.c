@@ -326,6 +326,29 @@ static int scan_shmem(struct page_sink *s, const VmaEntry *v)
 	return ret;
 }
 
+void shm_stored_free(struct shm_stored *s)
+{
+	free(s->a);
+	*s = (struct shm_stored){ 0 };
+}
+
+/* 1 if an earlier process stored this area of the object, else 0 and it is noted */
+static int shm_seen(struct shm_stored *s, const VmaEntry *v)
+{
+	struct shm_area a = { v->shm_ino, v->pgoff, v->end - v->start }, *n;
+
+	if (!s)
+		return 0;
+	for (size_t i = 0; i < s->nr; i++)
+		if (s->a[i].ino == a.ino && s->a[i].pgoff == a.pgoff && s->a[i].len == a.len)
+			return 1;
+	if (!(n = realloc(s->a, (s->nr + 1) * sizeof(*n))))
+		return -ENOMEM;
+	s->a = n;
+	s->a[s->nr++] = a;
+	return 0;
+}
+
 int mem_dump_pages(struct infect_ctx *ctx, pid_t pid, const MmEntry *mm, struct img_dir *dir, unsigned pages_id,
 		   struct page_stats *stats, const struct dirty_track *dt, struct page_runs *later)
 {
@@ -363,7 +386,7 @@ int mem_dump_pages(struct infect_ctx *ctx, pid_t pid, const MmEntry *mm, struct 
 				goto out;
 		}
 		if (v->kind == VMA_KIND__VMA_ANON_SHARED && v->has_shm_ino)
-			ret = scan_shmem(&s, v);
+			ret = (ret = shm_seen(dt ? dt->stored : NULL, v)) ? (ret > 0 ? 0 : ret) : scan_shmem(&s, v);
 		else
 			ret = fast ? scan_pagemap_scan(&s, pm_fd, v) : scan_pagemap(&s, pm_fd, v);
 		if (ret)

@@ -223,7 +223,11 @@ static int premap_one(const VmaEntry *v, const struct shmem_set *shm, uint64_t a
 
 	switch (v->kind) {
 	case VMA_KIND__VMA_ANON_PRIVATE:
+		/* the kernel charges only writable private memory to the commit limit: a
+		 * reservation without write (MariaDB keeps 8 TB of PROT_NONE) is mapped
+		 * writable here to be filled, but must not be charged (ENOMEM) */
 		p = mmap((void *)at, len, rw, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED |
+			 (v->prot & PROT_WRITE ? 0 : MAP_NORESERVE) |
 			 (v->flags & MAP_GROWSDOWN ? MAP_GROWSDOWN : 0), -1, 0);
 		break;
 	case VMA_KIND__VMA_ANON_SHARED: {

@@ -15,6 +15,7 @@
 #include "image/inventory.h"
 #include "infect/infect.h"
 #include "ipc.h"
+#include "ipc-shared.h"
 #include "ns/ns.h"
 #include "ns/userns.h"
 #include "dump.h"
@@ -148,7 +149,7 @@ static int check_sessions(const struct tree *t, bool shell_job)
 /* One live process: its memory, files and state, through the parasite. */
 static int dump_task(struct tree_task *task, struct img_dir *dir, const struct cr_dump_opts *opts,
 		     const struct share_scan *share, int order, struct prev_images *prev, bool own_ipc,
-		     struct page_stats *stats)
+		     struct page_stats *stats, struct shm_stored *stored)
 {
 	struct seized *s = &task->s;
 	struct infect_ctx ctx = { .pid = 0 };
@@ -159,14 +160,10 @@ static int dump_task(struct tree_task *task, struct img_dir *dir, const struct c
 
 	if ((ret = mem_collect(s->pid, &s->stat, 0, &mm)))
 		goto out;
+	/* a segment of the caller's IPC namespace stays there: restore attaches it again */
 	for (size_t i = 0; i < mm.n_vmas && !own_ipc; i++)
-		if (mm.vmas[i]->kind == VMA_KIND__VMA_SYSV_SHM) {
-			pr_err("pid %d has SysV shared memory (segment %u at 0x%lx) of an IPC namespace it shares with "
-			       "processes outside the tree: run the tree in its own IPC namespace (unshare -i) to "
-			       "checkpoint it", s->pid, mm.vmas[i]->sysv_shmid, (unsigned long)mm.vmas[i]->start);
-			ret = -EOPNOTSUPP;
+		if (mm.vmas[i]->kind == VMA_KIND__VMA_SYSV_SHM && (ret = ipc_shared_shm_dump(s->pid, mm.vmas[i])))
 			goto out;
-		}
 	if ((ret = files_dump(s->pid, task->vpid, dir, &mm, opts->shell_job, opts->ext_unix_sk,
 				 opts->orphan_pts_master, share, order)))
 		goto out;
@@ -193,7 +190,7 @@ static int dump_task(struct tree_task *task, struct img_dir *dir, const struct c
 		goto out;
 	/* after a pre-dump: only the pages written since (the tracking ends with this dump) */
 	parent_mm = prev_images_mm(prev, task->vpid);
-	struct dirty_track dt = { .uffd = track_fd(&prev->track, task->vpid), .parent = parent_mm };
+	struct dirty_track dt = { .uffd = track_fd(&prev->track, task->vpid), .parent = parent_mm, .stored = stored };
 	if ((ret = mem_dump_pages(&ctx, s->pid, &mm, dir, task->vpid, stats, &dt, NULL)))
 		goto out;
 	/* the images speak of PIDs as the tree sees them */
@@ -263,6 +260,7 @@ int dump_tree(const struct cr_dump_opts *uopts, bool hold_net)
 	struct cg_freezer fz = { 0 };
 	double t0, t_frozen;
 	int ret, live = 0, own_ipc = 0;
+	struct shm_stored stored = { 0 };   /* shared anonymous areas stored once for the tree */
 	struct netns_dump nd = { .fd = -1 };
 	bool held = false;
 
@@ -331,7 +329,7 @@ int dump_tree(const struct cr_dump_opts *uopts, bool hold_net)
 		goto out;
 	for (int i = 0; i < tree.nr && !ret; i++)
 		if (!tree.tasks[i].zombie) {
-			ret = dump_task(&tree.tasks[i], &dir, &opts, share, i, &prev, own_ipc, &stats);
+			ret = dump_task(&tree.tasks[i], &dir, &opts, share, i, &prev, own_ipc, &stats, &stored);
 			live++;
 		}
 	if (ret || (ret = dump_pstree(&dir, &tree)) || (ret = inventory_write(&dir, tree.tasks[0].vpid, tree.own_pidns)) ||
@@ -376,6 +374,7 @@ out:
 	netns_dump_end(&nd);
 out_held:
 	files_share_free(share);
+	shm_stored_free(&stored);
 	inet_diag_reset();
 	tree_release(&tree, false);
 	cgroup_freeze_end(&fz);

@@ -243,7 +243,7 @@ static void clone_threads(struct restorer_args *a)
 
 /* Each POSIX timer at its own id: with PR_TIMER_CREATE_RESTORE_IDS on,
  * timer_create takes the id to use from where it would store the new one.
- * Armed (at absolute times) once all exist; signals stay blocked until libcr
+ * Armed (at absolute times; CPU-time clocks relative) once all exist; signals stay blocked until libcr
  * sets the final masks. */
 static void restore_posix_timers(struct restorer_args *a)
 {
@@ -267,7 +267,8 @@ static void restore_posix_timers(struct restorer_args *a)
 			t->interval_sec, t->interval_nsec, t->value_sec, t->value_nsec };
 
 		if (its.vsec || its.vnsec)
-			CHECK_P(a, STEP_POSIX_TIMERS, SC(__NR_timer_settime, t->id, 1 /* TIMER_ABSTIME */, &its, 0, 0, 0));
+			CHECK_P(a, STEP_POSIX_TIMERS, SC(__NR_timer_settime, t->id, t->relative ? 0 : 1 /* TIMER_ABSTIME */,
+							       &its, 0, 0, 0));
 	}
 }
 

@@ -790,6 +790,44 @@ else
 fi
 ipcrm -M 0x11a -M 0x11b -S 0x22b -Q 0x33c 2>/dev/null
 
+# ---- dump: a POSIX timer on another process's CPU clock (clock_getcpuclockid of
+# the parent) is refused, naming the timer and the clock; the target runs on
+name=timer-other-clock
+if ! start tclk posix-timers --other-clock; then
+	fail $name "posix-timers --other-clock did not start: $(cat "$T/tclk.out")"
+else
+	mkdir "$T/d-tclk"
+	crt dump -t "$PID" -D "$T/d-tclk"
+	if expect_error $name "pid $PID" "POSIX timer 7" "CPU time of another process"; then
+		if running_untraced "$PID"; then
+			pass $name
+		else
+			fail $name "the target is not running freely after the refused dump: $(state_of "$PID")"
+		fi
+	fi
+	stop tclk
+fi
+
+# ---- restore: a SysV segment of the host's IPC namespace is attached again live
+# (its contents are not in the images); removed between dump and restore, the
+# restore fails naming the segment
+name=sysv-host-gone
+if ! start shmh shm-host; then
+	fail $name "shm-host did not start: $(cat "$T/shmh.out")"
+else
+	segid=$(awk '/\/SYSV/ { print $5; exit }' "/proc/$PID/maps")
+	mkdir "$T/d-shmh"
+	crt dump -t "$PID" -D "$T/d-shmh"
+	stop shmh
+	if [ "$RC" != 0 ] || [ -z "$segid" ]; then
+		fail $name "the dump failed (segment '$segid'): $(cat "$T/err")"
+	else
+		ipcrm -m "$segid"
+		crt restore -D "$T/d-shmh" -d
+		expect_error $name "SysV segment $segid" "gone" && pass $name
+	fi
+fi
+
 # ---- the tree's own mount namespace: an overlayfs inside it is refused, naming
 # the mount point and the type (the target runs on); named external it is left
 # out, and a restore must then be given its path; --root needs a tree of its own

@@ -95,9 +95,10 @@ struct rst_thread {
 };
 
 /* A POSIX timer to create at its id and arm: value is the absolute expiry in its
- * clock (TIMER_ABSTIME), taking off the time the process was away; 0: disarmed. */
+ * clock (TIMER_ABSTIME), taking off the time the process was away; 0: disarmed.
+ * relative: a CPU-time clock, value is the CPU time left (it restarts from 0). */
 struct rst_posix_timer {
-	int32_t id, clockid, notify, signo, tid, pad;
+	int32_t id, clockid, notify, signo, tid, relative;
 	uint64_t sival;
 	int64_t interval_sec, interval_nsec, value_sec, value_nsec;
 };

@@ -124,6 +124,10 @@ static int reg_restore(struct files_image *fi, const FdinfoEntry *e, bool *inher
 	struct stat st;
 	int fd, ret;
 
+	/* made with O_TMPFILE (MariaDB's temp files): its ghost is a file, not a directory */
+	if ((flags & O_TMPFILE) == O_TMPFILE)
+		flags &= ~O_TMPFILE;
+
 	*inherited = false;
 	if (r->has_ghost_id) {
 		int g = ghost_fd(fi, r->ghost_id, r->path);

@@ -34,7 +34,16 @@ struct dirty_track {
 	int uffd;                 /* -1: none, every page counts as written */
 	const MmEntry *parent;    /* the previous round's areas, or NULL */
 	bool arm;                 /* protect the areas not tracked yet: more rounds follow */
+	struct shm_stored *stored; /* shared anonymous areas stored already, or NULL */
 };
+
+/* The shared anonymous areas (object and range) an earlier process of this dump
+ * stored: the object is one, its pages are stored once for the tree. */
+struct shm_stored {
+	size_t nr;
+	struct shm_area { uint64_t ino, pgoff, len; } *a;
+};
+void shm_stored_free(struct shm_stored *s);
 
 /* The runs of pages a pre-dump copies once the tree runs again. */
 struct page_runs {

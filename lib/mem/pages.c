@@ -292,6 +292,63 @@ static int scan_pagemap(struct page_sink *s, int pm_fd, const VmaEntry *v)
 	return run_start ? emit_run(s, v, run_start, v->end) : 0;
 }
 
+/* Scanner of shared anonymous memory: the pages the object holds, not only those this
+ * process has mapped.  A page written by a process that has since exited (a
+ * PostgreSQL backend writing shared buffers) is in no page table, yet it is data;
+ * SEEK_DATA on the object (through map_files) finds it, swapped out or not. */
+static int scan_shmem(struct page_sink *s, const VmaEntry *v)
+{
+	char mf[128];
+	off_t lo = v->pgoff, hi = v->pgoff + (v->end - v->start);
+	int fd, ret = 0;
+
+	snprintf(mf, sizeof(mf), "/proc/%d/map_files/%lx-%lx", s->pid, (unsigned long)v->start,
+		 (unsigned long)v->end);
+	fd = open(mf, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return pr_perror("can't open %s (shared anonymous memory of pid %d)", mf, s->pid);
+	while (lo < hi && !ret) {
+		off_t data = lseek(fd, lo, SEEK_DATA), hole;
+		if (data < 0 && errno == ENXIO)
+			break;
+		if (data < 0 || (hole = lseek(fd, data, SEEK_HOLE)) < 0) {
+			ret = pr_perror("can't find the pages of %s", mf);
+			break;
+		}
+		if (data >= hi)
+			break;
+		if (hole > hi)
+			hole = hi;
+		ret = emit_run(s, v, v->start + (data - v->pgoff), v->start + (hole - v->pgoff));
+		lo = hole;
+	}
+	close(fd);
+	return ret;
+}
+
+void shm_stored_free(struct shm_stored *s)
+{
+	free(s->a);
+	*s = (struct shm_stored){ 0 };
+}
+
+/* 1 if an earlier process stored this area of the object, else 0 and it is noted */
+static int shm_seen(struct shm_stored *s, const VmaEntry *v)
+{
+	struct shm_area a = { v->shm_ino, v->pgoff, v->end - v->start }, *n;
+
+	if (!s)
+		return 0;
+	for (size_t i = 0; i < s->nr; i++)
+		if (s->a[i].ino == a.ino && s->a[i].pgoff == a.pgoff && s->a[i].len == a.len)
+			return 1;
+	if (!(n = realloc(s->a, (s->nr + 1) * sizeof(*n))))
+		return -ENOMEM;
+	s->a = n;
+	s->a[s->nr++] = a;
+	return 0;
+}
+
 int mem_dump_pages(struct infect_ctx *ctx, pid_t pid, const MmEntry *mm, struct img_dir *dir, unsigned pages_id,
 		   struct page_stats *stats, const struct dirty_track *dt, struct page_runs *later)
 {
@@ -328,7 +385,10 @@ int mem_dump_pages(struct infect_ctx *ctx, pid_t pid, const MmEntry *mm, struct 
 			if (dt->arm && (ret = track_arm(dt->uffd, v)))
 				goto out;
 		}
-		ret = fast ? scan_pagemap_scan(&s, pm_fd, v) : scan_pagemap(&s, pm_fd, v);
+		if (v->kind == VMA_KIND__VMA_ANON_SHARED && v->has_shm_ino)
+			ret = (ret = shm_seen(dt ? dt->stored : NULL, v)) ? (ret > 0 ? 0 : ret) : scan_shmem(&s, v);
+		else
+			ret = fast ? scan_pagemap_scan(&s, pm_fd, v) : scan_pagemap(&s, pm_fd, v);
 		if (ret)
 			goto out;
 	}

@@ -10,6 +10,7 @@
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "ipc-shared.h"
 #include "kerndat.h"
 #include "log.h"
 #include "fault.h"
@@ -222,7 +223,11 @@ static int premap_one(const VmaEntry *v, const struct shmem_set *shm, uint64_t a
 
 	switch (v->kind) {
 	case VMA_KIND__VMA_ANON_PRIVATE:
+		/* the kernel charges only writable private memory to the commit limit: a
+		 * reservation without write (MariaDB keeps 8 TB of PROT_NONE) is mapped
+		 * writable here to be filled, but must not be charged (ENOMEM) */
 		p = mmap((void *)at, len, rw, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED |
+			 (v->prot & PROT_WRITE ? 0 : MAP_NORESERVE) |
 			 (v->flags & MAP_GROWSDOWN ? MAP_GROWSDOWN : 0), -1, 0);
 		break;
 	case VMA_KIND__VMA_ANON_SHARED: {
@@ -247,7 +252,10 @@ static int premap_one(const VmaEntry *v, const struct shmem_set *shm, uint64_t a
 		break;
 	}
 	case VMA_KIND__VMA_SYSV_SHM:
-		/* the segment is there already: the root remade the IPC namespace first */
+		/* the segment is there already: the root remade the IPC namespace first, or it
+		 * is the caller's namespace's, kept there */
+		if (v->has_sysv_key && (ret = ipc_shared_shm_check(v)))
+			return ret;
 		if (v->pgoff)
 			return pr_err("area 0x%lx maps SysV segment %u from offset %lu: only whole attaches are "
 				      "restored", (unsigned long)v->start, v->sysv_shmid, (unsigned long)v->pgoff), -EOPNOTSUPP;

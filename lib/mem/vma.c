@@ -201,8 +201,10 @@ int mem_validate(const MmEntry *mm, unsigned long task_size)
 		if (v->madv & ~MEM_MADV_RESTORED)
 			return pr_err("mm image: area 0x%lx has unknown madvise bits 0x%lx", (unsigned long)v->start,
 				      (unsigned long)(v->madv & ~MEM_MADV_RESTORED)), -EINVAL;
-		if (v->kind == VMA_KIND__VMA_SYSV_SHM && (!v->has_sysv_shmid || !v->has_pgoff))
-			return pr_err("mm image: SysV area 0x%lx names no segment", (unsigned long)v->start), -EINVAL;
+		if ((v->kind == VMA_KIND__VMA_SYSV_SHM && (!v->has_sysv_shmid || !v->has_pgoff)) ||
+		    (v->kind != VMA_KIND__VMA_SYSV_SHM && (v->has_sysv_key || v->has_sysv_size)) ||
+		    v->has_sysv_key != v->has_sysv_size || (v->has_sysv_size && v->sysv_size + PAGE_SIZE - 1 < v->end - v->start))
+			return pr_err("mm image: SysV area 0x%lx names no segment, or a bad one", (unsigned long)v->start), -EINVAL;
 		if ((v->kind == VMA_KIND__VMA_FILE_PRIVATE || v->kind == VMA_KIND__VMA_FILE_SHARED) &&
 		    (!path_is_clean(v->path) || !v->has_pgoff || v->pgoff & (PAGE_SIZE - 1)))
 			return pr_err("mm image: file area 0x%lx has no clean absolute path or a bad offset",

@@ -32,6 +32,33 @@ static uint64_t realtime_ns(void)
 	return ts.tv_sec * NSEC + ts.tv_nsec;
 }
 
+/* A CPU-time clock: the process's or a thread's own (CLOCK_PROCESS/THREAD_CPUTIME_ID),
+ * or one named by pid (clock_getcpuclockid, pthread_getcpuclockid: ~pid << 3, bit 2
+ * for a thread, the low bits which clock).  It counts the restored process's CPU
+ * time, from 0: a timer on it is armed relative, with the CPU time it had left. */
+static bool cpu_clock(int clockid)
+{
+	return clockid < 0 || clockid == CLOCK_PROCESS_CPUTIME_ID || clockid == CLOCK_THREAD_CPUTIME_ID;
+}
+
+/* The pid a CPU clock names must be the process (or 0: the caller), a thread's tid
+ * one of its threads: restored at the same ids, the clock is theirs again. */
+static bool cpu_clock_ours(int clockid, pid_t pid, const pid_t *tids, size_t nr_tids)
+{
+	pid_t who = ~(clockid >> 3);
+
+	if (clockid >= 0 || !who)
+		return clockid >= 0 || (clockid & 3) != 3;
+	if ((clockid & 3) == 3)
+		return false;
+	if (!(clockid & 4))
+		return who == pid;
+	for (size_t k = 0; k < nr_tids; k++)
+		if (tids[k] == who)
+			return true;
+	return false;
+}
+
 /* One "ID: ..." record of /proc/PID/timers (PIDs as we see them; the image
  * gets the task's own: a thread target becomes its TID in the tree). */
 static int parse_one(const struct tree_task *task, const char *rec, PosixTimerEntry *t)
@@ -46,6 +73,9 @@ static int parse_one(const struct tree_task *task, const char *rec, PosixTimerEn
 	    sscanf(notify, "\nnotify: %15[a-z]/%7[a-z].%d", how, whom, &target) != 3 ||
 	    sscanf(clk, "\nClockID: %d", &t->clockid) != 1)
 		return pr_err("pid %d: can't parse /proc/%d/timers near '%.40s'", pid, pid, rec), -EINVAL;
+	if (!cpu_clock_ours(t->clockid, task->vpid, task->vtids ? task->vtids : task->s.tids, task->s.nr_threads))
+		return pr_err("pid %d: POSIX timer %d counts the CPU time of another process (clock %d, pid %d): "
+			      "it can't be checkpointed", pid, t->id, t->clockid, ~(t->clockid >> 3)), -EOPNOTSUPP;
 	if (!strcmp(how, "signal"))
 		t->notify = SIGEV_SIGNAL;
 	else if (!strcmp(how, "none"))
@@ -232,6 +262,9 @@ int timers_restorer_args(const struct posix_timers *pt, const PstreeEntry *p, st
 		if (t->has_notify_tid && k == p->n_threads)
 			return pr_err("POSIX timer %d of pid %u signals thread %d, which is not one of its threads", t->id,
 				      p->pid, t->notify_tid), -EINVAL;
+		if (!cpu_clock_ours(t->clockid, p->pid, (const pid_t *)p->threads, p->n_threads))
+			return pr_err("POSIX timer %d of pid %u counts CPU time of clock %d, not of the process or "
+				      "one of its threads", t->id, p->pid, t->clockid), -EINVAL;
 		if (!left && t->interval_ns)
 			left = t->interval_ns;   /* went off, its signal pending: next period */
 		if (left && runs_while_away(t->clockid)) {
@@ -243,7 +276,7 @@ int timers_restorer_args(const struct posix_timers *pt, const PstreeEntry *p, st
 				left = 1;   /* went off while away: at once */
 		}
 		/* absolute in the timer's clock: the restorer arms it a little later */
-		if (left) {
+		if (left && !cpu_clock(t->clockid)) {
 			struct timespec ts;
 			if (clock_gettime(t->clockid, &ts))
 				return pr_perror("POSIX timer %d: can't read its clock %d", t->id, t->clockid);
@@ -251,7 +284,7 @@ int timers_restorer_args(const struct posix_timers *pt, const PstreeEntry *p, st
 		}
 		*r = (struct rst_posix_timer){   /* value: when it expires (0: disarmed) */
 			.id = t->id, .clockid = t->clockid, .notify = t->notify, .signo = t->signo,
-			.tid = t->has_notify_tid ? t->notify_tid : 0, .sival = t->sival,
+			.tid = t->has_notify_tid ? t->notify_tid : 0, .sival = t->sival, .relative = cpu_clock(t->clockid),
 			.interval_sec = t->interval_ns / NSEC, .interval_nsec = t->interval_ns % NSEC,
 			.value_sec = left / NSEC, .value_nsec = left % NSEC,
 		};

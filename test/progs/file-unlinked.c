@@ -8,13 +8,16 @@
  *   replaced  2 pages of random data, open as fd 21 (O_RDONLY, position 100)
  *             and mapped MAP_PRIVATE read-only (page 0); then replaced by
  *             another file renamed over its path.
+ *   tmpfile   made with O_TMPFILE in DIR (never linked: MariaDB's temp files),
+ *             open as fd 22 (O_RDWR), 3000 bytes of random data, position 1234.
  * After CHECK: fd 20 is an unlinked file (no links, /proc names it
  * "DIR/unlinked (deleted)") with the same size, mode, mtime, position and
  * content (holes read as zeros); the shared mapping shows the file's pages and
  * sees a write made through fd 20 (one file, not a copy); the private mapping
  * kept its written page and the file's other pages.  fd 21 is an unlinked file
  * named after DIR/replaced with the old content and position, and its mapping
- * the old page, while DIR/replaced is still the new file; the directory holds
+ * the old page, while DIR/replaced is still the new file; fd 22 has no links,
+ * its content and position, and is writable; the directory holds
  * nothing else (no leftovers of the restore).
  */
 #include "tst.h"
@@ -116,6 +119,12 @@ int main(int argc, char **argv)
 	close(f);
 	if (rename(tmp, rep))
 		tst_fail("rename: %s", strerror(errno));
+	static char tmpd[3000], tmpr[3000];
+	tst_fill(tmpd, sizeof(tmpd), seed + 5);
+	f = open(dir, O_TMPFILE | O_RDWR, 0600);
+	if (f < 0 || dup2(f, 22) != 22 || close(f) || write(22, tmpd, sizeof(tmpd)) != (ssize_t)sizeof(tmpd) ||
+	    lseek(22, 1234, SEEK_SET) != 1234)
+		tst_fail("O_TMPFILE fd 22: %s", strerror(errno));
 	struct stat unl_st, rep_st, new_st;
 	fstat(20, &unl_st);
 	fstat(21, &rep_st);
@@ -178,6 +187,13 @@ int main(int argc, char **argv)
 	if (f < 0 || pread(f, page, PG, 0) != (ssize_t)PG || tst_cmp_fill(page, PG, seed + 4) >= 0)
 		tst_fail("%s lost the new file's content", rep);
 	close(f);
+	if (fstat(22, &st) || st.st_nlink != 0 || st.st_size != (off_t)sizeof(tmpd) || lseek(22, 0, SEEK_CUR) != 1234 ||
+	    (fcntl(22, F_GETFL) & O_ACCMODE) != O_RDWR)
+		tst_fail("O_TMPFILE fd 22: links %lu size %lld position %lld flags 0x%x", (unsigned long)st.st_nlink,
+			 (long long)st.st_size, (long long)lseek(22, 0, SEEK_CUR), fcntl(22, F_GETFL));
+	if (pread(22, tmpr, sizeof(tmpr), 0) != (ssize_t)sizeof(tmpr) || memcmp(tmpr, tmpd, sizeof(tmpd)) ||
+	    pwrite(22, "x", 1, 5000) != 1)
+		tst_fail("O_TMPFILE fd 22 lost its content or can't be written");
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	while (d && (e = readdir(d)))

@@ -21,7 +21,7 @@
  *              (a missing pid, a bad fd, a log path, a foreign cgroup root, ...)
  *              and the engine goes on to exit cleanly
  *
- * usage: criu-rpc CRTOOL      (prints "N passed, N failed")
+ * usage: criu-rpc CRTOOL      (prints "N passed, N failed"; $CRIU_RPC_SAVE: see save_req)
  *        criu-rpc --counter FILE   (the process dumped: appends a count every 20 ms) */
 #include <errno.h>
 #include <sched.h>
@@ -137,12 +137,31 @@ static int engine_end(struct engine *e)
 	return status;
 }
 
+/* $CRIU_RPC_SAVE=DIR: each request is also written to DIR/req-N (the seeds of
+ * the rpc fuzz target, test/fuzz/seeds.sh). */
+static void save_req(const uint8_t *buf, size_t len)
+{
+	static int n;
+	const char *dir = getenv("CRIU_RPC_SAVE");
+	char path[4096];
+	FILE *f;
+
+	if (!dir)
+		return;
+	snprintf(path, sizeof(path), "%s/req-%d-%d", dir, (int)getpid(), n++);
+	if ((f = fopen(path, "w"))) {
+		fwrite(buf, 1, len, f);
+		fclose(f);
+	}
+}
+
 static int send_req(int sk, RpcReq *r)
 {
 	size_t len = rpc_req__get_packed_size(r);
 	uint8_t buf[len ? len : 1];
 
 	rpc_req__pack(r, buf);
+	save_req(buf, len);
 	return send(sk, buf, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
 }
 

@@ -19,9 +19,15 @@ static void drop(enum cr_log_level level, const char *msg, void *user)
 	(void)user;
 }
 
+bool fuzz_verbose(void)
+{
+	return getenv("FUZZ_VERBOSE") != NULL;
+}
+
 void fuzz_quiet_log(void)
 {
-	cr_set_log(drop, NULL, CR_LOG_DEBUG);
+	if (!fuzz_verbose())
+		cr_set_log(drop, NULL, CR_LOG_DEBUG);
 }
 
 static void die(const char *what)

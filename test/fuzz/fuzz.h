@@ -3,6 +3,7 @@
 #ifndef TEST_FUZZ_H
 #define TEST_FUZZ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -10,8 +11,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 /* Route libcr's messages (all levels) to nowhere: formatting them is still
- * exercised, printing them would only slow the fuzzer down. */
+ * exercised, printing them would only slow the fuzzer down.  With $FUZZ_VERBOSE
+ * set they are printed, and the targets say what they returned (to see that a
+ * seed passes, e.g. FUZZ_VERBOSE=1 build/fuzz/fuzz-ns SEED). */
 void fuzz_quiet_log(void);
+bool fuzz_verbose(void);
 /* The base dump ($FUZZ_BASE, default build/fuzz/images/counter) copied into a
  * fresh directory; returns its path.  Exits on failure: nothing to fuzz. */
 const char *fuzz_workdir(void);

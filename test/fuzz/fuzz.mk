@@ -10,9 +10,11 @@ FUZZ_CFLAGS := -O1 -g $(WARN) -std=gnu11 -D_GNU_SOURCE -DCR_VERSION=\"$(VERSION)
                $(shell pkg-config --cflags libnl-3.0)
 FZ          := $(B)/fuzz
 
-# one target per record image kind, then the pages layer, crtool show and the text parsers
-FUZZ_IMAGE_KINDS := inventory pstree core mm fs fdinfo ghost timers ipc seccomp cgroup
-FUZZ_ALL := $(FUZZ_IMAGE_KINDS) pagemap show fdinfo-text proc
+# one target per record image kind, then the pages layer, crtool show, the text
+# parsers and crtool's swrk RPC requests
+FUZZ_IMAGE_KINDS := inventory pstree core mm fs fdinfo ghost timers ipc seccomp cgroup \
+                    netns timens ns utsns mountpoints tmpfs
+FUZZ_ALL := $(FUZZ_IMAGE_KINDS) pagemap show fdinfo-text proc rpc
 FUZZ_BINS := $(patsubst %,$(FZ)/fuzz-%,$(FUZZ_ALL))
 
 FUZZ_LIB_O := $(patsubst %.c,$(FZ)/obj/%.o,$(LIB_SRC)) \
@@ -28,6 +30,9 @@ $(FZ)/obj/lib/%.o: lib/%.c $(PROTO_H) $(BLOB_HDRS) | fuzz-deps
 $(FZ)/obj/proto/%.o: $(B)/proto/%.c $(PROTO_H) | fuzz-deps
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Wno-unused-parameter -c -o $@ $<
+$(FZ)/obj/tools/%.o: tools/%.c $(PROTO_H) | fuzz-deps
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 $(FZ)/obj/%.o: test/fuzz/%.c test/fuzz/fuzz.h $(PROTO_H) $(BLOB_HDRS) | fuzz-deps
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
@@ -41,6 +46,10 @@ $(FZ)/fuzz-$(1): $(FZ)/obj/image-$(1).o $(FUZZ_LIB_O)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $$@ $$^ $(LDLIBS)
 endef
 $(foreach k,$(FUZZ_IMAGE_KINDS),$(eval $(call fuzz_image_rule,$(k))))
+# the request decoder and option mapping of crtool's swrk (tools/crtool/swrk.c)
+$(FZ)/obj/rpc.o: FUZZ_CFLAGS += -Itools/crtool
+$(FZ)/fuzz-rpc: $(FZ)/obj/rpc.o $(FZ)/obj/tools/crtool/rpc-opts.o $(FZ)/obj/tools/crtool/cgroot.o $(FUZZ_LIB_O)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 $(FZ)/fuzz-%: $(FZ)/obj/%.o $(FUZZ_LIB_O)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 

@@ -10,11 +10,21 @@ cd "$(dirname "$0")/../.." || exit 2
 F=$PWD/build/fuzz
 TIME=${FUZZ_TIME:-60}
 TARGETS=("$@")
-[ ${#TARGETS[@]} = 0 ] && TARGETS=(inventory pstree core mm fs fdinfo ghost timers ipc seccomp cgroup pagemap show fdinfo-text proc)
-if [ ! -e "$F/images/counter/inventory.img" ]; then
+[ ${#TARGETS[@]} = 0 ] && TARGETS=(inventory pstree core mm fs fdinfo ghost timers ipc seccomp cgroup netns timens
+	ns utsns mountpoints tmpfs pagemap show fdinfo-text proc rpc)
+if [ ! -e "$F/images/counter/inventory.img" ] || [ ! -e "$F/images/ns-mnt/mountpoints.img" ]; then
 	./test/fuzz/seeds.sh || exit 1
 fi
-export FUZZ_BASE=$F/images/counter
+
+# the dump a target's input goes into: one that has such an image
+base_of() {
+	case $1 in
+	netns) echo "$F/images/ns-net" ;;
+	timens) echo "$F/images/ns-time" ;;
+	ns | utsns | mountpoints | tmpfs) echo "$F/images/ns-mnt" ;;
+	*) echo "$F/images/counter" ;;
+	esac
+}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 mkdir -p "$F/crashes" "$F/logs"
@@ -26,6 +36,8 @@ for t in "${TARGETS[@]}"; do
 	mkdir -p "$F/corpus/$t" "$F/seeds/$t"
 	log=$F/logs/$t.log
 	# the inputs that once crashed it first (test/fuzz/regress/TARGET, files)
+	export FUZZ_BASE
+	FUZZ_BASE=$(base_of "$t")
 	for r in test/fuzz/regress/"$t"/*; do
 		[ -f "$r" ] || continue
 		if ! "$bin" "$r" >"$log" 2>&1; then

@@ -18,7 +18,8 @@
  *   unsupported an option libcr cannot honour (lsm_profile) and an unsupported
  *              request (PAGE_SERVER) get an error reply naming them
  *   errors     each malformed or refused request gets an error reply naming what
- *              (a missing pid, a bad fd, a log path, a foreign cgroup root, ...)
+ *              (a missing pid, a bad fd, a log path, a foreign cgroup root, one
+ *              with ".." out of its hierarchy, ...)
  *              and the engine goes on to exit cleanly
  *
  * usage: criu-rpc CRTOOL      (prints "N passed, N failed"; $CRIU_RPC_SAVE: see save_req)
@@ -611,6 +612,7 @@ static void test_errors(void)
 		{ "rst_sibling on a dump", "belong to a restore" },
 		{ "no options", "without options" },
 		{ "stray notify ack", "no notification is pending" },
+		{ "cg_root out of its hierarchy", "cgroup root :/../../tmp: want an absolute path" },
 	};
 	int dfd = open_dir("img-errors");
 
@@ -656,6 +658,13 @@ static void test_errors(void)
 		case 9: o.has_rst_sibling = o.rst_sibling = true; break;
 		case 10: req.opts = NULL; break;
 		case 11: req.type = RPC_TYPE__RPC_NOTIFY; req.opts = NULL; break;
+		case 12:
+			req.type = RPC_TYPE__RPC_RESTORE;
+			cg.ctrl = "";
+			cg.path = "/../../tmp";
+			o.n_cg_root = 1;
+			o.cg_root = cgs;
+			break;
 		}
 		if (!engine_start(&e)) {
 			r = call(&e, &req, NULL, NULL, 0);

@@ -101,11 +101,29 @@ static bool hierarchy_mount(const char *ctrl, char *out, size_t len)
 	return found;
 }
 
+/* Absolute, and no ".." component: the path stays inside its hierarchy's mount
+ * (the runtime's request is untrusted: "/../../tmp" would make the engine
+ * create a cgroup.procs file in /tmp). */
+static bool cg_path_inside(const char *path)
+{
+	if (path[0] != '/')
+		return false;
+	for (const char *p = path; (p = strstr(p, "..")); p += 2)
+		if (p[-1] == '/' && (p[2] == '/' || !p[2]))
+			return false;
+	return true;
+}
+
 int cg_root_enter(const char *ctrl, const char *path, char *msg, size_t len)
 {
 	char mnt[1024], procs[3072];
 	FILE *f;
 
+	if (!cg_path_inside(path)) {
+		snprintf(msg, len, "cgroup root %s:%s: want an absolute path inside the hierarchy, without \"..\"",
+			 ctrl ? ctrl : "", path);
+		return -1;
+	}
 	if (cg_root_ours(ctrl, path))
 		return 0;
 	if (!hierarchy_mount(ctrl, mnt, sizeof(mnt))) {

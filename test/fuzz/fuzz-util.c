@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include "cr/cr.h"
 #include "fuzz.h"
+#include "image/image.h"
 
 static char work[64];
 static int base_pid;
@@ -130,4 +131,26 @@ char *fuzz_str(const uint8_t *data, size_t size)
 	memcpy(s, data, size);
 	s[size] = 0;
 	return s;
+}
+
+void fuzz_put_image(const char *name, const uint8_t *data, size_t size)
+{
+	uint8_t *copy = malloc(size ? size : 1);
+	size_t pos = IMG_HDR_SIZE;
+	uint32_t hdr[2];
+
+	if (!copy)
+		abort();
+	memcpy(copy, data, size);
+	/* each record whose length fits gets its checksum; the rest is left as it is */
+	while (pos + 8 <= size) {
+		memcpy(hdr, copy + pos, 8);
+		if (hdr[0] > size - pos - 8)
+			break;
+		hdr[1] = crc32c(0, copy + pos + 8, hdr[0]);
+		memcpy(copy + pos, hdr, 8);
+		pos += 8 + hdr[0];
+	}
+	fuzz_put(name, copy, size);
+	free(copy);
 }

@@ -57,7 +57,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	fuzz_put(name, data, size);
+	fuzz_put_image(name, data, size);
 	int ret = restore_check_images(fuzz_workdir());
 
 	if (fuzz_verbose())

@@ -45,7 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t nr_lazy = 0;
 
 	snprintf(name, sizeof(name), img_desc(IMG_PAGEMAP)->name, fuzz_base_pid());
-	fuzz_put(name, data, size);
+	fuzz_put_image(name, data, size);
 	premap_build(&dir, fuzz_base_pid(), mm, &shm, premap_start, rv, &nr, NULL, &nr_lazy);
 	return 0;
 }

@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!img_kind_is_raw(k) && img_desc(k)->magic == magic)
 			kind = k;
 	snprintf(name, sizeof(name), img_desc(kind)->name, 1);
-	fuzz_put(name, data, size);
+	fuzz_put_image(name, data, size);
 	snprintf(path, sizeof(path), "%s/%s", fuzz_workdir(), name);
 	cr_show_image(path, size & 1, null_fd);
 	return 0;

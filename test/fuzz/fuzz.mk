@@ -55,6 +55,7 @@ $(FZ)/fuzz-%: $(FZ)/obj/%.o $(FUZZ_LIB_O)
 
 fuzz-build: $(FUZZ_BINS)
 
-# seeds come from dumps of the suite's own programs (crtool and the test programs)
-fuzz: deps fuzz-deps crtool $(TEST_PROGS) fuzz-build
+# seeds come from dumps of the suite's own programs (crtool and the test programs) and
+# the requests of test/criu-rpc
+fuzz: deps fuzz-deps crtool $(TEST_PROGS) $(B)/test/criu-rpc fuzz-build
 	FUZZ_TIME=$(FUZZ_TIME) ./test/fuzz/run.sh $(FUZZ_TARGETS)

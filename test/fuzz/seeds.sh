@@ -12,7 +12,7 @@ CRTOOL=${CRTOOL:-$B/crtool}
 F=$B/fuzz
 PROGS=(counter tree file-regular file-unlinked pipe-inner fifo memfd eventfd signalfd timerfd inotify
        epoll file-locks posix-timers mem-file-shared signals itimer files-shared ipc-sysv ipc-mqueue
-       sk-unix-pair sk-unix-bound sk-unix-tree sk-unix-rights sk-inet sk-tcp-established sk-netlink pidfd seccomp
+       sk-unix-pair sk-unix-bound sk-unix-tree sk-unix-rights sk-inet sk-tcp-established sk-netlink sk-packet pidfd seccomp
        ns-mnt ns-net ns-time)
 # the dumps that need more than crtool's defaults
 declare -A DUMP_ARGS=([sk-tcp-established]=--tcp-established [ns-net]=--tcp-established)

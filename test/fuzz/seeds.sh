@@ -14,8 +14,10 @@ PROGS=(counter tree file-regular file-unlinked pipe-inner fifo memfd eventfd sig
        epoll file-locks posix-timers mem-file-shared signals itimer files-shared ipc-sysv ipc-mqueue
        sk-unix-pair sk-unix-bound sk-unix-tree sk-unix-rights sk-inet sk-tcp-established sk-netlink sk-packet pidfd seccomp
        ns-mnt ns-net ns-time)
-# the dumps that need more than crtool's defaults
-declare -A DUMP_ARGS=([sk-tcp-established]=--tcp-established [ns-net]=--tcp-established)
+# the dumps that need more than crtool's defaults (a dump of connections left
+# behind would keep their network lock, which waits for a restore: this one
+# leaves its process running, which drops it; ns-net's lock dies with its namespace)
+declare -A DUMP_ARGS=([sk-tcp-established]="--tcp-established --leave-running" [ns-net]=--tcp-established)
 # the image kinds with a target of their own (seeded from every dump holding one)
 KINDS=(inventory pstree core mm fs fdinfo ghost timers ipc seccomp cgroup pagemap netns timens ns utsns mountpoints tmpfs)
 rm -rf "$F/images" "$F/seeds"

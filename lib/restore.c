@@ -1245,6 +1245,19 @@ static int finish_task(pid_t pid, const struct child_report *rep, const CoreEntr
 	return 0;
 }
 
+/* A task killed while we still traced it, by one released before it (a parent
+ * ending its child, the program's own act): its exit waits for us, its tracer; we
+ * take it, and so hand it to its parent's wait(). */
+static void reap_traced_dead(pid_t tid)
+{
+	for (int i = 0; i < 1000; i++) {
+		pid_t r = waitpid(tid, NULL, __WALL | WNOHANG);
+		if (r == tid || (r < 0 && errno != EINTR))
+			return;
+		usleep(1000);
+	}
+}
+
 /* All at once, once every task is itself again: a parent that ran on while its
  * child was still in the restorer could act on it (a signal, a wait) too early. */
 static int release_tasks(const struct restore_set *rs, pid_t **tids)
@@ -1253,8 +1266,13 @@ static int release_tasks(const struct restore_set *rs, pid_t **tids)
 
 	for (size_t i = 0; i < rs->nr; i++)
 		for (size_t k = 0; tids[i] && k < rs->entries[i]->n_threads; k++)
-			if (ptrace(PTRACE_DETACH, tids[i][k], NULL, NULL) && !ret)
-				ret = pr_perror("can't detach from restored %d", tids[i][k]);
+			if (ptrace(PTRACE_DETACH, tids[i][k], NULL, NULL)) {
+				if (errno == ESRCH)
+					reap_traced_dead(tids[i][k]);
+				else if (!ret)
+					ret = pr_perror("can't detach from restored %d (thread %zu of pid %u of the images)",
+							tids[i][k], k, rs->entries[i]->pid);
+			}
 	return ret;
 }
 

@@ -212,6 +212,8 @@ int files_share_adopt(struct files_image *fi);
 int files_share_create(struct files_image *fi);
 int files_share_fd(const struct files_image *fi, const FdinfoEntry *e);
 bool files_share_is_rep(const struct files_image *fi, const FdinfoEntry *e);
+/* Restore: e is a shared description another process of the tree makes (and hands down). */
+bool files_share_elsewhere(const struct files_image *fi, const FdinfoEntry *e);
 bool files_share_keeps(const struct files_image *fi, int fd);
 /* A file in flight to owner's unix socket (sock): local_fd, our copy from a
  * MSG_PEEK, attached to message msg of its queue, is added to sock->in_flight. */

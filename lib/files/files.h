@@ -149,6 +149,9 @@ int files_finish(struct files_image *fi);
 /* In a restored process once every process of the tree exists: its pidfds, in
  * place of what held their numbers. */
 int pidfd_restore_late(struct files_image *fi);
+/* fd is another file than when the epolls were filled (a late pidfd, its placeholder
+ * closed): the epolls of the process that watched fd watch it again (epoll.c). */
+int epoll_watch_again(struct files_image *fi, int fd);
 /* Each pidfd names a process of the images (pids: every PID of pstree.img). */
 int pidfd_check_targets(const struct files_image *fi, const uint32_t *pids, size_t nr);
 

@@ -244,7 +244,8 @@ if selected page-server; then
 fi
 
 # ---- real programs (test/real/NAME.sh)
-for r in nginx python-log pipeline bash-pty redis container-crtool runc runc-userns runc-tty podman lxc postgres memcached haproxy sqlite dnsmasq mariadb; do
+for r in nginx python-log pipeline bash-pty redis container-crtool runc runc-userns runc-tty podman lxc postgres memcached haproxy sqlite dnsmasq mariadb \
+	python-rt java node go tmux screen; do
 	selected "$r" real || continue
 	run_suite "real $r" env CRTOOL="$CRTOOL" "./test/real/$r.sh"
 done

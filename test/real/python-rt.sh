@@ -3,6 +3,10 @@
 #
 #   pool:    multiprocessing.Pool(2): workers forked, tasks and results over
 #            pipes, a semaphore in shared memory, helper threads.
+#   manager: the forkserver start method (a fork server and a resource
+#            tracker, fds passed over unix sockets), a Manager (a server
+#            process listening on a path, the parent its client), a Queue
+#            and a Pool.
 #   asyncio: an event loop whose child watcher is a pidfd in its epoll
 #            (PidfdChildWatcher): a long-lived `cat` it talks to over pipes,
 #            and a short `sleep` started every step and waited for.
@@ -33,6 +37,27 @@ if __name__ == "__main__":
     n = 0
     while True:
         assert p.map(sq, range(20)) == [x * x for x in range(20)]
+        n += 1
+        step(n)
+        time.sleep(0.01)
+PY
+cat >"$T/manager.py" <<'PY'
+import multiprocessing as mp, time
+from common import step
+def sq(x):
+    return x * x
+if __name__ == "__main__":
+    mp.set_start_method("forkserver")
+    m = mp.Manager()
+    d = m.dict()
+    q = mp.Queue()
+    p = mp.Pool(2)
+    n = 0
+    while True:
+        assert p.map(sq, range(10)) == [x * x for x in range(10)]
+        d["n"] = n
+        q.put(n)
+        assert d["n"] == n and q.get() == n
         n += 1
         step(n)
         time.sleep(0.01)
@@ -72,7 +97,7 @@ while True:
     time.sleep(0.01)
 PY
 
-for prog in pool aio threads; do
+for prog in ${RT_PROGS:-pool manager aio threads}; do
 	rm -f "$T/count"
 	start env -C "$T" "$PY" -W ignore "$T/$prog.py" "$T/count"
 	if ! wait_count 5; then

@@ -245,7 +245,7 @@ fi
 
 # ---- real programs (test/real/NAME.sh)
 for r in nginx python-log pipeline bash-pty redis container-crtool runc runc-userns runc-tty podman lxc postgres memcached haproxy sqlite dnsmasq mariadb \
-	python-rt java node go tmux screen; do
+	python-rt java node go tmux screen perl-ruby; do
 	selected "$r" real || continue
 	run_suite "real $r" env CRTOOL="$CRTOOL" "./test/real/$r.sh"
 done

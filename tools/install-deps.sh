@@ -6,7 +6,7 @@ libnl-3-dev libnl-route-3-dev libcap-dev libbsd-dev nginx-light curl procps ipro
 nftables iptables redis-server redis-tools \
 runc busybox-static podman lxc file openssh-server iputils-arping libcap2-bin passwd \
 postgresql memcached haproxy sqlite3 dnsmasq mariadb-server \
-openjdk-17-jdk-headless nodejs golang-go tmux screen bsdutils"
+openjdk-17-jdk-headless nodejs golang-go tmux screen bsdutils perl ruby"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -50,7 +50,9 @@ for _ in $(seq 100); do pid=$(screen -ls | sed -n 's/^[[:space:]]*\([0-9]*\)\.rt
 [ -n "$pid" ] || { bad screen "the session does not start: $(screen -ls 2>&1)"; finish; }
 PIDS="$PIDS $pid"
 sleep 0.3   # bash reads its window
-sc -X stuff "X=42; (i=0; while :; do i=\\\$((i+1)); echo \\\$i >$T/count.t; mv $T/count.t $T/count; sleep 0.02; done) &\n"
+# the job forks nothing (builtins only; read -t on a FIFO of its own to wait)
+mkfifo "$T/tick"
+sc -X stuff "X=42; (exec 3<>$T/tick; i=0; while :; do i=\\\$((i+1)); echo \\\$i >$T/count; read -t 0.02 -u 3; done) &\n"
 if ! wait_count 5; then
 	bad screen "the job does not count"
 	finish

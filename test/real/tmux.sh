@@ -46,7 +46,9 @@ tm -f /dev/null new-session -d -s rt -x 100 -y 30 "bash --norc --noprofile -i"
 pid=$(tm display -p '#{pid}' 2>/dev/null)
 [ -n "$pid" ] || { bad tmux "the server does not start"; finish; }
 PIDS="$PIDS $pid"
-tm send-keys -t rt "X=42; (i=0; while :; do i=\$((i+1)); echo \$i >$T/count.t; mv $T/count.t $T/count; sleep 0.02; done) &" Enter
+# the job forks nothing (builtins only; read -t on a FIFO of its own to wait)
+mkfifo "$T/tick"
+tm send-keys -t rt "X=42; (exec 3<>$T/tick; i=0; while :; do i=\$((i+1)); echo \$i >$T/count; read -t 0.02 -u 3; done) &" Enter
 if ! wait_count 5; then
 	bad tmux "the job does not count: $(tm capture-pane -p -t rt | tail -n 3)"
 	finish

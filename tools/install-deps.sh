@@ -5,7 +5,8 @@ PKGS="gcc make libc6-dev binutils pkg-config libprotobuf-c-dev protobuf-c-compil
 libnl-3-dev libnl-route-3-dev libcap-dev libbsd-dev nginx-light curl procps iproute2 util-linux python3 valgrind \
 nftables iptables redis-server redis-tools \
 runc busybox-static podman lxc file openssh-server iputils-arping libcap2-bin passwd \
-postgresql memcached haproxy sqlite3 dnsmasq mariadb-server"
+postgresql memcached haproxy sqlite3 dnsmasq mariadb-server \
+openjdk-17-jdk-headless nodejs golang-go tmux screen bsdutils perl ruby"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -139,6 +139,24 @@ static int epoll_finish(struct files_image *fi, const FdinfoEntry *e)
 	return 0;
 }
 
+int epoll_watch_again(struct files_image *fi, int fd)
+{
+	int ret;
+
+	for (size_t i = 0; i < fi->nr; i++) {
+		const FdinfoEntry *e = fi->fds[i];
+
+		if (e->kind != FD_KIND__FD_EPOLL || e->has_dup_of || !e->epoll)
+			continue;
+		/* a spent one-shot one comes back disarmed (its flags only), not spent */
+		for (size_t k = 0; k < e->epoll->n_targets; k++)
+			if ((int)e->epoll->targets[k]->tfd == fd &&
+			    (ret = ctl(e, EPOLL_CTL_ADD, e->epoll->targets[k], e->epoll->targets[k]->events)))
+				return ret;
+	}
+	return 0;
+}
+
 static int epoll_validate(const FdinfoEntry *e)
 {
 	if (!e->epoll)

@@ -149,6 +149,9 @@ int files_finish(struct files_image *fi);
 /* In a restored process once every process of the tree exists: its pidfds, in
  * place of what held their numbers. */
 int pidfd_restore_late(struct files_image *fi);
+/* fd is another file than when the epolls were filled (a late pidfd, its placeholder
+ * closed): the epolls of the process that watched fd watch it again (epoll.c). */
+int epoll_watch_again(struct files_image *fi, int fd);
 /* Each pidfd names a process of the images (pids: every PID of pstree.img). */
 int pidfd_check_targets(const struct files_image *fi, const uint32_t *pids, size_t nr);
 
@@ -212,6 +215,8 @@ int files_share_adopt(struct files_image *fi);
 int files_share_create(struct files_image *fi);
 int files_share_fd(const struct files_image *fi, const FdinfoEntry *e);
 bool files_share_is_rep(const struct files_image *fi, const FdinfoEntry *e);
+/* Restore: e is a shared description another process of the tree makes (and hands down). */
+bool files_share_elsewhere(const struct files_image *fi, const FdinfoEntry *e);
 bool files_share_keeps(const struct files_image *fi, int fd);
 /* A file in flight to owner's unix socket (sock): local_fd, our copy from a
  * MSG_PEEK, attached to message msg of its queue, is added to sock->in_flight. */

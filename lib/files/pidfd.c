@@ -7,7 +7,8 @@
  * The restore can open a pidfd only once the process it names exists, which is
  * after every process of the tree is forked, long after the fd table is made:
  * the table gets a placeholder at the fd's number (a pidfd of the restoring
- * process itself), replaced then (pidfd_restore_late).  A pidfd of a process
+ * process itself), replaced then (pidfd_restore_late), and the epolls that
+ * watch it are told of the new file.  A pidfd of a process
  * gone is one of a child that exits and is reaped at once. */
 #include <errno.h>
 #include <fcntl.h>
@@ -148,6 +149,10 @@ int pidfd_restore_late(struct files_image *fi)
 		    dup3(e->dup_of, e->fd, e->cloexec ? O_CLOEXEC : 0) < 0)
 			return pr_perror("can't duplicate pidfd %u as fd %u", e->dup_of, e->fd);
 	}
+	/* closing a placeholder took it out of the epolls that watched it */
+	for (size_t i = 0; i < fi->nr; i++)
+		if (fi->fds[i]->kind == FD_KIND__FD_PIDFD && epoll_watch_again(fi, fi->fds[i]->fd))
+			return -EIO;
 	return 0;
 }
 

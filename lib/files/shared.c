@@ -598,6 +598,13 @@ int files_share_fd(const struct files_image *fi, const FdinfoEntry *e)
 	return d->fd;
 }
 
+bool files_share_elsewhere(const struct files_image *fi, const FdinfoEntry *e)
+{
+	const struct share_desc *d = fi->share && e->shared_id ? desc_of(fi->share, e->shared_id) : NULL;
+
+	return d && d->owner != fi->share_task;
+}
+
 bool files_share_is_rep(const struct files_image *fi, const FdinfoEntry *e)
 {
 	const struct share_desc *d = fi->share ? desc_of(fi->share, e->shared_id) : NULL;

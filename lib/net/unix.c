@@ -526,6 +526,9 @@ static const FdinfoEntry *entry_n(const struct files_image *fi, size_t i)
 {
 	const FdinfoEntry *e = i < fi->nr ? fi->fds[i] : files_share_rep(fi, i - fi->nr);
 
+	/* the plan lists every process's shared descriptions: only those made here count */
+	if (e && i >= fi->nr && files_share_elsewhere(fi, e))
+		return &skip_entry;
 	return !e || (e->unix_sk && !e->has_dup_of) ? e : &skip_entry;
 }
 
@@ -738,13 +741,14 @@ static int make_listener(struct files_image *fi, const FdinfoEntry *e, int depth
 	if ((ret = rst_add(fi, e, sk, -1)))
 		return ret;
 	sk = rst_of(fi, u->ino)->fd;
-	/* the connections it accepted, before those still queued */
+	/* the connections it accepted, before those still queued (not those an
+	 * ancestor makes for the tree: they come down through fork) */
 	const FdinfoEntry *x, *y;
 
 	for (size_t i = 0; (x = entry_n(fi, i)); i++) {
 		if (!x->unix_sk || x->unix_sk->type != u->type || !x->unix_sk->has_peer ||
 		    x->unix_sk->state != TCP_ESTABLISHED || !x->unix_sk->has_name || !same_name(&x->unix_sk->name, &u->name) ||
-		    rst_of(fi, x->unix_sk->ino) || !(y = entry_of_ino(fi, x->unix_sk->peer)) ||
+		    rst_of(fi, x->unix_sk->ino) || files_share_elsewhere(fi, x) || !(y = entry_of_ino(fi, x->unix_sk->peer)) ||
 		    !y->unix_sk->has_peer || y->unix_sk->peer != x->unix_sk->ino || !accepted_side(fi, x->unix_sk, y->unix_sk))
 			continue;
 		if ((ret = accept_pair(fi, sk, x, y)))

@@ -9,10 +9,12 @@
  *   fd 22   pidfd of a child that exited and was reaped (names no process)
  *   fd 23   dup() of fd 20
  *   fd 24   pidfd of Z
+ *   fd 25   an epoll watching fds 20 and 24 for EPOLLIN (asyncio's child watcher)
  * After CHECK: each names the process it did (fdinfo NSpid), with its flags; fd
  * 23 is fd 20's open file description (kcmp); fd 22 signals nothing (ESRCH);
  * C's fd 30 names its parent; waitid(P_PIDFD) through fd 24 reaps Z with
- * status 7, and SIGKILL through fd 20 ends C, reaped through fd 20 too.
+ * status 7, and SIGKILL through fd 20 ends C, reaped through fd 20 too; the
+ * epoll reports fd 24 (Z is gone) but not fd 20 before, and fd 20 once C is.
  */
 #include "tst.h"
 
@@ -23,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -71,6 +74,18 @@ static long named_pid(pid_t pid, int fd)
 	return v;
 }
 
+/* the fds the epoll at fd reports ready now, as bits */
+static unsigned ready(int ep)
+{
+	struct epoll_event evs[8];
+	unsigned bits = 0;
+	int n = epoll_wait(ep, evs, 8, 0);
+
+	for (int i = 0; i < n; i++)
+		bits |= 1u << evs[i].data.u64;
+	return bits;
+}
+
 static void at(int fd, int want)
 {
 	if (fd < 0 || (fd != want && (dup2(fd, want) != want || close(fd))))
@@ -105,6 +120,12 @@ int main(int argc, char **argv)
 	at(pidfd_open(self, PIDFD_THREAD), 21);
 	at(dup(20), 23);
 	at(pidfd_open(z, 0), 24);
+	at(epoll_create1(0), 25);
+	for (int fd = 20; fd <= 24; fd += 4) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = fd };
+		if (epoll_ctl(25, EPOLL_CTL_ADD, fd, &ev))
+			tst_fail("epoll_ctl: %s", strerror(errno));
+	}
 	/* Z has exited, C has its pidfd: only then is the tree what the dump must see */
 	siginfo_t si = { 0 };
 	if (waitid(P_PID, z, &si, WEXITED | WNOWAIT))
@@ -126,6 +147,8 @@ int main(int argc, char **argv)
 			 named_pid(self, 22), named_pid(self, 23), named_pid(self, 24), c, self, c, z);
 	if (fcntl(20, F_GETFL) != fl20 || !(fl20 & O_NONBLOCK) || fcntl(21, F_GETFL) != fl21 || !(fl21 & PIDFD_THREAD))
 		tst_fail("pidfd flags %#o %#o, were %#o %#o", fcntl(20, F_GETFL), fcntl(21, F_GETFL), fl20, fl21);
+	if (ready(25) != (1 << 24))
+		tst_fail("the epoll reports %#x, want fd 24 (Z exited) alone", ready(25));
 	if (syscall(SYS_kcmp, self, self, KCMP_FILE, 20, 23))
 		tst_fail("fd 23 is not fd 20's open file description");
 	if (syscall(SYS_pidfd_send_signal, 22, 0, NULL, 0) != -1 || errno != ESRCH)
@@ -145,6 +168,8 @@ int main(int argc, char **argv)
 		if (!si.si_pid)
 			tst_sleep_ms(2);
 	}
+	if (!(ready(25) & (1 << 20)))
+		tst_fail("the epoll does not report fd 20 once C is gone");
 	if (si.si_pid != c || si.si_code != CLD_KILLED)
 		tst_fail("fd 20 reaped %d (code %d), want C %d killed", si.si_pid, si.si_code, c);
 	tst_pass();

@@ -109,9 +109,18 @@ int track_arm(int uffd, const VmaEntry *v)
 			 strerror(errno));
 		return 0;
 	}
-	if (ioctl(uffd, UFFDIO_WRITEPROTECT, &wp))
+	if (ioctl(uffd, UFFDIO_WRITEPROTECT, &wp)) {
+		/* the tree runs while its areas are armed: this one was unmapped or split
+		 * meanwhile (a thread's stack, say).  What is left of it is registered but
+		 * unprotected, which the next round's scan reports as written: stored again. */
+		if (errno == ENOENT || errno == EINVAL) {
+			pr_debug("track: 0x%lx-0x%lx changed while it was armed: %s", (unsigned long)v->start,
+				 (unsigned long)v->end, strerror(errno));
+			return 0;
+		}
 		return pr_perror("can't write-protect 0x%lx-0x%lx for dirty tracking", (unsigned long)v->start,
 				 (unsigned long)v->end);
+	}
 	return 0;
 }
 

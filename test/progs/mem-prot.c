@@ -144,7 +144,9 @@ int main(int argc, char **argv)
 	check_maps("before READY");
 	check_data("before READY");
 	const size_t resv_len = 1UL << 40;
-	unsigned char *resv = mmap(NULL, resv_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* far below the pages above, whose guard pages around must stay unmapped (without
+	 * a hint the kernel may put it right against them) */
+	unsigned char *resv = mmap(base - (4UL << 40), resv_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (resv == MAP_FAILED)
 		tst_fail("a 1 TiB PROT_NONE reservation: %s", strerror(errno));
 

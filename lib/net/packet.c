@@ -155,8 +155,12 @@ static int packet_dump(const struct fd_dump_ctx *c, FdinfoEntry *fe)
 	e->ino = c->st.st_ino;
 	if ((sk = files_getfd(c->pid, c->fd)) < 0)
 		return sk;
-	if ((ret = diag_get(c->st.st_ino, &d)))
+	if ((ret = diag_get(c->st.st_ino, &d))) {
+		cr_error_reset();
+		ret = (pr_err("%s: the kernel gives no packet_diag (CONFIG_PACKET_DIAG) to tell a packet socket's "
+			      "memberships and ring: it can't be checkpointed", who), -EOPNOTSUPP);
 		goto out;
+	}
 	if (!d.found) {
 		ret = (pr_err("%s: packet socket:[%lu] is not in sock_diag's list: is the process in another network "
 			      "namespace?", who, (unsigned long)c->st.st_ino), -ENOENT);

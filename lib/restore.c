@@ -1398,22 +1398,15 @@ static int map_host_pids(const struct restore_ctx *c, pid_t top)
 	queue[tail++] = top;
 	while (head < tail) {
 		struct seized s = { .pid = queue[head], .nr_threads = 1, .tids = &queue[head] };
-		char *status = read_proc(queue[head], "status", NULL), *ns;
+		char *status = read_proc(queue[head], "status", NULL);
 		pid_t *kids;
 		int n;
 
 		head++;
 		if (!status)
 			return pr_perror("can't read the status of restored pid %d", s.pid);
-		/* "NSpid:\t<ours>\t...\t<its own>" */
-		int inner = -1;
-		if ((ns = strstr(status, "NSpid:"))) {
-			char *end = strchr(ns, '\n'), *last;
-			if (end)
-				*end = 0;
-			last = strrchr(ns, '\t');
-			inner = last ? atoi(last + 1) : -1;
-		}
+		pid_t inner = -1;
+		proc_nspid(status, &inner);
 		free(status);
 		for (size_t i = 0; i < rs->nr; i++)
 			if ((int)rs->entries[i]->pid == inner && !(rs->entries[i]->pid != 1 && s.pid == top))

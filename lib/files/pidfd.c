@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include "files/files.h"
 #include "log.h"
+#include "proc/proc.h"
 #include "util.h"
 
 #ifndef PIDFD_THREAD
@@ -34,32 +35,9 @@ static bool pidfd_match(const struct fd_dump_ctx *c)
 	return !strcmp(c->link, "anon_inode:[pidfd]");
 }
 
-/* The last PID of an NSpid line: the one in the innermost namespace, the tree's. */
-static int innermost(const char *nspid, pid_t *out)
-{
-	const char *p = nspid;
-	char *end;
-	long v = 0;
-	bool any = false;
-
-	while (p && *p && *p != '\n') {
-		v = strtol(p, &end, 10);
-		if (end == p)
-			break;
-		any = true;
-		p = end;
-		while (*p == ' ' || *p == '\t')
-			p++;
-	}
-	if (!any || v < 1)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static int pidfd_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 {
-	const char *pid_s = fdinfo_value(c->fdinfo, "Pid:"), *nspid = fdinfo_value(c->fdinfo, "NSpid:");
+	const char *pid_s = fdinfo_value(c->fdinfo, "Pid:");
 	pid_t pid, vpid;
 
 	if (!pid_s || sscanf(pid_s, "%d", &pid) != 1)
@@ -84,7 +62,8 @@ static int pidfd_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 		return pr_err("pid %d: fd %d is a pidfd of process %d, which is not in the tree: nothing at the restore "
 			      "could stand for it, so it can't be checkpointed", c->pid, c->fd, pid), -EOPNOTSUPP;
 	}
-	if (!nspid || innermost(nspid, &vpid))
+	/* the tree's PID for it: the one in its own namespace */
+	if (!proc_nspid(c->fdinfo, &vpid) || vpid < 1)
 		return pr_err("pid %d: fd %d: can't read the pid namespaces of the process pidfd %d names", c->pid,
 			      c->fd, c->fd), -EIO;
 	e->pidfd_pid = vpid;

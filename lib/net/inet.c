@@ -237,26 +237,49 @@ static int set_bytes(ProtobufCBinaryData *b, const void *p, size_t len)
 	return 0;
 }
 
-/* A socket never bound nor connected (made for an ioctl, or to be bound later)
- * is in no table sock_diag walks: what it says of the others is known of it. */
-static bool unbound(int sk, uint32_t family, uint32_t proto, uint64_t ino, struct inet_diag_sk *d)
+static void addr_of(const struct sockaddr_storage *ss, uint8_t *addr, uint16_t *port)
 {
-	struct sockaddr_storage ss;
-	socklen_t l = sizeof(ss);
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s = (const void *)ss;
+		memcpy(addr, &s->sin_addr, 4);
+		*port = ntohs(s->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s = (const void *)ss;
+		memcpy(addr, &s->sin6_addr, 16);
+		*port = ntohs(s->sin6_port);
+	}
+}
 
-	if ((family != AF_INET && family != AF_INET6) || getsockname(sk, (struct sockaddr *)&ss, &l))
-		return false;
-	if (ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port : ((struct sockaddr_in6 *)&ss)->sin6_port))
-		return false;   /* bound: it should have been listed */
-	l = sizeof(ss);
-	if (!getpeername(sk, (struct sockaddr *)&ss, &l) || errno != ENOTCONN)
-		return false;
+int inet_sock_names(int sk, uint32_t family, uint32_t proto, uint64_t ino, struct inet_diag_sk *d, const char *who)
+{
+	struct sockaddr_storage self = { 0 }, peer = { 0 };
+	socklen_t sl = sizeof(self), pl = sizeof(peer);
+
 	memset(d, 0, sizeof(*d));
 	d->ino = ino;
 	d->family = family;
 	d->protocol = proto;
 	d->state = INET_TCP_CLOSE;
-	return true;
+	if (getsockname(sk, (struct sockaddr *)&self, &sl))
+		return pr_perror("%s: can't read the socket's address", who);
+	addr_of(&self, d->src, &d->sport);
+	if (!getpeername(sk, (struct sockaddr *)&peer, &pl)) {
+		addr_of(&peer, d->dst, &d->dport);
+		d->state = INET_TCP_ESTABLISHED;
+	} else if (errno != ENOTCONN)
+		return pr_perror("%s: can't read the socket's peer", who);
+	return 0;
+}
+
+/* A socket never bound nor connected (made for an ioctl, or to be bound later)
+ * is in no table sock_diag walks: its names tell all sock_diag would. */
+static bool unbound(int sk, uint32_t family, uint32_t proto, uint64_t ino, struct inet_diag_sk *d, const char *who)
+{
+	if ((family != AF_INET && family != AF_INET6) || inet_sock_names(sk, family, proto, ino, d, who)) {
+		cr_error_reset();   /* the caller says what is missing */
+		return false;
+	}
+	return !d->sport && d->state == INET_TCP_CLOSE;   /* else sock_diag should have listed it */
 }
 
 static int inet_dump(const struct fd_dump_ctx *c, FdinfoEntry *fe)
@@ -293,10 +316,10 @@ static int inet_dump(const struct fd_dump_ctx *c, FdinfoEntry *fe)
 		goto out;
 	}
 	if (raw_kind(type, proto)) {
-		if ((ret = raw_names(sk, dom, proto, c->st.st_ino, &fresh, who)))
+		if ((ret = inet_sock_names(sk, dom, proto, c->st.st_ino, &fresh, who)))
 			goto out;
 		d = &fresh;
-	} else if (!(d = inet_diag_find(c->st.st_ino, &err)) && !err && unbound(sk, dom, proto, c->st.st_ino, &fresh))
+	} else if (!(d = inet_diag_find(c->st.st_ino, &err)) && !err && unbound(sk, dom, proto, c->st.st_ino, &fresh, who))
 		d = &fresh;
 	if (!d) {
 		ret = err ? err : (pr_err("%s: socket:[%lu] is not in sock_diag's list: is the process in another "
@@ -403,32 +426,15 @@ static int opts_before_bind(int sk, const InetSkEntry *e, unsigned fd)
 	return ret;
 }
 
-/* A buffer size is set only when the program changed it: forcing the default
- * would switch TCP's autotuning off. */
-static int set_buf(int sk, const InetSkEntry *e, int name, int force, uint32_t want, unsigned fd)
-{
-	int probe = e->tcp ? -1 : socket(e->family, e->type, e->protocol);
-	uint32_t def = 0;
-
-	if (e->tcp)   /* a connection's were set to refill its queues */
-		return 0;
-	if (probe >= 0) {
-		sockopt_get(probe, SOL_SOCKET, name, &def);
-		close(probe);
-	}
-	if (want == def)
-		return 0;
-	return sockopt_set(sk, SOL_SOCKET, force, want / 2, name == SO_RCVBUF ? "SO_RCVBUF" : "SO_SNDBUF", fd);
-}
-
 static int opts_after(int sk, const InetSkEntry *e, unsigned fd)
 {
 	const InetSkOpts *o = e->opts;
 	int ret;
 
 	if ((ret = sockopt_set(sk, SOL_SOCKET, SO_REUSEADDR, o->reuseaddr, "SO_REUSEADDR", fd)) ||
-	    (ret = set_buf(sk, e, SO_RCVBUF, SO_RCVBUFFORCE, o->rcvbuf, fd)) ||
-	    (ret = set_buf(sk, e, SO_SNDBUF, SO_SNDBUFFORCE, o->sndbuf, fd)) ||
+	    /* a connection's were set to refill its queues */
+	    (!e->tcp && ((ret = sockopt_set_buf(sk, SO_RCVBUF, o->rcvbuf, fd)) ||
+			 (ret = sockopt_set_buf(sk, SO_SNDBUF, o->sndbuf, fd)))) ||
 	    (ret = sockopt_set(sk, SOL_SOCKET, SO_KEEPALIVE, o->keepalive, "SO_KEEPALIVE", fd)) ||
 	    (ret = sockopt_set(sk, SOL_SOCKET, SO_BROADCAST, o->broadcast, "SO_BROADCAST", fd)) ||
 	    (ret = sockopt_set(sk, SOL_SOCKET, SO_PRIORITY, o->priority, "SO_PRIORITY", fd)) ||
@@ -441,12 +447,8 @@ static int opts_after(int sk, const InetSkEntry *e, unsigned fd)
 		if (setsockopt(sk, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)))
 			return pr_perror("fd %u: can't set SO_LINGER", fd);
 	}
-	if (o->filter) {
-		char who[32];
-		snprintf(who, sizeof(who), "fd %u", fd);
-		if ((ret = sk_filter_restore(sk, o->filter, who)))
-			return ret;
-	}
+	if (o->filter && (ret = sk_filter_restore(sk, o->filter, fd)))
+		return ret;
 	if (e->protocol == IPPROTO_TCP &&
 	    ((ret = sockopt_set(sk, IPPROTO_TCP, TCP_NODELAY, o->nodelay, "TCP_NODELAY", fd)) ||
 	     (ret = sockopt_set(sk, IPPROTO_TCP, TCP_KEEPIDLE, o->keepidle, "TCP_KEEPIDLE", fd)) ||

@@ -35,10 +35,12 @@ enum {
 const char *inet_state_name(unsigned state);
 /* "1.2.3.4:80" or "[::1]:80" */
 void inet_addr_str(char *buf, size_t len, int family, const void *addr, unsigned port);
+/* A socket's addresses and state from its own names, for the sockets sock_diag's
+ * TCP and UDP tables lack (raw, ICMP, never bound): connected is TCP_ESTABLISHED. */
+int inet_sock_names(int sk, uint32_t family, uint32_t proto, uint64_t ino, struct inet_diag_sk *d, const char *who);
+
 /* ---- raw and ICMP (ping) sockets (raw.c) */
 bool raw_kind(uint32_t type, uint32_t proto);
-/* Their addresses and state from the socket's names (sock_diag's tables lack them). */
-int raw_names(int sk, uint32_t family, uint32_t proto, uint64_t ino, struct inet_diag_sk *d, const char *who);
 int raw_dump_opts(int sk, const InetSkEntry *e, InetSkOpts *o, const char *who);
 int raw_restore_opts(int sk, const InetSkEntry *e, unsigned fd);
 /* 0, or -EINVAL (the caller names the fd). */

@@ -173,16 +173,6 @@ out:
 	return ret;
 }
 
-/* Buffer sizes only when the program changed them (getsockopt shows them doubled). */
-static int set_buf(int sk, int name, int force, uint32_t want, unsigned fd)
-{
-	uint32_t def = 0;
-
-	if (sockopt_get(sk, SOL_SOCKET, name, &def) || want == def)
-		return 0;
-	return sockopt_set(sk, SOL_SOCKET, force, want / 2, name == SO_RCVBUF ? "SO_RCVBUF" : "SO_SNDBUF", fd);
-}
-
 static int netlink_restore(struct files_image *fi, const FdinfoEntry *fe, bool *inherited)
 {
 	const NetlinkSkEntry *e = fe->netlink;
@@ -216,10 +206,9 @@ static int netlink_restore(struct files_image *fi, const FdinfoEntry *fe, bool *
 		if (e->nl_flags & (1u << bool_opts[i]))
 			ret = sockopt_set(sk, SOL_NETLINK, bool_opts[i], 1, "a netlink option", fe->fd);
 	if (!ret)
-		ret = set_buf(sk, SO_RCVBUF, SO_RCVBUFFORCE, e->rcvbuf, fe->fd) ?:
-		      set_buf(sk, SO_SNDBUF, SO_SNDBUFFORCE, e->sndbuf, fe->fd);
+		ret = sockopt_set_buf(sk, SO_RCVBUF, e->rcvbuf, fe->fd) ?: sockopt_set_buf(sk, SO_SNDBUF, e->sndbuf, fe->fd);
 	if (!ret && e->filter)
-		ret = sk_filter_restore(sk, e->filter, who);
+		ret = sk_filter_restore(sk, e->filter, fe->fd);
 	if (!ret)
 		ret = files_set_fl(sk, fe->flags);
 	if (ret) {

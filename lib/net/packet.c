@@ -212,15 +212,6 @@ out:
 	return ret;
 }
 
-static int set_buf(int sk, int name, int force, uint32_t want, unsigned fd)
-{
-	uint32_t def = 0;
-
-	if (sockopt_get(sk, SOL_SOCKET, name, &def) || want == def)
-		return 0;
-	return sockopt_set(sk, SOL_SOCKET, force, want / 2, name == SO_RCVBUF ? "SO_RCVBUF" : "SO_SNDBUF", fd);
-}
-
 static int packet_restore(struct files_image *fi, const FdinfoEntry *fe, bool *inherited)
 {
 	const PacketSkEntry *e = fe->packet;
@@ -257,13 +248,9 @@ static int packet_restore(struct files_image *fi, const FdinfoEntry *fe, bool *i
 	if (!ret && e->fanout)
 		ret = sockopt_set(sk, SOL_PACKET, PACKET_FANOUT, e->fanout, "PACKET_FANOUT", fe->fd);
 	if (!ret)
-		ret = set_buf(sk, SO_RCVBUF, SO_RCVBUFFORCE, e->rcvbuf, fe->fd) ?:
-		      set_buf(sk, SO_SNDBUF, SO_SNDBUFFORCE, e->sndbuf, fe->fd);
-	if (!ret && e->filter) {
-		char who[32];
-		snprintf(who, sizeof(who), "fd %u", fe->fd);
-		ret = sk_filter_restore(sk, e->filter, who);
-	}
+		ret = sockopt_set_buf(sk, SO_RCVBUF, e->rcvbuf, fe->fd) ?: sockopt_set_buf(sk, SO_SNDBUF, e->sndbuf, fe->fd);
+	if (!ret && e->filter)
+		ret = sk_filter_restore(sk, e->filter, fe->fd);
 	if (!ret)
 		ret = files_set_fl(sk, fe->flags);
 	if (ret) {

@@ -27,40 +27,6 @@ bool raw_kind(uint32_t type, uint32_t proto)
 	       (type == SOCK_DGRAM && (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6));
 }
 
-static void addr_of(const struct sockaddr_storage *ss, uint8_t *addr, uint16_t *port)
-{
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *s = (const void *)ss;
-		memcpy(addr, &s->sin_addr, 4);
-		*port = ntohs(s->sin_port);
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s = (const void *)ss;
-		memcpy(addr, &s->sin6_addr, 16);
-		*port = ntohs(s->sin6_port);
-	}
-}
-
-int raw_names(int sk, uint32_t family, uint32_t proto, uint64_t ino, struct inet_diag_sk *d, const char *who)
-{
-	struct sockaddr_storage self = { 0 }, peer = { 0 };
-	socklen_t sl = sizeof(self), pl = sizeof(peer);
-
-	memset(d, 0, sizeof(*d));
-	d->ino = ino;
-	d->family = family;
-	d->protocol = proto;
-	d->state = INET_TCP_CLOSE;
-	if (getsockname(sk, (struct sockaddr *)&self, &sl))
-		return pr_perror("%s: can't read the socket's address", who);
-	addr_of(&self, d->src, &d->sport);
-	if (!getpeername(sk, (struct sockaddr *)&peer, &pl)) {
-		addr_of(&peer, d->dst, &d->dport);
-		d->state = INET_TCP_ESTABLISHED;
-	} else if (errno != ENOTCONN)
-		return pr_perror("%s: can't read the socket's peer", who);
-	return 0;
-}
-
 int raw_dump_opts(int sk, const InetSkEntry *e, InetSkOpts *o, const char *who)
 {
 	uint32_t v;

@@ -55,16 +55,16 @@ int sk_filter_dump(int sk, const char *who, SkFilterEntry **out)
 	return 0;
 }
 
-int sk_filter_restore(int sk, const SkFilterEntry *f, const char *who)
+int sk_filter_restore(int sk, const SkFilterEntry *f, unsigned fd)
 {
 	struct sock_fprog prog = { .len = f->code.len / sizeof(struct sock_filter),
 				   .filter = (struct sock_filter *)f->code.data };
 	int one = 1;
 
 	if (setsockopt(sk, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)))
-		return pr_perror("%s: the kernel refuses its socket filter (SO_ATTACH_FILTER)", who);
+		return pr_perror("fd %u: the kernel refuses its socket filter (SO_ATTACH_FILTER)", fd);
 	if (f->locked && setsockopt(sk, SOL_SOCKET, SO_LOCK_FILTER, &one, sizeof(one)))
-		return pr_perror("%s: can't lock its socket filter", who);
+		return pr_perror("fd %u: can't lock its socket filter", fd);
 	return 0;
 }
 

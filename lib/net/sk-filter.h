@@ -10,8 +10,8 @@
  * messages.  An eBPF program (SO_ATTACH_BPF), which the kernel can't hand back,
  * fails with -EOPNOTSUPP and a message. */
 int sk_filter_dump(int sk, const char *who, SkFilterEntry **out);
-/* Attach it again (and lock it if it was). */
-int sk_filter_restore(int sk, const SkFilterEntry *f, const char *who);
+/* Attach it again (and lock it if it was) to the socket restored as fd. */
+int sk_filter_restore(int sk, const SkFilterEntry *f, unsigned fd);
 int sk_filter_validate(const SkFilterEntry *f, const char *who);
 
 #endif

@@ -25,6 +25,7 @@
 #include "files/files.h"
 #include "log.h"
 #include "net/sk-filter.h"
+#include "net/sockopt.h"
 #include "net/unix-diag.h"
 #include "ns/ns.h"
 #include "ns/userns.h"
@@ -987,14 +988,10 @@ static int set_int(int fd, int opt, int v)
 
 static int restore_opts(int fd, const UnixSkOpts *o, uint32_t n)
 {
-	int v;
 	struct timeval tv;
 
-	/* the kernel doubles what it is given */
-	if ((get_int(fd, SO_RCVBUF, &v) || v != (int)o->rcvbuf) && set_int(fd, SO_RCVBUFFORCE, o->rcvbuf / 2))
-		return pr_perror("fd %u: can't set SO_RCVBUF", n);
-	if ((get_int(fd, SO_SNDBUF, &v) || v != (int)o->sndbuf) && set_int(fd, SO_SNDBUFFORCE, o->sndbuf / 2))
-		return pr_perror("fd %u: can't set SO_SNDBUF", n);
+	if (sockopt_set_buf(fd, SO_RCVBUF, o->rcvbuf, n) || sockopt_set_buf(fd, SO_SNDBUF, o->sndbuf, n))
+		return -EIO;
 	if ((o->passcred && set_int(fd, SO_PASSCRED, 1)) || (o->passsec && set_int(fd, SO_PASSSEC, 1)) ||
 	    (o->reuseaddr && set_int(fd, SO_REUSEADDR, 1)) || (o->keepalive && set_int(fd, SO_KEEPALIVE, 1)) ||
 	    (o->has_priority && set_int(fd, SO_PRIORITY, o->priority)) ||
@@ -1011,12 +1008,7 @@ static int restore_opts(int fd, const UnixSkOpts *o, uint32_t n)
 		if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)))
 			return pr_perror("fd %u: can't set SO_SNDTIMEO", n);
 	}
-	if (o->filter) {
-		char who[32];
-		snprintf(who, sizeof(who), "fd %u", n);
-		return sk_filter_restore(fd, o->filter, who);
-	}
-	return 0;
+	return o->filter ? sk_filter_restore(fd, o->filter, n) : 0;
 }
 
 /* Files in flight that join fds of the process (the same description, or an end

@@ -56,6 +56,9 @@ int proc_parse_stat(pid_t pid, struct proc_stat *st);
 /* Same, without recording an error (for polling a task that may be gone). */
 int proc_parse_stat_quiet(pid_t pid, struct proc_stat *st);
 int proc_parse_status_buf(const char *buf, struct proc_status *st);
+/* The NSpid line of a status or pidfd fdinfo text: how many levels (0: none), the
+ * last, the PID in the process's own namespace, in *own. */
+int proc_nspid(const char *text, pid_t *own);
 int proc_parse_status(pid_t pid, struct proc_status *st);
 /* /proc/pid/smaps (maps + VmFlags); *vmas is malloc'ed. */
 int proc_parse_smaps_buf(const char *buf, struct proc_vma **vmas, int *nr);

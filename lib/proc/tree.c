@@ -93,21 +93,12 @@ int tree_seize(pid_t root, struct tree *t)
 /* NSpid of a task or thread: its PID at every level, ours first, its own last. */
 static int nspid(pid_t pid, pid_t tid, int *levels, pid_t *own)
 {
-	char name[64], *buf, *p, *end;
+	char name[64], *buf;
 
 	snprintf(name, sizeof(name), "task/%d/status", tid);
 	if (!(buf = read_proc(pid, name, NULL)))
 		return pr_perror("can't read /proc/%d/%s", pid, name);
-	*levels = 0;
-	if ((p = strstr(buf, "\nNSpid:"))) {
-		for (p += 7;; p = end) {
-			long v = strtol(p, &end, 10);
-			if (end == p)
-				break;
-			*own = v;
-			(*levels)++;
-		}
-	}
+	*levels = proc_nspid(buf, own);
 	free(buf);
 	if (!*levels)
 		*own = tid, *levels = 1;   /* no NSpid: a kernel without pid namespaces */

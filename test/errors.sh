@@ -260,13 +260,14 @@ fi
 declare -A WORDS=([packet]="packet socket|can't be checkpointed"
 	[netlink]="netlink socket of protocol NETLINK_AUDIT (9)|the audit daemon's registration|can't be checkpointed"
 	[pidfd]="is a pidfd of process|which is not in the tree|can't be checkpointed"
+	[pidfd-thread]="is a pidfd of thread|(PIDFD_THREAD)|only a process's can be checkpointed"
 	[sk-ebpf]="eBPF program attached (SO_ATTACH_BPF)|can't give back|can't be checkpointed"
 	[netlink-queued]="NETLINK_USERSOCK socket has messages waiting to be read|can't be saved|try again"
 	[unix-rights]="unix socket's queue|a unix socket|in flight (SCM_RIGHTS)|not open in the process"
 	[unix-rights-pipe]="a pipe (pipe:[|in flight (SCM_RIGHTS)|has it open too|can't be checkpointed yet"
 	[unix-queued]="not yet accepted, from fd 6, with data queued"
 	[unix-relative]="relative path rel.sock")
-for kind in io_uring userfaultfd perf_event bpf-map pidfd packet sk-ebpf netlink netlink-queued unix-rights unix-rights-pipe unix-queued unix-relative; do
+for kind in io_uring userfaultfd perf_event bpf-map pidfd pidfd-thread packet sk-ebpf netlink netlink-queued unix-rights unix-rights-pipe unix-queued unix-relative; do
 	name=unsupported-$kind
 	w=${WORDS[$kind]:-}
 	[ -n "$w" ] || w="$kind|can't be checkpointed"
@@ -288,6 +289,28 @@ for kind in io_uring userfaultfd perf_event bpf-map pidfd packet sk-ebpf netlink
 	fi
 	stop "$name"
 done
+
+# ---- dump: a memfd shared with a child, sealed with F_SEAL_FUTURE_WRITE (made again
+# and sealed before its users map it, it would refuse their writable maps) is
+# refused; the target runs on
+name=memfd-future-write
+if ! start mfw unsupported-fd --kind memfd-future-write; then
+	fail $name "unsupported-fd did not start: $(cat "$T/mfw.out")"
+else
+	mkdir "$T/d-mfw"
+	crt dump -t "$PID" -D "$T/d-mfw"
+	if expect_error $name "pid $PID" "memfd future-write" "shared with other processes of the tree" \
+		"F_SEAL_FUTURE_WRITE"; then
+		if ! running_untraced "$PID"; then
+			fail $name "the target is not running freely after the failed dump: $(state_of "$PID")"
+		elif ! send_check mfw; then
+			fail $name "the target did not pass its check: $(tr '\n' ' ' <"$T/mfw.out")"
+		else
+			pass $name
+		fi
+	fi
+	stop mfw
+fi
 
 # ---- dump: a kernel AIO context (a mapping, not an fd) is refused; the target runs on
 name=unsupported-aio

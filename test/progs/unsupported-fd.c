@@ -12,6 +12,10 @@
  *   sk-ebpf      a UDP socket with an eBPF program attached (SO_ATTACH_BPF),
  *                which the kernel can't give back as it can a classic filter
  *   pidfd        a pidfd of the process's parent (outside the tree)
+ *   pidfd-thread a pidfd (PIDFD_THREAD) of a thread of the process that is not
+ *                its leader
+ *   memfd-future-write  a memfd sealed with F_SEAL_FUTURE_WRITE that a child
+ *                holds too (the only other process this program forks)
  *   aio          a kernel AIO context (io_setup: its ring is a mapping, not
  *                an fd); fd 5 is an eventfd, which is supported
  *   netlink      a netlink socket of a protocol with state in the kernel
@@ -42,7 +46,9 @@
 #include <string.h>
 #include <linux/netlink.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -57,6 +63,17 @@
 static long bpf(int cmd, union bpf_attr *a)
 {
 	return syscall(SYS_bpf, cmd, a, sizeof(*a));
+}
+
+static pid_t thread_tid;
+
+static void *thread_main(void *arg)
+{
+	(void)arg;
+	__atomic_store_n(&thread_tid, gettid(), __ATOMIC_SEQ_CST);
+	for (;;)
+		pause();
+	return NULL;
 }
 
 static int make(const char *kind)
@@ -93,6 +110,30 @@ static int make(const char *kind)
 		if (syscall(SYS_io_setup, 16, &ctx))
 			return -1;
 		return eventfd(0, 0);
+	}
+	if (!strcmp(kind, "pidfd-thread")) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, thread_main, NULL))
+			return -1;
+		while (!__atomic_load_n(&thread_tid, __ATOMIC_SEQ_CST))
+			usleep(1000);
+		return syscall(SYS_pidfd_open, thread_tid, O_EXCL /* PIDFD_THREAD */);
+	}
+	if (!strcmp(kind, "memfd-future-write")) {
+		int m = memfd_create("future-write", MFD_ALLOW_SEALING);
+		if (m < 0 || write(m, "sealed", 6) != 6 || fcntl(m, F_ADD_SEALS, F_SEAL_FUTURE_WRITE))
+			return -1;
+		pid_t child = fork();
+		if (child < 0)
+			return -1;
+		if (!child) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() == 1)
+				_exit(0);
+			for (;;)
+				pause();
+		}
+		return m;
 	}
 	if (!strcmp(kind, "pidfd"))
 		return syscall(SYS_pidfd_open, getppid(), 0);

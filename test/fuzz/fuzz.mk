@@ -13,7 +13,7 @@ FZ          := $(B)/fuzz
 # one target per record image kind, then the pages layer, crtool show, the text
 # parsers and crtool's swrk RPC requests
 FUZZ_IMAGE_KINDS := inventory pstree core mm fs fdinfo ghost timers ipc seccomp cgroup \
-                    netns timens ns utsns mountpoints tmpfs
+                    netns timens ns utsns mountpoints tmpfs userns
 FUZZ_ALL := $(FUZZ_IMAGE_KINDS) pagemap show fdinfo-text proc rpc
 FUZZ_BINS := $(patsubst %,$(FZ)/fuzz-%,$(FUZZ_ALL))
 

@@ -11,8 +11,9 @@ F=$PWD/build/fuzz
 TIME=${FUZZ_TIME:-60}
 TARGETS=("$@")
 [ ${#TARGETS[@]} = 0 ] && TARGETS=(inventory pstree core mm fs fdinfo ghost timers ipc seccomp cgroup netns timens
-	ns utsns mountpoints tmpfs pagemap show fdinfo-text proc rpc)
-if [ ! -e "$F/images/counter/inventory.img" ] || [ ! -e "$F/images/ns-mnt/mountpoints.img" ]; then
+	ns utsns mountpoints tmpfs userns pagemap show fdinfo-text proc rpc)
+if [ ! -e "$F/images/counter/inventory.img" ] || [ ! -e "$F/images/ns-mnt/mountpoints.img" ] ||
+	[ ! -e "$F/images/ns-user/userns.img" ]; then
 	./test/fuzz/seeds.sh || exit 1
 fi
 
@@ -21,6 +22,7 @@ base_of() {
 	case $1 in
 	netns) echo "$F/images/ns-net" ;;
 	timens) echo "$F/images/ns-time" ;;
+	userns) echo "$F/images/ns-user" ;;
 	ns | utsns | mountpoints | tmpfs) echo "$F/images/ns-mnt" ;;
 	*) echo "$F/images/counter" ;;
 	esac

@@ -13,13 +13,13 @@ F=$B/fuzz
 PROGS=(counter tree file-regular file-unlinked pipe-inner fifo memfd eventfd signalfd timerfd inotify
        epoll file-locks posix-timers mem-file-shared signals itimer files-shared ipc-sysv ipc-mqueue
        sk-unix-pair sk-unix-bound sk-unix-tree sk-unix-rights sk-inet sk-tcp-established sk-netlink sk-packet pidfd seccomp
-       ns-mnt ns-net ns-time)
+       ghost-shared ns-mnt ns-net ns-time ns-user)
 # the dumps that need more than crtool's defaults (a dump of connections left
 # behind would keep their network lock, which waits for a restore: this one
 # leaves its process running, which drops it; ns-net's lock dies with its namespace)
 declare -A DUMP_ARGS=([sk-tcp-established]="--tcp-established --leave-running" [ns-net]=--tcp-established)
 # the image kinds with a target of their own (seeded from every dump holding one)
-KINDS=(inventory pstree core mm fs fdinfo ghost timers ipc seccomp cgroup pagemap netns timens ns utsns mountpoints tmpfs)
+KINDS=(inventory pstree core mm fs fdinfo ghost timers ipc seccomp cgroup pagemap netns timens ns utsns mountpoints tmpfs userns)
 rm -rf "$F/images" "$F/seeds"
 for k in "${KINDS[@]}" show fdinfo-text proc rpc; do
 	mkdir -p "$F/seeds/$k"

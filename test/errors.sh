@@ -273,7 +273,13 @@ for kind in io_uring userfaultfd perf_event bpf-map pidfd pidfd-thread packet sk
 	[ -n "$w" ] || w="$kind|can't be checkpointed"
 	IFS='|' read -r -a words <<<"$w"
 	if ! start "$name" unsupported-fd --kind "$kind"; then
-		fail "$name" "unsupported-fd did not start: $(cat "$T/$name.out")"
+		# pidfd_open refuses flags it doesn't know with EINVAL: PIDFD_THREAD
+		# came in Linux 6.9 (the arm64 VM runs 6.1)
+		if [ "$kind" = pidfd-thread ] && grep -q "Invalid argument" "$T/$name.out"; then
+			echo "SKIP $name: this kernel has no PIDFD_THREAD (Linux 6.9+)"
+		else
+			fail "$name" "unsupported-fd did not start: $(cat "$T/$name.out")"
+		fi
 		continue
 	fi
 	mkdir "$T/d-$name"

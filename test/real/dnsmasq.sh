@@ -5,11 +5,13 @@
 # dnsmasq serves a name from an extra hosts file; it holds UDP and TCP listening
 # sockets, a netlink route socket and a pipe, and forks a child for each TCP
 # client.  A client (python3) asks every 5 ms, alternating over one UDP socket
-# and one TCP connection it never reopens (served by that child), and checks
-# each answer.  The tree is dumped with --tcp-established and restored, twice,
-# then dumped with --leave-running.  The client must see no error; at the end
-# (SIGHUP ends dnsmasq's TCP children, as it does unchecked) a name added to the hosts file is served after SIGHUP (the restored
-# dnsmasq reads its files again).  Prints "N passed, N failed".
+# and one TCP connection (served by that child), reopened only when dnsmasq
+# closes it after its 100 questions per connection, and checks each answer.
+# The tree is dumped with --tcp-established and restored, twice, then dumped
+# with --leave-running.  The client must see no error; at the end a name added
+# to the hosts file is served after SIGHUP (the restored dnsmasq reads its files
+# again; SIGHUP ends dnsmasq's TCP children, as it does unchecked).
+# Prints "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 CRTOOL=${CRTOOL:-$PWD/build/crtool}
@@ -74,21 +76,34 @@ if sys.argv[2] == "ask":   # one UDP question: NAME
     s.sendto(query(sys.argv[3], 9), ("127.0.0.1", port))
     print(ip_of(s.recv(512), 9))
     sys.exit(0)
-for _ in range(100):
-    try:
-        t = socket.create_connection(("127.0.0.1", port), timeout=30)
-        break
-    except OSError:
-        time.sleep(0.05)
+def connect():
+    for _ in range(100):
+        try:
+            return socket.create_connection(("127.0.0.1", port), timeout=30)
+        except OSError:
+            time.sleep(0.05)
+    raise Exception("can't connect over TCP")
+# dnsmasq closes a TCP connection after 100 questions (TCP_MAX_QUERIES in its
+# config.h): then, and only then, the client connects again
+TCP_MAX_QUERIES = 100
+t = connect()
+on_t = 0
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 n = 0
 try:
     while True:
         qid = n % 60000 + 1
         if n % 2:
+            if on_t == TCP_MAX_QUERIES:
+                if t.recv(1) != b"":
+                    raise Exception("dnsmasq answered more than %d questions on one connection" % on_t)
+                t.close()
+                t = connect()
+                on_t = 0
             q = query("libcr-host.lan", qid)
             t.sendall(struct.pack(">H", len(q)) + q)
             r = recv_all(t, struct.unpack(">H", recv_all(t, 2))[0])
+            on_t += 1
         else:
             # a lost datagram is asked again (UDP), but must be answered within 5 s
             for attempt in range(25):

@@ -380,6 +380,7 @@ static void free_images(struct restore_set *rs)
 	}
 	shmem_release(&rs->shm);
 	files_share_plan_free(rs->files_share);
+	ghost_plan_free();
 	ipc_free(&rs->ipc);
 	seccomp_free(&rs->seccomp);
 	cgroup_free(&rs->cg);

@@ -248,6 +248,8 @@ int ghost_restore_all(struct files_image *fi, struct img_dir *dir);
 /* Restore, before the tree forks: check that each ghost shared by processes has
  * one image with its bytes (fis[t] NULL for a zombie). */
 int ghost_plan_shared(struct files_image *const *fis, size_t nr);
+/* The plan's entries point into the images: dropped with them. */
+void ghost_plan_free(void);
 /* Every ghost the process's fds and memory areas name is in the images (its own,
  * or a shared one); after ghost_plan_shared. */
 int ghost_check_refs(const struct files_image *fi, const MmEntry *mm);

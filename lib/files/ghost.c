@@ -492,10 +492,18 @@ static struct shared_ghost {
 } *shared;
 static uint32_t nr_shared;
 
+void ghost_plan_free(void)
+{
+	free(shared);
+	shared = NULL;
+	nr_shared = 0;
+}
+
 int ghost_plan_shared(struct files_image *const *fis, size_t nr)
 {
 	uint32_t max = 0;
 
+	ghost_plan_free();   /* a library caller's previous restore */
 	for (size_t t = 0; t < nr; t++)
 		for (size_t i = 0; fis[t] && i < fis[t]->nr_ghosts; i++)
 			if (fis[t]->ghosts[i]->has_shared_id && fis[t]->ghosts[i]->shared_id > max)

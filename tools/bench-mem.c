@@ -14,12 +14,20 @@
  *                               between two lines is how long it was stopped
  *   bench-mem tcp N             N established TCP connections on 127.0.0.1, both
  *                               ends held (100 bytes unread at each), then READY
+ *   bench-mem fresh SIZE_MiB    what moving SIZE_MiB into memory the machine has to
+ *                               hand out anew costs, in seconds: "WRITE COPY", WRITE
+ *                               the write() of a filled buffer into a new file
+ *                               fresh.bin in the working directory (a dump's least
+ *                               work there), COPY that file mapped and copied into a
+ *                               new anonymous area (a restore's least work); unlike
+ *                               memcpy's pre-faulted buffers, every page is new
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -40,7 +48,8 @@ static void usage(void)
 			"       bench-mem hold SIZE_MiB\n"
 			"       bench-mem threads N\n"
 			"       bench-mem tree N\n"
-			"       bench-mem tcp N\n");
+			"       bench-mem tcp N\n"
+			"       bench-mem fresh SIZE_MiB\n");
 	exit(2);
 }
 
@@ -106,6 +115,38 @@ static int do_memcpy(size_t size)
 	}
 	qsort(gbps, RUNS, sizeof(gbps[0]), cmp_double);
 	printf("%.2f\n", gbps[RUNS / 2]);
+	return 0;
+}
+
+static int do_fresh(size_t size)
+{
+	char *buf = map_populated(size), *src, *dst;
+	double t0, t1, t2, t3;
+	size_t done = 0;
+	int fd;
+
+	fill(buf, size, 0x51ed270b27f1c3a5ull);
+	t0 = now();
+	if ((fd = open("fresh.bin", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+		return perror("bench-mem fresh: fresh.bin"), 1;
+	while (done < size) {
+		ssize_t n = write(fd, buf + done, size - done);
+		if (n <= 0)
+			return perror("bench-mem fresh: write"), unlink("fresh.bin"), 1;
+		done += n;
+	}
+	t1 = now();
+	munmap(buf, size);
+	t2 = now();
+	src = mmap(NULL, size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+	dst = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (src == MAP_FAILED || dst == MAP_FAILED)
+		return perror("bench-mem fresh: mmap"), unlink("fresh.bin"), 1;
+	memcpy(dst, src, size);
+	asm volatile("" : : "r"(dst) : "memory");
+	t3 = now();
+	unlink("fresh.bin");
+	printf("%.6f %.6f\n", t1 - t0, t3 - t2);
 	return 0;
 }
 
@@ -260,5 +301,7 @@ int main(int argc, char **argv)
 		return do_churn(mib << 20);
 	if (!strcmp(argv[1], "tcp"))
 		return do_tcp(mib);
+	if (!strcmp(argv[1], "fresh"))
+		return do_fresh(mib << 20);
 	usage();
 }

@@ -98,7 +98,10 @@ start_holder() {
 frozen_of() { printf '%s\n' "$1" | sed -n 's/.*stats: frozen_ms=\([0-9.]*\).*/\1/p' | tail -n 1; }
 
 # One full cycle for $1 MiB; sets DUMP_S, FROZEN_MS (--leave-running), KILL_FROZEN_MS
-# (the timed dump, which kills), RESTORE_S.
+# (the timed dump, which kills), RESTORE_S, and FRESH_W_S / FRESH_C_S: what writing
+# the same size into a new file in BENCH_DIR and copying it into new anonymous
+# memory cost right then (bench-mem fresh: the least a dump and a restore do; on a
+# VM whose host takes freed memory back, new memory costs far more than memcpy's).
 cycle() {
 	local mib=$1 img="$work/img" out t0 t1 rpid
 
@@ -133,6 +136,8 @@ cycle() {
 	alive "$rpid" || die "the restored process $rpid is not running"
 	stop "$rpid"
 	rm -rf "$img" "$work"/hold.*.out
+	read -r FRESH_W_S FRESH_C_S < <(cd "$work" && "$BENCH_MEM_ABS" fresh "$mib") ||
+		die "bench-mem fresh $mib failed"
 }
 
 [ "$(id -u)" = 0 ] || die "run as root"
@@ -146,6 +151,7 @@ for s in $SIZES; do
 done
 [ "$max" -gt 0 ] || die "BENCH_SIZES_MIB is empty"
 work=$(mktemp -d "$BASE/libcr-bench.XXXXXX")
+BENCH_MEM_ABS=$(realpath "$BENCH_MEM")
 
 echo "libcr bench: $(uname -r), $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 echo "images in $BASE; medians of $RUNS runs after a warm-up; GB = 1e9 bytes"
@@ -158,12 +164,13 @@ for mib in $SIZES; do
 	echo
 	echo "$mib MiB process:"
 	cycle "$mib"                      # warm-up, not counted
-	dumps=() frozens=() kfrozens=() restores=()
+	dumps=() frozens=() kfrozens=() restores=() fws=() fcs=()
 	for i in $(seq "$RUNS"); do
 		cycle "$mib"
-		printf '  run %d/%d: dump %.3f s (frozen %.1f ms), restore %.3f s; --leave-running frozen %.1f ms\n' \
-			"$i" "$RUNS" "$DUMP_S" "$KILL_FROZEN_MS" "$RESTORE_S" "$FROZEN_MS"
+		printf '  run %d/%d: dump %.3f s (frozen %.1f ms), restore %.3f s; --leave-running frozen %.1f ms; new memory: write %.3f s, copy %.3f s\n' \
+			"$i" "$RUNS" "$DUMP_S" "$KILL_FROZEN_MS" "$RESTORE_S" "$FROZEN_MS" "$FRESH_W_S" "$FRESH_C_S"
 		dumps+=("$DUMP_S") frozens+=("$FROZEN_MS") kfrozens+=("$KILL_FROZEN_MS") restores+=("$RESTORE_S")
+		fws+=("$FRESH_W_S") fcs+=("$FRESH_C_S")
 	done
 	d=$(printf '%s\n' "${dumps[@]}" | median)
 	f=$(printf '%s\n' "${frozens[@]}" | median)
@@ -171,9 +178,13 @@ for mib in $SIZES; do
 	r=$(printf '%s\n' "${restores[@]}" | median)
 	dg=$(gbps "$mib" "$d")
 	rg=$(gbps "$mib" "$r")
-	printf '  dump      %8.3f s  %8s GB/s  %5s of memcpy\n' "$d" "$dg" "$(pct "$dg" "$MEMCPY")"
+	fw=$(printf '%s\n' "${fws[@]}" | median)
+	fc=$(printf '%s\n' "${fcs[@]}" | median)
+	printf '  dump      %8.3f s  %8s GB/s  %5s of memcpy  (write() into a new file: %.3f s, %s GB/s; dump/that x%.2f)\n' \
+		"$d" "$dg" "$(pct "$dg" "$MEMCPY")" "$fw" "$(gbps "$mib" "$fw")" "$(awk -v a="$d" -v b="$fw" 'BEGIN { print a / b }')"
 	printf '  frozen    %8.1f ms   (dump --leave-running; %.1f ms in the dump that kills)\n' "$f" "$kf"
-	printf '  restore   %8.3f s  %8s GB/s  %5s of memcpy\n' "$r" "$rg" "$(pct "$rg" "$MEMCPY")"
+	printf '  restore   %8.3f s  %8s GB/s  %5s of memcpy  (copy into new memory: %.3f s, %s GB/s; restore/that x%.2f)\n' \
+		"$r" "$rg" "$(pct "$rg" "$MEMCPY")" "$fc" "$(gbps "$mib" "$fc")" "$(awk -v a="$r" -v b="$fc" 'BEGIN { print a / b }')"
 done
 
 # One cycle for KIND (threads|tree) of N tasks; sets DUMP_S, RESTORE_S.

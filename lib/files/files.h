@@ -25,6 +25,18 @@ struct share_info {
 	bool pty_pair;          /* a pty whose master a process of the tree holds */
 };
 struct unix_rst;
+/* Dump: the unix sockets in flight on the process's queues (at any depth), and
+ * the peers they need that are in flight too (checked once the process is dumped). */
+struct flying_dump {
+	uint32_t *ino, *need;      /* sockets in flight; peers needed among them */
+	size_t nr, nr_need;
+	uint32_t *icons, *wait;    /* clients queued on listeners in flight; clients of the
+				      process queued on no listener it holds */
+	size_t nr_icons, nr_wait;
+};
+/* SCM_RIGHTS nests no deeper than this (the kernel's MAX_RECURSION_LEVEL) */
+#define IN_FLIGHT_DEPTH 4
+int flying_add(uint32_t **v, size_t *nr, uint32_t ino);
 
 /* What a kind's dump sees of one fd. */
 struct fd_dump_ctx {
@@ -45,6 +57,11 @@ struct fd_dump_ctx {
 	const struct fd_dump_ctx *all;  /* every fd of the process, in increasing order */
 	int nr_all;
 	struct ghost_dump *ghosts;
+	/* a file in flight (SCM_RIGHTS): the socket whose queue carries it, how deep
+	 * (1: on a queue of the process's own socket), and the process's sockets in flight */
+	const struct fd_dump_ctx *owner;
+	int depth;
+	struct flying_dump *flying;
 };
 
 /* The restore side: the process's fd images and what restoring them needs. */
@@ -70,6 +87,8 @@ struct files_image {
 	struct pipe_rst *pipes;
 	size_t nr_pipes;
 	struct unix_rst *unix_sks;  /* unix sockets made so far (lib/net/unix.c) */
+	const FdinfoEntry **flying; /* the unix sockets in flight on the queues, at any depth */
+	size_t nr_flying;
 	size_t nr_unix_sks;
 	bool unix_done;         /* the socket files unlinked at the dump are unlinked again */
 	int top;                /* one above the highest fd number in the image */

@@ -24,7 +24,10 @@
  *                from fd 6 (queued netlink messages can't be saved)
  * and unix sockets in states that can't be dumped:
  *   unix-rights  a unix datagram socket with a unix socket in flight
- *                (SCM_RIGHTS) sent from fd 6, the other end
+ *                (SCM_RIGHTS) sent from fd 6, the other end, whose peer a
+ *                process outside the tree holds (a grandchild, orphaned)
+ *   unix-rights-tree  the same with the peer held by a child process (in the
+ *                tree, but not the process whose queue carries it)
  *   unix-rights-pipe  the same with a pipe's read end in flight, whose write
  *                end a child process holds (the only one this program forks)
  *   unix-queued  a listening socket with a connection from fd 6 not yet
@@ -55,6 +58,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define FD 5
@@ -174,21 +178,45 @@ static int make(const char *kind)
 		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
 		struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
 		bool pipe_kind = !strcmp(kind, "unix-rights-pipe");
-		if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) || (pipe_kind ? pipe(p) : socketpair(AF_UNIX, SOCK_STREAM, 0, p)) ||
-		    dup2(sv[1], 6) != 6)
+		if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) || (pipe_kind ? pipe(p) : socketpair(AF_UNIX, SOCK_STREAM, 0, p)))
 			return -1;
-		if (pipe_kind) {
+		/* the peer socket, out of fd 6's way: another process holds it */
+		if (!pipe_kind && (p[1] = fcntl(p[1], F_DUPFD, 20)) < 0)
+			return -1;
+		if (dup2(sv[1], 6) != 6)
+			return -1;
+		if (pipe_kind || !strcmp(kind, "unix-rights-tree")) {
 			pid_t child = fork();
 			if (child < 0)
 				return -1;
 			if (!child) {
-				/* holds the write end until its parent is gone */
+				/* holds the write end (the peer) until its parent is gone */
 				prctl(PR_SET_PDEATHSIG, SIGKILL);
 				if (getppid() == 1)
 					_exit(0);
 				for (;;)
 					pause();
 			}
+		} else {
+			/* a grandchild, orphaned, holds the peer: until the socket in flight is gone */
+			pid_t child = fork(), gc;
+			int st;
+			if (child < 0)
+				return -1;
+			if (!child) {
+				if ((gc = fork()) < 0)
+					_exit(1);
+				if (gc)
+					_exit(0);
+				for (int fd = 0; fd < 1024; fd++)
+					if (fd != p[1])
+						close(fd);
+				while (read(p[1], &c, 1) > 0)
+					;
+				_exit(0);
+			}
+			if (waitpid(child, &st, 0) != child || !WIFEXITED(st) || WEXITSTATUS(st))
+				return -1;
 		}
 		cm->cmsg_level = SOL_SOCKET;
 		cm->cmsg_type = SCM_RIGHTS;

@@ -7,6 +7,10 @@
 #              socket: that it has a ring)
 #   tcp-not-asked              established connections without --tcp-established:
 #                              the dump names them
+#   tcp-in-flight-not-asked    the same, one of them in flight (SCM_RIGHTS) on a unix
+#                              socket's queue (sk-rights-inet --tcp): named with its fd
+#   tcp-in-flight-unsent       --tcp-established, a connection in flight with bytes it
+#                              has not sent yet: refused (out of reach once restored)
 #   failed-dump-unlocks        --tcp-established, then a UDP-Lite socket fails the dump
 #                              after the lock was taken: lock gone, connection works
 #   missing-address            a connection over 10.99.0.1, an address gone
@@ -52,7 +56,7 @@ start() {
 	shift
 	mkfifo "$T/$tag.fifo"
 	: >"$T/$tag.out"
-	setsid "$BIN/sk-errors" "$@" <>"$T/$tag.fifo" >"$T/$tag.out" 2>&1 &
+	setsid "$BIN/${START_PROG:-sk-errors}" "$@" <>"$T/$tag.fifo" >"$T/$tag.out" 2>&1 &
 	PID=$!
 	disown "$PID"
 	PIDS+=("$PID")
@@ -145,6 +149,24 @@ if start tcp-not-asked --conn; then
 		survived tcp-not-asked tcp-not-asked
 else
 	fail tcp-not-asked "sk-errors did not start"
+fi
+
+if START_PROG=sk-rights-inet start tcp-flying --tcp; then
+	mkdir "$T/d-tcp-flying"
+	crt dump -t "$PID" -D "$T/d-tcp-flying"
+	expect_error tcp-in-flight-not-asked "2 established TCP connections" "pid $PID fd 11 (in flight on its queue) 127.0.0.1:" \
+		"--tcp-established" && survived tcp-in-flight-not-asked tcp-flying
+else
+	fail tcp-in-flight-not-asked "sk-rights-inet did not start"
+fi
+
+if START_PROG=sk-rights-inet start tcp-unsent --tcp --unsent; then
+	mkdir "$T/d-tcp-unsent"
+	crt dump -t "$PID" -D "$T/d-tcp-unsent" --tcp-established
+	expect_error tcp-in-flight-unsent "pid $PID: fd 11: a TCP connection in flight (SCM_RIGHTS)" "not sent yet" \
+		"can't be checkpointed yet" && no_lock tcp-in-flight-unsent && survived tcp-in-flight-unsent tcp-unsent
+else
+	fail tcp-in-flight-unsent "sk-rights-inet did not start"
 fi
 
 if start failed-dump-unlocks --conn --odd; then

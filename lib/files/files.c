@@ -229,7 +229,15 @@ static bool in_flight_kind_ok(FdKind k)
 {
 	return k == FD_KIND__FD_REG || k == FD_KIND__FD_CHR || k == FD_KIND__FD_MEMFD || k == FD_KIND__FD_EVENTFD ||
 	       k == FD_KIND__FD_SIGNALFD || k == FD_KIND__FD_TIMERFD || k == FD_KIND__FD_INOTIFY ||
-	       k == FD_KIND__FD_MQUEUE || k == FD_KIND__FD_PIPE || k == FD_KIND__FD_UNIX_SK;
+	       k == FD_KIND__FD_MQUEUE || k == FD_KIND__FD_PIPE || k == FD_KIND__FD_UNIX_SK ||
+	       k == FD_KIND__FD_INET;
+}
+
+/* A connection in flight is out of reach once restored (on a queue): what it had
+ * not sent yet can't be sent then, as it is for an fd's (tcp_restore_resume). */
+static bool in_flight_tcp_waits(const FdinfoEntry *e)
+{
+	return e->kind == FD_KIND__FD_INET && e->inet && e->inet->tcp && (e->inet->tcp->unsent || e->inet->tcp->fin_sent);
 }
 
 int flying_add(uint32_t **v, size_t *nr, uint32_t ino)
@@ -333,6 +341,10 @@ int files_dump_in_flight(const struct fd_dump_ctx *owner, int local_fd, uint32_t
 		}
 	}
 	ret = ops->dump(&lc, e);
+	if (!ret && in_flight_tcp_waits(e))
+		ret = (pr_err("pid %d: fd %d: a TCP connection in flight (SCM_RIGHTS) in the unix socket's queue has "
+			      "bytes or its FIN not sent yet: that can't be checkpointed yet (try again once they are "
+			      "out)", owner->pid, owner->fd), -EAGAIN);
 out:
 	free(lc.link);
 	free(lc.fdinfo);
@@ -519,6 +531,8 @@ static int validate_in_flight(const struct files_image *fi, const FdinfoEntry *e
 			return -EINVAL;
 		else if (file->kind == FD_KIND__FD_PIPE && (file->pipe->external || !file->pipe->has_size))
 			return pr_err("%s: fd %u: a pipe in flight without its size and bytes", img, e->fd), -EINVAL;
+		else if (in_flight_tcp_waits(file))
+			return pr_err("%s: fd %u: a TCP connection in flight with bytes not sent yet", img, e->fd), -EINVAL;
 		if (file->n_in_flight && validate_in_flight(fi, file, img, depth + 1))
 			return -EINVAL;
 	}

@@ -16,11 +16,13 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "files/files.h"
 #include "log.h"
 #include "proc/privs.h"
 #include "net/inet.h"
+#include "net/unix-diag.h"
 #include "proc/tree.h"
 #include "util.h"
 
@@ -179,13 +181,70 @@ static void seen_reset(void)
 	nr_seen = cap_seen = 0;
 }
 
-/* Before any task is dumped: find the tree's TCP connections, refuse them
- * unless asked to save them, and lock them. */
+/* What tcp_dump_prepare has found: connections locked, named for the message. */
+struct prep {
+	int found;
+	char msg[512];
+	size_t ml;
+	pid_t pid;        /* the task, and its fd whose queue is being read (or the connection's) */
+	const char *fd;
+	int depth;        /* how deep in flight (SCM_RIGHTS) on that fd's queue (0: the fd itself) */
+};
+
+static int lock_one(struct prep *p, const struct inet_diag_sk *s)
+{
+	int again = seen_before(s->ino), ret = 0;
+
+	if (again)
+		return again < 0 ? again : 0;
+	if (!p->found++)
+		ret = netlock_begin("d");
+	if (!ret)
+		ret = netlock_add(s->family, s->src, s->sport, s->dst, s->dport);
+	if (p->ml < sizeof(p->msg) - 100) {
+		char a[80], b[80];
+		inet_addr_str(a, sizeof(a), s->family, s->src, s->sport);
+		inet_addr_str(b, sizeof(b), s->family, s->dst, s->dport);
+		p->ml += snprintf(p->msg + p->ml, sizeof(p->msg) - p->ml, "%spid %d fd %s%s %s -> %s (%s)", p->ml ? ", " : "",
+				  p->pid, p->fd, p->depth ? " (in flight on its queue)" : "", a, b,
+				  inet_state_name(s->state));
+	} else if (!strstr(p->msg, ", ..."))
+		p->ml += snprintf(p->msg + p->ml, sizeof(p->msg) - p->ml, ", ...");
+	return ret;
+}
+
+/* A file in flight on a unix socket's queue: a connection is locked like one
+ * an fd holds (the dump reads it from the queue), a unix socket is looked into. */
+static int lock_flying(int fd, void *arg)
+{
+	struct prep *p = arg;
+	const struct inet_diag_sk *s;
+	int dom = 0, err = 0, ret;
+	socklen_t l = sizeof(dom);
+	struct stat st;
+
+	if (fstat(fd, &st) || !S_ISSOCK(st.st_mode) || getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &l))
+		return 0;
+	if (dom == AF_UNIX && p->depth < IN_FLIGHT_DEPTH) {
+		p->depth++;
+		ret = unix_peek_rights(fd, lock_flying, p);
+		p->depth--;
+		return ret;
+	}
+	if ((dom != AF_INET && dom != AF_INET6) || !(s = inet_diag_find(st.st_ino, &err)))
+		return err;
+	if (s->protocol != IPPROTO_TCP || !inet_tcp_connected(s->state))
+		return 0;
+	return lock_one(p, s);
+}
+
+/* Before any task is dumped: find the tree's TCP connections (at fds, or in
+ * flight on the queues of its unix sockets), refuse them unless asked to save
+ * them, and lock them. */
 int tcp_dump_prepare(const struct tree *t, bool tcp_established)
 {
-	char msg[512] = "";
-	size_t ml = 0;
-	int found = 0, ret = 0, err;
+	struct prep p = { 0 };
+	int ret = 0, err;
 
 	for (int i = 0; i < t->nr && !ret; i++) {
 		pid_t pid = t->tasks[i].s.pid;
@@ -201,6 +260,7 @@ int tcp_dump_prepare(const struct tree *t, bool tcp_established)
 		while ((de = readdir(d)) && !ret) {
 			unsigned long ino;
 			const struct inet_diag_sk *s;
+			struct unix_diag ud;
 			char lp[sizeof(path) + 260];
 			ssize_t n;
 
@@ -210,39 +270,41 @@ int tcp_dump_prepare(const struct tree *t, bool tcp_established)
 			link[n] = 0;
 			if (sscanf(link, "socket:[%lu]", &ino) != 1)
 				continue;
-			if (!(s = inet_diag_find(ino, &err))) {
+			p.pid = pid;
+			p.fd = de->d_name;
+			if (!(s = inet_diag_find(ino, &err)) && !err && !unix_diag_get(ino, &ud)) {
+				/* a unix socket: connections may be in flight on its queue */
+				int sk = files_getfd(pid, atoi(de->d_name));
+
+				unix_diag_free(&ud);
+				if (sk < 0) {
+					ret = sk;
+				} else {
+					p.depth = 1;
+					ret = unix_peek_rights(sk, lock_flying, &p);
+					p.depth = 0;
+					close(sk);
+				}
+				continue;
+			}
+			cr_error_reset();   /* (not a unix socket either) */
+			if (!s) {
 				ret = err;
 				continue;
 			}
 			if (s->protocol != IPPROTO_TCP || !inet_tcp_connected(s->state))
 				continue;
-			int again = seen_before(ino);
-			if (again) {
-				ret = again < 0 ? again : 0;
-				continue;
-			}
-			if (!found++)
-				ret = netlock_begin("d");
-			if (!ret)
-				ret = netlock_add(s->family, s->src, s->sport, s->dst, s->dport);
-			if (ml < sizeof(msg) - 100) {
-				char a[80], b[80];
-				inet_addr_str(a, sizeof(a), s->family, s->src, s->sport);
-				inet_addr_str(b, sizeof(b), s->family, s->dst, s->dport);
-				ml += snprintf(msg + ml, sizeof(msg) - ml, "%spid %d fd %s %s -> %s (%s)", ml ? ", " : "",
-					       pid, de->d_name, a, b, inet_state_name(s->state));
-			} else if (!strstr(msg, ", ..."))
-				ml += snprintf(msg + ml, sizeof(msg) - ml, ", ...");
+			ret = lock_one(&p, s);
 		}
 		closedir(d);
 	}
 	seen_reset();
-	if (!ret && found && !tcp_established)
+	if (!ret && p.found && !tcp_established)
 		ret = (pr_err("the tree has %d established TCP connection%s: %s; dump with --tcp-established to "
-			      "save them", found, found > 1 ? "s" : "", msg), -EOPNOTSUPP);
-	if (!ret && found)
+			      "save them", p.found, p.found > 1 ? "s" : "", p.msg), -EOPNOTSUPP);
+	if (!ret && p.found)
 		ret = privs_need(CAP_NET_ADMIN, -1, "dumping established TCP connections (TCP_REPAIR and the network lock)");
-	if (!ret && found)
+	if (!ret && p.found)
 		ret = netlock_lock();
 	if (ret)
 		netlock_unlock();
@@ -351,15 +413,18 @@ int tcp_validate(const InetSkEntry *e, unsigned fd)
 static char **stale;     /* locks the dumps left, removed once ours holds */
 static size_t nr_stale;
 
-int tcp_restore_collect(const struct files_image *fi, bool tcp_close, const char *tag)
+/* The connections of the entries (and of the files in flight on their queues, at any depth). */
+static int collect_entries(FdinfoEntry *const *fds, size_t nr, bool tcp_close, const char *tag)
 {
 	int ret = 0;
 
-	for (size_t i = 0; i < fi->nr && !ret; i++) {
-		const InetSkEntry *e = fi->fds[i]->inet;
+	for (size_t i = 0; i < nr && !ret; i++) {
+		const InetSkEntry *e = fds[i]->inet;
 		bool seen = false;
 
-		if (!e || !e->tcp)
+		for (size_t k = 0; k < fds[i]->n_in_flight && !ret; k++)
+			ret = collect_entries(&fds[i]->in_flight[k]->file, 1, tcp_close, tag);
+		if (ret || !e || !e->tcp)
 			continue;
 		int again = seen_before(e->ino);
 		if (again) {
@@ -381,6 +446,11 @@ int tcp_restore_collect(const struct files_image *fi, bool tcp_close, const char
 			return ret;
 	}
 	return ret;
+}
+
+int tcp_restore_collect(const struct files_image *fi, bool tcp_close, const char *tag)
+{
+	return collect_entries(fi->fds, fi->nr, tcp_close, tag);
 }
 
 /* The stale locks' names, and the connections seen, forgotten */

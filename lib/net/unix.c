@@ -301,6 +301,57 @@ out:
 	return ret;
 }
 
+int unix_peek_rights(int sk, int (*cb)(int fd, void *arg), void *arg)
+{
+	int old_off = -1, zero = 0, ret = 0;
+	struct unix_diag d;
+	struct stat st;
+	char *buf;
+	union {
+		char b[CMSG_SPACE(sizeof(int) * 253) + CMSG_SPACE(sizeof(struct ucred)) + 256];
+		struct cmsghdr align;
+	} ctl;
+
+	if (fstat(sk, &st) || (ret = unix_diag_get(st.st_ino, &d)))
+		return ret ? ret : -errno;
+	unix_diag_free(&d);
+	if (d.state == TCP_LISTEN || (d.type != SOCK_DGRAM && !d.rqueue))
+		return 0;
+	if (!(buf = malloc(UNIX_MSG_MAX)))
+		return -ENOMEM;
+	if (get_int(sk, SO_PEEK_OFF, &old_off) || setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero))) {
+		free(buf);
+		return pr_perror("can't set the peek offset of unix socket:[%u]", d.ino);
+	}
+	for (int resets = 0; !ret;) {
+		struct iovec iov = { buf, UNIX_MSG_MAX };
+		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
+		ssize_t n = recvmsg(sk, &m, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+		if (n < 0 && errno == ECONNRESET && !resets++)
+			continue;
+		if (n < 0) {
+			if (errno != EAGAIN)
+				ret = pr_perror("can't read the queue of unix socket:[%u]", d.ino);
+			break;
+		}
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm))
+			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+				int *fds = (int *)CMSG_DATA(cm), nr = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+				for (int i = 0; i < nr; i++) {
+					if (!ret)
+						ret = cb(fds[i], arg);
+					close(fds[i]);
+				}
+			}
+		if (!n && (d.type == SOCK_STREAM || (d.shutdown & RCV_SHUTDOWN)))
+			break;
+	}
+	setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &old_off, sizeof(old_off));
+	free(buf);
+	return ret;
+}
+
 static int set_bytes(ProtobufCBinaryData *b, const void *p, size_t len)
 {
 	if (!(b->data = malloc(len ? len : 1)))
@@ -1094,11 +1145,13 @@ static int restore_opts(int fd, const UnixSkOpts *o, uint32_t n)
 }
 
 /* Files in flight that join fds of the process (the same description, or an end
- * of one of its pipes): sent once every fd is in place. */
+ * of one of its pipes), or a TCP connection (its port is bound again over the
+ * listener's, which must be bound first): sent once every fd is in place. */
 static bool in_flight_fds_of_process(const FdinfoEntry *e)
 {
 	for (size_t i = 0; i < e->n_in_flight; i++)
-		if (e->in_flight[i]->file->has_dup_of || e->in_flight[i]->file->kind == FD_KIND__FD_PIPE)
+		if (e->in_flight[i]->file->has_dup_of || e->in_flight[i]->file->kind == FD_KIND__FD_PIPE ||
+		    (e->in_flight[i]->file->inet && e->in_flight[i]->file->inet->tcp))
 			return true;
 	return false;
 }

@@ -7,8 +7,11 @@
 #              socket: that it has a ring)
 #   tcp-not-asked              established connections without --tcp-established:
 #                              the dump names them
-#   tcp-in-flight-not-asked    the same, one of them in flight (SCM_RIGHTS) on a unix
-#                              socket's queue (sk-rights-inet --tcp): named with its fd
+#   tcp-in-flight-not-asked    a connection to a server outside the tree, in flight
+#                              (SCM_RIGHTS) on a unix socket's queue, without
+#                              --tcp-established: named with the fd of that queue
+#   tcp-in-flight-outside      (not an error) the same dumped with --tcp-established
+#                              and restored: it talks with the server again
 #   tcp-in-flight-unsent       --tcp-established, a connection in flight with bytes it
 #                              has not sent yet: refused (out of reach once restored)
 #   failed-dump-unlocks        --tcp-established, then a UDP-Lite socket fails the dump
@@ -151,13 +154,54 @@ else
 	fail tcp-not-asked "sk-errors did not start"
 fi
 
-if START_PROG=sk-rights-inet start tcp-flying --tcp; then
+# a server outside the tree: "pong" for "ping", on each connection
+python3 -c '
+import socket, sys, threading
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
+open(sys.argv[1] + ".tmp", "w").write(str(s.getsockname()[1]))
+import os; os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+def serve(c):
+    while True:
+        d = c.recv(64)
+        if not d:
+            return
+        if d == b"ping":
+            c.sendall(b"pong")
+while True:
+    threading.Thread(target=serve, args=(s.accept()[0],), daemon=True).start()
+' "$T/server.port" >/dev/null 2>&1 &
+PIDS+=($!)
+for ((i = 0; i < 200; i++)); do [ -s "$T/server.port" ] && break; sleep 0.025; done
+SPORT=$(cat "$T/server.port" 2>/dev/null)
+
+if [ -n "$SPORT" ] && START_PROG=sk-rights-inet start tcp-flying --outside "$SPORT"; then
 	mkdir "$T/d-tcp-flying"
 	crt dump -t "$PID" -D "$T/d-tcp-flying"
-	expect_error tcp-in-flight-not-asked "2 established TCP connections" "pid $PID fd 11 (in flight on its queue) 127.0.0.1:" \
-		"--tcp-established" && survived tcp-in-flight-not-asked tcp-flying
+	expect_error tcp-in-flight-not-asked "pid $PID: fd 11: an established TCP connection (127.0.0.1:" \
+		"-> 127.0.0.1:$SPORT) is in flight (SCM_RIGHTS)" "--tcp-established" && no_lock tcp-in-flight-not-asked &&
+		survived tcp-in-flight-not-asked tcp-flying
 else
-	fail tcp-in-flight-not-asked "sk-rights-inet did not start"
+	fail tcp-in-flight-not-asked "the server or sk-rights-inet did not start"
+fi
+
+if [ -n "$SPORT" ] && START_PROG=sk-rights-inet start tcp-outside --outside "$SPORT"; then
+	mkdir "$T/d-tcp-outside"
+	crt dump -t "$PID" -D "$T/d-tcp-outside" --tcp-established
+	if [ "$RC" != 0 ]; then
+		fail tcp-in-flight-outside "the dump failed: $(cat "$T/err")"
+	else
+		crt restore -D "$T/d-tcp-outside" -d
+		if [ "$RC" != 0 ]; then
+			fail tcp-in-flight-outside "the restore failed: $(cat "$T/err")"
+		elif ! check tcp-outside; then
+			fail tcp-in-flight-outside "the restored process failed its check: $(tr '\n' ' ' <"$T/tcp-outside.out")"
+		elif no_lock tcp-in-flight-outside; then
+			pass tcp-in-flight-outside
+		fi
+		kill -9 "$PID" 2>/dev/null
+	fi
+else
+	fail tcp-in-flight-outside "the server or sk-rights-inet did not start"
 fi
 
 if START_PROG=sk-rights-inet start tcp-unsent --tcp --unsent; then

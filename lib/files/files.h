@@ -223,9 +223,6 @@ pid_t files_share_holder(const struct share_scan *s, uint64_t dev, uint64_t ino)
 /* Restore: the entry that makes the i'th shared description (NULL past the last), whichever
  * process's image it is from: kinds whose objects link to each other (unix sockets) look there. */
 const FdinfoEntry *files_share_rep(const struct files_image *fi, size_t i);
-/* Each file in flight (SCM_RIGHTS) on the queue of unix socket sk (our fd): cb gets our
- * copy (closed after); the queue is read with MSG_PEEK and left as it was (net/unix.c). */
-int unix_peek_rights(int sk, int (*cb)(int fd, void *arg), void *arg);
 /* The object a unix socket pair is for sharing: its lower inode; 0: not a pair (net/unix.c). */
 uint64_t unix_pair_key(uint64_t ino);
 /* Restore: which process makes each shared group (fis[t] NULL for a zombie;

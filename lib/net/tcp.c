@@ -16,13 +16,11 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include "files/files.h"
 #include "log.h"
 #include "proc/privs.h"
 #include "net/inet.h"
-#include "net/unix-diag.h"
 #include "proc/tree.h"
 #include "util.h"
 
@@ -31,6 +29,12 @@
 static int *held;
 static volatile int nr_held;
 static int cap_held;
+
+/* Connections locked because no process holds them: in flight (SCM_RIGHTS) on a
+ * unix socket's queue, maybe the tree's (read only when the tree's are dumped). */
+static uint64_t *flying;
+static size_t nr_flying;
+static bool established;   /* --tcp-established */
 
 static int repair(int sk, int on)
 {
@@ -53,6 +57,9 @@ static int hold(int sk)
 
 void tcp_dump_finish(bool keep_repair)
 {
+	free(flying);
+	flying = NULL;
+	nr_flying = 0;
 	for (int i = 0; i < nr_held; i++) {
 		if (!keep_repair)
 			repair(held[i], 0);
@@ -186,12 +193,10 @@ struct prep {
 	int found;
 	char msg[512];
 	size_t ml;
-	pid_t pid;        /* the task, and its fd whose queue is being read (or the connection's) */
-	const char *fd;
-	int depth;        /* how deep in flight (SCM_RIGHTS) on that fd's queue (0: the fd itself) */
 };
 
-static int lock_one(struct prep *p, const struct inet_diag_sk *s)
+
+static int lock_one(struct prep *p, const struct inet_diag_sk *s, pid_t pid, const char *fd)
 {
 	int again = seen_before(s->ino), ret = 0;
 
@@ -201,51 +206,137 @@ static int lock_one(struct prep *p, const struct inet_diag_sk *s)
 		ret = netlock_begin("d");
 	if (!ret)
 		ret = netlock_add(s->family, s->src, s->sport, s->dst, s->dport);
+	if (!pid)
+		return ret;
 	if (p->ml < sizeof(p->msg) - 100) {
 		char a[80], b[80];
 		inet_addr_str(a, sizeof(a), s->family, s->src, s->sport);
 		inet_addr_str(b, sizeof(b), s->family, s->dst, s->dport);
-		p->ml += snprintf(p->msg + p->ml, sizeof(p->msg) - p->ml, "%spid %d fd %s%s %s -> %s (%s)", p->ml ? ", " : "",
-				  p->pid, p->fd, p->depth ? " (in flight on its queue)" : "", a, b,
-				  inet_state_name(s->state));
+		p->ml += snprintf(p->msg + p->ml, sizeof(p->msg) - p->ml, "%spid %d fd %s %s -> %s (%s)", p->ml ? ", " : "",
+				  pid, fd, a, b, inet_state_name(s->state));
 	} else if (!strstr(p->msg, ", ..."))
 		p->ml += snprintf(p->msg + p->ml, sizeof(p->msg) - p->ml, ", ...");
 	return ret;
 }
 
-/* A file in flight on a unix socket's queue: a connection is locked like one
- * an fd holds (the dump reads it from the queue), a unix socket is looked into. */
-static int lock_flying(int fd, void *arg)
+static int cmp_u64(const void *a, const void *b)
 {
-	struct prep *p = arg;
-	const struct inet_diag_sk *s;
-	int dom = 0, err = 0, ret;
-	socklen_t l = sizeof(dom);
-	struct stat st;
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
-	if (fstat(fd, &st) || !S_ISSOCK(st.st_mode) || getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &l))
-		return 0;
-	if (dom == AF_UNIX && p->depth < IN_FLIGHT_DEPTH) {
-		p->depth++;
-		ret = unix_peek_rights(fd, lock_flying, p);
-		p->depth--;
-		return ret;
-	}
-	if ((dom != AF_INET && dom != AF_INET6) || !(s = inet_diag_find(st.st_ino, &err)))
-		return err;
-	if (s->protocol != IPPROTO_TCP || !inet_tcp_connected(s->state))
-		return 0;
-	return lock_one(p, s);
+	return x < y ? -1 : x > y;
 }
 
-/* Before any task is dumped: find the tree's TCP connections (at fds, or in
- * flight on the queues of its unix sockets), refuse them unless asked to save
- * them, and lock them. */
+/* The inodes of every socket some process has open (as we see /proc), sorted. */
+static int held_sockets(uint64_t **out, size_t *n)
+{
+	uint64_t *v = NULL;
+	size_t cap = 0;
+	struct dirent *pe, *fe;
+	DIR *procs = opendir("/proc");
+
+	*n = 0;
+	if (!procs)
+		return pr_perror("can't list /proc");
+	while ((pe = readdir(procs))) {
+		char path[300], link[64];
+		int pid = atoi(pe->d_name);
+		DIR *fds;
+
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+		if (!(fds = opendir(path)))
+			continue;
+		while ((fe = readdir(fds))) {
+			unsigned long ino;
+			ssize_t l;
+
+			snprintf(path, sizeof(path), "/proc/%d/fd/%s", pid, fe->d_name);
+			if ((l = readlink(path, link, sizeof(link) - 1)) <= 0 || (link[l] = 0, sscanf(link, "socket:[%lu]", &ino) != 1))
+				continue;
+			if (*n == cap) {
+				uint64_t *m = realloc(v, (cap = cap ? cap * 2 : 256) * sizeof(*v));
+				if (!m) {
+					closedir(fds);
+					closedir(procs);
+					free(v);
+					return -ENOMEM;
+				}
+				v = m;
+			}
+			v[(*n)++] = ino;
+		}
+		closedir(fds);
+	}
+	closedir(procs);
+	qsort(v, *n, sizeof(*v), cmp_u64);
+	*out = v;
+	return 0;
+}
+
+/* With --tcp-established: the connections of the namespace that no process holds
+ * are in flight on some unix socket's queue (the tree's, maybe): locked with the
+ * tree's, so that one found on a queue of the tree is saved like an fd's.  (Reading
+ * the queues now would hide their empty datagrams from the dump's own read: the
+ * kernel skips an empty datagram once peeked with SO_PEEK_OFF.) */
+static int lock_unheld(struct prep *p)
+{
+	const struct inet_diag_sk *all;
+	uint64_t *held = NULL;
+	size_t n, nh = 0;
+	bool scanned = false;
+	int err, ret = 0;
+
+	if (!(all = inet_diag_all(&n, &err)))
+		return err;
+	for (size_t i = 0; i < n && !ret; i++) {
+		const struct inet_diag_sk *s = &all[i];
+
+		if (!s->ino || s->protocol != IPPROTO_TCP || !inet_tcp_connected(s->state))
+			continue;
+		if (!scanned && (ret = held_sockets(&held, &nh)))
+			break;
+		scanned = true;
+		if (bsearch(&s->ino, held, nh, sizeof(*held), cmp_u64))
+			continue;
+		uint64_t *f = realloc(flying, (nr_flying + 1) * sizeof(*f));
+		if (!f) {
+			ret = -ENOMEM;
+			break;
+		}
+		flying = f;
+		flying[nr_flying++] = s->ino;
+		ret = lock_one(p, s, 0, NULL);
+	}
+	free(held);
+	return ret;
+}
+
+int tcp_flying_check(const struct inet_diag_sk *d, pid_t pid, int fd)
+{
+	char a[80], b[80];
+
+	for (size_t i = 0; i < nr_flying; i++)
+		if (flying[i] == d->ino)
+			return 0;
+	inet_addr_str(a, sizeof(a), d->family, d->src, d->sport);
+	inet_addr_str(b, sizeof(b), d->family, d->dst, d->dport);
+	if (!established)
+		return pr_err("pid %d: fd %d: an established TCP connection (%s -> %s) is in flight (SCM_RIGHTS) in the "
+			      "unix socket's queue: dump with --tcp-established to save it", pid, fd, a, b), -EOPNOTSUPP;
+	return pr_err("pid %d: fd %d: the TCP connection %s -> %s in flight (SCM_RIGHTS) in the unix socket's queue "
+		      "is open in another process too: that can't be checkpointed", pid, fd, a, b), -EOPNOTSUPP;
+}
+
+/* Before any task is dumped: find the tree's TCP connections, refuse them
+ * unless asked to save them, and lock them (and, asked to save them, those in
+ * flight: lock_unheld). */
 int tcp_dump_prepare(const struct tree *t, bool tcp_established)
 {
 	struct prep p = { 0 };
 	int ret = 0, err;
 
+	established = tcp_established;
 	for (int i = 0; i < t->nr && !ret; i++) {
 		pid_t pid = t->tasks[i].s.pid;
 		char path[64], link[64];
@@ -260,7 +351,6 @@ int tcp_dump_prepare(const struct tree *t, bool tcp_established)
 		while ((de = readdir(d)) && !ret) {
 			unsigned long ino;
 			const struct inet_diag_sk *s;
-			struct unix_diag ud;
 			char lp[sizeof(path) + 260];
 			ssize_t n;
 
@@ -270,34 +360,18 @@ int tcp_dump_prepare(const struct tree *t, bool tcp_established)
 			link[n] = 0;
 			if (sscanf(link, "socket:[%lu]", &ino) != 1)
 				continue;
-			p.pid = pid;
-			p.fd = de->d_name;
-			if (!(s = inet_diag_find(ino, &err)) && !err && !unix_diag_get(ino, &ud)) {
-				/* a unix socket: connections may be in flight on its queue */
-				int sk = files_getfd(pid, atoi(de->d_name));
-
-				unix_diag_free(&ud);
-				if (sk < 0) {
-					ret = sk;
-				} else {
-					p.depth = 1;
-					ret = unix_peek_rights(sk, lock_flying, &p);
-					p.depth = 0;
-					close(sk);
-				}
-				continue;
-			}
-			cr_error_reset();   /* (not a unix socket either) */
-			if (!s) {
+			if (!(s = inet_diag_find(ino, &err))) {
 				ret = err;
 				continue;
 			}
 			if (s->protocol != IPPROTO_TCP || !inet_tcp_connected(s->state))
 				continue;
-			ret = lock_one(&p, s);
+			ret = lock_one(&p, s, pid, de->d_name);
 		}
 		closedir(d);
 	}
+	if (!ret && tcp_established)
+		ret = lock_unheld(&p);
 	seen_reset();
 	if (!ret && p.found && !tcp_established)
 		ret = (pr_err("the tree has %d established TCP connection%s: %s; dump with --tcp-established to "

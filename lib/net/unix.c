@@ -301,57 +301,6 @@ out:
 	return ret;
 }
 
-int unix_peek_rights(int sk, int (*cb)(int fd, void *arg), void *arg)
-{
-	int old_off = -1, zero = 0, ret = 0;
-	struct unix_diag d;
-	struct stat st;
-	char *buf;
-	union {
-		char b[CMSG_SPACE(sizeof(int) * 253) + CMSG_SPACE(sizeof(struct ucred)) + 256];
-		struct cmsghdr align;
-	} ctl;
-
-	if (fstat(sk, &st) || (ret = unix_diag_get(st.st_ino, &d)))
-		return ret ? ret : -errno;
-	unix_diag_free(&d);
-	if (d.state == TCP_LISTEN || (d.type != SOCK_DGRAM && !d.rqueue))
-		return 0;
-	if (!(buf = malloc(UNIX_MSG_MAX)))
-		return -ENOMEM;
-	if (get_int(sk, SO_PEEK_OFF, &old_off) || setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero))) {
-		free(buf);
-		return pr_perror("can't set the peek offset of unix socket:[%u]", d.ino);
-	}
-	for (int resets = 0; !ret;) {
-		struct iovec iov = { buf, UNIX_MSG_MAX };
-		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
-		ssize_t n = recvmsg(sk, &m, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-
-		if (n < 0 && errno == ECONNRESET && !resets++)
-			continue;
-		if (n < 0) {
-			if (errno != EAGAIN)
-				ret = pr_perror("can't read the queue of unix socket:[%u]", d.ino);
-			break;
-		}
-		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm))
-			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-				int *fds = (int *)CMSG_DATA(cm), nr = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-				for (int i = 0; i < nr; i++) {
-					if (!ret)
-						ret = cb(fds[i], arg);
-					close(fds[i]);
-				}
-			}
-		if (!n && (d.type == SOCK_STREAM || (d.shutdown & RCV_SHUTDOWN)))
-			break;
-	}
-	setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &old_off, sizeof(old_off));
-	free(buf);
-	return ret;
-}
-
 static int set_bytes(ProtobufCBinaryData *b, const void *p, size_t len)
 {
 	if (!(b->data = malloc(len ? len : 1)))
@@ -411,20 +360,19 @@ static bool peer_flying(const struct fd_dump_ctx *c, uint32_t peer)
 static int flying_peer(const struct fd_dump_ctx *c, const struct unix_diag *d, UnixSkEntry *u)
 {
 	const struct fd_dump_ctx *pc = proc_ctx(c), *p = fd_of_ino(c, d->peer);
-	const struct fd_dump_ctx *o = c->owner;
 	pid_t holder;
 
 	if (p && p->share.id)
 		return pr_err("pid %d: fd %d: a unix %s socket in flight (SCM_RIGHTS) in the unix socket's queue is "
 			      "connected to fd %d, which other processes of the tree hold too: that can't be "
-			      "checkpointed yet", pc->pid, o->fd, type_str(d->type), p->fd), -EOPNOTSUPP;
+			      "checkpointed yet", pc->pid, pc->fd, type_str(d->type), p->fd), -EOPNOTSUPP;
 	if (p)
 		return 0;
 	if ((holder = files_share_holder(c->scan, c->st.st_dev, d->peer)))
 		return pr_err("pid %d: fd %d: a unix %s socket in flight (SCM_RIGHTS) in the unix socket's queue is "
 			      "connected to socket:[%u] of pid %d, another process of the tree: that can't be "
 			      "checkpointed yet (only a peer the receiving process holds, or one in flight to it)",
-			      pc->pid, o->fd, type_str(d->type), d->peer, holder), -EOPNOTSUPP;
+			      pc->pid, pc->fd, type_str(d->type), d->peer, holder), -EOPNOTSUPP;
 	if (peer_flying(c, d->peer))
 		return 0;
 	if (c->ext_unix_sk)
@@ -432,7 +380,7 @@ static int flying_peer(const struct fd_dump_ctx *c, const struct unix_diag *d, U
 	holder = holder_of(getpid(), d->peer);
 	return pr_err("pid %d: fd %d: a unix %s socket in flight (SCM_RIGHTS) in the unix socket's queue is connected "
 		      "to socket:[%u], held by pid %d outside the tree: that can't be checkpointed (dump with "
-		      "--ext-unix-sk to restore it with that peer gone)", pc->pid, o->fd, type_str(d->type), d->peer,
+		      "--ext-unix-sk to restore it with that peer gone)", pc->pid, pc->fd, type_str(d->type), d->peer,
 		      holder), -EOPNOTSUPP;
 }
 
@@ -598,6 +546,12 @@ static int unix_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 		else
 			ret = external_peer(c, &d, u, "waiting to be accepted by a listening socket, not");
 	}
+	/* a queue other processes share is refilled by whichever makes it: the peers
+	 * of what flies on it would be in another process's fd table */
+	if (!ret && c->owner && proc_ctx(c)->share.id && ((u->has_peer && !u->external) || u->n_icons))
+		ret = (pr_err("pid %d: fd %d: a unix socket in flight (SCM_RIGHTS) with a peer in the process, on the "
+			      "queue of a unix socket other processes of the tree hold too: that can't be checkpointed "
+			      "yet", proc_ctx(c)->pid, proc_ctx(c)->fd), -EOPNOTSUPP);
 	if (!ret && c->owner && c->flying)
 		ret = flying_add(&c->flying->ino, &c->flying->nr, d.ino);
 	if (ret)

@@ -5,6 +5,8 @@
  *   "accepted" (--tcp; dump with --tcp-established) the connection accepted
  *              from fd 30, a listener, for fd 31, the client: "hello" unread in
  *              it, "hi" unread in fd 31
+ *   --outside PORT  also "outside": a connection to 127.0.0.1:PORT, a server
+ *              outside the tree that answers "pong" to "ping" (test/net-errors.sh)
  *   --unsent   (with --tcp) the accepted connection also sends until its
  *              buffers are full: bytes it has not sent yet, which the dump
  *              refuses (test/net-errors.sh); after CHECK it only arrives
@@ -101,8 +103,11 @@ static void expect_port(int sk, const struct sockaddr_in *was, const char *what)
 
 int main(int argc, char **argv)
 {
-	tst_init_opts(argc, argv, NULL, "tcp,unsent");
+	tst_init_opts(argc, argv, "outside", "tcp,unsent");
 	bool tcp = tst_opt_flag("tcp"), unsent = tst_opt_flag("unsent");
+	long outside = tst_opt_long("outside", 0);
+	struct sockaddr_in ao = { .sin_family = AF_INET, .sin_port = htons(outside),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	struct sockaddr_in au, al, aa;
 	int sv[2], x, y, on = 1;
 	socklen_t l = sizeof(on);
@@ -143,6 +148,13 @@ int main(int argc, char **argv)
 		close(x);
 	}
 
+	if (outside) {
+		if ((x = socket(AF_INET, SOCK_STREAM, 0)) < 0 || connect(x, (struct sockaddr *)&ao, sizeof(ao)))
+			tst_fail("can't connect to the server outside on port %ld: %s", outside, strerror(errno));
+		send_fd(10, "outside", x);
+		close(x);
+	}
+
 	tst_ready();
 	tst_wait_check();
 	if (tst_corrupting())
@@ -180,6 +192,17 @@ int main(int argc, char **argv)
 		say(x, "ping");
 		hear(31, "ping");
 		say(31, "pong");
+		hear(x, "pong");
+		close(x);
+	}
+	if (outside) {
+		struct sockaddr_in a;
+		socklen_t al = sizeof(a);
+
+		x = recv_fd(11, "outside");
+		if (getpeername(x, (struct sockaddr *)&a, &al) || a.sin_port != ao.sin_port)
+			tst_fail("the connection in flight is not connected to the server outside any more");
+		say(x, "ping");
 		hear(x, "pong");
 		close(x);
 	}

@@ -14,6 +14,12 @@
  *   "named"    a datagram socket with an abstract name and a message queued
  *   "accepted" the accepted side of a connection to the listener at fd 24 from
  *              fd 25, "hello" queued in it and "hi" in fd 25
+ *   "gone"     a stream socket whose peer was closed after writing "bye"
+ *   "twice-1/2" one datagram socket K on two messages (unnamed, no peer)
+ *   "own"      X of a stream pair whose other end is fd 26; X's queue holds
+ *              "kept" with fd 20 in flight on it (an fd of the process)
+ * and over the stream channel 12 -> 13: "str" with S2 of a pair whose other
+ * end is fd 27, then "eam" without files.
  * After CHECK: each message brings its sockets, which are the sockets they were:
  * of their type, with their names and queues, connected to the very fds of the
  * process (both ways), the listener accepting the queued and a new connection.
@@ -21,7 +27,9 @@
 #include "tst.h"
 
 #include <errno.h>
+#include <linux/kcmp.h>
 #include <stdio.h>
+#include <sys/syscall.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -232,6 +240,37 @@ int main(int argc, char **argv)
 	send_fds(10, "accepted", &x, 1);
 	close(x);
 
+	/* "gone": its peer wrote and closed */
+	pair_at(SOCK_STREAM, sv);
+	say(sv[1], "bye");
+	close(sv[1]);
+	send_fds(10, "gone", sv, 1);
+	close(sv[0]);
+
+	/* "twice-1", "twice-2": one socket on two messages */
+	if ((x = socket(AF_UNIX, SOCK_DGRAM, 0)) < 0)
+		tst_fail("socket: %s", strerror(errno));
+	send_fds(10, "twice-1", &x, 1);
+	send_fds(10, "twice-2", &x, 1);
+	close(x);
+
+	/* "own": X carries fd 20 */
+	pair_at(SOCK_STREAM, sv);
+	keep_at(sv[1], 26);
+	send_fds(26, "kept", (int[]){ 20 }, 1);
+	send_fds(10, "own", sv, 1);
+	close(sv[0]);
+
+	/* the stream channel: the socket goes with "str", "eam" follows */
+	pair_at(SOCK_STREAM, sv);
+	keep_at(sv[0], 12);
+	keep_at(sv[1], 13);
+	pair_at(SOCK_STREAM, sv);
+	keep_at(sv[1], 27);
+	send_fds(12, "str", sv, 1);
+	close(sv[0]);
+	say(12, "eam");
+
 	tst_ready();
 	tst_wait_check();
 	if (tst_corrupting())
@@ -300,6 +339,34 @@ int main(int argc, char **argv)
 	talk(x, 25, "accepted");
 	close(x);
 
+	recv_fds(11, "gone", &x, 1);
+	hear(x, "bye");
+	if (recv(x, r, 1, MSG_DONTWAIT) != 0)
+		tst_fail("the socket in flight whose peer was gone does not read the end after 'bye'");
+	close(x);
+
+	recv_fds(11, "twice-1", &x, 1);
+	recv_fds(11, "twice-2", &y, 1);
+	if (syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, x, y))
+		tst_fail("the socket sent twice came back as two open files");
+	expect_type(x, SOCK_DGRAM, "the socket sent twice");
+	close(x);
+	close(y);
+
+	recv_fds(11, "own", &x, 1);
+	recv_fds(x, "kept", &y, 1);
+	if (syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, y, 20))
+		tst_fail("the fd in flight on a socket in flight is not fd 20's open file description");
+	close(y);
+	talk(x, 26, "own");
+	close(x);
 	expect_empty(11);
+
+	/* a stream gives the files with the bytes up to them: "str" alone */
+	recv_fds(13, "str", &x, 1);
+	hear(13, "eam");
+	talk(x, 27, "stream");
+	close(x);
+	expect_empty(13);
 	tst_pass();
 }

@@ -240,39 +240,41 @@ static bool in_flight_tcp_waits(const FdinfoEntry *e)
 	return e->kind == FD_KIND__FD_INET && e->inet && e->inet->tcp && (e->inet->tcp->unsent || e->inet->tcp->fin_sent);
 }
 
-int flying_add(uint32_t **v, size_t *nr, uint32_t ino)
+int flying_add(struct flying_ref **v, size_t *nr, uint32_t ino, int fd)
 {
-	uint32_t *n = realloc(*v, (*nr + 1) * sizeof(*n));
+	struct flying_ref *n = realloc(*v, (*nr + 1) * sizeof(*n));
 
 	if (!n)
 		return -ENOMEM;
 	*v = n;
-	n[(*nr)++] = ino;
+	n[(*nr)++] = (struct flying_ref){ ino, fd };
 	return 0;
+}
+
+static bool flying_has(const struct flying_ref *v, size_t nr, uint32_t ino)
+{
+	for (size_t i = 0; i < nr; i++)
+		if (v[i].ino == ino)
+			return true;
+	return false;
 }
 
 /* Every peer a unix socket in flight needs that no fd of the process holds is
  * in flight on one of its queues too (made with it on restore). */
 static int flying_check(pid_t pid, const struct flying_dump *fl)
 {
-	for (size_t i = 0; i < fl->nr_need; i++) {
-		bool found = false;
-		for (size_t k = 0; k < fl->nr && !found; k++)
-			found = fl->ino[k] == fl->need[i];
-		if (!found)
-			return pr_err("pid %d: a unix socket in flight (SCM_RIGHTS) is connected to socket:[%u], which no "
-				      "process holds and which is not in flight to the process: that can't be "
-				      "checkpointed yet", pid, fl->need[i]), -EOPNOTSUPP;
-	}
-	for (size_t i = 0; i < fl->nr_wait; i++) {
-		bool found = false;
-		for (size_t k = 0; k < fl->nr_icons && !found; k++)
-			found = fl->icons[k] == fl->wait[i];
-		if (!found)
-			return pr_err("pid %d: unix socket:[%u] waits to be accepted by a listening socket that is "
+	for (size_t i = 0; i < fl->nr_need; i++)
+		if (!flying_has(fl->ino, fl->nr, fl->need[i].ino))
+			return pr_err("pid %d: fd %d: a unix socket (or one in flight on its queue) is connected to "
+				      "socket:[%u], which no process holds and which is not in flight (SCM_RIGHTS) to "
+				      "the process: that can't be checkpointed yet", pid, fl->need[i].fd,
+				      fl->need[i].ino), -EOPNOTSUPP;
+	for (size_t i = 0; i < fl->nr_wait; i++)
+		if (!flying_has(fl->icons, fl->nr_icons, fl->wait[i].ino))
+			return pr_err("pid %d: fd %d: unix socket:[%u] waits to be accepted by a listening socket that is "
 				      "neither open in the process nor in flight to it: dump with --ext-unix-sk to "
-				      "restore it with that peer gone", pid, fl->wait[i]), -EOPNOTSUPP;
-	}
+				      "restore it with that peer gone", pid, fl->wait[i].fd, fl->wait[i].ino),
+			       -EOPNOTSUPP;
 	return 0;
 }
 
@@ -283,12 +285,15 @@ int files_dump_in_flight(const struct fd_dump_ctx *owner, int local_fd, uint32_t
 				  .ghosts = owner->ghosts, .all = owner->all, .nr_all = owner->nr_all,
 				  .scan = owner->scan, .ext_unix_sk = owner->ext_unix_sk, .owner = owner,
 				  .depth = owner->depth + 1, .flying = owner->flying };
+	const struct fd_dump_ctx *proc = owner;   /* the process's fd whose queue carries it, at any depth */
 	InFlightFile **n, *f;
 	FdinfoEntry *e;
 	const struct fd_ops *ops;
 	char kind[96];
 	int ret;
 
+	while (proc->owner)
+		proc = proc->owner;
 	if (!(f = malloc(sizeof(*f))) || !(e = malloc(sizeof(*e)))) {
 		free(f);
 		return -ENOMEM;
@@ -317,26 +322,27 @@ int files_dump_in_flight(const struct fd_dump_ctx *owner, int local_fd, uint32_t
 		}
 	if (lc.depth > IN_FLIGHT_DEPTH) {
 		ret = (pr_err("pid %d: fd %d: files in flight (SCM_RIGHTS) nest more than %d deep in the unix socket's "
-			      "queue (a socket in flight in its own queue?): that can't be checkpointed", owner->pid,
-			      owner->fd, IN_FLIGHT_DEPTH), -EOPNOTSUPP);
+			      "queue (a socket in flight in its own queue?): that can't be checkpointed", proc->pid,
+			      proc->fd, IN_FLIGHT_DEPTH), -EOPNOTSUPP);
 		goto out;
 	}
 	if (!ops || !in_flight_kind_ok(ops->kind)) {
 		unsupported_kind(&lc, kind, sizeof(kind));
 		ret = (pr_err("pid %d: fd %d: a %s (%s) is in flight (SCM_RIGHTS) in the unix socket's queue, and "
-			      "not open in the process: that can't be checkpointed yet", owner->pid, owner->fd,
+			      "not open in the process: that can't be checkpointed yet", proc->pid, proc->fd,
 			      ops ? ops->name : kind, lc.link), -EOPNOTSUPP);
 		goto out;
 	}
-	if (ops->kind == FD_KIND__FD_PIPE) {
-		/* made again with its bytes, and joined to the owner's fds of it: nobody
-		 * else may hold it (another process would be left with a pipe of its own) */
-		pid_t other = files_pipe_held_elsewhere(owner->scan, owner->pid, lc.st.st_dev, lc.st.st_ino, lc.link);
+	if (ops->kind == FD_KIND__FD_PIPE || S_ISSOCK(lc.st.st_mode)) {
+		/* made again (a pipe with its bytes, joined to the owner's fds of it; a
+		 * socket): nobody else may hold it (another process would be left with
+		 * one of its own, or the two would fight over a port) */
+		pid_t other = files_pipe_held_elsewhere(owner->scan, proc->pid, lc.st.st_dev, lc.st.st_ino, lc.link);
 		if (other) {
 			ret = other < 0 ? other
-					: (pr_err("pid %d: fd %d: a pipe (%s) is in flight (SCM_RIGHTS) in the unix socket's "
+					: (pr_err("pid %d: fd %d: a %s (%s) is in flight (SCM_RIGHTS) in the unix socket's "
 						  "queue, and process %d has it open too: that can't be checkpointed yet",
-						  owner->pid, owner->fd, lc.link, other), -EOPNOTSUPP);
+						  proc->pid, proc->fd, ops->name, lc.link, other), -EOPNOTSUPP);
 			goto out;
 		}
 	}
@@ -344,7 +350,7 @@ int files_dump_in_flight(const struct fd_dump_ctx *owner, int local_fd, uint32_t
 	if (!ret && in_flight_tcp_waits(e))
 		ret = (pr_err("pid %d: fd %d: a TCP connection in flight (SCM_RIGHTS) in the unix socket's queue has "
 			      "bytes or its FIN not sent yet: that can't be checkpointed yet (try again once they are "
-			      "out)", owner->pid, owner->fd), -EAGAIN);
+			      "out)", proc->pid, proc->fd), -EAGAIN);
 out:
 	free(lc.link);
 	free(lc.fdinfo);

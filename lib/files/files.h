@@ -27,16 +27,20 @@ struct share_info {
 struct unix_rst;
 /* Dump: the unix sockets in flight on the process's queues (at any depth), and
  * the peers they need that are in flight too (checked once the process is dumped). */
+struct flying_ref {
+	uint32_t ino;
+	int fd;                    /* the process's fd it was met on (for the message) */
+};
 struct flying_dump {
-	uint32_t *ino, *need;      /* sockets in flight; peers needed among them */
+	struct flying_ref *ino, *need;    /* sockets in flight; peers needed among them */
 	size_t nr, nr_need;
-	uint32_t *icons, *wait;    /* clients queued on listeners in flight; clients of the
-				      process queued on no listener it holds */
+	struct flying_ref *icons, *wait;  /* clients queued on listeners in flight; clients of
+					     the process queued on no listener it holds */
 	size_t nr_icons, nr_wait;
 };
 /* SCM_RIGHTS nests no deeper than this (the kernel's MAX_RECURSION_LEVEL) */
 #define IN_FLIGHT_DEPTH 4
-int flying_add(uint32_t **v, size_t *nr, uint32_t ino);
+int flying_add(struct flying_ref **v, size_t *nr, uint32_t ino, int fd);
 
 /* What a kind's dump sees of one fd. */
 struct fd_dump_ctx {
@@ -206,7 +210,7 @@ int files_share_scan(const pid_t *pids, int nr_pids, struct share_scan **out);
 /* What the scan found of fd of the order'th process (all zero when not shared). */
 struct share_info files_share_lookup(const struct share_scan *s, int order, int fd);
 void files_share_free(struct share_scan *s);
-/* Dump: for a pipe in flight to owner's socket (link "pipe:[N]"), a process other
+/* Dump: for a pipe (or socket) in flight to owner's socket (link "pipe:[N]"), a process other
  * than the owner that has the pipe open, in the tree or outside it (the
  * owner's own fds count as elsewhere when other processes share them); 0 if
  * none; -errno. */

@@ -352,7 +352,7 @@ static bool peer_flying(const struct fd_dump_ctx *c, uint32_t peer)
 {
 	if (!c->flying || holder_of(getpid(), peer))
 		return false;
-	return !flying_add(&c->flying->need, &c->flying->nr_need, peer);
+	return !flying_add(&c->flying->need, &c->flying->nr_need, peer, proc_ctx(c)->fd);
 }
 
 /* The peer of a unix socket in flight: an fd of the process (the very socket
@@ -460,7 +460,7 @@ static int dump_listener(const struct fd_dump_ctx *c, const struct unix_diag *d,
 				      "data queued, which can't be read without accepting it", c->pid, c->fd, name,
 				      cl->fd), -EOPNOTSUPP;
 		u->icons[u->n_icons++] = d->icons[i];
-		if (c->owner && c->flying && flying_add(&c->flying->icons, &c->flying->nr_icons, d->icons[i]))
+		if (c->owner && c->flying && flying_add(&c->flying->icons, &c->flying->nr_icons, d->icons[i], 0))
 			return -ENOMEM;
 	}
 	return 0;
@@ -542,7 +542,7 @@ static int unix_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 			u->has_peer_gone = u->peer_gone = true;
 		else if (!c->ext_unix_sk && c->flying)
 			/* by a listener in flight to the process, or the dump fails once all is seen */
-			ret = flying_add(&c->flying->wait, &c->flying->nr_wait, d.ino);
+			ret = flying_add(&c->flying->wait, &c->flying->nr_wait, d.ino, proc_ctx(c)->fd);
 		else
 			ret = external_peer(c, &d, u, "waiting to be accepted by a listening socket, not");
 	}
@@ -553,7 +553,7 @@ static int unix_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 			      "queue of a unix socket other processes of the tree hold too: that can't be checkpointed "
 			      "yet", proc_ctx(c)->pid, proc_ctx(c)->fd), -EOPNOTSUPP);
 	if (!ret && c->owner && c->flying)
-		ret = flying_add(&c->flying->ino, &c->flying->nr, d.ino);
+		ret = flying_add(&c->flying->ino, &c->flying->nr, d.ino, proc_ctx(c)->fd);
 	if (ret)
 		goto out;
 	if ((sk = files_getfd(c->pid, c->fd)) < 0) {

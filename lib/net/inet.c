@@ -357,8 +357,7 @@ static int inet_dump(const struct fd_dump_ctx *c, FdinfoEntry *fe)
 			o = o->owner;
 		if (o == c || !(ret = tcp_flying_check(d, o->pid, o->fd)))
 			ret = tcp_dump_stream(sk, d, e, c->pid, c->fd);
-	}
-	else if (d->state != INET_TCP_CLOSE)
+	} else if (d->state != INET_TCP_CLOSE)
 		ret = (pr_err("%s: TCP socket in state %s (a connection being set up or torn down) can't be "
 			      "checkpointed: retry in a moment", who, inet_state_name(d->state)), -EAGAIN);
 out:

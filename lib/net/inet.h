@@ -103,6 +103,8 @@ void tcp_restore_resume_end(void);
 /* Start a lock (named after tag and our pid) and add connections to it. */
 int netlock_begin(const char *tag);
 int netlock_add(int family, const uint8_t *src, unsigned sport, const uint8_t *dst, unsigned dport);
+/* Take one connection out of the lock in force (one locked in case it was the tree's). */
+int netlock_release(int family, const uint8_t *src, unsigned sport, const uint8_t *dst, unsigned dport);
 /* Install it (a no-op without connections); handlers for SIGINT/SIGTERM remove it. */
 int netlock_lock(void);
 /* The same, removing the locks named in old (a dump's) once it holds. */

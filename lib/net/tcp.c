@@ -31,8 +31,12 @@ static volatile int nr_held;
 static int cap_held;
 
 /* Connections locked because no process holds them: in flight (SCM_RIGHTS) on a
- * unix socket's queue, maybe the tree's (read only when the tree's are dumped). */
-static uint64_t *flying;
+ * unix socket's queue, maybe the tree's (read only when the tree's are dumped);
+ * found: it was (the others leave the lock when it stays after the dump). */
+static struct flying_conn {
+	struct inet_diag_sk s;
+	bool found;
+} *flying;
 static size_t nr_flying;
 static bool established;   /* --tcp-established */
 
@@ -57,6 +61,11 @@ static int hold(int sk)
 
 void tcp_dump_finish(bool keep_repair)
 {
+	/* the lock stays for the tree's connections only */
+	for (size_t i = 0; keep_repair && i < nr_flying; i++)
+		if (!flying[i].found)
+			netlock_release(flying[i].s.family, flying[i].s.src, flying[i].s.sport, flying[i].s.dst,
+					flying[i].s.dport);
 	free(flying);
 	flying = NULL;
 	nr_flying = 0;
@@ -195,7 +204,6 @@ struct prep {
 	size_t ml;
 };
 
-
 static int lock_one(struct prep *p, const struct inet_diag_sk *s, pid_t pid, const char *fd)
 {
 	int again = seen_before(s->ino), ret = 0;
@@ -282,7 +290,7 @@ static int held_sockets(uint64_t **out, size_t *n)
 static int lock_unheld(struct prep *p)
 {
 	const struct inet_diag_sk *all;
-	uint64_t *held = NULL;
+	uint64_t *open_inos = NULL;
 	size_t n, nh = 0;
 	bool scanned = false;
 	int err, ret = 0;
@@ -294,21 +302,21 @@ static int lock_unheld(struct prep *p)
 
 		if (!s->ino || s->protocol != IPPROTO_TCP || !inet_tcp_connected(s->state))
 			continue;
-		if (!scanned && (ret = held_sockets(&held, &nh)))
+		if (!scanned && (ret = held_sockets(&open_inos, &nh)))
 			break;
 		scanned = true;
-		if (bsearch(&s->ino, held, nh, sizeof(*held), cmp_u64))
+		if (bsearch(&s->ino, open_inos, nh, sizeof(*open_inos), cmp_u64))
 			continue;
-		uint64_t *f = realloc(flying, (nr_flying + 1) * sizeof(*f));
+		struct flying_conn *f = realloc(flying, (nr_flying + 1) * sizeof(*f));
 		if (!f) {
 			ret = -ENOMEM;
 			break;
 		}
 		flying = f;
-		flying[nr_flying++] = s->ino;
+		flying[nr_flying++] = (struct flying_conn){ .s = *s };
 		ret = lock_one(p, s, 0, NULL);
 	}
-	free(held);
+	free(open_inos);
 	return ret;
 }
 
@@ -317,8 +325,10 @@ int tcp_flying_check(const struct inet_diag_sk *d, pid_t pid, int fd)
 	char a[80], b[80];
 
 	for (size_t i = 0; i < nr_flying; i++)
-		if (flying[i] == d->ino)
+		if (flying[i].s.ino == d->ino) {
+			flying[i].found = true;
 			return 0;
+		}
 	inet_addr_str(a, sizeof(a), d->family, d->src, d->sport);
 	inet_addr_str(b, sizeof(b), d->family, d->dst, d->dport);
 	if (!established)

@@ -263,11 +263,16 @@ declare -A WORDS=([packet]="packet socket|can't be checkpointed"
 	[pidfd-thread]="is a pidfd of thread|(PIDFD_THREAD)|only a process's can be checkpointed"
 	[sk-ebpf]="eBPF program attached (SO_ATTACH_BPF)|can't give back|can't be checkpointed"
 	[netlink-queued]="NETLINK_USERSOCK socket has messages waiting to be read|can't be saved|try again"
-	[unix-rights]="unix socket's queue|a unix socket|in flight (SCM_RIGHTS)|not open in the process"
+	[unix-rights]="a unix stream socket in flight (SCM_RIGHTS)|unix socket's queue|held by pid|outside the tree|--ext-unix-sk"
+	[unix-rights-tree]="a unix stream socket in flight (SCM_RIGHTS)|another process of the tree|can't be checkpointed yet"
+	[unix-rights-loop]="files in flight (SCM_RIGHTS) nest more than 4 deep|in its own queue"
+	[unix-rights-shared]="a unix socket in flight (SCM_RIGHTS) with a peer in the process|other processes of the tree hold too"
+	[unix-rights-held]="a unix socket (socket:[|is in flight (SCM_RIGHTS)|has it open too|can't be checkpointed yet"
+	[unix-rights-elsewhere]="is connected to socket:[|which no process holds|not in flight (SCM_RIGHTS) to the process"
 	[unix-rights-pipe]="a pipe (pipe:[|in flight (SCM_RIGHTS)|has it open too|can't be checkpointed yet"
 	[unix-queued]="not yet accepted, from fd 6, with data queued"
 	[unix-relative]="relative path rel.sock")
-for kind in io_uring userfaultfd perf_event bpf-map pidfd pidfd-thread packet sk-ebpf netlink netlink-queued unix-rights unix-rights-pipe unix-queued unix-relative; do
+for kind in io_uring userfaultfd perf_event bpf-map pidfd pidfd-thread packet sk-ebpf netlink netlink-queued unix-rights unix-rights-tree unix-rights-loop unix-rights-shared unix-rights-held unix-rights-elsewhere unix-rights-pipe unix-queued unix-relative; do
 	name=unsupported-$kind
 	w=${WORDS[$kind]:-}
 	[ -n "$w" ] || w="$kind|can't be checkpointed"

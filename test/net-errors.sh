@@ -7,6 +7,16 @@
 #              socket: that it has a ring)
 #   tcp-not-asked              established connections without --tcp-established:
 #                              the dump names them
+#   tcp-in-flight-not-asked    a connection to a server outside the tree, in flight
+#                              (SCM_RIGHTS) on a unix socket's queue, without
+#                              --tcp-established: named with the fd of that queue
+#   tcp-in-flight-outside      (not an error) the same dumped with --tcp-established
+#                              and restored: it talks with the server again
+#   tcp-in-flight-unrelated    a connection in flight on the queue of a process outside
+#                              the tree is locked during a dump (nobody holds it: it
+#                              might have been the tree's) and released after it
+#   tcp-in-flight-unsent       --tcp-established, a connection in flight with bytes it
+#                              has not sent yet: refused (out of reach once restored)
 #   failed-dump-unlocks        --tcp-established, then a UDP-Lite socket fails the dump
 #                              after the lock was taken: lock gone, connection works
 #   missing-address            a connection over 10.99.0.1, an address gone
@@ -52,7 +62,7 @@ start() {
 	shift
 	mkfifo "$T/$tag.fifo"
 	: >"$T/$tag.out"
-	setsid "$BIN/sk-errors" "$@" <>"$T/$tag.fifo" >"$T/$tag.out" 2>&1 &
+	setsid "$BIN/${START_PROG:-sk-errors}" "$@" <>"$T/$tag.fifo" >"$T/$tag.out" 2>&1 &
 	PID=$!
 	disown "$PID"
 	PIDS+=("$PID")
@@ -145,6 +155,116 @@ if start tcp-not-asked --conn; then
 		survived tcp-not-asked tcp-not-asked
 else
 	fail tcp-not-asked "sk-errors did not start"
+fi
+
+# a server outside the tree: "pong" for "ping", on each connection
+python3 -c '
+import socket, sys, threading
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
+open(sys.argv[1] + ".tmp", "w").write(str(s.getsockname()[1]))
+import os; os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+def serve(c):
+    while True:
+        d = c.recv(64)
+        if not d:
+            return
+        if d == b"ping":
+            c.sendall(b"pong")
+while True:
+    threading.Thread(target=serve, args=(s.accept()[0],), daemon=True).start()
+' "$T/server.port" >/dev/null 2>&1 &
+PIDS+=($!)
+for ((i = 0; i < 200; i++)); do [ -s "$T/server.port" ] && break; sleep 0.025; done
+SPORT=$(cat "$T/server.port" 2>/dev/null)
+
+if [ -n "$SPORT" ] && START_PROG=sk-rights-inet start tcp-flying --outside "$SPORT"; then
+	mkdir "$T/d-tcp-flying"
+	crt dump -t "$PID" -D "$T/d-tcp-flying"
+	expect_error tcp-in-flight-not-asked "pid $PID: fd 11: an established TCP connection (127.0.0.1:" \
+		"-> 127.0.0.1:$SPORT) is in flight (SCM_RIGHTS)" "--tcp-established" && no_lock tcp-in-flight-not-asked &&
+		survived tcp-in-flight-not-asked tcp-flying
+else
+	fail tcp-in-flight-not-asked "the server or sk-rights-inet did not start"
+fi
+
+# a process outside the tree with a connection in flight on its own queue, taken
+# and used once told to ("go"): "ok" if the server answers
+python3 -c '
+import os, socket, sys, time
+port, f = int(sys.argv[1]), sys.argv[2]
+a, b = socket.socketpair()
+c = socket.create_connection(("127.0.0.1", port))
+socket.send_fds(a, [b"x"], [c.fileno()])
+c.close()
+open(f + ".ready", "w").close()
+while not os.path.exists(f + ".go"):
+    time.sleep(0.02)
+_, fds, _, _ = socket.recv_fds(b, 16, 1)
+c = socket.socket(fileno=fds[0])
+c.settimeout(3)
+try:
+    c.sendall(b"ping")
+    r = "ok" if c.recv(4) == b"pong" else "wrong answer"
+except OSError as e:
+    r = str(e)
+open(f + ".tmp", "w").write(r)
+os.rename(f + ".tmp", f + ".result")
+' "$SPORT" "$T/unrelated" >/dev/null 2>&1 &
+PIDS+=($!)
+for ((i = 0; i < 200; i++)); do [ -e "$T/unrelated.ready" ] && break; sleep 0.025; done
+if [ -n "$SPORT" ] && [ -e "$T/unrelated.ready" ] && START_PROG=sk-rights-inet start tcp-unrelated --tcp; then
+	mkdir "$T/d-unrelated"
+	crt dump -t "$PID" -D "$T/d-unrelated" --tcp-established
+	if [ "$RC" != 0 ]; then
+		fail tcp-in-flight-unrelated "the dump failed: $(cat "$T/err")"
+	else
+		# the tree's connections stay locked until the restore (which then drops the
+		# lock); the other one is free
+		: >"$T/unrelated.go"
+		for ((i = 0; i < 300; i++)); do [ -e "$T/unrelated.result" ] && break; sleep 0.025; done
+		crt restore -D "$T/d-unrelated" -d
+		if [ "$(cat "$T/unrelated.result" 2>/dev/null)" != ok ]; then
+			fail tcp-in-flight-unrelated "the connection in flight outside the tree is held after the dump: $(cat "$T/unrelated.result" 2>/dev/null)"
+		elif [ "$RC" != 0 ]; then
+			fail tcp-in-flight-unrelated "the restore failed: $(cat "$T/err")"
+		elif ! check tcp-unrelated; then
+			fail tcp-in-flight-unrelated "the restored process failed its check: $(tr '\n' ' ' <"$T/tcp-unrelated.out")"
+		elif no_lock tcp-in-flight-unrelated; then
+			pass tcp-in-flight-unrelated
+		fi
+		kill -9 "$PID" 2>/dev/null
+	fi
+else
+	fail tcp-in-flight-unrelated "the server, the outside process or sk-rights-inet did not start"
+fi
+
+if [ -n "$SPORT" ] && START_PROG=sk-rights-inet start tcp-outside --outside "$SPORT"; then
+	mkdir "$T/d-tcp-outside"
+	crt dump -t "$PID" -D "$T/d-tcp-outside" --tcp-established
+	if [ "$RC" != 0 ]; then
+		fail tcp-in-flight-outside "the dump failed: $(cat "$T/err")"
+	else
+		crt restore -D "$T/d-tcp-outside" -d
+		if [ "$RC" != 0 ]; then
+			fail tcp-in-flight-outside "the restore failed: $(cat "$T/err")"
+		elif ! check tcp-outside; then
+			fail tcp-in-flight-outside "the restored process failed its check: $(tr '\n' ' ' <"$T/tcp-outside.out")"
+		elif no_lock tcp-in-flight-outside; then
+			pass tcp-in-flight-outside
+		fi
+		kill -9 "$PID" 2>/dev/null
+	fi
+else
+	fail tcp-in-flight-outside "the server or sk-rights-inet did not start"
+fi
+
+if START_PROG=sk-rights-inet start tcp-unsent --tcp --unsent; then
+	mkdir "$T/d-tcp-unsent"
+	crt dump -t "$PID" -D "$T/d-tcp-unsent" --tcp-established
+	expect_error tcp-in-flight-unsent "pid $PID: fd 11: a TCP connection in flight (SCM_RIGHTS)" "not sent yet" \
+		"can't be checkpointed yet" && no_lock tcp-in-flight-unsent && survived tcp-in-flight-unsent tcp-unsent
+else
+	fail tcp-in-flight-unsent "sk-rights-inet did not start"
 fi
 
 if start failed-dump-unlocks --conn --odd; then

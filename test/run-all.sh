@@ -27,10 +27,12 @@ RUNNER=$B/test/runner
 PROGS="counter mem-random mem-file-private mem-file-shared mem-prot mem-brk mem-stack
        mem-growsdown mem-madvise fpu-avx512 fpu-arm64 signals itimer vdso-clock nanosleep pipe-read file-regular
        file-unlinked pipe-inner fifo memfd eventfd signalfd timerfd inotify epoll dev-special
-       file-locks posix-timers files-shared ipc-sysv ipc-mqueue pty poll-wait sk-unix-pair sk-unix-bound sk-unix-tree sk-unix-accept sk-unix-rights sk-inet sk-netlink sk-packet sk-raw pidfd ghost-shared shm-host
+       file-locks posix-timers files-shared ipc-sysv ipc-mqueue pty poll-wait sk-unix-pair sk-unix-bound sk-unix-tree sk-unix-accept sk-unix-rights sk-rights-sockets sk-rights-inet sk-rights-tree sk-inet sk-netlink sk-packet sk-raw pidfd ghost-shared shm-host
        ns-time seccomp ns-mnt"
 # programs whose dumps save established TCP connections
 TCP_PROGS="sk-tcp-established sk-tcp-halfclosed ns-net"
+# and with arguments: "NAME ARGS..." each
+TCP_VARIANTS=("sk-rights-inet --tcp" "sk-rights-tree --tcp")
 # programs whose restores put them back into their cgroups, with the limits
 CGROUP_PROGS="cgroup"
 # programs run again with other arguments: "NAME ARGS..." each
@@ -130,6 +132,12 @@ for p in $TCP_PROGS; do
 	selected "$p" || continue
 	# shellcheck disable=SC2086
 	run_suite "runner $p" "$RUNNER" --crtool "$CRTOOL" "${MODES[@]}" ${RUNNER_ARGS:-} --dump-arg --tcp-established -- "$p"
+done
+for v in "${TCP_VARIANTS[@]}"; do
+	read -r -a words <<<"$v"
+	selected "${words[0]}" || continue
+	# shellcheck disable=SC2086
+	run_suite "runner $v" "$RUNNER" --crtool "$CRTOOL" "${MODES[@]}" ${RUNNER_ARGS:-} --dump-arg --tcp-established -- "${words[@]}"
 done
 for p in $CGROUP_PROGS; do
 	selected "$p" || continue

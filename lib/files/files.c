@@ -229,19 +229,71 @@ static bool in_flight_kind_ok(FdKind k)
 {
 	return k == FD_KIND__FD_REG || k == FD_KIND__FD_CHR || k == FD_KIND__FD_MEMFD || k == FD_KIND__FD_EVENTFD ||
 	       k == FD_KIND__FD_SIGNALFD || k == FD_KIND__FD_TIMERFD || k == FD_KIND__FD_INOTIFY ||
-	       k == FD_KIND__FD_MQUEUE || k == FD_KIND__FD_PIPE;
+	       k == FD_KIND__FD_MQUEUE || k == FD_KIND__FD_PIPE || k == FD_KIND__FD_UNIX_SK ||
+	       k == FD_KIND__FD_INET;
+}
+
+/* A connection in flight is out of reach once restored (on a queue): what it had
+ * not sent yet can't be sent then, as it is for an fd's (tcp_restore_resume). */
+static bool in_flight_tcp_waits(const FdinfoEntry *e)
+{
+	return e->kind == FD_KIND__FD_INET && e->inet && e->inet->tcp && (e->inet->tcp->unsent || e->inet->tcp->fin_sent);
+}
+
+int flying_add(struct flying_ref **v, size_t *nr, uint32_t ino, int fd)
+{
+	struct flying_ref *n = realloc(*v, (*nr + 1) * sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	*v = n;
+	n[(*nr)++] = (struct flying_ref){ ino, fd };
+	return 0;
+}
+
+static bool flying_has(const struct flying_ref *v, size_t nr, uint32_t ino)
+{
+	for (size_t i = 0; i < nr; i++)
+		if (v[i].ino == ino)
+			return true;
+	return false;
+}
+
+/* Every peer a unix socket in flight needs that no fd of the process holds is
+ * in flight on one of its queues too (made with it on restore). */
+static int flying_check(pid_t pid, const struct flying_dump *fl)
+{
+	for (size_t i = 0; i < fl->nr_need; i++)
+		if (!flying_has(fl->ino, fl->nr, fl->need[i].ino))
+			return pr_err("pid %d: fd %d: a unix socket (or one in flight on its queue) is connected to "
+				      "socket:[%u], which no process holds and which is not in flight (SCM_RIGHTS) to "
+				      "the process: that can't be checkpointed yet", pid, fl->need[i].fd,
+				      fl->need[i].ino), -EOPNOTSUPP;
+	for (size_t i = 0; i < fl->nr_wait; i++)
+		if (!flying_has(fl->icons, fl->nr_icons, fl->wait[i].ino))
+			return pr_err("pid %d: fd %d: unix socket:[%u] waits to be accepted by a listening socket that is "
+				      "neither open in the process nor in flight to it: dump with --ext-unix-sk to "
+				      "restore it with that peer gone", pid, fl->wait[i].fd, fl->wait[i].ino),
+			       -EOPNOTSUPP;
+	return 0;
 }
 
 int files_dump_in_flight(const struct fd_dump_ctx *owner, int local_fd, uint32_t msg, FdinfoEntry *sock)
 {
+	/* it sees the process's fds (its peer may be one), and nests one deeper */
 	struct fd_dump_ctx lc = { .pid = getpid(), .fd = local_fd, .dup_of = -1, .shell_job = owner->shell_job,
-				  .ghosts = owner->ghosts };
+				  .ghosts = owner->ghosts, .all = owner->all, .nr_all = owner->nr_all,
+				  .scan = owner->scan, .ext_unix_sk = owner->ext_unix_sk, .owner = owner,
+				  .depth = owner->depth + 1, .flying = owner->flying };
+	const struct fd_dump_ctx *proc = owner;   /* the process's fd whose queue carries it, at any depth */
 	InFlightFile **n, *f;
 	FdinfoEntry *e;
 	const struct fd_ops *ops;
 	char kind[96];
 	int ret;
 
+	while (proc->owner)
+		proc = proc->owner;
 	if (!(f = malloc(sizeof(*f))) || !(e = malloc(sizeof(*e)))) {
 		free(f);
 		return -ENOMEM;
@@ -263,31 +315,42 @@ int files_dump_in_flight(const struct fd_dump_ctx *owner, int local_fd, uint32_t
 	e->flags = lc.flags & ~O_CLOEXEC;
 	/* still open in the process too (sent, and kept): the same description */
 	for (int i = 0; i < owner->nr_all; i++)
-		if (syscall(SYS_kcmp, owner->pid, lc.pid, KCMP_FILE, owner->all[i].fd, local_fd) == 0) {
+		if (syscall(SYS_kcmp, owner->all[i].pid, lc.pid, KCMP_FILE, owner->all[i].fd, local_fd) == 0) {
 			e->has_dup_of = true;
 			e->dup_of = owner->all[i].fd;
 			goto out;
 		}
+	if (lc.depth > IN_FLIGHT_DEPTH) {
+		ret = (pr_err("pid %d: fd %d: files in flight (SCM_RIGHTS) nest more than %d deep in the unix socket's "
+			      "queue (a socket in flight in its own queue?): that can't be checkpointed", proc->pid,
+			      proc->fd, IN_FLIGHT_DEPTH), -EOPNOTSUPP);
+		goto out;
+	}
 	if (!ops || !in_flight_kind_ok(ops->kind)) {
 		unsupported_kind(&lc, kind, sizeof(kind));
 		ret = (pr_err("pid %d: fd %d: a %s (%s) is in flight (SCM_RIGHTS) in the unix socket's queue, and "
-			      "not open in the process: that can't be checkpointed yet", owner->pid, owner->fd,
+			      "not open in the process: that can't be checkpointed yet", proc->pid, proc->fd,
 			      ops ? ops->name : kind, lc.link), -EOPNOTSUPP);
 		goto out;
 	}
-	if (ops->kind == FD_KIND__FD_PIPE) {
-		/* made again with its bytes, and joined to the owner's fds of it: nobody
-		 * else may hold it (another process would be left with a pipe of its own) */
-		pid_t other = files_pipe_held_elsewhere(owner->scan, owner->pid, lc.st.st_dev, lc.st.st_ino, lc.link);
+	if (ops->kind == FD_KIND__FD_PIPE || S_ISSOCK(lc.st.st_mode)) {
+		/* made again (a pipe with its bytes, joined to the owner's fds of it; a
+		 * socket): nobody else may hold it (another process would be left with
+		 * one of its own, or the two would fight over a port) */
+		pid_t other = files_pipe_held_elsewhere(owner->scan, proc->pid, lc.st.st_dev, lc.st.st_ino, lc.link);
 		if (other) {
 			ret = other < 0 ? other
-					: (pr_err("pid %d: fd %d: a pipe (%s) is in flight (SCM_RIGHTS) in the unix socket's "
+					: (pr_err("pid %d: fd %d: a %s (%s) is in flight (SCM_RIGHTS) in the unix socket's "
 						  "queue, and process %d has it open too: that can't be checkpointed yet",
-						  owner->pid, owner->fd, lc.link, other), -EOPNOTSUPP);
+						  proc->pid, proc->fd, ops->name, lc.link, other), -EOPNOTSUPP);
 			goto out;
 		}
 	}
 	ret = ops->dump(&lc, e);
+	if (!ret && in_flight_tcp_waits(e))
+		ret = (pr_err("pid %d: fd %d: a TCP connection in flight (SCM_RIGHTS) in the unix socket's queue has "
+			      "bytes or its FIN not sent yet: that can't be checkpointed yet (try again once they are "
+			      "out)", proc->pid, proc->fd), -EAGAIN);
 out:
 	free(lc.link);
 	free(lc.fdinfo);
@@ -374,6 +437,7 @@ int files_dump(pid_t pid, pid_t img_id, struct img_dir *dir, MmEntry *mm, bool s
 	       bool orphan_pts, const struct share_scan *share, int order)
 {
 	struct ghost_dump *ghosts = NULL;
+	struct flying_dump flying = { 0 };
 	struct fd_dump_ctx *all = NULL;
 	struct img *img = NULL;
 	int *fds = NULL, nr, ret = 0;
@@ -401,8 +465,11 @@ int files_dump(pid_t pid, pid_t img_id, struct img_dir *dir, MmEntry *mm, bool s
 	}
 	for (int i = 0; i < nr && !ret; i++) {
 		all[i].ghosts = ghosts;
+		all[i].flying = &flying;
 		ret = dump_one(&all[i], img);
 	}
+	if (!ret)
+		ret = flying_check(pid, &flying);
 	if (!ret)
 		ret = ghost_dump_vmas(ghosts, pid, mm);
 	if (!ret)
@@ -421,6 +488,10 @@ out:
 	}
 	free(all);
 	free(fds);
+	free(flying.ino);
+	free(flying.need);
+	free(flying.icons);
+	free(flying.wait);
 	return ret;
 }
 
@@ -445,15 +516,17 @@ static int validate_one(const struct files_image *fi, const FdinfoEntry *e, cons
 }
 
 /* Files in flight to a unix socket: each attached to a message of its queue, of
- * a kind that can be made alone, or the same as an fd of the process. */
-static int validate_in_flight(const struct files_image *fi, const FdinfoEntry *e, const char *img)
+ * a kind that can be made alone, or the same as an fd of the process; a unix
+ * socket in flight may carry files in flight itself, not deeper than the kernel. */
+static int validate_in_flight(const struct files_image *fi, const FdinfoEntry *e, const char *img, int depth)
 {
 	for (size_t i = 0; i < e->n_in_flight; i++) {
 		const InFlightFile *f = e->in_flight[i];
 		const FdinfoEntry *file = f->file, *o;
 
 		if (e->kind != FD_KIND__FD_UNIX_SK || !e->unix_sk || f->msg >= e->unix_sk->n_queue ||
-		    !in_flight_kind_ok(file->kind) || file->n_in_flight)
+		    !in_flight_kind_ok(file->kind) || depth >= IN_FLIGHT_DEPTH ||
+		    (file->n_in_flight && (file->kind != FD_KIND__FD_UNIX_SK || file->has_dup_of)))
 			return pr_err("%s: fd %u: a file in flight that is not on a message of a unix socket's queue, "
 				      "or of a kind that can't be in flight", img, e->fd), -EINVAL;
 		if (file->has_dup_of) {
@@ -464,6 +537,30 @@ static int validate_in_flight(const struct files_image *fi, const FdinfoEntry *e
 			return -EINVAL;
 		else if (file->kind == FD_KIND__FD_PIPE && (file->pipe->external || !file->pipe->has_size))
 			return pr_err("%s: fd %u: a pipe in flight without its size and bytes", img, e->fd), -EINVAL;
+		else if (in_flight_tcp_waits(file))
+			return pr_err("%s: fd %u: a TCP connection in flight with bytes not sent yet", img, e->fd), -EINVAL;
+		if (file->n_in_flight && validate_in_flight(fi, file, img, depth + 1))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* The unix sockets in flight of their own (not fds of the process), at any depth:
+ * the peers of the process's sockets may be among them. */
+static int collect_flying(struct files_image *fi, const FdinfoEntry *e)
+{
+	for (size_t i = 0; i < e->n_in_flight; i++) {
+		const FdinfoEntry *file = e->in_flight[i]->file;
+		const FdinfoEntry **n;
+
+		if (file->kind != FD_KIND__FD_UNIX_SK || file->has_dup_of)
+			continue;
+		if (!(n = realloc(fi->flying, (fi->nr_flying + 1) * sizeof(*n))))
+			return -ENOMEM;
+		fi->flying = n;
+		fi->flying[fi->nr_flying++] = file;
+		if (collect_flying(fi, file))
+			return -ENOMEM;
 	}
 	return 0;
 }
@@ -527,8 +624,8 @@ int files_load(struct img_dir *dir, pid_t pid, struct files_image *fi)
 			break;
 	}
 	for (size_t i = 0; ret >= 0 && i < fi->nr; i++)
-		if (fi->fds[i]->n_in_flight)
-			ret = validate_in_flight(fi, fi->fds[i], img->name);
+		if (fi->fds[i]->n_in_flight && !(ret = validate_in_flight(fi, fi->fds[i], img->name, 0)))
+			ret = collect_flying(fi, fi->fds[i]);
 	img_close(img);
 	if (ret >= 0)
 		ret = ghost_load(dir, pid, fi);
@@ -553,6 +650,7 @@ void files_free(struct files_image *fi)
 	free(fi->ghost_fds);
 	free(fi->pipes);
 	free(fi->unix_sks);
+	free(fi->flying);
 	memset(fi, 0, sizeof(*fi));
 }
 

@@ -25,6 +25,22 @@ struct share_info {
 	bool pty_pair;          /* a pty whose master a process of the tree holds */
 };
 struct unix_rst;
+/* Dump: the unix sockets in flight on the process's queues (at any depth), and
+ * the peers they need that are in flight too (checked once the process is dumped). */
+struct flying_ref {
+	uint32_t ino;
+	int fd;                    /* the process's fd it was met on (for the message) */
+};
+struct flying_dump {
+	struct flying_ref *ino, *need;    /* sockets in flight; peers needed among them */
+	size_t nr, nr_need;
+	struct flying_ref *icons, *wait;  /* clients queued on listeners in flight; clients of
+					     the process queued on no listener it holds */
+	size_t nr_icons, nr_wait;
+};
+/* SCM_RIGHTS nests no deeper than this (the kernel's MAX_RECURSION_LEVEL) */
+#define IN_FLIGHT_DEPTH 4
+int flying_add(struct flying_ref **v, size_t *nr, uint32_t ino, int fd);
 
 /* What a kind's dump sees of one fd. */
 struct fd_dump_ctx {
@@ -45,6 +61,11 @@ struct fd_dump_ctx {
 	const struct fd_dump_ctx *all;  /* every fd of the process, in increasing order */
 	int nr_all;
 	struct ghost_dump *ghosts;
+	/* a file in flight (SCM_RIGHTS): the socket whose queue carries it, how deep
+	 * (1: on a queue of the process's own socket), and the process's sockets in flight */
+	const struct fd_dump_ctx *owner;
+	int depth;
+	struct flying_dump *flying;
 };
 
 /* The restore side: the process's fd images and what restoring them needs. */
@@ -70,6 +91,8 @@ struct files_image {
 	struct pipe_rst *pipes;
 	size_t nr_pipes;
 	struct unix_rst *unix_sks;  /* unix sockets made so far (lib/net/unix.c) */
+	const FdinfoEntry **flying; /* the unix sockets in flight on the queues, at any depth */
+	size_t nr_flying;
 	size_t nr_unix_sks;
 	bool unix_done;         /* the socket files unlinked at the dump are unlinked again */
 	int top;                /* one above the highest fd number in the image */
@@ -187,7 +210,7 @@ int files_share_scan(const pid_t *pids, int nr_pids, struct share_scan **out);
 /* What the scan found of fd of the order'th process (all zero when not shared). */
 struct share_info files_share_lookup(const struct share_scan *s, int order, int fd);
 void files_share_free(struct share_scan *s);
-/* Dump: for a pipe in flight to owner's socket (link "pipe:[N]"), a process other
+/* Dump: for a pipe (or socket) in flight to owner's socket (link "pipe:[N]"), a process other
  * than the owner that has the pipe open, in the tree or outside it (the
  * owner's own fds count as elsewhere when other processes share them); 0 if
  * none; -errno. */

@@ -109,6 +109,16 @@ const struct inet_diag_sk *inet_diag_find(uint64_t ino, int *err)
 	return bsearch(&key, table, nr, sizeof(*table), cmp_ino);
 }
 
+const struct inet_diag_sk *inet_diag_all(size_t *n, int *err)
+{
+	*err = 0;
+	*n = 0;
+	if (!loaded && (*err = load()))
+		return NULL;
+	*n = nr;
+	return table;
+}
+
 void inet_diag_reset(void)
 {
 	free(table);

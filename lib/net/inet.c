@@ -349,9 +349,15 @@ static int inet_dump(const struct fd_dump_ctx *c, FdinfoEntry *fe)
 		if (d->rqueue)
 			pr_warn("%s: %u connections waiting in the listen queue of %s are not saved (their peers get a "
 				"reset)", who, d->rqueue, who);
-	} else if (inet_tcp_connected(d->state))
-		ret = tcp_dump_stream(sk, d, e, c->pid, c->fd);
-	else if (d->state != INET_TCP_CLOSE)
+	} else if (inet_tcp_connected(d->state)) {
+		const struct fd_dump_ctx *o = c;
+
+		/* in flight: named by the fd whose queue carries it */
+		while (o->owner)
+			o = o->owner;
+		if (o == c || !(ret = tcp_flying_check(d, o->pid, o->fd)))
+			ret = tcp_dump_stream(sk, d, e, c->pid, c->fd);
+	} else if (d->state != INET_TCP_CLOSE)
 		ret = (pr_err("%s: TCP socket in state %s (a connection being set up or torn down) can't be "
 			      "checkpointed: retry in a moment", who, inet_state_name(d->state)), -EAGAIN);
 out:

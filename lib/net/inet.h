@@ -23,6 +23,8 @@ struct inet_diag_sk {
  * dump (the tree is frozen by then): the one with inode ino, or NULL.  Sets
  * *err when sock_diag could not be read. */
 const struct inet_diag_sk *inet_diag_find(uint64_t ino, int *err);
+/* The whole table, sorted by inode (*n entries), or NULL with *err set. */
+const struct inet_diag_sk *inet_diag_all(size_t *n, int *err);
 /* Forget the table (each dump reads its own). */
 void inet_diag_reset(void);
 
@@ -76,6 +78,10 @@ struct tree;
 /* Before any task is dumped: find the tree's TCP connections; without
  * tcp_established fail naming them, else lock them (netlock). */
 int tcp_dump_prepare(const struct tree *t, bool tcp_established);
+/* Dump: may the connection d, in flight (SCM_RIGHTS) on the queue of pid's fd, be
+ * saved?  0, or -errno with a message (no --tcp-established, or not locked:
+ * another process holds it too). */
+int tcp_flying_check(const struct inet_diag_sk *d, pid_t pid, int fd);
 /* From a signal handler: take every held socket out of repair mode. */
 void tcp_dump_abort(void);
 struct files_image;
@@ -97,6 +103,8 @@ void tcp_restore_resume_end(void);
 /* Start a lock (named after tag and our pid) and add connections to it. */
 int netlock_begin(const char *tag);
 int netlock_add(int family, const uint8_t *src, unsigned sport, const uint8_t *dst, unsigned dport);
+/* Take one connection out of the lock in force (one locked in case it was the tree's). */
+int netlock_release(int family, const uint8_t *src, unsigned sport, const uint8_t *dst, unsigned dport);
 /* Install it (a no-op without connections); handlers for SIGINT/SIGTERM remove it. */
 int netlock_lock(void);
 /* The same, removing the locks named in old (a dump's) once it holds. */

@@ -199,10 +199,9 @@ static int append(char **buf, size_t *len, const char *fmt, ...)
 	return 0;
 }
 
-int netlock_add(int family, const uint8_t *src, unsigned sport, const uint8_t *dst, unsigned dport)
+/* The addresses as the rules name them; true for IPv6. */
+static bool addr_strs(int family, const uint8_t *src, const uint8_t *dst, char *s, char *d)
 {
-	char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
-
 	/* an IPv6 socket talking IPv4 (::ffff:a.b.c.d): its packets are IPv4 */
 	if (family == AF_INET6 && IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)src) &&
 	    IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)dst)) {
@@ -210,13 +209,19 @@ int netlock_add(int family, const uint8_t *src, unsigned sport, const uint8_t *d
 		src += 12;
 		dst += 12;
 	}
-	bool v6 = family == AF_INET6;
+	inet_ntop(family, src, s, INET6_ADDRSTRLEN);
+	inet_ntop(family, dst, d, INET6_ADDRSTRLEN);
+	return family == AF_INET6;
+}
+
+int netlock_add(int family, const uint8_t *src, unsigned sport, const uint8_t *dst, unsigned dport)
+{
+	char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
+	bool v6 = addr_strs(family, src, dst, s, d);
 	char **b = v6 ? &rules6 : &rules4;
 	size_t *l = v6 ? &len6 : &len4;
 	const char *ch = name + 4;
 
-	inet_ntop(family, src, s, sizeof(s));
-	inet_ntop(family, dst, d, sizeof(d));
 	if (v6)
 		n6++;
 	else
@@ -226,6 +231,31 @@ int netlock_add(int family, const uint8_t *src, unsigned sport, const uint8_t *d
 	return append(b, l, "-A %s -p tcp -s %s --sport %u -d %s --dport %u -j DROP\n"
 			    "-A %s -p tcp -s %s --sport %u -d %s --dport %u -j DROP\n",
 		      ch, s, sport, d, dport, ch, d, dport, s, sport);
+}
+
+int netlock_release(int family, const uint8_t *src, unsigned sport, const uint8_t *dst, unsigned dport)
+{
+	char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN], in[1024], err[256] = "";
+	bool v6 = addr_strs(family, src, dst, s, d);
+	const char *ch = name + 4;
+	int ret;
+
+	if (!locked)
+		return 0;
+	if (!strncmp(name, "nft:", 4)) {
+		snprintf(in, sizeof(in), "delete element inet %s %s { %s . %u . %s . %u }\n", ch, v6 ? "c6" : "c4", s,
+			 sport, d, dport);
+		ret = run_nft(in, err, sizeof(err));
+	} else {
+		snprintf(in, sizeof(in),
+			 "*filter\n-D %s -p tcp -s %s --sport %u -d %s --dport %u -j DROP\n"
+			 "-D %s -p tcp -s %s --sport %u -d %s --dport %u -j DROP\nCOMMIT\n",
+			 ch, s, sport, d, dport, ch, d, dport, s, sport);
+		ret = run_ipt(v6, in, err, sizeof(err));
+	}
+	if (ret)
+		pr_warn("network lock: can't release %s:%u -> %s:%u from %s: %s", s, sport, d, dport, name, err);
+	return ret;
 }
 
 /* SIGINT/SIGTERM while a lock is being taken or held: the connections leave

@@ -30,6 +30,16 @@ static int *held;
 static volatile int nr_held;
 static int cap_held;
 
+/* Connections locked because no process holds them: in flight (SCM_RIGHTS) on a
+ * unix socket's queue, maybe the tree's (read only when the tree's are dumped);
+ * found: it was (the others leave the lock when it stays after the dump). */
+static struct flying_conn {
+	struct inet_diag_sk s;
+	bool found;
+} *flying;
+static size_t nr_flying;
+static bool established;   /* --tcp-established */
+
 static int repair(int sk, int on)
 {
 	return setsockopt(sk, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)) ? -errno : 0;
@@ -51,6 +61,14 @@ static int hold(int sk)
 
 void tcp_dump_finish(bool keep_repair)
 {
+	/* the lock stays for the tree's connections only */
+	for (size_t i = 0; keep_repair && i < nr_flying; i++)
+		if (!flying[i].found)
+			netlock_release(flying[i].s.family, flying[i].s.src, flying[i].s.sport, flying[i].s.dst,
+					flying[i].s.dport);
+	free(flying);
+	flying = NULL;
+	nr_flying = 0;
 	for (int i = 0; i < nr_held; i++) {
 		if (!keep_repair)
 			repair(held[i], 0);
@@ -179,14 +197,156 @@ static void seen_reset(void)
 	nr_seen = cap_seen = 0;
 }
 
+/* What tcp_dump_prepare has found: connections locked, named for the message. */
+struct prep {
+	int found;
+	char msg[512];
+	size_t ml;
+};
+
+static int lock_one(struct prep *p, const struct inet_diag_sk *s, pid_t pid, const char *fd)
+{
+	int again = seen_before(s->ino), ret = 0;
+
+	if (again)
+		return again < 0 ? again : 0;
+	if (!p->found++)
+		ret = netlock_begin("d");
+	if (!ret)
+		ret = netlock_add(s->family, s->src, s->sport, s->dst, s->dport);
+	if (!pid)
+		return ret;
+	if (p->ml < sizeof(p->msg) - 100) {
+		char a[80], b[80];
+		inet_addr_str(a, sizeof(a), s->family, s->src, s->sport);
+		inet_addr_str(b, sizeof(b), s->family, s->dst, s->dport);
+		p->ml += snprintf(p->msg + p->ml, sizeof(p->msg) - p->ml, "%spid %d fd %s %s -> %s (%s)", p->ml ? ", " : "",
+				  pid, fd, a, b, inet_state_name(s->state));
+	} else if (!strstr(p->msg, ", ..."))
+		p->ml += snprintf(p->msg + p->ml, sizeof(p->msg) - p->ml, ", ...");
+	return ret;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The inodes of every socket some process has open (as we see /proc), sorted. */
+static int held_sockets(uint64_t **out, size_t *n)
+{
+	uint64_t *v = NULL;
+	size_t cap = 0;
+	struct dirent *pe, *fe;
+	DIR *procs = opendir("/proc");
+
+	*n = 0;
+	if (!procs)
+		return pr_perror("can't list /proc");
+	while ((pe = readdir(procs))) {
+		char path[300], link[64];
+		int pid = atoi(pe->d_name);
+		DIR *fds;
+
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+		if (!(fds = opendir(path)))
+			continue;
+		while ((fe = readdir(fds))) {
+			unsigned long ino;
+			ssize_t l;
+
+			snprintf(path, sizeof(path), "/proc/%d/fd/%s", pid, fe->d_name);
+			if ((l = readlink(path, link, sizeof(link) - 1)) <= 0 || (link[l] = 0, sscanf(link, "socket:[%lu]", &ino) != 1))
+				continue;
+			if (*n == cap) {
+				uint64_t *m = realloc(v, (cap = cap ? cap * 2 : 256) * sizeof(*v));
+				if (!m) {
+					closedir(fds);
+					closedir(procs);
+					free(v);
+					return -ENOMEM;
+				}
+				v = m;
+			}
+			v[(*n)++] = ino;
+		}
+		closedir(fds);
+	}
+	closedir(procs);
+	qsort(v, *n, sizeof(*v), cmp_u64);
+	*out = v;
+	return 0;
+}
+
+/* With --tcp-established: the connections of the namespace that no process holds
+ * are in flight on some unix socket's queue (the tree's, maybe): locked with the
+ * tree's, so that one found on a queue of the tree is saved like an fd's.  (Reading
+ * the queues now would hide their empty datagrams from the dump's own read: the
+ * kernel skips an empty datagram once peeked with SO_PEEK_OFF.) */
+static int lock_unheld(struct prep *p)
+{
+	const struct inet_diag_sk *all;
+	uint64_t *open_inos = NULL;
+	size_t n, nh = 0;
+	bool scanned = false;
+	int err, ret = 0;
+
+	if (!(all = inet_diag_all(&n, &err)))
+		return err;
+	for (size_t i = 0; i < n && !ret; i++) {
+		const struct inet_diag_sk *s = &all[i];
+
+		if (!s->ino || s->protocol != IPPROTO_TCP || !inet_tcp_connected(s->state))
+			continue;
+		if (!scanned && (ret = held_sockets(&open_inos, &nh)))
+			break;
+		scanned = true;
+		if (bsearch(&s->ino, open_inos, nh, sizeof(*open_inos), cmp_u64))
+			continue;
+		struct flying_conn *f = realloc(flying, (nr_flying + 1) * sizeof(*f));
+		if (!f) {
+			ret = -ENOMEM;
+			break;
+		}
+		flying = f;
+		flying[nr_flying++] = (struct flying_conn){ .s = *s };
+		ret = lock_one(p, s, 0, NULL);
+	}
+	free(open_inos);
+	return ret;
+}
+
+int tcp_flying_check(const struct inet_diag_sk *d, pid_t pid, int fd)
+{
+	char a[80], b[80];
+
+	for (size_t i = 0; i < nr_flying; i++)
+		if (flying[i].s.ino == d->ino) {
+			flying[i].found = true;
+			return 0;
+		}
+	inet_addr_str(a, sizeof(a), d->family, d->src, d->sport);
+	inet_addr_str(b, sizeof(b), d->family, d->dst, d->dport);
+	if (!established)
+		return pr_err("pid %d: fd %d: an established TCP connection (%s -> %s) is in flight (SCM_RIGHTS) in the "
+			      "unix socket's queue: dump with --tcp-established to save it", pid, fd, a, b), -EOPNOTSUPP;
+	return pr_err("pid %d: fd %d: the TCP connection %s -> %s in flight (SCM_RIGHTS) in the unix socket's queue "
+		      "is open in another process too: that can't be checkpointed", pid, fd, a, b), -EOPNOTSUPP;
+}
+
 /* Before any task is dumped: find the tree's TCP connections, refuse them
- * unless asked to save them, and lock them. */
+ * unless asked to save them, and lock them (and, asked to save them, those in
+ * flight: lock_unheld). */
 int tcp_dump_prepare(const struct tree *t, bool tcp_established)
 {
-	char msg[512] = "";
-	size_t ml = 0;
-	int found = 0, ret = 0, err;
+	struct prep p = { 0 };
+	int ret = 0, err;
 
+	established = tcp_established;
 	for (int i = 0; i < t->nr && !ret; i++) {
 		pid_t pid = t->tasks[i].s.pid;
 		char path[64], link[64];
@@ -216,33 +376,19 @@ int tcp_dump_prepare(const struct tree *t, bool tcp_established)
 			}
 			if (s->protocol != IPPROTO_TCP || !inet_tcp_connected(s->state))
 				continue;
-			int again = seen_before(ino);
-			if (again) {
-				ret = again < 0 ? again : 0;
-				continue;
-			}
-			if (!found++)
-				ret = netlock_begin("d");
-			if (!ret)
-				ret = netlock_add(s->family, s->src, s->sport, s->dst, s->dport);
-			if (ml < sizeof(msg) - 100) {
-				char a[80], b[80];
-				inet_addr_str(a, sizeof(a), s->family, s->src, s->sport);
-				inet_addr_str(b, sizeof(b), s->family, s->dst, s->dport);
-				ml += snprintf(msg + ml, sizeof(msg) - ml, "%spid %d fd %s %s -> %s (%s)", ml ? ", " : "",
-					       pid, de->d_name, a, b, inet_state_name(s->state));
-			} else if (!strstr(msg, ", ..."))
-				ml += snprintf(msg + ml, sizeof(msg) - ml, ", ...");
+			ret = lock_one(&p, s, pid, de->d_name);
 		}
 		closedir(d);
 	}
+	if (!ret && tcp_established)
+		ret = lock_unheld(&p);
 	seen_reset();
-	if (!ret && found && !tcp_established)
+	if (!ret && p.found && !tcp_established)
 		ret = (pr_err("the tree has %d established TCP connection%s: %s; dump with --tcp-established to "
-			      "save them", found, found > 1 ? "s" : "", msg), -EOPNOTSUPP);
-	if (!ret && found)
+			      "save them", p.found, p.found > 1 ? "s" : "", p.msg), -EOPNOTSUPP);
+	if (!ret && p.found)
 		ret = privs_need(CAP_NET_ADMIN, -1, "dumping established TCP connections (TCP_REPAIR and the network lock)");
-	if (!ret && found)
+	if (!ret && p.found)
 		ret = netlock_lock();
 	if (ret)
 		netlock_unlock();
@@ -351,15 +497,18 @@ int tcp_validate(const InetSkEntry *e, unsigned fd)
 static char **stale;     /* locks the dumps left, removed once ours holds */
 static size_t nr_stale;
 
-int tcp_restore_collect(const struct files_image *fi, bool tcp_close, const char *tag)
+/* The connections of the entries (and of the files in flight on their queues, at any depth). */
+static int collect_entries(FdinfoEntry *const *fds, size_t nr, bool tcp_close, const char *tag)
 {
 	int ret = 0;
 
-	for (size_t i = 0; i < fi->nr && !ret; i++) {
-		const InetSkEntry *e = fi->fds[i]->inet;
+	for (size_t i = 0; i < nr && !ret; i++) {
+		const InetSkEntry *e = fds[i]->inet;
 		bool seen = false;
 
-		if (!e || !e->tcp)
+		for (size_t k = 0; k < fds[i]->n_in_flight && !ret; k++)
+			ret = collect_entries(&fds[i]->in_flight[k]->file, 1, tcp_close, tag);
+		if (ret || !e || !e->tcp)
 			continue;
 		int again = seen_before(e->ino);
 		if (again) {
@@ -381,6 +530,11 @@ int tcp_restore_collect(const struct files_image *fi, bool tcp_close, const char
 			return ret;
 	}
 	return ret;
+}
+
+int tcp_restore_collect(const struct files_image *fi, bool tcp_close, const char *tag)
+{
+	return collect_entries(fi->fds, fi->nr, tcp_close, tag);
 }
 
 /* The stale locks' names, and the connections seen, forgotten */

@@ -50,6 +50,7 @@ struct unix_rst {
 	int fd;       /* stashed until handed out to its fd, then -1 */
 	int helper;   /* the other end of a socketpair standing for a peer that is gone, or -1 */
 	bool deferred;  /* files in flight on its queue are fds of the process: filled in unix_finish */
+	bool flying;    /* in flight (SCM_RIGHTS): fd is kept to fill its peer's queue, until unix_finish */
 };
 
 /* ---------------------------------------------------------------- dump */
@@ -337,13 +338,62 @@ static int external_peer(const struct fd_dump_ctx *c, const struct unix_diag *d,
 	return ret;
 }
 
+/* The process a file in flight is dumped for (the dumper holds our copy of it). */
+static const struct fd_dump_ctx *proc_ctx(const struct fd_dump_ctx *c)
+{
+	while (c->owner)
+		c = c->owner;
+	return c;
+}
+
+/* A peer no fd of the process holds, nor any other process: a socket in flight,
+ * which must be in flight to the process too (checked once it is dumped). */
+static bool peer_flying(const struct fd_dump_ctx *c, uint32_t peer)
+{
+	if (!c->flying || holder_of(getpid(), peer))
+		return false;
+	return !flying_add(&c->flying->need, &c->flying->nr_need, peer, proc_ctx(c)->fd);
+}
+
+/* The peer of a unix socket in flight: an fd of the process (the very socket
+ * again on restore), another socket in flight to it, or outside (--ext-unix-sk). */
+static int flying_peer(const struct fd_dump_ctx *c, const struct unix_diag *d, UnixSkEntry *u)
+{
+	const struct fd_dump_ctx *pc = proc_ctx(c), *p = fd_of_ino(c, d->peer);
+	pid_t holder;
+
+	if (p && p->share.id)
+		return pr_err("pid %d: fd %d: a unix %s socket in flight (SCM_RIGHTS) in the unix socket's queue is "
+			      "connected to fd %d, which other processes of the tree hold too: that can't be "
+			      "checkpointed yet", pc->pid, pc->fd, type_str(d->type), p->fd), -EOPNOTSUPP;
+	if (p)
+		return 0;
+	if ((holder = files_share_holder(c->scan, c->st.st_dev, d->peer)))
+		return pr_err("pid %d: fd %d: a unix %s socket in flight (SCM_RIGHTS) in the unix socket's queue is "
+			      "connected to socket:[%u] of pid %d, another process of the tree: that can't be "
+			      "checkpointed yet (only a peer the receiving process holds, or one in flight to it)",
+			      pc->pid, pc->fd, type_str(d->type), d->peer, holder), -EOPNOTSUPP;
+	if (peer_flying(c, d->peer))
+		return 0;
+	if (c->ext_unix_sk)
+		return external_peer(c, d, u, "connected to");
+	holder = holder_of(getpid(), d->peer);
+	return pr_err("pid %d: fd %d: a unix %s socket in flight (SCM_RIGHTS) in the unix socket's queue is connected "
+		      "to socket:[%u], held by pid %d outside the tree: that can't be checkpointed (dump with "
+		      "--ext-unix-sk to restore it with that peer gone)", pc->pid, pc->fd, type_str(d->type), d->peer,
+		      holder), -EOPNOTSUPP;
+}
+
 /* The peer is not in the process: in another process of the tree (a pair
- * spread over the tree is made once, by the shared files' mechanism), or outside. */
+ * spread over the tree is made once, by the shared files' mechanism), in
+ * flight to the process, or outside. */
 static int peer_elsewhere(const struct fd_dump_ctx *c, const struct unix_diag *d, UnixSkEntry *u)
 {
 	pid_t holder = files_share_holder(c->scan, c->st.st_dev, d->peer);
 	char name[300];
 
+	if (!holder && peer_flying(c, d->peer))
+		return 0;
 	if (!holder)
 		return external_peer(c, d, u, "connected to");
 	if (!unix_pair_key(d->ino)) {
@@ -410,6 +460,8 @@ static int dump_listener(const struct fd_dump_ctx *c, const struct unix_diag *d,
 				      "data queued, which can't be read without accepting it", c->pid, c->fd, name,
 				      cl->fd), -EOPNOTSUPP;
 		u->icons[u->n_icons++] = d->icons[i];
+		if (c->owner && c->flying && flying_add(&c->flying->icons, &c->flying->nr_icons, d->icons[i], 0))
+			return -ENOMEM;
 	}
 	return 0;
 }
@@ -460,7 +512,7 @@ static int unix_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 		}
 		/* its socket file, if the path still leads to it (in the process's own
 		 * mount namespace, if it has one) */
-		if (d.has_vfs && !ns_stat_path(c->pid, path, &st) && S_ISSOCK(st.st_mode) && st.st_ino == d.vfs_ino) {
+		if (d.has_vfs && !ns_stat_path(proc_ctx(c)->pid, path, &st) && S_ISSOCK(st.st_mode) && st.st_ino == d.vfs_ino) {
 			if (!(u->file = malloc(sizeof(*u->file)))) {
 				ret = -ENOMEM;
 				goto out;
@@ -480,15 +532,28 @@ static int unix_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 	} else if (d.peer) {
 		u->has_peer = true;
 		u->peer = d.peer;
-		if (!fd_of_ino(c, d.peer))
+		if (c->owner)
+			ret = flying_peer(c, &d, u);
+		else if (!fd_of_ino(c, d.peer))
 			ret = peer_elsewhere(c, &d, u);
 	} else if (d.has_peer && !(d.type != SOCK_DGRAM && queued_in_process(c, d.ino))) {
 		/* connected, but the peer has no inode: closed, or a listener outside has not accepted it yet */
 		if (d.type == SOCK_DGRAM || d.shutdown == (RCV_SHUTDOWN | SEND_SHUTDOWN))
 			u->has_peer_gone = u->peer_gone = true;
+		else if (!c->ext_unix_sk && c->flying)
+			/* by a listener in flight to the process, or the dump fails once all is seen */
+			ret = flying_add(&c->flying->wait, &c->flying->nr_wait, d.ino, proc_ctx(c)->fd);
 		else
 			ret = external_peer(c, &d, u, "waiting to be accepted by a listening socket, not");
 	}
+	/* a queue other processes share is refilled by whichever makes it: the peers
+	 * of what flies on it would be in another process's fd table */
+	if (!ret && c->owner && proc_ctx(c)->share.id && ((u->has_peer && !u->external) || u->n_icons))
+		ret = (pr_err("pid %d: fd %d: a unix socket in flight (SCM_RIGHTS) with a peer in the process, on the "
+			      "queue of a unix socket other processes of the tree hold too: that can't be checkpointed "
+			      "yet", proc_ctx(c)->pid, proc_ctx(c)->fd), -EOPNOTSUPP);
+	if (!ret && c->owner && c->flying)
+		ret = flying_add(&c->flying->ino, &c->flying->nr, d.ino, proc_ctx(c)->fd);
 	if (ret)
 		goto out;
 	if ((sk = files_getfd(c->pid, c->fd)) < 0) {
@@ -525,7 +590,13 @@ static const FdinfoEntry skip_entry;   /* stands for an fd that is no unix socke
  * descriptions shared over the tree it makes for others (NULL: the end). */
 static const FdinfoEntry *entry_n(const struct files_image *fi, size_t i)
 {
-	const FdinfoEntry *e = i < fi->nr ? fi->fds[i] : files_share_rep(fi, i - fi->nr);
+	const FdinfoEntry *e;
+
+	/* the sockets in flight on the queues come first: peers of the process's too */
+	if (i < fi->nr_flying)
+		return fi->flying[i];
+	i -= fi->nr_flying;
+	e = i < fi->nr ? fi->fds[i] : files_share_rep(fi, i - fi->nr);
 
 	/* the plan lists every process's shared descriptions: only those made here count */
 	if (e && i >= fi->nr && files_share_elsewhere(fi, e))
@@ -551,6 +622,14 @@ static struct unix_rst *rst_of(struct files_image *fi, uint32_t ino)
 	return NULL;
 }
 
+static bool is_flying(const struct files_image *fi, const FdinfoEntry *e)
+{
+	for (size_t i = 0; i < fi->nr_flying; i++)
+		if (fi->flying[i] == e)
+			return true;
+	return false;
+}
+
 static int rst_add(struct files_image *fi, const FdinfoEntry *e, int fd, int helper)
 {
 	struct unix_rst *r = realloc(fi->unix_sks, (fi->nr_unix_sks + 1) * sizeof(*r));
@@ -564,7 +643,8 @@ static int rst_add(struct files_image *fi, const FdinfoEntry *e, int fd, int hel
 	fi->unix_sks = r;
 	if ((fd = files_stash_fd(fi, fd)) < 0 || (helper >= 0 && (helper = files_stash_fd(fi, helper)) < 0))
 		return -EIO;
-	fi->unix_sks[fi->nr_unix_sks++] = (struct unix_rst){ .ino = e->unix_sk->ino, .e = e, .fd = fd, .helper = helper };
+	fi->unix_sks[fi->nr_unix_sks++] = (struct unix_rst){ .ino = e->unix_sk->ino, .e = e, .fd = fd, .helper = helper,
+							     .flying = is_flying(fi, e) };
 	return 0;
 }
 
@@ -897,8 +977,14 @@ static int unix_restore(struct files_image *fi, const FdinfoEntry *e, bool *inhe
 		return ret;
 	if (!(r = rst_of(fi, e->unix_sk->ino)) || r->fd < 0)
 		return pr_err("fd %u: unix socket:[%u] is in the image twice", e->fd, e->unix_sk->ino), -EINVAL;
-	fd = r->fd;
-	r->fd = -1;
+	if (r->flying) {
+		/* a copy goes on its message; ours sends its peer's queue, if that waits */
+		if ((fd = fcntl(r->fd, F_DUPFD_CLOEXEC, fi->top)) < 0)
+			return pr_perror("can't duplicate a unix socket in flight");
+	} else {
+		fd = r->fd;
+		r->fd = -1;
+	}
 	if (files_set_fl(fd, e->flags)) {
 		close(fd);
 		return -EIO;
@@ -961,10 +1047,11 @@ static int refill(struct files_image *fi, struct unix_rst *r, bool in_place)
 		return 0;
 	if (r->helper >= 0)
 		from = r->helper;
-	else if (in_place && pe && pe->unix_sk->has_peer && pe->unix_sk->peer == u->ino)
+	else if (pe && pe->unix_sk->has_peer && pe->unix_sk->peer == u->ino && rst_of(fi, pe->unix_sk->ino) &&
+		 rst_of(fi, pe->unix_sk->ino)->fd >= 0)
+		from = rst_of(fi, pe->unix_sk->ino)->fd;   /* made with it, not handed out yet (or in flight) */
+	else if (in_place && pe && pe->unix_sk->has_peer && pe->unix_sk->peer == u->ino && !is_flying(fi, pe))
 		from = pe->fd;
-	else if (pe && pe->unix_sk->has_peer && pe->unix_sk->peer == u->ino && rst_of(fi, pe->unix_sk->ino))
-		from = rst_of(fi, pe->unix_sk->ino)->fd;   /* made with it, not handed out yet */
 	else if (u->type == SOCK_DGRAM && u->has_name) {
 		/* messages to a named datagram socket: from a socket of our own */
 		alen = addr_of(&u->name, &a);
@@ -1012,11 +1099,13 @@ static int restore_opts(int fd, const UnixSkOpts *o, uint32_t n)
 }
 
 /* Files in flight that join fds of the process (the same description, or an end
- * of one of its pipes): sent once every fd is in place. */
+ * of one of its pipes), or a TCP connection (its port is bound again over the
+ * listener's, which must be bound first): sent once every fd is in place. */
 static bool in_flight_fds_of_process(const FdinfoEntry *e)
 {
 	for (size_t i = 0; i < e->n_in_flight; i++)
-		if (e->in_flight[i]->file->has_dup_of || e->in_flight[i]->file->kind == FD_KIND__FD_PIPE)
+		if (e->in_flight[i]->file->has_dup_of || e->in_flight[i]->file->kind == FD_KIND__FD_PIPE ||
+		    (e->in_flight[i]->file->inet && e->in_flight[i]->file->inet->tcp))
 			return true;
 	return false;
 }
@@ -1042,14 +1131,16 @@ static int settle_rest(struct unix_rst *r, int fd)
  * until they are all in place (unix_finish). */
 static int settle(struct files_image *fi, size_t from)
 {
+	/* sockets in flight made while the queues are sent settle by themselves */
+	size_t to = fi->nr_unix_sks;
 	int ret = 0;
 
-	for (size_t i = from; i < fi->nr_unix_sks; i++)
+	for (size_t i = from; i < to; i++)
 		fi->unix_sks[i].deferred = in_flight_fds_of_process(fi->unix_sks[i].e);
-	for (size_t i = from; i < fi->nr_unix_sks && !ret; i++)
+	for (size_t i = from; i < to && !ret; i++)
 		if (!fi->unix_sks[i].deferred)
 			ret = refill(fi, &fi->unix_sks[i], false);
-	for (size_t i = from; i < fi->nr_unix_sks && !ret; i++)
+	for (size_t i = from; i < to && !ret; i++)
 		if (!fi->unix_sks[i].deferred)
 			ret = settle_rest(&fi->unix_sks[i], fi->unix_sks[i].fd);
 	return ret;
@@ -1065,13 +1156,19 @@ static int unix_finish(struct files_image *fi, const FdinfoEntry *e)
 	if (fi->unix_done)
 		return 0;
 	fi->unix_done = true;
+	/* (sockets in flight made meanwhile join the end of the list) */
 	for (size_t i = 0; i < fi->nr_unix_sks && !ret; i++)
 		if (fi->unix_sks[i].deferred && !(ret = refill(fi, &fi->unix_sks[i], true)))
-			ret = settle_rest(&fi->unix_sks[i], fi->unix_sks[i].e->fd);
+			ret = settle_rest(&fi->unix_sks[i], fi->unix_sks[i].flying ? fi->unix_sks[i].fd
+										  : (int)fi->unix_sks[i].e->fd);
 	for (size_t i = 0; i < fi->nr_unix_sks && !ret; i++) {
 		const UnixSkEntry *u = fi->unix_sks[i].e->unix_sk;
 
-		if (fi->unix_sks[i].fd >= 0)
+		if (fi->unix_sks[i].flying) {
+			/* every queue is filled: its messages hold it now */
+			close(fi->unix_sks[i].fd);
+			fi->unix_sks[i].fd = -1;
+		} else if (fi->unix_sks[i].fd >= 0)
 			ret = (pr_err("unix socket:[%u] was made but no fd took it", u->ino), -EINVAL);
 		if (!ret && is_path(&u->name) && !u->file && (u->type == SOCK_DGRAM || u->state != TCP_ESTABLISHED)) {
 			/* the path was unlinked (or replaced) at the dump */

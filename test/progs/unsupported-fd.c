@@ -24,7 +24,18 @@
  *                from fd 6 (queued netlink messages can't be saved)
  * and unix sockets in states that can't be dumped:
  *   unix-rights  a unix datagram socket with a unix socket in flight
- *                (SCM_RIGHTS) sent from fd 6, the other end
+ *                (SCM_RIGHTS) sent from fd 6, the other end, whose peer a
+ *                process outside the tree holds (a grandchild, orphaned)
+ *   unix-rights-tree  the same with the peer held by a child process (in the
+ *                tree, but not the process whose queue carries it)
+ *   unix-rights-loop  the same with the peer closed, and the socket in flight
+ *                in its own queue too (nesting without end)
+ *   unix-rights-shared  the same with the peer kept (fd 20), and fd 5 held by a
+ *                child process too (its queue is refilled by whichever makes it)
+ *   unix-rights-held  the same with the socket in flight held by a child process
+ *                too (and its peer closed)
+ *   unix-rights-elsewhere  the same with the peer in flight on the queue of a
+ *                socket an orphaned grandchild holds (outside the tree)
  *   unix-rights-pipe  the same with a pipe's read end in flight, whose write
  *                end a child process holds (the only one this program forks)
  *   unix-queued  a listening socket with a connection from fd 6 not yet
@@ -55,6 +66,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define FD 5
@@ -174,21 +186,86 @@ static int make(const char *kind)
 		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
 		struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
 		bool pipe_kind = !strcmp(kind, "unix-rights-pipe");
-		if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) || (pipe_kind ? pipe(p) : socketpair(AF_UNIX, SOCK_STREAM, 0, p)) ||
-		    dup2(sv[1], 6) != 6)
+		if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) || (pipe_kind ? pipe(p) : socketpair(AF_UNIX, SOCK_STREAM, 0, p)))
 			return -1;
-		if (pipe_kind) {
+		/* the peer socket, out of fd 6's way: another process holds it */
+		if (!pipe_kind && (p[1] = fcntl(p[1], F_DUPFD, 20)) < 0)
+			return -1;
+		if (dup2(sv[1], 6) != 6)
+			return -1;
+		if (!strcmp(kind, "unix-rights-loop")) {
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(cm), &p[0], sizeof(int));
+			if (sendmsg(p[1], &m, 0) != 1)
+				return -1;
+		} else if (!strcmp(kind, "unix-rights-elsewhere")) {
+			/* p[1] on the queue of q[1], which a grandchild holds until we are gone */
+			int q[2];
+			pid_t parent = getpid(), child;
+			if (socketpair(AF_UNIX, SOCK_DGRAM, 0, q))
+				return -1;
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(cm), &p[1], sizeof(int));
+			if (sendmsg(q[0], &m, 0) != 1 || (child = fork()) < 0)
+				return -1;
+			if (!child) {
+				if (fork())
+					_exit(0);
+				for (int fd = 0; fd < 1024; fd++)
+					if (fd != q[1])
+						close(fd);
+				while (!kill(parent, 0))
+					usleep(100000);
+				_exit(0);
+			}
+			if (waitpid(child, NULL, 0) != child)
+				return -1;
+			close(q[0]);
+			close(q[1]);
+		}
+		if (pipe_kind || !strcmp(kind, "unix-rights-tree") || !strcmp(kind, "unix-rights-shared") ||
+		    !strcmp(kind, "unix-rights-held")) {
 			pid_t child = fork();
 			if (child < 0)
 				return -1;
 			if (!child) {
-				/* holds the write end until its parent is gone */
+				/* holds the write end (the peer), or fd 5's socket, until its parent is gone */
 				prctl(PR_SET_PDEATHSIG, SIGKILL);
 				if (getppid() == 1)
 					_exit(0);
+				if (!strcmp(kind, "unix-rights-shared"))
+					close(p[0]), close(p[1]);
+				if (!strcmp(kind, "unix-rights-held"))
+					close(p[1]);
+				if (!strcmp(kind, "unix-rights-tree"))
+					close(p[0]);
 				for (;;)
 					pause();
 			}
+		} else if (!strcmp(kind, "unix-rights")) {
+			/* a grandchild, orphaned, holds the peer: until the socket in flight is gone */
+			pid_t child = fork(), gc;
+			int st;
+			if (child < 0)
+				return -1;
+			if (!child) {
+				if ((gc = fork()) < 0)
+					_exit(1);
+				if (gc)
+					_exit(0);
+				for (int fd = 0; fd < 1024; fd++)
+					if (fd != p[1])
+						close(fd);
+				while (read(p[1], &c, 1) > 0)
+					;
+				_exit(0);
+			}
+			if (waitpid(child, &st, 0) != child || !WIFEXITED(st) || WEXITSTATUS(st))
+				return -1;
 		}
 		cm->cmsg_level = SOL_SOCKET;
 		cm->cmsg_type = SCM_RIGHTS;
@@ -197,7 +274,8 @@ static int make(const char *kind)
 		if (sendmsg(6, &m, 0) != 1)
 			return -1;
 		close(p[0]);
-		close(p[1]);
+		if (strcmp(kind, "unix-rights-shared"))
+			close(p[1]);
 		close(sv[1]);
 		return sv[0];
 	}

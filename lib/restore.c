@@ -954,6 +954,8 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	if (idx == 0 && ns_restore(&c->rs->ns, &c->ns_args))
 		child_fail(c, idx);
 	/* another process: its UTS, network and IPC namespaces, made, joined or its parent's */
+	if (idx == 0 && nested_keep_fds(&c->rs->ns.nested))
+		child_fail(c, idx);
 	if (nested_restore_task(&c->rs->ns.nested, c->dir, c->rs->entries, idx))
 		child_fail(c, idx);
 	if (restore_session(t->pstree, idx == 0, c->shell_job))

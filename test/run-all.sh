@@ -28,7 +28,7 @@ PROGS="counter mem-random mem-file-private mem-file-shared mem-prot mem-brk mem-
        mem-growsdown mem-madvise fpu-avx512 fpu-arm64 signals itimer vdso-clock nanosleep pipe-read file-regular
        file-unlinked pipe-inner fifo memfd eventfd signalfd timerfd inotify epoll dev-special
        file-locks posix-timers files-shared ipc-sysv ipc-mqueue pty poll-wait sk-unix-pair sk-unix-bound sk-unix-tree sk-unix-accept sk-unix-rights sk-inet sk-netlink sk-packet sk-raw pidfd ghost-shared shm-host
-       ns-time seccomp ns-mnt"
+       ns-time seccomp ns-mnt ns-nested"
 # programs whose dumps save established TCP connections
 TCP_PROGS="sk-tcp-established sk-tcp-halfclosed ns-net"
 # programs whose restores put them back into their cgroups, with the limits
@@ -158,6 +158,11 @@ if selected corrupt ns-mnt; then
 	# shellcheck disable=SC2086
 	run_suite "runner ns-mnt --corrupt (negative test)" \
 		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- ns-mnt --corrupt
+fi
+if selected corrupt ns-nested; then
+	# shellcheck disable=SC2086
+	run_suite "runner ns-nested --corrupt (negative test)" \
+		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- ns-nested --corrupt
 fi
 for v in "${VARIANTS[@]}"; do
 	read -r -a words <<<"$v"

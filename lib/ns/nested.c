@@ -388,6 +388,21 @@ static int join(pid_t pid, int kind, uint32_t id)
 	return ret;
 }
 
+int nested_keep_fds(const struct nested_set *set)
+{
+	for (size_t i = 0; i < set->nr; i++) {
+		struct nested_inst *x = &set->inst[i];
+
+		x->host_slot = x->join_slot = -1;
+		if (x->kind != NEST_NET)
+			continue;
+		if ((x->net.host_fd >= 0 && (x->host_slot = kept_fd_add(x->net.host_fd)) < 0) ||
+		    (x->net.join_fd >= 0 && (x->join_slot = kept_fd_add(x->net.join_fd)) < 0))
+			return pr_err("can't keep the fds of nested network namespace %u", x->id), -ENOSPC;
+	}
+	return 0;
+}
+
 int nested_restore_task(const struct nested_set *set, struct img_dir *dir, PstreeEntry **entries, size_t idx)
 {
 	const PstreeEntry *e = entries[idx], *parent = NULL;
@@ -411,6 +426,13 @@ int nested_restore_task(const struct nested_set *set, struct img_dir *dir, Pstre
 		}
 		x = find(set, k, id);
 		size_t xi = x - set->inst;
+		/* the fds of the caller's namespace (and a joined one) came through files_restore kept */
+		if (k == NEST_NET) {
+			x->net.host_fd = kept_fd_get(x->host_slot);
+			x->net.join_fd = kept_fd_get(x->join_slot);
+			/* the lazy-pages daemon's name is in the caller's network namespace */
+			netns_keep_caller(x->net.host_fd);
+		}
 		if (x->maker == idx) {
 			if ((ret = make(dir, x)))
 				return ret;

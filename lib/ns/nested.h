@@ -61,6 +61,7 @@ struct nested_inst {
 	struct ipc_image ipc;
 	struct netns_restore net;
 	size_t maker;            /* index in pstree.img of the first process in it: makes it */
+	int host_slot, join_slot;      /* network: its fds kept through the root's files (util.h) */
 };
 
 struct nested_set {
@@ -77,6 +78,9 @@ int nested_load(struct img_dir *dir, NsInstance **list, size_t n, struct nested_
 int nested_plan(struct nested_set *set, PstreeEntry **entries, size_t nr);
 /* Shared words for the tasks (before the tree forks). */
 int nested_prepare(struct nested_set *set, uint32_t *failed);
+/* In the restored root, before its files: the fds the others need are kept
+ * through files_restore (the tasks inherit the root's table). */
+int nested_keep_fds(const struct nested_set *set);
 /* In restored task idx, right after its fork: make, join or keep each namespace. */
 int nested_restore_task(const struct nested_set *set, struct img_dir *dir, PstreeEntry **entries, size_t idx);
 /* The IPC instance task idx made (NULL if none): its removed segments go at the end. */

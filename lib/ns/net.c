@@ -359,7 +359,7 @@ static int fill(const struct netns_restore *nr)
 
 /* The caller's namespace kept out of the way of the fds the tasks restore, until
  * their restorer (the lazy-pages daemon's socket is made there). */
-static void keep_caller(int host_fd)
+void netns_keep_caller(int host_fd)
 {
 	struct rlimit rl;
 
@@ -376,7 +376,7 @@ int netns_restore(const struct netns_restore *nr)
 
 	if (!nr->e)
 		return 0;
-	keep_caller(nr->host_fd);
+	netns_keep_caller(nr->host_fd);
 	if (nr->join_fd >= 0) {
 		if (setns(nr->join_fd, CLONE_NEWNET))
 			return pr_perror("can't join the network namespace given for %s", nr->e->external);
@@ -392,7 +392,7 @@ int netns_restore(const struct netns_restore *nr)
 
 int netns_restore_nested(const struct netns_restore *nr)
 {
-	keep_caller(nr->host_fd);
+	netns_keep_caller(nr->host_fd);
 	if (nr->join_fd >= 0) {
 		if (setns(nr->join_fd, CLONE_NEWNET))
 			return pr_perror("can't join the network namespace given for %s", nr->e->external);

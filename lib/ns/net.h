@@ -65,6 +65,9 @@ void netns_dump_target(int fd);
 /* In a restored task: a socket of the caller's namespace (the lazy-pages daemon's
  * abstract name is there); -1 and errno on failure. */
 int netns_caller_socket(int domain, int type, int protocol);
+/* A task about to leave the caller's network namespace keeps host_fd (the
+ * caller's) as that socket's namespace, unless it has one already. */
+void netns_keep_caller(int host_fd);
 /* That fd (-1: none), which the restored tasks keep until their restorer. */
 int netns_caller_fd(void);
 /* Before the restorer: the task keeps no fd of ours. */

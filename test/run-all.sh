@@ -35,7 +35,7 @@ TCP_PROGS="sk-tcp-established sk-tcp-halfclosed ns-net"
 CGROUP_PROGS="cgroup"
 # programs run again with other arguments: "NAME ARGS..." each
 VARIANTS=("tree" "storm --forks" "storm --threads" "threads --threads 2" "threads --threads 64" "threads --threads 1000"
-	  "seccomp --shared" "seccomp --strict" "sk-raw --own-netns")
+	  "seccomp --shared" "seccomp --strict" "sk-raw --own-netns" "ns-nested --root-ns")
 
 fast=0
 for a in "$@"; do

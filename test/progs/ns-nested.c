@@ -18,7 +18,8 @@
  * names, B1 sends a datagram to A's UDP socket and one to A's abstract unix
  * name (only A's namespace sees it: the root's send must fail), both see and
  * write A's segment; then A accepts both connections, connects itself, reads
- * the datagrams.  --corrupt: A1 changes its hostname after CHECK (A's
+ * the datagrams.  --root-ns: the root has its own UTS, network and IPC namespaces
+ * first (the others nested below them).  --corrupt: A1 changes its hostname after CHECK (A's
  * namespace's: A's check must see it).
  */
 #include "tst.h"
@@ -402,8 +403,12 @@ static void b_children(void) { spawn(B1, join_a, NULL); }
 
 int main(int argc, char **argv)
 {
-	tst_init(argc, argv);
+	tst_init_opts(argc, argv, NULL, "root-ns");
 	seed = tst_seed();
+	/* the root's own namespaces first: the others are nested below them */
+	if (tst_opt_flag("root-ns") &&
+	    (unshare(CLONE_NEWUTS | CLONE_NEWNET | CLONE_NEWIPC) || sethostname("nested-root", 11)))
+		tst_fail("root: unshare: %s", strerror(errno));
 	ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (ctl == MAP_FAILED)
 		tst_fail("mmap: %s", strerror(errno));

@@ -195,6 +195,15 @@ int nested_dump_enter(struct nested_dump *nd, const struct tree *t, int i, int r
 		netns_dump_target(fd);
 		nd->cur_net = fd;
 	}
+	/* where else a socket it holds may have been made */
+	static int others[NETNS_MAX_OTHERS];
+	size_t n = 0;
+	if (root_fd != fd)
+		others[n++] = root_fd;
+	for (size_t k = 0; k < nd->nr && n < NETNS_MAX_OTHERS; k++)
+		if (nd->inst[k].kind == NEST_NET && nd->inst[k].fd != fd)
+			others[n++] = nd->inst[k].fd;
+	netns_dump_set_others(others, n);
 	return id ? refuse_tcp(t->tasks[i].s.pid, id) : 0;
 }
 
@@ -237,6 +246,7 @@ void nested_dump_pstree(const struct nested_dump *nd, int i, PstreeEntry *e)
 
 void nested_dump_free(struct nested_dump *nd)
 {
+	netns_dump_set_others(NULL, 0);
 	for (size_t i = 0; i < nd->nr; i++)
 		if (nd->inst[i].fd >= 0)
 			close(nd->inst[i].fd);

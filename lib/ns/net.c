@@ -35,6 +35,9 @@
 
 static int target_fd = -1;   /* the namespace whose sockets sock_diag lists */
 static int caller_fd = -1;   /* restored tasks: the caller's namespace (lazy-pages daemon) */
+/* the tree's other namespaces (-1: ours): a socket made before its holder moved */
+static int others[NETNS_MAX_OTHERS];
+static size_t nr_others;
 
 struct ns_call {
 	int nsfd;
@@ -150,6 +153,24 @@ int netns_dump_prepare(const struct tree *t, const struct cr_external *ext, size
 void netns_dump_target(int fd)
 {
 	target_fd = fd;
+}
+
+int netns_dump_current(void)
+{
+	return target_fd;
+}
+
+void netns_dump_set_others(const int *fds, size_t n)
+{
+	nr_others = n < NETNS_MAX_OTHERS ? n : NETNS_MAX_OTHERS;
+	for (size_t i = 0; i < nr_others; i++)
+		others[i] = fds[i];
+}
+
+size_t netns_dump_others(const int **fds)
+{
+	*fds = others;
+	return nr_others;
 }
 
 void netns_dump_end(struct netns_dump *nd)

@@ -62,6 +62,13 @@ int netns_restore_nested(const struct netns_restore *nr);
 /* While dumping: sock_diag and the parasite's socket work in namespace fd from
  * now on (-1: ours), for the process dumped next. */
 void netns_dump_target(int fd);
+int netns_dump_current(void);
+/* The tree's other network namespaces (-1: ours), where a socket of the process
+ * dumped next may be (made there before the process moved: a socketpair of its
+ * parent's); at most NETNS_MAX_OTHERS. */
+#define NETNS_MAX_OTHERS 4097
+void netns_dump_set_others(const int *fds, size_t n);
+size_t netns_dump_others(const int **fds);
 /* In a restored task: a socket of the caller's namespace (the lazy-pages daemon's
  * abstract name is there); -1 and errno on failure. */
 int netns_caller_socket(int domain, int type, int protocol);

@@ -18,7 +18,8 @@
  * names, B1 sends a datagram to A's UDP socket and one to A's abstract unix
  * name (only A's namespace sees it: the root's send must fail), both see and
  * write A's segment; then A accepts both connections, connects itself, reads
- * the datagrams.  --root-ns: the root has its own UTS, network and IPC namespaces
+ * the datagrams and writes to a socketpair the root made before A's unshare (a
+ * socket of the root's network namespace in A's hands).  --root-ns: the root has its own UTS, network and IPC namespaces
  * first (the others nested below them).  --corrupt: A1 changes its hostname after CHECK (A's
  * namespace's: A's check must see it).
  */
@@ -75,6 +76,7 @@ struct ctl {
 static struct ctl *ctl;
 static uint64_t seed;
 static int tcp_l = -1, udp_a = -1, unix_a = -1, udp_b1 = -1;
+static int pair[2] = { -1, -1 };   /* the root's socketpair with A, made before A's unshare */
 static unsigned char *seg;
 
 #define VFAIL(who, ...) do { snprintf(ctl->why[who], sizeof(ctl->why[who]), __VA_ARGS__); return false; } while (0)
@@ -329,6 +331,8 @@ static bool verify_a(void)
 		VFAIL(A, "hostname \"%s\", was \"%s\"", host, ctl->host[A]);
 	if (!send_name(A))
 		return false;
+	if (write(pair[1], "from-A", 6) != 6)
+		VFAIL(A, "can't write to the socketpair with the root: %s", strerror(errno));
 	for (int i = 0; i < 3; i++) {
 		p = (struct pollfd){ tcp_l, POLLIN, 0 };
 		if (poll(&p, 1, 5000) != 1)
@@ -415,7 +419,10 @@ int main(int argc, char **argv)
 	read_ns(ctl->ino[ROOT]);
 	hostname(ctl->host[ROOT]);
 	pid_t pids[NR] = { 0 };
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair))
+		tst_fail("socketpair: %s", strerror(errno));
 	pids[A] = spawn(A, setup_a, a_children);
+	close(pair[1]);
 	pids[B] = spawn(B, NULL, b_children);
 	pids[C] = spawn(C, setup_c, NULL);
 	for (int t = 0; atomic_load(&ctl->started) < NR - 1; t++) {
@@ -432,8 +439,11 @@ int main(int argc, char **argv)
 		for (int t = 0; !atomic_load(&ctl->done[i]) && t < 4000; t++)
 			tst_sleep_ms(5);
 	atomic_store(&ctl->phase, 3);
-	char msg[1600] = "";
+	char msg[1600] = "", buf[8];
 	size_t ml = 0;
+	struct pollfd p = { pair[0], POLLIN, 0 };
+	if (atomic_load(&ctl->done[A]) == 1 && (poll(&p, 1, 5000) != 1 || read(pair[0], buf, 6) != 6 || memcmp(buf, "from-A", 6)))
+		ml += snprintf(msg, sizeof(msg), "root: A's bytes did not come through the socketpair made before A's unshare");
 	for (int i = 0; i < NR; i++)
 		if (atomic_load(&ctl->done[i]) != 1)
 			ml += snprintf(msg + ml, sizeof(msg) - ml, "%s%s: %s", ml ? "; " : "", names[i],

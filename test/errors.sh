@@ -1051,6 +1051,43 @@ name=external-syntax
 crt dump -t 1 -D "$T" --external 'mnt/ovl:x'
 expect_error $name "--external mnt/ovl:x" "TYPE[KEY]:VALUE" && pass $name
 
+# a listener of the root's network namespace, kept by a child that then unshared its
+# own: it would come back in the child's; refused, naming the socket
+name=ns-nested-inet-other
+cat >"$T/nested-inet.py" <<'PY'
+import ctypes, os, socket, sys, time
+l = socket.socket()
+l.bind(("127.0.0.1", 0))
+l.listen()
+if os.fork() == 0:
+    if ctypes.CDLL(None).unshare(0x40000000) != 0:
+        os._exit(9)
+    print(os.getpid(), l.fileno(), flush=True)
+    time.sleep(100)
+    os._exit(0)
+l.close()
+time.sleep(100)
+PY
+setsid python3 "$T/nested-inet.py" </dev/null >"$T/nested-inet.out" 2>&1 &
+NP=$!
+PIDS+=("$NP")
+for ((i = 0; i < 200; i++)); do
+	[ -s "$T/nested-inet.out" ] && break
+	sleep 0.05
+done
+read -r KP KFD <"$T/nested-inet.out"
+if [ -z "${KP:-}" ]; then
+	fail $name "the child did not start"
+else
+	PIDS+=("$KP")
+	mkdir "$T/d-$name"
+	crt dump -t "$NP" -D "$T/d-$name"
+	expect_error $name "pid $KP fd $KFD" "another network namespace" "changed namespaces" && pass $name
+	kill -9 "$KP" 2>/dev/null
+fi
+kill -9 "$NP" 2>/dev/null
+{ wait "$NP"; } 2>/dev/null
+
 # ---- migrate and serve: transports and their options
 crt migrate -t $$ --to 10.0.0.1:1 -W "$T" --via udp
 expect_error migrate-via "--via udp" "tcp" "ssh" && pass migrate-via

@@ -203,6 +203,7 @@ SLEEP=$!
 exec 7> >(exec cat >"$T/nested.out")
 setsid "$BIN/ns-nested" <&6 >&7 2>&1 6<&- 7>&- &
 NNP=$!
+disown "$NNP"   # (killed by the dump: no job notice)
 exec 6<&- 7>&-
 for ((i = 0; i < 200; i++)); do
 	grep -qx READY "$T/nested.out" 2>/dev/null && break

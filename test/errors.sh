@@ -970,7 +970,7 @@ else
 	mkdir "$T/d-nested"
 	crt dump -t "$NP" -D "$T/d-nested"
 	expect_error $name "pid $KP" "another mnt namespace than the root of the tree" \
-		"only the uts, net and ipc namespaces" && pass $name
+		"only the uts, net, ipc and cgroup namespaces" && pass $name
 	kill -9 "$KP" "$NP" 2>/dev/null
 	{ wait "$NP"; } 2>/dev/null
 fi
@@ -998,7 +998,7 @@ nested_refused() {
 		rm -rf "$T/d-$name"
 		mkdir "$T/d-$name"
 		crt dump -t "$NP" -D "$T/d-$name"
-		expect_error "$name" "pid $KP" "$@" "only the uts, net and ipc namespaces" && pass "$name"
+		expect_error "$name" "pid $KP" "$@" "only the uts, net, ipc and cgroup namespaces" && pass "$name"
 	fi
 	pkill -9 -P "$NP" 2>/dev/null
 	kill -9 "$KP" "$NP" 2>/dev/null

@@ -219,7 +219,7 @@ else
 	cp -a "$T/nestedbase" "$T/base"
 	case_ nested-id-unlisted pstree.img "@1:net_ns=9" -- pstree.img "nested net namespace 9" "does not list"
 	case_ nested-root pstree.img "@0:uts_ns=1" -- pstree.img "root or a zombie"
-	case_ nested-kind ns.img "nested[0].kind=pid" -- ns.img '"pid"' "not a uts, net or ipc namespace"
+	case_ nested-kind ns.img "nested[0].kind=pid" -- ns.img '"pid"' "not a uts, net, ipc or cgroup namespace"
 	case_ nested-id-zero ns.img "nested[0].id=0" -- ns.img "bad id"
 	case_ nested-twice ns.img "nested[1].id=1" -- ns.img "listed twice"
 	case_ nested-uts-long utsns-1.img "hostname=$(printf 'h%.0s' $(seq 80))" -- utsns-1.img "longer than 64"

@@ -1,4 +1,4 @@
-/* Processes of one tree in different UTS, network or IPC namespaces: a worker
+/* Processes of one tree in different UTS, network, IPC or cgroup namespaces: a worker
  * forked into a network namespace of its own, a sandboxed child with its own
  * hostname, `ip netns exec` children.
  *
@@ -52,6 +52,9 @@ static const struct {
 	[NEST_UTS] = { "uts", "UTS", CLONE_NEWUTS },
 	[NEST_NET] = { "net", "network", CLONE_NEWNET },
 	[NEST_IPC] = { "ipc", "IPC", CLONE_NEWIPC },
+	/* nothing to save: its root is the cgroup its maker is in when it unshares
+	 * (put there first, like the root's own) */
+	[NEST_CGROUP] = { "cgroup", "cgroup", CLONE_NEWCGROUP },
 };
 
 /* ------------------------------------------------------------------ dump */
@@ -136,6 +139,8 @@ int nested_dump_write(struct img_dir *dir, const struct nested_dump *nd, const s
 		case NEST_IPC:
 			ret = privs_need(CAP_SYS_ADMIN, -1, "dumping a nested IPC namespace (setns)") ?:
 			      ipc_dump_id(dir, x->pid, x->id);
+			break;
+		case NEST_CGROUP:
 			break;
 		default: {
 			struct netns_dump d = { .fd = x->fd, .img_id = x->id };
@@ -242,6 +247,7 @@ void nested_dump_pstree(const struct nested_dump *nd, int i, PstreeEntry *e)
 	e->has_uts_ns = (e->uts_ns = nd->ids[i][NEST_UTS]) != 0;
 	e->has_net_ns = (e->net_ns = nd->ids[i][NEST_NET]) != 0;
 	e->has_ipc_ns = (e->ipc_ns = nd->ids[i][NEST_IPC]) != 0;
+	e->has_cgroup_ns = (e->cgroup_ns = nd->ids[i][NEST_CGROUP]) != 0;
 }
 
 void nested_dump_free(struct nested_dump *nd)
@@ -291,7 +297,7 @@ int nested_load(struct img_dir *dir, NsInstance **list, size_t n, struct nested_
 
 		x->net.host_fd = x->net.join_fd = -1;
 		if (k < 0 || !list[i]->id || list[i]->id > MAX_INSTANCES || find(set, k, list[i]->id))
-			return pr_err("ns.img: nested namespace \"%s\" %u: not a uts, net or ipc namespace, a bad id, "
+			return pr_err("ns.img: nested namespace \"%s\" %u: not a uts, net, ipc or cgroup namespace, a bad id, "
 				      "or listed twice", list[i]->kind, list[i]->id), -EINVAL;
 		x->kind = k;
 		x->id = list[i]->id;
@@ -300,7 +306,7 @@ int nested_load(struct img_dir *dir, NsInstance **list, size_t n, struct nested_
 			ret = uts_ns_load(dir, x->id, &x->uts);
 		else if (k == NEST_IPC)
 			ret = ipc_load_id(dir, x->id, &x->ipc);
-		else
+		else if (k == NEST_NET)
 			/* (always saved whole: never an external one) */
 			ret = netns_load_id(dir, x->id, NULL, 0, &x->net);
 	}
@@ -314,8 +320,10 @@ static uint32_t task_id(const PstreeEntry *e, int kind)
 		return e->has_uts_ns ? e->uts_ns : 0;
 	case NEST_NET:
 		return e->has_net_ns ? e->net_ns : 0;
-	default:
+	case NEST_IPC:
 		return e->has_ipc_ns ? e->ipc_ns : 0;
+	default:
+		return e->has_cgroup_ns ? e->cgroup_ns : 0;
 	}
 }
 
@@ -366,6 +374,10 @@ static int make(struct img_dir *dir, struct nested_inst *x)
 		return uts_ns_restore(x->uts);
 	case NEST_IPC:
 		return ipc_restore(dir, &x->ipc);
+	case NEST_CGROUP:
+		if (unshare(CLONE_NEWCGROUP))
+			return pr_perror("can't create nested cgroup namespace %u", x->id);
+		return 0;
 	default:
 		return netns_restore_nested(&x->net);
 	}

@@ -1,5 +1,5 @@
 /* Namespaces nested below the root's (nested.c): processes of one tree in
- * different UTS, network or IPC namespaces.  The root's namespaces keep their
+ * different UTS, network, IPC or cgroup namespaces.  The root's namespaces keep their
  * own code and images (uts.c, net.c, ipc.c); every other instance of these
  * kinds that a live process of the tree is in is saved once, by the same code,
  * under an id, and each process records the id it is in (pstree.img). */
@@ -19,7 +19,7 @@ struct img_dir;
 struct tree;
 struct cr_external;
 
-enum { NEST_UTS, NEST_NET, NEST_IPC, NEST_KINDS };
+enum { NEST_UTS, NEST_NET, NEST_IPC, NEST_CGROUP, NEST_KINDS };
 
 /* ---- dump */
 struct nested_dump_inst {

@@ -136,7 +136,7 @@ int tree_map_pidns(struct tree *t)
 				return ret;
 			if (levels != root_levels)
 				return pr_err("pid %d is in a pid namespace nested in the tree's: nested pid "
-					      "namespaces are not supported (only the uts, net and ipc namespaces of "
+					      "namespaces are not supported (only the uts, net, ipc and cgroup namespaces of "
 					      "the tree's processes may differ from the root's)", task->s.pid), -EOPNOTSUPP;
 		}
 		task->vpid = task->vtids[0];

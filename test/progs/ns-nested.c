@@ -1,7 +1,7 @@
-/* ns-nested: processes of one tree in different UTS, network and IPC namespaces.
+/* ns-nested: processes of one tree in different UTS, network, IPC and cgroup namespaces.
  *
  *   root            the runner's namespaces (the caller's)
- *   ├── A           unshares UTS + network + IPC: hostname "nested-a", lo up with
+ *   ├── A           unshares UTS + network + IPC + cgroup: hostname "nested-a", lo up with
  *   │   │           10.55.0.1/24, a TCP listener and a UDP socket on it, an abstract
  *   │   │           unix datagram socket, a SysV shm segment (attached, filled)
  *   │   └── A1      A's child: inherits A's namespaces
@@ -51,7 +51,8 @@
 
 enum { ROOT, A, A1, B, B1, C, NR };
 static const char *const names[NR] = { "root", "A", "A1", "B", "B1", "C" };
-static const char *const kinds[3] = { "uts", "net", "ipc" };
+#define NK 4
+static const char *const kinds[NK] = { "uts", "net", "ipc", "cgroup" };
 
 #define ADDR "10.55.0.1"
 #define TCP_PORT 7777
@@ -62,7 +63,7 @@ static const char *const kinds[3] = { "uts", "net", "ipc" };
 struct ctl {
 	atomic_int phase;                 /* 1: check now, 2: A's turn, 3: exit */
 	atomic_int started;
-	uint64_t ino[NR][3], now[NR][3];  /* each one's namespaces, before and after */
+	uint64_t ino[NR][NK], now[NR][NK];  /* each one's namespaces, before and after */
 	char host[NR][65];
 	atomic_int checked[NR];           /* 1: has written now[] */
 	atomic_int done[NR];              /* 1 pass, 2 fail */
@@ -92,7 +93,7 @@ static uint64_t ns_ino(const char *kind)
 
 static void read_ns(uint64_t *out)
 {
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < NK; k++)
 		out[k] = ns_ino(kinds[k]);
 }
 
@@ -180,7 +181,7 @@ static void setup_a(void)
 {
 	struct sockaddr_un u;
 
-	if (unshare(CLONE_NEWUTS | CLONE_NEWNET | CLONE_NEWIPC))
+	if (unshare(CLONE_NEWUTS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWCGROUP))
 		tst_fail("unshare: %s", strerror(errno));
 	if (sethostname("nested-a", 8))
 		tst_fail("sethostname: %s", strerror(errno));
@@ -201,11 +202,11 @@ static void setup_a(void)
 
 static void join_a(void)
 {
-	static const int flags[3] = { CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWIPC };
+	static const int flags[NK] = { CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWCGROUP };
 
 	while (!atomic_load(&ctl->a_ready))
 		tst_sleep_ms(2);
-	for (int k = 0; k < 3; k++) {
+	for (int k = 0; k < NK; k++) {
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/%d/ns/%s", ctl->pid_a, kinds[k]);
 		int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -232,7 +233,7 @@ static bool relations(int who)
 	for (int j = 0; j < NR; j++) {
 		if (!atomic_load(&ctl->checked[j]))
 			continue;
-		for (int k = 0; k < 3; k++)
+		for (int k = 0; k < NK; k++)
 			if ((ctl->ino[who][k] == ctl->ino[j][k]) != (ctl->now[who][k] == ctl->now[j][k]))
 				VFAIL(who, "its %s namespace is %s %s's, it was %s", kinds[k],
 				      ctl->now[who][k] == ctl->now[j][k] ? "the same as" : "another than", names[j],

@@ -25,6 +25,7 @@
 #include "predump.h"
 #include "net/inet.h"
 #include "ns/net.h"
+#include "ns/nested.h"
 #include "ns/time.h"
 #include "notify.h"
 #include "proc/core.h"
@@ -38,7 +39,7 @@
 #include "util.h"
 
 /* pstree.img: every process of the tree, parents first. */
-static int dump_pstree(struct img_dir *dir, const struct tree *t)
+static int dump_pstree(struct img_dir *dir, const struct tree *t, const struct nested_dump *nested)
 {
 	struct img *img = img_create(dir, IMG_PSTREE, 0);
 	int ret = 0;
@@ -72,6 +73,7 @@ static int dump_pstree(struct img_dir *dir, const struct tree *t)
 				e.fg_pgid = tree_vpid(t, task->s.stat.tpgid);
 			}
 		}
+		nested_dump_pstree(nested, i, &e);
 		if (task->zombie) {
 			e.has_zombie = e.has_exit_status = true;
 			e.zombie = true;
@@ -264,6 +266,7 @@ int dump_tree(const struct cr_dump_opts *uopts, bool hold_net)
 	int ret, live = 0, own_ipc = 0;
 	struct shm_stored stored = { 0 };   /* shared anonymous areas stored once for the tree */
 	struct netns_dump nd = { .fd = -1 };
+	struct nested_dump nested = { .cur_net = -1 };
 	bool held = false;
 
 	cr_error_reset();
@@ -302,8 +305,9 @@ int dump_tree(const struct cr_dump_opts *uopts, bool hold_net)
 		goto out;
 	if ((ret = tree_seize(opts.pid, &tree)) || (ret = cgroup_freeze_check(&fz)) || (ret = tree_map_pidns(&tree)))
 		goto out;
-	/* the user namespace first: it decides how the tasks' ids are saved */
-	if ((ret = userns_dump(&dir, &tree)))
+	/* the user namespace first: it decides how the tasks' ids are saved; then
+	 * which UTS, network and IPC namespace each process is in */
+	if ((ret = userns_dump(&dir, &tree)) || (ret = nested_dump_scan(&tree, &nested)))
 		goto out;
 	if (!fz.dir)
 		t_frozen = now_ms();
@@ -321,20 +325,27 @@ int dump_tree(const struct cr_dump_opts *uopts, bool hold_net)
 	/* a tree in its own IPC namespace takes its SysV objects along */
 	if ((ret = own_ipc = ns_own(tree.tasks[0].s.pid, "ipc")) < 0 ||
 	    (own_ipc && ((ret = privs_need(CAP_SYS_ADMIN, -1, "dumping the tree's own IPC namespace (setns)")) ||
-			 (ret = ns_check_tree(&tree, "ipc", "IPC")) || (ret = ipc_dump(&dir, tree.tasks[0].s.pid)))))
+			 (ret = ipc_dump(&dir, tree.tasks[0].s.pid)))))
 		goto out;
-	if ((ret = netns_dump(&dir, &nd, opts.externals, opts.nr_externals)) || (ret = timens_dump(&dir, &tree)))
+	if ((ret = netns_dump(&dir, &nd, opts.externals, opts.nr_externals)) || (ret = timens_dump(&dir, &tree)) ||
+	    (ret = nested_dump_write(&dir, &nested, opts.externals, opts.nr_externals)))
 		goto out;
-	/* the root's mount, UTS and cgroup namespaces, if it has its own */
-	struct ns_args nsa = { .ext = opts.externals, .nr_ext = opts.nr_externals };
+	/* the root's mount, UTS and cgroup namespaces, if it has its own, and the list of nested ones */
+	struct ns_args nsa = { .ext = opts.externals, .nr_ext = opts.nr_externals, .nested = &nested };
 	if ((ret = ns_dump(&dir, &tree, &nsa)))
 		goto out;
+	nested.cur_net = nd.fd;
 	for (int i = 0; i < tree.nr && !ret; i++)
 		if (!tree.tasks[i].zombie) {
-			ret = dump_task(&tree.tasks[i], &dir, &opts, share, i, &prev, own_ipc, &stats, &stored);
+			/* sock_diag and the parasite's socket in the task's network namespace */
+			if ((ret = nested_dump_enter(&nested, &tree, i, nd.fd)))
+				break;
+			ret = dump_task(&tree.tasks[i], &dir, &opts, share, i, &prev,
+					own_ipc || nested.ids[i][NEST_IPC], &stats, &stored);
 			live++;
 		}
-	if (ret || (ret = dump_pstree(&dir, &tree)) || (ret = inventory_write(&dir, tree.tasks[0].vpid, tree.own_pidns)) ||
+	netns_dump_target(nd.fd);
+	if (ret || (ret = dump_pstree(&dir, &tree, &nested)) || (ret = inventory_write(&dir, tree.tasks[0].vpid, tree.own_pidns)) ||
 	    (ret = ps_close(&ps)) || (ret = notify_call(opts.notify, opts.notify_arg, "post-dump", opts.pid)))
 		goto out;
 	/* The images are complete and synced: the originals go, unless asked to stay.
@@ -375,6 +386,7 @@ out:
 	netlock_unlock();
 	netns_dump_end(&nd);
 out_held:
+	nested_dump_free(&nested);
 	files_share_free(share);
 	shm_stored_free(&stored);
 	inet_diag_reset();

@@ -320,9 +320,10 @@ out:
 }
 
 /* In the child, inside the namespace. */
-static int dump_all(struct img_dir *dir)
+static int dump_all(struct img_dir *dir, uint32_t id)
 {
-	struct img *img = img_create(dir, IMG_IPC, 0), *data = img_create(dir, IMG_IPCDATA, 0);
+	struct img *img = img_create(dir, id ? IMG_IPC_N : IMG_IPC, id),
+		   *data = img_create(dir, id ? IMG_IPCDATA_N : IMG_IPCDATA, id);
 	int ret;
 
 	if (!img || !data) {
@@ -341,6 +342,11 @@ static int dump_all(struct img_dir *dir)
 
 int ipc_dump(struct img_dir *dir, pid_t pid)
 {
+	return ipc_dump_id(dir, pid, 0);
+}
+
+int ipc_dump_id(struct img_dir *dir, pid_t pid, uint32_t id)
+{
 	char path[64], err[512] = "";
 	int ns, p[2], st;
 	pid_t child;
@@ -355,7 +361,7 @@ int ipc_dump(struct img_dir *dir, pid_t pid)
 	child = fork();
 	if (child == 0) {
 		int ret = setns(ns, CLONE_NEWIPC) ? pr_perror("can't join the IPC namespace of pid %d", pid)
-						  : dump_all(dir);
+						  : dump_all(dir, id);
 		if (ret)
 			(void)!write(p[1], cr_last_error(), strlen(cr_last_error()));
 		_exit(ret ? 1 : 0);
@@ -417,15 +423,21 @@ static int check_entry(const IpcEntry *e)
 
 int ipc_load(struct img_dir *dir, struct ipc_image *ii)
 {
+	return ipc_load_id(dir, 0, ii);
+}
+
+int ipc_load_id(struct img_dir *dir, uint32_t id, struct ipc_image *ii)
+{
 	struct img *img;
 	IpcEntry *e;
 	int ret;
 
 	memset(ii, 0, sizeof(*ii));
-	if (faccessat(dir->dfd, "ipc.img", F_OK, 0))
+	ii->id = id;
+	if (!id && faccessat(dir->dfd, "ipc.img", F_OK, 0))
 		return 0;   /* the tree shared the caller's IPC namespace */
 	ii->own_ns = true;
-	if (!(img = img_open(dir, IMG_IPC, 0)))
+	if (!(img = img_open(dir, id ? IMG_IPC_N : IMG_IPC, id)))
 		return -ENOENT;
 	while ((ret = img_read_msg(img, &ipc_entry__descriptor, (ProtobufCMessage **)&e)) > 0) {
 		IpcEntry **n = realloc(ii->e, (ii->nr + 1) * sizeof(*n));
@@ -440,8 +452,10 @@ int ipc_load(struct img_dir *dir, struct ipc_image *ii)
 			break;
 	}
 	img_close(img);
-	if (ret < 0)
+	if (ret < 0) {
 		ipc_free(ii);
+		ii->id = id;
+	}
 	return ret < 0 ? ret : 0;
 }
 
@@ -630,8 +644,10 @@ int ipc_restore(struct img_dir *dir, const struct ipc_image *ii)
 		return 0;
 	if (unshare(CLONE_NEWIPC))
 		return pr_perror("can't make a new IPC namespace");
-	if ((data_fd = openat(dir->dfd, "ipcdata.img", O_RDONLY | O_CLOEXEC)) < 0)
-		return pr_perror("can't open %s/ipcdata.img", dir->path);
+	char data[32];
+	snprintf(data, sizeof(data), "ipcdata%s%.0u.img", ii->id ? "-" : "", ii->id);
+	if ((data_fd = openat(dir->dfd, data, O_RDONLY | O_CLOEXEC)) < 0)
+		return pr_perror("can't open %s/%s", dir->path, data);
 	for (size_t i = 0; i < ii->nr && !ret; i++) {
 		const IpcEntry *e = ii->e[i];
 		if (e->shm)

@@ -320,7 +320,8 @@ static int load_images(struct img_dir *dir, struct restore_set *rs)
 	if ((ret = plan_session_helpers(rs)) || (ret = plan_group_helpers(rs)) || (ret = ipc_load(dir, &rs->ipc)) ||
 	    (ret = seccomp_load(dir, rs->entries, rs->nr, &rs->seccomp)) ||
 	    (ret = cgroup_load(dir, rs->entries, rs->nr, &rs->cg)) ||
-	    (ret = ns_load(dir, &rs->ns)) || (ret = userns_load(dir, &rs->userns)))
+	    (ret = ns_load(dir, &rs->ns)) || (ret = nested_plan(&rs->ns.nested, rs->entries, rs->nr)) ||
+	    (ret = userns_load(dir, &rs->userns)))
 		return ret;
 	if (!(rs->tasks = calloc(rs->nr, sizeof(*rs->tasks))))
 		return -ENOMEM;
@@ -418,7 +419,8 @@ static int check_privileges(const struct restore_set *rs, bool new_pidns)
 		snprintf(op, sizeof(op), "restore of the tree's own %s namespace", rs->ns.kinds[i]->name);
 		ret = privs_need(CAP_SYS_ADMIN, -1, op);
 	}
-	if (ret)
+	if (ret || (rs->ns.nested.nr &&
+		    (ret = privs_need(CAP_SYS_ADMIN, -1, "restore of the namespaces nested below the tree's root"))))
 		return ret;
 	if (seccomp_any(&rs->seccomp) &&
 	    (ret = privs_need(CAP_SYS_ADMIN, -1, "restore of seccomp filters (PTRACE_O_SUSPEND_SECCOMP)")))
@@ -951,6 +953,11 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	/* then its other namespaces; the mount tree last, so that files open in it */
 	if (idx == 0 && ns_restore(&c->rs->ns, &c->ns_args))
 		child_fail(c, idx);
+	/* another process: its UTS, network and IPC namespaces, made, joined or its parent's */
+	if (idx == 0 && nested_keep_fds(&c->rs->ns.nested))
+		child_fail(c, idx);
+	if (nested_restore_task(&c->rs->ns.nested, c->dir, c->rs->entries, idx))
+		child_fail(c, idx);
 	if (restore_session(t->pstree, idx == 0, c->shell_job))
 		child_fail(c, idx);
 	if (t->pstree->zombie)
@@ -1098,6 +1105,10 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	stage_done(&c->sh->ready, c->rs->nr_live);
 	/* every process has attached its SysV segments: those removed before are removed again */
 	if (idx == 0 && c->rs->ipc.nr && (!stage_wait(c->sh, &c->sh->ready, c->rs->nr_live) || ipc_finish(&c->rs->ipc)))
+		child_fail(c, idx);
+	const struct ipc_image *nested_ipc = nested_ipc_made(&c->rs->ns.nested, idx);
+	if (nested_ipc && nested_ipc->nr &&
+	    (!stage_wait(c->sh, &c->sh->ready, c->rs->nr_live) || ipc_finish(nested_ipc)))
 		child_fail(c, idx);
 	if (!stage_wait(c->sh, &c->sh->go, 1))
 		_exit(1);
@@ -1720,7 +1731,8 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 		ret = -ENOMEM;
 		goto out;
 	}
-	if ((ret = premap_vdso_here(&c.vdso)) || (!c.new_pidns && (ret = wait_ids_free(&rs))))
+	if ((ret = premap_vdso_here(&c.vdso)) || (!c.new_pidns && (ret = wait_ids_free(&rs))) ||
+	    (ret = nested_prepare(&rs.ns.nested, &c.sh->failed)))
 		goto out;
 	drop_own_images(&rs);
 	if (rs.userns && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c.userns_sync)) {

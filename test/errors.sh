@@ -974,10 +974,74 @@ else
 	PIDS+=("$KP")
 	mkdir "$T/d-nested"
 	crt dump -t "$NP" -D "$T/d-nested"
-	expect_error $name "pid $KP" "another mnt namespace than the root of the tree" && pass $name
+	expect_error $name "pid $KP" "another mnt namespace than the root of the tree" \
+		"only the uts, net, ipc and cgroup namespaces" && pass $name
 	kill -9 "$KP" "$NP" 2>/dev/null
 	{ wait "$NP"; } 2>/dev/null
 fi
+# nested_refused NAME UNSHARE-FLAGS WORDS...: a child of the tree in namespaces
+# of its own of a kind that can't be nested: refused, naming it and the kinds that can
+nested_refused() {
+	local name=$1 flags=$2 NP KP i
+	shift 2
+	setsid sh -c "unshare $flags sleep 100 & wait" </dev/null >/dev/null 2>&1 &
+	NP=$!
+	PIDS+=("$NP")
+	KP=
+	for ((i = 0; i < 200; i++)); do
+		KP=$(pgrep -P "$NP" sleep)
+		[ -n "$KP" ] && break
+		# (unshare --fork: the sleep is the child of unshare)
+		KP=$(pgrep -P "$(pgrep -P "$NP" unshare)" sleep 2>/dev/null)
+		[ -n "$KP" ] && break
+		sleep 0.025
+	done
+	if [ -z "$KP" ]; then
+		fail "$name" "the nested namespace did not start"
+	else
+		PIDS+=("$KP")
+		rm -rf "$T/d-$name"
+		mkdir "$T/d-$name"
+		crt dump -t "$NP" -D "$T/d-$name"
+		expect_error "$name" "pid $KP" "$@" "only the uts, net, ipc and cgroup namespaces" && pass "$name"
+	fi
+	pkill -9 -P "$NP" 2>/dev/null
+	kill -9 "$KP" "$NP" 2>/dev/null
+	{ wait "$NP"; } 2>/dev/null
+}
+nested_refused ns-nested-user "-U -r" "another user namespace than the root of the tree"
+nested_refused ns-nested-pid "-p -f" "a pid namespace nested in the tree's"
+# an established TCP connection in a nested network namespace: the network lock is the root's
+name=ns-nested-tcp
+cat >"$T/nested-tcp.py" <<'PY'
+import os, socket, time
+os.system("ip link set lo up")
+l = socket.socket()
+l.bind(("127.0.0.1", 7000))
+l.listen()
+c = socket.create_connection(("127.0.0.1", 7000))
+a, _ = l.accept()
+print("ok", flush=True)
+time.sleep(100)
+PY
+setsid sh -c "unshare -n python3 $T/nested-tcp.py >$T/nested-tcp.out & wait" </dev/null >/dev/null 2>&1 &
+NP=$!
+PIDS+=("$NP")
+KP=
+for ((i = 0; i < 200; i++)); do
+	KP=$(pgrep -P "$NP" python3)
+	[ -n "$KP" ] && grep -q ok "$T/nested-tcp.out" 2>/dev/null && break
+	sleep 0.05
+done
+if [ -z "$KP" ]; then
+	fail $name "the nested connection did not start"
+else
+	mkdir "$T/d-$name"
+	crt dump -t "$NP" -D "$T/d-$name" --tcp-established
+	expect_error $name "pid $KP" "established TCP connection in nested network namespace 1" && pass $name
+fi
+kill -9 "$KP" "$NP" 2>/dev/null
+{ wait "$NP"; } 2>/dev/null
 name=mnt-root-no-ns
 if start rootc counter; then
 	mkdir -p "$T/d-rootc"
@@ -991,6 +1055,43 @@ fi
 name=external-syntax
 crt dump -t 1 -D "$T" --external 'mnt/ovl:x'
 expect_error $name "--external mnt/ovl:x" "TYPE[KEY]:VALUE" && pass $name
+
+# a listener of the root's network namespace, kept by a child that then unshared its
+# own: it would come back in the child's; refused, naming the socket
+name=ns-nested-inet-other
+cat >"$T/nested-inet.py" <<'PY'
+import ctypes, os, socket, sys, time
+l = socket.socket()
+l.bind(("127.0.0.1", 0))
+l.listen()
+if os.fork() == 0:
+    if ctypes.CDLL(None).unshare(0x40000000) != 0:
+        os._exit(9)
+    print(os.getpid(), l.fileno(), flush=True)
+    time.sleep(100)
+    os._exit(0)
+l.close()
+time.sleep(100)
+PY
+setsid python3 "$T/nested-inet.py" </dev/null >"$T/nested-inet.out" 2>&1 &
+NP=$!
+PIDS+=("$NP")
+for ((i = 0; i < 200; i++)); do
+	[ -s "$T/nested-inet.out" ] && break
+	sleep 0.05
+done
+read -r KP KFD <"$T/nested-inet.out"
+if [ -z "${KP:-}" ]; then
+	fail $name "the child did not start"
+else
+	PIDS+=("$KP")
+	mkdir "$T/d-$name"
+	crt dump -t "$NP" -D "$T/d-$name"
+	expect_error $name "pid $KP fd $KFD" "another network namespace" "changed namespaces" && pass $name
+	kill -9 "$KP" 2>/dev/null
+fi
+kill -9 "$NP" 2>/dev/null
+{ wait "$NP"; } 2>/dev/null
 
 # ---- migrate and serve: transports and their options
 crt migrate -t $$ --to 10.0.0.1:1 -W "$T" --via udp

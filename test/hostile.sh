@@ -6,7 +6,8 @@
 # duplicate PIDs and cycles in the process tree, thread lists that disagree,
 # cgroup paths out of the tree; of a tree with its own namespaces: tmpfs paths
 # with "..", mounts of types libcr does not mount, bad mount points and parents, a
-# hostname too long, unknown kinds.
+# hostname too long, unknown kinds; of a tree with nested namespaces: ids that
+# name no namespace, namespaces of a kind that can't be nested, ids twice.
 # Each case checks crtool's one "Error: " line and that no process is left at
 # the dumped PID.
 #   test/hostile.sh     (after make tests)   CRTOOL=path TEST_BIN=dir to use other binaries
@@ -192,6 +193,36 @@ else
 	case_ mnt-root-missing mountpoints.img "@0:how=3" -- "root mount of the tree" "--root DIR"
 	case_ uts-long utsns.img "hostname=$(printf 'h%.0s' $(seq 80))" -- utsns.img "longer than 64"
 	case_ ns-unknown ns.img "kinds[0]=user" -- ns.img '"user"' unknown
+fi
+
+# ---- a tree whose processes are in nested UTS, network and IPC namespaces
+# (ns-nested: pstree.img record 1 is its child in all three)
+kill "$SLEEP" 2>/dev/null
+exec 6< <(exec sleep 600)
+SLEEP=$!
+exec 7> >(exec cat >"$T/nested.out")
+setsid "$BIN/ns-nested" <&6 >&7 2>&1 6<&- 7>&- &
+NNP=$!
+disown "$NNP"   # (killed by the dump: no job notice)
+exec 6<&- 7>&-
+for ((i = 0; i < 200; i++)); do
+	grep -qx READY "$T/nested.out" 2>/dev/null && break
+	sleep 0.05
+done
+mkdir "$T/nestedbase"
+if ! grep -qx READY "$T/nested.out" || ! "$CRTOOL" dump -t "$NNP" -D "$T/nestedbase" >"$T/out" 2>"$T/err"; then
+	fail nested-dump "could not dump ns-nested: $(cat "$T/err")"
+else
+	{ wait "$NNP"; } 2>/dev/null
+	PID=$NNP
+	rm -rf "$T/base"
+	cp -a "$T/nestedbase" "$T/base"
+	case_ nested-id-unlisted pstree.img "@1:net_ns=9" -- pstree.img "nested net namespace 9" "does not list"
+	case_ nested-root pstree.img "@0:uts_ns=1" -- pstree.img "root or a zombie"
+	case_ nested-kind ns.img "nested[0].kind=pid" -- ns.img '"pid"' "not a uts, net, ipc or cgroup namespace"
+	case_ nested-id-zero ns.img "nested[0].id=0" -- ns.img "bad id"
+	case_ nested-twice ns.img "nested[1].id=1" -- ns.img "listed twice"
+	case_ nested-uts-long utsns-1.img "hostname=$(printf 'h%.0s' $(seq 80))" -- utsns-1.img "longer than 64"
 fi
 
 echo "$passed passed, $failed failed"

@@ -116,5 +116,7 @@ own_pidns "tree as init of its own pid namespace" tree
 side_by_side "pidfds in new pid namespaces" pidfd
 own_pidns "pidfds in a tree that is its own pid namespace" pidfd
 own_pidns "threads as init of its own pid namespace" threads --threads 4
+side_by_side "nested namespaces in new pid namespaces" ns-nested
+own_pidns "nested namespaces in a tree that is its own pid namespace" ns-nested
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -48,6 +48,10 @@ static const struct img_desc descs[IMG__NR] = {
 	[IMG_MNTS]      = { "mountpoints.img", 0x4d4e5401, NULL, &mnt_entry__descriptor },
 	[IMG_TMPFS]     = { "tmpfs-%u.img",   0x544d5001, NULL, &tmpfs_entry__descriptor },
 	[IMG_USERNS]    = { "userns.img",     0x55534e01, NULL, &userns_entry__descriptor },
+	[IMG_UTSNS_N]   = { "utsns-%u.img",   0x55545301, NULL, &uts_entry__descriptor },
+	[IMG_NETNS_N]   = { "netns-%u.img",   0x4e455401, NULL, &netns_entry__descriptor },
+	[IMG_IPC_N]     = { "ipc-%u.img",     0x49504301, NULL, &ipc_entry__descriptor },
+	[IMG_IPCDATA_N] = { "ipcdata-%u.img", 0, NULL, NULL },
 };
 
 bool img_kind_is_raw(enum img_kind kind)

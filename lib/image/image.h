@@ -37,6 +37,10 @@ enum img_kind {
 	IMG_MNTS,      /* the mounts of the tree's own mount namespace */
 	IMG_TMPFS,     /* the files of one tmpfs mount (id: the mount's id) */
 	IMG_USERNS,    /* uid/gid maps and setgroups of the tree's own user namespace */
+	IMG_UTSNS_N,   /* a nested UTS namespace (id: its instance in ns.img) */
+	IMG_NETNS_N,   /* a nested network namespace */
+	IMG_IPC_N,     /* the SysV objects of a nested IPC namespace */
+	IMG_IPCDATA_N, /* and their shared memory contents, raw */
 	IMG__NR,
 };
 

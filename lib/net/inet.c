@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "files/files.h"
@@ -19,6 +22,7 @@
 #include "net/inet.h"
 #include "net/sk-filter.h"
 #include "net/sockopt.h"
+#include "ns/ns.h"
 #include "util.h"
 
 #define MAX_MCAST_SOURCES 64
@@ -271,6 +275,28 @@ int inet_sock_names(int sk, uint32_t family, uint32_t proto, uint64_t ino, struc
 	return 0;
 }
 
+/* An inet socket is remade by its holder, in the holder's network namespace: one
+ * made in another (a listener of the parent's, kept by a child that then left
+ * for a namespace of its own) would come back in the wrong one. */
+static int check_netns(int sk, pid_t pid, const char *who)
+{
+	struct stat st;
+	uint64_t holder;
+	int ns = ioctl(sk, SIOCGSKNS), ret;
+
+	if (ns < 0)
+		return 0;   /* (no SIOCGSKNS: not checked) */
+	ret = fstat(ns, &st) ? -errno : 0;
+	close(ns);
+	if (ret || (ret = ns_ino(pid, "net", &holder)))
+		return ret;
+	if (st.st_ino != holder)
+		return pr_err("%s: an inet socket of another network namespace (%lu) than its process's (%lu): it was "
+			      "made before the process changed namespaces, which is not supported (unix sockets may)",
+			      who, (unsigned long)st.st_ino, (unsigned long)holder), -EOPNOTSUPP;
+	return 0;
+}
+
 /* A socket never bound nor connected (made for an ioctl, or to be bound later)
  * is in no table sock_diag walks: its names tell all sock_diag would. */
 static bool unbound(int sk, uint32_t family, uint32_t proto, uint64_t ino, struct inet_diag_sk *d, const char *who)
@@ -315,6 +341,8 @@ static int inet_dump(const struct fd_dump_ctx *c, FdinfoEntry *fe)
 		ret = -EOPNOTSUPP;
 		goto out;
 	}
+	if ((ret = check_netns(sk, c->pid, who)))
+		goto out;
 	if (raw_kind(type, proto)) {
 		if ((ret = inet_sock_names(sk, dom, proto, c->st.st_ino, &fresh, who)))
 			goto out;

@@ -58,7 +58,7 @@ static int parse(struct nlmsghdr *h, struct unix_diag *d)
 	return 0;
 }
 
-int unix_diag_get(uint32_t ino, struct unix_diag *d)
+static int get_here(uint32_t ino, struct unix_diag *d)
 {
 	struct unix_diag_req req = {
 		.sdiag_family = AF_UNIX,
@@ -108,6 +108,21 @@ out:
 	nl_socket_free(sk);
 	if (ret)
 		unix_diag_free(d);
+	return ret;
+}
+
+int unix_diag_get(uint32_t ino, struct unix_diag *d)
+{
+	int ret = get_here(ino, d), cur = netns_dump_current();
+	const int *others;
+	size_t n = netns_dump_others(&others);
+
+	/* a socket made in another namespace of the tree than its holder's */
+	for (size_t i = 0; ret == -ENOENT && i < n; i++) {
+		netns_dump_target(others[i]);
+		ret = get_here(ino, d);
+		netns_dump_target(cur);
+	}
 	return ret;
 }
 

@@ -35,6 +35,9 @@
 
 static int target_fd = -1;   /* the namespace whose sockets sock_diag lists */
 static int caller_fd = -1;   /* restored tasks: the caller's namespace (lazy-pages daemon) */
+/* the tree's other namespaces (-1: ours): a socket made before its holder moved */
+static int others[NETNS_MAX_OTHERS];
+static size_t nr_others;
 
 struct ns_call {
 	int nsfd;
@@ -132,8 +135,8 @@ int netns_dump_prepare(const struct tree *t, const struct cr_external *ext, size
 
 	nd->fd = -1;
 	nd->external = NULL;
-	if ((ret = ns_ino(t->tasks[0].s.pid, "net", &root)) || (ret = ns_ino(getpid(), "net", &ours)) ||
-	    (ret = ns_check_tree(t, "net", "network")))
+	/* (processes in other namespaces than the root's: nested.c) */
+	if ((ret = ns_ino(t->tasks[0].s.pid, "net", &root)) || (ret = ns_ino(getpid(), "net", &ours)))
 		return ret;
 	if (root == ours)
 		return 0;
@@ -145,6 +148,29 @@ int netns_dump_prepare(const struct tree *t, const struct cr_external *ext, size
 	netlock_set_netns(nd->fd);
 	pr_info("network namespace %llu: the tree's %s", (unsigned long long)root, nd->external ? "(external)" : "own");
 	return 0;
+}
+
+void netns_dump_target(int fd)
+{
+	target_fd = fd;
+}
+
+int netns_dump_current(void)
+{
+	return target_fd;
+}
+
+void netns_dump_set_others(const int *fds, size_t n)
+{
+	nr_others = n < NETNS_MAX_OTHERS ? n : NETNS_MAX_OTHERS;
+	for (size_t i = 0; i < nr_others; i++)
+		others[i] = fds[i];
+}
+
+size_t netns_dump_others(const int **fds)
+{
+	*fds = others;
+	return nr_others;
 }
 
 void netns_dump_end(struct netns_dump *nd)
@@ -201,7 +227,7 @@ int netns_dump(struct img_dir *dir, const struct netns_dump *nd, const struct cr
 		ret = netns_call(nd->fd, dump_inside, &a);
 	}
 	if (!ret)
-		ret = img_write_one(dir, IMG_NETNS, 0, &e->base);
+		ret = img_write_one(dir, nd->img_id ? IMG_NETNS_N : IMG_NETNS, nd->img_id, &e->base);
 	img_free_msg(&e->base);
 	return ret;
 }
@@ -246,16 +272,17 @@ static const char *find_external(const struct cr_external *ext, size_t nr, const
 	return NULL;
 }
 
-/* netns.img read and validated; *out NULL when there is none. */
-static int read_image(struct img_dir *dir, NetnsEntry **out)
+/* netns.img (id 0) or netns-ID.img read and validated; *out NULL when the
+ * root's is not there (a nested one must be). */
+static int read_image(struct img_dir *dir, uint32_t id, NetnsEntry **out)
 {
 	struct img *img;
 	int ret;
 
 	*out = NULL;
-	if (faccessat(dir->dfd, "netns.img", F_OK, 0))
+	if (!id && faccessat(dir->dfd, "netns.img", F_OK, 0))
 		return 0;
-	if (!(img = img_open(dir, IMG_NETNS, 0)))
+	if (!(img = img_open(dir, id ? IMG_NETNS_N : IMG_NETNS, id)))
 		return -ENOENT;
 	ret = img_read_one(img, &netns_entry__descriptor, (ProtobufCMessage **)out);
 	img_close(img);
@@ -269,7 +296,7 @@ static int read_image(struct img_dir *dir, NetnsEntry **out)
 int netns_check_image(struct img_dir *dir)
 {
 	NetnsEntry *e;
-	int ret = read_image(dir, &e);
+	int ret = read_image(dir, 0, &e);
 
 	if (e)
 		img_free_msg(&e->base);
@@ -278,13 +305,20 @@ int netns_check_image(struct img_dir *dir)
 
 int netns_load(struct img_dir *dir, const struct cr_external *ext, size_t nr_ext, struct netns_restore *nr)
 {
+	return netns_load_id(dir, 0, ext, nr_ext, nr);
+}
+
+int netns_load_id(struct img_dir *dir, uint32_t id, const struct cr_external *ext, size_t nr_ext,
+		  struct netns_restore *nr)
+{
 	int ret;
 
 	memset(nr, 0, sizeof(*nr));
 	nr->host_fd = nr->join_fd = -1;
 	nr->ext = ext;
 	nr->nr_ext = nr_ext;
-	if ((ret = read_image(dir, &nr->e)) || !nr->e)
+	nr->id = id;
+	if ((ret = read_image(dir, id, &nr->e)) || !nr->e)
 		return ret;   /* none: the tree shared the caller's namespace */
 	if ((nr->host_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0) {
 		ret = pr_perror("can't open our network namespace");
@@ -306,7 +340,8 @@ int netns_load(struct img_dir *dir, const struct cr_external *ext, size_t nr_ext
 			goto fail;
 		}
 		/* the lock of its connections is in it, and the dump's was too */
-		netlock_set_netns(nr->join_fd);
+		if (!id)
+			netlock_set_netns(nr->join_fd);
 		return 0;
 	}
 	return 0;
@@ -320,26 +355,12 @@ bool netns_restore_own(const struct netns_restore *nr)
 	return nr->e && !nr->e->external;
 }
 
-int netns_restore(const struct netns_restore *nr)
+/* In the namespace made for it: links, addresses, links up, routes, rules, sysctls. */
+static int fill(const struct netns_restore *nr)
 {
 	struct nl_sock *sk;
 	int ret;
 
-	struct rlimit rl;
-
-	if (!nr->e)
-		return 0;
-	/* kept out of the way of the fds the tasks restore, until their restorer */
-	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur < 256 ||
-	    (caller_fd = fcntl(nr->host_fd, F_DUPFD_CLOEXEC, rl.rlim_cur - 8)) < 0)
-		caller_fd = fcntl(nr->host_fd, F_DUPFD_CLOEXEC, 0);
-	if (nr->join_fd >= 0) {
-		if (setns(nr->join_fd, CLONE_NEWNET))
-			return pr_perror("can't join the network namespace given for %s", nr->e->external);
-		return 0;
-	}
-	if (unshare(CLONE_NEWNET))
-		return pr_perror("can't create a network namespace (unshare CLONE_NEWNET)");
 	if (!(sk = nl_socket_alloc()))
 		return -ENOMEM;
 	if ((ret = nl_connect(sk, NETLINK_ROUTE)) < 0) {
@@ -351,10 +372,57 @@ int netns_restore(const struct netns_restore *nr)
 	nl_socket_free(sk);
 	if (ret)
 		return ret;
-	pr_info("network namespace: %zu links, %zu addresses, %zu routes, %zu rules, %zu sysctls restored",
-		nr->e->n_links, nr->e->n_addrs, nr->e->n_routes, nr->e->n_rules, nr->e->n_sysctls);
+	pr_info("network namespace%s%.0u: %zu links, %zu addresses, %zu routes, %zu rules, %zu sysctls restored",
+		nr->id ? " " : "", nr->id, nr->e->n_links, nr->e->n_addrs, nr->e->n_routes, nr->e->n_rules,
+		nr->e->n_sysctls);
+	return 0;
+}
+
+/* The caller's namespace kept out of the way of the fds the tasks restore, until
+ * their restorer (the lazy-pages daemon's socket is made there). */
+void netns_keep_caller(int host_fd)
+{
+	struct rlimit rl;
+
+	if (caller_fd >= 0 || host_fd < 0)
+		return;
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur < 256 ||
+	    (caller_fd = fcntl(host_fd, F_DUPFD_CLOEXEC, rl.rlim_cur - 8)) < 0)
+		caller_fd = fcntl(host_fd, F_DUPFD_CLOEXEC, 0);
+}
+
+int netns_restore(const struct netns_restore *nr)
+{
+	int ret;
+
+	if (!nr->e)
+		return 0;
+	netns_keep_caller(nr->host_fd);
+	if (nr->join_fd >= 0) {
+		if (setns(nr->join_fd, CLONE_NEWNET))
+			return pr_perror("can't join the network namespace given for %s", nr->e->external);
+		return 0;
+	}
+	if (unshare(CLONE_NEWNET))
+		return pr_perror("can't create a network namespace (unshare CLONE_NEWNET)");
+	if ((ret = fill(nr)))
+		return ret;
 	/* its connections stay locked until every socket is back: the lock is in it */
 	return tcp_restore_lock();
+}
+
+int netns_restore_nested(const struct netns_restore *nr)
+{
+	netns_keep_caller(nr->host_fd);
+	if (nr->join_fd >= 0) {
+		if (setns(nr->join_fd, CLONE_NEWNET))
+			return pr_perror("can't join the network namespace given for %s", nr->e->external);
+		return 0;
+	}
+	if (unshare(CLONE_NEWNET))
+		return pr_perror("can't create nested network namespace %u (unshare CLONE_NEWNET)", nr->id);
+	/* (no lock: a nested namespace held no established connection at the dump) */
+	return fill(nr);
 }
 
 int netns_caller_socket(int domain, int type, int protocol)
@@ -412,7 +480,8 @@ void netns_free(struct netns_restore *nr)
 	if (nr->host_fd >= 0)
 		close(nr->host_fd);
 	if (nr->join_fd >= 0) {
-		netlock_set_netns(-1);
+		if (!nr->id)
+			netlock_set_netns(-1);
 		close(nr->join_fd);
 	}
 	nr->host_fd = nr->join_fd = -1;

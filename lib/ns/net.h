@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include "cr/cr.h"
 #include "netdev.pb-c.h"
@@ -17,6 +18,7 @@ struct nl_sock;
 struct netns_dump {
 	int fd;                  /* the tree's namespace (-1: it shares ours) */
 	const char *external;    /* --external net[INODE]:KEY matched it: the key */
+	uint32_t img_id;         /* 0: the root's (netns.img); else a nested one (netns-ID.img) */
 };
 
 /* Which namespace the tree is in: its own (every task in it), an external one, or
@@ -41,18 +43,38 @@ struct netns_restore {
 	int join_fd;             /* an external namespace to join (--external net[KEY]:PATH) */
 	const struct cr_external *ext;
 	size_t nr_ext;
+	uint32_t id;             /* 0: the root's namespace; else a nested one */
 };
 
 /* netns.img, if any, read and validated only (the hostile-image checks). */
 int netns_check_image(struct img_dir *dir);
 int netns_load(struct img_dir *dir, const struct cr_external *ext, size_t nr_ext, struct netns_restore *nr);
+/* The same for nested namespace id (netns-ID.img, which must be there). */
+int netns_load_id(struct img_dir *dir, uint32_t id, const struct cr_external *ext, size_t nr_ext,
+		  struct netns_restore *nr);
 /* Whether the restored root makes the namespace, and so takes the network lock itself. */
 bool netns_restore_own(const struct netns_restore *nr);
 /* In the restored root, before any socket: join or make the namespace, fill it. */
 int netns_restore(const struct netns_restore *nr);
+/* In the task that makes a nested one: the same without the network lock (a
+ * nested namespace has no established connection). */
+int netns_restore_nested(const struct netns_restore *nr);
+/* While dumping: sock_diag and the parasite's socket work in namespace fd from
+ * now on (-1: ours), for the process dumped next. */
+void netns_dump_target(int fd);
+int netns_dump_current(void);
+/* The tree's other network namespaces (-1: ours), where a socket of the process
+ * dumped next may be (made there before the process moved: a socketpair of its
+ * parent's); at most NETNS_MAX_OTHERS. */
+#define NETNS_MAX_OTHERS 4097
+void netns_dump_set_others(const int *fds, size_t n);
+size_t netns_dump_others(const int **fds);
 /* In a restored task: a socket of the caller's namespace (the lazy-pages daemon's
  * abstract name is there); -1 and errno on failure. */
 int netns_caller_socket(int domain, int type, int protocol);
+/* A task about to leave the caller's network namespace keeps host_fd (the
+ * caller's) as that socket's namespace, unless it has one already. */
+void netns_keep_caller(int host_fd);
 /* That fd (-1: none), which the restored tasks keep until their restorer. */
 int netns_caller_fd(void);
 /* Before the restorer: the task keeps no fd of ours. */

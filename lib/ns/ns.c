@@ -132,6 +132,11 @@ int ns_fd_covered(pid_t pid, const char *fdinfo, const char *path, uint32_t *mnt
 	return 1;
 }
 
+bool ns_nestable(const char *kind)
+{
+	return !strcmp(kind, "uts") || !strcmp(kind, "net") || !strcmp(kind, "ipc") || !strcmp(kind, "cgroup");
+}
+
 int ns_check_tree(const struct tree *t, const char *kind, const char *label)
 {
 	pid_t root = t->tasks[0].s.pid;
@@ -144,8 +149,9 @@ int ns_check_tree(const struct tree *t, const char *kind, const char *label)
 		if (t->tasks[i].zombie || (ret = ns_ino(pid, kind, &other)) || other == ns)
 			continue;
 		int own = ns_own(root, kind);
-		return pr_err("pid %d is in another %s namespace than the root of the tree (pid %d)%s: only a "
-			      "namespace of the tree's root is checkpointed (nested %s namespaces are not supported)",
+		return pr_err("pid %d is in another %s namespace than the root of the tree (pid %d)%s: nested %s "
+			      "namespaces are not supported (only the uts, net, ipc and cgroup namespaces of the tree's "
+			      "processes may differ from the root's)",
 			      pid, label, root, own == 0 ? ", which shares ours" : "", label), -EOPNOTSUPP;
 	}
 	return ret;
@@ -163,7 +169,7 @@ int ns_dump(struct img_dir *dir, const struct tree *t, const struct ns_args *a)
 
 		if (own < 0)
 			return own;
-		if ((ret = ns_check_tree(t, k->name, k->name)))
+		if (!ns_nestable(k->name) && (ret = ns_check_tree(t, k->name, k->name)))
 			return ret;
 		if (!own)
 			continue;
@@ -172,10 +178,15 @@ int ns_dump(struct img_dir *dir, const struct tree *t, const struct ns_args *a)
 			return ret;
 		names[e.n_kinds++] = (char *)k->name;
 	}
-	if (!e.n_kinds)
-		return 0;
+	if (a->nested && (ret = nested_dump_list(a->nested, &e.nested, &e.n_nested)))
+		return ret;
 	e.kinds = names;
-	return img_write_one(dir, IMG_NS, 0, &e.base);
+	ret = e.n_kinds || e.n_nested ? img_write_one(dir, IMG_NS, 0, &e.base) : 0;
+	if (e.nested) {
+		free(e.nested[0]);   /* the array of records nested_dump_list made */
+		free(e.nested);
+	}
+	return ret;
 }
 
 static const struct ns_kind *kind_by_name(const char *name)
@@ -217,6 +228,8 @@ int ns_load(struct img_dir *dir, struct ns_set *set)
 		else
 			set->kinds[set->nr++] = k;
 	}
+	if (!ret)
+		ret = nested_load(dir, e->nested, e->n_nested, &set->nested);
 	img_free_msg(&e->base);
 	/* each kind in table order, whatever order the image lists them in */
 	for (size_t i = 0, n = 0; !ret && i < ARRAY_SIZE(kinds); i++)
@@ -233,6 +246,7 @@ void ns_free(struct ns_set *set)
 	for (size_t i = 0; i < set->nr; i++)
 		if (set->kinds[i]->free && set->state[i])
 			set->kinds[i]->free(set->state[i]);
+	nested_free(&set->nested);
 	memset(set, 0, sizeof(*set));
 }
 

@@ -9,15 +9,18 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "ns/nested.h"
 
 struct img_dir;
 struct tree;
 struct cr_external;
 struct stat;
+struct nested_dump;
 
 /* What the caller says about the dump or the restore of namespaces. */
 struct ns_args {
 	const struct cr_external *ext;   /* --external TYPE[KEY]:VALUE */
+	const struct nested_dump *nested; /* dump: the namespaces nested below the root's */
 	size_t nr_ext;
 	const char *root;                /* restore: the root mount's directory (may be NULL) */
 	const struct ns_keep_file *keep_files;  /* restore: covered files the tree has open */
@@ -43,6 +46,7 @@ struct ns_set {
 	const struct ns_kind *kinds[NS_MAX_KINDS];
 	void *state[NS_MAX_KINDS];
 	size_t nr;
+	struct nested_set nested;        /* the instances nested below the root's */
 };
 
 /* The inode of pid's namespace of this kind ("mnt", "net", "ipc", "time"...): its
@@ -87,6 +91,15 @@ void ns_free(struct ns_set *set);
 int ns_restore(const struct ns_set *set, const struct ns_args *a);
 /* true if the set holds this kind. */
 bool ns_has(const struct ns_set *set, const char *kind);
+
+/* The UTS namespace of pid saved as utsns.img (id 0) or, nested, utsns-ID.img;
+ * read and validated; made (unshare) and set in the caller; freed. */
+int uts_ns_dump(struct img_dir *dir, pid_t pid, uint32_t id);
+int uts_ns_load(struct img_dir *dir, uint32_t id, void **state);
+int uts_ns_restore(void *state);
+void uts_ns_free(void *state);
+/* The kinds whose namespaces may differ between processes of the tree (nested.c). */
+bool ns_nestable(const char *kind);
 
 /* The kinds (uts.c, mnt-dump.c + mnt-restore.c, ns.c for cgroup). */
 extern const struct ns_kind ns_kind_uts, ns_kind_mnt, ns_kind_cgroup;

@@ -16,7 +16,7 @@
 #include "ns.pb-c.h"
 #include "util.h"
 
-static int uts_dump(struct img_dir *dir, pid_t pid, const struct ns_args *a)
+int uts_ns_dump(struct img_dir *dir, pid_t pid, uint32_t id)
 {
 	UtsEntry e = UTS_ENTRY__INIT;
 	struct utsname u;
@@ -24,7 +24,6 @@ static int uts_dump(struct img_dir *dir, pid_t pid, const struct ns_args *a)
 	int nsfd, p[2], status;
 	pid_t child;
 
-	(void)a;
 	snprintf(path, sizeof(path), "/proc/%d/ns/uts", pid);
 	if ((nsfd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return pr_perror("can't open the UTS namespace of pid %d", pid);
@@ -49,12 +48,18 @@ static int uts_dump(struct img_dir *dir, pid_t pid, const struct ns_args *a)
 	u.nodename[sizeof(u.nodename) - 1] = u.domainname[sizeof(u.domainname) - 1] = 0;
 	e.hostname = u.nodename;
 	e.domainname = u.domainname;
-	return img_write_one(dir, IMG_UTSNS, 0, &e.base);
+	return img_write_one(dir, id ? IMG_UTSNS_N : IMG_UTSNS, id, &e.base);
 }
 
-static int uts_load(struct img_dir *dir, void **state)
+static int uts_dump(struct img_dir *dir, pid_t pid, const struct ns_args *a)
 {
-	struct img *img = img_open(dir, IMG_UTSNS, 0);
+	(void)a;
+	return uts_ns_dump(dir, pid, 0);
+}
+
+int uts_ns_load(struct img_dir *dir, uint32_t id, void **state)
+{
+	struct img *img = img_open(dir, id ? IMG_UTSNS_N : IMG_UTSNS, id);
 	UtsEntry *e;
 	int ret;
 
@@ -66,15 +71,19 @@ static int uts_load(struct img_dir *dir, void **state)
 		return ret;
 	*state = e;
 	if (strlen(e->hostname) > 64 || strlen(e->domainname) > 64)
-		return pr_err("utsns.img: a hostname or domainname longer than 64 bytes"), -EINVAL;
+		return pr_err("utsns%s%.0u.img: a hostname or domainname longer than 64 bytes", id ? "-" : "", id), -EINVAL;
 	return 0;
 }
 
-static int uts_restore(void *state, const struct ns_args *a)
+static int uts_load(struct img_dir *dir, void **state)
+{
+	return uts_ns_load(dir, 0, state);
+}
+
+int uts_ns_restore(void *state)
 {
 	const UtsEntry *e = state;
 
-	(void)a;
 	if (unshare(CLONE_NEWUTS))
 		return pr_perror("can't create a UTS namespace");
 	if (sethostname(e->hostname, strlen(e->hostname)) || setdomainname(e->domainname, strlen(e->domainname)))
@@ -82,9 +91,20 @@ static int uts_restore(void *state, const struct ns_args *a)
 	return 0;
 }
 
-static void uts_free(void *state)
+static int uts_restore(void *state, const struct ns_args *a)
+{
+	(void)a;
+	return uts_ns_restore(state);
+}
+
+void uts_ns_free(void *state)
 {
 	img_free_msg(state);
+}
+
+static void uts_free(void *state)
+{
+	uts_ns_free(state);
 }
 
 const struct ns_kind ns_kind_uts = { "uts", CLONE_NEWUTS, uts_dump, uts_load, uts_restore, uts_free };

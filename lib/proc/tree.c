@@ -135,8 +135,9 @@ int tree_map_pidns(struct tree *t)
 			if ((ret = nspid(task->s.pid, tid, &levels, &task->vtids[k])))
 				return ret;
 			if (levels != root_levels)
-				return pr_err("pid %d is in a pid namespace nested in the tree's: not supported yet",
-					      task->s.pid), -EOPNOTSUPP;
+				return pr_err("pid %d is in a pid namespace nested in the tree's: nested pid "
+					      "namespaces are not supported (only the uts, net, ipc and cgroup namespaces of "
+					      "the tree's processes may differ from the root's)", task->s.pid), -EOPNOTSUPP;
 		}
 		task->vpid = task->vtids[0];
 	}

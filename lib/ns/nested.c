@@ -1,0 +1,495 @@
+/* Processes of one tree in different UTS, network, IPC or cgroup namespaces: a worker
+ * forked into a network namespace of its own, a sandboxed child with its own
+ * hostname, `ip netns exec` children.
+ *
+ * Dump: every live process's namespace of each kind is compared (by inode)
+ * with the root's; each other instance gets an id (from 1, per kind) and is
+ * saved once through the code that saves the root's (uts.c, net.c, ipc.c),
+ * read through a process that is in it.  A process records the ids it is in
+ * (pstree.img; 0 is the root's namespace, whether the root's own or ours).  A
+ * process in our own namespace while the root has another is refused: the
+ * restore would have nothing to join.  Zombies have no namespaces left (the
+ * kernel drops them at exit): they are restored in their parent's.  Neither
+ * is an instance that no live process is in saved (an exited process's, kept
+ * only by a socket or an fd): /proc shows it through no process.
+ *
+ * Restore: the first process in an instance (pstree order: parents first, so
+ * none of its ancestors is in it) makes it right after its fork, before its
+ * children exist: unshare, then the saved state (hostname; links, addresses,
+ * routes; SysV objects).  Its descendants inherit it.  Any other process in
+ * it whose parent is elsewhere joins it: setns through a pidfd of the maker,
+ * once the maker says it is filled.  The maker precedes every joiner in
+ * pstree order and is not its descendant, so it never waits for a joiner. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/futex.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include "image/image.h"
+#include "log.h"
+#include "net/inet.h"
+#include "ns/nested.h"
+#include "ns/ns.h"
+#include "proc/privs.h"
+#include "proc/tree.h"
+#include "util.h"
+
+#define MAX_INSTANCES 4096
+
+static const struct {
+	const char *name, *label;
+	int flag;
+} kinds[NEST_KINDS] = {
+	[NEST_UTS] = { "uts", "UTS", CLONE_NEWUTS },
+	[NEST_NET] = { "net", "network", CLONE_NEWNET },
+	[NEST_IPC] = { "ipc", "IPC", CLONE_NEWIPC },
+	/* nothing to save: its root is the cgroup its maker is in when it unshares
+	 * (put there first, like the root's own) */
+	[NEST_CGROUP] = { "cgroup", "cgroup", CLONE_NEWCGROUP },
+};
+
+/* ------------------------------------------------------------------ dump */
+
+static int add_instance(struct nested_dump *nd, int kind, uint64_t ino, pid_t pid, uint32_t *id)
+{
+	uint32_t n = 0;
+
+	for (size_t i = 0; i < nd->nr; i++) {
+		if (nd->inst[i].kind != kind)
+			continue;
+		if (nd->inst[i].ino == ino)
+			return *id = nd->inst[i].id, 0;
+		n++;
+	}
+	struct nested_dump_inst *x = realloc(nd->inst, (nd->nr + 1) * sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	nd->inst = x;
+	x = &nd->inst[nd->nr++];
+	*x = (struct nested_dump_inst){ kind, n + 1, ino, pid, -1 };
+	if (kind == NEST_NET) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+		if ((x->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			return pr_perror("can't open the network namespace of pid %d", pid);
+	}
+	pr_info("pid %d is in nested %s namespace %u (inode %llu)", pid, kinds[kind].name, x->id,
+		(unsigned long long)ino);
+	*id = x->id;
+	return 0;
+}
+
+int nested_dump_scan(const struct tree *t, struct nested_dump *nd)
+{
+	pid_t root = t->tasks[0].s.pid;
+	int ret;
+
+	memset(nd, 0, sizeof(*nd));
+	nd->cur_net = -1;
+	if (!(nd->ids = calloc(t->nr, sizeof(*nd->ids))))
+		return -ENOMEM;
+	for (int k = 0; k < NEST_KINDS; k++) {
+		uint64_t rino, ours, ino;
+
+		if ((ret = ns_ino(root, kinds[k].name, &rino)) || (ret = ns_ino(getpid(), kinds[k].name, &ours)))
+			return ret;
+		for (int i = 1; i < t->nr; i++) {
+			pid_t pid = t->tasks[i].s.pid;
+
+			if (t->tasks[i].zombie)
+				continue;   /* no namespaces left: restored in its parent's */
+			if ((ret = ns_ino(pid, kinds[k].name, &ino)))
+				return ret;
+			if (ino == rino)
+				continue;
+			if (ino == ours)
+				return pr_err("pid %d is in the dumper's own %s namespace while the root of the tree "
+					      "(pid %d) has another: a process that went back to the caller's "
+					      "namespace is not supported", pid, kinds[k].label, root), -EOPNOTSUPP;
+			if ((ret = add_instance(nd, k, ino, pid, &nd->ids[i][k])))
+				return ret;
+			if (nd->nr > MAX_INSTANCES)
+				return pr_err("the tree is in more than %d nested namespaces", MAX_INSTANCES), -E2BIG;
+		}
+	}
+	return 0;
+}
+
+int nested_dump_write(struct img_dir *dir, const struct nested_dump *nd, const struct cr_external *ext,
+		      size_t nr_ext)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < nd->nr && !ret; i++) {
+		const struct nested_dump_inst *x = &nd->inst[i];
+
+		switch (x->kind) {
+		case NEST_UTS:
+			ret = uts_ns_dump(dir, x->pid, x->id);
+			break;
+		case NEST_IPC:
+			ret = privs_need(CAP_SYS_ADMIN, -1, "dumping a nested IPC namespace (setns)") ?:
+			      ipc_dump_id(dir, x->pid, x->id);
+			break;
+		case NEST_CGROUP:
+			break;
+		default: {
+			struct netns_dump d = { .fd = x->fd, .img_id = x->id };
+			ret = netns_dump(dir, &d, ext, nr_ext);
+		}
+		}
+	}
+	return ret;
+}
+
+/* An established TCP connection of pid (sock_diag already in its namespace). */
+static int refuse_tcp(pid_t pid, uint32_t id)
+{
+	char path[64], link[64], lp[400];
+	struct dirent *de;
+	int ret = 0, err;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	if (!(d = opendir(path)))
+		return pr_perror("can't list %s", path);
+	while (!ret && (de = readdir(d))) {
+		unsigned long ino;
+		const struct inet_diag_sk *s;
+		ssize_t n;
+
+		snprintf(lp, sizeof(lp), "%s/%s", path, de->d_name);
+		if ((n = readlink(lp, link, sizeof(link) - 1)) <= 0)
+			continue;
+		link[n] = 0;
+		if (sscanf(link, "socket:[%lu]", &ino) != 1)
+			continue;
+		if (!(s = inet_diag_find(ino, &err))) {
+			ret = err;
+			continue;
+		}
+		if (s->protocol == IPPROTO_TCP && inet_tcp_connected(s->state))
+			ret = (pr_err("pid %d fd %s: an established TCP connection in nested network namespace %u: "
+				      "only the root's network namespace holds connections through a dump (its "
+				      "network lock)", pid, de->d_name, id), -EOPNOTSUPP);
+	}
+	closedir(d);
+	return ret;
+}
+
+int nested_dump_enter(struct nested_dump *nd, const struct tree *t, int i, int root_fd)
+{
+	uint32_t id = nd->ids ? nd->ids[i][NEST_NET] : 0;
+	int fd = root_fd;
+
+	for (size_t k = 0; id && k < nd->nr; k++)
+		if (nd->inst[k].kind == NEST_NET && nd->inst[k].id == id)
+			fd = nd->inst[k].fd;
+	if (fd != nd->cur_net) {
+		/* the table of sockets is one namespace's */
+		inet_diag_reset();
+		netns_dump_target(fd);
+		nd->cur_net = fd;
+	}
+	/* where else a socket it holds may have been made */
+	static int others[NETNS_MAX_OTHERS];
+	size_t n = 0;
+	if (root_fd != fd)
+		others[n++] = root_fd;
+	for (size_t k = 0; k < nd->nr && n < NETNS_MAX_OTHERS; k++)
+		if (nd->inst[k].kind == NEST_NET && nd->inst[k].fd != fd)
+			others[n++] = nd->inst[k].fd;
+	netns_dump_set_others(others, n);
+	return id ? refuse_tcp(t->tasks[i].s.pid, id) : 0;
+}
+
+int nested_dump_list(const struct nested_dump *nd, NsInstance ***out, size_t *n)
+{
+	NsInstance **l, *m;
+
+	*out = NULL;
+	*n = 0;
+	if (!nd->nr)
+		return 0;
+	l = calloc(nd->nr, sizeof(*l));
+	m = calloc(nd->nr, sizeof(*m));
+	if (!l || !m) {
+		free(l);
+		free(m);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nd->nr; i++) {
+		ns_instance__init(&m[i]);
+		m[i].kind = (char *)kinds[nd->inst[i].kind].name;
+		m[i].id = nd->inst[i].id;
+		m[i].has_ino = true;
+		m[i].ino = nd->inst[i].ino;
+		l[i] = &m[i];
+	}
+	*out = l;
+	*n = nd->nr;
+	return 0;
+}
+
+void nested_dump_pstree(const struct nested_dump *nd, int i, PstreeEntry *e)
+{
+	if (!nd->ids)
+		return;
+	e->has_uts_ns = (e->uts_ns = nd->ids[i][NEST_UTS]) != 0;
+	e->has_net_ns = (e->net_ns = nd->ids[i][NEST_NET]) != 0;
+	e->has_ipc_ns = (e->ipc_ns = nd->ids[i][NEST_IPC]) != 0;
+	e->has_cgroup_ns = (e->cgroup_ns = nd->ids[i][NEST_CGROUP]) != 0;
+}
+
+void nested_dump_free(struct nested_dump *nd)
+{
+	netns_dump_set_others(NULL, 0);
+	for (size_t i = 0; i < nd->nr; i++)
+		if (nd->inst[i].fd >= 0)
+			close(nd->inst[i].fd);
+	free(nd->inst);
+	free(nd->ids);
+	memset(nd, 0, sizeof(*nd));
+	nd->cur_net = -1;
+}
+
+/* ------------------------------------------------------------------ restore */
+
+static int kind_of(const char *name)
+{
+	for (int k = 0; k < NEST_KINDS; k++)
+		if (!strcmp(kinds[k].name, name))
+			return k;
+	return -1;
+}
+
+static struct nested_inst *find(const struct nested_set *set, int kind, uint32_t id)
+{
+	for (size_t i = 0; i < set->nr; i++)
+		if (set->inst[i].kind == kind && set->inst[i].id == id)
+			return &set->inst[i];
+	return NULL;
+}
+
+int nested_load(struct img_dir *dir, NsInstance **list, size_t n, struct nested_set *set)
+{
+	int ret = 0;
+
+	memset(set, 0, sizeof(*set));
+	if (!n)
+		return 0;
+	if (n > MAX_INSTANCES)
+		return pr_err("ns.img: %zu nested namespaces, more than %d", n, MAX_INSTANCES), -EINVAL;
+	if (!(set->inst = calloc(n, sizeof(*set->inst))))
+		return -ENOMEM;
+	for (size_t i = 0; i < n && !ret; i++) {
+		int k = kind_of(list[i]->kind);
+		struct nested_inst *x = &set->inst[i];
+
+		x->net.host_fd = x->net.join_fd = -1;
+		if (k < 0 || !list[i]->id || list[i]->id > MAX_INSTANCES || find(set, k, list[i]->id))
+			return pr_err("ns.img: nested namespace \"%s\" %u: not a uts, net, ipc or cgroup namespace, a bad id, "
+				      "or listed twice", list[i]->kind, list[i]->id), -EINVAL;
+		x->kind = k;
+		x->id = list[i]->id;
+		set->nr++;
+		if (k == NEST_UTS)
+			ret = uts_ns_load(dir, x->id, &x->uts);
+		else if (k == NEST_IPC)
+			ret = ipc_load_id(dir, x->id, &x->ipc);
+		else if (k == NEST_NET)
+			/* (always saved whole: never an external one) */
+			ret = netns_load_id(dir, x->id, NULL, 0, &x->net);
+	}
+	return ret;
+}
+
+static uint32_t task_id(const PstreeEntry *e, int kind)
+{
+	switch (kind) {
+	case NEST_UTS:
+		return e->has_uts_ns ? e->uts_ns : 0;
+	case NEST_NET:
+		return e->has_net_ns ? e->net_ns : 0;
+	case NEST_IPC:
+		return e->has_ipc_ns ? e->ipc_ns : 0;
+	default:
+		return e->has_cgroup_ns ? e->cgroup_ns : 0;
+	}
+}
+
+int nested_plan(struct nested_set *set, PstreeEntry **entries, size_t nr)
+{
+	for (size_t i = 0; i < set->nr; i++)
+		set->inst[i].maker = SIZE_MAX;
+	for (size_t t = 0; t < nr; t++)
+		for (int k = 0; k < NEST_KINDS; k++) {
+			uint32_t id = task_id(entries[t], k);
+			struct nested_inst *x;
+
+			if (!id)
+				continue;
+			if (!t || entries[t]->zombie)
+				return pr_err("pstree.img: pid %u names a nested %s namespace, but it is the root or a "
+					      "zombie", entries[t]->pid, kinds[k].name), -EINVAL;
+			if (!(x = find(set, k, id)))
+				return pr_err("pstree.img: pid %u is in nested %s namespace %u, which ns.img does not "
+					      "list", entries[t]->pid, kinds[k].name, id), -EINVAL;
+			if (x->maker == SIZE_MAX)
+				x->maker = t;
+		}
+	for (size_t i = 0; i < set->nr; i++)
+		if (set->inst[i].maker == SIZE_MAX)
+			return pr_err("ns.img: nested %s namespace %u holds no process of pstree.img",
+				      kinds[set->inst[i].kind].name, set->inst[i].id), -EINVAL;
+	return 0;
+}
+
+int nested_prepare(struct nested_set *set, uint32_t *failed)
+{
+	set->failed = failed;
+	if (!set->nr)
+		return 0;
+	if ((set->ready = mmap(NULL, set->nr * sizeof(uint32_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+			       -1, 0)) == MAP_FAILED) {
+		set->ready = NULL;
+		return pr_perror("can't map the words of the nested namespaces");
+	}
+	return 0;
+}
+
+static int make(struct img_dir *dir, struct nested_inst *x)
+{
+	switch (x->kind) {
+	case NEST_UTS:
+		return uts_ns_restore(x->uts);
+	case NEST_IPC:
+		return ipc_restore(dir, &x->ipc);
+	case NEST_CGROUP:
+		if (unshare(CLONE_NEWCGROUP))
+			return pr_perror("can't create nested cgroup namespace %u", x->id);
+		return 0;
+	default:
+		return netns_restore_nested(&x->net);
+	}
+}
+
+/* Until the maker has filled it; false if the restore failed meanwhile. */
+static bool wait_made(const struct nested_set *set, size_t i)
+{
+	for (;;) {
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+		if (__atomic_load_n(&set->ready[i], __ATOMIC_SEQ_CST))
+			return true;
+		if (__atomic_load_n(set->failed, __ATOMIC_SEQ_CST))
+			return false;
+		syscall(SYS_futex, &set->ready[i], FUTEX_WAIT, 0, &ts, NULL, 0);
+	}
+}
+
+static int join(pid_t pid, int kind, uint32_t id)
+{
+	int fd = syscall(SYS_pidfd_open, pid, 0), ret = 0;
+
+	if (fd < 0)
+		return pr_perror("can't open a pidfd of pid %d to join its %s namespace", pid, kinds[kind].name);
+	if (setns(fd, kinds[kind].flag))
+		ret = id ? pr_perror("can't join nested %s namespace %u (setns through pid %d)", kinds[kind].name, id, pid)
+			 : pr_perror("can't join the root's %s namespace (setns through pid %d)", kinds[kind].name, pid);
+	close(fd);
+	return ret;
+}
+
+int nested_keep_fds(const struct nested_set *set)
+{
+	for (size_t i = 0; i < set->nr; i++) {
+		struct nested_inst *x = &set->inst[i];
+
+		x->host_slot = x->join_slot = -1;
+		if (x->kind != NEST_NET)
+			continue;
+		if ((x->net.host_fd >= 0 && (x->host_slot = kept_fd_add(x->net.host_fd)) < 0) ||
+		    (x->net.join_fd >= 0 && (x->join_slot = kept_fd_add(x->net.join_fd)) < 0))
+			return pr_err("can't keep the fds of nested network namespace %u", x->id), -ENOSPC;
+	}
+	return 0;
+}
+
+int nested_restore_task(const struct nested_set *set, struct img_dir *dir, PstreeEntry **entries, size_t idx)
+{
+	const PstreeEntry *e = entries[idx], *parent = NULL;
+	int ret;
+
+	if (!idx || e->zombie)
+		return 0;
+	for (size_t j = 0; j < idx && !parent; j++)
+		if (entries[j]->pid == e->ppid)
+			parent = entries[j];
+	for (int k = 0; k < NEST_KINDS; k++) {
+		uint32_t id = task_id(e, k);
+		struct nested_inst *x;
+
+		if (!parent || id == task_id(parent, k))
+			continue;   /* inherited from the parent, which forked us in it */
+		if (!id) {      /* back in the root's (the root made it before any fork) */
+			if ((ret = join(entries[0]->pid, k, 0)))
+				return ret;
+			continue;
+		}
+		x = find(set, k, id);
+		size_t xi = x - set->inst;
+		/* the fds of the caller's namespace (and a joined one) came through files_restore kept */
+		if (k == NEST_NET) {
+			x->net.host_fd = kept_fd_get(x->host_slot);
+			x->net.join_fd = kept_fd_get(x->join_slot);
+			/* the lazy-pages daemon's name is in the caller's network namespace */
+			netns_keep_caller(x->net.host_fd);
+		}
+		if (x->maker == idx) {
+			if ((ret = make(dir, x)))
+				return ret;
+			__atomic_store_n(&set->ready[xi], 1, __ATOMIC_SEQ_CST);
+			syscall(SYS_futex, &set->ready[xi], FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+			continue;
+		}
+		if (!wait_made(set, xi))
+			return pr_err("pid %u: the restore failed before nested %s namespace %u was made", e->pid,
+				      kinds[k].name, id), -ECANCELED;
+		if ((ret = join(entries[x->maker]->pid, k, id)))
+			return ret;
+	}
+	return 0;
+}
+
+const struct ipc_image *nested_ipc_made(const struct nested_set *set, size_t idx)
+{
+	for (size_t i = 0; i < set->nr; i++)
+		if (set->inst[i].kind == NEST_IPC && set->inst[i].maker == idx)
+			return &set->inst[i].ipc;
+	return NULL;
+}
+
+void nested_free(struct nested_set *set)
+{
+	for (size_t i = 0; i < set->nr; i++) {
+		struct nested_inst *x = &set->inst[i];
+		if (x->uts)
+			uts_ns_free(x->uts);
+		ipc_free(&x->ipc);
+		netns_free(&x->net);
+	}
+	if (set->ready)
+		munmap(set->ready, set->nr * sizeof(uint32_t));
+	free(set->inst);
+	memset(set, 0, sizeof(*set));
+}

@@ -1,0 +1,90 @@
+/* Namespaces nested below the root's (nested.c): processes of one tree in
+ * different UTS, network, IPC or cgroup namespaces.  The root's namespaces keep their
+ * own code and images (uts.c, net.c, ipc.c); every other instance of these
+ * kinds that a live process of the tree is in is saved once, by the same code,
+ * under an id, and each process records the id it is in (pstree.img). */
+#ifndef LIB_NS_NESTED_H
+#define LIB_NS_NESTED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "ipc.h"
+#include "ns/net.h"
+#include "ns.pb-c.h"
+#include "pstree.pb-c.h"
+
+struct img_dir;
+struct tree;
+struct cr_external;
+
+enum { NEST_UTS, NEST_NET, NEST_IPC, NEST_CGROUP, NEST_KINDS };
+
+/* ---- dump */
+struct nested_dump_inst {
+	int kind;                /* NEST_* */
+	uint32_t id;             /* from 1, per kind */
+	uint64_t ino;
+	pid_t pid;               /* a live process in it */
+	int fd;                  /* network: the namespace, for sock_diag (-1 else) */
+};
+
+struct nested_dump {
+	struct nested_dump_inst *inst;
+	size_t nr;
+	uint32_t (*ids)[NEST_KINDS];   /* per task of the tree: 0 = the root's */
+	int cur_net;                   /* the network namespace sock_diag looks in */
+};
+
+/* Which instance each live task is in; refuses a process in the dumper's own
+ * namespace of a kind when the root has one of its own. */
+int nested_dump_scan(const struct tree *t, struct nested_dump *nd);
+/* Each instance's state: utsns-ID.img, netns-ID.img, ipc-ID.img + ipcdata-ID.img. */
+int nested_dump_write(struct img_dir *dir, const struct nested_dump *nd, const struct cr_external *ext,
+		      size_t nr_ext);
+/* Before dumping task i: sock_diag and the parasite's socket in its network
+ * namespace (root_fd: the root's, -1 when it is ours); an established TCP
+ * connection in a nested one is refused (the network lock is the root's). */
+int nested_dump_enter(struct nested_dump *nd, const struct tree *t, int i, int root_fd);
+/* The ns.img list (none: NULL; else free (*out)[0], then *out) and a task's
+ * ids in its pstree record. */
+int nested_dump_list(const struct nested_dump *nd, NsInstance ***out, size_t *n);
+void nested_dump_pstree(const struct nested_dump *nd, int i, PstreeEntry *e);
+void nested_dump_free(struct nested_dump *nd);
+
+/* ---- restore */
+struct nested_inst {
+	int kind;
+	uint32_t id;
+	void *uts;               /* UtsEntry */
+	struct ipc_image ipc;
+	struct netns_restore net;
+	size_t maker;            /* index in pstree.img of the first process in it: makes it */
+	int host_slot, join_slot;      /* network: its fds kept through the root's files (util.h) */
+};
+
+struct nested_set {
+	struct nested_inst *inst;
+	size_t nr;
+	uint32_t *ready;         /* shared with the tasks: 1 once instance i is made and filled */
+	uint32_t *failed;        /* the restore's "some task failed" word */
+};
+
+/* ns.img's list: each instance's images read and validated. */
+int nested_load(struct img_dir *dir, NsInstance **list, size_t n, struct nested_set *set);
+/* pstree.img's ids against the list (before anything is created): which
+ * process makes each instance. */
+int nested_plan(struct nested_set *set, PstreeEntry **entries, size_t nr);
+/* Shared words for the tasks (before the tree forks). */
+int nested_prepare(struct nested_set *set, uint32_t *failed);
+/* In the restored root, before its files: the fds the others need are kept
+ * through files_restore (the tasks inherit the root's table). */
+int nested_keep_fds(const struct nested_set *set);
+/* In restored task idx, right after its fork: make, join or keep each namespace. */
+int nested_restore_task(const struct nested_set *set, struct img_dir *dir, PstreeEntry **entries, size_t idx);
+/* The IPC instance task idx made (NULL if none): its removed segments go at the end. */
+const struct ipc_image *nested_ipc_made(const struct nested_set *set, size_t idx);
+void nested_free(struct nested_set *set);
+
+#endif

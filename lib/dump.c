@@ -345,7 +345,7 @@ int dump_tree(const struct cr_dump_opts *uopts, bool hold_net)
 			live++;
 		}
 	netns_dump_target(nd.fd);
-	if (ret || (ret = dump_pstree(&dir, &tree, &nested)) || (ret = inventory_write(&dir, tree.tasks[0].vpid, tree.own_pidns)) ||
+	if (ret || (ret = dump_pstree(&dir, &tree, &nested)) || (ret = inventory_write(&dir, tree.tasks[0].vpid, tree.own_pidns, nested.nr > 0)) ||
 	    (ret = ps_close(&ps)) || (ret = notify_call(opts.notify, opts.notify_arg, "post-dump", opts.pid)))
 		goto out;
 	/* The images are complete and synced: the originals go, unless asked to stay.

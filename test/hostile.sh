@@ -151,6 +151,9 @@ case_ threads-tid "core-$P.img" "threads[0].tid=$free" -- "core-$P.img" "not the
 # cgroups: a path out of the cgroup tree, a set that does not exist
 case_ cgroup-path cgroup.img "sets[0].members[0].path=../../etc" -- cgroup.img "bad hierarchy or path"
 case_ cgroup-set cgroup.img "tasks[0].set=7" -- cgroup.img "set 7, which does not exist"
+# the format version: a newer crtool's images, and one older than any
+case_ version-newer inventory.img img_version=3 -- "format version 3" "reads versions 1 to 2" "made by a newer crtool"
+case_ version-zero inventory.img img_version=0 -- "format version 0" "reads versions 1 to 2"
 
 # ---- a tree with its own mount, UTS and cgroup namespaces (ns-mnt; its stdio are
 # pipes: a file of ours is out of its mount tree)
@@ -223,6 +226,12 @@ else
 	case_ nested-id-zero ns.img "nested[0].id=0" -- ns.img "bad id"
 	case_ nested-twice ns.img "nested[1].id=1" -- ns.img "listed twice"
 	case_ nested-uts-long utsns-1.img "hostname=$(printf 'h%.0s' $(seq 80))" -- utsns-1.img "longer than 64"
+	# a reader of version 1 would restore every process in the root's namespaces
+	if "$CRTOOL" show "$T/nestedbase/inventory.img" | grep -qx "img_version: 2"; then
+		pass nested-version
+	else
+		fail nested-version "ns-nested's images do not say format version 2: $("$CRTOOL" show "$T/nestedbase/inventory.img" | grep img_version)"
+	fi
 fi
 
 echo "$passed passed, $failed failed"

@@ -9,7 +9,7 @@
 #include "log.h"
 #include "util.h"
 
-static int write_inventory(struct img_dir *dir, pid_t root_pid, bool own_pidns, bool pre_dump)
+static int write_inventory(struct img_dir *dir, pid_t root_pid, bool own_pidns, bool pre_dump, uint32_t version)
 {
 	InventoryEntry inv = INVENTORY_ENTRY__INIT;
 	struct utsname u;
@@ -17,7 +17,7 @@ static int write_inventory(struct img_dir *dir, pid_t root_pid, bool own_pidns, 
 	int ret;
 
 	uname(&u);
-	inv.img_version = IMG_VERSION;
+	inv.img_version = version;
 	inv.arch = ARCH_NAME;
 	inv.kernel_release = u.release;
 	inv.tool_version = CR_VERSION;
@@ -37,14 +37,14 @@ static int write_inventory(struct img_dir *dir, pid_t root_pid, bool own_pidns, 
 	return img_close_write(img);
 }
 
-int inventory_write(struct img_dir *dir, pid_t root_pid, bool own_pidns)
+int inventory_write(struct img_dir *dir, pid_t root_pid, bool own_pidns, bool nested_ns)
 {
-	return write_inventory(dir, root_pid, own_pidns, false);
+	return write_inventory(dir, root_pid, own_pidns, false, nested_ns ? IMG_VERSION_NESTED : IMG_VERSION_BASE);
 }
 
 int inventory_write_pre_dump(struct img_dir *dir, pid_t root_pid)
 {
-	return write_inventory(dir, root_pid, false, true);
+	return write_inventory(dir, root_pid, false, true, IMG_VERSION_BASE);
 }
 
 int inventory_read(struct img_dir *dir, InventoryEntry **out)
@@ -60,9 +60,11 @@ int inventory_read(struct img_dir *dir, InventoryEntry **out)
 	if (ret)
 		return ret;
 	*out = inv;
-	if (inv->img_version != IMG_VERSION)
-		return pr_err("images in %s have format version %u; this libcr reads version %u", dir->path,
-			      inv->img_version, IMG_VERSION), -EINVAL;
+	if (inv->img_version < IMG_VERSION_BASE || inv->img_version > IMG_VERSION)
+		return pr_err("images in %s have format version %u; this libcr reads versions %u to %u%s", dir->path,
+			      inv->img_version, IMG_VERSION_BASE, IMG_VERSION,
+			      inv->img_version > IMG_VERSION ? " (made by a newer crtool: restore them with that one)" : ""),
+		       -EINVAL;
 	if (strcmp(inv->arch, ARCH_NAME))
 		return pr_err("images in %s were made on %s; this machine is %s", dir->path, inv->arch, ARCH_NAME),
 		       -EINVAL;

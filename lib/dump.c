@@ -157,11 +157,10 @@ static int dump_task(struct tree_task *task, struct img_dir *dir, const struct c
 	struct infect_ctx ctx = { .pid = 0 };
 	MmEntry mm = MM_ENTRY__INIT, *parent_mm = NULL;
 	CoreEntry *core = NULL;
-	struct vma_flags_reader flags = { .running = false };
 	bool infected = false;
 	int ret;
 
-	if ((ret = mem_collect_areas(s->pid, &s->stat, 0, &mm)) || (ret = mem_flags_begin(&flags, s->pid)))
+	if ((ret = mem_collect(s->pid, &s->stat, 0, &mm)))
 		goto out;
 	/* a segment of the caller's IPC namespace stays there: restore attaches it again */
 	for (size_t i = 0; i < mm.n_vmas && !own_ipc; i++)
@@ -200,14 +199,13 @@ static int dump_task(struct tree_task *task, struct img_dir *dir, const struct c
 	core->pid = task->vpid;
 	for (size_t i = 0; i < core->n_threads; i++)
 		core->threads[i]->tid = task->vtids[i];
-	if ((ret = mem_flags_end(&flags, &mm)) || (ret = img_write_one(dir, IMG_CORE, task->vpid, &core->base)) ||
+	if ((ret = img_write_one(dir, IMG_CORE, task->vpid, &core->base)) ||
 	    (ret = img_write_one(dir, IMG_MM, task->vpid, &mm.base)) ||
 	    (ret = dump_fs(dir, s->pid, task->vpid)))
 		goto out;
 	ret = infect_cure(&ctx);
 	infected = false;
 out:
-	mem_flags_end(&flags, NULL);
 	if (infected)
 		infect_cure(&ctx);
 	core_free(core);

@@ -3,7 +3,6 @@
 #ifndef LIB_MEM_H
 #define LIB_MEM_H
 
-#include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include "image/image.h"
@@ -26,22 +25,6 @@ struct page_stats {
 
 /* Fill mm (fields and VMAs) from /proc/pid; brk comes from the parasite. */
 int mem_collect(pid_t pid, const struct proc_stat *st, uint64_t brk, MmEntry *mm);
-/* The same in two steps, for a stopped process: the areas from /proc/pid/maps,
- * then their VmFlags (madvise bits, MAP_GROWSDOWN), which only smaps has.  Reading
- * smaps walks every page table (40-100 ms per GiB mapped here, a fifth of a 1 GiB
- * dump), so the dump has a thread read it while the pages are drained:
- * mem_flags_begin starts it, mem_flags_end joins it and sets the flags (mm NULL:
- * just joins). */
-struct vma_flags_reader {
-	pthread_t thread;
-	bool running;
-	pid_t pid;
-	char *smaps;
-	int err;
-};
-int mem_collect_areas(pid_t pid, const struct proc_stat *st, uint64_t brk, MmEntry *mm);
-int mem_flags_begin(struct vma_flags_reader *r, pid_t pid);
-int mem_flags_end(struct vma_flags_reader *r, MmEntry *mm);
 void mem_free(MmEntry *mm);
 /* Whether a VMA's pages go into the image, and which of them. */
 int mem_vma_dumps_content(const VmaEntry *v);

@@ -1,7 +1,5 @@
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +27,6 @@ static int map_files_failed(const char *mf, const char *what)
 static int classify(pid_t pid, const struct proc_vma *p, VmaEntry *v)
 {
 	v->flags = p->shared ? MAP_SHARED : MAP_PRIVATE;
-	/* from smaps (maps has no VmFlags: mem_flags_end adds them) */
 	if (p->growsdown)
 		v->flags |= MAP_GROWSDOWN;
 	if (p->madv) {
@@ -105,94 +102,7 @@ static int classify(pid_t pid, const struct proc_vma *p, VmaEntry *v)
 	return 0;
 }
 
-/* Reading smaps in a thread: nothing is logged from it (the log callback is the
- * caller's), errors are reported when it is joined. */
-static void *read_smaps(void *arg)
-{
-	struct vma_flags_reader *r = arg;
-
-	if (!(r->smaps = read_proc(r->pid, "smaps", NULL)))
-		r->err = errno ? errno : EIO;
-	return NULL;
-}
-
-int mem_flags_begin(struct vma_flags_reader *r, pid_t pid)
-{
-	sigset_t all, old;
-
-	*r = (struct vma_flags_reader){ .pid = pid };
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);   /* signals stay crtool's main thread's */
-	r->running = !pthread_create(&r->thread, NULL, read_smaps, r);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (!r->running)
-		read_smaps(r);   /* no thread: read it now */
-	return 0;
-}
-
-/* The flags of each area of mm, from the smaps read while the process was stopped.
- * The parasite's area matches none of ours; an area split or merged meanwhile by a
- * change of flags we don't keep (a userfaultfd registration ending) has the flags
- * of the piece that holds its start. */
-int mem_flags_end(struct vma_flags_reader *r, MmEntry *mm)
-{
-	struct proc_vma *pv = NULL;
-	int nr = 0, ret = 0;
-	size_t j = 0;
-
-	if (r->running)
-		pthread_join(r->thread, NULL);
-	r->running = false;
-	if (!mm) {
-		free(r->smaps);
-		r->smaps = NULL;
-		return 0;
-	}
-	if (!r->smaps) {
-		errno = r->err;
-		return pr_perror("can't read /proc/%d/smaps", r->pid);
-	}
-	ret = proc_parse_smaps_buf(r->smaps, &pv, &nr);
-	free(r->smaps);
-	r->smaps = NULL;
-	if (ret)
-		return pr_err("can't parse /proc/%d/smaps", r->pid), ret;
-	for (size_t i = 0; i < mm->n_vmas && !ret; i++) {
-		VmaEntry *v = mm->vmas[i];
-
-		while ((int)j < nr && pv[j].end <= v->start)
-			j++;
-		if ((int)j == nr || pv[j].start > v->start) {
-			pr_err("pid %d: the area 0x%lx-0x%lx was unmapped while the process was stopped", r->pid,
-			       (unsigned long)v->start, (unsigned long)v->end);
-			ret = -EAGAIN;
-			break;
-		}
-		if (pv[j].growsdown)
-			v->flags |= MAP_GROWSDOWN;
-		if (pv[j].madv) {
-			v->has_madv = true;
-			v->madv = pv[j].madv;
-		}
-	}
-	free(pv);
-	return ret;
-}
-
-static int collect(pid_t pid, const struct proc_stat *st, uint64_t brk, MmEntry *mm, bool flags);
-
-/* One read of smaps: areas and flags agree also while the process runs (pre-dump). */
 int mem_collect(pid_t pid, const struct proc_stat *st, uint64_t brk, MmEntry *mm)
-{
-	return collect(pid, st, brk, mm, true);
-}
-
-int mem_collect_areas(pid_t pid, const struct proc_stat *st, uint64_t brk, MmEntry *mm)
-{
-	return collect(pid, st, brk, mm, false);
-}
-
-static int collect(pid_t pid, const struct proc_stat *st, uint64_t brk, MmEntry *mm, bool flags)
 {
 	struct proc_vma *pv;
 	char path[64];
@@ -222,7 +132,7 @@ static int collect(pid_t pid, const struct proc_stat *st, uint64_t brk, MmEntry 
 	mm->n_mm_saved_auxv = auxv_len / sizeof(uint64_t);
 	mm->mm_saved_auxv = auxv;
 
-	if ((ret = flags ? proc_parse_smaps(pid, &pv, &nr) : proc_parse_maps(pid, &pv, &nr)))
+	if ((ret = proc_parse_smaps(pid, &pv, &nr)))
 		return ret;
 	mm->vmas = calloc(nr, sizeof(VmaEntry *));
 	if (!mm->vmas) {

@@ -138,7 +138,7 @@ read -r passed failed <"$T/sub" 2>/dev/null || { fail fd-above-nofile "could not
 case_ ghost-unknown "$MM" "vmas[0].ghost_id=0x80000007" -- "mm-$P.img" "names ghost 0x80000007" \
 	"no ghost image has"
 # a pidfd naming a process that is not in the images
-case_ pidfd-outside "fdinfo-$P.img" "@$last_fd:kind=31" "@$last_fd:pidfd_pid=$free" -- "fdinfo-$P.img" \
+case_ pidfd-outside "fdinfo-$P.img" "@0:kind=31" "@0:pidfd_pid=$free" -- "fdinfo-$P.img" \
 	"pidfd of process $free" "not in the images"
 # the process tree: a PID twice, a cycle, thread lists that disagree
 case_ pid-duplicate pstree.img @+0 "@1:ppid=$P" -- pstree.img "PID $P appears twice"

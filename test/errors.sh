@@ -979,6 +979,15 @@ else
 	kill -9 "$KP" "$NP" 2>/dev/null
 	{ wait "$NP"; } 2>/dev/null
 fi
+# descendant_named PID COMM: the first descendant of PID whose comm is COMM
+descendant_named() {
+	local c
+	for c in $(cat "/proc/$1/task/$1/children" 2>/dev/null); do
+		[ "$(cat "/proc/$c/comm" 2>/dev/null)" = "$2" ] && echo "$c" && return 0
+		descendant_named "$c" "$2" && return 0
+	done
+	return 1
+}
 # nested_refused NAME UNSHARE-FLAGS WORDS...: a child of the tree in namespaces
 # of its own of a kind that can't be nested: refused, naming it and the kinds that can
 nested_refused() {
@@ -989,10 +998,9 @@ nested_refused() {
 	PIDS+=("$NP")
 	KP=
 	for ((i = 0; i < 200; i++)); do
-		KP=$(pgrep -P "$NP" sleep)
-		[ -n "$KP" ] && break
-		# (unshare --fork: the sleep is the child of unshare)
-		KP=$(pgrep -P "$(pgrep -P "$NP" unshare)" sleep 2>/dev/null)
+		# (unshare --fork: the sleep is the child of unshare; read /proc, as busybox's
+		# pgrep also matches the unshare whose command line holds "sleep")
+		KP=$(descendant_named "$NP" sleep)
 		[ -n "$KP" ] && break
 		sleep 0.025
 	done

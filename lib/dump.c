@@ -42,22 +42,43 @@
 static int dump_pstree(struct img_dir *dir, const struct tree *t, const struct nested_dump *nested)
 {
 	struct img *img = img_create(dir, IMG_PSTREE, 0);
+	uint32_t *pgids = calloc(t->nr, sizeof(uint32_t)), *sids = calloc(t->nr, sizeof(uint32_t));
 	int ret = 0;
 
-	if (!img)
-		return -EIO;
+	if (!img || !pgids || !sids) {
+		free(pgids);
+		free(sids);
+		return img ? (img_close(img), -ENOMEM) : -EIO;
+	}
 	for (int i = 0; i < t->nr && !ret; i++) {
 		const struct tree_task *task = &t->tasks[i];
 		PstreeEntry e = PSTREE_ENTRY__INIT;
 		uint32_t one = task->vpid, *tids = task->zombie ? &one : calloc(task->s.nr_threads, sizeof(*tids));
 
-		if (!tids)
-			return img_close(img), -ENOMEM;
+		if (!tids) {
+			ret = -ENOMEM;
+			break;
+		}
 		e.pid = task->vpid;
 		e.ppid = tree_vpid(t, task->s.stat.ppid);
 		/* a live task said itself (a group's leader may be gone); a zombie's are in the tree */
 		e.pgid = task->zombie ? tree_vpid(t, task->s.stat.pgid) : task->vpgid;
 		e.sid = task->zombie ? tree_vpid(t, task->s.stat.sid) : task->vsid;
+		if (task->pid_ns) {
+			/* it said them in its own namespace: its group's leader there, or its
+			 * parent's, as check_nested_sessions found (parents come first) */
+			const struct tree_task *leader = tree_find(t, task->s.stat.pgid);
+			int parent = tree_find(t, task->s.stat.ppid) - t->tasks;
+			e.pgid = leader && leader->pid_ns == task->pid_ns ? (uint32_t)leader->vpid : pgids[parent];
+			e.sid = task->s.stat.sid == task->s.pid ? (uint32_t)task->vpid : sids[parent];
+			e.has_pid_ns = true;
+			e.pid_ns = task->pid_ns;
+			e.n_pid_ns_threads = task->s.nr_threads;
+			e.pid_ns_threads = (uint32_t *)task->inner_tids;
+		}
+		e.has_pid_ns_children = (e.pid_ns_children = task->pid_ns_children) != 0;
+		pgids[i] = e.pgid;
+		sids[i] = e.sid;
 		e.threads = tids;
 		e.n_threads = task->zombie ? 1 : task->s.nr_threads;
 		for (int k = 0; !task->zombie && k < task->s.nr_threads; k++)
@@ -83,6 +104,8 @@ static int dump_pstree(struct img_dir *dir, const struct tree *t, const struct n
 		if (!task->zombie)
 			free(tids);
 	}
+	free(pgids);
+	free(sids);
 	if (ret) {
 		img_close(img);
 		return ret;
@@ -144,6 +167,51 @@ static int check_sessions(const struct tree *t, bool shell_job)
 		    !leader_gone)
 			return pr_err("pid %d is in process group %d, whose leader is alive outside the dump: "
 				      "dump the tree that holds it", pid, st->pgid), -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+/* A group of the tree's namespace that pid's parent is in before it forks pid:
+ * one the parent leads, the root's (the caller's with --shell-job), or one
+ * inherited so from its own parent.  A group it joins later does not count. */
+static bool group_set_at_fork(const struct tree *t, const struct tree_task *parent)
+{
+	while (parent != t->tasks && parent->s.stat.pgid != parent->s.pid) {
+		const struct tree_task *up = tree_find(t, parent->s.stat.ppid);
+		if (!up || up->s.stat.pgid != parent->s.stat.pgid)
+			return false;
+		parent = up;
+	}
+	return true;
+}
+
+/* A process in a nested pid namespace sees only its namespace's PIDs: its session is
+ * its own or its parent's (inherited), and its group is led by a process of its
+ * namespace (joined by its PID there) or inherited, down from the namespace's init,
+ * from a group its parent was in before it forked; its terminal's foreground group
+ * is not restored there. */
+static int check_nested_sessions(const struct tree *t)
+{
+	for (int i = 1; i < t->nr; i++) {
+		const struct tree_task *task = &t->tasks[i], *parent = tree_find(t, task->s.stat.ppid);
+		const struct tree_task *leader = tree_find(t, task->s.stat.pgid);
+		const struct proc_stat *st = &task->s.stat;
+		unsigned tmaj = (st->tty_nr >> 8) & 0xfff;
+
+		if (!task->pid_ns)
+			continue;
+		if (st->sid != task->s.pid && st->sid != parent->s.stat.sid)
+			return pr_err("pid %d, in a nested pid namespace, is in session %d, neither its own nor its "
+				      "parent's: not supported", task->s.pid, st->sid), -EOPNOTSUPP;
+		if (st->sid == task->s.pid && tmaj >= 136 && tmaj <= 143)
+			return pr_err("pid %d, in a nested pid namespace, leads a session whose terminal is a pty: "
+				      "not supported", task->s.pid), -EOPNOTSUPP;
+		if (leader && !leader->zombie && leader->pid_ns == task->pid_ns)
+			continue;   /* its namespace's group (or its own) */
+		if (st->pgid != parent->s.stat.pgid || (!parent->pid_ns && !group_set_at_fork(t, parent)))
+			return pr_err("pid %d, in a nested pid namespace, is in process group %d, which no process of "
+				      "its namespace leads and which it did not inherit from a group its parent was in "
+				      "when it forked: not supported", task->s.pid, st->pgid), -EOPNOTSUPP;
 	}
 	return 0;
 }
@@ -225,7 +293,20 @@ static int scan_shared_files(const struct tree *t, struct share_scan **share)
 		pids[i] = t->tasks[i].s.pid;
 	ret = files_share_scan(pids, t->nr, share);
 	free(pids);
+	/* their pidfds speak of PIDs the images don't hold (see pidfd.c) */
+	for (int i = 0; i < t->nr && !ret; i++)
+		if (t->tasks[i].pid_ns)
+			ret = files_share_mark_pidns(*share, t->tasks[i].s.pid);
 	return ret;
+}
+
+/* The oldest reader that restores these images right (image-format.md, Versioning). */
+static uint32_t img_version(const struct tree *t, const struct nested_dump *nested)
+{
+	for (int i = 0; i < t->nr; i++)
+		if (t->tasks[i].pid_ns)
+			return IMG_VERSION_PIDNS;
+	return nested->nr ? IMG_VERSION_NESTED : IMG_VERSION_BASE;
 }
 
 CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
@@ -314,7 +395,7 @@ int dump_tree(const struct cr_dump_opts *uopts, bool hold_net)
 	if ((ret = notify_call(opts.notify, opts.notify_arg, "network-lock", opts.pid)) ||
 	    (ret = netns_dump_prepare(&tree, opts.externals, opts.nr_externals, &nd)))
 		goto out;
-	if ((ret = check_sessions(&tree, opts.shell_job)) || (ret = tcp_dump_prepare(&tree, opts.tcp_established)) ||
+	if ((ret = check_sessions(&tree, opts.shell_job)) || (ret = check_nested_sessions(&tree)) || (ret = tcp_dump_prepare(&tree, opts.tcp_established)) ||
 	    (ret = seccomp_dump(&tree, &dir)) || (ret = cgroup_dump(&tree, &dir)))
 		goto out;
 	/* files several processes hold: found once for the whole tree */
@@ -343,7 +424,7 @@ int dump_tree(const struct cr_dump_opts *uopts, bool hold_net)
 			live++;
 		}
 	netns_dump_target(nd.fd);
-	if (ret || (ret = dump_pstree(&dir, &tree, &nested)) || (ret = inventory_write(&dir, tree.tasks[0].vpid, tree.own_pidns, nested.nr > 0)) ||
+	if (ret || (ret = dump_pstree(&dir, &tree, &nested)) || (ret = inventory_write(&dir, tree.tasks[0].vpid, tree.own_pidns, img_version(&tree, &nested))) ||
 	    (ret = ps_close(&ps)) || (ret = notify_call(opts.notify, opts.notify_arg, "post-dump", opts.pid)))
 		goto out;
 	/* The images are complete and synced: the originals go, unless asked to stay.

@@ -222,6 +222,9 @@ pid_t files_pipe_held_elsewhere(const struct share_scan *s, pid_t owner, uint64_
 uint32_t files_share_ghost(const struct share_scan *s, uint64_t dev, uint64_t ino, bool *first);
 /* Dump: is pid (as we see it) a process of the tree? */
 bool files_share_in_tree(const struct share_scan *s, pid_t pid);
+/* A process of the tree in a nested pid namespace (marked so by the dump). */
+int files_share_mark_pidns(struct share_scan *s, pid_t pid);
+bool files_share_in_pidns(const struct share_scan *s, pid_t pid);
 /* Dump: a process of the tree that holds the file (dev, ino), or 0. */
 pid_t files_share_holder(const struct share_scan *s, uint64_t dev, uint64_t ino);
 /* Restore: the entry that makes the i'th shared description (NULL past the last), whichever

@@ -62,6 +62,10 @@ static int pidfd_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 		return pr_err("pid %d: fd %d is a pidfd of process %d, which is not in the tree: nothing at the restore "
 			      "could stand for it, so it can't be checkpointed", c->pid, c->fd, pid), -EOPNOTSUPP;
 	}
+	if (files_share_in_pidns(c->scan, c->pid) || files_share_in_pidns(c->scan, pid))
+		return pr_err("pid %d: fd %d is a pidfd of process %d, %s a nested pid namespace: not supported (the "
+			      "images name processes by their PIDs in the tree's namespace)", c->pid, c->fd, pid,
+			      files_share_in_pidns(c->scan, c->pid) ? "held in" : "which is in"), -EOPNOTSUPP;
 	/* the tree's PID for it: the one in its own namespace */
 	if (!proc_nspid(c->fdinfo, &vpid) || vpid < 1)
 		return pr_err("pid %d: fd %d: can't read the pid namespaces of the process pidfd %d names", c->pid,

@@ -48,6 +48,7 @@ struct share_scan {
 	size_t nr;
 	pid_t *pids;            /* the tree's processes */
 	int nr_pids;
+	bool *pidns;            /* each in a nested pid namespace (NULL: none) */
 	struct shared_ghosts *ghosts;  /* met while the processes are dumped, one by one */
 };
 
@@ -368,6 +369,24 @@ bool files_share_in_tree(const struct share_scan *s, pid_t pid)
 	return false;
 }
 
+int files_share_mark_pidns(struct share_scan *s, pid_t pid)
+{
+	if (!s->pidns && !(s->pidns = calloc(s->nr_pids ? s->nr_pids : 1, sizeof(bool))))
+		return -ENOMEM;
+	for (int i = 0; i < s->nr_pids; i++)
+		if (s->pids[i] == pid)
+			s->pidns[i] = true;
+	return 0;
+}
+
+bool files_share_in_pidns(const struct share_scan *s, pid_t pid)
+{
+	for (int i = 0; s && s->pidns && i < s->nr_pids; i++)
+		if (s->pids[i] == pid)
+			return s->pidns[i];
+	return false;
+}
+
 void files_share_free(struct share_scan *s)
 {
 	for (size_t i = 0; s && i < s->nr; i++)
@@ -375,6 +394,7 @@ void files_share_free(struct share_scan *s)
 	if (s) {
 		free(s->recs);
 		free(s->pids);
+		free(s->pidns);
 		if (s->ghosts)
 			free(s->ghosts->keys);
 		free(s->ghosts);

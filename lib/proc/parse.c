@@ -89,6 +89,25 @@ static const char *field(const char *buf, const char *name)
 	return NULL;
 }
 
+int proc_nspid_all(const char *text, pid_t *out, int max)
+{
+	const char *p = !strncmp(text, "NSpid:", 6) ? text : strstr(text, "\nNSpid:");
+	char *end;
+	int levels = 0;
+
+	if (!p)
+		return 0;
+	for (p += *p == '\n' ? 7 : 6;; p = end) {
+		long v = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		if (levels < max)
+			out[levels] = v;
+		levels++;
+	}
+	return levels;
+}
+
 int proc_nspid(const char *text, pid_t *own)
 {
 	const char *p = !strncmp(text, "NSpid:", 6) ? text : strstr(text, "\nNSpid:");

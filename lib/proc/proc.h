@@ -59,6 +59,9 @@ int proc_parse_status_buf(const char *buf, struct proc_status *st);
 /* The NSpid line of a status or pidfd fdinfo text: how many levels (0: none), the
  * last, the PID in the process's own namespace, in *own. */
 int proc_nspid(const char *text, pid_t *own);
+/* The same, each level's PID (outermost first) in out[0..max-1]; returns how many
+ * levels there are (more than max: the rest not stored). */
+int proc_nspid_all(const char *text, pid_t *out, int max);
 int proc_parse_status(pid_t pid, struct proc_status *st);
 /* /proc/pid/smaps (maps + VmFlags); *vmas is malloc'ed. */
 int proc_parse_smaps_buf(const char *buf, struct proc_vma **vmas, int *nr);

@@ -6,6 +6,8 @@
 #include <unistd.h>
 #include "util.h"
 #include "log.h"
+#include "ns/ns.h"
+#include "proc/proc.h"
 #include "proc/tree.h"
 
 struct tree_task *tree_find(const struct tree *t, pid_t pid)
@@ -91,17 +93,17 @@ int tree_seize(pid_t root, struct tree *t)
 }
 
 /* NSpid of a task or thread: its PID at every level, ours first, its own last. */
-static int nspid(pid_t pid, pid_t tid, int *levels, pid_t *own)
+static int nspid(pid_t pid, pid_t tid, int *levels, pid_t *at, int max)
 {
 	char name[64], *buf;
 
 	snprintf(name, sizeof(name), "task/%d/status", tid);
 	if (!(buf = read_proc(pid, name, NULL)))
 		return pr_perror("can't read /proc/%d/%s", pid, name);
-	*levels = proc_nspid(buf, own);
+	*levels = proc_nspid_all(buf, at, max);
 	free(buf);
 	if (!*levels)
-		*own = tid, *levels = 1;   /* no NSpid: a kernel without pid namespaces */
+		at[0] = tid, *levels = 1;   /* no NSpid: a kernel without pid namespaces */
 	return 0;
 }
 
@@ -112,36 +114,147 @@ pid_t tree_vpid(const struct tree *t, pid_t pid)
 	return task ? task->vpid : t->own_pidns ? 0 : pid;
 }
 
+#define MAX_PIDNS 4096
+#define MAX_PIDNS_LEVELS 40   /* the kernel nests 32 at most */
+
+/* Nested pid namespaces by inode: the index + 1 is the id. */
+struct pidns_ids {
+	uint64_t *ino;
+	size_t nr;
+};
+
+static int pidns_id(struct pidns_ids *ids, uint64_t ino, uint32_t *id)
+{
+	for (size_t i = 0; i < ids->nr; i++)
+		if (ids->ino[i] == ino)
+			return *id = i + 1, 0;
+	if (ids->nr >= MAX_PIDNS)
+		return pr_err("the tree is in more than %d nested pid namespaces", MAX_PIDNS), -E2BIG;
+	uint64_t *n = realloc(ids->ino, (ids->nr + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	ids->ino = n;
+	ids->ino[ids->nr++] = ino;
+	*id = ids->nr;
+	return 0;
+}
+
+/* A nested task: forked inside by another (its parent is in the same namespace),
+ * or the namespace's init, forked by a process of the tree's namespace. */
+static int check_nested(const struct tree *t, const struct tree_task *task, uint64_t ino, const uint64_t *inos)
+{
+	const struct tree_task *parent = tree_find(t, task->s.stat.ppid);
+	pid_t pid = task->s.pid;
+
+	if (task->s.nr_threads < 1 || !parent)
+		return -EINVAL;
+	if (!parent->pid_ns && task->inner_tids[0] != 1)
+		return pr_err("pid %d is in a pid namespace nested in the tree's whose init is not in the tree (it is "
+			      "%d there, and its parent %d is outside it: it entered it by setns): only namespaces "
+			      "made and entered by the tree's processes (unshare(CLONE_NEWPID) and fork, as `unshare "
+			      "-p -f` does) are supported", pid, task->inner_tids[0], parent->s.pid), -EOPNOTSUPP;
+	if (parent->pid_ns && inos[parent - t->tasks] != ino)
+		return pr_err("pid %d is in a pid namespace nested in the tree's other than its parent's (%d): "
+			      "not supported", pid, parent->s.pid), -EOPNOTSUPP;
+	return 0;
+}
+
+/* pid_for_children of a live task that is not its own namespace: the namespace
+ * of a child that is its init (the task did unshare(CLONE_NEWPID) and forked). */
+static int check_children_ns(struct tree *t, int i, const uint64_t *inos)
+{
+	struct tree_task *task = &t->tasks[i];
+	uint64_t ino;
+	int ret;
+
+	if ((ret = ns_ino(task->s.pid, "pid_for_children", &ino)))
+		return ret;
+	if (ino == inos[i])
+		return 0;
+	for (int j = i + 1; j < t->nr; j++) {
+		struct tree_task *c = &t->tasks[j];
+
+		if (c->zombie || c->s.stat.ppid != task->s.pid || inos[j] != ino)
+			continue;
+		if (task->pid_ns)
+			break;   /* a namespace two levels down */
+		if (task->s.nr_threads > 1)
+			return pr_err("pid %d has %d threads and its children are born in a nested pid namespace "
+				      "(pid_for_children, after unshare(CLONE_NEWPID)): not supported (the restore clones "
+				      "its threads before it enters that namespace)", task->s.pid, task->s.nr_threads),
+			       -EOPNOTSUPP;
+		task->pid_ns_children = c->pid_ns;
+		return 0;
+	}
+	return pr_err("pid %d did unshare(CLONE_NEWPID) (or setns) and has forked no init into that pid namespace "
+		      "(its /proc/PID/ns/pid_for_children is neither its own namespace nor that of a child of the "
+		      "tree's namespace): not supported; dump it once it has forked", task->s.pid), -EOPNOTSUPP;
+}
+
 int tree_map_pidns(struct tree *t)
 {
 	int mine, root_levels, levels, ret;
-	pid_t self = getpid(), v;
+	pid_t self = getpid(), at[MAX_PIDNS_LEVELS], v;
+	struct pidns_ids ids = { 0 };
+	uint64_t *inos;
 
-	if ((ret = nspid(self, self, &mine, &v)) ||
-	    (ret = nspid(t->tasks[0].s.pid, t->tasks[0].s.pid, &root_levels, &v)))
+	if ((ret = nspid(self, self, &mine, at, MAX_PIDNS_LEVELS)))
 		return ret;
+	if ((ret = nspid(t->tasks[0].s.pid, t->tasks[0].s.pid, &root_levels, at, MAX_PIDNS_LEVELS)))
+		return ret;
+	if (root_levels >= MAX_PIDNS_LEVELS)
+		return pr_err("pid %d is %d pid namespaces deep: too deep", t->tasks[0].s.pid, root_levels), -EOPNOTSUPP;
+	v = at[root_levels - 1];
 	if (root_levels > mine && v != 1)
 		return pr_err("pid %d is in a pid namespace that it does not lead (it is %d there): dump that "
 			      "namespace's init", t->tasks[0].s.pid, v), -EOPNOTSUPP;
 	t->own_pidns = root_levels > mine;
-	for (int i = 0; i < t->nr; i++) {
+	if (!(inos = calloc(t->nr, sizeof(*inos))))
+		return -ENOMEM;
+	for (int i = 0; i < t->nr && !ret; i++) {
 		struct tree_task *task = &t->tasks[i];
 		int n = task->zombie ? 1 : task->s.nr_threads;
 
 		if (!(task->vtids = calloc(n, sizeof(pid_t))))
-			return -ENOMEM;
-		for (int k = 0; k < n; k++) {
+			ret = -ENOMEM;
+		for (int k = 0; k < n && !ret; k++) {
 			pid_t tid = task->zombie ? task->s.pid : task->s.tids[k];
-			if ((ret = nspid(task->s.pid, tid, &levels, &task->vtids[k])))
-				return ret;
-			if (levels != root_levels)
-				return pr_err("pid %d is in a pid namespace nested in the tree's: nested pid "
-					      "namespaces are not supported (only the uts, net, ipc and cgroup namespaces of "
-					      "the tree's processes may differ from the root's)", task->s.pid), -EOPNOTSUPP;
+			if ((ret = nspid(task->s.pid, tid, &levels, at, MAX_PIDNS_LEVELS)))
+				break;
+			if (levels > root_levels + 1 || levels < root_levels)
+				ret = (pr_err("pid %d is in a pid namespace nested %d levels below the tree's: only one "
+					      "level of nested pid namespaces is supported", task->s.pid,
+					      levels - root_levels), -EOPNOTSUPP);
+			else if (levels > root_levels && task->zombie)
+				ret = (pr_err("pid %d is a zombie in a pid namespace nested in the tree's: not supported "
+					      "(dump once its parent has reaped it)", task->s.pid), -EOPNOTSUPP);
+			else if (k && (levels > root_levels) != (task->pid_ns != 0))
+				ret = -EINVAL;
+			else if (levels > root_levels && !k && !(task->inner_tids = calloc(n, sizeof(pid_t))))
+				ret = -ENOMEM;
+			if (ret)
+				break;
+			task->vtids[k] = at[root_levels - 1];
+			if (levels > root_levels) {
+				task->inner_tids[k] = at[root_levels];
+				if (!k && (!(ret = ns_ino(task->s.pid, "pid", &inos[i]))))
+					ret = pidns_id(&ids, inos[i], &task->pid_ns);
+			}
 		}
+		if (ret)
+			break;
 		task->vpid = task->vtids[0];
+		if (!task->pid_ns && !task->zombie)
+			ret = ns_ino(task->s.pid, "pid", &inos[i]);
+		if (!ret && task->pid_ns)
+			ret = check_nested(t, task, inos[i], inos);
 	}
-	return 0;
+	for (int i = 0; i < t->nr && !ret; i++)
+		if (!t->tasks[i].zombie)
+			ret = check_children_ns(t, i, inos);
+	free(inos);
+	free(ids.ino);
+	return ret;
 }
 
 void tree_release_stopped(struct tree *t)
@@ -159,7 +272,8 @@ void tree_release(struct tree *t, bool kill_tasks)
 	for (int i = 0; i < t->nr; i++) {
 		struct tree_task *task = &t->tasks[i];
 		free(task->vtids);
-		task->vtids = NULL;
+		free(task->inner_tids);
+		task->vtids = task->inner_tids = NULL;
 		if (task->zombie || !task->s.attached)
 			continue;
 		if (kill_tasks) {

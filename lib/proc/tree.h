@@ -4,6 +4,7 @@
 #define LIB_TREE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include "proc/seize.h"
 
@@ -13,6 +14,12 @@ struct tree_task {
 	pid_t vpid;           /* the PID in the tree's own pid namespace (= s.pid if it has none) */
 	pid_t *vtids;         /* the same for every thread (live tasks) */
 	pid_t vpgid, vsid;    /* group and session in the tree's namespace (live tasks, from inside) */
+	/* in a pid namespace nested one level below the tree's: its id (from 1; 0: the
+	 * tree's) and each thread's PID there; the nested namespace its children are
+	 * born in (pid_for_children, that of a child that is its init; 0: its own) */
+	uint32_t pid_ns;
+	pid_t *inner_tids;
+	uint32_t pid_ns_children;
 };
 
 struct tree {
@@ -30,7 +37,9 @@ pid_t tree_vpid(const struct tree *t, pid_t pid);
  * task cannot fork, so each one's children are final once it is seized.  On
  * failure everything seized so far is let go. */
 int tree_seize(pid_t root, struct tree *t);
-/* Fill vpid/vtids from NSpid (after tree_seize). */
+/* Fill vpid/vtids from NSpid (after tree_seize), and the nested pid namespaces:
+ * one level below the tree's, each made by a process of the tree that forked its
+ * init (see pid_ns); anything else is refused. */
 int tree_map_pidns(struct tree *t);
 /* The task with this pid, or NULL. */
 struct tree_task *tree_find(const struct tree *t, pid_t pid);

@@ -47,6 +47,7 @@
 #include "proc/core.h"
 #include "proc/timers.h"
 #include "proc/privs.h"
+#include "proc/pidview.h"
 #include "proc/proc.h"
 #include "proc/seize.h"
 #include "proc/seccomp.h"
@@ -315,7 +316,7 @@ static int load_images(struct img_dir *dir, struct restore_set *rs)
 		return ret;
 	if (!rs->nr)
 		return pr_err("pstree.img holds no process"), -EINVAL;
-	if ((ret = check_tree(rs)))
+	if ((ret = check_tree(rs)) || (ret = pidview_check(rs->entries, rs->nr)))
 		return ret;
 	if ((ret = plan_session_helpers(rs)) || (ret = plan_group_helpers(rs)) || (ret = ipc_load(dir, &rs->ipc)) ||
 	    (ret = seccomp_load(dir, rs->entries, rs->nr, &rs->seccomp)) ||
@@ -412,6 +413,10 @@ static int check_privileges(const struct restore_set *rs, bool new_pidns)
 		return ret;
 	if (new_pidns && (ret = privs_need(CAP_SYS_ADMIN, -1, "restore into a new pid namespace")))
 		return ret;
+	for (size_t i = 0; i < rs->nr && !ret; i++)
+		if (rs->entries[i]->has_pid_ns && rs->entries[i]->pid_ns &&
+		    (ret = privs_need(CAP_SYS_ADMIN, -1, "restore of the pid namespaces nested in the tree's")))
+			return ret;
 	if (rs->ipc.own_ns && (ret = privs_need(CAP_SYS_ADMIN, -1, "restore of the tree's own IPC namespace")))
 		return ret;
 	for (size_t i = 0; i < rs->ns.nr && !ret; i++) {
@@ -527,15 +532,17 @@ static int restore_session(const PstreeEntry *p, bool root, bool shell_job)
 	return 0;
 }
 
-static int join_group(const struct restore_set *rs, const PstreeEntry *p)
+static int join_group(const struct restore_set *rs, size_t idx)
 {
-	const PstreeEntry *root = rs->entries[0];
+	const PstreeEntry *root = rs->entries[0], *p = rs->entries[idx];
+	/* by its PID in a nested pid namespace; one it can't see there it inherited */
+	pid_t pgid = pidview_pid(rs->entries, rs->nr, idx, p->pgid);
 
 	/* the root's group, led by no process of the tree, was the shell's (--shell-job):
 	 * its members stay in the caller's, which they inherited */
 	if (p->pgid == root->pgid && root->pgid != root->pid && find_entry(rs, rs->nr, root->pgid) < 0)
 		return 0;
-	if ((pid_t)p->pgid != (pid_t)p->pid && getpgid(0) != (pid_t)p->pgid && setpgid(0, p->pgid))
+	if ((pid_t)p->pgid != (pid_t)p->pid && pgid && getpgid(0) != pgid && setpgid(0, pgid))
 		return pr_perror("can't put pid %u into process group %u", p->pid, p->pgid);
 	return 0;
 }
@@ -669,14 +676,15 @@ static void __attribute__((noreturn)) child_fail(const struct restore_ctx *c, si
 	_exit(1);
 }
 
-static pid_t clone_at_cgroup(pid_t pid, uint64_t flags, int exit_signal, int cgroup_fd)
+/* inner: its PID in a nested pid namespace (0: none), innermost first in set_tid */
+static pid_t clone_at_cgroup(pid_t pid, pid_t inner, uint64_t flags, int exit_signal, int cgroup_fd)
 {
-	pid_t tid = pid;
+	pid_t tid[2] = { inner ? inner : pid, pid };
 	struct clone_args ca = {
 		.flags = flags | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0),
 		.exit_signal = exit_signal,
-		.set_tid = (uintptr_t)&tid,
-		.set_tid_size = 1,
+		.set_tid = (uintptr_t)tid,
+		.set_tid_size = inner ? 2 : 1,
 		.cgroup = cgroup_fd >= 0 ? cgroup_fd : 0,
 	};
 
@@ -698,30 +706,33 @@ static pid_t clone_at_cgroup(pid_t pid, uint64_t flags, int exit_signal, int cgr
 	}
 }
 
-static pid_t clone_at_flags(pid_t pid, uint64_t flags, int exit_signal)
+static pid_t clone_at_flags(pid_t pid, pid_t inner, uint64_t flags, int exit_signal)
 {
-	return clone_at_cgroup(pid, flags, exit_signal, -1);
+	return clone_at_cgroup(pid, inner, flags, exit_signal, -1);
 }
 
 static pid_t clone_at(pid_t pid, int exit_signal)
 {
-	return clone_at_flags(pid, 0, exit_signal);
+	return clone_at_flags(pid, 0, 0, exit_signal);
 }
 
 /* The fd a task was cloned into its v2 cgroup with: the child closes its copy first. */
 static int cg_clone_fd = -1;
 
 /* A process of the tree: born in its v2 cgroup (CLONE_INTO_CGROUP) where the kernel
- * takes it; else it writes itself there (cgroup_enter) like into the v1 ones. */
+ * takes it; else it writes itself there (cgroup_enter) like into the v1 ones.  The
+ * init of a nested pid namespace makes it (PID 1 there). */
 static pid_t clone_task(const struct restore_ctx *c, size_t idx, uint64_t flags, int exit_signal)
 {
 	const PstreeEntry *e = c->rs->entries[idx];
 	int fd = e->zombie ? -1 : cgroup_v2_fd(&c->rs->cg, e->pid);
-	pid_t pid;
+	pid_t pid, inner = e->n_pid_ns_threads ? (pid_t)e->pid_ns_threads[0] : 0;
 
+	if (inner == 1)
+		flags |= CLONE_NEWPID;
 	if (fd >= 0) {
 		cg_clone_fd = fd;
-		pid = clone_at_cgroup(e->pid, flags, exit_signal, fd);
+		pid = clone_at_cgroup(e->pid, inner, flags, exit_signal, fd);
 		if (pid == 0)
 			return 0;
 		int err = errno;
@@ -731,7 +742,7 @@ static pid_t clone_task(const struct restore_ctx *c, size_t idx, uint64_t flags,
 			return errno = err, pid;
 		pr_debug("pid %u: clone3 into its cgroup failed (%s), it joins it after", e->pid, strerror(err));
 	}
-	return clone_at_flags(e->pid, flags, exit_signal);
+	return clone_at_flags(e->pid, inner, flags, exit_signal);
 }
 
 static int clone_failed(uint32_t pid)
@@ -756,7 +767,7 @@ static void __attribute__((noreturn)) become_zombie(const struct restore_ctx *c,
 	int status = e->exit_status;
 
 	stage_done(&c->sh->created, c->rs->nr);
-	if (!stage_wait(c->sh, &c->sh->created, c->rs->nr) || join_group(c->rs, e))
+	if (!stage_wait(c->sh, &c->sh->created, c->rs->nr) || join_group(c->rs, idx))
 		child_fail(c, idx);
 	stage_done(&c->sh->joined, c->rs->nr);
 	if (WIFSIGNALED(status)) {
@@ -830,6 +841,7 @@ static int fork_children(const struct restore_ctx *c, size_t idx)
 		if (waitpid(helper, &st, 0) != helper || !WIFEXITED(st) || WEXITSTATUS(st))
 			return pr_err("the helper that remakes session %u failed", sh->sid), -EIO;
 	}
+	pid_t kids_init = 0;
 	for (size_t j = idx + 1; j < rs->nr; j++) {
 		const PstreeEntry *e = rs->entries[j];
 		if (e->ppid != me || (e->sid != e->pid && e->sid != rs->entries[idx]->sid &&
@@ -840,8 +852,11 @@ static int fork_children(const struct restore_ctx *c, size_t idx)
 			child_main(c, j);
 		if (pid < 0)
 			return clone_failed(e->pid);
+		if (rs->entries[idx]->has_pid_ns_children && e->has_pid_ns && e->pid_ns == rs->entries[idx]->pid_ns_children)
+			kids_init = pid;
 	}
-	return 0;
+	/* it had done unshare(CLONE_NEWPID): its children are born in its child's namespace */
+	return kids_init ? pidview_enter_children(kids_init, me) : 0;
 }
 
 /* The zombies' and group helpers' exits queued SIGCHLD here; the image's own
@@ -985,7 +1000,7 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	/* every process of the tree exists: the pidfds that name them can be opened */
 	if (pidfd_restore_late(&t->files))
 		child_fail(c, idx);
-	if (join_group(c->rs, t->pstree))
+	if (join_group(c->rs, idx))
 		child_fail(c, idx);
 	stage_done(&c->sh->joined, c->rs->nr);
 	if (!stage_wait(c->sh, &c->sh->joined, c->rs->nr))
@@ -1067,6 +1082,8 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	free(areas);
 	if (seccomp_restorer_args(&c->rs->seccomp, t->pstree, a, (struct rst_thread *)(base + l.threads), base + l.seccomp))
 		child_fail(c, idx);
+	if (t->pstree->n_pid_ns_threads)
+		pidview_restorer_args(t->pstree, a);
 
 	int exe_fd = open(mm->exe_path, O_RDONLY | O_CLOEXEC);
 	if (exe_fd < 0) {
@@ -1417,8 +1434,10 @@ static int map_host_pids(const struct restore_ctx *c, pid_t top)
 		head++;
 		if (!status)
 			return pr_perror("can't read the status of restored pid %d", s.pid);
-		pid_t inner = -1;
-		proc_nspid(status, &inner);
+		/* ours, then the tree's namespace's (then a nested one's) */
+		pid_t inner = -1, at[2];
+		if (proc_nspid_all(status, at, 2) >= 2)
+			inner = at[1];
 		free(status);
 		for (size_t i = 0; i < rs->nr; i++)
 			if ((int)rs->entries[i]->pid == inner && !(rs->entries[i]->pid != 1 && s.pid == top))

@@ -92,6 +92,8 @@ struct rst_thread {
 	uint32_t nr_seccomp;                  /* mode 2: filters to install */
 	uint64_t seccomp;                     /* struct rst_seccomp_filter[nr_seccomp] */
 	int64_t result;                       /* where the thread reports a failure (step<<32|-errno) */
+	int32_t outer_tid;                    /* in a nested pid namespace: tid is its TID there, this the tree's (0: none) */
+	uint32_t pad_outer;
 };
 
 /* A POSIX timer to create at its id and arm: value is the absolute expiry in its

@@ -39,6 +39,7 @@
 #include "net/inet.h"
 #include "ns/nested.h"
 #include "ns/ns.h"
+#include "proc/pidview.h"
 #include "proc/privs.h"
 #include "proc/tree.h"
 #include "util.h"
@@ -397,11 +398,17 @@ static bool wait_made(const struct nested_set *set, size_t i)
 	}
 }
 
-static int join(pid_t pid, int kind, uint32_t id)
+/* Through the maker (earlier in pstree order), by its PID as joiner idx sees it. */
+static int join(PstreeEntry **entries, size_t idx, uint32_t maker, int kind, uint32_t id)
 {
-	int fd = syscall(SYS_pidfd_open, pid, 0), ret = 0;
+	pid_t pid = pidview_pid(entries, idx, idx, maker);
+	int fd, ret = 0;
 
-	if (fd < 0)
+	if (!pid)
+		return pr_err("pid %u, in a nested pid namespace, can't join its %s namespace (%u; 0: the root's) "
+			      "through pid %u, which is outside its pid namespace: not supported", entries[idx]->pid,
+			      kinds[kind].name, id, maker), -EOPNOTSUPP;
+	if ((fd = syscall(SYS_pidfd_open, pid, 0)) < 0)
 		return pr_perror("can't open a pidfd of pid %d to join its %s namespace", pid, kinds[kind].name);
 	if (setns(fd, kinds[kind].flag))
 		ret = id ? pr_perror("can't join nested %s namespace %u (setns through pid %d)", kinds[kind].name, id, pid)
@@ -442,7 +449,7 @@ int nested_restore_task(const struct nested_set *set, struct img_dir *dir, Pstre
 		if (!parent || id == task_id(parent, k))
 			continue;   /* inherited from the parent, which forked us in it */
 		if (!id) {      /* back in the root's (the root made it before any fork) */
-			if ((ret = join(entries[0]->pid, k, 0)))
+			if ((ret = join(entries, idx, entries[0]->pid, k, 0)))
 				return ret;
 			continue;
 		}
@@ -465,7 +472,7 @@ int nested_restore_task(const struct nested_set *set, struct img_dir *dir, Pstre
 		if (!wait_made(set, xi))
 			return pr_err("pid %u: the restore failed before nested %s namespace %u was made", e->pid,
 				      kinds[k].name, id), -ECANCELED;
-		if ((ret = join(entries[x->maker]->pid, k, id)))
+		if ((ret = join(entries, idx, entries[x->maker]->pid, k, id)))
 			return ret;
 	}
 	return 0;

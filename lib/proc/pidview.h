@@ -1,0 +1,31 @@
+/* PIDs as a restored process sees them: one in a pid namespace nested below the
+ * tree's (pstree.img pid_ns) knows its namespace's processes by their PIDs there
+ * (pid_ns_threads), and no other; the images name every process by its PID in
+ * the tree's namespace. */
+#ifndef LIB_PIDVIEW_H
+#define LIB_PIDVIEW_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "pstree.pb-c.h"
+
+/* pstree.img's nested pid namespaces: each one level down, its init (PID 1 there)
+ * forked by a process of the tree's namespace, the rest by processes in it, every
+ * PID there once; pid_ns_children names a child's namespace it is init of. */
+int pidview_check(PstreeEntry *const *entries, size_t nr);
+/* The PID of process pid as process viewer sees it: 0 if it sees none of it. */
+uint32_t pidview_pid(PstreeEntry *const *entries, size_t nr, size_t viewer, uint32_t pid);
+/* Thread tid of e (a process of a nested namespace) by its TID there; 0: not one of its. */
+uint32_t pidview_tid(const PstreeEntry *e, uint32_t tid);
+
+/* Its children born in the pid namespace of child (its init, our PID for it), as
+ * after unshare(CLONE_NEWPID) and a fork: setns to it for pid_for_children. */
+int pidview_enter_children(pid_t child, uint32_t pid);
+struct restorer_args;
+/* A process of a nested namespace: its restorer knows itself and its threads by
+ * their PIDs there (tgsigqueueinfo, timers' thread), and clones each thread at its
+ * TID there and in the tree's namespace. */
+void pidview_restorer_args(const PstreeEntry *e, struct restorer_args *a);
+
+#endif

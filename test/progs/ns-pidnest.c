@@ -1,0 +1,262 @@
+/* ns-pidnest: processes in a pid namespace nested in the tree's, as `unshare -p -f` makes.
+ *
+ *   root        the runner's pid namespace
+ *   └── U       unshare(CLONE_NEWPID), then forks: its pid_for_children stays the new one
+ *       └── I   PID 1 of the new namespace (its parent is outside it: getppid() is 0)
+ *           │   with a thread T
+ *           └── G  PID 2 or so there, a session of its own (setsid)
+ *
+ * Everyone shares a MAP_SHARED control page.  Each process (and T) records, as
+ * it sees them, getpid, gettid, getppid, getpgid(0), getsid(0) and its NSpid
+ * line (/proc/thread-self/status: its PID at every level); after CHECK each one
+ * records them again and compares.  Besides: I and G are still in one namespace,
+ * I is PID 1 there and its children are born in it; U's pid_for_children is still
+ * I's namespace, and a child U forks after CHECK lands there (not PID 1, its
+ * parent invisible).  --corrupt: I calls setsid() after CHECK (its session changes).
+ */
+#include "tst.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum { ROOT, U, I, T, G, NR };
+static const char *const names[NR] = { "root", "U", "I", "I's thread", "G" };
+
+struct ids {
+	pid_t pid, tid, ppid, pgid, sid;
+	char nspid[96];
+};
+
+static struct ctl {
+	atomic_int started, phase;
+	atomic_int done[NR];        /* 1 pass, 2 fail */
+	char why[NR][300];
+	struct ids was[NR];
+	pid_t u_sees_i;             /* I's PID as U sees it (its fork's return) */
+} *ctl;
+
+static void read_ids(struct ids *x)
+{
+	char buf[4096], *p, *e;
+
+	x->pid = getpid();
+	x->tid = syscall(SYS_gettid);
+	x->ppid = getppid();
+	x->pgid = getpgid(0);
+	x->sid = getsid(0);
+	x->nspid[0] = 0;
+	if (tst_read_file("/proc/thread-self/status", buf, sizeof(buf)) > 0 && (p = strstr(buf, "\nNSpid:"))) {
+		p += 7;
+		if ((e = strchr(p, '\n')))
+			*e = 0;
+		snprintf(x->nspid, sizeof(x->nspid), "%s", p);
+	}
+}
+
+static uint64_t ino(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? 0 : st.st_ino;
+}
+
+static bool __attribute__((format(printf, 2, 3))) fail(int who, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(ctl->why[who], sizeof(ctl->why[who]), fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+/* The same ids as before the dump, as it sees them itself. */
+static bool same_ids(int who)
+{
+	const struct ids *w = &ctl->was[who];
+	struct ids now;
+
+	read_ids(&now);
+	if (strcmp(now.nspid, w->nspid))
+		return fail(who, "NSpid '%s', was '%s'", now.nspid, w->nspid);
+	if (now.pid != w->pid || now.tid != w->tid || now.ppid != w->ppid)
+		return fail(who, "getpid/gettid/getppid %d/%d/%d, were %d/%d/%d", now.pid, now.tid, now.ppid, w->pid,
+			    w->tid, w->ppid);
+	if (now.pgid != w->pgid || now.sid != w->sid)
+		return fail(who, "getpgid/getsid %d/%d, were %d/%d", now.pgid, now.sid, w->pgid, w->sid);
+	return true;
+}
+
+static void verdict(int who, bool ok)
+{
+	atomic_store(&ctl->done[who], ok ? 1 : 2);
+}
+
+static void wait_phase(int phase)
+{
+	while (atomic_load(&ctl->phase) < phase)
+		tst_sleep_ms(5);
+}
+
+static void *thread_main(void *arg)
+{
+	(void)arg;
+	read_ids(&ctl->was[T]);
+	atomic_fetch_add(&ctl->started, 1);
+	wait_phase(1);
+	verdict(T, same_ids(T));
+	return NULL;
+}
+
+static void run_g(void)
+{
+	if (setsid() < 0)
+		_exit(1);
+	read_ids(&ctl->was[G]);
+	atomic_fetch_add(&ctl->started, 1);
+	wait_phase(1);
+	bool ok = same_ids(G);
+	if (ok && (getppid() != 1 || getsid(0) != getpid() || getpid() == 1))
+		ok = fail(G, "getpid %d, getppid %d, getsid %d: not I's child leading its session", getpid(), getppid(),
+			  getsid(0));
+	verdict(G, ok);
+	wait_phase(2);
+	_exit(0);
+}
+
+static void run_i(void)
+{
+	pthread_t th;
+	pid_t g;
+
+	read_ids(&ctl->was[I]);
+	if ((g = fork()) == 0)
+		run_g();
+	if (g < 0 || pthread_create(&th, NULL, thread_main, NULL))
+		_exit(1);
+	atomic_fetch_add(&ctl->started, 1);
+	wait_phase(1);
+	if (tst_corrupting())
+		setsid();
+	bool ok = same_ids(I);
+	if (ok && (getpid() != 1 || getppid() != 0))
+		ok = fail(I, "getpid %d, getppid %d: not the init of its namespace", getpid(), getppid());
+	if (ok && ino("/proc/self/ns/pid") != ino("/proc/self/ns/pid_for_children"))
+		ok = fail(I, "its children are not born in its pid namespace");
+	verdict(I, ok);
+	pthread_join(th, NULL);
+	wait_phase(2);
+	waitpid(g, NULL, 0);
+	_exit(0);
+}
+
+/* A child of U forked now: in I's namespace, neither its init nor seeing its parent. */
+static bool u_forks_again(void)
+{
+	char path[64], b;
+	int p[2];
+	pid_t x;
+	bool ok = true;
+
+	if (pipe(p))
+		return fail(U, "pipe: %s", strerror(errno));
+	if ((x = fork()) == 0) {
+		close(p[1]);
+		int st = getpid() > 1 && getppid() == 0 ? 0 : 1;
+		if (read(p[0], &b, 1) < 0)
+			st = 1;
+		_exit(st);
+	}
+	close(p[0]);
+	if (x < 0)
+		return close(p[1]), fail(U, "fork after the restore: %s", strerror(errno));
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", x);
+	uint64_t xi = ino(path);
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", ctl->u_sees_i);
+	if (!xi || xi != ino(path))
+		ok = fail(U, "its child %d is not in I's pid namespace (of %d)", x, ctl->u_sees_i);
+	close(p[1]);
+	int st;
+	if (waitpid(x, &st, 0) != x || !WIFEXITED(st) || WEXITSTATUS(st))
+		ok = ok && fail(U, "its child %d, in I's namespace, is PID 1 there or sees its parent (status 0x%x)", x, st);
+	return ok;
+}
+
+static void run_u(void)
+{
+	char path[64];
+	pid_t i;
+
+	if (unshare(CLONE_NEWPID))
+		_exit(1);
+	read_ids(&ctl->was[U]);
+	if ((i = fork()) == 0)
+		run_i();
+	if (i < 0)
+		_exit(1);
+	ctl->u_sees_i = i;
+	atomic_fetch_add(&ctl->started, 1);
+	wait_phase(1);
+	bool ok = same_ids(U);
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", i);
+	if (ok && ino("/proc/self/ns/pid_for_children") != ino(path))
+		ok = fail(U, "its children are no longer born in I's pid namespace");
+	if (ok && ino("/proc/self/ns/pid") == ino(path))
+		ok = fail(U, "I is in its own pid namespace");
+	if (ok)
+		ok = u_forks_again();
+	verdict(U, ok);
+	wait_phase(2);
+	waitpid(i, NULL, 0);
+	_exit(0);
+}
+
+int main(int argc, char **argv)
+{
+	tst_init(argc, argv);
+	ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (ctl == MAP_FAILED)
+		tst_fail("mmap: %s", strerror(errno));
+	read_ids(&ctl->was[ROOT]);
+	pid_t u = fork();
+	if (u == 0)
+		run_u();
+	if (u < 0)
+		tst_fail("fork: %s", strerror(errno));
+	for (int t = 0; atomic_load(&ctl->started) < NR - 1; t++) {
+		if (t > 2000)
+			tst_fail("only %d processes and threads started (unshare(CLONE_NEWPID) refused?)",
+				 atomic_load(&ctl->started));
+		tst_sleep_ms(5);
+	}
+	tst_info("U %s, I %s, G %s", ctl->was[U].nspid, ctl->was[I].nspid, ctl->was[G].nspid);
+	tst_ready();
+	tst_wait_check();
+	atomic_store(&ctl->phase, 1);
+	verdict(ROOT, same_ids(ROOT));
+	for (int i = 0; i < NR; i++)
+		for (int t = 0; !atomic_load(&ctl->done[i]) && t < 4000; t++)
+			tst_sleep_ms(5);
+	atomic_store(&ctl->phase, 2);
+	char msg[1800] = "";
+	size_t ml = 0;
+	for (int i = 0; i < NR; i++)
+		if (atomic_load(&ctl->done[i]) != 1)
+			ml += snprintf(msg + ml, sizeof(msg) - ml, "%s%s: %s", ml ? "; " : "", names[i],
+				       atomic_load(&ctl->done[i]) ? ctl->why[i] : "no verdict");
+	waitpid(u, NULL, 0);
+	if (ml)
+		tst_fail("%s", msg);
+	tst_pass();
+}

@@ -988,12 +988,12 @@ descendant_named() {
 	done
 	return 1
 }
-# nested_refused NAME UNSHARE-FLAGS WORDS...: a child of the tree in namespaces
-# of its own of a kind that can't be nested: refused, naming it and the kinds that can
+# nested_refused NAME COMMAND WORDS...: a descendant sleep of the tree (COMMAND ends
+# in sleep 100) in namespaces of its own that can't be dumped: refused, naming it and WORDS
 nested_refused() {
-	local name=$1 flags=$2 NP KP i
+	local name=$1 cmd=$2 NP KP i
 	shift 2
-	setsid sh -c "unshare $flags sleep 100 & wait" </dev/null >/dev/null 2>&1 &
+	setsid sh -c "$cmd & wait" </dev/null >/dev/null 2>&1 &
 	NP=$!
 	PIDS+=("$NP")
 	KP=
@@ -1011,14 +1011,39 @@ nested_refused() {
 		rm -rf "$T/d-$name"
 		mkdir "$T/d-$name"
 		crt dump -t "$NP" -D "$T/d-$name"
-		expect_error "$name" "pid $KP" "$@" "only the uts, net, ipc and cgroup namespaces" && pass "$name"
+		expect_error "$name" "pid $KP" "$@" && pass "$name"
 	fi
 	pkill -9 -P "$NP" 2>/dev/null
 	kill -9 "$KP" "$NP" 2>/dev/null
 	{ wait "$NP"; } 2>/dev/null
 }
-nested_refused ns-nested-user "-U -r" "another user namespace than the root of the tree"
-nested_refused ns-nested-pid "-p -f" "a pid namespace nested in the tree's"
+nested_refused ns-nested-user "unshare -U -r sleep 100" "another user namespace than the root of the tree" \
+	"only the uts, net, ipc and cgroup namespaces"
+# pid namespaces: one level below the tree's, made by its processes (unshare -p -f is
+# dumped: test/progs/ns-pidnest.c); two levels, unshare without a fork, and an init
+# outside the tree are refused
+nested_refused ns-nested-pid-deep "unshare -p -f unshare -p -f sleep 100" "nested 2 levels below the tree's" \
+	"only one level of nested pid namespaces is supported"
+nested_refused ns-nested-pid-nofork "unshare -p sleep 100" "did unshare(CLONE_NEWPID)" \
+	"has forked no init into that pid namespace"
+setsid unshare -p -f sleep 100 </dev/null >/dev/null 2>&1 &
+OP=$!
+PIDS+=("$OP")
+OI=
+for ((i = 0; i < 200; i++)); do
+	OI=$(descendant_named "$OP" sleep)
+	[ -n "$OI" ] && break
+	sleep 0.025
+done
+if [ -z "$OI" ]; then
+	fail ns-nested-pid-setns "the outside pid namespace did not start"
+else
+	PIDS+=("$OI")
+	nested_refused ns-nested-pid-setns "nsenter -t $OI -p sleep 100" "whose init is not in the tree" \
+		"it entered it by setns"
+fi
+kill -9 "$OI" "$OP" 2>/dev/null
+{ wait "$OP"; } 2>/dev/null
 # an established TCP connection in a nested network namespace: the network lock is the root's
 name=ns-nested-tcp
 cat >"$T/nested-tcp.py" <<'PY'

@@ -152,8 +152,8 @@ case_ threads-tid "core-$P.img" "threads[0].tid=$free" -- "core-$P.img" "not the
 case_ cgroup-path cgroup.img "sets[0].members[0].path=../../etc" -- cgroup.img "bad hierarchy or path"
 case_ cgroup-set cgroup.img "tasks[0].set=7" -- cgroup.img "set 7, which does not exist"
 # the format version: a newer crtool's images, and one older than any
-case_ version-newer inventory.img img_version=3 -- "format version 3" "reads versions 1 to 2" "made by a newer crtool"
-case_ version-zero inventory.img img_version=0 -- "format version 0" "reads versions 1 to 2"
+case_ version-newer inventory.img img_version=4 -- "format version 4" "reads versions 1 to 3" "made by a newer crtool"
+case_ version-zero inventory.img img_version=0 -- "format version 0" "reads versions 1 to 3"
 
 # ---- a tree with its own mount, UTS and cgroup namespaces (ns-mnt; its stdio are
 # pipes: a file of ours is out of its mount tree)
@@ -231,6 +231,44 @@ else
 		pass nested-version
 	else
 		fail nested-version "ns-nested's images do not say format version 2: $("$CRTOOL" show "$T/nestedbase/inventory.img" | grep img_version)"
+	fi
+fi
+
+# ---- a tree with a pid namespace nested in its own (ns-pidnest: record 1 did
+# unshare -p and forked record 2, the namespace's init, with a thread; record 3 is
+# the init's child)
+kill "$SLEEP" 2>/dev/null
+exec 6< <(exec sleep 600)
+SLEEP=$!
+exec 7> >(exec cat >"$T/pidnest.out")
+setsid "$BIN/ns-pidnest" <&6 >&7 2>&1 6<&- 7>&- &
+NNP=$!
+disown "$NNP"   # (killed by the dump: no job notice)
+exec 6<&- 7>&-
+for ((i = 0; i < 200; i++)); do
+	grep -qx READY "$T/pidnest.out" 2>/dev/null && break
+	sleep 0.05
+done
+mkdir "$T/pidnestbase"
+if ! grep -qx READY "$T/pidnest.out" || ! "$CRTOOL" dump -t "$NNP" -D "$T/pidnestbase" >"$T/out" 2>"$T/err"; then
+	fail pidnest-dump "could not dump ns-pidnest: $(cat "$T/err")"
+else
+	{ wait "$NNP"; } 2>/dev/null
+	PID=$NNP
+	rm -rf "$T/base"
+	cp -a "$T/pidnestbase" "$T/base"
+	case_ pidnest-root pstree.img "@0:pid_ns=1" -- pstree.img "nested pid namespace 1" "the root"
+	case_ pidnest-threads pstree.img "@1:pid_ns=1" -- pstree.img "do not match its threads"
+	case_ pidnest-init pstree.img "@2:pid_ns_threads[0]=5" -- pstree.img "bad PID 5 in nested pid namespace 1"
+	case_ pidnest-second-init pstree.img "@3:pid_ns_threads[0]=1" -- pstree.img "bad PID 1 in nested pid namespace 1"
+	case_ pidnest-other-ns pstree.img "@3:pid_ns=2" -- pstree.img "its parent is in another nested one"
+	case_ pidnest-children pstree.img "@3:pid_ns_children=1" -- pstree.img \
+		"children born in nested pid namespace 1" "no child of it is that namespace's init"
+	# a reader of version 2 would restore every process in the tree's pid namespace
+	if "$CRTOOL" show "$T/pidnestbase/inventory.img" | grep -qx "img_version: 3"; then
+		pass pidnest-version
+	else
+		fail pidnest-version "ns-pidnest's images do not say format version 3: $("$CRTOOL" show "$T/pidnestbase/inventory.img" | grep img_version)"
 	fi
 fi
 

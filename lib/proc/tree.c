@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "util.h"
 #include "log.h"
@@ -164,14 +165,19 @@ static int check_nested(const struct tree *t, const struct tree_task *task, uint
 static int check_children_ns(struct tree *t, int i, const uint64_t *inos)
 {
 	struct tree_task *task = &t->tasks[i];
-	uint64_t ino;
-	int ret;
+	uint64_t ino = 0;
+	char path[64];
+	struct stat st;
 
-	if ((ret = ns_ino(task->s.pid, "pid_for_children", &ino)))
-		return ret;
+	/* (a namespace no process is in yet has no link: the unshare without a fork) */
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid_for_children", task->s.pid);
+	if (!stat(path, &st))
+		ino = st.st_ino;
+	else if (errno != ENOENT)
+		return pr_perror("can't read %s", path);
 	if (ino == inos[i])
 		return 0;
-	for (int j = i + 1; j < t->nr; j++) {
+	for (int j = i + 1; j < t->nr && ino; j++) {
 		struct tree_task *c = &t->tasks[j];
 
 		if (c->zombie || c->s.stat.ppid != task->s.pid || inos[j] != ino)
@@ -187,8 +193,8 @@ static int check_children_ns(struct tree *t, int i, const uint64_t *inos)
 		return 0;
 	}
 	return pr_err("pid %d did unshare(CLONE_NEWPID) (or setns) and has forked no init into that pid namespace "
-		      "(its /proc/PID/ns/pid_for_children is neither its own namespace nor that of a child of the "
-		      "tree's namespace): not supported; dump it once it has forked", task->s.pid), -EOPNOTSUPP;
+		      "(its /proc/PID/ns/pid_for_children is neither its own pid namespace nor that of a child of it): "
+		      "not supported; dump it once it has forked", task->s.pid), -EOPNOTSUPP;
 }
 
 int tree_map_pidns(struct tree *t)

@@ -118,5 +118,7 @@ own_pidns "pidfds in a tree that is its own pid namespace" pidfd
 own_pidns "threads as init of its own pid namespace" threads --threads 4
 side_by_side "nested namespaces in new pid namespaces" ns-nested
 own_pidns "nested namespaces in a tree that is its own pid namespace" ns-nested
+side_by_side "a nested pid namespace in new pid namespaces" ns-pidnest
+own_pidns "a pid namespace nested in a tree that is its own pid namespace" ns-pidnest
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

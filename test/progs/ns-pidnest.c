@@ -3,8 +3,12 @@
  *   root        the runner's pid namespace
  *   └── U       unshare(CLONE_NEWPID), then forks: its pid_for_children stays the new one
  *       └── I   PID 1 of the new namespace (its parent is outside it: getppid() is 0)
- *           │   with a thread T
- *           └── G  PID 2 or so there, a session of its own (setsid)
+ *           │   with a thread T, which has a POSIX timer signalling it (SIGEV_THREAD_ID)
+ *           └── G   PID 2 or so there, a session of its own (setsid)
+ *               ├── G1  a group of its own
+ *               └── G2  in G1's group (setpgid to its sibling's PID there)
+ *
+ * --root-unshares: the root is U (it did unshare(CLONE_NEWPID) and forked I).
  *
  * Everyone shares a MAP_SHARED control page.  Each process (and T) records, as
  * it sees them, getpid, gettid, getppid, getpgid(0), getsid(0) and its NSpid
@@ -28,10 +32,12 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
-enum { ROOT, U, I, T, G, NR };
-static const char *const names[NR] = { "root", "U", "I", "I's thread", "G" };
+enum { ROOT, U, I, T, G, G1, G2, NR };
+static const char *const names[NR] = { "root", "U", "I", "I's thread", "G", "G1", "G2" };
 
 struct ids {
 	pid_t pid, tid, ppid, pgid, sid;
@@ -44,7 +50,9 @@ static struct ctl {
 	char why[NR][300];
 	struct ids was[NR];
 	pid_t u_sees_i;             /* I's PID as U sees it (its fork's return) */
+	pid_t g1;                   /* G1's PID as G sees it */
 } *ctl;
+static bool root_u;             /* --root-unshares */
 
 static void read_ids(struct ids *x)
 {
@@ -90,7 +98,9 @@ static bool same_ids(int who)
 	read_ids(&now);
 	if (strcmp(now.nspid, w->nspid))
 		return fail(who, "NSpid '%s', was '%s'", now.nspid, w->nspid);
-	if (now.pid != w->pid || now.tid != w->tid || now.ppid != w->ppid)
+	/* (the root's parent is whoever restored it) */
+	bool root = who == ROOT || (who == U && root_u);
+	if (now.pid != w->pid || now.tid != w->tid || (!root && now.ppid != w->ppid))
 		return fail(who, "getpid/gettid/getppid %d/%d/%d, were %d/%d/%d", now.pid, now.tid, now.ppid, w->pid,
 			    w->tid, w->ppid);
 	if (now.pgid != w->pgid || now.sid != w->sid)
@@ -109,21 +119,68 @@ static void wait_phase(int phase)
 		tst_sleep_ms(5);
 }
 
+/* A timer that signals this thread (by its TID in the namespace), every 20 ms:
+ * the signal stays blocked, pending, until the check takes it. */
 static void *thread_main(void *arg)
 {
+	struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGRTMIN + 1 };
+	struct itimerspec its = { { 0, 20000000 }, { 0, 20000000 } };
+	struct timespec two = { 2, 0 };
+	timer_t timer;
+	sigset_t set;
+
 	(void)arg;
+	sigemptyset(&set);
+	sigaddset(&set, SIGRTMIN + 1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	sev._sigev_un._tid = syscall(SYS_gettid);
+	if (timer_create(CLOCK_MONOTONIC, &sev, &timer) || timer_settime(timer, 0, &its, NULL))
+		_exit(1);
 	read_ids(&ctl->was[T]);
 	atomic_fetch_add(&ctl->started, 1);
 	wait_phase(1);
-	verdict(T, same_ids(T));
+	bool ok = same_ids(T);
+	/* twice: one may have been pending across the dump, the next comes from the timer */
+	for (int k = 0; k < 2 && ok; k++)
+		if (sigtimedwait(&set, NULL, &two) != SIGRTMIN + 1)
+			ok = fail(T, "its timer's signal did not come (%s)", strerror(errno));
+	verdict(T, ok);
 	return NULL;
+}
+
+/* G1 and G2: one group, led by G1, both children of G */
+static void run_member(int who)
+{
+	if (setpgid(0, who == G1 ? 0 : ctl->g1))
+		_exit(1);
+	read_ids(&ctl->was[who]);
+	atomic_fetch_add(&ctl->started, 1);
+	wait_phase(1);
+	bool ok = same_ids(who);
+	if (ok && getpgid(0) != (who == G1 ? getpid() : ctl->g1))
+		ok = fail(who, "getpgid %d: not G1's group (%d)", getpgid(0), ctl->g1);
+	verdict(who, ok);
+	wait_phase(2);
+	_exit(0);
 }
 
 static void run_g(void)
 {
+	pid_t g1, g2;
+
 	if (setsid() < 0)
 		_exit(1);
 	read_ids(&ctl->was[G]);
+	if ((g1 = fork()) == 0)
+		run_member(G1);
+	ctl->g1 = g1;
+	/* (G1 leads its group before G2 joins it) */
+	for (int t = 0; g1 > 0 && getpgid(g1) != g1 && t < 2000; t++)
+		tst_sleep_ms(1);
+	if (g1 < 0 || (g2 = fork()) < 0)
+		_exit(1);
+	if (g2 == 0)
+		run_member(G2);
 	atomic_fetch_add(&ctl->started, 1);
 	wait_phase(1);
 	bool ok = same_ids(G);
@@ -132,6 +189,8 @@ static void run_g(void)
 			  getsid(0));
 	verdict(G, ok);
 	wait_phase(2);
+	while (wait(NULL) > 0)
+		;
 	_exit(0);
 }
 
@@ -193,9 +252,20 @@ static bool u_forks_again(void)
 	return ok;
 }
 
-static void run_u(void)
+static bool u_checks(void)
 {
 	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", ctl->u_sees_i);
+	if (ino("/proc/self/ns/pid_for_children") != ino(path))
+		return fail(U, "its children are no longer born in I's pid namespace");
+	if (ino("/proc/self/ns/pid") == ino(path))
+		return fail(U, "I is in its own pid namespace");
+	return u_forks_again();
+}
+
+static void run_u(void)
+{
 	pid_t i;
 
 	if (unshare(CLONE_NEWPID))
@@ -207,16 +277,10 @@ static void run_u(void)
 		_exit(1);
 	ctl->u_sees_i = i;
 	atomic_fetch_add(&ctl->started, 1);
+	if (root_u)
+		return;   /* the root: main goes on */
 	wait_phase(1);
-	bool ok = same_ids(U);
-	snprintf(path, sizeof(path), "/proc/%d/ns/pid", i);
-	if (ok && ino("/proc/self/ns/pid_for_children") != ino(path))
-		ok = fail(U, "its children are no longer born in I's pid namespace");
-	if (ok && ino("/proc/self/ns/pid") == ino(path))
-		ok = fail(U, "I is in its own pid namespace");
-	if (ok)
-		ok = u_forks_again();
-	verdict(U, ok);
+	verdict(U, same_ids(U) && u_checks());
 	wait_phase(2);
 	waitpid(i, NULL, 0);
 	_exit(0);
@@ -224,13 +288,16 @@ static void run_u(void)
 
 int main(int argc, char **argv)
 {
-	tst_init(argc, argv);
+	tst_init_opts(argc, argv, NULL, "root-unshares");
 	ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (ctl == MAP_FAILED)
 		tst_fail("mmap: %s", strerror(errno));
+	root_u = tst_opt_flag("root-unshares");
+	pid_t u = 0;
 	read_ids(&ctl->was[ROOT]);
-	pid_t u = fork();
-	if (u == 0)
+	if (root_u)
+		run_u();
+	else if ((u = fork()) == 0)
 		run_u();
 	if (u < 0)
 		tst_fail("fork: %s", strerror(errno));
@@ -240,11 +307,12 @@ int main(int argc, char **argv)
 				 atomic_load(&ctl->started));
 		tst_sleep_ms(5);
 	}
-	tst_info("U %s, I %s, G %s", ctl->was[U].nspid, ctl->was[I].nspid, ctl->was[G].nspid);
 	tst_ready();
 	tst_wait_check();
 	atomic_store(&ctl->phase, 1);
 	verdict(ROOT, same_ids(ROOT));
+	if (root_u)
+		verdict(U, same_ids(U) && u_checks());
 	for (int i = 0; i < NR; i++)
 		for (int t = 0; !atomic_load(&ctl->done[i]) && t < 4000; t++)
 			tst_sleep_ms(5);
@@ -255,7 +323,7 @@ int main(int argc, char **argv)
 		if (atomic_load(&ctl->done[i]) != 1)
 			ml += snprintf(msg + ml, sizeof(msg) - ml, "%s%s: %s", ml ? "; " : "", names[i],
 				       atomic_load(&ctl->done[i]) ? ctl->why[i] : "no verdict");
-	waitpid(u, NULL, 0);
+	waitpid(root_u ? ctl->u_sees_i : u, NULL, 0);
 	if (ml)
 		tst_fail("%s", msg);
 	tst_pass();

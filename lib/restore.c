@@ -841,22 +841,32 @@ static int fork_children(const struct restore_ctx *c, size_t idx)
 		if (waitpid(helper, &st, 0) != helper || !WIFEXITED(st) || WEXITSTATUS(st))
 			return pr_err("the helper that remakes session %u failed", sh->sid), -EIO;
 	}
+	/* Children in its own pid namespace, then those that are inits of nested ones
+	 * (CLONE_NEWPID); then, if it had done unshare(CLONE_NEWPID), it enters the one
+	 * its children are born in, and forks those born there after the init. */
+	const PstreeEntry *self = rs->entries[idx];
+	uint32_t kids = self->has_pid_ns_children ? self->pid_ns_children : 0;
 	pid_t kids_init = 0;
-	for (size_t j = idx + 1; j < rs->nr; j++) {
-		const PstreeEntry *e = rs->entries[j];
-		if (e->ppid != me || (e->sid != e->pid && e->sid != rs->entries[idx]->sid &&
-				      session_helper_of(rs, e->sid, idx)))
-			continue;
-		pid_t pid = clone_task(c, j, 0, e->zombie ? SIGCHLD : (int)rs->tasks[j].exit_signal);
-		if (pid == 0)
-			child_main(c, j);
-		if (pid < 0)
-			return clone_failed(e->pid);
-		if (rs->entries[idx]->has_pid_ns_children && e->has_pid_ns && e->pid_ns == rs->entries[idx]->pid_ns_children)
-			kids_init = pid;
+	int ret;
+	for (int pass = 0; pass < 3; pass++) {
+		if (pass == 2 && kids_init && (ret = pidview_enter_children(kids_init, me)))
+			return ret;
+		for (size_t j = idx + 1; j < rs->nr; j++) {
+			const PstreeEntry *e = rs->entries[j];
+			bool nested = e->n_pid_ns_threads && !self->n_pid_ns_threads;
+			if (e->ppid != me || (e->sid != e->pid && e->sid != self->sid && session_helper_of(rs, e->sid, idx)) ||
+			    pass != (!nested ? 0 : e->pid_ns_threads[0] == 1 ? 1 : 2))
+				continue;
+			pid_t pid = clone_task(c, j, 0, e->zombie ? SIGCHLD : (int)rs->tasks[j].exit_signal);
+			if (pid == 0)
+				child_main(c, j);
+			if (pid < 0)
+				return clone_failed(e->pid);
+			if (pass == 1 && kids && e->pid_ns == kids)
+				kids_init = pid;
+		}
 	}
-	/* it had done unshare(CLONE_NEWPID): its children are born in its child's namespace */
-	return kids_init ? pidview_enter_children(kids_init, me) : 0;
+	return 0;
 }
 
 /* The zombies' and group helpers' exits queued SIGCHLD here; the image's own

@@ -42,8 +42,11 @@ int pidview_check(PstreeEntry *const *entries, size_t nr)
 			return pr_err("pstree.img: pid %u has PIDs in a nested pid namespace it is not in", e->pid), -EINVAL;
 		for (size_t t = 0; t < e->n_pid_ns_threads; t++) {
 			uint32_t v = e->pid_ns_threads[t];
-			/* the init is 1 there, forked from outside; the others were forked inside */
-			if (!v || v > MAX_PID || (t == 0 && (v == 1) != !ns_of(entries[parent])))
+			/* the init is 1 there, forked from outside; the others were forked inside, or
+			 * after it by its parent */
+			const PstreeEntry *pe = entries[parent];
+			bool outside = !ns_of(pe), after_init = outside && pe->has_pid_ns_children && pe->pid_ns_children == ns;
+			if (!v || v > MAX_PID || (t == 0 && (v == 1 ? !outside : outside && !after_init)))
 				return pr_err("pstree.img: pid %u has a bad PID %u in nested pid namespace %u", e->pid, v, ns),
 				       -EINVAL;
 			for (size_t j = 0; j <= i; j++)
@@ -56,7 +59,8 @@ int pidview_check(PstreeEntry *const *entries, size_t nr)
 			continue;
 		bool found = false;
 		for (size_t j = i + 1; j < nr && !found; j++)
-			found = entries[j]->ppid == e->pid && ns_of(entries[j]) == kids;
+			found = entries[j]->ppid == e->pid && ns_of(entries[j]) == kids && entries[j]->n_pid_ns_threads &&
+				entries[j]->pid_ns_threads[0] == 1;
 		if (ns || e->zombie || e->n_threads != 1 || !found)
 			return pr_err("pstree.img: pid %u has its children born in nested pid namespace %u, but it is in "
 				      "one itself, has threads, or no child of it is that namespace's init", e->pid, kids),

@@ -141,7 +141,8 @@ static int pidns_id(struct pidns_ids *ids, uint64_t ino, uint32_t *id)
 }
 
 /* A nested task: forked inside by another (its parent is in the same namespace),
- * or the namespace's init, forked by a process of the tree's namespace. */
+ * or by a process of the tree's namespace whose children are born there: the
+ * namespace's init, or one forked after it (after check_children_ns). */
 static int check_nested(const struct tree *t, const struct tree_task *task, uint64_t ino, const uint64_t *inos)
 {
 	const struct tree_task *parent = tree_find(t, task->s.stat.ppid);
@@ -149,7 +150,7 @@ static int check_nested(const struct tree *t, const struct tree_task *task, uint
 
 	if (task->s.nr_threads < 1 || !parent)
 		return -EINVAL;
-	if (!parent->pid_ns && task->inner_tids[0] != 1)
+	if (!parent->pid_ns && task->inner_tids[0] != 1 && parent->pid_ns_children != task->pid_ns)
 		return pr_err("pid %d is in a pid namespace nested in the tree's whose init is not in the tree (it is "
 			      "%d there, and its parent %d is outside it: it entered it by setns): only namespaces "
 			      "made and entered by the tree's processes (unshare(CLONE_NEWPID) and fork, as `unshare "
@@ -161,7 +162,8 @@ static int check_nested(const struct tree *t, const struct tree_task *task, uint
 }
 
 /* pid_for_children of a live task that is not its own namespace: the namespace
- * of a child that is its init (the task did unshare(CLONE_NEWPID) and forked). */
+ * of a child that is its init (the task did unshare(CLONE_NEWPID) and forked).
+ * Children there without the init are left to check_nested to name. */
 static int check_children_ns(struct tree *t, int i, const uint64_t *inos)
 {
 	struct tree_task *task = &t->tasks[i];
@@ -177,13 +179,15 @@ static int check_children_ns(struct tree *t, int i, const uint64_t *inos)
 		return pr_perror("can't read %s", path);
 	if (ino == inos[i])
 		return 0;
+	bool any = false;
 	for (int j = i + 1; j < t->nr && ino; j++) {
 		struct tree_task *c = &t->tasks[j];
 
 		if (c->zombie || c->s.stat.ppid != task->s.pid || inos[j] != ino)
 			continue;
-		if (task->pid_ns)
-			break;   /* a namespace two levels down */
+		any = true;
+		if (task->pid_ns || c->inner_tids[0] != 1)
+			continue;
 		if (task->s.nr_threads > 1)
 			return pr_err("pid %d has %d threads and its children are born in a nested pid namespace "
 				      "(pid_for_children, after unshare(CLONE_NEWPID)): not supported (the restore clones "
@@ -192,6 +196,8 @@ static int check_children_ns(struct tree *t, int i, const uint64_t *inos)
 		task->pid_ns_children = c->pid_ns;
 		return 0;
 	}
+	if (any)
+		return 0;
 	return pr_err("pid %d did unshare(CLONE_NEWPID) (or setns) and has forked no init into that pid namespace "
 		      "(its /proc/PID/ns/pid_for_children is neither its own pid namespace nor that of a child of it): "
 		      "not supported; dump it once it has forked", task->s.pid), -EOPNOTSUPP;
@@ -252,12 +258,13 @@ int tree_map_pidns(struct tree *t)
 		task->vpid = task->vtids[0];
 		if (!task->pid_ns && !task->zombie)
 			ret = ns_ino(task->s.pid, "pid", &inos[i]);
-		if (!ret && task->pid_ns)
-			ret = check_nested(t, task, inos[i], inos);
 	}
 	for (int i = 0; i < t->nr && !ret; i++)
 		if (!t->tasks[i].zombie)
 			ret = check_children_ns(t, i, inos);
+	for (int i = 0; i < t->nr && !ret; i++)
+		if (t->tasks[i].pid_ns)
+			ret = check_nested(t, &t->tasks[i], inos[i], inos);
 	free(inos);
 	free(ids.ino);
 	return ret;

@@ -2,6 +2,7 @@
  *
  *   root        the runner's pid namespace
  *   └── U       unshare(CLONE_NEWPID), then forks: its pid_for_children stays the new one
+ *       ├── V   forked by U after I: in I's namespace, not its init, its parent outside
  *       └── I   PID 1 of the new namespace (its parent is outside it: getppid() is 0)
  *           │   with a thread T, which has a POSIX timer signalling it (SIGEV_THREAD_ID)
  *           └── G   PID 2 or so there, a session of its own (setsid)
@@ -36,8 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { ROOT, U, I, T, G, G1, G2, NR };
-static const char *const names[NR] = { "root", "U", "I", "I's thread", "G", "G1", "G2" };
+enum { ROOT, U, I, T, G, G1, G2, V, NR };
+static const char *const names[NR] = { "root", "U", "I", "I's thread", "G", "G1", "G2", "V" };
 
 struct ids {
 	pid_t pid, tid, ppid, pgid, sid;
@@ -113,10 +114,14 @@ static void verdict(int who, bool ok)
 	atomic_store(&ctl->done[who], ok ? 1 : 2);
 }
 
+/* (not forever: a root killed by a failed run leaves no one to say so) */
 static void wait_phase(int phase)
 {
-	while (atomic_load(&ctl->phase) < phase)
+	for (int t = 0; atomic_load(&ctl->phase) < phase; t++) {
+		if (t > 60000)
+			_exit(1);
 		tst_sleep_ms(5);
+	}
 }
 
 /* A timer that signals this thread (by its TID in the namespace), every 20 ms:
@@ -264,9 +269,22 @@ static bool u_checks(void)
 	return u_forks_again();
 }
 
+static void run_v(void)
+{
+	read_ids(&ctl->was[V]);
+	atomic_fetch_add(&ctl->started, 1);
+	wait_phase(1);
+	bool ok = same_ids(V);
+	if (ok && (getpid() == 1 || getppid() != 0))
+		ok = fail(V, "getpid %d, getppid %d: the init of its namespace, or it sees its parent", getpid(), getppid());
+	verdict(V, ok);
+	wait_phase(2);
+	_exit(0);
+}
+
 static void run_u(void)
 {
-	pid_t i;
+	pid_t i, v;
 
 	if (unshare(CLONE_NEWPID))
 		_exit(1);
@@ -276,13 +294,19 @@ static void run_u(void)
 	if (i < 0)
 		_exit(1);
 	ctl->u_sees_i = i;
+	if ((v = fork()) == 0)
+		run_v();
+	if (v < 0)
+		_exit(1);
 	atomic_fetch_add(&ctl->started, 1);
 	if (root_u)
 		return;   /* the root: main goes on */
 	wait_phase(1);
 	verdict(U, same_ids(U) && u_checks());
 	wait_phase(2);
-	waitpid(i, NULL, 0);
+	/* V too: I's exit waits until every process of its namespace is reaped */
+	while (wait(NULL) > 0)
+		;
 	_exit(0);
 }
 
@@ -313,8 +337,9 @@ int main(int argc, char **argv)
 	verdict(ROOT, same_ids(ROOT));
 	if (root_u)
 		verdict(U, same_ids(U) && u_checks());
-	for (int i = 0; i < NR; i++)
-		for (int t = 0; !atomic_load(&ctl->done[i]) && t < 4000; t++)
+	/* 20 s for all the verdicts */
+	for (int i = 0, t = 0; i < NR; i++)
+		for (; !atomic_load(&ctl->done[i]) && t < 4000; t++)
 			tst_sleep_ms(5);
 	atomic_store(&ctl->phase, 2);
 	char msg[1800] = "";
@@ -323,7 +348,8 @@ int main(int argc, char **argv)
 		if (atomic_load(&ctl->done[i]) != 1)
 			ml += snprintf(msg + ml, sizeof(msg) - ml, "%s%s: %s", ml ? "; " : "", names[i],
 				       atomic_load(&ctl->done[i]) ? ctl->why[i] : "no verdict");
-	waitpid(root_u ? ctl->u_sees_i : u, NULL, 0);
+	while (wait(NULL) > 0)
+		;
 	if (ml)
 		tst_fail("%s", msg);
 	tst_pass();

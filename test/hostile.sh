@@ -235,8 +235,8 @@ else
 fi
 
 # ---- a tree with a pid namespace nested in its own (ns-pidnest: record 1 did
-# unshare -p and forked record 2, the namespace's init, with a thread; record 3 is
-# the init's child)
+# unshare -p and forked record 2, the namespace's init, with a thread, and record 3
+# after it; record 4 is the init's child)
 kill "$SLEEP" 2>/dev/null
 exec 6< <(exec sleep 600)
 SLEEP=$!
@@ -259,9 +259,12 @@ else
 	cp -a "$T/pidnestbase" "$T/base"
 	case_ pidnest-root pstree.img "@0:pid_ns=1" -- pstree.img "nested pid namespace 1" "the root"
 	case_ pidnest-threads pstree.img "@1:pid_ns=1" -- pstree.img "do not match its threads"
-	case_ pidnest-init pstree.img "@2:pid_ns_threads[0]=5" -- pstree.img "bad PID 5 in nested pid namespace 1"
-	case_ pidnest-second-init pstree.img "@3:pid_ns_threads[0]=1" -- pstree.img "bad PID 1 in nested pid namespace 1"
-	case_ pidnest-other-ns pstree.img "@3:pid_ns=2" -- pstree.img "its parent is in another nested one"
+	case_ pidnest-no-init pstree.img "@2:pid_ns_threads[0]=5" -- pstree.img "children born in nested pid namespace 1" \
+		"no child of it is that namespace's init"
+	case_ pidnest-init-twice pstree.img "@3:pid_ns_threads[0]=1" -- pstree.img "PID 1 appears twice in nested pid namespace 1"
+	case_ pidnest-inner-init pstree.img "@4:pid_ns_threads[0]=1" -- pstree.img "bad PID 1 in nested pid namespace 1"
+	case_ pidnest-outside-child pstree.img "@3:pid_ns=2" -- pstree.img "bad PID 2 in nested pid namespace 2"
+	case_ pidnest-other-ns pstree.img "@4:pid_ns=2" -- pstree.img "its parent is in another nested one"
 	case_ pidnest-children pstree.img "@3:pid_ns_children=1" -- pstree.img \
 		"children born in nested pid namespace 1" "no child of it is that namespace's init"
 	# a reader of version 2 would restore every process in the tree's pid namespace

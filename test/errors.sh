@@ -1026,6 +1026,10 @@ nested_refused ns-nested-pid-deep "unshare -p -f unshare -p -f sleep 100" "neste
 	"only one level of nested pid namespaces is supported"
 nested_refused ns-nested-pid-nofork "unshare -p sleep 100" "did unshare(CLONE_NEWPID)" \
 	"has forked no init into that pid namespace"
+# a pidfd held in a nested pid namespace: it names a PID of that namespace
+nested_refused ns-nested-pid-pidfd "unshare -p -f python3 -c 'import os; fd = os.pidfd_open(os.getpid()); \
+os.set_inheritable(fd, True); os.execvp(\"sleep\", [\"sleep\", \"100\"])'" "is a pidfd of process" \
+	"held in a nested pid namespace"
 setsid unshare -p -f sleep 100 </dev/null >/dev/null 2>&1 &
 OP=$!
 PIDS+=("$OP")

@@ -130,6 +130,20 @@ static int t_status(void)
 	return 0;
 }
 
+/* NSpid: every level, outermost first; more levels than room: counted, not stored */
+static int t_nspid(void)
+{
+	static const char text[] = "Name:\tx\nTgid:\t900\nNSpid:\t900\t12\t1\nNSsid:\t1\n";
+	pid_t at[3] = { 0 }, own = 0, two[2] = { 0 };
+
+	CHECK(proc_nspid_all(text, at, 3) == 3 && at[0] == 900 && at[1] == 12 && at[2] == 1, "levels %d %d %d",
+	      at[0], at[1], at[2]);
+	CHECK(proc_nspid(text, &own) == 3 && own == 1, "own %d", own);
+	CHECK(proc_nspid_all(text, two, 2) == 3 && two[0] == 900 && two[1] == 12, "two of three");
+	CHECK(proc_nspid_all("Name:\tx\n", at, 3) == 0, "no NSpid line");
+	return 0;
+}
+
 static int t_smaps_crafted(void)
 {
 	static const char text[] =
@@ -240,6 +254,7 @@ int main(void)
 	run("stat-malformed", t_stat_malformed);
 	run("stat-live", t_stat_live);
 	run("status", t_status);
+	run("nspid", t_nspid);
 	run("smaps-crafted", t_smaps_crafted);
 	run("smaps-live", t_smaps_live);
 	run("limits", t_limits);

@@ -173,6 +173,11 @@ if selected corrupt ns-nested; then
 	run_suite "runner ns-nested --corrupt (negative test)" \
 		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- ns-nested --corrupt
 fi
+if selected corrupt ns-pidnest; then
+	# shellcheck disable=SC2086
+	run_suite "runner ns-pidnest --corrupt (negative test)" \
+		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- ns-pidnest --corrupt
+fi
 for v in "${VARIANTS[@]}"; do
 	read -r -a words <<<"$v"
 	selected "${words[0]}" || continue

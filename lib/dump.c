@@ -39,6 +39,14 @@
 #include "util.h"
 
 /* pstree.img: every process of the tree, parents first. */
+/* The oldest format version that restores this dump right (image.h). */
+static uint32_t img_version(const struct nested_dump *nested)
+{
+	if (netns_dump_peers_used())
+		return IMG_VERSION_VETH_PEER;
+	return nested->nr ? IMG_VERSION_NESTED : IMG_VERSION_BASE;
+}
+
 static int dump_pstree(struct img_dir *dir, const struct tree *t, const struct nested_dump *nested)
 {
 	struct img *img = img_create(dir, IMG_PSTREE, 0);
@@ -325,6 +333,9 @@ int dump_tree(const struct cr_dump_opts *uopts, bool hold_net)
 	    (own_ipc && ((ret = privs_need(CAP_SYS_ADMIN, -1, "dumping the tree's own IPC namespace (setns)")) ||
 			 (ret = ipc_dump(&dir, tree.tasks[0].s.pid)))))
 		goto out;
+	/* a veth may join two of the tree's namespaces */
+	if ((ret = nested_dump_net_tree(&nested, nd.external ? -1 : nd.fd)))
+		goto out;
 	if ((ret = netns_dump(&dir, &nd, opts.externals, opts.nr_externals)) || (ret = timens_dump(&dir, &tree)) ||
 	    (ret = nested_dump_write(&dir, &nested, opts.externals, opts.nr_externals)))
 		goto out;
@@ -343,7 +354,7 @@ int dump_tree(const struct cr_dump_opts *uopts, bool hold_net)
 			live++;
 		}
 	netns_dump_target(nd.fd);
-	if (ret || (ret = dump_pstree(&dir, &tree, &nested)) || (ret = inventory_write(&dir, tree.tasks[0].vpid, tree.own_pidns, nested.nr > 0)) ||
+	if (ret || (ret = dump_pstree(&dir, &tree, &nested)) || (ret = inventory_write(&dir, tree.tasks[0].vpid, tree.own_pidns, img_version(&nested))) ||
 	    (ret = ps_close(&ps)) || (ret = notify_call(opts.notify, opts.notify_arg, "post-dump", opts.pid)))
 		goto out;
 	/* The images are complete and synced: the originals go, unless asked to stay.

@@ -37,9 +37,9 @@ static int write_inventory(struct img_dir *dir, pid_t root_pid, bool own_pidns, 
 	return img_close_write(img);
 }
 
-int inventory_write(struct img_dir *dir, pid_t root_pid, bool own_pidns, bool nested_ns)
+int inventory_write(struct img_dir *dir, pid_t root_pid, bool own_pidns, uint32_t version)
 {
-	return write_inventory(dir, root_pid, own_pidns, false, nested_ns ? IMG_VERSION_NESTED : IMG_VERSION_BASE);
+	return write_inventory(dir, root_pid, own_pidns, false, version);
 }
 
 int inventory_write_pre_dump(struct img_dir *dir, pid_t root_pid)

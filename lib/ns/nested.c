@@ -151,6 +151,24 @@ int nested_dump_write(struct img_dir *dir, const struct nested_dump *nd, const s
 	return ret;
 }
 
+int nested_dump_net_tree(const struct nested_dump *nd, int root_fd)
+{
+	int fds[MAX_INSTANCES + 1];
+	uint32_t ids[MAX_INSTANCES + 1];
+	size_t n = 0;
+
+	if (root_fd >= 0) {
+		fds[n] = root_fd;
+		ids[n++] = 0;
+	}
+	for (size_t i = 0; i < nd->nr && n <= MAX_INSTANCES; i++)
+		if (nd->inst[i].kind == NEST_NET) {
+			fds[n] = nd->inst[i].fd;
+			ids[n++] = nd->inst[i].id;
+		}
+	return netns_dump_set_tree(fds, ids, n);
+}
+
 /* An established TCP connection of pid (sock_diag already in its namespace). */
 static int refuse_tcp(pid_t pid, uint32_t id)
 {
@@ -397,6 +415,37 @@ static bool wait_made(const struct nested_set *set, size_t i)
 	}
 }
 
+struct peer_ctx {
+	const struct nested_set *set;
+	PstreeEntry **entries;
+	size_t idx;               /* the maker of the namespace being filled */
+	uint32_t id;              /* and its id */
+};
+
+/* netns_restore's peer_made: the root's namespace is filled before any fork; a
+ * nested one before ours if its maker comes first in pstree order (we then
+ * wait for it: it never waits for us, see above). */
+static int peer_made(void *arg, uint32_t id, pid_t *pid)
+{
+	const struct peer_ctx *c = arg;
+	const struct nested_inst *y;
+
+	if (!id) {
+		*pid = c->entries[0]->pid;
+		return 1;
+	}
+	if (!(y = find(c->set, NEST_NET, id)) || id == c->id)
+		return pr_err("netns-%u.img: a veth's peer is in nested network namespace %u, which ns.img does not list "
+			      "besides it", c->id, id), -EINVAL;
+	if (y->maker > c->idx)
+		return 0;
+	if (!wait_made(c->set, y - c->set->inst))
+		return pr_err("the restore failed before nested network namespace %u (a veth's peer's) was made", id),
+		       -ECANCELED;
+	*pid = c->entries[y->maker]->pid;
+	return 1;
+}
+
 static int join(pid_t pid, int kind, uint32_t id)
 {
 	int fd = syscall(SYS_pidfd_open, pid, 0), ret = 0;
@@ -456,6 +505,9 @@ int nested_restore_task(const struct nested_set *set, struct img_dir *dir, Pstre
 			netns_keep_caller(x->net.host_fd);
 		}
 		if (x->maker == idx) {
+			struct peer_ctx pc = { set, entries, idx, id };
+			x->net.peer_made = peer_made;
+			x->net.peer_arg = &pc;
 			if ((ret = make(dir, x)))
 				return ret;
 			__atomic_store_n(&set->ready[xi], 1, __ATOMIC_SEQ_CST);

@@ -43,6 +43,9 @@ int nested_dump_scan(const struct tree *t, struct nested_dump *nd);
 /* Each instance's state: utsns-ID.img, netns-ID.img, ipc-ID.img + ipcdata-ID.img. */
 int nested_dump_write(struct img_dir *dir, const struct nested_dump *nd, const struct cr_external *ext,
 		      size_t nr_ext);
+/* The tree's network namespaces saved whole, for the veths between two of them
+ * (root_fd: the root's own, -1 when it is ours or external). */
+int nested_dump_net_tree(const struct nested_dump *nd, int root_fd);
 /* Before dumping task i: sock_diag and the parasite's socket in its network
  * namespace (root_fd: the root's, -1 when it is ours); an established TCP
  * connection in a nested one is refused (the network lock is the root's). */

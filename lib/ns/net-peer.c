@@ -34,6 +34,8 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <netlink/netlink.h>
+#include <netlink/msg.h>
+#include <netlink/attr.h>
 #include <netlink/route/link.h>
 #include "log.h"
 #include "ns/net.h"
@@ -178,14 +180,17 @@ void netpeer_park_name(char *buf, uint32_t ifindex)
 	snprintf(buf, IFNAMSIZ, "lcrp%u", ifindex);
 }
 
-/* A rtnetlink socket in the network namespace of pid (we stay in ours). */
+/* A rtnetlink socket in the network namespace of pid (we stay in ours: its fd
+ * is taken first, a pidfd of ours would name the namespace we are in then). */
 static int socket_in(pid_t pid, struct nl_sock **out)
 {
-	int self = syscall(SYS_pidfd_open, getpid(), 0), there = syscall(SYS_pidfd_open, pid, 0), ret = 0;
+	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), there = syscall(SYS_pidfd_open, pid, 0), ret = 0;
 	struct nl_sock *sk = NULL;
 
-	if (self < 0 || there < 0)
-		ret = pr_perror("can't open a pidfd of pid %d (a veth's peer's namespace)", self < 0 ? getpid() : pid);
+	if (self < 0)
+		ret = pr_perror("can't open our network namespace");
+	else if (there < 0)
+		ret = pr_perror("can't open a pidfd of pid %d (a veth's peer's namespace)", pid);
 	else if (setns(there, CLONE_NEWNET))
 		ret = pr_perror("can't enter the network namespace of pid %d (a veth's peer's)", pid);
 	else {
@@ -207,7 +212,7 @@ static int socket_in(pid_t pid, struct nl_sock **out)
 }
 
 /* The end of le parked in the namespace of pid: moved here, under its name. */
-static int pull(const NetLinkEntry *le, pid_t pid)
+static int pull(struct nl_sock *here, const NetLinkEntry *le, pid_t pid)
 {
 	struct rtnl_link *cur, *chg;
 	struct nl_sock *sk;
@@ -222,19 +227,35 @@ static int pull(const NetLinkEntry *le, pid_t pid)
 		return pr_err("network namespace: veth %s: the end made with its peer %s is not in the peer's namespace "
 			      "(%s, pid %d): %s", le->name, le->peer, park, pid, nl_geterror(ret)), -EIO;
 	}
-	if (!(chg = rtnl_link_alloc())) {
-		rtnl_link_put(cur);
-		nl_socket_free(sk);
-		return -ENOMEM;
-	}
-	rtnl_link_set_ns_pid(chg, getpid());
-	rtnl_link_set_name(chg, le->name);
-	ret = rtnl_link_change(sk, cur, chg, 0);
-	rtnl_link_put(chg);
+	/* (RTM_SETLINK by hand: libnl's change request leaves the namespace out) */
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = rtnl_link_get_ifindex(cur) };
+	struct nl_msg *m = nlmsg_alloc_simple(RTM_SETLINK, NLM_F_ACK);
 	rtnl_link_put(cur);
+	if (!m || nlmsg_append(m, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
+	    nla_put_u32(m, IFLA_NET_NS_PID, getpid()) < 0)
+		ret = -NLE_NOMEM;
+	else
+		ret = nl_send_sync(sk, m);   /* (frees m) */
+	if (ret == -NLE_NOMEM && m)
+		nlmsg_free(m);
 	nl_socket_free(sk);
 	if (ret < 0)
 		return pr_err("network namespace: can't move veth %s (peer %s) into its namespace: %s", le->name, le->peer,
+			      nl_geterror(ret)), -EIO;
+	/* here now, still under its temporary name (another one pulled next may have it) */
+	if ((ret = rtnl_link_get_kernel(here, 0, park, &cur)) < 0)
+		return pr_err("network namespace: veth %s is not in its namespace after its move: %s", le->name,
+			      nl_geterror(ret)), -EIO;
+	if (!(chg = rtnl_link_alloc())) {
+		rtnl_link_put(cur);
+		return -ENOMEM;
+	}
+	rtnl_link_set_name(chg, le->name);
+	ret = rtnl_link_change(here, cur, chg, 0);
+	rtnl_link_put(chg);
+	rtnl_link_put(cur);
+	if (ret < 0)
+		return pr_err("network namespace: can't rename veth %s (%s while it moved): %s", le->name, park,
 			      nl_geterror(ret)), -EIO;
 	return 0;
 }
@@ -246,14 +267,14 @@ int netpeer_made_before(const struct netns_restore *nr, const NetLinkEntry *le, 
 	return nr->peer_made(nr->peer_arg, le->peer_netns, pid);
 }
 
-int netpeer_pull_all(const NetnsEntry *e, const struct netns_restore *nr)
+int netpeer_pull_all(struct nl_sock *sk, const NetnsEntry *e, const struct netns_restore *nr)
 {
 	for (size_t i = 0; i < e->n_links; i++) {
 		pid_t pid;
 		int ret = netpeer_made_before(nr, e->links[i], &pid);
 
 		if (ret > 0)
-			ret = pull(e->links[i], pid);
+			ret = pull(sk, e->links[i], pid);
 		if (ret < 0)
 			return ret;
 	}

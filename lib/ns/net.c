@@ -371,7 +371,7 @@ static int fill(const struct netns_restore *nr)
 		nl_socket_free(sk);
 		return pr_err("network namespace: can't open a rtnetlink socket: %s", nl_geterror(ret)), -EIO;
 	}
-	ret = netpeer_pull_all(nr->e, nr) ?: netlink_restore_links(sk, nr->e, nr) ?: netaddr_restore(sk, nr->e) ?: netlink_links_up(sk, nr->e) ?:
+	ret = netpeer_pull_all(sk, nr->e, nr) ?: netlink_restore_links(sk, nr->e, nr) ?: netaddr_restore(sk, nr->e) ?: netlink_links_up(sk, nr->e) ?:
 	      netroute_restore(sk, nr->e) ?: netrule_restore(sk, nr->e) ?: netsysctl_restore(nr->e);
 	nl_socket_free(sk);
 	if (ret)

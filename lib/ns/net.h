@@ -124,7 +124,7 @@ void netpeer_park_name(char *buf, uint32_t ifindex);
 /* Whether le's peer namespace is filled before ours (see peer_made). */
 int netpeer_made_before(const struct netns_restore *nr, const NetLinkEntry *le, pid_t *pid);
 /* In a new namespace, first: the ends parked for it in namespaces filled before. */
-int netpeer_pull_all(const NetnsEntry *e, const struct netns_restore *nr);
+int netpeer_pull_all(struct nl_sock *sk, const NetnsEntry *e, const struct netns_restore *nr);
 
 /* The saved ifindex of a link -> its name in the image (NULL if none). */
 const char *netns_link_name(const NetnsEntry *e, uint32_t ifindex);

@@ -298,6 +298,30 @@ static struct nested_inst *find(const struct nested_set *set, int kind, uint32_t
 	return NULL;
 }
 
+/* A veth of nested namespace x whose peer is in another nested one: that one is
+ * listed and holds the peer, paired with it (the root's is checked when pulled). */
+static int check_peers(const struct nested_set *set, const struct nested_inst *x)
+{
+	for (size_t i = 0; x->net.e && i < x->net.e->n_links; i++) {
+		const NetLinkEntry *le = x->net.e->links[i], *p = NULL;
+		const struct nested_inst *y;
+
+		if (!le->has_peer_netns || !le->peer_netns)
+			continue;
+		if (!(y = find(set, NEST_NET, le->peer_netns)) || !y->net.e)
+			return pr_err("netns-%u.img: veth %s's peer is in nested network namespace %u, which ns.img does "
+				      "not list", x->id, le->name, le->peer_netns), -EINVAL;
+		for (size_t k = 0; k < y->net.e->n_links && !p; k++)
+			if (!strcmp(y->net.e->links[k]->name, le->peer))
+				p = y->net.e->links[k];
+		if (!p || !p->has_peer_netns || p->peer_netns != x->id || strcmp(p->peer, le->name) ||
+		    p->peer_ifindex != le->ifindex || le->peer_ifindex != p->ifindex)
+			return pr_err("netns-%u.img: veth %s's peer %s is not its pair in netns-%u.img", x->id, le->name,
+				      le->peer, le->peer_netns), -EINVAL;
+	}
+	return 0;
+}
+
 int nested_load(struct img_dir *dir, NsInstance **list, size_t n, struct nested_set *set)
 {
 	int ret = 0;
@@ -328,6 +352,9 @@ int nested_load(struct img_dir *dir, NsInstance **list, size_t n, struct nested_
 			/* (always saved whole: never an external one) */
 			ret = netns_load_id(dir, x->id, NULL, 0, &x->net);
 	}
+	for (size_t i = 0; i < set->nr && !ret; i++)
+		if (set->inst[i].kind == NEST_NET)
+			ret = check_peers(set, &set->inst[i]);
 	return ret;
 }
 

@@ -8,8 +8,8 @@
 # with "..", mounts of types libcr does not mount, bad mount points and parents, a
 # hostname too long, unknown kinds; of a tree with nested namespaces: ids that
 # name no namespace, namespaces of a kind that can't be nested, ids twice; of a
-# veth between two nested network namespaces: a peer namespace not listed, its
-# own, a peer that is not its pair.
+# veth between two nested network namespaces: a peer namespace not listed or not
+# saved, its own, a peer that is not its pair.
 # Each case checks crtool's one "Error: " line and that no process is left at
 # the dumped PID.
 #   test/hostile.sh     (after make tests)   CRTOOL=path TEST_BIN=dir to use other binaries
@@ -258,9 +258,11 @@ else
 	PID=$NVP
 	rm -rf "$T/base"
 	cp -a "$T/vethbase" "$T/base"
-	case_ veth-peer-unlisted netns-1.img "links[1].peer_netns=9" -- netns-1.img "veth a1" "nested network namespace 9" "does not list"
+	case_ veth-peer-unlisted netns-1.img "links[1].peer_netns=9" -- netns-1.img "veth a1" "network namespace 9" "do not hold" "ns.img does not list it"
+	# the root's namespace is crtool's: not saved
+	case_ veth-peer-root netns-1.img "links[1].peer_netns=0" -- netns-1.img "veth a1" "network namespace 0" "do not hold" "the root's was not saved"
 	case_ veth-peer-self netns-1.img "links[1].peer_netns=1" -- netns.img "veth a1" "its own namespace"
-	case_ veth-peer-unpaired netns-2.img "links[1].peer=zz0" -- netns-1.img "veth a1's peer b1 is not its pair in netns-2.img"
+	case_ veth-peer-unpaired netns-2.img "links[1].peer=zz0" -- netns-1.img "veth a1's peer b1 is not its pair in network namespace 2"
 	case_ veth-peer-index netns-1.img "links[1].peer_ifindex=0" -- netns.img "bad link a1"
 	# a reader of version 2 would look for b1 in A's namespace
 	if "$CRTOOL" show "$T/vethbase/inventory.img" | grep -qx "img_version: 3"; then

@@ -298,30 +298,6 @@ static struct nested_inst *find(const struct nested_set *set, int kind, uint32_t
 	return NULL;
 }
 
-/* A veth of nested namespace x whose peer is in another nested one: that one is
- * listed and holds the peer, paired with it (the root's is checked when pulled). */
-static int check_peers(const struct nested_set *set, const struct nested_inst *x)
-{
-	for (size_t i = 0; x->net.e && i < x->net.e->n_links; i++) {
-		const NetLinkEntry *le = x->net.e->links[i], *p = NULL;
-		const struct nested_inst *y;
-
-		if (!le->has_peer_netns || !le->peer_netns)
-			continue;
-		if (!(y = find(set, NEST_NET, le->peer_netns)) || !y->net.e)
-			return pr_err("netns-%u.img: veth %s's peer is in nested network namespace %u, which ns.img does "
-				      "not list", x->id, le->name, le->peer_netns), -EINVAL;
-		for (size_t k = 0; k < y->net.e->n_links && !p; k++)
-			if (!strcmp(y->net.e->links[k]->name, le->peer))
-				p = y->net.e->links[k];
-		if (!p || !p->has_peer_netns || p->peer_netns != x->id || strcmp(p->peer, le->name) ||
-		    p->peer_ifindex != le->ifindex || le->peer_ifindex != p->ifindex)
-			return pr_err("netns-%u.img: veth %s's peer %s is not its pair in netns-%u.img", x->id, le->name,
-				      le->peer, le->peer_netns), -EINVAL;
-	}
-	return 0;
-}
-
 int nested_load(struct img_dir *dir, NsInstance **list, size_t n, struct nested_set *set)
 {
 	int ret = 0;
@@ -352,10 +328,49 @@ int nested_load(struct img_dir *dir, NsInstance **list, size_t n, struct nested_
 			/* (always saved whole: never an external one) */
 			ret = netns_load_id(dir, x->id, NULL, 0, &x->net);
 	}
-	for (size_t i = 0; i < set->nr && !ret; i++)
-		if (set->inst[i].kind == NEST_NET)
-			ret = check_peers(set, &set->inst[i]);
 	return ret;
+}
+
+/* Network namespace id's image: the root's (0; NULL if not saved whole) or a nested one's. */
+static const NetnsEntry *net_image(const struct nested_set *set, const NetnsEntry *root, uint32_t id)
+{
+	const struct nested_inst *y;
+
+	if (!id)
+		return root && !root->external ? root : NULL;
+	y = find(set, NEST_NET, id);
+	return y ? y->net.e : NULL;
+}
+
+int nested_check_net_peers(const struct nested_set *set, const NetnsEntry *root)
+{
+	for (size_t i = 0; i <= set->nr; i++) {
+		uint32_t id = i < set->nr ? set->inst[i].id : 0;
+		const NetnsEntry *e = i < set->nr ? (set->inst[i].kind == NEST_NET ? set->inst[i].net.e : NULL)
+						  : net_image(set, root, 0);
+		char img[32];
+
+		snprintf(img, sizeof(img), id ? "netns-%u.img" : "netns.img", id);
+		for (size_t k = 0; e && k < e->n_links; k++) {
+			const NetLinkEntry *le = e->links[k], *p = NULL;
+			const NetnsEntry *pe;
+
+			if (!le->has_peer_netns)
+				continue;
+			if (!(pe = net_image(set, root, le->peer_netns)))
+				return pr_err("%s: veth %s's peer is in network namespace %u of the tree, which the images do "
+					      "not hold (%s)", img, le->name, le->peer_netns,
+					      le->peer_netns ? "ns.img does not list it" : "the root's was not saved"), -EINVAL;
+			for (size_t j = 0; j < pe->n_links && !p; j++)
+				if (!strcmp(pe->links[j]->name, le->peer))
+					p = pe->links[j];
+			if (!p || !p->has_peer_netns || p->peer_netns != id || strcmp(p->peer, le->name) ||
+			    p->peer_ifindex != le->ifindex || le->peer_ifindex != p->ifindex)
+				return pr_err("%s: veth %s's peer %s is not its pair in network namespace %u", img, le->name,
+					      le->peer, le->peer_netns), -EINVAL;
+		}
+	}
+	return 0;
 }
 
 static uint32_t task_id(const PstreeEntry *e, int kind)

@@ -76,6 +76,9 @@ struct nested_set {
 
 /* ns.img's list: each instance's images read and validated. */
 int nested_load(struct img_dir *dir, NsInstance **list, size_t n, struct nested_set *set);
+/* Each veth whose peer is in another network namespace of the tree: that one's
+ * image holds the peer, paired with it (root: netns.img's entry, NULL if none). */
+int nested_check_net_peers(const struct nested_set *set, const NetnsEntry *root);
 /* pstree.img's ids against the list (before anything is created): which
  * process makes each instance. */
 int nested_plan(struct nested_set *set, PstreeEntry **entries, size_t nr);

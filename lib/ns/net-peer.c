@@ -70,8 +70,8 @@ bool netns_dump_peers_used(void)
 	return used;
 }
 
-/* The netnsid the calling thread's namespace gives namespace fd (-1: none). */
-static int nsid_of(int nl, int fd)
+/* *nsid: the netnsid the calling thread's namespace gives namespace fd (-1: none). */
+static int nsid_of(int nl, int fd, int32_t *nsid)
 {
 	struct {
 		struct nlmsghdr h;
@@ -83,6 +83,7 @@ static int nsid_of(int nl, int fd)
 	char ans[512];
 	ssize_t n;
 
+	*nsid = -1;
 	req.h.nlmsg_len = sizeof(req);
 	req.h.nlmsg_type = RTM_GETNSID;
 	req.h.nlmsg_flags = NLM_F_REQUEST;
@@ -102,10 +103,10 @@ static int nsid_of(int nl, int fd)
 		for (struct nlattr *a = (struct nlattr *)((char *)NLMSG_DATA(h) + NLMSG_ALIGN(sizeof(struct rtgenmsg)));
 		     len >= (int)NLA_HDRLEN && a->nla_len >= NLA_HDRLEN && a->nla_len <= len;
 		     len -= NLA_ALIGN(a->nla_len), a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len)))
-			if (a->nla_type == NETNSA_NSID)
-				return *(int32_t *)((char *)a + NLA_HDRLEN) < 0 ? -1 : *(int32_t *)((char *)a + NLA_HDRLEN);
+			if (a->nla_type == NETNSA_NSID && a->nla_len >= NLA_HDRLEN + sizeof(int32_t))
+				memcpy(nsid, (char *)a + NLA_HDRLEN, sizeof(*nsid));
 	}
-	return -1;
+	return 0;
 }
 
 struct peer_args {
@@ -144,19 +145,20 @@ static int peer_name(void *p)
 
 int netpeer_find(struct rtnl_link *l, int32_t nsid, NetLinkEntry *le)
 {
-	int nl, id = -1, ret;
+	int nl, ret = 0;
+	int32_t id = -1;
 	size_t i;
 
 	if (!nr_tree)
 		return 0;
 	if ((nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE)) < 0)
 		return pr_perror("network namespace: can't open a netlink socket");
-	for (i = 0; i < nr_tree; i++)
-		if ((id = nsid_of(nl, tree_fds[i])) == nsid || id < -1)
+	for (i = 0; i < nr_tree && !ret; i++)
+		if (!(ret = nsid_of(nl, tree_fds[i], &id)) && id == nsid)
 			break;
 	close(nl);
-	if (id < -1)
-		return id;
+	if (ret)
+		return ret;
 	if (i == nr_tree)
 		return 0;   /* not one of the tree's */
 	struct peer_args a = { rtnl_link_get_link(l), rtnl_link_get_ifindex(l), le->name, "" };

@@ -38,7 +38,6 @@
 #include "fdinfo.pb-c.h"
 #include "util.h"
 
-/* pstree.img: every process of the tree, parents first. */
 /* The oldest format version that restores this dump right (image.h). */
 static uint32_t img_version(const struct nested_dump *nested)
 {
@@ -47,6 +46,7 @@ static uint32_t img_version(const struct nested_dump *nested)
 	return nested->nr ? IMG_VERSION_NESTED : IMG_VERSION_BASE;
 }
 
+/* pstree.img: every process of the tree, parents first. */
 static int dump_pstree(struct img_dir *dir, const struct tree *t, const struct nested_dump *nested)
 {
 	struct img *img = img_create(dir, IMG_PSTREE, 0);

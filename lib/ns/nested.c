@@ -271,6 +271,7 @@ void nested_dump_pstree(const struct nested_dump *nd, int i, PstreeEntry *e)
 void nested_dump_free(struct nested_dump *nd)
 {
 	netns_dump_set_others(NULL, 0);
+	netns_dump_set_tree(NULL, NULL, 0);
 	for (size_t i = 0; i < nd->nr; i++)
 		if (nd->inst[i].fd >= 0)
 			close(nd->inst[i].fd);

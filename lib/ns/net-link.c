@@ -259,7 +259,9 @@ int netlink_restore_links(struct nl_sock *sk, const NetnsEntry *e, const struct 
 			char park[IFNAMSIZ];
 			if (inside && (!p || strcmp(p->kind, "veth") || strcmp(p->peer, le->name)))
 				return pr_err("netns.img: veth %s's peer %s is not its pair", le->name, le->peer), -EINVAL;
-			if (le->has_peer_netns && (netpeer_park_name(park, le->ifindex), find(e, park)))
+			if (le->has_peer_netns)
+				netpeer_park_name(park, le->ifindex);
+			if (le->has_peer_netns && find(e, park))
 				return pr_err("network namespace: veth %s: its peer's temporary name %s is a link of the "
 					      "namespace: rename that link before the dump", le->name, park), -EEXIST;
 			if ((ret = make_veth(sk, le, nr)))

@@ -300,12 +300,14 @@ static int scan_shared_files(const struct tree *t, struct share_scan **share)
 	return ret;
 }
 
-/* The oldest reader that restores these images right (image-format.md, Versioning). */
+/* The oldest format version that restores this dump right (image.h). */
 static uint32_t img_version(const struct tree *t, const struct nested_dump *nested)
 {
 	for (int i = 0; i < t->nr; i++)
 		if (t->tasks[i].pid_ns)
 			return IMG_VERSION_PIDNS;
+	if (netns_dump_peers_used())
+		return IMG_VERSION_VETH_PEER;
 	return nested->nr ? IMG_VERSION_NESTED : IMG_VERSION_BASE;
 }
 
@@ -405,6 +407,9 @@ int dump_tree(const struct cr_dump_opts *uopts, bool hold_net)
 	if ((ret = own_ipc = ns_own(tree.tasks[0].s.pid, "ipc")) < 0 ||
 	    (own_ipc && ((ret = privs_need(CAP_SYS_ADMIN, -1, "dumping the tree's own IPC namespace (setns)")) ||
 			 (ret = ipc_dump(&dir, tree.tasks[0].s.pid)))))
+		goto out;
+	/* a veth may join two of the tree's namespaces */
+	if ((ret = nested_dump_net_tree(&nested, nd.external ? -1 : nd.fd)))
 		goto out;
 	if ((ret = netns_dump(&dir, &nd, opts.externals, opts.nr_externals)) || (ret = timens_dump(&dir, &tree)) ||
 	    (ret = nested_dump_write(&dir, &nested, opts.externals, opts.nr_externals)))

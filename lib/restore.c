@@ -1682,7 +1682,8 @@ CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
 	    (ret = plan_orphan_ptys(&rs, &opts, pts_sk)))
 		goto out;
 	c.pts_sk = pts_sk[1];
-	if ((ret = netns_load(&dir, opts.externals, opts.nr_externals, &net)) || (ret = timens_load(&dir, &timens)) ||
+	if ((ret = netns_load(&dir, opts.externals, opts.nr_externals, &net)) ||
+	    (ret = nested_check_net_peers(&rs.ns.nested, net.e)) || (ret = timens_load(&dir, &timens)) ||
 	    (netns_restore_own(&net) &&
 	     (ret = privs_need(CAP_SYS_ADMIN, -1, "restore of the tree's own network namespace"))) ||
 	    (timens && (ret = privs_need(CAP_SYS_ADMIN, -1, "restore of the tree's own time namespace"))))

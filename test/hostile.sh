@@ -7,7 +7,9 @@
 # cgroup paths out of the tree; of a tree with its own namespaces: tmpfs paths
 # with "..", mounts of types libcr does not mount, bad mount points and parents, a
 # hostname too long, unknown kinds; of a tree with nested namespaces: ids that
-# name no namespace, namespaces of a kind that can't be nested, ids twice.
+# name no namespace, namespaces of a kind that can't be nested, ids twice; of a
+# veth between two nested network namespaces: a peer namespace not listed or not
+# saved, its own, a peer that is not its pair.
 # Each case checks crtool's one "Error: " line and that no process is left at
 # the dumped PID.
 #   test/hostile.sh     (after make tests)   CRTOOL=path TEST_BIN=dir to use other binaries
@@ -152,8 +154,8 @@ case_ threads-tid "core-$P.img" "threads[0].tid=$free" -- "core-$P.img" "not the
 case_ cgroup-path cgroup.img "sets[0].members[0].path=../../etc" -- cgroup.img "bad hierarchy or path"
 case_ cgroup-set cgroup.img "tasks[0].set=7" -- cgroup.img "set 7, which does not exist"
 # the format version: a newer crtool's images, and one older than any
-case_ version-newer inventory.img img_version=4 -- "format version 4" "reads versions 1 to 3" "made by a newer crtool"
-case_ version-zero inventory.img img_version=0 -- "format version 0" "reads versions 1 to 3"
+case_ version-newer inventory.img img_version=5 -- "format version 5" "reads versions 1 to 4" "made by a newer crtool"
+case_ version-zero inventory.img img_version=0 -- "format version 0" "reads versions 1 to 4"
 
 # ---- a tree with its own mount, UTS and cgroup namespaces (ns-mnt; its stdio are
 # pipes: a file of ours is out of its mount tree)
@@ -234,6 +236,42 @@ else
 	fi
 fi
 
+# ---- a veth between two nested network namespaces (ns-veth: netns-1.img is A's,
+# link 1 its a1, whose peer is b1 in netns-2.img)
+kill "$SLEEP" 2>/dev/null
+exec 6< <(exec sleep 600)
+SLEEP=$!
+exec 7> >(exec cat >"$T/veth.out")
+setsid "$BIN/ns-veth" <&6 >&7 2>&1 6<&- 7>&- &
+NVP=$!
+disown "$NVP"
+exec 6<&- 7>&-
+for ((i = 0; i < 200; i++)); do
+	grep -qx READY "$T/veth.out" 2>/dev/null && break
+	sleep 0.05
+done
+mkdir "$T/vethbase"
+if ! grep -qx READY "$T/veth.out" || ! "$CRTOOL" dump -t "$NVP" -D "$T/vethbase" >"$T/out" 2>"$T/err"; then
+	fail veth-dump "could not dump ns-veth: $(cat "$T/err")"
+else
+	{ wait "$NVP"; } 2>/dev/null
+	PID=$NVP
+	rm -rf "$T/base"
+	cp -a "$T/vethbase" "$T/base"
+	case_ veth-peer-unlisted netns-1.img "links[1].peer_netns=9" -- netns-1.img "veth a1" "network namespace 9" "do not hold" "ns.img does not list it"
+	# the root's namespace is crtool's: not saved
+	case_ veth-peer-root netns-1.img "links[1].peer_netns=0" -- netns-1.img "veth a1" "network namespace 0" "do not hold" "the root's was not saved"
+	case_ veth-peer-self netns-1.img "links[1].peer_netns=1" -- netns.img "veth a1" "its own namespace"
+	case_ veth-peer-unpaired netns-2.img "links[1].peer=zz0" -- netns-1.img "veth a1's peer b1 is not its pair in network namespace 2"
+	case_ veth-peer-index netns-1.img "links[1].peer_ifindex=0" -- netns.img "bad link a1"
+	# a reader of version 2 would look for b1 in A's namespace
+	if "$CRTOOL" show "$T/vethbase/inventory.img" | grep -qx "img_version: 3"; then
+		pass veth-version
+	else
+		fail veth-version "ns-veth's images do not say format version 3: $("$CRTOOL" show "$T/vethbase/inventory.img" | grep img_version)"
+	fi
+fi
+
 # ---- a tree with a pid namespace nested in its own (ns-pidnest: record 1 did
 # unshare -p and forked record 2, the namespace's init, with a thread, and record 3
 # after it; record 4 is the init's child)
@@ -267,11 +305,11 @@ else
 	case_ pidnest-other-ns pstree.img "@4:pid_ns=2" -- pstree.img "its parent is in another nested one"
 	case_ pidnest-children pstree.img "@3:pid_ns_children=1" -- pstree.img \
 		"children born in nested pid namespace 1" "no child of it is that namespace's init"
-	# a reader of version 2 would restore every process in the tree's pid namespace
-	if "$CRTOOL" show "$T/pidnestbase/inventory.img" | grep -qx "img_version: 3"; then
+	# a reader of version 3 would restore every process in the tree's pid namespace
+	if "$CRTOOL" show "$T/pidnestbase/inventory.img" | grep -qx "img_version: 4"; then
 		pass pidnest-version
 	else
-		fail pidnest-version "ns-pidnest's images do not say format version 3: $("$CRTOOL" show "$T/pidnestbase/inventory.img" | grep img_version)"
+		fail pidnest-version "ns-pidnest's images do not say format version 4: $("$CRTOOL" show "$T/pidnestbase/inventory.img" | grep img_version)"
 	fi
 fi
 

@@ -5,6 +5,8 @@
 #
 #   link-kind        a bridge in the namespace: the dump names the link and its kind
 #   veth-outside     a veth whose peer is outside, not named: the dump says how
+#   veth-third       a veth of a nested namespace whose peer is in a namespace that is not
+#                    the tree's (its two others are): the same
 #   net-back-in-ours a child in our network namespace while the root has its own
 #   time-pending     a time namespace made for children but not entered
 #   bad-external     --external without TYPE[KEY]:VALUE
@@ -29,6 +31,8 @@ cleanup() {
 	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
 	{ wait; } 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
+	ip netns del "${NS}b" 2>/dev/null
+	ip netns del "${NS}c" 2>/dev/null
 	ip link del "lcre$$" 2>/dev/null
 	rm -rf "$T"
 }
@@ -107,6 +111,13 @@ refused_dump link-kind "link xbr0 is a bridge" "loopback and veth"
 ip netns add "$NS" && ip link add "lcre$$" type veth peer name eth0 netns "$NS"
 spawn nsenter --net="/run/netns/$NS" setsid sleep 1000
 refused_dump veth-outside "veth eth0 has its peer outside" "--external veth[eth0]:"
+
+# the tree: the root in a namespace of its own, a child in ${NS}c, whose veth's
+# peer is in a third namespace (a veth between two of the tree's needs no name:
+# test/progs/ns-veth.c)
+ip netns add "${NS}b" && ip netns add "${NS}c" && ip -n "${NS}c" link add vx0 type veth peer name vx1 netns "${NS}b"
+spawn setsid unshare -n sh -c "nsenter --net=/run/netns/${NS}c sleep 1000 & exec sleep 1000"
+refused_dump veth-third "veth vx0 has its peer outside" "--external veth[vx0]:"
 
 # a child back in our namespace while the root has its own (nested ones are
 # dumped: test/progs/ns-nested.c)

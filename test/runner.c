@@ -79,6 +79,8 @@ static struct {
 	int in_r, in_w, out_r, out_w;
 	pid_t pid;            /* the test's pid (the same after every restore) */
 	bool is_child;        /* pid is (still) a child we must reap */
+	bool reaped;          /* we reaped it: its wait status is in reaped_status */
+	int reaped_status;
 	char out[OUT_MAX];    /* everything read from pipe_out */
 	size_t out_len;
 	size_t scan;          /* lines before this offset have been looked at */
@@ -135,6 +137,45 @@ static void add_file_details(const char *title, const char *path)
 	close(fd);
 	if (n > 0)
 		add_details(title, buf, (size_t)n);
+}
+
+/* One line per thread of PID and of its descendants: state, wait channel and the
+ * call it is in; what a hung crtool and its target were doing when it timed out. */
+static void task_states(pid_t pid, char *buf, size_t size, size_t *len, int depth)
+{
+	char path[384], line[256], comm[32] = "", wchan[64] = "", sc[64] = "", kids[512] = "";
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	if (!d || depth > 8) {
+		if (d)
+			closedir(d);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		const char *names[] = { "comm", "wchan", "syscall", "children" };
+		char *outs[] = { comm, wchan, sc, kids };
+		size_t sizes[] = { sizeof(comm), sizeof(wchan), sizeof(sc), sizeof(kids) };
+		for (int k = 0; k < 4; k++) {
+			snprintf(path, sizeof(path), "/proc/%d/task/%s/%s", (int)pid, e->d_name, names[k]);
+			int fd = open(path, O_RDONLY | O_CLOEXEC);
+			ssize_t n = fd < 0 ? -1 : read(fd, outs[k], sizes[k] - 1);
+			if (fd >= 0)
+				close(fd);
+			outs[k][n > 0 ? n : 0] = 0;
+			outs[k][strcspn(outs[k], "\n")] = 0;
+		}
+		int n = snprintf(line, sizeof(line), "%*s%d/%s %s: wchan %s, syscall %s\n", depth * 2, "", (int)pid,
+				 e->d_name, comm, wchan[0] ? wchan : "-", sc[0] ? sc : "-");
+		if (n > 0 && *len + (size_t)n < size)
+			*len += (size_t)snprintf(buf + *len, size - *len, "%s", line);
+		char *save = NULL;
+		for (char *k = strtok_r(kids, " ", &save); k; k = strtok_r(NULL, " ", &save))
+			task_states(atoi(k), buf, size, len, depth + 1);
+	}
+	closedir(d);
 }
 
 static void reset_child_state(void)
@@ -197,7 +238,10 @@ static bool test_exited(int *status)
 		return kill(c.pid, 0) && errno == ESRCH;
 	pid_t r = waitpid(c.pid, status, WNOHANG | __WALL);
 	if (r == c.pid) {
+		/* kept: a caller waiting for a line may be the one that reaps it */
 		c.is_child = false;
+		c.reaped = true;
+		c.reaped_status = *status;
 		return true;
 	}
 	if (r < 0 && errno == ECHILD) {
@@ -251,6 +295,11 @@ static enum line wait_line(int secs, const char *what, char *text, size_t len)
 static bool wait_test_exit(int secs, int *status, bool *have_status)
 {
 	double deadline = now() + secs;
+	if (c.reaped) {
+		*status = c.reaped_status;
+		*have_status = true;
+		return true;
+	}
 	*have_status = c.is_child;
 	while (!test_exited(status)) {
 		if (now() > deadline)
@@ -291,6 +340,11 @@ static int run_crtool(char *const argv[], const int fds[3])
 		if (r == p)
 			break;
 		if (now() > deadline) {
+			static char states[8192];
+			size_t len = 0;
+			task_states(p, states, sizeof(states), &len, 0);
+			task_states(c.pid, states, sizeof(states), &len, 0);
+			add_details("crtool and the test at the timeout", states, len);
 			kill(p, SIGKILL);
 			waitpid(p, &st, 0);
 			failf("%s %s: timeout after %d s", argv[0], argv[1], timeout_s);
@@ -491,6 +545,7 @@ static bool crtool_restore(int round)
 		return failf("restored pid %d does not exist: %s", (int)c.pid, strerror(errno));
 	/* crtool has exited, so the restored process is now our child. */
 	c.is_child = true;
+	c.reaped = false;
 	int dummy = 0;
 	pid_t r = waitpid(c.pid, &dummy, WNOHANG | __WALL);
 	if (r < 0 && errno == ECHILD) {
@@ -605,6 +660,7 @@ static bool start_test(void)
 	}
 	c.pid = p;
 	c.is_child = true;
+	c.reaped = false;
 	char text[1024];
 	enum line l = wait_line(ready_s, "READY", text, sizeof(text));
 	if (l == L_READY)

@@ -5,7 +5,7 @@
 #include "image/image.h"
 #include "inventory.pb-c.h"
 
-/* version: the oldest format that reads them right (IMG_VERSION_*, see image.h) */
+/* version: the oldest reader the dump needs (IMG_VERSION_*: image.h) */
 int inventory_write(struct img_dir *dir, pid_t root_pid, bool own_pidns, uint32_t version);
 /* The inventory of a pre-dump: memory only, a parent for the next round. */
 int inventory_write_pre_dump(struct img_dir *dir, pid_t root_pid);

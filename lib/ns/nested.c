@@ -152,6 +152,24 @@ int nested_dump_write(struct img_dir *dir, const struct nested_dump *nd, const s
 	return ret;
 }
 
+int nested_dump_net_tree(const struct nested_dump *nd, int root_fd)
+{
+	int fds[MAX_INSTANCES + 1];
+	uint32_t ids[MAX_INSTANCES + 1];
+	size_t n = 0;
+
+	if (root_fd >= 0) {
+		fds[n] = root_fd;
+		ids[n++] = 0;
+	}
+	for (size_t i = 0; i < nd->nr && n <= MAX_INSTANCES; i++)
+		if (nd->inst[i].kind == NEST_NET) {
+			fds[n] = nd->inst[i].fd;
+			ids[n++] = nd->inst[i].id;
+		}
+	return netns_dump_set_tree(fds, ids, n);
+}
+
 /* An established TCP connection of pid (sock_diag already in its namespace). */
 static int refuse_tcp(pid_t pid, uint32_t id)
 {
@@ -254,6 +272,7 @@ void nested_dump_pstree(const struct nested_dump *nd, int i, PstreeEntry *e)
 void nested_dump_free(struct nested_dump *nd)
 {
 	netns_dump_set_others(NULL, 0);
+	netns_dump_set_tree(NULL, NULL, 0);
 	for (size_t i = 0; i < nd->nr; i++)
 		if (nd->inst[i].fd >= 0)
 			close(nd->inst[i].fd);
@@ -312,6 +331,48 @@ int nested_load(struct img_dir *dir, NsInstance **list, size_t n, struct nested_
 			ret = netns_load_id(dir, x->id, NULL, 0, &x->net);
 	}
 	return ret;
+}
+
+/* Network namespace id's image: the root's (0; NULL if not saved whole) or a nested one's. */
+static const NetnsEntry *net_image(const struct nested_set *set, const NetnsEntry *root, uint32_t id)
+{
+	const struct nested_inst *y;
+
+	if (!id)
+		return root && !root->external ? root : NULL;
+	y = find(set, NEST_NET, id);
+	return y ? y->net.e : NULL;
+}
+
+int nested_check_net_peers(const struct nested_set *set, const NetnsEntry *root)
+{
+	for (size_t i = 0; i <= set->nr; i++) {
+		uint32_t id = i < set->nr ? set->inst[i].id : 0;
+		const NetnsEntry *e = i < set->nr ? (set->inst[i].kind == NEST_NET ? set->inst[i].net.e : NULL)
+						  : net_image(set, root, 0);
+		char img[32];
+
+		snprintf(img, sizeof(img), id ? "netns-%u.img" : "netns.img", id);
+		for (size_t k = 0; e && k < e->n_links; k++) {
+			const NetLinkEntry *le = e->links[k], *p = NULL;
+			const NetnsEntry *pe;
+
+			if (!le->has_peer_netns)
+				continue;
+			if (!(pe = net_image(set, root, le->peer_netns)))
+				return pr_err("%s: veth %s's peer is in network namespace %u of the tree, which the images do "
+					      "not hold (%s)", img, le->name, le->peer_netns,
+					      le->peer_netns ? "ns.img does not list it" : "the root's was not saved"), -EINVAL;
+			for (size_t j = 0; j < pe->n_links && !p; j++)
+				if (!strcmp(pe->links[j]->name, le->peer))
+					p = pe->links[j];
+			if (!p || !p->has_peer_netns || p->peer_netns != id || strcmp(p->peer, le->name) ||
+			    p->peer_ifindex != le->ifindex || le->peer_ifindex != p->ifindex)
+				return pr_err("%s: veth %s's peer %s is not its pair in network namespace %u", img, le->name,
+					      le->peer, le->peer_netns), -EINVAL;
+		}
+	}
+	return 0;
 }
 
 static uint32_t task_id(const PstreeEntry *e, int kind)
@@ -398,6 +459,37 @@ static bool wait_made(const struct nested_set *set, size_t i)
 	}
 }
 
+struct peer_ctx {
+	const struct nested_set *set;
+	PstreeEntry **entries;
+	size_t idx;               /* the maker of the namespace being filled */
+	uint32_t id;              /* and its id */
+};
+
+/* netns_restore's peer_made: the root's namespace is filled before any fork; a
+ * nested one before ours if its maker comes first in pstree order (we then
+ * wait for it: it never waits for us, see above). */
+static int peer_made(void *arg, uint32_t id, pid_t *pid)
+{
+	const struct peer_ctx *c = arg;
+	const struct nested_inst *y;
+
+	if (!id) {
+		*pid = c->entries[0]->pid;
+		return 1;
+	}
+	if (!(y = find(c->set, NEST_NET, id)) || id == c->id)
+		return pr_err("netns-%u.img: a veth's peer is in nested network namespace %u, which ns.img does not list "
+			      "besides it", c->id, id), -EINVAL;
+	if (y->maker > c->idx)
+		return 0;
+	if (!wait_made(c->set, y - c->set->inst))
+		return pr_err("the restore failed before nested network namespace %u (a veth's peer's) was made", id),
+		       -ECANCELED;
+	*pid = c->entries[y->maker]->pid;
+	return 1;
+}
+
 /* Through the maker (earlier in pstree order), by its PID as joiner idx sees it. */
 static int join(PstreeEntry **entries, size_t idx, uint32_t maker, int kind, uint32_t id)
 {
@@ -463,6 +555,9 @@ int nested_restore_task(const struct nested_set *set, struct img_dir *dir, Pstre
 			netns_keep_caller(x->net.host_fd);
 		}
 		if (x->maker == idx) {
+			struct peer_ctx pc = { set, entries, idx, id };
+			x->net.peer_made = peer_made;
+			x->net.peer_arg = &pc;
 			if ((ret = make(dir, x)))
 				return ret;
 			__atomic_store_n(&set->ready[xi], 1, __ATOMIC_SEQ_CST);

@@ -43,6 +43,9 @@ int nested_dump_scan(const struct tree *t, struct nested_dump *nd);
 /* Each instance's state: utsns-ID.img, netns-ID.img, ipc-ID.img + ipcdata-ID.img. */
 int nested_dump_write(struct img_dir *dir, const struct nested_dump *nd, const struct cr_external *ext,
 		      size_t nr_ext);
+/* The tree's network namespaces saved whole, for the veths between two of them
+ * (root_fd: the root's own, -1 when it is ours or external). */
+int nested_dump_net_tree(const struct nested_dump *nd, int root_fd);
 /* Before dumping task i: sock_diag and the parasite's socket in its network
  * namespace (root_fd: the root's, -1 when it is ours); an established TCP
  * connection in a nested one is refused (the network lock is the root's). */
@@ -73,6 +76,9 @@ struct nested_set {
 
 /* ns.img's list: each instance's images read and validated. */
 int nested_load(struct img_dir *dir, NsInstance **list, size_t n, struct nested_set *set);
+/* Each veth whose peer is in another network namespace of the tree: that one's
+ * image holds the peer, paired with it (root: netns.img's entry, NULL if none). */
+int nested_check_net_peers(const struct nested_set *set, const NetnsEntry *root);
 /* pstree.img's ids against the list (before anything is created): which
  * process makes each instance. */
 int nested_plan(struct nested_set *set, PstreeEntry **entries, size_t nr);

@@ -1,7 +1,9 @@
 /* The links of the tree's network namespace: loopback and veth.  A veth whose
- * peer is in another namespace (the host, a bridge's) has it named by the caller
- * (--external veth[IFNAME]:OUTSIDE): restore makes the pair with that end in the
- * caller's namespace.  Any other kind fails the dump, naming the link. */
+ * peer is in another namespace of the tree is saved with that one's id
+ * (net-peer.c); one whose peer is outside the tree (the host, a bridge's) has it
+ * named by the caller (--external veth[IFNAME]:OUTSIDE): restore makes the pair
+ * with that end in the caller's namespace.  Any other kind fails the dump,
+ * naming the link. */
 #include <errno.h>
 #include <net/if.h>
 #include <stdlib.h>
@@ -62,7 +64,10 @@ static int dump_one(struct nl_cache *cache, struct rtnl_link *l, NetLinkEntry *l
 	}
 	int32_t nsid;
 	if (rtnl_link_get_link_netnsid(l, &nsid) == 0) {
-		/* the peer is in another namespace: the caller names it */
+		/* the peer is in another namespace: the tree's, or the caller names it */
+		int in_tree = netpeer_find(l, nsid, le);
+		if (in_tree)
+			return in_tree < 0 ? in_tree : 0;
 		const char *out = ext_value(ext, nr_ext, "veth", name);
 		if (!out)
 			return pr_err("network namespace: veth %s has its peer outside the tree's namespace: name it "
@@ -126,7 +131,9 @@ int netlink_validate_link(const NetLinkEntry *l)
 	if (!valid_ifname(l->name) || (!lo && !veth) || (lo && strcmp(l->name, "lo")) || l->ifindex < 1 ||
 	    l->ifindex > (1u << 30) || (l->flags & ~LINK_FLAGS) || l->mtu < 68 || l->mtu > 65536 ||
 	    (l->has_address && l->address.len != 6) || (veth && !valid_ifname(l->peer)) || (lo && l->peer) ||
-	    (l->has_txqlen && l->txqlen > (1u << 24)))
+	    (l->has_txqlen && l->txqlen > (1u << 24)) ||
+	    (l->has_peer_netns && (!veth || l->peer_outside || l->peer_netns > 4096 || !l->has_peer_ifindex)) ||
+	    (l->has_peer_ifindex && (!l->has_peer_netns || l->peer_ifindex < 1 || l->peer_ifindex > (1u << 30))))
 		return pr_err("netns.img: bad link %s", valid_ifname(l->name) ? l->name : "(bad name)"), -EINVAL;
 	return 0;
 }
@@ -143,8 +150,14 @@ static int make_veth(struct nl_sock *sk, const NetLinkEntry *le, const struct ne
 {
 	const char *peer_name = le->peer;
 	bool outside = le->peer_outside;
+	char park[IFNAMSIZ];
 	int ret;
 
+	/* its peer's namespace is made later: the peer waits here for it (net-peer.c) */
+	if (le->has_peer_netns) {
+		netpeer_park_name(park, le->ifindex);
+		peer_name = park;
+	}
 	if (outside) {
 		const char *given = ext_value(nr->ext, nr->nr_ext, "veth", le->name);
 		if (given && !valid_ifname(given))
@@ -161,6 +174,8 @@ static int make_veth(struct nl_sock *sk, const NetLinkEntry *le, const struct ne
 		rtnl_link_set_name(l, le->name);
 		if (with_index)
 			rtnl_link_set_ifindex(l, le->ifindex);
+		if (with_index && le->has_peer_netns)
+			rtnl_link_set_ifindex(peer, le->peer_ifindex);
 		rtnl_link_set_mtu(l, le->mtu);
 		rtnl_link_set_name(peer, peer_name);
 		rtnl_link_set_mtu(peer, le->mtu);
@@ -234,13 +249,21 @@ int netlink_restore_links(struct nl_sock *sk, const NetnsEntry *e, const struct 
 		const NetLinkEntry *le = e->links[i];
 		struct rtnl_link *cur;
 
-		/* lo, or the second end of a pair made with the first */
+		/* lo, the second end of a pair made with the first, or one moved here
+		 * from the namespace of its peer (net-peer.c) */
 		if (rtnl_link_get_kernel(sk, 0, le->name, &cur) >= 0) {
 			rtnl_link_put(cur);
 		} else if (!strcmp(le->kind, "veth")) {
-			const NetLinkEntry *p = le->peer_outside ? NULL : find(e, le->peer);
-			if (!le->peer_outside && (!p || strcmp(p->kind, "veth") || strcmp(p->peer, le->name)))
+			bool inside = !le->peer_outside && !le->has_peer_netns;
+			const NetLinkEntry *p = inside ? find(e, le->peer) : NULL;
+			char park[IFNAMSIZ];
+			if (inside && (!p || strcmp(p->kind, "veth") || strcmp(p->peer, le->name)))
 				return pr_err("netns.img: veth %s's peer %s is not its pair", le->name, le->peer), -EINVAL;
+			if (le->has_peer_netns)
+				netpeer_park_name(park, le->ifindex);
+			if (le->has_peer_netns && find(e, park))
+				return pr_err("network namespace: veth %s: its peer's temporary name %s is a link of the "
+					      "namespace: rename that link before the dump", le->name, park), -EEXIST;
 			if ((ret = make_veth(sk, le, nr)))
 				return ret;
 		} else {

@@ -12,7 +12,8 @@
  * Restore: the root, before it opens any file, makes a new namespace
  * (unshare) and fills it: links, addresses, links up, routes, rules, sysctls;
  * then its sockets and its children's land in it.  A veth whose peer was
- * outside is made with the peer in the caller's namespace. */
+ * outside is made with the peer in the caller's namespace; one whose peer is in
+ * another namespace of the tree, by the first of the two filled (net-peer.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -242,7 +243,7 @@ const char *netns_link_name(const NetnsEntry *e, uint32_t ifindex)
 
 /* ------------------------------------------------------------------ restore */
 
-static int validate(const NetnsEntry *e)
+static int validate(const NetnsEntry *e, uint32_t id)
 {
 	int ret;
 
@@ -257,6 +258,9 @@ static int validate(const NetnsEntry *e)
 	for (size_t i = 0; i < e->n_links; i++) {
 		if ((ret = netlink_validate_link(e->links[i])))
 			return ret;
+		if (e->links[i]->has_peer_netns && e->links[i]->peer_netns == id)
+			return pr_err("netns.img: veth %s's peer is in its own namespace, as another one's",
+				      e->links[i]->name), -EINVAL;
 		for (size_t k = 0; k < i; k++)
 			if (e->links[k]->ifindex == e->links[i]->ifindex || !strcmp(e->links[k]->name, e->links[i]->name))
 				return pr_err("netns.img: link %s appears twice", e->links[i]->name), -EINVAL;
@@ -286,7 +290,7 @@ static int read_image(struct img_dir *dir, uint32_t id, NetnsEntry **out)
 		return -ENOENT;
 	ret = img_read_one(img, &netns_entry__descriptor, (ProtobufCMessage **)out);
 	img_close(img);
-	if (ret >= 0 && (ret = validate(*out)))
+	if (ret >= 0 && (ret = validate(*out, id)))
 		img_free_msg(&(*out)->base);
 	if (ret < 0)
 		*out = NULL;
@@ -367,7 +371,7 @@ static int fill(const struct netns_restore *nr)
 		nl_socket_free(sk);
 		return pr_err("network namespace: can't open a rtnetlink socket: %s", nl_geterror(ret)), -EIO;
 	}
-	ret = netlink_restore_links(sk, nr->e, nr) ?: netaddr_restore(sk, nr->e) ?: netlink_links_up(sk, nr->e) ?:
+	ret = netpeer_pull_all(sk, nr->e, nr) ?: netlink_restore_links(sk, nr->e, nr) ?: netaddr_restore(sk, nr->e) ?: netlink_links_up(sk, nr->e) ?:
 	      netroute_restore(sk, nr->e) ?: netrule_restore(sk, nr->e) ?: netsysctl_restore(nr->e);
 	nl_socket_free(sk);
 	if (ret)

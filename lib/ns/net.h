@@ -44,6 +44,11 @@ struct netns_restore {
 	const struct cr_external *ext;
 	size_t nr_ext;
 	uint32_t id;             /* 0: the root's namespace; else a nested one */
+	/* a veth's peer in namespace id of the tree: 1 if that one is filled before
+	 * this one (*pid then a process in it, once it is), 0 if after, -errno;
+	 * NULL (the root's): every other one is made after */
+	int (*peer_made)(void *arg, uint32_t id, pid_t *pid);
+	void *peer_arg;
 };
 
 /* netns.img, if any, read and validated only (the hostile-image checks). */
@@ -101,6 +106,25 @@ int netaddr_validate(const NetnsEntry *e);
 int netsysctl_dump(NetnsEntry *e);
 int netsysctl_restore(const NetnsEntry *e);
 int netsysctl_validate(const NetnsEntry *e);
+
+/* ---- net-peer.c: a veth between two namespaces of the tree */
+/* While dumping: the tree's namespaces saved whole (fds, their ids: 0 the
+ * root's); resets what netns_dump_peers_used() says. */
+int netns_dump_set_tree(const int *fds, const uint32_t *ids, size_t n);
+/* Whether a link of the dump has its peer in another namespace of the tree
+ * (format version 3). */
+bool netns_dump_peers_used(void);
+/* In the dumped namespace: link l, whose peer has netnsid nsid, in le if that
+ * peer is in one of the tree's (1; 0: outside the tree; -errno). */
+struct rtnl_link;
+int netpeer_find(struct rtnl_link *l, int32_t nsid, NetLinkEntry *le);
+/* The name of the end of the veth whose first end has index ifindex, parked in
+ * the first end's namespace until the peer's namespace takes it. */
+void netpeer_park_name(char *buf, uint32_t ifindex);
+/* Whether le's peer namespace is filled before ours (see peer_made). */
+int netpeer_made_before(const struct netns_restore *nr, const NetLinkEntry *le, pid_t *pid);
+/* In a new namespace, first: the ends parked for it in namespaces filled before. */
+int netpeer_pull_all(struct nl_sock *sk, const NetnsEntry *e, const struct netns_restore *nr);
 
 /* The saved ifindex of a link -> its name in the image (NULL if none). */
 const char *netns_link_name(const NetnsEntry *e, uint32_t ifindex);

@@ -148,8 +148,8 @@ static int check_nested(const struct tree *t, const struct tree_task *task, uint
 	const struct tree_task *parent = tree_find(t, task->s.stat.ppid);
 	pid_t pid = task->s.pid;
 
-	if (task->s.nr_threads < 1 || !parent)
-		return -EINVAL;
+	if (!parent)
+		return pr_err("pid %d, in a nested pid namespace, has no parent in the tree", pid), -EINVAL;
 	if (!parent->pid_ns && task->inner_tids[0] != 1 && parent->pid_ns_children != task->pid_ns)
 		return pr_err("pid %d is in a pid namespace nested in the tree's whose init is not in the tree (it is "
 			      "%d there, and its parent %d is outside it: it entered it by setns): only namespaces "
@@ -244,7 +244,8 @@ int tree_map_pidns(struct tree *t)
 				ret = (pr_err("pid %d is a zombie in a pid namespace nested in the tree's: not supported "
 					      "(dump once its parent has reaped it)", task->s.pid), -EOPNOTSUPP);
 			else if (k && (levels > root_levels) != (task->pid_ns != 0))
-				ret = -EINVAL;
+				ret = (pr_err("thread %d of pid %d is in another pid namespace than its leader", tid,
+					      task->s.pid), -EINVAL);
 			else if (levels > root_levels && !k && !(task->inner_tids = calloc(n, sizeof(pid_t))))
 				ret = -ENOMEM;
 			if (ret)

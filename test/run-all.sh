@@ -73,7 +73,8 @@ summary=()
 run_suite() {
 	local label=$1 out rc line p f
 	shift
-	echo "=== $label"
+	# (the seconds since run-all started: where a slow run spends its time)
+	echo "=== $label (at ${SECONDS} s)"
 	out=$(mktemp /tmp/libcr-run-all-XXXXXX)
 	"$@" 2>&1 | tee "$out"
 	rc=${PIPESTATUS[0]}

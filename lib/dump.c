@@ -313,7 +313,7 @@ static uint32_t img_version(const struct tree *t, const struct nested_dump *nest
 
 CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 {
-	return dump_tree(uopts, false);
+	return cr_error_named(dump_tree(uopts, false), "dump");
 }
 
 /* The tree's network namespace while its connections are held (the lock is in it). */

@@ -1,5 +1,6 @@
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include "log.h"
 
 static cr_log_fn log_fn;
@@ -70,6 +71,14 @@ void log_mute(void)
 void cr_error_reset(void)
 {
 	last_error[0] = 0;
+}
+
+int cr_error_named(int ret, const char *what)
+{
+	if (ret < 0 && !last_error[0])
+		cr_errf("%s failed (%s) without a message saying where: a libcr bug; crtool -v (or the log "
+			"callback at debug level) shows the last step", what, strerror(-ret));
+	return ret;
 }
 
 int cr_error_isset(void)

@@ -17,6 +17,9 @@ void cr_errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_mute(void);
 void cr_error_reset(void);
 int cr_error_isset(void);
+/* ret, after giving a failure (ret < 0) that set no message one naming WHAT and errno:
+ * an API call never fails with an empty cr_last_error() */
+int cr_error_named(int ret, const char *what);
 enum cr_log_level cr_log_level_get(void);
 
 #define pr_err(fmt, ...)   cr_errf(fmt, ##__VA_ARGS__)

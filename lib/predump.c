@@ -164,7 +164,7 @@ static int predump_list(const struct track_entry *e, struct img_dir *dir, struct
 	return ret;
 }
 
-CR_EXPORT int cr_pre_dump(const struct cr_dump_opts *uopts)
+static int pre_dump(const struct cr_dump_opts *uopts)
 {
 	struct cr_dump_opts opts = { 0 };
 	struct img_dir dir = { .dfd = -1 };
@@ -254,4 +254,9 @@ out:
 		close(ps.sk);
 	img_dir_close(&dir);
 	return ret;
+}
+
+CR_EXPORT int cr_pre_dump(const struct cr_dump_opts *uopts)
+{
+	return cr_error_named(pre_dump(uopts), "pre-dump");
 }

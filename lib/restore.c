@@ -1645,7 +1645,7 @@ static int hand_pts_masters(int sk, const struct cr_restore_opts *o)
 	return !n || errno == EAGAIN ? 0 : pr_perror("can't receive the masters of the tree's terminals");
 }
 
-CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
+static int restore(const struct cr_restore_opts *uopts)
 {
 	struct cr_restore_opts opts = { 0 };
 	struct img_dir dir = { .dfd = -1 };
@@ -1883,4 +1883,9 @@ out:
 	img_dir_close(&dir);
 	privs_limit(false);
 	return ret;
+}
+
+CR_EXPORT int cr_restore(const struct cr_restore_opts *uopts)
+{
+	return cr_error_named(restore(uopts), "restore");
 }

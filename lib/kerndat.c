@@ -182,6 +182,12 @@ static void probe_pagemap_scan(struct kerndat *kd, int pm)
 	char *a;
 	long n;
 
+	/* the tests' way to take the path of kernels before 6.7 on this one */
+	const char *force = getenv("CR_PAGEMAP");
+	if (force && !strcmp(force, "read")) {
+		NOTE(pagemap_scan, "not used: CR_PAGEMAP=read (/proc/PID/pagemap is read instead)");
+		return;
+	}
 	a = mmap(NULL, 4 * page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (a == MAP_FAILED) {
 		NOTE(pagemap_scan, "mmap: %s", strerror(errno));

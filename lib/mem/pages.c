@@ -18,6 +18,7 @@
 #include "mem/mem.h"
 #include "mem/page-server.h"
 #include "mem/track.h"
+#include "proc/proc.h"
 #include "uapi-compat.h"
 #include "util.h"
 
@@ -349,12 +350,49 @@ static int shm_seen(struct shm_stored *s, const VmaEntry *v)
 	return 0;
 }
 
+/* Without PAGEMAP_SCAN (Linux before 6.7) the pagemap gives 8 bytes for every page of an
+ * area, present or not: 2 GiB to read for a 1 TiB reservation (MariaDB, the JVM and Go
+ * keep such).  Where that much is to be read, smaps' Rss and Swap tell the areas holding
+ * no page at all, which are skipped.  smaps walks the page tables too, so for less it
+ * would cost more than it saves.  *empty: one flag per area of mm, or NULL. */
+#define SMAPS_WORTH (256ULL << 20)
+
+static int unpopulated_areas(pid_t pid, const MmEntry *mm, bool **empty)
+{
+	struct proc_vma *pv;
+	uint64_t total = 0;
+	int nr, ret;
+
+	*empty = NULL;
+	for (size_t i = 0; i < mm->n_vmas; i++)
+		if (mem_vma_dumps_content(mm->vmas[i]))
+			total += mm->vmas[i]->end - mm->vmas[i]->start;
+	if (total < SMAPS_WORTH)
+		return 0;
+	if ((ret = proc_parse_smaps(pid, &pv, &nr)))
+		return ret;
+	if (!(*empty = calloc(mm->n_vmas ? mm->n_vmas : 1, sizeof(bool)))) {
+		free(pv);
+		return -ENOMEM;
+	}
+	/* both in address order; an area that changed since is not skipped */
+	for (size_t i = 0, k = 0; i < mm->n_vmas; i++) {
+		const VmaEntry *v = mm->vmas[i];
+		while (k < (size_t)nr && pv[k].start < v->start)
+			k++;
+		if (k < (size_t)nr && pv[k].start == v->start && pv[k].end == v->end)
+			(*empty)[i] = !pv[k].rss_kb && !pv[k].swap_kb;
+	}
+	free(pv);
+	return 0;
+}
+
 int mem_dump_pages(struct infect_ctx *ctx, pid_t pid, const MmEntry *mm, struct img_dir *dir, unsigned pages_id,
 		   struct page_stats *stats, const struct dirty_track *dt, struct page_runs *later)
 {
 	struct page_sink s = { .ctx = ctx, .pid = pid, .mem_fd = -1, .stats = stats, .later = later };
 	PagemapHead head = PAGEMAP_HEAD__INIT;
-	bool fast = kerndat_get()->pagemap_scan;
+	bool fast = kerndat_get()->pagemap_scan, *empty = NULL;
 	char path[64];
 	int pm_fd, ret;
 
@@ -368,7 +406,7 @@ int mem_dump_pages(struct infect_ctx *ctx, pid_t pid, const MmEntry *mm, struct 
 	if (!s.pagemap || (!later && !s.pages))
 		goto out;
 	head.pages_id = pages_id;
-	if ((ret = img_write_msg(s.pagemap, &head.base)))
+	if ((ret = img_write_msg(s.pagemap, &head.base)) || (!fast && (ret = unpopulated_areas(pid, mm, &empty))))
 		goto out;
 	for (size_t i = 0; i < mm->n_vmas; i++) {
 		const VmaEntry *v = mm->vmas[i];
@@ -387,6 +425,8 @@ int mem_dump_pages(struct infect_ctx *ctx, pid_t pid, const MmEntry *mm, struct 
 		}
 		if (v->kind == VMA_KIND__VMA_ANON_SHARED && v->has_shm_ino)
 			ret = (ret = shm_seen(dt ? dt->stored : NULL, v)) ? (ret > 0 ? 0 : ret) : scan_shmem(&s, v);
+		else if (empty && empty[i])
+			ret = 0;   /* not a page in it (smaps) */
 		else
 			ret = fast ? scan_pagemap_scan(&s, pm_fd, v) : scan_pagemap(&s, pm_fd, v);
 		if (ret)
@@ -400,6 +440,7 @@ int mem_dump_pages(struct infect_ctx *ctx, pid_t pid, const MmEntry *mm, struct 
 		ret = img_close_write(s.pages);
 	s.pages = NULL;
 out:
+	free(empty);
 	img_close(s.pagemap);
 	img_close(s.pages);
 	if (s.mem_fd >= 0)

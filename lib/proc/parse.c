@@ -268,6 +268,10 @@ int proc_parse_smaps_buf(const char *buf, struct proc_vma **vmas, int *nr)
 			n++;
 		} else if (!strncmp(line, "VmFlags:", 8) && n) {
 			parse_vmflags(line + 8, &arr[n - 1]);
+		} else if (!strncmp(line, "Rss:", 4) && n) {
+			arr[n - 1].rss_kb = strtoull(line + 4, NULL, 10);
+		} else if (!strncmp(line, "Swap:", 5) && n) {
+			arr[n - 1].swap_kb = strtoull(line + 5, NULL, 10);
 		}
 	}
 	*vmas = arr;

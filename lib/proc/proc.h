@@ -46,6 +46,7 @@ struct proc_vma {
 	uint64_t ino;
 	char path[4096];           /* file path, [heap], [stack], [vdso]... or "" */
 	bool deleted;              /* path ends with " (deleted)" (stripped) */
+	uint64_t rss_kb, swap_kb;  /* smaps' Rss and Swap (0 from maps) */
 };
 
 struct proc_rlimit { uint64_t cur, max; };

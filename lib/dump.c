@@ -23,6 +23,7 @@
 #include "mem/mem.h"
 #include "mem/page-server.h"
 #include "predump.h"
+#include "kerndat.h"
 #include "net/inet.h"
 #include "ns/net.h"
 #include "ns/nested.h"
@@ -378,6 +379,11 @@ int dump_tree(const struct cr_dump_opts *uopts, bool hold_net)
 	}
 	if ((ret = notify_call(opts.notify, opts.notify_arg, "pre-dump", opts.pid)))
 		goto out;
+	/* what the kernel offers is probed once, on first use: before the freeze, not in it
+	 * (a fork and a few mappings, 5 ms here) */
+	kerndat_get();
+	if (opts.tcp_established)
+		netlock_warm();
 	/* a frozen cgroup first: nothing in it forks while the tree is seized (the
 	 * tree is stopped from the freeze on) */
 	t_frozen = now_ms();

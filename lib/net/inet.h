@@ -105,6 +105,9 @@ int netlock_begin(const char *tag);
 int netlock_add(int family, const uint8_t *src, unsigned sport, const uint8_t *dst, unsigned dport);
 /* Take one connection out of the lock in force (one locked in case it was the tree's). */
 int netlock_release(int family, const uint8_t *src, unsigned sport, const uint8_t *dst, unsigned dport);
+/* Start the command that will install it while the tree still runs (nft only; the
+ * lock's next command, or the end of the lock, takes it). */
+void netlock_warm(void);
 /* Install it (a no-op without connections); handlers for SIGINT/SIGTERM remove it. */
 int netlock_lock(void);
 /* The same, removing the locks named in old (a dump's) once it holds. */

@@ -66,17 +66,28 @@ static enum backend backend(void)
 	return BK_NONE;
 }
 
-/* Run path with argv, input on its stdin; 0 if it exited 0.  Only syscalls:
- * safe in a signal handler.  Its stderr goes to err (if given). */
-static int run(const char *path, char *const argv[], const char *input, char *err, size_t errlen)
-{
-	int in[2], ep[2], st;
+/* A command started: its pid, the write end of its stdin, the read end of its stderr. */
+struct cmd {
 	pid_t pid;
+	int in, err;
+};
 
-	if (pipe2(in, O_CLOEXEC) || pipe2(ep, O_CLOEXEC))
-		return -errno;
-	pid = fork();
-	if (pid == 0) {
+/* Start path with argv (in the lock's namespace).  Only syscalls: safe in a signal
+ * handler.  pid < 0 if it could not start. */
+static struct cmd spawn(const char *path, char *const argv[])
+{
+	struct cmd c = { -1, -1, -1 };
+	int in[2], ep[2];
+
+	if (pipe2(in, O_CLOEXEC))
+		return c;
+	if (pipe2(ep, O_CLOEXEC)) {
+		close(in[0]);
+		close(in[1]);
+		return c;
+	}
+	c.pid = fork();
+	if (c.pid == 0) {
 		static char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 		int null = open("/dev/null", O_WRONLY);
 		if (ns_fd >= 0 && setns(ns_fd, CLONE_NEWNET))
@@ -89,24 +100,38 @@ static int run(const char *path, char *const argv[], const char *input, char *er
 	}
 	close(in[0]);
 	close(ep[1]);
+	c.in = in[1];
+	c.err = ep[0];
+	return c;
+}
+
+/* Give a started command its input and wait for it; 0 if it exited 0.  Its stderr
+ * goes to err (if given).  Only syscalls. */
+static int finish(struct cmd c, const char *input, char *err, size_t errlen)
+{
+	int st;
+	pid_t pid = c.pid;
+
 	if (pid > 0) {
 		size_t left = strlen(input);
 		while (left) {
-			ssize_t n = write(in[1], input, left);
+			ssize_t n = write(c.in, input, left);
 			if (n <= 0)
 				break;
 			input += n;
 			left -= n;
 		}
 	}
-	close(in[1]);
+	if (c.in >= 0)
+		close(c.in);
 	if (err && errlen) {
-		ssize_t n = read(ep[0], err, errlen - 1);
+		ssize_t n = c.err >= 0 ? read(c.err, err, errlen - 1) : -1;
 		err[n > 0 ? n : 0] = 0;
 		if (n > 0 && err[n - 1] == '\n')
 			err[n - 1] = 0;
 	}
-	close(ep[0]);
+	if (c.err >= 0)
+		close(c.err);
 	if (pid < 0)
 		return -EAGAIN;
 	while (waitpid(pid, &st, 0) < 0)
@@ -115,12 +140,54 @@ static int run(const char *path, char *const argv[], const char *input, char *er
 	return WIFEXITED(st) && !WEXITSTATUS(st) ? 0 : -EIO;
 }
 
+static int run(const char *path, char *const argv[], const char *input, char *err, size_t errlen)
+{
+	return finish(spawn(path, argv), input, err, errlen);
+}
+
+/* An `nft -f -` started before the tree is frozen, waiting for its script: nft's
+ * exec and library loading (30 ms on a VM) are then not part of the freeze.  Only
+ * in our own namespace (nft's socket is made there). */
+static volatile sig_atomic_t warm_pid = -1;
+static int warm_in = -1, warm_err = -1;
+
 static int run_nft(const char *input, char *err, size_t errlen)
 {
 	const char *nft = find(nft_paths, ARRAY_SIZE(nft_paths));
 	char *const argv[] = { (char *)nft, "-f", "-", NULL };
+	pid_t w = warm_pid;
 
+	if (w > 0 && ns_fd < 0) {
+		warm_pid = -1;   /* ours now: a signal handler meanwhile starts its own */
+		return finish((struct cmd){ w, warm_in, warm_err }, input, err, errlen);
+	}
 	return nft ? run(nft, argv, input, err, errlen) : -ENOENT;
+}
+
+void netlock_warm(void)
+{
+	const char *nft = find(nft_paths, ARRAY_SIZE(nft_paths));
+	char *const argv[] = { (char *)nft, "-f", "-", NULL };
+
+	if (warm_pid > 0 || ns_fd >= 0 || backend() != BK_NFT)
+		return;
+	struct cmd c = spawn(nft, argv);
+	if (c.pid < 0)
+		return;   /* the lock starts its own */
+	warm_in = c.in;
+	warm_err = c.err;
+	warm_pid = c.pid;
+}
+
+/* A warm nft never used: no input, it does nothing and exits. */
+static void warm_end(void)
+{
+	pid_t w = warm_pid;
+
+	if (w <= 0)
+		return;
+	warm_pid = -1;
+	finish((struct cmd){ w, warm_in, warm_err }, "", NULL, 0);
 }
 
 static int run_ipt(int v6, const char *input, char *err, size_t errlen)
@@ -408,6 +475,7 @@ old:
 
 static void reset(void)
 {
+	warm_end();
 	if (ns_owned) {
 		close(ns_fd);
 		ns_fd = -1;

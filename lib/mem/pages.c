@@ -58,7 +58,10 @@ static int drain_pipe(struct page_sink *s, uint64_t bytes)
 							     s->pages->ps->where)
 					 : pr_perror("can't write pages of %d into %s", s->pid, s->pages->name))
 				 : (pr_err("page pipe of %d closed early", s->pid), -EIO);
-		if (poll(pfd, 2, 10000) <= 0)
+		int ready = poll(pfd, 2, 10000);
+		if (ready < 0 && errno == EINTR)
+			continue;   /* SIGINT/SIGTERM: the next fault_hit() says "interrupted" */
+		if (ready <= 0)
 			return pr_err("pages of %d stopped flowing", s->pid), -ETIMEDOUT;
 		if ((pfd[1].revents & (POLLIN | POLLHUP)) && !(pfd[0].revents & POLLIN))
 			return infect_cmd_recv(s->ctx, PARASITE_CMD_DUMP_PAGES, NULL) ?: -EIO;

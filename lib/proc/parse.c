@@ -110,19 +110,12 @@ int proc_nspid_all(const char *text, pid_t *out, int max)
 
 int proc_nspid(const char *text, pid_t *own)
 {
-	const char *p = !strncmp(text, "NSpid:", 6) ? text : strstr(text, "\nNSpid:");
-	char *end;
-	int levels = 0;
+	pid_t all[32];
+	int levels = proc_nspid_all(text, all, 32);
 
-	if (!p)
-		return 0;
-	for (p += *p == '\n' ? 7 : 6;; p = end) {
-		long v = strtol(p, &end, 10);
-		if (end == p)
-			break;
-		*own = v;
-		levels++;
-	}
+	/* pid namespaces nest 32 deep at most (MAX_PID_NS_LEVEL) */
+	if (levels > 0 && levels <= 32)
+		*own = all[levels - 1];
 	return levels;
 }
 

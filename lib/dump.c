@@ -29,6 +29,7 @@
 #include "ns/nested.h"
 #include "ns/time.h"
 #include "notify.h"
+#include "proc/attrs.h"
 #include "proc/core.h"
 #include "proc/privs.h"
 #include "proc/seize.h"
@@ -254,6 +255,7 @@ static int dump_task(struct tree_task *task, struct img_dir *dir, const struct c
 	    (ret = core_dump_misc(core, &ctx.args->misc)) ||
 	    (ret = core_dump_thread_misc(core, s, &ctx)))
 		goto out;
+	task->attrs_set = attrs_set(core);
 	mm.mm_brk = ctx.args->misc.brk;
 	task->vpgid = ctx.args->misc.pgid;
 	task->vsid = ctx.args->misc.sid;
@@ -304,6 +306,9 @@ static int scan_shared_files(const struct tree *t, struct share_scan **share)
 /* The oldest format version that restores this dump right (image.h). */
 static uint32_t img_version(const struct tree *t, const struct nested_dump *nested)
 {
+	for (int i = 0; i < t->nr; i++)
+		if (t->tasks[i].attrs_set)
+			return IMG_VERSION_TASK_ATTRS;
 	for (int i = 0; i < t->nr; i++)
 		if (t->tasks[i].pid_ns)
 			return IMG_VERSION_PIDNS;

@@ -44,6 +44,7 @@
 #include "mem/shmem.h"
 #include "net/inet.h"
 #include "notify.h"
+#include "proc/attrs.h"
 #include "proc/core.h"
 #include "proc/timers.h"
 #include "proc/privs.h"
@@ -127,6 +128,7 @@ static const char *const restorer_steps[] = {
 	"unmapping the premap area", "PR_SET_MM_MAP", "sigaction", "setitimer", "sigaltstack", "rseq",
 	"TLS", "set_robust_list", "queueing pending signals", "credentials", "PR_SET_DUMPABLE or PR_SET_PDEATHSIG",
 	"cloning a thread at its TID", "scheduling policy and nice", "POSIX timers", "seccomp filters",
+	"CPU affinity", "I/O priority", "timer slack", "PR_SET_MDWE",
 };
 
 static int read_one(struct img_dir *dir, enum img_kind kind, pid_t pid, const ProtobufCMessageDescriptor *d,
@@ -1023,6 +1025,8 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 		pr_perror("can't make pid %u a child subreaper", t->pstree->pid);
 		child_fail(c, idx);
 	}
+	if (attrs_restore_process(t->core, t->pstree->pid))
+		child_fail(c, idx);
 
 	premap_len = premap_size(t->mm);
 	if (premap_vdso(t->mm, &c->vdso, vdso, &nr_vdso))

@@ -16,6 +16,9 @@
 #define PR_GET_TID_ADDRESS 40
 #define PR_GET_PDEATHSIG 2
 #define PR_GET_CHILD_SUBREAPER 37
+#define PR_GET_TIMERSLACK 30
+#define PR_GET_THP_DISABLE 42
+#define PR_GET_MDWE 66
 #define IOV_MAX 1024
 
 static int send_reply(int sock, uint32_t cmd, int ret, uint64_t arg)
@@ -109,6 +112,10 @@ static long dump_misc(struct parasite_misc *m)
 	sys_prctl(PR_GET_TID_ADDRESS, (unsigned long)&m->tid_address, 0, 0, 0);
 	sys_prctl(PR_GET_PDEATHSIG, (unsigned long)&m->pdeath_sig, 0, 0, 0);
 	sys_prctl(PR_GET_CHILD_SUBREAPER, (unsigned long)&m->child_subreaper, 0, 0, 0);
+	m->thp_disabled = sys_prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0);
+	long mdwe = sys_prctl(PR_GET_MDWE, 0, 0, 0, 0);
+	m->mdwe = mdwe < 0 ? 0 : mdwe;   /* EINVAL: a kernel before 6.3, where nothing sets it */
+	m->timer_slack_ns = sys_prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
 	/* as the task sees them: in its own pid namespace they differ from ours */
 	m->pgid = SC(__NR_getpgid, 0, 0, 0, 0, 0, 0);
 	m->sid = SC(__NR_getsid, 0, 0, 0, 0, 0, 0);

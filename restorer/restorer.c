@@ -24,6 +24,9 @@
 
 #define PR_SET_NAME 15
 #define PR_SET_PDEATHSIG 1
+#define PR_SET_TIMERSLACK 29
+#define PR_SET_MDWE 65
+#define IOPRIO_WHO_PROCESS 1
 #define CLONE_THREAD_FLAGS 0x50f00   /* VM FS FILES SIGHAND THREAD SYSVSEM */
 #define FUTEX_WAIT 0
 #define FUTEX_WAKE 1
@@ -34,7 +37,7 @@ enum {
 	STEP_VDSO_PARK = 1, STEP_UNMAP, STEP_MOVE_VMA, STEP_VDSO_PLACE, STEP_UNMAP_PREMAP,
 	STEP_MM_MAP, STEP_SIGACTION, STEP_ITIMER, STEP_ALTSTACK, STEP_RSEQ, STEP_TLS,
 	STEP_ROBUST, STEP_SIGQUEUE, STEP_CREDS, STEP_DUMPABLE, STEP_CLONE_THREAD, STEP_SCHED,
-	STEP_POSIX_TIMERS, STEP_SECCOMP,
+	STEP_POSIX_TIMERS, STEP_SECCOMP, STEP_AFFINITY, STEP_IOPRIO, STEP_TIMERSLACK, STEP_MDWE,
 };
 
 struct clone_args {
@@ -196,6 +199,13 @@ static void restore_thread(struct restorer_args *a, struct rst_thread *t)
 		CHECK_T(a, t, STEP_SCHED, SC(__NR_sched_setscheduler, 0, t->sched_policy, &prio, 0, 0, 0));
 		CHECK_T(a, t, STEP_SCHED, SC(__NR_setpriority, PRIO_PROCESS, 0, t->nice, 0, 0, 0));
 	}
+	if (t->cpu_mask_len)
+		CHECK_T(a, t, STEP_AFFINITY, SC(__NR_sched_setaffinity, 0, t->cpu_mask_len, t->cpu_mask, 0, 0, 0));
+	if (t->has_ioprio)
+		CHECK_T(a, t, STEP_IOPRIO, SC(__NR_ioprio_set, IOPRIO_WHO_PROCESS, 0, t->ioprio, 0, 0, 0));
+	/* after the policy: a real-time thread keeps no slack, and the kernel ignores this for it */
+	if (t->timer_slack_ns)
+		CHECK_T(a, t, STEP_TIMERSLACK, sys_prctl(PR_SET_TIMERSLACK, t->timer_slack_ns, 0, 0, 0));
 	for (uint32_t i = 0; i < t->nr_siginfo; i++) {
 		struct rst_siginfo *si = (struct rst_siginfo *)t->siginfo + i;
 		CHECK_T(a, t, STEP_SIGQUEUE, sys_rt_tgsigqueueinfo(a->pid, t->tid, *(int32_t *)si->info, si->info));
@@ -338,6 +348,9 @@ void __attribute__((noreturn)) restorer_main(struct restorer_args *a)
 			break;
 		SC(__NR_futex, &a->threads_done, FUTEX_WAIT, done, 0, 0, 0);
 	}
+	/* once all memory is in place: it forbids making any executable (and is never undone) */
+	if (a->mdwe)
+		CHECK_P(a, STEP_MDWE, sys_prctl(PR_SET_MDWE, a->mdwe, 0, 0, 0));
 	/* setresuid() in any thread may have cleared it: set it after all of them. */
 	CHECK_P(a, STEP_DUMPABLE, sys_prctl(PR_SET_DUMPABLE, a->dumpable, 0, 0, 0));
 	CHECK_P(a, STEP_DUMPABLE, sys_prctl(PR_SET_PDEATHSIG, a->pdeath_sig, 0, 0, 0));

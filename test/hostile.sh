@@ -107,6 +107,7 @@ fi
 { wait "$PID"; } 2>/dev/null
 P=$PID
 MM=mm-$P.img
+counter_version=$("$CRTOOL" show "$T/base/inventory.img" | grep img_version)
 # the second area's end, the first areas' count; the last fd record
 end1=$("$CRTOOL" show "$T/base/$MM" | awk '$1 == "end:" { if (++n == 2) { print $2; exit } }')
 last_fd=$(($("$CRTOOL" show "$T/base/fdinfo-$P.img" | grep -c '^# record') - 1))
@@ -150,12 +151,17 @@ case_ pid-own-parent pstree.img @+0 "@1:pid=$free" "@1:threads[0]=$free" "@1:ppi
 	pstree.img "not an earlier live process"
 case_ threads-count pstree.img "threads#=2" "threads[1]=$free" -- pstree.img "lists 2 threads"
 case_ threads-tid "core-$P.img" "threads[0].tid=$free" -- "core-$P.img" "not the leader"
+# process and thread attributes out of range
+case_ attrs-oom "core-$P.img" "oom_score_adj=1001" -- "core-$P.img" "oom_score_adj 1001 is outside -1000..1000"
+case_ attrs-coredump "core-$P.img" "coredump_filter=0x400" -- "core-$P.img" "coredump_filter 0x400 has unknown bits"
+case_ attrs-mdwe "core-$P.img" "mdwe=4" -- "core-$P.img" "MDWE flags 0x4 are unknown"
+case_ attrs-ioprio "core-$P.img" "threads[0].ioprio=0x8000" -- "core-$P.img" "has I/O priority class 4"
 # cgroups: a path out of the cgroup tree, a set that does not exist
 case_ cgroup-path cgroup.img "sets[0].members[0].path=../../etc" -- cgroup.img "bad hierarchy or path"
 case_ cgroup-set cgroup.img "tasks[0].set=7" -- cgroup.img "set 7, which does not exist"
 # the format version: a newer crtool's images, and one older than any
-case_ version-newer inventory.img img_version=5 -- "format version 5" "reads versions 1 to 4" "made by a newer crtool"
-case_ version-zero inventory.img img_version=0 -- "format version 0" "reads versions 1 to 4"
+case_ version-newer inventory.img img_version=6 -- "format version 6" "reads versions 1 to 5" "made by a newer crtool"
+case_ version-zero inventory.img img_version=0 -- "format version 0" "reads versions 1 to 5"
 
 # ---- a tree with its own mount, UTS and cgroup namespaces (ns-mnt; its stdio are
 # pipes: a file of ours is out of its mount tree)
@@ -312,6 +318,33 @@ else
 		fail pidnest-version "ns-pidnest's images do not say format version 4: $("$CRTOOL" show "$T/pidnestbase/inventory.img" | grep img_version)"
 	fi
 fi
+
+# ---- a process with attributes a version 4 reader would drop (task-attrs): version 5,
+# and a plain one (counter's) still version 1
+kill "$SLEEP" 2>/dev/null
+exec 6< <(exec sleep 600)
+SLEEP=$!
+exec 7> >(exec cat >"$T/attrs.out")
+setsid "$BIN/task-attrs" <&6 >&7 2>&1 6<&- 7>&- &
+TA=$!
+disown "$TA"
+exec 6<&- 7>&-
+for ((i = 0; i < 200; i++)); do
+	grep -qx READY "$T/attrs.out" 2>/dev/null && break
+	sleep 0.05
+done
+mkdir "$T/attrsbase"
+if ! grep -qx READY "$T/attrs.out" || ! "$CRTOOL" dump -t "$TA" -D "$T/attrsbase" >"$T/out" 2>"$T/err"; then
+	fail attrs-dump "could not dump task-attrs: $(cat "$T/err")"
+elif ! "$CRTOOL" show "$T/attrsbase/inventory.img" | grep -qx "img_version: 5"; then
+	fail attrs-version "task-attrs' images do not say format version 5: $("$CRTOOL" show "$T/attrsbase/inventory.img" | grep img_version)"
+elif [ "$counter_version" != "img_version: 1" ]; then
+	fail attrs-version "counter's images do not say format version 1: $counter_version"
+else
+	pass attrs-version
+fi
+kill -9 "$TA" 2>/dev/null
+kill "$SLEEP" 2>/dev/null
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -47,6 +47,9 @@ struct parasite_misc {
 	int32_t pdeath_sig;          /* PR_GET_PDEATHSIG */
 	int32_t child_subreaper;     /* PR_GET_CHILD_SUBREAPER */
 	int32_t pgid, sid;           /* getpgid(0), getsid(0): in the task's pid namespace */
+	int32_t thp_disabled;        /* PR_GET_THP_DISABLE */
+	int32_t mdwe;                /* PR_GET_MDWE (0 where the kernel lacks it) */
+	int64_t timer_slack_ns;      /* PR_GET_TIMERSLACK (the leader's) */
 };
 
 /* One POSIX timer: the id is the dumper's, the rest the parasite's answer. */

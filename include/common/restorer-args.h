@@ -68,6 +68,9 @@ struct rst_seccomp_filter {
 	uint32_t flags;     /* SECCOMP_FILTER_FLAG_* */
 };
 
+/* CPUs an affinity mask may name: 1024 */
+#define RST_CPU_MASK_WORDS 16
+
 /* One thread: what it sets for itself before its rt_sigreturn.  threads[0] is the
  * leader, which runs the restorer from its start; the others are cloned by it. */
 struct rst_thread {
@@ -93,7 +96,11 @@ struct rst_thread {
 	uint64_t seccomp;                     /* struct rst_seccomp_filter[nr_seccomp] */
 	int64_t result;                       /* where the thread reports a failure (step<<32|-errno) */
 	int32_t outer_tid;                    /* in a nested pid namespace: tid is its TID there, this the tree's (0: none) */
-	uint32_t pad_outer;
+	uint32_t cpu_mask_len;                /* bytes of cpu_mask for sched_setaffinity (0: keep the inherited) */
+	uint32_t has_ioprio;
+	int32_t ioprio;                       /* ioprio_set(IOPRIO_WHO_PROCESS) */
+	uint64_t timer_slack_ns;              /* PR_SET_TIMERSLACK (0: keep the inherited) */
+	uint64_t cpu_mask[RST_CPU_MASK_WORDS];
 };
 
 /* A POSIX timer to create at its id and arm: value is the absolute expiry in its
@@ -120,7 +127,7 @@ struct restorer_args {
 	int64_t itimers[3][4];                /* isec iusec vsec vusec */
 	int32_t dumpable;
 	int32_t pdeath_sig;                   /* PR_SET_PDEATHSIG: credential changes clear it */
-	uint32_t pad2;
+	uint32_t mdwe;                        /* PR_SET_MDWE flags, set last (0: none) */
 	uint32_t nr_siginfo;                  /* signals queued to the process */
 	uint64_t siginfo;                     /* struct rst_siginfo[nr_siginfo] */
 	int32_t pid;

@@ -16,13 +16,16 @@
  * root's); 3 = a veth whose ends are in two namespaces of the tree (netdev's
  * peer_netns: a version 2 reader would look for the peer in the same one); 4 =
  * processes in nested pid namespaces (pstree.img's pid_ns, which a version 3 reader
- * would skip, restoring them in the tree's pid namespace).  A reader takes every
+ * would skip, restoring them in the tree's pid namespace); 5 = a process or thread
+ * attribute other than a new process's (core.img's oom_score_adj, cpu_affinity...:
+ * attrs.h), which a version 4 reader would leave at the restoring process's.  A reader takes every
  * version up to its own IMG_VERSION. */
-#define IMG_VERSION          4
+#define IMG_VERSION          5
 #define IMG_VERSION_BASE     1
 #define IMG_VERSION_NESTED   2
 #define IMG_VERSION_VETH_PEER 3
 #define IMG_VERSION_PIDNS    4
+#define IMG_VERSION_TASK_ATTRS 5
 #define IMG_MAGIC     0x4d495243u  /* "CRIM" */
 #define IMG_HDR_SIZE  8
 #define IMG_MAX_RECORD (64u << 20) /* a sane upper bound for one record */

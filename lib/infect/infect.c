@@ -254,12 +254,24 @@ int infect_parasite(struct infect_ctx *ctx)
 	memcpy(ctx->local, parasite_blob, sizeof(parasite_blob));
 	ctx->args = (struct parasite_args *)((char *)ctx->local + BLOB_AREA);
 
-	ret = remote_call(ctx, "mmap of the parasite", __NR_mmap, 0, len, PROT_READ | PROT_WRITE | PROT_EXEC,
-			  MAP_SHARED, remote_fd, 0, &r);
+	/* Never writable and executable at once: a task under memory-deny-write-execute
+	 * (PR_SET_MDWE) refuses that, and making a mapping executable later.  The
+	 * whole area writable first, then the code (no data of its own) mapped again
+	 * over its start, executable from birth. */
+	ret = remote_call(ctx, "mmap of the parasite", __NR_mmap, 0, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			  remote_fd, 0, &r);
+	if (!ret) {
+		ctx->remote = r;
+		ret = remote_call(ctx, "mmap of the parasite's code", __NR_mmap, ctx->remote, BLOB_AREA,
+				  PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED, remote_fd, 0, &r);
+		if (ret) {
+			remote_call(ctx, "munmap", __NR_munmap, ctx->remote, len, 0, 0, 0, 0, &cr);
+			ctx->remote = 0;
+		}
+	}
 	remote_call(ctx, "close", __NR_close, remote_fd, 0, 0, 0, 0, 0, &cr);
 	if (ret)
 		return ret;
-	ctx->remote = r;
 
 	/* Control socket: an abstract name only we and the task know, checked by SO_PEERCRED. */
 	lsk = netns_socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);

@@ -17,6 +17,7 @@
 #include "kerndat.h"
 #include "log.h"
 #include "parasite-args.h"
+#include "proc/attrs.h"
 #include "ns/userns.h"
 #include "proc/core.h"
 #include "proc/privs.h"
@@ -123,7 +124,7 @@ static int dump_thread(pid_t pid, pid_t tid, const arch_regs_t *seized_regs, con
 	te->has_robust_list = te->has_robust_list_len = true;
 	te->robust_list = rl_head;
 	te->robust_list_len = rl_len;
-	if ((ret = dump_sched(tid, te)))
+	if ((ret = dump_sched(tid, te)) || (ret = attrs_dump_thread(tid, te)))
 		return ret;
 	snprintf(name, sizeof(name), "task/%d/comm", tid);
 	comm = read_proc(pid, name, NULL);
@@ -210,6 +211,8 @@ int core_dump_seized(const struct seized *s, struct infect_ctx *ctx, CoreEntry *
 		r->cur = lim[i].cur;
 		r->max = lim[i].max;
 	}
+	if ((ret = attrs_dump_process(s->pid, c)))
+		return ret;
 
 	c->threads = calloc(s->nr_threads, sizeof(*c->threads));
 	if (!c->threads)
@@ -237,6 +240,7 @@ int core_dump_misc(CoreEntry *c, const struct parasite_misc *misc)
 	c->has_pdeath_sig = c->has_child_subreaper = true;
 	c->pdeath_sig = misc->pdeath_sig;
 	c->child_subreaper = misc->child_subreaper;
+	attrs_from_misc(c, misc);
 	cr->has_securebits = cr->has_no_new_privs = true;
 	cr->securebits = misc->securebits;
 	cr->no_new_privs = misc->no_new_privs;
@@ -319,6 +323,12 @@ int core_dump_thread_misc(CoreEntry *c, const struct seized *s, struct infect_ct
 			as->flags = (uint32_t)scratch[1];
 			as->size = scratch[2];
 		}
+		if ((ret = infect_thread_syscall(ctx, s->tids[i], __NR_prctl, &r, PR_GET_TIMERSLACK, 0, 0)))
+			return ret;
+		if (r < 0)
+			return pr_err("prctl(PR_GET_TIMERSLACK) in thread %u: %s", te->tid, strerror(-r)), -EIO;
+		te->has_timer_slack_ns = true;
+		te->timer_slack_ns = r;
 	}
 	return 0;
 }
@@ -361,7 +371,7 @@ int core_validate(const CoreEntry *c, pid_t pid)
 			return pr_err("core-%d.img: malformed interval timer", pid), -EINVAL;
 	if (c->has_pdeath_sig && c->pdeath_sig > 64)
 		return pr_err("core-%d.img: pdeath signal %u", pid, c->pdeath_sig), -EINVAL;
-	if ((ret = validate_pending(pid, c->shared_pending, c->n_shared_pending)))
+	if ((ret = validate_pending(pid, c->shared_pending, c->n_shared_pending)) || (ret = attrs_validate(c, pid)))
 		return ret;
 	for (size_t t = 0; t < c->n_threads; t++) {
 		const ThreadEntry *te = c->threads[t];
@@ -425,6 +435,8 @@ static void siginfo_to_args(SiginfoEntry **si, size_t n, struct rst_siginfo *out
 static int thread_args(const ThreadEntry *te, struct rst_thread *t, struct restorer_args *a,
 		       struct rst_siginfo *si, const struct core_thread_area *area)
 {
+	int ret;
+
 	t->tid = te->tid;
 	t->args = (uint64_t)a;
 	t->siginfo = (uint64_t)si;
@@ -452,6 +464,8 @@ static int thread_args(const ThreadEntry *te, struct rst_thread *t, struct resto
 		t->nice = te->sched->nice;
 	}
 	snprintf(t->comm, sizeof(t->comm), "%s", te->comm);
+	if ((ret = attrs_restorer_thread(te, t)))
+		return ret;
 	t->clear_child_tid = te->has_clear_child_tid ? te->clear_child_tid : 0;
 	arch_tls_from_image(te, t->tls);
 	t->stack_top = (uint64_t)area->stack + RESTORER_THREAD_STACK;
@@ -484,6 +498,7 @@ int core_restorer_args(const CoreEntry *c, struct restorer_args *a, struct rst_t
 	}
 	a->dumpable = c->has_dumpable ? c->dumpable : 1;
 	a->pdeath_sig = c->has_pdeath_sig ? c->pdeath_sig : 0;
+	attrs_restorer_process(c, a);
 	a->pid = c->pid;
 	a->siginfo = (uint64_t)si;
 	a->nr_siginfo = c->n_shared_pending;

@@ -255,7 +255,8 @@ static int dump_task(struct tree_task *task, struct img_dir *dir, const struct c
 	    (ret = core_dump_misc(core, &ctx.args->misc)) ||
 	    (ret = core_dump_thread_misc(core, s, &ctx)))
 		goto out;
-	task->attrs_set = attrs_set(core);
+	if ((ret = attrs_set(core, &task->attrs_set)))
+		goto out;
 	mm.mm_brk = ctx.args->misc.brk;
 	task->vpgid = ctx.args->misc.pgid;
 	task->vsid = ctx.args->misc.sid;

@@ -17,7 +17,7 @@
  * peer_netns: a version 2 reader would look for the peer in the same one); 4 =
  * processes in nested pid namespaces (pstree.img's pid_ns, which a version 3 reader
  * would skip, restoring them in the tree's pid namespace); 5 = a process or thread
- * attribute other than a new process's (core.img's oom_score_adj, cpu_affinity...:
+ * attribute other than the dumper's (core.img's oom_score_adj, cpu_affinity...:
  * attrs.h), which a version 4 reader would leave at the restoring process's.  A reader takes every
  * version up to its own IMG_VERSION. */
 #define IMG_VERSION          5

@@ -20,10 +20,8 @@
 #include "util.h"
 
 #define OOM_SCORE_ADJ_MAX 1000
-#define COREDUMP_FILTER_DEFAULT 0x33   /* MMF_DUMP_FILTER_DEFAULT, without a boot option */
 #define COREDUMP_FILTER_BITS 0x1ff
 #define LOGINUID_UNSET 4294967295U
-#define TIMER_SLACK_DEFAULT 50000      /* ns, init's */
 #define IOPRIO_WHO_PROCESS 1
 #define IOPRIO_CLASS(v) ((uint32_t)(v) >> 13)
 #define MDWE_FLAGS 3                   /* PR_MDWE_REFUSE_EXEC_GAIN | PR_MDWE_NO_INHERIT */
@@ -114,32 +112,65 @@ void attrs_from_misc(CoreEntry *c, const struct parasite_misc *m)
 	}
 }
 
-/* Does the mask name every CPU this machine has? */
-static bool all_cpus(const ProtobufCBinaryData *mask)
-{
-	long cpus = sysconf(_SC_NPROCESSORS_CONF);
+/* The dumper's own attributes: what a restoring process like it would give a task
+ * that a reader without them restores (each is inherited from the parent). */
+static struct {
+	bool read;
+	long long oom, coredump, loginuid;
+	bool has_loginuid;
+	long ioprio, slack;
+	uint8_t mask[AFFINITY_READ];
+	long mask_len;
+} self;
 
-	for (long cpu = 0; cpu < cpus; cpu++)
-		if ((size_t)cpu / 8 >= mask->len || !(mask->data[cpu / 8] & (1 << cpu % 8)))
+static int read_self(void)
+{
+	bool present;
+	int ret;
+
+	if (self.read)
+		return 0;
+	if ((ret = read_number("/proc/self/oom_score_adj", 10, &self.oom, &present)) ||
+	    (ret = read_number("/proc/self/coredump_filter", 16, &self.coredump, &present)) ||
+	    (ret = read_number("/proc/self/loginuid", 10, &self.loginuid, &self.has_loginuid)))
+		return ret;
+	self.ioprio = syscall(SYS_ioprio_get, IOPRIO_WHO_PROCESS, 0);
+	self.slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+	if ((self.mask_len = syscall(SYS_sched_getaffinity, 0, sizeof(self.mask), self.mask)) < 0)
+		return pr_perror("can't read our own CPU affinity");
+	self.read = true;
+	return 0;
+}
+
+/* Does the mask name every CPU ours does? */
+static bool covers_ours(const ProtobufCBinaryData *mask)
+{
+	for (long i = 0; i < self.mask_len; i++)
+		if (self.mask[i] & ~((size_t)i < mask->len ? mask->data[i] : 0))
 			return false;
 	return true;
 }
 
-bool attrs_set(const CoreEntry *c)
+int attrs_set(const CoreEntry *c, bool *set)
 {
-	if ((c->has_oom_score_adj && c->oom_score_adj) ||
-	    (c->has_coredump_filter && c->coredump_filter != COREDUMP_FILTER_DEFAULT) ||
-	    (c->has_loginuid && c->loginuid != LOGINUID_UNSET) || c->thp_disabled || c->mdwe)
-		return true;
+	int ret;
+
+	*set = false;
+	if ((ret = read_self()))
+		return ret;
+	if ((c->has_oom_score_adj && c->oom_score_adj != self.oom) ||
+	    (c->has_coredump_filter && c->coredump_filter != self.coredump) ||
+	    (c->has_loginuid && (!self.has_loginuid || c->loginuid != self.loginuid)) || c->thp_disabled || c->mdwe)
+		return *set = true, 0;
 	for (size_t i = 0; i < c->n_threads; i++) {
 		const ThreadEntry *te = c->threads[i];
 		/* (a real-time thread's slack is 0) */
-		if ((te->has_ioprio && te->ioprio) ||
-		    (te->has_timer_slack_ns && te->timer_slack_ns && te->timer_slack_ns != TIMER_SLACK_DEFAULT) ||
-		    (te->has_cpu_affinity && !all_cpus(&te->cpu_affinity)))
-			return true;
+		if ((te->has_ioprio && te->ioprio != self.ioprio) ||
+		    (te->has_timer_slack_ns && te->timer_slack_ns && te->timer_slack_ns != (uint64_t)self.slack) ||
+		    (te->has_cpu_affinity && !covers_ours(&te->cpu_affinity)))
+			return *set = true, 0;
 	}
-	return false;
+	return 0;
 }
 
 /* --------------------------------------------------------------- restore */

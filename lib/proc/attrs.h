@@ -18,9 +18,10 @@ int attrs_dump_process(pid_t pid, CoreEntry *c);
 int attrs_dump_thread(pid_t tid, ThreadEntry *te);
 /* What only the task can tell (the parasite's answer, for the leader). */
 void attrs_from_misc(CoreEntry *c, const struct parasite_misc *m);
-/* Whether any attribute differs from what a new process has by default (a reader
- * before IMG_VERSION_TASK_ATTRS would restore the default without a word). */
-bool attrs_set(const CoreEntry *c);
+/* *set: whether any attribute differs from the dumper's own, which a restoring
+ * process like it hands down (a reader before IMG_VERSION_TASK_ATTRS would leave
+ * that without a word). */
+int attrs_set(const CoreEntry *c, bool *set);
 
 int attrs_validate(const CoreEntry *c, pid_t pid);
 /* Restore, in the new task before the restorer: the process's attributes. */

@@ -63,11 +63,6 @@ void cr_errf(const char *fmt, ...)
 	va_end(ap);
 }
 
-void log_mute(void)
-{
-	log_fn = NULL;
-}
-
 void cr_error_reset(void)
 {
 	last_error[0] = 0;

@@ -11,10 +11,6 @@
 
 void cr_logf(enum cr_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cr_errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* In a restored task, once its fd table is the image's: the caller's log callback
- * would write to fds that are now the restored program's files.  Errors are
- * still kept (cr_last_error) and reported through the restore's shared area. */
-void log_mute(void);
 void cr_error_reset(void);
 int cr_error_isset(void);
 /* ret, after giving a failure (ret < 0) that set no message one naming WHAT and errno:

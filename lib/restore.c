@@ -106,6 +106,7 @@ struct restore_set {
 /* How a task failed, and where its restorer args are: filled by the task. */
 struct child_report {
 	char error[1024];
+	char warnings[512];     /* its warnings, a line each (see child_log) */
 	uint64_t args_addr;
 	uint64_t rst_start, rst_len;
 	uint64_t syscall_site;
@@ -665,6 +666,17 @@ struct restore_ctx {
 	int pts_sk;             /* the tasks' end of the socket the masters of orphan ptys come by (-1: none) */
 };
 
+/* Once its files are restored, a task's fd 2 may be the restored process's: its
+ * warnings go to its report instead (finish_task logs them), the rest nowhere. */
+static void child_log(enum cr_log_level level, const char *msg, void *user)
+{
+	struct child_report *rep = user;
+	size_t n = strnlen(rep->warnings, sizeof(rep->warnings));
+
+	if (level == CR_LOG_WARN && n + 1 < sizeof(rep->warnings))
+		snprintf(rep->warnings + n, sizeof(rep->warnings) - n, "%s\n", msg);
+}
+
 static void __attribute__((noreturn)) child_fail(const struct restore_ctx *c, size_t idx)
 {
 	uint32_t none = 0;
@@ -940,6 +952,9 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	struct restorer_args *a;
 	sigset_t all, chld;
 
+	if (idx)   /* (not its parent's report, which it inherited) */
+		cr_set_log(child_log, rep, CR_LOG_WARN);
+
 	/* A caller given its capability by file capabilities is not dumpable, nor are
 	 * we: libcr could not trace us without CAP_SYS_PTRACE.  The restorer sets the
 	 * image's value at the end. */
@@ -997,7 +1012,7 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 		child_fail(c, idx);
 	if (files_prepare(&t->files, c->dir))
 		child_fail(c, idx);
-	log_mute();
+	cr_set_log(child_log, &c->sh->rep[idx], CR_LOG_WARN);
 	if (files_restore(&t->files, &c->dir->dfd) ||
 	    take_ctty(t) || fork_children(c, idx))
 		child_fail(c, idx);
@@ -1241,6 +1256,9 @@ static int finish_task(pid_t pid, const struct child_report *rep, const CoreEntr
 	/* the child filled rep before it waited for us: read it only from here on */
 	if ((ret = run_to_leader_trap(pid, tids, core->n_threads)))
 		return ret;
+	for (const char *w = rep->warnings, *nl; *w && (nl = memchr(w, '\n', rep->warnings + sizeof(rep->warnings) - w));
+	     w = nl + 1)
+		pr_warn("%.*s", (int)(nl - w), w);
 	const long args[6] = { (long)rep->rst_start, (long)rep->rst_len };
 	result = peek_result(pid, rep->args_addr + offsetof(struct restorer_args, result));
 	if (result)

@@ -1138,6 +1138,35 @@ else
 	echo "SKIP ns-nested-inet-other: no python3 here (the arm64 VM)"
 fi
 
+# ---- a thread bound to CPUs the restoring process may not use: restored with the
+# restoring process's affinity, and a warning (task-attrs binds its main thread to
+# the last CPU; the restore runs on CPU 0 alone)
+name=attrs-affinity-elsewhere
+if [ "$(nproc)" -lt 2 ] || ! command -v taskset >/dev/null; then
+	echo "SKIP $name: one CPU, or no taskset"
+elif ! start $name task-attrs; then
+	fail $name "task-attrs did not start"
+else
+	mkdir "$T/d-$name"
+	crt dump -t "$PID" -D "$T/d-$name"
+	if [ "$RC" != 0 ]; then
+		fail $name "dump failed: $(cat "$T/err")"
+	else
+		: | timeout 60 taskset -c 0 "$CRTOOL" restore -D "$T/d-$name" -d >"$T/out" 2>"$T/err"
+		RC=$?
+		if [ "$RC" != 0 ]; then
+			fail $name "restore failed: $(cat "$T/err")"
+		elif ! grep -q "thread $PID was bound to CPUs none of which it may run on here" "$T/err"; then
+			fail $name "no warning about the affinity: $(cat "$T/err")"
+		elif [ "$(taskset -p "$PID" 2>/dev/null | awk '{ print $NF }')" != 1 ]; then
+			fail $name "the restored thread's affinity is not the restoring process's: $(taskset -p "$PID" 2>&1)"
+		else
+			pass $name
+		fi
+	fi
+	stop $name
+fi
+
 # ---- migrate and serve: transports and their options
 crt migrate -t $$ --to 10.0.0.1:1 -W "$T" --via udp
 expect_error migrate-via "--via udp" "tcp" "ssh" && pass migrate-via

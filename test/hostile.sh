@@ -156,6 +156,13 @@ case_ attrs-oom "core-$P.img" "oom_score_adj=1001" -- "core-$P.img" "oom_score_a
 case_ attrs-coredump "core-$P.img" "coredump_filter=0x400" -- "core-$P.img" "coredump_filter 0x400 has unknown bits"
 case_ attrs-mdwe "core-$P.img" "mdwe=4" -- "core-$P.img" "MDWE flags 0x4 are unknown"
 case_ attrs-ioprio "core-$P.img" "threads[0].ioprio=0x8000" -- "core-$P.img" "has I/O priority class 4"
+# an OOM score adjustment below ours, which only CAP_SYS_RESOURCE may set (root here lacks it)
+if (($(printf '%d' 0x$(awk '/^CapEff/ { print $2 }' /proc/self/status)) >> 24 & 1)); then
+	echo "SKIP attrs-oom-lower: we have CAP_SYS_RESOURCE"
+else
+	case_ attrs-oom-lower "core-$P.img" "oom_score_adj=-500" -- "pid $P: can't set its OOM score adjustment to -500" \
+		"needs CAP_SYS_RESOURCE"
+fi
 # cgroups: a path out of the cgroup tree, a set that does not exist
 case_ cgroup-path cgroup.img "sets[0].members[0].path=../../etc" -- cgroup.img "bad hierarchy or path"
 case_ cgroup-set cgroup.img "tasks[0].set=7" -- cgroup.img "set 7, which does not exist"

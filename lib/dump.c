@@ -308,7 +308,7 @@ static int scan_shared_files(const struct tree *t, struct share_scan **share)
 static uint32_t img_version(const struct tree *t, const struct nested_dump *nested)
 {
 	for (int i = 0; i < t->nr; i++)
-		if (t->tasks[i].attrs_set)
+		if (t->tasks[i].attrs_set || (!t->tasks[i].zombie && t->tasks[i].s.stop_sig))
 			return IMG_VERSION_TASK_ATTRS;
 	for (int i = 0; i < t->nr; i++)
 		if (t->tasks[i].pid_ns)

@@ -1325,7 +1325,14 @@ static int release_tasks(const struct restore_set *rs, pid_t **tids)
 {
 	int ret = 0;
 
-	for (size_t i = 0; i < rs->nr; i++)
+	for (size_t i = 0; i < rs->nr; i++) {
+		const CoreEntry *core = rs->tasks[i].core;
+		/* A process dumped in a group stop stops again as it is let go.  (SIGSTOP
+		 * whatever stopped it: a handler may catch SIGTSTP now, and an orphaned
+		 * group ignores it.) */
+		if (tids[i] && core && core->stop_signal && kill(tids[i][0], SIGSTOP) && !ret)
+			ret = pr_perror("can't stop restored pid %u again (it was stopped by signal %u)",
+					rs->entries[i]->pid, core->stop_signal);
 		for (size_t k = 0; tids[i] && k < rs->entries[i]->n_threads; k++)
 			if (ptrace(PTRACE_DETACH, tids[i][k], NULL, NULL)) {
 				if (errno == ESRCH)
@@ -1334,6 +1341,9 @@ static int release_tasks(const struct restore_set *rs, pid_t **tids)
 					ret = pr_perror("can't detach from restored %d (thread %zu of pid %u of the images)",
 							tids[i][k], k, rs->entries[i]->pid);
 			}
+		if (tids[i] && core && core->stop_signal)
+			seize_wait_group_stop(tids[i], rs->entries[i]->n_threads);
+	}
 	return ret;
 }
 

@@ -156,6 +156,7 @@ case_ attrs-oom "core-$P.img" "oom_score_adj=1001" -- "core-$P.img" "oom_score_a
 case_ attrs-coredump "core-$P.img" "coredump_filter=0x400" -- "core-$P.img" "coredump_filter 0x400 has unknown bits"
 case_ attrs-mdwe "core-$P.img" "mdwe=4" -- "core-$P.img" "MDWE flags 0x4 are unknown"
 case_ attrs-ioprio "core-$P.img" "threads[0].ioprio=0x8000" -- "core-$P.img" "has I/O priority class 4"
+case_ stop-signal "core-$P.img" "stop_signal=99" -- "core-$P.img" "stopped by signal 99"
 # an OOM score adjustment below ours, which only CAP_SYS_RESOURCE may set (root here lacks it)
 if (($(printf '%d' 0x$(awk '/^CapEff/ { print $2 }' /proc/self/status)) >> 24 & 1)); then
 	echo "SKIP attrs-oom-lower: we have CAP_SYS_RESOURCE"

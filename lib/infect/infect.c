@@ -53,14 +53,30 @@ static int peek_bytes(pid_t pid, uint64_t addr, void *dst, size_t len)
 	return 0;
 }
 
+/* Wait for tid's next stop.  A task seized in a group stop (SIGSTOP...) traps once
+ * more when first resumed (PTRACE_EVENT_STOP, naming the stop signal) before it
+ * runs a single instruction: resume it again, it then does what it was sent to. */
+static int wait_trap(pid_t tid, int *status, const char *what)
+{
+	for (int traps = 0;; traps++) {
+		while (waitpid(tid, status, __WALL) < 0)
+			if (errno != EINTR)
+				return pr_perror("waitpid %d (%s)", tid, what);
+		if (!WIFSTOPPED(*status) || *status >> 16 != PTRACE_EVENT_STOP || WSTOPSIG(*status) == SIGTRAP ||
+		    traps >= 4)
+			return 0;
+		if (ptrace(PTRACE_CONT, tid, NULL, NULL))
+			return pr_perror("can't resume %d (%s)", tid, what);
+	}
+}
+
 /* Wait for the task to stop with 'sig'; any other outcome is an error. */
 static int wait_stop(struct infect_ctx *ctx, int sig, const char *what)
 {
 	int status;
 
-	while (waitpid(ctx->pid, &status, __WALL) < 0)
-		if (errno != EINTR)
-			return pr_perror("waitpid %d (%s)", ctx->pid, what);
+	if (wait_trap(ctx->pid, &status, what))
+		return -EIO;
 	if (WIFSTOPPED(status) && WSTOPSIG(status) == sig)
 		return 0;
 	if (WIFEXITED(status) || WIFSIGNALED(status))
@@ -142,11 +158,7 @@ int infect_thread_syscall(struct infect_ctx *ctx, pid_t tid, long nr, long *ret,
 	else if (ptrace(PTRACE_CONT, tid, NULL, NULL))
 		err = pr_perror("can't resume thread %d for a remote syscall", tid);
 	else {
-		while (waitpid(tid, &status, __WALL) < 0)
-			if (errno != EINTR) {
-				err = pr_perror("waitpid %d (a remote syscall)", tid);
-				break;
-			}
+		err = wait_trap(tid, &status, "a remote syscall");
 		if (!err && (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGTRAP))
 			err = (pr_err("thread %d did not finish a remote syscall (status 0x%x)", tid, status), -EIO);
 		if (!err && !arch_get_regs(tid, &regs))

@@ -213,6 +213,8 @@ int core_dump_seized(const struct seized *s, struct infect_ctx *ctx, CoreEntry *
 	}
 	if ((ret = attrs_dump_process(s->pid, c)))
 		return ret;
+	c->has_stop_signal = s->stop_sig != 0;
+	c->stop_signal = s->stop_sig;
 
 	c->threads = calloc(s->nr_threads, sizeof(*c->threads));
 	if (!c->threads)
@@ -371,6 +373,8 @@ int core_validate(const CoreEntry *c, pid_t pid)
 			return pr_err("core-%d.img: malformed interval timer", pid), -EINVAL;
 	if (c->has_pdeath_sig && c->pdeath_sig > 64)
 		return pr_err("core-%d.img: pdeath signal %u", pid, c->pdeath_sig), -EINVAL;
+	if (c->has_stop_signal && c->stop_signal > 64)
+		return pr_err("core-%d.img: stopped by signal %u", pid, c->stop_signal), -EINVAL;
 	if ((ret = validate_pending(pid, c->shared_pending, c->n_shared_pending)) || (ret = attrs_validate(c, pid)))
 		return ret;
 	for (size_t t = 0; t < c->n_threads; t++) {

@@ -81,12 +81,12 @@ size_t seize_adopted_left(pid_t *first)
 	return nr_adopted;
 }
 
-static int wait_interrupt_stop(pid_t tid);
+static int wait_interrupt_stop(pid_t tid, int *stop_sig);
 
 void seize_adopted_release(void)
 {
 	for (size_t i = 0; i < nr_adopted; i++)
-		if (wait_interrupt_stop(adopted[i]) == 0)
+		if (wait_interrupt_stop(adopted[i], NULL) == 0)
 			ptrace(PTRACE_DETACH, adopted[i], NULL, NULL);
 	free(adopted);
 	adopted = NULL;
@@ -110,10 +110,9 @@ static int check_dumpable(pid_t pid, struct seized *s)
 	if (s->status.tracer && !is_adopted(pid, false))
 		return pr_err("pid %d (%s) is already traced by pid %d (a debugger or strace?): detach it first",
 			      pid, s->stat.comm, s->status.tracer), -EBUSY;
-	if (s->stat.state == 'T' || (s->stat.state == 't' && !is_adopted(pid, false)))
-		return pr_err("pid %d (%s) is stopped (state %c): stopped tasks are not supported yet; "
-			      "continue it (kill -CONT %d) and retry", pid, s->stat.comm, s->stat.state, pid),
-		       -EOPNOTSUPP;
+	if (s->stat.state == 't' && !is_adopted(pid, false))
+		return pr_err("pid %d (%s) is in a tracing stop (state t) with no tracer we know of: continue it "
+			      "and retry", pid, s->stat.comm), -EOPNOTSUPP;
 	return 0;
 }
 
@@ -182,13 +181,14 @@ static int suspend_seccomp(pid_t tid)
 	return 0;
 }
 
-/* Stop one thread with PTRACE_SEIZE + PTRACE_INTERRUPT.  1 if it is gone already. */
-static int seize_thread(pid_t tid)
+/* Stop one thread with PTRACE_SEIZE + PTRACE_INTERRUPT.  1 if it is gone already.
+ * *stop_sig (if given): the group stop it is in, or 0. */
+static int seize_thread(pid_t tid, int *stop_sig)
 {
 	if (fault_hit("seize"))
 		return -EPERM;
 	if (is_adopted(tid, true))
-		return wait_interrupt_stop(tid);
+		return wait_interrupt_stop(tid, stop_sig);
 	note_restart(tid);
 	if (ptrace(PTRACE_SEIZE, tid, NULL, NULL)) {
 		struct proc_stat st;
@@ -209,11 +209,13 @@ static int seize_thread(pid_t tid)
 			return 1;
 		return pr_perror("can't stop %d (PTRACE_INTERRUPT)", tid);
 	}
-	return wait_interrupt_stop(tid);
+	return wait_interrupt_stop(tid, stop_sig);
 }
 
-/* Until a seized and interrupted thread reports its stop.  1 if it is gone. */
-static int wait_interrupt_stop(pid_t tid)
+/* Until a seized and interrupted thread reports its stop.  1 if it is gone.
+ * The stop names SIGTRAP for our interrupt, the stop signal for a group stop the
+ * thread is in (one it was in when seized: the seize reports it). */
+static int wait_interrupt_stop(pid_t tid, int *stop_sig)
 {
 	int status;
 
@@ -225,8 +227,11 @@ static int wait_interrupt_stop(pid_t tid)
 		}
 		if (!WIFSTOPPED(status))
 			return 1;
-		if (status >> 16 == PTRACE_EVENT_STOP)
+		if (status >> 16 == PTRACE_EVENT_STOP) {
+			if (stop_sig)
+				*stop_sig = WSTOPSIG(status) == SIGTRAP ? 0 : WSTOPSIG(status);
 			return suspend_seccomp(tid);
+		}
 		/* A signal reached it first: deliver it as it would have been; the
 		 * interrupt is still pending and stops the thread right after. */
 		if (ptrace(PTRACE_CONT, tid, NULL, (void *)(long)WSTOPSIG(status)))
@@ -256,7 +261,7 @@ static int seize_threads(struct seized *s)
 			if (is_seized(s, tids[i]))
 				continue;
 			found++;
-			ret = seize_thread(tids[i]);
+			ret = seize_thread(tids[i], NULL);
 			if (ret == 1) {       /* exited meanwhile */
 				ret = 0;
 				continue;
@@ -289,7 +294,7 @@ int seize_task(pid_t pid, struct seized *s)
 	s->pid = pid;
 	if ((ret = check_dumpable(pid, s)))
 		return ret;
-	ret = seize_thread(pid);
+	ret = seize_thread(pid, &s->stop_sig);
 	if (ret == 1)
 		return pr_err("pid %d exited while being seized", pid), -ESRCH;
 	if (ret)
@@ -321,6 +326,19 @@ fail:
 	return ret;
 }
 
+void seize_wait_group_stop(const pid_t *tids, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct proc_stat st;
+
+		for (int ms = 0; ms < 1000; ms++) {
+			if (proc_parse_stat_quiet(tids[i], &st) || st.state == 'T')
+				break;
+			usleep(1000);
+		}
+	}
+}
+
 int unseize_task(struct seized *s)
 {
 	int ret = 0;
@@ -331,6 +349,9 @@ int unseize_task(struct seized *s)
 	for (int i = 0; i < s->nr_threads; i++)
 		if (ptrace(PTRACE_DETACH, s->tids[i], NULL, NULL) && errno != ESRCH)
 			ret = pr_perror("can't detach from %d", s->tids[i]);
+	/* a task seized in a group stop goes back to it once let go */
+	if (s->stop_sig)
+		seize_wait_group_stop(s->tids, s->nr_threads);
 out:
 	free(s->tids);
 	s->tids = NULL;

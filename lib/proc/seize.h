@@ -12,12 +12,19 @@ struct seized {
 	bool attached;
 	int nr_threads;
 	pid_t *tids;            /* every thread, stopped; tids[0] is pid */
+	int stop_sig;           /* the group stop (job control) it was in when seized: SIGSTOP,
+				   SIGTSTP...; 0 if it was running */
 };
 
 /* Check that pid can be dumped and stop it with PTRACE_SEIZE + PTRACE_INTERRUPT.
  * Every thread is stopped too.  Refuses (with a message) kernel threads,
- * zombies, traced and stopped tasks. */
+ * zombies and traced tasks.  A task in a group stop (SIGSTOP...) is seized
+ * too: it reports that stop, which stop_sig records, and goes back to it when
+ * let go. */
 int seize_task(pid_t pid, struct seized *s);
+/* Until each of the threads, let go with a group stop pending, is stopped again
+ * (a second at most): whoever looks next must find the task as it was. */
+void seize_wait_group_stop(const pid_t *tids, int n);
 /* A thread seized while in restart_syscall: the call it restarts, as its kernel
  * stack showed (RESTARTING_*), or -1. */
 enum { RESTARTING_POLL = 1, RESTARTING_FUTEX = 2 };

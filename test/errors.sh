@@ -975,7 +975,7 @@ else
 	mkdir "$T/d-nested"
 	crt dump -t "$NP" -D "$T/d-nested"
 	expect_error $name "pid $KP" "another mnt namespace than the root of the tree" \
-		"only the uts, net, ipc and cgroup namespaces" && pass $name
+		"only the uts, net, ipc, cgroup and time namespaces" && pass $name
 	kill -9 "$KP" "$NP" 2>/dev/null
 	{ wait "$NP"; } 2>/dev/null
 fi
@@ -1018,7 +1018,7 @@ nested_refused() {
 	{ wait "$NP"; } 2>/dev/null
 }
 nested_refused ns-nested-user "unshare -U -r sleep 100" "another user namespace than the root of the tree" \
-	"only the uts, net, ipc and cgroup namespaces"
+	"only the uts, net, ipc, cgroup and time namespaces"
 # pid namespaces: one level below the tree's, made by its processes (unshare -p -f is
 # dumped: test/progs/ns-pidnest.c); two levels, unshare without a fork, and an init
 # outside the tree are refused

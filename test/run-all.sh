@@ -38,7 +38,7 @@ CGROUP_PROGS="cgroup"
 # programs run again with other arguments: "NAME ARGS..." each
 VARIANTS=("tree" "storm --forks" "storm --threads" "threads --threads 2" "threads --threads 64" "threads --threads 1000"
 	  "seccomp --shared" "seccomp --strict" "sk-raw --own-netns" "ns-nested --root-ns" "ns-veth --root-ns"
-	  "ns-pidnest --root-unshares")
+	  "ns-pidnest --root-unshares" "ns-timenest --root-unshares")
 
 fast=0
 for a in "$@"; do

@@ -20,8 +20,11 @@
  *   - its time namespace is the same as / another than each other's as before,
  *     and B's children are still born in B1's (a child B forks now is in it and
  *     carries Y's offset).
- * --corrupt: A1 reads its clocks as if X's monotonic offset were lost (the
- * checks must catch it).
+ * --root-unshares: the root first makes namespace Z (monotonic +5,000,000 s, boottime
+ * +7,000,000 s) for its children, without entering it: A, B and C are born in Z (A
+ * and C then leave it for X, B stays; the root's children are still born in Z
+ * after the restore).  --corrupt: A1 reads its clocks as if X's monotonic offset
+ * were lost (the checks must catch it).
  */
 #include "tst.h"
 
@@ -48,10 +51,11 @@
 enum { ROOT, A, A1, B, B1, B1T, C, NR };
 static const char *const names[NR] = { "root", "A", "A1", "B", "B1", "B1's thread", "C" };
 
-/* each one's namespace's offsets, ns: none, X, Y */
-static const int64_t mono_off[3] = { 0, 1000000 * NS, 3000000 * NS + NS / 2 };
-static const int64_t boot_off[3] = { 0, 2000000 * NS + NS / 4, 500000 * NS };
-static const int ns_of[NR] = { [A] = 1, [A1] = 1, [B1] = 2, [B1T] = 2, [C] = 1 };
+/* each one's namespace's offsets, ns: none, X, Y, Z */
+static const int64_t mono_off[4] = { 0, 1000000 * NS, 3000000 * NS + NS / 2, 5000000 * NS };
+static const int64_t boot_off[4] = { 0, 2000000 * NS + NS / 4, 500000 * NS, 7000000 * NS };
+static int ns_of[NR] = { [A] = 1, [A1] = 1, [B1] = 2, [B1T] = 2, [C] = 1 };
+static bool root_unshares;
 
 struct ctl {
 	atomic_int phase;          /* 1: check now, 3: exit */
@@ -59,6 +63,7 @@ struct ctl {
 	int64_t root_mono, root_boot;   /* the root's clocks when phase went to 1 */
 	uint64_t ino[NR], now[NR];      /* each one's time namespace before and after */
 	uint64_t b_children;            /* B's time_for_children before */
+	uint64_t root_children;         /* the root's (--root-unshares: Z) */
 	atomic_int checked[NR];
 	atomic_int done[NR];       /* 1 pass, 2 fail */
 	char why[NR][240];
@@ -190,17 +195,18 @@ static bool relations(int who)
 	return true;
 }
 
-/* B: its children are still born in B1's namespace, with its offsets */
-static bool check_b_children(void)
+/* B (or the root): its children are still born in namespace n (where want is, now),
+ * with its offsets */
+static bool check_children(int who, int ns, uint64_t want)
 {
 	int p[2];
 	int64_t got[3];
 	pid_t c;
 
-	if (ns_ino("time_for_children") != ctl->now[B1])
-		VFAIL(B, "its children are no longer born in B1's time namespace");
+	if (ns_ino("time_for_children") != want)
+		VFAIL(who, "its children are no longer born in the time namespace they were");
 	if (pipe(p) || (c = fork()) < 0)
-		VFAIL(B, "pipe/fork: %s", strerror(errno));
+		VFAIL(who, "pipe/fork: %s", strerror(errno));
 	if (!c) {
 		int64_t v[3] = { clock_now(CLOCK_MONOTONIC, false), clock_now(CLOCK_BOOTTIME, true),
 				 (int64_t)ns_ino("time") };
@@ -211,12 +217,12 @@ static bool check_b_children(void)
 	close(p[0]);
 	waitpid(c, NULL, 0);
 	if (n != sizeof(got))
-		VFAIL(B, "its new child reported nothing");
-	if ((uint64_t)got[2] != ctl->now[B1])
-		VFAIL(B, "a child it forks now is not in B1's time namespace");
-	int64_t dm = got[0] - ctl->root_mono - mono_off[2], db = got[1] - ctl->root_boot - boot_off[2];
+		VFAIL(who, "its new child reported nothing");
+	if ((uint64_t)got[2] != want)
+		VFAIL(who, "a child it forks now is not in the time namespace its children were born in");
+	int64_t dm = got[0] - ctl->root_mono - mono_off[ns], db = got[1] - ctl->root_boot - boot_off[ns];
 	if (dm < 0 || dm > 30 * NS || db < 0 || db > 30 * NS)
-		VFAIL(B, "a child it forks now lacks Y's offsets: monotonic %+lld ns, boottime %+lld ns off",
+		VFAIL(who, "a child it forks now lacks its namespace's offsets: monotonic %+lld ns, boottime %+lld ns off",
 		      (long long)dm, (long long)db);
 	return true;
 }
@@ -234,7 +240,10 @@ static bool verify(int who, const struct samples *s)
 	}
 	if (!check_clocks(who, s) || !relations(who))
 		return false;
-	return who != B || check_b_children();
+	if (who == B)
+		return check_children(B, 2, ctl->now[B1]);
+	/* (B was born in the namespace the root makes for its children) */
+	return who != ROOT || !root_unshares || check_children(ROOT, 3, ctl->now[B]);
 }
 
 static void *b1_thread(void *arg)
@@ -299,13 +308,18 @@ int main(int argc, char **argv)
 	struct samples s = { 0 };
 	pid_t pids[NR] = { 0 };
 
-	tst_init(argc, argv);
+	tst_init_opts(argc, argv, NULL, "root-unshares");
+	if ((root_unshares = tst_opt_flag("root-unshares")))
+		ns_of[B] = 3;
 	ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (ctl == MAP_FAILED)
 		tst_fail("mmap: %s", strerror(errno));
 	ctl->ino[ROOT] = ns_ino("time");
 	if (!ctl->ino[ROOT])
 		tst_fail("no time namespaces here (/proc/self/ns/time)");
+	if (root_unshares)
+		set_offsets(3);
+	ctl->root_children = ns_ino("time_for_children");
 	pids[A] = spawn(A, setup_a, A1);
 	pids[B] = spawn(B, setup_b, B1);
 	pids[C] = spawn(C, setup_c, 0);
@@ -316,8 +330,8 @@ int main(int argc, char **argv)
 	}
 	/* as made: X and Y differ, B is in the root's and its children in Y */
 	if (ctl->ino[A] == ctl->ino[ROOT] || ctl->ino[A1] != ctl->ino[A] || ctl->ino[C] != ctl->ino[A] ||
-	    ctl->ino[B] != ctl->ino[ROOT] || ctl->ino[B1] != ctl->b_children || ctl->ino[B1T] != ctl->ino[B1] ||
-	    ctl->ino[B1] == ctl->ino[A])
+	    ctl->ino[B] != ctl->root_children || ctl->ino[B1] != ctl->b_children || ctl->ino[B1T] != ctl->ino[B1] ||
+	    ctl->ino[B1] == ctl->ino[A] || (root_unshares == (ctl->ino[B] == ctl->ino[ROOT])))
 		tst_fail("the time namespaces are not as made");
 	tst_ready();
 	while (!tst_check_requested()) {

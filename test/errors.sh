@@ -1216,7 +1216,7 @@ else
 	PIDS+=("$UP" "$JP")
 	mkdir "$T/d-$name"
 	crt dump -t "$NP" -D "$T/d-$name"
-	expect_error $name "pid $JP is in the time namespace pid $UP made for its children" "entered it by setns" &&
+	expect_error $name "pid $JP is in the time namespace pid $UP made for its children" "it entered it by setns" &&
 		pass $name
 	pkill -9 -P "$UP" 2>/dev/null
 	kill -9 "$UP" "$JP" 2>/dev/null

@@ -149,7 +149,8 @@ static int scan_time(const struct tree *t, struct nested_dump *nd, uint64_t rino
 		parent = tree_find(t, t->tasks[i].s.stat.ppid);
 		if (!parent || kids[parent - t->tasks] != own[i])
 			return pr_err("pid %d is in the time namespace pid %d made for its children (unshare "
-				      "CLONE_NEWTIME) but was not born in it (it entered it by setns): not supported",
+				      "CLONE_NEWTIME) but its parent's children are not born there (it entered it by "
+				      "setns, or its parent made another since): not supported",
 				      t->tasks[i].s.pid, t->tasks[x->unsharer].s.pid), -EOPNOTSUPP;
 	}
 	for (size_t k = 0; k < nd->nr; k++) {

@@ -15,7 +15,8 @@
 struct img_dir;
 struct tree;
 
-/* timens.img when the root has its own time namespace (every task in it). */
+/* timens.img when the root has its own time namespace (other processes' may differ:
+ * nested.c, through timens_dump_id). */
 int timens_dump(struct img_dir *dir, const struct tree *t);
 /* timens-ID.img: the offsets of nested time namespace id, read through pid, whose
  * time_for_children it is (what its timens_offsets shows). */

@@ -4,7 +4,9 @@
  * task is in it, and enters it itself (setns on ns/time_for_children) before
  * its vDSO is placed.  The namespace's clocks as they were at the dump are
  * saved too: on a host whose clocks are behind (another machine, a reboot)
- * the offsets grow so that the tree never sees its clocks go back. */
+ * the offsets grow so that the tree never sees its clocks go back.  Time
+ * namespaces nested below the root's (nested.c) are saved and made by the
+ * same code, one timens-ID.img each. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>

@@ -304,19 +304,27 @@ static int scan_shared_files(const struct tree *t, struct share_scan **share)
 	return ret;
 }
 
-/* The oldest format version that restores this dump right (image.h). */
+/* The oldest format version that restores this dump right (image.h): the highest
+ * any of its contents needs. */
+#define NEED(v) (version = version > (v) ? version : (v))
 static uint32_t img_version(const struct tree *t, const struct nested_dump *nested)
 {
-	for (int i = 0; i < t->nr; i++)
-		if (t->tasks[i].attrs_set || (!t->tasks[i].zombie && t->tasks[i].s.stop_sig))
-			return IMG_VERSION_TASK_ATTRS;
-	for (int i = 0; i < t->nr; i++)
-		if (t->tasks[i].pid_ns)
-			return IMG_VERSION_PIDNS;
+	uint32_t version = nested->nr ? IMG_VERSION_NESTED : IMG_VERSION_BASE;
+
 	if (netns_dump_peers_used())
-		return IMG_VERSION_VETH_PEER;
-	return nested->nr ? IMG_VERSION_NESTED : IMG_VERSION_BASE;
+		NEED(IMG_VERSION_VETH_PEER);
+	for (int i = 0; i < t->nr; i++) {
+		if (t->tasks[i].pid_ns)
+			NEED(IMG_VERSION_PIDNS);
+		if (t->tasks[i].attrs_set || (!t->tasks[i].zombie && t->tasks[i].s.stop_sig))
+			NEED(IMG_VERSION_TASK_ATTRS);
+	}
+	for (size_t i = 0; i < nested->nr; i++)
+		if (nested->inst[i].kind == NEST_TIME)
+			NEED(IMG_VERSION_TIME_NS);
+	return version;
 }
+#undef NEED
 
 CR_EXPORT int cr_dump(const struct cr_dump_opts *uopts)
 {

@@ -975,7 +975,7 @@ else
 	mkdir "$T/d-nested"
 	crt dump -t "$NP" -D "$T/d-nested"
 	expect_error $name "pid $KP" "another mnt namespace than the root of the tree" \
-		"only the uts, net, ipc and cgroup namespaces" && pass $name
+		"only the uts, net, ipc, cgroup and time namespaces" && pass $name
 	kill -9 "$KP" "$NP" 2>/dev/null
 	{ wait "$NP"; } 2>/dev/null
 fi
@@ -1018,7 +1018,7 @@ nested_refused() {
 	{ wait "$NP"; } 2>/dev/null
 }
 nested_refused ns-nested-user "unshare -U -r sleep 100" "another user namespace than the root of the tree" \
-	"only the uts, net, ipc and cgroup namespaces"
+	"only the uts, net, ipc, cgroup and time namespaces"
 # pid namespaces: one level below the tree's, made by its processes (unshare -p -f is
 # dumped: test/progs/ns-pidnest.c); two levels, unshare without a fork, and an init
 # outside the tree are refused
@@ -1136,6 +1136,95 @@ kill -9 "$NP" 2>/dev/null
 { wait "$NP"; } 2>/dev/null
 else
 	echo "SKIP ns-nested-inet-other: no python3 here (the arm64 VM)"
+fi
+
+# time namespaces (nested ones are dumped: test/progs/ns-timenest.c).  Refused: a
+# root in a time namespace of its own that made another for its children (its own's
+# offsets show nowhere); a process in a namespace whose offsets no process of the
+# tree shows (it entered one from outside, then unshared another); a process that
+# entered by setns the namespace another made for its children (the restore makes
+# that one for the children only).  (Python, not a command: an exec moves the task into
+# its time_for_children; named "sleep" once it has unshared, for the waits below.)
+if command -v python3 >/dev/null && [ -e /proc/self/ns/time ]; then
+UNSHARE_SLEEP='import ctypes, time; c = ctypes.CDLL(None); c.unshare(0x80); c.prctl(15, b"sleep"); time.sleep(100)'
+name=ns-time-root-unshared
+setsid unshare -T --monotonic=7 python3 -c "$UNSHARE_SLEEP" </dev/null >/dev/null 2>&1 &
+NP=$!
+PIDS+=("$NP")
+for ((i = 0; i < 800; i++)); do
+	[ "$(cat "/proc/$NP/comm" 2>/dev/null)" = sleep ] && break
+	sleep 0.025
+done
+mkdir "$T/d-$name"
+crt dump -t "$NP" -D "$T/d-$name"
+expect_error $name "pid $NP, the root of the tree" "made another for its children" "dump its parent or its children" &&
+	pass $name
+kill -9 "$NP" 2>/dev/null
+{ wait "$NP"; } 2>/dev/null
+setsid unshare -T --monotonic=7 sleep 100 </dev/null >/dev/null 2>&1 &
+OT=$!
+PIDS+=("$OT")
+for ((i = 0; i < 200; i++)); do
+	[ "$(readlink "/proc/$OT/ns/time")" != "$(readlink /proc/self/ns/time)" ] &&
+		[ "$(cat "/proc/$OT/comm" 2>/dev/null)" = sleep ] && break
+	sleep 0.025
+done
+nested_refused ns-nested-time-hidden "nsenter -t $OT -T python3 -c '$UNSHARE_SLEEP'" \
+	"whose offsets show through no process of the tree" "not supported"
+kill -9 "$OT" 2>/dev/null
+{ wait "$OT"; } 2>/dev/null
+name=ns-nested-time-setns
+cat >"$T/time-setns.py" <<'PY'
+import ctypes, os, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+r, w = os.pipe()
+u = os.fork()
+if u == 0:
+    libc.unshare(0x80)
+    if os.fork() == 0:
+        os.execvp("sleep", ["sleep", "100"])
+    os.write(w, b"x")
+    time.sleep(100)
+    os._exit(0)
+os.read(r, 1)
+j = os.fork()
+if j == 0:
+    fd = os.open("/proc/%d/ns/time_for_children" % u, os.O_RDONLY)
+    if libc.setns(fd, 0x80):
+        os._exit(9)
+    libc.prctl(15, b"sleep")
+    time.sleep(100)
+    os._exit(0)
+print(u, j, flush=True)
+time.sleep(100)
+PY
+setsid python3 "$T/time-setns.py" </dev/null >"$T/time-setns.out" 2>&1 &
+NP=$!
+PIDS+=("$NP")
+for ((i = 0; i < 200; i++)); do
+	[ -s "$T/time-setns.out" ] && break
+	sleep 0.05
+done
+read -r UP JP <"$T/time-setns.out"
+for ((i = 0; i < 200; i++)); do
+	[ "$(cat "/proc/${JP:-0}/comm" 2>/dev/null)" = sleep ] && break
+	sleep 0.025
+done
+if [ -z "${JP:-}" ]; then
+	fail $name "the processes did not start"
+else
+	PIDS+=("$UP" "$JP")
+	mkdir "$T/d-$name"
+	crt dump -t "$NP" -D "$T/d-$name"
+	expect_error $name "pid $JP is in the time namespace pid $UP made for its children" "it entered it by setns" &&
+		pass $name
+	pkill -9 -P "$UP" 2>/dev/null
+	kill -9 "$UP" "$JP" 2>/dev/null
+fi
+kill -9 "$NP" 2>/dev/null
+{ wait "$NP"; } 2>/dev/null
+else
+	echo "SKIP ns-time-root-unshared ns-nested-time-hidden ns-nested-time-setns: no python3 or time namespaces here"
 fi
 
 # ---- a thread bound to CPUs the restoring process may not use: restored with the

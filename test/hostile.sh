@@ -9,7 +9,9 @@
 # hostname too long, unknown kinds; of a tree with nested namespaces: ids that
 # name no namespace, namespaces of a kind that can't be nested, ids twice; of a
 # veth between two nested network namespaces: a peer namespace not listed or not
-# saved, its own, a peer that is not its pair.
+# saved, its own, a peer that is not its pair; of nested time namespaces: ids that
+# name none, one made for its children by a process after one in it, a process in
+# one made for others' children that was not born there, offsets out of range.
 # Each case checks crtool's one "Error: " line and that no process is left at
 # the dumped PID.
 #   test/hostile.sh     (after make tests)   CRTOOL=path TEST_BIN=dir to use other binaries
@@ -105,9 +107,9 @@ if ! grep -qx READY "$T/counter.out" || ! "$CRTOOL" dump -t "$PID" -D "$T/base" 
 	exit 1
 fi
 { wait "$PID"; } 2>/dev/null
+counter_version=$("$CRTOOL" show "$T/base/inventory.img" | grep img_version)
 P=$PID
 MM=mm-$P.img
-counter_version=$("$CRTOOL" show "$T/base/inventory.img" | grep img_version)
 # the second area's end, the first areas' count; the last fd record
 end1=$("$CRTOOL" show "$T/base/$MM" | awk '$1 == "end:" { if (++n == 2) { print $2; exit } }')
 last_fd=$(($("$CRTOOL" show "$T/base/fdinfo-$P.img" | grep -c '^# record') - 1))
@@ -149,8 +151,6 @@ case_ pid-cycle pstree.img @+0 @+0 "@1:pid=$free" "@1:threads[0]=$free" "@1:ppid
 	"@2:pid=$ofree" "@2:threads[0]=$ofree" "@2:ppid=$free" -- pstree.img "not an earlier live process"
 case_ pid-own-parent pstree.img @+0 "@1:pid=$free" "@1:threads[0]=$free" "@1:ppid=$free" -- \
 	pstree.img "not an earlier live process"
-case_ threads-count pstree.img "threads#=2" "threads[1]=$free" -- pstree.img "lists 2 threads"
-case_ threads-tid "core-$P.img" "threads[0].tid=$free" -- "core-$P.img" "not the leader"
 # process and thread attributes out of range
 case_ attrs-oom "core-$P.img" "oom_score_adj=1001" -- "core-$P.img" "oom_score_adj 1001 is outside -1000..1000"
 case_ attrs-coredump "core-$P.img" "coredump_filter=0x400" -- "core-$P.img" "coredump_filter 0x400 has unknown bits"
@@ -164,12 +164,14 @@ else
 	case_ attrs-oom-lower "core-$P.img" "oom_score_adj=-500" -- "pid $P: can't set its OOM score adjustment to -500" \
 		"needs CAP_SYS_RESOURCE"
 fi
+case_ threads-count pstree.img "threads#=2" "threads[1]=$free" -- pstree.img "lists 2 threads"
+case_ threads-tid "core-$P.img" "threads[0].tid=$free" -- "core-$P.img" "not the leader"
 # cgroups: a path out of the cgroup tree, a set that does not exist
 case_ cgroup-path cgroup.img "sets[0].members[0].path=../../etc" -- cgroup.img "bad hierarchy or path"
 case_ cgroup-set cgroup.img "tasks[0].set=7" -- cgroup.img "set 7, which does not exist"
 # the format version: a newer crtool's images, and one older than any
-case_ version-newer inventory.img img_version=6 -- "format version 6" "reads versions 1 to 5" "made by a newer crtool"
-case_ version-zero inventory.img img_version=0 -- "format version 0" "reads versions 1 to 5"
+case_ version-newer inventory.img img_version=7 -- "format version 7" "reads versions 1 to 6" "made by a newer crtool"
+case_ version-zero inventory.img img_version=0 -- "format version 0" "reads versions 1 to 6"
 
 # ---- a tree with its own mount, UTS and cgroup namespaces (ns-mnt; its stdio are
 # pipes: a file of ours is out of its mount tree)
@@ -238,7 +240,7 @@ else
 	cp -a "$T/nestedbase" "$T/base"
 	case_ nested-id-unlisted pstree.img "@1:net_ns=9" -- pstree.img "nested net namespace 9" "does not list"
 	case_ nested-root pstree.img "@0:uts_ns=1" -- pstree.img "root or a zombie"
-	case_ nested-kind ns.img "nested[0].kind=pid" -- ns.img '"pid"' "not a uts, net, ipc or cgroup namespace"
+	case_ nested-kind ns.img "nested[0].kind=pid" -- ns.img '"pid"' "not a uts, net, ipc, cgroup or time namespace"
 	case_ nested-id-zero ns.img "nested[0].id=0" -- ns.img "bad id"
 	case_ nested-twice ns.img "nested[1].id=1" -- ns.img "listed twice"
 	case_ nested-uts-long utsns-1.img "hostname=$(printf 'h%.0s' $(seq 80))" -- utsns-1.img "longer than 64"
@@ -324,8 +326,6 @@ else
 		pass pidnest-version
 	else
 		fail pidnest-version "ns-pidnest's images do not say format version 4: $("$CRTOOL" show "$T/pidnestbase/inventory.img" | grep img_version)"
-	fi
-fi
 
 # ---- a process with attributes a version 4 reader would drop (task-attrs): version 5,
 # and a plain one (counter's) still version 1
@@ -353,6 +353,50 @@ else
 fi
 kill -9 "$TA" 2>/dev/null
 kill "$SLEEP" 2>/dev/null
+	fi
+fi
+
+# ---- a tree in nested time namespaces (ns-timenest: records 0 root, 1 A, which made
+# namespace 1 and entered it, 2 B, which made namespace 2 for its children, 3 C, which
+# joined 1, 4 A1, 5 B1, born in 2)
+kill "$SLEEP" 2>/dev/null
+exec 6< <(exec sleep 600)
+SLEEP=$!
+exec 7> >(exec cat >"$T/timenest.out")
+setsid "$BIN/ns-timenest" <&6 >&7 2>&1 6<&- 7>&- &
+NTP=$!
+disown "$NTP"   # (killed by the dump: no job notice)
+exec 6<&- 7>&-
+for ((i = 0; i < 200; i++)); do
+	grep -qx READY "$T/timenest.out" 2>/dev/null && break
+	sleep 0.05
+done
+mkdir "$T/timenestbase"
+if ! grep -qx READY "$T/timenest.out" || ! "$CRTOOL" dump -t "$NTP" -D "$T/timenestbase" >"$T/out" 2>"$T/err"; then
+	fail timenest-dump "could not dump ns-timenest: $(cat "$T/err")"
+else
+	{ wait "$NTP"; } 2>/dev/null
+	PID=$NTP
+	rm -rf "$T/base"
+	cp -a "$T/timenestbase" "$T/base"
+	B_PID=$("$CRTOOL" show "$T/base/pstree.img" | awk '$1 == "pid:" { if (n++ == 2) { print $2; exit } }')
+	case_ timenest-id-unlisted pstree.img "@1:time_ns=9" -- pstree.img "nested time namespace 9" "does not list"
+	case_ timenest-root pstree.img "@0:time_ns=1" -- pstree.img "root or a zombie"
+	case_ timenest-made-late pstree.img "@2:time_ns_children=1" -- pstree.img "pid $B_PID makes nested time namespace 1" \
+		"a process before it is in it"
+	case_ timenest-own-children pstree.img "@5:time_ns_children=2" -- pstree.img "makes nested time namespace 2" \
+		"the id is its own"
+	case_ timenest-not-born pstree.img "@3:time_ns=2" -- pstree.img "is in nested time namespace 2, which pid $B_PID makes" \
+		"its parent's children are not born there"
+	case_ timenest-offsets timens-2.img "boottime_nsec=1000000000" -- "timens-2.img: bad offsets"
+	case_ timenest-offsets-huge timens-1.img "monotonic_sec=-9000000000000000000" -- "timens-1.img: bad offsets"
+	# a reader of version 4 would restore every process in the root's time namespace
+	if "$CRTOOL" show "$T/timenestbase/inventory.img" | grep -qx "img_version: 6"; then
+		pass timenest-version
+	else
+		fail timenest-version "ns-timenest's images do not say format version 6: $("$CRTOOL" show "$T/timenestbase/inventory.img" | grep img_version)"
+	fi
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -8,7 +8,10 @@
 #   veth-third       a veth of a nested namespace whose peer is in a namespace that is not
 #                    the tree's (its two others are): the same
 #   net-back-in-ours a child in our network namespace while the root has its own
-#   time-pending     a time namespace made for children but not entered
+#   time-pending     a time namespace made for children but not entered (no error: it is
+#                    dumped, and made again for the restored process's children only); its
+#                    image says its clock was 1000 s further at the dump (a host whose clock
+#                    is behind): the offset grows by as much
 #   bad-external     --external without TYPE[KEY]:VALUE
 #   external-missing an external namespace, no --external net[KEY]:PATH at restore
 #   external-path    a path that is no namespace
@@ -124,13 +127,37 @@ refused_dump veth-third "veth vx0 has its peer outside" "--external veth[vx0]:"
 spawn unshare -n sh -c "nsenter --net=/proc/$$/ns/net sleep 1000 & exec setsid sleep 1000"
 refused_dump net-back-in-ours "in the dumper's own network namespace while the root of the tree"
 
-# (unshare(1) -T and any exec enter the namespace: unshare(2), then no exec)
-spawn setsid python3 -c 'import ctypes, os, time; ctypes.CDLL(None).unshare(0x80) == 0 or os._exit(9); time.sleep(1000)'
+# (unshare(1) -T and any exec enter the namespace: unshare(2), then no exec).  Once
+# refused, now dumped (a nested time namespace, test/progs/ns-timenest.c): the restored
+# process is in ours again, its children's namespace made with the offset, grown by the
+# 1000 s its clock seems to be behind
+spawn setsid python3 -c 'import ctypes, os, time; ctypes.CDLL(None).unshare(0x80) == 0 or os._exit(9); open("/proc/self/timens_offsets", "w").write("monotonic 4242 0\n"); time.sleep(1000)'
 for _ in $(seq 250); do   # python's start and its unshare take a moment
-	[ "$(readlink "/proc/$PID/ns/time")" != "$(readlink "/proc/$PID/ns/time_for_children")" ] && break
+	[ "$(readlink "/proc/$PID/ns/time")" != "$(readlink "/proc/$PID/ns/time_for_children")" ] &&
+		grep -q 'monotonic *4242 ' "/proc/$PID/timens_offsets" && break
 	sleep 0.02
 done
-refused_dump time-pending "pid $PID" "time namespace for its children"
+mkdir "$T/pending"
+crt dump -t "$PID" -D "$T/pending"
+if [ "$RC" != 0 ]; then
+	fail time-pending "the dump failed: $(cat "$T/err")"
+else
+	at=$("$CRTOOL" show "$T/pending/timens-1.img" | awk '$1 == "monotonic_ns_at_dump:" { print $2 }')
+	"$BIN/img-edit" "$T/pending/timens-1.img" "monotonic_ns_at_dump=$((at + 1000000000000))" >/dev/null 2>&1 ||
+		fail time-pending "img-edit failed"
+	crt restore -D "$T/pending" -d
+	mono=$(awk '$1 == "monotonic" { print $2 }' "/proc/$PID/timens_offsets" 2>/dev/null)
+	if [ "$RC" != 0 ]; then
+		fail time-pending "the restore failed: $(cat "$T/err")"
+	elif [ "$(readlink "/proc/$PID/ns/time")" != "$(readlink /proc/self/ns/time)" ] ||
+		[ "$(readlink "/proc/$PID/ns/time_for_children")" = "$(readlink /proc/self/ns/time)" ] ||
+		[ "${mono:-0}" -lt 5200 ] || [ "$mono" -gt 5242 ]; then
+		fail time-pending "restored in $(readlink "/proc/$PID/ns/time"), children in $(readlink "/proc/$PID/ns/time_for_children"), offsets $(tr '\n' ' ' <"/proc/$PID/timens_offsets")"
+	else
+		pass time-pending
+	fi
+fi
+kill -9 "$PID" 2>/dev/null
 
 crt dump -t 1 -D "$T" --external foo
 expect_error bad-external "--external foo" "TYPE[KEY]:VALUE" && pass bad-external

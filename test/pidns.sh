@@ -120,5 +120,7 @@ side_by_side "nested namespaces in new pid namespaces" ns-nested
 own_pidns "nested namespaces in a tree that is its own pid namespace" ns-nested
 side_by_side "a nested pid namespace in new pid namespaces" ns-pidnest
 own_pidns "a pid namespace nested in a tree that is its own pid namespace" ns-pidnest
+side_by_side "nested time namespaces in new pid namespaces" ns-timenest --root-unshares
+own_pidns "nested time namespaces in a tree that is its own pid namespace" ns-timenest
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

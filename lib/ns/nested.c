@@ -1,6 +1,6 @@
-/* Processes of one tree in different UTS, network, IPC or cgroup namespaces: a worker
- * forked into a network namespace of its own, a sandboxed child with its own
- * hostname, `ip netns exec` children.
+/* Processes of one tree in different UTS, network, IPC, cgroup or time namespaces: a
+ * worker forked into a network namespace of its own, a sandboxed child with its own
+ * hostname, `ip netns exec` children, `unshare -T -f` ones with other clocks.
  *
  * Dump: every live process's namespace of each kind is compared (by inode)
  * with the root's; each other instance gets an id (from 1, per kind) and is
@@ -19,7 +19,19 @@
  * routes; SysV objects).  Its descendants inherit it.  Any other process in
  * it whose parent is elsewhere joins it: setns through a pidfd of the maker,
  * once the maker says it is filled.  The maker precedes every joiner in
- * pstree order and is not its descendant, so it never waits for a joiner. */
+ * pstree order and is not its descendant, so it never waits for a joiner.
+ *
+ * Time namespaces differ in one way: unshare(CLONE_NEWTIME) makes one for the
+ * caller's children only (its time_for_children), and only there do the
+ * offsets show (timens_offsets).  A process that did so records that one too,
+ * and makes it on restore without entering it, so that its children are born
+ * in it: every process in it must have been born in it (none entered it by
+ * setns), else the restore could not put it there.  A namespace nobody made
+ * so is made, entered, by its first process like the other kinds (the maker
+ * enters it before its vDSO is placed: a task of a time namespace has another
+ * vvar page).  Offsets are the host's plus the namespace's, so the rule that
+ * keeps the root's clocks from going back on a host whose clocks are behind
+ * (time.c) applies to each. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -39,6 +51,7 @@
 #include "net/inet.h"
 #include "ns/nested.h"
 #include "ns/ns.h"
+#include "ns/time.h"
 #include "proc/pidview.h"
 #include "proc/privs.h"
 #include "proc/tree.h"
@@ -56,6 +69,7 @@ static const struct {
 	/* nothing to save: its root is the cgroup its maker is in when it unshares
 	 * (put there first, like the root's own) */
 	[NEST_CGROUP] = { "cgroup", "cgroup", CLONE_NEWCGROUP },
+	[NEST_TIME] = { "time", "time", CLONE_NEWTIME },
 };
 
 /* ------------------------------------------------------------------ dump */
@@ -76,7 +90,7 @@ static int add_instance(struct nested_dump *nd, int kind, uint64_t ino, pid_t pi
 		return -ENOMEM;
 	nd->inst = x;
 	x = &nd->inst[nd->nr++];
-	*x = (struct nested_dump_inst){ kind, n + 1, ino, pid, -1 };
+	*x = (struct nested_dump_inst){ kind, n + 1, ino, pid, -1, -1 };
 	if (kind == NEST_NET) {
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
@@ -89,20 +103,101 @@ static int add_instance(struct nested_dump *nd, int kind, uint64_t ino, pid_t pi
 	return 0;
 }
 
+static struct nested_dump_inst *dump_inst(const struct nested_dump *nd, int kind, uint32_t id)
+{
+	for (size_t i = 0; i < nd->nr; i++)
+		if (nd->inst[i].kind == kind && nd->inst[i].id == id)
+			return &nd->inst[i];
+	return NULL;
+}
+
+/* The time namespaces processes made for their children (see the top), and through
+ * whom each instance's offsets are read.  own, kids: each task's time and
+ * time_for_children (0 for a zombie). */
+static int scan_time(const struct tree *t, struct nested_dump *nd, uint64_t rino, uint64_t ours, uint64_t *own,
+		     uint64_t *kids)
+{
+	struct nested_dump_inst *x;
+	int ret;
+
+	for (int i = 0; i < t->nr; i++) {
+		pid_t pid = t->tasks[i].s.pid;
+
+		if (t->tasks[i].zombie)
+			continue;
+		if ((ret = ns_ino(pid, "time", &own[i])) || (ret = ns_ino(pid, "time_for_children", &kids[i])))
+			return ret;
+		if (kids[i] == own[i])
+			continue;
+		if (kids[i] == rino || kids[i] == ours)
+			return pr_err("pid %d has its children born in %s time namespace while it is in another: not "
+				      "supported", pid, kids[i] == rino ? "the root's" : "the dumper's"), -EOPNOTSUPP;
+		if ((ret = add_instance(nd, NEST_TIME, kids[i], pid, &nd->time_children[i])))
+			return ret;
+		x = dump_inst(nd, NEST_TIME, nd->time_children[i]);
+		if (x->unsharer >= 0)
+			return pr_err("pids %d and %d both have nested time namespace %u for their children without being "
+				      "in it: not supported", t->tasks[x->unsharer].s.pid, pid, x->id), -EOPNOTSUPP;
+		x->unsharer = i;
+		x->pid = pid;
+	}
+	for (int i = 1; i < t->nr; i++) {
+		const struct tree_task *parent;
+
+		if (!nd->ids[i][NEST_TIME] || (x = dump_inst(nd, NEST_TIME, nd->ids[i][NEST_TIME]))->unsharer < 0)
+			continue;
+		parent = tree_find(t, t->tasks[i].s.stat.ppid);
+		if (!parent || kids[parent - t->tasks] != own[i])
+			return pr_err("pid %d is in the time namespace pid %d made for its children (unshare "
+				      "CLONE_NEWTIME) but its parent's children are not born there (it entered it by "
+				      "setns, or its parent made another since): not supported",
+				      t->tasks[i].s.pid, t->tasks[x->unsharer].s.pid), -EOPNOTSUPP;
+	}
+	for (size_t k = 0; k < nd->nr; k++) {
+		int reader = -1, member = -1;
+
+		x = &nd->inst[k];
+		if (x->kind != NEST_TIME || x->unsharer >= 0)
+			continue;
+		for (int i = 1; i < t->nr && reader < 0; i++) {
+			if (t->tasks[i].zombie || own[i] != x->ino)
+				continue;
+			if (member < 0)
+				member = i;
+			if (kids[i] == x->ino)
+				reader = i;
+		}
+		if (reader < 0)
+			return pr_err("pid %d is in nested time namespace %u, whose offsets show through no process of the "
+				      "tree (every one in it made another for its children: unshare CLONE_NEWTIME "
+				      "after entering it): not supported", t->tasks[member].s.pid, x->id), -EOPNOTSUPP;
+		x->pid = t->tasks[reader].s.pid;
+	}
+	return 0;
+}
+
 int nested_dump_scan(const struct tree *t, struct nested_dump *nd)
 {
 	pid_t root = t->tasks[0].s.pid;
+	uint64_t time_root = 0, time_ours = 0;
 	int ret;
 
 	memset(nd, 0, sizeof(*nd));
 	nd->cur_net = -1;
-	if (!(nd->ids = calloc(t->nr, sizeof(*nd->ids))))
+	if (!(nd->ids = calloc(t->nr, sizeof(*nd->ids))) || !(nd->time_children = calloc(t->nr, sizeof(uint32_t))))
 		return -ENOMEM;
 	for (int k = 0; k < NEST_KINDS; k++) {
 		uint64_t rino, ours, ino;
 
+		/* no time namespaces on this kernel: everyone shares the one clock */
+		if (k == NEST_TIME && access("/proc/self/ns/time", F_OK) && errno == ENOENT)
+			continue;
 		if ((ret = ns_ino(root, kinds[k].name, &rino)) || (ret = ns_ino(getpid(), kinds[k].name, &ours)))
 			return ret;
+		if (k == NEST_TIME) {
+			time_root = rino;
+			time_ours = ours;
+		}
 		for (int i = 1; i < t->nr; i++) {
 			pid_t pid = t->tasks[i].s.pid;
 
@@ -122,7 +217,15 @@ int nested_dump_scan(const struct tree *t, struct nested_dump *nd)
 				return pr_err("the tree is in more than %d nested namespaces", MAX_INSTANCES), -E2BIG;
 		}
 	}
-	return 0;
+	if (!time_root)
+		return 0;
+	uint64_t *own = calloc(t->nr, sizeof(*own)), *kids = calloc(t->nr, sizeof(*kids));
+	ret = own && kids ? scan_time(t, nd, time_root, time_ours, own, kids) : -ENOMEM;
+	free(own);
+	free(kids);
+	if (!ret && nd->nr > MAX_INSTANCES)
+		ret = (pr_err("the tree is in more than %d nested namespaces", MAX_INSTANCES), -E2BIG);
+	return ret;
 }
 
 int nested_dump_write(struct img_dir *dir, const struct nested_dump *nd, const struct cr_external *ext,
@@ -142,6 +245,9 @@ int nested_dump_write(struct img_dir *dir, const struct nested_dump *nd, const s
 			      ipc_dump_id(dir, x->pid, x->id);
 			break;
 		case NEST_CGROUP:
+			break;
+		case NEST_TIME:
+			ret = timens_dump_id(dir, x->pid, x->id);
 			break;
 		default: {
 			struct netns_dump d = { .fd = x->fd, .img_id = x->id };
@@ -267,6 +373,8 @@ void nested_dump_pstree(const struct nested_dump *nd, int i, PstreeEntry *e)
 	e->has_net_ns = (e->net_ns = nd->ids[i][NEST_NET]) != 0;
 	e->has_ipc_ns = (e->ipc_ns = nd->ids[i][NEST_IPC]) != 0;
 	e->has_cgroup_ns = (e->cgroup_ns = nd->ids[i][NEST_CGROUP]) != 0;
+	e->has_time_ns = (e->time_ns = nd->ids[i][NEST_TIME]) != 0;
+	e->has_time_ns_children = (e->time_ns_children = nd->time_children[i]) != 0;
 }
 
 void nested_dump_free(struct nested_dump *nd)
@@ -278,6 +386,7 @@ void nested_dump_free(struct nested_dump *nd)
 			close(nd->inst[i].fd);
 	free(nd->inst);
 	free(nd->ids);
+	free(nd->time_children);
 	memset(nd, 0, sizeof(*nd));
 	nd->cur_net = -1;
 }
@@ -317,7 +426,7 @@ int nested_load(struct img_dir *dir, NsInstance **list, size_t n, struct nested_
 
 		x->net.host_fd = x->net.join_fd = -1;
 		if (k < 0 || !list[i]->id || list[i]->id > MAX_INSTANCES || find(set, k, list[i]->id))
-			return pr_err("ns.img: nested namespace \"%s\" %u: not a uts, net, ipc or cgroup namespace, a bad id, "
+			return pr_err("ns.img: nested namespace \"%s\" %u: not a uts, net, ipc, cgroup or time namespace, a bad id, "
 				      "or listed twice", list[i]->kind, list[i]->id), -EINVAL;
 		x->kind = k;
 		x->id = list[i]->id;
@@ -329,6 +438,8 @@ int nested_load(struct img_dir *dir, NsInstance **list, size_t n, struct nested_
 		else if (k == NEST_NET)
 			/* (always saved whole: never an external one) */
 			ret = netns_load_id(dir, x->id, NULL, 0, &x->net);
+		else if (k == NEST_TIME)
+			ret = timens_load_id(dir, x->id, (TimensEntry **)&x->time);
 	}
 	return ret;
 }
@@ -384,9 +495,25 @@ static uint32_t task_id(const PstreeEntry *e, int kind)
 		return e->has_net_ns ? e->net_ns : 0;
 	case NEST_IPC:
 		return e->has_ipc_ns ? e->ipc_ns : 0;
+	case NEST_TIME:
+		return e->has_time_ns ? e->time_ns : 0;
 	default:
 		return e->has_cgroup_ns ? e->cgroup_ns : 0;
 	}
+}
+
+/* The instance of the kind e's children are born in. */
+static uint32_t children_id(const PstreeEntry *e, int kind)
+{
+	return kind == NEST_TIME && e->has_time_ns_children ? e->time_ns_children : task_id(e, kind);
+}
+
+static const PstreeEntry *parent_of(PstreeEntry **entries, size_t idx)
+{
+	for (size_t j = 0; j < idx; j++)
+		if (entries[j]->pid == entries[idx]->ppid)
+			return entries[j];
+	return NULL;
 }
 
 int nested_plan(struct nested_set *set, PstreeEntry **entries, size_t nr)
@@ -409,6 +536,31 @@ int nested_plan(struct nested_set *set, PstreeEntry **entries, size_t nr)
 			if (x->maker == SIZE_MAX)
 				x->maker = t;
 		}
+	/* time namespaces made for children: by that process, before anyone is in them */
+	for (size_t t = 0; t < nr; t++) {
+		const PstreeEntry *e = entries[t];
+		struct nested_inst *x;
+
+		if (!e->has_time_ns_children)
+			continue;
+		if (e->zombie || !e->time_ns_children || e->time_ns_children == task_id(e, NEST_TIME) ||
+		    !(x = find(set, NEST_TIME, e->time_ns_children)) || x->maker < t)
+			return pr_err("pstree.img: pid %u makes nested time namespace %u for its children, but it is a "
+				      "zombie, the id is its own or unlisted, or a process before it is in it or made it",
+				      e->pid, e->time_ns_children), -EINVAL;
+		x->maker = t;
+		x->unshared = true;
+	}
+	for (size_t t = 1; t < nr; t++) {
+		uint32_t id = task_id(entries[t], NEST_TIME);
+		const struct nested_inst *x = id ? find(set, NEST_TIME, id) : NULL;
+		const PstreeEntry *p;
+
+		if (x && x->unshared && (!(p = parent_of(entries, t)) || children_id(p, NEST_TIME) != id))
+			return pr_err("pstree.img: pid %u is in nested time namespace %u, which pid %u makes for its "
+				      "children, but its parent's children are not born there", entries[t]->pid, id,
+				      entries[x->maker]->pid), -EINVAL;
+	}
 	for (size_t i = 0; i < set->nr; i++)
 		if (set->inst[i].maker == SIZE_MAX)
 			return pr_err("ns.img: nested %s namespace %u holds no process of pstree.img",
@@ -440,6 +592,8 @@ static int make(struct img_dir *dir, struct nested_inst *x)
 		if (unshare(CLONE_NEWCGROUP))
 			return pr_perror("can't create nested cgroup namespace %u", x->id);
 		return 0;
+	case NEST_TIME:
+		return timens_make(x->time, !x->unshared);
 	default:
 		return netns_restore_nested(&x->net);
 	}
@@ -524,22 +678,26 @@ int nested_keep_fds(const struct nested_set *set)
 	return 0;
 }
 
+/* Made and filled: its joiners may go on. */
+static void made(const struct nested_set *set, size_t xi)
+{
+	__atomic_store_n(&set->ready[xi], 1, __ATOMIC_SEQ_CST);
+	syscall(SYS_futex, &set->ready[xi], FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+}
+
 int nested_restore_task(const struct nested_set *set, struct img_dir *dir, PstreeEntry **entries, size_t idx)
 {
-	const PstreeEntry *e = entries[idx], *parent = NULL;
+	const PstreeEntry *e = entries[idx], *parent = idx ? parent_of(entries, idx) : NULL;
 	int ret;
 
-	if (!idx || e->zombie)
+	if (e->zombie)
 		return 0;
-	for (size_t j = 0; j < idx && !parent; j++)
-		if (entries[j]->pid == e->ppid)
-			parent = entries[j];
 	for (int k = 0; k < NEST_KINDS; k++) {
 		uint32_t id = task_id(e, k);
 		struct nested_inst *x;
 
-		if (!parent || id == task_id(parent, k))
-			continue;   /* inherited from the parent, which forked us in it */
+		if (!parent || id == children_id(parent, k))
+			continue;   /* inherited from the parent, which forked us in it (the root: its own) */
 		if (!id) {      /* back in the root's (the root made it before any fork) */
 			if ((ret = join(entries, idx, entries[0]->pid, k, 0)))
 				return ret;
@@ -560,8 +718,7 @@ int nested_restore_task(const struct nested_set *set, struct img_dir *dir, Pstre
 			x->net.peer_arg = &pc;
 			if ((ret = make(dir, x)))
 				return ret;
-			__atomic_store_n(&set->ready[xi], 1, __ATOMIC_SEQ_CST);
-			syscall(SYS_futex, &set->ready[xi], FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+			made(set, xi);
 			continue;
 		}
 		if (!wait_made(set, xi))
@@ -569,6 +726,13 @@ int nested_restore_task(const struct nested_set *set, struct img_dir *dir, Pstre
 				      kinds[k].name, id), -ECANCELED;
 		if ((ret = join(entries, idx, entries[x->maker]->pid, k, id)))
 			return ret;
+	}
+	/* after its own: the time namespace its children are born in (not entered) */
+	if (e->has_time_ns_children) {
+		struct nested_inst *x = find(set, NEST_TIME, e->time_ns_children);
+		if ((ret = make(dir, x)))
+			return ret;
+		made(set, x - set->inst);
 	}
 	return 0;
 }
@@ -587,6 +751,8 @@ void nested_free(struct nested_set *set)
 		struct nested_inst *x = &set->inst[i];
 		if (x->uts)
 			uts_ns_free(x->uts);
+		if (x->time)
+			img_free_msg(&((TimensEntry *)x->time)->base);
 		ipc_free(&x->ipc);
 		netns_free(&x->net);
 	}

@@ -1,5 +1,5 @@
 /* Namespaces nested below the root's (nested.c): processes of one tree in
- * different UTS, network, IPC or cgroup namespaces.  The root's namespaces keep their
+ * different UTS, network, IPC, cgroup or time namespaces.  The root's namespaces keep their
  * own code and images (uts.c, net.c, ipc.c); every other instance of these
  * kinds that a live process of the tree is in is saved once, by the same code,
  * under an id, and each process records the id it is in (pstree.img). */
@@ -19,28 +19,31 @@ struct img_dir;
 struct tree;
 struct cr_external;
 
-enum { NEST_UTS, NEST_NET, NEST_IPC, NEST_CGROUP, NEST_KINDS };
+enum { NEST_UTS, NEST_NET, NEST_IPC, NEST_CGROUP, NEST_TIME, NEST_KINDS };
 
 /* ---- dump */
 struct nested_dump_inst {
 	int kind;                /* NEST_* */
 	uint32_t id;             /* from 1, per kind */
 	uint64_t ino;
-	pid_t pid;               /* a live process in it */
+	pid_t pid;               /* a live process in it (time: whose time_for_children it is) */
 	int fd;                  /* network: the namespace, for sock_diag (-1 else) */
+	int unsharer;            /* time: the task that made it for its children (-1: none) */
 };
 
 struct nested_dump {
 	struct nested_dump_inst *inst;
 	size_t nr;
 	uint32_t (*ids)[NEST_KINDS];   /* per task of the tree: 0 = the root's */
+	uint32_t *time_children;       /* per task: its time_for_children's id if not its own */
 	int cur_net;                   /* the network namespace sock_diag looks in */
 };
 
 /* Which instance each live task is in; refuses a process in the dumper's own
  * namespace of a kind when the root has one of its own. */
 int nested_dump_scan(const struct tree *t, struct nested_dump *nd);
-/* Each instance's state: utsns-ID.img, netns-ID.img, ipc-ID.img + ipcdata-ID.img. */
+/* Each instance's state: utsns-ID.img, netns-ID.img, ipc-ID.img + ipcdata-ID.img,
+ * timens-ID.img. */
 int nested_dump_write(struct img_dir *dir, const struct nested_dump *nd, const struct cr_external *ext,
 		      size_t nr_ext);
 /* The tree's network namespaces saved whole, for the veths between two of them
@@ -61,6 +64,8 @@ struct nested_inst {
 	int kind;
 	uint32_t id;
 	void *uts;               /* UtsEntry */
+	void *time;              /* TimensEntry */
+	bool unshared;           /* time: its maker made it for its children only, not entering it */
 	struct ipc_image ipc;
 	struct netns_restore net;
 	size_t maker;            /* index in pstree.img of the first process in it: makes it */

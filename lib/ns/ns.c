@@ -134,7 +134,8 @@ int ns_fd_covered(pid_t pid, const char *fdinfo, const char *path, uint32_t *mnt
 
 bool ns_nestable(const char *kind)
 {
-	return !strcmp(kind, "uts") || !strcmp(kind, "net") || !strcmp(kind, "ipc") || !strcmp(kind, "cgroup");
+	return !strcmp(kind, "uts") || !strcmp(kind, "net") || !strcmp(kind, "ipc") || !strcmp(kind, "cgroup") ||
+	       !strcmp(kind, "time");
 }
 
 int ns_check_tree(const struct tree *t, const char *kind, const char *label)
@@ -150,7 +151,7 @@ int ns_check_tree(const struct tree *t, const char *kind, const char *label)
 			continue;
 		int own = ns_own(root, kind);
 		return pr_err("pid %d is in another %s namespace than the root of the tree (pid %d)%s: nested %s "
-			      "namespaces are not supported (only the uts, net, ipc and cgroup namespaces of the tree's "
+			      "namespaces are not supported (only the uts, net, ipc, cgroup and time namespaces of the tree's "
 			      "processes may differ from the root's)",
 			      pid, label, root, own == 0 ? ", which shares ours" : "", label), -EOPNOTSUPP;
 	}

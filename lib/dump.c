@@ -304,6 +304,9 @@ static int scan_shared_files(const struct tree *t, struct share_scan **share)
 /* The oldest format version that restores this dump right (image.h). */
 static uint32_t img_version(const struct tree *t, const struct nested_dump *nested)
 {
+	for (size_t i = 0; i < nested->nr; i++)
+		if (nested->inst[i].kind == NEST_MNT)
+			return IMG_VERSION_NESTED_MNT;
 	for (int i = 0; i < t->nr; i++)
 		if (t->tasks[i].pid_ns)
 			return IMG_VERSION_PIDNS;

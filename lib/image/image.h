@@ -16,13 +16,15 @@
  * root's); 3 = a veth whose ends are in two namespaces of the tree (netdev's
  * peer_netns: a version 2 reader would look for the peer in the same one); 4 =
  * processes in nested pid namespaces (pstree.img's pid_ns, which a version 3 reader
- * would skip, restoring them in the tree's pid namespace).  A reader takes every
+ * would skip, restoring them in the tree's pid namespace); 6 = processes in nested
+ * mount namespaces (pstree.img's mnt_ns, mountpoints-ID.img).  A reader takes every
  * version up to its own IMG_VERSION. */
-#define IMG_VERSION          4
+#define IMG_VERSION          6
 #define IMG_VERSION_BASE     1
 #define IMG_VERSION_NESTED   2
 #define IMG_VERSION_VETH_PEER 3
 #define IMG_VERSION_PIDNS    4
+#define IMG_VERSION_NESTED_MNT 6
 #define IMG_MAGIC     0x4d495243u  /* "CRIM" */
 #define IMG_HDR_SIZE  8
 #define IMG_MAX_RECORD (64u << 20) /* a sane upper bound for one record */
@@ -54,6 +56,7 @@ enum img_kind {
 	IMG_NETNS_N,   /* a nested network namespace */
 	IMG_IPC_N,     /* the SysV objects of a nested IPC namespace */
 	IMG_IPCDATA_N, /* and their shared memory contents, raw */
+	IMG_MNTS_N,    /* the mounts of a nested mount namespace */
 	IMG__NR,
 };
 

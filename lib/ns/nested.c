@@ -1,4 +1,4 @@
-/* Processes of one tree in different UTS, network, IPC or cgroup namespaces: a worker
+/* Processes of one tree in different UTS, network, IPC, cgroup or mount namespaces: a worker
  * forked into a network namespace of its own, a sandboxed child with its own
  * hostname, `ip netns exec` children.
  *
@@ -16,7 +16,7 @@
  * Restore: the first process in an instance (pstree order: parents first, so
  * none of its ancestors is in it) makes it right after its fork, before its
  * children exist: unshare, then the saved state (hostname; links, addresses,
- * routes; SysV objects).  Its descendants inherit it.  Any other process in
+ * routes; SysV objects; the mounts it changed, mnt-nested.c).  Its descendants inherit it.  Any other process in
  * it whose parent is elsewhere joins it: setns through a pidfd of the maker,
  * once the maker says it is filled.  The maker precedes every joiner in
  * pstree order and is not its descendant, so it never waits for a joiner. */
@@ -37,6 +37,7 @@
 #include "image/image.h"
 #include "log.h"
 #include "net/inet.h"
+#include "ns/mnt.h"
 #include "ns/nested.h"
 #include "ns/ns.h"
 #include "proc/pidview.h"
@@ -56,11 +57,12 @@ static const struct {
 	/* nothing to save: its root is the cgroup its maker is in when it unshares
 	 * (put there first, like the root's own) */
 	[NEST_CGROUP] = { "cgroup", "cgroup", CLONE_NEWCGROUP },
+	[NEST_MNT] = { "mnt", "mount", CLONE_NEWNS },
 };
 
 /* ------------------------------------------------------------------ dump */
 
-static int add_instance(struct nested_dump *nd, int kind, uint64_t ino, pid_t pid, uint32_t *id)
+static int add_instance(struct nested_dump *nd, int kind, uint64_t ino, const struct tree_task *t, uint32_t *id)
 {
 	uint32_t n = 0;
 
@@ -76,7 +78,8 @@ static int add_instance(struct nested_dump *nd, int kind, uint64_t ino, pid_t pi
 		return -ENOMEM;
 	nd->inst = x;
 	x = &nd->inst[nd->nr++];
-	*x = (struct nested_dump_inst){ kind, n + 1, ino, pid, -1 };
+	pid_t pid = t->s.pid;
+	*x = (struct nested_dump_inst){ kind, n + 1, ino, pid, t->s.stat.ppid, -1 };
 	if (kind == NEST_NET) {
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
@@ -116,7 +119,7 @@ int nested_dump_scan(const struct tree *t, struct nested_dump *nd)
 				return pr_err("pid %d is in the dumper's own %s namespace while the root of the tree "
 					      "(pid %d) has another: a process that went back to the caller's "
 					      "namespace is not supported", pid, kinds[k].label, root), -EOPNOTSUPP;
-			if ((ret = add_instance(nd, k, ino, pid, &nd->ids[i][k])))
+			if ((ret = add_instance(nd, k, ino, &t->tasks[i], &nd->ids[i][k])))
 				return ret;
 			if (nd->nr > MAX_INSTANCES)
 				return pr_err("the tree is in more than %d nested namespaces", MAX_INSTANCES), -E2BIG;
@@ -143,6 +146,11 @@ int nested_dump_write(struct img_dir *dir, const struct nested_dump *nd, const s
 			break;
 		case NEST_CGROUP:
 			break;
+		case NEST_MNT: {
+			struct ns_args a = { .ext = ext, .nr_ext = nr_ext };
+			ret = mnt_nested_dump(dir, x->pid, x->base_pid, x->id, &a);
+			break;
+		}
 		default: {
 			struct netns_dump d = { .fd = x->fd, .img_id = x->id };
 			ret = netns_dump(dir, &d, ext, nr_ext);
@@ -267,6 +275,7 @@ void nested_dump_pstree(const struct nested_dump *nd, int i, PstreeEntry *e)
 	e->has_net_ns = (e->net_ns = nd->ids[i][NEST_NET]) != 0;
 	e->has_ipc_ns = (e->ipc_ns = nd->ids[i][NEST_IPC]) != 0;
 	e->has_cgroup_ns = (e->cgroup_ns = nd->ids[i][NEST_CGROUP]) != 0;
+	e->has_mnt_ns = (e->mnt_ns = nd->ids[i][NEST_MNT]) != 0;
 }
 
 void nested_dump_free(struct nested_dump *nd)
@@ -317,7 +326,7 @@ int nested_load(struct img_dir *dir, NsInstance **list, size_t n, struct nested_
 
 		x->net.host_fd = x->net.join_fd = -1;
 		if (k < 0 || !list[i]->id || list[i]->id > MAX_INSTANCES || find(set, k, list[i]->id))
-			return pr_err("ns.img: nested namespace \"%s\" %u: not a uts, net, ipc or cgroup namespace, a bad id, "
+			return pr_err("ns.img: nested namespace \"%s\" %u: not a uts, net, ipc, cgroup or mnt namespace, a bad id, "
 				      "or listed twice", list[i]->kind, list[i]->id), -EINVAL;
 		x->kind = k;
 		x->id = list[i]->id;
@@ -326,6 +335,8 @@ int nested_load(struct img_dir *dir, NsInstance **list, size_t n, struct nested_
 			ret = uts_ns_load(dir, x->id, &x->uts);
 		else if (k == NEST_IPC)
 			ret = ipc_load_id(dir, x->id, &x->ipc);
+		else if (k == NEST_MNT)
+			ret = mnt_load_table(dir, x->id, &x->mnt);
 		else if (k == NEST_NET)
 			/* (always saved whole: never an external one) */
 			ret = netns_load_id(dir, x->id, NULL, 0, &x->net);
@@ -384,6 +395,8 @@ static uint32_t task_id(const PstreeEntry *e, int kind)
 		return e->has_net_ns ? e->net_ns : 0;
 	case NEST_IPC:
 		return e->has_ipc_ns ? e->ipc_ns : 0;
+	case NEST_MNT:
+		return e->has_mnt_ns ? e->mnt_ns : 0;
 	default:
 		return e->has_cgroup_ns ? e->cgroup_ns : 0;
 	}
@@ -429,9 +442,11 @@ int nested_prepare(struct nested_set *set, uint32_t *failed)
 	return 0;
 }
 
-static int make(struct img_dir *dir, struct nested_inst *x)
+static int make(const struct nested_set *set, struct img_dir *dir, struct nested_inst *x, pid_t pid)
 {
 	switch (x->kind) {
+	case NEST_MNT:
+		return mnt_nested_restore(x->mnt, pid, set->args);
 	case NEST_UTS:
 		return uts_ns_restore(x->uts);
 	case NEST_IPC:
@@ -558,7 +573,7 @@ int nested_restore_task(const struct nested_set *set, struct img_dir *dir, Pstre
 			struct peer_ctx pc = { set, entries, idx, id };
 			x->net.peer_made = peer_made;
 			x->net.peer_arg = &pc;
-			if ((ret = make(dir, x)))
+			if ((ret = make(set, dir, x, e->pid)))
 				return ret;
 			__atomic_store_n(&set->ready[xi], 1, __ATOMIC_SEQ_CST);
 			syscall(SYS_futex, &set->ready[xi], FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
@@ -587,6 +602,8 @@ void nested_free(struct nested_set *set)
 		struct nested_inst *x = &set->inst[i];
 		if (x->uts)
 			uts_ns_free(x->uts);
+		if (x->mnt)
+			mnt_free(x->mnt);
 		ipc_free(&x->ipc);
 		netns_free(&x->net);
 	}

@@ -957,10 +957,13 @@ fi
 else
 	echo "SKIP mnt-overlay mnt-file-outside mnt-external-missing mnt-external: no overlayfs, or / is the initramfs (the arm64 VM)"
 fi
-# a process of the tree in yet another mount namespace than the root's: refused,
-# naming it (only the root's namespaces are checkpointed)
+# a process of the tree in a nested mount namespace whose mount is still a peer of
+# one outside it (unshare --propagation unchanged below a shared mount): what it
+# mounts there would propagate out, refused naming it and the mount
 name=ns-nested
-setsid unshare -m sh -c 'unshare -m sleep 100 & wait' </dev/null >/dev/null 2>&1 &
+mkdir -p "$T/mntnest-shared"
+setsid unshare -m sh -c "mount -t tmpfs x '$T/mntnest-shared' && mount --make-shared '$T/mntnest-shared' &&
+	{ unshare -m --propagation unchanged sleep 100 & wait; }" </dev/null >/dev/null 2>&1 &
 NP=$!
 PIDS+=("$NP")
 for ((i = 0; i < 200; i++)); do
@@ -974,8 +977,8 @@ else
 	PIDS+=("$KP")
 	mkdir "$T/d-nested"
 	crt dump -t "$NP" -D "$T/d-nested"
-	expect_error $name "pid $KP" "another mnt namespace than the root of the tree" \
-		"only the uts, net, ipc and cgroup namespaces" && pass $name
+	expect_error $name "pid $KP" "mount $T/mntnest-shared of its nested mount namespace is shared with a mount outside it" \
+		"make it private or a slave" && pass $name
 	kill -9 "$KP" "$NP" 2>/dev/null
 	{ wait "$NP"; } 2>/dev/null
 fi
@@ -1018,7 +1021,7 @@ nested_refused() {
 	{ wait "$NP"; } 2>/dev/null
 }
 nested_refused ns-nested-user "unshare -U -r sleep 100" "another user namespace than the root of the tree" \
-	"only the uts, net, ipc and cgroup namespaces"
+	"only the uts, net, ipc, cgroup and mnt namespaces"
 # pid namespaces: one level below the tree's, made by its processes (unshare -p -f is
 # dumped: test/progs/ns-pidnest.c); two levels, unshare without a fork, and an init
 # outside the tree are refused

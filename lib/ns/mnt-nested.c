@@ -47,7 +47,8 @@ static bool reaches(const char *path, uint32_t id)
 	       st.stx_mnt_id == id;
 }
 
-/* Each inherited record's mount in the copy (live[k]: its index in m, -1 for one to make). */
+/* Each inherited record's mount in the copy (live[k]: its index in m, -1 for one
+ * to make, -2 for one left out). */
 static int find_copies(const struct mnt_state *s, const struct mountinfo *m, size_t n, int *live, bool *used,
 		       pid_t pid)
 {
@@ -56,6 +57,13 @@ static int find_copies(const struct mnt_state *s, const struct mountinfo *m, siz
 		int pl = k ? live[mnt_index_of(s, k, e->parent_id)] : -1;
 
 		live[k] = -1;
+		if (k && pl == -2) {
+			if (!e->inherited)
+				return pr_err("pid %d: mount %s of its nested mount namespace is on one that is gone",
+					      pid, e->mountpoint), -ENOENT;
+			live[k] = -2;
+			continue;
+		}
 		if (!e->inherited)
 			continue;
 		for (size_t i = 0; i < n && live[k] < 0; i++)
@@ -64,9 +72,16 @@ static int find_copies(const struct mnt_state *s, const struct mountinfo *m, siz
 				live[k] = i;
 				used[i] = true;
 			}
-		if (live[k] < 0)
+		/* one that its parent's propagation brought in (a netns file of /run/netns, say),
+		 * gone since: not the tree's to keep */
+		if (live[k] < 0 && k && e->has_master_id && e->master_outside) {
+			pr_warn("pid %d: mount %s came from its parent's namespace, which lacks it now: left out", pid,
+				e->mountpoint);
+			live[k] = -2;
+		} else if (live[k] < 0) {
 			return pr_err("pid %d: mount %s (%s) of its nested mount namespace came from its parent's, "
 				      "which has none there now", pid, e->mountpoint, e->fstype), -ENOENT;
+		}
 	}
 	return 0;
 }
@@ -208,6 +223,8 @@ int mnt_nested_restore(void *state, pid_t pid, const struct ns_args *a)
 		const MntEntry *e = s->e[k];
 		const char *path;
 
+		if (live[k] == -2)
+			continue;
 		if (live[k] >= 0) {
 			if ((mfd[k] = open(e->mountpoint, O_PATH | O_CLOEXEC)) >= 0 && !reaches(e->mountpoint, m[live[k]].id)) {
 				close(mfd[k]);
@@ -224,7 +241,7 @@ int mnt_nested_restore(void *state, pid_t pid, const struct ns_args *a)
 		const MntEntry *e = s->e[k];
 		int j = e->how == MNT_HOW_BIND ? mnt_index_of(s, k, e->bind_of) : -1;
 
-		if (live[k] >= 0)
+		if (live[k] != -1)
 			continue;
 		if (j >= 0 && mfd[j] < 0)
 			ret = (pr_err("pid %d: mount %s binds a part of %s, which another mount covers: not supported",
@@ -235,7 +252,7 @@ int mnt_nested_restore(void *state, pid_t pid, const struct ns_args *a)
 	for (size_t k = s->nr; !ret && k-- > 0;) {
 		const MntEntry *e = s->e[k];
 
-		if (live[k] >= 0 && m[live[k]].flags == e->flags)
+		if (live[k] == -2 || (live[k] >= 0 && m[live[k]].flags == e->flags))
 			continue;
 		if (mfd[k] < 0)
 			ret = (pr_err("pid %d: mount %s has other flags than its parent's, and another mount covers it: "

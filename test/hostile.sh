@@ -259,7 +259,7 @@ else
 	rm -rf "$T/base"
 	cp -a "$T/mntnestbase" "$T/base"
 	made=$("$CRTOOL" show "$T/base/mountpoints-1.img" | awk '/^# record/ { r = $3 } /^how: 1/ { sub(":", "", r); print r; exit }')
-	case_ mntnest-root-made mountpoints-1.img "@0:inherited=false" -- mountpoints-1.img "not a valid mount of the nested namespace"
+	case_ mntnest-root-made mountpoints-1.img "@0:inherited=0" -- mountpoints-1.img "not a valid mount of the nested namespace"
 	case_ mntnest-parent mountpoints-1.img "@1:parent_id=99999" -- mountpoints-1.img "not a valid mount of the nested namespace"
 	case_ mntnest-dotdot mountpoints-1.img "@1:mountpoint=/proc/../etc" -- mountpoints-1.img "not a valid mount of the nested namespace"
 	case_ mntnest-fstype mountpoints-1.img "@$made:fstype=ext4" -- mountpoints-1.img "not a valid mount of the tree"

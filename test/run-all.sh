@@ -174,6 +174,11 @@ if selected corrupt ns-nested; then
 	run_suite "runner ns-nested --corrupt (negative test)" \
 		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- ns-nested --corrupt
 fi
+if selected corrupt ns-mntnest; then
+	# shellcheck disable=SC2086
+	run_suite "runner ns-mntnest --corrupt (negative test)" \
+		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- ns-mntnest --corrupt
+fi
 if selected corrupt ns-pidnest; then
 	# shellcheck disable=SC2086
 	run_suite "runner ns-pidnest --corrupt (negative test)" \

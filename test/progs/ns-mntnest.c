@@ -10,7 +10,8 @@
  *   │   └── B1  joins A's namespace (setns): its cwd D/a-tmp
  *   └── C       unshare(CLONE_NEWNS), made a slave (systemd's way): a tmpfs at D/c-tmp,
  *               shared (a new peer group), holding c-file and sub/; D/c-tmp/sub bound
- *               at D/c-peer (its peer), read-only
+ *               at D/c-peer (its peer), read-only; D/c-tmp bound at D/c-slave, made
+ *               its slave
  *
  * D is a directory of /tmp.  After CHECK each process checks itself: its mount
  * namespace is the same as / another than everyone's as before; its view of
@@ -18,7 +19,9 @@
  * "shared with the Nth", "slave of the Nth" or "slave of one outside") is as
  * before; and per role: the tmpfs files with their bytes, the open file at its
  * offset and the same file as the path, the cwd, D/a-ro refusing writes; the
- * root and B see none of A's or C's mounts.
+ * root and B see none of A's or C's mounts; a tmpfs C mounts on D/c-tmp/sub then
+ * shows at D/c-peer and D/c-slave/sub (propagation works), and one on D/c-slave
+ * not at D/c-tmp.
  * --corrupt: A1 writes into D/a-tmp/a-file after CHECK (A's check must see it).
  */
 #include "tst.h"
@@ -236,6 +239,28 @@ static void setup_c(void)
 	write_file(at("c-tmp/sub/s-file"), seed + 3);
 	must(mount(at("c-tmp/sub"), at("c-peer"), NULL, MS_BIND, NULL), "C: bind");
 	must(mount(NULL, at("c-peer"), NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL), "C: remount ro");
+	must(mount(at("c-tmp"), at("c-slave"), NULL, MS_BIND, NULL), "C: bind c-slave");
+	must(mount(NULL, at("c-slave"), NULL, MS_SLAVE, NULL), "C: make-slave");
+}
+
+/* A mount on c-tmp/sub reaches c-peer and c-slave/sub; one on c-slave/x not c-tmp/x. */
+static bool c_propagation(int who)
+{
+	bool ok;
+
+	if (mount("tmpfs", at("c-tmp/sub"), "tmpfs", 0, "size=64k"))
+		VFAIL(who, "mount on D/c-tmp/sub: %s", strerror(errno));
+	ok = is_mount(at("c-peer")) && is_mount(at("c-slave/sub"));
+	umount2(at("c-tmp/sub"), MNT_DETACH);
+	if (!ok)
+		VFAIL(who, "a mount on D/c-tmp/sub did not propagate to its peer D/c-peer and its slave D/c-slave");
+	if (mount("tmpfs", at("c-slave/sub"), "tmpfs", 0, "size=64k"))
+		VFAIL(who, "mount on D/c-slave/sub: %s", strerror(errno));
+	ok = !is_mount(at("c-tmp/sub"));
+	umount2(at("c-slave/sub"), MNT_DETACH);
+	if (!ok)
+		VFAIL(who, "a mount on the slave D/c-slave/sub propagated to its master D/c-tmp");
+	return true;
 }
 
 static bool cwd_is(int who, const char *path)
@@ -296,7 +321,7 @@ static bool verify(int who)
 			VFAIL(who, "D/c-peer is writable");
 		if (is_mount(at("a-tmp")))
 			VFAIL(who, "A's tmpfs shows in C's namespace");
-		return true;
+		return c_propagation(who);
 	}
 }
 
@@ -353,7 +378,7 @@ int main(int argc, char **argv)
 	seed = tst_seed();
 	snprintf(D, sizeof(D), "%s", tst_tmp_path("mntnest"));
 	must(mkdir(D, 0755), "mkdir D");
-	for (const char *const *d = (const char *const[]){ "a-tmp", "a-ro", "src", "c-tmp", "c-peer", "pmnt", NULL }; *d; d++)
+	for (const char *const *d = (const char *const[]){ "a-tmp", "a-ro", "src", "c-tmp", "c-peer", "c-slave", "pmnt", NULL }; *d; d++)
 		must(mkdir(at(*d), 0755), "mkdir");
 	write_file(at("src/f"), seed + 5);
 	if (tst_opt_flag("root-ns")) {

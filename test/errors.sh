@@ -1029,6 +1029,30 @@ nested_refused ns-nested-pid-deep "unshare -p -f unshare -p -f sleep 100" "neste
 	"only one level of nested pid namespaces is supported"
 nested_refused ns-nested-pid-nofork "unshare -p sleep 100" "did unshare(CLONE_NEWPID)" \
 	"has forked no init into that pid namespace"
+# unshare -p -f --mount-proc: the unshare process makes the mount namespace, but its
+# /proc is of the nested pid namespace, which it is not in: refused, naming it
+name=ns-nested-mnt-proc
+setsid sh -c "unshare -p -f --mount-proc sleep 100 & wait" </dev/null >/dev/null 2>&1 &
+NP=$!
+PIDS+=("$NP")
+UP= KP=
+for ((i = 0; i < 200; i++)); do
+	UP=$(pgrep -P "$NP" unshare)
+	KP=$(descendant_named "$NP" sleep)
+	[ -n "$UP" ] && [ -n "$KP" ] && grep -q " /proc proc " "/proc/$KP/mountinfo" 2>/dev/null && break
+	sleep 0.025
+done
+if [ -z "$KP" ] || [ -z "$UP" ]; then
+	fail $name "the nested namespaces did not start"
+else
+	PIDS+=("$KP")
+	mkdir "$T/d-$name"
+	crt dump -t "$NP" -D "$T/d-$name"
+	expect_error $name "pid $UP" "the proc at /proc of its nested mount namespace shows another pid namespace" \
+		"--mount-proc" && pass $name
+fi
+kill -9 "$KP" "$UP" "$NP" 2>/dev/null
+{ wait "$NP"; } 2>/dev/null
 setsid unshare -p -f sleep 100 </dev/null >/dev/null 2>&1 &
 OP=$!
 PIDS+=("$OP")

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "ns/mnt.h"
 #include "ns/ns.h"
+#include "proc/proc.h"
 #include "util.h"
 
 static const char *const new_fs_types[] = { "tmpfs", "proc", "sysfs", "devpts", "mqueue", "cgroup", "cgroup2" };
@@ -225,6 +226,23 @@ static int nested_check(const struct mountinfo *m, size_t n, const size_t *order
 	return 0;
 }
 
+/* Is the proc mounted at mp in pid's namespace of pid's own pid namespace (the one
+ * it mounts a proc of at restore)?  pid has its PID there in it, as the same process. */
+static int proc_is_own(pid_t pid, const char *mp)
+{
+	char *status = read_proc(pid, "status", NULL), path[4300], own_ns[64];
+	pid_t own = pid;
+	struct stat a, b;
+
+	if (!status)
+		return pr_perror("can't read the status of pid %d", pid);
+	proc_nspid(status, &own);
+	free(status);
+	snprintf(path, sizeof(path), "/proc/%d/root%s/%d/ns/pid", pid, strcmp(mp, "/") ? mp : "", own);
+	snprintf(own_ns, sizeof(own_ns), "/proc/%d/ns/pid", pid);
+	return !stat(path, &a) && !stat(own_ns, &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 /* The mounts of pid's namespace into image kind (id): base_pid's namespace is
  * the one a nested one is compared with (0: pid's is the tree's own). */
 static int dump_table(struct img_dir *dir, pid_t pid, pid_t base_pid, int kind, uint32_t id,
@@ -293,6 +311,16 @@ static int dump_table(struct img_dir *dir, pid_t pid, pid_t base_pid, int kind, 
 		if ((ret = classify(&e[k], m, order, k, host, nh, a)))
 			break;
 		pr_debug("mount %u %s (%s, root %s): how %u", mi->id, mi->mountpoint, mi->fstype, mi->root, e[k].how);
+		/* its maker mounts it again, of its own pid namespace */
+		if (base_pid && e[k].how == MNT_HOW_FS && !strcmp(mi->fstype, "proc") &&
+		    (ret = proc_is_own(pid, mi->mountpoint)) <= 0) {
+			if (!ret)
+				ret = (pr_err("pid %d: the proc at %s of its nested mount namespace shows another pid "
+					      "namespace than pid %d's own (unshare -p -f --mount-proc): not supported",
+					      pid, mi->mountpoint, pid), -EOPNOTSUPP);
+			break;
+		}
+		ret = 0;
 		if (e[k].how == MNT_HOW_FS && !strcmp(mi->fstype, "tmpfs"))
 			ret = tmpfs_dump(dir, pid, &e[k]);
 	}

@@ -1039,7 +1039,8 @@ UP= KP=
 for ((i = 0; i < 200; i++)); do
 	UP=$(pgrep -P "$NP" unshare)
 	KP=$(descendant_named "$NP" sleep)
-	[ -n "$UP" ] && [ -n "$KP" ] && grep -q " /proc proc " "/proc/$KP/mountinfo" 2>/dev/null && break
+	# (its comm is sleep once unshare exec'ed it, after mounting /proc)
+	[ -n "$UP" ] && [ -n "$KP" ] && break
 	sleep 0.025
 done
 if [ -z "$KP" ] || [ -z "$UP" ]; then

@@ -11,6 +11,9 @@
  *    every mount of the copy that none is, unmounted (children first);
  *  - every other mount made as mnt-restore.c makes the root's, parents first,
  *    at its own path (no staging: the copy is the tree already);
+ *  - the files of its processes under mounts that others cover (kept_files of
+ *    mnt-restore.c) opened as soon as their mount is there, for the maker and
+ *    its descendants;
  *  - per-mount flags where they differ, then propagation: private, peer groups
  *    of its own (joined through MOVE_MOUNT_SET_GROUP), slaves of those, or the
  *    slave of its parent's namespace that the copy is. */
@@ -230,6 +233,8 @@ int mnt_nested_restore(void *state, pid_t pid, const struct ns_args *a)
 				close(mfd[k]);
 				mfd[k] = -1;
 			}
+			if (mfd[k] >= 0)
+				ret = mnt_keep_files(e, mfd[k], a);
 			continue;
 		}
 		if ((ret = mnt_source_of(e, k, a, &path)) || !path)
@@ -247,7 +252,7 @@ int mnt_nested_restore(void *state, pid_t pid, const struct ns_args *a)
 			ret = (pr_err("pid %d: mount %s binds a part of %s, which another mount covers: not supported",
 				     pid, e->mountpoint, s->e[j]->mountpoint), -EOPNOTSUPP);
 		else
-			ret = mnt_make(s, k, src, mfd, "");
+			ret = mnt_make(s, k, src, mfd, "") ?: mnt_keep_files(e, mfd[k], a);
 	}
 	for (size_t k = s->nr; !ret && k-- > 0;) {
 		const MntEntry *e = s->e[k];

@@ -40,7 +40,7 @@ int mnt_restored_file(uint32_t mnt_id, const char *rel)
 	return -1;
 }
 
-static int keep_files_of(const MntEntry *e, int mfd, const struct ns_args *a)
+int mnt_keep_files(const MntEntry *e, int mfd, const struct ns_args *a)
 {
 	for (size_t i = 0; i < a->nr_keep_files; i++) {
 		const struct ns_keep_file *f = &a->keep_files[i];
@@ -414,7 +414,7 @@ static int mnt_restore(void *state, const struct ns_args *a)
 				      s->e[j]->mountpoint), -ENOENT);
 		else if (!skip[k])
 			ret = mnt_make(s, k, src, mfd, STAGE) ?: restore_propagation(s, k, mfd) ?:
-			      keep_files_of(s->e[k], mfd[k], a);
+			      mnt_keep_files(s->e[k], mfd[k], a);
 	}
 	for (size_t k = s->nr; !ret && k-- > 0;)
 		if (!skip[k])

@@ -61,6 +61,9 @@ int mnt_make(const struct mnt_state *s, size_t k, const int *src, int *mfd, cons
 /* Per-mount flags (and a read-only superblock of a new one) on mount fd. */
 int mnt_set_flags(const MntEntry *e, int fd);
 int mnt_set_propagation(int fd, uint64_t prop, const char *mp);
+/* The tree's files under mount e (mfd) that another covers, opened O_PATH before
+ * anything does (mnt_restored_file), in this process and those it forks. */
+int mnt_keep_files(const MntEntry *e, int mfd, const struct ns_args *a);
 
 /* ---- nested mount namespaces (nested.c) */
 /* Save the mounts of pid's namespace into mountpoints-<id>.img, each either

@@ -3,7 +3,8 @@
  *   root        the runner's mount namespace (--root-ns: one of its own, private,
  *   │           with a tmpfs at D/pmnt holding "pfile")
  *   ├── A       unshare(CLONE_NEWNS), everything made private (`unshare -m`): a tmpfs
- *   │   │       at D/a-tmp holding a-file (random bytes) and dir/; D/src bound at D/a-ro,
+ *   │   │       at D/a-tmp holding a-file (random bytes) and dir/, over D/a-tmp/under,
+ *   │   │       which it keeps open (a covered file); D/src bound at D/a-ro,
  *   │   │       read-only; D/pmnt unmounted (--root-ns; else the top /dev/shm, if any)
  *   │   └── A1  A's child, in A's namespace: a-file open at offset 7, its cwd D/a-tmp/dir
  *   ├── B       stays in the root's
@@ -59,7 +60,7 @@ struct ctl {
 static struct ctl *ctl;
 static uint64_t seed;
 static char D[256];
-static int a1_fd = -1;
+static int a1_fd = -1, a_under_fd = -1;
 
 #define VFAIL(who, ...) do { snprintf(ctl->why[who], sizeof(ctl->why[who]), __VA_ARGS__); return false; } while (0)
 
@@ -192,6 +193,7 @@ static void setup_a(void)
 {
 	must(unshare(CLONE_NEWNS), "A: unshare");
 	must(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "A: make-rprivate");
+	must((a_under_fd = open(at("a-tmp/under"), O_RDONLY | O_CLOEXEC)) < 0, "A: open under");
 	must(mount("tmpfs", at("a-tmp"), "tmpfs", 0, "size=1m,mode=755"), "A: tmpfs");
 	write_file(at("a-tmp/a-file"), seed + 1);
 	must(mkdir(at("a-tmp/dir"), 0700), "A: mkdir");
@@ -302,6 +304,16 @@ static bool verify(int who)
 			VFAIL(who, "D/pmnt, which A unmounted, is back");
 		if (who == B1)
 			return cwd_is(who, at("a-tmp"));
+		if (who == A) {
+			struct stat a, b;
+			char buf[FILE_LEN];
+			if (fstat(a_under_fd, &a) || stat(at("a-tmp"), &b) || a.st_dev == b.st_dev)
+				VFAIL(who, "the covered file's fd is on D/a-tmp's tmpfs");
+			if (pread(a_under_fd, buf, FILE_LEN, 0) != FILE_LEN || tst_cmp_fill(buf, FILE_LEN, seed + 6) != -1)
+				VFAIL(who, "the covered file D/a-tmp/under lost its bytes");
+			if (!access(at("a-tmp/under"), F_OK))
+				VFAIL(who, "D/a-tmp/under shows: D/a-tmp is not covered");
+		}
 		if (who == A1) {
 			struct stat a, b;
 			char buf[FILE_LEN];
@@ -381,6 +393,7 @@ int main(int argc, char **argv)
 	for (const char *const *d = (const char *const[]){ "a-tmp", "a-ro", "src", "c-tmp", "c-peer", "c-slave", "pmnt", NULL }; *d; d++)
 		must(mkdir(at(*d), 0755), "mkdir");
 	write_file(at("src/f"), seed + 5);
+	write_file(at("a-tmp/under"), seed + 6);
 	if (tst_opt_flag("root-ns")) {
 		must(unshare(CLONE_NEWNS), "root: unshare");
 		must(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "root: make-rprivate");

@@ -75,15 +75,15 @@ static int find_copies(const struct mnt_state *s, const struct mountinfo *m, siz
 				live[k] = i;
 				used[i] = true;
 			}
-		/* one that its parent's propagation brought in (a netns file of /run/netns, say),
-		 * gone since: not the tree's to keep */
-		if (live[k] < 0 && k && e->has_master_id && e->master_outside) {
-			pr_warn("pid %d: mount %s came from its parent's namespace, which lacks it now: left out", pid,
-				e->mountpoint);
+		/* one of its parent's namespace (the host's, a mount its propagation brought in)
+		 * gone from there since: not the tree's to keep */
+		if (live[k] < 0 && k) {
+			pr_warn("pid %d: mount %s (%s) came from its parent's mount namespace, which lacks it now: "
+				"left out", pid, e->mountpoint, e->fstype);
 			live[k] = -2;
 		} else if (live[k] < 0) {
-			return pr_err("pid %d: mount %s (%s) of its nested mount namespace came from its parent's, "
-				      "which has none there now", pid, e->mountpoint, e->fstype), -ENOENT;
+			return pr_err("pid %d: the root mount (%s) of its nested mount namespace is not its parent's "
+				      "now", pid, e->fstype), -ENOENT;
 		}
 	}
 	return 0;

@@ -1029,6 +1029,25 @@ nested_refused ns-nested-pid-deep "unshare -p -f unshare -p -f sleep 100" "neste
 	"only one level of nested pid namespaces is supported"
 nested_refused ns-nested-pid-nofork "unshare -p sleep 100" "did unshare(CLONE_NEWPID)" \
 	"has forked no init into that pid namespace"
+# nested mount namespaces that can't be made again: a mount made on a mount that
+# another covers since, and one that pivot_rooted into a tmpfs (another root mount)
+mkdir -p "$T/mnt-cover" "$T/mnt-pivot"
+cat >"$T/cover.sh" <<EOF
+mount -t tmpfs p "$T/mnt-cover" && mkdir "$T/mnt-cover/sub" && mount -t tmpfs n "$T/mnt-cover/sub" &&
+	mount -t tmpfs c "$T/mnt-cover" && exec sleep 100
+EOF
+nested_refused ns-nested-mnt-covered "unshare -m sh $T/cover.sh" "mount $T/mnt-cover/sub of its nested mount namespace" \
+	"is on $T/mnt-cover, which another mount covers"
+cat >"$T/pivot.sh" <<EOF
+R="$T/mnt-pivot"
+mount -t tmpfs root "\$R" && mkdir "\$R/usr" "\$R/old" && mount --bind /usr "\$R/usr" || exit 1
+for d in bin sbin lib lib64; do
+	if [ -L "/\$d" ]; then cp -a "/\$d" "\$R/"; elif [ -d "/\$d" ]; then mkdir "\$R/\$d" && mount --bind "/\$d" "\$R/\$d"; fi
+done
+cd "\$R" && pivot_root . old && cd / && exec sleep 100
+EOF
+nested_refused ns-nested-mnt-root "unshare -m sh $T/pivot.sh" "its nested mount namespace has another root mount" \
+	"than its parent's"
 # unshare -p -f --mount-proc: the unshare process makes the mount namespace, but its
 # /proc is of the nested pid namespace, which it is not in: refused, naming it
 name=ns-nested-mnt-proc

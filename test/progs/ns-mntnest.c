@@ -1,7 +1,7 @@
 /* ns-mntnest: processes of one tree in mount namespaces nested below the root's.
  *
  *   root        the runner's mount namespace (--root-ns: one of its own, private,
- *   │           with a tmpfs at D/pmnt holding "pfile")
+ *   │           with a shared tmpfs at D/pmnt holding "pfile")
  *   ├── A       unshare(CLONE_NEWNS), everything made private (`unshare -m`): a tmpfs
  *   │   │       at D/a-tmp holding a-file (random bytes) and dir/, over D/a-tmp/under,
  *   │   │       which it keeps open (a covered file); D/src bound at D/a-ro,
@@ -9,7 +9,8 @@
  *   │   └── A1  A's child, in A's namespace: a-file open at offset 7, its cwd D/a-tmp/dir
  *   ├── B       stays in the root's
  *   │   └── B1  joins A's namespace (setns): its cwd D/a-tmp
- *   └── C       unshare(CLONE_NEWNS), made a slave (systemd's way): a tmpfs at D/c-tmp,
+ *   └── C       unshare(CLONE_NEWNS), made a slave (systemd's way; --root-ns: D/pmnt
+ *               the slave of the root's): a tmpfs at D/c-tmp,
  *               shared (a new peer group), holding c-file and sub/; D/c-tmp/sub bound
  *               at D/c-peer (its peer), read-only; D/c-tmp bound at D/c-slave, made
  *               its slave
@@ -398,6 +399,8 @@ int main(int argc, char **argv)
 		must(unshare(CLONE_NEWNS), "root: unshare");
 		must(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "root: make-rprivate");
 		must(mount("tmpfs", at("pmnt"), "tmpfs", 0, "size=1m"), "root: tmpfs");
+		/* (C's copy of it is its slave) */
+		must(mount(NULL, at("pmnt"), NULL, MS_SHARED, NULL), "root: make-shared");
 		write_file(at("pmnt/pfile"), seed + 4);
 	}
 	ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);

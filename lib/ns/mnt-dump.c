@@ -11,7 +11,6 @@
  * Anything else (an overlayfs only the tree has, a FUSE mount...) fails the dump. */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,15 +213,14 @@ static int nested_check(const struct mountinfo *m, size_t n, const size_t *order
 	if (e->inherited)
 		return 0;
 	/* its parent, overmounted by another (not by this one) */
-	for (size_t i = 0, p = SIZE_MAX; i < n; i++) {
-		for (size_t j = 0; j < n && p == SIZE_MAX; j++)
-			if (m[j].id == mi->parent)
-				p = j;
-		if (p != SIZE_MAX && m[i].parent == m[p].id && m[i].id != mi->id &&
-		    !strcmp(m[i].mountpoint, m[p].mountpoint))
+	const struct mountinfo *p = NULL;
+	for (size_t j = 0; j < n && !p; j++)
+		if (m[j].id == mi->parent)
+			p = &m[j];
+	for (size_t i = 0; p && i < n; i++)
+		if (m[i].parent == p->id && m[i].id != mi->id && !strcmp(m[i].mountpoint, p->mountpoint))
 			return pr_err("pid %d: mount %s of its nested mount namespace is on %s, which another "
-				      "mount covers: not supported", pid, mi->mountpoint, m[p].mountpoint), -EOPNOTSUPP;
-	}
+				      "mount covers: not supported", pid, mi->mountpoint, p->mountpoint), -EOPNOTSUPP;
 	return 0;
 }
 
@@ -292,8 +290,7 @@ static int dump_table(struct img_dir *dir, pid_t pid, pid_t base_pid, int kind, 
 		if (base_pid) {
 			bmap[k] = base_copy(m, order, k, bmap, b, nb, border);
 			e[k].has_inherited = e[k].inherited = bmap[k] >= 0;
-			e[k].has_master_outside = e[k].master_outside =
-				mi->master && !has_group(m, n, mi->master);
+			e[k].has_master_outside = e[k].master_outside = mi->master && !has_group(m, n, mi->master);
 			if (!k && !e[k].inherited) {
 				pr_err("pid %d: its nested mount namespace has another root mount (%s of device %u:%u) "
 				       "than its parent's (pid %d): not supported", pid, mi->root, mi->major, mi->minor,

@@ -319,9 +319,12 @@ static uint32_t img_version(const struct tree *t, const struct nested_dump *nest
 		if (t->tasks[i].attrs_set || (!t->tasks[i].zombie && t->tasks[i].s.stop_sig))
 			NEED(IMG_VERSION_TASK_ATTRS);
 	}
-	for (size_t i = 0; i < nested->nr; i++)
+	for (size_t i = 0; i < nested->nr; i++) {
 		if (nested->inst[i].kind == NEST_TIME)
 			NEED(IMG_VERSION_TIME_NS);
+		if (nested->inst[i].kind == NEST_MNT)
+			NEED(IMG_VERSION_NESTED_MNT);
+	}
 	return version;
 }
 #undef NEED

@@ -1796,6 +1796,7 @@ static int restore(const struct cr_restore_opts *uopts)
 	if ((ret = premap_vdso_here(&c.vdso)) || (!c.new_pidns && (ret = wait_ids_free(&rs))) ||
 	    (ret = nested_prepare(&rs.ns.nested, &c.sh->failed)))
 		goto out;
+	rs.ns.nested.args = &c.ns_args;
 	drop_own_images(&rs);
 	if (rs.userns && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c.userns_sync)) {
 		ret = pr_perror("can't make a socket pair");

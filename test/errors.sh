@@ -957,10 +957,13 @@ fi
 else
 	echo "SKIP mnt-overlay mnt-file-outside mnt-external-missing mnt-external: no overlayfs, or / is the initramfs (the arm64 VM)"
 fi
-# a process of the tree in yet another mount namespace than the root's: refused,
-# naming it (only the root's namespaces are checkpointed)
+# a process of the tree in a nested mount namespace whose mount is still a peer of
+# one outside it (unshare --propagation unchanged below a shared mount): what it
+# mounts there would propagate out, refused naming it and the mount
 name=ns-nested
-setsid unshare -m sh -c 'unshare -m sleep 100 & wait' </dev/null >/dev/null 2>&1 &
+mkdir -p "$T/mntnest-shared"
+setsid unshare -m sh -c "mount -t tmpfs x '$T/mntnest-shared' && mount --make-shared '$T/mntnest-shared' &&
+	{ unshare -m --propagation unchanged sleep 100 & wait; }" </dev/null >/dev/null 2>&1 &
 NP=$!
 PIDS+=("$NP")
 for ((i = 0; i < 200; i++)); do
@@ -974,8 +977,8 @@ else
 	PIDS+=("$KP")
 	mkdir "$T/d-nested"
 	crt dump -t "$NP" -D "$T/d-nested"
-	expect_error $name "pid $KP" "another mnt namespace than the root of the tree" \
-		"only the uts, net, ipc, cgroup and time namespaces" && pass $name
+	expect_error $name "pid $KP" "mount $T/mntnest-shared of its nested mount namespace is shared with a mount outside it" \
+		"make it private or a slave" && pass $name
 	kill -9 "$KP" "$NP" 2>/dev/null
 	{ wait "$NP"; } 2>/dev/null
 fi
@@ -1018,7 +1021,7 @@ nested_refused() {
 	{ wait "$NP"; } 2>/dev/null
 }
 nested_refused ns-nested-user "unshare -U -r sleep 100" "another user namespace than the root of the tree" \
-	"only the uts, net, ipc, cgroup and time namespaces"
+	"only the uts, net, ipc, cgroup, time and mnt namespaces"
 # pid namespaces: one level below the tree's, made by its processes (unshare -p -f is
 # dumped: test/progs/ns-pidnest.c); two levels, unshare without a fork, and an init
 # outside the tree are refused
@@ -1026,6 +1029,50 @@ nested_refused ns-nested-pid-deep "unshare -p -f unshare -p -f sleep 100" "neste
 	"only one level of nested pid namespaces is supported"
 nested_refused ns-nested-pid-nofork "unshare -p sleep 100" "did unshare(CLONE_NEWPID)" \
 	"has forked no init into that pid namespace"
+# nested mount namespaces that can't be made again: a mount made on a mount that
+# another covers since, and one that pivot_rooted into a tmpfs (another root mount)
+mkdir -p "$T/mnt-cover" "$T/mnt-pivot"
+cat >"$T/cover.sh" <<EOF
+mount -t tmpfs p "$T/mnt-cover" && mkdir "$T/mnt-cover/sub" && mount -t tmpfs n "$T/mnt-cover/sub" &&
+	mount -t tmpfs c "$T/mnt-cover" && exec sleep 100
+EOF
+nested_refused ns-nested-mnt-covered "unshare -m sh $T/cover.sh" "mount $T/mnt-cover/sub of its nested mount namespace" \
+	"is on $T/mnt-cover, which another mount covers"
+cat >"$T/pivot.sh" <<EOF
+R="$T/mnt-pivot"
+mount -t tmpfs root "\$R" && mkdir "\$R/usr" "\$R/old" && mount --bind /usr "\$R/usr" || exit 1
+for d in bin sbin lib lib64; do
+	if [ -L "/\$d" ]; then cp -a "/\$d" "\$R/"; elif [ -d "/\$d" ]; then mkdir "\$R/\$d" && mount --bind "/\$d" "\$R/\$d"; fi
+done
+cd "\$R" && pivot_root . old && cd / && exec sleep 100
+EOF
+nested_refused ns-nested-mnt-root "unshare -m sh $T/pivot.sh" "its nested mount namespace has another root mount" \
+	"than its parent's"
+# unshare -p -f --mount-proc: the unshare process makes the mount namespace, but its
+# /proc is of the nested pid namespace, which it is not in: refused, naming it
+name=ns-nested-mnt-proc
+setsid sh -c "unshare -p -f --mount-proc sleep 100 & wait" </dev/null >/dev/null 2>&1 &
+NP=$!
+PIDS+=("$NP")
+UP= KP=
+for ((i = 0; i < 200; i++)); do
+	UP=$(pgrep -P "$NP" unshare)
+	KP=$(descendant_named "$NP" sleep)
+	# (its comm is sleep once unshare exec'ed it, after mounting /proc)
+	[ -n "$UP" ] && [ -n "$KP" ] && break
+	sleep 0.025
+done
+if [ -z "$KP" ] || [ -z "$UP" ]; then
+	fail $name "the nested namespaces did not start"
+else
+	PIDS+=("$KP")
+	mkdir "$T/d-$name"
+	crt dump -t "$NP" -D "$T/d-$name"
+	expect_error $name "pid $UP" "the proc at /proc of its nested mount namespace shows another pid namespace" \
+		"--mount-proc" && pass $name
+fi
+kill -9 "$KP" "$UP" "$NP" 2>/dev/null
+{ wait "$NP"; } 2>/dev/null
 setsid unshare -p -f sleep 100 </dev/null >/dev/null 2>&1 &
 OP=$!
 PIDS+=("$OP")

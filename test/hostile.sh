@@ -170,8 +170,8 @@ case_ threads-tid "core-$P.img" "threads[0].tid=$free" -- "core-$P.img" "not the
 case_ cgroup-path cgroup.img "sets[0].members[0].path=../../etc" -- cgroup.img "bad hierarchy or path"
 case_ cgroup-set cgroup.img "tasks[0].set=7" -- cgroup.img "set 7, which does not exist"
 # the format version: a newer crtool's images, and one older than any
-case_ version-newer inventory.img img_version=7 -- "format version 7" "reads versions 1 to 6" "made by a newer crtool"
-case_ version-zero inventory.img img_version=0 -- "format version 0" "reads versions 1 to 6"
+case_ version-newer inventory.img img_version=8 -- "format version 8" "reads versions 1 to 7" "made by a newer crtool"
+case_ version-zero inventory.img img_version=0 -- "format version 0" "reads versions 1 to 7"
 
 # ---- a tree with its own mount, UTS and cgroup namespaces (ns-mnt; its stdio are
 # pipes: a file of ours is out of its mount tree)
@@ -240,7 +240,7 @@ else
 	cp -a "$T/nestedbase" "$T/base"
 	case_ nested-id-unlisted pstree.img "@1:net_ns=9" -- pstree.img "nested net namespace 9" "does not list"
 	case_ nested-root pstree.img "@0:uts_ns=1" -- pstree.img "root or a zombie"
-	case_ nested-kind ns.img "nested[0].kind=pid" -- ns.img '"pid"' "not a uts, net, ipc, cgroup or time namespace"
+	case_ nested-kind ns.img "nested[0].kind=pid" -- ns.img '"pid"' "not a uts, net, ipc, cgroup, time or mnt namespace"
 	case_ nested-id-zero ns.img "nested[0].id=0" -- ns.img "bad id"
 	case_ nested-twice ns.img "nested[1].id=1" -- ns.img "listed twice"
 	case_ nested-uts-long utsns-1.img "hostname=$(printf 'h%.0s' $(seq 80))" -- utsns-1.img "longer than 64"
@@ -249,6 +249,42 @@ else
 		pass nested-version
 	else
 		fail nested-version "ns-nested's images do not say format version 2: $("$CRTOOL" show "$T/nestedbase/inventory.img" | grep img_version)"
+	fi
+fi
+
+# ---- processes in nested mount namespaces (ns-mntnest: mountpoints-1.img is A's,
+# record 0 its root, inherited; one record a tmpfs it made)
+kill "$SLEEP" 2>/dev/null
+exec 6< <(exec sleep 600)
+SLEEP=$!
+exec 7> >(exec cat >"$T/mntnest.out")
+setsid "$BIN/ns-mntnest" <&6 >&7 2>&1 6<&- 7>&- &
+NMP=$!
+disown "$NMP"
+exec 6<&- 7>&-
+for ((i = 0; i < 200; i++)); do
+	grep -qx READY "$T/mntnest.out" 2>/dev/null && break
+	sleep 0.05
+done
+mkdir "$T/mntnestbase"
+if ! grep -qx READY "$T/mntnest.out" || ! "$CRTOOL" dump -t "$NMP" -D "$T/mntnestbase" >"$T/out" 2>"$T/err"; then
+	fail mntnest-dump "could not dump ns-mntnest: $(cat "$T/err")"
+else
+	{ wait "$NMP"; } 2>/dev/null
+	PID=$NMP
+	rm -rf "$T/base"
+	cp -a "$T/mntnestbase" "$T/base"
+	made=$("$CRTOOL" show "$T/base/mountpoints-1.img" | awk '/^# record/ { r = $3 } /^how: 1/ { sub(":", "", r); print r; exit }')
+	case_ mntnest-root-made mountpoints-1.img "@0:inherited=0" -- mountpoints-1.img "not a valid mount of the nested namespace"
+	case_ mntnest-parent mountpoints-1.img "@1:parent_id=99999" -- mountpoints-1.img "not a valid mount of the nested namespace"
+	case_ mntnest-dotdot mountpoints-1.img "@1:mountpoint=/proc/../etc" -- mountpoints-1.img "not a valid mount of the nested namespace"
+	case_ mntnest-fstype mountpoints-1.img "@$made:fstype=ext4" -- mountpoints-1.img "not a valid mount of the tree"
+	case_ mntnest-unlisted pstree.img "@1:mnt_ns=9" -- pstree.img "nested mnt namespace 9" "does not list"
+	# a reader of version 5 would restore these processes in the root's mount namespace
+	if "$CRTOOL" show "$T/mntnestbase/inventory.img" | grep -qx "img_version: 7"; then
+		pass mntnest-version
+	else
+		fail mntnest-version "ns-mntnest's images do not say format version 7: $("$CRTOOL" show "$T/mntnestbase/inventory.img" | grep img_version)"
 	fi
 fi
 

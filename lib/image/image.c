@@ -53,6 +53,7 @@ static const struct img_desc descs[IMG__NR] = {
 	[IMG_IPC_N]     = { "ipc-%u.img",     0x49504301, NULL, &ipc_entry__descriptor },
 	[IMG_IPCDATA_N] = { "ipcdata-%u.img", 0, NULL, NULL },
 	[IMG_TIMENS_N]  = { "timens-%u.img",  0x544e5301, NULL, &timens_entry__descriptor },
+	[IMG_MNTS_N]    = { "mountpoints-%u.img", 0x4d4e5401, NULL, &mnt_entry__descriptor },
 };
 
 bool img_kind_is_raw(enum img_kind kind)

@@ -21,15 +21,17 @@
  * attrs.h) or a stopped process, which a version 4 reader would leave at the
  * restoring process's, or let run; 6 = processes in nested time namespaces
  * (pstree.img's time_ns, time_ns_children, which a version 5 reader would skip,
- * restoring them in the root's time namespace).  A reader takes every
+ * restoring them in the root's time namespace); 7 = processes in nested mount
+ * namespaces (pstree.img's mnt_ns, mountpoints-ID.img).  A reader takes every
  * version up to its own IMG_VERSION. */
-#define IMG_VERSION          6
+#define IMG_VERSION          7
 #define IMG_VERSION_BASE     1
 #define IMG_VERSION_NESTED   2
 #define IMG_VERSION_VETH_PEER 3
 #define IMG_VERSION_PIDNS    4
 #define IMG_VERSION_TASK_ATTRS 5
 #define IMG_VERSION_TIME_NS  6
+#define IMG_VERSION_NESTED_MNT 7
 #define IMG_MAGIC     0x4d495243u  /* "CRIM" */
 #define IMG_HDR_SIZE  8
 #define IMG_MAX_RECORD (64u << 20) /* a sane upper bound for one record */
@@ -62,6 +64,7 @@ enum img_kind {
 	IMG_IPC_N,     /* the SysV objects of a nested IPC namespace */
 	IMG_IPCDATA_N, /* and their shared memory contents, raw */
 	IMG_TIMENS_N,  /* the offsets of a nested time namespace */
+	IMG_MNTS_N,    /* the mounts of a nested mount namespace */
 	IMG__NR,
 };
 

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "ns/mnt.h"
 #include "ns/ns.h"
+#include "proc/proc.h"
 #include "util.h"
 
 static const char *const new_fs_types[] = { "tmpfs", "proc", "sysfs", "devpts", "mqueue", "cgroup", "cgroup2" };
@@ -164,21 +165,103 @@ static int classify(MntEntry *e, const struct mountinfo *m, const size_t *order,
 	return 0;
 }
 
-int mnt_dump(struct img_dir *dir, pid_t pid, const struct ns_args *a)
+/* The mount of base (parents mapped in bmap) that nested mount k is the copy of:
+ * same filesystem, root, type and mount point, on the copy of the same parent. */
+static int base_copy(const struct mountinfo *m, const size_t *order, size_t k, const int *bmap,
+		     const struct mountinfo *b, size_t nb, const size_t *border)
 {
-	struct mountinfo *m = NULL, *host = NULL;
-	size_t n = 0, nh = 0, *order = NULL;
+	const struct mountinfo *mi = &m[order[k]];
+	int parent = -1;
+
+	if (k) {
+		for (size_t j = 0; j < k && parent < 0; j++)
+			if (m[order[j]].id == mi->parent)
+				parent = bmap[j];
+		if (parent < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < nb; i++) {
+		const struct mountinfo *bi = &b[border[i]];
+		if ((k ? bi->parent == b[border[parent]].id : !i) && bi->major == mi->major &&
+		    bi->minor == mi->minor && !strcmp(bi->root, mi->root) && !strcmp(bi->mountpoint, mi->mountpoint) &&
+		    !strcmp(bi->fstype, mi->fstype))
+			return i;
+	}
+	return -1;
+}
+
+static bool has_group(const struct mountinfo *m, size_t n, uint32_t group)
+{
+	for (size_t i = 0; group && i < n; i++)
+		if (m[i].shared == group)
+			return true;
+	return false;
+}
+
+/* A nested namespace's mount that may not be made again: one whose peer group
+ * reaches outside it (what it mounts would propagate out), or one made on a
+ * mount that another covers (it could not be reached by its path). */
+static int nested_check(const struct mountinfo *m, size_t n, const size_t *order, size_t k, const MntEntry *e,
+			const struct mountinfo *b, size_t nb, const struct mountinfo *host, size_t nh, pid_t pid)
+{
+	const struct mountinfo *mi = &m[order[k]];
+
+	if (mi->shared && (has_group(b, nb, mi->shared) || has_group(host, nh, mi->shared)))
+		return pr_err("pid %d: mount %s of its nested mount namespace is shared with a mount outside it "
+			      "(peer group %u): not supported; make it private or a slave (mount --make-rslave)",
+			      pid, mi->mountpoint, mi->shared), -EOPNOTSUPP;
+	if (e->inherited)
+		return 0;
+	/* its parent, overmounted by another (not by this one) */
+	const struct mountinfo *p = NULL;
+	for (size_t j = 0; j < n && !p; j++)
+		if (m[j].id == mi->parent)
+			p = &m[j];
+	for (size_t i = 0; p && i < n; i++)
+		if (m[i].parent == p->id && m[i].id != mi->id && !strcmp(m[i].mountpoint, p->mountpoint))
+			return pr_err("pid %d: mount %s of its nested mount namespace is on %s, which another "
+				      "mount covers: not supported", pid, mi->mountpoint, p->mountpoint), -EOPNOTSUPP;
+	return 0;
+}
+
+/* Is the proc mounted at mp in pid's namespace of pid's own pid namespace (the one
+ * it mounts a proc of at restore)?  pid has its PID there in it, as the same process. */
+static int proc_is_own(pid_t pid, const char *mp)
+{
+	char *status = read_proc(pid, "status", NULL), path[4300], own_ns[64];
+	pid_t own = pid;
+	struct stat a, b;
+
+	if (!status)
+		return pr_perror("can't read the status of pid %d", pid);
+	proc_nspid(status, &own);
+	free(status);
+	snprintf(path, sizeof(path), "/proc/%d/root%s/%d/ns/pid", pid, strcmp(mp, "/") ? mp : "", own);
+	snprintf(own_ns, sizeof(own_ns), "/proc/%d/ns/pid", pid);
+	return !stat(path, &a) && !stat(own_ns, &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* The mounts of pid's namespace into image kind (id): base_pid's namespace is
+ * the one a nested one is compared with (0: pid's is the tree's own). */
+static int dump_table(struct img_dir *dir, pid_t pid, pid_t base_pid, int kind, uint32_t id,
+		      const struct ns_args *a)
+{
+	struct mountinfo *m = NULL, *host = NULL, *b = NULL;
+	size_t n = 0, nh = 0, nb = 0, *order = NULL, *border = NULL;
+	int *bmap = NULL;
 	MntEntry *e = NULL;
 	struct img *img = NULL;
 	int ret;
 
-	if ((ret = mountinfo_read(pid, &m, &n)) || (ret = mountinfo_read(0, &host, &nh)))
+	if ((ret = mountinfo_read(pid, &m, &n)) || (ret = mountinfo_read(0, &host, &nh)) ||
+	    (base_pid && (ret = mountinfo_read(base_pid, &b, &nb))))
 		goto out;
-	if (!(order = calloc(n, sizeof(*order))) || !(e = calloc(n, sizeof(*e)))) {
+	if (!(order = calloc(n, sizeof(*order))) || !(e = calloc(n, sizeof(*e))) ||
+	    !(bmap = calloc(n, sizeof(*bmap))) || (nb && !(border = calloc(nb, sizeof(*border))))) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	if ((ret = order_mounts(m, n, order)))
+	if ((ret = order_mounts(m, n, order)) || (nb && (ret = order_mounts(b, nb, border))))
 		goto out;
 	for (size_t k = 0; k < n && !ret; k++) {
 		const struct mountinfo *mi = &m[order[k]];
@@ -204,15 +287,43 @@ int mnt_dump(struct img_dir *dir, pid_t pid, const struct ns_args *a)
 		snprintf(path, sizeof(path), "/proc/%d/root%s", pid, mi->mountpoint);
 		e[k].has_is_dir = true;
 		e[k].is_dir = stat(path, &st) || S_ISDIR(st.st_mode);
+		if (base_pid) {
+			bmap[k] = base_copy(m, order, k, bmap, b, nb, border);
+			e[k].has_inherited = e[k].inherited = bmap[k] >= 0;
+			e[k].has_master_outside = e[k].master_outside = mi->master && !has_group(m, n, mi->master);
+			if (!k && !e[k].inherited) {
+				pr_err("pid %d: its nested mount namespace has another root mount (%s of device %u:%u) "
+				       "than its parent's (pid %d): not supported", pid, mi->root, mi->major, mi->minor,
+				       base_pid);
+				ret = -EOPNOTSUPP;
+				break;
+			}
+			if ((ret = nested_check(m, n, order, k, &e[k], b, nb, host, nh, pid)))
+				break;
+			if (e[k].inherited) {
+				pr_debug("pid %d: mount %u %s is its parent's", pid, mi->id, mi->mountpoint);
+				continue;
+			}
+		}
 		if ((ret = classify(&e[k], m, order, k, host, nh, a)))
 			break;
 		pr_debug("mount %u %s (%s, root %s): how %u", mi->id, mi->mountpoint, mi->fstype, mi->root, e[k].how);
+		/* its maker mounts it again, of its own pid namespace */
+		if (base_pid && e[k].how == MNT_HOW_FS && !strcmp(mi->fstype, "proc") &&
+		    (ret = proc_is_own(pid, mi->mountpoint)) <= 0) {
+			if (!ret)
+				ret = (pr_err("pid %d: the proc at %s of its nested mount namespace shows another pid "
+					      "namespace than pid %d's own (unshare -p -f --mount-proc): not supported",
+					      pid, mi->mountpoint, pid), -EOPNOTSUPP);
+			break;
+		}
+		ret = 0;
 		if (e[k].how == MNT_HOW_FS && !strcmp(mi->fstype, "tmpfs"))
 			ret = tmpfs_dump(dir, pid, &e[k]);
 	}
 	if (ret)
 		goto out;
-	if (!(img = img_create(dir, IMG_MNTS, 0))) {
+	if (!(img = img_create(dir, kind, id))) {
 		ret = -EIO;
 		goto out;
 	}
@@ -228,7 +339,20 @@ out:
 			free(e[k].host_path);
 	free(e);
 	free(order);
+	free(border);
+	free(bmap);
 	mountinfo_free(m, n);
 	mountinfo_free(host, nh);
+	mountinfo_free(b, nb);
 	return ret;
+}
+
+int mnt_dump(struct img_dir *dir, pid_t pid, const struct ns_args *a)
+{
+	return dump_table(dir, pid, 0, IMG_MNTS, 0, a);
+}
+
+int mnt_nested_dump(struct img_dir *dir, pid_t pid, pid_t base_pid, uint32_t id, const struct ns_args *a)
+{
+	return dump_table(dir, pid, base_pid, IMG_MNTS_N, id, a);
 }

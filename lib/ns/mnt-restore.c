@@ -40,7 +40,7 @@ int mnt_restored_file(uint32_t mnt_id, const char *rel)
 	return -1;
 }
 
-static int keep_files_of(const MntEntry *e, int mfd, const struct ns_args *a)
+int mnt_keep_files(const MntEntry *e, int mfd, const struct ns_args *a)
 {
 	for (size_t i = 0; i < a->nr_keep_files; i++) {
 		const struct ns_keep_file *f = &a->keep_files[i];
@@ -62,15 +62,9 @@ static int keep_files_of(const MntEntry *e, int mfd, const struct ns_args *a)
 	return 0;
 }
 
-struct mnt_state {
-	struct img_dir *dir;
-	MntEntry **e;
-	size_t nr;
-};
-
 static const char *const new_fs_types[] = { "tmpfs", "proc", "sysfs", "devpts", "mqueue", "cgroup", "cgroup2" };
 
-static int index_of(const struct mnt_state *s, size_t before, uint32_t id)
+int mnt_index_of(const struct mnt_state *s, size_t before, uint32_t id)
 {
 	for (size_t i = 0; i < before; i++)
 		if (s->e[i]->mnt_id == id)
@@ -94,20 +88,34 @@ static bool under(const char *path, const char *prefix, const char **rest)
 
 static int validate(const struct mnt_state *s)
 {
+	char img[40];
+
+	snprintf(img, sizeof(img), s->id ? "mountpoints-%u.img" : "mountpoints.img", s->id);
+
 	for (size_t k = 0; k < s->nr; k++) {
 		const MntEntry *e = s->e[k];
-		int parent = k ? index_of(s, k, e->parent_id) : -1, src = -1;
+		int parent = k ? mnt_index_of(s, k, e->parent_id) : -1, src = -1;
 		const char *rest;
 		bool type_ok = false;
 
 		for (size_t t = 0; t < ARRAY_SIZE(new_fs_types); t++)
 			type_ok |= !strcmp(e->fstype, new_fs_types[t]);
 		if (e->how == MNT_HOW_BIND)
-			src = index_of(s, k, e->bind_of);
+			src = mnt_index_of(s, k, e->bind_of);
+		/* a nested namespace's copy of its parent's: found, not made (its root must be one) */
+		if (s->id && (e->inherited || !k)) {
+			if (!e->inherited || !path_is_clean(e->mountpoint) || (e->flags & ~MNT_FLAGS_KNOWN) ||
+			    mnt_index_of(s, k, e->mnt_id) >= 0 || (!k && strcmp(e->mountpoint, "/")) ||
+			    (k && (parent < 0 || !s->e[parent]->inherited ||
+				   !under(e->mountpoint, s->e[parent]->mountpoint, &rest))))
+				return pr_err("mountpoints-%u.img: mount %zu (%s) is not a valid mount of the nested "
+					      "namespace", s->id, k, e->mountpoint), -EINVAL;
+			continue;
+		}
 		/* the root of a host bind may be no path ("net:[...]" of an nsfs mount): unused */
 		if (!path_is_clean(e->mountpoint) || (e->how != MNT_HOW_HOST && !path_is_clean(e->root)) ||
 		    (e->flags & ~MNT_FLAGS_KNOWN) ||
-		    index_of(s, k, e->mnt_id) >= 0 || (!k && strcmp(e->mountpoint, "/")) ||
+		    mnt_index_of(s, k, e->mnt_id) >= 0 || (!k && strcmp(e->mountpoint, "/")) ||
 		    (k && (parent < 0 || !under(e->mountpoint, s->e[parent]->mountpoint, &rest))) ||
 		    !e->has_how || e->how < MNT_HOW_FS || e->how > MNT_HOW_EXTERNAL ||
 		    (e->how == MNT_HOW_FS && (!type_ok || strcmp(e->root, "/"))) ||
@@ -115,13 +123,13 @@ static int validate(const struct mnt_state *s)
 		    (e->how == MNT_HOW_HOST && ((k && !e->host_path) || (e->host_path && !path_is_clean(e->host_path)))) ||
 		    (e->how == MNT_HOW_EXTERNAL && (!e->ext_key || !*e->ext_key)) ||
 		    (e->options && strlen(e->options) > 4000))
-			return pr_err("mountpoints.img: mount %zu (%s) is not a valid mount of the tree", k, e->mountpoint),
+			return pr_err("%s: mount %zu (%s) is not a valid mount of the tree", img, k, e->mountpoint),
 			       -EINVAL;
 	}
 	return 0;
 }
 
-static void mnt_free(void *state)
+void mnt_free(void *state)
 {
 	struct mnt_state *s = state;
 
@@ -131,7 +139,7 @@ static void mnt_free(void *state)
 	free(s);
 }
 
-static int mnt_load(struct img_dir *dir, void **state)
+int mnt_load_table(struct img_dir *dir, uint32_t id, void **state)
 {
 	struct mnt_state *s = xzalloc(sizeof(*s));
 	struct img *img;
@@ -142,13 +150,14 @@ static int mnt_load(struct img_dir *dir, void **state)
 		return -ENOMEM;
 	*state = s;
 	s->dir = dir;
-	if (!(img = img_open(dir, IMG_MNTS, 0)))
+	s->id = id;
+	if (!(img = img_open(dir, id ? IMG_MNTS_N : IMG_MNTS, id)))
 		return -ENOENT;
 	while ((ret = img_read_msg(img, &mnt_entry__descriptor, (ProtobufCMessage **)&e)) > 0) {
 		MntEntry **n = s->nr < 4096 ? realloc(s->e, (s->nr + 1) * sizeof(*n)) : NULL;
 		if (!n) {
 			img_free_msg(&e->base);
-			ret = s->nr < 4096 ? -ENOMEM : (pr_err("mountpoints.img: more than 4096 mounts"), -E2BIG);
+			ret = s->nr < 4096 ? -ENOMEM : (pr_err("the mount image of namespace %u (0: the tree's): more than 4096 mounts", id), -E2BIG);
 			break;
 		}
 		s->e = n;
@@ -158,17 +167,22 @@ static int mnt_load(struct img_dir *dir, void **state)
 	if (ret < 0)
 		return ret;
 	if (!s->nr)
-		return pr_err("mountpoints.img holds no mount"), -EINVAL;
+		return pr_err("the mount image of namespace %u (0: the tree's) holds no mount", id), -EINVAL;
 	if ((ret = validate(s)))
 		return ret;
 	for (size_t k = 0; k < s->nr && !ret; k++)
-		if (s->e[k]->how == MNT_HOW_FS && !strcmp(s->e[k]->fstype, "tmpfs"))
+		if (!s->e[k]->inherited && s->e[k]->how == MNT_HOW_FS && !strcmp(s->e[k]->fstype, "tmpfs"))
 			ret = tmpfs_check(dir, s->e[k]->mnt_id);
 	return ret;
 }
 
+static int mnt_load(struct img_dir *dir, void **state)
+{
+	return mnt_load_table(dir, 0, state);
+}
+
 /* The caller's path for a mount: --root for the root, --external for an external one. */
-static int source_of(const MntEntry *e, size_t k, const struct ns_args *a, const char **path)
+int mnt_source_of(const MntEntry *e, size_t k, const struct ns_args *a, const char **path)
 {
 	*path = NULL;
 	if (!k && a->root) {
@@ -220,7 +234,7 @@ static int make_mountpoint(const char *target, bool dir)
 	return userns_as_root(make_mountpoint_now, &m);
 }
 
-static int set_propagation(int fd, uint64_t prop, const char *mp)
+int mnt_set_propagation(int fd, uint64_t prop, const char *mp)
 {
 	struct mount_attr attr = { .propagation = prop };
 
@@ -233,20 +247,20 @@ static int set_propagation(int fd, uint64_t prop, const char *mp)
 static int restore_propagation(const struct mnt_state *s, size_t k, const int *mfd)
 {
 	const MntEntry *e = s->e[k];
-	int src = e->how == MNT_HOW_BIND ? index_of(s, k, e->bind_of) : -1;
+	int src = e->how == MNT_HOW_BIND ? mnt_index_of(s, k, e->bind_of) : -1;
 	uint32_t src_group = src >= 0 && s->e[src]->has_shared_id ? s->e[src]->shared_id : 0;
 	int ret = 0;
 
 	/* a bind of a shared mount joined its peer group */
 	if (src_group && e->has_master_id && e->master_id == src_group)
-		ret = set_propagation(mfd[k], MS_SLAVE, e->mountpoint);
+		ret = mnt_set_propagation(mfd[k], MS_SLAVE, e->mountpoint);
 	else if (src_group && (!e->has_shared_id || e->shared_id != src_group))
-		ret = set_propagation(mfd[k], MS_PRIVATE, e->mountpoint);
+		ret = mnt_set_propagation(mfd[k], MS_PRIVATE, e->mountpoint);
 	else if (e->has_master_id && e->master_id)
 		pr_debug("mount %s: its master (peer group %u) is outside the tree; left private", e->mountpoint,
 			 e->master_id);
 	if (!ret && k && e->has_shared_id && e->shared_id && e->shared_id != src_group)
-		ret = set_propagation(mfd[k], MS_SHARED, e->mountpoint);
+		ret = mnt_set_propagation(mfd[k], MS_SHARED, e->mountpoint);
 	return ret;
 }
 
@@ -267,13 +281,13 @@ static int devpts_file(const MntEntry *src, int src_fd, const char *rest, const 
 	return pty_premake(src_fd, n);
 }
 
-static int make_mount(const struct mnt_state *s, size_t k, const int *src, int *mfd)
+int mnt_make(const struct mnt_state *s, size_t k, const int *src, int *mfd, const char *stage)
 {
 	const MntEntry *e = s->e[k];
 	char target[4200], from[4300];
 	int ret = 0;
 
-	snprintf(target, sizeof(target), "%s%s", STAGE, k ? e->mountpoint : "");
+	snprintf(target, sizeof(target), "%s%s", stage, k || !*stage ? e->mountpoint : "");
 	if (k && (ret = make_mountpoint(target, !e->has_is_dir || e->is_dir)))
 		return ret;
 	if (src[k] >= 0) {
@@ -288,7 +302,7 @@ static int make_mount(const struct mnt_state *s, size_t k, const int *src, int *
 				 : pr_perror("can't bind the tree's root on " STAGE " (a private mount of ours)");
 		}
 	} else if (e->how == MNT_HOW_BIND) {
-		int j = index_of(s, k, e->bind_of);
+		int j = mnt_index_of(s, k, e->bind_of);
 		const char *rest;
 		under(e->root, s->e[j]->root, &rest);
 		snprintf(from, sizeof(from), "/proc/self/fd/%d%s", mfd[j], rest);
@@ -319,7 +333,7 @@ static int make_mount(const struct mnt_state *s, size_t k, const int *src, int *
 		if (ret)
 			return ret;
 	}
-	return restore_propagation(s, k, mfd);
+	return 0;
 }
 
 /* Filesystems whose every mount is a superblock of its own: only theirs may be
@@ -331,7 +345,7 @@ static bool fresh_sb(const MntEntry *e)
 }
 
 /* Per-mount flags, and a read-only superblock, once nothing more is made in it. */
-static int restore_flags(const MntEntry *e, int fd)
+int mnt_set_flags(const MntEntry *e, int fd)
 {
 	struct mount_attr attr = { .attr_clr = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
 					       MOUNT_ATTR_NOEXEC | MOUNT_ATTR__ATIME | MOUNT_ATTR_NODIRATIME |
@@ -375,14 +389,14 @@ static int mnt_restore(void *state, const struct ns_args *a)
 	}
 	for (size_t k = 0; k < s->nr && !ret; k++) {
 		const MntEntry *e = s->e[k];
-		int parent = k ? index_of(s, k, e->parent_id) : -1;
+		int parent = k ? mnt_index_of(s, k, e->parent_id) : -1;
 		const char *path;
 
 		if (parent >= 0 && skip[parent]) {
 			skip[k] = true;
 			continue;
 		}
-		if ((ret = source_of(e, k, a, &path)) || !path || (src[k] = open(path, O_PATH | O_CLOEXEC)) >= 0)
+		if ((ret = mnt_source_of(e, k, a, &path)) || !path || (src[k] = open(path, O_PATH | O_CLOEXEC)) >= 0)
 			continue;
 		/* one the host's propagation brought in (a netns file of /run/netns, say),
 		 * gone from the host since: not the tree's to keep */
@@ -394,16 +408,17 @@ static int mnt_restore(void *state, const struct ns_args *a)
 		}
 	}
 	for (size_t k = 0; k < s->nr && !ret; k++) {
-		int j = s->e[k]->how == MNT_HOW_BIND ? index_of(s, k, s->e[k]->bind_of) : -1;
+		int j = s->e[k]->how == MNT_HOW_BIND ? mnt_index_of(s, k, s->e[k]->bind_of) : -1;
 		if (j >= 0 && skip[j] && !skip[k])
 			ret = (pr_err("mount %s binds a part of %s, which is gone from the host", s->e[k]->mountpoint,
 				      s->e[j]->mountpoint), -ENOENT);
 		else if (!skip[k])
-			ret = make_mount(s, k, src, mfd) ?: keep_files_of(s->e[k], mfd[k], a);
+			ret = mnt_make(s, k, src, mfd, STAGE) ?: restore_propagation(s, k, mfd) ?:
+			      mnt_keep_files(s->e[k], mfd[k], a);
 	}
 	for (size_t k = s->nr; !ret && k-- > 0;)
 		if (!skip[k])
-			ret = restore_flags(s->e[k], mfd[k]);
+			ret = mnt_set_flags(s->e[k], mfd[k]);
 	if (ret)
 		goto out;
 	/* the old root goes on top of the new one, and then away */
@@ -412,7 +427,7 @@ static int mnt_restore(void *state, const struct ns_args *a)
 		goto out;
 	}
 	if (s->e[0]->has_shared_id && s->e[0]->shared_id)
-		ret = set_propagation(AT_FDCWD, MS_SHARED, "/");
+		ret = mnt_set_propagation(AT_FDCWD, MS_SHARED, "/");
 	host_root_set(old_root);
 	old_root = -1;
 out:

@@ -34,8 +34,11 @@ int mountinfo_parse(char *text, const char *path, struct mountinfo **out, size_t
 int mountinfo_read(pid_t pid, struct mountinfo **out, size_t *nr);
 void mountinfo_free(struct mountinfo *m, size_t nr);
 
-/* The mounts of mountpoints.img, validated; [0] is the root. */
-struct mnt_set {
+/* The mounts of mountpoints.img (id 0) or mountpoints-<id>.img (a nested
+ * namespace), validated; e[0] is the root. */
+struct mnt_state {
+	struct img_dir *dir;
+	uint32_t id;
 	MntEntry **e;
 	size_t nr;
 };
@@ -43,6 +46,31 @@ struct mnt_set {
 struct ns_args;
 /* Save the mounts of pid's mount namespace into mountpoints.img (and tmpfs-*.img). */
 int mnt_dump(struct img_dir *dir, pid_t pid, const struct ns_args *a);
+
+/* ---- shared by the root's namespace (mnt-restore.c) and nested ones (mnt-nested.c) */
+/* Read and validate the image of namespace id (0: the tree's own) into *state (mnt_free). */
+int mnt_load_table(struct img_dir *dir, uint32_t id, void **state);
+void mnt_free(void *state);
+/* The index below before of the mount with dump id id, or -1. */
+int mnt_index_of(const struct mnt_state *s, size_t before, uint32_t id);
+/* The caller's path for mount k (--root, --external) or the host's, in *path (NULL: none). */
+int mnt_source_of(const MntEntry *e, size_t k, const struct ns_args *a, const char **path);
+/* Make mount k at stage + its mount point (src[k]: its opened source, or -1; mfd:
+ * the mounts made so far, O_PATH), its fd in mfd[k]; a tmpfs gets its files. */
+int mnt_make(const struct mnt_state *s, size_t k, const int *src, int *mfd, const char *stage);
+/* Per-mount flags (and a read-only superblock of a new one) on mount fd. */
+int mnt_set_flags(const MntEntry *e, int fd);
+int mnt_set_propagation(int fd, uint64_t prop, const char *mp);
+/* The tree's files under mount e (mfd) that another covers, opened O_PATH before
+ * anything does (mnt_restored_file), in this process and those it forks. */
+int mnt_keep_files(const MntEntry *e, int mfd, const struct ns_args *a);
+
+/* ---- nested mount namespaces (nested.c) */
+/* Save the mounts of pid's namespace into mountpoints-<id>.img, each either
+ * inherited from base_pid's (its parent's) or to make. */
+int mnt_nested_dump(struct img_dir *dir, pid_t pid, pid_t base_pid, uint32_t id, const struct ns_args *a);
+/* In its maker (pid: for messages), right after its fork: the namespace made. */
+int mnt_nested_restore(void *state, pid_t pid, const struct ns_args *a);
 
 /* Save the files of the tmpfs mounted at mnt (seen through /proc/pid/root) into tmpfs-<id>.img. */
 int tmpfs_dump(struct img_dir *dir, pid_t pid, const MntEntry *mnt);

@@ -1,6 +1,7 @@
-/* Processes of one tree in different UTS, network, IPC, cgroup or time namespaces: a
- * worker forked into a network namespace of its own, a sandboxed child with its own
- * hostname, `ip netns exec` children, `unshare -T -f` ones with other clocks.
+/* Processes of one tree in different UTS, network, IPC, cgroup, time or mount
+ * namespaces: a worker forked into a network namespace of its own, a sandboxed child
+ * with its own hostname and mounts, `ip netns exec` children, `unshare -T -f` ones
+ * with other clocks.
  *
  * Dump: every live process's namespace of each kind is compared (by inode)
  * with the root's; each other instance gets an id (from 1, per kind) and is
@@ -16,7 +17,7 @@
  * Restore: the first process in an instance (pstree order: parents first, so
  * none of its ancestors is in it) makes it right after its fork, before its
  * children exist: unshare, then the saved state (hostname; links, addresses,
- * routes; SysV objects).  Its descendants inherit it.  Any other process in
+ * routes; SysV objects; the mounts it changed, mnt-nested.c).  Its descendants inherit it.  Any other process in
  * it whose parent is elsewhere joins it: setns through a pidfd of the maker,
  * once the maker says it is filled.  The maker precedes every joiner in
  * pstree order and is not its descendant, so it never waits for a joiner.
@@ -49,6 +50,7 @@
 #include "image/image.h"
 #include "log.h"
 #include "net/inet.h"
+#include "ns/mnt.h"
 #include "ns/nested.h"
 #include "ns/ns.h"
 #include "ns/time.h"
@@ -70,11 +72,12 @@ static const struct {
 	 * (put there first, like the root's own) */
 	[NEST_CGROUP] = { "cgroup", "cgroup", CLONE_NEWCGROUP },
 	[NEST_TIME] = { "time", "time", CLONE_NEWTIME },
+	[NEST_MNT] = { "mnt", "mount", CLONE_NEWNS },
 };
 
 /* ------------------------------------------------------------------ dump */
 
-static int add_instance(struct nested_dump *nd, int kind, uint64_t ino, pid_t pid, uint32_t *id)
+static int add_instance(struct nested_dump *nd, int kind, uint64_t ino, const struct tree_task *t, uint32_t *id)
 {
 	uint32_t n = 0;
 
@@ -90,7 +93,8 @@ static int add_instance(struct nested_dump *nd, int kind, uint64_t ino, pid_t pi
 		return -ENOMEM;
 	nd->inst = x;
 	x = &nd->inst[nd->nr++];
-	*x = (struct nested_dump_inst){ kind, n + 1, ino, pid, -1, -1 };
+	pid_t pid = t->s.pid;
+	*x = (struct nested_dump_inst){ kind, n + 1, ino, pid, t->s.stat.ppid, -1, -1 };
 	if (kind == NEST_NET) {
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
@@ -132,7 +136,7 @@ static int scan_time(const struct tree *t, struct nested_dump *nd, uint64_t rino
 		if (kids[i] == rino || kids[i] == ours)
 			return pr_err("pid %d has its children born in %s time namespace while it is in another: not "
 				      "supported", pid, kids[i] == rino ? "the root's" : "the dumper's"), -EOPNOTSUPP;
-		if ((ret = add_instance(nd, NEST_TIME, kids[i], pid, &nd->time_children[i])))
+		if ((ret = add_instance(nd, NEST_TIME, kids[i], &t->tasks[i], &nd->time_children[i])))
 			return ret;
 		x = dump_inst(nd, NEST_TIME, nd->time_children[i]);
 		if (x->unsharer >= 0)
@@ -211,7 +215,7 @@ int nested_dump_scan(const struct tree *t, struct nested_dump *nd)
 				return pr_err("pid %d is in the dumper's own %s namespace while the root of the tree "
 					      "(pid %d) has another: a process that went back to the caller's "
 					      "namespace is not supported", pid, kinds[k].label, root), -EOPNOTSUPP;
-			if ((ret = add_instance(nd, k, ino, pid, &nd->ids[i][k])))
+			if ((ret = add_instance(nd, k, ino, &t->tasks[i], &nd->ids[i][k])))
 				return ret;
 			if (nd->nr > MAX_INSTANCES)
 				return pr_err("the tree is in more than %d nested namespaces", MAX_INSTANCES), -E2BIG;
@@ -249,6 +253,11 @@ int nested_dump_write(struct img_dir *dir, const struct nested_dump *nd, const s
 		case NEST_TIME:
 			ret = timens_dump_id(dir, x->pid, x->id);
 			break;
+		case NEST_MNT: {
+			struct ns_args a = { .ext = ext, .nr_ext = nr_ext };
+			ret = mnt_nested_dump(dir, x->pid, x->base_pid, x->id, &a);
+			break;
+		}
 		default: {
 			struct netns_dump d = { .fd = x->fd, .img_id = x->id };
 			ret = netns_dump(dir, &d, ext, nr_ext);
@@ -375,6 +384,7 @@ void nested_dump_pstree(const struct nested_dump *nd, int i, PstreeEntry *e)
 	e->has_cgroup_ns = (e->cgroup_ns = nd->ids[i][NEST_CGROUP]) != 0;
 	e->has_time_ns = (e->time_ns = nd->ids[i][NEST_TIME]) != 0;
 	e->has_time_ns_children = (e->time_ns_children = nd->time_children[i]) != 0;
+	e->has_mnt_ns = (e->mnt_ns = nd->ids[i][NEST_MNT]) != 0;
 }
 
 void nested_dump_free(struct nested_dump *nd)
@@ -426,7 +436,7 @@ int nested_load(struct img_dir *dir, NsInstance **list, size_t n, struct nested_
 
 		x->net.host_fd = x->net.join_fd = -1;
 		if (k < 0 || !list[i]->id || list[i]->id > MAX_INSTANCES || find(set, k, list[i]->id))
-			return pr_err("ns.img: nested namespace \"%s\" %u: not a uts, net, ipc, cgroup or time namespace, a bad id, "
+			return pr_err("ns.img: nested namespace \"%s\" %u: not a uts, net, ipc, cgroup, time or mnt namespace, a bad id, "
 				      "or listed twice", list[i]->kind, list[i]->id), -EINVAL;
 		x->kind = k;
 		x->id = list[i]->id;
@@ -435,6 +445,8 @@ int nested_load(struct img_dir *dir, NsInstance **list, size_t n, struct nested_
 			ret = uts_ns_load(dir, x->id, &x->uts);
 		else if (k == NEST_IPC)
 			ret = ipc_load_id(dir, x->id, &x->ipc);
+		else if (k == NEST_MNT)
+			ret = mnt_load_table(dir, x->id, &x->mnt);
 		else if (k == NEST_NET)
 			/* (always saved whole: never an external one) */
 			ret = netns_load_id(dir, x->id, NULL, 0, &x->net);
@@ -497,6 +509,8 @@ static uint32_t task_id(const PstreeEntry *e, int kind)
 		return e->has_ipc_ns ? e->ipc_ns : 0;
 	case NEST_TIME:
 		return e->has_time_ns ? e->time_ns : 0;
+	case NEST_MNT:
+		return e->has_mnt_ns ? e->mnt_ns : 0;
 	default:
 		return e->has_cgroup_ns ? e->cgroup_ns : 0;
 	}
@@ -581,9 +595,11 @@ int nested_prepare(struct nested_set *set, uint32_t *failed)
 	return 0;
 }
 
-static int make(struct img_dir *dir, struct nested_inst *x)
+static int make(const struct nested_set *set, struct img_dir *dir, struct nested_inst *x, pid_t pid)
 {
 	switch (x->kind) {
+	case NEST_MNT:
+		return mnt_nested_restore(x->mnt, pid, set->args);
 	case NEST_UTS:
 		return uts_ns_restore(x->uts);
 	case NEST_IPC:
@@ -716,7 +732,7 @@ int nested_restore_task(const struct nested_set *set, struct img_dir *dir, Pstre
 			struct peer_ctx pc = { set, entries, idx, id };
 			x->net.peer_made = peer_made;
 			x->net.peer_arg = &pc;
-			if ((ret = make(dir, x)))
+			if ((ret = make(set, dir, x, e->pid)))
 				return ret;
 			made(set, xi);
 			continue;
@@ -730,7 +746,7 @@ int nested_restore_task(const struct nested_set *set, struct img_dir *dir, Pstre
 	/* after its own: the time namespace its children are born in (not entered) */
 	if (e->has_time_ns_children) {
 		struct nested_inst *x = find(set, NEST_TIME, e->time_ns_children);
-		if ((ret = make(dir, x)))
+		if ((ret = make(set, dir, x, e->pid)))
 			return ret;
 		made(set, x - set->inst);
 	}
@@ -753,6 +769,8 @@ void nested_free(struct nested_set *set)
 			uts_ns_free(x->uts);
 		if (x->time)
 			img_free_msg(&((TimensEntry *)x->time)->base);
+		if (x->mnt)
+			mnt_free(x->mnt);
 		ipc_free(&x->ipc);
 		netns_free(&x->net);
 	}

@@ -1,6 +1,7 @@
 /* Namespaces nested below the root's (nested.c): processes of one tree in
- * different UTS, network, IPC, cgroup or time namespaces.  The root's namespaces keep their
- * own code and images (uts.c, net.c, ipc.c); every other instance of these
+ * different UTS, network, IPC, cgroup, time or mount namespaces.  The root's namespaces
+ * keep their own code and images (uts.c, net.c, ipc.c, time.c, mnt-*.c); every other
+ * instance of these
  * kinds that a live process of the tree is in is saved once, by the same code,
  * under an id, and each process records the id it is in (pstree.img). */
 #ifndef LIB_NS_NESTED_H
@@ -19,7 +20,9 @@ struct img_dir;
 struct tree;
 struct cr_external;
 
-enum { NEST_UTS, NEST_NET, NEST_IPC, NEST_CGROUP, NEST_TIME, NEST_KINDS };
+/* (mount last: a mount of mqueue or sysfs is the IPC or network namespace's of its
+ * maker, and the time namespace's offsets are written through its /proc) */
+enum { NEST_UTS, NEST_NET, NEST_IPC, NEST_CGROUP, NEST_TIME, NEST_MNT, NEST_KINDS };
 
 /* ---- dump */
 struct nested_dump_inst {
@@ -27,6 +30,7 @@ struct nested_dump_inst {
 	uint32_t id;             /* from 1, per kind */
 	uint64_t ino;
 	pid_t pid;               /* a live process in it (time: whose time_for_children it is) */
+	pid_t base_pid;          /* the parent of the first in tree order (mount: what it copied) */
 	int fd;                  /* network: the namespace, for sock_diag (-1 else) */
 	int unsharer;            /* time: the task that made it for its children (-1: none) */
 };
@@ -66,6 +70,7 @@ struct nested_inst {
 	void *uts;               /* UtsEntry */
 	void *time;              /* TimensEntry */
 	bool unshared;           /* time: its maker made it for its children only, not entering it */
+	void *mnt;               /* struct mnt_state */
 	struct ipc_image ipc;
 	struct netns_restore net;
 	size_t maker;            /* index in pstree.img of the first process in it: makes it */
@@ -77,6 +82,7 @@ struct nested_set {
 	size_t nr;
 	uint32_t *ready;         /* shared with the tasks: 1 once instance i is made and filled */
 	uint32_t *failed;        /* the restore's "some task failed" word */
+	const struct ns_args *args;  /* the caller's --external (mounts of nested mount namespaces) */
 };
 
 /* ns.img's list: each instance's images read and validated. */

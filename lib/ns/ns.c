@@ -1,6 +1,6 @@
 /* Namespaces of the tree's root: at dump, each kind of the table whose namespace
- * the root does not share with us is saved (every other task of the tree must
- * be in the root's, or in ours: nested ones are not supported yet); at restore
+ * the root does not share with us is saved (other tasks' namespaces of the
+ * kinds ns_nestable names are nested.c's); at restore
  * the root makes each again, in table order, before its files are opened.
  *
  * Order matters at restore: a mount of mqueue, sysfs or cgroup belongs to the
@@ -135,7 +135,7 @@ int ns_fd_covered(pid_t pid, const char *fdinfo, const char *path, uint32_t *mnt
 bool ns_nestable(const char *kind)
 {
 	return !strcmp(kind, "uts") || !strcmp(kind, "net") || !strcmp(kind, "ipc") || !strcmp(kind, "cgroup") ||
-	       !strcmp(kind, "time");
+	       !strcmp(kind, "time") || !strcmp(kind, "mnt");
 }
 
 int ns_check_tree(const struct tree *t, const char *kind, const char *label)
@@ -151,7 +151,7 @@ int ns_check_tree(const struct tree *t, const char *kind, const char *label)
 			continue;
 		int own = ns_own(root, kind);
 		return pr_err("pid %d is in another %s namespace than the root of the tree (pid %d)%s: nested %s "
-			      "namespaces are not supported (only the uts, net, ipc, cgroup and time namespaces of the tree's "
+			      "namespaces are not supported (only the uts, net, ipc, cgroup, time and mnt namespaces of the tree's "
 			      "processes may differ from the root's)",
 			      pid, label, root, own == 0 ? ", which shares ours" : "", label), -EOPNOTSUPP;
 	}

@@ -1,0 +1,452 @@
+/* ns-mntnest: processes of one tree in mount namespaces nested below the root's.
+ *
+ *   root        the runner's mount namespace (--root-ns: one of its own, private,
+ *   │           with a shared tmpfs at D/pmnt holding "pfile")
+ *   ├── A       unshare(CLONE_NEWNS), everything made private (`unshare -m`): a tmpfs
+ *   │   │       at D/a-tmp holding a-file (random bytes) and dir/, over D/a-tmp/under,
+ *   │   │       which it keeps open (a covered file); D/src bound at D/a-ro,
+ *   │   │       read-only; D/pmnt unmounted (--root-ns; else the top /dev/shm, if any)
+ *   │   └── A1  A's child, in A's namespace: a-file open at offset 7, its cwd D/a-tmp/dir
+ *   ├── B       stays in the root's
+ *   │   └── B1  joins A's namespace (setns): its cwd D/a-tmp
+ *   └── C       unshare(CLONE_NEWNS), made a slave (systemd's way; --root-ns: D/pmnt
+ *               the slave of the root's): a tmpfs at D/c-tmp,
+ *               shared (a new peer group), holding c-file and sub/; D/c-tmp/sub bound
+ *               at D/c-peer (its peer), read-only; D/c-tmp bound at D/c-slave, made
+ *               its slave
+ *
+ * D is a directory of /tmp.  After CHECK each process checks itself: its mount
+ * namespace is the same as / another than everyone's as before; its view of
+ * the mounts at /, /dev/shm and under D (mount points, types, ro, propagation as
+ * "shared with the Nth", "slave of the Nth" or "slave of one outside") is as
+ * before; and per role: the tmpfs files with their bytes, the open file at its
+ * offset and the same file as the path, the cwd, D/a-ro refusing writes; the
+ * root and B see none of A's or C's mounts; a tmpfs C mounts on D/c-tmp/sub then
+ * shows at D/c-peer and D/c-slave/sub (propagation works), and one on D/c-slave
+ * not at D/c-tmp.
+ * --corrupt: A1 writes into D/a-tmp/a-file after CHECK (A's check must see it).
+ */
+#include "tst.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum { ROOT, A, A1, B, B1, C, NR };
+static const char *const names[NR] = { "root", "A", "A1", "B", "B1", "C" };
+
+#define FILE_LEN 3000
+#define VIEW_LEN 4096
+
+struct ctl {
+	atomic_int phase;               /* 1: check now, 3: exit */
+	atomic_int started;
+	uint64_t ino[NR];
+	char view[NR][VIEW_LEN];
+	atomic_int done[NR];            /* 1 pass, 2 fail */
+	char why[NR][2 * VIEW_LEN + 200];
+	pid_t pid_a;
+	atomic_int a_ready;
+};
+
+static struct ctl *ctl;
+static uint64_t seed;
+static char D[256];
+static int a1_fd = -1, a_under_fd = -1;
+
+#define VFAIL(who, ...) do { snprintf(ctl->why[who], sizeof(ctl->why[who]), __VA_ARGS__); return false; } while (0)
+
+static void must(int ret, const char *what)
+{
+	if (ret)
+		tst_fail("%s: %s", what, strerror(errno));
+}
+
+static const char *at(const char *rel)
+{
+	static char buf[4][512];
+	static int i;
+
+	i = (i + 1) % 4;
+	snprintf(buf[i], sizeof(buf[i]), "%s/%s", D, rel);
+	return buf[i];
+}
+
+static uint64_t mnt_ino(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/mnt", &st) ? 0 : st.st_ino;
+}
+
+struct mline {
+	char mp[600], type[64];
+	bool ro;
+	unsigned shared, master;
+};
+
+/* The mounts at /, /dev/shm and under D, with their relations as indexes. */
+static void view(char *out)
+{
+	static char buf[256 * 1024];
+	static struct mline m[256];
+	int n = 0, fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+	ssize_t len = 0, r;
+	size_t dl = strlen(D), o = 0;
+
+	if (fd < 0)
+		tst_fail("mountinfo: %s", strerror(errno));
+	while ((r = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += r;
+	close(fd);
+	buf[len] = 0;
+	for (char *save, *line = strtok_r(buf, "\n", &save); line && n < 256; line = strtok_r(NULL, "\n", &save)) {
+		char mp[512], opts[256], *dash = strstr(line, " - "), *p;
+		int pos;
+		struct mline *x = &m[n];
+
+		if (!dash || sscanf(line, "%*u %*u %*u:%*u %*s %511s %255s%n", mp, opts, &pos) != 2)
+			tst_fail("bad mountinfo line %s", line);
+		if (strcmp(mp, "/") && strcmp(mp, "/dev/shm") && (strncmp(mp, D, dl) || (mp[dl] && mp[dl] != '/')))
+			continue;
+		memset(x, 0, sizeof(*x));
+		snprintf(x->mp, sizeof(x->mp), "%s%s", strncmp(mp, D, dl) ? "" : "D", strncmp(mp, D, dl) ? mp : mp + dl);
+		x->ro = !strncmp(opts, "ro", 2) && (opts[2] == ',' || !opts[2]);
+		sscanf(dash + 3, "%63s", x->type);
+		*dash = 0;
+		for (p = strtok(line + pos, " "); p; p = strtok(NULL, " ")) {
+			if (!strncmp(p, "shared:", 7))
+				x->shared = atoi(p + 7);
+			if (!strncmp(p, "master:", 7))
+				x->master = atoi(p + 7);
+		}
+		n++;
+	}
+	/* by mount point (the order of mountinfo is the order of making; stacked ones keep theirs) */
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && strcmp(m[j - 1].mp, m[j].mp) > 0; j--) {
+			struct mline t = m[j];
+			m[j] = m[j - 1];
+			m[j - 1] = t;
+		}
+	out[0] = 0;
+	for (int i = 0; i < n; i++) {
+		int sh = -1, ms = -1;
+		for (int j = 0; j < n; j++) {
+			if (sh < 0 && m[i].shared && m[j].shared == m[i].shared)
+				sh = j;
+			if (ms < 0 && m[i].master && m[j].shared == m[i].master)
+				ms = j;
+		}
+		o += snprintf(out + o, VIEW_LEN - o, "%s %s %s", m[i].mp, m[i].type, m[i].ro ? "ro" : "rw");
+		if (sh >= 0)
+			o += snprintf(out + o, VIEW_LEN - o, " shared-with-%d", sh);
+		if (m[i].master)
+			o += ms >= 0 ? snprintf(out + o, VIEW_LEN - o, " slave-of-%d", ms)
+				     : snprintf(out + o, VIEW_LEN - o, " slave-of-outside");
+		o += snprintf(out + o, VIEW_LEN - o, "\n");
+		if (o >= VIEW_LEN - 200)
+			tst_fail("too many mounts to show");
+	}
+}
+
+static void write_file(const char *path, uint64_t s)
+{
+	char buf[FILE_LEN];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+
+	tst_fill(buf, sizeof(buf), s);
+	if (fd < 0 || write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
+		tst_fail("%s: %s", path, strerror(errno));
+	close(fd);
+}
+
+static bool file_ok(const char *path, uint64_t s)
+{
+	char buf[FILE_LEN + 1];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
+
+	if (fd >= 0)
+		close(fd);
+	return n == FILE_LEN && tst_cmp_fill(buf, FILE_LEN, s) == -1;
+}
+
+static bool is_mount(const char *path)
+{
+	struct stat a, b;
+	char parent[600];
+
+	snprintf(parent, sizeof(parent), "%s/..", path);
+	return !stat(path, &a) && !stat(parent, &b) && a.st_dev != b.st_dev;
+}
+
+static void setup_a(void)
+{
+	must(unshare(CLONE_NEWNS), "A: unshare");
+	must(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "A: make-rprivate");
+	must((a_under_fd = open(at("a-tmp/under"), O_RDONLY | O_CLOEXEC)) < 0, "A: open under");
+	must(mount("tmpfs", at("a-tmp"), "tmpfs", 0, "size=1m,mode=755"), "A: tmpfs");
+	write_file(at("a-tmp/a-file"), seed + 1);
+	must(mkdir(at("a-tmp/dir"), 0700), "A: mkdir");
+	must(mount(at("src"), at("a-ro"), NULL, MS_BIND, NULL), "A: bind");
+	must(mount(NULL, at("a-ro"), NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL), "A: remount ro");
+	if (tst_opt_flag("root-ns"))
+		must(umount2(at("pmnt"), 0), "A: umount pmnt");
+	else if (is_mount("/dev/shm"))
+		must(umount2("/dev/shm", MNT_DETACH), "A: umount /dev/shm");
+	ctl->pid_a = getpid();
+}
+
+static void setup_a1(void)
+{
+	must((a1_fd = open(at("a-tmp/a-file"), O_RDONLY)) < 0, "A1: open");
+	must(lseek(a1_fd, 7, SEEK_SET) != 7, "A1: lseek");
+	must(chdir(at("a-tmp/dir")), "A1: chdir");
+}
+
+static void setup_b1(void)
+{
+	char path[64];
+	int fd;
+
+	for (int t = 0; !atomic_load(&ctl->a_ready); t++) {
+		if (t > 5000)
+			tst_fail("B1: A never got ready");
+		tst_sleep_ms(2);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", ctl->pid_a);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || setns(fd, CLONE_NEWNS))
+		tst_fail("B1: setns %s: %s", path, strerror(errno));
+	close(fd);
+	must(chdir(at("a-tmp")), "B1: chdir");
+}
+
+static void setup_c(void)
+{
+	must(unshare(CLONE_NEWNS), "C: unshare");
+	must(mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL), "C: make-rslave");
+	must(mount("tmpfs", at("c-tmp"), "tmpfs", 0, "size=1m"), "C: tmpfs");
+	must(mount(NULL, at("c-tmp"), NULL, MS_SHARED, NULL), "C: make-shared");
+	write_file(at("c-tmp/c-file"), seed + 2);
+	must(mkdir(at("c-tmp/sub"), 0755), "C: mkdir");
+	write_file(at("c-tmp/sub/s-file"), seed + 3);
+	must(mount(at("c-tmp/sub"), at("c-peer"), NULL, MS_BIND, NULL), "C: bind");
+	must(mount(NULL, at("c-peer"), NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL), "C: remount ro");
+	must(mount(at("c-tmp"), at("c-slave"), NULL, MS_BIND, NULL), "C: bind c-slave");
+	must(mount(NULL, at("c-slave"), NULL, MS_SLAVE, NULL), "C: make-slave");
+}
+
+/* A mount on c-tmp/sub reaches c-peer and c-slave/sub; one on c-slave/x not c-tmp/x. */
+static bool c_propagation(int who)
+{
+	bool ok;
+
+	if (mount("tmpfs", at("c-tmp/sub"), "tmpfs", 0, "size=64k"))
+		VFAIL(who, "mount on D/c-tmp/sub: %s", strerror(errno));
+	ok = is_mount(at("c-peer")) && is_mount(at("c-slave/sub"));
+	umount2(at("c-tmp/sub"), MNT_DETACH);
+	if (!ok)
+		VFAIL(who, "a mount on D/c-tmp/sub did not propagate to its peer D/c-peer and its slave D/c-slave");
+	if (mount("tmpfs", at("c-slave/sub"), "tmpfs", 0, "size=64k"))
+		VFAIL(who, "mount on D/c-slave/sub: %s", strerror(errno));
+	ok = !is_mount(at("c-tmp/sub"));
+	umount2(at("c-slave/sub"), MNT_DETACH);
+	if (!ok)
+		VFAIL(who, "a mount on the slave D/c-slave/sub propagated to its master D/c-tmp");
+	return true;
+}
+
+static bool cwd_is(int who, const char *path)
+{
+	struct stat a, b;
+
+	if (stat(".", &a) || stat(path, &b) || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+		VFAIL(who, "the cwd is not %s", path);
+	return true;
+}
+
+static bool verify(int who)
+{
+	static char now[VIEW_LEN], before[VIEW_LEN];
+
+	ctl->ino[who] = mnt_ino();   /* (compared by the root once all are checked) */
+	view(now);
+	memcpy(before, ctl->view[who], sizeof(before));
+	if (strcmp(now, before))
+		VFAIL(who, "its mounts changed:\n--- before\n%s--- after\n%s", before, now);
+	switch (who) {
+	case ROOT:
+	case B:
+		if (is_mount(at("a-tmp")) || is_mount(at("c-tmp")) || is_mount(at("a-ro")))
+			VFAIL(who, "a mount of A's or C's namespace shows in the root's");
+		if (tst_opt_flag("root-ns") && !file_ok(at("pmnt/pfile"), seed + 4))
+			VFAIL(who, "the root's tmpfs at D/pmnt lost pfile");
+		return true;
+	case A:
+	case A1:
+	case B1:
+		if (!file_ok(at("a-tmp/a-file"), seed + 1))
+			VFAIL(who, "D/a-tmp/a-file lost its bytes");
+		if (!file_ok(at("a-ro/f"), seed + 5))
+			VFAIL(who, "D/a-ro does not show D/src");
+		if (open(at("a-ro/new"), O_WRONLY | O_CREAT | O_CLOEXEC, 0600) >= 0 || errno != EROFS)
+			VFAIL(who, "D/a-ro is writable");
+		if (tst_opt_flag("root-ns") && is_mount(at("pmnt")))
+			VFAIL(who, "D/pmnt, which A unmounted, is back");
+		if (who == B1)
+			return cwd_is(who, at("a-tmp"));
+		if (who == A) {
+			struct stat a, b;
+			char buf[FILE_LEN];
+			if (fstat(a_under_fd, &a) || stat(at("a-tmp"), &b) || a.st_dev == b.st_dev)
+				VFAIL(who, "the covered file's fd is on D/a-tmp's tmpfs");
+			if (pread(a_under_fd, buf, FILE_LEN, 0) != FILE_LEN || tst_cmp_fill(buf, FILE_LEN, seed + 6) != -1)
+				VFAIL(who, "the covered file D/a-tmp/under lost its bytes");
+			if (!access(at("a-tmp/under"), F_OK))
+				VFAIL(who, "D/a-tmp/under shows: D/a-tmp is not covered");
+		}
+		if (who == A1) {
+			struct stat a, b;
+			char buf[FILE_LEN];
+			if (fstat(a1_fd, &a) || stat(at("a-tmp/a-file"), &b) || a.st_ino != b.st_ino || a.st_dev != b.st_dev)
+				VFAIL(who, "the open fd is not D/a-tmp/a-file");
+			if (lseek(a1_fd, 0, SEEK_CUR) != 7)
+				VFAIL(who, "the open fd is at offset %ld, want 7", (long)lseek(a1_fd, 0, SEEK_CUR));
+			if (pread(a1_fd, buf, FILE_LEN, 0) != FILE_LEN || tst_cmp_fill(buf, FILE_LEN, seed + 1) != -1)
+				VFAIL(who, "the open fd lost its bytes");
+			return cwd_is(who, at("a-tmp/dir"));
+		}
+		return true;
+	default:   /* C */
+		if (!file_ok(at("c-tmp/c-file"), seed + 2) || !file_ok(at("c-peer/s-file"), seed + 3))
+			VFAIL(who, "C's tmpfs lost its files");
+		if (open(at("c-peer/new"), O_WRONLY | O_CREAT | O_CLOEXEC, 0600) >= 0 || errno != EROFS)
+			VFAIL(who, "D/c-peer is writable");
+		if (is_mount(at("a-tmp")))
+			VFAIL(who, "A's tmpfs shows in C's namespace");
+		return c_propagation(who);
+	}
+}
+
+static void __attribute__((noreturn)) serve(int who)
+{
+	atomic_fetch_add(&ctl->started, 1);
+	while (atomic_load(&ctl->phase) < 1)
+		tst_sleep_ms(5);
+	/* A last: after A1's --corrupt */
+	while (who == A && (!atomic_load(&ctl->done[A1]) || !atomic_load(&ctl->done[B1])))
+		tst_sleep_ms(5);
+	bool ok = verify(who);
+	if (who == A1 && tst_corrupting()) {
+		int fd = open(at("a-tmp/a-file"), O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || pwrite(fd, "x", 1, 100) != 1)
+			ok = false;
+	}
+	atomic_store(&ctl->done[who], ok ? 1 : 2);
+	while (atomic_load(&ctl->phase) < 3)
+		tst_sleep_ms(5);
+	_exit(0);
+}
+
+static pid_t spawn(int who, void (*setup)(void), void (*then)(void))
+{
+	pid_t p = fork();
+
+	if (p < 0)
+		tst_fail("fork: %s", strerror(errno));
+	if (p)
+		return p;
+	if (setup)
+		setup();
+	ctl->ino[who] = mnt_ino();
+	view(ctl->view[who]);
+	if (then)
+		then();
+	serve(who);
+}
+
+static void a_children(void)
+{
+	spawn(A1, setup_a1, NULL);
+	atomic_store(&ctl->a_ready, 1);
+}
+static void b_children(void) { spawn(B1, setup_b1, NULL); }
+
+int main(int argc, char **argv)
+{
+	uint64_t ino_before[NR];
+	pid_t pids[NR] = { 0 };
+
+	tst_init_opts(argc, argv, NULL, "root-ns");
+	seed = tst_seed();
+	snprintf(D, sizeof(D), "%s", tst_tmp_path("mntnest"));
+	must(mkdir(D, 0755), "mkdir D");
+	for (const char *const *d = (const char *const[]){ "a-tmp", "a-ro", "src", "c-tmp", "c-peer", "c-slave", "pmnt", NULL }; *d; d++)
+		must(mkdir(at(*d), 0755), "mkdir");
+	write_file(at("src/f"), seed + 5);
+	write_file(at("a-tmp/under"), seed + 6);
+	if (tst_opt_flag("root-ns")) {
+		must(unshare(CLONE_NEWNS), "root: unshare");
+		must(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "root: make-rprivate");
+		must(mount("tmpfs", at("pmnt"), "tmpfs", 0, "size=1m"), "root: tmpfs");
+		/* (C's copy of it is its slave) */
+		must(mount(NULL, at("pmnt"), NULL, MS_SHARED, NULL), "root: make-shared");
+		write_file(at("pmnt/pfile"), seed + 4);
+	}
+	ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (ctl == MAP_FAILED)
+		tst_fail("mmap: %s", strerror(errno));
+	ctl->ino[ROOT] = mnt_ino();
+	view(ctl->view[ROOT]);
+	pids[A] = spawn(A, setup_a, a_children);
+	pids[B] = spawn(B, NULL, b_children);
+	pids[C] = spawn(C, setup_c, NULL);
+	for (int t = 0; atomic_load(&ctl->started) < NR - 1; t++) {
+		if (t > 5000)
+			tst_fail("only %d processes started", atomic_load(&ctl->started));
+		tst_sleep_ms(2);
+	}
+	for (int i = 0; i < NR; i++)
+		tst_info("%s (mnt ns %llu):\n%s", names[i], (unsigned long long)ctl->ino[i], ctl->view[i]);
+	memcpy(ino_before, ctl->ino, sizeof(ino_before));
+	tst_ready();
+	tst_wait_check();
+	atomic_store(&ctl->phase, 1);
+	bool ok = verify(ROOT);
+	atomic_store(&ctl->done[ROOT], ok ? 1 : 2);
+	for (int i = 1; i < NR; i++)
+		for (int t = 0; !atomic_load(&ctl->done[i]) && t < 4000; t++)
+			tst_sleep_ms(5);
+	atomic_store(&ctl->phase, 3);
+	char msg[2048] = "";
+	size_t o = 0;
+	for (int i = 0; i < NR; i++)
+		if (atomic_load(&ctl->done[i]) != 1)
+			o += snprintf(msg + o, sizeof(msg) - o, "%s: %s; ", names[i],
+				      atomic_load(&ctl->done[i]) ? ctl->why[i] : "no verdict");
+	/* the same namespace as / another than each other's, as before */
+	for (int i = 0; i < NR && o < sizeof(msg) - 100; i++)
+		for (int j = i + 1; j < NR; j++)
+			if ((ino_before[i] == ino_before[j]) != (ctl->ino[i] == ctl->ino[j]))
+				o += snprintf(msg + o, sizeof(msg) - o, "%s and %s were %s mount namespace, now %s; ",
+					      names[i], names[j], ino_before[i] == ino_before[j] ? "in one" : "in two",
+					      ctl->ino[i] == ctl->ino[j] ? "in one" : "in two");
+	for (int i = 1; i < NR; i++)
+		if (pids[i])
+			waitpid(pids[i], NULL, 0);
+	if (tst_opt_flag("root-ns"))
+		umount2(at("pmnt"), MNT_DETACH);
+	if (o)
+		tst_fail("%s", msg);
+	tst_pass();
+}

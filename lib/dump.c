@@ -304,6 +304,9 @@ static int scan_shared_files(const struct tree *t, struct share_scan **share)
 /* The oldest format version that restores this dump right (image.h). */
 static uint32_t img_version(const struct tree *t, const struct nested_dump *nested)
 {
+	/* an older reader would lock them in the root's namespace only */
+	if (tcp_dump_nested())
+		return IMG_VERSION_NESTED_TCP;
 	for (int i = 0; i < t->nr; i++)
 		if (t->tasks[i].pid_ns)
 			return IMG_VERSION_PIDNS;
@@ -403,7 +406,7 @@ int dump_tree(const struct cr_dump_opts *uopts, bool hold_net)
 	if ((ret = notify_call(opts.notify, opts.notify_arg, "network-lock", opts.pid)) ||
 	    (ret = netns_dump_prepare(&tree, opts.externals, opts.nr_externals, &nd)))
 		goto out;
-	if ((ret = check_sessions(&tree, opts.shell_job)) || (ret = check_nested_sessions(&tree)) || (ret = tcp_dump_prepare(&tree, opts.tcp_established)) ||
+	if ((ret = check_sessions(&tree, opts.shell_job)) || (ret = check_nested_sessions(&tree)) || (ret = tcp_dump_prepare(&tree, opts.tcp_established, &nested, nd.fd)) ||
 	    (ret = seccomp_dump(&tree, &dir)) || (ret = cgroup_dump(&tree, &dir)))
 		goto out;
 	/* files several processes hold: found once for the whole tree */

@@ -498,8 +498,10 @@ int restore_lock_early(const char *path, char **lock)
 	/* a tree with its own network namespace locks its connections in it itself */
 	if (netns_restore_own(&net))
 		goto out;
+	/* (a nested network namespace's are locked in it, which is not made yet) */
 	for (size_t i = 0; i < rs.nr && !ret; i++)
-		ret = tcp_restore_collect(&rs.tasks[i].files, false, "m");
+		if (!rs.entries[i]->has_net_ns || !rs.entries[i]->net_ns)
+			ret = tcp_restore_collect(&rs.tasks[i].files, false, "m", 0);
 	/* taken and left in place: the restore's own lock replaces it */
 	if (!ret && !(ret = tcp_restore_lock()) && netlock_name()) {
 		if (!(*lock = strdup(netlock_name())))
@@ -1730,7 +1732,8 @@ static int restore(const struct cr_restore_opts *uopts)
 			rs.tasks[i].files.nr_inherit = opts.nr_inherit_fds;
 		}
 		rs.tasks[i].files.tcp_close = opts.tcp_close;
-		if ((ret = tcp_restore_collect(&rs.tasks[i].files, opts.tcp_close, "r")))
+		if ((ret = tcp_restore_collect(&rs.tasks[i].files, opts.tcp_close, "r",
+					       rs.entries[i]->has_net_ns ? rs.entries[i]->net_ns : 0)))
 			goto out;
 	}
 	if (opts.sz > offsetof(struct cr_restore_opts, nr_cgroup_roots) &&
@@ -1783,6 +1786,7 @@ static int restore(const struct cr_restore_opts *uopts)
 	if ((ret = wait_ready(&c, pid)) || (pts_sk[0] >= 0 && (ret = hand_pts_masters(pts_sk[0], &opts))) ||
 	    (ret = map_host_pids(&c, pid)) ||
 	    (ret = netns_adopt_lock(&net, c.host_pids[0])) ||
+	    (ret = nested_adopt_locks(&rs.ns.nested, rs.entries, c.host_pids)) ||
 	    (ret = notify_call(opts.notify, opts.notify_arg, "setup-namespaces", pid)) ||
 	    (ret = notify_call(opts.notify, opts.notify_arg, "post-setup-namespaces", pid)))
 		goto out;

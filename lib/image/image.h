@@ -16,13 +16,17 @@
  * root's); 3 = a veth whose ends are in two namespaces of the tree (netdev's
  * peer_netns: a version 2 reader would look for the peer in the same one); 4 =
  * processes in nested pid namespaces (pstree.img's pid_ns, which a version 3 reader
- * would skip, restoring them in the tree's pid namespace).  A reader takes every
+ * would skip, restoring them in the tree's pid namespace); 7 = established TCP
+ * connections of processes in nested network namespaces (a version 4 reader would
+ * lock them in the root's namespace only, and they could be reset while their
+ * own is restored).  A reader takes every
  * version up to its own IMG_VERSION. */
-#define IMG_VERSION          4
+#define IMG_VERSION          7
 #define IMG_VERSION_BASE     1
 #define IMG_VERSION_NESTED   2
 #define IMG_VERSION_VETH_PEER 3
 #define IMG_VERSION_PIDNS    4
+#define IMG_VERSION_NESTED_TCP 7
 #define IMG_MAGIC     0x4d495243u  /* "CRIM" */
 #define IMG_HDR_SIZE  8
 #define IMG_MAX_RECORD (64u << 20) /* a sane upper bound for one record */

@@ -21,6 +21,8 @@
 #include "log.h"
 #include "proc/privs.h"
 #include "net/inet.h"
+#include "ns/nested.h"
+#include "ns/net.h"
 #include "proc/tree.h"
 #include "util.h"
 
@@ -39,6 +41,7 @@ static struct flying_conn {
 } *flying;
 static size_t nr_flying;
 static bool established;   /* --tcp-established */
+static bool nested_conns;  /* a connection of a nested network namespace is locked */
 
 static int repair(int sk, int on)
 {
@@ -205,7 +208,8 @@ struct prep {
 	size_t ml;
 };
 
-static int lock_one(struct prep *p, const struct inet_diag_sk *s, pid_t pid, const char *fd)
+/* (ns_id, ns_fd: its network namespace, 0 and -1 for the root's) */
+static int lock_one(struct prep *p, const struct inet_diag_sk *s, pid_t pid, const char *fd, uint32_t ns_id, int ns_fd)
 {
 	int again = seen_before(s->ino), ret = 0;
 
@@ -214,15 +218,19 @@ static int lock_one(struct prep *p, const struct inet_diag_sk *s, pid_t pid, con
 	if (!p->found++)
 		ret = netlock_begin("d");
 	if (!ret)
-		ret = netlock_add(s->family, s->src, s->sport, s->dst, s->dport);
+		ret = netlock_add(ns_id, ns_fd, s->family, s->src, s->sport, s->dst, s->dport);
+	nested_conns |= ns_id != 0;
 	if (!pid)
 		return ret;
 	if (p->ml < sizeof(p->msg) - 100) {
 		char a[80], b[80];
 		inet_addr_str(a, sizeof(a), s->family, s->src, s->sport);
 		inet_addr_str(b, sizeof(b), s->family, s->dst, s->dport);
-		p->ml += snprintf(p->msg + p->ml, sizeof(p->msg) - p->ml, "%spid %d fd %s %s -> %s (%s)", p->ml ? ", " : "",
-				  pid, fd, a, b, inet_state_name(s->state));
+		char ns[48] = "";
+		if (ns_id)
+			snprintf(ns, sizeof(ns), ", nested network namespace %u", ns_id);
+		p->ml += snprintf(p->msg + p->ml, sizeof(p->msg) - p->ml, "%spid %d fd %s %s -> %s (%s%s)", p->ml ? ", " : "",
+				  pid, fd, a, b, inet_state_name(s->state), ns);
 	} else if (!strstr(p->msg, ", ..."))
 		p->ml += snprintf(p->msg + p->ml, sizeof(p->msg) - p->ml, ", ...");
 	return ret;
@@ -315,7 +323,7 @@ static int lock_unheld(struct prep *p)
 		}
 		flying = f;
 		flying[nr_flying++] = (struct flying_conn){ .s = *s };
-		ret = lock_one(p, s, 0, NULL);
+		ret = lock_one(p, s, 0, NULL, 0, -1);
 	}
 	free(open_inos);
 	return ret;
@@ -339,48 +347,79 @@ int tcp_flying_check(const struct inet_diag_sk *d, pid_t pid, int fd)
 		      "is open in another process too: that can't be checkpointed", pid, fd, a, b), -EOPNOTSUPP;
 }
 
+/* pid's connections (it is in network namespace ns_id, ns_fd) locked.  sock_diag
+ * lists one namespace's sockets: its table is switched to (*cur) on the first
+ * socket of a process in another, so that a tree with no socket in a nested
+ * namespace loads no other table. */
+static int lock_task(struct prep *p, pid_t pid, uint32_t ns_id, int ns_fd, int *cur)
+{
+	char path[64], link[64];
+	struct dirent *de;
+	int ret = 0, err;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	if (!(d = opendir(path)))
+		return pr_perror("can't list %s", path);
+	while ((de = readdir(d)) && !ret) {
+		unsigned long ino;
+		const struct inet_diag_sk *s;
+		char lp[sizeof(path) + 260];
+		ssize_t n;
+
+		snprintf(lp, sizeof(lp), "%s/%s", path, de->d_name);
+		if ((n = readlink(lp, link, sizeof(link) - 1)) <= 0)
+			continue;
+		link[n] = 0;
+		if (sscanf(link, "socket:[%lu]", &ino) != 1)
+			continue;
+		if (*cur != ns_fd) {
+			inet_diag_reset();
+			netns_dump_target(ns_fd);
+			*cur = ns_fd;
+		}
+		if (!(s = inet_diag_find(ino, &err))) {
+			ret = err;
+			p->maybe_unix = true;
+			continue;
+		}
+		if (s->protocol != IPPROTO_TCP || !inet_tcp_connected(s->state))
+			continue;
+		ret = lock_one(p, s, pid, de->d_name, ns_id, ns_fd);
+	}
+	closedir(d);
+	return ret;
+}
+
 /* Before any task is dumped: find the tree's TCP connections, refuse them
  * unless asked to save them, and lock them (and, asked to save them, those in
- * flight: lock_unheld). */
-int tcp_dump_prepare(const struct tree *t, bool tcp_established)
+ * flight: lock_unheld), each in its network namespace: the root's (root_fd, -1
+ * when it is ours) or a nested one (nd). */
+int tcp_dump_prepare(const struct tree *t, bool tcp_established, const struct nested_dump *nd, int root_fd)
 {
 	struct prep p = { 0 };
-	int ret = 0, err;
+	int ret = 0, cur = root_fd;
 
 	established = tcp_established;
-	for (int i = 0; i < t->nr && !ret; i++) {
-		pid_t pid = t->tasks[i].s.pid;
-		char path[64], link[64];
-		struct dirent *de;
-		DIR *d;
+	nested_conns = false;
+	/* the root's namespace first, then each nested one: one sock_diag table each */
+	for (size_t k = 0; k <= nd->nr && !ret; k++) {
+		uint32_t id = 0;
+		int fd = root_fd;
 
-		if (t->tasks[i].zombie)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
-		if (!(d = opendir(path)))
-			return pr_perror("can't list %s", path);
-		while ((de = readdir(d)) && !ret) {
-			unsigned long ino;
-			const struct inet_diag_sk *s;
-			char lp[sizeof(path) + 260];
-			ssize_t n;
-
-			snprintf(lp, sizeof(lp), "%s/%s", path, de->d_name);
-			if ((n = readlink(lp, link, sizeof(link) - 1)) <= 0)
+		if (k) {
+			if (nd->inst[k - 1].kind != NEST_NET)
 				continue;
-			link[n] = 0;
-			if (sscanf(link, "socket:[%lu]", &ino) != 1)
-				continue;
-			if (!(s = inet_diag_find(ino, &err))) {
-				ret = err;
-				p.maybe_unix = true;
-				continue;
-			}
-			if (s->protocol != IPPROTO_TCP || !inet_tcp_connected(s->state))
-				continue;
-			ret = lock_one(&p, s, pid, de->d_name);
+			id = nd->inst[k - 1].id;
+			fd = nd->inst[k - 1].fd;
 		}
-		closedir(d);
+		for (int i = 0; i < t->nr && !ret; i++)
+			if (!t->tasks[i].zombie && (nd->ids ? nd->ids[i][NEST_NET] : 0) == id)
+				ret = lock_task(&p, t->tasks[i].s.pid, id, fd, &cur);
+	}
+	if (cur != root_fd) {
+		inet_diag_reset();
+		netns_dump_target(root_fd);
 	}
 	/* a connection in flight is on a unix socket's queue: with none in the tree,
 	 * none of its queues holds one, and every process's fds need no look
@@ -398,6 +437,11 @@ int tcp_dump_prepare(const struct tree *t, bool tcp_established)
 	if (ret)
 		netlock_unlock();
 	return ret;
+}
+
+bool tcp_dump_nested(void)
+{
+	return nested_conns;
 }
 
 /* ---------------------------------------------------------------- restore */
@@ -503,7 +547,7 @@ static char **stale;     /* locks the dumps left, removed once ours holds */
 static size_t nr_stale;
 
 /* The connections of the entries (and of the files in flight on their queues, at any depth). */
-static int collect_entries(FdinfoEntry *const *fds, size_t nr, bool tcp_close, const char *tag)
+static int collect_entries(FdinfoEntry *const *fds, size_t nr, bool tcp_close, const char *tag, uint32_t ns_id)
 {
 	int ret = 0;
 
@@ -512,7 +556,7 @@ static int collect_entries(FdinfoEntry *const *fds, size_t nr, bool tcp_close, c
 		bool seen = false;
 
 		for (size_t k = 0; k < fds[i]->n_in_flight && !ret; k++)
-			ret = collect_entries(&fds[i]->in_flight[k]->file, 1, tcp_close, tag);
+			ret = collect_entries(&fds[i]->in_flight[k]->file, 1, tcp_close, tag, ns_id);
 		if (ret || !e || !e->tcp)
 			continue;
 		int again = seen_before(e->ino);
@@ -526,8 +570,10 @@ static int collect_entries(FdinfoEntry *const *fds, size_t nr, bool tcp_close, c
 					"--tcp-close brings them back closed)")))
 			break;
 		if (!tcp_close && !(ret = netlock_begin(tag)))
-			ret = netlock_add(e->family, e->src_addr.data, e->src_port, e->dst_addr.data, e->dst_port);
-		if (ret || !e->tcp->netlock)
+			ret = netlock_add(ns_id, -1, e->family, e->src_addr.data, e->src_port, e->dst_addr.data,
+					  e->dst_port);
+		/* the dump's lock of a nested namespace went with the namespace */
+		if (ret || !e->tcp->netlock || ns_id)
 			continue;
 		for (size_t k = 0; k < nr_stale && !seen; k++)
 			seen = !strcmp(stale[k], e->tcp->netlock);
@@ -537,9 +583,9 @@ static int collect_entries(FdinfoEntry *const *fds, size_t nr, bool tcp_close, c
 	return ret;
 }
 
-int tcp_restore_collect(const struct files_image *fi, bool tcp_close, const char *tag)
+int tcp_restore_collect(const struct files_image *fi, bool tcp_close, const char *tag, uint32_t ns_id)
 {
-	return collect_entries(fi->fds, fi->nr, tcp_close, tag);
+	return collect_entries(fi->fds, fi->nr, tcp_close, tag, ns_id);
 }
 
 /* The stale locks' names, and the connections seen, forgotten */

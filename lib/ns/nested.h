@@ -47,8 +47,8 @@ int nested_dump_write(struct img_dir *dir, const struct nested_dump *nd, const s
  * (root_fd: the root's own, -1 when it is ours or external). */
 int nested_dump_net_tree(const struct nested_dump *nd, int root_fd);
 /* Before dumping task i: sock_diag and the parasite's socket in its network
- * namespace (root_fd: the root's, -1 when it is ours); an established TCP
- * connection in a nested one is refused (the network lock is the root's). */
+ * namespace (root_fd: the root's, -1 when it is ours).  (Its TCP connections
+ * were locked in that namespace by tcp_dump_prepare.) */
 int nested_dump_enter(struct nested_dump *nd, const struct tree *t, int i, int root_fd);
 /* The ns.img list (none: NULL; else free (*out)[0], then *out) and a task's
  * ids in its pstree record. */
@@ -89,6 +89,9 @@ int nested_prepare(struct nested_set *set, uint32_t *failed);
 int nested_keep_fds(const struct nested_set *set);
 /* In restored task idx, right after its fork: make, join or keep each namespace. */
 int nested_restore_task(const struct nested_set *set, struct img_dir *dir, PstreeEntry **entries, size_t idx);
+/* Once every task is ready (host_pids: theirs as we see them): the network lock
+ * each maker of a nested namespace took in it is ours to remove. */
+int nested_adopt_locks(const struct nested_set *set, PstreeEntry **entries, const pid_t *host_pids);
 /* The IPC instance task idx made (NULL if none): its removed segments go at the end. */
 const struct ipc_image *nested_ipc_made(const struct nested_set *set, size_t idx);
 void nested_free(struct nested_set *set);

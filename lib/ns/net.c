@@ -425,8 +425,9 @@ int netns_restore_nested(const struct netns_restore *nr)
 	}
 	if (unshare(CLONE_NEWNET))
 		return pr_perror("can't create nested network namespace %u (unshare CLONE_NEWNET)", nr->id);
-	/* (no lock: a nested namespace held no established connection at the dump) */
-	return fill(nr);
+	/* its connections' lock before any socket is in it (a packet of a peer
+	 * restored before would meet no socket: a reset) */
+	return fill(nr) ?: netlock_lock_nested(nr->id);
 }
 
 int netns_caller_socket(int domain, int type, int protocol)

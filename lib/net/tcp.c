@@ -26,6 +26,8 @@
 #include "proc/tree.h"
 #include "util.h"
 
+#define TCP_MIN_MSS 88   /* the kernel's smallest TCP_MAXSEG */
+
 /* Sockets of the dumped tree in repair mode: our copies, until the dump ends.
  * Plain ints: a signal handler may walk them (tcp_dump_abort). */
 static int *held;
@@ -483,8 +485,15 @@ int tcp_restore_stream(int sk, const InetSkEntry *e, unsigned fd)
 		return pr_err("fd %u: can't put a new socket in repair mode (TCP_REPAIR): %s", fd, strerror(-ret)), ret;
 	/* the sequences of the first byte in each queue: the queues are written after */
 	if ((ret = set_queue(sk, TCP_SEND_QUEUE, t->outq_seq - t->outq.len - t->fin_sent, fd)) ||
-	    (ret = set_queue(sk, TCP_RECV_QUEUE, t->inq_seq - t->inq.len - t->fin_received, fd)) ||
-	    (ret = inet_bind(sk, e, fd)) || (ret = inet_connect(sk, e, fd)))
+	    (ret = set_queue(sk, TCP_RECV_QUEUE, t->inq_seq - t->inq.len - t->fin_received, fd)))
+		return ret;
+	/* The kernel sizes the segments at connect, before TCP_REPAIR_OPTIONS can
+	 * give the peer's MSS: without this clamp they would stay 536 bytes (which
+	 * takes at most 32767, MAX_TCP_WINDOW; the options then say the rest). */
+	int mss = t->mss > 32767 ? 32767 : t->mss;
+	if (mss >= TCP_MIN_MSS && setsockopt(sk, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss)))
+		return pr_perror("fd %u: can't set the segment size (TCP_MAXSEG %d)", fd, mss);
+	if ((ret = inet_bind(sk, e, fd)) || (ret = inet_connect(sk, e, fd)))
 		return ret;
 	o[no++] = (struct tcp_repair_opt){ TCPOPT_MAXSEG, t->mss };
 	if (t->opts & TCPI_OPT_WSCALE)
@@ -648,6 +657,13 @@ int tcp_restore_resume(pid_t pid, const struct files_image *fi)
 		}
 		if ((sk = files_getfd(pid, fe->fd)) < 0)
 			return sk;
+		/* They fit the buffer once, in the segments the kernel had made; written
+		 * again at once, while the peer's window may be shut, their bookkeeping
+		 * may not: room for them, then the saved size again (what is queued stays). */
+		uint64_t want = (uint64_t)t->outq.len * 4 + e->opts->sndbuf;
+		int room = want > INT32_MAX / 2 ? INT32_MAX / 2 : (int)want, sb = e->opts->sndbuf / 2;
+		if (setsockopt(sk, SOL_SOCKET, SO_SNDBUFFORCE, &room, sizeof(room)))
+			pr_warn("pid %d fd %u: can't make room for the bytes not sent yet: %s", pid, fe->fd, strerror(errno));
 		off = t->outq.len - t->unsent;
 		while (off < t->outq.len && !ret) {
 			struct pollfd p = { .fd = sk, .events = POLLOUT };
@@ -663,6 +679,8 @@ int tcp_restore_resume(pid_t pid, const struct files_image *fi)
 		}
 		if (!ret && t->fin_sent && shutdown(sk, SHUT_WR))
 			ret = pr_perror("pid %d fd %u: can't shut the sending side down again", pid, fe->fd);
+		if (!ret && setsockopt(sk, SOL_SOCKET, SO_SNDBUFFORCE, &sb, sizeof(sb)))
+			ret = pr_perror("pid %d fd %u: can't size the send buffer again", pid, fe->fd);
 		close(sk);
 	}
 	return ret;

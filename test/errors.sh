@@ -1049,7 +1049,8 @@ if command -v python3 >/dev/null; then
 	nested_refused ns-nested-pid-pidfd "unshare -p -f python3 -c 'import os; fd = os.pidfd_open(os.getpid()); \
 	os.set_inheritable(fd, True); os.execvp(\"sleep\", [\"sleep\", \"100\"])'" "is a pidfd of process" \
 		"held in a nested pid namespace"
-# an established TCP connection in a nested network namespace: the network lock is the root's
+# an established TCP connection in a nested network namespace, without
+# --tcp-established: named with its namespace (with it, test/progs/ns-tcpnest.c)
 name=ns-nested-tcp
 cat >"$T/nested-tcp.py" <<'PY'
 import os, socket, time
@@ -1075,8 +1076,11 @@ if [ -z "$KP" ]; then
 	fail $name "the nested connection did not start"
 else
 	mkdir "$T/d-$name"
-	crt dump -t "$NP" -D "$T/d-$name" --tcp-established
-	expect_error $name "pid $KP" "established TCP connection in nested network namespace 1" && pass $name
+	crt dump -t "$NP" -D "$T/d-$name"
+	expect_error $name "the tree has 2 established TCP connections: pid $KP fd" "127.0.0.1:7000" \
+		"(ESTABLISHED, nested network namespace 1)" "dump with --tcp-established" &&
+		{ running_untraced "$KP" || fail $name "pid $KP is not running untraced after the refusal"; } &&
+		pass $name
 fi
 kill -9 "$KP" "$NP" 2>/dev/null
 { wait "$NP"; } 2>/dev/null

@@ -12,12 +12,16 @@
  *   veth   across a1/b1: A's client to B's listener on 10.57.2.2:5702
  *   out    with --root-ns, across a0/r0: A's client to the root's listener on
  *          10.57.1.1:5703 (a nested namespace to the root's)
- * The receive buffers are small: each end writes until its send buffer is
- * full, so at the dump both queues of each socket hold data (unread here,
- * sent-unacknowledged and unsent there).  After CHECK: the same addresses,
- * the same negotiated options (TCP_INFO: window scales, SACK, timestamps), a
+ *   half   across a1/b1, half-closed: A's client to B's listener on
+ *          10.57.2.2:5704; B's end wrote 5000 bytes and shut its side
+ *          (FIN_WAIT2), A's end (CLOSE_WAIT) wrote 3000; neither read
+ * The receive buffers of the others are small: each end writes until its send
+ * buffer is full, so at the dump both queues of each socket hold data (unread
+ * here, sent-unacknowledged and unsent there).  After CHECK: the same addresses,
+ * the same states and negotiated options (TCP_INFO: window scales, SACK, timestamps), a
  * segment size (TCP_MAXSEG) no smaller than before, and every end reads exactly what its peer wrote before the dump
- * and 64 KiB more that it writes after; the listeners still accept.
+ * and 64 KiB more that it writes after (B's half-closed end nothing: A's reads
+ * the end of its stream); the listeners still accept.
  */
 #include "tst.h"
 
@@ -47,7 +51,7 @@ enum { ROOT, A, B, NR };
 static const char *const names[NR] = { "root", "A", "B" };
 
 /* the ends: end e's peer is e ^ 1 */
-enum { LO_CLI, LO_SRV, VETH_CLI, VETH_SRV, OUT_CLI, OUT_SRV, NENDS };
+enum { LO_CLI, LO_SRV, VETH_CLI, VETH_SRV, OUT_CLI, OUT_SRV, HALF_CLI, HALF_SRV, NENDS };
 static const struct end {
 	int who;
 	const char *name;
@@ -56,7 +60,10 @@ static const struct end {
 	[LO_CLI] = { A, "lo client", false },       [LO_SRV] = { A, "lo server", false },
 	[VETH_CLI] = { A, "veth client", false },   [VETH_SRV] = { B, "veth server", false },
 	[OUT_CLI] = { A, "out client", true },      [OUT_SRV] = { ROOT, "out server", true },
+	[HALF_CLI] = { A, "half client", false },   [HALF_SRV] = { B, "half server", false },
 };
+#define HALF_CLI_BYTES 3000
+#define HALF_SRV_BYTES 5000
 
 #define CAP (512 * 1024)     /* at most, each end before the dump */
 #define MORE (64 * 1024)     /* each end after the restore */
@@ -75,8 +82,8 @@ struct ctl {
 
 static struct ctl *ctl;
 static bool root_ns;
-static int sk[NENDS] = { -1, -1, -1, -1, -1, -1 };
-static int lsk[3] = { -1, -1, -1 };   /* listeners: lo (A), veth (B), out (root) */
+static int sk[NENDS] = { -1, -1, -1, -1, -1, -1, -1, -1 };
+static int lsk[4] = { -1, -1, -1, -1 };   /* listeners: lo (A), veth (B), out (root), half (B) */
 static uint64_t seed;
 
 #define VFAIL(who, ...) do { snprintf(ctl->why[who], sizeof(ctl->why[who]), __VA_ARGS__); return false; } while (0)
@@ -203,7 +210,8 @@ static int listener(const char *addr, int port)
 
 	if (s < 0 || setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))
 		tst_fail("listener %s:%d: %s", addr, port, strerror(errno));
-	size_bufs(s);
+	if (port != 5704)
+		size_bufs(s);
 	if (bind(s, (struct sockaddr *)&a, sizeof(a)) || listen(s, 8))
 		tst_fail("listener %s:%d: %s", addr, port, strerror(errno));
 	return s;
@@ -216,7 +224,8 @@ static int client(const char *addr, int port)
 
 	if (s < 0)
 		tst_fail("socket: %s", strerror(errno));
-	size_bufs(s);
+	if (port != 5704)
+		size_bufs(s);
 	if (connect(s, (struct sockaddr *)&a, sizeof(a)))
 		tst_fail("connect to %s:%d: %s", addr, port, strerror(errno));
 	return s;
@@ -262,6 +271,7 @@ static void configure(int who)
 	case B:
 		link_up("b1", "10.57.2.2");
 		lsk[1] = listener("10.57.2.2", 5702);
+		lsk[3] = listener("10.57.2.2", 5704);
 		break;
 	}
 	atomic_store(&ctl->ready[who], 1);
@@ -279,9 +289,11 @@ static void connect_all(int who)
 		sk[VETH_CLI] = client("10.57.2.2", 5702);
 		if (root_ns)
 			sk[OUT_CLI] = client("10.57.1.1", 5703);
+		sk[HALF_CLI] = client("10.57.2.2", 5704);
 		break;
 	case B:
 		sk[VETH_SRV] = accept_one(lsk[1]);
+		sk[HALF_SRV] = accept_one(lsk[3]);
 		break;
 	case ROOT:
 		if (root_ns)
@@ -310,6 +322,13 @@ static void fill(int who)
 	for (int e = 0; e < NENDS; e++) {
 		if (ends[e].who != who || !used(e))
 			continue;
+		if (e == HALF_CLI || e == HALF_SRV) {
+			size_t len = e == HALF_CLI ? HALF_CLI_BYTES : HALF_SRV_BYTES;
+			if (send(sk[e], stream[e], len, 0) != (ssize_t)len || (e == HALF_SRV && shutdown(sk[e], SHUT_WR)))
+				tst_fail("%s: %s", ends[e].name, strerror(errno));
+			ctl->sent[e] = len;
+			continue;
+		}
 		size_t n = 0;
 		for (int idle = 0; n < CAP && idle < 20;) {
 			ssize_t w = send(sk[e], stream[e] + n, CAP - n, MSG_DONTWAIT);
@@ -335,6 +354,17 @@ static void record(int who)
 
 		if (ends[e].who != who || !used(e))
 			continue;
+		/* the half-closed pair: until B's FIN is acknowledged */
+		int want = e == HALF_CLI ? TCP_CLOSE_WAIT : e == HALF_SRV ? TCP_FIN_WAIT2 : TCP_ESTABLISHED;
+		for (int t = 0; t < 400; t++) {
+			l = sizeof(ctl->ti[e]);
+			if (!getsockopt(sk[e], IPPROTO_TCP, TCP_INFO, &ctl->ti[e], &l) && ctl->ti[e].tcpi_state == want)
+				break;
+			tst_sleep_ms(5);
+		}
+		if (ctl->ti[e].tcpi_state != want)
+			tst_fail("%s: state %d, not %d", ends[e].name, ctl->ti[e].tcpi_state, want);
+		l = sizeof(ctl->ti[e]);
 		if (getsockopt(sk[e], IPPROTO_TCP, TCP_INFO, &ctl->ti[e], &l) ||
 		    getsockopt(sk[e], IPPROTO_TCP, TCP_MAXSEG, &ctl->mss[e], &ml) ||
 		    getsockname(sk[e], (struct sockaddr *)&ctl->self[e], &al) || (al = sizeof(struct sockaddr_in),
@@ -358,8 +388,8 @@ static bool same(int who, int e)
 
 	if (getsockopt(sk[e], IPPROTO_TCP, TCP_INFO, &ti, &l) || getsockopt(sk[e], IPPROTO_TCP, TCP_MAXSEG, &mss, &ml))
 		VFAIL(who, "%s: TCP_INFO: %s", ends[e].name, strerror(errno));
-	if (ti.tcpi_state != TCP_ESTABLISHED)
-		VFAIL(who, "%s: state %d, not established", ends[e].name, ti.tcpi_state);
+	if (ti.tcpi_state != o->tcpi_state)
+		VFAIL(who, "%s: state %d, was %d", ends[e].name, ti.tcpi_state, o->tcpi_state);
 	/* (the segment size may grow: the kernel had bounded it by half the window then) */
 	if (ti.tcpi_options != o->tcpi_options || ti.tcpi_snd_wscale != o->tcpi_snd_wscale ||
 	    ti.tcpi_rcv_wscale != o->tcpi_rcv_wscale || mss < ctl->mss[e])
@@ -376,9 +406,15 @@ static bool same(int who, int e)
 
 /* After CHECK: every end of who's writes MORE after what it had written, and
  * reads all its peer wrote, checking each byte. */
+static size_t more(int e)
+{
+	return e == HALF_SRV ? 0 : MORE;
+}
+
 static bool pump(int who)
 {
 	size_t wr[NENDS] = { 0 }, rd[NENDS] = { 0 };
+	bool eof[NENDS] = { false };   /* the half-closed peer's end of stream, read */
 	unsigned char buf[65536];
 	uint64_t end = tst_now_ns(CLOCK_MONOTONIC) + 20000000000ull;
 
@@ -391,7 +427,8 @@ static bool pump(int who)
 		for (int e = 0; e < NENDS; e++) {
 			if (ends[e].who != who || !used(e))
 				continue;
-			short ev = (wr[e] < ctl->sent[e] + MORE ? POLLOUT : 0) | (rd[e] < ctl->sent[e ^ 1] + MORE ? POLLIN : 0);
+			bool reading = rd[e] < ctl->sent[e ^ 1] + more(e ^ 1) || (e == HALF_CLI && !eof[e]);
+			short ev = (wr[e] < ctl->sent[e] + more(e) ? POLLOUT : 0) | (reading ? POLLIN : 0);
 			if (ev) {
 				p[np] = (struct pollfd){ sk[e], ev, 0 };
 				idx[np++] = e;
@@ -401,7 +438,7 @@ static bool pump(int who)
 			return true;
 		if (tst_now_ns(CLOCK_MONOTONIC) > end)
 			VFAIL(who, "%s: stuck after %zu of %zu bytes read, %zu of %zu written", ends[idx[0]].name, rd[idx[0]],
-			      ctl->sent[idx[0] ^ 1] + MORE, wr[idx[0]], ctl->sent[idx[0]] + MORE);
+			      ctl->sent[idx[0] ^ 1] + more(idx[0] ^ 1), wr[idx[0]], ctl->sent[idx[0]] + more(idx[0]));
 		if (poll(p, np, 200) < 0)
 			VFAIL(who, "poll: %s", strerror(errno));
 		for (int i = 0; i < np; i++) {
@@ -409,16 +446,23 @@ static bool pump(int who)
 			if (p[i].revents & (POLLERR | POLLHUP))
 				VFAIL(who, "%s: the connection broke (%#x) after %zu bytes read", ends[e].name, p[i].revents, rd[e]);
 			if (p[i].revents & POLLOUT) {
-				ssize_t n = send(sk[e], stream[e] + wr[e], ctl->sent[e] + MORE - wr[e], MSG_DONTWAIT | MSG_NOSIGNAL);
+				ssize_t n = send(sk[e], stream[e] + wr[e], ctl->sent[e] + more(e) - wr[e], MSG_DONTWAIT | MSG_NOSIGNAL);
 				if (n < 0 && errno != EAGAIN)
 					VFAIL(who, "%s: write: %s", ends[e].name, strerror(errno));
 				wr[e] += n > 0 ? n : 0;
 			}
 			if (p[i].revents & POLLIN) {
-				size_t want = ctl->sent[e ^ 1] + MORE - rd[e];
-				ssize_t n = recv(sk[e], buf, want < sizeof(buf) ? want : sizeof(buf), MSG_DONTWAIT);
+				size_t want = ctl->sent[e ^ 1] + more(e ^ 1) - rd[e];
+				/* (one byte more where the end of the stream comes next: none must come) */
+				ssize_t n = recv(sk[e], buf, !want ? 1 : want < sizeof(buf) ? want : sizeof(buf), MSG_DONTWAIT);
+				if (n == 0 && !want && e == HALF_CLI) {
+					eof[e] = true;
+					continue;
+				}
 				if (n == 0)
 					VFAIL(who, "%s: end of stream after %zu bytes", ends[e].name, rd[e]);
+				if (n > 0 && !want)
+					VFAIL(who, "%s: %zd bytes more than its half-closed peer wrote", ends[e].name, n);
 				if (n < 0 && errno != EAGAIN)
 					VFAIL(who, "%s: read: %s", ends[e].name, strerror(errno));
 				if (n > 0 && memcmp(buf, stream[e ^ 1] + rd[e], n))
@@ -432,10 +476,11 @@ static bool pump(int who)
 /* The listeners still take connections. */
 static bool listeners_ok(int who)
 {
-	static const struct { int who; const char *addr; int port; bool root_ns; } l[3] = {
+	static const struct { int who; const char *addr; int port; bool root_ns; } l[4] = {
 		{ A, "127.0.0.1", 5701, false }, { B, "10.57.2.2", 5702, false }, { ROOT, "10.57.1.1", 5703, true },
+		{ B, "10.57.2.2", 5704, false },
 	};
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		if (l[i].who != who || (l[i].root_ns && !root_ns))
 			continue;
 		int c = client(l[i].addr, l[i].port), s = accept_one(lsk[i]);

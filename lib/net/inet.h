@@ -113,8 +113,10 @@ int netlock_begin(const char *tag);
 #define NETLOCK_MAX_NESTED 256
 int netlock_add(uint32_t ns_id, int ns_fd, int family, const uint8_t *src, unsigned sport, const uint8_t *dst,
 		unsigned dport);
-/* Take one connection out of the lock in force (one locked in case it was the tree's). */
-int netlock_release(int family, const uint8_t *src, unsigned sport, const uint8_t *dst, unsigned dport);
+/* Take one connection out of the lock in force in its namespace (one locked in case
+ * it was the tree's). */
+int netlock_release(uint32_t ns_id, int family, const uint8_t *src, unsigned sport, const uint8_t *dst,
+		    unsigned dport);
 /* Start the command that will install it while the tree still runs (nft only; the
  * lock's next command, or the end of the lock, takes it). */
 void netlock_warm(void);

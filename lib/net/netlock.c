@@ -350,25 +350,27 @@ int netlock_add(uint32_t ns_id, int ns_fd, int family, const uint8_t *src, unsig
 		      ch, s, sport, d, dport, ch, d, dport, s, sport);
 }
 
-int netlock_release(int family, const uint8_t *src, unsigned sport, const uint8_t *dst, unsigned dport)
+int netlock_release(uint32_t ns_id, int family, const uint8_t *src, unsigned sport, const uint8_t *dst,
+		    unsigned dport)
 {
 	char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN], in[1024], err[256] = "";
 	bool v6 = addr_strs(family, src, dst, s, d);
 	const char *ch = name + 4;
+	const struct nslock *l = find_lock(ns_id);
 	int ret;
 
-	if (!locks[0].locked)
+	if (!l || !l->locked)
 		return 0;
 	if (!strncmp(name, "nft:", 4)) {
 		snprintf(in, sizeof(in), "delete element inet %s %s { %s . %u . %s . %u }\n", ch, v6 ? "c6" : "c4", s,
 			 sport, d, dport);
-		ret = run_nft(&locks[0], in, err, sizeof(err));
+		ret = run_nft(l, in, err, sizeof(err));
 	} else {
 		snprintf(in, sizeof(in),
 			 "*filter\n-D %s -p tcp -s %s --sport %u -d %s --dport %u -j DROP\n"
 			 "-D %s -p tcp -s %s --sport %u -d %s --dport %u -j DROP\nCOMMIT\n",
 			 ch, s, sport, d, dport, ch, d, dport, s, sport);
-		ret = run_ipt(&locks[0], v6, in, err, sizeof(err));
+		ret = run_ipt(l, v6, in, err, sizeof(err));
 	}
 	if (ret)
 		pr_warn("network lock: can't release %s:%u -> %s:%u from %s: %s", s, sport, d, dport, name, err);

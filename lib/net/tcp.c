@@ -39,6 +39,7 @@ static int cap_held;
  * found: it was (the others leave the lock when it stays after the dump). */
 static struct flying_conn {
 	struct inet_diag_sk s;
+	uint32_t ns_id;           /* its network namespace (0: the root's) */
 	bool found;
 } *flying;
 static size_t nr_flying;
@@ -69,8 +70,8 @@ void tcp_dump_finish(bool keep_repair)
 	/* the lock stays for the tree's connections only */
 	for (size_t i = 0; keep_repair && i < nr_flying; i++)
 		if (!flying[i].found)
-			netlock_release(flying[i].s.family, flying[i].s.src, flying[i].s.sport, flying[i].s.dst,
-					flying[i].s.dport);
+			netlock_release(flying[i].ns_id, flying[i].s.family, flying[i].s.src, flying[i].s.sport,
+					flying[i].s.dst, flying[i].s.dport);
 	free(flying);
 	flying = NULL;
 	nr_flying = 0;
@@ -293,17 +294,23 @@ static int held_sockets(uint64_t **out, size_t *n)
 	return 0;
 }
 
-/* With --tcp-established: the connections of the namespace that no process holds
- * are in flight on some unix socket's queue (the tree's, maybe): locked with the
- * tree's, so that one found on a queue of the tree is saved like an fd's.  (Reading
- * the queues now would hide their empty datagrams from the dump's own read: the
- * kernel skips an empty datagram once peeked with SO_PEEK_OFF.) */
-static int lock_unheld(struct prep *p)
+/* Every socket some process has open, listed once for all namespaces. */
+struct held_list {
+	uint64_t *inos;
+	size_t n;
+	bool scanned;
+};
+
+/* With --tcp-established: the connections of the namespace (sock_diag's table now:
+ * ns_id's, ns_fd) that no process holds are in flight on some unix socket's queue
+ * (the tree's, maybe): locked with the tree's, so that one found on a queue of the
+ * tree is saved like an fd's.  (Reading the queues now would hide their empty
+ * datagrams from the dump's own read: the kernel skips an empty datagram once
+ * peeked with SO_PEEK_OFF.) */
+static int lock_unheld(struct prep *p, uint32_t ns_id, int ns_fd, struct held_list *h)
 {
 	const struct inet_diag_sk *all;
-	uint64_t *open_inos = NULL;
-	size_t n, nh = 0;
-	bool scanned = false;
+	size_t n;
 	int err, ret = 0;
 
 	if (!(all = inet_diag_all(&n, &err)))
@@ -313,10 +320,10 @@ static int lock_unheld(struct prep *p)
 
 		if (!s->ino || s->protocol != IPPROTO_TCP || !inet_tcp_connected(s->state))
 			continue;
-		if (!scanned && (ret = held_sockets(&open_inos, &nh)))
+		if (!h->scanned && (ret = held_sockets(&h->inos, &h->n)))
 			break;
-		scanned = true;
-		if (bsearch(&s->ino, open_inos, nh, sizeof(*open_inos), cmp_u64))
+		h->scanned = true;
+		if (bsearch(&s->ino, h->inos, h->n, sizeof(*h->inos), cmp_u64))
 			continue;
 		struct flying_conn *f = realloc(flying, (nr_flying + 1) * sizeof(*f));
 		if (!f) {
@@ -324,10 +331,9 @@ static int lock_unheld(struct prep *p)
 			break;
 		}
 		flying = f;
-		flying[nr_flying++] = (struct flying_conn){ .s = *s };
-		ret = lock_one(p, s, 0, NULL, 0, -1);
+		flying[nr_flying++] = (struct flying_conn){ .s = *s, .ns_id = ns_id };
+		ret = lock_one(p, s, 0, NULL, ns_id, ns_fd);
 	}
-	free(open_inos);
 	return ret;
 }
 
@@ -400,6 +406,7 @@ static int lock_task(struct prep *p, pid_t pid, uint32_t ns_id, int ns_fd, int *
 int tcp_dump_prepare(const struct tree *t, bool tcp_established, const struct nested_dump *nd, int root_fd)
 {
 	struct prep p = { 0 };
+	struct held_list h = { 0 };
 	int ret = 0, cur = root_fd;
 
 	established = tcp_established;
@@ -419,15 +426,26 @@ int tcp_dump_prepare(const struct tree *t, bool tcp_established, const struct ne
 			if (!t->tasks[i].zombie && (nd->ids ? nd->ids[i][NEST_NET] : 0) == id)
 				ret = lock_task(&p, t->tasks[i].s.pid, id, fd, &cur);
 	}
+	/* a connection in flight is on a unix socket's queue: with none in the tree,
+	 * none of its queues holds one, and every process's fds need no look
+	 * (hundreds of them on a busy host, while the tree is frozen); one is in
+	 * the namespace of the process whose queue holds it (inet.c refuses others) */
+	for (size_t k = 0; k <= nd->nr && !ret && tcp_established && p.maybe_unix; k++) {
+		if (k && nd->inst[k - 1].kind != NEST_NET)
+			continue;
+		int fd = k ? nd->inst[k - 1].fd : root_fd;
+		if (cur != fd) {
+			inet_diag_reset();
+			netns_dump_target(fd);
+			cur = fd;
+		}
+		ret = lock_unheld(&p, k ? nd->inst[k - 1].id : 0, fd, &h);
+	}
+	free(h.inos);
 	if (cur != root_fd) {
 		inet_diag_reset();
 		netns_dump_target(root_fd);
 	}
-	/* a connection in flight is on a unix socket's queue: with none in the tree,
-	 * none of its queues holds one, and every process's fds need no look
-	 * (hundreds of them on a busy host, while the tree is frozen) */
-	if (!ret && tcp_established && p.maybe_unix)
-		ret = lock_unheld(&p);
 	seen_reset();
 	if (!ret && p.found && !tcp_established)
 		ret = (pr_err("the tree has %d established TCP connection%s: %s; dump with --tcp-established to "

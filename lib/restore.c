@@ -678,6 +678,21 @@ static void __attribute__((noreturn)) child_fail(const struct restore_ctx *c, si
 	_exit(1);
 }
 
+/* The tree being restored, for its tasks (a copy of crtool's at fork). */
+static const struct restore_set *restoring;
+
+/* Whether pid (a live process at a PID the tree needs) is a short-lived helper a
+ * task of the tree forked: nft taking a nested network namespace's lock
+ * (netns_restore_nested) may be given the next PID, which a sibling about to be
+ * restored needs in a new pid namespace.  It is gone in a moment. */
+static bool helper_of_tree(const struct proc_stat *st)
+{
+	for (size_t i = 0; restoring && i < restoring->nr; i++)
+		if ((pid_t)restoring->entries[i]->pid == st->ppid)
+			return true;
+	return false;
+}
+
 /* inner: its PID in a nested pid namespace (0: none), innermost first in set_tid */
 static pid_t clone_at_cgroup(pid_t pid, pid_t inner, uint64_t flags, int exit_signal, int cgroup_fd)
 {
@@ -700,11 +715,11 @@ static pid_t clone_at_cgroup(pid_t pid, pid_t inner, uint64_t flags, int exit_si
 
 		if (ret >= 0 || errno != EEXIST || tries >= 500)
 			return ret;
-		if (proc_parse_stat_quiet(pid, &st) == 0 && st.state != 'Z' && st.state != 'X') {
+		if (proc_parse_stat_quiet(pid, &st) == 0 && st.state != 'Z' && st.state != 'X' && !helper_of_tree(&st)) {
 			errno = EEXIST;
 			return ret;
 		}
-		usleep(10000);   /* dying, or gone just now: try again */
+		usleep(10000);   /* dying, gone just now, or a helper of ours: try again */
 	}
 }
 
@@ -1772,6 +1787,7 @@ static int restore(const struct cr_restore_opts *uopts)
 		ret = pr_perror("can't make a socket pair");
 		goto out;
 	}
+	restoring = &rs;
 	if ((pid = clone_root(&c)) < 0) {
 		ret = pid;
 		goto out;
@@ -1851,6 +1867,7 @@ static int restore(const struct cr_restore_opts *uopts)
 	ret = pid;
 	pr_info("stats: restore processes=%zu memory_ms=%.3f total_ms=%.3f", rs.nr_live, mem_ms, now_ms() - t0);
 out:
+	restoring = NULL;
 	if (ret < 0 && created)
 		kill_tree(&c, pid);
 	if (ret < 0)

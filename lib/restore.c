@@ -678,21 +678,6 @@ static void __attribute__((noreturn)) child_fail(const struct restore_ctx *c, si
 	_exit(1);
 }
 
-/* The tree being restored, for its tasks (a copy of crtool's at fork). */
-static const struct restore_set *restoring;
-
-/* Whether pid (a live process at a PID the tree needs) is a short-lived helper a
- * task of the tree forked: nft taking a nested network namespace's lock
- * (netns_restore_nested) may be given the next PID, which a sibling about to be
- * restored needs in a new pid namespace.  It is gone in a moment. */
-static bool helper_of_tree(const struct proc_stat *st)
-{
-	for (size_t i = 0; restoring && i < restoring->nr; i++)
-		if ((pid_t)restoring->entries[i]->pid == st->ppid)
-			return true;
-	return false;
-}
-
 /* inner: its PID in a nested pid namespace (0: none), innermost first in set_tid */
 static pid_t clone_at_cgroup(pid_t pid, pid_t inner, uint64_t flags, int exit_signal, int cgroup_fd)
 {
@@ -715,11 +700,11 @@ static pid_t clone_at_cgroup(pid_t pid, pid_t inner, uint64_t flags, int exit_si
 
 		if (ret >= 0 || errno != EEXIST || tries >= 500)
 			return ret;
-		if (proc_parse_stat_quiet(pid, &st) == 0 && st.state != 'Z' && st.state != 'X' && !helper_of_tree(&st)) {
+		if (proc_parse_stat_quiet(pid, &st) == 0 && st.state != 'Z' && st.state != 'X') {
 			errno = EEXIST;
 			return ret;
 		}
-		usleep(10000);   /* dying, gone just now, or a helper of ours: try again */
+		usleep(10000);   /* dying, or gone just now: try again */
 	}
 }
 
@@ -1606,6 +1591,10 @@ static int wait_ready(const struct restore_ctx *c, pid_t root)
 								   : "restore failed"), -EIO;
 		if (ready >= c->rs->nr_live)
 			return 0;
+		/* the makers of nested network namespaces with connections wait for their lock */
+		int ret = nested_serve_locks(&c->rs->ns.nested);
+		if (ret)
+			return ret;
 		char how[64];
 		if (c->sibling ? sibling_dead(root, &status) : waitpid(root, &status, __WALL | WNOHANG) == root)
 			return pr_err("restored pid %d died during restore (%s)", root, how_it_ended(status, how, sizeof(how))),
@@ -1780,14 +1769,13 @@ static int restore(const struct cr_restore_opts *uopts)
 		goto out;
 	}
 	if ((ret = premap_vdso_here(&c.vdso)) || (!c.new_pidns && (ret = wait_ids_free(&rs))) ||
-	    (ret = nested_prepare(&rs.ns.nested, &c.sh->failed)))
+	    (ret = nested_prepare(&rs.ns.nested, &c.sh->failed, &c.sh->ready)))
 		goto out;
 	drop_own_images(&rs);
 	if (rs.userns && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c.userns_sync)) {
 		ret = pr_perror("can't make a socket pair");
 		goto out;
 	}
-	restoring = &rs;
 	if ((pid = clone_root(&c)) < 0) {
 		ret = pid;
 		goto out;
@@ -1799,10 +1787,10 @@ static int restore(const struct cr_restore_opts *uopts)
 		close(pts_sk[1]);
 		pts_sk[1] = c.pts_sk = -1;
 	}
+	nested_forked(&rs.ns.nested);
 	if ((ret = wait_ready(&c, pid)) || (pts_sk[0] >= 0 && (ret = hand_pts_masters(pts_sk[0], &opts))) ||
 	    (ret = map_host_pids(&c, pid)) ||
 	    (ret = netns_adopt_lock(&net, c.host_pids[0])) ||
-	    (ret = nested_adopt_locks(&rs.ns.nested, rs.entries, c.host_pids)) ||
 	    (ret = notify_call(opts.notify, opts.notify_arg, "setup-namespaces", pid)) ||
 	    (ret = notify_call(opts.notify, opts.notify_arg, "post-setup-namespaces", pid)))
 		goto out;
@@ -1867,7 +1855,6 @@ static int restore(const struct cr_restore_opts *uopts)
 	ret = pid;
 	pr_info("stats: restore processes=%zu memory_ms=%.3f total_ms=%.3f", rs.nr_live, mem_ms, now_ms() - t0);
 out:
-	restoring = NULL;
 	if (ret < 0 && created)
 		kill_tree(&c, pid);
 	if (ret < 0)

@@ -141,14 +141,11 @@ void netlock_set_netns(int fd);
 /* A lock of this name that a restored root took in its new namespace (fd, now
  * ours): netlock_unlock() removes it there. */
 void netlock_adopt(int fd);
-/* Restore: in the task that made nested namespace ns_id (and is in it), before
- * any socket is there: its connections' part of the lock. */
-int netlock_lock_nested(uint32_t ns_id);
+/* Restore: nested namespace ns_id (fd, now ours), just made, before any socket is
+ * in it: its connections' part of the lock, which netlock_unlock() removes. */
+int netlock_lock_nested(uint32_t ns_id, int fd);
 /* Whether nested namespace ns_id has connections in the lock. */
 bool netlock_has_nested(uint32_t ns_id);
-/* That part, which the maker took (fd: its namespace, now ours): netlock_unlock()
- * removes it there. */
-void netlock_adopt_nested(uint32_t ns_id, int fd);
 /* Whether a lock works inside a new network namespace, for crtool check. */
 bool netlock_probe_netns(char *detail, size_t len);
 

@@ -13,8 +13,8 @@
  * nested namespace (nested.c) is locked in that one, by a lock of the same name
  * in it.  Each namespace holding connections has its own set of them (locks[]:
  * [0] the root's, then one per nested namespace, by its id); at restore a
- * nested one is installed by the task that makes the namespace, before any
- * socket is in it (netlock_lock_nested), and adopted here to be removed. */
+ * nested one is installed from here once the task that makes the namespace has
+ * filled it and sent it over, before any socket is in it (netlock_lock_nested). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <errno.h>
@@ -562,15 +562,21 @@ old:
 	return 0;
 }
 
-int netlock_lock_nested(uint32_t ns_id)
+int netlock_lock_nested(uint32_t ns_id, int fd)
 {
-	struct nslock *l = find_lock(ns_id);
+	struct nslock *l = ns_id ? find_lock(ns_id) : NULL;
 	char err[512] = "";
 	int ret;
 
-	if (!ns_id || !l || !name[0] || l->locked || !(l->n4 + l->n6))
+	if (!l || !name[0] || l->locked || !(l->n4 + l->n6)) {
+		close(fd);
 		return 0;
-	/* we are in it: nft runs here */
+	}
+	if (l->owned)
+		close(l->fd);
+	l->fd = fd;
+	l->owned = true;
+	arm(true);   /* before the rules exist: a signal meanwhile still removes them */
 	if ((ret = install(l, NULL, 0, NULL, err, sizeof(err))))
 		return pr_err("network lock: can't install %s in nested network namespace %u (%zu TCP connections): %s",
 			      name, ns_id, l->n4 + l->n6, err[0] ? err : strerror(-ret)), ret;
@@ -686,23 +692,6 @@ void netlock_adopt(int fd)
 		locks[0].locked = true;
 		pr_info("network lock: %s holds the connections in the tree's new network namespace", name);
 	}
-}
-
-void netlock_adopt_nested(uint32_t ns_id, int fd)
-{
-	struct nslock *l = ns_id ? find_lock(ns_id) : NULL;
-
-	if (!l || !name[0] || !(l->n4 + l->n6)) {
-		close(fd);
-		return;
-	}
-	if (l->owned)
-		close(l->fd);
-	l->fd = fd;
-	l->owned = true;
-	arm(true);
-	l->locked = true;
-	pr_info("network lock: %s holds the connections in nested network namespace %u", name, ns_id);
 }
 
 bool netlock_probe_netns(char *detail, size_t len)

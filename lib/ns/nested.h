@@ -70,8 +70,15 @@ struct nested_inst {
 struct nested_set {
 	struct nested_inst *inst;
 	size_t nr;
-	uint32_t *ready;         /* shared with the tasks: 1 once instance i is made and filled */
+	uint32_t *ready;         /* shared with the tasks: 1 once instance i is made and filled; */
+	uint32_t *locked;        /* 1 once crtool holds its connections' lock, 2 if it can't */
 	uint32_t *failed;        /* the restore's "some task failed" word */
+	uint32_t *wake;          /* the word crtool sleeps on meanwhile */
+	/* The makers of network namespaces with connections send them (their fds) to
+	 * crtool, which locks them there: nft runs in crtool's mount namespace, and
+	 * forks no process in the tree's pid namespace. */
+	int lock_sk[2];          /* [0] crtool's end, [1] the tasks' (-1: none) */
+	int lock_slot;           /* [1] kept through the root's files (util.h) */
 };
 
 /* ns.img's list: each instance's images read and validated. */
@@ -82,16 +89,18 @@ int nested_check_net_peers(const struct nested_set *set, const NetnsEntry *root)
 /* pstree.img's ids against the list (before anything is created): which
  * process makes each instance. */
 int nested_plan(struct nested_set *set, PstreeEntry **entries, size_t nr);
-/* Shared words for the tasks (before the tree forks). */
-int nested_prepare(struct nested_set *set, uint32_t *failed);
+/* Shared words for the tasks (before the tree forks); wake: the word crtool sleeps on. */
+int nested_prepare(struct nested_set *set, uint32_t *failed, uint32_t *wake);
+/* crtool, once the tree forked: its copy of the tasks' end goes. */
+void nested_forked(struct nested_set *set);
+/* crtool, while the tasks get ready: the network namespaces their makers sent are
+ * locked (0, or -errno with the message). */
+int nested_serve_locks(struct nested_set *set);
 /* In the restored root, before its files: the fds the others need are kept
  * through files_restore (the tasks inherit the root's table). */
-int nested_keep_fds(const struct nested_set *set);
+int nested_keep_fds(struct nested_set *set);
 /* In restored task idx, right after its fork: make, join or keep each namespace. */
 int nested_restore_task(const struct nested_set *set, struct img_dir *dir, PstreeEntry **entries, size_t idx);
-/* Once every task is ready (host_pids: theirs as we see them): the network lock
- * each maker of a nested namespace took in it is ours to remove. */
-int nested_adopt_locks(const struct nested_set *set, PstreeEntry **entries, const pid_t *host_pids);
 /* The IPC instance task idx made (NULL if none): its removed segments go at the end. */
 const struct ipc_image *nested_ipc_made(const struct nested_set *set, size_t idx);
 void nested_free(struct nested_set *set);

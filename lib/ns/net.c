@@ -425,9 +425,8 @@ int netns_restore_nested(const struct netns_restore *nr)
 	}
 	if (unshare(CLONE_NEWNET))
 		return pr_perror("can't create nested network namespace %u (unshare CLONE_NEWNET)", nr->id);
-	/* its connections' lock before any socket is in it (a packet of a peer
-	 * restored before would meet no socket: a reset) */
-	return fill(nr) ?: netlock_lock_nested(nr->id);
+	/* (its connections' lock: nested.c, once it is filled) */
+	return fill(nr);
 }
 
 int netns_caller_socket(int domain, int type, int protocol)

@@ -525,8 +525,8 @@ int netlock_lock_replacing(char *const *old, size_t nr_old)
 	if (!name[0])
 		goto old;
 	arm(true);   /* before the rules exist: a signal meanwhile still removes them */
-	/* each namespace that holds connections and is there (a nested one being
-	 * restored: netlock_lock_nested, by its maker) */
+	/* each namespace that holds connections and is there (one nested namespace
+	 * being restored: netlock_lock_nested, once its maker has sent it) */
 	for (int i = 0; i < nr_locks && !ret; i++) {
 		struct nslock *l = &locks[i];
 

@@ -313,6 +313,9 @@ static uint32_t img_version(const struct tree *t, const struct nested_dump *nest
 
 	if (netns_dump_peers_used())
 		NEED(IMG_VERSION_VETH_PEER);
+	/* an older reader would lock them in the root's namespace only */
+	if (tcp_dump_nested())
+		NEED(IMG_VERSION_NESTED_TCP);
 	for (int i = 0; i < t->nr; i++) {
 		if (t->tasks[i].pid_ns)
 			NEED(IMG_VERSION_PIDNS);
@@ -420,7 +423,7 @@ int dump_tree(const struct cr_dump_opts *uopts, bool hold_net)
 	if ((ret = notify_call(opts.notify, opts.notify_arg, "network-lock", opts.pid)) ||
 	    (ret = netns_dump_prepare(&tree, opts.externals, opts.nr_externals, &nd)))
 		goto out;
-	if ((ret = check_sessions(&tree, opts.shell_job)) || (ret = check_nested_sessions(&tree)) || (ret = tcp_dump_prepare(&tree, opts.tcp_established)) ||
+	if ((ret = check_sessions(&tree, opts.shell_job)) || (ret = check_nested_sessions(&tree)) || (ret = tcp_dump_prepare(&tree, opts.tcp_established, &nested, nd.fd)) ||
 	    (ret = seccomp_dump(&tree, &dir)) || (ret = cgroup_dump(&tree, &dir)))
 		goto out;
 	/* files several processes hold: found once for the whole tree */

@@ -501,8 +501,10 @@ int restore_lock_early(const char *path, char **lock)
 	/* a tree with its own network namespace locks its connections in it itself */
 	if (netns_restore_own(&net))
 		goto out;
+	/* (a nested network namespace's are locked in it, which is not made yet) */
 	for (size_t i = 0; i < rs.nr && !ret; i++)
-		ret = tcp_restore_collect(&rs.tasks[i].files, false, "m");
+		if (!rs.entries[i]->has_net_ns || !rs.entries[i]->net_ns)
+			ret = tcp_restore_collect(&rs.tasks[i].files, false, "m", 0);
 	/* taken and left in place: the restore's own lock replaces it */
 	if (!ret && !(ret = tcp_restore_lock()) && netlock_name()) {
 		if (!(*lock = strdup(netlock_name())))
@@ -1621,6 +1623,10 @@ static int wait_ready(const struct restore_ctx *c, pid_t root)
 								   : "restore failed"), -EIO;
 		if (ready >= c->rs->nr_live)
 			return 0;
+		/* the makers of nested network namespaces with connections wait for their lock */
+		int ret = nested_serve_locks(&c->rs->ns.nested);
+		if (ret)
+			return ret;
 		char how[64];
 		if (c->sibling ? sibling_dead(root, &status) : waitpid(root, &status, __WALL | WNOHANG) == root)
 			return pr_err("restored pid %d died during restore (%s)", root, how_it_ended(status, how, sizeof(how))),
@@ -1762,7 +1768,8 @@ static int restore(const struct cr_restore_opts *uopts)
 			rs.tasks[i].files.nr_inherit = opts.nr_inherit_fds;
 		}
 		rs.tasks[i].files.tcp_close = opts.tcp_close;
-		if ((ret = tcp_restore_collect(&rs.tasks[i].files, opts.tcp_close, "r")))
+		if ((ret = tcp_restore_collect(&rs.tasks[i].files, opts.tcp_close, "r",
+					       rs.entries[i]->has_net_ns ? rs.entries[i]->net_ns : 0)))
 			goto out;
 	}
 	if (opts.sz > offsetof(struct cr_restore_opts, nr_cgroup_roots) &&
@@ -1794,7 +1801,7 @@ static int restore(const struct cr_restore_opts *uopts)
 		goto out;
 	}
 	if ((ret = premap_vdso_here(&c.vdso)) || (!c.new_pidns && (ret = wait_ids_free(&rs))) ||
-	    (ret = nested_prepare(&rs.ns.nested, &c.sh->failed)))
+	    (ret = nested_prepare(&rs.ns.nested, &c.sh->failed, &c.sh->ready)))
 		goto out;
 	rs.ns.nested.args = &c.ns_args;
 	drop_own_images(&rs);
@@ -1813,6 +1820,7 @@ static int restore(const struct cr_restore_opts *uopts)
 		close(pts_sk[1]);
 		pts_sk[1] = c.pts_sk = -1;
 	}
+	nested_forked(&rs.ns.nested);
 	if ((ret = wait_ready(&c, pid)) || (pts_sk[0] >= 0 && (ret = hand_pts_masters(pts_sk[0], &opts))) ||
 	    (ret = map_host_pids(&c, pid)) ||
 	    (ret = netns_adopt_lock(&net, c.host_pids[0])) ||

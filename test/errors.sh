@@ -1096,7 +1096,8 @@ if command -v python3 >/dev/null; then
 	nested_refused ns-nested-pid-pidfd "unshare -p -f python3 -c 'import os; fd = os.pidfd_open(os.getpid()); \
 	os.set_inheritable(fd, True); os.execvp(\"sleep\", [\"sleep\", \"100\"])'" "is a pidfd of process" \
 		"held in a nested pid namespace"
-# an established TCP connection in a nested network namespace: the network lock is the root's
+# an established TCP connection in a nested network namespace, without
+# --tcp-established: named with its namespace (with it, test/progs/ns-tcpnest.c)
 name=ns-nested-tcp
 cat >"$T/nested-tcp.py" <<'PY'
 import os, socket, time
@@ -1122,11 +1123,53 @@ if [ -z "$KP" ]; then
 	fail $name "the nested connection did not start"
 else
 	mkdir "$T/d-$name"
-	crt dump -t "$NP" -D "$T/d-$name" --tcp-established
-	expect_error $name "pid $KP" "established TCP connection in nested network namespace 1" && pass $name
+	crt dump -t "$NP" -D "$T/d-$name"
+	expect_error $name "the tree has 2 established TCP connections: pid $KP fd" "127.0.0.1:7000" \
+		"(ESTABLISHED, nested network namespace 1)" "dump with --tcp-established" &&
+		{ running_untraced "$KP" || fail $name "pid $KP is not running untraced after the refusal"; } &&
+		pass $name
 fi
 kill -9 "$KP" "$NP" 2>/dev/null
 { wait "$NP"; } 2>/dev/null
+# connections in more nested network namespaces than the lock has parts for (256)
+name=ns-nested-tcp-many
+cat >"$T/nested-many.py" <<'PY'
+import ctypes, os, socket, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+for i in range(257):
+    if os.fork() == 0:
+        if libc.unshare(0x40000000) or os.system("ip link set lo up"):
+            os._exit(1)
+        l = socket.socket()
+        l.bind(("127.0.0.1", 7001))
+        l.listen()
+        c = socket.create_connection(("127.0.0.1", 7001))
+        a, _ = l.accept()
+        open(sys.argv[1] + "/" + str(i), "w").close()
+        time.sleep(200)
+        os._exit(0)
+time.sleep(200)
+PY
+mkdir "$T/many"
+setsid python3 "$T/nested-many.py" "$T/many" </dev/null >/dev/null 2>&1 &
+MP=$!
+PIDS+=("$MP")
+for ((i = 0; i < 600; i++)); do
+	[ "$(ls "$T/many" | wc -l)" -ge 257 ] && break
+	sleep 0.05
+done
+if [ "$(ls "$T/many" | wc -l)" -lt 257 ]; then
+	fail $name "the 257 nested connections did not start"
+else
+	mkdir "$T/d-$name"
+	crt dump -t "$MP" -D "$T/d-$name" --tcp-established
+	expect_error $name "network lock: connections in more than 256 nested network namespaces" &&
+		{ running_untraced "$MP" || fail $name "pid $MP is not running untraced after the refusal"; } &&
+		pass $name
+fi
+pkill -9 -P "$MP" 2>/dev/null
+kill -9 "$MP" 2>/dev/null
+{ wait "$MP"; } 2>/dev/null
 else
 	echo "SKIP ns-nested-tcp: no python3 here (the arm64 VM)"
 fi

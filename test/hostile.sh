@@ -170,8 +170,8 @@ case_ threads-tid "core-$P.img" "threads[0].tid=$free" -- "core-$P.img" "not the
 case_ cgroup-path cgroup.img "sets[0].members[0].path=../../etc" -- cgroup.img "bad hierarchy or path"
 case_ cgroup-set cgroup.img "tasks[0].set=7" -- cgroup.img "set 7, which does not exist"
 # the format version: a newer crtool's images, and one older than any
-case_ version-newer inventory.img img_version=8 -- "format version 8" "reads versions 1 to 7" "made by a newer crtool"
-case_ version-zero inventory.img img_version=0 -- "format version 0" "reads versions 1 to 7"
+case_ version-newer inventory.img img_version=9 -- "format version 9" "reads versions 1 to 8" "made by a newer crtool"
+case_ version-zero inventory.img img_version=0 -- "format version 0" "reads versions 1 to 8"
 
 # ---- a tree with its own mount, UTS and cgroup namespaces (ns-mnt; its stdio are
 # pipes: a file of ours is out of its mount tree)
@@ -431,6 +431,33 @@ else
 		pass timenest-version
 	else
 		fail timenest-version "ns-timenest's images do not say format version 6: $("$CRTOOL" show "$T/timenestbase/inventory.img" | grep img_version)"
+	fi
+fi
+
+# ---- established TCP connections in nested network namespaces (ns-tcpnest)
+kill "$SLEEP" 2>/dev/null
+exec 6< <(exec sleep 600)
+SLEEP=$!
+exec 7> >(exec cat >"$T/tcpnest.out")
+setsid "$BIN/ns-tcpnest" <&6 >&7 2>&1 6<&- 7>&- &
+NTP=$!
+disown "$NTP"
+exec 6<&- 7>&-
+for ((i = 0; i < 200; i++)); do
+	grep -qx READY "$T/tcpnest.out" 2>/dev/null && break
+	sleep 0.05
+done
+mkdir "$T/tcpnestbase"
+if ! grep -qx READY "$T/tcpnest.out" ||
+	! "$CRTOOL" dump -t "$NTP" -D "$T/tcpnestbase" --tcp-established >"$T/out" 2>"$T/err"; then
+	fail tcpnest-dump "could not dump ns-tcpnest: $(cat "$T/err")"
+else
+	{ wait "$NTP"; } 2>/dev/null
+	# a reader of version 4 would lock them in the root's namespace only
+	if "$CRTOOL" show "$T/tcpnestbase/inventory.img" | grep -qx "img_version: 8"; then
+		pass tcpnest-version
+	else
+		fail tcpnest-version "ns-tcpnest's images do not say format version 8: $("$CRTOOL" show "$T/tcpnestbase/inventory.img" | grep img_version)"
 	fi
 fi
 

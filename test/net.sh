@@ -12,7 +12,8 @@
 # interface, the socket's bound device, comes back with it).  Then a parent and its child, talking over a loopback connection in
 # namespace A, are dumped together and restored: they go on counting.
 # The dump-and-restore round runs again with the iptables fallback of
-# the network lock (CR_NETLOCK=iptables).  Prints "N passed, N failed".
+# the network lock (CR_NETLOCK=iptables), and so does ns-tcpnest --root-ns (a
+# lock in each nested network namespace).  Prints "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.." || exit 2
 CRTOOL=${CRTOOL:-$PWD/build/crtool}
@@ -210,6 +211,13 @@ if command -v iptables-restore >/dev/null; then
 	unset CR_NETLOCK
 	if ip netns exec "$NA" iptables -S 2>/dev/null | grep -q libcr_; then
 		bad "net iptables" "an iptables chain of the lock is left"
+	fi
+	# and its parts in nested network namespaces (ns-tcpnest: the root's own, two nested)
+	if CR_NETLOCK=iptables "$PWD/build/test/runner" --crtool "$CRTOOL" --mode restore,leave-running \
+		--dump-arg --tcp-established -- ns-tcpnest --root-ns >"$T/tcpnest.out" 2>&1; then
+		ok "net iptables: connections in nested network namespaces, locked in each"
+	else
+		bad "net iptables" "ns-tcpnest --root-ns: $(grep -E 'FAIL|Error' "$T/tcpnest.out" | head -3)"
 	fi
 fi
 finish

@@ -19,11 +19,17 @@ pids=()
 ok() { echo "PASS $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
 
-# read_line FD WANT: the next line from FD within 30 s must be WANT
+# read_line FD WANT: the next line from FD within 30 s must be WANT (a test
+# program's "# ..." notes skipped)
 read_line() {
 	local line
-	IFS= read -r -t 30 line <&"$1" || { echo "(nothing)"; return 1; }
-	[ "$line" = "$2" ] || { echo "$line"; return 1; }
+	while IFS= read -r -t 30 line <&"$1"; do
+		case "$line" in "# "*) continue ;; esac
+		[ "$line" = "$2" ] || { echo "$line"; return 1; }
+		return 0
+	done
+	echo "(nothing)"
+	return 1
 }
 
 # start NAME CMD...: run CMD with its stdin and stdout on two new anonymous pipes
@@ -77,8 +83,8 @@ side_by_side() {
 }
 
 # own_pidns NAME PROG ARGS...: started by crtool exec-pidns (the tree's root is
-# PID 1 of its namespace), dumped (killed), restored into a new namespace without
-# being asked to, and still PID 1 there.
+# PID 1 of its namespace), dumped (killed; with $DUMP_ARGS), restored into a new
+# namespace without being asked to, and still PID 1 there.
 own_pidns() {
 	local name=$1 got root
 	shift
@@ -90,7 +96,8 @@ own_pidns() {
 		return
 	fi
 	root=$(pgrep -P "$PID_ORIG")
-	if ! "$CRTOOL" dump -t "$root" -D "$work/img" 2>"$work/dump.err"; then
+	# shellcheck disable=SC2086
+	if ! "$CRTOOL" dump -t "$root" -D "$work/img" ${DUMP_ARGS:-} 2>"$work/dump.err"; then
 		bad "$name" "dump failed: $(cat "$work/dump.err")"
 		return
 	fi
@@ -122,5 +129,9 @@ side_by_side "a nested pid namespace in new pid namespaces" ns-pidnest
 own_pidns "a pid namespace nested in a tree that is its own pid namespace" ns-pidnest
 side_by_side "nested time namespaces in new pid namespaces" ns-timenest --root-unshares
 own_pidns "nested time namespaces in a tree that is its own pid namespace" ns-timenest
+# the makers of its nested network namespaces run nft (their lock) while the next
+# PIDs of the namespace are the tree's (restore.c: helper_of_tree)
+DUMP_ARGS=--tcp-established own_pidns "connections in nested network namespaces in a tree that is its own pid namespace" \
+	ns-tcpnest
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -30,9 +30,9 @@ PROGS="counter mem-random mem-file-private mem-file-shared mem-prot mem-brk mem-
        file-locks posix-timers files-shared ipc-sysv ipc-mqueue pty poll-wait sk-unix-pair sk-unix-bound sk-unix-tree sk-unix-accept sk-unix-rights sk-rights-sockets sk-rights-inet sk-rights-tree sk-inet sk-netlink sk-packet sk-raw pidfd ghost-shared shm-host
        ns-time ns-timenest seccomp ns-mnt ns-nested ns-veth ns-pidnest ns-mntnest task-attrs stopped"
 # programs whose dumps save established TCP connections
-TCP_PROGS="sk-tcp-established sk-tcp-halfclosed ns-net"
+TCP_PROGS="sk-tcp-established sk-tcp-halfclosed ns-net ns-tcpnest"
 # and with arguments: "NAME ARGS..." each
-TCP_VARIANTS=("sk-rights-inet --tcp" "sk-rights-tree --tcp")
+TCP_VARIANTS=("sk-rights-inet --tcp" "sk-rights-tree --tcp" "ns-tcpnest --root-ns" "sk-rights-inet --tcp --nested")
 # programs whose restores put them back into their cgroups, with the limits
 CGROUP_PROGS="cgroup"
 # programs run again with other arguments: "NAME ARGS..." each

@@ -22,9 +22,12 @@
  * restoring process's, or let run; 6 = processes in nested time namespaces
  * (pstree.img's time_ns, time_ns_children, which a version 5 reader would skip,
  * restoring them in the root's time namespace); 7 = processes in nested mount
- * namespaces (pstree.img's mnt_ns, mountpoints-ID.img).  A reader takes every
+ * namespaces (pstree.img's mnt_ns, mountpoints-ID.img); 8 = established TCP
+ * connections of processes in nested network namespaces (an older reader would
+ * lock them in the root's namespace only, and they could be reset while their
+ * own is restored).  A reader takes every
  * version up to its own IMG_VERSION. */
-#define IMG_VERSION          7
+#define IMG_VERSION          8
 #define IMG_VERSION_BASE     1
 #define IMG_VERSION_NESTED   2
 #define IMG_VERSION_VETH_PEER 3
@@ -32,6 +35,7 @@
 #define IMG_VERSION_TASK_ATTRS 5
 #define IMG_VERSION_TIME_NS  6
 #define IMG_VERSION_NESTED_MNT 7
+#define IMG_VERSION_NESTED_TCP 8
 #define IMG_MAGIC     0x4d495243u  /* "CRIM" */
 #define IMG_HDR_SIZE  8
 #define IMG_MAX_RECORD (64u << 20) /* a sane upper bound for one record */

@@ -341,7 +341,12 @@ static int inet_dump(const struct fd_dump_ctx *c, FdinfoEntry *fe)
 		ret = -EOPNOTSUPP;
 		goto out;
 	}
-	if ((ret = check_netns(sk, c->pid, who)))
+	/* (one in flight: the namespace of the process whose queue carries it, the
+	 * one sock_diag looks in; c->pid is ours then) */
+	const struct fd_dump_ctx *holder = c;
+	while (holder->owner)
+		holder = holder->owner;
+	if ((ret = check_netns(sk, holder->pid, who)))
 		goto out;
 	if (raw_kind(type, proto)) {
 		if ((ret = inet_sock_names(sk, dom, proto, c->st.st_ino, &fresh, who)))

@@ -75,9 +75,13 @@ int tcp_send_peer_fin(const InetSkEntry *e, uint32_t seq, uint32_t ack, uint16_t
 #define NETLOCK_MARK 0x6c696263
 
 struct tree;
+struct nested_dump;
 /* Before any task is dumped: find the tree's TCP connections; without
- * tcp_established fail naming them, else lock them (netlock). */
-int tcp_dump_prepare(const struct tree *t, bool tcp_established);
+ * tcp_established fail naming them, else lock them (netlock), each in its
+ * network namespace: the root's (root_fd; -1: ours) or a nested one (nd). */
+int tcp_dump_prepare(const struct tree *t, bool tcp_established, const struct nested_dump *nd, int root_fd);
+/* Whether it locked a connection of a nested network namespace. */
+bool tcp_dump_nested(void);
 /* Dump: may the connection d, in flight (SCM_RIGHTS) on the queue of pid's fd, be
  * saved?  0, or -errno with a message (no --tcp-established, or not locked:
  * another process holds it too). */
@@ -86,8 +90,10 @@ int tcp_flying_check(const struct inet_diag_sk *d, pid_t pid, int fd);
 void tcp_dump_abort(void);
 struct files_image;
 /* Restore: lock the connections of one process's images (unless tcp_close)
- * and note the dump's lock to remove; tcp_restore_lock() then takes the lock. */
-int tcp_restore_collect(const struct files_image *fi, bool tcp_close, const char *tag);
+ * and note the dump's lock to remove; tcp_restore_lock() then takes the lock.
+ * ns_id: the process's network namespace (0: the root's; else a nested one,
+ * whose maker takes its part: netlock_lock_nested). */
+int tcp_restore_collect(const struct files_image *fi, bool tcp_close, const char *tag, uint32_t ns_id);
 /* Another lock for the next tcp_restore_lock() to replace (a migration's early one). */
 int tcp_restore_replace(const char *lock);
 int tcp_restore_lock(void);
@@ -100,15 +106,22 @@ int tcp_restore_resume(pid_t pid, const struct files_image *fi);
 void tcp_restore_resume_end(void);
 
 /* ---- netlock.c: netfilter drops the packets of the locked connections */
-/* Start a lock (named after tag and our pid) and add connections to it. */
+/* Start a lock (named after tag and our pid) and add connections to it: of the
+ * root's network namespace (ns_id 0) or of nested one ns_id (nested.c), whose
+ * namespace is ns_fd (kept: a dup; -1 while it is not made yet, at restore). */
 int netlock_begin(const char *tag);
-int netlock_add(int family, const uint8_t *src, unsigned sport, const uint8_t *dst, unsigned dport);
-/* Take one connection out of the lock in force (one locked in case it was the tree's). */
-int netlock_release(int family, const uint8_t *src, unsigned sport, const uint8_t *dst, unsigned dport);
+#define NETLOCK_MAX_NESTED 256
+int netlock_add(uint32_t ns_id, int ns_fd, int family, const uint8_t *src, unsigned sport, const uint8_t *dst,
+		unsigned dport);
+/* Take one connection out of the lock in force in its namespace (one locked in case
+ * it was the tree's). */
+int netlock_release(uint32_t ns_id, int family, const uint8_t *src, unsigned sport, const uint8_t *dst,
+		    unsigned dport);
 /* Start the command that will install it while the tree still runs (nft only; the
  * lock's next command, or the end of the lock, takes it). */
 void netlock_warm(void);
-/* Install it (a no-op without connections); handlers for SIGINT/SIGTERM remove it. */
+/* Install it in each namespace that holds connections and whose fd is known (a
+ * no-op without connections); handlers for SIGINT/SIGTERM remove it. */
 int netlock_lock(void);
 /* The same, removing the locks named in old (a dump's) once it holds. */
 int netlock_lock_replacing(char *const *old, size_t nr_old);
@@ -128,6 +141,11 @@ void netlock_set_netns(int fd);
 /* A lock of this name that a restored root took in its new namespace (fd, now
  * ours): netlock_unlock() removes it there. */
 void netlock_adopt(int fd);
+/* Restore: nested namespace ns_id (fd, now ours), just made, before any socket is
+ * in it: its connections' part of the lock, which netlock_unlock() removes. */
+int netlock_lock_nested(uint32_t ns_id, int fd);
+/* Whether nested namespace ns_id has connections in the lock. */
+bool netlock_has_nested(uint32_t ns_id);
 /* Whether a lock works inside a new network namespace, for crtool check. */
 bool netlock_probe_netns(char *detail, size_t len);
 

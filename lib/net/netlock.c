@@ -7,7 +7,14 @@
  *
  * A tree in its own network namespace is locked inside it: the command's child
  * enters the namespace (setns) before it runs nft, so the rules live and die
- * with the namespace and the host's netfilter is untouched. */
+ * with the namespace and the host's netfilter is untouched.
+ *
+ * Netfilter's tables are per network namespace: a connection of a process in a
+ * nested namespace (nested.c) is locked in that one, by a lock of the same name
+ * in it.  Each namespace holding connections has its own set of them (locks[]:
+ * [0] the root's, then one per nested namespace, by its id); at restore a
+ * nested one is installed from here once the task that makes the namespace has
+ * filled it and sent it over, before any socket is in it (netlock_lock_nested). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <errno.h>
@@ -32,13 +39,21 @@ static const char *const ipt_paths[] = { "/usr/sbin/iptables-restore", "/sbin/ip
 static const char *const ip6t_paths[] = { "/usr/sbin/ip6tables-restore", "/sbin/ip6tables-restore" };
 
 static char name[48];            /* "nft:libcr_d123" while a lock is being built or held */
-static bool locked;
 static volatile sig_atomic_t armed;   /* our SIGINT/SIGTERM handlers are in place */
-static char *rules4, *rules6;    /* element lists / rule lines, growing */
-static size_t len4, len6, n4, n6;
 static struct sigaction old_int, old_term;
-static int ns_fd = -1;           /* the namespace the lock is in (-1: ours) */
-static bool ns_owned;            /* ns_fd is ours to close (netlock_adopt) */
+
+/* One namespace's part of the lock (same name in each). */
+struct nslock {
+	uint32_t id;             /* 0: the root's namespace; else a nested one's (ns.img) */
+	int fd;                  /* the namespace (-1: ours; a nested one's: not made yet) */
+	bool owned;              /* fd is ours to close */
+	volatile sig_atomic_t locked;   /* its rules are in */
+	char *rules4, *rules6;   /* element lists / rule lines, growing */
+	size_t len4, len6, n4, n6;
+};
+/* fixed: a signal handler walks it */
+static struct nslock locks[NETLOCK_MAX_NESTED + 1] = { [0] = { .fd = -1 } };
+static volatile sig_atomic_t nr_locks = 1;
 
 static const char *find(const char *const *paths, size_t n)
 {
@@ -72,9 +87,9 @@ struct cmd {
 	int in, err;
 };
 
-/* Start path with argv (in the lock's namespace).  Only syscalls: safe in a signal
+/* Start path with argv in namespace fd (-1: ours).  Only syscalls: safe in a signal
  * handler.  pid < 0 if it could not start. */
-static struct cmd spawn(const char *path, char *const argv[])
+static struct cmd spawn(int fd, const char *path, char *const argv[])
 {
 	struct cmd c = { -1, -1, -1 };
 	int in[2], ep[2];
@@ -90,7 +105,7 @@ static struct cmd spawn(const char *path, char *const argv[])
 	if (c.pid == 0) {
 		static char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 		int null = open("/dev/null", O_WRONLY);
-		if (ns_fd >= 0 && setns(ns_fd, CLONE_NEWNET))
+		if (fd >= 0 && setns(fd, CLONE_NEWNET))
 			_exit(126);
 		dup2(in[0], 0);
 		dup2(null, 1);
@@ -140,28 +155,28 @@ static int finish(struct cmd c, const char *input, char *err, size_t errlen)
 	return WIFEXITED(st) && !WEXITSTATUS(st) ? 0 : -EIO;
 }
 
-static int run(const char *path, char *const argv[], const char *input, char *err, size_t errlen)
+static int run(int fd, const char *path, char *const argv[], const char *input, char *err, size_t errlen)
 {
-	return finish(spawn(path, argv), input, err, errlen);
+	return finish(spawn(fd, path, argv), input, err, errlen);
 }
 
 /* An `nft -f -` started before the tree is frozen, waiting for its script: nft's
  * exec and library loading (30 ms on a VM) are then not part of the freeze.  Only
- * in our own namespace (nft's socket is made there). */
+ * for the root's lock in our own namespace (nft's socket is made there). */
 static volatile sig_atomic_t warm_pid = -1;
 static int warm_in = -1, warm_err = -1;
 
-static int run_nft(const char *input, char *err, size_t errlen)
+static int run_nft(const struct nslock *l, const char *input, char *err, size_t errlen)
 {
 	const char *nft = find(nft_paths, ARRAY_SIZE(nft_paths));
 	char *const argv[] = { (char *)nft, "-f", "-", NULL };
 	pid_t w = warm_pid;
 
-	if (w > 0 && ns_fd < 0) {
+	if (w > 0 && l == &locks[0] && l->fd < 0) {
 		warm_pid = -1;   /* ours now: a signal handler meanwhile starts its own */
 		return finish((struct cmd){ w, warm_in, warm_err }, input, err, errlen);
 	}
-	return nft ? run(nft, argv, input, err, errlen) : -ENOENT;
+	return nft ? run(l->fd, nft, argv, input, err, errlen) : -ENOENT;
 }
 
 void netlock_warm(void)
@@ -169,9 +184,9 @@ void netlock_warm(void)
 	const char *nft = find(nft_paths, ARRAY_SIZE(nft_paths));
 	char *const argv[] = { (char *)nft, "-f", "-", NULL };
 
-	if (warm_pid > 0 || ns_fd >= 0 || backend() != BK_NFT)
+	if (warm_pid > 0 || locks[0].fd >= 0 || backend() != BK_NFT)
 		return;
-	struct cmd c = spawn(nft, argv);
+	struct cmd c = spawn(-1, nft, argv);
 	if (c.pid < 0)
 		return;   /* the lock starts its own */
 	warm_in = c.in;
@@ -190,12 +205,12 @@ static void warm_end(void)
 	finish((struct cmd){ w, warm_in, warm_err }, "", NULL, 0);
 }
 
-static int run_ipt(int v6, const char *input, char *err, size_t errlen)
+static int run_ipt(const struct nslock *l, int v6, const char *input, char *err, size_t errlen)
 {
 	const char *p = v6 ? find(ip6t_paths, ARRAY_SIZE(ip6t_paths)) : find(ipt_paths, ARRAY_SIZE(ipt_paths));
 	char *const argv[] = { (char *)p, "-w", "--noflush", NULL };
 
-	return p ? run(p, argv, input, err, errlen) : -ENOENT;
+	return p ? run(l->fd, p, argv, input, err, errlen) : -ENOENT;
 }
 
 static bool valid_name(const char *n)
@@ -213,20 +228,20 @@ bool netlock_valid_name(const char *n)
 	return valid_name(n);
 }
 
-/* Remove lock n (valid_name).  Signal-safe. */
-static int drop(const char *n, char *err, size_t errlen)
+/* Remove lock n (valid_name) from l's namespace.  Signal-safe. */
+static int drop(const struct nslock *l, const char *n, char *err, size_t errlen)
 {
 	char in[2][256];
 
 	if (!strncmp(n, "nft:", 4)) {
 		snprintf(in[0], sizeof(in[0]), "delete table inet %s\n", n + 4);
-		return run_nft(in[0], err, errlen);
+		return run_nft(l, in[0], err, errlen);
 	}
 	for (int v6 = 0; v6 < 2; v6++)
 		snprintf(in[v6], sizeof(in[v6]), "*filter\n-D INPUT -j %s\n-D OUTPUT -j %s\n-F %s\n-X %s\nCOMMIT\n", n + 4,
 			 n + 4, n + 4, n + 4);
-	int r = run_ipt(0, in[0], err, errlen);
-	return run_ipt(1, in[1], NULL, 0) ?: r;
+	int r = run_ipt(l, 0, in[0], err, errlen);
+	return run_ipt(l, 1, in[1], NULL, 0) ?: r;
 }
 
 const char *netlock_name(void)
@@ -244,7 +259,7 @@ int netlock_begin(const char *tag)
 		return pr_err("network lock: neither nft (nftables) nor iptables-restore/ip6tables-restore is "
 			      "installed: TCP connections can't be locked"), -ENOENT;
 	snprintf(name, sizeof(name), "%s:libcr_%s%d", b == BK_NFT ? "nft" : "ipt", tag, getpid());
-	len4 = len6 = n4 = n6 = 0;
+	locks[0].len4 = locks[0].len6 = locks[0].n4 = locks[0].n6 = 0;
 	return 0;
 }
 
@@ -281,48 +296,91 @@ static bool addr_strs(int family, const uint8_t *src, const uint8_t *dst, char *
 	return family == AF_INET6;
 }
 
-int netlock_add(int family, const uint8_t *src, unsigned sport, const uint8_t *dst, unsigned dport)
+static struct nslock *find_lock(uint32_t id)
+{
+	for (int i = 0; i < nr_locks; i++)
+		if (locks[i].id == id)
+			return &locks[i];
+	return NULL;
+}
+
+/* Nested namespace id's part (fd: where it is, dup'ed; -1: not made yet). */
+static int nested_lock(uint32_t id, int fd, struct nslock **out)
+{
+	struct nslock *l = find_lock(id);
+
+	if (!l) {
+		if (nr_locks > NETLOCK_MAX_NESTED)
+			return pr_err("network lock: connections in more than %d nested network namespaces",
+				      NETLOCK_MAX_NESTED), -E2BIG;
+		l = &locks[nr_locks];
+		*l = (struct nslock){ .id = id, .fd = -1 };
+		if (fd >= 0) {
+			if ((l->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
+				return pr_perror("network lock: can't keep nested network namespace %u", id);
+			l->owned = true;
+		}
+		nr_locks++;   /* filled: a signal handler may see it now */
+	}
+	*out = l;
+	return 0;
+}
+
+int netlock_add(uint32_t ns_id, int ns_fd, int family, const uint8_t *src, unsigned sport, const uint8_t *dst,
+		unsigned dport)
 {
 	char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
 	bool v6 = addr_strs(family, src, dst, s, d);
-	char **b = v6 ? &rules6 : &rules4;
-	size_t *l = v6 ? &len6 : &len4;
+	struct nslock *l = &locks[0];
 	const char *ch = name + 4;
+	int ret;
 
+	if (ns_id && (ret = nested_lock(ns_id, ns_fd, &l)))
+		return ret;
+	char **b = v6 ? &l->rules6 : &l->rules4;
+	size_t *len = v6 ? &l->len6 : &l->len4;
 	if (v6)
-		n6++;
+		l->n6++;
 	else
-		n4++;
+		l->n4++;
 	if (!strncmp(name, "nft:", 4))
-		return append(b, l, "%s%s . %u . %s . %u", *l ? ", " : "", s, sport, d, dport);
-	return append(b, l, "-A %s -p tcp -s %s --sport %u -d %s --dport %u -j DROP\n"
-			    "-A %s -p tcp -s %s --sport %u -d %s --dport %u -j DROP\n",
+		return append(b, len, "%s%s . %u . %s . %u", *len ? ", " : "", s, sport, d, dport);
+	return append(b, len, "-A %s -p tcp -s %s --sport %u -d %s --dport %u -j DROP\n"
+			      "-A %s -p tcp -s %s --sport %u -d %s --dport %u -j DROP\n",
 		      ch, s, sport, d, dport, ch, d, dport, s, sport);
 }
 
-int netlock_release(int family, const uint8_t *src, unsigned sport, const uint8_t *dst, unsigned dport)
+int netlock_release(uint32_t ns_id, int family, const uint8_t *src, unsigned sport, const uint8_t *dst,
+		    unsigned dport)
 {
 	char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN], in[1024], err[256] = "";
 	bool v6 = addr_strs(family, src, dst, s, d);
 	const char *ch = name + 4;
+	const struct nslock *l = find_lock(ns_id);
 	int ret;
 
-	if (!locked)
+	if (!l || !l->locked)
 		return 0;
 	if (!strncmp(name, "nft:", 4)) {
 		snprintf(in, sizeof(in), "delete element inet %s %s { %s . %u . %s . %u }\n", ch, v6 ? "c6" : "c4", s,
 			 sport, d, dport);
-		ret = run_nft(in, err, sizeof(err));
+		ret = run_nft(l, in, err, sizeof(err));
 	} else {
 		snprintf(in, sizeof(in),
 			 "*filter\n-D %s -p tcp -s %s --sport %u -d %s --dport %u -j DROP\n"
 			 "-D %s -p tcp -s %s --sport %u -d %s --dport %u -j DROP\nCOMMIT\n",
 			 ch, s, sport, d, dport, ch, d, dport, s, sport);
-		ret = run_ipt(v6, in, err, sizeof(err));
+		ret = run_ipt(l, v6, in, err, sizeof(err));
 	}
 	if (ret)
 		pr_warn("network lock: can't release %s:%u -> %s:%u from %s: %s", s, sport, d, dport, name, err);
 	return ret;
+}
+
+/* Whether l is (or may be, while it goes in) in force where it is. */
+static bool may_hold(const struct nslock *l)
+{
+	return l->locked || (l->n4 + l->n6 && (l == &locks[0] || l->fd >= 0));
 }
 
 /* SIGINT/SIGTERM while a lock is being taken or held: the connections leave
@@ -330,8 +388,9 @@ int netlock_release(int family, const uint8_t *src, unsigned sport, const uint8_
 static void on_signal(int sig)
 {
 	tcp_dump_abort();
-	if (armed)
-		drop(name, NULL, 0);
+	for (int i = 0; armed && i < nr_locks; i++)
+		if (!i || may_hold(&locks[i]))
+			drop(&locks[i], name, NULL, 0);
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -354,7 +413,7 @@ static void arm(bool on)
 	}
 }
 
-static char *nft_script(void)
+static char *nft_script(const struct nslock *lk)
 {
 	const char *t = name + 4;
 	char *s = NULL;
@@ -376,8 +435,8 @@ static char *nft_script(void)
 	}
 	/* elements in add commands: one line would be too long for append's buffer */
 	for (int v6 = 0; v6 < 2; v6++) {
-		const char *e = v6 ? rules6 : rules4;
-		size_t el = v6 ? len6 : len4;
+		const char *e = v6 ? lk->rules6 : lk->rules4;
+		size_t el = v6 ? lk->len6 : lk->len4;
 		if (!el)
 			continue;
 		char *n = realloc(s, l + el + 64);
@@ -394,6 +453,62 @@ static char *nft_script(void)
 	return s;
 }
 
+/* l's rules in its namespace (with the old locks' removal in the same nft
+ * transaction, marked in gone); err says why not. */
+static int install(struct nslock *l, char *const *old, size_t nr_old, bool *gone, char *err, size_t errlen)
+{
+	int ret;
+
+	if (!strncmp(name, "nft:", 4)) {
+		char *script = nft_script(l);
+		size_t len = script ? strlen(script) : 0;
+		/* the old nft locks go in the same transaction ("add" first: one that
+		 * is gone already must not fail it) */
+		for (size_t i = 0; script && i < nr_old; i++)
+			if (!strncmp(old[i], "nft:", 4) && valid_name(old[i]) &&
+			    !append(&script, &len, "add table inet %s\ndelete table inet %s\n", old[i] + 4, old[i] + 4))
+				gone[i] = true;
+		if (!script)
+			return -ENOMEM;
+		ret = run_nft(l, script, err, errlen);
+		free(script);
+		return ret;
+	}
+	char *in[2] = { NULL, NULL };
+	size_t len[2] = { 0, 0 };
+	ret = 0;
+	for (int v6 = 0; v6 < 2 && !ret; v6++) {
+		const char *rules = v6 ? l->rules6 : l->rules4;
+		if (append(&in[v6], &len[v6], "*filter\n:%s - [0:0]\n-I INPUT 1 -j %s\n-I OUTPUT 1 -j %s\n"
+			   "-A %s -m mark --mark 0x%x -j RETURN\n", name + 4, name + 4, name + 4, name + 4,
+			   NETLOCK_MARK))
+			ret = -ENOMEM;
+		else {
+			char *n = realloc(in[v6], len[v6] + (rules ? strlen(rules) : 0) + 16);
+			if (!n) {
+				ret = -ENOMEM;
+				break;
+			}
+			in[v6] = n;
+			sprintf(in[v6] + len[v6], "%sCOMMIT\n", rules ? rules : "");
+			ret = run_ipt(l, v6, in[v6], err, errlen);
+		}
+	}
+	free(in[0]);
+	free(in[1]);
+	if (ret)
+		drop(l, name, NULL, 0);
+	return ret;
+}
+
+static void where(const struct nslock *l, char *buf, size_t len)
+{
+	if (l->id)
+		snprintf(buf, len, " in nested network namespace %u", l->id);
+	else
+		snprintf(buf, len, "%s", l->fd >= 0 ? " in the tree's network namespace" : "");
+}
+
 int netlock_lock(void)
 {
 	return netlock_lock_replacing(NULL, 0);
@@ -401,68 +516,42 @@ int netlock_lock(void)
 
 int netlock_lock_replacing(char *const *old, size_t nr_old)
 {
-	char err[512] = "";
+	char err[512] = "", at[64];
 	bool *gone = calloc(nr_old + 1, sizeof(*gone));
-	int ret;
+	int ret = 0;
 
 	if (!gone)
 		return -ENOMEM;
-	if (!name[0] || locked) {
-		ret = 0;
+	if (!name[0])
 		goto old;
-	}
 	arm(true);   /* before the rules exist: a signal meanwhile still removes them */
-	if (!strncmp(name, "nft:", 4)) {
-		char *script = nft_script();
-		size_t l = script ? strlen(script) : 0;
-		/* the old nft locks go in the same transaction ("add" first: one that
-		 * is gone already must not fail it) */
-		for (size_t i = 0; script && i < nr_old; i++)
-			if (!strncmp(old[i], "nft:", 4) && valid_name(old[i]) &&
-			    !append(&script, &l, "add table inet %s\ndelete table inet %s\n", old[i] + 4, old[i] + 4))
-				gone[i] = true;
-		if (!script) {
-			free(gone);
-			return -ENOMEM;
+	/* each namespace that holds connections and is there (one nested namespace
+	 * being restored: netlock_lock_nested, once its maker has sent it) */
+	for (int i = 0; i < nr_locks && !ret; i++) {
+		struct nslock *l = &locks[i];
+
+		if (l->locked || !(l->n4 + l->n6) || (i && l->fd < 0))
+			continue;
+		where(l, at, sizeof(at));
+		if ((ret = install(l, i ? NULL : old, i ? 0 : nr_old, gone, err, sizeof(err)))) {
+			pr_err("network lock: can't install %s%s (%zu TCP connections): %s", name, at, l->n4 + l->n6,
+			       err[0] ? err : strerror(-ret));
+			break;
 		}
-		ret = run_nft(script, err, sizeof(err));
-		free(script);
-	} else {
-		char *in[2] = { NULL, NULL };
-		size_t l[2] = { 0, 0 };
-		ret = 0;
-		for (int v6 = 0; v6 < 2 && !ret; v6++) {
-			const char *rules = v6 ? rules6 : rules4;
-			if (append(&in[v6], &l[v6], "*filter\n:%s - [0:0]\n-I INPUT 1 -j %s\n-I OUTPUT 1 -j %s\n"
-				   "-A %s -m mark --mark 0x%x -j RETURN\n", name + 4, name + 4, name + 4, name + 4,
-				   NETLOCK_MARK))
-				ret = -ENOMEM;
-			else {
-				char *n = realloc(in[v6], l[v6] + (rules ? strlen(rules) : 0) + 16);
-				if (!n) {
-					ret = -ENOMEM;
-					break;
-				}
-				in[v6] = n;
-				sprintf(in[v6] + l[v6], "%sCOMMIT\n", rules ? rules : "");
-				ret = run_ipt(v6, in[v6], err, sizeof(err));
-			}
-		}
-		free(in[0]);
-		free(in[1]);
-		if (ret)
-			drop(name, NULL, 0);
+		l->locked = true;
+		pr_info("network lock: %s holds %zu connections%s", name, l->n4 + l->n6, at);
 	}
 	if (ret) {
-		pr_err("network lock: can't install %s (%zu TCP connections): %s", name, n4 + n6, err[0] ? err : strerror(-ret));
+		for (int i = 0; i < nr_locks; i++)
+			if (locks[i].locked) {
+				drop(&locks[i], name, NULL, 0);
+				locks[i].locked = false;
+			}
 		arm(false);
 		name[0] = 0;
 		free(gone);
 		return ret;
 	}
-	locked = true;
-	pr_info("network lock: %s holds %zu connections%s", name, n4 + n6,
-		ns_fd >= 0 ? " (in the tree's network namespace)" : "");
 old:
 	for (size_t i = 0; i < nr_old; i++)
 		if (gone[i])
@@ -473,37 +562,79 @@ old:
 	return 0;
 }
 
+int netlock_lock_nested(uint32_t ns_id, int fd)
+{
+	struct nslock *l = ns_id ? find_lock(ns_id) : NULL;
+	char err[512] = "";
+	int ret;
+
+	if (!l || !name[0] || l->locked || !(l->n4 + l->n6)) {
+		close(fd);
+		return 0;
+	}
+	if (l->owned)
+		close(l->fd);
+	l->fd = fd;
+	l->owned = true;
+	arm(true);   /* before the rules exist: a signal meanwhile still removes them */
+	if ((ret = install(l, NULL, 0, NULL, err, sizeof(err))))
+		return pr_err("network lock: can't install %s in nested network namespace %u (%zu TCP connections): %s",
+			      name, ns_id, l->n4 + l->n6, err[0] ? err : strerror(-ret)), ret;
+	l->locked = true;
+	pr_info("network lock: %s holds %zu connections in nested network namespace %u", name, l->n4 + l->n6, ns_id);
+	return 0;
+}
+
+bool netlock_has_nested(uint32_t ns_id)
+{
+	const struct nslock *l = ns_id ? find_lock(ns_id) : NULL;
+
+	return name[0] && l && l->n4 + l->n6;
+}
+
 static void reset(void)
 {
 	warm_end();
-	if (ns_owned) {
-		close(ns_fd);
-		ns_fd = -1;
-		ns_owned = false;
-	}
 	arm(false);
-	locked = false;
+	for (int i = 0; i < nr_locks; i++) {
+		struct nslock *l = &locks[i];
+		if (l->owned)
+			close(l->fd);
+		if (l->owned || i)
+			l->fd = -1;
+		l->owned = false;
+		l->locked = false;
+		free(l->rules4);
+		free(l->rules6);
+		l->rules4 = l->rules6 = NULL;
+		l->len4 = l->len6 = l->n4 = l->n6 = 0;
+	}
+	nr_locks = 1;
 	name[0] = 0;
-	free(rules4);
-	free(rules6);
-	rules4 = rules6 = NULL;
-	len4 = len6 = n4 = n6 = 0;
 }
 
 void netlock_unlock(void)
 {
-	char err[512] = "";
+	char err[512] = "", at[64];
 
-	if (locked && drop(name, err, sizeof(err)))
-		pr_warn("network lock: can't remove %s: %s", name, err);
-	else if (locked)
-		pr_info("network lock: %s removed", name);
+	for (int i = 0; i < nr_locks; i++) {
+		struct nslock *l = &locks[i];
+
+		if (!l->locked)
+			continue;
+		where(l, at, sizeof(at));
+		if (drop(l, name, err, sizeof(err)))
+			pr_warn("network lock: can't remove %s%s: %s", name, at, err);
+		else
+			pr_info("network lock: %s removed%s", name, at);
+		l->locked = false;
+	}
 	reset();
 }
 
 void netlock_keep(void)
 {
-	if (locked)
+	if (name[0] && locks[0].locked)
 		pr_info("network lock: %s stays until the restore", name);
 	reset();
 }
@@ -514,7 +645,7 @@ int netlock_drop(const char *n)
 
 	if (!valid_name(n))
 		return -EINVAL;
-	if (drop(n, err, sizeof(err))) {
+	if (drop(&locks[0], n, err, sizeof(err))) {
 		pr_debug("network lock: %s was already gone (%s)", n, err);
 		return 0;
 	}
@@ -525,10 +656,11 @@ int netlock_drop(const char *n)
 bool netlock_probe(char *detail, size_t len)
 {
 	char err[256] = "";
+	const struct nslock here = { .fd = -1 };
 
 	switch (backend()) {
 	case BK_NFT:
-		if (run_nft("add table inet libcr_probe\ndelete table inet libcr_probe\n", err, sizeof(err))) {
+		if (run_nft(&here, "add table inet libcr_probe\ndelete table inet libcr_probe\n", err, sizeof(err))) {
 			snprintf(detail, len, "nft is installed but fails: %s", err);
 			return false;
 		}
@@ -545,19 +677,19 @@ bool netlock_probe(char *detail, size_t len)
 
 void netlock_set_netns(int fd)
 {
-	if (ns_owned)
-		close(ns_fd);
-	ns_owned = false;
-	ns_fd = fd;
+	if (locks[0].owned)
+		close(locks[0].fd);
+	locks[0].owned = false;
+	locks[0].fd = fd;
 }
 
 void netlock_adopt(int fd)
 {
 	netlock_set_netns(fd);
-	ns_owned = true;
-	if (name[0]) {
+	locks[0].owned = true;
+	if (name[0] && locks[0].n4 + locks[0].n6) {
 		arm(true);
-		locked = true;
+		locks[0].locked = true;
 		pr_info("network lock: %s holds the connections in the tree's new network namespace", name);
 	}
 }

@@ -21,8 +21,12 @@
 #include "log.h"
 #include "proc/privs.h"
 #include "net/inet.h"
+#include "ns/nested.h"
+#include "ns/net.h"
 #include "proc/tree.h"
 #include "util.h"
+
+#define TCP_MIN_MSS 88   /* the kernel's smallest TCP_MAXSEG */
 
 /* Sockets of the dumped tree in repair mode: our copies, until the dump ends.
  * Plain ints: a signal handler may walk them (tcp_dump_abort). */
@@ -35,10 +39,12 @@ static int cap_held;
  * found: it was (the others leave the lock when it stays after the dump). */
 static struct flying_conn {
 	struct inet_diag_sk s;
+	uint32_t ns_id;           /* its network namespace (0: the root's) */
 	bool found;
 } *flying;
 static size_t nr_flying;
 static bool established;   /* --tcp-established */
+static bool nested_conns;  /* a connection of a nested network namespace is locked */
 
 static int repair(int sk, int on)
 {
@@ -64,8 +70,8 @@ void tcp_dump_finish(bool keep_repair)
 	/* the lock stays for the tree's connections only */
 	for (size_t i = 0; keep_repair && i < nr_flying; i++)
 		if (!flying[i].found)
-			netlock_release(flying[i].s.family, flying[i].s.src, flying[i].s.sport, flying[i].s.dst,
-					flying[i].s.dport);
+			netlock_release(flying[i].ns_id, flying[i].s.family, flying[i].s.src, flying[i].s.sport,
+					flying[i].s.dst, flying[i].s.dport);
 	free(flying);
 	flying = NULL;
 	nr_flying = 0;
@@ -205,7 +211,8 @@ struct prep {
 	size_t ml;
 };
 
-static int lock_one(struct prep *p, const struct inet_diag_sk *s, pid_t pid, const char *fd)
+/* (ns_id, ns_fd: its network namespace, 0 and -1 for the root's) */
+static int lock_one(struct prep *p, const struct inet_diag_sk *s, pid_t pid, const char *fd, uint32_t ns_id, int ns_fd)
 {
 	int again = seen_before(s->ino), ret = 0;
 
@@ -214,15 +221,19 @@ static int lock_one(struct prep *p, const struct inet_diag_sk *s, pid_t pid, con
 	if (!p->found++)
 		ret = netlock_begin("d");
 	if (!ret)
-		ret = netlock_add(s->family, s->src, s->sport, s->dst, s->dport);
+		ret = netlock_add(ns_id, ns_fd, s->family, s->src, s->sport, s->dst, s->dport);
+	nested_conns |= ns_id != 0;
 	if (!pid)
 		return ret;
 	if (p->ml < sizeof(p->msg) - 100) {
 		char a[80], b[80];
 		inet_addr_str(a, sizeof(a), s->family, s->src, s->sport);
 		inet_addr_str(b, sizeof(b), s->family, s->dst, s->dport);
-		p->ml += snprintf(p->msg + p->ml, sizeof(p->msg) - p->ml, "%spid %d fd %s %s -> %s (%s)", p->ml ? ", " : "",
-				  pid, fd, a, b, inet_state_name(s->state));
+		char ns[48] = "";
+		if (ns_id)
+			snprintf(ns, sizeof(ns), ", nested network namespace %u", ns_id);
+		p->ml += snprintf(p->msg + p->ml, sizeof(p->msg) - p->ml, "%spid %d fd %s %s -> %s (%s%s)", p->ml ? ", " : "",
+				  pid, fd, a, b, inet_state_name(s->state), ns);
 	} else if (!strstr(p->msg, ", ..."))
 		p->ml += snprintf(p->msg + p->ml, sizeof(p->msg) - p->ml, ", ...");
 	return ret;
@@ -283,17 +294,23 @@ static int held_sockets(uint64_t **out, size_t *n)
 	return 0;
 }
 
-/* With --tcp-established: the connections of the namespace that no process holds
- * are in flight on some unix socket's queue (the tree's, maybe): locked with the
- * tree's, so that one found on a queue of the tree is saved like an fd's.  (Reading
- * the queues now would hide their empty datagrams from the dump's own read: the
- * kernel skips an empty datagram once peeked with SO_PEEK_OFF.) */
-static int lock_unheld(struct prep *p)
+/* Every socket some process has open, listed once for all namespaces. */
+struct held_list {
+	uint64_t *inos;
+	size_t n;
+	bool scanned;
+};
+
+/* With --tcp-established: the connections of the namespace (sock_diag's table now:
+ * ns_id's, ns_fd) that no process holds are in flight on some unix socket's queue
+ * (the tree's, maybe): locked with the tree's, so that one found on a queue of the
+ * tree is saved like an fd's.  (Reading the queues now would hide their empty
+ * datagrams from the dump's own read: the kernel skips an empty datagram once
+ * peeked with SO_PEEK_OFF.) */
+static int lock_unheld(struct prep *p, uint32_t ns_id, int ns_fd, struct held_list *h)
 {
 	const struct inet_diag_sk *all;
-	uint64_t *open_inos = NULL;
-	size_t n, nh = 0;
-	bool scanned = false;
+	size_t n;
 	int err, ret = 0;
 
 	if (!(all = inet_diag_all(&n, &err)))
@@ -303,10 +320,10 @@ static int lock_unheld(struct prep *p)
 
 		if (!s->ino || s->protocol != IPPROTO_TCP || !inet_tcp_connected(s->state))
 			continue;
-		if (!scanned && (ret = held_sockets(&open_inos, &nh)))
+		if (!h->scanned && (ret = held_sockets(&h->inos, &h->n)))
 			break;
-		scanned = true;
-		if (bsearch(&s->ino, open_inos, nh, sizeof(*open_inos), cmp_u64))
+		h->scanned = true;
+		if (bsearch(&s->ino, h->inos, h->n, sizeof(*h->inos), cmp_u64))
 			continue;
 		struct flying_conn *f = realloc(flying, (nr_flying + 1) * sizeof(*f));
 		if (!f) {
@@ -314,10 +331,9 @@ static int lock_unheld(struct prep *p)
 			break;
 		}
 		flying = f;
-		flying[nr_flying++] = (struct flying_conn){ .s = *s };
-		ret = lock_one(p, s, 0, NULL);
+		flying[nr_flying++] = (struct flying_conn){ .s = *s, .ns_id = ns_id };
+		ret = lock_one(p, s, 0, NULL, ns_id, ns_fd);
 	}
-	free(open_inos);
 	return ret;
 }
 
@@ -339,54 +355,97 @@ int tcp_flying_check(const struct inet_diag_sk *d, pid_t pid, int fd)
 		      "is open in another process too: that can't be checkpointed", pid, fd, a, b), -EOPNOTSUPP;
 }
 
+/* pid's connections (it is in network namespace ns_id, ns_fd) locked.  sock_diag
+ * lists one namespace's sockets: its table is switched to (*cur) on the first
+ * socket of a process in another, so that a tree with no socket in a nested
+ * namespace loads no other table. */
+static int lock_task(struct prep *p, pid_t pid, uint32_t ns_id, int ns_fd, int *cur)
+{
+	char path[64], link[64];
+	struct dirent *de;
+	int ret = 0, err;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	if (!(d = opendir(path)))
+		return pr_perror("can't list %s", path);
+	while ((de = readdir(d)) && !ret) {
+		unsigned long ino;
+		const struct inet_diag_sk *s;
+		char lp[sizeof(path) + 260];
+		ssize_t n;
+
+		snprintf(lp, sizeof(lp), "%s/%s", path, de->d_name);
+		if ((n = readlink(lp, link, sizeof(link) - 1)) <= 0)
+			continue;
+		link[n] = 0;
+		if (sscanf(link, "socket:[%lu]", &ino) != 1)
+			continue;
+		if (*cur != ns_fd) {
+			inet_diag_reset();
+			netns_dump_target(ns_fd);
+			*cur = ns_fd;
+		}
+		if (!(s = inet_diag_find(ino, &err))) {
+			ret = err;
+			p->maybe_unix = true;
+			continue;
+		}
+		if (s->protocol != IPPROTO_TCP || !inet_tcp_connected(s->state))
+			continue;
+		ret = lock_one(p, s, pid, de->d_name, ns_id, ns_fd);
+	}
+	closedir(d);
+	return ret;
+}
+
 /* Before any task is dumped: find the tree's TCP connections, refuse them
  * unless asked to save them, and lock them (and, asked to save them, those in
- * flight: lock_unheld). */
-int tcp_dump_prepare(const struct tree *t, bool tcp_established)
+ * flight: lock_unheld), each in its network namespace: the root's (root_fd, -1
+ * when it is ours) or a nested one (nd). */
+int tcp_dump_prepare(const struct tree *t, bool tcp_established, const struct nested_dump *nd, int root_fd)
 {
 	struct prep p = { 0 };
-	int ret = 0, err;
+	struct held_list h = { 0 };
+	int ret = 0, cur = root_fd;
 
 	established = tcp_established;
-	for (int i = 0; i < t->nr && !ret; i++) {
-		pid_t pid = t->tasks[i].s.pid;
-		char path[64], link[64];
-		struct dirent *de;
-		DIR *d;
+	nested_conns = false;
+	/* the root's namespace first, then each nested one: one sock_diag table each */
+	for (size_t k = 0; k <= nd->nr && !ret; k++) {
+		uint32_t id = 0;
+		int fd = root_fd;
 
-		if (t->tasks[i].zombie)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
-		if (!(d = opendir(path)))
-			return pr_perror("can't list %s", path);
-		while ((de = readdir(d)) && !ret) {
-			unsigned long ino;
-			const struct inet_diag_sk *s;
-			char lp[sizeof(path) + 260];
-			ssize_t n;
-
-			snprintf(lp, sizeof(lp), "%s/%s", path, de->d_name);
-			if ((n = readlink(lp, link, sizeof(link) - 1)) <= 0)
+		if (k) {
+			if (nd->inst[k - 1].kind != NEST_NET)
 				continue;
-			link[n] = 0;
-			if (sscanf(link, "socket:[%lu]", &ino) != 1)
-				continue;
-			if (!(s = inet_diag_find(ino, &err))) {
-				ret = err;
-				p.maybe_unix = true;
-				continue;
-			}
-			if (s->protocol != IPPROTO_TCP || !inet_tcp_connected(s->state))
-				continue;
-			ret = lock_one(&p, s, pid, de->d_name);
+			id = nd->inst[k - 1].id;
+			fd = nd->inst[k - 1].fd;
 		}
-		closedir(d);
+		for (int i = 0; i < t->nr && !ret; i++)
+			if (!t->tasks[i].zombie && (nd->ids ? nd->ids[i][NEST_NET] : 0) == id)
+				ret = lock_task(&p, t->tasks[i].s.pid, id, fd, &cur);
 	}
 	/* a connection in flight is on a unix socket's queue: with none in the tree,
 	 * none of its queues holds one, and every process's fds need no look
-	 * (hundreds of them on a busy host, while the tree is frozen) */
-	if (!ret && tcp_established && p.maybe_unix)
-		ret = lock_unheld(&p);
+	 * (hundreds of them on a busy host, while the tree is frozen); one is in
+	 * the namespace of the process whose queue holds it (inet.c refuses others) */
+	for (size_t k = 0; k <= nd->nr && !ret && tcp_established && p.maybe_unix; k++) {
+		if (k && nd->inst[k - 1].kind != NEST_NET)
+			continue;
+		int fd = k ? nd->inst[k - 1].fd : root_fd;
+		if (cur != fd) {
+			inet_diag_reset();
+			netns_dump_target(fd);
+			cur = fd;
+		}
+		ret = lock_unheld(&p, k ? nd->inst[k - 1].id : 0, fd, &h);
+	}
+	free(h.inos);
+	if (cur != root_fd) {
+		inet_diag_reset();
+		netns_dump_target(root_fd);
+	}
 	seen_reset();
 	if (!ret && p.found && !tcp_established)
 		ret = (pr_err("the tree has %d established TCP connection%s: %s; dump with --tcp-established to "
@@ -398,6 +457,11 @@ int tcp_dump_prepare(const struct tree *t, bool tcp_established)
 	if (ret)
 		netlock_unlock();
 	return ret;
+}
+
+bool tcp_dump_nested(void)
+{
+	return nested_conns;
 }
 
 /* ---------------------------------------------------------------- restore */
@@ -439,8 +503,15 @@ int tcp_restore_stream(int sk, const InetSkEntry *e, unsigned fd)
 		return pr_err("fd %u: can't put a new socket in repair mode (TCP_REPAIR): %s", fd, strerror(-ret)), ret;
 	/* the sequences of the first byte in each queue: the queues are written after */
 	if ((ret = set_queue(sk, TCP_SEND_QUEUE, t->outq_seq - t->outq.len - t->fin_sent, fd)) ||
-	    (ret = set_queue(sk, TCP_RECV_QUEUE, t->inq_seq - t->inq.len - t->fin_received, fd)) ||
-	    (ret = inet_bind(sk, e, fd)) || (ret = inet_connect(sk, e, fd)))
+	    (ret = set_queue(sk, TCP_RECV_QUEUE, t->inq_seq - t->inq.len - t->fin_received, fd)))
+		return ret;
+	/* The kernel sizes the segments at connect, before TCP_REPAIR_OPTIONS can
+	 * give the peer's MSS: without this clamp they would stay 536 bytes (which
+	 * takes at most 32767, MAX_TCP_WINDOW; the options then say the rest). */
+	int mss = t->mss > 32767 ? 32767 : t->mss;
+	if (mss >= TCP_MIN_MSS && setsockopt(sk, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss)))
+		return pr_perror("fd %u: can't set the segment size (TCP_MAXSEG %d)", fd, mss);
+	if ((ret = inet_bind(sk, e, fd)) || (ret = inet_connect(sk, e, fd)))
 		return ret;
 	o[no++] = (struct tcp_repair_opt){ TCPOPT_MAXSEG, t->mss };
 	if (t->opts & TCPI_OPT_WSCALE)
@@ -503,7 +574,7 @@ static char **stale;     /* locks the dumps left, removed once ours holds */
 static size_t nr_stale;
 
 /* The connections of the entries (and of the files in flight on their queues, at any depth). */
-static int collect_entries(FdinfoEntry *const *fds, size_t nr, bool tcp_close, const char *tag)
+static int collect_entries(FdinfoEntry *const *fds, size_t nr, bool tcp_close, const char *tag, uint32_t ns_id)
 {
 	int ret = 0;
 
@@ -512,7 +583,7 @@ static int collect_entries(FdinfoEntry *const *fds, size_t nr, bool tcp_close, c
 		bool seen = false;
 
 		for (size_t k = 0; k < fds[i]->n_in_flight && !ret; k++)
-			ret = collect_entries(&fds[i]->in_flight[k]->file, 1, tcp_close, tag);
+			ret = collect_entries(&fds[i]->in_flight[k]->file, 1, tcp_close, tag, ns_id);
 		if (ret || !e || !e->tcp)
 			continue;
 		int again = seen_before(e->ino);
@@ -526,8 +597,10 @@ static int collect_entries(FdinfoEntry *const *fds, size_t nr, bool tcp_close, c
 					"--tcp-close brings them back closed)")))
 			break;
 		if (!tcp_close && !(ret = netlock_begin(tag)))
-			ret = netlock_add(e->family, e->src_addr.data, e->src_port, e->dst_addr.data, e->dst_port);
-		if (ret || !e->tcp->netlock)
+			ret = netlock_add(ns_id, -1, e->family, e->src_addr.data, e->src_port, e->dst_addr.data,
+					  e->dst_port);
+		/* the dump's lock of a nested namespace went with the namespace */
+		if (ret || !e->tcp->netlock || ns_id)
 			continue;
 		for (size_t k = 0; k < nr_stale && !seen; k++)
 			seen = !strcmp(stale[k], e->tcp->netlock);
@@ -537,9 +610,9 @@ static int collect_entries(FdinfoEntry *const *fds, size_t nr, bool tcp_close, c
 	return ret;
 }
 
-int tcp_restore_collect(const struct files_image *fi, bool tcp_close, const char *tag)
+int tcp_restore_collect(const struct files_image *fi, bool tcp_close, const char *tag, uint32_t ns_id)
 {
-	return collect_entries(fi->fds, fi->nr, tcp_close, tag);
+	return collect_entries(fi->fds, fi->nr, tcp_close, tag, ns_id);
 }
 
 /* The stale locks' names, and the connections seen, forgotten */
@@ -602,6 +675,13 @@ int tcp_restore_resume(pid_t pid, const struct files_image *fi)
 		}
 		if ((sk = files_getfd(pid, fe->fd)) < 0)
 			return sk;
+		/* They fit the buffer once, in the segments the kernel had made; written
+		 * again at once, while the peer's window may be shut, their bookkeeping
+		 * may not: room for them, then the saved size again (what is queued stays). */
+		uint64_t want = (uint64_t)t->outq.len * 4 + e->opts->sndbuf;
+		int room = want > INT32_MAX / 2 ? INT32_MAX / 2 : (int)want, sb = e->opts->sndbuf / 2;
+		if (setsockopt(sk, SOL_SOCKET, SO_SNDBUFFORCE, &room, sizeof(room)))
+			pr_warn("pid %d fd %u: can't make room for the bytes not sent yet: %s", pid, fe->fd, strerror(errno));
 		off = t->outq.len - t->unsent;
 		while (off < t->outq.len && !ret) {
 			struct pollfd p = { .fd = sk, .events = POLLOUT };
@@ -617,6 +697,8 @@ int tcp_restore_resume(pid_t pid, const struct files_image *fi)
 		}
 		if (!ret && t->fin_sent && shutdown(sk, SHUT_WR))
 			ret = pr_perror("pid %d fd %u: can't shut the sending side down again", pid, fe->fd);
+		if (!ret && setsockopt(sk, SOL_SOCKET, SO_SNDBUFFORCE, &sb, sizeof(sb)))
+			ret = pr_perror("pid %d fd %u: can't size the send buffer again", pid, fe->fd);
 		close(sk);
 	}
 	return ret;

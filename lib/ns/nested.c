@@ -285,41 +285,6 @@ int nested_dump_net_tree(const struct nested_dump *nd, int root_fd)
 	return netns_dump_set_tree(fds, ids, n);
 }
 
-/* An established TCP connection of pid (sock_diag already in its namespace). */
-static int refuse_tcp(pid_t pid, uint32_t id)
-{
-	char path[64], link[64], lp[400];
-	struct dirent *de;
-	int ret = 0, err;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
-	if (!(d = opendir(path)))
-		return pr_perror("can't list %s", path);
-	while (!ret && (de = readdir(d))) {
-		unsigned long ino;
-		const struct inet_diag_sk *s;
-		ssize_t n;
-
-		snprintf(lp, sizeof(lp), "%s/%s", path, de->d_name);
-		if ((n = readlink(lp, link, sizeof(link) - 1)) <= 0)
-			continue;
-		link[n] = 0;
-		if (sscanf(link, "socket:[%lu]", &ino) != 1)
-			continue;
-		if (!(s = inet_diag_find(ino, &err))) {
-			ret = err;
-			continue;
-		}
-		if (s->protocol == IPPROTO_TCP && inet_tcp_connected(s->state))
-			ret = (pr_err("pid %d fd %s: an established TCP connection in nested network namespace %u: "
-				      "only the root's network namespace holds connections through a dump (its "
-				      "network lock)", pid, de->d_name, id), -EOPNOTSUPP);
-	}
-	closedir(d);
-	return ret;
-}
-
 int nested_dump_enter(struct nested_dump *nd, const struct tree *t, int i, int root_fd)
 {
 	uint32_t id = nd->ids ? nd->ids[i][NEST_NET] : 0;
@@ -343,7 +308,8 @@ int nested_dump_enter(struct nested_dump *nd, const struct tree *t, int i, int r
 		if (nd->inst[k].kind == NEST_NET && nd->inst[k].fd != fd)
 			others[n++] = nd->inst[k].fd;
 	netns_dump_set_others(others, n);
-	return id ? refuse_tcp(t->tasks[i].s.pid, id) : 0;
+	(void)t;
+	return 0;
 }
 
 int nested_dump_list(const struct nested_dump *nd, NsInstance ***out, size_t *n)
@@ -582,17 +548,91 @@ int nested_plan(struct nested_set *set, PstreeEntry **entries, size_t nr)
 	return 0;
 }
 
-int nested_prepare(struct nested_set *set, uint32_t *failed)
+int nested_prepare(struct nested_set *set, uint32_t *failed, uint32_t *wake)
 {
+	bool lock = false;
+
 	set->failed = failed;
+	set->wake = wake;
+	set->lock_sk[0] = set->lock_sk[1] = -1;
+	set->lock_slot = -1;
 	if (!set->nr)
 		return 0;
-	if ((set->ready = mmap(NULL, set->nr * sizeof(uint32_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+	if ((set->ready = mmap(NULL, 2 * set->nr * sizeof(uint32_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
 			       -1, 0)) == MAP_FAILED) {
 		set->ready = NULL;
 		return pr_perror("can't map the words of the nested namespaces");
 	}
+	set->locked = set->ready + set->nr;
+	for (size_t i = 0; i < set->nr; i++)
+		lock |= set->inst[i].kind == NEST_NET && netlock_has_nested(set->inst[i].id);
+	if (lock && (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, set->lock_sk) ||
+		     fcntl(set->lock_sk[0], F_SETFL, O_NONBLOCK)))
+		return pr_perror("can't make the socket for the network locks of the nested namespaces");
 	return 0;
+}
+
+void nested_forked(struct nested_set *set)
+{
+	if (set->ready && set->lock_sk[1] >= 0)
+		close(set->lock_sk[1]);
+	set->lock_sk[1] = -1;
+}
+
+int nested_serve_locks(struct nested_set *set)
+{
+	uint32_t id;
+	ssize_t n;
+	int fd, ret;
+
+	while (set->ready && set->lock_sk[0] >= 0 && (n = recv_fd(set->lock_sk[0], &id, sizeof(id), &fd)) > 0) {
+		struct nested_inst *x = find(set, NEST_NET, id);
+
+		if (n != sizeof(id) || fd < 0 || !x) {
+			if (fd >= 0)
+				close(fd);
+			return pr_err("a malformed message on the socket of the nested namespaces' network locks (%zd "
+				      "bytes, fd %d)", n, fd), -EIO;
+		}
+		ret = netlock_lock_nested(id, fd);
+		/* the maker waits for the word: its sockets come next */
+		__atomic_store_n(&set->locked[x - set->inst], ret ? 2 : 1, __ATOMIC_SEQ_CST);
+		syscall(SYS_futex, &set->locked[x - set->inst], FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* In the maker of network namespace x, filled: crtool takes its connections'
+ * lock in it before any socket is made there (a peer restored before, in another
+ * of the tree's namespaces, would meet no socket: a reset). */
+static int lock_made(const struct nested_set *set, const struct nested_inst *x)
+{
+	size_t i = x - set->inst;
+	int fd, sk = kept_fd_get(set->lock_slot);
+	ssize_t n;
+
+	if (x->kind != NEST_NET || !netlock_has_nested(x->id))
+		return 0;
+	if ((fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
+		return pr_perror("can't open nested network namespace %u to lock its connections", x->id);
+	n = sk >= 0 ? send_fds(sk, &x->id, sizeof(x->id), &fd, 1, NULL, 0, 0) : -1;
+	close(fd);
+	if (n != sizeof(x->id))
+		return pr_perror("can't hand nested network namespace %u to crtool to lock its connections", x->id);
+	syscall(SYS_futex, set->wake, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+	for (;;) {
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+		uint32_t v = __atomic_load_n(&set->locked[i], __ATOMIC_SEQ_CST);
+
+		if (v == 1)
+			return 0;
+		if (v || __atomic_load_n(set->failed, __ATOMIC_SEQ_CST))
+			return pr_err("the network lock of nested network namespace %u was not taken (crtool says why)",
+				      x->id), -ECANCELED;
+		syscall(SYS_futex, &set->locked[i], FUTEX_WAIT, 0, &ts, NULL, 0);
+	}
 }
 
 static int make(const struct nested_set *set, struct img_dir *dir, struct nested_inst *x, pid_t pid)
@@ -679,8 +719,10 @@ static int join(PstreeEntry **entries, size_t idx, uint32_t maker, int kind, uin
 	return ret;
 }
 
-int nested_keep_fds(const struct nested_set *set)
+int nested_keep_fds(struct nested_set *set)
 {
+	if (set->ready && set->lock_sk[1] >= 0 && (set->lock_slot = kept_fd_add(set->lock_sk[1])) < 0)
+		return pr_err("can't keep the socket of the nested namespaces' network locks"), -ENOSPC;
 	for (size_t i = 0; i < set->nr; i++) {
 		struct nested_inst *x = &set->inst[i];
 
@@ -732,7 +774,7 @@ int nested_restore_task(const struct nested_set *set, struct img_dir *dir, Pstre
 			struct peer_ctx pc = { set, entries, idx, id };
 			x->net.peer_made = peer_made;
 			x->net.peer_arg = &pc;
-			if ((ret = make(set, dir, x, e->pid)))
+			if ((ret = make(set, dir, x, e->pid)) || (ret = lock_made(set, x)))
 				return ret;
 			made(set, xi);
 			continue;
@@ -774,8 +816,12 @@ void nested_free(struct nested_set *set)
 		ipc_free(&x->ipc);
 		netns_free(&x->net);
 	}
+	/* (the socket's fds are set once the words are there: a zeroed set has none) */
+	for (int i = 0; set->ready && i < 2; i++)
+		if (set->lock_sk[i] >= 0)
+			close(set->lock_sk[i]);
 	if (set->ready)
-		munmap(set->ready, set->nr * sizeof(uint32_t));
+		munmap(set->ready, 2 * set->nr * sizeof(uint32_t));
 	free(set->inst);
 	memset(set, 0, sizeof(*set));
 }

@@ -54,8 +54,8 @@ int nested_dump_write(struct img_dir *dir, const struct nested_dump *nd, const s
  * (root_fd: the root's own, -1 when it is ours or external). */
 int nested_dump_net_tree(const struct nested_dump *nd, int root_fd);
 /* Before dumping task i: sock_diag and the parasite's socket in its network
- * namespace (root_fd: the root's, -1 when it is ours); an established TCP
- * connection in a nested one is refused (the network lock is the root's). */
+ * namespace (root_fd: the root's, -1 when it is ours).  (Its TCP connections
+ * were locked in that namespace by tcp_dump_prepare.) */
 int nested_dump_enter(struct nested_dump *nd, const struct tree *t, int i, int root_fd);
 /* The ns.img list (none: NULL; else free (*out)[0], then *out) and a task's
  * ids in its pstree record. */
@@ -80,9 +80,16 @@ struct nested_inst {
 struct nested_set {
 	struct nested_inst *inst;
 	size_t nr;
-	uint32_t *ready;         /* shared with the tasks: 1 once instance i is made and filled */
+	uint32_t *ready;         /* shared with the tasks: 1 once instance i is made and filled; */
+	uint32_t *locked;        /* 1 once crtool holds its connections' lock, 2 if it can't */
 	uint32_t *failed;        /* the restore's "some task failed" word */
 	const struct ns_args *args;  /* the caller's --external (mounts of nested mount namespaces) */
+	uint32_t *wake;          /* the word crtool sleeps on meanwhile */
+	/* The makers of network namespaces with connections send them (their fds) to
+	 * crtool, which locks them there: nft runs in crtool's mount namespace, and
+	 * forks no process in the tree's pid namespace. */
+	int lock_sk[2];          /* [0] crtool's end, [1] the tasks' (-1: none) */
+	int lock_slot;           /* [1] kept through the root's files (util.h) */
 };
 
 /* ns.img's list: each instance's images read and validated. */
@@ -93,11 +100,16 @@ int nested_check_net_peers(const struct nested_set *set, const NetnsEntry *root)
 /* pstree.img's ids against the list (before anything is created): which
  * process makes each instance. */
 int nested_plan(struct nested_set *set, PstreeEntry **entries, size_t nr);
-/* Shared words for the tasks (before the tree forks). */
-int nested_prepare(struct nested_set *set, uint32_t *failed);
+/* Shared words for the tasks (before the tree forks); wake: the word crtool sleeps on. */
+int nested_prepare(struct nested_set *set, uint32_t *failed, uint32_t *wake);
+/* crtool, once the tree forked: its copy of the tasks' end goes. */
+void nested_forked(struct nested_set *set);
+/* crtool, while the tasks get ready: the network namespaces their makers sent are
+ * locked (0, or -errno with the message). */
+int nested_serve_locks(struct nested_set *set);
 /* In the restored root, before its files: the fds the others need are kept
  * through files_restore (the tasks inherit the root's table). */
-int nested_keep_fds(const struct nested_set *set);
+int nested_keep_fds(struct nested_set *set);
 /* In restored task idx, right after its fork: make, join or keep each namespace. */
 int nested_restore_task(const struct nested_set *set, struct img_dir *dir, PstreeEntry **entries, size_t idx);
 /* The IPC instance task idx made (NULL if none): its removed segments go at the end. */

@@ -425,7 +425,7 @@ int netns_restore_nested(const struct netns_restore *nr)
 	}
 	if (unshare(CLONE_NEWNET))
 		return pr_perror("can't create nested network namespace %u (unshare CLONE_NEWNET)", nr->id);
-	/* (no lock: a nested namespace held no established connection at the dump) */
+	/* (its connections' lock: nested.c, once it is filled) */
 	return fill(nr);
 }
 

@@ -61,8 +61,8 @@ int netns_load_id(struct img_dir *dir, uint32_t id, const struct cr_external *ex
 bool netns_restore_own(const struct netns_restore *nr);
 /* In the restored root, before any socket: join or make the namespace, fill it. */
 int netns_restore(const struct netns_restore *nr);
-/* In the task that makes a nested one: the same without the network lock (a
- * nested namespace has no established connection). */
+/* In the task that makes a nested one: the same without the network lock (the
+ * maker has crtool take its part: nested.c). */
 int netns_restore_nested(const struct netns_restore *nr);
 /* While dumping: sock_diag and the parasite's socket work in namespace fd from
  * now on (-1: ours), for the process dumped next. */

@@ -10,6 +10,9 @@
  *   --unsent   (with --tcp) the accepted connection also sends until its
  *              buffers are full: bytes it has not sent yet, which the dump
  *              refuses (test/net-errors.sh); after CHECK it only arrives
+ *   --nested   all of it in a child in a network namespace of its own (lo up),
+ *              the root in the runner's waiting for it: the connection in flight
+ *              is locked in that nested namespace
  * After CHECK: each arrives on its message and is the socket it was: the UDP
  * socket on its port receives, the listener on its port accepts, the accepted
  * connection has its bytes and carries on with fd 31 both ways.
@@ -17,10 +20,14 @@
 #include "tst.h"
 
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void send_fd(int sk, const char *data, int fd)
@@ -101,9 +108,33 @@ static void expect_port(int sk, const struct sockaddr_in *was, const char *what)
 		tst_fail("%s: not on the address and port it was bound to", what);
 }
 
+/* --nested: the rest runs in a child in a new network namespace; we wait for it. */
+static void nest(void)
+{
+	struct ifreq r = { .ifr_name = "lo" };
+	int st, sk;
+	pid_t c = fork();
+
+	if (c < 0)
+		tst_fail("fork: %s", strerror(errno));
+	if (c) {
+		while (waitpid(c, &st, 0) < 0)
+			if (errno != EINTR)
+				_exit(1);
+		_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
+	}
+	if (unshare(CLONE_NEWNET) || (sk = socket(AF_INET, SOCK_DGRAM, 0)) < 0 || ioctl(sk, SIOCGIFFLAGS, &r))
+		tst_fail("a network namespace: %s", strerror(errno));
+	r.ifr_flags |= IFF_UP;
+	if (ioctl(sk, SIOCSIFFLAGS, &r) || close(sk))
+		tst_fail("lo up: %s", strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
-	tst_init_opts(argc, argv, "outside", "tcp,unsent");
+	tst_init_opts(argc, argv, "outside", "tcp,unsent,nested");
+	if (tst_opt_flag("nested"))
+		nest();
 	bool tcp = tst_opt_flag("tcp"), unsent = tst_opt_flag("unsent");
 	long outside = tst_opt_long("outside", 0);
 	struct sockaddr_in ao = { .sin_family = AF_INET, .sin_port = htons(outside),

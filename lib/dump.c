@@ -76,6 +76,9 @@ static int dump_pstree(struct img_dir *dir, const struct tree *t, const struct n
 			e.pid_ns = task->pid_ns;
 			e.n_pid_ns_threads = task->s.nr_threads;
 			e.pid_ns_threads = (uint32_t *)task->inner_tids;
+			e.has_pid_ns_parent = (e.pid_ns_parent = task->pid_ns_parent) != 0;
+			e.n_pid_ns_mid = task->mid_tids ? (size_t)task->s.nr_threads * (task->pid_depth - 1) : 0;
+			e.pid_ns_mid = (uint32_t *)task->mid_tids;
 		}
 		e.has_pid_ns_children = (e.pid_ns_children = task->pid_ns_children) != 0;
 		pgids[i] = e.pgid;
@@ -186,7 +189,8 @@ static bool group_set_at_fork(const struct tree *t, const struct tree_task *pare
 	return true;
 }
 
-/* A process in a nested pid namespace sees only its namespace's PIDs: its session is
+/* A process in a nested pid namespace sees only its namespace's PIDs (and those of
+ * the namespaces nested in it): its session is
  * its own or its parent's (inherited), and its group is led by a process of its
  * namespace (joined by its PID there) or inherited, down from the namespace's init,
  * from a group its parent was in before it forked; its terminal's foreground group
@@ -209,7 +213,8 @@ static int check_nested_sessions(const struct tree *t)
 				      "not supported", task->s.pid), -EOPNOTSUPP;
 		if (leader && !leader->zombie && leader->pid_ns == task->pid_ns)
 			continue;   /* its namespace's group (or its own) */
-		if (st->pgid != parent->s.stat.pgid || (!parent->pid_ns && !group_set_at_fork(t, parent)))
+		if (st->pgid != parent->s.stat.pgid ||
+		    (parent->pid_ns != task->pid_ns && !group_set_at_fork(t, parent)))
 			return pr_err("pid %d, in a nested pid namespace, is in process group %d, which no process of "
 				      "its namespace leads and which it did not inherit from a group its parent was in "
 				      "when it forked: not supported", task->s.pid, st->pgid), -EOPNOTSUPP;
@@ -304,6 +309,9 @@ static int scan_shared_files(const struct tree *t, struct share_scan **share)
 /* The oldest format version that restores this dump right (image.h). */
 static uint32_t img_version(const struct tree *t, const struct nested_dump *nested)
 {
+	for (int i = 0; i < t->nr; i++)
+		if (t->tasks[i].pid_depth > 1)
+			return IMG_VERSION_PIDNS_DEEP;
 	for (int i = 0; i < t->nr; i++)
 		if (t->tasks[i].pid_ns)
 			return IMG_VERSION_PIDNS;

@@ -68,6 +68,8 @@ struct rst_seccomp_filter {
 	uint32_t flags;     /* SECCOMP_FILTER_FLAG_* */
 };
 
+#define RST_MAX_PID_LEVELS 32   /* the kernel nests pid namespaces 32 deep at most */
+
 /* One thread: what it sets for itself before its rt_sigreturn.  threads[0] is the
  * leader, which runs the restorer from its start; the others are cloned by it. */
 struct rst_thread {
@@ -92,8 +94,11 @@ struct rst_thread {
 	uint32_t nr_seccomp;                  /* mode 2: filters to install */
 	uint64_t seccomp;                     /* struct rst_seccomp_filter[nr_seccomp] */
 	int64_t result;                       /* where the thread reports a failure (step<<32|-errno) */
-	int32_t outer_tid;                    /* in a nested pid namespace: tid is its TID there, this the tree's (0: none) */
-	uint32_t pad_outer;
+	/* in a nested pid namespace: tid is its TID there, and these are its TIDs at
+	 * every level, innermost (tid) first down to the tree's: clone3's set_tid
+	 * (0: none, the thread is cloned at tid alone) */
+	uint32_t nr_set_tid;
+	int32_t set_tid[RST_MAX_PID_LEVELS];
 };
 
 /* A POSIX timer to create at its id and arm: value is the absolute expiry in its

@@ -16,13 +16,16 @@
  * root's); 3 = a veth whose ends are in two namespaces of the tree (netdev's
  * peer_netns: a version 2 reader would look for the peer in the same one); 4 =
  * processes in nested pid namespaces (pstree.img's pid_ns, which a version 3 reader
- * would skip, restoring them in the tree's pid namespace).  A reader takes every
+ * would skip, restoring them in the tree's pid namespace); 8 = pid namespaces
+ * nested more than one level (pstree.img's pid_ns_parent and pid_ns_mid: a version 4
+ * reader would make every one a child of the tree's).  A reader takes every
  * version up to its own IMG_VERSION. */
-#define IMG_VERSION          4
+#define IMG_VERSION          8
 #define IMG_VERSION_BASE     1
 #define IMG_VERSION_NESTED   2
 #define IMG_VERSION_VETH_PEER 3
 #define IMG_VERSION_PIDNS    4
+#define IMG_VERSION_PIDNS_DEEP 8   /* (5-7: other branches' at the time; the lead reconciles) */
 #define IMG_MAGIC     0x4d495243u  /* "CRIM" */
 #define IMG_HDR_SIZE  8
 #define IMG_MAX_RECORD (64u << 20) /* a sane upper bound for one record */

@@ -1019,11 +1019,11 @@ nested_refused() {
 }
 nested_refused ns-nested-user "unshare -U -r sleep 100" "another user namespace than the root of the tree" \
 	"only the uts, net, ipc and cgroup namespaces"
-# pid namespaces: one level below the tree's, made by its processes (unshare -p -f is
-# dumped: test/progs/ns-pidnest.c); two levels, unshare without a fork, and an init
-# outside the tree are refused
-nested_refused ns-nested-pid-deep "unshare -p -f unshare -p -f sleep 100" "nested 2 levels below the tree's" \
-	"only one level of nested pid namespaces is supported"
+# pid namespaces: at any depth below the tree's, made by its processes (unshare -p -f
+# is dumped: test/progs/ns-pidnest.c, ns-pidnest-deep.c); unshare without a fork (at
+# the first level and one below), and an init outside the tree are refused
+nested_refused ns-nested-pid-deep "unshare -p -f unshare -p sleep 100" "did unshare(CLONE_NEWPID)" \
+	"has forked no init into that pid namespace"
 nested_refused ns-nested-pid-nofork "unshare -p sleep 100" "did unshare(CLONE_NEWPID)" \
 	"has forked no init into that pid namespace"
 setsid unshare -p -f sleep 100 </dev/null >/dev/null 2>&1 &

@@ -313,5 +313,46 @@ else
 	fi
 fi
 
+# ---- pid namespaces nested three levels deep (ns-pidnest-deep: records 1 and 2 did
+# unshare -p and forked 3 and 4, inits of namespaces 1 and 2; 5 (in 1) forked 7, init
+# of 3, made in 1, with a thread; 8 (in 3) forked 9, init of 4, made in 3, with a
+# thread; 6 is in 2 (forked by its init), 10 and 11 in 4; each forks after its thread is
+# made: 9's PIDs at levels 1 and 2 are 6, 4 and its thread's 7, 5; 10's 8, 6; 11's 9, 7)
+kill "$SLEEP" 2>/dev/null
+exec 6< <(exec sleep 600)
+SLEEP=$!
+exec 7> >(exec cat >"$T/pidnestdeep.out")
+setsid "$BIN/ns-pidnest-deep" <&6 >&7 2>&1 6<&- 7>&- &
+NDP=$!
+disown "$NDP"   # (killed by the dump: no job notice)
+exec 6<&- 7>&-
+for ((i = 0; i < 200; i++)); do
+	grep -qx READY "$T/pidnestdeep.out" 2>/dev/null && break
+	sleep 0.05
+done
+mkdir "$T/pidnestdeepbase"
+if ! grep -qx READY "$T/pidnestdeep.out" || ! "$CRTOOL" dump -t "$NDP" -D "$T/pidnestdeepbase" >"$T/out" 2>"$T/err"; then
+	fail pidnestdeep-dump "could not dump ns-pidnest-deep: $(cat "$T/err")"
+else
+	{ wait "$NDP"; } 2>/dev/null
+	PID=$NDP
+	rm -rf "$T/base"
+	cp -a "$T/pidnestdeepbase" "$T/base"
+	case_ pidnestdeep-parent-self pstree.img "@8:pid_ns_parent=3" -- pstree.img "nested pid namespace 3, made in 3"
+	case_ pidnestdeep-parent-shallow pstree.img "@6:pid_ns_parent=1" -- pstree.img \
+		"nested pid namespace 2, made in 1" "do not match that depth"
+	case_ pidnestdeep-parent-other pstree.img "@10:pid_ns_parent=2" -- pstree.img "nested pid namespace 4, made in 2" \
+		"its namespace's other processes or its parent say otherwise"
+	case_ pidnestdeep-mid-zero pstree.img "@8:pid_ns_mid[0]=0" -- pstree.img "bad PID 0 at level 1"
+	case_ pidnestdeep-mid-twice pstree.img "@11:pid_ns_mid[0]=8" -- pstree.img "PID 8 appears twice in nested pid namespace 1"
+	case_ pidnestdeep-mid-twice2 pstree.img "@10:pid_ns_mid[1]=4" -- pstree.img "PID 4 appears twice in nested pid namespace 3"
+	# a reader of version 4 would make every nested namespace a child of the tree's
+	if "$CRTOOL" show "$T/pidnestdeepbase/inventory.img" | grep -qx "img_version: 8"; then
+		pass pidnestdeep-version
+	else
+		fail pidnestdeep-version "ns-pidnest-deep's images do not say format version 8: $("$CRTOOL" show "$T/pidnestdeepbase/inventory.img" | grep img_version)"
+	fi
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -179,6 +179,11 @@ if selected corrupt ns-pidnest; then
 	run_suite "runner ns-pidnest --corrupt (negative test)" \
 		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- ns-pidnest --corrupt
 fi
+if selected corrupt ns-pidnest-deep; then
+	# shellcheck disable=SC2086
+	run_suite "runner ns-pidnest-deep --corrupt (negative test)" \
+		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- ns-pidnest-deep --corrupt
+fi
 for v in "${VARIANTS[@]}"; do
 	read -r -a words <<<"$v"
 	selected "${words[0]}" || continue

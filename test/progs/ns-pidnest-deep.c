@@ -300,6 +300,9 @@ static void run_init(int who)
 	pid_t c;
 	int thread = who == I2 ? T2 : who == I3 ? T3 : -1;
 
+	/* (the thread first: every PID is the same at each run) */
+	if (thread >= 0 && pthread_create(&th, NULL, thread_main, (void *)(intptr_t)thread))
+		_exit(1);
 	if ((c = fork()) == 0) {
 		if (who == I1)
 			run_u(U2);
@@ -310,7 +313,7 @@ static void run_init(int who)
 		else
 			finish();   /* J1's: a plain child, not checked */
 	}
-	if (c < 0 || (thread >= 0 && pthread_create(&th, NULL, thread_main, (void *)(intptr_t)thread)))
+	if (c < 0)
 		_exit(1);
 	started(who);
 	wait_phase(1);

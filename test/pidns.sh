@@ -120,5 +120,7 @@ side_by_side "nested namespaces in new pid namespaces" ns-nested
 own_pidns "nested namespaces in a tree that is its own pid namespace" ns-nested
 side_by_side "a nested pid namespace in new pid namespaces" ns-pidnest
 own_pidns "a pid namespace nested in a tree that is its own pid namespace" ns-pidnest
+side_by_side "pid namespaces nested three deep in new pid namespaces" ns-pidnest-deep
+own_pidns "pid namespaces nested three deep in a tree that is its own pid namespace" ns-pidnest-deep
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

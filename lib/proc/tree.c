@@ -120,6 +120,7 @@ pid_t tree_vpid(const struct tree *t, pid_t pid)
 
 #define MAX_PIDNS 4096
 #define MAX_PIDNS_LEVELS 40   /* the kernel nests 32 at most */
+#define MAX_SET_TID 32        /* clone3's set_tid: a PID at 32 levels at most */
 
 /* Nested pid namespaces by inode: the index + 1 is the id. */
 struct pidns_ids {
@@ -183,6 +184,13 @@ static int check_nested(const struct tree *t, const struct tree_task *task)
 		return pr_err("pid %d is in a pid namespace nested in the tree's other than its parent's (%d) and "
 			      "not made in its parent's (it entered it by setns): not supported", pid, parent->s.pid),
 		       -EOPNOTSUPP;
+	for (int i = 0; i < t->nr && task->inner_tids[0] != 1 && parent->pid_ns_children != task->pid_ns; i++)
+		if (t->tasks[i].pid_ns == task->pid_ns && t->tasks[i].inner_tids[0] == 1)
+			return pr_err("pid %d is in a pid namespace nested in the tree's whose init %d is not a child of "
+				      "its parent %d: its parent entered that namespace by setns (pid_for_children) "
+				      "and forked it; not supported (only a namespace's init and children its own "
+				      "parent forks after it are born there from outside)", pid, t->tasks[i].s.pid,
+				      parent->s.pid), -EOPNOTSUPP;
 	if (task->inner_tids[0] != 1 && parent->pid_ns_children != task->pid_ns)
 		return pr_err("pid %d is in a pid namespace nested in the tree's whose init is not in the tree (it is "
 			      "%d there, and its parent %d is outside it: it entered it by setns): only namespaces "
@@ -269,6 +277,10 @@ int tree_map_pidns(struct tree *t)
 			int depth = levels - root_levels;
 			if (depth < 0)
 				ret = (pr_err("pid %d is in a pid namespace above the tree's root's", task->s.pid), -EINVAL);
+			else if (depth >= MAX_SET_TID)
+				ret = (pr_err("pid %d is in a pid namespace nested %d levels below the tree's: a restore "
+					      "sets a PID at %d levels at most (clone3 set_tid); dump a process nested "
+					      "deeper", task->s.pid, depth, MAX_SET_TID), -EOPNOTSUPP);
 			else if (depth && task->zombie)
 				ret = (pr_err("pid %d is a zombie in a pid namespace nested in the tree's: not supported "
 					      "(dump once its parent has reaped it)", task->s.pid), -EOPNOTSUPP);

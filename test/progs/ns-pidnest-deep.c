@@ -55,6 +55,7 @@ struct ids {
 
 static struct ctl {
 	atomic_int started, phase;
+	atomic_int read[NR];        /* its ids read (and the files for them closed) */
 	atomic_int done[NR];        /* 1 pass, 2 fail */
 	char why[NR][300];
 	struct ids was[NR], now[NR];
@@ -153,6 +154,7 @@ static void wait_phase(int phase)
 static void started(int who)
 {
 	read_ids(&ctl->was[who]);
+	atomic_store(&ctl->read[who], 1);
 	atomic_fetch_add(&ctl->started, 1);
 }
 
@@ -303,6 +305,12 @@ static void run_init(int who)
 	/* (the thread first: every PID is the same at each run) */
 	if (thread >= 0 && pthread_create(&th, NULL, thread_main, (void *)(intptr_t)thread))
 		_exit(1);
+	/* (and done with its /proc files: a child forked meanwhile would keep them open) */
+	for (int t = 0; thread >= 0 && !atomic_load(&ctl->read[thread]); t++) {
+		if (t > 2000)
+			_exit(1);
+		tst_sleep_ms(1);
+	}
 	if ((c = fork()) == 0) {
 		if (who == I1)
 			run_u(U2);

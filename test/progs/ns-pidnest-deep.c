@@ -11,8 +11,9 @@
  *   │                   │   forks again: the child lands at level 3, not PID 1
  *   │                   └── I3      PID 1 at level 3, with a thread T3
  *   │                       └── G   a session of its own (setsid)
- *   │                           └── GG  its child; after the restore it forks one
- *   │                                   that gets a PID no process had there
+ *   │                           └── GG  its child, with a timer on its CPU clock (by its
+ *   │                                   PID there); after the restore it forks one that
+ *   │                                   gets a PID no live process has there
  *   └── S1          unshare(CLONE_NEWPID), forks J1 (beside U1's namespace)
  *       └── J1      PID 1 at level 1 of another namespace
  *
@@ -41,6 +42,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { ROOT, U1, I1, U2, I2, T2, U3, I3, T3, G, GG, S1, J1, NR };
@@ -266,11 +268,33 @@ static bool u_checks(int who)
 	return who == U3 ? u_forks_again(who) : true;
 }
 
+/* A POSIX timer on its own CPU clock, named by its PID at its level (the clock id
+ * holds it): it still counts after the restore. */
+static timer_t cpu_timer;
+
+static bool cpu_timer_armed(void)
+{
+	struct itimerspec its;
+
+	if (timer_gettime(cpu_timer, &its))
+		return fail(GG, "its CPU-time timer: %s", strerror(errno));
+	if (!its.it_value.tv_sec && !its.it_value.tv_nsec)
+		return fail(GG, "its CPU-time timer is disarmed");
+	return true;
+}
+
 static void run_gg(void)
 {
+	struct sigevent sev = { .sigev_notify = SIGEV_NONE };
+	struct itimerspec its = { .it_value = { 1000, 0 } };
+	clockid_t clk;
+
+	if (clock_getcpuclockid(getpid(), &clk) || timer_create(clk, &sev, &cpu_timer) ||
+	    timer_settime(cpu_timer, 0, &its, NULL))
+		_exit(1);
 	started(GG);
 	wait_phase(1);
-	verdict(GG, same_ids(GG) && fresh_child());
+	verdict(GG, same_ids(GG) && cpu_timer_armed() && fresh_child());
 	finish();
 }
 

@@ -90,7 +90,9 @@ static int dump_pstree(struct img_dir *dir, const struct tree *t, const struct n
 		/* a session leader whose terminal is a pty of the tree takes it again on restore
 		 * (a pty of the caller's is the caller's: --shell-job) */
 		unsigned tmaj = (task->s.stat.tty_nr >> 8) & 0xfff;
-		if (!task->zombie && task->vpid == task->vsid && tmaj >= 136 && tmaj <= 143) {
+		/* (vsid is what the task said: in a nested pid namespace its PID there, and a
+		 * leader there with a pty is refused by check_nested_sessions) */
+		if (!task->zombie && !task->pid_ns && task->vpid == task->vsid && tmaj >= 136 && tmaj <= 143) {
 			e.has_ctty_index = true;
 			e.ctty_index = (tmaj - 136) * 256 + ((task->s.stat.tty_nr & 0xff) | ((task->s.stat.tty_nr >> 12) & 0xfff00));
 			if (task->s.stat.tpgid > 0 && tree_vpid(t, task->s.stat.tpgid)) {

@@ -301,7 +301,7 @@ else
 		"no child of it is that namespace's init"
 	case_ pidnest-init-twice pstree.img "@3:pid_ns_threads[0]=1" -- pstree.img "PID 1 appears twice in nested pid namespace 1"
 	case_ pidnest-inner-init pstree.img "@4:pid_ns_threads[0]=1" -- pstree.img "bad PID 1 in nested pid namespace 1"
-	case_ pidnest-outside-child pstree.img "@3:pid_ns=2" -- pstree.img "bad PID 2 in nested pid namespace 2"
+	case_ pidnest-outside-child pstree.img "@3:pid_ns=2" -- pstree.img "has a bad PID" "in nested pid namespace 2"
 	case_ pidnest-other-ns pstree.img "@4:pid_ns=2" -- pstree.img "its parent is in another nested one"
 	case_ pidnest-children pstree.img "@3:pid_ns_children=1" -- pstree.img \
 		"children born in nested pid namespace 1" "no child of it is that namespace's init"

@@ -77,6 +77,9 @@ static int dump_pstree(struct img_dir *dir, const struct tree *t, const struct n
 			e.pid_ns = task->pid_ns;
 			e.n_pid_ns_threads = task->s.nr_threads;
 			e.pid_ns_threads = (uint32_t *)task->inner_tids;
+			e.has_pid_ns_parent = (e.pid_ns_parent = task->pid_ns_parent) != 0;
+			e.n_pid_ns_mid = task->mid_tids ? (size_t)task->s.nr_threads * (task->pid_depth - 1) : 0;
+			e.pid_ns_mid = (uint32_t *)task->mid_tids;
 		}
 		e.has_pid_ns_children = (e.pid_ns_children = task->pid_ns_children) != 0;
 		pgids[i] = e.pgid;
@@ -88,7 +91,9 @@ static int dump_pstree(struct img_dir *dir, const struct tree *t, const struct n
 		/* a session leader whose terminal is a pty of the tree takes it again on restore
 		 * (a pty of the caller's is the caller's: --shell-job) */
 		unsigned tmaj = (task->s.stat.tty_nr >> 8) & 0xfff;
-		if (!task->zombie && task->vpid == task->vsid && tmaj >= 136 && tmaj <= 143) {
+		/* (vsid is what the task said: in a nested pid namespace its PID there, and a
+		 * leader there with a pty is refused by check_nested_sessions) */
+		if (!task->zombie && !task->pid_ns && task->vpid == task->vsid && tmaj >= 136 && tmaj <= 143) {
 			e.has_ctty_index = true;
 			e.ctty_index = (tmaj - 136) * 256 + ((task->s.stat.tty_nr & 0xff) | ((task->s.stat.tty_nr >> 12) & 0xfff00));
 			if (task->s.stat.tpgid > 0 && tree_vpid(t, task->s.stat.tpgid)) {
@@ -187,7 +192,8 @@ static bool group_set_at_fork(const struct tree *t, const struct tree_task *pare
 	return true;
 }
 
-/* A process in a nested pid namespace sees only its namespace's PIDs: its session is
+/* A process in a nested pid namespace sees only its namespace's PIDs (and those of
+ * the namespaces nested in it): its session is
  * its own or its parent's (inherited), and its group is led by a process of its
  * namespace (joined by its PID there) or inherited, down from the namespace's init,
  * from a group its parent was in before it forked; its terminal's foreground group
@@ -210,7 +216,8 @@ static int check_nested_sessions(const struct tree *t)
 				      "not supported", task->s.pid), -EOPNOTSUPP;
 		if (leader && !leader->zombie && leader->pid_ns == task->pid_ns)
 			continue;   /* its namespace's group (or its own) */
-		if (st->pgid != parent->s.stat.pgid || (!parent->pid_ns && !group_set_at_fork(t, parent)))
+		if (st->pgid != parent->s.stat.pgid ||
+		    (parent->pid_ns != task->pid_ns && !group_set_at_fork(t, parent)))
 			return pr_err("pid %d, in a nested pid namespace, is in process group %d, which no process of "
 				      "its namespace leads and which it did not inherit from a group its parent was in "
 				      "when it forked: not supported", task->s.pid, st->pgid), -EOPNOTSUPP;
@@ -319,6 +326,8 @@ static uint32_t img_version(const struct tree *t, const struct nested_dump *nest
 	for (int i = 0; i < t->nr; i++) {
 		if (t->tasks[i].pid_ns)
 			NEED(IMG_VERSION_PIDNS);
+		if (t->tasks[i].pid_depth > 1)
+			NEED(IMG_VERSION_PIDNS_DEEP);
 		if (t->tasks[i].attrs_set || (!t->tasks[i].zombie && t->tasks[i].s.stop_sig))
 			NEED(IMG_VERSION_TASK_ATTRS);
 	}

@@ -692,15 +692,16 @@ static void __attribute__((noreturn)) child_fail(const struct restore_ctx *c, si
 	_exit(1);
 }
 
-/* inner: its PID in a nested pid namespace (0: none), innermost first in set_tid */
-static pid_t clone_at_cgroup(pid_t pid, pid_t inner, uint64_t flags, int exit_signal, int cgroup_fd)
+/* tid: its PID at every level, innermost first (in nested pid namespaces), the
+ * tree's last (tid[n - 1]) */
+static pid_t clone_at_cgroup(const int32_t *tid, int n, uint64_t flags, int exit_signal, int cgroup_fd)
 {
-	pid_t tid[2] = { inner ? inner : pid, pid };
+	pid_t pid = tid[n - 1];
 	struct clone_args ca = {
 		.flags = flags | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0),
 		.exit_signal = exit_signal,
 		.set_tid = (uintptr_t)tid,
-		.set_tid_size = inner ? 2 : 1,
+		.set_tid_size = n,
 		.cgroup = cgroup_fd >= 0 ? cgroup_fd : 0,
 	};
 
@@ -722,14 +723,11 @@ static pid_t clone_at_cgroup(pid_t pid, pid_t inner, uint64_t flags, int exit_si
 	}
 }
 
-static pid_t clone_at_flags(pid_t pid, pid_t inner, uint64_t flags, int exit_signal)
-{
-	return clone_at_cgroup(pid, inner, flags, exit_signal, -1);
-}
-
 static pid_t clone_at(pid_t pid, int exit_signal)
 {
-	return clone_at_flags(pid, 0, 0, exit_signal);
+	int32_t tid = pid;
+
+	return clone_at_cgroup(&tid, 1, 0, exit_signal, -1);
 }
 
 /* The fd a task was cloned into its v2 cgroup with: the child closes its copy first. */
@@ -742,13 +740,15 @@ static pid_t clone_task(const struct restore_ctx *c, size_t idx, uint64_t flags,
 {
 	const PstreeEntry *e = c->rs->entries[idx];
 	int fd = e->zombie ? -1 : cgroup_v2_fd(&c->rs->cg, e->pid);
-	pid_t pid, inner = e->n_pid_ns_threads ? (pid_t)e->pid_ns_threads[0] : 0;
+	int32_t tid[RST_MAX_PID_LEVELS] = { (int32_t)e->pid };
+	int n = e->n_pid_ns_threads ? pidview_set_tid(e, 0, tid) : 1;
+	pid_t pid;
 
-	if (inner == 1)
+	if (n > 1 && tid[0] == 1)
 		flags |= CLONE_NEWPID;
 	if (fd >= 0) {
 		cg_clone_fd = fd;
-		pid = clone_at_cgroup(e->pid, inner, flags, exit_signal, fd);
+		pid = clone_at_cgroup(tid, n, flags, exit_signal, fd);
 		if (pid == 0)
 			return 0;
 		int err = errno;
@@ -758,7 +758,7 @@ static pid_t clone_task(const struct restore_ctx *c, size_t idx, uint64_t flags,
 			return errno = err, pid;
 		pr_debug("pid %u: clone3 into its cgroup failed (%s), it joins it after", e->pid, strerror(err));
 	}
-	return clone_at_flags(e->pid, inner, flags, exit_signal);
+	return clone_at_cgroup(tid, n, flags, exit_signal, -1);
 }
 
 static int clone_failed(uint32_t pid)
@@ -869,7 +869,7 @@ static int fork_children(const struct restore_ctx *c, size_t idx)
 			return ret;
 		for (size_t j = idx + 1; j < rs->nr; j++) {
 			const PstreeEntry *e = rs->entries[j];
-			bool nested = e->n_pid_ns_threads && !self->n_pid_ns_threads;
+			bool nested = (e->has_pid_ns ? e->pid_ns : 0) != (self->has_pid_ns ? self->pid_ns : 0);
 			if (e->ppid != me || (e->sid != e->pid && e->sid != self->sid && session_helper_of(rs, e->sid, idx)) ||
 			    pass != (!nested ? 0 : e->pid_ns_threads[0] == 1 ? 1 : 2))
 				continue;

@@ -237,14 +237,14 @@ static void clone_threads(struct restorer_args *a)
 
 	for (uint32_t i = 1; i < a->nr_threads; i++) {
 		struct rst_thread *t = &threads[i];
-		/* innermost first: the TID in a nested pid namespace, then the tree's */
-		int32_t tid[2] = { t->tid, t->outer_tid };
+		/* in a nested pid namespace: its TID at every level, innermost first */
+		int nested = t->nr_set_tid && t->nr_set_tid <= RST_MAX_PID_LEVELS;
 		struct clone_args ca = {
 			.flags = CLONE_THREAD_FLAGS,
 			.stack = t->stack_top - RESTORER_THREAD_STACK,
 			.stack_size = RESTORER_THREAD_STACK,
-			.set_tid = (uint64_t)tid,
-			.set_tid_size = t->outer_tid ? 2 : 1,
+			.set_tid = nested ? (uint64_t)t->set_tid : (uint64_t)&t->tid,
+			.set_tid_size = nested ? t->nr_set_tid : 1,
 		};
 		CHECK_P(a, STEP_CLONE_THREAD, arch_clone_thread(&ca, sizeof(ca), thread_main, t));
 	}

@@ -1022,13 +1022,17 @@ nested_refused() {
 }
 nested_refused ns-nested-user "unshare -U -r sleep 100" "another user namespace than the root of the tree" \
 	"only the uts, net, ipc, cgroup, time and mnt namespaces"
-# pid namespaces: one level below the tree's, made by its processes (unshare -p -f is
-# dumped: test/progs/ns-pidnest.c); two levels, unshare without a fork, and an init
-# outside the tree are refused
-nested_refused ns-nested-pid-deep "unshare -p -f unshare -p -f sleep 100" "nested 2 levels below the tree's" \
-	"only one level of nested pid namespaces is supported"
+# pid namespaces: at any depth below the tree's, made by its processes (unshare -p -f
+# is dumped: test/progs/ns-pidnest.c, ns-pidnest-deep.c); unshare without a fork (at
+# the first level and one below), and an init outside the tree are refused
+nested_refused ns-nested-pid-deep "unshare -p -f unshare -p sleep 100" "did unshare(CLONE_NEWPID)" \
+	"has forked no init into that pid namespace"
 nested_refused ns-nested-pid-nofork "unshare -p sleep 100" "did unshare(CLONE_NEWPID)" \
 	"has forked no init into that pid namespace"
+# 32 levels below the tree's: clone3 takes a PID at 32 levels at most (31 are dumped: pidns.sh)
+cmd="sleep 100"
+for ((i = 0; i < 32; i++)); do cmd="unshare -p -f $cmd"; done
+nested_refused ns-nested-pid-32 "$cmd" "nested 32 levels below the tree's" "at 32 levels at most"
 # nested mount namespaces that can't be made again: a mount made on a mount that
 # another covers since, and one that pivot_rooted into a tmpfs (another root mount)
 mkdir -p "$T/mnt-cover" "$T/mnt-pivot"
@@ -1096,6 +1100,47 @@ if command -v python3 >/dev/null; then
 	nested_refused ns-nested-pid-pidfd "unshare -p -f python3 -c 'import os; fd = os.pidfd_open(os.getpid()); \
 	os.set_inheritable(fd, True); os.execvp(\"sleep\", [\"sleep\", \"100\"])'" "is a pidfd of process" \
 		"held in a nested pid namespace"
+	# a process of a nested pid namespace that entered one made below it by another
+	# (setns through a pidfd of its init) and forked there: its child's init is in
+	# the tree, but not the child of its parent
+	name=ns-nested-pid-setns-deep
+	cat >"$T/setns-deep.py" <<'PY'
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+r, w = os.pipe()
+if os.fork() == 0:
+    if libc.unshare(0x20000000) != 0:
+        os._exit(1)
+    b = os.fork()
+    if b == 0:
+        os.execvp("sleep", ["sleep", "100"])
+    os.write(w, b"%d\n" % b)
+    os.execvp("sleep", ["sleep", "101"])
+fd = os.pidfd_open(int(os.read(r, 32)))
+if libc.setns(fd, 0x20000000) != 0:
+    os._exit(1)
+if os.fork() == 0:
+    os.execvp("sleep", ["sleep", "102"])
+os.execvp("sleep", ["sleep", "103"])
+PY
+	setsid sh -c "unshare -p -f python3 $T/setns-deep.py & wait" </dev/null >/dev/null 2>&1 &
+	NP=$!
+	PIDS+=("$NP")
+	KP=
+	for ((i = 0; i < 200; i++)); do
+		KP=$(pgrep -s "$NP" -x -f "sleep 102")
+		[ -n "$KP" ] && [ -n "$(pgrep -s "$NP" -x -f "sleep 103")" ] && break
+		sleep 0.025
+	done
+	if [ -z "$KP" ]; then
+		fail $name "the nested namespaces did not start"
+	else
+		mkdir "$T/d-$name"
+		crt dump -t "$NP" -D "$T/d-$name"
+		expect_error $name "pid $KP" "is not a child of its parent" "entered that namespace by setns" && pass $name
+	fi
+	pkill -9 -s "$NP" 2>/dev/null
+	{ wait "$NP"; } 2>/dev/null
 # an established TCP connection in a nested network namespace, without
 # --tcp-established: named with its namespace (with it, test/progs/ns-tcpnest.c)
 name=ns-nested-tcp

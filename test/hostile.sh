@@ -170,8 +170,8 @@ case_ threads-tid "core-$P.img" "threads[0].tid=$free" -- "core-$P.img" "not the
 case_ cgroup-path cgroup.img "sets[0].members[0].path=../../etc" -- cgroup.img "bad hierarchy or path"
 case_ cgroup-set cgroup.img "tasks[0].set=7" -- cgroup.img "set 7, which does not exist"
 # the format version: a newer crtool's images, and one older than any
-case_ version-newer inventory.img img_version=9 -- "format version 9" "reads versions 1 to 8" "made by a newer crtool"
-case_ version-zero inventory.img img_version=0 -- "format version 0" "reads versions 1 to 8"
+case_ version-newer inventory.img img_version=10 -- "format version 10" "reads versions 1 to 9" "made by a newer crtool"
+case_ version-zero inventory.img img_version=0 -- "format version 0" "reads versions 1 to 9"
 
 # ---- a tree with its own mount, UTS and cgroup namespaces (ns-mnt; its stdio are
 # pipes: a file of ours is out of its mount tree)
@@ -353,7 +353,7 @@ else
 		"no child of it is that namespace's init"
 	case_ pidnest-init-twice pstree.img "@3:pid_ns_threads[0]=1" -- pstree.img "PID 1 appears twice in nested pid namespace 1"
 	case_ pidnest-inner-init pstree.img "@4:pid_ns_threads[0]=1" -- pstree.img "bad PID 1 in nested pid namespace 1"
-	case_ pidnest-outside-child pstree.img "@3:pid_ns=2" -- pstree.img "bad PID 2 in nested pid namespace 2"
+	case_ pidnest-outside-child pstree.img "@3:pid_ns=2" -- pstree.img "has a bad PID" "in nested pid namespace 2"
 	case_ pidnest-other-ns pstree.img "@4:pid_ns=2" -- pstree.img "its parent is in another nested one"
 	case_ pidnest-children pstree.img "@3:pid_ns_children=1" -- pstree.img \
 		"children born in nested pid namespace 1" "no child of it is that namespace's init"
@@ -458,6 +458,47 @@ else
 		pass tcpnest-version
 	else
 		fail tcpnest-version "ns-tcpnest's images do not say format version 8: $("$CRTOOL" show "$T/tcpnestbase/inventory.img" | grep img_version)"
+	fi
+fi
+
+# ---- pid namespaces nested three levels deep (ns-pidnest-deep: records 1 and 2 did
+# unshare -p and forked 3 and 4, inits of namespaces 1 and 2; 5 (in 1) forked 7, init
+# of 3, made in 1, with a thread; 8 (in 3) forked 9, init of 4, made in 3, with a
+# thread; 6 is in 2 (forked by its init), 10 and 11 in 4; each forks after its thread is
+# made: 9's PIDs at levels 1 and 2 are 6, 4 and its thread's 7, 5; 10's 8, 6; 11's 9, 7)
+kill "$SLEEP" 2>/dev/null
+exec 6< <(exec sleep 600)
+SLEEP=$!
+exec 7> >(exec cat >"$T/pidnestdeep.out")
+setsid "$BIN/ns-pidnest-deep" <&6 >&7 2>&1 6<&- 7>&- &
+NDP=$!
+disown "$NDP"   # (killed by the dump: no job notice)
+exec 6<&- 7>&-
+for ((i = 0; i < 200; i++)); do
+	grep -qx READY "$T/pidnestdeep.out" 2>/dev/null && break
+	sleep 0.05
+done
+mkdir "$T/pidnestdeepbase"
+if ! grep -qx READY "$T/pidnestdeep.out" || ! "$CRTOOL" dump -t "$NDP" -D "$T/pidnestdeepbase" >"$T/out" 2>"$T/err"; then
+	fail pidnestdeep-dump "could not dump ns-pidnest-deep: $(cat "$T/err")"
+else
+	{ wait "$NDP"; } 2>/dev/null
+	PID=$NDP
+	rm -rf "$T/base"
+	cp -a "$T/pidnestdeepbase" "$T/base"
+	case_ pidnestdeep-parent-self pstree.img "@8:pid_ns_parent=3" -- pstree.img "nested pid namespace 3, made in 3"
+	case_ pidnestdeep-parent-shallow pstree.img "@6:pid_ns_parent=1" -- pstree.img \
+		"nested pid namespace 2, made in 1" "do not match that depth"
+	case_ pidnestdeep-parent-other pstree.img "@10:pid_ns_parent=2" -- pstree.img "nested pid namespace 4, made in 2" \
+		"its namespace's other processes or its parent say otherwise"
+	case_ pidnestdeep-mid-zero pstree.img "@8:pid_ns_mid[0]=0" -- pstree.img "bad PID 0 at level 1"
+	case_ pidnestdeep-mid-twice pstree.img "@11:pid_ns_mid[0]=8" -- pstree.img "PID 8 appears twice in nested pid namespace 1"
+	case_ pidnestdeep-mid-twice2 pstree.img "@10:pid_ns_mid[1]=4" -- pstree.img "PID 4 appears twice in nested pid namespace 3"
+	# a reader of version 4 would make every nested namespace a child of the tree's
+	if "$CRTOOL" show "$T/pidnestdeepbase/inventory.img" | grep -qx "img_version: 9"; then
+		pass pidnestdeep-version
+	else
+		fail pidnestdeep-version "ns-pidnest-deep's images do not say format version 9: $("$CRTOOL" show "$T/pidnestdeepbase/inventory.img" | grep img_version)"
 	fi
 fi
 

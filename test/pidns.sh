@@ -4,6 +4,7 @@
 # A test program is dumped with --leave-running, then restored twice with
 # --new-pidns: three copies with the same PIDs run side by side (the original
 # in this namespace, each copy in its own), and each passes its own check.
+# Besides: a chain of pid namespaces 31 deep, dumped and restored in this one.
 # Prints "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -116,6 +117,51 @@ own_pidns() {
 	pids=()
 }
 
+# nspids SID: "comm NSpid" of every process of session SID, sorted
+nspids() {
+	local p
+	for p in $(pgrep -s "$1"); do
+		echo "$(cat /proc/"$p"/comm 2>/dev/null) $(grep NSpid /proc/"$p"/status 2>/dev/null | cut -f2-)"
+	done | sort
+}
+
+# deep_chain N: `unshare -p -f` N times in a row, the last running sleep (at level N
+# below ours): dumped with --leave-running (it goes on as it was), then killed and
+# restored; every process has its PIDs at every level again
+deep_chain() {
+	local n=$1 name="pid namespaces nested $1 deep (unshare -p -f, $1 times)" cmd="sleep 300" np before after="" i
+	for ((i = 0; i < n; i++)); do cmd="unshare -p -f $cmd"; done
+	rm -rf "$work/img"
+	mkdir -p "$work/img"
+	setsid sh -c "$cmd & wait" </dev/null >/dev/null 2>&1 &
+	np=$!
+	pids+=("$np")
+	for ((i = 0; i < 200; i++)); do
+		before=$(nspids "$np")
+		[ "$(grep -c . <<<"$before")" = $((n + 2)) ] && grep -q "^sleep " <<<"$before" && break
+		sleep 0.025
+	done
+	if ! grep -q "^sleep .*	1$" <<<"$before"; then
+		bad "$name" "the chain did not start: $before"
+	elif ! "$CRTOOL" dump -t "$np" -D "$work/img" --leave-running 2>"$work/dump.err"; then
+		bad "$name" "dump --leave-running failed: $(cat "$work/dump.err")"
+	elif [ "$(nspids "$np")" != "$before" ]; then
+		bad "$name" "the original changed by the dump: $(nspids "$np")"
+	else
+		pkill -9 -s "$np"
+		for ((i = 0; i < 200 && $(pgrep -s "$np" | wc -l) > 0; i++)); do sleep 0.025; done
+		if ! "$CRTOOL" restore -D "$work/img" -d 2>"$work/restore.err"; then
+			bad "$name" "restore failed: $(cat "$work/restore.err")"
+		elif after=$(nspids "$np") && [ "$(grep -c "	1$" <<<"$before")" != "$n" ] || [ "$after" != "$before" ]; then
+			bad "$name" "NSpid after the restore: $after; before: $before"
+		else
+			ok "$name"
+		fi
+	fi
+	pkill -9 -s "$np" 2>/dev/null
+	{ wait "$np"; } 2>/dev/null
+}
+
 [ "$(id -u)" = 0 ] || { echo "pidns.sh: needs root"; echo "0 passed, 1 failed"; exit 1; }
 side_by_side "tree in new pid namespaces" tree --any-parent
 side_by_side "threads in new pid namespaces" threads --threads 16
@@ -133,5 +179,8 @@ own_pidns "nested time namespaces in a tree that is its own pid namespace" ns-ti
 # PIDs of the namespace are the tree's (restore.c: helper_of_tree)
 DUMP_ARGS=--tcp-established own_pidns "connections in nested network namespaces in a tree that is its own pid namespace" \
 	ns-tcpnest
+side_by_side "pid namespaces nested three deep in new pid namespaces" ns-pidnest-deep
+own_pidns "pid namespaces nested three deep in a tree that is its own pid namespace" ns-pidnest-deep
+deep_chain 31
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -70,6 +70,7 @@ struct rst_seccomp_filter {
 
 /* CPUs an affinity mask may name: 1024 */
 #define RST_CPU_MASK_WORDS 16
+#define RST_MAX_PID_LEVELS 32   /* the kernel nests pid namespaces 32 deep at most */
 
 /* One thread: what it sets for itself before its rt_sigreturn.  threads[0] is the
  * leader, which runs the restorer from its start; the others are cloned by it. */
@@ -95,7 +96,11 @@ struct rst_thread {
 	uint32_t nr_seccomp;                  /* mode 2: filters to install */
 	uint64_t seccomp;                     /* struct rst_seccomp_filter[nr_seccomp] */
 	int64_t result;                       /* where the thread reports a failure (step<<32|-errno) */
-	int32_t outer_tid;                    /* in a nested pid namespace: tid is its TID there, this the tree's (0: none) */
+	/* in a nested pid namespace: tid is its TID there, and these are its TIDs at
+	 * every level, innermost (tid) first down to the tree's: clone3's set_tid
+	 * (0: none, the thread is cloned at tid alone) */
+	uint32_t nr_set_tid;
+	int32_t set_tid[RST_MAX_PID_LEVELS];
 	uint32_t cpu_mask_len;                /* bytes of cpu_mask for sched_setaffinity (0: keep the inherited) */
 	uint32_t has_ioprio;
 	int32_t ioprio;                       /* ioprio_set(IOPRIO_WHO_PROCESS) */

@@ -10,14 +10,19 @@
 #include <sys/types.h>
 #include "pstree.pb-c.h"
 
-/* pstree.img's nested pid namespaces: each one level down, its init (PID 1 there)
- * forked by a process of the tree's namespace, the rest by processes in it, every
- * PID there once; pid_ns_children names a child's namespace it is init of. */
+/* pstree.img's nested pid namespaces: each one level below the one it was made in
+ * (pid_ns_parent), its init (PID 1 there) forked by a process of that one, the rest
+ * by processes in it, every PID at every level once; pid_ns_children names a
+ * child's namespace it is init of. */
 int pidview_check(PstreeEntry *const *entries, size_t nr);
-/* The PID of process pid as process viewer sees it: 0 if it sees none of it. */
+/* The PID of process pid as process viewer sees it (at the viewer's level: pid is
+ * in its namespace or one nested in it): 0 if it sees none of it. */
 uint32_t pidview_pid(PstreeEntry *const *entries, size_t nr, size_t viewer, uint32_t pid);
 /* Thread tid of e (a process of a nested namespace) by its TID there; 0: not one of its. */
 uint32_t pidview_tid(const PstreeEntry *e, uint32_t tid);
+/* clone3's set_tid for thread t of e (after pidview_check): its PID at every level,
+ * innermost first down to the tree's; how many (at most RST_MAX_PID_LEVELS). */
+int pidview_set_tid(const PstreeEntry *e, size_t t, int32_t *tid);
 
 /* Its children born in the pid namespace of child (its init, our PID for it), as
  * after unshare(CLONE_NEWPID) and a fork: setns to it for pid_for_children. */

@@ -73,7 +73,10 @@ static int parse_one(const struct tree_task *task, const char *rec, PosixTimerEn
 	    sscanf(notify, "\nnotify: %15[a-z]/%7[a-z].%d", how, whom, &target) != 3 ||
 	    sscanf(clk, "\nClockID: %d", &t->clockid) != 1)
 		return pr_err("pid %d: can't parse /proc/%d/timers near '%.40s'", pid, pid, rec), -EINVAL;
-	if (!cpu_clock_ours(t->clockid, task->vpid, task->vtids ? task->vtids : task->s.tids, task->s.nr_threads))
+	/* (a process of a nested pid namespace named itself by its PIDs there, and is
+	 * restored at them) */
+	if (!cpu_clock_ours(t->clockid, task->pid_ns ? task->inner_tids[0] : task->vpid,
+			    task->pid_ns ? task->inner_tids : task->vtids ? task->vtids : task->s.tids, task->s.nr_threads))
 		return pr_err("pid %d: POSIX timer %d counts the CPU time of another process (clock %d, pid %d): "
 			      "it can't be checkpointed", pid, t->id, t->clockid, ~(t->clockid >> 3)), -EOPNOTSUPP;
 	if (!strcmp(how, "signal"))
@@ -262,7 +265,9 @@ int timers_restorer_args(const struct posix_timers *pt, const PstreeEntry *p, st
 		if (t->has_notify_tid && k == p->n_threads)
 			return pr_err("POSIX timer %d of pid %u signals thread %d, which is not one of its threads", t->id,
 				      p->pid, t->notify_tid), -EINVAL;
-		if (!cpu_clock_ours(t->clockid, p->pid, (const pid_t *)p->threads, p->n_threads))
+		bool nested = p->n_pid_ns_threads == p->n_threads;   /* (pidview_check) */
+		if (!cpu_clock_ours(t->clockid, nested ? p->pid_ns_threads[0] : p->pid,
+				    (const pid_t *)(nested ? p->pid_ns_threads : p->threads), p->n_threads))
 			return pr_err("POSIX timer %d of pid %u counts CPU time of clock %d, not of the process or "
 				      "one of its threads", t->id, p->pid, t->clockid), -EINVAL;
 		if (!left && t->interval_ns)

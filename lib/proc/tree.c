@@ -1,8 +1,11 @@
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/nsfs.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "util.h"
@@ -117,6 +120,7 @@ pid_t tree_vpid(const struct tree *t, pid_t pid)
 
 #define MAX_PIDNS 4096
 #define MAX_PIDNS_LEVELS 40   /* the kernel nests 32 at most */
+#define MAX_SET_TID 32        /* clone3's set_tid: a PID at 32 levels at most */
 
 /* Nested pid namespaces by inode: the index + 1 is the id. */
 struct pidns_ids {
@@ -140,24 +144,58 @@ static int pidns_id(struct pidns_ids *ids, uint64_t ino, uint32_t *id)
 	return 0;
 }
 
+/* The namespace a nested one was made in (NS_GET_PARENT): 0 for the tree's. */
+static int pidns_parent(pid_t pid, uint64_t tree_ino, struct pidns_ids *ids, uint32_t *id)
+{
+	char path[64];
+	struct stat st;
+	int fd, pfd, ret = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return pr_perror("can't open %s", path);
+	pfd = ioctl(fd, NS_GET_PARENT);
+	close(fd);
+	if (pfd < 0)
+		return pr_perror("pid %d: can't find the parent of its pid namespace (NS_GET_PARENT)", pid);
+	if (fstat(pfd, &st))
+		ret = pr_perror("pid %d: can't stat the parent of its pid namespace", pid);
+	close(pfd);
+	if (ret)
+		return ret;
+	if (st.st_ino == tree_ino)
+		return *id = 0, 0;
+	return pidns_id(ids, st.st_ino, id);
+}
+
 /* A nested task: forked inside by another (its parent is in the same namespace),
- * or by a process of the tree's namespace whose children are born there: the
+ * or by a process of the namespace's parent whose children are born there: the
  * namespace's init, or one forked after it (after check_children_ns). */
-static int check_nested(const struct tree *t, const struct tree_task *task, uint64_t ino, const uint64_t *inos)
+static int check_nested(const struct tree *t, const struct tree_task *task)
 {
 	const struct tree_task *parent = tree_find(t, task->s.stat.ppid);
 	pid_t pid = task->s.pid;
 
 	if (!parent)
 		return pr_err("pid %d, in a nested pid namespace, has no parent in the tree", pid), -EINVAL;
-	if (!parent->pid_ns && task->inner_tids[0] != 1 && parent->pid_ns_children != task->pid_ns)
+	if (parent->pid_ns == task->pid_ns)
+		return 0;
+	if (parent->pid_ns != task->pid_ns_parent)
+		return pr_err("pid %d is in a pid namespace nested in the tree's other than its parent's (%d) and "
+			      "not made in its parent's (it entered it by setns): not supported", pid, parent->s.pid),
+		       -EOPNOTSUPP;
+	for (int i = 0; i < t->nr && task->inner_tids[0] != 1 && parent->pid_ns_children != task->pid_ns; i++)
+		if (t->tasks[i].pid_ns == task->pid_ns && t->tasks[i].inner_tids[0] == 1)
+			return pr_err("pid %d is in a pid namespace nested in the tree's whose init %d is not a child of "
+				      "its parent %d: its parent entered that namespace by setns (pid_for_children) "
+				      "and forked it; not supported (only a namespace's init and children its own "
+				      "parent forks after it are born there from outside)", pid, t->tasks[i].s.pid,
+				      parent->s.pid), -EOPNOTSUPP;
+	if (task->inner_tids[0] != 1 && parent->pid_ns_children != task->pid_ns)
 		return pr_err("pid %d is in a pid namespace nested in the tree's whose init is not in the tree (it is "
 			      "%d there, and its parent %d is outside it: it entered it by setns): only namespaces "
 			      "made and entered by the tree's processes (unshare(CLONE_NEWPID) and fork, as `unshare "
 			      "-p -f` does) are supported", pid, task->inner_tids[0], parent->s.pid), -EOPNOTSUPP;
-	if (parent->pid_ns && inos[parent - t->tasks] != ino)
-		return pr_err("pid %d is in a pid namespace nested in the tree's other than its parent's (%d): "
-			      "not supported", pid, parent->s.pid), -EOPNOTSUPP;
 	return 0;
 }
 
@@ -189,7 +227,7 @@ static int check_children_ns(struct tree *t, int i, const uint64_t *inos)
 		if (c->zombie || c->s.stat.ppid != task->s.pid || inos[j] != ino)
 			continue;
 		any = true;
-		if (task->pid_ns || c->inner_tids[0] != 1)
+		if (c->inner_tids[0] != 1 || c->pid_ns_parent != task->pid_ns)
 			continue;
 		if (task->s.nr_threads > 1)
 			return pr_err("pid %d has %d threads and its children are born in a nested pid namespace "
@@ -236,26 +274,37 @@ int tree_map_pidns(struct tree *t)
 			pid_t tid = task->zombie ? task->s.pid : task->s.tids[k];
 			if ((ret = nspid(task->s.pid, tid, &levels, at, MAX_PIDNS_LEVELS)))
 				break;
-			if (levels > root_levels + 1 || levels < root_levels)
-				ret = (pr_err("pid %d is in a pid namespace nested %d levels below the tree's: only one "
-					      "level of nested pid namespaces is supported", task->s.pid,
-					      levels - root_levels), -EOPNOTSUPP);
-			else if (levels > root_levels && task->zombie)
+			int depth = levels - root_levels;
+			if (depth < 0)
+				ret = (pr_err("pid %d is in a pid namespace above the tree's root's", task->s.pid), -EINVAL);
+			else if (depth >= MAX_SET_TID)
+				ret = (pr_err("pid %d is in a pid namespace nested %d levels below the tree's: a restore "
+					      "sets a PID at %d levels at most (clone3 set_tid); dump a process nested "
+					      "deeper", task->s.pid, depth, MAX_SET_TID), -EOPNOTSUPP);
+			else if (depth && task->zombie)
 				ret = (pr_err("pid %d is a zombie in a pid namespace nested in the tree's: not supported "
 					      "(dump once its parent has reaped it)", task->s.pid), -EOPNOTSUPP);
-			else if (k && (levels > root_levels) != (task->pid_ns != 0))
+			else if (k && depth != task->pid_depth)
 				ret = (pr_err("thread %d of pid %d is in another pid namespace than its leader", tid,
 					      task->s.pid), -EINVAL);
-			else if (levels > root_levels && !k && !(task->inner_tids = calloc(n, sizeof(pid_t))))
+			else if (depth && !k && (!(task->inner_tids = calloc(n, sizeof(pid_t))) ||
+						 (depth > 1 && !(task->mid_tids = calloc(n * (depth - 1), sizeof(pid_t))))))
 				ret = -ENOMEM;
 			if (ret)
 				break;
 			task->vtids[k] = at[root_levels - 1];
-			if (levels > root_levels) {
-				task->inner_tids[k] = at[root_levels];
-				if (!k && (!(ret = ns_ino(task->s.pid, "pid", &inos[i]))))
-					ret = pidns_id(&ids, inos[i], &task->pid_ns);
-			}
+			if (!depth)
+				continue;
+			task->inner_tids[k] = at[levels - 1];
+			for (int l = 1; l < depth; l++)
+				task->mid_tids[k * (depth - 1) + l - 1] = at[root_levels - 1 + l];
+			if (k)
+				continue;
+			task->pid_depth = depth;
+			if (!(ret = ns_ino(task->s.pid, "pid", &inos[i])))
+				ret = pidns_id(&ids, inos[i], &task->pid_ns);
+			if (!ret && depth > 1)
+				ret = pidns_parent(task->s.pid, inos[0], &ids, &task->pid_ns_parent);
 		}
 		if (ret)
 			break;
@@ -268,7 +317,7 @@ int tree_map_pidns(struct tree *t)
 			ret = check_children_ns(t, i, inos);
 	for (int i = 0; i < t->nr && !ret; i++)
 		if (t->tasks[i].pid_ns)
-			ret = check_nested(t, &t->tasks[i], inos[i], inos);
+			ret = check_nested(t, &t->tasks[i]);
 	free(inos);
 	free(ids.ino);
 	return ret;
@@ -290,7 +339,8 @@ void tree_release(struct tree *t, bool kill_tasks)
 		struct tree_task *task = &t->tasks[i];
 		free(task->vtids);
 		free(task->inner_tids);
-		task->vtids = task->inner_tids = NULL;
+		free(task->mid_tids);
+		task->vtids = task->inner_tids = task->mid_tids = NULL;
 		if (task->zombie || !task->s.attached)
 			continue;
 		if (kill_tasks) {

@@ -15,12 +15,18 @@ struct tree_task {
 	pid_t vpid;           /* the PID in the tree's own pid namespace (= s.pid if it has none) */
 	pid_t *vtids;         /* the same for every thread (live tasks) */
 	pid_t vpgid, vsid;    /* group and session in the tree's namespace (live tasks, from inside) */
-	/* in a pid namespace nested one level below the tree's: its id (from 1; 0: the
-	 * tree's) and each thread's PID there; the nested namespace its children are
-	 * born in (pid_for_children, that of a child that is its init; 0: its own) */
+	/* in a pid namespace nested below the tree's: its id (from 1; 0: the tree's),
+	 * each thread's PID there; the nested namespace its children are born in
+	 * (pid_for_children, that of a child that is its init; 0: its own) */
 	uint32_t pid_ns;
 	pid_t *inner_tids;
 	uint32_t pid_ns_children;
+	/* how many levels below the tree's its namespace is, that namespace's parent
+	 * (0: the tree's), and each thread's PIDs at the levels between, thread after
+	 * thread, outermost first (pid_depth - 1 each) */
+	int pid_depth;
+	uint32_t pid_ns_parent;
+	pid_t *mid_tids;
 };
 
 struct tree {
@@ -39,8 +45,8 @@ pid_t tree_vpid(const struct tree *t, pid_t pid);
  * failure everything seized so far is let go. */
 int tree_seize(pid_t root, struct tree *t);
 /* Fill vpid/vtids from NSpid (after tree_seize), and the nested pid namespaces:
- * one level below the tree's, each made by a process of the tree that forked its
- * init (see pid_ns); anything else is refused. */
+ * at any depth below the tree's, each made by a process of the tree (in the
+ * namespace's parent) that forked its init (see pid_ns); anything else is refused. */
 int tree_map_pidns(struct tree *t);
 /* The task with this pid, or NULL. */
 struct tree_task *tree_find(const struct tree *t, pid_t pid);

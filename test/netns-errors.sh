@@ -31,7 +31,7 @@ failed=0
 
 cleanup() {
 	local p
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do pkill -9 -P "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done
 	{ wait; } 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
 	ip netns del "${NS}b" 2>/dev/null
@@ -104,6 +104,8 @@ refused_dump() {
 	if expect_error "$name" "$@"; then
 		if running_untraced "$PID"; then pass "$name"; else fail "$name" "the target is not running freely"; fi
 	fi
+	# (and its children: a sleep nsenter left in another namespace would outlive us)
+	pkill -9 -P "$PID" 2>/dev/null
 	kill -9 "$PID" 2>/dev/null
 }
 

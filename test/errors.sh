@@ -957,6 +957,15 @@ fi
 else
 	echo "SKIP mnt-overlay mnt-file-outside mnt-external-missing mnt-external: no overlayfs, or / is the initramfs (the arm64 VM)"
 fi
+# descendant_named PID COMM: the first descendant of PID whose comm is COMM
+descendant_named() {
+	local c
+	for c in $(cat "/proc/$1/task/$1/children" 2>/dev/null); do
+		[ "$(cat "/proc/$c/comm" 2>/dev/null)" = "$2" ] && echo "$c" && return 0
+		descendant_named "$c" "$2" && return 0
+	done
+	return 1
+}
 # a process of the tree in a nested mount namespace whose mount is still a peer of
 # one outside it (unshare --propagation unchanged below a shared mount): what it
 # mounts there would propagate out, refused naming it and the mount
@@ -967,7 +976,8 @@ setsid unshare -m sh -c "mount -t tmpfs x '$T/mntnest-shared' && mount --make-sh
 NP=$!
 PIDS+=("$NP")
 for ((i = 0; i < 200; i++)); do
-	KP=$(pgrep -P "$NP" sleep)
+	# (/proc, not pgrep: the arm64 VM's ignores the name)
+	KP=$(descendant_named "$NP" sleep)
 	[ -n "$KP" ] && break
 	sleep 0.025
 done
@@ -982,15 +992,6 @@ else
 	kill -9 "$KP" "$NP" 2>/dev/null
 	{ wait "$NP"; } 2>/dev/null
 fi
-# descendant_named PID COMM: the first descendant of PID whose comm is COMM
-descendant_named() {
-	local c
-	for c in $(cat "/proc/$1/task/$1/children" 2>/dev/null); do
-		[ "$(cat "/proc/$c/comm" 2>/dev/null)" = "$2" ] && echo "$c" && return 0
-		descendant_named "$c" "$2" && return 0
-	done
-	return 1
-}
 # nested_refused NAME COMMAND WORDS...: a descendant sleep of the tree (COMMAND ends
 # in sleep 100) in namespaces of its own that can't be dumped: refused, naming it and WORDS
 nested_refused() {
@@ -1050,8 +1051,13 @@ for d in bin sbin lib lib64; do
 done
 cd "\$R" && pivot_root . old && cd / && exec sleep 100
 EOF
-nested_refused ns-nested-mnt-root "unshare -m sh $T/pivot.sh" "its nested mount namespace has another root mount" \
-	"than its parent's"
+# (pivot_root needs a root that is a mount: not the initramfs of the arm64 VM)
+if [ "$(awk '$2 == "/" { t = $3 } END { print t }' /proc/mounts)" != rootfs ]; then
+	nested_refused ns-nested-mnt-root "unshare -m sh $T/pivot.sh" "its nested mount namespace has another root mount" \
+		"than its parent's"
+else
+	echo "SKIP ns-nested-mnt-root: / is the initramfs, where pivot_root can't be (the arm64 VM)"
+fi
 # unshare -p -f --mount-proc: the unshare process makes the mount namespace, but its
 # /proc is of the nested pid namespace, which it is not in: refused, naming it
 name=ns-nested-mnt-proc

@@ -16,6 +16,7 @@
  * their queued bytes and then more each way.
  */
 #include "tst.h"
+#include "tst-rtnl.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -44,59 +45,13 @@ static const uint8_t mac[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 };
 /* ------------------------------------------------------------ rtnetlink */
 
 static int nl;
-static uint32_t seq;
+static uint32_t seq;   /* (dumps; requests count their own: tst-rtnl.h) */
 
-struct req {
-	struct nlmsghdr h;
-	char buf[2048];
-};
-
-static struct rtattr *put(struct nlmsghdr *h, int type, const void *data, int len)
-{
-	struct rtattr *a = (struct rtattr *)((char *)h + NLMSG_ALIGN(h->nlmsg_len));
-
-	a->rta_type = type;
-	a->rta_len = RTA_LENGTH(len);
-	if (len)
-		memcpy(RTA_DATA(a), data, len);
-	h->nlmsg_len = NLMSG_ALIGN(h->nlmsg_len) + RTA_ALIGN(a->rta_len);
-	return a;
-}
-
-static void nest_end(struct nlmsghdr *h, struct rtattr *a)
-{
-	a->rta_len = (char *)h + h->nlmsg_len - (char *)a;
-}
-
-static void *body(struct nlmsghdr *h, size_t len)
-{
-	h->nlmsg_len = NLMSG_LENGTH(len);
-	return NLMSG_DATA(h);
-}
-
-static void talk(struct nlmsghdr *h, const char *what)
-{
-	char buf[4096];
-	ssize_t n;
-
-	h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-	h->nlmsg_seq = ++seq;
-	if (send(nl, h, h->nlmsg_len, 0) < 0 || (n = recv(nl, buf, sizeof(buf), 0)) < 0)
-		tst_fail("%s: netlink: %s", what, strerror(errno));
-	struct nlmsghdr *r = (struct nlmsghdr *)buf;
-	if (!NLMSG_OK(r, n) || r->nlmsg_type != NLMSG_ERROR)
-		tst_fail("%s: no netlink answer", what);
-	int err = ((struct nlmsgerr *)NLMSG_DATA(r))->error;
-	if (err)
-		tst_fail("%s: %s", what, strerror(-err));
-}
-
-/* Every answer to a dump request of type, to cb. */
 static void dump(int type, int family, void (*cb)(struct nlmsghdr *, void *), void *arg)
 {
 	static char buf[65536];
-	struct req r = { 0 };
-	struct rtgenmsg *g = body(&r.h, sizeof(struct rtmsg));
+	struct tst_rtnl_req r = { 0 };
+	struct rtgenmsg *g = tst_rtnl_body(&r.h, sizeof(struct rtmsg));
 
 	g->rtgen_family = family;
 	r.h.nlmsg_type = type;
@@ -153,28 +108,28 @@ static void set_flags(const char *name, short set)
 
 static void make_veth(void)
 {
-	struct req r = { 0 };
-	struct ifinfomsg *ifi = body(&r.h, sizeof(*ifi)), peer = { .ifi_family = AF_UNSPEC };
+	struct tst_rtnl_req r = { 0 };
+	struct ifinfomsg *ifi = tst_rtnl_body(&r.h, sizeof(*ifi)), peer = { .ifi_family = AF_UNSPEC };
 
 	ifi->ifi_family = AF_UNSPEC;
 	r.h.nlmsg_type = RTM_NEWLINK;
 	r.h.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-	put(&r.h, IFLA_IFNAME, "nsv0", 5);
-	struct rtattr *li = put(&r.h, IFLA_LINKINFO, NULL, 0);
-	put(&r.h, IFLA_INFO_KIND, "veth", 4);
-	struct rtattr *data = put(&r.h, IFLA_INFO_DATA, NULL, 0);
-	struct rtattr *p = put(&r.h, VETH_INFO_PEER, &peer, sizeof(peer));
-	put(&r.h, IFLA_IFNAME, "nsv1", 5);
-	nest_end(&r.h, p);
-	nest_end(&r.h, data);
-	nest_end(&r.h, li);
-	talk(&r.h, "creating veth nsv0/nsv1");
+	tst_rtnl_put(&r.h, IFLA_IFNAME, "nsv0", 5);
+	struct rtattr *li = tst_rtnl_put(&r.h, IFLA_LINKINFO, NULL, 0);
+	tst_rtnl_put(&r.h, IFLA_INFO_KIND, "veth", 4);
+	struct rtattr *data = tst_rtnl_put(&r.h, IFLA_INFO_DATA, NULL, 0);
+	struct rtattr *p = tst_rtnl_put(&r.h, VETH_INFO_PEER, &peer, sizeof(peer));
+	tst_rtnl_put(&r.h, IFLA_IFNAME, "nsv1", 5);
+	tst_rtnl_nest_end(&r.h, p);
+	tst_rtnl_nest_end(&r.h, data);
+	tst_rtnl_nest_end(&r.h, li);
+	tst_rtnl_talk(nl, &r.h, "creating veth nsv0/nsv1");
 }
 
 static void add_addr(int fam, const char *ifname, const char *addr, int plen, int flags)
 {
-	struct req r = { 0 };
-	struct ifaddrmsg *a = body(&r.h, sizeof(*a));
+	struct tst_rtnl_req r = { 0 };
+	struct ifaddrmsg *a = tst_rtnl_body(&r.h, sizeof(*a));
 	uint8_t bin[16];
 
 	inet_pton(fam, addr, bin);
@@ -184,15 +139,15 @@ static void add_addr(int fam, const char *ifname, const char *addr, int plen, in
 	a->ifa_index = ifindex(ifname);
 	r.h.nlmsg_type = RTM_NEWADDR;
 	r.h.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-	put(&r.h, IFA_LOCAL, bin, fam == AF_INET ? 4 : 16);
-	put(&r.h, IFA_ADDRESS, bin, fam == AF_INET ? 4 : 16);
-	talk(&r.h, addr);
+	tst_rtnl_put(&r.h, IFA_LOCAL, bin, fam == AF_INET ? 4 : 16);
+	tst_rtnl_put(&r.h, IFA_ADDRESS, bin, fam == AF_INET ? 4 : 16);
+	tst_rtnl_talk(nl, &r.h, addr);
 }
 
 static void add_route(int fam, const char *dst, int plen, const char *gw, const char *dev, int table)
 {
-	struct req r = { 0 };
-	struct rtmsg *m = body(&r.h, sizeof(*m));
+	struct tst_rtnl_req r = { 0 };
+	struct rtmsg *m = tst_rtnl_body(&r.h, sizeof(*m));
 	uint8_t bin[16];
 	int oif = ifindex(dev), l = fam == AF_INET ? 4 : 16;
 
@@ -204,23 +159,23 @@ static void add_route(int fam, const char *dst, int plen, const char *gw, const 
 	m->rtm_type = RTN_UNICAST;
 	r.h.nlmsg_type = RTM_NEWROUTE;
 	r.h.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-	put(&r.h, RTA_TABLE, &table, 4);
+	tst_rtnl_put(&r.h, RTA_TABLE, &table, 4);
 	if (dst) {
 		inet_pton(fam, dst, bin);
-		put(&r.h, RTA_DST, bin, l);
+		tst_rtnl_put(&r.h, RTA_DST, bin, l);
 	}
 	if (gw) {
 		inet_pton(fam, gw, bin);
-		put(&r.h, RTA_GATEWAY, bin, l);
+		tst_rtnl_put(&r.h, RTA_GATEWAY, bin, l);
 	}
-	put(&r.h, RTA_OIF, &oif, 4);
-	talk(&r.h, dst ? dst : "default route");
+	tst_rtnl_put(&r.h, RTA_OIF, &oif, 4);
+	tst_rtnl_talk(nl, &r.h, dst ? dst : "default route");
 }
 
 static void add_rule(void)
 {
-	struct req r = { 0 };
-	struct fib_rule_hdr *f = body(&r.h, sizeof(*f));
+	struct tst_rtnl_req r = { 0 };
+	struct fib_rule_hdr *f = tst_rtnl_body(&r.h, sizeof(*f));
 	uint8_t src[4];
 	uint32_t prio = 1000, table = 100;
 
@@ -230,10 +185,10 @@ static void add_rule(void)
 	f->action = FR_ACT_TO_TBL;
 	r.h.nlmsg_type = RTM_NEWRULE;
 	r.h.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-	put(&r.h, FRA_SRC, src, 4);
-	put(&r.h, FRA_PRIORITY, &prio, 4);
-	put(&r.h, FRA_TABLE, &table, 4);
-	talk(&r.h, "rule");
+	tst_rtnl_put(&r.h, FRA_SRC, src, 4);
+	tst_rtnl_put(&r.h, FRA_PRIORITY, &prio, 4);
+	tst_rtnl_put(&r.h, FRA_TABLE, &table, 4);
+	tst_rtnl_talk(nl, &r.h, "rule");
 }
 
 static void write_sysctl(const char *path, const char *v)

@@ -24,6 +24,7 @@
  * the end of its stream); the listeners still accept.
  */
 #include "tst.h"
+#include "tst-rtnl.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -91,72 +92,6 @@ static uint64_t seed;
 static bool used(int e)
 {
 	return root_ns || !ends[e].root_ns;
-}
-
-/* ------------------------------------------------------------ a veth, each end in its namespace */
-
-static void put(struct nlmsghdr *h, int type, const void *data, int len)
-{
-	struct rtattr *a = (struct rtattr *)((char *)h + NLMSG_ALIGN(h->nlmsg_len));
-
-	a->rta_type = type;
-	a->rta_len = RTA_LENGTH(len);
-	if (len)
-		memcpy(RTA_DATA(a), data, len);
-	h->nlmsg_len = NLMSG_ALIGN(h->nlmsg_len) + RTA_ALIGN(a->rta_len);
-}
-
-static struct rtattr *nest(struct nlmsghdr *h, int type)
-{
-	struct rtattr *a = (struct rtattr *)((char *)h + NLMSG_ALIGN(h->nlmsg_len));
-
-	put(h, type, NULL, 0);
-	return a;
-}
-
-static void nest_end(struct nlmsghdr *h, struct rtattr *a)
-{
-	a->rta_len = (char *)h + h->nlmsg_len - (char *)a;
-}
-
-/* name in pid's namespace (0: ours), its peer pname in pp's */
-static void make_veth(const char *name, pid_t pid, const char *pname, pid_t pp)
-{
-	struct {
-		struct nlmsghdr h;
-		char buf[1024];
-	} r = { 0 };
-	struct ifinfomsg *ifi = NLMSG_DATA(&r.h), peer = { .ifi_family = AF_UNSPEC };
-	uint32_t p32 = pid, pp32 = pp;
-	char buf[4096];
-	int nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	ssize_t n;
-
-	r.h.nlmsg_len = NLMSG_LENGTH(sizeof(*ifi));
-	ifi->ifi_family = AF_UNSPEC;
-	r.h.nlmsg_type = RTM_NEWLINK;
-	r.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
-	put(&r.h, IFLA_IFNAME, name, strlen(name) + 1);
-	if (pid)
-		put(&r.h, IFLA_NET_NS_PID, &p32, 4);
-	struct rtattr *li = nest(&r.h, IFLA_LINKINFO);
-	put(&r.h, IFLA_INFO_KIND, "veth", 4);
-	struct rtattr *data = nest(&r.h, IFLA_INFO_DATA);
-	struct rtattr *p = (struct rtattr *)((char *)&r.h + NLMSG_ALIGN(r.h.nlmsg_len));
-	put(&r.h, VETH_INFO_PEER, &peer, sizeof(peer));
-	put(&r.h, IFLA_IFNAME, pname, strlen(pname) + 1);
-	put(&r.h, IFLA_NET_NS_PID, &pp32, 4);
-	nest_end(&r.h, p);
-	nest_end(&r.h, data);
-	nest_end(&r.h, li);
-	if (nl < 0 || send(nl, &r, r.h.nlmsg_len, 0) < 0 || (n = recv(nl, buf, sizeof(buf), 0)) < 0)
-		tst_fail("veth %s/%s: netlink: %s", name, pname, strerror(errno));
-	struct nlmsghdr *a = (struct nlmsghdr *)buf;
-	if (!NLMSG_OK(a, n) || a->nlmsg_type != NLMSG_ERROR || ((struct nlmsgerr *)NLMSG_DATA(a))->error)
-		tst_fail("veth %s/%s: %s", name, pname,
-			 NLMSG_OK(a, n) && a->nlmsg_type == NLMSG_ERROR ? strerror(-((struct nlmsgerr *)NLMSG_DATA(a))->error)
-									: "no answer");
-	close(nl);
 }
 
 /* ------------------------------------------------------------ setup */
@@ -546,9 +481,9 @@ int main(int argc, char **argv)
 			tst_sleep_ms(2);
 		}
 	}
-	make_veth("a1", ctl->pid[A], "b1", ctl->pid[B]);
+	tst_make_veth("a1", ctl->pid[A], "b1", ctl->pid[B]);
 	if (root_ns)
-		make_veth("r0", 0, "a0", ctl->pid[A]);
+		tst_make_veth("r0", 0, "a0", ctl->pid[A]);
 	atomic_store(&ctl->phase, 1);
 	configure(ROOT);
 	connect_all(ROOT);

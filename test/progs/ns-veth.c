@@ -22,6 +22,7 @@
  * --external: both ends of each pair are the tree's.
  */
 #include "tst.h"
+#include "tst-rtnl.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -84,83 +85,6 @@ static int echo = -1, bound = -1, listener = -1;
 
 /* ------------------------------------------------------------ rtnetlink */
 
-static int nl = -1;
-static uint32_t seq;
-
-struct req {
-	struct nlmsghdr h;
-	char buf[1024];
-};
-
-static struct rtattr *put(struct nlmsghdr *h, int type, const void *data, int len)
-{
-	struct rtattr *a = (struct rtattr *)((char *)h + NLMSG_ALIGN(h->nlmsg_len));
-
-	a->rta_type = type;
-	a->rta_len = RTA_LENGTH(len);
-	if (len)
-		memcpy(RTA_DATA(a), data, len);
-	h->nlmsg_len = NLMSG_ALIGN(h->nlmsg_len) + RTA_ALIGN(a->rta_len);
-	return a;
-}
-
-static void nest_end(struct nlmsghdr *h, struct rtattr *a)
-{
-	a->rta_len = (char *)h + h->nlmsg_len - (char *)a;
-}
-
-static void *body(struct nlmsghdr *h, size_t len)
-{
-	h->nlmsg_len = NLMSG_LENGTH(len);
-	return NLMSG_DATA(h);
-}
-
-static void talk(struct nlmsghdr *h, const char *what)
-{
-	char buf[4096];
-	ssize_t n;
-
-	if (nl < 0 && (nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE)) < 0)
-		tst_fail("netlink: %s", strerror(errno));
-	h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-	h->nlmsg_seq = ++seq;
-	if (send(nl, h, h->nlmsg_len, 0) < 0 || (n = recv(nl, buf, sizeof(buf), 0)) < 0)
-		tst_fail("%s: netlink: %s", what, strerror(errno));
-	struct nlmsghdr *r = (struct nlmsghdr *)buf;
-	if (!NLMSG_OK(r, n) || r->nlmsg_type != NLMSG_ERROR)
-		tst_fail("%s: no netlink answer", what);
-	int err = ((struct nlmsgerr *)NLMSG_DATA(r))->error;
-	if (err)
-		tst_fail("%s: %s", what, strerror(-err));
-}
-
-/* A veth name (in the namespace of pid, 0: ours) with its peer pname in pid pp's. */
-static void make_veth(const char *name, pid_t pid, const char *pname, pid_t pp)
-{
-	struct req r = { 0 };
-	struct ifinfomsg *ifi = body(&r.h, sizeof(*ifi)), peer = { .ifi_family = AF_UNSPEC };
-	uint32_t p32 = pid, pp32 = pp;
-	char what[64];
-
-	ifi->ifi_family = AF_UNSPEC;
-	r.h.nlmsg_type = RTM_NEWLINK;
-	r.h.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-	put(&r.h, IFLA_IFNAME, name, strlen(name) + 1);
-	if (pid)
-		put(&r.h, IFLA_NET_NS_PID, &p32, 4);
-	struct rtattr *li = put(&r.h, IFLA_LINKINFO, NULL, 0);
-	put(&r.h, IFLA_INFO_KIND, "veth", 4);
-	struct rtattr *data = put(&r.h, IFLA_INFO_DATA, NULL, 0);
-	struct rtattr *p = put(&r.h, VETH_INFO_PEER, &peer, sizeof(peer));
-	put(&r.h, IFLA_IFNAME, pname, strlen(pname) + 1);
-	put(&r.h, IFLA_NET_NS_PID, &pp32, 4);
-	nest_end(&r.h, p);
-	nest_end(&r.h, data);
-	nest_end(&r.h, li);
-	snprintf(what, sizeof(what), "creating veth %s/%s", name, pname);
-	talk(&r.h, what);
-}
-
 static int ifindex(const char *name)
 {
 	int i = if_nametoindex(name);
@@ -172,8 +96,8 @@ static int ifindex(const char *name)
 
 static void add_addr(const char *ifname, const char *addr, int plen)
 {
-	struct req r = { 0 };
-	struct ifaddrmsg *a = body(&r.h, sizeof(*a));
+	struct tst_rtnl_req r = { 0 };
+	struct ifaddrmsg *a = tst_rtnl_body(&r.h, sizeof(*a));
 	uint8_t bin[4];
 
 	inet_pton(AF_INET, addr, bin);
@@ -182,16 +106,16 @@ static void add_addr(const char *ifname, const char *addr, int plen)
 	a->ifa_index = ifindex(ifname);
 	r.h.nlmsg_type = RTM_NEWADDR;
 	r.h.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-	put(&r.h, IFA_LOCAL, bin, 4);
-	put(&r.h, IFA_ADDRESS, bin, 4);
-	talk(&r.h, addr);
+	tst_rtnl_put(&r.h, IFA_LOCAL, bin, 4);
+	tst_rtnl_put(&r.h, IFA_ADDRESS, bin, 4);
+	tst_rtnl_talk(-1, &r.h, addr);
 }
 
 /* dst/plen (NULL: default) via gw on dev */
 static void add_route(const char *dst, int plen, const char *gw, const char *dev)
 {
-	struct req r = { 0 };
-	struct rtmsg *m = body(&r.h, sizeof(*m));
+	struct tst_rtnl_req r = { 0 };
+	struct rtmsg *m = tst_rtnl_body(&r.h, sizeof(*m));
 	uint8_t bin[4];
 	int oif = ifindex(dev);
 
@@ -205,12 +129,12 @@ static void add_route(const char *dst, int plen, const char *gw, const char *dev
 	r.h.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
 	if (dst) {
 		inet_pton(AF_INET, dst, bin);
-		put(&r.h, RTA_DST, bin, 4);
+		tst_rtnl_put(&r.h, RTA_DST, bin, 4);
 	}
 	inet_pton(AF_INET, gw, bin);
-	put(&r.h, RTA_GATEWAY, bin, 4);
-	put(&r.h, RTA_OIF, &oif, 4);
-	talk(&r.h, dst ? dst : "default route");
+	tst_rtnl_put(&r.h, RTA_GATEWAY, bin, 4);
+	tst_rtnl_put(&r.h, RTA_OIF, &oif, 4);
+	tst_rtnl_talk(-1, &r.h, dst ? dst : "default route");
 }
 
 /* ------------------------------------------------------------ setup */
@@ -512,9 +436,9 @@ int main(int argc, char **argv)
 		}
 	}
 	/* the pairs, each end straight in its namespace */
-	make_veth("a1", ctl->pid[A], "b1", ctl->pid[B]);
+	tst_make_veth("a1", ctl->pid[A], "b1", ctl->pid[B]);
 	if (root_ns)
-		make_veth("r0", 0, "a0", ctl->pid[A]);
+		tst_make_veth("r0", 0, "a0", ctl->pid[A]);
 	atomic_store(&ctl->phase, 1);
 	configure(ROOT);
 	for (int w = A; w < NR; w++)

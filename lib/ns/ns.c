@@ -1,6 +1,7 @@
 /* Namespaces of the tree's root: at dump, each kind of the table whose namespace
  * the root does not share with us is saved (other tasks' namespaces of the
- * kinds ns_nestable names are nested.c's); at restore
+ * kinds ns_nestable names are nested.c's, nested pid namespaces proc/tree.c's;
+ * only the user namespace may not differ); at restore
  * the root makes each again, in table order, before its files are opened.
  *
  * Order matters at restore: a mount of mqueue, sysfs or cgroup belongs to the

@@ -264,6 +264,9 @@ static int dump_task(struct tree_task *task, struct img_dir *dir, const struct c
 		goto out;
 	if ((ret = attrs_set(core, &task->attrs_set)))
 		goto out;
+	/* locked memory, which a reader before IMG_VERSION_TASK_ATTRS would unlock */
+	for (size_t i = 0; i < mm.n_vmas; i++)
+		task->attrs_set |= mm.vmas[i]->has_lock && mm.vmas[i]->lock;
 	mm.mm_brk = ctx.args->misc.brk;
 	task->vpgid = ctx.args->misc.pgid;
 	task->vsid = ctx.args->misc.sid;

@@ -27,6 +27,7 @@
 #define PR_SET_TIMERSLACK 29
 #define PR_SET_MDWE 65
 #define IOPRIO_WHO_PROCESS 1
+#define MLOCK_ONFAULT 1
 #define CLONE_THREAD_FLAGS 0x50f00   /* VM FS FILES SIGHAND THREAD SYSVSEM */
 #define FUTEX_WAIT 0
 #define FUTEX_WAKE 1
@@ -37,7 +38,7 @@ enum {
 	STEP_VDSO_PARK = 1, STEP_UNMAP, STEP_MOVE_VMA, STEP_VDSO_PLACE, STEP_UNMAP_PREMAP,
 	STEP_MM_MAP, STEP_SIGACTION, STEP_ITIMER, STEP_ALTSTACK, STEP_RSEQ, STEP_TLS,
 	STEP_ROBUST, STEP_SIGQUEUE, STEP_CREDS, STEP_DUMPABLE, STEP_CLONE_THREAD, STEP_SCHED,
-	STEP_POSIX_TIMERS, STEP_SECCOMP, STEP_AFFINITY, STEP_IOPRIO, STEP_TIMERSLACK, STEP_MDWE,
+	STEP_POSIX_TIMERS, STEP_SECCOMP, STEP_AFFINITY, STEP_IOPRIO, STEP_TIMERSLACK, STEP_MDWE, STEP_MLOCK,
 };
 
 struct clone_args {
@@ -300,6 +301,10 @@ void __attribute__((noreturn)) restorer_main(struct restorer_args *a)
 		uint64_t len = vmas[i].end - vmas[i].start;
 		CHECK_P(a, STEP_MOVE_VMA, sys_mremap((void *)vmas[i].premap, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
 						   (void *)vmas[i].start));
+		/* locked where it was (its pages are all in by now, but on-fault ones) */
+		if (vmas[i].lock)
+			CHECK_P(a, STEP_MLOCK, SC(__NR_mlock2, vmas[i].start, len, vmas[i].lock & 2 ? MLOCK_ONFAULT : 0,
+						  0, 0, 0));
 	}
 	/* 4. The vDSO/vvar go where the image had them (unmapped when the image had none). */
 	for (uint32_t i = 0; i < a->nr_vdso; i++) {

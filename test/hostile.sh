@@ -125,6 +125,7 @@ case_ vma-size-overflow "$MM" vmas[0].end=0xfffffffffffff000 -- "mm image" "outs
 case_ pages-count "pagemap-$P.img" @1:nr_pages=1000 -- "pagemap-$P.img"
 # areas that overlap, or leave no room for the restorer and the premap area
 case_ vma-overlap "$MM" "vmas[0].end=$end1" -- "mm image" overlapping
+case_ vma-lock "$MM" "vmas[0].lock=2" -- "mm image" "has a bad lock 2"
 case_ vma-covers-restorer "$MM" "vmas#=2" vmas[0].start=0x100000 vmas[0].end=0x7fffffff0000 \
 	vmas[1].start=0x7fffffff0000 vmas[1].end=0x7ffffffff000 -- "mm-$P.img" "no free address range"
 # paths with ..

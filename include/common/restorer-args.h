@@ -16,7 +16,7 @@ struct rst_vma {
 	uint64_t premap;    /* where the area was built */
 	uint64_t start, end;
 	uint32_t prot;
-	uint32_t pad;
+	uint32_t lock;      /* mlock2 after the move: 1, or 3 for MLOCK_ONFAULT (0: none) */
 };
 
 struct rst_vdso_area {

@@ -339,7 +339,8 @@ static int read_run(struct img *pages, char *dst, uint64_t len, uint64_t *off)
 /* Lazy restore leaves private anonymous areas empty: the lazy-pages daemon fills them. */
 static bool filled_lazily(const VmaEntry *v, bool lazy)
 {
-	return lazy && v->kind == VMA_KIND__VMA_ANON_PRIVATE;
+	/* (locked memory is present when the process runs: mlock would fault it all in) */
+	return lazy && v->kind == VMA_KIND__VMA_ANON_PRIVATE && !(v->has_lock && v->lock);
 }
 
 /* An area huge pages can back keeps the populate path: it fills whole huge pages
@@ -503,7 +504,8 @@ int premap_build(struct img_dir *dir, pid_t pid, const MmEntry *mm, const struct
 		at = premap_place(v, at);
 		if ((ret = premap_one(v, shm, at)))
 			break;
-		rv[nr] = (struct rst_vma){ .premap = at, .start = v->start, .end = v->end, .prot = v->prot };
+		rv[nr] = (struct rst_vma){ .premap = at, .start = v->start, .end = v->end, .prot = v->prot,
+					   .lock = v->has_lock ? v->lock : 0 };
 		idx[nr++] = i;
 		at += v->end - v->start;
 	}

@@ -29,6 +29,10 @@ static int classify(pid_t pid, const struct proc_vma *p, VmaEntry *v)
 	v->flags = p->shared ? MAP_SHARED : MAP_PRIVATE;
 	if (p->growsdown)
 		v->flags |= MAP_GROWSDOWN;
+	if (p->lock) {
+		v->has_lock = true;
+		v->lock = p->lock;
+	}
 	if (p->madv) {
 		v->has_madv = true;
 		v->madv = p->madv;
@@ -198,6 +202,9 @@ int mem_validate(const MmEntry *mm, unsigned long task_size)
 		     v->pgoff > v->shm_size || v->end - v->start > v->shm_size - v->pgoff))
 			return pr_err("mm image: shared area 0x%lx lies outside its object of %lu bytes",
 				      (unsigned long)v->start, (unsigned long)v->shm_size), -EINVAL;
+		if (v->has_lock && v->lock != 1 && v->lock != 3)
+			return pr_err("mm image: area 0x%lx has a bad lock %u (1: mlock, 3: on fault)",
+				      (unsigned long)v->start, v->lock), -EINVAL;
 		if (v->madv & ~MEM_MADV_RESTORED)
 			return pr_err("mm image: area 0x%lx has unknown madvise bits 0x%lx", (unsigned long)v->start,
 				      (unsigned long)(v->madv & ~MEM_MADV_RESTORED)), -EINVAL;

@@ -231,6 +231,8 @@ static void parse_vmflags(const char *p, struct proc_vma *v)
 			continue;
 		if (p[0] == 'g' && p[1] == 'd')
 			v->growsdown = true;
+		if (p[0] == 'l' && (p[1] == 'o' || p[1] == 'f'))
+			v->lock |= p[1] == 'o' ? 1 : 2;
 		for (size_t i = 0; i < ARRAY_SIZE(advice); i++)
 			if (p[0] == advice[i].code[0] && p[1] == advice[i].code[1])
 				v->madv |= 1ULL << advice[i].madv;

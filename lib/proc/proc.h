@@ -42,6 +42,7 @@ struct proc_vma {
 	bool shared;               /* 's' in maps */
 	bool growsdown;            /* VmFlags gd */
 	uint64_t madv;             /* 1 << MADV_* for the VmFlags madvise() sets (hg, nh, dd...) */
+	uint32_t lock;             /* VmFlags lo: 1 (mlock); with lf: 3 (mlock2 MLOCK_ONFAULT) */
 	uint32_t dev_major, dev_minor;
 	uint64_t ino;
 	char path[4096];           /* file path, [heap], [stack], [vdso]... or "" */

@@ -970,7 +970,12 @@ descendant_named() {
 # one outside it (unshare --propagation unchanged below a shared mount): what it
 # mounts there would propagate out, refused naming it and the mount
 name=ns-nested
-mkdir -p "$T/mntnest-shared"
+mkdir -p "$T/mntnest-shared" "$T/mntnest-probe"
+# (the arm64 VM's busybox unshare has no --propagation)
+if ! unshare -m sh -c "mount -t tmpfs x '$T/mntnest-probe' && mount --make-shared '$T/mntnest-probe' &&
+	unshare -m --propagation unchanged true" </dev/null >/dev/null 2>&1; then
+	echo "SKIP $name: no unshare --propagation or mount --make-shared here (the arm64 VM)"
+else
 setsid unshare -m sh -c "mount -t tmpfs x '$T/mntnest-shared' && mount --make-shared '$T/mntnest-shared' &&
 	{ unshare -m --propagation unchanged sleep 100 & wait; }" </dev/null >/dev/null 2>&1 &
 NP=$!
@@ -991,6 +996,7 @@ else
 		"make it private or a slave" && pass $name
 	kill -9 "$KP" "$NP" 2>/dev/null
 	{ wait "$NP"; } 2>/dev/null
+fi
 fi
 # nested_refused NAME COMMAND WORDS...: a descendant sleep of the tree (COMMAND ends
 # in sleep 100) in namespaces of its own that can't be dumped: refused, naming it and WORDS

@@ -277,6 +277,12 @@ static int dump_task(struct tree_task *task, struct img_dir *dir, const struct c
 	struct dirty_track dt = { .uffd = track_fd(&prev->track, task->vpid), .parent = parent_mm, .stored = stored };
 	if ((ret = mem_dump_pages(&ctx, s->pid, &mm, dir, task->vpid, stats, &dt, NULL)))
 		goto out;
+	ret = infect_cure(&ctx);
+	infected = false;
+	/* stopped again (ptrace reads its queues only so): the signals of timers that
+	 * expired while the parasite ran are queued by now */
+	if (ret || (ret = core_dump_pending(core, s)))
+		goto out;
 	/* the images speak of PIDs as the tree sees them */
 	core->pid = task->vpid;
 	for (size_t i = 0; i < core->n_threads; i++)
@@ -285,8 +291,6 @@ static int dump_task(struct tree_task *task, struct img_dir *dir, const struct c
 	    (ret = img_write_one(dir, IMG_MM, task->vpid, &mm.base)) ||
 	    (ret = dump_fs(dir, s->pid, task->vpid)))
 		goto out;
-	ret = infect_cure(&ctx);
-	infected = false;
 out:
 	if (infected)
 		infect_cure(&ctx);

@@ -335,6 +335,32 @@ int core_dump_thread_misc(CoreEntry *c, const struct seized *s, struct infect_ct
 	return 0;
 }
 
+static void free_pending(SiginfoEntry ***si, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++) {
+		free((*si)[i]->siginfo.data);
+		free((*si)[i]);
+	}
+	free(*si);
+	*si = NULL;
+	*n = 0;
+}
+
+int core_dump_pending(CoreEntry *c, const struct seized *s)
+{
+	int ret;
+
+	for (size_t i = 0; i < c->n_threads; i++) {
+		ThreadEntry *te = c->threads[i];
+
+		free_pending(&te->pending, &te->n_pending);
+		if ((ret = dump_pending(s->tids[i], false, &te->pending, &te->n_pending)))
+			return ret;
+	}
+	free_pending(&c->shared_pending, &c->n_shared_pending);
+	return dump_pending(s->pid, true, &c->shared_pending, &c->n_shared_pending);
+}
+
 void core_free(CoreEntry *c)
 {
 	/* Built by hand with malloc, or unpacked: both free the same way. */

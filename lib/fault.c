@@ -22,6 +22,8 @@ static const struct cr_fault_step steps[] = {
 	{ "restore-file-open", "restore", "opening each fd" },
 	{ "restore-premap", "restore", "premapping each task's memory" },
 	{ "restore-restorer", "restore", "each task's jump into the restorer" },
+	{ "restore-fill-helper", "restore-recovers",
+	  "libcr's process helping a task fill its memory stops halfway through a piece: the task copies the rest" },
 	{ 0 },
 };
 

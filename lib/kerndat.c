@@ -60,8 +60,9 @@ static const char *errtext(int e)
 
 /* ---------------------------------------------------------------- memory */
 
-/* Transparent huge pages: the restore fills memory a huge page at a time where it
- * can (MADV_COLLAPSE), unless THP is switched off altogether. */
+/* Transparent huge pages: the restore fills memory a huge page at a time where the
+ * process could have had huge pages (MADV_COLLAPSE): any area in "always" mode, an
+ * area with MADV_HUGEPAGE in "madvise" mode, none in "never". */
 static void probe_thp(struct kerndat *kd)
 {
 	char *enabled = read_file("/sys/kernel/mm/transparent_hugepage/enabled", NULL);
@@ -69,6 +70,7 @@ static void probe_thp(struct kerndat *kd)
 
 	if (enabled && size && !strstr(enabled, "[never]"))
 		kd->thp_size = strtoul(size, NULL, 10);
+	kd->thp_always = enabled && strstr(enabled, "[always]");
 	if (kd->thp_size & (kd->thp_size - 1) || kd->thp_size < (unsigned long)page_size)
 		kd->thp_size = 0;
 	free(enabled);

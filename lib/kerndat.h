@@ -44,6 +44,7 @@ struct kerndat {
 	uint32_t sve_max_vl;        /* aarch64: the longest SVE vector length (bytes), 0: no SVE */
 	unsigned long task_size;    /* highest user address + 1 */
 	unsigned long thp_size;     /* PMD huge page size, 0 if THP is off ("never") */
+	bool thp_always;            /* "always": any area may hold huge pages, not only madvised ones */
 	/* the vDSO layout of this kernel: sizes in bytes, 0 if absent */
 	unsigned long vdso_size, vvar_size, vvar_vclock_size;
 };

@@ -38,6 +38,7 @@
 #include "ns/userns.h"
 #include "ns.pb-c.h"
 #include "log.h"
+#include "mem/copyin-share.h"
 #include "mem/mem.h"
 #include "mem/lazy.h"
 #include "mem/premap.h"
@@ -121,6 +122,7 @@ struct restore_shared {
 	uint32_t ready;         /* live tasks waiting to jump into the restorer */
 	uint32_t go;            /* set when libcr traces them all */
 	uint32_t failed;        /* 1 + index of the first task that failed */
+	struct copyin_share copy;   /* libcr's process helps fill a large area */
 	struct child_report rep[];
 };
 
@@ -1614,6 +1616,7 @@ static int wait_ready(const struct restore_ctx *c, pid_t root)
 	int status, dead;
 
 	for (int ticks = 0;; ticks++) {
+		uint32_t seq = copyin_share_seq(&sh->copy);   /* (first: a post after this wakes us) */
 		uint32_t failed = __atomic_load_n(&sh->failed, __ATOMIC_SEQ_CST);
 		uint32_t ready = __atomic_load_n(&sh->ready, __ATOMIC_SEQ_CST);
 		struct timespec ts = { 0, 100 * 1000 * 1000 };
@@ -1634,7 +1637,9 @@ static int wait_ready(const struct restore_ctx *c, pid_t root)
 		if (!c->new_pidns && ticks % 10 == 9 && (dead = find_dead(c->rs, &status)) >= 0)
 			return pr_err("restored pid %u died during restore (%s)", c->rs->entries[dead]->pid,
 				      how_it_ended(status, how, sizeof(how))), -EIO;
-		syscall(SYS_futex, &sh->ready, FUTEX_WAIT, ready, &ts, NULL, 0);
+		if (copyin_share_serve(&sh->copy))
+			continue;
+		copyin_share_wait(&sh->copy, seq, &sh->ready, ready, &ts);
 	}
 }
 
@@ -1791,6 +1796,7 @@ static int restore(const struct cr_restore_opts *uopts)
 		ret = pr_perror("can't set up the restore");
 		goto out;
 	}
+	copyin_share_init(&c.sh->copy);
 	prctl(PR_GET_CHILD_SUBREAPER, &was_subreaper);
 	if (rs.nr > 1 && prctl(PR_SET_CHILD_SUBREAPER, 1)) {
 		ret = pr_perror("can't become the subreaper of the restored tree");
@@ -1886,7 +1892,8 @@ static int restore(const struct cr_restore_opts *uopts)
 	if (notify_call(opts.notify, opts.notify_arg, "post-resume", pid))
 		pr_warn("%s", cr_last_error());
 	ret = pid;
-	pr_info("stats: restore processes=%zu memory_ms=%.3f total_ms=%.3f", rs.nr_live, mem_ms, now_ms() - t0);
+	pr_info("stats: restore processes=%zu memory_ms=%.3f helped_mib=%.1f total_ms=%.3f", rs.nr_live, mem_ms,
+		c.sh->copy.helped / 1048576.0, now_ms() - t0);
 out:
 	if (ret < 0 && created)
 		kill_tree(&c, pid);
@@ -1907,6 +1914,7 @@ out:
 	free(c.host_pids);
 	if (rs.nr > 1)
 		prctl(PR_SET_CHILD_SUBREAPER, was_subreaper);
+	copyin_share_end();
 	if (c.sh)
 		munmap(c.sh, sh_len);
 	if (lazy_sk >= 0)

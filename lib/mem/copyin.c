@@ -17,17 +17,21 @@
 #include "kerndat.h"
 #include "log.h"
 #include "mem/copyin.h"
+#include "mem/copyin-share.h"
 #include "uapi-compat.h"
 
-#define COPYIN_MAP_CHUNK (64UL << 20)   /* the image mapped this much at a time */
+/* A batch of pieces spans at most this much of the image: both sides map it whole. */
+#define COPYIN_WINDOW (256UL << 20)
+/* and a piece is at most this long, so that a large run can be shared out */
+#define COPYIN_PIECE  (4UL << 20)
 
 void copyin_open(struct copyin *ci)
 {
 	struct uffdio_api api = { .api = UFFD_API };
 
 	memset(ci, 0, sizeof(*ci));
-	ci->uffd = -1;
-	if (!kerndat_get()->uffd)
+	ci->uffd = ci->fd = -1;
+	if (!kerndat_get()->uffd || !(ci->batch = malloc(COPYIN_BATCH * sizeof(*ci->batch))))
 		return;
 	/* we copy from user space: no kernel-mode faults to serve, so no privilege needed */
 	ci->uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
@@ -62,40 +66,59 @@ int copyin_area(struct copyin *ci, uint64_t start, uint64_t len)
 	return 0;
 }
 
-int copyin_from_buf(struct copyin *ci, char *dst, const void *src, uint64_t len)
+uint64_t copyin_piece_copy(int uffd, const struct copyin_piece *p, const char *src)
 {
 	uint64_t done = 0;
 
-	while (done < len) {
-		struct uffdio_copy c = { .dst = (uint64_t)dst + done, .src = (uint64_t)src + done, .len = len - done };
+	while (done < p->len) {
+		struct uffdio_copy c = { .dst = p->dst + done, .src = (uint64_t)src + done, .len = p->len - done };
 
-		if (!ioctl(ci->uffd, UFFDIO_COPY, &c)) {
-			done = len;
-			break;
-		}
+		if (!ioctl(uffd, UFFDIO_COPY, &c))
+			return p->len;
 		/* EAGAIN: the address space changed under the copy; what was copied counts */
-		if (errno != EAGAIN || c.copy < 0)
-			return pr_perror("can't fill 0x%lx (%lu bytes)", (unsigned long)(dst + done),
-					 (unsigned long)(len - done));
+		if (errno != EAGAIN || c.copy <= 0)
+			break;
 		done += c.copy;
 	}
+	return done;
+}
+
+int copyin_from_buf(struct copyin *ci, char *dst, const void *src, uint64_t len)
+{
+	struct copyin_piece p = { (uint64_t)dst, 0, len };
+	uint64_t done = copyin_piece_copy(ci->uffd, &p, src);
+
+	if (done < len)
+		return pr_perror("can't fill 0x%lx (%lu bytes)", (unsigned long)(p.dst + done),
+				 (unsigned long)(len - done));
 	return 0;
 }
 
-int copyin_from_fd(struct copyin *ci, char *dst, int fd, uint64_t off, uint64_t len)
+int copyin_flush(struct copyin *ci)
+{
+	int ret;
+
+	if (!ci->nr_batch)
+		return 0;
+	ret = copyin_share_fill(ci->uffd, ci->fd, ci->batch, ci->nr_batch, ci->batch_bytes);
+	ci->nr_batch = 0;
+	ci->batch_bytes = 0;
+	return ret;
+}
+
+int copyin_queue(struct copyin *ci, char *dst, int fd, uint64_t off, uint64_t len)
 {
 	while (len) {
-		uint64_t n = len < COPYIN_MAP_CHUNK ? len : COPYIN_MAP_CHUNK;
-		void *src = mmap(NULL, n, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, off);
+		uint64_t n = len < COPYIN_PIECE ? len : COPYIN_PIECE;
 		int ret;
 
-		if (src == MAP_FAILED)
-			return pr_perror("can't map %lu bytes of the pages image at %lu", (unsigned long)n,
-					 (unsigned long)off);
-		ret = copyin_from_buf(ci, dst, src, n);
-		munmap(src, n);
-		if (ret)
+		if (ci->nr_batch && (fd != ci->fd || ci->nr_batch == COPYIN_BATCH ||
+				     off + n - ci->batch[0].off > COPYIN_WINDOW) &&
+		    (ret = copyin_flush(ci)))
 			return ret;
+		ci->fd = fd;
+		ci->batch[ci->nr_batch++] = (struct copyin_piece){ (uint64_t)dst, off, n };
+		ci->batch_bytes += n;
 		dst += n;
 		off += n;
 		len -= n;
@@ -115,7 +138,8 @@ int copyin_close(struct copyin *ci)
 	if (ci->uffd >= 0)
 		close(ci->uffd);
 	free(ci->areas);
+	free(ci->batch);
 	memset(ci, 0, sizeof(*ci));
-	ci->uffd = -1;
+	ci->uffd = ci->fd = -1;
 	return ret;
 }

@@ -44,13 +44,16 @@ static bool premapped(const VmaEntry *v)
 }
 
 /* Areas that can hold huge pages keep their address modulo the huge page size in
- * the premap area too, so that moving them into place keeps the huge pages whole. */
+ * the premap area too, so that moving them into place keeps the huge pages whole.
+ * Only where the process could have had them: in "madvise" mode an area it did not
+ * madvise has small pages only, and gets small pages back. */
 static uint64_t thp_align(const VmaEntry *v)
 {
-	unsigned long thp = kerndat_get()->thp_size;
+	const struct kerndat *kd = kerndat_get();
+	unsigned long thp = kd->thp_size;
 
 	if (!thp || v->kind != VMA_KIND__VMA_ANON_PRIVATE || v->end - v->start < thp ||
-	    (v->madv & (1ULL << MADV_NOHUGEPAGE)))
+	    (v->madv & (1ULL << MADV_NOHUGEPAGE)) || (!kd->thp_always && !(v->madv & (1ULL << MADV_HUGEPAGE))))
 		return 0;
 	return thp;
 }
@@ -434,7 +437,7 @@ static int fill_pages(struct img_dir *dir, pid_t pid, const MmEntry *mm, const s
 			off += run_len;   /* its bytes stay in the image for the daemon */
 		} else if (run_len && fill_by_copyin(&ci, mm->vmas[idx[run_vi]])) {
 			char *dst = (char *)(rv[run_vi].premap + (run_start - rv[run_vi].start));
-			if ((ret = copyin_from_fd(&ci, dst, pages->fd, off, run_len)))
+			if ((ret = copyin_queue(&ci, dst, pages->fd, off, run_len)))
 				break;
 			off += run_len;
 		} else if (run_len) {
@@ -465,6 +468,8 @@ static int fill_pages(struct img_dir *dir, pid_t pid, const MmEntry *mm, const s
 		run_len = len;
 		run_vi = vi;
 	}
+	if (ret == 0)
+		ret = copyin_flush(&ci);
 	if (ret == 0) {
 		struct stat st;
 		if (fstat(pages->fd, &st) || (uint64_t)st.st_size < off || (!lazy && (uint64_t)st.st_size != off))

@@ -132,7 +132,7 @@ static int dump_thread(pid_t pid, pid_t tid, const arch_regs_t *seized_regs, con
 		return pr_perror("can't read /proc/%d/task/%d/comm", pid, tid);
 	comm[strcspn(comm, "\n")] = 0;
 	te->comm = comm;
-	return dump_pending(tid, false, &te->pending, &te->n_pending);
+	return 0;   /* (its queued signals: core_dump_pending, once the parasite is gone) */
 }
 
 /* A thread other than the leader: its registers straight from ptrace. */
@@ -230,7 +230,7 @@ int core_dump_seized(const struct seized *s, struct infect_ctx *ctx, CoreEntry *
 		if (ret)
 			return ret;
 	}
-	return dump_pending(s->pid, true, &c->shared_pending, &c->n_shared_pending);
+	return 0;
 }
 
 int core_dump_misc(CoreEntry *c, const struct parasite_misc *misc)

@@ -21,10 +21,10 @@ int core_dump_seized(const struct seized *s, struct infect_ctx *ctx, CoreEntry *
 int core_dump_misc(CoreEntry *core, const struct parasite_misc *misc);
 /* Per-thread state of the other threads that needs remote syscalls (after infection). */
 int core_dump_thread_misc(CoreEntry *core, const struct seized *s, struct infect_ctx *ctx);
-/* The queued signals read again, once the timers have been read (after the parasite's
- * DUMP_MISC and DUMP_TIMERS): a timer that expired meanwhile reads as disarmed then,
- * and its signal, queued since the first read (the parasite blocks every signal),
- * must be in the image, or the restored process would have neither. */
+/* The queued signals, read once the parasite is gone (after its DUMP_MISC and
+ * DUMP_TIMERS): a timer that expired meanwhile reads as disarmed, and its signal,
+ * queued while the parasite ran (it blocks every signal), must be in the image, or
+ * the restored process would have neither.  core_dump_seized does not read them. */
 int core_dump_pending(CoreEntry *core, const struct seized *s);
 void core_free(CoreEntry *core);
 int core_validate(const CoreEntry *core, pid_t pid);

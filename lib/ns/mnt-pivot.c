@@ -96,7 +96,9 @@ int mnt_pivoted_restore(const struct mnt_state *s, pid_t pid, const struct ns_ar
 	}
 	for (size_t k = 0; k < s->nr && !ret; k++)
 		ret = open_source(s->e[k], k, a, pid, &src[k]);
-	if (ret || (ret = stage_dir(stage, sizeof(stage))))
+	/* the images, the lazy-pages daemon's name... stay host paths after the pivot
+	 * (the copy's root, if the tree's root has kept none: the host's view) */
+	if (ret || (ret = host_root_keep()) || (ret = stage_dir(stage, sizeof(stage))))
 		goto out;
 	pr_debug("pid %d: nested mount namespace %u is built on %s", pid, s->id, stage);
 	for (size_t k = 0; k < s->nr && !ret; k++)

@@ -137,7 +137,8 @@ static bool same_file(pid_t pid, const char *path, uint32_t reach, const struct 
 	char where[4300];
 	struct statx st;
 
-	snprintf(where, sizeof(where), "/proc/%d/root%s", pid, strcmp(path, "/") ? path : "");
+	/* (path "/": /proc/PID/root/, through the link) */
+	snprintf(where, sizeof(where), "/proc/%d/root%s", pid, path);
 	if (statx(AT_FDCWD, where, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_MNT_ID, &st))
 		return false;
 	if (reach)
@@ -159,7 +160,7 @@ static char *parent_path_of(const struct mountinfo *mi, const struct parent_view
 	if (same_file(pv->pid, mi->mountpoint, mi->id, &want)) {
 		char where[4300];
 		struct statx st;
-		snprintf(where, sizeof(where), "/proc/%d/root%s", pv->pid, strcmp(mi->mountpoint, "/") ? mi->mountpoint : "");
+		snprintf(where, sizeof(where), "/proc/%d/root%s", pv->pid, mi->mountpoint);
 		if (!statx(AT_FDCWD, where, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &st))
 			want.stx_ino = st.stx_ino;
 	}

@@ -1044,7 +1044,7 @@ for ((i = 0; i < 32; i++)); do cmd="unshare -p -f $cmd"; done
 nested_refused ns-nested-pid-32 "$cmd" "nested 32 levels below the tree's" "at 32 levels at most"
 # nested mount namespaces that can't be made again: a mount made on a mount that
 # another covers since
-mkdir -p "$T/mnt-cover" "$T/mnt-pivot" "$T/mnt-gone" "$T/mnt-cwd"
+mkdir -p "$T/mnt-cover" "$T/mnt-pivot" "$T/mnt-gone" "$T/mnt-ovl" "$T/mnt-cwd"
 cat >"$T/cover.sh" <<EOF
 mount -t tmpfs p "$T/mnt-cover" && mkdir "$T/mnt-cover/sub" && mount -t tmpfs n "$T/mnt-cover/sub" &&
 	mount -t tmpfs c "$T/mnt-cover" && exec sleep 100
@@ -1070,6 +1070,13 @@ EOF
 cat >"$T/gone.sh" <<EOF
 mount -t tmpfs gone "$T/mnt-gone" && mkdir "$T/mnt-gone/new" && mount --bind "$T/mnt-gone/new" "$T/mnt-gone/new" &&
 	R="$T/mnt-gone/new" && . "$T/newroot.sh" && cd / && umount -l /old && exec sleep 100 </dev/null >/dev/null 2>&1
+EOF
+# refused: an overlayfs root over directories of a tmpfs only the detached old root had
+cat >"$T/ovl.sh" <<EOF
+O="$T/mnt-ovl"
+mount -t tmpfs layers "\$O" && mkdir "\$O/l" "\$O/u" "\$O/w" "\$O/new" &&
+	mount -t overlay ovl -o "lowerdir=\$O/l,upperdir=\$O/u,workdir=\$O/w" "\$O/new" &&
+	R="\$O/new" && . "$T/newroot.sh" && cd / && umount -l /old && exec sleep 100 </dev/null >/dev/null 2>&1
 EOF
 # refused: a cwd on the old root, detached
 cat >"$T/cwd.sh" <<EOF
@@ -1108,10 +1115,12 @@ if [ "$(awk '$2 == "/" { t = $3 } END { print t }' /proc/mounts)" != rootfs ]; t
 	{ wait "$NP"; } 2>/dev/null
 	nested_refused ns-nested-mnt-root "unshare -m sh $T/gone.sh" "the root mount of its nested mount namespace (tmpfs, /new" \
 		"neither a filesystem libcr can make again nor a part of one its parent's namespace"
+	nested_refused ns-nested-mnt-overlay "unshare -m sh $T/ovl.sh" "the overlayfs at / of its nested mount namespace has lowerdir=$T/mnt-ovl/l" \
+		"which is no directory its parent's namespace"
 	nested_refused ns-nested-mnt-cwd "unshare -m sh $T/cwd.sh" "its working directory ($T)" \
 		"on a mount detached from it"
 else
-	echo "SKIP ns-nested-mnt-pivot ns-nested-mnt-root ns-nested-mnt-cwd: / is the initramfs, where pivot_root can't be (the arm64 VM)"
+	echo "SKIP ns-nested-mnt-pivot ns-nested-mnt-root ns-nested-mnt-overlay ns-nested-mnt-cwd: / is the initramfs, where pivot_root can't be (the arm64 VM)"
 fi
 # unshare -p -f --mount-proc: the unshare process makes the mount namespace, but its
 # /proc is of the nested pid namespace, which it is not in: refused, naming it

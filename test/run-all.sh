@@ -295,7 +295,7 @@ if selected page-server; then
 fi
 
 # ---- real programs (test/real/NAME.sh)
-for r in nginx python-log pipeline bash-pty redis container-crtool runc runc-userns runc-tty podman lxc postgres memcached haproxy sqlite dnsmasq mariadb \
+for r in nginx python-log pipeline bash-pty redis container-crtool runc runc-child runc-userns runc-tty podman lxc postgres memcached haproxy sqlite dnsmasq mariadb \
 	python-rt java node go tmux screen perl-ruby; do
 	selected "$r" real || continue
 	run_suite "real $r" env CRTOOL="$CRTOOL" "./test/real/$r.sh"

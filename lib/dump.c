@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include "cr/cr.h"
@@ -26,6 +27,7 @@
 #include "kerndat.h"
 #include "net/inet.h"
 #include "ns/net.h"
+#include "ns/mnt.h"
 #include "ns/nested.h"
 #include "ns/time.h"
 #include "notify.h"
@@ -120,6 +122,28 @@ static int dump_pstree(struct img_dir *dir, const struct tree *t, const struct n
 	return img_close_write(img);
 }
 
+/* In a mount namespace of its own, the restore finds the cwd by its path there:
+ * a cwd on a mount detached since (an old root after pivot_root and umount -l)
+ * or covered by another would be another directory. */
+static int cwd_reachable(pid_t pid, const char *cwd, const char *root)
+{
+	char path[4200];
+	struct stat a, b;
+	int own = ns_own(pid, "mnt");
+
+	if (own <= 0 || strcmp(root, "/"))
+		return own < 0 ? own : 0;
+	snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
+	if (stat(path, &a))
+		return pr_perror("can't stat the working directory of pid %d", pid);
+	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, cwd);
+	if (stat(path, &b) || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+		return pr_err("pid %d: its working directory (%s) is not what that path leads to in its mount "
+			      "namespace (on a mount detached from it, or covered since): not supported", pid, cwd),
+		       -EOPNOTSUPP;
+	return 0;
+}
+
 static int dump_fs(struct img_dir *dir, pid_t pid, pid_t img_id)
 {
 	FsEntry e = FS_ENTRY__INIT;
@@ -132,7 +156,7 @@ static int dump_fs(struct img_dir *dir, pid_t pid, pid_t img_id)
 	e.root = xreadlink(path);
 	if (!e.cwd || !e.root)
 		ret = pr_perror("can't read the cwd/root of pid %d", pid);
-	else
+	else if ((ret = cwd_reachable(pid, e.cwd, e.root)) == 0)
 		ret = img_write_one(dir, IMG_FS, img_id, &e.base);
 	free(e.cwd);
 	free(e.root);
@@ -344,6 +368,9 @@ static uint32_t img_version(const struct tree *t, const struct nested_dump *nest
 		if (nested->inst[i].kind == NEST_MNT)
 			NEED(IMG_VERSION_NESTED_MNT);
 	}
+	/* an older reader would refuse its root mount, not inherited */
+	if (mnt_dump_nested_root_used())
+		NEED(IMG_VERSION_NESTED_MNT_ROOT);
 	return version;
 }
 #undef NEED
@@ -454,7 +481,7 @@ int dump_tree(const struct cr_dump_opts *uopts, bool hold_net)
 	if ((ret = nested_dump_net_tree(&nested, nd.external ? -1 : nd.fd)))
 		goto out;
 	if ((ret = netns_dump(&dir, &nd, opts.externals, opts.nr_externals)) || (ret = timens_dump(&dir, &tree)) ||
-	    (ret = nested_dump_write(&dir, &nested, opts.externals, opts.nr_externals)))
+	    (mnt_dump_reset(), ret = nested_dump_write(&dir, &nested, opts.externals, opts.nr_externals)))
 		goto out;
 	/* the root's mount, UTS and cgroup namespaces, if it has its own, and the list of nested ones */
 	struct ns_args nsa = { .ext = opts.externals, .nr_ext = opts.nr_externals, .nested = &nested };

@@ -248,6 +248,18 @@ void host_root_set(int fd)
 		close(fd);
 }
 
+int host_root_keep(void)
+{
+	int fd;
+
+	if (kept_fd_get(host_root_slot) >= 0)
+		return 0;
+	if ((fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return pr_perror("can't open our root");
+	host_root_set(fd);
+	return host_root_slot < 0 ? (pr_err("too many fds kept for the restore"), -ENOSPC) : 0;
+}
+
 int host_open(const char *path, int flags)
 {
 	struct open_how how = { .flags = flags | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };

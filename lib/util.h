@@ -57,6 +57,9 @@ void kept_fds_close(void);
  * a kept fd (host_root_set), instead of the task's root.  Without one set,
  * plain open() and stat(). */
 void host_root_set(int fd);
+/* Our root now, as the host's, unless one is set already (before a pivot_root or a
+ * setns that moves it): 0 or -errno. */
+int host_root_keep(void);
 int host_open(const char *path, int flags);
 int host_stat(const char *path, struct stat *st);
 

@@ -1043,28 +1043,84 @@ cmd="sleep 100"
 for ((i = 0; i < 32; i++)); do cmd="unshare -p -f $cmd"; done
 nested_refused ns-nested-pid-32 "$cmd" "nested 32 levels below the tree's" "at 32 levels at most"
 # nested mount namespaces that can't be made again: a mount made on a mount that
-# another covers since, and one that pivot_rooted into a tmpfs (another root mount)
-mkdir -p "$T/mnt-cover" "$T/mnt-pivot"
+# another covers since
+mkdir -p "$T/mnt-cover" "$T/mnt-pivot" "$T/mnt-gone" "$T/mnt-ovl" "$T/mnt-cwd"
 cat >"$T/cover.sh" <<EOF
 mount -t tmpfs p "$T/mnt-cover" && mkdir "$T/mnt-cover/sub" && mount -t tmpfs n "$T/mnt-cover/sub" &&
 	mount -t tmpfs c "$T/mnt-cover" && exec sleep 100
 EOF
 nested_refused ns-nested-mnt-covered "unshare -m sh $T/cover.sh" "mount $T/mnt-cover/sub of its nested mount namespace" \
 	"is on $T/mnt-cover, which another mount covers"
-cat >"$T/pivot.sh" <<EOF
-R="$T/mnt-pivot"
-mount -t tmpfs root "\$R" && mkdir "\$R/usr" "\$R/old" && mount --bind /usr "\$R/usr" || exit 1
+# one that pivot_rooted (a container) is dumped; newroot.sh: $R (a mount already)
+# gets /usr and /dev bound in, /bin, /lib... as the host has them, then pivot_root
+# into it, the old root at /old, and a proc at /proc
+cat >"$T/newroot.sh" <<EOF
+[ -n "\$R" ] || exit 1
+mkdir -p "\$R/usr" "\$R/dev" "\$R/old" "\$R/proc" && mount --bind /usr "\$R/usr" && mount --bind /dev "\$R/dev" || exit 1
 for d in bin sbin lib lib64; do
 	if [ -L "/\$d" ]; then cp -a "/\$d" "\$R/"; elif [ -d "/\$d" ]; then mkdir "\$R/\$d" && mount --bind "/\$d" "\$R/\$d"; fi
 done
-cd "\$R" && pivot_root . old && cd / && exec sleep 100
+cd "\$R" && pivot_root . old && mount -t proc proc /proc
+EOF
+cat >"$T/pivot.sh" <<EOF
+mount -t tmpfs root "$T/mnt-pivot" && mkdir "$T/mnt-pivot/new" && mount -t tmpfs new "$T/mnt-pivot/new" &&
+	R="$T/mnt-pivot/new" && . "$T/newroot.sh" && cd / && exec sleep 100 </dev/null >/dev/null 2>&1
+EOF
+# refused: a root that is a part of a tmpfs only the detached old root had
+cat >"$T/gone.sh" <<EOF
+mount -t tmpfs gone "$T/mnt-gone" && mkdir "$T/mnt-gone/new" && mount --bind "$T/mnt-gone/new" "$T/mnt-gone/new" &&
+	R="$T/mnt-gone/new" && . "$T/newroot.sh" && cd / && umount -l /old && exec sleep 100 </dev/null >/dev/null 2>&1
+EOF
+# refused: an overlayfs root over directories of a tmpfs only the detached old root had
+cat >"$T/ovl.sh" <<EOF
+O="$T/mnt-ovl"
+mount -t tmpfs layers "\$O" && mkdir "\$O/l" "\$O/u" "\$O/w" "\$O/new" &&
+	mount -t overlay ovl -o "lowerdir=\$O/l,upperdir=\$O/u,workdir=\$O/w" "\$O/new" &&
+	R="\$O/new" && . "$T/newroot.sh" && cd / && umount -l /old && exec sleep 100 </dev/null >/dev/null 2>&1
+EOF
+# refused: a cwd on the old root, detached
+cat >"$T/cwd.sh" <<EOF
+mount -t tmpfs cwd "$T/mnt-cwd" && mkdir "$T/mnt-cwd/new" && mount -t tmpfs new "$T/mnt-cwd/new" &&
+	R="$T/mnt-cwd/new" && . "$T/newroot.sh" && cd "/old$T" && umount -l /old && exec sleep 100 </dev/null >/dev/null 2>&1
 EOF
 # (pivot_root needs a root that is a mount: not the initramfs of the arm64 VM)
 if [ "$(awk '$2 == "/" { t = $3 } END { print t }' /proc/mounts)" != rootfs ]; then
-	nested_refused ns-nested-mnt-root "unshare -m sh $T/pivot.sh" "its nested mount namespace has another root mount" \
-		"than its parent's"
+	name=ns-nested-mnt-pivot
+	setsid sh -c "unshare -m sh $T/pivot.sh & wait" </dev/null >/dev/null 2>&1 &
+	NP=$!
+	PIDS+=("$NP")
+	KP=
+	for ((i = 0; i < 200; i++)); do
+		KP=$(descendant_named "$NP" sleep)
+		[ -n "$KP" ] && break
+		sleep 0.025
+	done
+	if [ -z "$KP" ]; then
+		fail $name "the nested namespace did not start"
+	else
+		PIDS+=("$KP")
+		mkdir "$T/d-$name"
+		crt dump -t "$NP" -D "$T/d-$name"
+		if [ "$RC" != 0 ]; then
+			fail $name "dump failed (exit $RC)"
+		elif ! "$CRTOOL" show "$T/d-$name/inventory.img" | grep -qx "img_version: 11"; then
+			fail $name "its images do not say format version 11"
+		elif ! "$CRTOOL" show "$T/d-$name/mountpoints-1.img" | grep -qx 'parent_path: "/dev"'; then
+			fail $name "mountpoints-1.img does not bind /dev of its parent's namespace"
+		else
+			pass $name
+		fi
+	fi
+	kill -9 "$KP" "$NP" 2>/dev/null
+	{ wait "$NP"; } 2>/dev/null
+	nested_refused ns-nested-mnt-root "unshare -m sh $T/gone.sh" "the root mount of its nested mount namespace (tmpfs, /new" \
+		"neither a filesystem libcr can make again nor a part of one its parent's namespace"
+	nested_refused ns-nested-mnt-overlay "unshare -m sh $T/ovl.sh" "the overlayfs at / of its nested mount namespace has lowerdir=$T/mnt-ovl/l" \
+		"which is no directory its parent's namespace"
+	nested_refused ns-nested-mnt-cwd "unshare -m sh $T/cwd.sh" "its working directory ($T)" \
+		"on a mount detached from it"
 else
-	echo "SKIP ns-nested-mnt-root: / is the initramfs, where pivot_root can't be (the arm64 VM)"
+	echo "SKIP ns-nested-mnt-pivot ns-nested-mnt-root ns-nested-mnt-overlay ns-nested-mnt-cwd: / is the initramfs, where pivot_root can't be (the arm64 VM)"
 fi
 # unshare -p -f --mount-proc: the unshare process makes the mount namespace, but its
 # /proc is of the nested pid namespace, which it is not in: refused, naming it

@@ -171,8 +171,8 @@ case_ threads-tid "core-$P.img" "threads[0].tid=$free" -- "core-$P.img" "not the
 case_ cgroup-path cgroup.img "sets[0].members[0].path=../../etc" -- cgroup.img "bad hierarchy or path"
 case_ cgroup-set cgroup.img "tasks[0].set=7" -- cgroup.img "set 7, which does not exist"
 # the format version: a newer crtool's images, and one older than any
-case_ version-newer inventory.img img_version=10 -- "format version 10" "reads versions 1 to 9" "made by a newer crtool"
-case_ version-zero inventory.img img_version=0 -- "format version 0" "reads versions 1 to 9"
+case_ version-newer inventory.img img_version=12 -- "format version 12" "reads versions 1 to 11" "made by a newer crtool"
+case_ version-zero inventory.img img_version=0 -- "format version 0" "reads versions 1 to 11"
 
 # ---- a tree with its own mount, UTS and cgroup namespaces (ns-mnt; its stdio are
 # pipes: a file of ours is out of its mount tree)
@@ -276,16 +276,60 @@ else
 	rm -rf "$T/base"
 	cp -a "$T/mntnestbase" "$T/base"
 	made=$("$CRTOOL" show "$T/base/mountpoints-1.img" | awk '/^# record/ { r = $3 } /^how: 1/ { sub(":", "", r); print r; exit }')
-	case_ mntnest-root-made mountpoints-1.img "@0:inherited=0" -- mountpoints-1.img "not a valid mount of the nested namespace"
+	# (a root not inherited: one that pivot_rooted, whose every mount is made; this one says not how)
+	case_ mntnest-root-made mountpoints-1.img "@0:inherited=0" -- mountpoints-1.img "mount 0 (/) is not a valid mount of the tree"
 	case_ mntnest-parent mountpoints-1.img "@1:parent_id=99999" -- mountpoints-1.img "not a valid mount of the nested namespace"
 	case_ mntnest-dotdot mountpoints-1.img "@1:mountpoint=/proc/../etc" -- mountpoints-1.img "not a valid mount of the nested namespace"
 	case_ mntnest-fstype mountpoints-1.img "@$made:fstype=ext4" -- mountpoints-1.img "not a valid mount of the tree"
 	case_ mntnest-unlisted pstree.img "@1:mnt_ns=9" -- pstree.img "nested mnt namespace 9" "does not list"
+	# (a bind of its parent's directory: only in one that pivot_rooted)
+	case_ mntnest-how-parent mountpoints-1.img "@$made:how=5" -- mountpoints-1.img "not a valid mount of the tree"
 	# a reader of version 5 would restore these processes in the root's mount namespace
 	if "$CRTOOL" show "$T/mntnestbase/inventory.img" | grep -qx "img_version: 7"; then
 		pass mntnest-version
 	else
 		fail mntnest-version "ns-mntnest's images do not say format version 7: $("$CRTOOL" show "$T/mntnestbase/inventory.img" | grep img_version)"
+	fi
+fi
+
+# ---- a nested mount namespace that pivot_rooted (ns-mntroot: mountpoints-1.img is
+# A's, record 0 its root tmpfs, made; one record a bind of its parent's /usr)
+kill "$SLEEP" 2>/dev/null
+exec 6< <(exec sleep 600)
+SLEEP=$!
+exec 7> >(exec cat >"$T/mntroot.out")
+# (no fd of ours: A's root has none of our files)
+setsid "$BIN/ns-mntroot" <&6 >&7 2>&1 3>&- 6<&- 7>&- &
+NRP=$!
+disown "$NRP"
+exec 6<&- 7>&-
+for ((i = 0; i < 200; i++)); do
+	grep -qx READY "$T/mntroot.out" 2>/dev/null && break
+	sleep 0.05
+done
+mkdir "$T/mntrootbase"
+if grep -qx "# ns-mntroot: SKIP.*" "$T/mntroot.out"; then
+	echo "SKIP mntroot-*: / is the initramfs, where pivot_root can't be"
+	kill "$NRP" 2>/dev/null
+elif ! grep -qx READY "$T/mntroot.out" || ! "$CRTOOL" dump -t "$NRP" -D "$T/mntrootbase" >"$T/out" 2>"$T/err"; then
+	fail mntroot-dump "could not dump ns-mntroot: $(cat "$T/err")"
+else
+	{ wait "$NRP"; } 2>/dev/null
+	PID=$NRP
+	rm -rf "$T/base"
+	cp -a "$T/mntrootbase" "$T/base"
+	usr=$("$CRTOOL" show "$T/base/mountpoints-1.img" | awk '/^# record/ { r = $3 } /^parent_path: "\/usr"/ { sub(":", "", r); print r; exit }')
+	case_ mntroot-inherited mountpoints-1.img "@$usr:inherited=1" -- mountpoints-1.img "not a valid mount of the nested namespace"
+	case_ mntroot-parent-dotdot mountpoints-1.img "@$usr:parent_path=/usr/../etc" -- mountpoints-1.img "not a valid mount of the tree"
+	case_ mntroot-parent-empty mountpoints-1.img "@$usr:parent_path=" -- mountpoints-1.img "not a valid mount of the tree"
+	case_ mntroot-how mountpoints-1.img "@$usr:how=6" -- mountpoints-1.img "not a valid mount of the tree"
+	case_ mntroot-overlay mountpoints-1.img "@0:fstype=overlay" -- mountpoints-1.img "not a valid mount of the tree"
+	case_ mntroot-root-mountpoint mountpoints-1.img "@0:mountpoint=/old" -- mountpoints-1.img "not a valid mount of the tree"
+	# a reader of version 10 would refuse its root mount, not inherited
+	if "$CRTOOL" show "$T/mntrootbase/inventory.img" | grep -qx "img_version: 11"; then
+		pass mntroot-version
+	else
+		fail mntroot-version "ns-mntroot's images do not say format version 11: $("$CRTOOL" show "$T/mntrootbase/inventory.img" | grep img_version)"
 	fi
 fi
 

@@ -28,7 +28,7 @@ PROGS="counter mem-random mem-file-private mem-file-shared mem-prot mem-brk mem-
        mem-growsdown mem-madvise fpu-avx512 fpu-arm64 signals itimer vdso-clock nanosleep pipe-read file-regular
        file-unlinked pipe-inner fifo memfd eventfd signalfd timerfd inotify epoll dev-special
        file-locks posix-timers files-shared ipc-sysv ipc-mqueue pty poll-wait sk-unix-pair sk-unix-bound sk-unix-tree sk-unix-accept sk-unix-rights sk-rights-sockets sk-rights-inet sk-rights-tree sk-inet sk-netlink sk-packet sk-raw pidfd ghost-shared shm-host
-       ns-time ns-timenest seccomp ns-mnt ns-nested ns-veth ns-pidnest ns-pidnest-deep ns-mntnest task-attrs stopped mem-mlock"
+       ns-time ns-timenest seccomp ns-mnt ns-nested ns-veth ns-pidnest ns-pidnest-deep ns-mntnest ns-mntroot task-attrs stopped mem-mlock"
 # programs whose dumps save established TCP connections
 TCP_PROGS="sk-tcp-established sk-tcp-halfclosed ns-net ns-tcpnest"
 # and with arguments: "NAME ARGS..." each
@@ -38,7 +38,8 @@ CGROUP_PROGS="cgroup"
 # programs run again with other arguments: "NAME ARGS..." each
 VARIANTS=("tree" "storm --forks" "storm --threads" "threads --threads 2" "threads --threads 64" "threads --threads 1000"
 	  "seccomp --shared" "seccomp --strict" "sk-raw --own-netns" "ns-nested --root-ns" "ns-veth --root-ns"
-	  "ns-pidnest --root-unshares" "ns-timenest --root-unshares" "ns-mntnest --root-ns")
+	  "ns-pidnest --root-unshares" "ns-timenest --root-unshares" "ns-mntnest --root-ns"
+	  "ns-mntroot --root-ns" "ns-mntroot --bind-root" "ns-mntroot --overlay" "ns-mntroot --keep-old")
 
 fast=0
 for a in "$@"; do
@@ -179,6 +180,11 @@ if selected corrupt ns-mntnest; then
 	run_suite "runner ns-mntnest --corrupt (negative test)" \
 		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- ns-mntnest --corrupt
 fi
+if selected corrupt ns-mntroot; then
+	# shellcheck disable=SC2086
+	run_suite "runner ns-mntroot --corrupt (negative test)" \
+		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- ns-mntroot --corrupt
+fi
 if selected corrupt ns-pidnest; then
 	# shellcheck disable=SC2086
 	run_suite "runner ns-pidnest --corrupt (negative test)" \
@@ -289,7 +295,7 @@ if selected page-server; then
 fi
 
 # ---- real programs (test/real/NAME.sh)
-for r in nginx python-log pipeline bash-pty redis container-crtool runc runc-userns runc-tty podman lxc postgres memcached haproxy sqlite dnsmasq mariadb \
+for r in nginx python-log pipeline bash-pty redis container-crtool runc runc-child runc-userns runc-tty podman lxc postgres memcached haproxy sqlite dnsmasq mariadb \
 	python-rt java node go tmux screen perl-ruby; do
 	selected "$r" real || continue
 	run_suite "real $r" env CRTOOL="$CRTOOL" "./test/real/$r.sh"

@@ -8,7 +8,13 @@
  *    a new filesystem of the type, with its options;
  *  - one the caller names with --external mnt[MOUNTPOINT]:NAME: left out, its
  *    path given at restore.
- * Anything else (an overlayfs only the tree has, a FUSE mount...) fails the dump. */
+ * Anything else (an overlayfs only the tree has, a FUSE mount...) fails the dump.
+ * A nested namespace that pivot_rooted (its root mount is not its parent's copy:
+ * a container started by a process of the tree) has every mount made again:
+ * besides the above, a bind of a directory its parent's namespace shows (the
+ * container's rootfs, /usr bound in: parent_path) and an overlayfs over
+ * directories of its parent's namespace; what was left of its old root is
+ * mounts like the others, or nothing if it was detached. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -106,6 +112,116 @@ static char *host_path_of(const struct mountinfo *mi, const struct mountinfo *ho
 	return path;
 }
 
+/* A pivoted nested namespace's view of its parent's (base_pid's) namespace. */
+struct parent_view {
+	pid_t pid, base_pid;
+	const struct mountinfo *b;
+	size_t nb;
+};
+
+static bool nested_root_dumped;
+
+bool mnt_dump_nested_root_used(void)
+{
+	return nested_root_dumped;
+}
+
+void mnt_dump_reset(void)
+{
+	nested_root_dumped = false;
+}
+
+/* The same file: path under /proc/<pid>/root (that mount, if reach: its id). */
+static bool same_file(pid_t pid, const char *path, uint32_t reach, const struct statx *want)
+{
+	char where[4300];
+	struct statx st;
+
+	/* (path "/": /proc/PID/root/, through the link) */
+	snprintf(where, sizeof(where), "/proc/%d/root%s", pid, path);
+	if (statx(AT_FDCWD, where, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_MNT_ID, &st))
+		return false;
+	if (reach)
+		return (st.stx_mask & STATX_MNT_ID) && st.stx_mnt_id == reach;
+	return st.stx_dev_major == want->stx_dev_major && st.stx_dev_minor == want->stx_dev_minor &&
+	       (!want->stx_ino || st.stx_ino == want->stx_ino);
+}
+
+/* Where the parent's namespace shows the part of the filesystem mounted at mi (a
+ * malloc'ed path), or NULL: the same device, a mount whose root holds mi's, and
+ * that path leading to the same directory or file there. */
+static char *parent_path_of(const struct mountinfo *mi, const struct parent_view *pv)
+{
+	struct statx want = { .stx_dev_major = mi->major, .stx_dev_minor = mi->minor };
+	const struct mountinfo *best = NULL;
+	char *path = NULL;
+
+	/* the inode mounted there, if its path still reaches this mount */
+	if (same_file(pv->pid, mi->mountpoint, mi->id, &want)) {
+		char where[4300];
+		struct statx st;
+		snprintf(where, sizeof(where), "/proc/%d/root%s", pv->pid, mi->mountpoint);
+		if (!statx(AT_FDCWD, where, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &st))
+			want.stx_ino = st.stx_ino;
+	}
+	for (size_t i = 0; i < pv->nb; i++) {
+		const struct mountinfo *b = &pv->b[i];
+		const char *rest;
+		char *p;
+
+		if (b->major != mi->major || b->minor != mi->minor || !path_under(mi->root, b->root, &rest) ||
+		    (best && strlen(b->root) <= strlen(best->root)))
+			continue;
+		if (asprintf(&p, "%s%s", strcmp(b->mountpoint, "/") ? b->mountpoint : "",
+			     strcmp(rest, "/") ? rest : (strcmp(b->mountpoint, "/") ? "" : "/")) < 0)
+			return free(path), NULL;
+		if (!same_file(pv->base_pid, p, 0, &want)) {
+			free(p);
+			continue;
+		}
+		free(path);
+		path = p;
+		best = b;
+	}
+	return path;
+}
+
+/* An overlayfs of a pivoted nested namespace is made again over the same
+ * directories, which its parent's namespace must show: 0 or an error. */
+static int overlay_check(const struct mountinfo *mi, const struct parent_view *pv)
+{
+	static const char *const keys[] = { "lowerdir=", "upperdir=", "workdir=" };
+	char *opts = mi->options ? strdup(mi->options) : NULL, *save, *o;
+	int ret = 0, lower = 0;
+
+	if (!opts)
+		return mi->options ? -ENOMEM : (pr_err("pid %d: the overlayfs at %s has no options", pv->pid,
+						       mi->mountpoint), -EOPNOTSUPP);
+	for (o = strtok_r(opts, ",", &save); o && !ret; o = strtok_r(NULL, ",", &save))
+		for (size_t k = 0; k < ARRAY_SIZE(keys) && !ret; k++) {
+			char *dirs, *d, *dsave;
+			if (strncmp(o, keys[k], strlen(keys[k])))
+				continue;
+			lower += !k;
+			dirs = o + strlen(keys[k]);
+			for (d = strtok_r(dirs, ":", &dsave); d && !ret; d = strtok_r(NULL, ":", &dsave)) {
+				char where[4300];
+				struct stat st;
+				snprintf(where, sizeof(where), "/proc/%d/root%s", pv->base_pid, d);
+				if (*d != '/' || strchr(d, '\\') || !path_is_clean(d) || stat(where, &st) ||
+				    !S_ISDIR(st.st_mode))
+					ret = (pr_err("pid %d: the overlayfs at %s of its nested mount namespace has %s%s, which "
+						      "is no directory its parent's namespace (pid %d) shows: not supported",
+						      pv->pid, mi->mountpoint, keys[k], d, pv->base_pid), -EOPNOTSUPP);
+			}
+		}
+	if (!ret && !lower)
+		ret = (pr_err("pid %d: the overlayfs at %s of its nested mount namespace has no lowerdir", pv->pid,
+			      mi->mountpoint), -EOPNOTSUPP);
+	free(opts);
+	return ret;
+}
+
 static const char *external_of(const char *mountpoint, const struct ns_args *a)
 {
 	for (size_t i = 0; i < a->nr_ext; i++) {
@@ -117,9 +233,10 @@ static const char *external_of(const char *mountpoint, const struct ns_args *a)
 	return NULL;
 }
 
-/* How mount k of the order is made again; 0, or an error naming it. */
+/* How mount k of the order is made again; 0, or an error naming it.  pv: the
+ * parent's namespace of a nested one that pivot_rooted (else NULL). */
 static int classify(MntEntry *e, const struct mountinfo *m, const size_t *order, size_t k,
-		    const struct mountinfo *host, size_t nh, const struct ns_args *a)
+		    const struct mountinfo *host, size_t nh, const struct ns_args *a, const struct parent_view *pv)
 {
 	const struct mountinfo *mi = &m[order[k]];
 	const char *ext = external_of(mi->mountpoint, a), *rest;
@@ -140,6 +257,16 @@ static int classify(MntEntry *e, const struct mountinfo *m, const size_t *order,
 			return 0;
 		}
 	}
+	/* a pivoted nested namespace: what its parent's namespace shows (the
+	 * container's rootfs, /usr bound in, the old root kept), bound from there */
+	if (pv && (e->parent_path = parent_path_of(mi, pv))) {
+		e->how = MNT_HOW_PARENT;
+		return 0;
+	}
+	if (pv && !strcmp(mi->fstype, "overlay")) {
+		e->how = MNT_HOW_FS;
+		return overlay_check(mi, pv);
+	}
 	/* the same filesystem mounted on the host (a copy of our mount namespace shares
 	 * them, a container's volumes too): bound from there, so that it stays shared --
 	 * whatever its type: an overlayfs of another container the host has mounted is
@@ -157,6 +284,11 @@ static int classify(MntEntry *e, const struct mountinfo *m, const size_t *order,
 		return 0;
 	}
 	e->how = MNT_HOW_HOST;
+	if (pv && !k)
+		return pr_err("pid %d: the root mount of its nested mount namespace (%s, %s of device %u:%u) is neither a "
+			      "filesystem libcr can make again nor a part of one its parent's namespace (pid %d) or the "
+			      "host has: not supported", pv->pid, mi->fstype, mi->root, mi->major, mi->minor, pv->base_pid),
+		       -EOPNOTSUPP;
 	/* the root may come from the caller at restore (--root) */
 	if (k)
 		return pr_err("mount %s (%s, %s of device %u:%u) is neither a filesystem libcr can make again nor "
@@ -251,6 +383,7 @@ static int dump_table(struct img_dir *dir, pid_t pid, pid_t base_pid, int kind, 
 	int *bmap = NULL;
 	MntEntry *e = NULL;
 	struct img *img = NULL;
+	struct parent_view pv = { pid, base_pid, NULL, 0 }, *pivoted = NULL;
 	int ret;
 
 	if ((ret = mountinfo_read(pid, &m, &n)) || (ret = mountinfo_read(0, &host, &nh)) ||
@@ -291,12 +424,14 @@ static int dump_table(struct img_dir *dir, pid_t pid, pid_t base_pid, int kind, 
 			bmap[k] = base_copy(m, order, k, bmap, b, nb, border);
 			e[k].has_inherited = e[k].inherited = bmap[k] >= 0;
 			e[k].has_master_outside = e[k].master_outside = mi->master && !has_group(m, n, mi->master);
+			/* another root than its parent's: it pivot_rooted, every mount is made */
 			if (!k && !e[k].inherited) {
-				pr_err("pid %d: its nested mount namespace has another root mount (%s of device %u:%u) "
-				       "than its parent's (pid %d): not supported", pid, mi->root, mi->major, mi->minor,
-				       base_pid);
-				ret = -EOPNOTSUPP;
-				break;
+				pr_debug("pid %d: its nested mount namespace has another root mount (%s of device %u:%u, "
+					 "%s) than its parent's (pid %d)", pid, mi->root, mi->major, mi->minor, mi->fstype,
+					 base_pid);
+				pv.b = b;
+				pv.nb = nb;
+				pivoted = &pv;
 			}
 			if ((ret = nested_check(m, n, order, k, &e[k], b, nb, host, nh, pid)))
 				break;
@@ -305,7 +440,7 @@ static int dump_table(struct img_dir *dir, pid_t pid, pid_t base_pid, int kind, 
 				continue;
 			}
 		}
-		if ((ret = classify(&e[k], m, order, k, host, nh, a)))
+		if ((ret = classify(&e[k], m, order, k, host, nh, a, pivoted)))
 			break;
 		pr_debug("mount %u %s (%s, root %s): how %u", mi->id, mi->mountpoint, mi->fstype, mi->root, e[k].how);
 		/* its maker mounts it again, of its own pid namespace */
@@ -333,10 +468,13 @@ static int dump_table(struct img_dir *dir, pid_t pid, pid_t base_pid, int kind, 
 		img_close(img);
 	else
 		ret = img_close_write(img);
+	nested_root_dumped |= !ret && pivoted;
 out:
-	for (size_t k = 0; e && k < n; k++)
+	for (size_t k = 0; e && k < n; k++) {
 		if (e[k].how == MNT_HOW_HOST)
 			free(e[k].host_path);
+		free(e[k].parent_path);
+	}
 	free(e);
 	free(order);
 	free(border);

@@ -16,7 +16,8 @@
  *    its descendants;
  *  - per-mount flags where they differ, then propagation: private, peer groups
  *    of its own (joined through MOVE_MOUNT_SET_GROUP), slaves of those, or the
- *    slave of its parent's namespace that the copy is. */
+ *    slave of its parent's namespace that the copy is.
+ * One whose root mount is not inherited (it pivot_rooted) is mnt-pivot.c's. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -135,7 +136,7 @@ static int leader(const struct mnt_state *s, uint32_t group)
 
 /* shared:N and master:M as the dump saw them; each group's first mount is its
  * leader, a master's leader is set up before its slaves. */
-static int restore_propagation(const struct mnt_state *s, const int *mfd, pid_t pid)
+int mnt_nested_propagation(const struct mnt_state *s, const int *mfd, pid_t pid)
 {
 	bool *done = calloc(s->nr, sizeof(bool)), progress = true;
 	size_t left = s->nr;
@@ -203,6 +204,12 @@ int mnt_nested_restore(void *state, pid_t pid, const struct ns_args *a)
 	bool *used = NULL;
 	int ret;
 
+	if (mnt_pivoted(s)) {
+		free(live);
+		free(src);
+		free(mfd);
+		return mnt_pivoted_restore(s, pid, a);
+	}
 	if (!live || !src || !mfd) {
 		ret = -ENOMEM;
 		goto out;
@@ -266,7 +273,7 @@ int mnt_nested_restore(void *state, pid_t pid, const struct ns_args *a)
 			ret = mnt_set_flags(e, mfd[k]);
 	}
 	if (!ret)
-		ret = restore_propagation(s, mfd, pid);
+		ret = mnt_nested_propagation(s, mfd, pid);
 out:
 	for (size_t k = 0; src && mfd && k < s->nr; k++) {
 		if (src[k] >= 0)

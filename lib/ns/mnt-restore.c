@@ -96,15 +96,18 @@ static int validate(const struct mnt_state *s)
 		const MntEntry *e = s->e[k];
 		int parent = k ? mnt_index_of(s, k, e->parent_id) : -1, src = -1;
 		const char *rest;
-		bool type_ok = false;
+		bool type_ok = false, pivoted = mnt_pivoted(s);
 
 		for (size_t t = 0; t < ARRAY_SIZE(new_fs_types); t++)
 			type_ok |= !strcmp(e->fstype, new_fs_types[t]);
+		/* an overlayfs over its parent's directories, in a nested namespace that pivot_rooted */
+		type_ok |= pivoted && !strcmp(e->fstype, "overlay") && e->options && strstr(e->options, "lowerdir=");
 		if (e->how == MNT_HOW_BIND)
 			src = mnt_index_of(s, k, e->bind_of);
-		/* a nested namespace's copy of its parent's: found, not made (its root must be one) */
-		if (s->id && (e->inherited || !k)) {
-			if (!e->inherited || !path_is_clean(e->mountpoint) || (e->flags & ~MNT_FLAGS_KNOWN) ||
+		/* a nested namespace's copy of its parent's: found, not made (its root must be
+		 * one, or none is: it pivot_rooted) */
+		if (s->id && (e->inherited || (!k && !pivoted))) {
+			if (pivoted || !e->inherited || !path_is_clean(e->mountpoint) || (e->flags & ~MNT_FLAGS_KNOWN) ||
 			    mnt_index_of(s, k, e->mnt_id) >= 0 || (!k && strcmp(e->mountpoint, "/")) ||
 			    (k && (parent < 0 || !s->e[parent]->inherited ||
 				   !under(e->mountpoint, s->e[parent]->mountpoint, &rest))))
@@ -117,10 +120,11 @@ static int validate(const struct mnt_state *s)
 		    (e->flags & ~MNT_FLAGS_KNOWN) ||
 		    mnt_index_of(s, k, e->mnt_id) >= 0 || (!k && strcmp(e->mountpoint, "/")) ||
 		    (k && (parent < 0 || !under(e->mountpoint, s->e[parent]->mountpoint, &rest))) ||
-		    !e->has_how || e->how < MNT_HOW_FS || e->how > MNT_HOW_EXTERNAL ||
+		    !e->has_how || e->how < MNT_HOW_FS || e->how > (pivoted ? MNT_HOW_PARENT : MNT_HOW_EXTERNAL) ||
+		    (e->how == MNT_HOW_PARENT && (!e->parent_path || !path_is_clean(e->parent_path))) ||
 		    (e->how == MNT_HOW_FS && (!type_ok || strcmp(e->root, "/"))) ||
 		    (e->how == MNT_HOW_BIND && (src < 0 || !under(e->root, s->e[src]->root, &rest))) ||
-		    (e->how == MNT_HOW_HOST && ((k && !e->host_path) || (e->host_path && !path_is_clean(e->host_path)))) ||
+		    (e->how == MNT_HOW_HOST && (((k || pivoted) && !e->host_path) || (e->host_path && !path_is_clean(e->host_path)))) ||
 		    (e->how == MNT_HOW_EXTERNAL && (!e->ext_key || !*e->ext_key)) ||
 		    (e->options && strlen(e->options) > 4000))
 			return pr_err("%s: mount %zu (%s) is not a valid mount of the tree", img, k, e->mountpoint),

@@ -16,6 +16,8 @@ enum mnt_how {
 	MNT_HOW_BIND = 2,      /* a bind of a part of an earlier mount of the tree (bind_of) */
 	MNT_HOW_HOST = 3,      /* a bind of the host's directory or file (host_path) */
 	MNT_HOW_EXTERNAL = 4,  /* the caller names it (ext_key) and gives its path at restore */
+	MNT_HOW_PARENT = 5,    /* a nested namespace that pivot_rooted: a bind of what its
+	                        * parent's namespace shows at parent_path */
 };
 
 /* One line of a mountinfo file. */
@@ -71,6 +73,20 @@ int mnt_keep_files(const MntEntry *e, int mfd, const struct ns_args *a);
 int mnt_nested_dump(struct img_dir *dir, pid_t pid, pid_t base_pid, uint32_t id, const struct ns_args *a);
 /* In its maker (pid: for messages), right after its fork: the namespace made. */
 int mnt_nested_restore(void *state, pid_t pid, const struct ns_args *a);
+/* shared:N and master:M of a nested namespace's mounts (mfd: each one's fd, -1: left as the copy is). */
+int mnt_nested_propagation(const struct mnt_state *s, const int *mfd, pid_t pid);
+/* A nested namespace whose root mount is not its parent's: it pivot_rooted (mnt-pivot.c). */
+static inline bool mnt_pivoted(const struct mnt_state *s)
+{
+	return s->id && s->nr && !s->e[0]->inherited;
+}
+/* Its maker makes it: every mount on a staging directory of a copy of its parent's
+ * namespace, then pivot_root into it, the copy detached. */
+int mnt_pivoted_restore(const struct mnt_state *s, pid_t pid, const struct ns_args *a);
+/* Did this dump save a nested namespace that pivot_rooted (image format version 11)?
+ * mnt_dump_reset() before a dump. */
+bool mnt_dump_nested_root_used(void);
+void mnt_dump_reset(void);
 
 /* Save the files of the tmpfs mounted at mnt (seen through /proc/pid/root) into tmpfs-<id>.img. */
 int tmpfs_dump(struct img_dir *dir, pid_t pid, const MntEntry *mnt);

@@ -782,6 +782,9 @@ int nested_restore_task(const struct nested_set *set, struct img_dir *dir, Pstre
 		if (!wait_made(set, xi))
 			return pr_err("pid %u: the restore failed before nested %s namespace %u was made", e->pid,
 				      kinds[k].name, id), -ECANCELED;
+		/* (setns into one that pivot_rooted moves our root: host paths keep the host's) */
+		if (k == NEST_MNT && mnt_pivoted(x->mnt) && (ret = host_root_keep()))
+			return ret;
 		if ((ret = join(entries, idx, entries[x->maker]->pid, k, id)))
 			return ret;
 	}

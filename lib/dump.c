@@ -280,8 +280,9 @@ static int dump_task(struct tree_task *task, struct img_dir *dir, const struct c
 		goto out;
 	if ((ret = core_dump_seized(s, &ctx, &core)))
 		goto out;
-	if ((ret = infect_parasite(&ctx)))
+	if ((ret = infect_parasite(&ctx)) || (ret = attrs_dump_mlockall(s->pid, ctx.remote, s->status.vm_lck_kb, core)))
 		goto out;
+	task->mlockall = core->mlockall != 0;
 	if ((ret = infect_cmd(&ctx, PARASITE_CMD_DUMP_MISC, NULL)) ||
 	    (ret = core_dump_misc(core, &ctx.args->misc)) ||
 	    (ret = core_dump_thread_misc(core, s, &ctx)))
@@ -361,6 +362,8 @@ static uint32_t img_version(const struct tree *t, const struct nested_dump *nest
 			NEED(IMG_VERSION_PIDNS_DEEP);
 		if (t->tasks[i].attrs_set || (!t->tasks[i].zombie && t->tasks[i].s.stop_sig))
 			NEED(IMG_VERSION_TASK_ATTRS);
+		if (t->tasks[i].mlockall)
+			NEED(IMG_VERSION_MLOCKALL);
 	}
 	for (size_t i = 0; i < nested->nr; i++) {
 		if (nested->inst[i].kind == NEST_TIME)

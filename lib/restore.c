@@ -132,6 +132,7 @@ static const char *const restorer_steps[] = {
 	"TLS", "set_robust_list", "queueing pending signals", "credentials", "PR_SET_DUMPABLE or PR_SET_PDEATHSIG",
 	"cloning a thread at its TID", "scheduling policy and nice", "POSIX timers", "seccomp filters",
 	"CPU affinity", "I/O priority", "timer slack", "PR_SET_MDWE", "locking memory (mlock2)",
+	"mlockall(MCL_FUTURE)",
 };
 
 static int read_one(struct img_dir *dir, enum img_kind kind, pid_t pid, const ProtobufCMessageDescriptor *d,

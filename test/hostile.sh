@@ -171,8 +171,8 @@ case_ threads-tid "core-$P.img" "threads[0].tid=$free" -- "core-$P.img" "not the
 case_ cgroup-path cgroup.img "sets[0].members[0].path=../../etc" -- cgroup.img "bad hierarchy or path"
 case_ cgroup-set cgroup.img "tasks[0].set=7" -- cgroup.img "set 7, which does not exist"
 # the format version: a newer crtool's images, and one older than any
-case_ version-newer inventory.img img_version=12 -- "format version 12" "reads versions 1 to 11" "made by a newer crtool"
-case_ version-zero inventory.img img_version=0 -- "format version 0" "reads versions 1 to 11"
+case_ version-newer inventory.img img_version=16 -- "format version 16" "reads versions 1 to 15" "made by a newer crtool"
+case_ version-zero inventory.img img_version=0 -- "format version 0" "reads versions 1 to 15"
 
 # ---- a tree with its own mount, UTS and cgroup namespaces (ns-mnt; its stdio are
 # pipes: a file of ours is out of its mount tree)
@@ -545,6 +545,55 @@ else
 	else
 		fail pidnestdeep-version "ns-pidnest-deep's images do not say format version 9: $("$CRTOOL" show "$T/pidnestdeepbase/inventory.img" | grep img_version)"
 	fi
+fi
+
+# start_dumped NAME PROG ARGS...: PROG started (stdin held open, output in
+# $T/NAME.out), dumped once READY into $T/NAMEbase (killed); 0 if so (PID is its
+# pid), else a fail line NAME-dump
+start_dumped() {
+	local name=$1 p holder
+	shift
+	exec 6< <(exec sleep 600)
+	holder=$!
+	exec 7> >(exec cat >"$T/$name.out")
+	setsid "$BIN/$1" "${@:2}" <&6 >&7 2>&1 6<&- 7>&- &
+	p=$!
+	disown "$p"
+	exec 6<&- 7>&-
+	for ((i = 0; i < 200; i++)); do
+		grep -qx READY "$T/$name.out" 2>/dev/null && break
+		sleep 0.05
+	done
+	mkdir "$T/${name}base"
+	if ! grep -qx READY "$T/$name.out" || ! "$CRTOOL" dump -t "$p" -D "$T/${name}base" >"$T/out" 2>"$T/err"; then
+		fail "$name-dump" "could not dump $1: $(cat "$T/err")"
+		kill -9 "$p" "$holder" 2>/dev/null
+		return 1
+	fi
+	kill "$holder" 2>/dev/null
+	{ wait "$p"; } 2>/dev/null
+	PID=$p
+	return 0
+}
+
+# version_is NAME WANT: $T/NAMEbase says format version WANT
+version_is() {
+	local have
+	have=$("$CRTOOL" show "$T/$1base/inventory.img" | grep img_version)
+	if [ "$have" = "img_version: $2" ]; then
+		pass "$1-version"
+	else
+		fail "$1-version" "the images do not say format version $2: $have"
+	fi
+}
+
+# ---- mlockall(MCL_FUTURE) (mem-mlock --future-onfault): version 15; its flags checked
+if start_dumped mlockall mem-mlock --future-onfault; then
+	version_is mlockall 15
+	rm -rf "$T/base"
+	cp -a "$T/mlockallbase" "$T/base"
+	case_ mlockall-flags "core-$PID.img" "mlockall=1" -- "core-$PID.img" "mlockall flags 0x1 are not MCL_FUTURE"
+	case_ mlockall-unknown "core-$PID.img" "mlockall=0x12" -- "core-$PID.img" "mlockall flags 0x12"
 fi
 
 echo "$passed passed, $failed failed"

@@ -342,6 +342,33 @@ else
 	stop aio
 fi
 
+# ---- dump into a filesystem too small for the pages (a 16 MiB tmpfs, 64 MiB of
+# memory): refused, naming the pages image and why; the target runs on, its memory
+# as it was, and the images directory has no inventory.img (no restore takes it)
+name=images-full
+mkdir -p "$T/small"
+if ! mount -t tmpfs -o size=16m small "$T/small"; then
+	fail $name "can't mount a small tmpfs"
+elif ! start full mem-random --size 64; then
+	fail $name "mem-random did not start: $(cat "$T/full.out")"
+else
+	mkdir "$T/small/d"
+	crt dump -t "$PID" -D "$T/small/d"
+	if expect_error $name "pages" "$T/small/d" "No space left on device"; then
+		if ! running_untraced "$PID"; then
+			fail $name "the target is not running freely after the failed dump: $(state_of "$PID")"
+		elif ! send_check full; then
+			fail $name "the target did not pass its check: $(tr '\n' ' ' <"$T/full.out")"
+		elif [ -e "$T/small/d/inventory.img" ]; then
+			fail $name "the failed dump wrote inventory.img: a restore would take the images for whole"
+		else
+			pass $name
+		fi
+	fi
+	stop full
+fi
+umount "$T/small" 2>/dev/null
+
 # ---- dump: unix sockets connected to a server outside (a python3 process):
 # refused without --ext-unix-sk (the target runs on, still connected); with
 # it, restored with the stream's peer gone and the datagram one connected to
@@ -1446,6 +1473,11 @@ else
 	if [ "$RC" != 0 ]; then
 		fail $name "dump failed: $(cat "$T/err")"
 	else
+		# its PID free for the restore: reaped (by this shell, as its other children end)
+		for ((i = 0; i < 200; i++)); do
+			[ -e "/proc/$PID" ] || break
+			sleep 0.025
+		done
 		: | timeout 60 taskset -c 0 "$CRTOOL" restore -D "$T/d-$name" -d >"$T/out" 2>"$T/err"
 		RC=$?
 		if [ "$RC" != 0 ]; then

@@ -283,6 +283,8 @@ static int dump_task(struct tree_task *task, struct img_dir *dir, const struct c
 	if ((ret = infect_parasite(&ctx)) || (ret = attrs_dump_mlockall(s->pid, ctx.remote, s->status.vm_lck_kb, core)))
 		goto out;
 	task->mlockall = core->mlockall != 0;
+	/* an init: where its namespace's PIDs go on from (read from inside) */
+	ctx.args->misc.want_ns_last_pid = task->vpid == 1 || (task->pid_ns && task->inner_tids && task->inner_tids[0] == 1);
 	if ((ret = infect_cmd(&ctx, PARASITE_CMD_DUMP_MISC, NULL)) ||
 	    (ret = core_dump_misc(core, &ctx.args->misc)) ||
 	    (ret = core_dump_thread_misc(core, s, &ctx)))

@@ -913,6 +913,22 @@ static int settle_zombie_children(const struct restore_ctx *c, size_t idx)
 
 /* A session leader whose terminal was a pty of the tree: it is again, before the
  * children are forked (they take it from the leader). */
+/* The init of a pid namespace: its PIDs go on from where they were (the restore's
+ * own clones, at chosen PIDs, leave the kernel's cursor alone).  Last, once every
+ * process and helper exists.  Best effort: without a procfs where it is, or the
+ * right, new processes just get the lowest free PIDs. */
+static void restore_ns_last_pid(const struct task_image *t)
+{
+	char buf[16];
+
+	if (!t->core->has_ns_last_pid || getpid() != 1)
+		return;
+	snprintf(buf, sizeof(buf), "%u", t->core->ns_last_pid);
+	if (write_file("/proc/sys/kernel/ns_last_pid", buf))
+		pr_warn("pid %u: can't set its pid namespace's last PID to %s: new processes there get the lowest "
+			"free PIDs", t->pstree->pid, buf);
+}
+
 static int take_ctty(const struct task_image *t)
 {
 	const PstreeEntry *p = t->pstree;
@@ -1163,6 +1179,7 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 		child_fail(c, idx);
 	if (!stage_wait(c->sh, &c->sh->go, 1))
 		_exit(1);
+	restore_ns_last_pid(t);
 	if (fault_hit("restore-restorer"))
 		child_fail(c, idx);
 	unregister_inherited_rseq();

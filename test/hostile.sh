@@ -402,6 +402,9 @@ else
 	case_ pidnest-other-ns pstree.img "@4:pid_ns=2" -- pstree.img "its parent is in another nested one"
 	case_ pidnest-children pstree.img "@3:pid_ns_children=1" -- pstree.img \
 		"children born in nested pid namespace 1" "no child of it is that namespace's init"
+	# record 2, the init, holds its namespace's last PID
+	I=$("$CRTOOL" show "$T/pidnestbase/pstree.img" | awk '/^pid:/ { if (n++ == 2) { print $2; exit } }')
+	case_ pidnest-last-pid "core-$I.img" "ns_last_pid=4194304" -- "core-$I.img" "last PID 4194304 is beyond any pid_max"
 	# a reader of version 3 would restore every process in the tree's pid namespace
 	if "$CRTOOL" show "$T/pidnestbase/inventory.img" | grep -qx "img_version: 4"; then
 		pass pidnest-version

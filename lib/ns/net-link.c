@@ -1,4 +1,5 @@
-/* The links of the tree's network namespace: loopback and veth.  A veth whose
+/* The links of the tree's network namespace: loopback, veth and tun/tap
+ * (net-tun.c).  A veth whose
  * peer is in another namespace of the tree is saved with that one's id
  * (net-peer.c); one whose peer is outside the tree (the host, a bridge's) has it
  * named by the caller (--external veth[IFNAME]:OUTSIDE): restore makes the pair
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/if_tun.h>
 #include <netlink/netlink.h>
 #include <netlink/cache.h>
 #include <netlink/route/link.h>
@@ -37,6 +39,7 @@ static int dump_one(struct nl_cache *cache, struct rtnl_link *l, NetLinkEntry *l
 	const char *name = rtnl_link_get_name(l), *type = rtnl_link_get_type(l);
 	unsigned flags = rtnl_link_get_flags(l);
 	struct nl_addr *mac = rtnl_link_get_addr(l);
+	int ret;
 
 	le->ifindex = rtnl_link_get_ifindex(l);
 	le->flags = flags & LINK_FLAGS;
@@ -49,9 +52,24 @@ static int dump_one(struct nl_cache *cache, struct rtnl_link *l, NetLinkEntry *l
 		le->kind = strdup("loopback");
 		return le->kind ? 0 : -ENOMEM;
 	}
+	if (type && !strcmp(type, "tun")) {
+		if (!(le->kind = strdup("tun")))
+			return -ENOMEM;
+		if ((ret = nettun_dump(le)))
+			return ret;
+		/* a tap's MAC (a tun has none) */
+		if ((le->tun_flags & IFF_TAP) && mac && nl_addr_get_len(mac) == 6) {
+			if (!(le->address.data = malloc(6)))
+				return -ENOMEM;
+			le->has_address = true;
+			le->address.len = 6;
+			memcpy(le->address.data, nl_addr_get_binary_addr(mac), 6);
+		}
+		return 0;
+	}
 	if (!type || strcmp(type, "veth"))
 		return pr_err("network namespace: link %s is a %s: libcr can't recreate this kind of link (it "
-			      "restores loopback and veth links)", name, type ? type : "device without a kind"),
+			      "restores loopback, veth and tun/tap links)", name, type ? type : "device without a kind"),
 		       -EOPNOTSUPP;
 	if (!(le->kind = strdup("veth")))
 		return -ENOMEM;
@@ -126,9 +144,10 @@ static bool valid_ifname(const char *n)
 
 int netlink_validate_link(const NetLinkEntry *l)
 {
-	bool lo = !strcmp(l->kind, "loopback"), veth = !strcmp(l->kind, "veth");
+	bool lo = !strcmp(l->kind, "loopback"), veth = !strcmp(l->kind, "veth"), tun = !strcmp(l->kind, "tun");
 
-	if (!valid_ifname(l->name) || (!lo && !veth) || (lo && strcmp(l->name, "lo")) || l->ifindex < 1 ||
+	if (!valid_ifname(l->name) || (!lo && !veth && !tun) || (tun && nettun_validate(l)) ||
+	    (!tun && (l->has_tun_flags || l->has_tun_owner || l->has_tun_group)) || (lo && strcmp(l->name, "lo")) || l->ifindex < 1 ||
 	    l->ifindex > (1u << 30) || (l->flags & ~LINK_FLAGS) || l->mtu < 68 || l->mtu > 65536 ||
 	    (l->has_address && l->address.len != 6) || (veth && !valid_ifname(l->peer)) || (lo && l->peer) ||
 	    (l->has_txqlen && l->txqlen > (1u << 24)) ||
@@ -265,6 +284,9 @@ int netlink_restore_links(struct nl_sock *sk, const NetnsEntry *e, const struct 
 				return pr_err("network namespace: veth %s: its peer's temporary name %s is a link of the "
 					      "namespace: rename that link before the dump", le->name, park), -EEXIST;
 			if ((ret = make_veth(sk, le, nr)))
+				return ret;
+		} else if (!strcmp(le->kind, "tun")) {
+			if ((ret = nettun_make(le)))
 				return ret;
 		} else {
 			return pr_err("network namespace: no %s in the new namespace", le->name), -EIO;

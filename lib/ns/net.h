@@ -107,6 +107,14 @@ int netsysctl_dump(NetnsEntry *e);
 int netsysctl_restore(const NetnsEntry *e);
 int netsysctl_validate(const NetnsEntry *e);
 
+/* ---- net-tun.c: tun and tap links (their fds: files/tun.c) */
+/* In the namespace: le's tun flags, owner and group (le->ifindex, name set). */
+int nettun_dump(NetLinkEntry *le);
+/* The tun part of a link of kind "tun" is sound: 0, or -EINVAL. */
+int nettun_validate(const NetLinkEntry *le);
+/* Make it on /dev/net/tun, persistent until the tree's fds are its queues again. */
+int nettun_make(const NetLinkEntry *le);
+
 /* ---- net-peer.c: a veth between two namespaces of the tree */
 /* While dumping: the tree's namespaces saved whole (fds, their ids: 0 the
  * root's); resets what netns_dump_peers_used() says. */

@@ -1,0 +1,274 @@
+/* An fd on /dev/net/tun: a queue of a tun or tap device, or one never attached.
+ *
+ * The device is a link of the tree's network namespace (ns/net-tun.c): the
+ * namespace's restore makes it, persistent, with its addresses and routes,
+ * before any fd; the fd then attaches with TUNSETIFF (same name, same flags),
+ * gets the queue's settings back, takes the persistence away if the device had
+ * none, and detaches again if it was a detached queue of a multi-queue device.
+ * A device in any other namespace than the holder's own (the caller's, most
+ * often) is refused: the restore could not make it where it was.
+ *
+ * A detached queue tells nothing (TUNGETIFF says EBADFD, fdinfo's "iff:" is
+ * empty): the dump attaches it for a moment (TUNSETQUEUE), reads it and
+ * detaches it again, which leaves the device's queues as they were.  Packets
+ * queued in the device at the dump are lost, as on a network that drops them.
+ * Not kept: TUNSETOFFLOAD's offloads (the kernel then sends no GSO packets),
+ * TUNSETTXFILTER and eBPF steering/filter programs (none can be read back); a
+ * tap with a classic socket filter (TUNATTACHFILTER) is refused. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include "files/files.h"
+#include "log.h"
+#include "ns/ns.h"
+#include "util.h"
+
+#define MISC_MAJOR 10
+#define TUN_MINOR 200
+/* what TUNGETIFF reports that TUNSETIFF takes back */
+#define TUN_FD_FLAGS (IFF_TUN | IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE | IFF_NAPI | IFF_NAPI_FRAGS | \
+		      IFF_PERSIST)
+
+static bool used;   /* this dump has a tun fd or link: image version 14 */
+
+void tun_dump_note(void)
+{
+	used = true;
+}
+
+void tun_dump_reset(void)
+{
+	used = false;
+}
+
+bool tun_dump_used(void)
+{
+	return used;
+}
+
+static bool is_tun(dev_t rdev)
+{
+	return major(rdev) == MISC_MAJOR && minor(rdev) == TUN_MINOR;
+}
+
+static bool tun_match(const struct fd_dump_ctx *c)
+{
+	return S_ISCHR(c->st.st_mode) && is_tun(c->st.st_rdev);
+}
+
+static ino_t fd_ino(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? 0 : st.st_ino;
+}
+
+/* The device is in the holder's own network namespace, one libcr saves. */
+static int check_netns(const struct fd_dump_ctx *c, int fd, const char *name)
+{
+	int ns = ioctl(fd, TUNGETDEVNETNS);
+	uint64_t holder, ours;
+	ino_t dev;
+	int ret;
+
+	if (ns < 0)
+		return pr_perror("pid %d: fd %d: can't find the network namespace of tun %s (TUNGETDEVNETNS)", c->pid,
+				 c->fd, name);
+	dev = fd_ino(ns);
+	close(ns);
+	if ((ret = ns_ino(c->pid, "net", &holder)) || (ret = ns_ino(getpid(), "net", &ours)))
+		return ret;
+	if (dev == ours)
+		return pr_err("pid %d: fd %d: tun/tap device %s is in the network namespace libcr runs in, not one of "
+			      "the tree's own: libcr recreates tun/tap devices only in the tree's own network namespace "
+			      "(unshare CLONE_NEWNET)", c->pid, c->fd, name), -EOPNOTSUPP;
+	if (dev != holder)
+		return pr_err("pid %d: fd %d: tun/tap device %s is in another network namespace than the process's: "
+			      "libcr can't recreate it there", c->pid, c->fd, name), -EOPNOTSUPP;
+	return 0;
+}
+
+/* The queue's settings, with fd attached. */
+static int read_queue(const struct fd_dump_ctx *c, int fd, TunEntry *t)
+{
+	struct sock_fprog prog = { 0 };
+	int v;
+
+	if (ioctl(fd, TUNGETSNDBUF, &v))
+		return pr_perror("pid %d: fd %d: TUNGETSNDBUF", c->pid, c->fd);
+	t->has_sndbuf = true;
+	t->sndbuf = v;
+	if (ioctl(fd, TUNGETVNETHDRSZ, &v))
+		return pr_perror("pid %d: fd %d: TUNGETVNETHDRSZ", c->pid, c->fd);
+	t->has_vnet_hdr_sz = true;
+	t->vnet_hdr_sz = v;
+	if (ioctl(fd, TUNGETVNETLE, &v))
+		return pr_perror("pid %d: fd %d: TUNGETVNETLE", c->pid, c->fd);
+	t->has_vnet_le = true;
+	t->vnet_le = v;
+	/* (EINVAL: a kernel without cross-endian virtio) */
+	if (!ioctl(fd, TUNGETVNETBE, &v)) {
+		t->has_vnet_be = true;
+		t->vnet_be = v;
+	}
+	/* only a tap may have one; the kernel keeps the program's own pointer, not the code */
+	if ((t->flags & IFF_TAP) && !ioctl(fd, TUNGETFILTER, &prog) && prog.len)
+		return pr_err("pid %d: fd %d: tap %s has a socket filter (TUNATTACHFILTER), which libcr can't read "
+			      "back", c->pid, c->fd, t->name), -EOPNOTSUPP;
+	return 0;
+}
+
+static int tun_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
+{
+	struct ifreq r = { 0 };
+	bool detached = false;
+	TunEntry *t;
+	int fd, ret;
+
+	tun_dump_note();
+	if (!(t = e->tun = malloc(sizeof(*t))))
+		return -ENOMEM;
+	tun_entry__init(t);
+	if (!(t->path = strdup(c->link)))
+		return -ENOMEM;
+	if ((fd = files_getfd(c->pid, c->fd)) < 0)
+		return fd;
+	if (ioctl(fd, TUNGETIFF, &r)) {
+		if (errno != EBADFD) {
+			ret = pr_perror("pid %d: fd %d: TUNGETIFF", c->pid, c->fd);
+			goto out;
+		}
+		/* never attached (just reopened), or a detached queue, attached a moment to be read */
+		r.ifr_flags = IFF_ATTACH_QUEUE;
+		if (ioctl(fd, TUNSETQUEUE, &r)) {
+			ret = errno == EINVAL ? 0 : pr_perror("pid %d: fd %d: can't attach its detached queue", c->pid, c->fd);
+			goto out;
+		}
+		detached = true;
+		if (ioctl(fd, TUNGETIFF, &r)) {
+			ret = pr_perror("pid %d: fd %d: TUNGETIFF", c->pid, c->fd);
+			goto out;
+		}
+	}
+	r.ifr_name[IFNAMSIZ - 1] = 0;
+	t->has_flags = t->has_detached = true;
+	t->flags = r.ifr_flags & TUN_FD_FLAGS;
+	t->detached = detached;
+	if (!(t->name = strdup(r.ifr_name)))
+		ret = -ENOMEM;
+	else
+		ret = check_netns(c, fd, t->name) ?: read_queue(c, fd, t);
+out:
+	if (detached) {
+		struct ifreq d = { .ifr_flags = IFF_DETACH_QUEUE };
+		if (ioctl(fd, TUNSETQUEUE, &d) && !ret)
+			ret = pr_perror("pid %d: fd %d: can't detach its queue again", c->pid, c->fd);
+	}
+	close(fd);
+	return ret;
+}
+
+static int set_int(int fd, unsigned long req, int v, const FdinfoEntry *e, const char *what)
+{
+	if (ioctl(fd, req, &v))
+		return pr_perror("fd %u: tun %s: can't set its %s to %d", e->fd, e->tun->name, what, v);
+	return 0;
+}
+
+/* fd attached to the device again, with the queue's settings. */
+static int attach(int fd, const FdinfoEntry *e)
+{
+	const TunEntry *t = e->tun;
+	struct ifreq r = { 0 };
+
+	/* it must be the namespace's (made by its restore), not a new one made here */
+	if (!if_nametoindex(t->name))
+		return pr_err("fd %u: tun/tap device %s is not in the restored network namespace", e->fd, t->name),
+		       -ENODEV;
+	snprintf(r.ifr_name, IFNAMSIZ, "%s", t->name);
+	r.ifr_flags = t->flags & ~IFF_PERSIST;
+	if (ioctl(fd, TUNSETIFF, &r))
+		return pr_perror("fd %u: can't attach to %s %s (TUNSETIFF)", e->fd, (t->flags & IFF_TAP) ? "tap" : "tun",
+				 t->name);
+	if ((t->has_sndbuf && set_int(fd, TUNSETSNDBUF, t->sndbuf, e, "send buffer")) ||
+	    (t->has_vnet_hdr_sz && set_int(fd, TUNSETVNETHDRSZ, t->vnet_hdr_sz, e, "vnet header size")) ||
+	    (t->has_vnet_le && set_int(fd, TUNSETVNETLE, t->vnet_le, e, "vnet little-endian flag")) ||
+	    (t->has_vnet_be && t->vnet_be && set_int(fd, TUNSETVNETBE, 1, e, "vnet big-endian flag")))
+		return -EIO;
+	/* made persistent for the restore: the device lives with its queues again */
+	if (!(t->flags & IFF_PERSIST) && ioctl(fd, TUNSETPERSIST, 0UL))
+		return pr_perror("fd %u: tun %s: TUNSETPERSIST 0", e->fd, t->name);
+	if (t->detached) {
+		struct ifreq d = { .ifr_flags = IFF_DETACH_QUEUE };
+		if (ioctl(fd, TUNSETQUEUE, &d))
+			return pr_perror("fd %u: tun %s: can't detach its queue (TUNSETQUEUE)", e->fd, t->name);
+	}
+	return 0;
+}
+
+static int tun_restore(struct files_image *fi, const FdinfoEntry *e, bool *inherited)
+{
+	struct stat st;
+	int fd, ret;
+
+	(void)fi;
+	*inherited = false;
+	if ((fd = open(e->tun->path, (e->flags & ~(O_CREAT | O_TRUNC | O_EXCL)) | O_NOCTTY | O_CLOEXEC)) < 0)
+		return pr_perror("fd %u: can't open %s", e->fd, e->tun->path);
+	if (fstat(fd, &st) || !S_ISCHR(st.st_mode) || !is_tun(st.st_rdev)) {
+		close(fd);
+		return pr_err("fd %u: %s is not the tun device (10:200)", e->fd, e->tun->path), -ESTALE;
+	}
+	if (e->tun->name && (ret = attach(fd, e))) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+static bool valid_name(const char *n)
+{
+	size_t l = strlen(n);
+
+	if (!l || l >= IFNAMSIZ || !strcmp(n, ".") || !strcmp(n, ".."))
+		return false;
+	for (; *n; n++)
+		if (*n == '/' || *n == ':' || *n <= ' ' || *n > '~')
+			return false;
+	return true;
+}
+
+static int tun_validate(const FdinfoEntry *e)
+{
+	const TunEntry *t = e->tun;
+	uint32_t type = t ? t->flags & (IFF_TUN | IFF_TAP) : 0;
+
+	if (!t || !path_is_clean(t->path) || strncmp(t->path, "/dev/", 5))
+		return pr_err("fdinfo: fd %u: a tun fd without its device path, or one outside /dev", e->fd), -EINVAL;
+	if (!t->name) {
+		if (t->has_flags || t->has_detached || t->has_sndbuf || t->has_vnet_hdr_sz || t->has_vnet_le ||
+		    t->has_vnet_be)
+			return pr_err("fdinfo: fd %u: a tun fd attached to no device, with a queue's settings", e->fd),
+			       -EINVAL;
+		return 0;
+	}
+	if (!valid_name(t->name) || !t->has_flags || (t->flags & ~TUN_FD_FLAGS) || (type != IFF_TUN && type != IFF_TAP) ||
+	    (t->detached && !(t->flags & IFF_MULTI_QUEUE)) || (t->has_sndbuf && t->sndbuf <= 0) ||
+	    (t->has_vnet_hdr_sz && (t->vnet_hdr_sz < 10 || t->vnet_hdr_sz > 65536)))
+		return pr_err("fdinfo: fd %u: bad tun/tap queue", e->fd), -EINVAL;
+	return 0;
+}
+
+const struct fd_ops tun_fd_ops = {
+	.kind = FD_KIND__FD_TUN, .name = "tun/tap queue",
+	.match = tun_match, .dump = tun_dump, .restore = tun_restore, .validate = tun_validate,
+};

@@ -8,9 +8,10 @@
  * A device in any other namespace than the holder's own (the caller's, most
  * often) is refused: the restore could not make it where it was.
  *
- * A detached queue tells nothing (TUNGETIFF says EBADFD, fdinfo's "iff:" is
- * empty): the dump attaches it for a moment (TUNSETQUEUE), reads it and
- * detaches it again, which leaves the device's queues as they were.  Packets
+ * Only TUNSETQUEUE IFF_ATTACH_QUEUE tells a detached queue (older kernels also
+ * answer TUNGETIFF with EBADFD there, and 6.18 does not): the dump tries it,
+ * reads the queue attached, and detaches it again, which leaves the device's
+ * queues as they were.  Packets
  * queued in the device at the dump are lost, as on a network that drops them.
  * Not kept: TUNSETOFFLOAD's offloads (the kernel then sends no GSO packets),
  * TUNSETTXFILTER and eBPF steering/filter programs (none can be read back); a
@@ -142,22 +143,19 @@ static int tun_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 		return -ENOMEM;
 	if ((fd = files_getfd(c->pid, c->fd)) < 0)
 		return fd;
-	if (ioctl(fd, TUNGETIFF, &r)) {
-		if (errno != EBADFD) {
-			ret = pr_perror("pid %d: fd %d: TUNGETIFF", c->pid, c->fd);
-			goto out;
-		}
-		/* never attached (just reopened), or a detached queue, attached a moment to be read */
-		r.ifr_flags = IFF_ATTACH_QUEUE;
-		if (ioctl(fd, TUNSETQUEUE, &r)) {
-			ret = errno == EINVAL ? 0 : pr_perror("pid %d: fd %d: can't attach its detached queue", c->pid, c->fd);
-			goto out;
-		}
+	/* only a detached queue attaches (EINVAL: attached, or never) */
+	r.ifr_flags = IFF_ATTACH_QUEUE;
+	if (!ioctl(fd, TUNSETQUEUE, &r))
 		detached = true;
-		if (ioctl(fd, TUNGETIFF, &r)) {
-			ret = pr_perror("pid %d: fd %d: TUNGETIFF", c->pid, c->fd);
-			goto out;
-		}
+	else if (errno != EINVAL) {
+		ret = pr_perror("pid %d: fd %d: can't attach its detached queue", c->pid, c->fd);
+		goto out;
+	}
+	memset(&r, 0, sizeof(r));
+	if (ioctl(fd, TUNGETIFF, &r)) {
+		/* never attached: just reopened */
+		ret = errno == EBADFD ? 0 : pr_perror("pid %d: fd %d: TUNGETIFF", c->pid, c->fd);
+		goto out;
 	}
 	r.ifr_name[IFNAMSIZ - 1] = 0;
 	t->has_flags = t->has_detached = true;

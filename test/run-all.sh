@@ -227,6 +227,12 @@ if selected corrupt ns-net; then
 	run_suite "runner ns-net --corrupt (negative test)" "$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail \
 		--mode restore --dump-arg --tcp-established -- ns-net --corrupt
 fi
+# a detached tap queue attached after the check point: the check must see it
+if selected corrupt tun; then
+	# shellcheck disable=SC2086
+	run_suite "runner tun --corrupt (negative test)" "$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail \
+		--mode restore -- tun --corrupt
+fi
 if selected corrupt ns-time; then
 	# shellcheck disable=SC2086
 	run_suite "runner ns-time --corrupt (negative test)" "$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail \

@@ -22,6 +22,11 @@
  *                (NETLINK_AUDIT)
  *   netlink-queued  a NETLINK_USERSOCK socket with a message waiting, sent
  *                from fd 6 (queued netlink messages can't be saved)
+ *   tun-host     a tun device (crtun-PID) in the network namespace the program
+ *                was started in (not one of its own), fd 5 its queue
+ *   tap-filter   in a network namespace of its own, a tap (crtap0) with a
+ *                classic socket filter (TUNATTACHFILTER), which the kernel
+ *                can't give back
  * and unix sockets in states that can't be dumped:
  *   unix-rights  a unix datagram socket with a unix socket in flight
  *                (SCM_RIGHTS) sent from fd 6, the other end, whose peer a
@@ -51,6 +56,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <linux/filter.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <linux/if_packet.h>
 #include <linux/perf_event.h>
 #include <stdio.h>
@@ -300,6 +310,21 @@ static int make(const char *kind)
 		if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)))
 			return -1;
 		return s;
+	}
+	if (!strcmp(kind, "tun-host") || !strcmp(kind, "tap-filter")) {
+		bool tap = !strcmp(kind, "tap-filter");
+		struct ifreq r = { .ifr_flags = (tap ? IFF_TAP : IFF_TUN) | IFF_NO_PI };
+		static struct sock_filter code[] = { BPF_STMT(BPF_RET | BPF_K, 0xffff) };
+		struct sock_fprog prog = { 1, code };
+		int t;
+		if (tap && unshare(CLONE_NEWNET))
+			return -1;
+		if ((t = open("/dev/net/tun", O_RDWR)) < 0)
+			return -1;
+		snprintf(r.ifr_name, IFNAMSIZ, tap ? "crtap0" : "crtun-%d", (int)getpid() % 100000);
+		if (ioctl(t, TUNSETIFF, &r) || (tap && ioctl(t, TUNATTACHFILTER, &prog)))
+			return -1;
+		return t;
 	}
 	tst_fail("unknown --kind %s", kind);
 }

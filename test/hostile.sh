@@ -397,15 +397,14 @@ else
 	recs=$("$CRTOOL" show "$T/base/$F" | awk '/^# record/ { r = $3; sub(":", "", r) } /kind: FD_TUN/ { print r }')
 	read -r T1 _ _ TL <<<"$(echo $recs)"
 	tfd=$("$CRTOOL" show "$T/base/$F" | awk -v r="# record $T1:" 'index($0, r) == 1 { f = 1 } f && /^fd:/ { print $2; exit }')
-	case_ tun-name "$F" "@$T1:tun.name=a/b" -- "$F" "fd $tfd" "bad tun/tap queue"
-	case_ tun-flags "$F" "@$T1:tun.flags=0x80001001" -- "$F" "fd $tfd" "bad tun/tap queue"
-	case_ tun-detached "$F" "@$T1:tun.detached=1" -- "$F" "fd $tfd" "bad tun/tap queue"
-	case_ tun-path "$F" "@$T1:tun.path=/etc/passwd" -- "$F" "fd $tfd" "outside /dev"
-	case_ tun-loose-queue "$F" "@$TL:tun.sndbuf=4096" -- "$F" "attached to no device, with a queue's settings"
-	case_ tun-missing "$F" "@0:kind=34" -- "$F" "fd 0" "without its device path"
-	case_ tun-elsewhere "$F" "@$T1:tun.name=tun9" -- "fd $tfd" "tun/tap device tun9 is not in the restored network namespace"
+	case_ tun-name "$F" "@$T1:tun.name=a/b" -- "fdinfo: fd $tfd" "bad tun/tap queue"
+	case_ tun-flags "$F" "@$T1:tun.flags=0x80001001" -- "fdinfo: fd $tfd" "bad tun/tap queue"
+	case_ tun-detached "$F" "@$T1:tun.detached=1" -- "fdinfo: fd $tfd" "bad tun/tap queue"
+	case_ tun-path "$F" "@$T1:tun.path=/etc/passwd" -- "fdinfo: fd $tfd" "outside /dev"
+	case_ tun-loose-queue "$F" "@$TL:tun.sndbuf=4096" -- "fdinfo: fd" "attached to no device, with a queue's settings"
+	case_ tun-missing "$F" "@0:kind=34" -- "fdinfo: fd 0" "without its device path"
 	case_ tun-link-flags netns.img "links[1].tun_flags=0x1004" -- netns.img "bad link tun7"
-	case_ tun-link-mac netns.img "links[1].address=02aabbccddee" -- netns.img "bad link tun7"
+	case_ tun-link-type netns.img "links[2].tun_flags=0x5103" -- netns.img "bad link tap7"
 	case_ tun-link-veth netns.img "links[1].kind=veth" "links[1].peer=tap7" -- netns.img "bad link tun7"
 	if "$CRTOOL" show "$T/tunbase/inventory.img" | grep -qx "img_version: 14"; then
 		pass tun-version

@@ -502,6 +502,8 @@ int dump_tree(const struct cr_dump_opts *uopts, bool hold_net)
 			live++;
 		}
 	netns_dump_target(nd.fd);
+	if (!ret)
+		ret = tun_dump_check();
 	if (ret || (ret = dump_pstree(&dir, &tree, &nested)) || (ret = inventory_write(&dir, tree.tasks[0].vpid, tree.own_pidns, img_version(&tree, &nested))) ||
 	    (ret = ps_close(&ps)) || (ret = notify_call(opts.notify, opts.notify_arg, "post-dump", opts.pid)))
 		goto out;

@@ -273,8 +273,9 @@ declare -A WORDS=([packet]="packet socket|can't be checkpointed"
 	[unix-queued]="not yet accepted, from fd 6, with data queued"
 	[unix-relative]="relative path rel.sock"
 	[tun-host]="tun/tap device crtun-|in the network namespace libcr runs in|only in the tree's own network namespace"
-	[tap-filter]="tap crtap0 has a socket filter (TUNATTACHFILTER)|can't read back")
-for kind in io_uring userfaultfd perf_event bpf-map pidfd pidfd-thread packet sk-ebpf netlink netlink-queued unix-rights unix-rights-tree unix-rights-loop unix-rights-shared unix-rights-held unix-rights-elsewhere unix-rights-pipe unix-queued unix-relative tun-host tap-filter; do
+	[tap-filter]="tap crtap0 has a socket filter (TUNATTACHFILTER)|can't read back"
+	[tap-outside]="tun/tap device crtap1 has 2 queues and the tree holds 1|outside the tree|dump that process")
+for kind in io_uring userfaultfd perf_event bpf-map pidfd pidfd-thread packet sk-ebpf netlink netlink-queued unix-rights unix-rights-tree unix-rights-loop unix-rights-shared unix-rights-held unix-rights-elsewhere unix-rights-pipe unix-queued unix-relative tun-host tap-filter tap-outside; do
 	name=unsupported-$kind
 	w=${WORDS[$kind]:-}
 	[ -n "$w" ] || w="$kind|can't be checkpointed"

@@ -390,6 +390,11 @@ if ! grep -qx READY "$T/tun.out" || ! "$CRTOOL" dump -t "$NTP" -D "$T/tunbase" >
 	fail tun-dump "could not dump tun: $(cat "$T/err")"
 else
 	{ wait "$NTP"; } 2>/dev/null
+	# (closing its tun fds unregisters the devices: its exit takes a moment)
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$NTP" 2>/dev/null || break
+		sleep 0.05
+	done
 	PID=$NTP
 	rm -rf "$T/base"
 	cp -a "$T/tunbase" "$T/base"

@@ -130,6 +130,11 @@ extern const struct fd_ops reg_fd_ops, chr_fd_ops, pipe_fd_ops, tty_fd_ops, fifo
 void tun_dump_note(void);
 void tun_dump_reset(void);
 bool tun_dump_used(void);
+/* The namespace dump met device name (netns: its inode) with that many queues. */
+int tun_dump_link(uint64_t netns, const char *name, uint32_t queues, bool persist);
+/* Once every process is dumped: each device without persistence has all its
+ * queues in the tree. */
+int tun_dump_check(void);
 
 /* ---- ptys (pty.c) */
 bool pty_is_master(const struct stat *st);

@@ -41,6 +41,22 @@
 
 static bool used;   /* this dump has a tun fd or link: image version 14 */
 
+/* The tun links of the dumped namespaces and how many of their queues the
+ * tree's fds are: a device without persistence whose queues are held outside
+ * the tree too (slirp4netns, pasta) would come back persistent, ownerless. */
+struct tun_link {
+	uint64_t netns;
+	char name[IFNAMSIZ];
+	uint32_t queues, held;
+	bool persist;
+	pid_t pid;              /* the first holder of a queue of the tree's, and its fd */
+	int fd;
+	uint32_t *ids;          /* shared descriptions counted already */
+	size_t nr_ids;
+};
+static struct tun_link *links;
+static size_t nr_links;
+
 void tun_dump_note(void)
 {
 	used = true;
@@ -49,6 +65,69 @@ void tun_dump_note(void)
 void tun_dump_reset(void)
 {
 	used = false;
+	for (size_t i = 0; i < nr_links; i++)
+		free(links[i].ids);
+	free(links);
+	links = NULL;
+	nr_links = 0;
+}
+
+int tun_dump_link(uint64_t netns, const char *name, uint32_t queues, bool persist)
+{
+	struct tun_link *n = realloc(links, (nr_links + 1) * sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	links = n;
+	n = &links[nr_links++];
+	memset(n, 0, sizeof(*n));
+	n->netns = netns;
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	n->queues = queues;
+	n->persist = persist;
+	return 0;
+}
+
+/* A queue of the tree's on device name of namespace netns (shared_id: one
+ * description several processes hold, counted once). */
+static int count_queue(const struct fd_dump_ctx *c, uint64_t netns, const char *name, uint32_t shared_id)
+{
+	for (size_t i = 0; i < nr_links; i++) {
+		struct tun_link *l = &links[i];
+		if (l->netns != netns || strcmp(l->name, name))
+			continue;
+		for (size_t k = 0; shared_id && k < l->nr_ids; k++)
+			if (l->ids[k] == shared_id)
+				return 0;
+		if (shared_id) {
+			uint32_t *n = realloc(l->ids, (l->nr_ids + 1) * sizeof(*n));
+			if (!n)
+				return -ENOMEM;
+			l->ids = n;
+			l->ids[l->nr_ids++] = shared_id;
+		}
+		if (!l->held++) {
+			l->pid = c->pid;
+			l->fd = c->fd;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+int tun_dump_check(void)
+{
+	for (size_t i = 0; i < nr_links; i++)
+		if (!links[i].persist && !links[i].held)
+			return pr_err("network namespace: tun/tap device %s is not persistent and only processes "
+				      "outside the tree hold its queues (slirp4netns, pasta, a VPN daemon?): dump them "
+				      "with the tree", links[i].name), -EOPNOTSUPP;
+		else if (!links[i].persist && links[i].held < links[i].queues)
+			return pr_err("pid %d: fd %d: tun/tap device %s has %u queues and the tree holds %u: the "
+				      "others are a process's outside the tree (slirp4netns, pasta, a VPN daemon?), "
+				      "which keep the device alive: dump that process with the tree", links[i].pid,
+				      links[i].fd, links[i].name, links[i].queues, links[i].held), -EOPNOTSUPP;
+	return 0;
 }
 
 bool tun_dump_used(void)
@@ -73,8 +152,8 @@ static ino_t fd_ino(int fd)
 	return fstat(fd, &st) ? 0 : st.st_ino;
 }
 
-/* The device is in the holder's own network namespace, one libcr saves. */
-static int check_netns(const struct fd_dump_ctx *c, int fd, const char *name)
+/* The device is in the holder's own network namespace, one libcr saves (*ino). */
+static int check_netns(const struct fd_dump_ctx *c, int fd, const char *name, uint64_t *ino)
 {
 	int ns = ioctl(fd, TUNGETDEVNETNS);
 	uint64_t holder, ours;
@@ -84,7 +163,7 @@ static int check_netns(const struct fd_dump_ctx *c, int fd, const char *name)
 	if (ns < 0)
 		return pr_perror("pid %d: fd %d: can't find the network namespace of tun %s (TUNGETDEVNETNS)", c->pid,
 				 c->fd, name);
-	dev = fd_ino(ns);
+	*ino = dev = fd_ino(ns);
 	close(ns);
 	if ((ret = ns_ino(c->pid, "net", &holder)) || (ret = ns_ino(getpid(), "net", &ours)))
 		return ret;
@@ -132,6 +211,7 @@ static int tun_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 {
 	struct ifreq r = { 0 };
 	bool detached = false;
+	uint64_t ns = 0;
 	TunEntry *t;
 	int fd, ret;
 
@@ -164,7 +244,8 @@ static int tun_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 	if (!(t->name = strdup(r.ifr_name)))
 		ret = -ENOMEM;
 	else
-		ret = check_netns(c, fd, t->name) ?: read_queue(c, fd, t);
+		ret = check_netns(c, fd, t->name, &ns) ?: read_queue(c, fd, t) ?:
+		      count_queue(c, ns, t->name, c->share.id);
 out:
 	if (detached) {
 		struct ifreq d = { .ifr_flags = IFF_DETACH_QUEUE };

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "files/files.h"
 #include "log.h"
@@ -38,6 +39,11 @@ static void parse(struct rtattr *a, int len, struct rtattr **tb, int max)
 static uint8_t u8_attr(struct rtattr *a)
 {
 	return a && RTA_PAYLOAD(a) >= 1 ? *(uint8_t *)RTA_DATA(a) : 0;
+}
+
+static uint32_t u32_attr(struct rtattr *a)
+{
+	return a && RTA_PAYLOAD(a) >= 4 ? *(uint32_t *)RTA_DATA(a) : 0;
 }
 
 /* The link's tun attributes from one RTM_NEWLINK answer; 0, or -errno. */
@@ -69,7 +75,12 @@ static int parse_link(struct nlmsghdr *h, NetLinkEntry *le)
 		le->has_tun_group = true;
 		le->tun_group = *(uint32_t *)RTA_DATA(tun[IFLA_TUN_GROUP]);
 	}
-	return 0;
+	/* (this thread is in the namespace) */
+	struct stat st;
+	if (stat("/proc/thread-self/ns/net", &st))
+		return pr_perror("network namespace: tun %s: can't stat /proc/thread-self/ns/net", le->name);
+	return tun_dump_link(st.st_ino, le->name, u32_attr(tun[IFLA_TUN_NUM_QUEUES]) +
+				u32_attr(tun[IFLA_TUN_NUM_DISABLED_QUEUES]), le->tun_flags & IFF_PERSIST);
 }
 
 int nettun_dump(NetLinkEntry *le)
@@ -94,7 +105,7 @@ int nettun_dump(NetLinkEntry *le)
 			ret = parse_link(h, le);
 			break;
 		}
-	if (ret) {
+	if (ret == -ENOENT) {
 		pr_err("network namespace: tun %s: the kernel did not tell its tun attributes", le->name);
 		ret = -EIO;
 	}

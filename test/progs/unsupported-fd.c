@@ -27,6 +27,9 @@
  *   tap-filter   in a network namespace of its own, a tap (crtap0) with a
  *                classic socket filter (TUNATTACHFILTER), which the kernel
  *                can't give back
+ *   tap-outside  in a network namespace of its own, a two-queue tap (crtap1)
+ *                whose second queue an orphaned grandchild holds (outside the
+ *                tree, as slirp4netns would), until this process is gone
  * and unix sockets in states that can't be dumped:
  *   unix-rights  a unix datagram socket with a unix socket in flight
  *                (SCM_RIGHTS) sent from fd 6, the other end, whose peer a
@@ -310,6 +313,34 @@ static int make(const char *kind)
 		if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)))
 			return -1;
 		return s;
+	}
+	if (!strcmp(kind, "tap-outside")) {
+		struct ifreq r = { .ifr_name = "crtap1", .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE };
+		pid_t parent = getpid(), child;
+		int t, ready[2];
+		if (unshare(CLONE_NEWNET) || (t = open("/dev/net/tun", O_RDWR)) < 0 || ioctl(t, TUNSETIFF, &r) ||
+		    pipe(ready) || (child = fork()) < 0)
+			return -1;
+		if (!child) {
+			if (fork())
+				_exit(0);
+			int q = open("/dev/net/tun", O_RDWR);
+			if (q < 0 || ioctl(q, TUNSETIFF, &r))
+				_exit(1);
+			for (int fd = 0; fd < 1024; fd++)
+				if (fd != q && fd != ready[1])
+					close(fd);
+			close(ready[1]);
+			while (!kill(parent, 0))
+				usleep(100000);
+			_exit(0);
+		}
+		close(ready[1]);
+		char b;
+		if (waitpid(child, NULL, 0) != child || read(ready[0], &b, 1) != 0)
+			return -1;
+		close(ready[0]);
+		return t;
 	}
 	if (!strcmp(kind, "tun-host") || !strcmp(kind, "tap-filter")) {
 		bool tap = !strcmp(kind, "tap-filter");

@@ -111,7 +111,7 @@ refused_dump() {
 
 # ---- dump
 spawn unshare -n sh -c 'ip link add xbr0 type bridge && exec setsid sleep 1000'
-refused_dump link-kind "link xbr0 is a bridge" "loopback and veth"
+refused_dump link-kind "link xbr0 is a bridge" "loopback, veth and tun/tap"
 
 ip netns add "$NS" && ip link add "lcre$$" type veth peer name eth0 netns "$NS"
 spawn nsenter --net="/run/netns/$NS" setsid sleep 1000

@@ -13,13 +13,16 @@
  * reads the queue attached, and detaches it again, which leaves the device's
  * queues as they were.  Packets
  * queued in the device at the dump are lost, as on a network that drops them.
- * Not kept: TUNSETOFFLOAD's offloads (the kernel then sends no GSO packets),
- * TUNSETTXFILTER and eBPF steering/filter programs (none can be read back); a
- * tap with a classic socket filter (TUNATTACHFILTER) is refused. */
+ * TUNSETOFFLOAD has no getter: its flags are read back from the device's active
+ * features (ethtool), where the kernel puts them.  Not kept: TUNSETTXFILTER
+ * and eBPF steering/filter programs (none can be read back); a tap with a
+ * classic socket filter (TUNATTACHFILTER) is refused. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/ethtool.h>
 #include <linux/filter.h>
 #include <linux/if_tun.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +33,7 @@
 #include <unistd.h>
 #include "files/files.h"
 #include "log.h"
+#include "ns/net.h"
 #include "ns/ns.h"
 #include "util.h"
 
@@ -38,6 +42,12 @@
 /* what TUNGETIFF reports that TUNSETIFF takes back */
 #define TUN_FD_FLAGS (IFF_TUN | IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE | IFF_NAPI | IFF_NAPI_FRAGS | \
 		      IFF_PERSIST)
+
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20   /* (Linux 6.2) */
+#define TUN_F_USO6 0x40
+#endif
+#define TUN_OFFLOADS (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN | TUN_F_USO4 | TUN_F_USO6)
 
 static bool used;   /* this dump has a tun fd or link: image version 14 */
 
@@ -177,11 +187,90 @@ static int check_netns(const struct fd_dump_ctx *c, int fd, const char *name, ui
 	return 0;
 }
 
+/* Where TUNSETOFFLOAD's flags show: the device's features by these names. */
+static const struct {
+	const char *feature;
+	unsigned flags;
+} offloads[] = {
+	{ "tx-checksum-ip-generic", TUN_F_CSUM },    { "tx-tcp-segmentation", TUN_F_TSO4 },
+	{ "tx-tcp6-segmentation", TUN_F_TSO6 },      { "tx-tcp-ecn-segmentation", TUN_F_TSO_ECN },
+	{ "tx-udp-segmentation", TUN_F_USO4 | TUN_F_USO6 },
+};
+
+struct offload_args {
+	const char *name;
+	unsigned flags;
+};
+
+/* In the device's namespace: its active features, as TUN_F_* flags. */
+static int read_offload(void *p)
+{
+	struct offload_args *a = p;
+	struct ethtool_sset_info *si = NULL;
+	struct ethtool_gstrings *gs = NULL;
+	struct ethtool_gfeatures *gf = NULL;
+	struct ifreq r = { 0 };
+	int sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), ret = -ENOMEM;
+	uint32_t n;
+
+	if (sk < 0)
+		return pr_perror("tun %s: can't open a socket to read its offloads", a->name);
+	snprintf(r.ifr_name, IFNAMSIZ, "%s", a->name);
+	if (!(si = calloc(1, sizeof(*si) + 4)))
+		goto out;
+	si->cmd = ETHTOOL_GSSET_INFO;
+	si->sset_mask = 1ULL << ETH_SS_FEATURES;
+	r.ifr_data = (void *)si;
+	if (ioctl(sk, SIOCETHTOOL, &r) || !(si->sset_mask & (1ULL << ETH_SS_FEATURES))) {
+		ret = pr_perror("tun %s: can't count its features (ETHTOOL_GSSET_INFO)", a->name);
+		goto out;
+	}
+	n = si->data[0];
+	if (n > 4096 || !(gs = calloc(1, sizeof(*gs) + (size_t)n * ETH_GSTRING_LEN)) ||
+	    !(gf = calloc(1, sizeof(*gf) + (n + 31) / 32 * sizeof(gf->features[0]))))
+		goto out;
+	gs->cmd = ETHTOOL_GSTRINGS;
+	gs->string_set = ETH_SS_FEATURES;
+	gs->len = n;
+	gf->cmd = ETHTOOL_GFEATURES;
+	gf->size = (n + 31) / 32;
+	r.ifr_data = (void *)gs;
+	if (ioctl(sk, SIOCETHTOOL, &r)) {
+		ret = pr_perror("tun %s: can't read its feature names (ETHTOOL_GSTRINGS)", a->name);
+		goto out;
+	}
+	r.ifr_data = (void *)gf;
+	if (ioctl(sk, SIOCETHTOOL, &r)) {
+		ret = pr_perror("tun %s: can't read its features (ETHTOOL_GFEATURES)", a->name);
+		goto out;
+	}
+	a->flags = 0;
+	for (uint32_t i = 0; i < n && i < gs->len; i++) {
+		const char *name = (const char *)gs->data + (size_t)i * ETH_GSTRING_LEN;
+		if (!(gf->features[i / 32].active & (1u << (i % 32))))
+			continue;
+		for (size_t k = 0; k < ARRAY_SIZE(offloads); k++)
+			if (!strncmp(name, offloads[k].feature, ETH_GSTRING_LEN))
+				a->flags |= offloads[k].flags;
+	}
+	/* the kernel takes segmentation offloads only with the checksum one */
+	if (!(a->flags & TUN_F_CSUM))
+		a->flags = 0;
+	ret = 0;
+out:
+	free(si);
+	free(gs);
+	free(gf);
+	close(sk);
+	return ret;
+}
+
 /* The queue's settings, with fd attached. */
 static int read_queue(const struct fd_dump_ctx *c, int fd, TunEntry *t)
 {
+	struct offload_args oa = { t->name, 0 };
 	struct sock_fprog prog = { 0 };
-	int v;
+	int v, ns, ret;
 
 	if (ioctl(fd, TUNGETSNDBUF, &v))
 		return pr_perror("pid %d: fd %d: TUNGETSNDBUF", c->pid, c->fd);
@@ -204,6 +293,14 @@ static int read_queue(const struct fd_dump_ctx *c, int fd, TunEntry *t)
 	if ((t->flags & IFF_TAP) && !ioctl(fd, TUNGETFILTER, &prog) && prog.len)
 		return pr_err("pid %d: fd %d: tap %s has a socket filter (TUNATTACHFILTER), which libcr can't read "
 			      "back", c->pid, c->fd, t->name), -EOPNOTSUPP;
+	if ((ns = ioctl(fd, TUNGETDEVNETNS)) < 0)
+		return pr_perror("pid %d: fd %d: TUNGETDEVNETNS", c->pid, c->fd);
+	ret = netns_call(ns, read_offload, &oa);
+	close(ns);
+	if (ret)
+		return ret;
+	t->has_offload = true;
+	t->offload = oa.flags;
 	return 0;
 }
 
@@ -283,6 +380,9 @@ static int attach(int fd, const FdinfoEntry *e)
 	    (t->has_vnet_le && set_int(fd, TUNSETVNETLE, t->vnet_le, e, "vnet little-endian flag")) ||
 	    (t->has_vnet_be && t->vnet_be && set_int(fd, TUNSETVNETBE, 1, e, "vnet big-endian flag")))
 		return -EIO;
+	if (t->has_offload && t->offload && ioctl(fd, TUNSETOFFLOAD, (unsigned long)t->offload))
+		return pr_perror("fd %u: tun %s: can't set its offloads to %#x (TUNSETOFFLOAD)", e->fd, t->name,
+				 t->offload);
 	/* made persistent for the restore: the device lives with its queues again */
 	if (!(t->flags & IFF_PERSIST) && ioctl(fd, TUNSETPERSIST, 0UL))
 		return pr_perror("fd %u: tun %s: TUNSETPERSIST 0", e->fd, t->name);
@@ -335,14 +435,15 @@ static int tun_validate(const FdinfoEntry *e)
 		return pr_err("fdinfo: fd %u: a tun fd without its device path, or one outside /dev", e->fd), -EINVAL;
 	if (!t->name) {
 		if (t->has_flags || t->has_detached || t->has_sndbuf || t->has_vnet_hdr_sz || t->has_vnet_le ||
-		    t->has_vnet_be)
+		    t->has_vnet_be || t->has_offload)
 			return pr_err("fdinfo: fd %u: a tun fd attached to no device, with a queue's settings", e->fd),
 			       -EINVAL;
 		return 0;
 	}
 	if (!valid_name(t->name) || !t->has_flags || (t->flags & ~TUN_FD_FLAGS) || (type != IFF_TUN && type != IFF_TAP) ||
 	    (t->detached && !(t->flags & IFF_MULTI_QUEUE)) || (t->has_sndbuf && t->sndbuf <= 0) ||
-	    (t->has_vnet_hdr_sz && (t->vnet_hdr_sz < 10 || t->vnet_hdr_sz > 65536)))
+	    (t->has_vnet_hdr_sz && (t->vnet_hdr_sz < 10 || t->vnet_hdr_sz > 65536)) ||
+	    (t->has_offload && (t->offload & ~TUN_OFFLOADS)))
 		return pr_err("fdinfo: fd %u: bad tun/tap queue", e->fd), -EINVAL;
 	return 0;
 }

@@ -4,13 +4,15 @@
  *   - tun7 (IFF_TUN | IFF_NO_PI), owner 1234, group 4321, send buffer 65536,
  *     MTU 1400, 10.7.0.1/24, up, and a route 10.8.0.0/24 dev tun7;
  *   - tap7 (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE) with two
- *     queues, the second detached (TUNSETQUEUE), vnet header size 12, MAC
+ *     queues, the second detached (TUNSETQUEUE), vnet header size 12, checksum
+ *     and TCP segmentation offloads (TUNSETOFFLOAD), MAC
  *     02:aa:bb:cc:dd:ee, 10.9.0.1/24, up;
  *   - an fd on /dev/net/tun attached to nothing.
  * Before the dump and after CHECK, an ICMP echo request from 10.8.0.5 to
  * 10.7.0.1 written into tun7's fd must come back out of it as the kernel's
  * echo reply (its way back is the route).  After CHECK also: each device has
- * its flags, owner, group (rtnetlink), MTU, MAC, address and queue settings;
+ * its flags, owner, group (rtnetlink), MTU, MAC, address, queue settings and
+ * offloads (its active features: ethtool);
  * tap7's second queue is still detached (it attaches; the first would not); the
  * third fd is still attached to nothing.  --corrupt attaches the detached
  * queue after the check point.
@@ -21,7 +23,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/ethtool.h>
 #include <linux/if_tun.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <net/if_arp.h>
 #include <netinet/in.h>
@@ -216,6 +220,47 @@ static void check_owner(const char *name, uint32_t owner, uint32_t group)
 		tst_fail("%s: owner %u group %u, want %u %u", name, got_owner, got_group, owner, group);
 }
 
+/* Whether each of the features named is active on dev: a bit per name. */
+static unsigned features(const char *dev, const char *const *names, int nr)
+{
+	static char si_buf[sizeof(struct ethtool_sset_info) + 4] __attribute__((aligned(8)));
+	static char gs_buf[sizeof(struct ethtool_gstrings) + 512 * ETH_GSTRING_LEN] __attribute__((aligned(8)));
+	static char gf_buf[sizeof(struct ethtool_gfeatures) + 16 * sizeof(struct ethtool_get_features_block)]
+		__attribute__((aligned(8)));
+	struct ethtool_sset_info *si = (void *)si_buf;
+	struct ethtool_gstrings *gs = (void *)gs_buf;
+	struct ethtool_gfeatures *gf = (void *)gf_buf;
+	struct ifreq r = { 0 };
+	unsigned got = 0, n;
+
+	si->cmd = ETHTOOL_GSSET_INFO;
+	si->sset_mask = 1ULL << ETH_SS_FEATURES;
+	r.ifr_data = (void *)si;
+	ifreq_ioctl(dev, SIOCETHTOOL, &r, "ETHTOOL_GSSET_INFO");
+	if ((n = si->data[0]) > 512)
+		tst_fail("%s has %u features", dev, n);
+	gs->cmd = ETHTOOL_GSTRINGS;
+	gs->string_set = ETH_SS_FEATURES;
+	gs->len = n;
+	r.ifr_data = (void *)gs;
+	ifreq_ioctl(dev, SIOCETHTOOL, &r, "ETHTOOL_GSTRINGS");
+	gf->cmd = ETHTOOL_GFEATURES;
+	gf->size = (n + 31) / 32;
+	r.ifr_data = (void *)gf;
+	ifreq_ioctl(dev, SIOCETHTOOL, &r, "ETHTOOL_GFEATURES");
+	for (unsigned i = 0; i < n; i++)
+		for (int k = 0; k < nr; k++)
+			if (!strncmp((char *)gs->data + i * ETH_GSTRING_LEN, names[k], ETH_GSTRING_LEN) &&
+			    (gf->features[i / 32].active & (1u << (i % 32))))
+				got |= 1u << k;
+	return got;
+}
+
+static const char *const offload_names[] = { "tx-checksum-ip-generic", "tx-tcp-segmentation",
+					     "tx-tcp6-segmentation", "tx-udp-segmentation" };
+/* TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6: the first three, not UDP segmentation */
+#define OFFLOADS_SET 0x7
+
 static void check_link(const char *name, int mtu, const uint8_t *hw, const char *addr)
 {
 	struct ifreq r = { 0 };
@@ -268,6 +313,10 @@ int main(int argc, char **argv)
 	v = VNET_HDR;
 	if (ioctl(tap[0], TUNSETVNETHDRSZ, &v))
 		tst_fail("TUNSETVNETHDRSZ: %s", strerror(errno));
+	if (ioctl(tap[0], TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)))
+		tst_fail("TUNSETOFFLOAD: %s", strerror(errno));
+	if ((v = features("tap7", offload_names, 4)) != OFFLOADS_SET || features("tun7", offload_names, 4))
+		tst_fail("offloads: tap7 %#x, want %#x, and tun7 some", v, OFFLOADS_SET);
 	memset(&r, 0, sizeof(r));
 	r.ifr_flags = IFF_DETACH_QUEUE;
 	if (ioctl(tap[1], TUNSETQUEUE, &r))
@@ -305,6 +354,8 @@ int main(int argc, char **argv)
 	if (ioctl(tap[0], TUNGETVNETHDRSZ, &v) || v != VNET_HDR)
 		tst_fail("tap7: vnet header size %d, want %d", v, VNET_HDR);
 	check_link("tap7", 0, mac, "10.9.0.1");
+	if ((v = features("tap7", offload_names, 4)) != OFFLOADS_SET || features("tun7", offload_names, 4))
+		tst_fail("offloads: tap7 %#x, want %#x, and tun7 some", v, OFFLOADS_SET);
 	/* only a detached queue attaches (EINVAL: attached, or never) */
 	memset(&r, 0, sizeof(r));
 	r.ifr_flags = IFF_ATTACH_QUEUE;

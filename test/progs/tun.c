@@ -15,7 +15,9 @@
  * offloads (its active features: ethtool);
  * tap7's second queue is still detached (it attaches; the first would not); the
  * third fd is still attached to nothing.  --corrupt attaches the detached
- * queue after the check point.
+ * queue after the check point.  --nested: a child does all this (and speaks to
+ * the runner), in a network namespace nested below the root's, which stays in
+ * the caller's and waits for it.
  */
 #include "tst.h"
 #include "tst-rtnl.h"
@@ -39,6 +41,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define TUN_FLAGS (IFF_TUN | IFF_NO_PI)
@@ -289,7 +292,19 @@ int main(int argc, char **argv)
 	int tun, tap[2], loose, v;
 	struct stat st;
 
-	tst_init(argc, argv);
+	tst_init_opts(argc, argv, NULL, "nested");
+	if (tst_opt_flag("nested")) {
+		pid_t child = fork();
+		int status;
+		if (child < 0)
+			tst_fail("fork: %s", strerror(errno));
+		if (child) {
+			while (waitpid(child, &status, 0) < 0)
+				if (errno != EINTR)
+					_exit(1);
+			_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+		}
+	}
 	if (unshare(CLONE_NEWNET))
 		tst_fail("unshare(CLONE_NEWNET): %s", strerror(errno));
 	if ((sk_ioctl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)

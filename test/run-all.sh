@@ -39,7 +39,7 @@ CGROUP_PROGS="cgroup"
 VARIANTS=("tree" "storm --forks" "storm --threads" "threads --threads 2" "threads --threads 64" "threads --threads 1000"
 	  "seccomp --shared" "seccomp --strict" "sk-raw --own-netns" "ns-nested --root-ns" "ns-veth --root-ns"
 	  "ns-pidnest --root-unshares" "ns-timenest --root-unshares" "ns-mntnest --root-ns"
-	  "ns-mntroot --root-ns" "ns-mntroot --bind-root" "ns-mntroot --overlay" "ns-mntroot --keep-old" "tun --nested")
+	  "ns-mntroot --root-ns" "ns-mntroot --bind-root" "ns-mntroot --overlay" "ns-mntroot --keep-old" "tun --nested" "tun --host")
 
 fast=0
 for a in "$@"; do

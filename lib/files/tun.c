@@ -100,12 +100,25 @@ int tun_dump_link(uint64_t netns, const char *name, uint32_t queues, bool persis
 
 /* A queue of the tree's on device name of namespace netns (shared_id: one
  * description several processes hold, counted once). */
-static int count_queue(const struct fd_dump_ctx *c, uint64_t netns, const char *name, uint32_t shared_id)
+static struct tun_link *find_link(uint64_t netns, const char *name)
+{
+	for (size_t i = 0; i < nr_links; i++)
+		if (links[i].netns == netns && !strcmp(links[i].name, name))
+			return &links[i];
+	return NULL;
+}
+
+static int count_queue(const struct fd_dump_ctx *c, uint64_t netns, const char *name, uint32_t shared_id, bool host)
 {
 	for (size_t i = 0; i < nr_links; i++) {
 		struct tun_link *l = &links[i];
 		if (l->netns != netns || strcmp(l->name, name))
 			continue;
+		/* the first fd's restore makes it: the others must come after, in the same process */
+		if (host && l->held && l->pid != c->pid)
+			return pr_err("pid %d: fd %d: tun/tap device %s, of the network namespace libcr runs in, has "
+				      "queues in pid %d too: libcr makes such a device again only for the queues of one "
+				      "process", c->pid, c->fd, name, l->pid), -EOPNOTSUPP;
 		for (size_t k = 0; shared_id && k < l->nr_ids; k++)
 			if (l->ids[k] == shared_id)
 				return 0;
@@ -162,9 +175,11 @@ static ino_t fd_ino(int fd)
 	return fstat(fd, &st) ? 0 : st.st_ino;
 }
 
-/* The device is in the holder's own network namespace, one libcr saves (*ino). */
-static int check_netns(const struct fd_dump_ctx *c, int fd, const char *name, uint64_t *ino)
+/* The device is in the holder's own network namespace, one libcr saves (*ino),
+ * or (*host) in ours, where the holder is too, and the tree owns it. */
+static int check_netns(const struct fd_dump_ctx *c, int fd, const TunEntry *t, uint64_t *ino, bool *host)
 {
+	const char *name = t->name;
 	int ns = ioctl(fd, TUNGETDEVNETNS);
 	uint64_t holder, ours;
 	ino_t dev;
@@ -177,13 +192,15 @@ static int check_netns(const struct fd_dump_ctx *c, int fd, const char *name, ui
 	close(ns);
 	if ((ret = ns_ino(c->pid, "net", &holder)) || (ret = ns_ino(getpid(), "net", &ours)))
 		return ret;
-	if (dev == ours)
-		return pr_err("pid %d: fd %d: tun/tap device %s is in the network namespace libcr runs in, not one of "
-			      "the tree's own: libcr recreates tun/tap devices only in the tree's own network namespace "
-			      "(unshare CLONE_NEWNET)", c->pid, c->fd, name), -EOPNOTSUPP;
 	if (dev != holder)
 		return pr_err("pid %d: fd %d: tun/tap device %s is in another network namespace than the process's: "
 			      "libcr can't recreate it there", c->pid, c->fd, name), -EOPNOTSUPP;
+	*host = dev == ours;
+	if (*host && (t->flags & IFF_PERSIST))
+		return pr_err("pid %d: fd %d: tun/tap device %s is persistent, in the network namespace libcr runs "
+			      "in: not the tree's to make again (libcr does that for devices in the tree's own network "
+			      "namespace, or for ones in its own that only the tree keeps alive)", c->pid, c->fd, name),
+		       -EOPNOTSUPP;
 	return 0;
 }
 
@@ -307,7 +324,7 @@ static int read_queue(const struct fd_dump_ctx *c, int fd, TunEntry *t)
 static int tun_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 {
 	struct ifreq r = { 0 };
-	bool detached = false;
+	bool detached = false, host = false;
 	uint64_t ns = 0;
 	TunEntry *t;
 	int fd, ret;
@@ -341,8 +358,15 @@ static int tun_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 	if (!(t->name = strdup(r.ifr_name)))
 		ret = -ENOMEM;
 	else
-		ret = check_netns(c, fd, t->name, &ns) ?: read_queue(c, fd, t) ?:
-		      count_queue(c, ns, t->name, c->share.id);
+		ret = check_netns(c, fd, t, &ns, &host) ?: read_queue(c, fd, t);
+	/* a device of ours: the first fd describes it, to make it again */
+	if (!ret && host) {
+		t->has_host = t->host = true;
+		if (!find_link(ns, t->name))
+			ret = nettun_dump_host(t->name, &t->host_link);
+	}
+	if (!ret)
+		ret = count_queue(c, ns, t->name, c->share.id, host);
 out:
 	if (detached) {
 		struct ifreq d = { .ifr_flags = IFF_DETACH_QUEUE };
@@ -366,8 +390,15 @@ static int attach(int fd, const FdinfoEntry *e)
 	const TunEntry *t = e->tun;
 	struct ifreq r = { 0 };
 
-	/* it must be the namespace's (made by its restore), not a new one made here */
-	if (!if_nametoindex(t->name))
+	const NetLinkEntry *le = t->host_link ? t->host_link->links[0] : NULL;
+	int ret;
+
+	/* it must be the namespace's (made by its restore), not a new one made here;
+	 * or the first queue of one of ours makes it, as it was */
+	if (le && if_nametoindex(t->name))
+		return pr_err("fd %u: tun/tap device %s: a link of that name is in the network namespace already",
+			      e->fd, t->name), -EEXIST;
+	if (!le && !if_nametoindex(t->name))
 		return pr_err("fd %u: tun/tap device %s is not in the restored network namespace", e->fd, t->name),
 		       -ENODEV;
 	snprintf(r.ifr_name, IFNAMSIZ, "%s", t->name);
@@ -375,6 +406,11 @@ static int attach(int fd, const FdinfoEntry *e)
 	if (ioctl(fd, TUNSETIFF, &r))
 		return pr_perror("fd %u: can't attach to %s %s (TUNSETIFF)", e->fd, (t->flags & IFF_TAP) ? "tap" : "tun",
 				 t->name);
+	if (le && ((le->has_tun_owner && ioctl(fd, TUNSETOWNER, (unsigned long)le->tun_owner)) ||
+		   (le->has_tun_group && ioctl(fd, TUNSETGROUP, (unsigned long)le->tun_group))))
+		return pr_perror("fd %u: tun %s: can't set its owner or group", e->fd, t->name);
+	if (le && (ret = nettun_restore_host(t->host_link)))
+		return ret;
 	if ((t->has_sndbuf && set_int(fd, TUNSETSNDBUF, t->sndbuf, e, "send buffer")) ||
 	    (t->has_vnet_hdr_sz && set_int(fd, TUNSETVNETHDRSZ, t->vnet_hdr_sz, e, "vnet header size")) ||
 	    (t->has_vnet_le && set_int(fd, TUNSETVNETLE, t->vnet_le, e, "vnet little-endian flag")) ||
@@ -435,7 +471,7 @@ static int tun_validate(const FdinfoEntry *e)
 		return pr_err("fdinfo: fd %u: a tun fd without its device path, or one outside /dev", e->fd), -EINVAL;
 	if (!t->name) {
 		if (t->has_flags || t->has_detached || t->has_sndbuf || t->has_vnet_hdr_sz || t->has_vnet_le ||
-		    t->has_vnet_be || t->has_offload)
+		    t->has_vnet_be || t->has_offload || t->has_host || t->host_link)
 			return pr_err("fdinfo: fd %u: a tun fd attached to no device, with a queue's settings", e->fd),
 			       -EINVAL;
 		return 0;
@@ -445,7 +481,10 @@ static int tun_validate(const FdinfoEntry *e)
 	    (t->has_vnet_hdr_sz && (t->vnet_hdr_sz < 10 || t->vnet_hdr_sz > 65536)) ||
 	    (t->has_offload && (t->offload & ~TUN_OFFLOADS)))
 		return pr_err("fdinfo: fd %u: bad tun/tap queue", e->fd), -EINVAL;
-	return 0;
+	if (t->host_link && !t->host)
+		return pr_err("fdinfo: fd %u: tun %s: a link to make, of a device not of the caller's namespace", e->fd,
+			      t->name), -EINVAL;
+	return t->host_link ? nettun_validate_host(t->host_link, t->name) : 0;
 }
 
 const struct fd_ops tun_fd_ops = {

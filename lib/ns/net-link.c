@@ -103,6 +103,32 @@ static int dump_one(struct nl_cache *cache, struct rtnl_link *l, NetLinkEntry *l
 	return le->peer ? 0 : -ENOMEM;
 }
 
+int netlink_dump_one_link(struct nl_sock *sk, const char *name, NetnsEntry *e)
+{
+	struct nl_cache *cache;
+	struct rtnl_link *l;
+	NetLinkEntry *le;
+	int ret;
+
+	if ((ret = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache)) < 0)
+		return pr_err("network namespace: can't list the links: %s", nl_geterror(ret)), -EIO;
+	if (!(l = rtnl_link_get_by_name(cache, name))) {
+		nl_cache_free(cache);
+		return pr_err("network namespace: no link %s", name), -ENODEV;
+	}
+	if (!(e->links = calloc(1, sizeof(*e->links))) || !(le = malloc(sizeof(*le)))) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	net_link_entry__init(le);
+	e->links[e->n_links++] = le;
+	ret = dump_one(cache, l, le, NULL, 0);
+out:
+	rtnl_link_put(l);
+	nl_cache_free(cache);
+	return ret;
+}
+
 int netlink_dump_links(struct nl_sock *sk, NetnsEntry *e, const struct cr_external *ext, size_t nr_ext)
 {
 	struct nl_cache *cache;
@@ -222,7 +248,7 @@ static int make_veth(struct nl_sock *sk, const NetLinkEntry *le, const struct ne
 }
 
 /* MTU, MAC, queue length and every flag but up (links go up after their addresses). */
-static int configure(struct nl_sock *sk, const NetLinkEntry *le, bool up)
+int netlink_configure(struct nl_sock *sk, const NetLinkEntry *le, bool up)
 {
 	struct rtnl_link *cur, *chg;
 	int ret;
@@ -291,7 +317,7 @@ int netlink_restore_links(struct nl_sock *sk, const NetnsEntry *e, const struct 
 		} else {
 			return pr_err("network namespace: no %s in the new namespace", le->name), -EIO;
 		}
-		if ((ret = configure(sk, le, false)))
+		if ((ret = netlink_configure(sk, le, false)))
 			return ret;
 	}
 	return 0;
@@ -302,7 +328,7 @@ int netlink_links_up(struct nl_sock *sk, const NetnsEntry *e)
 	int ret;
 
 	for (size_t i = 0; i < e->n_links; i++)
-		if ((e->links[i]->flags & IFF_UP) && (ret = configure(sk, e->links[i], true)))
+		if ((e->links[i]->flags & IFF_UP) && (ret = netlink_configure(sk, e->links[i], true)))
 			return ret;
 	return 0;
 }

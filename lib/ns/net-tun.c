@@ -22,7 +22,10 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <netlink/netlink.h>
+#include <netlink/socket.h>
 #include "files/files.h"
+#include "image/image.h"
 #include "log.h"
 #include "ns/net.h"
 
@@ -112,6 +115,91 @@ int nettun_dump(NetLinkEntry *le)
 	tun_dump_note();
 out:
 	close(sk);
+	return ret;
+}
+
+/* ---- a device of the caller's namespace that the tree owns */
+
+static bool via(const NetRouteEntry *r, uint32_t ifindex)
+{
+	if (!r->n_nexthops)
+		return false;
+	for (size_t i = 0; i < r->n_nexthops; i++)
+		if (r->nexthops[i]->ifindex != ifindex)
+			return false;
+	return true;
+}
+
+int nettun_dump_host(const char *name, NetnsEntry **out)
+{
+	struct nl_sock *sk = nl_socket_alloc();
+	NetnsEntry *e = malloc(sizeof(*e));
+	size_t n;
+	int ret;
+
+	if (!sk || !e) {
+		nl_socket_free(sk);
+		free(e);
+		return -ENOMEM;
+	}
+	netns_entry__init(e);
+	if ((ret = nl_connect(sk, NETLINK_ROUTE)) < 0) {
+		pr_err("tun %s: can't open a rtnetlink socket: %s", name, nl_geterror(ret));
+		ret = -EIO;
+	} else {
+		ret = netlink_dump_one_link(sk, name, e) ?: netaddr_dump(sk, e) ?: netroute_dump(sk, e);
+	}
+	nl_socket_free(sk);
+	/* only its own: addresses on it, routes all of whose nexthops are through it */
+	if (!ret) {
+		uint32_t idx = e->links[0]->ifindex;
+		n = 0;
+		for (size_t i = 0; i < e->n_addrs; i++)
+			if (e->addrs[i]->ifindex == idx)
+				e->addrs[n++] = e->addrs[i];
+			else
+				img_free_msg(&e->addrs[i]->base);
+		e->n_addrs = n;
+		n = 0;
+		for (size_t i = 0; i < e->n_routes; i++)
+			if (via(e->routes[i], idx))
+				e->routes[n++] = e->routes[i];
+			else
+				img_free_msg(&e->routes[i]->base);
+		e->n_routes = n;
+	}
+	if (ret) {
+		img_free_msg(&e->base);
+		return ret;
+	}
+	*out = e;
+	return 0;
+}
+
+int nettun_validate_host(const NetnsEntry *e, const char *name)
+{
+	if (e->external || e->n_links != 1 || strcmp(e->links[0]->name, name) || strcmp(e->links[0]->kind, "tun") ||
+	    e->n_rules || e->n_sysctls || e->n_addrs > 4096 || e->n_routes > 4096)
+		return pr_err("fdinfo: tun %s: bad description of its link", name), -EINVAL;
+	return netlink_validate_link(e->links[0]) ?: netaddr_validate(e);
+}
+
+int nettun_restore_host(const NetnsEntry *e)
+{
+	const NetLinkEntry *le = e->links[0];
+	struct nl_sock *sk = nl_socket_alloc();
+	int ret;
+
+	if (!sk)
+		return -ENOMEM;
+	if ((ret = nl_connect(sk, NETLINK_ROUTE)) < 0) {
+		pr_err("tun %s: can't open a rtnetlink socket: %s", le->name, nl_geterror(ret));
+		ret = -EIO;
+	} else {
+		ret = netlink_configure(sk, le, false) ?: netaddr_restore(sk, e) ?:
+		      ((le->flags & IFF_UP) ? netlink_configure(sk, le, true) : 0) ?: netroute_restore(sk, e);
+	}
+	nl_socket_free(sk);
 	return ret;
 }
 

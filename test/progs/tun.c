@@ -17,7 +17,8 @@
  * third fd is still attached to nothing.  --corrupt attaches the detached
  * queue after the check point.  --nested: a child does all this (and speaks to
  * the runner), in a network namespace nested below the root's, which stays in
- * the caller's and waits for it.
+ * the caller's and waits for it.  --host: no namespace of its own: the devices
+ * (crtun7, crtap7) are the caller's namespace's, which only this process keeps.
  */
 #include "tst.h"
 #include "tst-rtnl.h"
@@ -51,6 +52,8 @@
 #define SNDBUF 65536
 #define VNET_HDR 12
 
+/* the devices' names: ours (in the caller's namespace with --host) */
+static const char *TUN = "tun7", *TAP = "tap7";
 static const uint8_t mac[6] = { 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee };
 static int sk_ioctl;
 
@@ -292,7 +295,12 @@ int main(int argc, char **argv)
 	int tun, tap[2], loose, v;
 	struct stat st;
 
-	tst_init_opts(argc, argv, NULL, "nested");
+	tst_init_opts(argc, argv, NULL, "nested,host");
+	bool host = tst_opt_flag("host");
+	if (host) {
+		TUN = "crtun7";
+		TAP = "crtap7";
+	}
 	if (tst_opt_flag("nested")) {
 		pid_t child = fork();
 		int status;
@@ -305,32 +313,33 @@ int main(int argc, char **argv)
 			_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
 		}
 	}
-	if (unshare(CLONE_NEWNET))
+	if (!host && unshare(CLONE_NEWNET))
 		tst_fail("unshare(CLONE_NEWNET): %s", strerror(errno));
 	if ((sk_ioctl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
 		tst_fail("socket: %s", strerror(errno));
-	set_up("lo");
+	if (!host)
+		set_up("lo");
 
-	tun = tun_open("tun7", TUN_FLAGS);
+	tun = tun_open(TUN, TUN_FLAGS);
 	if (ioctl(tun, TUNSETOWNER, (unsigned long)OWNER) || ioctl(tun, TUNSETGROUP, (unsigned long)GROUP))
 		tst_fail("TUNSETOWNER/GROUP: %s", strerror(errno));
 	v = SNDBUF;
 	if (ioctl(tun, TUNSETSNDBUF, &v))
 		tst_fail("TUNSETSNDBUF: %s", strerror(errno));
 	r.ifr_mtu = 1400;
-	ifreq_ioctl("tun7", SIOCSIFMTU, &r, "SIOCSIFMTU");
-	set_addr("tun7", "10.7.0.1");
-	set_up("tun7");
-	add_route("10.8.0.0", 24, "tun7");
+	ifreq_ioctl(TUN, SIOCSIFMTU, &r, "SIOCSIFMTU");
+	set_addr(TUN, "10.7.0.1");
+	set_up(TUN);
+	add_route("10.8.0.0", 24, TUN);
 
-	tap[0] = tun_open("tap7", TAP_FLAGS);
-	tap[1] = tun_open("tap7", TAP_FLAGS);
+	tap[0] = tun_open(TAP, TAP_FLAGS);
+	tap[1] = tun_open(TAP, TAP_FLAGS);
 	v = VNET_HDR;
 	if (ioctl(tap[0], TUNSETVNETHDRSZ, &v))
 		tst_fail("TUNSETVNETHDRSZ: %s", strerror(errno));
 	if (ioctl(tap[0], TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)))
 		tst_fail("TUNSETOFFLOAD: %s", strerror(errno));
-	if ((v = features("tap7", offload_names, 4)) != OFFLOADS_SET || features("tun7", offload_names, 4))
+	if ((v = features(TAP, offload_names, 4)) != OFFLOADS_SET || features(TUN, offload_names, 4))
 		tst_fail("offloads: tap7 %#x, want %#x, and tun7 some", v, OFFLOADS_SET);
 	memset(&r, 0, sizeof(r));
 	r.ifr_flags = IFF_DETACH_QUEUE;
@@ -339,9 +348,9 @@ int main(int argc, char **argv)
 	memset(&r, 0, sizeof(r));
 	r.ifr_hwaddr.sa_family = ARPHRD_ETHER;
 	memcpy(r.ifr_hwaddr.sa_data, mac, 6);
-	ifreq_ioctl("tap7", SIOCSIFHWADDR, &r, "SIOCSIFHWADDR");
-	set_addr("tap7", "10.9.0.1");
-	set_up("tap7");
+	ifreq_ioctl(TAP, SIOCSIFHWADDR, &r, "SIOCSIFHWADDR");
+	set_addr(TAP, "10.9.0.1");
+	set_up(TAP);
 
 	if ((loose = open("/dev/net/tun", O_RDWR | O_CLOEXEC)) < 0)
 		tst_fail("/dev/net/tun: %s", strerror(errno));
@@ -358,18 +367,18 @@ int main(int argc, char **argv)
 	if ((sk_ioctl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
 		tst_fail("socket: %s", strerror(errno));
 
-	check_iff(tun, "tun7", TUN_FLAGS);
-	check_owner("tun7", OWNER, GROUP);
+	check_iff(tun, TUN, TUN_FLAGS);
+	check_owner(TUN, OWNER, GROUP);
 	if (ioctl(tun, TUNGETSNDBUF, &v) || v != SNDBUF)
 		tst_fail("tun7: send buffer %d, want %d", v, SNDBUF);
-	check_link("tun7", 1400, NULL, "10.7.0.1");
+	check_link(TUN, 1400, NULL, "10.7.0.1");
 	ping(tun, 2);
 
-	check_iff(tap[0], "tap7", TAP_FLAGS);
+	check_iff(tap[0], TAP, TAP_FLAGS);
 	if (ioctl(tap[0], TUNGETVNETHDRSZ, &v) || v != VNET_HDR)
 		tst_fail("tap7: vnet header size %d, want %d", v, VNET_HDR);
-	check_link("tap7", 0, mac, "10.9.0.1");
-	if ((v = features("tap7", offload_names, 4)) != OFFLOADS_SET || features("tun7", offload_names, 4))
+	check_link(TAP, 0, mac, "10.9.0.1");
+	if ((v = features(TAP, offload_names, 4)) != OFFLOADS_SET || features(TUN, offload_names, 4))
 		tst_fail("offloads: tap7 %#x, want %#x, and tun7 some", v, OFFLOADS_SET);
 	/* only a detached queue attaches (EINVAL: attached, or never) */
 	memset(&r, 0, sizeof(r));
@@ -378,7 +387,7 @@ int main(int argc, char **argv)
 		tst_fail("tap7's first queue was detached");
 	if (ioctl(tap[1], TUNSETQUEUE, &r))
 		tst_fail("tap7's second queue is not detached any more (TUNSETQUEUE attach: %s)", strerror(errno));
-	check_iff(tap[1], "tap7", TAP_FLAGS);
+	check_iff(tap[1], TAP, TAP_FLAGS);
 
 	if (fstat(loose, &st) || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 10 || minor(st.st_rdev) != 200)
 		tst_fail("the unattached fd is not /dev/net/tun");

@@ -22,8 +22,11 @@
  *                (NETLINK_AUDIT)
  *   netlink-queued  a NETLINK_USERSOCK socket with a message waiting, sent
  *                from fd 6 (queued netlink messages can't be saved)
- *   tun-host     a tun device (crtun-PID) in the network namespace the program
- *                was started in (not one of its own), fd 5 its queue
+ *   tun-host     a persistent tun device (crtun-PID) in the network namespace
+ *                the program was started in (not one of its own), fd 5 its
+ *                queue; the check takes the persistence away (it goes with us)
+ *   tap-host-2proc  a two-queue tap (crtap-PID) in the network namespace the
+ *                program was started in, the second queue a child's fd 5
  *   tap-filter   in a network namespace of its own, a tap (crtap0) with a
  *                classic socket filter (TUNATTACHFILTER), which the kernel
  *                can't give back
@@ -353,8 +356,43 @@ static int make(const char *kind)
 		if ((t = open("/dev/net/tun", O_RDWR)) < 0)
 			return -1;
 		snprintf(r.ifr_name, IFNAMSIZ, tap ? "crtap0" : "crtun-%d", (int)getpid() % 100000);
-		if (ioctl(t, TUNSETIFF, &r) || (tap && ioctl(t, TUNATTACHFILTER, &prog)))
+		if (ioctl(t, TUNSETIFF, &r) || (tap && ioctl(t, TUNATTACHFILTER, &prog)) ||
+		    (!tap && ioctl(t, TUNSETPERSIST, 1UL)))
 			return -1;
+		return t;
+	}
+	if (!strcmp(kind, "tap-host-2proc")) {
+		struct ifreq r = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE };
+		int t = open("/dev/net/tun", O_RDWR), q, ready[2];
+		pid_t child;
+		snprintf(r.ifr_name, IFNAMSIZ, "crtap-%d", (int)getpid() % 100000);
+		if (t < 0 || ioctl(t, TUNSETIFF, &r) || pipe(ready))
+			return -1;
+		/* (out of fd 5's way) */
+		for (int k = 0; k < 2; k++) {
+			int moved = fcntl(ready[k], F_DUPFD, 20);
+			if (moved < 0 || close(ready[k]))
+				return -1;
+			ready[k] = moved;
+		}
+		if ((child = fork()) < 0)
+			return -1;
+		if (!child) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			close(t);
+			close(ready[0]);
+			if ((q = open("/dev/net/tun", O_RDWR)) < 0 || ioctl(q, TUNSETIFF, &r) || dup2(q, FD) != FD ||
+			    (q != FD && close(q)))
+				_exit(1);
+			close(ready[1]);
+			for (;;)
+				pause();
+		}
+		close(ready[1]);
+		char b;
+		if (read(ready[0], &b, 1) != 0)
+			return -1;
+		close(ready[0]);
 		return t;
 	}
 	tst_fail("unknown --kind %s", kind);
@@ -392,6 +430,8 @@ int main(int argc, char **argv)
 	link_of(after, sizeof(after));
 	if (strcmp(before, after))
 		tst_fail("fd %d is %s, was %s", FD, after, before);
+	if (!strcmp(kind, "tun-host") && ioctl(FD, TUNSETPERSIST, 0UL))
+		tst_fail("fd %d is not a queue of its tun any more: %s", FD, strerror(errno));
 	if (!strcmp(kind, "packet") || !strncmp(kind, "netlink", 7) || !strncmp(kind, "unix-", 5) ||
 	    !strcmp(kind, "sk-ebpf")) {
 		int type = 0, want = !strncmp(kind, "unix-", 5) || !strcmp(kind, "sk-ebpf") ? SOCK_DGRAM : SOCK_RAW;

@@ -418,6 +418,39 @@ else
 	fi
 fi
 
+# ---- tun --host: its devices are the caller's namespace's; the fd on crtun7
+# (record T1) carries the link to make
+kill "$SLEEP" 2>/dev/null
+exec 6< <(exec sleep 600)
+SLEEP=$!
+exec 7> >(exec cat >"$T/tunh.out")
+setsid "$BIN/tun" --host <&6 >&7 2>&1 6<&- 7>&- &
+NTP=$!
+disown "$NTP"
+exec 6<&- 7>&-
+for ((i = 0; i < 200; i++)); do
+	grep -qx READY "$T/tunh.out" 2>/dev/null && break
+	sleep 0.05
+done
+mkdir "$T/tunhbase"
+if ! grep -qx READY "$T/tunh.out" || ! "$CRTOOL" dump -t "$NTP" -D "$T/tunhbase" >"$T/out" 2>"$T/err"; then
+	fail tun-host-dump "could not dump tun --host: $(cat "$T/err")"
+else
+	{ wait "$NTP"; } 2>/dev/null
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$NTP" 2>/dev/null || break
+		sleep 0.05
+	done
+	PID=$NTP
+	rm -rf "$T/base"
+	cp -a "$T/tunhbase" "$T/base"
+	F=fdinfo-$NTP.img
+	T1=$("$CRTOOL" show "$T/base/$F" | awk '/^# record/ { r = $3; sub(":", "", r) } /kind: FD_TUN/ { print r; exit }')
+	case_ tun-host-name "$F" "@$T1:tun.host_link.links[0].name=zz0" -- "fdinfo: tun crtun7" "bad description of its link"
+	case_ tun-host-not "$F" "@$T1:tun.host=0" -- "fdinfo: fd" "tun crtun7: a link to make, of a device not of the caller's namespace"
+	case_ tun-host-addr "$F" "@$T1:tun.host_link.addrs[0].ifindex=77" -- "bad address 0"
+fi
+
 # ---- a tree with a pid namespace nested in its own (ns-pidnest: record 1 did
 # unshare -p and forked record 2, the namespace's init, with a thread, and record 3
 # after it; record 4 is the init's child)

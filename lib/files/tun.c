@@ -5,8 +5,11 @@
  * before any fd; the fd then attaches with TUNSETIFF (same name, same flags),
  * gets the queue's settings back, takes the persistence away if the device had
  * none, and detaches again if it was a detached queue of a multi-queue device.
- * A device in any other namespace than the holder's own (the caller's, most
- * often) is refused: the restore could not make it where it was.
+ * A device in the caller's namespace (the tree shares it) is made again by
+ * its first fd's restore, with its link's description (ns/net-tun.c), when
+ * the tree alone keeps it: not persistent, its queues all in one process.
+ * Any other device outside the holder's own namespace is refused: the restore
+ * could not make it where it was.
  *
  * Only TUNSETQUEUE IFF_ATTACH_QUEUE tells a detached queue (older kernels also
  * answer TUNGETIFF with EBADFD there, and 6.18 does not): the dump tries it,

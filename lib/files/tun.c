@@ -14,9 +14,8 @@
  * Only TUNSETQUEUE IFF_ATTACH_QUEUE tells a detached queue (older kernels also
  * answer TUNGETIFF with EBADFD there, and 6.18 does not): the dump tries it,
  * reads the queue attached, and detaches it again, which leaves the device's
- * queues as they were.  Packets
- * queued in the device at the dump are lost, as on a network that drops them.
- * TUNSETOFFLOAD has no getter: its flags are read back from the device's active
+ * queues as they were.  Packets queued in the device at the dump are lost, as
+ * on a network that drops them.  TUNSETOFFLOAD has no getter: its flags are read back from the device's active
  * features (ethtool), where the kernel puts them.  Not kept: TUNSETTXFILTER
  * and eBPF steering/filter programs (none can be read back); a tap with a
  * classic socket filter (TUNATTACHFILTER) is refused. */
@@ -392,7 +391,6 @@ static int attach(int fd, const FdinfoEntry *e)
 {
 	const TunEntry *t = e->tun;
 	struct ifreq r = { 0 };
-
 	const NetLinkEntry *le = t->host_link ? t->host_link->links[0] : NULL;
 	int ret;
 

@@ -3,7 +3,7 @@
  * The program unshares CLONE_NEWNET, brings lo up and makes:
  *   - tun7 (IFF_TUN | IFF_NO_PI), owner 1234, group 4321, send buffer 65536,
  *     MTU 1400, 10.7.0.1/24, up, and a route 10.8.0.0/24 dev tun7;
- *   - tap7 (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE) with two
+ *   - tap7 (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE | IFF_NAPI), two
  *     queues, the second detached (TUNSETQUEUE), vnet header size 12, checksum
  *     and TCP segmentation offloads (TUNSETOFFLOAD), MAC
  *     02:aa:bb:cc:dd:ee, 10.9.0.1/24, up;
@@ -46,7 +46,7 @@
 #include <unistd.h>
 
 #define TUN_FLAGS (IFF_TUN | IFF_NO_PI)
-#define TAP_FLAGS (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE)
+#define TAP_FLAGS (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE | IFF_NAPI)
 #define OWNER 1234
 #define GROUP 4321
 #define SNDBUF 65536

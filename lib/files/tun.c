@@ -9,7 +9,8 @@
  * its first fd's restore, with its link's description (ns/net-tun.c), when
  * the tree alone keeps it: not persistent, its queues all in one process.
  * Any other device outside the holder's own namespace is refused: the restore
- * could not make it where it was.
+ * could not make it where it was.  In an external namespace (joined, not
+ * saved) only a persistent device is kept: the restore attaches to it there.
  *
  * Only TUNSETQUEUE IFF_ATTACH_QUEUE tells a detached queue (older kernels also
  * answer TUNGETIFF with EBADFD there, and 6.18 does not): the dump tries it,
@@ -366,6 +367,12 @@ static int tun_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 		t->has_host = t->host = true;
 		if (!find_link(ns, t->name))
 			ret = nettun_dump_host(t->name, &t->host_link);
+	}
+	/* in a namespace not saved (an external one): it must still be there at the restore */
+	if (!ret && !host && !find_link(ns, t->name) && !(t->flags & IFF_PERSIST)) {
+		pr_err("pid %d: fd %d: tun/tap device %s is in a network namespace libcr does not save (an external "
+		       "one): not persistent, it would not be there at the restore", c->pid, c->fd, t->name);
+		ret = -EOPNOTSUPP;
 	}
 	if (!ret)
 		ret = count_queue(c, ns, t->name, c->share.id, host);

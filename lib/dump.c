@@ -376,6 +376,9 @@ static uint32_t img_version(const struct tree *t, const struct nested_dump *nest
 	/* an older reader would refuse its root mount, not inherited */
 	if (mnt_dump_nested_root_used())
 		NEED(IMG_VERSION_NESTED_MNT_ROOT);
+	/* an older reader knows neither the fds nor the links */
+	if (tun_dump_used())
+		NEED(IMG_VERSION_TUN);
 	return version;
 }
 #undef NEED
@@ -467,6 +470,7 @@ int dump_tree(const struct cr_dump_opts *uopts, bool hold_net)
 	if (!fz.dir)
 		t_frozen = now_ms();
 	inet_diag_reset();
+	tun_dump_reset();
 	/* the tree's own network namespace: its sockets are found and locked in it */
 	if ((ret = notify_call(opts.notify, opts.notify_arg, "network-lock", opts.pid)) ||
 	    (ret = netns_dump_prepare(&tree, opts.externals, opts.nr_externals, &nd)))
@@ -503,6 +507,8 @@ int dump_tree(const struct cr_dump_opts *uopts, bool hold_net)
 			live++;
 		}
 	netns_dump_target(nd.fd);
+	if (!ret)
+		ret = tun_dump_check();
 	if (ret || (ret = dump_pstree(&dir, &tree, &nested)) || (ret = inventory_write(&dir, tree.tasks[0].vpid, tree.own_pidns, img_version(&tree, &nested))) ||
 	    (ret = ps_close(&ps)) || (ret = notify_call(opts.notify, opts.notify_arg, "post-dump", opts.pid)))
 		goto out;

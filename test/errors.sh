@@ -271,8 +271,12 @@ declare -A WORDS=([packet]="packet socket|can't be checkpointed"
 	[unix-rights-elsewhere]="is connected to socket:[|which no process holds|not in flight (SCM_RIGHTS) to the process"
 	[unix-rights-pipe]="a pipe (pipe:[|in flight (SCM_RIGHTS)|has it open too|can't be checkpointed yet"
 	[unix-queued]="not yet accepted, from fd 6, with data queued"
-	[unix-relative]="relative path rel.sock")
-for kind in io_uring userfaultfd perf_event bpf-map pidfd pidfd-thread packet sk-ebpf netlink netlink-queued unix-rights unix-rights-tree unix-rights-loop unix-rights-shared unix-rights-held unix-rights-elsewhere unix-rights-pipe unix-queued unix-relative; do
+	[unix-relative]="relative path rel.sock"
+	[tun-host]="tun/tap device crtun-|is persistent, in the network namespace libcr runs in|not the tree's to make again"
+	[tap-host-2proc]="tun/tap device crtap-|of the network namespace libcr runs in|has queues in pid|only for the queues of one process"
+	[tap-filter]="tap crtap0 has a socket filter (TUNATTACHFILTER)|can't read back"
+	[tap-outside]="tun/tap device crtap1 has 2 queues and the tree holds 1|outside the tree|dump that process")
+for kind in io_uring userfaultfd perf_event bpf-map pidfd pidfd-thread packet sk-ebpf netlink netlink-queued unix-rights unix-rights-tree unix-rights-loop unix-rights-shared unix-rights-held unix-rights-elsewhere unix-rights-pipe unix-queued unix-relative tun-host tap-host-2proc tap-filter tap-outside; do
 	name=unsupported-$kind
 	w=${WORDS[$kind]:-}
 	[ -n "$w" ] || w="$kind|can't be checkpointed"
@@ -299,6 +303,8 @@ for kind in io_uring userfaultfd perf_event bpf-map pidfd pidfd-thread packet sk
 		fi
 	fi
 	stop "$name"
+	# (a persistent one outlives a target that did not get to its check)
+	[ "$kind" = tun-host ] && ip link del "crtun-$((PID % 100000))" 2>/dev/null
 done
 
 # ---- dump: a memfd shared with a child, sealed with F_SEAL_FUTURE_WRITE (made again

@@ -11,7 +11,9 @@
 # veth between two nested network namespaces: a peer namespace not listed or not
 # saved, its own, a peer that is not its pair; of nested time namespaces: ids that
 # name none, one made for its children by a process after one in it, a process in
-# one made for others' children that was not born there, offsets out of range.
+# one made for others' children that was not born there, offsets out of range; of
+# tun/tap devices: queues with bad names, flags or paths, links of kind tun that
+# are not sound, a queue of a device the namespace lacks.
 # Each case checks crtool's one "Error: " line and that no process is left at
 # the dumped PID.
 #   test/hostile.sh     (after make tests)   CRTOOL=path TEST_BIN=dir to use other binaries
@@ -367,6 +369,86 @@ else
 	else
 		fail veth-version "ns-veth's images do not say format version 3: $("$CRTOOL" show "$T/vethbase/inventory.img" | grep img_version)"
 	fi
+fi
+
+# ---- tun and tap devices in the tree's network namespace (tun: tun7 is link 1 of
+# netns.img, tap7 link 2; T1 is the record of the fd on tun7, TL the unattached fd's)
+kill "$SLEEP" 2>/dev/null
+exec 6< <(exec sleep 600)
+SLEEP=$!
+exec 7> >(exec cat >"$T/tun.out")
+setsid "$BIN/tun" <&6 >&7 2>&1 6<&- 7>&- &
+NTP=$!
+disown "$NTP"
+exec 6<&- 7>&-
+for ((i = 0; i < 200; i++)); do
+	grep -qx READY "$T/tun.out" 2>/dev/null && break
+	sleep 0.05
+done
+mkdir "$T/tunbase"
+if ! grep -qx READY "$T/tun.out" || ! "$CRTOOL" dump -t "$NTP" -D "$T/tunbase" >"$T/out" 2>"$T/err"; then
+	fail tun-dump "could not dump tun: $(cat "$T/err")"
+else
+	{ wait "$NTP"; } 2>/dev/null
+	# (closing its tun fds unregisters the devices: its exit takes a moment)
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$NTP" 2>/dev/null || break
+		sleep 0.05
+	done
+	PID=$NTP
+	rm -rf "$T/base"
+	cp -a "$T/tunbase" "$T/base"
+	F=fdinfo-$NTP.img
+	recs=$("$CRTOOL" show "$T/base/$F" | awk '/^# record/ { r = $3; sub(":", "", r) } /kind: FD_TUN/ { print r }')
+	read -r T1 _ _ TL <<<"$(echo $recs)"
+	tfd=$("$CRTOOL" show "$T/base/$F" | awk -v r="# record $T1:" 'index($0, r) == 1 { f = 1 } f && /^fd:/ { print $2; exit }')
+	case_ tun-name "$F" "@$T1:tun.name=a/b" -- "fdinfo: fd $tfd" "bad tun/tap queue"
+	case_ tun-flags "$F" "@$T1:tun.flags=0x80001001" -- "fdinfo: fd $tfd" "bad tun/tap queue"
+	case_ tun-detached "$F" "@$T1:tun.detached=1" -- "fdinfo: fd $tfd" "bad tun/tap queue"
+	case_ tun-path "$F" "@$T1:tun.path=/etc/passwd" -- "fdinfo: fd $tfd" "outside /dev"
+	case_ tun-loose-queue "$F" "@$TL:tun.sndbuf=4096" -- "fdinfo: fd" "attached to no device, with a queue's settings"
+	case_ tun-missing "$F" "@0:kind=34" -- "fdinfo: fd 0" "without its device path"
+	case_ tun-link-flags netns.img "links[1].tun_flags=0x1004" -- netns.img "bad link tun7"
+	case_ tun-link-type netns.img "links[2].tun_flags=0x5103" -- netns.img "bad link tap7"
+	case_ tun-link-veth netns.img "links[1].kind=veth" "links[1].peer=tap7" -- netns.img "bad link tun7"
+	if "$CRTOOL" show "$T/tunbase/inventory.img" | grep -qx "img_version: 14"; then
+		pass tun-version
+	else
+		fail tun-version "tun's images do not say format version 14: $("$CRTOOL" show "$T/tunbase/inventory.img" | grep img_version)"
+	fi
+fi
+
+# ---- tun --host: its devices are the caller's namespace's; the fd on crtun7
+# (record T1) carries the link to make
+kill "$SLEEP" 2>/dev/null
+exec 6< <(exec sleep 600)
+SLEEP=$!
+exec 7> >(exec cat >"$T/tunh.out")
+setsid "$BIN/tun" --host <&6 >&7 2>&1 6<&- 7>&- &
+NTP=$!
+disown "$NTP"
+exec 6<&- 7>&-
+for ((i = 0; i < 200; i++)); do
+	grep -qx READY "$T/tunh.out" 2>/dev/null && break
+	sleep 0.05
+done
+mkdir "$T/tunhbase"
+if ! grep -qx READY "$T/tunh.out" || ! "$CRTOOL" dump -t "$NTP" -D "$T/tunhbase" >"$T/out" 2>"$T/err"; then
+	fail tun-host-dump "could not dump tun --host: $(cat "$T/err")"
+else
+	{ wait "$NTP"; } 2>/dev/null
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$NTP" 2>/dev/null || break
+		sleep 0.05
+	done
+	PID=$NTP
+	rm -rf "$T/base"
+	cp -a "$T/tunhbase" "$T/base"
+	F=fdinfo-$NTP.img
+	T1=$("$CRTOOL" show "$T/base/$F" | awk '/^# record/ { r = $3; sub(":", "", r) } /kind: FD_TUN/ { print r; exit }')
+	case_ tun-host-name "$F" "@$T1:tun.host_link.links[0].name=zz0" -- "fdinfo: tun crtun7" "bad description of its link"
+	case_ tun-host-not "$F" "@$T1:tun.host=0" -- "fdinfo: fd" "tun crtun7: a link to make, of a device not of the caller's namespace"
+	case_ tun-host-addr "$F" "@$T1:tun.host_link.addrs[0].ifindex=77" -- "bad address 0"
 fi
 
 # ---- a tree with a pid namespace nested in its own (ns-pidnest: record 1 did

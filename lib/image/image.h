@@ -29,9 +29,10 @@
  * pid_ns_parent and pid_ns_mid: an older reader would make every one a child of
  * the tree's); 11 = a nested mount namespace that pivot_rooted (mountpoints-ID.img
  * whose root mount is not inherited, mounts bound from its parent's namespace:
- * an older reader refuses it); 15 = mlockall(MCL_FUTURE) in force (core.img's
- * mlockall: an older reader would leave what the process maps next unlocked).
- * A reader takes every
+ * an older reader refuses it); 14 = tun/tap devices (fdinfo's FD_TUN, netns.img's
+ * links of kind "tun": an older reader refuses both); 15 = mlockall(MCL_FUTURE) in
+ * force (core.img's mlockall: an older reader would leave what the process maps
+ * next unlocked).  A reader takes every
  * version up to its own IMG_VERSION. */
 #define IMG_VERSION          15
 #define IMG_VERSION_BASE     1
@@ -44,6 +45,7 @@
 #define IMG_VERSION_NESTED_TCP 8
 #define IMG_VERSION_PIDNS_DEEP 9
 #define IMG_VERSION_NESTED_MNT_ROOT 11
+#define IMG_VERSION_TUN      14
 #define IMG_VERSION_MLOCKALL 15
 #define IMG_MAGIC     0x4d495243u  /* "CRIM" */
 #define IMG_HDR_SIZE  8

@@ -36,6 +36,7 @@
 #include "ipc.h"
 #include "ns/ns.h"
 #include "ns/userns.h"
+#include "ns/userns-nested.h"
 #include "ns.pb-c.h"
 #include "log.h"
 #include "mem/mem.h"
@@ -427,8 +428,13 @@ static int check_privileges(const struct restore_set *rs, bool new_pidns)
 		snprintf(op, sizeof(op), "restore of the tree's own %s namespace", rs->ns.kinds[i]->name);
 		ret = privs_need(CAP_SYS_ADMIN, -1, op);
 	}
-	if (ret || (rs->ns.nested.nr &&
+	if (ret || ((rs->ns.nested.nr || rs->ns.nested.user.nr) &&
 		    (ret = privs_need(CAP_SYS_ADMIN, -1, "restore of the namespaces nested below the tree's root"))))
+		return ret;
+	/* the maps of nested user namespaces are written from their parents, with any ids */
+	if (rs->ns.nested.user.nr &&
+	    ((ret = privs_need(CAP_SETUID, -1, "restore of nested user namespaces (their uid maps)")) ||
+	     (ret = privs_need(CAP_SETGID, -1, "restore of nested user namespaces (their gid maps)"))))
 		return ret;
 	if (seccomp_any(&rs->seccomp) &&
 	    (ret = privs_need(CAP_SYS_ADMIN, -1, "restore of seccomp filters (PTRACE_O_SUSPEND_SECCOMP)")))
@@ -437,7 +443,9 @@ static int check_privileges(const struct restore_set *rs, bool new_pidns)
 		return ret;
 	for (size_t i = 0; i < rs->nr && !ret; i++) {
 		const struct task_image *t = &rs->tasks[i];
-		if (rs->entries[i]->zombie)
+		/* (one in a nested user namespace has its ids there, which any of ours, all
+		 * capabilities over it, may take: checked above) */
+		if (rs->entries[i]->zombie || (rs->entries[i]->has_user_ns && rs->entries[i]->user_ns))
 			continue;
 		if (!rs->userns) {
 			ret = privs_check_task(&p, t->pstree->pid, t->core, t->mm, t->fs->cwd, t->fs->root, &t->files);
@@ -1131,6 +1139,10 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 		close(exe_fd);
 		a->mm.exe_fd = (uint32_t)-1;
 	}
+	/* its own user namespace last, once nothing needs our privileges (see userns-nested.c) */
+	int user_fd = usernest_take_fd(&c->rs->ns.nested.user, t->pstree);
+	if (user_fd < -1)
+		child_fail(c, idx);
 	img_dir_close(c->dir);
 	netns_caller_close();
 	kept_fds_close();
@@ -1142,7 +1154,7 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 		pr_perror("can't change root to %s", t->fs->root);
 		child_fail(c, idx);
 	}
-	if (core_restore_early(t->core))
+	if (core_restore_early(t->core) || usernest_enter(user_fd, t->pstree->pid))
 		child_fail(c, idx);
 
 	rep->args_addr = (uint64_t)a;
@@ -1805,6 +1817,15 @@ static int restore(const struct cr_restore_opts *uopts)
 		goto out;
 	rs.ns.nested.args = &c.ns_args;
 	drop_own_images(&rs);
+	/* the nested user namespaces, and the UTS namespaces they own, by crtool: the
+	 * tree inherits them (the dump refuses them below a tree's own) */
+	if (rs.ns.nested.user.nr && rs.userns) {
+		pr_err("the images hold user namespaces nested below the tree's own: not supported");
+		ret = -EOPNOTSUPP;
+		goto out;
+	}
+	if ((ret = nested_make_user(&rs.ns.nested, -1, NULL)))
+		goto out;
 	if (rs.userns && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c.userns_sync)) {
 		ret = pr_perror("can't make a socket pair");
 		goto out;

@@ -27,9 +27,10 @@
  * lock them in the root's namespace only, and they could be reset while their
  * own is restored); 9 = pid namespaces nested more than one level (pstree.img's
  * pid_ns_parent and pid_ns_mid: an older reader would make every one a child of
- * the tree's).  A reader takes every
+ * the tree's); 10 = processes in nested user namespaces (pstree.img's user_ns,
+ * ns.img's "user" instances and owners: an older reader refuses the kind).  A reader takes every
  * version up to its own IMG_VERSION. */
-#define IMG_VERSION          9
+#define IMG_VERSION          10
 #define IMG_VERSION_BASE     1
 #define IMG_VERSION_NESTED   2
 #define IMG_VERSION_VETH_PEER 3
@@ -39,6 +40,7 @@
 #define IMG_VERSION_NESTED_MNT 7
 #define IMG_VERSION_NESTED_TCP 8
 #define IMG_VERSION_PIDNS_DEEP 9
+#define IMG_VERSION_NESTED_USER 10
 #define IMG_MAGIC     0x4d495243u  /* "CRIM" */
 #define IMG_HDR_SIZE  8
 #define IMG_MAX_RECORD (64u << 20) /* a sane upper bound for one record */

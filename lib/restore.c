@@ -1154,7 +1154,11 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 		pr_perror("can't change root to %s", t->fs->root);
 		child_fail(c, idx);
 	}
-	if (core_restore_early(t->core) || usernest_enter(user_fd, t->pstree->pid))
+	/* (its groups are set from here, before it enters: see usernest_enter) */
+	if (user_fd >= 0)
+		a->creds.flags &= ~RST_CREDS_GROUPS;
+	if (core_restore_early(t->core) ||
+	    usernest_enter(user_fd, t->pstree->pid, t->core->creds->groups, t->core->creds->n_groups))
 		child_fail(c, idx);
 
 	rep->args_addr = (uint64_t)a;

@@ -28,7 +28,7 @@ PROGS="counter mem-random mem-file-private mem-file-shared mem-prot mem-brk mem-
        mem-growsdown mem-madvise fpu-avx512 fpu-arm64 signals itimer vdso-clock nanosleep pipe-read file-regular
        file-unlinked pipe-inner fifo memfd eventfd signalfd timerfd inotify epoll dev-special
        file-locks posix-timers files-shared ipc-sysv ipc-mqueue pty poll-wait sk-unix-pair sk-unix-bound sk-unix-tree sk-unix-accept sk-unix-rights sk-rights-sockets sk-rights-inet sk-rights-tree sk-inet sk-netlink sk-packet sk-raw pidfd ghost-shared shm-host
-       ns-time ns-timenest seccomp ns-mnt ns-nested ns-veth ns-pidnest ns-pidnest-deep ns-mntnest task-attrs stopped mem-mlock"
+       ns-time ns-timenest seccomp ns-mnt ns-nested ns-veth ns-pidnest ns-pidnest-deep ns-mntnest ns-usernest task-attrs stopped mem-mlock"
 # programs whose dumps save established TCP connections
 TCP_PROGS="sk-tcp-established sk-tcp-halfclosed ns-net ns-tcpnest"
 # and with arguments: "NAME ARGS..." each
@@ -178,6 +178,11 @@ if selected corrupt ns-mntnest; then
 	# shellcheck disable=SC2086
 	run_suite "runner ns-mntnest --corrupt (negative test)" \
 		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- ns-mntnest --corrupt
+fi
+if selected corrupt ns-usernest; then
+	# shellcheck disable=SC2086
+	run_suite "runner ns-usernest --corrupt (negative test)" \
+		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- ns-usernest --corrupt
 fi
 if selected corrupt ns-pidnest; then
 	# shellcheck disable=SC2086

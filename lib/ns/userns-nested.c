@@ -6,7 +6,11 @@
  * another one a process of the tree is in), its uid and gid maps as its parent
  * wrote them (we read the lower ids in our view and map them into the parent's
  * through the parent's maps), setgroups and its owner (NS_GET_OWNER_UID, in the
- * parent's view).  The ids of its processes are saved as they see them.  Other
+ * parent's view).  The ids of its processes are saved as they see them, but for
+ * their supplementary groups, which stay in our view: a user namespace made
+ * without privileges maps one gid, and the groups its maker had are unmapped
+ * there (kept, and seen as the overflow gid); the restore sets them before the
+ * task enters the namespace, where setgroups may be denied.  Other
  * namespaces may be owned by one of them (NS_GET_USERNS): a UTS namespace is
  * saved with its owner; a network, IPC, mount, cgroup, time or pid namespace
  * owned so is refused, as is an owner no process of the tree is in.
@@ -28,6 +32,7 @@
  * same way (a helper in its owner), and every process in it joins it. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/nsfs.h>
 #include <sched.h>
 #include <signal.h>
@@ -659,13 +664,15 @@ int usernest_take_fd(const struct usernest_set *set, const PstreeEntry *e)
 	return fd;
 }
 
-int usernest_enter(int fd, uint32_t pid)
+int usernest_enter(int fd, uint32_t pid, const uint32_t *groups, size_t n_groups)
 {
 	int ret = 0;
 
 	if (fd < 0)
 		return 0;
-	if (setns(fd, CLONE_NEWUSER))
+	if (setgroups(n_groups, groups))
+		ret = pr_perror("pid %u can't set its supplementary groups", pid);
+	else if (setns(fd, CLONE_NEWUSER))
 		ret = pr_perror("pid %u can't enter its nested user namespace (setns)", pid);
 	close(fd);
 	return ret;

@@ -70,8 +70,9 @@ int usernest_keep_fds(struct usernest_set *set);
  * (-1: it is in the root's), or -errno. */
 int usernest_take_fd(const struct usernest_set *set, const PstreeEntry *e);
 /* Then at the end (its children forked, cwd and root set, before the restorer):
- * into it (setns), which gives up our privileges over everything else. */
-int usernest_enter(int fd, uint32_t pid);
+ * its supplementary groups (saved in our view: see the .c) and into it (setns),
+ * which gives up our privileges over everything else. */
+int usernest_enter(int fd, uint32_t pid, const uint32_t *groups, size_t n_groups);
 /* Closes crtool's fds (after the tree forked) or all of it. */
 void usernest_close_fds(struct usernest_set *set);
 void usernest_free(struct usernest_set *set);

@@ -182,10 +182,11 @@ int userns_creds_inside(CredsEntry *cr, pid_t pid)
 		return nested;
 	if (!u->nr)
 		return 0;
-	return userns_creds_map_in(cr, pid, u, g);
+	return userns_creds_map_in(cr, pid, u, g, !nested);
 }
 
-int userns_creds_map_in(CredsEntry *cr, pid_t pid, const struct userns_map *u, const struct userns_map *g)
+int userns_creds_map_in(CredsEntry *cr, pid_t pid, const struct userns_map *u, const struct userns_map *g,
+			bool groups)
 {
 	uint32_t *ids[] = { &cr->uid, &cr->euid, &cr->suid, &cr->fsuid, &cr->gid, &cr->egid, &cr->sgid, &cr->fsgid };
 
@@ -196,7 +197,7 @@ int userns_creds_map_in(CredsEntry *cr, pid_t pid, const struct userns_map *u, c
 				      *ids[i]), -EOPNOTSUPP;
 		*ids[i] = in;
 	}
-	for (size_t i = 0; i < cr->n_groups; i++) {
+	for (size_t i = 0; groups && i < cr->n_groups; i++) {
 		uint32_t in = userns_map_in(g, cr->groups[i]);
 		if (in == (uint32_t)-1)
 			return pr_err("pid %d: its supplementary group %u is not mapped in its user namespace", pid,

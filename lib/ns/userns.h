@@ -30,8 +30,9 @@ uint32_t userns_map_in(const struct userns_map *m, uint32_t id);
 void userns_root_maps(const struct userns_map **uid, const struct userns_map **gid);
 /* The kernel's rules for a map of an image (img, name: for the message). */
 int userns_validate_map(UsernsExtent *const *e, size_t n, const char *img, const char *name);
-/* Dump: a task's ids (ours) mapped in through these maps. */
-int userns_creds_map_in(struct CredsEntry *cr, pid_t pid, const struct userns_map *u, const struct userns_map *g);
+/* Dump: a task's ids (ours) mapped in through these maps, and its groups if asked. */
+int userns_creds_map_in(struct CredsEntry *cr, pid_t pid, const struct userns_map *u, const struct userns_map *g,
+			bool groups);
 
 /* Dump: check the tree against the root's user namespace (every task in it,
  * the root's other namespaces owned by it) and, if it is one of its own, save

@@ -1,0 +1,344 @@
+/* ns-usernest: processes of one tree in user namespaces nested below the root's.
+ *
+ *   root          the runner's user namespace (ours)
+ *   ├── A         unshare(CLONE_NEWUSER): U1, its maps written by the root from outside
+ *   │   │         (uid and gid "0 200000 1000" + "1000 300000 10", setgroups allow);
+ *   │   │         then inside: ids 0, groups 0 and 1005, a UTS namespace owned by U1
+ *   │   │         ("usernest-a"), a file it made (owner 0:1000 inside), kept open
+ *   │   └── A1    A's child: unshare(CLONE_NEWUSER): U2 below U1, maps written by A
+ *   │             from U1 ("0 1000 5", setgroups deny); ids 3/3/3, gids 2/2/2 inside;
+ *   │             in A's UTS namespace (inherited)
+ *   └── B         joins A's UTS namespace and U1 by setns; ids 7, groups 5 inside
+ *
+ * After CHECK each process checks itself: /proc/self/uid_map, gid_map and
+ * setgroups as before, its ids and groups, the owner of its user namespace
+ * (NS_GET_OWNER_UID), its hostname, and the relations between everyone's user
+ * namespaces, their parents (NS_GET_PARENT), UTS namespaces and their owners
+ * (NS_GET_USERNS): the same or another as before, pair by pair (not the numbers,
+ * which change).  A checks its file's owner and bytes through its fd.
+ * --corrupt: A changes the hostname after CHECK (everyone's check must see it).
+ */
+#include "tst.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/nsfs.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum { ROOT, A, A1, B, NR };
+static const char *const names[NR] = { "root", "A", "A1", "B" };
+enum { K_USER, K_PARENT, K_UTS, K_OWNER, NK };
+static const char *const knames[NK] = { "user namespace", "user namespace's parent", "UTS namespace",
+					"UTS namespace's owner" };
+
+#define U1_MAP "0 200000 1000\n1000 300000 10\n"
+#define U2_MAP "0 1000 5\n"
+
+struct state {
+	char uid_map[256], gid_map[256], setgroups[16], host[65];
+	uid_t r, e, s;
+	gid_t gr, ge, gs;
+	gid_t groups[8];
+	int ngroups;
+	uid_t owner;
+	uint64_t ino[NK];
+};
+
+struct ctl {
+	atomic_int phase;          /* 1: check, 2: exit */
+	atomic_int started, go_a, go_a1, a_ready;
+	pid_t pid_a;
+	struct state before[NR];
+	atomic_int checked[NR];    /* 1: now[] written */
+	struct state now[NR];
+	atomic_int done[NR];       /* 1 pass, 2 fail */
+	char why[NR][240];
+};
+
+static struct ctl *ctl;
+static int file_fd = -1;
+static const char *dir;
+
+#define VFAIL(who, ...) do { char t_[240]; snprintf(t_, sizeof(t_), __VA_ARGS__); \
+				 memcpy(ctl->why[who], t_, sizeof(t_)); return false; } while (0)
+
+static void must(bool failed, const char *what)
+{
+	if (failed)
+		tst_fail("%s: %s", what, strerror(errno));
+}
+
+static uint64_t fd_ino(int fd)
+{
+	struct stat st;
+
+	return fd >= 0 && !fstat(fd, &st) ? st.st_ino : 0;
+}
+
+/* The inode of the namespace related to ours of kind by req (0: none we may see). */
+static uint64_t related(const char *kind, unsigned long req)
+{
+	char path[64];
+	int fd, r;
+	uint64_t ino;
+
+	snprintf(path, sizeof(path), "/proc/self/ns/%s", kind);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	if (!req) {
+		ino = fd_ino(fd);
+		close(fd);
+		return ino;
+	}
+	r = ioctl(fd, req);
+	close(fd);
+	ino = fd_ino(r);
+	if (r >= 0)
+		close(r);
+	return ino;
+}
+
+static void read_text(const char *path, char *buf, size_t len)
+{
+	long n = tst_read_file(path, buf, len - 1);
+
+	buf[n > 0 ? n : 0] = 0;
+}
+
+static void read_state(struct state *s)
+{
+	struct utsname u;
+	int fd;
+
+	read_text("/proc/self/uid_map", s->uid_map, sizeof(s->uid_map));
+	read_text("/proc/self/gid_map", s->gid_map, sizeof(s->gid_map));
+	read_text("/proc/self/setgroups", s->setgroups, sizeof(s->setgroups));
+	uname(&u);
+	snprintf(s->host, sizeof(s->host), "%s", u.nodename);
+	getresuid(&s->r, &s->e, &s->s);
+	getresgid(&s->gr, &s->ge, &s->gs);
+	s->ngroups = getgroups(8, s->groups);
+	s->owner = (uid_t)-2;
+	if ((fd = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC)) >= 0) {
+		ioctl(fd, NS_GET_OWNER_UID, &s->owner);
+		close(fd);
+	}
+	s->ino[K_USER] = related("user", 0);
+	s->ino[K_PARENT] = related("user", NS_GET_PARENT);
+	s->ino[K_UTS] = related("uts", 0);
+	s->ino[K_OWNER] = related("uts", NS_GET_USERNS);
+}
+
+static void write_maps(pid_t pid, const char *uid, const char *gid, const char *sg)
+{
+	char path[64];
+	int fd;
+	const char *what[3] = { "setgroups", "uid_map", "gid_map" }, *text[3] = { sg, uid, gid };
+
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/%s", pid, what[i]);
+		fd = open(path, O_WRONLY);
+		must(fd < 0 || write(fd, text[i], strlen(text[i])) != (ssize_t)strlen(text[i]), path);
+		close(fd);
+	}
+}
+
+/* ---- checks */
+
+static bool relations(int who)
+{
+	const struct state *w0 = &ctl->before[who], *w1 = &ctl->now[who];
+
+	for (int j = 0; j < NR; j++) {
+		if (!atomic_load(&ctl->checked[j]))
+			continue;
+		for (int k = 0; k < NK; k++)
+			for (int l = 0; l < NK; l++) {
+				uint64_t a0 = w0->ino[k], b0 = ctl->before[j].ino[l];
+				uint64_t a1 = w1->ino[k], b1 = ctl->now[j].ino[l];
+				if ((!a0 || !b0) != (!a1 || !b1))
+					VFAIL(who, "its %s is %s, it was %s", knames[k], a1 ? "seen" : "unseen",
+					      a0 ? "seen" : "unseen");
+				if (a0 && b0 && (a0 == b0) != (a1 == b1))
+					VFAIL(who, "its %s is %s %s's %s, it was %s", knames[k], a1 == b1 ? "the same as" : "another than",
+					      names[j], knames[l], a0 == b0 ? "the same" : "another");
+			}
+	}
+	return true;
+}
+
+static bool verify(int who)
+{
+	struct state *b = &ctl->before[who], *n = &ctl->now[who];
+
+	if (who == A && tst_corrupting())
+		sethostname("corrupted", 9);
+	read_state(n);
+	atomic_store(&ctl->checked[who], 1);
+	for (int j = 0; j < NR; j++)
+		for (int t = 0; !atomic_load(&ctl->checked[j]) && t < 2000; t++)
+			tst_sleep_ms(5);
+	/* the hostname once more: after A's change (--corrupt) */
+	struct utsname u;
+	uname(&u);
+	snprintf(n->host, sizeof(n->host), "%s", u.nodename);
+	if (strcmp(b->uid_map, n->uid_map) || strcmp(b->gid_map, n->gid_map))
+		VFAIL(who, "its maps are \"%s\" / \"%s\", were \"%s\" / \"%s\"", n->uid_map, n->gid_map, b->uid_map,
+		      b->gid_map);
+	if (strcmp(b->setgroups, n->setgroups))
+		VFAIL(who, "setgroups is \"%s\", was \"%s\"", n->setgroups, b->setgroups);
+	if (b->r != n->r || b->e != n->e || b->s != n->s || b->gr != n->gr || b->ge != n->ge || b->gs != n->gs)
+		VFAIL(who, "ids %u/%u/%u %u/%u/%u, were %u/%u/%u %u/%u/%u", n->r, n->e, n->s, n->gr, n->ge, n->gs, b->r,
+		      b->e, b->s, b->gr, b->ge, b->gs);
+	if (b->ngroups != n->ngroups || memcmp(b->groups, n->groups, sizeof(gid_t) * (b->ngroups > 0 ? b->ngroups : 0)))
+		VFAIL(who, "%d groups (first %u), were %d (first %u)", n->ngroups, n->ngroups > 0 ? n->groups[0] : 0,
+		      b->ngroups, b->ngroups > 0 ? b->groups[0] : 0);
+	if (b->owner != n->owner)
+		VFAIL(who, "its user namespace's owner is %u, was %u", n->owner, b->owner);
+	if (strcmp(b->host, n->host))
+		VFAIL(who, "hostname \"%s\", was \"%s\"", n->host, b->host);
+	if (!relations(who))
+		return false;
+	if (who == A) {
+		struct stat st;
+		char buf[16] = "";
+		if (fstat(file_fd, &st) || st.st_uid != 0 || st.st_gid != 1000)
+			VFAIL(who, "its file is owned by %u:%u inside, was 0:1000", st.st_uid, st.st_gid);
+		if (pread(file_fd, buf, sizeof(buf) - 1, 0) != 9 || strcmp(buf, "usernest\n"))
+			VFAIL(who, "its file holds \"%s\"", buf);
+	}
+	return true;
+}
+
+static void __attribute__((noreturn)) serve(int who)
+{
+	read_state(&ctl->before[who]);
+	atomic_fetch_add(&ctl->started, 1);
+	while (atomic_load(&ctl->phase) < 1)
+		tst_sleep_ms(5);
+	atomic_store(&ctl->done[who], verify(who) ? 1 : 2);
+	while (atomic_load(&ctl->phase) < 2)
+		tst_sleep_ms(5);
+	_exit(0);
+}
+
+static void child_a1(void)
+{
+	must(unshare(CLONE_NEWUSER), "A1: unshare CLONE_NEWUSER");
+	atomic_store(&ctl->go_a1, 1);
+	while (atomic_load(&ctl->go_a1) != 2)
+		tst_sleep_ms(2);
+	must(setresgid(2, 2, 2) || setresuid(3, 3, 3), "A1: its ids");
+	serve(A1);
+}
+
+static void child_a(void)
+{
+	gid_t groups[2] = { 0, 1005 };
+	char path[256];
+	pid_t a1;
+
+	must(unshare(CLONE_NEWUSER), "A: unshare CLONE_NEWUSER");
+	atomic_store(&ctl->go_a, 1);
+	while (atomic_load(&ctl->go_a) != 2)
+		tst_sleep_ms(2);
+	must(setresgid(0, 0, 0) || setresuid(0, 0, 0) || setgroups(2, groups), "A: its ids");
+	/* (the id change made it undumpable: A1's /proc files would be the host root's) */
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+	must(unshare(CLONE_NEWUTS) || sethostname("usernest-a", 10), "A: its UTS namespace");
+	snprintf(path, sizeof(path), "%s/file", dir);
+	must((file_fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640)) < 0 || fchown(file_fd, 0, 1000) ||
+		     write(file_fd, "usernest\n", 9) != 9,
+	     "A: its file");
+	if ((a1 = fork()) == 0)
+		child_a1();
+	must(a1 < 0, "A: fork");
+	while (!atomic_load(&ctl->go_a1))
+		tst_sleep_ms(2);
+	write_maps(a1, U2_MAP, U2_MAP, "deny");
+	atomic_store(&ctl->go_a1, 2);
+	ctl->pid_a = getpid();
+	atomic_store(&ctl->a_ready, 1);
+	serve(A);
+}
+
+static void child_b(void)
+{
+	gid_t five = 5;
+	char path[64];
+	int fd;
+
+	while (!atomic_load(&ctl->a_ready))
+		tst_sleep_ms(2);
+	snprintf(path, sizeof(path), "/proc/%d/ns/uts", ctl->pid_a);
+	must((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || setns(fd, CLONE_NEWUTS), "B: setns into A's UTS namespace");
+	close(fd);
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", ctl->pid_a);
+	must((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || setns(fd, CLONE_NEWUSER), "B: setns into A's user namespace");
+	close(fd);
+	must(setgroups(1, &five) || setresgid(7, 7, 7) || setresuid(7, 7, 7), "B: its ids");
+	serve(B);
+}
+
+int main(int argc, char **argv)
+{
+	pid_t pids[NR] = { 0 };
+
+	tst_init(argc, argv);
+	ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	must(ctl == MAP_FAILED, "mmap");
+	dir = tst_tmp_path("dir");
+	/* A's own (200000 is its 0) */
+	must(mkdir(dir, 0700) || chown(dir, 200000, 200000), "its directory");
+	read_state(&ctl->before[ROOT]);
+	if ((pids[A] = fork()) == 0)
+		child_a();
+	must(pids[A] < 0, "fork");
+	while (!atomic_load(&ctl->go_a))
+		tst_sleep_ms(2);
+	write_maps(pids[A], U1_MAP, U1_MAP, "allow");
+	atomic_store(&ctl->go_a, 2);
+	if ((pids[B] = fork()) == 0)
+		child_b();
+	must(pids[B] < 0, "fork");
+	for (int t = 0; atomic_load(&ctl->started) < NR - 1; t++) {
+		if (t > 2000)
+			tst_fail("only %d processes started", atomic_load(&ctl->started));
+		tst_sleep_ms(5);
+	}
+	tst_ready();
+	tst_wait_check();
+	atomic_store(&ctl->phase, 1);
+	atomic_store(&ctl->done[ROOT], verify(ROOT) ? 1 : 2);
+	for (int i = 0; i < NR; i++)
+		for (int t = 0; !atomic_load(&ctl->done[i]) && t < 4000; t++)
+			tst_sleep_ms(5);
+	atomic_store(&ctl->phase, 2);
+	char msg[1200] = "";
+	size_t ml = 0;
+	for (int i = 0; i < NR; i++)
+		if (atomic_load(&ctl->done[i]) != 1)
+			ml += snprintf(msg + ml, sizeof(msg) - ml, "%s%s: %s", ml ? "; " : "", names[i],
+				       atomic_load(&ctl->done[i]) ? ctl->why[i] : "no verdict");
+	for (int i = 0; i < NR; i++)
+		if (pids[i])
+			waitpid(pids[i], NULL, 0);
+	char path[256];
+	snprintf(path, sizeof(path), "%s/file", dir);
+	unlink(path);
+	if (ml)
+		tst_fail("%s", msg);
+	tst_pass();
+}

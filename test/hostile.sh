@@ -11,7 +11,9 @@
 # veth between two nested network namespaces: a peer namespace not listed or not
 # saved, its own, a peer that is not its pair; of nested time namespaces: ids that
 # name none, one made for its children by a process after one in it, a process in
-# one made for others' children that was not born there, offsets out of range.
+# one made for others' children that was not born there, offsets out of range; of
+# nested user namespaces: maps with overlapping or empty extents, parents not listed
+# before, owners of another kind or unlisted, processes in none listed.
 # Each case checks crtool's one "Error: " line and that no process is left at
 # the dumped PID.
 #   test/hostile.sh     (after make tests)   CRTOOL=path TEST_BIN=dir to use other binaries
@@ -241,7 +243,7 @@ else
 	cp -a "$T/nestedbase" "$T/base"
 	case_ nested-id-unlisted pstree.img "@1:net_ns=9" -- pstree.img "nested net namespace 9" "does not list"
 	case_ nested-root pstree.img "@0:uts_ns=1" -- pstree.img "root or a zombie"
-	case_ nested-kind ns.img "nested[0].kind=pid" -- ns.img '"pid"' "not a uts, net, ipc, cgroup, time or mnt namespace"
+	case_ nested-kind ns.img "nested[0].kind=pid" -- ns.img '"pid"' "not a user, uts, net, ipc, cgroup, time or mnt namespace"
 	case_ nested-id-zero ns.img "nested[0].id=0" -- ns.img "bad id"
 	case_ nested-twice ns.img "nested[1].id=1" -- ns.img "listed twice"
 	case_ nested-uts-long utsns-1.img "hostname=$(printf 'h%.0s' $(seq 80))" -- utsns-1.img "longer than 64"
@@ -500,6 +502,56 @@ else
 		pass pidnestdeep-version
 	else
 		fail pidnestdeep-version "ns-pidnest-deep's images do not say format version 9: $("$CRTOOL" show "$T/pidnestdeepbase/inventory.img" | grep img_version)"
+	fi
+fi
+
+# ---- processes in nested user namespaces (ns-usernest: ns.img lists UTS namespace 1,
+# owned by user namespace 1, then user namespaces 1 and 2 (2's parent is 1); pstree
+# records 0 root, 1 A (user 1), 2 B (user 1), 3 A1 (user 2))
+kill "$SLEEP" 2>/dev/null
+exec 6< <(exec sleep 600)
+SLEEP=$!
+exec 7> >(exec cat >"$T/usernest.out")
+setsid "$BIN/ns-usernest" <&6 >&7 2>&1 6<&- 7>&- &
+NUP=$!
+disown "$NUP"   # (killed by the dump: no job notice)
+exec 6<&- 7>&-
+for ((i = 0; i < 200; i++)); do
+	grep -qx READY "$T/usernest.out" 2>/dev/null && break
+	sleep 0.05
+done
+mkdir "$T/usernestbase"
+if ! grep -qx READY "$T/usernest.out" || ! "$CRTOOL" dump -t "$NUP" -D "$T/usernestbase" >"$T/out" 2>"$T/err"; then
+	fail usernest-dump "could not dump ns-usernest: $(cat "$T/err")"
+else
+	{ wait "$NUP"; } 2>/dev/null
+	PID=$NUP
+	rm -rf "$T/base"
+	cp -a "$T/usernestbase" "$T/base"
+	case_ usernest-overlap ns.img "nested[1].uid_map[1].first=500" -- ns.img "nested user namespace 1" \
+		"uid extents 0 and 1 overlap"
+	case_ usernest-overlap-lower ns.img "nested[1].gid_map[1].lower_first=200500" -- ns.img \
+		"nested user namespace 1" "gid extents 0 and 1 overlap"
+	case_ usernest-count-zero ns.img "nested[2].gid_map[0].count=0" -- ns.img "nested user namespace 2" \
+		"gid extent 0 1000 0 is empty"
+	case_ usernest-no-extent ns.img "nested[2].uid_map#=0" -- ns.img "nested user namespace 2" "uid map has 0 extents"
+	case_ usernest-wrap ns.img "nested[1].uid_map[1].count=0xffffffff" -- ns.img "runs past the last id"
+	case_ usernest-parent ns.img "nested[2].owner=7" -- ns.img "nested user namespace 2" \
+		"its parent 7 is not a user namespace listed before it"
+	case_ usernest-cycle ns.img "nested[1].owner=2" -- ns.img "nested user namespace 1" \
+		"its parent 2 is not a user namespace listed before it"
+	case_ usernest-owner-kind ns.img "nested[0].kind=ipc" -- ns.img "nested ipc namespace 1" \
+		"owned by nested user namespace 1" "not a UTS namespace"
+	case_ usernest-owner-unlisted ns.img "nested[0].owner=5" -- ns.img "owned by nested user namespace 5" \
+		"does not list"
+	case_ usernest-unlisted pstree.img "@3:user_ns=9" -- pstree.img "nested user namespace 9" "does not list"
+	case_ usernest-root pstree.img "@0:user_ns=1" -- pstree.img "nested user namespace 1" "root or a zombie"
+	case_ usernest-threads pstree.img "@1:threads#=2" "@1:threads[1]=$ofree" -- pstree.img "threads in nested user namespace 1"
+	# a reader of version 9 would refuse the kind "user" (no silent misrestore)
+	if "$CRTOOL" show "$T/usernestbase/inventory.img" | grep -qx "img_version: 10"; then
+		pass usernest-version
+	else
+		fail usernest-version "ns-usernest's images do not say format version 10: $("$CRTOOL" show "$T/usernestbase/inventory.img" | grep img_version)"
 	fi
 fi
 

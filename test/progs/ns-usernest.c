@@ -17,6 +17,7 @@
  * (NS_GET_USERNS): the same or another as before, pair by pair (not the numbers,
  * which change).  A checks its file's owner and bytes through its fd.
  * --corrupt: A changes the hostname after CHECK (everyone's check must see it).
+ * --thread: A1 has a second thread (refused by the dump: test/userns-errors.sh).
  */
 #include "tst.h"
 
@@ -24,6 +25,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/nsfs.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -234,6 +236,13 @@ static void __attribute__((noreturn)) serve(int who)
 	_exit(0);
 }
 
+static void *idle(void *arg)
+{
+	for (;;)
+		pause();
+	return arg;
+}
+
 static void child_a1(void)
 {
 	must(unshare(CLONE_NEWUSER), "A1: unshare CLONE_NEWUSER");
@@ -241,6 +250,9 @@ static void child_a1(void)
 	while (atomic_load(&ctl->go_a1) != 2)
 		tst_sleep_ms(2);
 	must(setresgid(2, 2, 2) || setresuid(3, 3, 3), "A1: its ids");
+	pthread_t th;
+	if (tst_opt_flag("thread"))
+		must((errno = pthread_create(&th, NULL, idle, NULL)) != 0, "A1: pthread_create");
 	serve(A1);
 }
 
@@ -296,7 +308,7 @@ int main(int argc, char **argv)
 {
 	pid_t pids[NR] = { 0 };
 
-	tst_init(argc, argv);
+	tst_init_opts(argc, argv, NULL, "thread");
 	ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	must(ctl == MAP_FAILED, "mmap");
 	dir = tst_tmp_path("dir");

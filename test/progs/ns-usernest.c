@@ -27,6 +27,7 @@
 #include <linux/nsfs.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,6 +251,7 @@ static void child_a1(void)
 	while (atomic_load(&ctl->go_a1) != 2)
 		tst_sleep_ms(2);
 	must(setresgid(2, 2, 2) || setresuid(3, 3, 3), "A1: its ids");
+	prctl(PR_SET_PDEATHSIG, SIGKILL);   /* gone with a target a test kills (after the id change, which clears it) */
 	pthread_t th;
 	if (tst_opt_flag("thread"))
 		must((errno = pthread_create(&th, NULL, idle, NULL)) != 0, "A1: pthread_create");
@@ -269,6 +271,7 @@ static void child_a(void)
 	must(setresgid(0, 0, 0) || setresuid(0, 0, 0) || setgroups(2, groups), "A: its ids");
 	/* (the id change made it undumpable: A1's /proc files would be the host root's) */
 	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	must(unshare(CLONE_NEWUTS) || sethostname("usernest-a", 10), "A: its UTS namespace");
 	snprintf(path, sizeof(path), "%s/file", dir);
 	must((file_fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640)) < 0 || fchown(file_fd, 0, 1000) ||
@@ -301,6 +304,7 @@ static void child_b(void)
 	must((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || setns(fd, CLONE_NEWUSER), "B: setns into A's user namespace");
 	close(fd);
 	must(setgroups(1, &five) || setresgid(7, 7, 7) || setresuid(7, 7, 7), "B: its ids");
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	serve(B);
 }
 

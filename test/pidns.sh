@@ -179,6 +179,8 @@ own_pidns "nested time namespaces in a tree that is its own pid namespace" ns-ti
 # PIDs of the namespace are the tree's (restore.c: helper_of_tree)
 DUMP_ARGS=--tcp-established own_pidns "connections in nested network namespaces in a tree that is its own pid namespace" \
 	ns-tcpnest
+side_by_side "nested user namespaces in new pid namespaces" ns-usernest
+own_pidns "nested user namespaces in a tree that is its own pid namespace" ns-usernest
 side_by_side "pid namespaces nested three deep in new pid namespaces" ns-pidnest-deep
 own_pidns "pid namespaces nested three deep in a tree that is its own pid namespace" ns-pidnest-deep
 deep_chain 31

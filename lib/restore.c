@@ -1409,7 +1409,10 @@ static void userns_wait_maps(const struct restore_ctx *c)
 	 * crtool given its capability by file capabilities is not) */
 	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1)
 		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-	if (write(c->userns_sync[1], "", 1) != 1 || read(c->userns_sync[1], &go, 1) != 1)
+	if (write(c->userns_sync[1], "", 1) != 1 ||
+	    /* (the root's copy of the set: its own) */
+	    nested_recv_user((struct nested_set *)&c->rs->ns.nested, c->userns_sync[1]) ||
+	    read(c->userns_sync[1], &go, 1) != 1)
 		_exit(1);   /* we failed to write them, and said why */
 	close(c->userns_sync[1]);
 	userns_set_current(c->rs->userns);
@@ -1417,10 +1420,10 @@ static void userns_wait_maps(const struct restore_ctx *c)
 
 /* Ours, once the root says it is ready: the maps of its new user namespace,
  * then let it go on. */
-static int userns_release_root(struct restore_ctx *c, pid_t pid)
+static int userns_release_root(struct restore_ctx *c, pid_t pid, struct nested_set *nested)
 {
-	char ready;
-	int ret = 0;
+	char ready, path[64];
+	int ret = 0, fd;
 
 	close(c->userns_sync[1]);
 	c->userns_sync[1] = -1;
@@ -1430,6 +1433,16 @@ static int userns_release_root(struct restore_ctx *c, pid_t pid)
 	}
 	if (!ret)
 		ret = userns_write_maps(pid, c->rs->userns);
+	/* the user namespaces nested below it, made there now, and the root takes them */
+	if (!ret && nested->user.nr) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/user", pid);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			ret = pr_perror("can't open the restored root's user namespace");
+		else {
+			ret = nested_make_user(nested, fd, c->rs->userns) ?: nested_send_user(nested, c->userns_sync[0]);
+			close(fd);
+		}
+	}
 	if (!ret && write(c->userns_sync[0], "", 1) != 1)
 		ret = pr_perror("can't let the restored root go on");
 	close(c->userns_sync[0]);
@@ -1822,13 +1835,8 @@ static int restore(const struct cr_restore_opts *uopts)
 	rs.ns.nested.args = &c.ns_args;
 	drop_own_images(&rs);
 	/* the nested user namespaces, and the UTS namespaces they own, by crtool: the
-	 * tree inherits them (the dump refuses them below a tree's own) */
-	if (rs.ns.nested.user.nr && rs.userns) {
-		pr_err("the images hold user namespaces nested below the tree's own: not supported");
-		ret = -EOPNOTSUPP;
-		goto out;
-	}
-	if ((ret = nested_make_user(&rs.ns.nested, -1, NULL)))
+	 * tree inherits them (below a tree's own, once the root has it: userns_release_root) */
+	if (!rs.userns && (ret = nested_make_user(&rs.ns.nested, -1, NULL)))
 		goto out;
 	if (rs.userns && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c.userns_sync)) {
 		ret = pr_perror("can't make a socket pair");
@@ -1839,7 +1847,7 @@ static int restore(const struct cr_restore_opts *uopts)
 		goto out;
 	}
 	created = true;
-	if (rs.userns && (ret = userns_release_root(&c, pid)))
+	if (rs.userns && (ret = userns_release_root(&c, pid, &rs.ns.nested)))
 		goto out;
 	if (pts_sk[1] >= 0) {
 		close(pts_sk[1]);

@@ -1047,26 +1047,6 @@ done
 nested_refused ns-nested-user-owner "nsenter -t $HOLDER -u sleep 100" "uts namespace is owned by a user namespace that no" \
 	"process of the tree is in"
 kill -9 "$HOLDER" 2>/dev/null
-# a tree in a user namespace of its own (and its own pid namespace), a process below
-# in another user namespace: refused, naming it
-setsid unshare -U -r -p -f sh -c 'unshare -U -r sleep 100 & wait' </dev/null >/dev/null 2>&1 &
-UP=$!
-PIDS+=("$UP")
-UR= KP=
-for ((i = 0; i < 200; i++)); do
-	UR=$(descendant_named "$UP" sh)
-	[ -n "$UR" ] && KP=$(descendant_named "$UR" sleep)
-	[ -n "$KP" ] && break
-	sleep 0.025
-done
-if [ -z "$KP" ]; then
-	fail ns-nested-user-below-own "the nested user namespace did not start"
-else
-	mkdir "$T/d-user-below-own"
-	crt dump -t "$UR" -D "$T/d-user-below-own"
-	expect_error ns-nested-user-below-own "pid $KP" "nested below the tree's own" && pass ns-nested-user-below-own
-fi
-kill -9 "$KP" "$UR" "$UP" 2>/dev/null
 # pid namespaces: at any depth below the tree's, made by its processes (unshare -p -f
 # is dumped: test/progs/ns-pidnest.c, ns-pidnest-deep.c); unshare without a fork (at
 # the first level and one below), and an init outside the tree are refused

@@ -595,6 +595,38 @@ static int make_uts(void *uts)
 	return uts_ns_restore(uts);
 }
 
+/* The fds nested_make_user made, in order: the user namespaces', then the owned ones'. */
+static int *made_fd(struct nested_set *set, size_t i)
+{
+	if (i < set->user.nr)
+		return &set->user.inst[i].fd;
+	i -= set->user.nr;
+	for (size_t k = 0; k < set->nr; k++)
+		if (set->inst[k].owner && !i--)
+			return &set->inst[k].fd;
+	return NULL;
+}
+
+int nested_send_user(struct nested_set *set, int sk)
+{
+	int *fd;
+
+	for (uint32_t i = 0; (fd = made_fd(set, i)); i++)
+		if (send_fds(sk, &i, sizeof(i), fd, 1, NULL, 0, 0) != sizeof(i))
+			return pr_perror("can't hand the nested user namespaces to the restored root");
+	return 0;
+}
+
+int nested_recv_user(struct nested_set *set, int sk)
+{
+	int *fd;
+
+	for (uint32_t i = 0, got; (fd = made_fd(set, i)); i++)
+		if (recv_fd(sk, &got, sizeof(got), fd) != sizeof(got) || got != i || *fd < 0)
+			return pr_err("the restored root did not get nested user namespace fd %u", i), -EIO;
+	return 0;
+}
+
 int nested_make_user(struct nested_set *set, int root_fd, const UsernsEntry *root)
 {
 	int ret = usernest_make(&set->user, root_fd, root);

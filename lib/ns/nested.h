@@ -105,6 +105,10 @@ int nested_check_net_peers(const struct nested_set *set, const NetnsEntry *root)
 /* crtool, before the tree forks: the nested user namespaces (below ours: root_fd -1,
  * root NULL; or below the root's own, see usernest_make), then the namespaces they own. */
 int nested_make_user(struct nested_set *set, int root_fd, const UsernsEntry *root);
+/* Below the tree's own: crtool hands what it made to the restored root over sk, which
+ * takes them (in its copy of the set) before it goes on. */
+int nested_send_user(struct nested_set *set, int sk);
+int nested_recv_user(struct nested_set *set, int sk);
 /* pstree.img's ids against the list (before anything is created): which
  * process makes each instance. */
 int nested_plan(struct nested_set *set, PstreeEntry **entries, size_t nr);

@@ -23,7 +23,9 @@
  * and just before the restorer sets its ids and capabilities inside.  setns
  * into a user namespace wants a single-threaded caller, and the restorer clones
  * the threads: a process with threads in a nested user namespace is refused.
- * The namespaces themselves are made by crtool, before the tree forks, each by
+ * The namespaces themselves are made by crtool, before the tree forks (below the
+ * tree's own user namespace: once the root has it, with its maps, the fds sent
+ * to the root before it goes on), each by
  * a helper that enters the parent (setns), takes the owner's uid there and
  * unshares CLONE_NEWUSER, its maps written by its own parent helper (which is
  * in the parent namespace with every capability there: setgroups first, then
@@ -229,7 +231,6 @@ static int number(void)
 
 int usernest_dump_scan(const struct tree *t)
 {
-	const struct userns_map *ru, *rg;
 	pid_t root = t->tasks[0].s.pid;
 	uint64_t ours, ino;
 	int ret;
@@ -277,11 +278,6 @@ int usernest_dump_scan(const struct tree *t)
 	}
 	if (!ud.nr)
 		return 0;
-	userns_root_maps(&ru, &rg);
-	if (ru->nr)
-		return pr_err("pid %d is in a user namespace nested below the tree's own (pid %d's): not supported; "
-			      "nested user namespaces are checkpointed below the dumper's", ud.inst[0].pid, root),
-		       -EOPNOTSUPP;
 	if ((ret = number()))
 		return ret;
 	for (size_t i = 0; i < ud.nr; i++)
@@ -668,9 +664,18 @@ int usernest_enter(int fd, uint32_t pid, const uint32_t *groups, size_t n_groups
 {
 	int ret = 0;
 
+	gid_t g[n_groups + 1];
+
 	if (fd < 0)
 		return 0;
-	if (setgroups(n_groups, groups))
+	/* in the user namespace we are in: the root's own, if it had one */
+	for (size_t i = 0; i < n_groups; i++)
+		if ((g[i] = userns_gid_in(groups[i])) == (gid_t)-1) {
+			close(fd);
+			return pr_err("pid %u: its supplementary group %u is not mapped in the tree's user namespace", pid,
+				      groups[i]), -EINVAL;
+		}
+	if (setgroups(n_groups, g))
 		ret = pr_perror("pid %u can't set its supplementary groups", pid);
 	else if (setns(fd, CLONE_NEWUSER))
 		ret = pr_perror("pid %u can't enter its nested user namespace (setns)", pid);

@@ -18,6 +18,14 @@
  * which change).  A checks its file's owner and bytes through its fd.
  * --corrupt: A changes the hostname after CHECK (everyone's check must see it).
  * --thread: A1 has a second thread (refused by the dump: test/userns-errors.sh).
+ * --root-userns: the process started forks the root of the tree into a user namespace
+ * and a pid namespace of its own (clone CLONE_NEWUSER | CLONE_NEWPID: the pid namespace
+ * is owned by the user namespace), writes its maps ("0 100000 1000000") from outside,
+ * and waits for it; the root takes its ids 0 there and a mount namespace it owns,
+ * pivot_rooted into a tmpfs with our /usr and this program's directory bound in and
+ * /proc of its pid namespace (a copy of ours would hold mounts locked to theirs, which
+ * a restore can't bind alone).  U1 is then nested below the tree's own: dump the root,
+ * the started process's child (test/pidns.sh).
  */
 #include "tst.h"
 
@@ -34,8 +42,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -308,14 +318,78 @@ static void child_b(void)
 	serve(B);
 }
 
+/* --root-userns: we stay outside, the root goes on (see the top). */
+static void root_userns(void)
+{
+	int p[2], st;
+	char c;
+	pid_t r;
+
+	must(pipe(p), "pipe");
+	r = syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, 0);
+	must(r < 0, "clone CLONE_NEWUSER | CLONE_NEWPID");
+	if (r == 0) {
+		close(p[1]);
+		must(read(p[0], &c, 1) != 1, "the root's maps");
+		close(p[0]);
+		must(setsid() < 0 || setresgid(0, 0, 0) || setresuid(0, 0, 0), "the root's session and ids");
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+		return;
+	}
+	close(p[0]);
+	write_maps(r, "0 100000 1000000\n", "0 100000 1000000\n", "allow");
+	must(write(p[1], "", 1) != 1, "the root's go");
+	while (waitpid(r, &st, 0) < 0 && errno == EINTR)
+		;
+	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
+}
+
+/* --root-userns: a tmpfs of its own as the root (see the top). */
+static void pivot_into_tmpfs(void)
+{
+	char exe[4096], path[4200];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	must(n <= 0, "readlink /proc/self/exe");
+	exe[n] = 0;
+	*strrchr(exe, '/') = 0;
+	must(unshare(CLONE_NEWNS), "unshare CLONE_NEWNS");
+	must(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "make / private");
+	must(mount("tmpfs", "/tmp", "tmpfs", 0, "mode=755,size=16m"), "mount the root tmpfs");
+	must(chdir("/tmp"), "chdir /tmp");
+	for (const char *d = "usr\0proc\0tmp\0"; *d; d += strlen(d) + 1)
+		must(mkdir(d, 0755), d);
+	must(chmod("tmp", 01777), "chmod tmp");
+	must(symlink("usr/bin", "bin") || symlink("usr/lib", "lib") || symlink("usr/lib64", "lib64"), "symlink");
+	snprintf(path, sizeof(path), "/tmp%s", exe);
+	for (char *p = path + 5; (p = strchr(p, '/')); *p++ = '/') {
+		*p = 0;
+		must(mkdir(path, 0755) && errno != EEXIST, path);
+	}
+	must(mkdir(path, 0755) && errno != EEXIST, path);
+	must(mount("/usr", "usr", NULL, MS_BIND, NULL), "bind /usr");
+	must(mount(exe, path, NULL, MS_BIND, NULL), "bind the build directory");
+	must(mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL), "mount /proc");
+	must(syscall(SYS_pivot_root, ".", "."), "pivot_root");
+	must(umount2(".", MNT_DETACH), "detach the old root");
+	must(chdir("/"), "chdir /");
+}
+
 int main(int argc, char **argv)
 {
 	pid_t pids[NR] = { 0 };
+	char tag[32];
 
-	tst_init_opts(argc, argv, NULL, "thread");
+	tst_init_opts(argc, argv, NULL, "thread,root-userns");
+	if (tst_opt_flag("root-userns")) {
+		root_userns();
+		pivot_into_tmpfs();
+	}
 	ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	must(ctl == MAP_FAILED, "mmap");
-	dir = tst_tmp_path("dir");
+	/* (PID 1 of its own pid namespace has the same name every time) */
+	snprintf(tag, sizeof(tag), "dir-%llx", (unsigned long long)(tst_seed() & 0xffffffff));
+	dir = tst_tmp_path(tag);
 	/* A's own (200000 is its 0) */
 	must(mkdir(dir, 0700) || chown(dir, 200000, 200000), "its directory");
 	read_state(&ctl->before[ROOT]);

@@ -4,6 +4,7 @@
 #  - a failed dump leaves the target running, not traced (TracerPid 0), with no
 #    parasite mapping in /proc/PID/maps, and its own CHECK still passes;
 #  - a failed restore leaves no process of the tree behind: every PID is free;
+#  - (restore-userns: on a tree in nested user namespaces, ns-usernest)
 #  - SIGINT and SIGTERM to crtool mid-dump: crtool undoes the dump, exits
 #    non-zero, and the target is as above.
 #   test/faults.sh     (after make tests)   CRTOOL=path TEST_BIN=dir to use other binaries
@@ -176,7 +177,7 @@ else
 	else
 		{ wait "$PID"; } 2>/dev/null
 		pids_free dump-killed-tree $TREE >/dev/null 2>&1
-		for f in $restore_steps restore-fork:2 restore-fork:3 restore-file-open:4; do
+		for f in $(grep -vx restore-userns <<<"$restore_steps") restore-fork:2 restore-fork:3 restore-file-open:4; do
 			name=restore-${f/:/-}
 			: | CR_FAULT=$f timeout 60 "$CRTOOL" restore -D "$T/good" -d >"$T/out" 2>"$T/err"
 			RC=$?
@@ -184,6 +185,28 @@ else
 		done
 	fi
 fi 2>/dev/null # (bash's "Killed" notice of the dumped tree)
+
+# ---- restores of a tree in nested user namespaces (ns-usernest): each helper that
+# makes one of them (user namespaces 1 and 2, then the UTS namespace 1 owns)
+if ! start ns-usernest; then
+	fail restore-userns "ns-usernest did not start: $(cat "$T/prog.out")"
+else
+	TREE=$(pgrep -s "$PID" | tr '\n' ' ')
+	rm -rf "$T/good"
+	mkdir "$T/good"
+	if ! timeout 60 "$CRTOOL" dump -t "$PID" -D "$T/good" >"$T/out" 2>"$T/err"; then
+		fail restore-userns "could not dump ns-usernest: $(cat "$T/err")"
+	else
+		{ wait "$PID"; } 2>/dev/null
+		pids_free dump-killed-usernest $TREE >/dev/null 2>&1
+		for f in restore-userns restore-userns:2 restore-userns:3; do
+			name=${f/:/-}
+			: | CR_FAULT=$f timeout 60 "$CRTOOL" restore -D "$T/good" -d >"$T/out" 2>"$T/err"
+			RC=$?
+			failed_with "$name" "injected fault at restore-userns" && pids_free "$name" $TREE
+		done
+	fi
+fi 2>/dev/null
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -48,6 +48,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "cr/cr.h"
+#include "fault.h"
 #include "log.h"
 #include "ns/ns.h"
 #include "ns/userns.h"
@@ -488,6 +489,8 @@ static int run_helper(int (*fn)(void *, int), void *arg, int *out)
 	ssize_t n;
 	pid_t pid;
 
+	if (fault_hit("restore-userns"))
+		return -EIO;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sk))
 		return pr_perror("can't make a socket for a user namespace helper");
 	if ((pid = fork()) == 0) {

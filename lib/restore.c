@@ -1439,7 +1439,8 @@ static int userns_release_root(struct restore_ctx *c, pid_t pid, struct nested_s
 		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 			ret = pr_perror("can't open the restored root's user namespace");
 		else {
-			ret = nested_make_user(nested, fd, c->rs->userns) ?: nested_send_user(nested, c->userns_sync[0]);
+			ret = nested_make_user(nested, c->dir, &c->rs->cg, c->rs->entries, fd, c->rs->userns) ?:
+			      nested_send_user(nested, c->userns_sync[0]);
 			close(fd);
 		}
 	}
@@ -1836,7 +1837,7 @@ static int restore(const struct cr_restore_opts *uopts)
 	drop_own_images(&rs);
 	/* the nested user namespaces, and the UTS namespaces they own, by crtool: the
 	 * tree inherits them (below a tree's own, once the root has it: userns_release_root) */
-	if (!rs.userns && (ret = nested_make_user(&rs.ns.nested, -1, NULL)))
+	if (!rs.userns && (ret = nested_make_user(&rs.ns.nested, &dir, &rs.cg, rs.entries, -1, NULL)))
 		goto out;
 	if (rs.userns && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c.userns_sync)) {
 		ret = pr_perror("can't make a socket pair");

@@ -54,6 +54,8 @@
 #include "ns/nested.h"
 #include "ns/ns.h"
 #include "ns/time.h"
+#include "ns/userns.h"
+#include "cgroup.h"
 #include "proc/pidview.h"
 #include "proc/privs.h"
 #include "proc/tree.h"
@@ -236,9 +238,17 @@ int nested_dump_scan(const struct tree *t, struct nested_dump *nd)
 	return scan_owners(nd);
 }
 
+/* The kinds a helper in a nested user namespace makes again for it (nested_make_user):
+ * not a mount namespace (made as a copy of its maker's parent's, which exists only in
+ * the tree), nor a time namespace (entered before the maker's vDSO is placed). */
+static bool owned_kind(int kind)
+{
+	return kind == NEST_UTS || kind == NEST_NET || kind == NEST_IPC || kind == NEST_CGROUP;
+}
+
 /* The user namespace owning each instance: the root's, or a nested one a process of
- * the tree is in; only a UTS namespace is made again in a nested one (by crtool,
- * before the tree forks: see userns-nested.c). */
+ * the tree is in; only some kinds are made again in a nested one (by crtool, before
+ * the tree forks: see userns-nested.c). */
 static int scan_owners(struct nested_dump *nd)
 {
 	for (size_t i = 0; i < nd->nr; i++) {
@@ -248,10 +258,10 @@ static int scan_owners(struct nested_dump *nd)
 
 		if (ret)
 			return ret;
-		if (x->owner && x->kind != NEST_UTS)
+		if (x->owner && !owned_kind(x->kind))
 			return pr_err("pid %d's %s namespace is owned by a user namespace nested below the root's: not "
-				      "supported (of the namespaces a nested user namespace owns, only UTS ones are "
-				      "checkpointed)", x->pid, kinds[x->kind].label), -EOPNOTSUPP;
+				      "supported (of the namespaces a nested user namespace owns, only UTS, network, IPC and "
+				      "cgroup ones are checkpointed)", x->pid, kinds[x->kind].label), -EOPNOTSUPP;
 	}
 	return 0;
 }
@@ -442,10 +452,10 @@ int nested_load(struct img_dir *dir, NsInstance **list, size_t n, struct nested_
 			return pr_err("ns.img: nested namespace \"%s\" %u: not a user, uts, net, ipc, cgroup, time or mnt namespace, a bad id, "
 				      "or listed twice", list[i]->kind, list[i]->id), -EINVAL;
 		x->owner = list[i]->has_owner ? list[i]->owner : 0;
-		if (x->owner && (k != NEST_UTS || !usernest_listed(&set->user, x->owner)))
+		if (x->owner && (!owned_kind(k) || !usernest_listed(&set->user, x->owner)))
 			return pr_err("ns.img: nested %s namespace %u is owned by nested user namespace %u, which ns.img "
-				      "does not list, or is not a UTS namespace (the only kind made in one)",
-				      list[i]->kind, list[i]->id, x->owner), -EINVAL;
+				      "does not list, or is not a UTS, network, IPC or cgroup namespace (the kinds made in "
+				      "one)", list[i]->kind, list[i]->id, x->owner), -EINVAL;
 		x->kind = k;
 		x->id = list[i]->id;
 		set->nr++;
@@ -460,6 +470,14 @@ int nested_load(struct img_dir *dir, NsInstance **list, size_t n, struct nested_
 			ret = netns_load_id(dir, x->id, NULL, 0, &x->net);
 		else if (k == NEST_TIME)
 			ret = timens_load_id(dir, x->id, (TimensEntry **)&x->time);
+		/* made by a helper in its owner, which can't reach another namespace */
+		for (size_t l = 0; !ret && x->owner && k == NEST_NET && l < x->net.e->n_links; l++) {
+			const NetLinkEntry *le = x->net.e->links[l];
+			if (le->has_peer_netns || le->peer_outside)
+				return pr_err("netns-%u.img: veth %s's peer is in another network namespace, and this one is "
+					      "owned by nested user namespace %u: not supported", x->id, le->name, x->owner),
+				       -EOPNOTSUPP;
+		}
 	}
 	return ret;
 }
@@ -590,9 +608,41 @@ int nested_plan(struct nested_set *set, PstreeEntry **entries, size_t nr)
 	return usernest_plan(&set->user, entries, nr);
 }
 
-static int make_uts(void *uts)
+/* In a helper in the owner (nested_make_user): each kind made and filled there. */
+struct owned {
+	struct nested_inst *x;
+	struct img_dir *dir;
+	const struct cgroup_image *cg;
+	uint32_t maker_pid;
+	UsernsEntry ours;        /* the owner's maps in our view: the ids of IPC objects */
+};
+
+static int owned_pre(void *arg)
 {
-	return uts_ns_restore(uts);
+	const struct owned *o = arg;
+
+	/* a cgroup namespace's root is the cgroup its maker is in */
+	return o->x->kind == NEST_CGROUP ? cgroup_enter(o->cg, o->maker_pid) : 0;
+}
+
+static int owned_make(void *arg)
+{
+	struct owned *o = arg;
+	struct nested_inst *x = o->x;
+
+	switch (x->kind) {
+	case NEST_UTS:
+		return uts_ns_restore(x->uts);
+	case NEST_NET:
+		return netns_restore_nested(&x->net);
+	case NEST_IPC:
+		userns_set_current(&o->ours);
+		return ipc_restore(o->dir, &x->ipc);
+	default:
+		if (unshare(CLONE_NEWCGROUP))
+			return pr_perror("can't create nested cgroup namespace %u", x->id);
+		return 0;
+	}
 }
 
 /* The fds nested_make_user made, in order: the user namespaces', then the owned ones'. */
@@ -627,14 +677,27 @@ int nested_recv_user(struct nested_set *set, int sk)
 	return 0;
 }
 
-int nested_make_user(struct nested_set *set, int root_fd, const UsernsEntry *root)
+int nested_make_user(struct nested_set *set, struct img_dir *dir, const struct cgroup_image *cg,
+		     PstreeEntry **entries, int root_fd, const UsernsEntry *root)
 {
 	int ret = usernest_make(&set->user, root_fd, root);
 
 	for (size_t i = 0; i < set->nr && !ret; i++) {
 		struct nested_inst *x = &set->inst[i];
-		if (x->owner)   /* (a UTS namespace: nested_load) */
-			ret = usernest_run_in(usernest_fd(&set->user, x->owner), make_uts, x->uts, "uts", &x->fd);
+		struct owned o = { x, dir, cg, entries[x->maker]->pid, USERNS_ENTRY__INIT };
+
+		if (!x->owner)
+			continue;
+		if (!(ret = usernest_ours(&set->user, x->owner, root, &o.ours)))
+			ret = usernest_run_in(usernest_fd(&set->user, x->owner), owned_pre, owned_make, &o,
+					      kinds[x->kind].name, &x->fd);
+		usernest_ours_free(&o.ours);
+		/* its connections locked before any socket is made there: by us, who hold it */
+		if (!ret && x->kind == NEST_NET && netlock_has_nested(x->id)) {
+			int fd = fcntl(x->fd, F_DUPFD_CLOEXEC, 0);
+			ret = fd < 0 ? pr_perror("can't lock nested network namespace %u", x->id)
+				     : netlock_lock_nested(x->id, fd);
+		}
 	}
 	return ret;
 }
@@ -858,18 +921,18 @@ int nested_restore_task(const struct nested_set *set, struct img_dir *dir, Pstre
 		}
 		x = find(set, k, id);
 		size_t xi = x - set->inst;
-		if (x->owner) {   /* made by crtool in its user namespace: joined by everyone */
-			if (setns(kept_fd_get(x->slot), kinds[k].flag))
-				return pr_perror("pid %u can't join nested %s namespace %u (owned by nested user namespace %u)",
-						 e->pid, kinds[k].name, id, x->owner);
-			continue;
-		}
 		/* the fds of the caller's namespace (and a joined one) came through files_restore kept */
 		if (k == NEST_NET) {
 			x->net.host_fd = kept_fd_get(x->host_slot);
 			x->net.join_fd = kept_fd_get(x->join_slot);
 			/* the lazy-pages daemon's name is in the caller's network namespace */
 			netns_keep_caller(x->net.host_fd);
+		}
+		if (x->owner) {   /* made by crtool in its user namespace: joined by everyone */
+			if (setns(kept_fd_get(x->slot), kinds[k].flag))
+				return pr_perror("pid %u can't join nested %s namespace %u (owned by nested user namespace %u)",
+						 e->pid, kinds[k].name, id, x->owner);
+			continue;
 		}
 		if (x->maker == idx) {
 			struct peer_ctx pc = { set, entries, idx, id };

@@ -103,8 +103,11 @@ int nested_load(struct img_dir *dir, NsInstance **list, size_t n, struct nested_
  * image holds the peer, paired with it (root: netns.img's entry, NULL if none). */
 int nested_check_net_peers(const struct nested_set *set, const NetnsEntry *root);
 /* crtool, before the tree forks: the nested user namespaces (below ours: root_fd -1,
- * root NULL; or below the root's own, see usernest_make), then the namespaces they own. */
-int nested_make_user(struct nested_set *set, int root_fd, const UsernsEntry *root);
+ * root NULL; or below the root's own, see usernest_make), then the namespaces they own
+ * (cg, entries: a cgroup namespace's root is its maker's cgroup). */
+struct cgroup_image;
+int nested_make_user(struct nested_set *set, struct img_dir *dir, const struct cgroup_image *cg,
+		     PstreeEntry **entries, int root_fd, const UsernsEntry *root);
 /* Below the tree's own: crtool hands what it made to the restored root over sk, which
  * takes them (in its copy of the set) before it goes on. */
 int nested_send_user(struct nested_set *set, int sk);

@@ -625,7 +625,7 @@ int usernest_fd(const struct usernest_set *set, uint32_t id)
 
 struct run_in {
 	int userns_fd;
-	int (*fn)(void *);
+	int (*pre)(void *), (*fn)(void *);
 	void *arg;
 	const char *kind;
 };
@@ -634,14 +634,84 @@ static int run_in_helper(void *arg, int sk)
 {
 	const struct run_in *r = arg;
 
-	return helper_reply(sk, enter_parent(r->userns_fd) ?: r->fn(r->arg), r->kind);
+	return helper_reply(sk, (r->pre ? r->pre(r->arg) : 0) ?: enter_parent(r->userns_fd) ?: r->fn(r->arg), r->kind);
 }
 
-int usernest_run_in(int userns_fd, int (*fn)(void *), void *arg, const char *kind, int *out)
+int usernest_run_in(int userns_fd, int (*pre)(void *), int (*fn)(void *), void *arg, const char *kind, int *out)
 {
-	struct run_in r = { userns_fd, fn, arg, kind };
+	struct run_in r = { userns_fd, pre, fn, arg, kind };
 
 	return run_helper(run_in_helper, &r, out);
+}
+
+/* Each extent's lower ids from the parent's view into ours, through the parent's
+ * extents (lower in ours already): one of them holds it whole (the kernel's rule). */
+static int lower_to_ours(UsernsExtent *const *pe, size_t pn, const UsernsExtent *e, UsernsExtent *out)
+{
+	*out = *e;
+	if (!pe)
+		return 0;   /* the parent is ours */
+	for (size_t i = 0; i < pn; i++)
+		if (e->lower_first >= pe[i]->first &&
+		    (uint64_t)e->lower_first + e->count <= (uint64_t)pe[i]->first + pe[i]->count) {
+			out->lower_first = pe[i]->lower_first + (e->lower_first - pe[i]->first);
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static int compose(UsernsExtent *const *pe, size_t pn, UsernsExtent *const *e, size_t n, UsernsExtent ***out)
+{
+	UsernsExtent **p = calloc(n + 1, sizeof(*p)), *x = calloc(n + 1, sizeof(*x));
+
+	if (!p || !x) {
+		free(p);
+		free(x);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		p[i] = &x[i];
+		if (lower_to_ours(pe, pn, e[i], &x[i])) {
+			free(p);
+			free(x);
+			return pr_err("a nested user namespace's extent %u %u %u is not within one of its parent's", e[i]->first,
+				      e[i]->lower_first, e[i]->count), -EINVAL;
+		}
+	}
+	*out = p;
+	return 0;
+}
+
+int usernest_ours(const struct usernest_set *set, uint32_t id, const UsernsEntry *root, UsernsEntry *out)
+{
+	const struct usernest_inst *x = find(set, id);
+	UsernsEntry parent = USERNS_ENTRY__INIT;
+	int ret;
+
+	userns_entry__init(out);
+	if (!x)
+		return -ENOENT;
+	if (x->parent && (ret = usernest_ours(set, x->parent, root, &parent)))
+		return ret;
+	const UsernsEntry *p = x->parent ? &parent : root;
+	ret = compose(p ? p->uid_map : NULL, p ? p->n_uid_map : 0, x->uid, x->n_uid, &out->uid_map) ?:
+	      compose(p ? p->gid_map : NULL, p ? p->n_gid_map : 0, x->gid, x->n_gid, &out->gid_map);
+	out->n_uid_map = out->uid_map ? x->n_uid : 0;
+	out->n_gid_map = out->gid_map ? x->n_gid : 0;
+	out->setgroups_allow = x->setgroups_allow;
+	usernest_ours_free(&parent);
+	return ret;
+}
+
+void usernest_ours_free(UsernsEntry *e)
+{
+	if (e->uid_map)
+		free(e->uid_map[0]);
+	if (e->gid_map)
+		free(e->gid_map[0]);
+	free(e->uid_map);
+	free(e->gid_map);
+	e->uid_map = e->gid_map = NULL;
 }
 
 int usernest_keep_fds(struct usernest_set *set)

@@ -61,9 +61,15 @@ int usernest_plan(const struct usernest_set *set, PstreeEntry **entries, size_t 
 int usernest_make(struct usernest_set *set, int root_fd, const UsernsEntry *root);
 /* The fd of user namespace id (made), or -1. */
 int usernest_fd(const struct usernest_set *set, uint32_t id);
-/* Run fn(arg) in a helper process that entered user namespace userns_fd; it makes a
- * namespace there, which comes back as *out (its /proc/self/ns/KIND). */
-int usernest_run_in(int userns_fd, int (*fn)(void *), void *arg, const char *kind, int *out);
+/* Run fn(arg) in a helper process that entered user namespace userns_fd (pre(arg)
+ * first, outside it, if given); it makes a namespace there, which comes back as *out
+ * (its /proc/self/ns/KIND). */
+int usernest_run_in(int userns_fd, int (*pre)(void *), int (*fn)(void *), void *arg, const char *kind, int *out);
+/* Nested user namespace id's maps with the lower ids in our view (through its parents',
+ * up to the root's: root, NULL if ours): for userns_set_current in a helper there.
+ * Free with usernest_ours_free. */
+int usernest_ours(const struct usernest_set *set, uint32_t id, const UsernsEntry *root, UsernsEntry *out);
+void usernest_ours_free(UsernsEntry *e);
 /* In the restored root, before its files: each namespace's fd kept for the tasks. */
 int usernest_keep_fds(struct usernest_set *set);
 /* A restored task, before its kept fds close: a copy of its user namespace's fd

@@ -3,19 +3,23 @@
  *   root          the runner's user namespace (ours)
  *   ├── A         unshare(CLONE_NEWUSER): U1, its maps written by the root from outside
  *   │   │         (uid and gid "0 200000 1000" + "1000 300000 10", setgroups allow);
- *   │   │         then inside: ids 0, groups 0 and 1005, a UTS namespace owned by U1
- *   │   │         ("usernest-a"), a file it made (owner 0:1000 inside), kept open
+ *   │   │         then inside: ids 0, groups 0 and 1005, UTS, network, IPC and cgroup
+ *   │   │         namespaces owned by U1 ("usernest-a"; lo up, a TCP listener on it; a
+ *   │   │         SysV segment, filled), a file it made (owner 0:1000 inside), kept open
  *   │   └── A1    A's child: unshare(CLONE_NEWUSER): U2 below U1, maps written by A
  *   │             from U1 ("0 1000 5", setgroups deny); ids 3/3/3, gids 2/2/2 inside;
  *   │             in A's UTS namespace (inherited)
- *   └── B         joins A's UTS namespace and U1 by setns; ids 7, groups 5 inside
+ *   └── B         joins A's UTS, network and IPC namespaces (attaches the segment) and U1
+ *                 by setns; ids 7, groups 5 inside
  *
  * After CHECK each process checks itself: /proc/self/uid_map, gid_map and
  * setgroups as before, its ids and groups, the owner of its user namespace
  * (NS_GET_OWNER_UID), its hostname, and the relations between everyone's user
  * namespaces, their parents (NS_GET_PARENT), UTS namespaces and their owners
  * (NS_GET_USERNS): the same or another as before, pair by pair (not the numbers,
- * which change).  A checks its file's owner and bytes through its fd.
+ * which change), and those of their network, IPC and cgroup namespaces.  B sees
+ * the segment's bytes, marks it and connects to A's listener; A then accepts B's
+ * connection, sees the mark and the bytes, and checks its file's owner and bytes.
  * --corrupt: A changes the hostname after CHECK (everyone's check must see it).
  * --thread: A1 has a second thread (refused by the dump: test/userns-errors.sh).
  * --root-userns: the process started forks the root of the tree into a user namespace
@@ -41,7 +45,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
+#include <sys/socket.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -52,9 +62,14 @@
 
 enum { ROOT, A, A1, B, NR };
 static const char *const names[NR] = { "root", "A", "A1", "B" };
-enum { K_USER, K_PARENT, K_UTS, K_OWNER, NK };
+enum { K_USER, K_PARENT, K_UTS, K_OWNER, K_NET, K_NET_OWNER, K_IPC, K_IPC_OWNER, K_CG, K_CG_OWNER, NK };
 static const char *const knames[NK] = { "user namespace", "user namespace's parent", "UTS namespace",
-					"UTS namespace's owner" };
+					"UTS namespace's owner", "network namespace", "network namespace's owner",
+					"IPC namespace", "IPC namespace's owner", "cgroup namespace",
+					"cgroup namespace's owner" };
+
+#define PORT 7791
+#define SHM_SIZE (16 * 4096)
 
 #define U1_MAP "0 200000 1000\n1000 300000 10\n"
 #define U2_MAP "0 1000 5\n"
@@ -78,10 +93,14 @@ struct ctl {
 	struct state now[NR];
 	atomic_int done[NR];       /* 1 pass, 2 fail */
 	char why[NR][240];
+	int shmid;
+	uint64_t seed;
+	atomic_int done_b_mark;
 };
 
 static struct ctl *ctl;
-static int file_fd = -1;
+static int file_fd = -1, listener = -1;
+static unsigned char *seg;
 static const char *dir;
 
 #define VFAIL(who, ...) do { char t_[240]; snprintf(t_, sizeof(t_), __VA_ARGS__); \
@@ -152,6 +171,12 @@ static void read_state(struct state *s)
 	s->ino[K_PARENT] = related("user", NS_GET_PARENT);
 	s->ino[K_UTS] = related("uts", 0);
 	s->ino[K_OWNER] = related("uts", NS_GET_USERNS);
+	s->ino[K_NET] = related("net", 0);
+	s->ino[K_NET_OWNER] = related("net", NS_GET_USERNS);
+	s->ino[K_IPC] = related("ipc", 0);
+	s->ino[K_IPC_OWNER] = related("ipc", NS_GET_USERNS);
+	s->ino[K_CG] = related("cgroup", 0);
+	s->ino[K_CG_OWNER] = related("cgroup", NS_GET_USERNS);
 }
 
 static void write_maps(pid_t pid, const char *uid, const char *gid, const char *sg)
@@ -224,6 +249,36 @@ static bool verify(int who)
 		VFAIL(who, "hostname \"%s\", was \"%s\"", n->host, b->host);
 	if (!relations(who))
 		return false;
+	if (who == B) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(PORT),
+					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		int sk = socket(AF_INET, SOCK_STREAM, 0);
+		unsigned char ref[SHM_SIZE];
+		tst_fill(ref, SHM_SIZE, ctl->seed);
+		if (memcmp(seg + 64, ref + 64, SHM_SIZE - 64))
+			VFAIL(who, "A's SysV segment's bytes differ");
+		memcpy(seg, "B was here", 11);
+		if (sk < 0 || connect(sk, (struct sockaddr *)&a, sizeof(a)) || write(sk, "B", 1) != 1)
+			VFAIL(who, "can't reach A's listener on 127.0.0.1:%d: %s", PORT, strerror(errno));
+		close(sk);
+		atomic_store(&ctl->done_b_mark, 1);
+	}
+	if (who == A) {
+		struct pollfd p = { listener, POLLIN, 0 };
+		char c = 0;
+		unsigned char ref[SHM_SIZE];
+		while (!atomic_load(&ctl->done_b_mark) && atomic_load(&ctl->phase) < 2)
+			tst_sleep_ms(5);
+		int cs = poll(&p, 1, 5000) == 1 ? accept(listener, NULL, NULL) : -1;
+		if (cs < 0 || read(cs, &c, 1) != 1 || c != 'B')
+			VFAIL(who, "B's connection did not come to its listener");
+		close(cs);
+		if (memcmp(seg, "B was here", 11))
+			VFAIL(who, "B's mark is not in its SysV segment: not the same segment");
+		tst_fill(ref, SHM_SIZE, ctl->seed);
+		if (memcmp(seg + 64, ref + 64, SHM_SIZE - 64))
+			VFAIL(who, "its SysV segment's bytes differ");
+	}
 	if (who == A) {
 		struct stat st;
 		char buf[16] = "";
@@ -254,6 +309,24 @@ static void *idle(void *arg)
 	return arg;
 }
 
+/* lo up, a TCP listener on it */
+static void lo_listen(void)
+{
+	struct ifreq r = { 0 };
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(PORT), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int sk = socket(AF_INET, SOCK_DGRAM, 0), one = 1;
+
+	snprintf(r.ifr_name, IFNAMSIZ, "lo");
+	must(sk < 0 || ioctl(sk, SIOCGIFFLAGS, &r), "A: lo");
+	r.ifr_flags |= IFF_UP;
+	must(ioctl(sk, SIOCSIFFLAGS, &r), "A: lo up");
+	close(sk);
+	must((listener = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
+		     setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+		     bind(listener, (struct sockaddr *)&a, sizeof(a)) || listen(listener, 4),
+	     "A: its listener");
+}
+
 static void child_a1(void)
 {
 	must(unshare(CLONE_NEWUSER), "A1: unshare CLONE_NEWUSER");
@@ -282,7 +355,13 @@ static void child_a(void)
 	/* (the id change made it undumpable: A1's /proc files would be the host root's) */
 	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	must(unshare(CLONE_NEWUTS) || sethostname("usernest-a", 10), "A: its UTS namespace");
+	must(unshare(CLONE_NEWUTS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWCGROUP) || sethostname("usernest-a", 10),
+	     "A: its UTS, network, IPC and cgroup namespaces");
+	lo_listen();
+	must((ctl->shmid = shmget(IPC_PRIVATE, SHM_SIZE, IPC_CREAT | 0666)) < 0 ||
+		     (seg = shmat(ctl->shmid, NULL, 0)) == (void *)-1,
+	     "A: its SysV segment");
+	tst_fill(seg, SHM_SIZE, ctl->seed);
 	snprintf(path, sizeof(path), "%s/file", dir);
 	must((file_fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640)) < 0 || fchown(file_fd, 0, 1000) ||
 		     write(file_fd, "usernest\n", 9) != 9,
@@ -310,6 +389,12 @@ static void child_b(void)
 	snprintf(path, sizeof(path), "/proc/%d/ns/uts", ctl->pid_a);
 	must((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || setns(fd, CLONE_NEWUTS), "B: setns into A's UTS namespace");
 	close(fd);
+	for (int k = 0; k < 2; k++) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s", ctl->pid_a, k ? "ipc" : "net");
+		must((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || setns(fd, 0), "B: setns into A's network or IPC namespace");
+		close(fd);
+	}
+	must((seg = shmat(ctl->shmid, NULL, 0)) == (void *)-1, "B: shmat A's segment");
 	snprintf(path, sizeof(path), "/proc/%d/ns/user", ctl->pid_a);
 	must((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || setns(fd, CLONE_NEWUSER), "B: setns into A's user namespace");
 	close(fd);
@@ -387,6 +472,7 @@ int main(int argc, char **argv)
 	}
 	ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	must(ctl == MAP_FAILED, "mmap");
+	ctl->seed = tst_seed();
 	/* (PID 1 of its own pid namespace has the same name every time) */
 	snprintf(tag, sizeof(tag), "dir-%llx", (unsigned long long)(tst_seed() & 0xffffffff));
 	dir = tst_tmp_path(tag);

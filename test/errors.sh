@@ -1029,11 +1029,12 @@ nested_refused() {
 	kill -9 "$KP" "$NP" 2>/dev/null
 	{ wait "$NP"; } 2>/dev/null
 }
-# nested user namespaces (unshare -U -r is dumped: test/progs/ns-usernest.c): one whose
-# maps were never written, the namespaces they own other than UTS (network, pid)
+# nested user namespaces (unshare -U -r -u -n -i -C is dumped: test/progs/ns-usernest.c):
+# one whose maps were never written, the namespaces they own other than UTS, network,
+# IPC and cgroup ones (mount, pid)
 nested_refused ns-nested-user "unshare -U sleep 100" "is in a nested user namespace whose uid map was never written"
-nested_refused ns-nested-user-net "unshare -U -r -n sleep 100" "network namespace is owned by a user namespace nested" \
-	"only UTS ones are checkpointed"
+nested_refused ns-nested-user-mnt "unshare -U -r -m sleep 100" "mount namespace is owned by a user namespace nested" \
+	"only UTS, network, IPC and cgroup ones are checkpointed"
 nested_refused ns-nested-user-pid "unshare -U -r -p -f sleep 100" "is in a nested pid namespace owned by a nested user namespace"
 # a UTS namespace of the tree owned by a user namespace no process of the tree is in
 # (its holder outside the tree)

@@ -187,7 +187,8 @@ else
 fi 2>/dev/null # (bash's "Killed" notice of the dumped tree)
 
 # ---- restores of a tree in nested user namespaces (ns-usernest): each helper that
-# makes one of them (user namespaces 1 and 2, then the UTS namespace 1 owns)
+# makes one of them (user namespaces 1 and 2, then the UTS, network, IPC and cgroup
+# namespaces 1 owns)
 if ! start ns-usernest; then
 	fail restore-userns "ns-usernest did not start: $(cat "$T/prog.out")"
 else
@@ -199,7 +200,7 @@ else
 	else
 		{ wait "$PID"; } 2>/dev/null
 		pids_free dump-killed-usernest $TREE >/dev/null 2>&1
-		for f in restore-userns restore-userns:2 restore-userns:3; do
+		for f in restore-userns restore-userns:2 restore-userns:3 restore-userns:4 restore-userns:5 restore-userns:6; do
 			name=${f/:/-}
 			: | CR_FAULT=$f timeout 60 "$CRTOOL" restore -D "$T/good" -d >"$T/out" 2>"$T/err"
 			RC=$?

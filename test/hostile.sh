@@ -505,9 +505,9 @@ else
 	fi
 fi
 
-# ---- processes in nested user namespaces (ns-usernest: ns.img lists UTS namespace 1,
-# owned by user namespace 1, then user namespaces 1 and 2 (2's parent is 1); pstree
-# records 0 root, 1 A (user 1), 2 B (user 1), 3 A1 (user 2))
+# ---- processes in nested user namespaces (ns-usernest: ns.img lists UTS, network, IPC
+# and cgroup namespaces 1, owned by user namespace 1, then user namespaces 1 and 2 (2's
+# parent is 1); pstree records 0 root, 1 A (user 1), 2 B (user 1), 3 A1 (user 2))
 kill "$SLEEP" 2>/dev/null
 exec 6< <(exec sleep 600)
 SLEEP=$!
@@ -528,22 +528,24 @@ else
 	PID=$NUP
 	rm -rf "$T/base"
 	cp -a "$T/usernestbase" "$T/base"
-	case_ usernest-overlap ns.img "nested[1].uid_map[1].first=500" -- ns.img "nested user namespace 1" \
+	case_ usernest-overlap ns.img "nested[4].uid_map[1].first=500" -- ns.img "nested user namespace 1" \
 		"uid extents 0 and 1 overlap"
-	case_ usernest-overlap-lower ns.img "nested[1].gid_map[1].lower_first=200500" -- ns.img \
+	case_ usernest-overlap-lower ns.img "nested[4].gid_map[1].lower_first=200500" -- ns.img \
 		"nested user namespace 1" "gid extents 0 and 1 overlap"
-	case_ usernest-count-zero ns.img "nested[2].gid_map[0].count=0" -- ns.img "nested user namespace 2" \
+	case_ usernest-count-zero ns.img "nested[5].gid_map[0].count=0" -- ns.img "nested user namespace 2" \
 		"gid extent 0 1000 0 is empty"
-	case_ usernest-no-extent ns.img "nested[2].uid_map#=0" -- ns.img "nested user namespace 2" "uid map has 0 extents"
-	case_ usernest-wrap ns.img "nested[1].uid_map[1].count=0xffffffff" -- ns.img "runs past the last id"
-	case_ usernest-parent ns.img "nested[2].owner=7" -- ns.img "nested user namespace 2" \
+	case_ usernest-no-extent ns.img "nested[5].uid_map#=0" -- ns.img "nested user namespace 2" "uid map has 0 extents"
+	case_ usernest-wrap ns.img "nested[4].uid_map[1].count=0xffffffff" -- ns.img "runs past the last id"
+	case_ usernest-parent ns.img "nested[5].owner=7" -- ns.img "nested user namespace 2" \
 		"its parent 7 is not a user namespace listed before it"
-	case_ usernest-cycle ns.img "nested[1].owner=2" -- ns.img "nested user namespace 1" \
+	case_ usernest-cycle ns.img "nested[4].owner=2" -- ns.img "nested user namespace 1" \
 		"its parent 2 is not a user namespace listed before it"
-	case_ usernest-owner-kind ns.img "nested[0].kind=ipc" -- ns.img "nested ipc namespace 1" \
-		"owned by nested user namespace 1" "not a UTS namespace"
+	case_ usernest-owner-kind ns.img "nested[0].kind=time" -- ns.img "nested time namespace 1" \
+		"owned by nested user namespace 1" "not a UTS, network, IPC or cgroup namespace"
 	case_ usernest-owner-unlisted ns.img "nested[0].owner=5" -- ns.img "owned by nested user namespace 5" \
 		"does not list"
+	case_ usernest-net-peer netns-1.img "links[0].peer_outside=1" -- netns-1.img "veth lo's peer is in another network namespace" \
+		"owned by nested user namespace 1: not supported"
 	case_ usernest-unlisted pstree.img "@3:user_ns=9" -- pstree.img "nested user namespace 9" "does not list"
 	case_ usernest-root pstree.img "@0:user_ns=1" -- pstree.img "nested user namespace 1" "root or a zombie"
 	case_ usernest-threads pstree.img "@1:threads#=2" "@1:threads[1]=$ofree" -- pstree.img "threads in nested user namespace 1"

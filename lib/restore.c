@@ -1140,8 +1140,8 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 		a->mm.exe_fd = (uint32_t)-1;
 	}
 	/* its own user namespace last, once nothing needs our privileges (see userns-nested.c) */
-	int user_fd = usernest_take_fd(&c->rs->ns.nested.user, t->pstree);
-	if (user_fd < -1)
+	int user_fd;
+	if (usernest_take_fd(&c->rs->ns.nested.user, t->pstree, &user_fd))
 		child_fail(c, idx);
 	img_dir_close(c->dir);
 	netns_caller_close();

@@ -581,7 +581,9 @@ static int make_user(void *arg, int sk)
 	if (child > 0)
 		waitpid(child, NULL, 0);
 	if (ret) {
-		pr_err("nested user namespace %u: %s", x->id, cr_last_error());
+		char why[512];
+		snprintf(why, sizeof(why), "%s", cr_last_error());
+		pr_err("nested user namespace %u: %s", x->id, why);
 		return helper_reply(sk, ret, "user");
 	}
 	return 0;
@@ -723,15 +725,15 @@ int usernest_keep_fds(struct usernest_set *set)
 	return 0;
 }
 
-int usernest_take_fd(const struct usernest_set *set, const PstreeEntry *e)
+int usernest_take_fd(const struct usernest_set *set, const PstreeEntry *e, int *fd)
 {
-	int fd;
-
+	*fd = -1;
 	if (!e->has_user_ns || !e->user_ns)
-		return -1;
-	if ((fd = usernest_fd(set, e->user_ns)) < 0 || (fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
-		return pr_perror("pid %u: can't find the fd of its user namespace (%u)", e->pid, e->user_ns);
-	return fd;
+		return 0;
+	if ((*fd = usernest_fd(set, e->user_ns)) < 0 || (*fd = fcntl(*fd, F_DUPFD_CLOEXEC, 0)) < 0)
+		return pr_err("pid %u: can't find the fd of its user namespace (%u): %s", e->pid, e->user_ns,
+			      strerror(errno)), -EBADF;
+	return 0;
 }
 
 int usernest_enter(int fd, uint32_t pid, const uint32_t *groups, size_t n_groups)

@@ -72,9 +72,9 @@ int usernest_ours(const struct usernest_set *set, uint32_t id, const UsernsEntry
 void usernest_ours_free(UsernsEntry *e);
 /* In the restored root, before its files: each namespace's fd kept for the tasks. */
 int usernest_keep_fds(struct usernest_set *set);
-/* A restored task, before its kept fds close: a copy of its user namespace's fd
- * (-1: it is in the root's), or -errno. */
-int usernest_take_fd(const struct usernest_set *set, const PstreeEntry *e);
+/* A restored task, before its kept fds close: a copy of its user namespace's fd in
+ * *fd (-1: it is in the root's); 0 or -errno. */
+int usernest_take_fd(const struct usernest_set *set, const PstreeEntry *e, int *fd);
 /* Then at the end (its children forked, cwd and root set, before the restorer):
  * its supplementary groups (saved in our view: see the .c) and into it (setns),
  * which gives up our privileges over everything else. */

@@ -32,7 +32,8 @@ PROGS="counter mem-random mem-file-private mem-file-shared mem-prot mem-brk mem-
 # programs whose dumps save established TCP connections
 TCP_PROGS="sk-tcp-established sk-tcp-halfclosed ns-net ns-tcpnest"
 # and with arguments: "NAME ARGS..." each
-TCP_VARIANTS=("sk-rights-inet --tcp" "sk-rights-tree --tcp" "ns-tcpnest --root-ns" "sk-rights-inet --tcp --nested")
+TCP_VARIANTS=("sk-rights-inet --tcp" "sk-rights-tree --tcp" "ns-tcpnest --root-ns" "sk-rights-inet --tcp --nested"
+	      "ns-usernest --tcp")
 # programs whose restores put them back into their cgroups, with the limits
 CGROUP_PROGS="cgroup"
 # programs run again with other arguments: "NAME ARGS..." each

@@ -21,6 +21,9 @@
  * the segment's bytes, marks it and connects to A's listener; A then accepts B's
  * connection, sees the mark and the bytes, and checks its file's owner and bytes.
  * --corrupt: A changes the hostname after CHECK (everyone's check must see it).
+ * --tcp: B is connected to A's listener before READY (an established connection in a
+ * network namespace U1 owns, dumped with --tcp-established); after CHECK, B sends
+ * "ping" on it and A answers "pong".
  * --thread: A1 has a second thread (refused by the dump: test/userns-errors.sh).
  * --root-userns: the process started forks the root of the tree into a user namespace
  * and a pid namespace of its own (clone CLONE_NEWUSER | CLONE_NEWPID: the pid namespace
@@ -95,11 +98,11 @@ struct ctl {
 	char why[NR][240];
 	int shmid;
 	uint64_t seed;
-	atomic_int done_b_mark;
+	atomic_int done_b_mark, b_connected;
 };
 
 static struct ctl *ctl;
-static int file_fd = -1, listener = -1;
+static int file_fd = -1, listener = -1, conn = -1;
 static unsigned char *seg;
 static const char *dir;
 
@@ -249,6 +252,16 @@ static bool verify(int who)
 		VFAIL(who, "hostname \"%s\", was \"%s\"", n->host, b->host);
 	if (!relations(who))
 		return false;
+	if (conn >= 0) {   /* --tcp: B pings, A answers */
+		struct pollfd p = { conn, POLLIN, 0 };
+		char buf[8] = "";
+		if (who == B && write(conn, "ping", 4) != 4)
+			VFAIL(who, "can't write on its connection: %s", strerror(errno));
+		if (poll(&p, 1, 5000) != 1 || read(conn, buf, 4) != 4 || strcmp(buf, who == B ? "pong" : "ping"))
+			VFAIL(who, "its connection did not bring \"%s\" (\"%s\")", who == B ? "pong" : "ping", buf);
+		if (who == A && write(conn, "pong", 4) != 4)
+			VFAIL(who, "can't write on its connection: %s", strerror(errno));
+	}
 	if (who == B) {
 		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(PORT),
 					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -375,6 +388,11 @@ static void child_a(void)
 	atomic_store(&ctl->go_a1, 2);
 	ctl->pid_a = getpid();
 	atomic_store(&ctl->a_ready, 1);
+	if (tst_opt_flag("tcp")) {
+		while (!atomic_load(&ctl->b_connected))
+			tst_sleep_ms(2);
+		must((conn = accept(listener, NULL, NULL)) < 0, "A: accept B's connection");
+	}
 	serve(A);
 }
 
@@ -395,6 +413,13 @@ static void child_b(void)
 		close(fd);
 	}
 	must((seg = shmat(ctl->shmid, NULL, 0)) == (void *)-1, "B: shmat A's segment");
+	if (tst_opt_flag("tcp")) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(PORT),
+					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		must((conn = socket(AF_INET, SOCK_STREAM, 0)) < 0 || connect(conn, (struct sockaddr *)&a, sizeof(a)),
+		     "B: connect to A's listener");
+		atomic_store(&ctl->b_connected, 1);
+	}
 	snprintf(path, sizeof(path), "/proc/%d/ns/user", ctl->pid_a);
 	must((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || setns(fd, CLONE_NEWUSER), "B: setns into A's user namespace");
 	close(fd);
@@ -465,7 +490,7 @@ int main(int argc, char **argv)
 	pid_t pids[NR] = { 0 };
 	char tag[32];
 
-	tst_init_opts(argc, argv, NULL, "thread,root-userns");
+	tst_init_opts(argc, argv, NULL, "thread,root-userns,tcp");
 	if (tst_opt_flag("root-userns")) {
 		root_userns();
 		pivot_into_tmpfs();

@@ -12,7 +12,7 @@
 #
 # TESTS names: any test program below, "corrupt" (the negative test), "unit"
 # (all unit tests) or unit-NAME, "real" (test/real/*.sh) or one of them by name,
-# "pidns", "tty", "errors", "predump", "lazy", "page-server", "migrate", "migrate-hosts", "soak",
+# "pidns", "usernest", "tty", "errors", "predump", "lazy", "page-server", "migrate", "migrate-hosts", "soak",
 # "inherit-fd", "shell-job", "net-errors", "net", "netns", "netns-errors", "hostile", "faults", "storm-freeze",
 # "cgroups", "criu" (criu-rpc and criu-cli), "api-example", "unpriv", "ns-user", "userns-errors".
 # Unset: all of them.
@@ -314,6 +314,9 @@ fi
 # ---- restores into new pid namespaces, side by side with the original
 if selected pidns; then
 	run_suite pidns env CRTOOL="$CRTOOL" ./test/pidns.sh
+fi
+if selected usernest; then
+	run_suite usernest env CRTOOL="$CRTOOL" ./test/usernest.sh
 fi
 
 # ---- what needs a controlling terminal (inside script(1) sessions)

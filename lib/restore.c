@@ -428,13 +428,11 @@ static int check_privileges(const struct restore_set *rs, bool new_pidns)
 		snprintf(op, sizeof(op), "restore of the tree's own %s namespace", rs->ns.kinds[i]->name);
 		ret = privs_need(CAP_SYS_ADMIN, -1, op);
 	}
-	if (ret || ((rs->ns.nested.nr || rs->ns.nested.user.nr) &&
+	if (ret || (rs->ns.nested.nr &&
 		    (ret = privs_need(CAP_SYS_ADMIN, -1, "restore of the namespaces nested below the tree's root"))))
 		return ret;
-	/* the maps of nested user namespaces are written from their parents, with any ids */
-	if (rs->ns.nested.user.nr &&
-	    ((ret = privs_need(CAP_SETUID, -1, "restore of nested user namespaces (their uid maps)")) ||
-	     (ret = privs_need(CAP_SETGID, -1, "restore of nested user namespaces (their gid maps)"))))
+	/* nested user namespaces: what any user may make, or the capabilities to write their maps */
+	if ((ret = usernest_check_unprivileged(&rs->ns.nested.user, rs->userns)))
 		return ret;
 	if (seccomp_any(&rs->seccomp) &&
 	    (ret = privs_need(CAP_SYS_ADMIN, -1, "restore of seccomp filters (PTRACE_O_SUSPEND_SECCOMP)")))
@@ -443,10 +441,23 @@ static int check_privileges(const struct restore_set *rs, bool new_pidns)
 		return ret;
 	for (size_t i = 0; i < rs->nr && !ret; i++) {
 		const struct task_image *t = &rs->tasks[i];
-		/* (one in a nested user namespace has its ids there, which any of ours, all
-		 * capabilities over it, may take: checked above) */
-		if (rs->entries[i]->zombie || (rs->entries[i]->has_user_ns && rs->entries[i]->user_ns))
+		if (rs->entries[i]->zombie)
 			continue;
+		/* one in a nested user namespace: its ids there are these of ours (its groups are ours) */
+		if (rs->entries[i]->has_user_ns && rs->entries[i]->user_ns) {
+			UsernsEntry ours = USERNS_ENTRY__INIT;
+			CoreEntry core = *t->core;
+			CredsEntry out;
+			if (!(ret = usernest_ours(&rs->ns.nested.user, rs->entries[i]->user_ns, rs->userns, &ours)) &&
+			    !(ret = userns_creds_outside(&ours, t->core->creds, &out))) {
+				memcpy(out.groups, t->core->creds->groups, t->core->creds->n_groups * sizeof(uint32_t));
+				core.creds = &out;
+				ret = privs_check_task(&p, t->pstree->pid, &core, t->mm, t->fs->cwd, t->fs->root, &t->files);
+				free(out.groups);
+			}
+			usernest_ours_free(&ours);
+			continue;
+		}
 		if (!rs->userns) {
 			ret = privs_check_task(&p, t->pstree->pid, t->core, t->mm, t->fs->cwd, t->fs->root, &t->files);
 			continue;

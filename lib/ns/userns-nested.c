@@ -54,6 +54,7 @@
 #include "ns/ns.h"
 #include "ns/userns.h"
 #include "ns/userns-nested.h"
+#include "proc/privs.h"
 #include "proc/tree.h"
 #include "util.h"
 
@@ -619,6 +620,41 @@ int usernest_make(struct usernest_set *set, int root_fd, const UsernsEntry *root
 	return 0;
 }
 
+/* Without privileges (user_namespaces(7)): a namespace its own maker writes the
+ * maps of maps one id each, the caller's, with setgroups denied, and is the caller's
+ * (then the caller may also enter it, and those below it). */
+int usernest_check_unprivileged(const struct usernest_set *set, const UsernsEntry *root)
+{
+	uid_t euid = geteuid();
+	gid_t egid = getegid();
+	int ret = 0;
+
+	for (size_t i = 0; i < set->nr && !ret; i++) {
+		const struct usernest_inst *x = &set->inst[i];
+		UsernsEntry ours = USERNS_ENTRY__INIT, parent = USERNS_ENTRY__INIT;
+		uint32_t owner = x->owner_uid;
+		char op[160];
+
+		if ((ret = usernest_ours(set, x->id, root, &ours)) ||
+		    (x->parent && (ret = usernest_ours(set, x->parent, root, &parent))))
+			goto next;
+		if (x->parent || root)
+			owner = userns_uid_out(x->parent ? &parent : root, owner);
+		if (ours.n_uid_map != 1 || ours.uid_map[0]->count != 1 || ours.uid_map[0]->lower_first != euid ||
+		    ours.n_gid_map != 1 || ours.gid_map[0]->count != 1 || ours.gid_map[0]->lower_first != egid ||
+		    ours.setgroups_allow || owner != euid) {
+			snprintf(op, sizeof(op), "restore of nested user namespace %u (its maps map other ids than the "
+				 "caller's own, setgroups is allowed, or another user owns it)", x->id);
+			ret = privs_need(CAP_SETUID, -1, op) ?: privs_need(CAP_SETGID, -1, op) ?:
+			      privs_need(CAP_SYS_ADMIN, -1, op);
+		}
+next:
+		usernest_ours_free(&ours);
+		usernest_ours_free(&parent);
+	}
+	return ret;
+}
+
 int usernest_fd(const struct usernest_set *set, uint32_t id)
 {
 	const struct usernest_inst *x = find(set, id);
@@ -751,7 +787,12 @@ int usernest_enter(int fd, uint32_t pid, const uint32_t *groups, size_t n_groups
 			return pr_err("pid %u: its supplementary group %u is not mapped in the tree's user namespace", pid,
 				      groups[i]), -EINVAL;
 		}
-	if (setgroups(n_groups, g))
+	/* (the same as ours: nothing to set, and a caller without CAP_SETGID could not) */
+	gid_t cur[n_groups + 1];
+	bool same = getgroups(n_groups + 1, cur) == (int)n_groups;
+	for (size_t i = 0; same && i < n_groups; i++)
+		same = cur[i] == g[i];
+	if (!same && setgroups(n_groups, g))
 		ret = pr_perror("pid %u can't set its supplementary groups", pid);
 	else if (setns(fd, CLONE_NEWUSER))
 		ret = pr_perror("pid %u can't enter its nested user namespace (setns)", pid);

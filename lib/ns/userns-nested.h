@@ -59,6 +59,9 @@ int usernest_plan(const struct usernest_set *set, PstreeEntry **entries, size_t 
  * own has maps (root_fd: it; root: its image, for the ids a maker takes there): each
  * one made by a helper, in order, with its maps and owner. */
 int usernest_make(struct usernest_set *set, int root_fd, const UsernsEntry *root);
+/* Restore: could the caller make them all without CAP_SETUID, CAP_SETGID and
+ * CAP_SYS_ADMIN?  0, or the error naming what it lacks. */
+int usernest_check_unprivileged(const struct usernest_set *set, const UsernsEntry *root);
 /* The fd of user namespace id (made), or -1. */
 int usernest_fd(const struct usernest_set *set, uint32_t id);
 /* Run fn(arg) in a helper process that entered user namespace userns_fd (pre(arg)

@@ -24,6 +24,10 @@
  * --tcp: B is connected to A's listener before READY (an established connection in a
  * network namespace U1 owns, dumped with --tcp-established); after CHECK, B sends
  * "ping" on it and A answers "pong".
+ * --own-id: what a user without privileges makes (and restores, test/unpriv.sh): A
+ * writes its own maps ("0 UID 1", "0 GID 1", setgroups deny) and A1's ("0 0 1", deny);
+ * A keeps its ids and groups, makes no other namespace, no segment, no listener, and
+ * its file stays 0:0 inside; B joins only U1 and keeps its ids.
  * --thread: A1 has a second thread (refused by the dump: test/userns-errors.sh).
  * --root-userns: the process started forks the root of the tree into a user namespace
  * and a pid namespace of its own (clone CLONE_NEWUSER | CLONE_NEWPID: the pid namespace
@@ -104,6 +108,7 @@ struct ctl {
 static struct ctl *ctl;
 static int file_fd = -1, listener = -1, conn = -1;
 static unsigned char *seg;
+static bool own_id;
 static const char *dir;
 
 #define VFAIL(who, ...) do { char t_[240]; snprintf(t_, sizeof(t_), __VA_ARGS__); \
@@ -262,7 +267,7 @@ static bool verify(int who)
 		if (who == A && write(conn, "pong", 4) != 4)
 			VFAIL(who, "can't write on its connection: %s", strerror(errno));
 	}
-	if (who == B) {
+	if (who == B && !own_id) {
 		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(PORT),
 					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 		int sk = socket(AF_INET, SOCK_STREAM, 0);
@@ -276,7 +281,7 @@ static bool verify(int who)
 		close(sk);
 		atomic_store(&ctl->done_b_mark, 1);
 	}
-	if (who == A) {
+	if (who == A && !own_id) {
 		struct pollfd p = { listener, POLLIN, 0 };
 		char c = 0;
 		unsigned char ref[SHM_SIZE];
@@ -295,8 +300,8 @@ static bool verify(int who)
 	if (who == A) {
 		struct stat st;
 		char buf[16] = "";
-		if (fstat(file_fd, &st) || st.st_uid != 0 || st.st_gid != 1000)
-			VFAIL(who, "its file is owned by %u:%u inside, was 0:1000", st.st_uid, st.st_gid);
+		if (fstat(file_fd, &st) || st.st_uid != 0 || st.st_gid != (own_id ? 0 : 1000))
+			VFAIL(who, "its file is owned by %u:%u inside, was 0:%d", st.st_uid, st.st_gid, own_id ? 0 : 1000);
 		if (pread(file_fd, buf, sizeof(buf) - 1, 0) != 9 || strcmp(buf, "usernest\n"))
 			VFAIL(who, "its file holds \"%s\"", buf);
 	}
@@ -346,12 +351,23 @@ static void child_a1(void)
 	atomic_store(&ctl->go_a1, 1);
 	while (atomic_load(&ctl->go_a1) != 2)
 		tst_sleep_ms(2);
-	must(setresgid(2, 2, 2) || setresuid(3, 3, 3), "A1: its ids");
+	must(!own_id && (setresgid(2, 2, 2) || setresuid(3, 3, 3)), "A1: its ids");
 	prctl(PR_SET_PDEATHSIG, SIGKILL);   /* gone with a target a test kills (after the id change, which clears it) */
 	pthread_t th;
 	if (tst_opt_flag("thread"))
 		must((errno = pthread_create(&th, NULL, idle, NULL)) != 0, "A1: pthread_create");
 	serve(A1);
+}
+
+/* --own-id: A's own maps, as any user may write them */
+static void own_maps(void)
+{
+	char um[32], gm[32];
+
+	snprintf(um, sizeof(um), "0 %u 1\n", (unsigned)geteuid());
+	snprintf(gm, sizeof(gm), "0 %u 1\n", (unsigned)getegid());
+	must(unshare(CLONE_NEWUSER), "A: unshare CLONE_NEWUSER");
+	write_maps(getpid(), um, gm, "deny");
 }
 
 static void child_a(void)
@@ -360,6 +376,14 @@ static void child_a(void)
 	char path[256];
 	pid_t a1;
 
+	if (own_id) {
+		own_maps();
+		snprintf(path, sizeof(path), "%s/file", dir);
+		must((file_fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640)) < 0 ||
+			     write(file_fd, "usernest\n", 9) != 9,
+		     "A: its file");
+		goto children;
+	}
 	must(unshare(CLONE_NEWUSER), "A: unshare CLONE_NEWUSER");
 	atomic_store(&ctl->go_a, 1);
 	while (atomic_load(&ctl->go_a) != 2)
@@ -379,12 +403,13 @@ static void child_a(void)
 	must((file_fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640)) < 0 || fchown(file_fd, 0, 1000) ||
 		     write(file_fd, "usernest\n", 9) != 9,
 	     "A: its file");
+children:
 	if ((a1 = fork()) == 0)
 		child_a1();
 	must(a1 < 0, "A: fork");
 	while (!atomic_load(&ctl->go_a1))
 		tst_sleep_ms(2);
-	write_maps(a1, U2_MAP, U2_MAP, "deny");
+	write_maps(a1, own_id ? "0 0 1\n" : U2_MAP, own_id ? "0 0 1\n" : U2_MAP, "deny");
 	atomic_store(&ctl->go_a1, 2);
 	ctl->pid_a = getpid();
 	atomic_store(&ctl->a_ready, 1);
@@ -404,6 +429,8 @@ static void child_b(void)
 
 	while (!atomic_load(&ctl->a_ready))
 		tst_sleep_ms(2);
+	if (own_id)
+		goto user;
 	snprintf(path, sizeof(path), "/proc/%d/ns/uts", ctl->pid_a);
 	must((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || setns(fd, CLONE_NEWUTS), "B: setns into A's UTS namespace");
 	close(fd);
@@ -420,10 +447,11 @@ static void child_b(void)
 		     "B: connect to A's listener");
 		atomic_store(&ctl->b_connected, 1);
 	}
+user:
 	snprintf(path, sizeof(path), "/proc/%d/ns/user", ctl->pid_a);
 	must((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || setns(fd, CLONE_NEWUSER), "B: setns into A's user namespace");
 	close(fd);
-	must(setgroups(1, &five) || setresgid(7, 7, 7) || setresuid(7, 7, 7), "B: its ids");
+	must(!own_id && (setgroups(1, &five) || setresgid(7, 7, 7) || setresuid(7, 7, 7)), "B: its ids");
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	serve(B);
 }
@@ -490,7 +518,8 @@ int main(int argc, char **argv)
 	pid_t pids[NR] = { 0 };
 	char tag[32];
 
-	tst_init_opts(argc, argv, NULL, "thread,root-userns,tcp");
+	tst_init_opts(argc, argv, NULL, "thread,root-userns,tcp,own-id");
+	own_id = tst_opt_flag("own-id");
 	if (tst_opt_flag("root-userns")) {
 		root_userns();
 		pivot_into_tmpfs();
@@ -502,14 +531,15 @@ int main(int argc, char **argv)
 	snprintf(tag, sizeof(tag), "dir-%llx", (unsigned long long)(tst_seed() & 0xffffffff));
 	dir = tst_tmp_path(tag);
 	/* A's own (200000 is its 0) */
-	must(mkdir(dir, 0700) || chown(dir, 200000, 200000), "its directory");
+	must(mkdir(dir, 0700) || (!own_id && chown(dir, 200000, 200000)), "its directory");
 	read_state(&ctl->before[ROOT]);
 	if ((pids[A] = fork()) == 0)
 		child_a();
 	must(pids[A] < 0, "fork");
-	while (!atomic_load(&ctl->go_a))
+	while (!own_id && !atomic_load(&ctl->go_a))
 		tst_sleep_ms(2);
-	write_maps(pids[A], U1_MAP, U1_MAP, "allow");
+	if (!own_id)
+		write_maps(pids[A], U1_MAP, U1_MAP, "allow");
 	atomic_store(&ctl->go_a, 2);
 	if ((pids[B] = fork()) == 0)
 		child_b();

@@ -19,6 +19,7 @@
 #include "ipc-shared.h"
 #include "ns/ns.h"
 #include "ns/userns.h"
+#include "ns/userns-nested.h"
 #include "dump.h"
 #include "log.h"
 #include "mem/mem.h"
@@ -104,6 +105,7 @@ static int dump_pstree(struct img_dir *dir, const struct tree *t, const struct n
 			}
 		}
 		nested_dump_pstree(nested, i, &e);
+		usernest_dump_pstree(i, &e);
 		if (task->zombie) {
 			e.has_zombie = e.has_exit_status = true;
 			e.zombie = true;
@@ -350,7 +352,7 @@ static int scan_shared_files(const struct tree *t, struct share_scan **share)
 #define NEED(v) (version = version > (v) ? version : (v))
 static uint32_t img_version(const struct tree *t, const struct nested_dump *nested)
 {
-	uint32_t version = nested->nr ? IMG_VERSION_NESTED : IMG_VERSION_BASE;
+	uint32_t version = nested->nr || usernest_dump_count() ? IMG_VERSION_NESTED : IMG_VERSION_BASE;
 
 	if (netns_dump_peers_used())
 		NEED(IMG_VERSION_VETH_PEER);
@@ -367,6 +369,8 @@ static uint32_t img_version(const struct tree *t, const struct nested_dump *nest
 		if (t->tasks[i].mlockall)
 			NEED(IMG_VERSION_MLOCKALL);
 	}
+	if (usernest_dump_count())
+		NEED(IMG_VERSION_NESTED_USER);
 	for (size_t i = 0; i < nested->nr; i++) {
 		if (nested->inst[i].kind == NEST_TIME)
 			NEED(IMG_VERSION_TIME_NS);
@@ -465,7 +469,8 @@ int dump_tree(const struct cr_dump_opts *uopts, bool hold_net)
 		goto out;
 	/* the user namespace first: it decides how the tasks' ids are saved; then
 	 * which UTS, network and IPC namespace each process is in */
-	if ((ret = userns_dump(&dir, &tree)) || (ret = nested_dump_scan(&tree, &nested)))
+	if ((ret = userns_dump(&dir, &tree)) || (ret = usernest_dump_scan(&tree)) ||
+	    (ret = nested_dump_scan(&tree, &nested)))
 		goto out;
 	if (!fz.dir)
 		t_frozen = now_ms();
@@ -551,6 +556,7 @@ out:
 	netns_dump_end(&nd);
 out_held:
 	nested_dump_free(&nested);
+	usernest_dump_free();
 	files_share_free(share);
 	shm_stored_free(&stored);
 	inet_diag_reset();

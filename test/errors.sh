@@ -1062,8 +1062,25 @@ nested_refused() {
 	kill -9 "$KP" "$NP" 2>/dev/null
 	{ wait "$NP"; } 2>/dev/null
 }
-nested_refused ns-nested-user "unshare -U -r sleep 100" "another user namespace than the root of the tree" \
-	"only the uts, net, ipc, cgroup, time and mnt namespaces"
+# nested user namespaces (unshare -U -r -u -n -i -C is dumped: test/progs/ns-usernest.c):
+# one whose maps were never written, the namespaces they own other than UTS, network,
+# IPC and cgroup ones (mount, pid)
+nested_refused ns-nested-user "unshare -U sleep 100" "is in a nested user namespace whose uid map was never written"
+nested_refused ns-nested-user-mnt "unshare -U -r -m sleep 100" "mount namespace is owned by a user namespace nested" \
+	"only UTS, network, IPC and cgroup ones are checkpointed"
+nested_refused ns-nested-user-pid "unshare -U -r -p -f sleep 100" "is in a nested pid namespace owned by a nested user namespace"
+# a UTS namespace of the tree owned by a user namespace no process of the tree is in
+# (its holder outside the tree)
+setsid unshare -U -r -u sleep 300 </dev/null >/dev/null 2>&1 &
+HOLDER=$!
+PIDS+=("$HOLDER")
+for ((i = 0; i < 200; i++)); do
+	[ "$(readlink "/proc/$HOLDER/ns/uts")" != "$(readlink /proc/self/ns/uts)" ] && break
+	sleep 0.025
+done
+nested_refused ns-nested-user-owner "nsenter -t $HOLDER -u sleep 100" "uts namespace is owned by a user namespace that no" \
+	"process of the tree is in"
+kill -9 "$HOLDER" 2>/dev/null
 # pid namespaces: at any depth below the tree's, made by its processes (unshare -p -f
 # is dumped: test/progs/ns-pidnest.c, ns-pidnest-deep.c); unshare without a fork (at
 # the first level and one below), and an init outside the tree are refused

@@ -14,6 +14,8 @@
 # one made for others' children that was not born there, offsets out of range; of
 # tun/tap devices: queues with bad names, flags or paths, links of kind tun that
 # are not sound, a queue of a device the namespace lacks.
+# nested user namespaces: maps with overlapping or empty extents, parents not listed
+# before, owners of another kind or unlisted, processes in none listed.
 # Each case checks crtool's one "Error: " line and that no process is left at
 # the dumped PID.
 #   test/hostile.sh     (after make tests)   CRTOOL=path TEST_BIN=dir to use other binaries
@@ -91,6 +93,46 @@ case_() {
 	: | timeout 60 "$CRTOOL" restore -D "$d" -d >"$T/out" 2>"$T/err"
 	RC=$?
 	expect_refused "$name" "$@"
+}
+
+# start_dumped NAME PROG ARGS...: PROG started (stdin held open, output in
+# $T/NAME.out), dumped once READY into $T/NAMEbase (killed); 0 if so (PID is its
+# pid), else a fail line NAME-dump
+start_dumped() {
+	local name=$1 p holder
+	shift
+	exec 6< <(exec sleep 600)
+	holder=$!
+	exec 7> >(exec cat >"$T/$name.out")
+	setsid "$BIN/$1" "${@:2}" <&6 >&7 2>&1 6<&- 7>&- &
+	p=$!
+	disown "$p"
+	exec 6<&- 7>&-
+	for ((i = 0; i < 200; i++)); do
+		grep -qx READY "$T/$name.out" 2>/dev/null && break
+		sleep 0.05
+	done
+	mkdir "$T/${name}base"
+	if ! grep -qx READY "$T/$name.out" || ! "$CRTOOL" dump -t "$p" -D "$T/${name}base" >"$T/out" 2>"$T/err"; then
+		fail "$name-dump" "could not dump $1: $(cat "$T/err")"
+		kill -9 "$p" "$holder" 2>/dev/null
+		return 1
+	fi
+	kill "$holder" 2>/dev/null
+	{ wait "$p"; } 2>/dev/null
+	PID=$p
+	return 0
+}
+
+# version_is NAME WANT: $T/NAMEbase says format version WANT
+version_is() {
+	local have
+	have=$("$CRTOOL" show "$T/$1base/inventory.img" | grep img_version)
+	if [ "$have" = "img_version: $2" ]; then
+		pass "$1-version"
+	else
+		fail "$1-version" "the images do not say format version $2: $have"
+	fi
 }
 
 # the dump: counter, stdin a FIFO we hold, stdout a regular file (fd 1 and 2)
@@ -243,7 +285,7 @@ else
 	cp -a "$T/nestedbase" "$T/base"
 	case_ nested-id-unlisted pstree.img "@1:net_ns=9" -- pstree.img "nested net namespace 9" "does not list"
 	case_ nested-root pstree.img "@0:uts_ns=1" -- pstree.img "root or a zombie"
-	case_ nested-kind ns.img "nested[0].kind=pid" -- ns.img '"pid"' "not a uts, net, ipc, cgroup, time or mnt namespace"
+	case_ nested-kind ns.img "nested[0].kind=pid" -- ns.img '"pid"' "not a user, uts, net, ipc, cgroup, time or mnt namespace"
 	case_ nested-id-zero ns.img "nested[0].id=0" -- ns.img "bad id"
 	case_ nested-twice ns.img "nested[1].id=1" -- ns.img "listed twice"
 	case_ nested-uts-long utsns-1.img "hostname=$(printf 'h%.0s' $(seq 80))" -- utsns-1.img "longer than 64"
@@ -492,33 +534,17 @@ else
 		pass pidnest-version
 	else
 		fail pidnest-version "ns-pidnest's images do not say format version 4: $("$CRTOOL" show "$T/pidnestbase/inventory.img" | grep img_version)"
+	fi
+fi
 
 # ---- a process with attributes a version 4 reader would drop (task-attrs): version 5,
 # and a plain one (counter's) still version 1
-kill "$SLEEP" 2>/dev/null
-exec 6< <(exec sleep 600)
-SLEEP=$!
-exec 7> >(exec cat >"$T/attrs.out")
-setsid "$BIN/task-attrs" <&6 >&7 2>&1 6<&- 7>&- &
-TA=$!
-disown "$TA"
-exec 6<&- 7>&-
-for ((i = 0; i < 200; i++)); do
-	grep -qx READY "$T/attrs.out" 2>/dev/null && break
-	sleep 0.05
-done
-mkdir "$T/attrsbase"
-if ! grep -qx READY "$T/attrs.out" || ! "$CRTOOL" dump -t "$TA" -D "$T/attrsbase" >"$T/out" 2>"$T/err"; then
-	fail attrs-dump "could not dump task-attrs: $(cat "$T/err")"
-elif ! "$CRTOOL" show "$T/attrsbase/inventory.img" | grep -qx "img_version: 5"; then
-	fail attrs-version "task-attrs' images do not say format version 5: $("$CRTOOL" show "$T/attrsbase/inventory.img" | grep img_version)"
-elif [ "$counter_version" != "img_version: 1" ]; then
-	fail attrs-version "counter's images do not say format version 1: $counter_version"
-else
-	pass attrs-version
-fi
-kill -9 "$TA" 2>/dev/null
-kill "$SLEEP" 2>/dev/null
+if start_dumped attrs task-attrs; then
+	version_is attrs 5
+	if [ "$counter_version" = "img_version: 1" ]; then
+		pass counter-version
+	else
+		fail counter-version "counter's images do not say format version 1: $counter_version"
 	fi
 fi
 
@@ -632,46 +658,6 @@ else
 	fi
 fi
 
-# start_dumped NAME PROG ARGS...: PROG started (stdin held open, output in
-# $T/NAME.out), dumped once READY into $T/NAMEbase (killed); 0 if so (PID is its
-# pid), else a fail line NAME-dump
-start_dumped() {
-	local name=$1 p holder
-	shift
-	exec 6< <(exec sleep 600)
-	holder=$!
-	exec 7> >(exec cat >"$T/$name.out")
-	setsid "$BIN/$1" "${@:2}" <&6 >&7 2>&1 6<&- 7>&- &
-	p=$!
-	disown "$p"
-	exec 6<&- 7>&-
-	for ((i = 0; i < 200; i++)); do
-		grep -qx READY "$T/$name.out" 2>/dev/null && break
-		sleep 0.05
-	done
-	mkdir "$T/${name}base"
-	if ! grep -qx READY "$T/$name.out" || ! "$CRTOOL" dump -t "$p" -D "$T/${name}base" >"$T/out" 2>"$T/err"; then
-		fail "$name-dump" "could not dump $1: $(cat "$T/err")"
-		kill -9 "$p" "$holder" 2>/dev/null
-		return 1
-	fi
-	kill "$holder" 2>/dev/null
-	{ wait "$p"; } 2>/dev/null
-	PID=$p
-	return 0
-}
-
-# version_is NAME WANT: $T/NAMEbase says format version WANT
-version_is() {
-	local have
-	have=$("$CRTOOL" show "$T/$1base/inventory.img" | grep img_version)
-	if [ "$have" = "img_version: $2" ]; then
-		pass "$1-version"
-	else
-		fail "$1-version" "the images do not say format version $2: $have"
-	fi
-}
-
 # ---- mlockall(MCL_FUTURE) (mem-mlock --future-onfault): version 15; its flags checked
 if start_dumped mlockall mem-mlock --future-onfault; then
 	version_is mlockall 15
@@ -679,6 +665,58 @@ if start_dumped mlockall mem-mlock --future-onfault; then
 	cp -a "$T/mlockallbase" "$T/base"
 	case_ mlockall-flags "core-$PID.img" "mlockall=1" -- "core-$PID.img" "mlockall flags 0x1 are not MCL_FUTURE"
 	case_ mlockall-unknown "core-$PID.img" "mlockall=0x12" -- "core-$PID.img" "mlockall flags 0x12"
+fi
+
+# ---- processes in nested user namespaces (ns-usernest: ns.img lists UTS, network, IPC
+# and cgroup namespaces 1, owned by user namespace 1, then user namespaces 1 and 2 (2's
+# parent is 1); pstree records 0 root, 1 A (user 1), 2 B (user 1), 3 A1 (user 2))
+kill "$SLEEP" 2>/dev/null
+exec 6< <(exec sleep 600)
+SLEEP=$!
+exec 7> >(exec cat >"$T/usernest.out")
+setsid "$BIN/ns-usernest" <&6 >&7 2>&1 6<&- 7>&- &
+NUP=$!
+disown "$NUP"   # (killed by the dump: no job notice)
+exec 6<&- 7>&-
+for ((i = 0; i < 200; i++)); do
+	grep -qx READY "$T/usernest.out" 2>/dev/null && break
+	sleep 0.05
+done
+mkdir "$T/usernestbase"
+if ! grep -qx READY "$T/usernest.out" || ! "$CRTOOL" dump -t "$NUP" -D "$T/usernestbase" >"$T/out" 2>"$T/err"; then
+	fail usernest-dump "could not dump ns-usernest: $(cat "$T/err")"
+else
+	{ wait "$NUP"; } 2>/dev/null
+	PID=$NUP
+	rm -rf "$T/base"
+	cp -a "$T/usernestbase" "$T/base"
+	case_ usernest-overlap ns.img "nested[4].uid_map[1].first=500" -- ns.img "nested user namespace 1" \
+		"uid extents 0 and 1 overlap"
+	case_ usernest-overlap-lower ns.img "nested[4].gid_map[1].lower_first=200500" -- ns.img \
+		"nested user namespace 1" "gid extents 0 and 1 overlap"
+	case_ usernest-count-zero ns.img "nested[5].gid_map[0].count=0" -- ns.img "nested user namespace 2" \
+		"gid extent 0 1000 0 is empty"
+	case_ usernest-no-extent ns.img "nested[5].uid_map#=0" -- ns.img "nested user namespace 2" "uid map has 0 extents"
+	case_ usernest-wrap ns.img "nested[4].uid_map[1].count=0xffffffff" -- ns.img "runs past the last id"
+	case_ usernest-parent ns.img "nested[5].owner=7" -- ns.img "nested user namespace 2" \
+		"its parent 7 is not a user namespace listed before it"
+	case_ usernest-cycle ns.img "nested[4].owner=2" -- ns.img "nested user namespace 1" \
+		"its parent 2 is not a user namespace listed before it"
+	case_ usernest-owner-kind ns.img "nested[0].kind=time" -- ns.img "nested time namespace 1" \
+		"owned by nested user namespace 1" "not a UTS, network, IPC or cgroup namespace"
+	case_ usernest-owner-unlisted ns.img "nested[0].owner=5" -- ns.img "owned by nested user namespace 5" \
+		"does not list"
+	case_ usernest-net-peer netns-1.img "links[0].peer_outside=1" -- netns-1.img "veth lo's peer is in another network namespace" \
+		"owned by nested user namespace 1: not supported"
+	case_ usernest-unlisted pstree.img "@3:user_ns=9" -- pstree.img "nested user namespace 9" "does not list"
+	case_ usernest-root pstree.img "@0:user_ns=1" -- pstree.img "nested user namespace 1" "root or a zombie"
+	case_ usernest-threads pstree.img "@1:threads#=2" "@1:threads[1]=$ofree" -- pstree.img "threads in nested user namespace 1"
+	# a reader of version 9 would refuse the kind "user" (no silent misrestore)
+	if "$CRTOOL" show "$T/usernestbase/inventory.img" | grep -qx "img_version: 10"; then
+		pass usernest-version
+	else
+		fail usernest-version "ns-usernest's images do not say format version 10: $("$CRTOOL" show "$T/usernestbase/inventory.img" | grep img_version)"
+	fi
 fi
 
 echo "$passed passed, $failed failed"

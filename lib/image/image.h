@@ -27,7 +27,9 @@
  * lock them in the root's namespace only, and they could be reset while their
  * own is restored); 9 = pid namespaces nested more than one level (pstree.img's
  * pid_ns_parent and pid_ns_mid: an older reader would make every one a child of
- * the tree's); 11 = a nested mount namespace that pivot_rooted (mountpoints-ID.img
+ * the tree's); 10 = processes in nested user namespaces (pstree.img's user_ns,
+ * ns.img's "user" instances and owners: an older reader refuses the kind); 11 = a
+ * nested mount namespace that pivot_rooted (mountpoints-ID.img
  * whose root mount is not inherited, mounts bound from its parent's namespace:
  * an older reader refuses it); 14 = tun/tap devices (fdinfo's FD_TUN, netns.img's
  * links of kind "tun": an older reader refuses both); 15 = mlockall(MCL_FUTURE) in
@@ -44,6 +46,7 @@
 #define IMG_VERSION_NESTED_MNT 7
 #define IMG_VERSION_NESTED_TCP 8
 #define IMG_VERSION_PIDNS_DEEP 9
+#define IMG_VERSION_NESTED_USER 10
 #define IMG_VERSION_NESTED_MNT_ROOT 11
 #define IMG_VERSION_TUN      14
 #define IMG_VERSION_MLOCKALL 15

@@ -95,33 +95,55 @@ case_() {
 	expect_refused "$name" "$@"
 }
 
-# start_dumped NAME PROG ARGS...: PROG started (stdin held open, output in
-# $T/NAME.out), dumped once READY into $T/NAMEbase (killed); 0 if so (PID is its
-# pid), else a fail line NAME-dump
+# start_dumped NAME [--dump-opts OPTS] PROG ARGS...: PROG started (stdin a sleep
+# we hold until the next start_dumped, output in $T/NAME.out), dumped once READY
+# into $T/NAMEbase (killed, reaped, gone); 0 if so (PID is its pid), else a fail
+# line NAME-dump, or a SKIP line where PROG said SKIP
 start_dumped() {
-	local name=$1 p holder
+	local name=$1 opts="" p
 	shift
+	if [ "$1" = --dump-opts ]; then
+		opts=$2
+		shift 2
+	fi
+	kill "${SLEEP:-}" 2>/dev/null
 	exec 6< <(exec sleep 600)
-	holder=$!
+	SLEEP=$!
 	exec 7> >(exec cat >"$T/$name.out")
-	setsid "$BIN/$1" "${@:2}" <&6 >&7 2>&1 6<&- 7>&- &
+	setsid "$BIN/$1" "${@:2}" <&6 >&7 2>&1 3>&- 6<&- 7>&- &
 	p=$!
-	disown "$p"
+	disown "$p"   # (killed by the dump: no job notice)
 	exec 6<&- 7>&-
 	for ((i = 0; i < 200; i++)); do
-		grep -qx READY "$T/$name.out" 2>/dev/null && break
+		grep -q 'READY\|SKIP' "$T/$name.out" 2>/dev/null && break
 		sleep 0.05
 	done
 	mkdir "$T/${name}base"
-	if ! grep -qx READY "$T/$name.out" || ! "$CRTOOL" dump -t "$p" -D "$T/${name}base" >"$T/out" 2>"$T/err"; then
-		fail "$name-dump" "could not dump $1: $(cat "$T/err")"
-		kill -9 "$p" "$holder" 2>/dev/null
+	if grep -q SKIP "$T/$name.out"; then
+		echo "SKIP $name-*: $(grep -m1 SKIP "$T/$name.out")"
+		kill -9 "$p" 2>/dev/null
 		return 1
 	fi
-	kill "$holder" 2>/dev/null
+	# shellcheck disable=SC2086
+	if ! grep -qx READY "$T/$name.out" || ! "$CRTOOL" dump -t "$p" -D "$T/${name}base" $opts >"$T/out" 2>"$T/err"; then
+		fail "$name-dump" "could not dump $*: $(cat "$T/err")"
+		kill -9 "$p" 2>/dev/null
+		return 1
+	fi
 	{ wait "$p"; } 2>/dev/null
+	# (a process whose last fds unregister devices takes a moment to go)
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$p" 2>/dev/null || break
+		sleep 0.05
+	done
 	PID=$p
 	return 0
+}
+
+# use_base NAME: the cases edit copies of $T/NAMEbase
+use_base() {
+	rm -rf "$T/base"
+	cp -a "$T/$1base" "$T/base"
 }
 
 # version_is NAME WANT: $T/NAMEbase says format version WANT
@@ -220,24 +242,9 @@ case_ version-zero inventory.img img_version=0 -- "format version 0" "reads vers
 
 # ---- a tree with its own mount, UTS and cgroup namespaces (ns-mnt; its stdio are
 # pipes: a file of ours is out of its mount tree)
-exec 6< <(exec sleep 600)
-SLEEP=$!
-exec 7> >(exec cat >"$T/ns.out")
-setsid "$BIN/ns-mnt" <&6 >&7 2>&1 6<&- 7>&- &
-NSP=$!
-exec 6<&- 7>&-
-for ((i = 0; i < 200; i++)); do
-	grep -qx READY "$T/ns.out" 2>/dev/null && break
-	sleep 0.05
-done
-mkdir "$T/nsbase"
-if ! grep -qx READY "$T/ns.out" || ! "$CRTOOL" dump -t "$NSP" -D "$T/nsbase" >"$T/out" 2>"$T/err"; then
-	fail ns-dump "could not dump ns-mnt: $(cat "$T/err")"
-else
-	{ wait "$NSP"; } 2>/dev/null
-	PID=$NSP
-	rm -rf "$T/base"
-	cp -a "$T/nsbase" "$T/base"
+if start_dumped ns ns-mnt; then
+	NSP=$PID
+	use_base ns
 	# the root tmpfs's (the first mount), which holds files
 	tmpfs=tmpfs-$("$CRTOOL" show "$T/base/mountpoints.img" | awk '$1 == "mnt_id:" { print $2; exit }').img
 	proc=$("$CRTOOL" show "$T/base/mountpoints.img" | awk '/^# record/ { r = $3 } /^fstype: "proc"/ { sub(":", "", r); print r; exit }')
@@ -263,26 +270,9 @@ fi
 
 # ---- a tree whose processes are in nested UTS, network and IPC namespaces
 # (ns-nested: pstree.img record 1 is its child in all three)
-kill "$SLEEP" 2>/dev/null
-exec 6< <(exec sleep 600)
-SLEEP=$!
-exec 7> >(exec cat >"$T/nested.out")
-setsid "$BIN/ns-nested" <&6 >&7 2>&1 6<&- 7>&- &
-NNP=$!
-disown "$NNP"   # (killed by the dump: no job notice)
-exec 6<&- 7>&-
-for ((i = 0; i < 200; i++)); do
-	grep -qx READY "$T/nested.out" 2>/dev/null && break
-	sleep 0.05
-done
-mkdir "$T/nestedbase"
-if ! grep -qx READY "$T/nested.out" || ! "$CRTOOL" dump -t "$NNP" -D "$T/nestedbase" >"$T/out" 2>"$T/err"; then
-	fail nested-dump "could not dump ns-nested: $(cat "$T/err")"
-else
-	{ wait "$NNP"; } 2>/dev/null
-	PID=$NNP
-	rm -rf "$T/base"
-	cp -a "$T/nestedbase" "$T/base"
+if start_dumped nested ns-nested; then
+	NNP=$PID
+	use_base nested
 	case_ nested-id-unlisted pstree.img "@1:net_ns=9" -- pstree.img "nested net namespace 9" "does not list"
 	case_ nested-root pstree.img "@0:uts_ns=1" -- pstree.img "root or a zombie"
 	case_ nested-kind ns.img "nested[0].kind=pid" -- ns.img '"pid"' "not a user, uts, net, ipc, cgroup, time or mnt namespace"
@@ -299,26 +289,9 @@ fi
 
 # ---- processes in nested mount namespaces (ns-mntnest: mountpoints-1.img is A's,
 # record 0 its root, inherited; one record a tmpfs it made)
-kill "$SLEEP" 2>/dev/null
-exec 6< <(exec sleep 600)
-SLEEP=$!
-exec 7> >(exec cat >"$T/mntnest.out")
-setsid "$BIN/ns-mntnest" <&6 >&7 2>&1 6<&- 7>&- &
-NMP=$!
-disown "$NMP"
-exec 6<&- 7>&-
-for ((i = 0; i < 200; i++)); do
-	grep -qx READY "$T/mntnest.out" 2>/dev/null && break
-	sleep 0.05
-done
-mkdir "$T/mntnestbase"
-if ! grep -qx READY "$T/mntnest.out" || ! "$CRTOOL" dump -t "$NMP" -D "$T/mntnestbase" >"$T/out" 2>"$T/err"; then
-	fail mntnest-dump "could not dump ns-mntnest: $(cat "$T/err")"
-else
-	{ wait "$NMP"; } 2>/dev/null
-	PID=$NMP
-	rm -rf "$T/base"
-	cp -a "$T/mntnestbase" "$T/base"
+if start_dumped mntnest ns-mntnest; then
+	NMP=$PID
+	use_base mntnest
 	made=$("$CRTOOL" show "$T/base/mountpoints-1.img" | awk '/^# record/ { r = $3 } /^how: 1/ { sub(":", "", r); print r; exit }')
 	# (a root not inherited: one that pivot_rooted, whose every mount is made; this one says not how)
 	case_ mntnest-root-made mountpoints-1.img "@0:inherited=0" -- mountpoints-1.img "mount 0 (/) is not a valid mount of the tree"
@@ -338,30 +311,10 @@ fi
 
 # ---- a nested mount namespace that pivot_rooted (ns-mntroot: mountpoints-1.img is
 # A's, record 0 its root tmpfs, made; one record a bind of its parent's /usr)
-kill "$SLEEP" 2>/dev/null
-exec 6< <(exec sleep 600)
-SLEEP=$!
-exec 7> >(exec cat >"$T/mntroot.out")
-# (no fd of ours: A's root has none of our files)
-setsid "$BIN/ns-mntroot" <&6 >&7 2>&1 3>&- 6<&- 7>&- &
-NRP=$!
-disown "$NRP"
-exec 6<&- 7>&-
-for ((i = 0; i < 200; i++)); do
-	grep -qx READY "$T/mntroot.out" 2>/dev/null && break
-	sleep 0.05
-done
-mkdir "$T/mntrootbase"
-if grep -qx "# ns-mntroot: SKIP.*" "$T/mntroot.out"; then
-	echo "SKIP mntroot-*: / is the initramfs, where pivot_root can't be"
-	kill "$NRP" 2>/dev/null
-elif ! grep -qx READY "$T/mntroot.out" || ! "$CRTOOL" dump -t "$NRP" -D "$T/mntrootbase" >"$T/out" 2>"$T/err"; then
-	fail mntroot-dump "could not dump ns-mntroot: $(cat "$T/err")"
-else
-	{ wait "$NRP"; } 2>/dev/null
-	PID=$NRP
-	rm -rf "$T/base"
-	cp -a "$T/mntrootbase" "$T/base"
+# (ns-mntroot says SKIP where / is the initramfs, where pivot_root can't be)
+if start_dumped mntroot ns-mntroot; then
+	NRP=$PID
+	use_base mntroot
 	usr=$("$CRTOOL" show "$T/base/mountpoints-1.img" | awk '/^# record/ { r = $3 } /^parent_path: "\/usr"/ { sub(":", "", r); print r; exit }')
 	case_ mntroot-inherited mountpoints-1.img "@$usr:inherited=1" -- mountpoints-1.img "not a valid mount of the nested namespace"
 	case_ mntroot-parent-dotdot mountpoints-1.img "@$usr:parent_path=/usr/../etc" -- mountpoints-1.img "not a valid mount of the tree"
@@ -379,26 +332,9 @@ fi
 
 # ---- a veth between two nested network namespaces (ns-veth: netns-1.img is A's,
 # link 1 its a1, whose peer is b1 in netns-2.img)
-kill "$SLEEP" 2>/dev/null
-exec 6< <(exec sleep 600)
-SLEEP=$!
-exec 7> >(exec cat >"$T/veth.out")
-setsid "$BIN/ns-veth" <&6 >&7 2>&1 6<&- 7>&- &
-NVP=$!
-disown "$NVP"
-exec 6<&- 7>&-
-for ((i = 0; i < 200; i++)); do
-	grep -qx READY "$T/veth.out" 2>/dev/null && break
-	sleep 0.05
-done
-mkdir "$T/vethbase"
-if ! grep -qx READY "$T/veth.out" || ! "$CRTOOL" dump -t "$NVP" -D "$T/vethbase" >"$T/out" 2>"$T/err"; then
-	fail veth-dump "could not dump ns-veth: $(cat "$T/err")"
-else
-	{ wait "$NVP"; } 2>/dev/null
-	PID=$NVP
-	rm -rf "$T/base"
-	cp -a "$T/vethbase" "$T/base"
+if start_dumped veth ns-veth; then
+	NVP=$PID
+	use_base veth
 	case_ veth-peer-unlisted netns-1.img "links[1].peer_netns=9" -- netns-1.img "veth a1" "network namespace 9" "do not hold" "ns.img does not list it"
 	# the root's namespace is crtool's: not saved
 	case_ veth-peer-root netns-1.img "links[1].peer_netns=0" -- netns-1.img "veth a1" "network namespace 0" "do not hold" "the root's was not saved"
@@ -415,31 +351,9 @@ fi
 
 # ---- tun and tap devices in the tree's network namespace (tun: tun7 is link 1 of
 # netns.img, tap7 link 2; T1 is the record of the fd on tun7, TL the unattached fd's)
-kill "$SLEEP" 2>/dev/null
-exec 6< <(exec sleep 600)
-SLEEP=$!
-exec 7> >(exec cat >"$T/tun.out")
-setsid "$BIN/tun" <&6 >&7 2>&1 6<&- 7>&- &
-NTP=$!
-disown "$NTP"
-exec 6<&- 7>&-
-for ((i = 0; i < 200; i++)); do
-	grep -qx READY "$T/tun.out" 2>/dev/null && break
-	sleep 0.05
-done
-mkdir "$T/tunbase"
-if ! grep -qx READY "$T/tun.out" || ! "$CRTOOL" dump -t "$NTP" -D "$T/tunbase" >"$T/out" 2>"$T/err"; then
-	fail tun-dump "could not dump tun: $(cat "$T/err")"
-else
-	{ wait "$NTP"; } 2>/dev/null
-	# (closing its tun fds unregisters the devices: its exit takes a moment)
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$NTP" 2>/dev/null || break
-		sleep 0.05
-	done
-	PID=$NTP
-	rm -rf "$T/base"
-	cp -a "$T/tunbase" "$T/base"
+if start_dumped tun tun; then
+	NTP=$PID
+	use_base tun
 	F=fdinfo-$NTP.img
 	recs=$("$CRTOOL" show "$T/base/$F" | awk '/^# record/ { r = $3; sub(":", "", r) } /kind: FD_TUN/ { print r }')
 	read -r T1 _ _ TL <<<"$(echo $recs)"
@@ -462,30 +376,9 @@ fi
 
 # ---- tun --host: its devices are the caller's namespace's; the fd on crtun7
 # (record T1) carries the link to make
-kill "$SLEEP" 2>/dev/null
-exec 6< <(exec sleep 600)
-SLEEP=$!
-exec 7> >(exec cat >"$T/tunh.out")
-setsid "$BIN/tun" --host <&6 >&7 2>&1 6<&- 7>&- &
-NTP=$!
-disown "$NTP"
-exec 6<&- 7>&-
-for ((i = 0; i < 200; i++)); do
-	grep -qx READY "$T/tunh.out" 2>/dev/null && break
-	sleep 0.05
-done
-mkdir "$T/tunhbase"
-if ! grep -qx READY "$T/tunh.out" || ! "$CRTOOL" dump -t "$NTP" -D "$T/tunhbase" >"$T/out" 2>"$T/err"; then
-	fail tun-host-dump "could not dump tun --host: $(cat "$T/err")"
-else
-	{ wait "$NTP"; } 2>/dev/null
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$NTP" 2>/dev/null || break
-		sleep 0.05
-	done
-	PID=$NTP
-	rm -rf "$T/base"
-	cp -a "$T/tunhbase" "$T/base"
+if start_dumped tun-host tun --host; then
+	NTP=$PID
+	use_base tun-host
 	F=fdinfo-$NTP.img
 	T1=$("$CRTOOL" show "$T/base/$F" | awk '/^# record/ { r = $3; sub(":", "", r) } /kind: FD_TUN/ { print r; exit }')
 	case_ tun-host-name "$F" "@$T1:tun.host_link.links[0].name=zz0" -- "fdinfo: tun crtun7" "bad description of its link"
@@ -496,26 +389,9 @@ fi
 # ---- a tree with a pid namespace nested in its own (ns-pidnest: record 1 did
 # unshare -p and forked record 2, the namespace's init, with a thread, and record 3
 # after it; record 4 is the init's child)
-kill "$SLEEP" 2>/dev/null
-exec 6< <(exec sleep 600)
-SLEEP=$!
-exec 7> >(exec cat >"$T/pidnest.out")
-setsid "$BIN/ns-pidnest" <&6 >&7 2>&1 6<&- 7>&- &
-NNP=$!
-disown "$NNP"   # (killed by the dump: no job notice)
-exec 6<&- 7>&-
-for ((i = 0; i < 200; i++)); do
-	grep -qx READY "$T/pidnest.out" 2>/dev/null && break
-	sleep 0.05
-done
-mkdir "$T/pidnestbase"
-if ! grep -qx READY "$T/pidnest.out" || ! "$CRTOOL" dump -t "$NNP" -D "$T/pidnestbase" >"$T/out" 2>"$T/err"; then
-	fail pidnest-dump "could not dump ns-pidnest: $(cat "$T/err")"
-else
-	{ wait "$NNP"; } 2>/dev/null
-	PID=$NNP
-	rm -rf "$T/base"
-	cp -a "$T/pidnestbase" "$T/base"
+if start_dumped pidnest ns-pidnest; then
+	NNP=$PID
+	use_base pidnest
 	case_ pidnest-root pstree.img "@0:pid_ns=1" -- pstree.img "nested pid namespace 1" "the root"
 	case_ pidnest-threads pstree.img "@1:pid_ns=1" -- pstree.img "do not match its threads"
 	case_ pidnest-no-init pstree.img "@2:pid_ns_threads[0]=5" -- pstree.img "children born in nested pid namespace 1" \
@@ -551,26 +427,9 @@ fi
 # ---- a tree in nested time namespaces (ns-timenest: records 0 root, 1 A, which made
 # namespace 1 and entered it, 2 B, which made namespace 2 for its children, 3 C, which
 # joined 1, 4 A1, 5 B1, born in 2)
-kill "$SLEEP" 2>/dev/null
-exec 6< <(exec sleep 600)
-SLEEP=$!
-exec 7> >(exec cat >"$T/timenest.out")
-setsid "$BIN/ns-timenest" <&6 >&7 2>&1 6<&- 7>&- &
-NTP=$!
-disown "$NTP"   # (killed by the dump: no job notice)
-exec 6<&- 7>&-
-for ((i = 0; i < 200; i++)); do
-	grep -qx READY "$T/timenest.out" 2>/dev/null && break
-	sleep 0.05
-done
-mkdir "$T/timenestbase"
-if ! grep -qx READY "$T/timenest.out" || ! "$CRTOOL" dump -t "$NTP" -D "$T/timenestbase" >"$T/out" 2>"$T/err"; then
-	fail timenest-dump "could not dump ns-timenest: $(cat "$T/err")"
-else
-	{ wait "$NTP"; } 2>/dev/null
-	PID=$NTP
-	rm -rf "$T/base"
-	cp -a "$T/timenestbase" "$T/base"
+if start_dumped timenest ns-timenest; then
+	NTP=$PID
+	use_base timenest
 	B_PID=$("$CRTOOL" show "$T/base/pstree.img" | awk '$1 == "pid:" { if (n++ == 2) { print $2; exit } }')
 	case_ timenest-id-unlisted pstree.img "@1:time_ns=9" -- pstree.img "nested time namespace 9" "does not list"
 	case_ timenest-root pstree.img "@0:time_ns=1" -- pstree.img "root or a zombie"
@@ -591,24 +450,8 @@ else
 fi
 
 # ---- established TCP connections in nested network namespaces (ns-tcpnest)
-kill "$SLEEP" 2>/dev/null
-exec 6< <(exec sleep 600)
-SLEEP=$!
-exec 7> >(exec cat >"$T/tcpnest.out")
-setsid "$BIN/ns-tcpnest" <&6 >&7 2>&1 6<&- 7>&- &
-NTP=$!
-disown "$NTP"
-exec 6<&- 7>&-
-for ((i = 0; i < 200; i++)); do
-	grep -qx READY "$T/tcpnest.out" 2>/dev/null && break
-	sleep 0.05
-done
-mkdir "$T/tcpnestbase"
-if ! grep -qx READY "$T/tcpnest.out" ||
-	! "$CRTOOL" dump -t "$NTP" -D "$T/tcpnestbase" --tcp-established >"$T/out" 2>"$T/err"; then
-	fail tcpnest-dump "could not dump ns-tcpnest: $(cat "$T/err")"
-else
-	{ wait "$NTP"; } 2>/dev/null
+if start_dumped tcpnest --dump-opts --tcp-established ns-tcpnest; then
+	NTP=$PID
 	# a reader of version 4 would lock them in the root's namespace only
 	if "$CRTOOL" show "$T/tcpnestbase/inventory.img" | grep -qx "img_version: 8"; then
 		pass tcpnest-version
@@ -622,26 +465,9 @@ fi
 # of 3, made in 1, with a thread; 8 (in 3) forked 9, init of 4, made in 3, with a
 # thread; 6 is in 2 (forked by its init), 10 and 11 in 4; each forks after its thread is
 # made: 9's PIDs at levels 1 and 2 are 6, 4 and its thread's 7, 5; 10's 8, 6; 11's 9, 7)
-kill "$SLEEP" 2>/dev/null
-exec 6< <(exec sleep 600)
-SLEEP=$!
-exec 7> >(exec cat >"$T/pidnestdeep.out")
-setsid "$BIN/ns-pidnest-deep" <&6 >&7 2>&1 6<&- 7>&- &
-NDP=$!
-disown "$NDP"   # (killed by the dump: no job notice)
-exec 6<&- 7>&-
-for ((i = 0; i < 200; i++)); do
-	grep -qx READY "$T/pidnestdeep.out" 2>/dev/null && break
-	sleep 0.05
-done
-mkdir "$T/pidnestdeepbase"
-if ! grep -qx READY "$T/pidnestdeep.out" || ! "$CRTOOL" dump -t "$NDP" -D "$T/pidnestdeepbase" >"$T/out" 2>"$T/err"; then
-	fail pidnestdeep-dump "could not dump ns-pidnest-deep: $(cat "$T/err")"
-else
-	{ wait "$NDP"; } 2>/dev/null
-	PID=$NDP
-	rm -rf "$T/base"
-	cp -a "$T/pidnestdeepbase" "$T/base"
+if start_dumped pidnestdeep ns-pidnest-deep; then
+	NDP=$PID
+	use_base pidnestdeep
 	case_ pidnestdeep-parent-self pstree.img "@8:pid_ns_parent=3" -- pstree.img "nested pid namespace 3, made in 3"
 	case_ pidnestdeep-parent-shallow pstree.img "@6:pid_ns_parent=1" -- pstree.img \
 		"nested pid namespace 2, made in 1" "do not match that depth"
@@ -670,26 +496,9 @@ fi
 # ---- processes in nested user namespaces (ns-usernest: ns.img lists UTS, network, IPC
 # and cgroup namespaces 1, owned by user namespace 1, then user namespaces 1 and 2 (2's
 # parent is 1); pstree records 0 root, 1 A (user 1), 2 B (user 1), 3 A1 (user 2))
-kill "$SLEEP" 2>/dev/null
-exec 6< <(exec sleep 600)
-SLEEP=$!
-exec 7> >(exec cat >"$T/usernest.out")
-setsid "$BIN/ns-usernest" <&6 >&7 2>&1 6<&- 7>&- &
-NUP=$!
-disown "$NUP"   # (killed by the dump: no job notice)
-exec 6<&- 7>&-
-for ((i = 0; i < 200; i++)); do
-	grep -qx READY "$T/usernest.out" 2>/dev/null && break
-	sleep 0.05
-done
-mkdir "$T/usernestbase"
-if ! grep -qx READY "$T/usernest.out" || ! "$CRTOOL" dump -t "$NUP" -D "$T/usernestbase" >"$T/out" 2>"$T/err"; then
-	fail usernest-dump "could not dump ns-usernest: $(cat "$T/err")"
-else
-	{ wait "$NUP"; } 2>/dev/null
-	PID=$NUP
-	rm -rf "$T/base"
-	cp -a "$T/usernestbase" "$T/base"
+if start_dumped usernest ns-usernest; then
+	NUP=$PID
+	use_base usernest
 	case_ usernest-overlap ns.img "nested[4].uid_map[1].first=500" -- ns.img "nested user namespace 1" \
 		"uid extents 0 and 1 overlap"
 	case_ usernest-overlap-lower ns.img "nested[4].gid_map[1].lower_first=200500" -- ns.img \

@@ -822,7 +822,9 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 /* The children of idx born in a nested pid namespace from outside it (not its
  * init): each once a process of its namespace exists to enter it through, in
  * whatever order they come (the init may be another branch's); then its
- * children are born in its own namespace again, until pidview_children_ns. */
+ * children are born in its own namespace again, until pidview_children_ns.
+ * The wait ends: a namespace's init descends only from processes of shallower
+ * namespaces (pidview_check), so whatever it waits for in turn is shallower. */
 static int fork_entered(const struct restore_ctx *c, size_t idx, size_t pending)
 {
 	const struct restore_set *rs = c->rs;

@@ -171,8 +171,8 @@ case_ threads-tid "core-$P.img" "threads[0].tid=$free" -- "core-$P.img" "not the
 case_ cgroup-path cgroup.img "sets[0].members[0].path=../../etc" -- cgroup.img "bad hierarchy or path"
 case_ cgroup-set cgroup.img "tasks[0].set=7" -- cgroup.img "set 7, which does not exist"
 # the format version: a newer crtool's images, and one older than any
-case_ version-newer inventory.img img_version=12 -- "format version 12" "reads versions 1 to 11" "made by a newer crtool"
-case_ version-zero inventory.img img_version=0 -- "format version 0" "reads versions 1 to 11"
+case_ version-newer inventory.img img_version=13 -- "format version 13" "reads versions 1 to 12" "made by a newer crtool"
+case_ version-zero inventory.img img_version=0 -- "format version 0" "reads versions 1 to 12"
 
 # ---- a tree with its own mount, UTS and cgroup namespaces (ns-mnt; its stdio are
 # pipes: a file of ours is out of its mount tree)
@@ -544,6 +544,46 @@ else
 		pass pidnestdeep-version
 	else
 		fail pidnestdeep-version "ns-pidnest-deep's images do not say format version 9: $("$CRTOOL" show "$T/pidnestdeepbase/inventory.img" | grep img_version)"
+	fi
+fi
+
+# ---- pid namespaces entered by setns and unshared without a fork (ns-pidsetns:
+# record 1 entered namespace 1 by setns and forked record 4 there; record 2 did
+# unshare -p and forked record 5, its init; record 3 and record 6, 5's child, did
+# unshare -p and forked nothing since)
+kill "$SLEEP" 2>/dev/null
+exec 6< <(exec sleep 600)
+SLEEP=$!
+exec 7> >(exec cat >"$T/pidsetns.out")
+setsid "$BIN/ns-pidsetns" <&6 >&7 2>&1 6<&- 7>&- &
+NSP=$!
+disown "$NSP"   # (killed by the dump: no job notice)
+exec 6<&- 7>&-
+for ((i = 0; i < 200; i++)); do
+	grep -qx READY "$T/pidsetns.out" 2>/dev/null && break
+	sleep 0.05
+done
+mkdir "$T/pidsetnsbase"
+if ! grep -qx READY "$T/pidsetns.out" || ! "$CRTOOL" dump -t "$NSP" -D "$T/pidsetnsbase" >"$T/out" 2>"$T/err"; then
+	fail pidsetns-dump "could not dump ns-pidsetns: $(cat "$T/err")"
+else
+	PID=$NSP
+	rm -rf "$T/base"
+	cp -a "$T/pidsetnsbase" "$T/base"
+	case_ pidsetns-entered-none pstree.img "@1:pid_ns_entered=2" -- pstree.img \
+		"pid_ns_entered" "nested pid namespace 2" "not one of the tree's nested below its own"
+	case_ pidsetns-entered-own pstree.img "@5:pid_ns_entered=1" -- pstree.img \
+		"nested pid namespace 1 (pid_ns_entered)" "not one of the tree's nested below its own"
+	case_ pidsetns-entered-no-init pstree.img "@5:pid_ns_threads[0]=4" -- pstree.img \
+		"nested pid namespace 1 (pid_ns_entered)" "with its init"
+	case_ pidsetns-two pstree.img "@3:pid_ns_entered=1" -- pstree.img "born in more than one pid namespace"
+	case_ pidsetns-unshared-zombie pstree.img "@3:zombie=1" -- pstree.img "or it is a zombie"
+	case_ pidsetns-outside-init pstree.img "@4:pid_ns_threads[0]=1" -- pstree.img "PID 1 appears twice in nested pid namespace 1"
+	# a reader of version 11 would refuse them, or fork into the wrong namespace
+	if "$CRTOOL" show "$T/pidsetnsbase/inventory.img" | grep -qx "img_version: 12"; then
+		pass pidsetns-version
+	else
+		fail pidsetns-version "ns-pidsetns's images do not say format version 12: $("$CRTOOL" show "$T/pidsetnsbase/inventory.img" | grep img_version)"
 	fi
 fi
 

@@ -2,8 +2,6 @@
  * The images keep the tree's PIDs; a process in a nested namespace calls with
  * its namespace's (setpgid, pidfd_open, the thread ids it clones and signals). */
 #include <errno.h>
-#include <stdbool.h>
-#include <stdlib.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -102,51 +100,6 @@ static int check_children_elsewhere(PstreeEntry *const *entries, size_t nr, cons
 	return 0;
 }
 
-/* The restore forks each process once its parent exists, and one born in a nested
- * namespace from outside it only once a process of that namespace exists (to setns
- * through): an image where that never comes would have the restore wait forever. */
-static int check_born_order(PstreeEntry *const *entries, size_t nr)
-{
-	bool any = false, more = true;
-
-	for (size_t i = 1; i < nr && !any; i++)
-		any = ns_of(entries[i]) && entries[i]->pid_ns_threads[0] != 1 &&
-		      ns_of(entries[index_of(entries, i, entries[i]->ppid)]) != ns_of(entries[i]);
-	if (!any)
-		return 0;
-	int *parent = calloc(nr, sizeof(*parent));
-	bool *born = calloc(nr, sizeof(*born)), *ns_born = calloc(nr + 1, sizeof(*ns_born));
-	size_t left = nr - 1;
-	int ret = 0;
-
-	if (!parent || !born || !ns_born) {
-		left = 0;
-		ret = -ENOMEM;
-	}
-	for (size_t i = 1; i < nr && !ret; i++)
-		parent[i] = index_of(entries, i, entries[i]->ppid);   /* (>= 0: pidview_check) */
-	if (!ret)
-		born[0] = ns_born[ns_of(entries[0])] = true;
-	while (left && more) {
-		more = false;
-		for (size_t i = 1; i < nr; i++) {
-			uint32_t ns = ns_of(entries[i]);
-			if (born[i] || !born[parent[i]] ||
-			    (ns != ns_of(entries[parent[i]]) && entries[i]->pid_ns_threads[0] != 1 && !ns_born[ns]))
-				continue;
-			born[i] = ns_born[ns] = more = true;
-			left--;
-		}
-	}
-	if (left)
-		ret = (pr_err("pstree.img: %zu processes born in nested pid namespaces from outside them would wait for "
-			      "processes of those namespaces that come only after them", left), -EINVAL);
-	free(parent);
-	free(born);
-	free(ns_born);
-	return ret;
-}
-
 int pidview_check(PstreeEntry *const *entries, size_t nr)
 {
 	for (size_t i = 0; i < nr; i++) {
@@ -225,7 +178,7 @@ int pidview_check(PstreeEntry *const *entries, size_t nr)
 				      "threads, or no child of it is that namespace's init", e->pid, kids),
 			       -EINVAL;
 	}
-	return check_born_order(entries, nr);
+	return 0;
 }
 
 uint32_t pidview_pid(PstreeEntry *const *entries, size_t nr, size_t viewer, uint32_t pid)

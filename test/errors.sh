@@ -1267,6 +1267,33 @@ PY
 	fi
 	pkill -9 -s "$NP" 2>/dev/null
 	{ wait "$NP"; } 2>/dev/null
+	# a process with threads that unshared CLONE_NEWPID: the restore clones its
+	# threads after it enters the namespace its children are born in, which the
+	# kernel refuses
+	name=ns-nested-pid-threads
+	setsid python3 -c 'import ctypes, threading, time
+threading.Thread(target=time.sleep, args=(100,), daemon=True).start()
+if ctypes.CDLL(None).unshare(0x20000000) == 0:
+    open("'"$T/threads.ready"'", "w").close()
+time.sleep(100)' </dev/null >/dev/null 2>&1 &
+	NP=$!
+	PIDS+=("$NP")
+	for ((i = 0; i < 200; i++)); do
+		[ -e "$T/threads.ready" ] && break
+		sleep 0.025
+	done
+	if [ ! -e "$T/threads.ready" ]; then
+		fail $name "the process did not unshare"
+	else
+		mkdir "$T/d-$name"
+		crt dump -t "$NP" -D "$T/d-$name"
+		expect_error $name "pid $NP" "has 2 threads and its children are born in a nested pid namespace" \
+			"the kernel clones no thread then" && pass $name
+	fi
+	{
+		kill -9 "$NP"
+		wait "$NP"
+	} 2>/dev/null
 # an established TCP connection in a nested network namespace, without
 # --tcp-established: named with its namespace (with it, test/progs/ns-tcpnest.c)
 name=ns-nested-tcp

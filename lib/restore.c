@@ -127,7 +127,6 @@ struct restore_shared {
 	struct child_report rep[];   /* and after them, each task's born flag */
 };
 
-
 static const char *const restorer_steps[] = {
 	"", "parking the vDSO", "unmapping libcr", "moving an area into place", "placing the vDSO",
 	"unmapping the premap area", "PR_SET_MM_MAP", "sigaction", "setitimer", "sigaltstack", "rseq",
@@ -819,6 +818,19 @@ static void __attribute__((noreturn)) become_zombie(const struct restore_ctx *c,
 
 static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, size_t idx);
 
+/* A child of idx that idx forks itself (not a session's helper for it). */
+static bool forks_itself(const struct restore_set *rs, size_t idx, const PstreeEntry *e)
+{
+	const PstreeEntry *self = rs->entries[idx];
+
+	return e->ppid == self->pid && (e->sid == e->pid || e->sid == self->sid || !session_helper_of(rs, e->sid, idx));
+}
+
+static bool in_other_pidns(const PstreeEntry *parent, const PstreeEntry *e)
+{
+	return (e->has_pid_ns ? e->pid_ns : 0) != (parent->has_pid_ns ? parent->pid_ns : 0);
+}
+
 /* The children of idx born in a nested pid namespace from outside it (not its
  * init): each once a process of its namespace exists to enter it through, in
  * whatever order they come (the init may be another branch's); then its
@@ -839,8 +851,7 @@ static int fork_entered(const struct restore_ctx *c, size_t idx, size_t pending)
 
 		for (size_t j = idx + 1; j < rs->nr; j++) {
 			const PstreeEntry *e = rs->entries[j];
-			if (done[j] || e->ppid != self->pid || !e->has_pid_ns || e->pid_ns == (self->has_pid_ns ? self->pid_ns : 0) ||
-			    e->pid_ns_threads[0] == 1 || (e->sid != e->pid && e->sid != self->sid && session_helper_of(rs, e->sid, idx)))
+			if (done[j] || !forks_itself(rs, idx, e) || !in_other_pidns(self, e) || e->pid_ns_threads[0] == 1)
 				continue;
 			ret = pidview_enter(rs->entries, rs->nr, idx, e->pid_ns, born_of(c));
 			if (ret == -EAGAIN)
@@ -933,8 +944,8 @@ static int fork_children(const struct restore_ctx *c, size_t idx)
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t j = idx + 1; j < rs->nr; j++) {
 			const PstreeEntry *e = rs->entries[j];
-			bool nested = (e->has_pid_ns ? e->pid_ns : 0) != (self->has_pid_ns ? self->pid_ns : 0);
-			if (e->ppid != me || (e->sid != e->pid && e->sid != self->sid && session_helper_of(rs, e->sid, idx)))
+			bool nested = in_other_pidns(self, e);
+			if (!forks_itself(rs, idx, e))
 				continue;
 			if (nested && e->pid_ns_threads[0] != 1) {
 				pending += !pass;

@@ -106,7 +106,6 @@ int pidview_check(PstreeEntry *const *entries, size_t nr)
 		const PstreeEntry *e = entries[i];
 		int parent = i ? index_of(entries, i, e->ppid) : -1;
 		uint32_t ns = ns_of(e), kids = e->has_pid_ns_children ? e->pid_ns_children : 0, up = parent_of(e);
-
 		int ret;
 
 		if ((ret = check_children_elsewhere(entries, nr, e)))

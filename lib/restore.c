@@ -420,7 +420,8 @@ static int check_privileges(const struct restore_set *rs, bool new_pidns)
 	if (new_pidns && (ret = privs_need(CAP_SYS_ADMIN, -1, "restore into a new pid namespace")))
 		return ret;
 	for (size_t i = 0; i < rs->nr && !ret; i++)
-		if (rs->entries[i]->has_pid_ns && rs->entries[i]->pid_ns &&
+		if (((rs->entries[i]->has_pid_ns && rs->entries[i]->pid_ns) ||
+		     (rs->entries[i]->has_pid_ns_unshared && rs->entries[i]->pid_ns_unshared)) &&
 		    (ret = privs_need(CAP_SYS_ADMIN, -1, "restore of the pid namespaces nested in the tree's")))
 			return ret;
 	if (rs->ipc.own_ns && (ret = privs_need(CAP_SYS_ADMIN, -1, "restore of the tree's own IPC namespace")))

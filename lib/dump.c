@@ -19,6 +19,7 @@
 #include "ipc-shared.h"
 #include "ns/ns.h"
 #include "ns/userns.h"
+#include "ns/userns-nested.h"
 #include "dump.h"
 #include "log.h"
 #include "mem/mem.h"
@@ -106,6 +107,7 @@ static int dump_pstree(struct img_dir *dir, const struct tree *t, const struct n
 			}
 		}
 		nested_dump_pstree(nested, i, &e);
+		usernest_dump_pstree(i, &e);
 		if (task->zombie) {
 			e.has_zombie = e.has_exit_status = true;
 			e.zombie = true;
@@ -282,8 +284,11 @@ static int dump_task(struct tree_task *task, struct img_dir *dir, const struct c
 		goto out;
 	if ((ret = core_dump_seized(s, &ctx, &core)))
 		goto out;
-	if ((ret = infect_parasite(&ctx)))
+	if ((ret = infect_parasite(&ctx)) || (ret = attrs_dump_mlockall(s->pid, ctx.remote, s->status.vm_lck_kb, core)))
 		goto out;
+	task->mlockall = core->mlockall != 0;
+	/* an init: where its namespace's PIDs go on from (read from inside) */
+	ctx.args->misc.want_ns_last_pid = task->vpid == 1 || (task->pid_ns && task->inner_tids && task->inner_tids[0] == 1);
 	if ((ret = infect_cmd(&ctx, PARASITE_CMD_DUMP_MISC, NULL)) ||
 	    (ret = core_dump_misc(core, &ctx.args->misc)) ||
 	    (ret = core_dump_thread_misc(core, s, &ctx)))
@@ -349,7 +354,7 @@ static int scan_shared_files(const struct tree *t, struct share_scan **share)
 #define NEED(v) (version = version > (v) ? version : (v))
 static uint32_t img_version(const struct tree *t, const struct nested_dump *nested)
 {
-	uint32_t version = nested->nr ? IMG_VERSION_NESTED : IMG_VERSION_BASE;
+	uint32_t version = nested->nr || usernest_dump_count() ? IMG_VERSION_NESTED : IMG_VERSION_BASE;
 
 	if (netns_dump_peers_used())
 		NEED(IMG_VERSION_VETH_PEER);
@@ -366,7 +371,11 @@ static uint32_t img_version(const struct tree *t, const struct nested_dump *nest
 			NEED(IMG_VERSION_PIDNS_SETNS);
 		if (t->tasks[i].attrs_set || (!t->tasks[i].zombie && t->tasks[i].s.stop_sig))
 			NEED(IMG_VERSION_TASK_ATTRS);
+		if (t->tasks[i].mlockall)
+			NEED(IMG_VERSION_MLOCKALL);
 	}
+	if (usernest_dump_count())
+		NEED(IMG_VERSION_NESTED_USER);
 	for (size_t i = 0; i < nested->nr; i++) {
 		if (nested->inst[i].kind == NEST_TIME)
 			NEED(IMG_VERSION_TIME_NS);
@@ -376,6 +385,9 @@ static uint32_t img_version(const struct tree *t, const struct nested_dump *nest
 	/* an older reader would refuse its root mount, not inherited */
 	if (mnt_dump_nested_root_used())
 		NEED(IMG_VERSION_NESTED_MNT_ROOT);
+	/* an older reader knows neither the fds nor the links */
+	if (tun_dump_used())
+		NEED(IMG_VERSION_TUN);
 	return version;
 }
 #undef NEED
@@ -462,11 +474,13 @@ int dump_tree(const struct cr_dump_opts *uopts, bool hold_net)
 		goto out;
 	/* the user namespace first: it decides how the tasks' ids are saved; then
 	 * which UTS, network and IPC namespace each process is in */
-	if ((ret = userns_dump(&dir, &tree)) || (ret = nested_dump_scan(&tree, &nested)))
+	if ((ret = userns_dump(&dir, &tree)) || (ret = usernest_dump_scan(&tree)) ||
+	    (ret = nested_dump_scan(&tree, &nested)))
 		goto out;
 	if (!fz.dir)
 		t_frozen = now_ms();
 	inet_diag_reset();
+	tun_dump_reset();
 	/* the tree's own network namespace: its sockets are found and locked in it */
 	if ((ret = notify_call(opts.notify, opts.notify_arg, "network-lock", opts.pid)) ||
 	    (ret = netns_dump_prepare(&tree, opts.externals, opts.nr_externals, &nd)))
@@ -503,6 +517,8 @@ int dump_tree(const struct cr_dump_opts *uopts, bool hold_net)
 			live++;
 		}
 	netns_dump_target(nd.fd);
+	if (!ret)
+		ret = tun_dump_check();
 	if (ret || (ret = dump_pstree(&dir, &tree, &nested)) || (ret = inventory_write(&dir, tree.tasks[0].vpid, tree.own_pidns, img_version(&tree, &nested))) ||
 	    (ret = ps_close(&ps)) || (ret = notify_call(opts.notify, opts.notify_arg, "post-dump", opts.pid)))
 		goto out;
@@ -545,6 +561,7 @@ out:
 	netns_dump_end(&nd);
 out_held:
 	nested_dump_free(&nested);
+	usernest_dump_free();
 	files_share_free(share);
 	shm_stored_free(&stored);
 	inet_diag_reset();

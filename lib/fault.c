@@ -18,6 +18,7 @@ static const struct cr_fault_step steps[] = {
 	{ "image-enospc", "dump", "each image write (ENOSPC)" },
 	{ "image-short-write", "dump", "each image write (half written, then ENOSPC)" },
 	{ "pages-write", "dump", "each splice of pages into the pages image (ENOSPC)" },
+	{ "restore-userns", "restore", "each helper that makes a nested user namespace, or a namespace one owns" },
 	{ "restore-fork", "restore", "creating each task at its PID" },
 	{ "restore-file-open", "restore", "opening each fd" },
 	{ "restore-premap", "restore", "premapping each task's memory" },

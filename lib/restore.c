@@ -36,6 +36,7 @@
 #include "ipc.h"
 #include "ns/ns.h"
 #include "ns/userns.h"
+#include "ns/userns-nested.h"
 #include "ns.pb-c.h"
 #include "log.h"
 #include "mem/copyin-share.h"
@@ -133,6 +134,7 @@ static const char *const restorer_steps[] = {
 	"TLS", "set_robust_list", "queueing pending signals", "credentials", "PR_SET_DUMPABLE or PR_SET_PDEATHSIG",
 	"cloning a thread at its TID", "scheduling policy and nice", "POSIX timers", "seccomp filters",
 	"CPU affinity", "I/O priority", "timer slack", "PR_SET_MDWE", "locking memory (mlock2)",
+	"mlockall(MCL_FUTURE)",
 };
 
 static int read_one(struct img_dir *dir, enum img_kind kind, pid_t pid, const ProtobufCMessageDescriptor *d,
@@ -434,6 +436,9 @@ static int check_privileges(const struct restore_set *rs, bool new_pidns)
 	if (ret || (rs->ns.nested.nr &&
 		    (ret = privs_need(CAP_SYS_ADMIN, -1, "restore of the namespaces nested below the tree's root"))))
 		return ret;
+	/* nested user namespaces: what any user may make, or the capabilities to write their maps */
+	if ((ret = usernest_check_unprivileged(&rs->ns.nested.user, rs->userns)))
+		return ret;
 	if (seccomp_any(&rs->seccomp) &&
 	    (ret = privs_need(CAP_SYS_ADMIN, -1, "restore of seccomp filters (PTRACE_O_SUSPEND_SECCOMP)")))
 		return ret;
@@ -443,6 +448,21 @@ static int check_privileges(const struct restore_set *rs, bool new_pidns)
 		const struct task_image *t = &rs->tasks[i];
 		if (rs->entries[i]->zombie)
 			continue;
+		/* one in a nested user namespace: its ids there are these of ours (its groups are ours) */
+		if (rs->entries[i]->has_user_ns && rs->entries[i]->user_ns) {
+			UsernsEntry ours = USERNS_ENTRY__INIT;
+			CoreEntry core = *t->core;
+			CredsEntry out;
+			if (!(ret = usernest_ours(&rs->ns.nested.user, rs->entries[i]->user_ns, rs->userns, &ours)) &&
+			    !(ret = userns_creds_outside(&ours, t->core->creds, &out))) {
+				memcpy(out.groups, t->core->creds->groups, t->core->creds->n_groups * sizeof(uint32_t));
+				core.creds = &out;
+				ret = privs_check_task(&p, t->pstree->pid, &core, t->mm, t->fs->cwd, t->fs->root, &t->files);
+				free(out.groups);
+			}
+			usernest_ours_free(&ours);
+			continue;
+		}
 		if (!rs->userns) {
 			ret = privs_check_task(&p, t->pstree->pid, t->core, t->mm, t->fs->cwd, t->fs->root, &t->files);
 			continue;
@@ -989,6 +1009,22 @@ static int settle_zombie_children(const struct restore_ctx *c, size_t idx)
 
 /* A session leader whose terminal was a pty of the tree: it is again, before the
  * children are forked (they take it from the leader). */
+/* The init of a pid namespace: its PIDs go on from where they were (the restore's
+ * own clones, at chosen PIDs, leave the kernel's cursor alone).  Last, once every
+ * process and helper exists.  Best effort: without a procfs where it is, or the
+ * right, new processes just get the lowest free PIDs. */
+static void restore_ns_last_pid(const struct task_image *t)
+{
+	char buf[16];
+
+	if (!t->core->has_ns_last_pid || getpid() != 1)
+		return;
+	snprintf(buf, sizeof(buf), "%u", t->core->ns_last_pid);
+	if (write_file("/proc/sys/kernel/ns_last_pid", buf))
+		pr_warn("pid %u: can't set its pid namespace's last PID to %s: new processes there get the lowest "
+			"free PIDs", t->pstree->pid, buf);
+}
+
 static int take_ctty(const struct task_image *t)
 {
 	const PstreeEntry *p = t->pstree;
@@ -1210,6 +1246,10 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 		close(exe_fd);
 		a->mm.exe_fd = (uint32_t)-1;
 	}
+	/* its own user namespace last, once nothing needs our privileges (see userns-nested.c) */
+	int user_fd;
+	if (usernest_take_fd(&c->rs->ns.nested.user, t->pstree, &user_fd))
+		child_fail(c, idx);
 	img_dir_close(c->dir);
 	netns_caller_close();
 	kept_fds_close();
@@ -1221,7 +1261,11 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 		pr_perror("can't change root to %s", t->fs->root);
 		child_fail(c, idx);
 	}
-	if (core_restore_early(t->core))
+	/* (its groups are set from here, before it enters: see usernest_enter) */
+	if (user_fd >= 0)
+		a->creds.flags &= ~RST_CREDS_GROUPS;
+	if (core_restore_early(t->core) ||
+	    usernest_enter(user_fd, t->pstree->pid, t->core->creds->groups, t->core->creds->n_groups))
 		child_fail(c, idx);
 	/* the last thing that may fork is behind (a new namespace's init would be taken) */
 	if (pidview_children_ns(c->rs->entries, c->rs->nr, idx))
@@ -1242,6 +1286,7 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 		child_fail(c, idx);
 	if (!stage_wait(c->sh, &c->sh->go, 1))
 		_exit(1);
+	restore_ns_last_pid(t);
 	if (fault_hit("restore-restorer"))
 		child_fail(c, idx);
 	unregister_inherited_rseq();
@@ -1475,7 +1520,10 @@ static void userns_wait_maps(const struct restore_ctx *c)
 	 * crtool given its capability by file capabilities is not) */
 	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1)
 		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-	if (write(c->userns_sync[1], "", 1) != 1 || read(c->userns_sync[1], &go, 1) != 1)
+	if (write(c->userns_sync[1], "", 1) != 1 ||
+	    /* (the root's copy of the set: its own) */
+	    nested_recv_user((struct nested_set *)&c->rs->ns.nested, c->userns_sync[1]) ||
+	    read(c->userns_sync[1], &go, 1) != 1)
 		_exit(1);   /* we failed to write them, and said why */
 	close(c->userns_sync[1]);
 	userns_set_current(c->rs->userns);
@@ -1483,10 +1531,10 @@ static void userns_wait_maps(const struct restore_ctx *c)
 
 /* Ours, once the root says it is ready: the maps of its new user namespace,
  * then let it go on. */
-static int userns_release_root(struct restore_ctx *c, pid_t pid)
+static int userns_release_root(struct restore_ctx *c, pid_t pid, struct nested_set *nested)
 {
-	char ready;
-	int ret = 0;
+	char ready, path[64];
+	int ret = 0, fd;
 
 	close(c->userns_sync[1]);
 	c->userns_sync[1] = -1;
@@ -1496,6 +1544,17 @@ static int userns_release_root(struct restore_ctx *c, pid_t pid)
 	}
 	if (!ret)
 		ret = userns_write_maps(pid, c->rs->userns);
+	/* the user namespaces nested below it, made there now, and the root takes them */
+	if (!ret && nested->user.nr) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/user", pid);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			ret = pr_perror("can't open the restored root's user namespace");
+		else {
+			ret = nested_make_user(nested, c->dir, &c->rs->cg, c->rs->entries, fd, c->rs->userns) ?:
+			      nested_send_user(nested, c->userns_sync[0]);
+			close(fd);
+		}
+	}
 	if (!ret && write(c->userns_sync[0], "", 1) != 1)
 		ret = pr_perror("can't let the restored root go on");
 	close(c->userns_sync[0]);
@@ -1891,6 +1950,10 @@ static int restore(const struct cr_restore_opts *uopts)
 		goto out;
 	rs.ns.nested.args = &c.ns_args;
 	drop_own_images(&rs);
+	/* the nested user namespaces, and the UTS namespaces they own, by crtool: the
+	 * tree inherits them (below a tree's own, once the root has it: userns_release_root) */
+	if (!rs.userns && (ret = nested_make_user(&rs.ns.nested, &dir, &rs.cg, rs.entries, -1, NULL)))
+		goto out;
 	if (rs.userns && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c.userns_sync)) {
 		ret = pr_perror("can't make a socket pair");
 		goto out;
@@ -1900,7 +1963,7 @@ static int restore(const struct cr_restore_opts *uopts)
 		goto out;
 	}
 	created = true;
-	if (rs.userns && (ret = userns_release_root(&c, pid)))
+	if (rs.userns && (ret = userns_release_root(&c, pid, &rs.ns.nested)))
 		goto out;
 	if (pts_sk[1] >= 0) {
 		close(pts_sk[1]);

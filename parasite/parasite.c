@@ -80,6 +80,25 @@ static long dump_pages(struct parasite_args *a)
 	return total;
 }
 
+/* The last PID its pid namespace gave out, as the sysctl reads it from inside (-1:
+ * no procfs here, or not allowed).  Our open fd is gone before anyone sees it. */
+static int32_t read_ns_last_pid(void)
+{
+	char buf[16];
+	int32_t v = 0;
+	long fd = sys_openat(-100 /* AT_FDCWD */, "/proc/sys/kernel/ns_last_pid", 0 /* O_RDONLY */, 0), n;
+
+	if (fd < 0)
+		return -1;
+	n = sys_read(fd, buf, sizeof(buf));
+	sys_close(fd);
+	if (n <= 0)
+		return -1;
+	for (long i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+		v = v * 10 + (buf[i] - '0');
+	return v;
+}
+
 static long dump_misc(struct parasite_misc *m)
 {
 	for (int sig = 1; sig <= 64; sig++) {
@@ -116,6 +135,7 @@ static long dump_misc(struct parasite_misc *m)
 	long mdwe = sys_prctl(PR_GET_MDWE, 0, 0, 0, 0);
 	m->mdwe = mdwe < 0 ? 0 : mdwe;   /* EINVAL: a kernel before 6.3, where nothing sets it */
 	m->timer_slack_ns = sys_prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+	m->ns_last_pid = m->want_ns_last_pid ? read_ns_last_pid() : -1;
 	/* as the task sees them: in its own pid namespace they differ from ours */
 	m->pgid = SC(__NR_getpgid, 0, 0, 0, 0, 0, 0);
 	m->sid = SC(__NR_getsid, 0, 0, 0, 0, 0, 0);

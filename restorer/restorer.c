@@ -39,6 +39,7 @@ enum {
 	STEP_MM_MAP, STEP_SIGACTION, STEP_ITIMER, STEP_ALTSTACK, STEP_RSEQ, STEP_TLS,
 	STEP_ROBUST, STEP_SIGQUEUE, STEP_CREDS, STEP_DUMPABLE, STEP_CLONE_THREAD, STEP_SCHED,
 	STEP_POSIX_TIMERS, STEP_SECCOMP, STEP_AFFINITY, STEP_IOPRIO, STEP_TIMERSLACK, STEP_MDWE, STEP_MLOCK,
+	STEP_MLOCKALL,
 };
 
 struct clone_args {
@@ -356,6 +357,9 @@ void __attribute__((noreturn)) restorer_main(struct restorer_args *a)
 	/* once all memory is in place: it forbids making any executable (and is never undone) */
 	if (a->mdwe)
 		CHECK_P(a, STEP_MDWE, sys_prctl(PR_SET_MDWE, a->mdwe, 0, 0, 0));
+	/* what it maps from now on is locked (what it had is locked area by area) */
+	if (a->mlockall)
+		CHECK_P(a, STEP_MLOCKALL, SC(__NR_mlockall, a->mlockall, 0, 0, 0, 0, 0));
 	/* setresuid() in any thread may have cleared it: set it after all of them. */
 	CHECK_P(a, STEP_DUMPABLE, sys_prctl(PR_SET_DUMPABLE, a->dumpable, 0, 0, 0));
 	CHECK_P(a, STEP_DUMPABLE, sys_prctl(PR_SET_PDEATHSIG, a->pdeath_sig, 0, 0, 0));

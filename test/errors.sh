@@ -271,8 +271,12 @@ declare -A WORDS=([packet]="packet socket|can't be checkpointed"
 	[unix-rights-elsewhere]="is connected to socket:[|which no process holds|not in flight (SCM_RIGHTS) to the process"
 	[unix-rights-pipe]="a pipe (pipe:[|in flight (SCM_RIGHTS)|has it open too|can't be checkpointed yet"
 	[unix-queued]="not yet accepted, from fd 6, with data queued"
-	[unix-relative]="relative path rel.sock")
-for kind in io_uring userfaultfd perf_event bpf-map pidfd pidfd-thread packet sk-ebpf netlink netlink-queued unix-rights unix-rights-tree unix-rights-loop unix-rights-shared unix-rights-held unix-rights-elsewhere unix-rights-pipe unix-queued unix-relative; do
+	[unix-relative]="relative path rel.sock"
+	[tun-host]="tun/tap device crtun-|is persistent, in the network namespace libcr runs in|not the tree's to make again"
+	[tap-host-2proc]="tun/tap device crtap-|of the network namespace libcr runs in|has queues in pid|only for the queues of one process"
+	[tap-filter]="tap crtap0 has a socket filter (TUNATTACHFILTER)|can't read back"
+	[tap-outside]="tun/tap device crtap1 has 2 queues and the tree holds 1|outside the tree|dump that process")
+for kind in io_uring userfaultfd perf_event bpf-map pidfd pidfd-thread packet sk-ebpf netlink netlink-queued unix-rights unix-rights-tree unix-rights-loop unix-rights-shared unix-rights-held unix-rights-elsewhere unix-rights-pipe unix-queued unix-relative tun-host tap-host-2proc tap-filter tap-outside; do
 	name=unsupported-$kind
 	w=${WORDS[$kind]:-}
 	[ -n "$w" ] || w="$kind|can't be checkpointed"
@@ -299,6 +303,8 @@ for kind in io_uring userfaultfd perf_event bpf-map pidfd pidfd-thread packet sk
 		fi
 	fi
 	stop "$name"
+	# (a persistent one outlives a target that did not get to its check)
+	[ "$kind" = tun-host ] && ip link del "crtun-$((PID % 100000))" 2>/dev/null
 done
 
 # ---- dump: a memfd shared with a child, sealed with F_SEAL_FUTURE_WRITE (made again
@@ -341,6 +347,33 @@ else
 	fi
 	stop aio
 fi
+
+# ---- dump into a filesystem too small for the pages (a 16 MiB tmpfs, 64 MiB of
+# memory): refused, naming the pages image and why; the target runs on, its memory
+# as it was, and the images directory has no inventory.img (no restore takes it)
+name=images-full
+mkdir -p "$T/small"
+if ! mount -t tmpfs -o size=16m small "$T/small"; then
+	fail $name "can't mount a small tmpfs"
+elif ! start full mem-random --size 64; then
+	fail $name "mem-random did not start: $(cat "$T/full.out")"
+else
+	mkdir "$T/small/d"
+	crt dump -t "$PID" -D "$T/small/d"
+	if expect_error $name "pages" "$T/small/d" "No space left on device"; then
+		if ! running_untraced "$PID"; then
+			fail $name "the target is not running freely after the failed dump: $(state_of "$PID")"
+		elif ! send_check full; then
+			fail $name "the target did not pass its check: $(tr '\n' ' ' <"$T/full.out")"
+		elif [ -e "$T/small/d/inventory.img" ]; then
+			fail $name "the failed dump wrote inventory.img: a restore would take the images for whole"
+		else
+			pass $name
+		fi
+	fi
+	stop full
+fi
+umount "$T/small" 2>/dev/null
 
 # ---- dump: unix sockets connected to a server outside (a python3 process):
 # refused without --ext-unix-sk (the target runs on, still connected); with
@@ -1029,8 +1062,25 @@ nested_refused() {
 	kill -9 "$KP" "$NP" 2>/dev/null
 	{ wait "$NP"; } 2>/dev/null
 }
-nested_refused ns-nested-user "unshare -U -r sleep 100" "another user namespace than the root of the tree" \
-	"only the uts, net, ipc, cgroup, time and mnt namespaces"
+# nested user namespaces (unshare -U -r -u -n -i -C is dumped: test/progs/ns-usernest.c):
+# one whose maps were never written, the namespaces they own other than UTS, network,
+# IPC and cgroup ones (mount, pid)
+nested_refused ns-nested-user "unshare -U sleep 100" "is in a nested user namespace whose uid map was never written"
+nested_refused ns-nested-user-mnt "unshare -U -r -m sleep 100" "mount namespace is owned by a user namespace nested" \
+	"only UTS, network, IPC and cgroup ones are checkpointed"
+nested_refused ns-nested-user-pid "unshare -U -r -p -f sleep 100" "is in a nested pid namespace owned by a nested user namespace"
+# a UTS namespace of the tree owned by a user namespace no process of the tree is in
+# (its holder outside the tree)
+setsid unshare -U -r -u sleep 300 </dev/null >/dev/null 2>&1 &
+HOLDER=$!
+PIDS+=("$HOLDER")
+for ((i = 0; i < 200; i++)); do
+	[ "$(readlink "/proc/$HOLDER/ns/uts")" != "$(readlink /proc/self/ns/uts)" ] && break
+	sleep 0.025
+done
+nested_refused ns-nested-user-owner "nsenter -t $HOLDER -u sleep 100" "uts namespace is owned by a user namespace that no" \
+	"process of the tree is in"
+kill -9 "$HOLDER" 2>/dev/null
 # pid namespaces: at any depth below the tree's, made by its processes (unshare -p -f
 # is dumped: test/progs/ns-pidnest.c, ns-pidnest-deep.c, ns-pidsetns.c); an unshare
 # without a fork (at the first level and one below) is dumped too (format version
@@ -1529,6 +1579,11 @@ else
 	if [ "$RC" != 0 ]; then
 		fail $name "dump failed: $(cat "$T/err")"
 	else
+		# its PID free for the restore: reaped (by this shell, as its other children end)
+		for ((i = 0; i < 200; i++)); do
+			[ -e "/proc/$PID" ] || break
+			sleep 0.025
+		done
 		: | timeout 60 taskset -c 0 "$CRTOOL" restore -D "$T/d-$name" -d >"$T/out" 2>"$T/err"
 		RC=$?
 		if [ "$RC" != 0 ]; then

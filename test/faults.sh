@@ -6,6 +6,7 @@
 #  - a failed restore leaves no process of the tree behind: every PID is free;
 #  - a step that the restore recovers from (restore-recovers) leaves the restored
 #    process whole: its own CHECK passes;
+#  - (restore-userns: on a tree in nested user namespaces, ns-usernest)
 #  - SIGINT and SIGTERM to crtool mid-dump: crtool undoes the dump, exits
 #    non-zero, and the target is as above.
 #   test/faults.sh     (after make tests)   CRTOOL=path TEST_BIN=dir to use other binaries
@@ -179,7 +180,7 @@ else
 	else
 		{ wait "$PID"; } 2>/dev/null
 		pids_free dump-killed-tree $TREE >/dev/null 2>&1
-		for f in $restore_steps restore-fork:2 restore-fork:3 restore-file-open:4; do
+		for f in $(grep -vx restore-userns <<<"$restore_steps") restore-fork:2 restore-fork:3 restore-file-open:4; do
 			name=restore-${f/:/-}
 			: | CR_FAULT=$f timeout 60 "$CRTOOL" restore -D "$T/good" -d >"$T/out" 2>"$T/err"
 			RC=$?
@@ -229,6 +230,29 @@ for f in $recover_steps; do
 	done
 	rm -rf "${T:?}/restore-$f"
 done 2>/dev/null
+
+# ---- restores of a tree in nested user namespaces (ns-usernest): each helper that
+# makes one of them (user namespaces 1 and 2, then the UTS, network, IPC and cgroup
+# namespaces 1 owns)
+if ! start ns-usernest; then
+	fail restore-userns "ns-usernest did not start: $(cat "$T/prog.out")"
+else
+	TREE=$(pgrep -s "$PID" | tr '\n' ' ')
+	rm -rf "$T/good"
+	mkdir "$T/good"
+	if ! timeout 60 "$CRTOOL" dump -t "$PID" -D "$T/good" >"$T/out" 2>"$T/err"; then
+		fail restore-userns "could not dump ns-usernest: $(cat "$T/err")"
+	else
+		{ wait "$PID"; } 2>/dev/null
+		pids_free dump-killed-usernest $TREE >/dev/null 2>&1
+		for f in restore-userns restore-userns:2 restore-userns:3 restore-userns:4 restore-userns:5 restore-userns:6; do
+			name=${f/:/-}
+			: | CR_FAULT=$f timeout 60 "$CRTOOL" restore -D "$T/good" -d >"$T/out" 2>"$T/err"
+			RC=$?
+			failed_with "$name" "injected fault at restore-userns" && pids_free "$name" $TREE
+		done
+	fi
+fi 2>/dev/null
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -11,7 +11,11 @@
 # veth between two nested network namespaces: a peer namespace not listed or not
 # saved, its own, a peer that is not its pair; of nested time namespaces: ids that
 # name none, one made for its children by a process after one in it, a process in
-# one made for others' children that was not born there, offsets out of range.
+# one made for others' children that was not born there, offsets out of range; of
+# tun/tap devices: queues with bad names, flags or paths, links of kind tun that
+# are not sound, a queue of a device the namespace lacks.
+# nested user namespaces: maps with overlapping or empty extents, parents not listed
+# before, owners of another kind or unlisted, processes in none listed.
 # Each case checks crtool's one "Error: " line and that no process is left at
 # the dumped PID.
 #   test/hostile.sh     (after make tests)   CRTOOL=path TEST_BIN=dir to use other binaries
@@ -89,6 +93,46 @@ case_() {
 	: | timeout 60 "$CRTOOL" restore -D "$d" -d >"$T/out" 2>"$T/err"
 	RC=$?
 	expect_refused "$name" "$@"
+}
+
+# start_dumped NAME PROG ARGS...: PROG started (stdin held open, output in
+# $T/NAME.out), dumped once READY into $T/NAMEbase (killed); 0 if so (PID is its
+# pid), else a fail line NAME-dump
+start_dumped() {
+	local name=$1 p holder
+	shift
+	exec 6< <(exec sleep 600)
+	holder=$!
+	exec 7> >(exec cat >"$T/$name.out")
+	setsid "$BIN/$1" "${@:2}" <&6 >&7 2>&1 6<&- 7>&- &
+	p=$!
+	disown "$p"
+	exec 6<&- 7>&-
+	for ((i = 0; i < 200; i++)); do
+		grep -qx READY "$T/$name.out" 2>/dev/null && break
+		sleep 0.05
+	done
+	mkdir "$T/${name}base"
+	if ! grep -qx READY "$T/$name.out" || ! "$CRTOOL" dump -t "$p" -D "$T/${name}base" >"$T/out" 2>"$T/err"; then
+		fail "$name-dump" "could not dump $1: $(cat "$T/err")"
+		kill -9 "$p" "$holder" 2>/dev/null
+		return 1
+	fi
+	kill "$holder" 2>/dev/null
+	{ wait "$p"; } 2>/dev/null
+	PID=$p
+	return 0
+}
+
+# version_is NAME WANT: $T/NAMEbase says format version WANT
+version_is() {
+	local have
+	have=$("$CRTOOL" show "$T/$1base/inventory.img" | grep img_version)
+	if [ "$have" = "img_version: $2" ]; then
+		pass "$1-version"
+	else
+		fail "$1-version" "the images do not say format version $2: $have"
+	fi
 }
 
 # the dump: counter, stdin a FIFO we hold, stdout a regular file (fd 1 and 2)
@@ -171,8 +215,8 @@ case_ threads-tid "core-$P.img" "threads[0].tid=$free" -- "core-$P.img" "not the
 case_ cgroup-path cgroup.img "sets[0].members[0].path=../../etc" -- cgroup.img "bad hierarchy or path"
 case_ cgroup-set cgroup.img "tasks[0].set=7" -- cgroup.img "set 7, which does not exist"
 # the format version: a newer crtool's images, and one older than any
-case_ version-newer inventory.img img_version=13 -- "format version 13" "reads versions 1 to 12" "made by a newer crtool"
-case_ version-zero inventory.img img_version=0 -- "format version 0" "reads versions 1 to 12"
+case_ version-newer inventory.img img_version=16 -- "format version 16" "reads versions 1 to 15" "made by a newer crtool"
+case_ version-zero inventory.img img_version=0 -- "format version 0" "reads versions 1 to 15"
 
 # ---- a tree with its own mount, UTS and cgroup namespaces (ns-mnt; its stdio are
 # pipes: a file of ours is out of its mount tree)
@@ -241,7 +285,7 @@ else
 	cp -a "$T/nestedbase" "$T/base"
 	case_ nested-id-unlisted pstree.img "@1:net_ns=9" -- pstree.img "nested net namespace 9" "does not list"
 	case_ nested-root pstree.img "@0:uts_ns=1" -- pstree.img "root or a zombie"
-	case_ nested-kind ns.img "nested[0].kind=pid" -- ns.img '"pid"' "not a uts, net, ipc, cgroup, time or mnt namespace"
+	case_ nested-kind ns.img "nested[0].kind=pid" -- ns.img '"pid"' "not a user, uts, net, ipc, cgroup, time or mnt namespace"
 	case_ nested-id-zero ns.img "nested[0].id=0" -- ns.img "bad id"
 	case_ nested-twice ns.img "nested[1].id=1" -- ns.img "listed twice"
 	case_ nested-uts-long utsns-1.img "hostname=$(printf 'h%.0s' $(seq 80))" -- utsns-1.img "longer than 64"
@@ -369,6 +413,86 @@ else
 	fi
 fi
 
+# ---- tun and tap devices in the tree's network namespace (tun: tun7 is link 1 of
+# netns.img, tap7 link 2; T1 is the record of the fd on tun7, TL the unattached fd's)
+kill "$SLEEP" 2>/dev/null
+exec 6< <(exec sleep 600)
+SLEEP=$!
+exec 7> >(exec cat >"$T/tun.out")
+setsid "$BIN/tun" <&6 >&7 2>&1 6<&- 7>&- &
+NTP=$!
+disown "$NTP"
+exec 6<&- 7>&-
+for ((i = 0; i < 200; i++)); do
+	grep -qx READY "$T/tun.out" 2>/dev/null && break
+	sleep 0.05
+done
+mkdir "$T/tunbase"
+if ! grep -qx READY "$T/tun.out" || ! "$CRTOOL" dump -t "$NTP" -D "$T/tunbase" >"$T/out" 2>"$T/err"; then
+	fail tun-dump "could not dump tun: $(cat "$T/err")"
+else
+	{ wait "$NTP"; } 2>/dev/null
+	# (closing its tun fds unregisters the devices: its exit takes a moment)
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$NTP" 2>/dev/null || break
+		sleep 0.05
+	done
+	PID=$NTP
+	rm -rf "$T/base"
+	cp -a "$T/tunbase" "$T/base"
+	F=fdinfo-$NTP.img
+	recs=$("$CRTOOL" show "$T/base/$F" | awk '/^# record/ { r = $3; sub(":", "", r) } /kind: FD_TUN/ { print r }')
+	read -r T1 _ _ TL <<<"$(echo $recs)"
+	tfd=$("$CRTOOL" show "$T/base/$F" | awk -v r="# record $T1:" 'index($0, r) == 1 { f = 1 } f && /^fd:/ { print $2; exit }')
+	case_ tun-name "$F" "@$T1:tun.name=a/b" -- "fdinfo: fd $tfd" "bad tun/tap queue"
+	case_ tun-flags "$F" "@$T1:tun.flags=0x80001001" -- "fdinfo: fd $tfd" "bad tun/tap queue"
+	case_ tun-detached "$F" "@$T1:tun.detached=1" -- "fdinfo: fd $tfd" "bad tun/tap queue"
+	case_ tun-path "$F" "@$T1:tun.path=/etc/passwd" -- "fdinfo: fd $tfd" "outside /dev"
+	case_ tun-loose-queue "$F" "@$TL:tun.sndbuf=4096" -- "fdinfo: fd" "attached to no device, with a queue's settings"
+	case_ tun-missing "$F" "@0:kind=34" -- "fdinfo: fd 0" "without its device path"
+	case_ tun-link-flags netns.img "links[1].tun_flags=0x1004" -- netns.img "bad link tun7"
+	case_ tun-link-type netns.img "links[2].tun_flags=0x5103" -- netns.img "bad link tap7"
+	case_ tun-link-veth netns.img "links[1].kind=veth" "links[1].peer=tap7" -- netns.img "bad link tun7"
+	if "$CRTOOL" show "$T/tunbase/inventory.img" | grep -qx "img_version: 14"; then
+		pass tun-version
+	else
+		fail tun-version "tun's images do not say format version 14: $("$CRTOOL" show "$T/tunbase/inventory.img" | grep img_version)"
+	fi
+fi
+
+# ---- tun --host: its devices are the caller's namespace's; the fd on crtun7
+# (record T1) carries the link to make
+kill "$SLEEP" 2>/dev/null
+exec 6< <(exec sleep 600)
+SLEEP=$!
+exec 7> >(exec cat >"$T/tunh.out")
+setsid "$BIN/tun" --host <&6 >&7 2>&1 6<&- 7>&- &
+NTP=$!
+disown "$NTP"
+exec 6<&- 7>&-
+for ((i = 0; i < 200; i++)); do
+	grep -qx READY "$T/tunh.out" 2>/dev/null && break
+	sleep 0.05
+done
+mkdir "$T/tunhbase"
+if ! grep -qx READY "$T/tunh.out" || ! "$CRTOOL" dump -t "$NTP" -D "$T/tunhbase" >"$T/out" 2>"$T/err"; then
+	fail tun-host-dump "could not dump tun --host: $(cat "$T/err")"
+else
+	{ wait "$NTP"; } 2>/dev/null
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$NTP" 2>/dev/null || break
+		sleep 0.05
+	done
+	PID=$NTP
+	rm -rf "$T/base"
+	cp -a "$T/tunhbase" "$T/base"
+	F=fdinfo-$NTP.img
+	T1=$("$CRTOOL" show "$T/base/$F" | awk '/^# record/ { r = $3; sub(":", "", r) } /kind: FD_TUN/ { print r; exit }')
+	case_ tun-host-name "$F" "@$T1:tun.host_link.links[0].name=zz0" -- "fdinfo: tun crtun7" "bad description of its link"
+	case_ tun-host-not "$F" "@$T1:tun.host=0" -- "fdinfo: fd" "tun crtun7: a link to make, of a device not of the caller's namespace"
+	case_ tun-host-addr "$F" "@$T1:tun.host_link.addrs[0].ifindex=77" -- "bad address 0"
+fi
+
 # ---- a tree with a pid namespace nested in its own (ns-pidnest: record 1 did
 # unshare -p and forked record 2, the namespace's init, with a thread, and record 3
 # after it; record 4 is the init's child)
@@ -402,38 +526,25 @@ else
 	case_ pidnest-other-ns pstree.img "@4:pid_ns=2" -- pstree.img "its parent is in another nested one"
 	case_ pidnest-children pstree.img "@3:pid_ns_children=1" -- pstree.img \
 		"children born in nested pid namespace 1" "no child of it is that namespace's init"
+	# record 2, the init, holds its namespace's last PID
+	I=$("$CRTOOL" show "$T/pidnestbase/pstree.img" | awk '/^pid:/ { if (n++ == 2) { print $2; exit } }')
+	case_ pidnest-last-pid "core-$I.img" "ns_last_pid=4194304" -- "core-$I.img" "last PID 4194304 is beyond any pid_max"
 	# a reader of version 3 would restore every process in the tree's pid namespace
 	if "$CRTOOL" show "$T/pidnestbase/inventory.img" | grep -qx "img_version: 4"; then
 		pass pidnest-version
 	else
 		fail pidnest-version "ns-pidnest's images do not say format version 4: $("$CRTOOL" show "$T/pidnestbase/inventory.img" | grep img_version)"
+	fi
+fi
 
 # ---- a process with attributes a version 4 reader would drop (task-attrs): version 5,
 # and a plain one (counter's) still version 1
-kill "$SLEEP" 2>/dev/null
-exec 6< <(exec sleep 600)
-SLEEP=$!
-exec 7> >(exec cat >"$T/attrs.out")
-setsid "$BIN/task-attrs" <&6 >&7 2>&1 6<&- 7>&- &
-TA=$!
-disown "$TA"
-exec 6<&- 7>&-
-for ((i = 0; i < 200; i++)); do
-	grep -qx READY "$T/attrs.out" 2>/dev/null && break
-	sleep 0.05
-done
-mkdir "$T/attrsbase"
-if ! grep -qx READY "$T/attrs.out" || ! "$CRTOOL" dump -t "$TA" -D "$T/attrsbase" >"$T/out" 2>"$T/err"; then
-	fail attrs-dump "could not dump task-attrs: $(cat "$T/err")"
-elif ! "$CRTOOL" show "$T/attrsbase/inventory.img" | grep -qx "img_version: 5"; then
-	fail attrs-version "task-attrs' images do not say format version 5: $("$CRTOOL" show "$T/attrsbase/inventory.img" | grep img_version)"
-elif [ "$counter_version" != "img_version: 1" ]; then
-	fail attrs-version "counter's images do not say format version 1: $counter_version"
-else
-	pass attrs-version
-fi
-kill -9 "$TA" 2>/dev/null
-kill "$SLEEP" 2>/dev/null
+if start_dumped attrs task-attrs; then
+	version_is attrs 5
+	if [ "$counter_version" = "img_version: 1" ]; then
+		pass counter-version
+	else
+		fail counter-version "counter's images do not say format version 1: $counter_version"
 	fi
 fi
 
@@ -550,24 +661,9 @@ fi
 # ---- pid namespaces entered by setns and unshared without a fork (ns-pidsetns:
 # record 1 entered namespace 1 by setns and forked record 4 there; record 2 did
 # unshare -p and forked record 5, its init; record 3 and record 6, 5's child, did
-# unshare -p and forked nothing since)
-kill "$SLEEP" 2>/dev/null
-exec 6< <(exec sleep 600)
-SLEEP=$!
-exec 7> >(exec cat >"$T/pidsetns.out")
-setsid "$BIN/ns-pidsetns" <&6 >&7 2>&1 6<&- 7>&- &
-NSP=$!
-disown "$NSP"   # (killed by the dump: no job notice)
-exec 6<&- 7>&-
-for ((i = 0; i < 200; i++)); do
-	grep -qx READY "$T/pidsetns.out" 2>/dev/null && break
-	sleep 0.05
-done
-mkdir "$T/pidsetnsbase"
-if ! grep -qx READY "$T/pidsetns.out" || ! "$CRTOOL" dump -t "$NSP" -D "$T/pidsetnsbase" >"$T/out" 2>"$T/err"; then
-	fail pidsetns-dump "could not dump ns-pidsetns: $(cat "$T/err")"
-else
-	PID=$NSP
+# unshare -p and forked nothing since): version 12
+if start_dumped pidsetns ns-pidsetns; then
+	version_is pidsetns 12
 	rm -rf "$T/base"
 	cp -a "$T/pidsetnsbase" "$T/base"
 	case_ pidsetns-entered-none pstree.img "@1:pid_ns_entered=2" -- pstree.img \
@@ -578,12 +674,68 @@ else
 		"nested pid namespace 1 (pid_ns_entered)" "with its init"
 	case_ pidsetns-two pstree.img "@3:pid_ns_entered=1" -- pstree.img "born in more than one pid namespace"
 	case_ pidsetns-unshared-zombie pstree.img "@3:zombie=1" -- pstree.img "or it is a zombie"
+	case_ pidsetns-unshared-threads pstree.img "@3:threads#=2" "@3:threads[1]=$ofree" -- pstree.img "or has threads"
 	case_ pidsetns-outside-init pstree.img "@4:pid_ns_threads[0]=1" -- pstree.img "PID 1 appears twice in nested pid namespace 1"
-	# a reader of version 11 would refuse them, or fork into the wrong namespace
-	if "$CRTOOL" show "$T/pidsetnsbase/inventory.img" | grep -qx "img_version: 12"; then
-		pass pidsetns-version
+fi
+
+# ---- mlockall(MCL_FUTURE) (mem-mlock --future-onfault): version 15; its flags checked
+if start_dumped mlockall mem-mlock --future-onfault; then
+	version_is mlockall 15
+	rm -rf "$T/base"
+	cp -a "$T/mlockallbase" "$T/base"
+	case_ mlockall-flags "core-$PID.img" "mlockall=1" -- "core-$PID.img" "mlockall flags 0x1 are not MCL_FUTURE"
+	case_ mlockall-unknown "core-$PID.img" "mlockall=0x12" -- "core-$PID.img" "mlockall flags 0x12"
+fi
+
+# ---- processes in nested user namespaces (ns-usernest: ns.img lists UTS, network, IPC
+# and cgroup namespaces 1, owned by user namespace 1, then user namespaces 1 and 2 (2's
+# parent is 1); pstree records 0 root, 1 A (user 1), 2 B (user 1), 3 A1 (user 2))
+kill "$SLEEP" 2>/dev/null
+exec 6< <(exec sleep 600)
+SLEEP=$!
+exec 7> >(exec cat >"$T/usernest.out")
+setsid "$BIN/ns-usernest" <&6 >&7 2>&1 6<&- 7>&- &
+NUP=$!
+disown "$NUP"   # (killed by the dump: no job notice)
+exec 6<&- 7>&-
+for ((i = 0; i < 200; i++)); do
+	grep -qx READY "$T/usernest.out" 2>/dev/null && break
+	sleep 0.05
+done
+mkdir "$T/usernestbase"
+if ! grep -qx READY "$T/usernest.out" || ! "$CRTOOL" dump -t "$NUP" -D "$T/usernestbase" >"$T/out" 2>"$T/err"; then
+	fail usernest-dump "could not dump ns-usernest: $(cat "$T/err")"
+else
+	{ wait "$NUP"; } 2>/dev/null
+	PID=$NUP
+	rm -rf "$T/base"
+	cp -a "$T/usernestbase" "$T/base"
+	case_ usernest-overlap ns.img "nested[4].uid_map[1].first=500" -- ns.img "nested user namespace 1" \
+		"uid extents 0 and 1 overlap"
+	case_ usernest-overlap-lower ns.img "nested[4].gid_map[1].lower_first=200500" -- ns.img \
+		"nested user namespace 1" "gid extents 0 and 1 overlap"
+	case_ usernest-count-zero ns.img "nested[5].gid_map[0].count=0" -- ns.img "nested user namespace 2" \
+		"gid extent 0 1000 0 is empty"
+	case_ usernest-no-extent ns.img "nested[5].uid_map#=0" -- ns.img "nested user namespace 2" "uid map has 0 extents"
+	case_ usernest-wrap ns.img "nested[4].uid_map[1].count=0xffffffff" -- ns.img "runs past the last id"
+	case_ usernest-parent ns.img "nested[5].owner=7" -- ns.img "nested user namespace 2" \
+		"its parent 7 is not a user namespace listed before it"
+	case_ usernest-cycle ns.img "nested[4].owner=2" -- ns.img "nested user namespace 1" \
+		"its parent 2 is not a user namespace listed before it"
+	case_ usernest-owner-kind ns.img "nested[0].kind=time" -- ns.img "nested time namespace 1" \
+		"owned by nested user namespace 1" "not a UTS, network, IPC or cgroup namespace"
+	case_ usernest-owner-unlisted ns.img "nested[0].owner=5" -- ns.img "owned by nested user namespace 5" \
+		"does not list"
+	case_ usernest-net-peer netns-1.img "links[0].peer_outside=1" -- netns-1.img "veth lo's peer is in another network namespace" \
+		"owned by nested user namespace 1: not supported"
+	case_ usernest-unlisted pstree.img "@3:user_ns=9" -- pstree.img "nested user namespace 9" "does not list"
+	case_ usernest-root pstree.img "@0:user_ns=1" -- pstree.img "nested user namespace 1" "root or a zombie"
+	case_ usernest-threads pstree.img "@1:threads#=2" "@1:threads[1]=$ofree" -- pstree.img "threads in nested user namespace 1"
+	# a reader of version 9 would refuse the kind "user" (no silent misrestore)
+	if "$CRTOOL" show "$T/usernestbase/inventory.img" | grep -qx "img_version: 10"; then
+		pass usernest-version
 	else
-		fail pidsetns-version "ns-pidsetns's images do not say format version 12: $("$CRTOOL" show "$T/pidsetnsbase/inventory.img" | grep img_version)"
+		fail usernest-version "ns-usernest's images do not say format version 10: $("$CRTOOL" show "$T/usernestbase/inventory.img" | grep img_version)"
 	fi
 fi
 

@@ -15,6 +15,7 @@
 #   bad-external     --external without TYPE[KEY]:VALUE
 #   external-missing an external namespace, no --external net[KEY]:PATH at restore
 #   external-path    a path that is no namespace
+#   external-tun     a tun device, not persistent, in the external namespace: refused
 #   hostile-sysctl   netns.img naming a sysctl outside the list
 #   hostile-link     netns.img with a link kind libcr does not make
 #   hostile-timens   timens.img with an offset out of range
@@ -111,7 +112,7 @@ refused_dump() {
 
 # ---- dump
 spawn unshare -n sh -c 'ip link add xbr0 type bridge && exec setsid sleep 1000'
-refused_dump link-kind "link xbr0 is a bridge" "loopback and veth"
+refused_dump link-kind "link xbr0 is a bridge" "loopback, veth and tun/tap"
 
 ip netns add "$NS" && ip link add "lcre$$" type veth peer name eth0 netns "$NS"
 spawn nsenter --net="/run/netns/$NS" setsid sleep 1000
@@ -179,6 +180,19 @@ else
 	crt restore -D "$T/ext" -d --external "net[mykey]:$T/nothing"
 	expect_error external-path "can't open the network namespace $T/nothing" && pass external-path
 fi
+kill -9 "$PID" 2>/dev/null
+spawn nsenter --net="/run/netns/$NS" setsid python3 -c 'import os, fcntl, struct, time
+f = os.open("/dev/net/tun", os.O_RDWR)
+fcntl.ioctl(f, 0x400454ca, struct.pack("16sH", b"xtun0", 0x1001))  # TUNSETIFF, IFF_TUN | IFF_NO_PI
+time.sleep(1000)'
+rm -rf "$T/ext"
+mkdir "$T/ext"
+crt dump -t "$PID" -D "$T/ext" --external "net[$ino]:mykey"
+if expect_error external-tun "pid $PID" "tun/tap device xtun0" "network namespace libcr does not save" \
+	"not persistent"; then
+	if running_untraced "$PID"; then pass external-tun; else fail external-tun "the target is not running freely"; fi
+fi
+kill -9 "$PID" 2>/dev/null
 
 # ---- hostile images: a namespace of its own (lo only) and a time namespace
 spawn unshare -n -T --fork --monotonic 5000 setsid sleep 1000

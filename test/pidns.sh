@@ -91,7 +91,12 @@ own_pidns() {
 	shift
 	rm -rf "$work/img"
 	mkdir -p "$work/img"
-	start ORIG "$CRTOOL" exec-pidns "$B/test/$1" "${@:2}"
+	# (OWN_DIRECT: the program makes its own pid namespace, its child the init)
+	if [ -n "${OWN_DIRECT:-}" ]; then
+		start ORIG "$B/test/$1" "${@:2}"
+	else
+		start ORIG "$CRTOOL" exec-pidns "$B/test/$1" "${@:2}"
+	fi
 	if ! got=$(read_line "$OUT_ORIG" READY); then
 		bad "$name" "the program did not get ready under exec-pidns: $got"
 		return
@@ -179,6 +184,9 @@ own_pidns "nested time namespaces in a tree that is its own pid namespace" ns-ti
 # PIDs of the namespace are the tree's (restore.c: helper_of_tree)
 DUMP_ARGS=--tcp-established own_pidns "connections in nested network namespaces in a tree that is its own pid namespace" \
 	ns-tcpnest
+side_by_side "nested user namespaces in new pid namespaces" ns-usernest
+own_pidns "nested user namespaces in a tree that is its own pid namespace" ns-usernest
+OWN_DIRECT=1 own_pidns "user namespaces nested below the tree's own" ns-usernest --root-userns
 side_by_side "pid namespaces nested three deep in new pid namespaces" ns-pidnest-deep
 own_pidns "pid namespaces nested three deep in a tree that is its own pid namespace" ns-pidnest-deep
 # children born in a namespace entered by setns, or unshared with no fork yet

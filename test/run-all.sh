@@ -12,7 +12,7 @@
 #
 # TESTS names: any test program below, "corrupt" (the negative test), "unit"
 # (all unit tests) or unit-NAME, "real" (test/real/*.sh) or one of them by name,
-# "pidns", "tty", "errors", "predump", "lazy", "page-server", "migrate", "migrate-hosts", "soak",
+# "pidns", "usernest", "tty", "errors", "predump", "lazy", "page-server", "migrate", "migrate-hosts", "soak",
 # "inherit-fd", "shell-job", "net-errors", "net", "netns", "netns-errors", "hostile", "faults", "storm-freeze",
 # "cgroups", "criu" (criu-rpc and criu-cli), "api-example", "unpriv", "ns-user", "userns-errors".
 # Unset: all of them.
@@ -28,18 +28,20 @@ PROGS="counter mem-random mem-file-private mem-file-shared mem-prot mem-brk mem-
        mem-growsdown mem-madvise fpu-avx512 fpu-arm64 signals itimer vdso-clock nanosleep pipe-read file-regular
        file-unlinked pipe-inner fifo memfd eventfd signalfd timerfd inotify epoll dev-special
        file-locks posix-timers files-shared ipc-sysv ipc-mqueue pty poll-wait sk-unix-pair sk-unix-bound sk-unix-tree sk-unix-accept sk-unix-rights sk-rights-sockets sk-rights-inet sk-rights-tree sk-inet sk-netlink sk-packet sk-raw pidfd ghost-shared shm-host
-       ns-time ns-timenest seccomp ns-mnt ns-nested ns-veth ns-pidnest ns-pidnest-deep ns-pidsetns ns-mntnest ns-mntroot task-attrs stopped mem-mlock"
+       ns-time ns-timenest seccomp ns-mnt ns-nested ns-veth ns-pidnest ns-pidnest-deep ns-pidsetns ns-mntnest ns-mntroot ns-usernest task-attrs stopped mem-mlock tun"
 # programs whose dumps save established TCP connections
 TCP_PROGS="sk-tcp-established sk-tcp-halfclosed ns-net ns-tcpnest"
 # and with arguments: "NAME ARGS..." each
-TCP_VARIANTS=("sk-rights-inet --tcp" "sk-rights-tree --tcp" "ns-tcpnest --root-ns" "sk-rights-inet --tcp --nested")
+TCP_VARIANTS=("sk-rights-inet --tcp" "sk-rights-tree --tcp" "ns-tcpnest --root-ns" "sk-rights-inet --tcp --nested"
+	      "ns-usernest --tcp")
 # programs whose restores put them back into their cgroups, with the limits
 CGROUP_PROGS="cgroup"
 # programs run again with other arguments: "NAME ARGS..." each
 VARIANTS=("tree" "storm --forks" "storm --threads" "threads --threads 2" "threads --threads 64" "threads --threads 1000"
 	  "seccomp --shared" "seccomp --strict" "sk-raw --own-netns" "ns-nested --root-ns" "ns-veth --root-ns"
 	  "ns-pidnest --root-unshares" "ns-pidsetns --root-unshares" "ns-timenest --root-unshares" "ns-mntnest --root-ns"
-	  "ns-mntroot --root-ns" "ns-mntroot --bind-root" "ns-mntroot --overlay" "ns-mntroot --keep-old")
+	  "mem-mlock --future" "mem-mlock --future-onfault" "ns-mntroot --root-ns" "ns-mntroot --bind-root" "ns-mntroot --overlay"
+	  "ns-mntroot --keep-old" "tun --nested" "tun --host")
 
 fast=0
 for a in "$@"; do
@@ -185,6 +187,11 @@ if selected corrupt ns-mntroot; then
 	run_suite "runner ns-mntroot --corrupt (negative test)" \
 		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- ns-mntroot --corrupt
 fi
+if selected corrupt ns-usernest; then
+	# shellcheck disable=SC2086
+	run_suite "runner ns-usernest --corrupt (negative test)" \
+		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- ns-usernest --corrupt
+fi
 if selected corrupt ns-pidnest; then
 	# shellcheck disable=SC2086
 	run_suite "runner ns-pidnest --corrupt (negative test)" \
@@ -231,6 +238,12 @@ if selected corrupt ns-net; then
 	# shellcheck disable=SC2086
 	run_suite "runner ns-net --corrupt (negative test)" "$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail \
 		--mode restore --dump-arg --tcp-established -- ns-net --corrupt
+fi
+# a detached tap queue attached after the check point: the check must see it
+if selected corrupt tun; then
+	# shellcheck disable=SC2086
+	run_suite "runner tun --corrupt (negative test)" "$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail \
+		--mode restore -- tun --corrupt
 fi
 if selected corrupt ns-time; then
 	# shellcheck disable=SC2086
@@ -319,6 +332,9 @@ fi
 # ---- restores into new pid namespaces, side by side with the original
 if selected pidns; then
 	run_suite pidns env CRTOOL="$CRTOOL" ./test/pidns.sh
+fi
+if selected usernest; then
+	run_suite usernest env CRTOOL="$CRTOOL" ./test/usernest.sh
 fi
 
 # ---- what needs a controlling terminal (inside script(1) sessions)

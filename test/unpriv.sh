@@ -88,7 +88,7 @@ WITH_CAP=("${AS_USER[@]}" --inh-caps +checkpoint_restore --ambient-caps +checkpo
 # Binaries the user can run: the runner finds the test programs next to itself;
 # crtool-cap holds the capability as a file capability.
 mkdir "$T/bin"
-cp "$BIN/runner" "$BIN/counter" "$BIN/tree" "$BIN/mem-random" "$BIN/threads" "$BIN/seccomp" "$BIN/ns-user" "$T/bin/"
+cp "$BIN/runner" "$BIN/counter" "$BIN/tree" "$BIN/mem-random" "$BIN/threads" "$BIN/seccomp" "$BIN/ns-user" "$BIN/ns-usernest" "$T/bin/"
 cp "$CRTOOL" "$T/bin/crtool"
 cp "$CRTOOL" "$T/bin/crtool-cap"
 setcap cap_checkpoint_restore+ep "$T/bin/crtool-cap"
@@ -220,7 +220,8 @@ u_crt nocap check --unprivileged
 expect_error check-unprivileged-nocap "can't work for this user" "map-files" "clone3-set-tid" \
 	"CAP_CHECKPOINT_RESTORE" && pass check-unprivileged-nocap
 
-# ---- the runner's modes, as the user, for a counter, a tree, memory, threads and a user namespace
+# ---- the runner's modes, as the user, for a counter, a tree, memory, threads, a user namespace
+# and nested ones
 # (UNPRIV_RUNNER=0 leaves them out, for a quick run of the other cases)
 if [ "${UNPRIV_RUNNER:-1}" = 1 ]; then
 	runner_suite counter counter
@@ -229,6 +230,8 @@ if [ "${UNPRIV_RUNNER:-1}" = 1 ]; then
 	runner_suite threads threads --threads 4
 	# a user namespace of its own mapping only the user's ids (Documentation/userns.md)
 	runner_suite ns-user-own-id ns-user --own-id
+	# user namespaces nested below ours, each mapping the user's ids only (test/progs/ns-usernest.c)
+	runner_suite ns-usernest-own-id ns-usernest --own-id
 fi
 
 # ---- direct: dump, restore with the ambient capability; the restored process is
@@ -326,6 +329,34 @@ else
 		fi
 		stop "$P"
 	fi
+fi
+
+# ---- the user's tree in nested user namespaces of its own ids (ns-usernest --own-id),
+# edited to ask for maps of other ids, or for an id unmapped there: refused
+if ! start n1 ns-usernest --own-id; then
+	fail usernest-edited "ns-usernest did not start: $(cat "$W/n1.out")"
+else
+	P=$(pgrep -o -u "$USER_NAME" -x ns-usernest)   # (the root: the oldest of its processes)
+	PIDS+=("$P")
+	mkdir "$W/nbase" && chown "$USER_NAME:" "$W/nbase"
+	u_crt cap dump -t "$P" -D "$W/nbase"
+	if [ "$RC" != 0 ]; then
+		fail usernest-edited "dump exited $RC"
+	else
+		A1=$("$T/bin/crtool" show "$W/nbase/pstree.img" | awk '$1 == "pid:" { if (n++ == 3) { print $2; exit } }')
+		for c in "usernest-map-root|ns.img|nested[0].uid_map[0].lower_first=0|nested user namespace 1|CAP_SETUID" \
+			"usernest-setgroups|ns.img|nested[1].setgroups_allow=1|nested user namespace 2|CAP_SETUID" \
+			"usernest-owner|ns.img|nested[0].owner_uid=0|nested user namespace 1|another user owns it" \
+			"usernest-ask-uid|core-$A1.img|creds.uid=5|asks for real uid|CAP_SETUID"; do
+			IFS='|' read -r name img edit w1 w2 <<<"$c"
+			rm -rf "$W/$name"
+			cp -a "$W/nbase" "$W/$name"
+			"$EDIT" "$W/$name/$img" "$edit" >/dev/null 2>"$T/err" || fail "$name" "img-edit failed: $(cat "$T/err")"
+			u_crt cap restore -D "$W/$name" -d
+			expect_error "$name" "$w1" "$w2" && pass "$name"
+		done
+	fi
+	stop "$P"
 fi
 
 # ---- without the capability: dump and restore say which one is missing

@@ -4,7 +4,9 @@
 # must leave the target running untraced.  The targets are test/progs/ns-user
 # (its runner protocol on a fifo: READY, then it waits).
 #
-#   span             a child in another user namespace than the root
+#   span             a child in another user namespace than the root, unmapped
+#   usernest-thread  a process with two threads in a nested user namespace (ns-usernest)
+#   usernest-unprivileged  --unprivileged: a tree in nested user namespaces (ns-usernest)
 #   foreign-uts      the root's UTS namespace is owned by another user namespace
 #   child-no-pidns   a child with the root in its user namespace, no pid namespace of its own
 #   mnt-copy         a mount namespace owned by the tree's user namespace, a copy of ours:
@@ -81,7 +83,7 @@ mkfifo "$T/in"
 exec 3<>"$T/in"
 spawn() {
 	rm -f "$T/pid" "$T/ready"
-	(sh -c 'echo $$ >"$0"; exec "$@"' "$T/pid" "$BIN/ns-user" "$@" <"$T/in" >"$T/ready" 2>&1 &)
+	(sh -c 'echo $$ >"$0"; exec "$@"' "$T/pid" "$BIN/${PROG:-ns-user}" "$@" <"$T/in" >"$T/ready" 2>&1 &)
 	for _ in $(seq 250); do grep -q READY "$T/ready" 2>/dev/null && break; sleep 0.02; done
 	PID=$(cat "$T/pid")
 	PIDS+=("$PID")
@@ -102,7 +104,20 @@ refused_dump() {
 }
 
 # ---- dump
-refused_dump span --span "is in another user namespace than the root of the tree"
+refused_dump span --span "is in a nested user namespace whose uid map was never written"
+PROG=ns-usernest refused_dump usernest-thread --thread "has 2 threads in a user namespace nested below the root's"
+# a tree in nested user namespaces: their maps are written with any ids
+PROG=ns-usernest spawn
+rm -rf "$T/un"
+mkdir "$T/un"
+crt dump --shell-job -t "$PID" -D "$T/un"
+if [ "$RC" != 0 ]; then
+	fail usernest-unprivileged "the dump of ns-usernest failed"
+else
+	crt restore --shell-job -D "$T/un" -d --unprivileged
+	expect_error usernest-unprivileged "restore of the namespaces nested below the tree's root needs CAP_SYS_ADMIN" &&
+		pass usernest-unprivileged
+fi
 refused_dump foreign-uts --foreign-uts "uts namespace is owned by another user namespace"
 refused_dump child-no-pidns --child "with child processes" "needs its own pid namespace too"
 spawn --mnt

@@ -50,6 +50,8 @@ struct parasite_misc {
 	int32_t thp_disabled;        /* PR_GET_THP_DISABLE */
 	int32_t mdwe;                /* PR_GET_MDWE (0 where the kernel lacks it) */
 	int64_t timer_slack_ns;      /* PR_GET_TIMERSLACK (the leader's) */
+	int32_t want_ns_last_pid;    /* set by the dumper: the task is the init of a pid namespace */
+	int32_t ns_last_pid;         /* then /proc/sys/kernel/ns_last_pid as it reads it (-1: unreadable) */
 };
 
 /* One POSIX timer: the id is the dumper's, the rest the parasite's answer. */

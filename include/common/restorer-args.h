@@ -133,6 +133,7 @@ struct restorer_args {
 	int32_t dumpable;
 	int32_t pdeath_sig;                   /* PR_SET_PDEATHSIG: credential changes clear it */
 	uint32_t mdwe;                        /* PR_SET_MDWE flags, set last (0: none) */
+	uint32_t mlockall;                    /* mlockall flags (MCL_FUTURE...), set last (0: none) */
 	uint32_t nr_siginfo;                  /* signals queued to the process */
 	uint64_t siginfo;                     /* struct rst_siginfo[nr_siginfo] */
 	int32_t pid;

@@ -36,6 +36,8 @@ struct sys_itimerval { struct sys_timeval interval, value; };
 static inline long sys_read(int fd, void *b, size_t n) { return SC(__NR_read, fd, b, n, 0, 0, 0); }
 static inline long sys_write(int fd, const void *b, size_t n) { return SC(__NR_write, fd, b, n, 0, 0, 0); }
 static inline long sys_close(int fd) { return SC(__NR_close, fd, 0, 0, 0, 0, 0); }
+static inline long sys_openat(int dfd, const char *path, int flags, int mode)
+{ return SC(__NR_openat, dfd, path, flags, mode, 0, 0); }
 static inline long sys_mmap(void *a, size_t l, int p, int f, int fd, long off)
 	{ return SC(__NR_mmap, a, l, p, f, fd, off); }
 static inline long sys_munmap(void *a, size_t l) { return SC(__NR_munmap, a, l, 0, 0, 0, 0); }

@@ -28,7 +28,7 @@
 static const struct fd_ops *const fd_kinds[] = {
 	&memfd_fd_ops, &mqueue_fd_ops, &reg_fd_ops, &pty_fd_ops, &tty_fd_ops, &chr_fd_ops, &pipe_fd_ops, &fifo_fd_ops,
 	&eventfd_fd_ops, &signalfd_fd_ops, &timerfd_fd_ops, &inotify_fd_ops, &epoll_fd_ops, &inet_fd_ops,
-	&unix_sk_fd_ops, &netlink_fd_ops, &pidfd_fd_ops, &packet_fd_ops,
+	&unix_sk_fd_ops, &netlink_fd_ops, &pidfd_fd_ops, &packet_fd_ops, &tun_fd_ops,
 };
 
 static const struct fd_ops *ops_by_kind(FdKind kind)

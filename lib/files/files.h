@@ -124,7 +124,17 @@ struct fd_ops {
 
 extern const struct fd_ops reg_fd_ops, chr_fd_ops, pipe_fd_ops, tty_fd_ops, fifo_fd_ops, memfd_fd_ops,
 	eventfd_fd_ops, signalfd_fd_ops, timerfd_fd_ops, inotify_fd_ops, epoll_fd_ops, mqueue_fd_ops, unix_sk_fd_ops,
-	pty_fd_ops, netlink_fd_ops, pidfd_fd_ops, packet_fd_ops;
+	pty_fd_ops, netlink_fd_ops, pidfd_fd_ops, packet_fd_ops, tun_fd_ops;
+
+/* ---- tun/tap (tun.c): whether this dump has any (image version 14) */
+void tun_dump_note(void);
+void tun_dump_reset(void);
+bool tun_dump_used(void);
+/* The namespace dump met device name (netns: its inode) with that many queues. */
+int tun_dump_link(uint64_t netns, const char *name, uint32_t queues, bool persist);
+/* Once every process is dumped: each device without persistence has all its
+ * queues in the tree. */
+int tun_dump_check(void);
 
 /* ---- ptys (pty.c) */
 bool pty_is_master(const struct stat *st);

@@ -27,15 +27,20 @@
  * lock them in the root's namespace only, and they could be reset while their
  * own is restored); 9 = pid namespaces nested more than one level (pstree.img's
  * pid_ns_parent and pid_ns_mid: an older reader would make every one a child of
- * the tree's); 11 = a nested mount namespace that pivot_rooted (mountpoints-ID.img
+ * the tree's); 10 = processes in nested user namespaces (pstree.img's user_ns,
+ * ns.img's "user" instances and owners: an older reader refuses the kind); 11 = a
+ * nested mount namespace that pivot_rooted (mountpoints-ID.img
  * whose root mount is not inherited, mounts bound from its parent's namespace:
  * an older reader refuses it); 12 = a process whose children are born in a pid
  * namespace it entered by setns, or in one it unshared and has forked nothing
  * into yet (pstree.img's pid_ns_unshared, pid_ns_entered), and a child born so
  * (in a nested namespace, its parent outside, not its init): an older reader
- * refuses them.  A reader takes every
+ * refuses them; 14 = tun/tap devices (fdinfo's FD_TUN, netns.img's
+ * links of kind "tun": an older reader refuses both); 15 = mlockall(MCL_FUTURE) in
+ * force (core.img's mlockall: an older reader would leave what the process maps
+ * next unlocked).  A reader takes every
  * version up to its own IMG_VERSION. */
-#define IMG_VERSION          12
+#define IMG_VERSION          15
 #define IMG_VERSION_BASE     1
 #define IMG_VERSION_NESTED   2
 #define IMG_VERSION_VETH_PEER 3
@@ -45,8 +50,11 @@
 #define IMG_VERSION_NESTED_MNT 7
 #define IMG_VERSION_NESTED_TCP 8
 #define IMG_VERSION_PIDNS_DEEP 9
+#define IMG_VERSION_NESTED_USER 10
 #define IMG_VERSION_NESTED_MNT_ROOT 11
 #define IMG_VERSION_PIDNS_SETNS 12
+#define IMG_VERSION_TUN      14
+#define IMG_VERSION_MLOCKALL 15
 #define IMG_MAGIC     0x4d495243u  /* "CRIM" */
 #define IMG_HDR_SIZE  8
 #define IMG_MAX_RECORD (64u << 20) /* a sane upper bound for one record */

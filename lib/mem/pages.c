@@ -31,12 +31,21 @@ struct page_sink {
 	pid_t pid;
 	struct img *pagemap;
 	struct img *pages;
+	const char *dir;      /* where the images go, for messages */
 	int mem_fd;           /* /proc/pid/mem, opened on first unreadable area */
 	uint32_t nr_iovs;     /* pending in ctx->args->iovs */
 	uint64_t batch_bytes;
 	struct page_stats *stats;
 	struct page_runs *later;  /* a pre-dump: runs to copy once the tree runs again */
 };
+
+/* A write into the pages image failed (errno): where it was going, and why. */
+static int write_failed(const struct page_sink *s)
+{
+	if (s->pages->ps)
+		return pr_perror("can't send pages of %d to the page server %s", s->pid, s->pages->ps->where);
+	return pr_perror("can't write pages of %d into %s/%s", s->pid, s->dir, s->pages->name);
+}
 
 /* Splice exactly 'bytes' from the page pipe into the image while the parasite fills it. */
 static int drain_pipe(struct page_sink *s, uint64_t bytes)
@@ -46,7 +55,7 @@ static int drain_pipe(struct page_sink *s, uint64_t bytes)
 
 	while (bytes) {
 		if (fault_hit("pages-write"))
-			return errno = ENOSPC, pr_perror("can't write pages of %d into %s", s->pid, s->pages->name);
+			return errno = ENOSPC, write_failed(s);
 		ssize_t n = splice(s->ctx->pipe_rd, NULL, s->pages->fd, NULL, bytes,
 				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n > 0) {
@@ -54,10 +63,7 @@ static int drain_pipe(struct page_sink *s, uint64_t bytes)
 			continue;
 		}
 		if (n == 0 || (errno != EAGAIN && errno != EINTR))
-			return n ? (s->pages->ps ? pr_perror("can't send pages of %d to the page server %s", s->pid,
-							     s->pages->ps->where)
-					 : pr_perror("can't write pages of %d into %s", s->pid, s->pages->name))
-				 : (pr_err("page pipe of %d closed early", s->pid), -EIO);
+			return n ? write_failed(s) : (pr_err("page pipe of %d closed early", s->pid), -EIO);
 		int ready = poll(pfd, 2, 10000);
 		if (ready < 0 && errno == EINTR)
 			continue;   /* SIGINT/SIGTERM: the next fault_hit() says "interrupted" */
@@ -71,13 +77,15 @@ static int drain_pipe(struct page_sink *s, uint64_t bytes)
 
 /* Allocate the image's blocks for the batch in one call before splicing into them:
  * on tmpfs that is ~10x faster than allocating page by page as the data arrives.
- * Filesystems without fallocate just take the slower path. */
+ * Filesystems without fallocate just take the slower path.  (Reserving step by
+ * step on another CPU while this one splices gained nothing: both take the
+ * file's inode lock in turn.) */
 static int reserve_space(struct page_sink *s)
 {
 	off_t at = lseek(s->pages->fd, 0, SEEK_CUR);
 
 	if (at >= 0 && fallocate(s->pages->fd, FALLOC_FL_KEEP_SIZE, at, s->batch_bytes) && errno == ENOSPC)
-		return pr_perror("no room for %lu bytes of pages in %s", (unsigned long)s->batch_bytes,
+		return pr_perror("no room for %lu bytes of pages in %s/%s", (unsigned long)s->batch_bytes, s->dir,
 				 s->pages->name);
 	return 0;
 }
@@ -125,7 +133,7 @@ static int copy_via_mem(struct page_sink *s, uint64_t start, uint64_t len)
 			return pr_perror("can't read memory of %d at 0x%lx", s->pid, (unsigned long)start);
 		int ret = img_raw_begin(s->pages, chunk) ?: write_all(s->pages->fd, buf, chunk);
 		if (ret)
-			return errno = -ret, pr_perror("can't write %s", s->pages->name);
+			return errno = -ret, write_failed(s);
 		start += chunk;
 		len -= chunk;
 	}
@@ -393,7 +401,7 @@ static int unpopulated_areas(pid_t pid, const MmEntry *mm, bool **empty)
 int mem_dump_pages(struct infect_ctx *ctx, pid_t pid, const MmEntry *mm, struct img_dir *dir, unsigned pages_id,
 		   struct page_stats *stats, const struct dirty_track *dt, struct page_runs *later)
 {
-	struct page_sink s = { .ctx = ctx, .pid = pid, .mem_fd = -1, .stats = stats, .later = later };
+	struct page_sink s = { .ctx = ctx, .pid = pid, .dir = dir->path, .mem_fd = -1, .stats = stats, .later = later };
 	PagemapHead head = PAGEMAP_HEAD__INIT;
 	bool fast = kerndat_get()->pagemap_scan, *empty = NULL;
 	char path[64];

@@ -54,6 +54,8 @@
 #include "ns/nested.h"
 #include "ns/ns.h"
 #include "ns/time.h"
+#include "ns/userns.h"
+#include "cgroup.h"
 #include "proc/pidview.h"
 #include "proc/privs.h"
 #include "proc/tree.h"
@@ -94,7 +96,7 @@ static int add_instance(struct nested_dump *nd, int kind, uint64_t ino, const st
 	nd->inst = x;
 	x = &nd->inst[nd->nr++];
 	pid_t pid = t->s.pid;
-	*x = (struct nested_dump_inst){ kind, n + 1, ino, pid, t->s.stat.ppid, -1, -1 };
+	*x = (struct nested_dump_inst){ kind, n + 1, ino, pid, t->s.stat.ppid, -1, -1, 0 };
 	if (kind == NEST_NET) {
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
@@ -180,6 +182,8 @@ static int scan_time(const struct tree *t, struct nested_dump *nd, uint64_t rino
 	return 0;
 }
 
+static int scan_owners(struct nested_dump *nd);
+
 int nested_dump_scan(const struct tree *t, struct nested_dump *nd)
 {
 	pid_t root = t->tasks[0].s.pid;
@@ -221,17 +225,46 @@ int nested_dump_scan(const struct tree *t, struct nested_dump *nd)
 				return pr_err("the tree is in more than %d nested namespaces", MAX_INSTANCES), -E2BIG;
 		}
 	}
-	if (!time_root)
-		return 0;
-	uint64_t *own = calloc(t->nr, sizeof(*own)), *kids = calloc(t->nr, sizeof(*kids));
-	ret = own && kids ? scan_time(t, nd, time_root, time_ours, own, kids) : -ENOMEM;
-	free(own);
-	free(kids);
-	if (!ret && nd->nr > MAX_INSTANCES)
-		ret = (pr_err("the tree is in more than %d nested namespaces", MAX_INSTANCES), -E2BIG);
-	return ret;
+	if (time_root) {
+		uint64_t *own = calloc(t->nr, sizeof(*own)), *kids = calloc(t->nr, sizeof(*kids));
+		ret = own && kids ? scan_time(t, nd, time_root, time_ours, own, kids) : -ENOMEM;
+		free(own);
+		free(kids);
+		if (!ret && nd->nr > MAX_INSTANCES)
+			ret = (pr_err("the tree is in more than %d nested namespaces", MAX_INSTANCES), -E2BIG);
+		if (ret)
+			return ret;
+	}
+	return scan_owners(nd);
 }
 
+/* The kinds a helper in a nested user namespace makes again for it (nested_make_user):
+ * not a mount namespace (made as a copy of its maker's parent's, which exists only in
+ * the tree), nor a time namespace (entered before the maker's vDSO is placed). */
+static bool owned_kind(int kind)
+{
+	return kind == NEST_UTS || kind == NEST_NET || kind == NEST_IPC || kind == NEST_CGROUP;
+}
+
+/* The user namespace owning each instance: the root's, or a nested one a process of
+ * the tree is in; only some kinds are made again in a nested one (by crtool, before
+ * the tree forks: see userns-nested.c). */
+static int scan_owners(struct nested_dump *nd)
+{
+	for (size_t i = 0; i < nd->nr; i++) {
+		struct nested_dump_inst *x = &nd->inst[i];
+		const char *name = x->kind == NEST_TIME && x->unsharer >= 0 ? "time_for_children" : kinds[x->kind].name;
+		int ret = usernest_owner(x->pid, name, &x->owner);
+
+		if (ret)
+			return ret;
+		if (x->owner && !owned_kind(x->kind))
+			return pr_err("pid %d's %s namespace is owned by a user namespace nested below the root's: not "
+				      "supported (of the namespaces a nested user namespace owns, only UTS, network, IPC and "
+				      "cgroup ones are checkpointed)", x->pid, kinds[x->kind].label), -EOPNOTSUPP;
+	}
+	return 0;
+}
 int nested_dump_write(struct img_dir *dir, const struct nested_dump *nd, const struct cr_external *ext,
 		      size_t nr_ext)
 {
@@ -316,12 +349,14 @@ int nested_dump_list(const struct nested_dump *nd, NsInstance ***out, size_t *n)
 {
 	NsInstance **l, *m;
 
+	size_t nu = usernest_dump_count(), total = nd->nr + nu;
+
 	*out = NULL;
 	*n = 0;
-	if (!nd->nr)
+	if (!total)
 		return 0;
-	l = calloc(nd->nr, sizeof(*l));
-	m = calloc(nd->nr, sizeof(*m));
+	l = calloc(total, sizeof(*l));
+	m = calloc(total, sizeof(*m));
 	if (!l || !m) {
 		free(l);
 		free(m);
@@ -333,10 +368,17 @@ int nested_dump_list(const struct nested_dump *nd, NsInstance ***out, size_t *n)
 		m[i].id = nd->inst[i].id;
 		m[i].has_ino = true;
 		m[i].ino = nd->inst[i].ino;
+		m[i].has_owner = (m[i].owner = nd->inst[i].owner) != 0;
 		l[i] = &m[i];
 	}
+	/* (the user namespaces last: a reader takes them whatever their place) */
+	for (size_t i = 0; i < nu; i++) {
+		ns_instance__init(&m[nd->nr + i]);
+		usernest_dump_record(i, &m[nd->nr + i]);
+		l[nd->nr + i] = &m[nd->nr + i];
+	}
 	*out = l;
-	*n = nd->nr;
+	*n = total;
 	return 0;
 }
 
@@ -394,16 +436,26 @@ int nested_load(struct img_dir *dir, NsInstance **list, size_t n, struct nested_
 		return 0;
 	if (n > MAX_INSTANCES)
 		return pr_err("ns.img: %zu nested namespaces, more than %d", n, MAX_INSTANCES), -EINVAL;
+	if ((ret = usernest_load(list, n, &set->user)))
+		return ret;
 	if (!(set->inst = calloc(n, sizeof(*set->inst))))
 		return -ENOMEM;
 	for (size_t i = 0; i < n && !ret; i++) {
 		int k = kind_of(list[i]->kind);
-		struct nested_inst *x = &set->inst[i];
+		struct nested_inst *x = &set->inst[set->nr];
 
+		if (!strcmp(list[i]->kind, "user"))
+			continue;   /* usernest_load's */
 		x->net.host_fd = x->net.join_fd = -1;
+		x->fd = x->slot = -1;
 		if (k < 0 || !list[i]->id || list[i]->id > MAX_INSTANCES || find(set, k, list[i]->id))
-			return pr_err("ns.img: nested namespace \"%s\" %u: not a uts, net, ipc, cgroup, time or mnt namespace, a bad id, "
+			return pr_err("ns.img: nested namespace \"%s\" %u: not a user, uts, net, ipc, cgroup, time or mnt namespace, a bad id, "
 				      "or listed twice", list[i]->kind, list[i]->id), -EINVAL;
+		x->owner = list[i]->has_owner ? list[i]->owner : 0;
+		if (x->owner && (!owned_kind(k) || !usernest_listed(&set->user, x->owner)))
+			return pr_err("ns.img: nested %s namespace %u is owned by nested user namespace %u, which ns.img "
+				      "does not list, or is not a UTS, network, IPC or cgroup namespace (the kinds made in "
+				      "one)", list[i]->kind, list[i]->id, x->owner), -EINVAL;
 		x->kind = k;
 		x->id = list[i]->id;
 		set->nr++;
@@ -418,6 +470,14 @@ int nested_load(struct img_dir *dir, NsInstance **list, size_t n, struct nested_
 			ret = netns_load_id(dir, x->id, NULL, 0, &x->net);
 		else if (k == NEST_TIME)
 			ret = timens_load_id(dir, x->id, (TimensEntry **)&x->time);
+		/* made by a helper in its owner, which can't reach another namespace */
+		for (size_t l = 0; !ret && x->owner && k == NEST_NET && l < x->net.e->n_links; l++) {
+			const NetLinkEntry *le = x->net.e->links[l];
+			if (le->has_peer_netns || le->peer_outside)
+				return pr_err("netns-%u.img: veth %s's peer is in another network namespace, and this one is "
+					      "owned by nested user namespace %u: not supported", x->id, le->name, x->owner),
+				       -EOPNOTSUPP;
+		}
 	}
 	return ret;
 }
@@ -545,7 +605,101 @@ int nested_plan(struct nested_set *set, PstreeEntry **entries, size_t nr)
 		if (set->inst[i].maker == SIZE_MAX)
 			return pr_err("ns.img: nested %s namespace %u holds no process of pstree.img",
 				      kinds[set->inst[i].kind].name, set->inst[i].id), -EINVAL;
+	return usernest_plan(&set->user, entries, nr);
+}
+
+/* In a helper in the owner (nested_make_user): each kind made and filled there. */
+struct owned {
+	struct nested_inst *x;
+	struct img_dir *dir;
+	const struct cgroup_image *cg;
+	uint32_t maker_pid;
+	UsernsEntry ours;        /* the owner's maps in our view: the ids of IPC objects */
+};
+
+static int owned_pre(void *arg)
+{
+	const struct owned *o = arg;
+
+	/* a cgroup namespace's root is the cgroup its maker is in */
+	return o->x->kind == NEST_CGROUP ? cgroup_enter(o->cg, o->maker_pid) : 0;
+}
+
+static int owned_make(void *arg)
+{
+	struct owned *o = arg;
+	struct nested_inst *x = o->x;
+
+	switch (x->kind) {
+	case NEST_UTS:
+		return uts_ns_restore(x->uts);
+	case NEST_NET:
+		return netns_restore_nested(&x->net);
+	case NEST_IPC:
+		userns_set_current(&o->ours);
+		return ipc_restore(o->dir, &x->ipc);
+	default:
+		if (unshare(CLONE_NEWCGROUP))
+			return pr_perror("can't create nested cgroup namespace %u", x->id);
+		return 0;
+	}
+}
+
+/* The fds nested_make_user made, in order: the user namespaces', then the owned ones'. */
+static int *made_fd(struct nested_set *set, size_t i)
+{
+	if (i < set->user.nr)
+		return &set->user.inst[i].fd;
+	i -= set->user.nr;
+	for (size_t k = 0; k < set->nr; k++)
+		if (set->inst[k].owner && !i--)
+			return &set->inst[k].fd;
+	return NULL;
+}
+
+int nested_send_user(struct nested_set *set, int sk)
+{
+	int *fd;
+
+	for (uint32_t i = 0; (fd = made_fd(set, i)); i++)
+		if (send_fds(sk, &i, sizeof(i), fd, 1, NULL, 0, 0) != sizeof(i))
+			return pr_perror("can't hand the nested user namespaces to the restored root");
 	return 0;
+}
+
+int nested_recv_user(struct nested_set *set, int sk)
+{
+	int *fd;
+
+	for (uint32_t i = 0, got; (fd = made_fd(set, i)); i++)
+		if (recv_fd(sk, &got, sizeof(got), fd) != sizeof(got) || got != i || *fd < 0)
+			return pr_err("the restored root did not get nested user namespace fd %u", i), -EIO;
+	return 0;
+}
+
+int nested_make_user(struct nested_set *set, struct img_dir *dir, const struct cgroup_image *cg,
+		     PstreeEntry **entries, int root_fd, const UsernsEntry *root)
+{
+	int ret = usernest_make(&set->user, root_fd, root);
+
+	for (size_t i = 0; i < set->nr && !ret; i++) {
+		struct nested_inst *x = &set->inst[i];
+		struct owned o = { x, dir, cg, entries[x->maker]->pid, USERNS_ENTRY__INIT };
+
+		if (!x->owner)
+			continue;
+		if (!(ret = usernest_ours(&set->user, x->owner, root, &o.ours)))
+			ret = usernest_run_in(usernest_fd(&set->user, x->owner), owned_pre, owned_make, &o,
+					      kinds[x->kind].name, &x->fd);
+		usernest_ours_free(&o.ours);
+		/* its connections locked before any socket is made there: by us, who hold it */
+		if (!ret && x->kind == NEST_NET && netlock_has_nested(x->id)) {
+			int fd = fcntl(x->fd, F_DUPFD_CLOEXEC, 0);
+			ret = fd < 0 ? pr_perror("can't lock nested network namespace %u", x->id)
+				     : netlock_lock_nested(x->id, fd);
+		}
+	}
+	return ret;
 }
 
 int nested_prepare(struct nested_set *set, uint32_t *failed, uint32_t *wake)
@@ -723,10 +877,14 @@ int nested_keep_fds(struct nested_set *set)
 {
 	if (set->ready && set->lock_sk[1] >= 0 && (set->lock_slot = kept_fd_add(set->lock_sk[1])) < 0)
 		return pr_err("can't keep the socket of the nested namespaces' network locks"), -ENOSPC;
+	if (usernest_keep_fds(&set->user))
+		return -ENOSPC;
 	for (size_t i = 0; i < set->nr; i++) {
 		struct nested_inst *x = &set->inst[i];
 
 		x->host_slot = x->join_slot = -1;
+		if (x->fd >= 0 && (x->slot = kept_fd_add(x->fd)) < 0)
+			return pr_err("can't keep the fd of nested %s namespace %u", kinds[x->kind].name, x->id), -ENOSPC;
 		if (x->kind != NEST_NET)
 			continue;
 		if ((x->net.host_fd >= 0 && (x->host_slot = kept_fd_add(x->net.host_fd)) < 0) ||
@@ -769,6 +927,12 @@ int nested_restore_task(const struct nested_set *set, struct img_dir *dir, Pstre
 			x->net.join_fd = kept_fd_get(x->join_slot);
 			/* the lazy-pages daemon's name is in the caller's network namespace */
 			netns_keep_caller(x->net.host_fd);
+		}
+		if (x->owner) {   /* made by crtool in its user namespace: joined by everyone */
+			if (setns(kept_fd_get(x->slot), kinds[k].flag))
+				return pr_perror("pid %u can't join nested %s namespace %u (owned by nested user namespace %u)",
+						 e->pid, kinds[k].name, id, x->owner);
+			continue;
 		}
 		if (x->maker == idx) {
 			struct peer_ctx pc = { set, entries, idx, id };
@@ -818,7 +982,10 @@ void nested_free(struct nested_set *set)
 			mnt_free(x->mnt);
 		ipc_free(&x->ipc);
 		netns_free(&x->net);
+		if (x->fd >= 0)
+			close(x->fd);
 	}
+	usernest_free(&set->user);
 	/* (the socket's fds are set once the words are there: a zeroed set has none) */
 	for (int i = 0; set->ready && i < 2; i++)
 		if (set->lock_sk[i] >= 0)

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include "ipc.h"
 #include "ns/net.h"
+#include "ns/userns-nested.h"
 #include "ns.pb-c.h"
 #include "pstree.pb-c.h"
 
@@ -33,6 +34,7 @@ struct nested_dump_inst {
 	pid_t base_pid;          /* the parent of the first in tree order (mount: what it copied) */
 	int fd;                  /* network: the namespace, for sock_diag (-1 else) */
 	int unsharer;            /* time: the task that made it for its children (-1: none) */
+	uint32_t owner;          /* the nested user namespace owning it (0: the root's) */
 };
 
 struct nested_dump {
@@ -75,11 +77,14 @@ struct nested_inst {
 	struct netns_restore net;
 	size_t maker;            /* index in pstree.img of the first process in it: makes it */
 	int host_slot, join_slot;      /* network: its fds kept through the root's files (util.h) */
+	uint32_t owner;          /* the nested user namespace owning it (0: the root's): made by */
+	int fd, slot;            /* crtool in it before the tree forks; every process in it joins */
 };
 
 struct nested_set {
 	struct nested_inst *inst;
 	size_t nr;
+	struct usernest_set user;  /* the nested user namespaces */
 	uint32_t *ready;         /* shared with the tasks: 1 once instance i is made and filled; */
 	uint32_t *locked;        /* 1 once crtool holds its connections' lock, 2 if it can't */
 	uint32_t *failed;        /* the restore's "some task failed" word */
@@ -97,6 +102,16 @@ int nested_load(struct img_dir *dir, NsInstance **list, size_t n, struct nested_
 /* Each veth whose peer is in another network namespace of the tree: that one's
  * image holds the peer, paired with it (root: netns.img's entry, NULL if none). */
 int nested_check_net_peers(const struct nested_set *set, const NetnsEntry *root);
+/* crtool, before the tree forks: the nested user namespaces (below ours: root_fd -1,
+ * root NULL; or below the root's own, see usernest_make), then the namespaces they own
+ * (cg, entries: a cgroup namespace's root is its maker's cgroup). */
+struct cgroup_image;
+int nested_make_user(struct nested_set *set, struct img_dir *dir, const struct cgroup_image *cg,
+		     PstreeEntry **entries, int root_fd, const UsernsEntry *root);
+/* Below the tree's own: crtool hands what it made to the restored root over sk, which
+ * takes them (in its copy of the set) before it goes on. */
+int nested_send_user(struct nested_set *set, int sk);
+int nested_recv_user(struct nested_set *set, int sk);
 /* pstree.img's ids against the list (before anything is created): which
  * process makes each instance. */
 int nested_plan(struct nested_set *set, PstreeEntry **entries, size_t nr);

@@ -1,4 +1,5 @@
-/* The links of the tree's network namespace: loopback and veth.  A veth whose
+/* The links of the tree's network namespace: loopback, veth and tun/tap
+ * (net-tun.c).  A veth whose
  * peer is in another namespace of the tree is saved with that one's id
  * (net-peer.c); one whose peer is outside the tree (the host, a bridge's) has it
  * named by the caller (--external veth[IFNAME]:OUTSIDE): restore makes the pair
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/if_tun.h>
 #include <netlink/netlink.h>
 #include <netlink/cache.h>
 #include <netlink/route/link.h>
@@ -37,6 +39,7 @@ static int dump_one(struct nl_cache *cache, struct rtnl_link *l, NetLinkEntry *l
 	const char *name = rtnl_link_get_name(l), *type = rtnl_link_get_type(l);
 	unsigned flags = rtnl_link_get_flags(l);
 	struct nl_addr *mac = rtnl_link_get_addr(l);
+	int ret;
 
 	le->ifindex = rtnl_link_get_ifindex(l);
 	le->flags = flags & LINK_FLAGS;
@@ -49,9 +52,24 @@ static int dump_one(struct nl_cache *cache, struct rtnl_link *l, NetLinkEntry *l
 		le->kind = strdup("loopback");
 		return le->kind ? 0 : -ENOMEM;
 	}
+	if (type && !strcmp(type, "tun")) {
+		if (!(le->kind = strdup("tun")))
+			return -ENOMEM;
+		if ((ret = nettun_dump(le)))
+			return ret;
+		/* a tap's MAC (a tun has none) */
+		if ((le->tun_flags & IFF_TAP) && mac && nl_addr_get_len(mac) == 6) {
+			if (!(le->address.data = malloc(6)))
+				return -ENOMEM;
+			le->has_address = true;
+			le->address.len = 6;
+			memcpy(le->address.data, nl_addr_get_binary_addr(mac), 6);
+		}
+		return 0;
+	}
 	if (!type || strcmp(type, "veth"))
 		return pr_err("network namespace: link %s is a %s: libcr can't recreate this kind of link (it "
-			      "restores loopback and veth links)", name, type ? type : "device without a kind"),
+			      "restores loopback, veth and tun/tap links)", name, type ? type : "device without a kind"),
 		       -EOPNOTSUPP;
 	if (!(le->kind = strdup("veth")))
 		return -ENOMEM;
@@ -83,6 +101,32 @@ static int dump_one(struct nl_cache *cache, struct rtnl_link *l, NetLinkEntry *l
 		rtnl_link_put(peer);
 	}
 	return le->peer ? 0 : -ENOMEM;
+}
+
+int netlink_dump_one_link(struct nl_sock *sk, const char *name, NetnsEntry *e)
+{
+	struct nl_cache *cache;
+	struct rtnl_link *l;
+	NetLinkEntry *le;
+	int ret;
+
+	if ((ret = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache)) < 0)
+		return pr_err("network namespace: can't list the links: %s", nl_geterror(ret)), -EIO;
+	if (!(l = rtnl_link_get_by_name(cache, name))) {
+		nl_cache_free(cache);
+		return pr_err("network namespace: no link %s", name), -ENODEV;
+	}
+	if (!(e->links = calloc(1, sizeof(*e->links))) || !(le = malloc(sizeof(*le)))) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	net_link_entry__init(le);
+	e->links[e->n_links++] = le;
+	ret = dump_one(cache, l, le, NULL, 0);
+out:
+	rtnl_link_put(l);
+	nl_cache_free(cache);
+	return ret;
 }
 
 int netlink_dump_links(struct nl_sock *sk, NetnsEntry *e, const struct cr_external *ext, size_t nr_ext)
@@ -126,9 +170,10 @@ static bool valid_ifname(const char *n)
 
 int netlink_validate_link(const NetLinkEntry *l)
 {
-	bool lo = !strcmp(l->kind, "loopback"), veth = !strcmp(l->kind, "veth");
+	bool lo = !strcmp(l->kind, "loopback"), veth = !strcmp(l->kind, "veth"), tun = !strcmp(l->kind, "tun");
 
-	if (!valid_ifname(l->name) || (!lo && !veth) || (lo && strcmp(l->name, "lo")) || l->ifindex < 1 ||
+	if (!valid_ifname(l->name) || (!lo && !veth && !tun) || (tun && nettun_validate(l)) ||
+	    (!tun && (l->has_tun_flags || l->has_tun_owner || l->has_tun_group)) || (lo && strcmp(l->name, "lo")) || l->ifindex < 1 ||
 	    l->ifindex > (1u << 30) || (l->flags & ~LINK_FLAGS) || l->mtu < 68 || l->mtu > 65536 ||
 	    (l->has_address && l->address.len != 6) || (veth && !valid_ifname(l->peer)) || (lo && l->peer) ||
 	    (l->has_txqlen && l->txqlen > (1u << 24)) ||
@@ -203,7 +248,7 @@ static int make_veth(struct nl_sock *sk, const NetLinkEntry *le, const struct ne
 }
 
 /* MTU, MAC, queue length and every flag but up (links go up after their addresses). */
-static int configure(struct nl_sock *sk, const NetLinkEntry *le, bool up)
+int netlink_configure(struct nl_sock *sk, const NetLinkEntry *le, bool up)
 {
 	struct rtnl_link *cur, *chg;
 	int ret;
@@ -266,10 +311,13 @@ int netlink_restore_links(struct nl_sock *sk, const NetnsEntry *e, const struct 
 					      "namespace: rename that link before the dump", le->name, park), -EEXIST;
 			if ((ret = make_veth(sk, le, nr)))
 				return ret;
+		} else if (!strcmp(le->kind, "tun")) {
+			if ((ret = nettun_make(le)))
+				return ret;
 		} else {
 			return pr_err("network namespace: no %s in the new namespace", le->name), -EIO;
 		}
-		if ((ret = configure(sk, le, false)))
+		if ((ret = netlink_configure(sk, le, false)))
 			return ret;
 	}
 	return 0;
@@ -280,7 +328,7 @@ int netlink_links_up(struct nl_sock *sk, const NetnsEntry *e)
 	int ret;
 
 	for (size_t i = 0; i < e->n_links; i++)
-		if ((e->links[i]->flags & IFF_UP) && (ret = configure(sk, e->links[i], true)))
+		if ((e->links[i]->flags & IFF_UP) && (ret = netlink_configure(sk, e->links[i], true)))
 			return ret;
 	return 0;
 }

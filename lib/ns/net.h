@@ -93,6 +93,10 @@ int netlink_dump_links(struct nl_sock *sk, NetnsEntry *e, const struct cr_extern
 int netlink_restore_links(struct nl_sock *sk, const NetnsEntry *e, const struct netns_restore *nr);
 /* after the addresses: the links up (routes need them up) */
 int netlink_links_up(struct nl_sock *sk, const NetnsEntry *e);
+/* Link name alone, into e (which has no links yet). */
+int netlink_dump_one_link(struct nl_sock *sk, const char *name, NetnsEntry *e);
+/* A link made already: its MTU, MAC, queue length and flags but up; or (up) up. */
+int netlink_configure(struct nl_sock *sk, const NetLinkEntry *le, bool up);
 int netlink_validate_link(const NetLinkEntry *l);
 
 int netaddr_dump(struct nl_sock *sk, NetnsEntry *e);
@@ -106,6 +110,20 @@ int netaddr_validate(const NetnsEntry *e);
 int netsysctl_dump(NetnsEntry *e);
 int netsysctl_restore(const NetnsEntry *e);
 int netsysctl_validate(const NetnsEntry *e);
+
+/* ---- net-tun.c: tun and tap links (their fds: files/tun.c) */
+/* In the namespace: le's tun flags, owner and group (le->ifindex, name set). */
+int nettun_dump(NetLinkEntry *le);
+/* The tun part of a link of kind "tun" is sound: 0, or -EINVAL. */
+int nettun_validate(const NetLinkEntry *le);
+/* Make it on /dev/net/tun, persistent until the tree's fds are its queues again. */
+int nettun_make(const NetLinkEntry *le);
+/* A device of our namespace the tree owns: the link, its addresses and the
+ * routes through it (every nexthop), as a NetnsEntry of its own. */
+int nettun_dump_host(const char *name, NetnsEntry **out);
+int nettun_validate_host(const NetnsEntry *e, const char *name);
+/* Just made by TUNSETIFF in the caller's namespace: configured as e says. */
+int nettun_restore_host(const NetnsEntry *e);
 
 /* ---- net-peer.c: a veth between two namespaces of the tree */
 /* While dumping: the tree's namespaces saved whole (fds, their ids: 0 the

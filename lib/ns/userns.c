@@ -31,23 +31,19 @@
 #include "ns.pb-c.h"
 #include "ns/ns.h"
 #include "ns/userns.h"
+#include "ns/userns-nested.h"
 #include "proc/privs.h"
 #include "proc/tree.h"
 #include "util.h"
 
-#define MAX_EXTENTS 340   /* the kernel's limit per map (user_namespaces(7)) */
-
-struct map {
-	UsernsExtent e[MAX_EXTENTS];
-	size_t nr;
-};
+#define MAX_EXTENTS USERNS_MAX_EXTENTS
 
 /* dump: the maps of the tree being dumped (nr 0: the tree shares ours) */
-static struct map dumped_uid, dumped_gid;
+static struct userns_map dumped_uid, dumped_gid;
 /* restore: the maps of the tree being restored, in its tasks */
 static const UsernsEntry *current;
 
-static int parse_map(pid_t pid, const char *name, struct map *m)
+int userns_read_map(pid_t pid, const char *name, struct userns_map *m)
 {
 	char *text = read_proc(pid, name, NULL), *line, *save;
 
@@ -81,7 +77,7 @@ static uint32_t map_id(UsernsExtent *const *e, size_t n, uint32_t id, bool in)
 	return (uint32_t)-1;
 }
 
-static uint32_t map_in_dumped(const struct map *m, uint32_t id)
+uint32_t userns_map_in(const struct userns_map *m, uint32_t id)
 {
 	UsernsExtent *p[MAX_EXTENTS];
 
@@ -137,7 +133,8 @@ int userns_dump(struct img_dir *dir, const struct tree *t)
 	dumped_uid.nr = dumped_gid.nr = 0;
 	if (own < 0)
 		return own;
-	if ((ret = ns_check_tree(t, "user", "user")) || (ret = check_owners(root)))
+	/* (the other tasks' user namespaces, nested below the root's: userns-nested.c) */
+	if ((ret = check_owners(root)))
 		return ret;
 	if (!own)
 		return 0;
@@ -151,7 +148,7 @@ int userns_dump(struct img_dir *dir, const struct tree *t)
 					      "namespace too, unless its root is alone", root, t->tasks[i].s.pid),
 				       -EOPNOTSUPP;
 	}
-	if ((ret = parse_map(root, "uid_map", &dumped_uid)) || (ret = parse_map(root, "gid_map", &dumped_gid)))
+	if ((ret = userns_read_map(root, "uid_map", &dumped_uid)) || (ret = userns_read_map(root, "gid_map", &dumped_gid)))
 		return ret;
 	if (!(sg = read_proc(root, "setgroups", NULL)))
 		return pr_perror("can't read /proc/%d/setgroups", root);
@@ -170,21 +167,38 @@ int userns_dump(struct img_dir *dir, const struct tree *t)
 	return img_write_one(dir, IMG_USERNS, 0, &e.base);
 }
 
+void userns_root_maps(const struct userns_map **uid, const struct userns_map **gid)
+{
+	*uid = &dumped_uid;
+	*gid = &dumped_gid;
+}
+
 int userns_creds_inside(CredsEntry *cr, pid_t pid)
+{
+	const struct userns_map *u = &dumped_uid, *g = &dumped_gid;
+	int nested = usernest_maps_of(pid, &u, &g);
+
+	if (nested < 0)
+		return nested;
+	if (!u->nr)
+		return 0;
+	return userns_creds_map_in(cr, pid, u, g, !nested);
+}
+
+int userns_creds_map_in(CredsEntry *cr, pid_t pid, const struct userns_map *u, const struct userns_map *g,
+			bool groups)
 {
 	uint32_t *ids[] = { &cr->uid, &cr->euid, &cr->suid, &cr->fsuid, &cr->gid, &cr->egid, &cr->sgid, &cr->fsgid };
 
-	if (!dumped_uid.nr)
-		return 0;
 	for (size_t i = 0; i < ARRAY_SIZE(ids); i++) {
-		uint32_t in = map_in_dumped(i < 4 ? &dumped_uid : &dumped_gid, *ids[i]);
+		uint32_t in = userns_map_in(i < 4 ? u : g, *ids[i]);
 		if (in == (uint32_t)-1)
 			return pr_err("pid %d: its %s %u is not mapped in its user namespace", pid, i < 4 ? "uid" : "gid",
 				      *ids[i]), -EOPNOTSUPP;
 		*ids[i] = in;
 	}
-	for (size_t i = 0; i < cr->n_groups; i++) {
-		uint32_t in = map_in_dumped(&dumped_gid, cr->groups[i]);
+	for (size_t i = 0; groups && i < cr->n_groups; i++) {
+		uint32_t in = userns_map_in(g, cr->groups[i]);
 		if (in == (uint32_t)-1)
 			return pr_err("pid %d: its supplementary group %u is not mapped in its user namespace", pid,
 				      cr->groups[i]), -EOPNOTSUPP;
@@ -195,14 +209,14 @@ int userns_creds_inside(CredsEntry *cr, pid_t pid)
 
 /* The kernel's rules for a map (user_namespaces(7)): 1 to 340 extents, none
  * empty or wrapping around, none overlapping another on either side. */
-static int validate_map(UsernsExtent *const *e, size_t n, const char *name)
+int userns_validate_map(UsernsExtent *const *e, size_t n, const char *img, const char *name)
 {
 	if (n < 1 || n > MAX_EXTENTS)
-		return pr_err("userns.img: the %s map has %zu extents (1 to %d)", name, n, MAX_EXTENTS), -EINVAL;
+		return pr_err("%s: the %s map has %zu extents (1 to %d)", img, name, n, MAX_EXTENTS), -EINVAL;
 	for (size_t i = 0; i < n; i++) {
 		if (!e[i]->count || (uint64_t)e[i]->first + e[i]->count > UINT32_MAX ||
 		    (uint64_t)e[i]->lower_first + e[i]->count > UINT32_MAX)
-			return pr_err("userns.img: %s extent %u %u %u is empty or runs past the last id", name,
+			return pr_err("%s: %s extent %u %u %u is empty or runs past the last id", img, name,
 				      e[i]->first, e[i]->lower_first, e[i]->count), -EINVAL;
 		for (size_t j = 0; j < i; j++) {
 			bool in = e[i]->first < (uint64_t)e[j]->first + e[j]->count &&
@@ -210,7 +224,7 @@ static int validate_map(UsernsExtent *const *e, size_t n, const char *name)
 			bool out = e[i]->lower_first < (uint64_t)e[j]->lower_first + e[j]->count &&
 				   e[j]->lower_first < (uint64_t)e[i]->lower_first + e[i]->count;
 			if (in || out)
-				return pr_err("userns.img: %s extents %zu and %zu overlap", name, j, i), -EINVAL;
+				return pr_err("%s: %s extents %zu and %zu overlap", img, name, j, i), -EINVAL;
 		}
 	}
 	return 0;
@@ -231,7 +245,8 @@ int userns_load(struct img_dir *dir, UsernsEntry **out)
 	img_close(img);
 	if (ret)
 		return ret;
-	if ((ret = validate_map(e->uid_map, e->n_uid_map, "uid")) || (ret = validate_map(e->gid_map, e->n_gid_map, "gid"))) {
+	if ((ret = userns_validate_map(e->uid_map, e->n_uid_map, "userns.img", "uid")) ||
+	    (ret = userns_validate_map(e->gid_map, e->n_gid_map, "userns.img", "gid"))) {
 		img_free_msg(&e->base);
 		return ret;
 	}

@@ -9,10 +9,30 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "ns.pb-c.h"
+
 struct img_dir;
 struct tree;
 struct CredsEntry;
 struct UsernsEntry;
+
+#define USERNS_MAX_EXTENTS 340   /* the kernel's limit per map (user_namespaces(7)) */
+
+/* A map as /proc/PID/uid_map shows it to us: inside id, our id, count. */
+struct userns_map {
+	UsernsExtent e[USERNS_MAX_EXTENTS];
+	size_t nr;
+};
+int userns_read_map(pid_t pid, const char *name, struct userns_map *m);
+/* Our id in (first), or (uint32_t)-1 if unmapped. */
+uint32_t userns_map_in(const struct userns_map *m, uint32_t id);
+/* Dump: the root's maps (nr 0: the tree shares ours), once userns_dump ran. */
+void userns_root_maps(const struct userns_map **uid, const struct userns_map **gid);
+/* The kernel's rules for a map of an image (img, name: for the message). */
+int userns_validate_map(UsernsExtent *const *e, size_t n, const char *img, const char *name);
+/* Dump: a task's ids (ours) mapped in through these maps, and its groups if asked. */
+int userns_creds_map_in(struct CredsEntry *cr, pid_t pid, const struct userns_map *u, const struct userns_map *g,
+			bool groups);
 
 /* Dump: check the tree against the root's user namespace (every task in it,
  * the root's other namespaces owned by it) and, if it is one of its own, save

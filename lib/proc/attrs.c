@@ -11,12 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "log.h"
 #include "parasite-args.h"
 #include "proc/attrs.h"
+#include "proc/proc.h"
 #include "util.h"
 
 #define OOM_SCORE_ADJ_MAX 1000
@@ -25,6 +27,9 @@
 #define IOPRIO_WHO_PROCESS 1
 #define IOPRIO_CLASS(v) ((uint32_t)(v) >> 13)
 #define MDWE_FLAGS 3                   /* PR_MDWE_REFUSE_EXEC_GAIN | PR_MDWE_NO_INHERIT */
+#ifndef MCL_ONFAULT
+#define MCL_ONFAULT 4
+#endif
 #ifndef PR_SET_MDWE
 #define PR_SET_MDWE 65
 #endif
@@ -160,7 +165,8 @@ int attrs_set(const CoreEntry *c, bool *set)
 		return ret;
 	if ((c->has_oom_score_adj && c->oom_score_adj != self.oom) ||
 	    (c->has_coredump_filter && c->coredump_filter != self.coredump) ||
-	    (c->has_loginuid && (!self.has_loginuid || c->loginuid != self.loginuid)) || c->thp_disabled || c->mdwe)
+	    (c->has_loginuid && (!self.has_loginuid || c->loginuid != self.loginuid)) || c->thp_disabled || c->mdwe ||
+	    c->mlockall)
 		return *set = true, 0;
 	for (size_t i = 0; i < c->n_threads; i++) {
 		const ThreadEntry *te = c->threads[i];
@@ -170,6 +176,30 @@ int attrs_set(const CoreEntry *c, bool *set)
 		    (te->has_cpu_affinity && !covers_ours(&te->cpu_affinity)))
 			return *set = true, 0;
 	}
+	return 0;
+}
+
+/* /proc shows no MCL_FUTURE, but its effect: a mapping made since is locked.  The
+ * parasite's is one: VmLck grows by its size, and its VmFlags say lf as well for
+ * MCL_ONFAULT (smaps, read only then: it walks every page table). */
+int attrs_dump_mlockall(pid_t pid, uint64_t parasite_at, uint64_t vm_lck_kb, CoreEntry *c)
+{
+	struct proc_status st;
+	struct proc_vma *vmas = NULL;
+	int nr = 0, ret;
+
+	if ((ret = proc_parse_status(pid, &st)))
+		return pr_perror("can't read /proc/%d/status", pid);
+	if (st.vm_lck_kb <= vm_lck_kb)
+		return 0;
+	if ((ret = proc_parse_smaps(pid, &vmas, &nr)))
+		return ret;
+	c->has_mlockall = true;
+	c->mlockall = MCL_FUTURE;
+	for (int i = 0; i < nr; i++)
+		if (vmas[i].start == parasite_at && (vmas[i].lock & 2))
+			c->mlockall |= MCL_ONFAULT;
+	free(vmas);
 	return 0;
 }
 
@@ -183,6 +213,9 @@ int attrs_validate(const CoreEntry *c, pid_t pid)
 		return pr_err("core-%d.img: coredump_filter 0x%x has unknown bits", pid, c->coredump_filter), -EINVAL;
 	if (c->has_mdwe && c->mdwe & ~MDWE_FLAGS)
 		return pr_err("core-%d.img: MDWE flags 0x%x are unknown", pid, c->mdwe), -EINVAL;
+	if (c->has_mlockall && c->mlockall && (c->mlockall & ~(MCL_FUTURE | MCL_ONFAULT) || !(c->mlockall & MCL_FUTURE)))
+		return pr_err("core-%d.img: mlockall flags 0x%x are not MCL_FUTURE, with or without MCL_ONFAULT", pid,
+			      c->mlockall), -EINVAL;
 	for (size_t i = 0; i < c->n_threads; i++) {
 		const ThreadEntry *te = c->threads[i];
 
@@ -267,4 +300,5 @@ int attrs_restorer_thread(const ThreadEntry *te, struct rst_thread *t)
 void attrs_restorer_process(const CoreEntry *c, struct restorer_args *a)
 {
 	a->mdwe = c->has_mdwe ? c->mdwe : 0;
+	a->mlockall = c->has_mlockall ? c->mlockall : 0;
 }

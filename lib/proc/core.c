@@ -242,6 +242,10 @@ int core_dump_misc(CoreEntry *c, const struct parasite_misc *misc)
 	c->has_pdeath_sig = c->has_child_subreaper = true;
 	c->pdeath_sig = misc->pdeath_sig;
 	c->child_subreaper = misc->child_subreaper;
+	if (misc->want_ns_last_pid && misc->ns_last_pid >= 0) {
+		c->has_ns_last_pid = true;
+		c->ns_last_pid = misc->ns_last_pid;
+	}
 	attrs_from_misc(c, misc);
 	cr->has_securebits = cr->has_no_new_privs = true;
 	cr->securebits = misc->securebits;
@@ -401,6 +405,9 @@ int core_validate(const CoreEntry *c, pid_t pid)
 		return pr_err("core-%d.img: pdeath signal %u", pid, c->pdeath_sig), -EINVAL;
 	if (c->has_stop_signal && c->stop_signal > 64)
 		return pr_err("core-%d.img: stopped by signal %u", pid, c->stop_signal), -EINVAL;
+	if (c->has_ns_last_pid && c->ns_last_pid >= (1U << 22))
+		return pr_err("core-%d.img: its pid namespace's last PID %u is beyond any pid_max", pid, c->ns_last_pid),
+		       -EINVAL;
 	if ((ret = validate_pending(pid, c->shared_pending, c->n_shared_pending)) || (ret = attrs_validate(c, pid)))
 		return ret;
 	for (size_t t = 0; t < c->n_threads; t++) {

@@ -163,6 +163,8 @@ int proc_parse_status_buf(const char *buf, struct proc_status *st)
 		sscanf(p, "%d", &st->no_new_privs);
 	if ((p = field(buf, "Seccomp")))
 		sscanf(p, "%d", &st->seccomp);
+	if ((p = field(buf, "VmLck")))
+		sscanf(p, "%" SCNu64, &st->vm_lck_kb);
 	return 0;
 }
 

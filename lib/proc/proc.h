@@ -34,6 +34,7 @@ struct proc_status {
 	int no_new_privs;
 	int seccomp;
 	uint64_t sigpnd, shdpnd, sigblk;
+	uint64_t vm_lck_kb;        /* VmLck: locked memory (0 if the kernel does not say) */
 };
 
 struct proc_vma {

@@ -6,6 +6,10 @@
  * neither; the data is intact; VmLck in /proc/self/status covers L and F's
  * written half at least.
  *
+ * --future: mlockall(MCL_FUTURE) once the areas are made: after CHECK an area
+ * mapped anew is locked (lo); --future-onfault: MCL_FUTURE | MCL_ONFAULT (lo and
+ * lf).  Without either, an area mapped after CHECK is not locked.
+ *
  * --corrupt: L is unlocked after CHECK.
  */
 #include "tst.h"
@@ -21,6 +25,9 @@
 #define SIZE (1 << 20)
 #ifndef MLOCK_ONFAULT
 #define MLOCK_ONFAULT 1
+#endif
+#ifndef MCL_ONFAULT
+#define MCL_ONFAULT 4
 #endif
 
 static char *map(void)
@@ -55,7 +62,9 @@ static long vmlck_kb(void)
 
 int main(int argc, char **argv)
 {
-	tst_init(argc, argv);
+	tst_init_opts(argc, argv, NULL, "future,future-onfault");
+	bool future = tst_opt_flag("future") || tst_opt_flag("future-onfault");
+	bool onfault = tst_opt_flag("future-onfault");
 	uint64_t seed = tst_seed();
 	char *l = map(), *u = map(), *f = map();
 
@@ -69,6 +78,8 @@ int main(int argc, char **argv)
 	check_flags(l, "L", true, false);
 	check_flags(f, "F", true, true);
 	check_flags(u, "U", false, false);
+	if (future && mlockall(MCL_FUTURE | (onfault ? MCL_ONFAULT : 0)))
+		tst_fail("mlockall: %s", strerror(errno));
 
 	tst_ready();
 	tst_wait_check();
@@ -83,6 +94,10 @@ int main(int argc, char **argv)
 		tst_fail("the data of an area changed");
 	if (vmlck_kb() < (SIZE + SIZE / 2) / 1024)
 		tst_fail("VmLck is %ld kB, want at least %d", vmlck_kb(), (SIZE + SIZE / 2) / 1024);
+	/* what it maps now is locked as mlockall said, or not at all */
+	char *n = map();
+	check_flags(n, "N (mapped after CHECK)", future, onfault);
+	munmap(n, SIZE);
 	tst_pass();
 	return 0;
 }

@@ -32,6 +32,7 @@
  * which libcr refuses unless it is named external (test/errors.sh).
  */
 #include "tst.h"
+#include "tst-mnt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -54,22 +55,6 @@ static void must(int ret, const char *what)
 {
 	if (ret)
 		tst_fail("%s: %s", what, strerror(errno));
-}
-
-static void mkdir_p(const char *path)
-{
-	char buf[PATH_MAX];
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + 1; *p; p++)
-		if (*p == '/') {
-			*p = 0;
-			if (mkdir(buf, 0755) && errno != EEXIST)
-				tst_fail("mkdir %s: %s", buf, strerror(errno));
-			*p = '/';
-		}
-	if (mkdir(buf, 0755) && errno != EEXIST)
-		tst_fail("mkdir %s: %s", buf, strerror(errno));
 }
 
 static void write_file(const char *path, const void *buf, size_t len, mode_t mode)
@@ -186,7 +171,7 @@ int main(int argc, char **argv)
 	/* the new root hides the host's /tmp from us only */
 	must(mount("tmpfs", "/tmp", "tmpfs", 0, "mode=755,size=16m"), "mount the root tmpfs");
 	must(chdir("/tmp"), "chdir /tmp");
-	mkdir_p("data/dir/nested");
+	tst_mkdir_p("data/dir/nested");
 	tst_fill(buf, sizeof(buf), seed);
 	write_file("data/hello", buf, sizeof(buf), 0640);
 	must(chown("data/hello", 1234, 1234), "chown");
@@ -201,7 +186,7 @@ int main(int argc, char **argv)
 	must(mount(NULL, "usr", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID, NULL), "make /usr read-only");
 	if (snprintf(path, sizeof(path), "/tmp%s", exedir) >= (int)sizeof(path))
 		tst_fail("path too long");
-	mkdir_p(path);
+	tst_mkdir_p(path);
 	must(mount(exedir, path, NULL, MS_BIND, NULL), "bind the build directory");
 	must(mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL), "mount proc");
 	must(mount("devpts", "pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,gid=5,mode=620,ptmxmode=0666"),
@@ -223,10 +208,10 @@ int main(int argc, char **argv)
 	must(mount("shared", "slave", NULL, MS_BIND, NULL), "bind shared");
 	must(mount(NULL, "slave", NULL, MS_SLAVE, NULL), "make slave a slave");
 	if (tst_opt_flag("overlay")) {
-		mkdir_p("ovl-lower");
-		mkdir_p("ovl-upper");
-		mkdir_p("ovl-work");
-		mkdir_p("ovl");
+		tst_mkdir_p("ovl-lower");
+		tst_mkdir_p("ovl-upper");
+		tst_mkdir_p("ovl-work");
+		tst_mkdir_p("ovl");
 		must(mount("overlay", "ovl", "overlay", 0, "lowerdir=/tmp/ovl-lower,upperdir=/tmp/ovl-upper,workdir=/tmp/ovl-work"),
 		     "mount overlay");
 	}

@@ -27,6 +27,7 @@
  * --corrupt: A1 writes into D/a-tmp/a-file after CHECK (A's check must see it).
  */
 #include "tst.h"
+#include "tst-mnt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,7 +46,7 @@ enum { ROOT, A, A1, B, B1, C, NR };
 static const char *const names[NR] = { "root", "A", "A1", "B", "B1", "C" };
 
 #define FILE_LEN 3000
-#define VIEW_LEN 4096
+#define VIEW_LEN 8192
 
 struct ctl {
 	atomic_int phase;               /* 1: check now, 3: exit */
@@ -88,106 +89,24 @@ static uint64_t mnt_ino(void)
 	return stat("/proc/self/ns/mnt", &st) ? 0 : st.st_ino;
 }
 
-struct mline {
-	char mp[600], type[64];
-	bool ro;
-	unsigned shared, master;
-};
+/* The mounts at /, /dev/shm and under D (shown as D...), with their relations. */
+static bool pick(char *mp)
+{
+	size_t dl = strlen(D);
 
-/* The mounts at /, /dev/shm and under D, with their relations as indexes. */
+	if (!strncmp(mp, D, dl) && (!mp[dl] || mp[dl] == '/')) {
+		memmove(mp + 1, mp + dl, strlen(mp + dl) + 1);
+		mp[0] = 'D';
+		return true;
+	}
+	return !strcmp(mp, "/") || !strcmp(mp, "/dev/shm");
+}
+
 static void view(char *out)
 {
-	static char buf[256 * 1024];
-	static struct mline m[256];
-	int n = 0, fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-	ssize_t len = 0, r;
-	size_t dl = strlen(D), o = 0;
+	static struct tst_mount m[256];
 
-	if (fd < 0)
-		tst_fail("mountinfo: %s", strerror(errno));
-	while ((r = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += r;
-	close(fd);
-	buf[len] = 0;
-	for (char *save, *line = strtok_r(buf, "\n", &save); line && n < 256; line = strtok_r(NULL, "\n", &save)) {
-		char mp[512], opts[256], *dash = strstr(line, " - "), *p;
-		int pos;
-		struct mline *x = &m[n];
-
-		if (!dash || sscanf(line, "%*u %*u %*u:%*u %*s %511s %255s%n", mp, opts, &pos) != 2)
-			tst_fail("bad mountinfo line %s", line);
-		if (strcmp(mp, "/") && strcmp(mp, "/dev/shm") && (strncmp(mp, D, dl) || (mp[dl] && mp[dl] != '/')))
-			continue;
-		memset(x, 0, sizeof(*x));
-		snprintf(x->mp, sizeof(x->mp), "%s%s", strncmp(mp, D, dl) ? "" : "D", strncmp(mp, D, dl) ? mp : mp + dl);
-		x->ro = !strncmp(opts, "ro", 2) && (opts[2] == ',' || !opts[2]);
-		sscanf(dash + 3, "%63s", x->type);
-		*dash = 0;
-		for (p = strtok(line + pos, " "); p; p = strtok(NULL, " ")) {
-			if (!strncmp(p, "shared:", 7))
-				x->shared = atoi(p + 7);
-			if (!strncmp(p, "master:", 7))
-				x->master = atoi(p + 7);
-		}
-		n++;
-	}
-	/* by mount point (the order of mountinfo is the order of making; stacked ones keep theirs) */
-	for (int i = 1; i < n; i++)
-		for (int j = i; j > 0 && strcmp(m[j - 1].mp, m[j].mp) > 0; j--) {
-			struct mline t = m[j];
-			m[j] = m[j - 1];
-			m[j - 1] = t;
-		}
-	out[0] = 0;
-	for (int i = 0; i < n; i++) {
-		int sh = -1, ms = -1;
-		for (int j = 0; j < n; j++) {
-			if (sh < 0 && m[i].shared && m[j].shared == m[i].shared)
-				sh = j;
-			if (ms < 0 && m[i].master && m[j].shared == m[i].master)
-				ms = j;
-		}
-		o += snprintf(out + o, VIEW_LEN - o, "%s %s %s", m[i].mp, m[i].type, m[i].ro ? "ro" : "rw");
-		if (sh >= 0)
-			o += snprintf(out + o, VIEW_LEN - o, " shared-with-%d", sh);
-		if (m[i].master)
-			o += ms >= 0 ? snprintf(out + o, VIEW_LEN - o, " slave-of-%d", ms)
-				     : snprintf(out + o, VIEW_LEN - o, " slave-of-outside");
-		o += snprintf(out + o, VIEW_LEN - o, "\n");
-		if (o >= VIEW_LEN - 200)
-			tst_fail("too many mounts to show");
-	}
-}
-
-static void write_file(const char *path, uint64_t s)
-{
-	char buf[FILE_LEN];
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-
-	tst_fill(buf, sizeof(buf), s);
-	if (fd < 0 || write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
-		tst_fail("%s: %s", path, strerror(errno));
-	close(fd);
-}
-
-static bool file_ok(const char *path, uint64_t s)
-{
-	char buf[FILE_LEN + 1];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
-
-	if (fd >= 0)
-		close(fd);
-	return n == FILE_LEN && tst_cmp_fill(buf, FILE_LEN, s) == -1;
-}
-
-static bool is_mount(const char *path)
-{
-	struct stat a, b;
-	char parent[600];
-
-	snprintf(parent, sizeof(parent), "%s/..", path);
-	return !stat(path, &a) && !stat(parent, &b) && a.st_dev != b.st_dev;
+	tst_mounts_view(m, tst_mounts(m, 256, pick), true, out, VIEW_LEN);
 }
 
 static void setup_a(void)
@@ -196,13 +115,13 @@ static void setup_a(void)
 	must(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "A: make-rprivate");
 	must((a_under_fd = open(at("a-tmp/under"), O_RDONLY | O_CLOEXEC)) < 0, "A: open under");
 	must(mount("tmpfs", at("a-tmp"), "tmpfs", 0, "size=1m,mode=755"), "A: tmpfs");
-	write_file(at("a-tmp/a-file"), seed + 1);
+	tst_write_seeded(at("a-tmp/a-file"), FILE_LEN, seed + 1);
 	must(mkdir(at("a-tmp/dir"), 0700), "A: mkdir");
 	must(mount(at("src"), at("a-ro"), NULL, MS_BIND, NULL), "A: bind");
 	must(mount(NULL, at("a-ro"), NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL), "A: remount ro");
 	if (tst_opt_flag("root-ns"))
 		must(umount2(at("pmnt"), 0), "A: umount pmnt");
-	else if (is_mount("/dev/shm"))
+	else if (tst_is_mount("/dev/shm"))
 		must(umount2("/dev/shm", MNT_DETACH), "A: umount /dev/shm");
 	ctl->pid_a = getpid();
 }
@@ -237,9 +156,9 @@ static void setup_c(void)
 	must(mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL), "C: make-rslave");
 	must(mount("tmpfs", at("c-tmp"), "tmpfs", 0, "size=1m"), "C: tmpfs");
 	must(mount(NULL, at("c-tmp"), NULL, MS_SHARED, NULL), "C: make-shared");
-	write_file(at("c-tmp/c-file"), seed + 2);
+	tst_write_seeded(at("c-tmp/c-file"), FILE_LEN, seed + 2);
 	must(mkdir(at("c-tmp/sub"), 0755), "C: mkdir");
-	write_file(at("c-tmp/sub/s-file"), seed + 3);
+	tst_write_seeded(at("c-tmp/sub/s-file"), FILE_LEN, seed + 3);
 	must(mount(at("c-tmp/sub"), at("c-peer"), NULL, MS_BIND, NULL), "C: bind");
 	must(mount(NULL, at("c-peer"), NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL), "C: remount ro");
 	must(mount(at("c-tmp"), at("c-slave"), NULL, MS_BIND, NULL), "C: bind c-slave");
@@ -253,13 +172,13 @@ static bool c_propagation(int who)
 
 	if (mount("tmpfs", at("c-tmp/sub"), "tmpfs", 0, "size=64k"))
 		VFAIL(who, "mount on D/c-tmp/sub: %s", strerror(errno));
-	ok = is_mount(at("c-peer")) && is_mount(at("c-slave/sub"));
+	ok = tst_is_mount(at("c-peer")) && tst_is_mount(at("c-slave/sub"));
 	umount2(at("c-tmp/sub"), MNT_DETACH);
 	if (!ok)
 		VFAIL(who, "a mount on D/c-tmp/sub did not propagate to its peer D/c-peer and its slave D/c-slave");
 	if (mount("tmpfs", at("c-slave/sub"), "tmpfs", 0, "size=64k"))
 		VFAIL(who, "mount on D/c-slave/sub: %s", strerror(errno));
-	ok = !is_mount(at("c-tmp/sub"));
+	ok = !tst_is_mount(at("c-tmp/sub"));
 	umount2(at("c-slave/sub"), MNT_DETACH);
 	if (!ok)
 		VFAIL(who, "a mount on the slave D/c-slave/sub propagated to its master D/c-tmp");
@@ -287,21 +206,21 @@ static bool verify(int who)
 	switch (who) {
 	case ROOT:
 	case B:
-		if (is_mount(at("a-tmp")) || is_mount(at("c-tmp")) || is_mount(at("a-ro")))
+		if (tst_is_mount(at("a-tmp")) || tst_is_mount(at("c-tmp")) || tst_is_mount(at("a-ro")))
 			VFAIL(who, "a mount of A's or C's namespace shows in the root's");
-		if (tst_opt_flag("root-ns") && !file_ok(at("pmnt/pfile"), seed + 4))
+		if (tst_opt_flag("root-ns") && !tst_seeded_ok(at("pmnt/pfile"), FILE_LEN, seed + 4))
 			VFAIL(who, "the root's tmpfs at D/pmnt lost pfile");
 		return true;
 	case A:
 	case A1:
 	case B1:
-		if (!file_ok(at("a-tmp/a-file"), seed + 1))
+		if (!tst_seeded_ok(at("a-tmp/a-file"), FILE_LEN, seed + 1))
 			VFAIL(who, "D/a-tmp/a-file lost its bytes");
-		if (!file_ok(at("a-ro/f"), seed + 5))
+		if (!tst_seeded_ok(at("a-ro/f"), FILE_LEN, seed + 5))
 			VFAIL(who, "D/a-ro does not show D/src");
 		if (open(at("a-ro/new"), O_WRONLY | O_CREAT | O_CLOEXEC, 0600) >= 0 || errno != EROFS)
 			VFAIL(who, "D/a-ro is writable");
-		if (tst_opt_flag("root-ns") && is_mount(at("pmnt")))
+		if (tst_opt_flag("root-ns") && tst_is_mount(at("pmnt")))
 			VFAIL(who, "D/pmnt, which A unmounted, is back");
 		if (who == B1)
 			return cwd_is(who, at("a-tmp"));
@@ -328,11 +247,11 @@ static bool verify(int who)
 		}
 		return true;
 	default:   /* C */
-		if (!file_ok(at("c-tmp/c-file"), seed + 2) || !file_ok(at("c-peer/s-file"), seed + 3))
+		if (!tst_seeded_ok(at("c-tmp/c-file"), FILE_LEN, seed + 2) || !tst_seeded_ok(at("c-peer/s-file"), FILE_LEN, seed + 3))
 			VFAIL(who, "C's tmpfs lost its files");
 		if (open(at("c-peer/new"), O_WRONLY | O_CREAT | O_CLOEXEC, 0600) >= 0 || errno != EROFS)
 			VFAIL(who, "D/c-peer is writable");
-		if (is_mount(at("a-tmp")))
+		if (tst_is_mount(at("a-tmp")))
 			VFAIL(who, "A's tmpfs shows in C's namespace");
 		return c_propagation(who);
 	}
@@ -393,15 +312,15 @@ int main(int argc, char **argv)
 	must(mkdir(D, 0755), "mkdir D");
 	for (const char *const *d = (const char *const[]){ "a-tmp", "a-ro", "src", "c-tmp", "c-peer", "c-slave", "pmnt", NULL }; *d; d++)
 		must(mkdir(at(*d), 0755), "mkdir");
-	write_file(at("src/f"), seed + 5);
-	write_file(at("a-tmp/under"), seed + 6);
+	tst_write_seeded(at("src/f"), FILE_LEN, seed + 5);
+	tst_write_seeded(at("a-tmp/under"), FILE_LEN, seed + 6);
 	if (tst_opt_flag("root-ns")) {
 		must(unshare(CLONE_NEWNS), "root: unshare");
 		must(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "root: make-rprivate");
 		must(mount("tmpfs", at("pmnt"), "tmpfs", 0, "size=1m"), "root: tmpfs");
 		/* (C's copy of it is its slave) */
 		must(mount(NULL, at("pmnt"), NULL, MS_SHARED, NULL), "root: make-shared");
-		write_file(at("pmnt/pfile"), seed + 4);
+		tst_write_seeded(at("pmnt/pfile"), FILE_LEN, seed + 4);
 	}
 	ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (ctl == MAP_FAILED)

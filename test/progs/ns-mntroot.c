@@ -25,6 +25,7 @@
  * --corrupt: A1 writes into /data/file after CHECK (A's check must see it).
  */
 #include "tst.h"
+#include "tst-mnt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -82,22 +83,6 @@ static const char *at(const char *rel)
 	return buf[i];
 }
 
-static void mkdir_p(const char *path)
-{
-	char buf[PATH_MAX];
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + 1; *p; p++)
-		if (*p == '/') {
-			*p = 0;
-			if (mkdir(buf, 0755) && errno != EEXIST)
-				tst_fail("mkdir %s: %s", buf, strerror(errno));
-			*p = '/';
-		}
-	if (mkdir(buf, 0755) && errno != EEXIST)
-		tst_fail("mkdir %s: %s", buf, strerror(errno));
-}
-
 static uint64_t mnt_ino(void)
 {
 	struct stat st;
@@ -105,105 +90,22 @@ static uint64_t mnt_ino(void)
 	return stat("/proc/self/ns/mnt", &st) ? 0 : st.st_ino;
 }
 
-struct mline {
-	char mp[600], type[64], opts[200];
-	unsigned shared, master;
-};
+/* The mounts (all, or / and those under D), with their relations. */
+static bool view_all;
 
-/* The mounts (all, or / and those under D), with their relations as indexes. */
+static bool pick(char *mp)
+{
+	size_t dl = strlen(D);
+
+	return view_all || !strcmp(mp, "/") || (!strncmp(mp, D, dl) && (!mp[dl] || mp[dl] == '/'));
+}
+
 static void view(char *out, bool all)
 {
-	static char buf[512 * 1024];
-	static struct mline m[1024];
-	int n = 0, fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-	ssize_t len = 0, r;
-	size_t dl = strlen(D), o = 0;
+	static struct tst_mount m[1024];
 
-	if (fd < 0)
-		tst_fail("mountinfo: %s", strerror(errno));
-	while ((r = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += r;
-	close(fd);
-	buf[len] = 0;
-	for (char *save, *line = strtok_r(buf, "\n", &save); line && n < 1024; line = strtok_r(NULL, "\n", &save)) {
-		char mp[512], opts[200], *dash = strstr(line, " - "), *p;
-		int pos;
-		struct mline *x = &m[n];
-
-		if (!dash || sscanf(line, "%*u %*u %*u:%*u %*s %511s %199s%n", mp, opts, &pos) != 2)
-			tst_fail("bad mountinfo line %s", line);
-		if (!all && strcmp(mp, "/") && (strncmp(mp, D, dl) || (mp[dl] && mp[dl] != '/')))
-			continue;
-		memset(x, 0, sizeof(*x));
-		snprintf(x->mp, sizeof(x->mp), "%s", mp);
-		snprintf(x->opts, sizeof(x->opts), "%s", opts);
-		sscanf(dash + 3, "%63s", x->type);
-		*dash = 0;
-		for (p = strtok(line + pos, " "); p; p = strtok(NULL, " ")) {
-			if (!strncmp(p, "shared:", 7))
-				x->shared = atoi(p + 7);
-			if (!strncmp(p, "master:", 7))
-				x->master = atoi(p + 7);
-		}
-		n++;
-	}
-	/* by mount point (stacked ones keep their order) */
-	for (int i = 1; i < n; i++)
-		for (int j = i; j > 0 && strcmp(m[j - 1].mp, m[j].mp) > 0; j--) {
-			struct mline t = m[j];
-			m[j] = m[j - 1];
-			m[j - 1] = t;
-		}
-	out[0] = 0;
-	for (int i = 0; i < n; i++) {
-		int sh = -1, ms = -1;
-		for (int j = 0; j < n; j++) {
-			if (sh < 0 && m[i].shared && m[j].shared == m[i].shared)
-				sh = j;
-			if (ms < 0 && m[i].master && m[j].shared == m[i].master)
-				ms = j;
-		}
-		o += snprintf(out + o, VIEW_LEN - o, "%s %s %s", m[i].mp, m[i].type, m[i].opts);
-		if (sh >= 0)
-			o += snprintf(out + o, VIEW_LEN - o, " shared-with-%d", sh);
-		if (m[i].master)
-			o += ms >= 0 ? snprintf(out + o, VIEW_LEN - o, " slave-of-%d", ms)
-				     : snprintf(out + o, VIEW_LEN - o, " slave-of-outside");
-		o += snprintf(out + o, VIEW_LEN - o, "\n");
-		if (o >= VIEW_LEN - 800)
-			tst_fail("too many mounts to show");
-	}
-}
-
-static void write_file(const char *path, uint64_t s)
-{
-	char buf[FILE_LEN];
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-
-	tst_fill(buf, sizeof(buf), s);
-	if (fd < 0 || write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
-		tst_fail("%s: %s", path, strerror(errno));
-	close(fd);
-}
-
-static bool file_ok(const char *path, uint64_t s)
-{
-	char buf[FILE_LEN + 1];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
-
-	if (fd >= 0)
-		close(fd);
-	return n == FILE_LEN && tst_cmp_fill(buf, FILE_LEN, s) == -1;
-}
-
-static bool is_mount(const char *path)
-{
-	struct stat a, b;
-	char parent[600];
-
-	snprintf(parent, sizeof(parent), "%s/..", path);
-	return !stat(path, &a) && !stat(parent, &b) && a.st_dev != b.st_dev;
+	view_all = all;
+	tst_mounts_view(m, tst_mounts(m, 1024, pick), false, out, VIEW_LEN);
 }
 
 /* /bin, /lib... as the host has them: a symlink copied, a directory bound. */
@@ -242,8 +144,8 @@ static void setup_a(void)
 	} else
 		must(mount("tmpfs", at("root"), "tmpfs", 0, "size=4m,mode=755"), "A: mount tmpfs");
 	must(chdir(at("root")), "A: chdir root");
-	mkdir_p("data/dir");
-	write_file("data/file", seed + 1);
+	tst_mkdir_p("data/dir");
+	tst_write_seeded("data/file", FILE_LEN, seed + 1);
 	for (const char *d = "usr\0proc\0run\0old\0shared\0"; *d; d += strlen(d) + 1)
 		must(mkdir(d, 0755) && errno != EEXIST, d);
 	must(mount("/usr", "usr", NULL, MS_BIND, NULL), "A: bind /usr");
@@ -252,7 +154,7 @@ static void setup_a(void)
 	host_dir("lib");
 	host_dir("lib64");
 	snprintf(path, sizeof(path), ".%s", exedir);
-	mkdir_p(path);
+	tst_mkdir_p(path);
 	must(mount(exedir, path, NULL, MS_BIND, NULL), "A: bind the program's directory");
 	must(mount(at("shared"), "shared", NULL, MS_BIND, NULL), "A: bind D/shared");
 	must(syscall(SYS_pivot_root, ".", "old"), "A: pivot_root");
@@ -310,15 +212,15 @@ static bool verify(int who)
 	if (strcmp(now, before))
 		VFAIL(who, "its mounts changed:\n--- before\n%s--- after\n%s", before, now);
 	if (who == ROOT) {
-		if (is_mount(at("root")))
+		if (tst_is_mount(at("root")))
 			VFAIL(who, "A's root mount shows in the root's namespace");
-		if (!file_ok(at("shared/s-file"), seed + 2))
+		if (!tst_seeded_ok(at("shared/s-file"), FILE_LEN, seed + 2))
 			VFAIL(who, "D/shared lost s-file");
 		return true;
 	}
-	if (!file_ok("/data/file", seed + 1))
+	if (!tst_seeded_ok("/data/file", FILE_LEN, seed + 1))
 		VFAIL(who, "/data/file lost its bytes (or / is not A's root)");
-	if (!file_ok("/shared/s-file", seed + 2))
+	if (!tst_seeded_ok("/shared/s-file", FILE_LEN, seed + 2))
 		VFAIL(who, "/shared does not show D/shared");
 	if (open("/usr/libcr-mntroot-probe", O_WRONLY | O_CREAT | O_CLOEXEC, 0600) >= 0 || errno != EROFS)
 		VFAIL(who, "/usr is writable");
@@ -420,9 +322,9 @@ int main(int argc, char **argv)
 	must(mkdir(D, 0755), "mkdir D");
 	for (const char *const *d = (const char *const[]){ "root", "rootdir", "lower", "upper", "work", "shared", NULL }; *d; d++)
 		must(mkdir(at(*d), 0755), "mkdir");
-	write_file(at("shared/s-file"), seed + 2);
+	tst_write_seeded(at("shared/s-file"), FILE_LEN, seed + 2);
 	/* (a file of the lower layer the overlay shows) */
-	write_file(at("lower/l-file"), seed + 3);
+	tst_write_seeded(at("lower/l-file"), FILE_LEN, seed + 3);
 	if (tst_opt_flag("root-ns")) {
 		must(unshare(CLONE_NEWNS), "root: unshare");
 		must(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "root: make-rprivate");

@@ -17,7 +17,9 @@
  * records them again and compares.  Besides: I and G are still in one namespace,
  * I is PID 1 there and its children are born in it; U's pid_for_children is still
  * I's namespace, and a child U forks after CHECK lands there (not PID 1, its
- * parent invisible).  --corrupt: I calls setsid() after CHECK (its session changes).
+ * parent invisible) at a PID above every one the namespace gave out before: I
+ * burns 20 PIDs before READY (children that exit at once), whose PIDs are free
+ * then, and the namespace's next PID must not go back to them.  --corrupt: I calls setsid() after CHECK (its session changes).
  */
 #include "tst.h"
 
@@ -52,6 +54,8 @@ static struct ctl {
 	struct ids was[NR];
 	pid_t u_sees_i;             /* I's PID as U sees it (its fork's return) */
 	pid_t g1;                   /* G1's PID as G sees it */
+	pid_t burned;               /* the last of the PIDs I gave out to children gone since */
+	pid_t x_pid;                /* U's child after CHECK, as it sees itself */
 } *ctl;
 static bool root_u;             /* --root-unshares */
 
@@ -205,6 +209,14 @@ static void run_i(void)
 	pid_t g;
 
 	read_ids(&ctl->was[I]);
+	for (int k = 0; k < 20; k++) {
+		pid_t b = fork();
+		if (b == 0)
+			_exit(0);
+		if (b < 0 || waitpid(b, NULL, 0) != b)
+			_exit(1);
+		ctl->burned = b;
+	}
 	if ((g = fork()) == 0)
 		run_g();
 	if (g < 0 || pthread_create(&th, NULL, thread_main, NULL))
@@ -238,6 +250,7 @@ static bool u_forks_again(void)
 	if ((x = fork()) == 0) {
 		close(p[1]);
 		int st = getpid() > 1 && getppid() == 0 ? 0 : 1;
+		ctl->x_pid = getpid();
 		if (read(p[0], &b, 1) < 0)
 			st = 1;
 		_exit(st);
@@ -254,6 +267,9 @@ static bool u_forks_again(void)
 	int st;
 	if (waitpid(x, &st, 0) != x || !WIFEXITED(st) || WEXITSTATUS(st))
 		ok = ok && fail(U, "its child %d, in I's namespace, is PID 1 there or sees its parent (status 0x%x)", x, st);
+	else if (ctl->x_pid <= ctl->burned)
+		ok = fail(U, "its child got PID %d in I's namespace, not above %d, the last the namespace gave out before",
+			  ctl->x_pid, ctl->burned);
 	return ok;
 }
 

@@ -22,6 +22,17 @@
  *                (NETLINK_AUDIT)
  *   netlink-queued  a NETLINK_USERSOCK socket with a message waiting, sent
  *                from fd 6 (queued netlink messages can't be saved)
+ *   tun-host     a persistent tun device (crtun-PID) in the network namespace
+ *                the program was started in (not one of its own), fd 5 its
+ *                queue; the check takes the persistence away (it goes with us)
+ *   tap-host-2proc  a two-queue tap (crtap-PID) in the network namespace the
+ *                program was started in, the second queue a child's fd 5
+ *   tap-filter   in a network namespace of its own, a tap (crtap0) with a
+ *                classic socket filter (TUNATTACHFILTER), which the kernel
+ *                can't give back
+ *   tap-outside  in a network namespace of its own, a two-queue tap (crtap1)
+ *                whose second queue an orphaned grandchild holds (outside the
+ *                tree, as slirp4netns would), until this process is gone
  * and unix sockets in states that can't be dumped:
  *   unix-rights  a unix datagram socket with a unix socket in flight
  *                (SCM_RIGHTS) sent from fd 6, the other end, whose peer a
@@ -51,6 +62,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <linux/filter.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <linux/if_packet.h>
 #include <linux/perf_event.h>
 #include <stdio.h>
@@ -301,6 +317,84 @@ static int make(const char *kind)
 			return -1;
 		return s;
 	}
+	if (!strcmp(kind, "tap-outside")) {
+		struct ifreq r = { .ifr_name = "crtap1", .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE };
+		pid_t parent = getpid(), child;
+		int t, ready[2];
+		if (unshare(CLONE_NEWNET) || (t = open("/dev/net/tun", O_RDWR)) < 0 || ioctl(t, TUNSETIFF, &r) ||
+		    pipe(ready) || (child = fork()) < 0)
+			return -1;
+		if (!child) {
+			if (fork())
+				_exit(0);
+			int q = open("/dev/net/tun", O_RDWR);
+			if (q < 0 || ioctl(q, TUNSETIFF, &r))
+				_exit(1);
+			for (int fd = 0; fd < 1024; fd++)
+				if (fd != q && fd != ready[1])
+					close(fd);
+			close(ready[1]);
+			while (!kill(parent, 0))
+				usleep(100000);
+			_exit(0);
+		}
+		close(ready[1]);
+		char b;
+		if (waitpid(child, NULL, 0) != child || read(ready[0], &b, 1) != 0)
+			return -1;
+		close(ready[0]);
+		return t;
+	}
+	if (!strcmp(kind, "tun-host") || !strcmp(kind, "tap-filter")) {
+		bool tap = !strcmp(kind, "tap-filter");
+		struct ifreq r = { .ifr_flags = (tap ? IFF_TAP : IFF_TUN) | IFF_NO_PI };
+		static struct sock_filter code[] = { BPF_STMT(BPF_RET | BPF_K, 0xffff) };
+		struct sock_fprog prog = { 1, code };
+		int t;
+		if (tap && unshare(CLONE_NEWNET))
+			return -1;
+		if ((t = open("/dev/net/tun", O_RDWR)) < 0)
+			return -1;
+		snprintf(r.ifr_name, IFNAMSIZ, tap ? "crtap0" : "crtun-%d", (int)getpid() % 100000);
+		if (ioctl(t, TUNSETIFF, &r) || (tap && ioctl(t, TUNATTACHFILTER, &prog)) ||
+		    (!tap && ioctl(t, TUNSETPERSIST, 1UL)))
+			return -1;
+		return t;
+	}
+	if (!strcmp(kind, "tap-host-2proc")) {
+		struct ifreq r = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE };
+		int t = open("/dev/net/tun", O_RDWR), q, ready[2];
+		pid_t child;
+		snprintf(r.ifr_name, IFNAMSIZ, "crtap-%d", (int)getpid() % 100000);
+		if (t < 0 || ioctl(t, TUNSETIFF, &r) || pipe(ready))
+			return -1;
+		/* (out of fd 5's way) */
+		for (int k = 0; k < 2; k++) {
+			int moved = fcntl(ready[k], F_DUPFD, 20);
+			if (moved < 0 || close(ready[k]))
+				return -1;
+			ready[k] = moved;
+		}
+		if ((child = fork()) < 0)
+			return -1;
+		if (!child) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			close(t);
+			close(ready[0]);
+			if ((q = open("/dev/net/tun", O_RDWR)) < 0 || ioctl(q, TUNSETIFF, &r) || dup2(q, FD) != FD ||
+			    (q != FD && close(q)))
+				_exit(1);
+			close(ready[1]);
+			for (;;)
+				pause();
+		}
+		close(ready[1]);
+		char b;
+		if (read(ready[0], &b, 1) != 0)
+			return -1;
+		close(ready[0]);
+		return t;
+	}
 	tst_fail("unknown --kind %s", kind);
 }
 
@@ -336,6 +430,8 @@ int main(int argc, char **argv)
 	link_of(after, sizeof(after));
 	if (strcmp(before, after))
 		tst_fail("fd %d is %s, was %s", FD, after, before);
+	if (!strcmp(kind, "tun-host") && ioctl(FD, TUNSETPERSIST, 0UL))
+		tst_fail("fd %d is not a queue of its tun any more: %s", FD, strerror(errno));
 	if (!strcmp(kind, "packet") || !strncmp(kind, "netlink", 7) || !strncmp(kind, "unix-", 5) ||
 	    !strcmp(kind, "sk-ebpf")) {
 		int type = 0, want = !strncmp(kind, "unix-", 5) || !strcmp(kind, "sk-ebpf") ? SOCK_DGRAM : SOCK_RAW;

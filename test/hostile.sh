@@ -578,6 +578,7 @@ else
 		"nested pid namespace 1 (pid_ns_entered)" "with its init"
 	case_ pidsetns-two pstree.img "@3:pid_ns_entered=1" -- pstree.img "born in more than one pid namespace"
 	case_ pidsetns-unshared-zombie pstree.img "@3:zombie=1" -- pstree.img "or it is a zombie"
+	case_ pidsetns-unshared-threads pstree.img "@3:threads#=2" "@3:threads[1]=$ofree" -- pstree.img "or has threads"
 	case_ pidsetns-outside-init pstree.img "@4:pid_ns_threads[0]=1" -- pstree.img "PID 1 appears twice in nested pid namespace 1"
 	# a reader of version 11 would refuse them, or fork into the wrong namespace
 	if "$CRTOOL" show "$T/pidsetnsbase/inventory.img" | grep -qx "img_version: 12"; then

@@ -85,6 +85,8 @@ static int dump_pstree(struct img_dir *dir, const struct tree *t, const struct n
 			e.pid_ns_mid = (uint32_t *)task->mid_tids;
 		}
 		e.has_pid_ns_children = (e.pid_ns_children = task->pid_ns_children) != 0;
+		e.has_pid_ns_unshared = e.pid_ns_unshared = task->pid_ns_unshared;
+		e.has_pid_ns_entered = (e.pid_ns_entered = task->pid_ns_entered) != 0;
 		pgids[i] = e.pgid;
 		sids[i] = e.sid;
 		e.threads = tids;
@@ -364,6 +366,9 @@ static uint32_t img_version(const struct tree *t, const struct nested_dump *nest
 			NEED(IMG_VERSION_PIDNS);
 		if (t->tasks[i].pid_depth > 1)
 			NEED(IMG_VERSION_PIDNS_DEEP);
+		/* an older reader would refuse them (or fork into the wrong namespace) */
+		if (t->pidns_setns)
+			NEED(IMG_VERSION_PIDNS_SETNS);
 		if (t->tasks[i].attrs_set || (!t->tasks[i].zombie && t->tasks[i].s.stop_sig))
 			NEED(IMG_VERSION_TASK_ATTRS);
 		if (t->tasks[i].mlockall)

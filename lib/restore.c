@@ -123,8 +123,9 @@ struct restore_shared {
 	uint32_t ready;         /* live tasks waiting to jump into the restorer */
 	uint32_t go;            /* set when libcr traces them all */
 	uint32_t failed;        /* 1 + index of the first task that failed */
+	uint32_t born;          /* tasks created so far (see born_of) */
 	struct copyin_share copy;   /* libcr's process helps fill a large area */
-	struct child_report rep[];
+	struct child_report rep[];   /* and after them, each task's born flag */
 };
 
 static const char *const restorer_steps[] = {
@@ -421,7 +422,8 @@ static int check_privileges(const struct restore_set *rs, bool new_pidns)
 	if (new_pidns && (ret = privs_need(CAP_SYS_ADMIN, -1, "restore into a new pid namespace")))
 		return ret;
 	for (size_t i = 0; i < rs->nr && !ret; i++)
-		if (rs->entries[i]->has_pid_ns && rs->entries[i]->pid_ns &&
+		if (((rs->entries[i]->has_pid_ns && rs->entries[i]->pid_ns) ||
+		     (rs->entries[i]->has_pid_ns_unshared && rs->entries[i]->pid_ns_unshared)) &&
 		    (ret = privs_need(CAP_SYS_ADMIN, -1, "restore of the pid namespaces nested in the tree's")))
 			return ret;
 	if (rs->ipc.own_ns && (ret = privs_need(CAP_SYS_ADMIN, -1, "restore of the tree's own IPC namespace")))
@@ -714,6 +716,20 @@ static void __attribute__((noreturn)) child_fail(const struct restore_ctx *c, si
 	_exit(1);
 }
 
+/* Set once task j exists: one that forks a child into a nested pid namespace from
+ * outside it waits for a process of that namespace to setns through. */
+static uint32_t *born_of(const struct restore_ctx *c)
+{
+	return (uint32_t *)&c->sh->rep[c->rs->nr];
+}
+
+static void mark_born(const struct restore_ctx *c, size_t j)
+{
+	__atomic_store_n(&born_of(c)[j], 1, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&c->sh->born, 1, __ATOMIC_SEQ_CST);
+	futex_wake_all(&c->sh->born);
+}
+
 /* tid: its PID at every level, innermost first (in nested pid namespaces), the
  * tree's last (tid[n - 1]) */
 static pid_t clone_at_cgroup(const int32_t *tid, int n, uint64_t flags, int exit_signal, int cgroup_fd)
@@ -823,6 +839,66 @@ static void __attribute__((noreturn)) become_zombie(const struct restore_ctx *c,
 
 static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, size_t idx);
 
+/* A child of idx that idx forks itself (not a session's helper for it). */
+static bool forks_itself(const struct restore_set *rs, size_t idx, const PstreeEntry *e)
+{
+	const PstreeEntry *self = rs->entries[idx];
+
+	return e->ppid == self->pid && (e->sid == e->pid || e->sid == self->sid || !session_helper_of(rs, e->sid, idx));
+}
+
+static bool in_other_pidns(const PstreeEntry *parent, const PstreeEntry *e)
+{
+	return (e->has_pid_ns ? e->pid_ns : 0) != (parent->has_pid_ns ? parent->pid_ns : 0);
+}
+
+/* The children of idx born in a nested pid namespace from outside it (not its
+ * init): each once a process of its namespace exists to enter it through, in
+ * whatever order they come (the init may be another branch's); then its
+ * children are born in its own namespace again, until pidview_children_ns.
+ * The wait ends: a namespace's init descends only from processes of shallower
+ * namespaces (pidview_check), so whatever it waits for in turn is shallower. */
+static int fork_entered(const struct restore_ctx *c, size_t idx, size_t pending)
+{
+	const struct restore_set *rs = c->rs;
+	const PstreeEntry *self = rs->entries[idx];
+	bool done[rs->nr];
+	int ret;
+
+	memset(done, 0, sizeof(done));
+	while (pending) {
+		uint32_t seen = __atomic_load_n(&c->sh->born, __ATOMIC_SEQ_CST);
+		bool progress = false;
+
+		for (size_t j = idx + 1; j < rs->nr; j++) {
+			const PstreeEntry *e = rs->entries[j];
+			if (done[j] || !forks_itself(rs, idx, e) || !in_other_pidns(self, e) || e->pid_ns_threads[0] == 1)
+				continue;
+			ret = pidview_enter(rs->entries, rs->nr, idx, e->pid_ns, born_of(c));
+			if (ret == -EAGAIN)
+				continue;
+			if (ret)
+				return ret;
+			pid_t pid = clone_task(c, j, 0, e->zombie ? SIGCHLD : (int)rs->tasks[j].exit_signal);
+			if (pid == 0)
+				child_main(c, j);
+			if (pid < 0)
+				return clone_failed(e->pid);
+			mark_born(c, j);
+			done[j] = progress = true;
+			pending--;
+		}
+		if (!progress) {
+			struct timespec ts = { 0, 100 * 1000 * 1000 };
+			if (__atomic_load_n(&c->sh->failed, __ATOMIC_SEQ_CST))
+				return pr_err("pid %u: another process failed while it waited to fork into a nested pid "
+					      "namespace", self->pid), -ECANCELED;
+			syscall(SYS_futex, &c->sh->born, FUTEX_WAIT, seen, &ts, NULL, 0);
+		}
+	}
+	return pidview_enter_own(self->pid);
+}
+
 /* Create every child of task idx at its PID; wait for zombies among them to be dead. */
 static int fork_children(const struct restore_ctx *c, size_t idx)
 {
@@ -871,6 +947,7 @@ static int fork_children(const struct restore_ctx *c, size_t idx)
 					clone_failed(e->pid);
 					child_fail(c, idx);
 				}
+				mark_born(c, j);
 			}
 			_exit(0);
 		}
@@ -880,31 +957,31 @@ static int fork_children(const struct restore_ctx *c, size_t idx)
 			return pr_err("the helper that remakes session %u failed", sh->sid), -EIO;
 	}
 	/* Children in its own pid namespace, then those that are inits of nested ones
-	 * (CLONE_NEWPID); then, if it had done unshare(CLONE_NEWPID), it enters the one
-	 * its children are born in, and forks those born there after the init. */
+	 * (CLONE_NEWPID); then those born in nested ones after their init (it had done
+	 * unshare(CLONE_NEWPID) and forked the init, or entered one by setns): it enters
+	 * each one's namespace once a process is there (made by it, or another) */
 	const PstreeEntry *self = rs->entries[idx];
-	uint32_t kids = self->has_pid_ns_children ? self->pid_ns_children : 0;
-	pid_t kids_init = 0;
-	int ret;
-	for (int pass = 0; pass < 3; pass++) {
-		if (pass == 2 && kids_init && (ret = pidview_enter_children(kids_init, me)))
-			return ret;
+	size_t pending = 0;
+	for (int pass = 0; pass < 2; pass++)
 		for (size_t j = idx + 1; j < rs->nr; j++) {
 			const PstreeEntry *e = rs->entries[j];
-			bool nested = (e->has_pid_ns ? e->pid_ns : 0) != (self->has_pid_ns ? self->pid_ns : 0);
-			if (e->ppid != me || (e->sid != e->pid && e->sid != self->sid && session_helper_of(rs, e->sid, idx)) ||
-			    pass != (!nested ? 0 : e->pid_ns_threads[0] == 1 ? 1 : 2))
+			bool nested = in_other_pidns(self, e);
+			if (!forks_itself(rs, idx, e))
+				continue;
+			if (nested && e->pid_ns_threads[0] != 1) {
+				pending += !pass;
+				continue;
+			}
+			if (pass != nested)
 				continue;
 			pid_t pid = clone_task(c, j, 0, e->zombie ? SIGCHLD : (int)rs->tasks[j].exit_signal);
 			if (pid == 0)
 				child_main(c, j);
 			if (pid < 0)
 				return clone_failed(e->pid);
-			if (pass == 1 && kids && e->pid_ns == kids)
-				kids_init = pid;
+			mark_born(c, j);
 		}
-	}
-	return 0;
+	return pending ? fork_entered(c, idx, pending) : 0;
 }
 
 /* The zombies' and group helpers' exits queued SIGCHLD here; the image's own
@@ -1189,6 +1266,9 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 		a->creds.flags &= ~RST_CREDS_GROUPS;
 	if (core_restore_early(t->core) ||
 	    usernest_enter(user_fd, t->pstree->pid, t->core->creds->groups, t->core->creds->n_groups))
+		child_fail(c, idx);
+	/* the last thing that may fork is behind (a new namespace's init would be taken) */
+	if (pidview_children_ns(c->rs->entries, c->rs->nr, idx))
 		child_fail(c, idx);
 
 	rep->args_addr = (uint64_t)a;
@@ -1848,7 +1928,7 @@ static int restore(const struct cr_restore_opts *uopts)
 		goto out;
 	else
 		net_locked = netlock_name() != NULL;
-	sh_len = sizeof(*c.sh) + rs.nr * sizeof(struct child_report);
+	sh_len = sizeof(*c.sh) + rs.nr * (sizeof(struct child_report) + sizeof(uint32_t));
 	c.sh = mmap(NULL, sh_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (c.sh == MAP_FAILED) {
 		c.sh = NULL;

@@ -1082,12 +1082,43 @@ nested_refused ns-nested-user-owner "nsenter -t $HOLDER -u sleep 100" "uts names
 	"process of the tree is in"
 kill -9 "$HOLDER" 2>/dev/null
 # pid namespaces: at any depth below the tree's, made by its processes (unshare -p -f
-# is dumped: test/progs/ns-pidnest.c, ns-pidnest-deep.c); unshare without a fork (at
-# the first level and one below), and an init outside the tree are refused
-nested_refused ns-nested-pid-deep "unshare -p -f unshare -p sleep 100" "did unshare(CLONE_NEWPID)" \
-	"has forked no init into that pid namespace"
-nested_refused ns-nested-pid-nofork "unshare -p sleep 100" "did unshare(CLONE_NEWPID)" \
-	"has forked no init into that pid namespace"
+# is dumped: test/progs/ns-pidnest.c, ns-pidnest-deep.c, ns-pidsetns.c); an unshare
+# without a fork (at the first level and one below) is dumped too (format version
+# 12, pid_ns_unshared); an init outside the tree is refused
+nested_dumped() { # NAME CMD IMAGE-LINE
+	local name=$1 cmd=$2 line=$3 NP KP i
+	setsid sh -c "$cmd & wait" </dev/null >/dev/null 2>&1 &
+	NP=$!
+	PIDS+=("$NP")
+	KP=
+	for ((i = 0; i < 200; i++)); do
+		KP=$(descendant_named "$NP" sleep)
+		[ -n "$KP" ] && break
+		sleep 0.025
+	done
+	if [ -z "$KP" ]; then
+		fail "$name" "the nested namespace did not start"
+	else
+		PIDS+=("$KP")
+		rm -rf "$T/d-$name"
+		mkdir "$T/d-$name"
+		crt dump -t "$NP" -D "$T/d-$name" --leave-running
+		if [ "$RC" != 0 ]; then
+			fail "$name" "dump failed (exit $RC)"
+		elif ! "$CRTOOL" show "$T/d-$name/inventory.img" | grep -qx "img_version: 12"; then
+			fail "$name" "its images do not say format version 12"
+		elif ! "$CRTOOL" show "$T/d-$name/pstree.img" | grep -qx "$line"; then
+			fail "$name" "pstree.img has no '$line'"
+		else
+			pass "$name"
+		fi
+	fi
+	pkill -9 -P "$NP" 2>/dev/null
+	kill -9 "$KP" "$NP" 2>/dev/null
+	{ wait "$NP"; } 2>/dev/null
+}
+nested_dumped ns-nested-pid-deep "unshare -p -f unshare -p sleep 100" "pid_ns_unshared: true"
+nested_dumped ns-nested-pid-nofork "unshare -p sleep 100" "pid_ns_unshared: true"
 # 32 levels below the tree's: clone3 takes a PID at 32 levels at most (31 are dumped: pidns.sh)
 cmd="sleep 100"
 for ((i = 0; i < 32; i++)); do cmd="unshare -p -f $cmd"; done
@@ -1212,6 +1243,9 @@ else
 	PIDS+=("$OI")
 	nested_refused ns-nested-pid-setns "nsenter -t $OI -p sleep 100" "whose init is not in the tree" \
 		"it entered it by setns"
+	# entered without a fork since: no process of the tree is there
+	nested_refused ns-nested-pid-setns-nofork "nsenter -t $OI -p -F sleep 100" \
+		"that no process of the tree is in" "its init is outside the tree"
 fi
 kill -9 "$OI" "$OP" 2>/dev/null
 { wait "$OP"; } 2>/dev/null
@@ -1221,8 +1255,8 @@ if command -v python3 >/dev/null; then
 	os.set_inheritable(fd, True); os.execvp(\"sleep\", [\"sleep\", \"100\"])'" "is a pidfd of process" \
 		"held in a nested pid namespace"
 	# a process of a nested pid namespace that entered one made below it by another
-	# (setns through a pidfd of its init) and forked there: its child's init is in
-	# the tree, but not the child of its parent
+	# (setns through a pidfd of its init) and forked there: dumped (pid_ns_entered,
+	# format version 12) and restored, the child at its PIDs at every level
 	name=ns-nested-pid-setns-deep
 	cat >"$T/setns-deep.py" <<'PY'
 import ctypes, os
@@ -1256,11 +1290,60 @@ PY
 		fail $name "the nested namespaces did not start"
 	else
 		mkdir "$T/d-$name"
-		crt dump -t "$NP" -D "$T/d-$name"
-		expect_error $name "pid $KP" "is not a child of its parent" "entered that namespace by setns" && pass $name
+		was=$(grep NSpid "/proc/$KP/status")
+		crt dump -t "$NP" -D "$T/d-$name" --leave-running
+		{
+			pkill -9 -s "$NP"
+			wait "$NP"
+		} 2>/dev/null
+		if [ "$RC" != 0 ]; then
+			fail $name "dump failed (exit $RC)"
+		elif ! "$CRTOOL" show "$T/d-$name/inventory.img" | grep -qx "img_version: 12" ||
+			! "$CRTOOL" show "$T/d-$name/pstree.img" | grep -qx "pid_ns_entered: 2"; then
+			fail $name "its images do not say format version 12 and pid_ns_entered: 2"
+		else
+			rm -f "$T/restored.pid"
+			timeout 60 "$CRTOOL" restore -D "$T/d-$name" -d --pidfile "$T/restored.pid" >"$T/out" 2>"$T/err"
+			RC=$?
+			now=$(grep NSpid "/proc/$KP/status" 2>/dev/null)
+			if [ "$RC" != 0 ]; then
+				fail $name "restore failed (exit $RC)"
+			elif [ "$now" != "$was" ] || [ "$(cat "/proc/$KP/cmdline" 2>/dev/null | tr '\0' ' ')" != "sleep 102 " ]; then
+				fail $name "the restored child of the setns is '$now', was '$was'"
+			else
+				pass $name
+			fi
+		fi
 	fi
 	pkill -9 -s "$NP" 2>/dev/null
 	{ wait "$NP"; } 2>/dev/null
+	# a process with threads that unshared CLONE_NEWPID: the restore clones its
+	# threads after it enters the namespace its children are born in, which the
+	# kernel refuses
+	name=ns-nested-pid-threads
+	setsid python3 -c 'import ctypes, threading, time
+threading.Thread(target=time.sleep, args=(100,), daemon=True).start()
+if ctypes.CDLL(None).unshare(0x20000000) == 0:
+    open("'"$T/threads.ready"'", "w").close()
+time.sleep(100)' </dev/null >/dev/null 2>&1 &
+	NP=$!
+	PIDS+=("$NP")
+	for ((i = 0; i < 200; i++)); do
+		[ -e "$T/threads.ready" ] && break
+		sleep 0.025
+	done
+	if [ ! -e "$T/threads.ready" ]; then
+		fail $name "the process did not unshare"
+	else
+		mkdir "$T/d-$name"
+		crt dump -t "$NP" -D "$T/d-$name"
+		expect_error $name "pid $NP" "has 2 threads and its children are born in a nested pid namespace" \
+			"the kernel clones no thread then" && pass $name
+	fi
+	{
+		kill -9 "$NP"
+		wait "$NP"
+	} 2>/dev/null
 # an established TCP connection in a nested network namespace, without
 # --tcp-established: named with its namespace (with it, test/progs/ns-tcpnest.c)
 name=ns-nested-tcp

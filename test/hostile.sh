@@ -484,6 +484,26 @@ if start_dumped pidnestdeep ns-pidnest-deep; then
 	fi
 fi
 
+# ---- pid namespaces entered by setns and unshared without a fork (ns-pidsetns:
+# record 1 entered namespace 1 by setns and forked record 4 there; record 2 did
+# unshare -p and forked record 5, its init; record 3 and record 6, 5's child, did
+# unshare -p and forked nothing since): version 12
+if start_dumped pidsetns ns-pidsetns; then
+	version_is pidsetns 12
+	rm -rf "$T/base"
+	cp -a "$T/pidsetnsbase" "$T/base"
+	case_ pidsetns-entered-none pstree.img "@1:pid_ns_entered=2" -- pstree.img \
+		"pid_ns_entered" "nested pid namespace 2" "not one of the tree's nested below its own"
+	case_ pidsetns-entered-own pstree.img "@5:pid_ns_entered=1" -- pstree.img \
+		"nested pid namespace 1 (pid_ns_entered)" "not one of the tree's nested below its own"
+	case_ pidsetns-entered-no-init pstree.img "@5:pid_ns_threads[0]=4" -- pstree.img \
+		"nested pid namespace 1 (pid_ns_entered)" "with its init"
+	case_ pidsetns-two pstree.img "@3:pid_ns_entered=1" -- pstree.img "born in more than one pid namespace"
+	case_ pidsetns-unshared-zombie pstree.img "@3:zombie=1" -- pstree.img "or it is a zombie"
+	case_ pidsetns-unshared-threads pstree.img "@3:threads#=2" "@3:threads[1]=$ofree" -- pstree.img "or has threads"
+	case_ pidsetns-outside-init pstree.img "@4:pid_ns_threads[0]=1" -- pstree.img "PID 1 appears twice in nested pid namespace 1"
+fi
+
 # ---- mlockall(MCL_FUTURE) (mem-mlock --future-onfault): version 15; its flags checked
 if start_dumped mlockall mem-mlock --future-onfault; then
 	version_is mlockall 15

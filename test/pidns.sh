@@ -189,6 +189,10 @@ own_pidns "nested user namespaces in a tree that is its own pid namespace" ns-us
 OWN_DIRECT=1 own_pidns "user namespaces nested below the tree's own" ns-usernest --root-userns
 side_by_side "pid namespaces nested three deep in new pid namespaces" ns-pidnest-deep
 own_pidns "pid namespaces nested three deep in a tree that is its own pid namespace" ns-pidnest-deep
+# children born in a namespace entered by setns, or unshared with no fork yet
+side_by_side "pid namespaces entered by setns and unshared in new pid namespaces" ns-pidsetns
+own_pidns "pid namespaces entered by setns and unshared in a tree that is its own pid namespace" ns-pidsetns
+own_pidns "an init of its own pid namespace that unshared another" ns-pidsetns --root-unshares
 deep_chain 31
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

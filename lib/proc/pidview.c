@@ -68,17 +68,56 @@ static uint32_t ns_at(PstreeEntry *const *entries, size_t nr, const PstreeEntry 
 	return ns;
 }
 
+/* Its init is in the image (it makes the namespace on restore). */
+static bool has_init(PstreeEntry *const *entries, size_t nr, uint32_t ns)
+{
+	for (size_t j = 0; j < nr; j++)
+		if (ns_of(entries[j]) == ns && entries[j]->n_pid_ns_threads && entries[j]->pid_ns_threads[0] == 1)
+			return true;
+	return false;
+}
+
+/* Where its children are born, besides its own namespace and pid_ns_children:
+ * a namespace of the tree nested below its own (setns), or a new one (unshare). */
+static int check_children_elsewhere(PstreeEntry *const *entries, size_t nr, const PstreeEntry *e)
+{
+	uint32_t kids = e->has_pid_ns_children ? e->pid_ns_children : 0;
+	uint32_t entered = e->has_pid_ns_entered ? e->pid_ns_entered : 0;
+	bool unshared = e->has_pid_ns_unshared && e->pid_ns_unshared;
+	int f;
+
+	if (!entered && !unshared)
+		return 0;
+	if ((kids != 0) + (entered != 0) + unshared > 1 || e->zombie || e->n_threads != 1)
+		return pr_err("pstree.img: pid %u has its children born in more than one pid namespace (pid_ns_children, "
+			      "pid_ns_entered, pid_ns_unshared), or it is a zombie or has threads", e->pid), -EINVAL;
+	if (entered && (entered > nr || (f = first_in(entries, nr, entered)) < 0 ||
+			depth_of(entries[f]) <= depth_of(e) || ns_at(entries, nr, entries[f], depth_of(e)) != ns_of(e) ||
+			!has_init(entries, nr, entered)))
+		return pr_err("pstree.img: pid %u has its children born in nested pid namespace %u (pid_ns_entered), "
+			      "which is not one of the tree's nested below its own with its init", e->pid, entered),
+		       -EINVAL;
+	return 0;
+}
+
 int pidview_check(PstreeEntry *const *entries, size_t nr)
 {
 	for (size_t i = 0; i < nr; i++) {
 		const PstreeEntry *e = entries[i];
 		int parent = i ? index_of(entries, i, e->ppid) : -1;
 		uint32_t ns = ns_of(e), kids = e->has_pid_ns_children ? e->pid_ns_children : 0, up = parent_of(e);
+		int ret;
 
+		if ((ret = check_children_elsewhere(entries, nr, e)))
+			return ret;
 		if (!ns && !e->n_pid_ns_threads && !kids && !e->n_pid_ns_mid && !up)
 			continue;
-		if (ns && (!i || parent < 0 || e->zombie || e->n_pid_ns_threads != e->n_threads ||
-			   ns > nr || (ns_of(entries[parent]) != ns && ns_of(entries[parent]) != up)))
+		/* its parent is in its namespace, or in one it is nested in (its init's is its
+		 * parent, the others' any above: they entered it by setns) */
+		if (ns && (!i || parent < 0 || e->zombie || e->n_pid_ns_threads != e->n_threads || ns > nr ||
+			   (ns_of(entries[parent]) != ns &&
+			    (depth_of(entries[parent]) >= depth_of(e) ||
+			     ns_at(entries, i + 1, e, depth_of(entries[parent])) != ns_of(entries[parent])))))
 			return pr_err("pstree.img: pid %u is in nested pid namespace %u, but it is the root, a zombie, "
 				      "its PIDs there do not match its threads, or its parent is in another nested one",
 				      e->pid, ns), -EINVAL;
@@ -86,21 +125,23 @@ int pidview_check(PstreeEntry *const *entries, size_t nr)
 			return pr_err("pstree.img: pid %u has PIDs in a nested pid namespace it is not in", e->pid), -EINVAL;
 		int first = ns ? first_in(entries, i + 1, ns) : -1;
 		const PstreeEntry *pe = ns ? entries[parent] : NULL;
-		/* its namespace is nested one level below its parent's (if it was made
-		 * there) or at its parent's (if forked inside), as every process of it says */
+		/* its namespace is at its parent's (if forked inside) or below, as every
+		 * process of it says */
 		if (ns && (up == ns || up > nr || e->n_pid_ns_mid % e->n_threads ||
 			   depth_of(e) >= RST_MAX_PID_LEVELS || (up != 0) != (depth_of(e) > 1) ||
 			   parent_of(entries[first]) != up || depth_of(entries[first]) != depth_of(e) ||
-			   depth_of(e) != depth_of(pe) + (ns_of(pe) != ns)))
+			   (ns_of(pe) == ns && depth_of(e) != depth_of(pe))))
 			return pr_err("pstree.img: pid %u is in nested pid namespace %u, made in %u, but its PIDs at "
 				      "the levels between (%zu) do not match that depth, or its namespace's other "
 				      "processes or its parent say otherwise", e->pid, ns, up, e->n_pid_ns_mid), -EINVAL;
 		for (size_t t = 0; t < e->n_pid_ns_threads; t++) {
 			uint32_t v = e->pid_ns_threads[t];
-			/* the init is 1 there, forked from outside; the others were forked inside, or
-			 * after it by its parent */
-			bool outside = ns_of(pe) != ns, after_init = outside && pe->has_pid_ns_children && pe->pid_ns_children == ns;
-			if (!v || v > MAX_PID || (t == 0 && (v == 1 ? !outside : outside && !after_init)))
+			/* the init is 1 there, forked from the namespace's parent; the others were
+			 * forked inside, or from above after the init (unshare, or setns) */
+			bool outside = ns_of(pe) != ns;
+			if (!v || v > MAX_PID ||
+			    (t == 0 && (v == 1 ? !outside || depth_of(pe) + 1 != depth_of(e)
+					       : outside && !has_init(entries, nr, ns))))
 				return pr_err("pstree.img: pid %u has a bad PID %u in nested pid namespace %u", e->pid, v, ns),
 				       -EINVAL;
 			for (size_t j = 0; j <= i; j++)
@@ -170,18 +211,53 @@ int pidview_set_tid(const PstreeEntry *e, size_t t, int32_t *tid)
 	return depth + 1;
 }
 
-int pidview_enter_children(pid_t child, uint32_t pid)
+int pidview_enter(PstreeEntry *const *entries, size_t nr, size_t viewer, uint32_t ns, const uint32_t *born)
 {
-	int fd = syscall(SYS_pidfd_open, child, 0), ret = 0;
+	int m = -1, fd, ret = 0;
+	uint32_t me = entries[viewer]->pid, pid;
 
-	if (fd < 0)
-		return pr_perror("pid %u: can't open a pidfd of its child %d (the init of its nested pid namespace)", pid,
-				 child);
+	for (size_t j = 0; j < nr && m < 0; j++)
+		if (ns_of(entries[j]) == ns && (!born || __atomic_load_n(&born[j], __ATOMIC_SEQ_CST)))
+			m = j;
+	if (m < 0)
+		return -EAGAIN;
+	pid = pidview_pid(entries, nr, viewer, entries[m]->pid);
+	if (!pid)
+		return pr_err("pid %u: can't see pid %u of nested pid namespace %u", me, entries[m]->pid, ns), -EINVAL;
+	if ((fd = syscall(SYS_pidfd_open, pid, 0)) < 0)
+		return pr_perror("pid %u: can't open a pidfd of %u (%u to it), in nested pid namespace %u", me,
+				 entries[m]->pid, pid, ns);
 	if (setns(fd, CLONE_NEWPID))
-		ret = pr_perror("pid %u: can't have its children born in the nested pid namespace of its child %d "
-				"(setns)", pid, child);
+		ret = pr_perror("pid %u: can't have its children born in nested pid namespace %u, that of %u (setns)",
+				me, ns, entries[m]->pid);
 	close(fd);
 	return ret;
+}
+
+int pidview_enter_own(uint32_t me)
+{
+	int fd = syscall(SYS_pidfd_open, getpid(), 0), ret = 0;
+
+	if (fd < 0)
+		return pr_perror("pid %u: can't open a pidfd of itself", me);
+	if (setns(fd, CLONE_NEWPID))
+		ret = pr_perror("pid %u: can't have its children born in its own pid namespace again (setns)", me);
+	close(fd);
+	return ret;
+}
+
+int pidview_children_ns(PstreeEntry *const *entries, size_t nr, size_t idx)
+{
+	const PstreeEntry *e = entries[idx];
+	uint32_t ns = e->has_pid_ns_entered && e->pid_ns_entered ? e->pid_ns_entered
+		      : e->has_pid_ns_children ? e->pid_ns_children : 0;
+
+	if (ns)
+		return pidview_enter(entries, nr, idx, ns, NULL);
+	if (e->has_pid_ns_unshared && e->pid_ns_unshared && unshare(CLONE_NEWPID))
+		return pr_perror("pid %u: can't make the pid namespace its children are born in (unshare(CLONE_NEWPID))",
+				 e->pid);
+	return 0;
 }
 
 void pidview_restorer_args(const PstreeEntry *e, struct restorer_args *a)

@@ -12,8 +12,9 @@
 
 /* pstree.img's nested pid namespaces: each one level below the one it was made in
  * (pid_ns_parent), its init (PID 1 there) forked by a process of that one, the rest
- * by processes in it, every PID at every level once; pid_ns_children names a
- * child's namespace it is init of. */
+ * by processes in it or above it (after the init: they entered it), every PID at
+ * every level once; pid_ns_children names a child's namespace it is init of,
+ * pid_ns_entered another nested below its own, pid_ns_unshared a new one. */
 int pidview_check(PstreeEntry *const *entries, size_t nr);
 /* The PID of process pid as process viewer sees it (at the viewer's level: pid is
  * in its namespace or one nested in it): 0 if it sees none of it. */
@@ -24,9 +25,15 @@ uint32_t pidview_tid(const PstreeEntry *e, uint32_t tid);
  * innermost first down to the tree's; how many (at most RST_MAX_PID_LEVELS). */
 int pidview_set_tid(const PstreeEntry *e, size_t t, int32_t *tid);
 
-/* Its children born in the pid namespace of child (its init, our PID for it), as
- * after unshare(CLONE_NEWPID) and a fork: setns to it for pid_for_children. */
-int pidview_enter_children(pid_t child, uint32_t pid);
+/* Have the viewer's children born in nested namespace ns (setns to it through a
+ * pidfd of one of its processes, the first born[j] says exists; NULL: all do):
+ * -EAGAIN while none does yet.  pidview_enter_own: in its own again. */
+int pidview_enter(PstreeEntry *const *entries, size_t nr, size_t viewer, uint32_t ns, const uint32_t *born);
+int pidview_enter_own(uint32_t me);
+/* Once the whole tree exists and the task forks no more: the pid namespace its
+ * children are born in as it was (pid_ns_children, pid_ns_entered: setns;
+ * pid_ns_unshared: unshare(CLONE_NEWPID), so its next child is PID 1 there). */
+int pidview_children_ns(PstreeEntry *const *entries, size_t nr, size_t idx);
 struct restorer_args;
 /* A process of a nested namespace: its restorer knows itself and its threads by
  * their PIDs there (tgsigqueueinfo, timers' thread), and clones each thread at its

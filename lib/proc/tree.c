@@ -169,9 +169,10 @@ static int pidns_parent(pid_t pid, uint64_t tree_ino, struct pidns_ids *ids, uin
 }
 
 /* A nested task: forked inside by another (its parent is in the same namespace),
- * or by a process of the namespace's parent whose children are born there: the
- * namespace's init, or one forked after it (after check_children_ns). */
-static int check_nested(const struct tree *t, const struct tree_task *task)
+ * its init (forked by a process of the namespace's parent), or forked there by a
+ * process of a namespace above whose children were born there (after unshare and
+ * the init's fork, or after setns): that needs the init in the tree. */
+static int check_nested(struct tree *t, const struct tree_task *task)
 {
 	const struct tree_task *parent = tree_find(t, task->s.stat.ppid);
 	pid_t pid = task->s.pid;
@@ -180,28 +181,38 @@ static int check_nested(const struct tree *t, const struct tree_task *task)
 		return pr_err("pid %d, in a nested pid namespace, has no parent in the tree", pid), -EINVAL;
 	if (parent->pid_ns == task->pid_ns)
 		return 0;
-	if (parent->pid_ns != task->pid_ns_parent)
-		return pr_err("pid %d is in a pid namespace nested in the tree's other than its parent's (%d) and "
-			      "not made in its parent's (it entered it by setns): not supported", pid, parent->s.pid),
-		       -EOPNOTSUPP;
-	for (int i = 0; i < t->nr && task->inner_tids[0] != 1 && parent->pid_ns_children != task->pid_ns; i++)
-		if (t->tasks[i].pid_ns == task->pid_ns && t->tasks[i].inner_tids[0] == 1)
-			return pr_err("pid %d is in a pid namespace nested in the tree's whose init %d is not a child of "
-				      "its parent %d: its parent entered that namespace by setns (pid_for_children) "
-				      "and forked it; not supported (only a namespace's init and children its own "
-				      "parent forks after it are born there from outside)", pid, t->tasks[i].s.pid,
-				      parent->s.pid), -EOPNOTSUPP;
-	if (task->inner_tids[0] != 1 && parent->pid_ns_children != task->pid_ns)
-		return pr_err("pid %d is in a pid namespace nested in the tree's whose init is not in the tree (it is "
-			      "%d there, and its parent %d is outside it: it entered it by setns): only namespaces "
-			      "made and entered by the tree's processes (unshare(CLONE_NEWPID) and fork, as `unshare "
-			      "-p -f` does) are supported", pid, task->inner_tids[0], parent->s.pid), -EOPNOTSUPP;
-	return 0;
+	if (task->inner_tids[0] == 1) {
+		if (parent->pid_ns != task->pid_ns_parent)
+			return pr_err("pid %d is the init of a pid namespace nested in the tree's, but its parent %d "
+				      "is not in the namespace that one was made in: not supported", pid, parent->s.pid),
+			       -EOPNOTSUPP;
+		return 0;
+	}
+	for (int i = 0; i < t->nr; i++)
+		if (t->tasks[i].pid_ns == task->pid_ns && t->tasks[i].inner_tids[0] == 1) {
+			/* older readers knew only the children of the init's own parent */
+			if (parent->pid_ns_children != task->pid_ns)
+				t->pidns_setns = true;
+			return 0;
+		}
+	return pr_err("pid %d is in a pid namespace nested in the tree's whose init is not in the tree (it is "
+		      "%d there, and its parent %d is outside it: it entered it by setns): only namespaces "
+		      "made by the tree's processes (unshare(CLONE_NEWPID) and fork, as `unshare -p -f` does, "
+		      "or clone(CLONE_NEWPID)) are supported; dump the tree that holds that namespace's init",
+		      pid, task->inner_tids[0], parent->s.pid), -EOPNOTSUPP;
 }
 
-/* pid_for_children of a live task that is not its own namespace: the namespace
- * of a child that is its init (the task did unshare(CLONE_NEWPID) and forked).
- * Children there without the init are left to check_nested to name. */
+static int refuse_threads(const struct tree_task *task, const char *how)
+{
+	return pr_err("pid %d has %d threads and its children are born in a nested pid namespace (%s): not "
+		      "supported (the restore clones its threads after it enters that namespace, and the kernel "
+		      "clones no thread then)", task->s.pid, task->s.nr_threads, how), -EOPNOTSUPP;
+}
+
+/* pid_for_children of a live task that is not its own namespace: that of a child
+ * that is its init (pid_ns_children: it did unshare(CLONE_NEWPID) and forked, or
+ * entered its child's by setns), a new one nobody is in yet (pid_ns_unshared), or
+ * another nested namespace of the tree (pid_ns_entered: setns). */
 static int check_children_ns(struct tree *t, int i, const uint64_t *inos)
 {
 	struct tree_task *task = &t->tasks[i];
@@ -220,28 +231,32 @@ static int check_children_ns(struct tree *t, int i, const uint64_t *inos)
 		return 0;
 	if (ino == inos[i])
 		return 0;
-	bool any = false;
-	for (int j = i + 1; j < t->nr && ino; j++) {
-		struct tree_task *c = &t->tasks[j];
-
-		if (c->zombie || c->s.stat.ppid != task->s.pid || inos[j] != ino)
-			continue;
-		any = true;
-		if (c->inner_tids[0] != 1 || c->pid_ns_parent != task->pid_ns)
-			continue;
-		if (task->s.nr_threads > 1)
-			return pr_err("pid %d has %d threads and its children are born in a nested pid namespace "
-				      "(pid_for_children, after unshare(CLONE_NEWPID)): not supported (the restore clones "
-				      "its threads before it enters that namespace)", task->s.pid, task->s.nr_threads),
-			       -EOPNOTSUPP;
-		task->pid_ns_children = c->pid_ns;
+	if (task->s.nr_threads > 1)
+		return refuse_threads(task, ino ? "pid_for_children, after unshare(CLONE_NEWPID) or setns"
+						: "after unshare(CLONE_NEWPID)");
+	if (!ino) {
+		/* the kernel unshares only while pid_for_children is one's own: the new
+		 * namespace is nested in it, and its next child will be the init */
+		task->pid_ns_unshared = t->pidns_setns = true;
 		return 0;
 	}
-	if (any)
-		return 0;
-	return pr_err("pid %d did unshare(CLONE_NEWPID) (or setns) and has forked no init into that pid namespace "
-		      "(its /proc/PID/ns/pid_for_children is neither its own pid namespace nor that of a child of it): "
-		      "not supported; dump it once it has forked", task->s.pid), -EOPNOTSUPP;
+	for (int j = i + 1; j < t->nr; j++) {
+		struct tree_task *c = &t->tasks[j];
+
+		if (!c->zombie && c->s.stat.ppid == task->s.pid && inos[j] == ino && c->inner_tids[0] == 1 &&
+		    c->pid_ns_parent == task->pid_ns)
+			return task->pid_ns_children = c->pid_ns, 0;
+	}
+	for (int j = 0; j < t->nr; j++)
+		if (t->tasks[j].pid_ns && !t->tasks[j].zombie && inos[j] == ino) {
+			task->pid_ns_entered = t->tasks[j].pid_ns;
+			t->pidns_setns = true;
+			return 0;
+		}
+	return pr_err("pid %d has its children born in a pid namespace (its /proc/PID/ns/pid_for_children, after "
+		      "setns or unshare(CLONE_NEWPID)) that no process of the tree is in: its init is outside the "
+		      "tree (nsenter into another's), or all its processes exited; not supported", task->s.pid),
+	       -EOPNOTSUPP;
 }
 
 int tree_map_pidns(struct tree *t)

@@ -28,12 +28,17 @@ struct tree_task {
 	int pid_depth;
 	uint32_t pid_ns_parent;
 	pid_t *mid_tids;
+	/* its children are born in a pid namespace it unshared and has forked nothing
+	 * into yet, or in nested namespace pid_ns_entered of the tree (setns) */
+	bool pid_ns_unshared;
+	uint32_t pid_ns_entered;
 };
 
 struct tree {
 	struct tree_task *tasks;   /* parents before their children; tasks[0] is the root */
 	int nr;
 	bool own_pidns;            /* the root is the init of a pid namespace below ours */
+	bool pidns_setns;          /* pid_ns_unshared, pid_ns_entered, or a child born so */
 };
 
 /* A PID of ours (a task, its parent, group or session) as the tree sees it; 0 for
@@ -47,7 +52,9 @@ pid_t tree_vpid(const struct tree *t, pid_t pid);
 int tree_seize(pid_t root, struct tree *t);
 /* Fill vpid/vtids from NSpid (after tree_seize), and the nested pid namespaces:
  * at any depth below the tree's, each made by a process of the tree (in the
- * namespace's parent) that forked its init (see pid_ns); anything else is refused. */
+ * namespace's parent) that forked its init (see pid_ns), entered by others of
+ * the tree above it (setns) whose children are born there, or unshared and not
+ * forked into yet; a namespace whose init is outside the tree is refused. */
 int tree_map_pidns(struct tree *t);
 /* The task with this pid, or NULL. */
 struct tree_task *tree_find(const struct tree *t, pid_t pid);

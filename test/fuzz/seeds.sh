@@ -13,7 +13,7 @@ F=$B/fuzz
 PROGS=(counter tree file-regular file-unlinked pipe-inner fifo memfd eventfd signalfd timerfd inotify
        epoll file-locks posix-timers mem-file-shared signals itimer files-shared ipc-sysv ipc-mqueue
        sk-unix-pair sk-unix-bound sk-unix-tree sk-unix-rights sk-rights-sockets sk-inet sk-tcp-established sk-netlink sk-packet pidfd seccomp
-       ghost-shared ns-mnt ns-net ns-time ns-user ns-nested ns-timenest ns-mntnest ns-pidnest-deep task-attrs stopped tun)
+       ghost-shared ns-mnt ns-net ns-time ns-user ns-nested ns-timenest ns-mntnest ns-pidnest-deep ns-pidsetns task-attrs stopped tun)
 # the dumps that need more than crtool's defaults (a dump of connections left
 # behind would keep their network lock, which waits for a restore: this one
 # leaves its process running, which drops it; ns-net's lock dies with its namespace)

@@ -29,9 +29,11 @@
  * pid_ns_parent and pid_ns_mid: an older reader would make every one a child of
  * the tree's); 11 = a nested mount namespace that pivot_rooted (mountpoints-ID.img
  * whose root mount is not inherited, mounts bound from its parent's namespace:
- * an older reader refuses it).  A reader takes every
+ * an older reader refuses it); 13 = fanotify fds (fdinfo's FD_FANOTIFY, which an
+ * older reader calls an unknown kind) or file leases (fdinfo's lease, which an
+ * older reader would drop).  A reader takes every
  * version up to its own IMG_VERSION. */
-#define IMG_VERSION          11
+#define IMG_VERSION          13
 #define IMG_VERSION_BASE     1
 #define IMG_VERSION_NESTED   2
 #define IMG_VERSION_VETH_PEER 3
@@ -42,6 +44,7 @@
 #define IMG_VERSION_NESTED_TCP 8
 #define IMG_VERSION_PIDNS_DEEP 9
 #define IMG_VERSION_NESTED_MNT_ROOT 11
+#define IMG_VERSION_FANOTIFY_LEASE 13
 #define IMG_MAGIC     0x4d495243u  /* "CRIM" */
 #define IMG_HDR_SIZE  8
 #define IMG_MAX_RECORD (64u << 20) /* a sane upper bound for one record */

@@ -146,6 +146,24 @@ case_ ghost-unknown "$MM" "vmas[0].ghost_id=0x80000007" -- "mm-$P.img" "names gh
 # a pidfd naming a process that is not in the images
 case_ pidfd-outside "fdinfo-$P.img" "@0:kind=31" "@0:pidfd_pid=$free" -- "fdinfo-$P.img" \
 	"pidfd of process $free" "not in the images"
+# fanotify: a group without its flags and marks; marks with no absolute path, an
+# unknown kind or flags, no mask; leases: of an unknown kind, on a file that is not
+# regular, a signal without a lease
+case_ fanotify-missing "fdinfo-$P.img" "@0:kind=33" -- "fdinfo: fd 0 is a fanotify without its flags and marks"
+FAN=("@0:kind=33" "@0:fanotify.init_flags=0" "@0:fanotify.event_flags=0" "@0:fanotify.marks#=1"
+     "@0:fanotify.marks[0].kind=1" "@0:fanotify.marks[0].mflags=0" "@0:fanotify.marks[0].mask=2"
+     "@0:fanotify.marks[0].ignored_mask=0" "@0:fanotify.marks[0].path=/tmp")
+case_ fanotify-path "fdinfo-$P.img" "${FAN[@]}" "@0:fanotify.marks[0].path=/tmp/../etc" -- \
+	"fanotify fd 0: mark 0 has no absolute path"
+case_ fanotify-kind "fdinfo-$P.img" "${FAN[@]}" "@0:fanotify.marks[0].kind=9" -- "fanotify fd 0: mark 0" "an unknown kind"
+case_ fanotify-mflags "fdinfo-$P.img" "${FAN[@]}" "@0:fanotify.marks[0].mflags=0x1" -- "fanotify fd 0: mark 0" \
+	"flags"
+case_ fanotify-nomask "fdinfo-$P.img" "${FAN[@]}" "@0:fanotify.marks[0].mask=0" -- "fanotify fd 0: mark 0" "no mask"
+case_ fanotify-wide-mask "fdinfo-$P.img" "${FAN[@]}" "@0:fanotify.marks[0].mask=0x100000000" -- "fanotify fd 0: mark 0"
+case_ lease-kind "fdinfo-$P.img" "@1:lease=3" -- "fdinfo: fd 1 has a malformed lease record"
+case_ lease-signal "fdinfo-$P.img" "@1:lease=1" "@1:lease_sig=65" -- "fdinfo: fd 1 has a malformed lease record"
+case_ lease-sig-alone "fdinfo-$P.img" "@1:lease_sig=10" -- "fdinfo: fd 1 has a lease signal without a lease"
+case_ lease-not-regular "fdinfo-$P.img" "@0:lease=1" -- "fdinfo: fd 0 has a lease, and is not a regular file"
 # the process tree: a PID twice, a cycle, thread lists that disagree
 case_ pid-duplicate pstree.img @+0 "@1:ppid=$P" -- pstree.img "PID $P appears twice"
 case_ pid-cycle pstree.img @+0 @+0 "@1:pid=$free" "@1:threads[0]=$free" "@1:ppid=$ofree" \
@@ -171,8 +189,8 @@ case_ threads-tid "core-$P.img" "threads[0].tid=$free" -- "core-$P.img" "not the
 case_ cgroup-path cgroup.img "sets[0].members[0].path=../../etc" -- cgroup.img "bad hierarchy or path"
 case_ cgroup-set cgroup.img "tasks[0].set=7" -- cgroup.img "set 7, which does not exist"
 # the format version: a newer crtool's images, and one older than any
-case_ version-newer inventory.img img_version=12 -- "format version 12" "reads versions 1 to 11" "made by a newer crtool"
-case_ version-zero inventory.img img_version=0 -- "format version 0" "reads versions 1 to 11"
+case_ version-newer inventory.img img_version=14 -- "format version 14" "reads versions 1 to 13" "made by a newer crtool"
+case_ version-zero inventory.img img_version=0 -- "format version 0" "reads versions 1 to 13"
 
 # ---- a tree with its own mount, UTS and cgroup namespaces (ns-mnt; its stdio are
 # pipes: a file of ours is out of its mount tree)

@@ -12,10 +12,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/kcmp.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include "files/files.h"
 #include "log.h"
 #include "util.h"
+
+/* Does process pid hold the open file description of c (an fd of it, kcmp)? */
+static bool holds(pid_t pid, const struct fd_dump_ctx *c)
+{
+	int *fds, nr = files_list_fds(pid, &fds);
+	bool found = false;
+
+	if (nr < 0) {
+		cr_error_reset();   /* gone: it holds nothing */
+		return false;
+	}
+	for (int i = 0; i < nr && !found; i++)
+		found = syscall(SYS_kcmp, pid, c->pid, KCMP_FILE, fds[i], c->fd) == 0;
+	free(fds);
+	return found;
+}
 
 int lease_dump(const struct fd_dump_ctx *c, const char *line, FdinfoEntry *e)
 {
@@ -42,8 +60,10 @@ int lease_dump(const struct fd_dump_ctx *c, const char *line, FdinfoEntry *e)
 	if (owner <= 0)
 		owner = pid;
 	files_dump_mark_fanotify_lease();
-	/* a description the tree shares: the owner's entry carries the lease */
-	if (c->share.id && owner != c->pid && files_share_in_tree(c->scan, owner))
+	/* a description the tree shares: the owner's entry carries the lease (when it
+	 * still holds the description; else every holder's does, the last one taking
+	 * it becomes the owner) */
+	if (c->share.id && owner != c->pid && files_share_in_tree(c->scan, owner) && holds(owner, c))
 		return 0;
 	e->has_lease = true;
 	e->lease = strcmp(rw, "WRITE") ? LEASE_KIND__LEASE_READ : LEASE_KIND__LEASE_WRITE;

@@ -757,6 +757,68 @@ else
 	rm -rf /tmp/libcr-tst-"$LP"-*
 fi
 
+# ---- restore: a file whose read lease the process held is open for writing
+# elsewhere meanwhile (the lease can't be taken again)
+name=lease-conflict
+if ! start ls file-lease; then
+	fail $name "file-lease did not start: $(cat "$T/ls.out")"
+else
+	LP=$PID
+	mkdir "$T/d-ls"
+	crt dump -t "$LP" -D "$T/d-ls"
+	DRC=$RC
+	stop ls
+	f=/tmp/libcr-tst-$LP-r
+	if [ "$DRC" != 0 ] || [ ! -f "$f" ]; then
+		fail $name "dump failed (exit $DRC) or left no $f"
+	else
+		# the writer is sleep itself (exec), with the file open on its fd 9
+		bash -c 'exec 9>>"$1" && exec sleep 100' _ "$f" >/dev/null 2>&1 &
+		HOLDER=$!
+		PIDS+=("$HOLDER")
+		sleep 0.2
+		crt restore -D "$T/d-ls" -d
+		expect_error $name "fd 20" "can't take the read lease on $f again" "open for writing" &&
+			no_process_at $name "$LP" && pass $name
+		kill -9 "$HOLDER" 2>/dev/null
+		wait "$HOLDER" 2>/dev/null
+	fi
+	rm -rf /tmp/libcr-tst-"$LP"-*
+fi
+
+# ---- restore: a file a fanotify mark was on is gone meanwhile
+name=fanotify-mark-gone
+if ! start fa fanotify; then
+	fail $name "fanotify did not start: $(cat "$T/fa.out")"
+else
+	AP=$PID
+	mkdir "$T/d-fa"
+	crt dump -t "$AP" -D "$T/d-fa"
+	DRC=$RC
+	stop fa
+	d=/tmp/libcr-tst-$AP-dir
+	if [ "$DRC" != 0 ] || [ ! -f "$d/f" ]; then
+		fail $name "dump failed (exit $DRC) or left no $d/f"
+	else
+		mv "$d/f" "$d/g"
+		crt restore -D "$T/d-fa" -d
+		expect_error $name "fanotify fd 20" "can't mark $d/f again" "No such file" &&
+			no_process_at $name "$AP" && pass $name
+		mv "$d/g" "$d/f"
+		# its tmpfs (the killed test left it mounted) is gone: the mount mark
+		# would be on the mount around it
+		name=fanotify-mount-gone
+		if umount -l "$d/m" 2>/dev/null; then
+			crt restore -D "$T/d-fa" -d
+			expect_error $name "fanotify fd 20" "$d/m, where a mount mark was, is no mount point any more" &&
+				no_process_at $name "$AP" && pass $name
+		else
+			echo "SKIP $name: fanotify could not mount a tmpfs"
+		fi
+	fi
+	rm -rf "$d"
+fi
+
 # ---- restore without -d waits for the restored process and exits with its
 # status: counter --corrupt, dumped and restored, fails its check: exit 1.
 name=foreground-restore-status

@@ -240,6 +240,14 @@ static int mark_again(int fd, const FdinfoEntry *e, const FanotifyMarkEntry *m)
 	unsigned ign = (m->mflags & FAN_MARK_IGNORE ? FAN_MARK_IGNORE : FAN_MARK_IGNORED_MASK) |
 		       (m->mflags & FAN_MARK_IGNORED_SURV_MODIFY);
 
+	struct statx sx;
+
+	/* a mount or file system mark on a path that is no mount root any more would
+	 * mark the mount (or file system) around it: someone else's */
+	if (obj != FAN_MARK_DONT_FOLLOW && !statx(AT_FDCWD, m->path, AT_SYMLINK_NOFOLLOW, 0, &sx) &&
+	    (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && !(sx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+		return pr_err("fanotify fd %u: %s, where a %s mark was, is no mount point any more", e->fd, m->path,
+			      obj == FAN_MARK_MOUNT ? "mount" : "file system"), -ENOENT;
 	if (m->mask && fanotify_mark(fd, flags, m->mask, AT_FDCWD, m->path))
 		return pr_perror("fanotify fd %u: can't mark %s again (mask %#" PRIx64 ")", e->fd, m->path, m->mask);
 	if (m->ignored_mask && fanotify_mark(fd, flags | ign, m->ignored_mask, AT_FDCWD, m->path))

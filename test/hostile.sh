@@ -565,5 +565,42 @@ else
 	fi
 fi
 
+# ---- a lease (file-lease): its dump says format version 13, which a reader that
+# would drop the lease refuses; a dump without leases or fanotify fds says less
+kill "$SLEEP" 2>/dev/null
+exec 6< <(exec sleep 600)
+SLEEP=$!
+exec 7> >(exec cat >"$T/lease.out")
+setsid "$BIN/file-lease" <&6 >&7 2>&1 6<&- 7>&- &
+NLP=$!
+disown "$NLP"   # (killed by the dump: no job notice)
+exec 6<&- 7>&-
+for ((i = 0; i < 200; i++)); do
+	grep -qx READY "$T/lease.out" 2>/dev/null && break
+	sleep 0.05
+done
+mkdir "$T/leasebase"
+if ! grep -qx READY "$T/lease.out" || ! "$CRTOOL" dump -t "$NLP" -D "$T/leasebase" >"$T/out" 2>"$T/err"; then
+	fail lease-dump "could not dump file-lease: $(cat "$T/err")"
+else
+	{ wait "$NLP"; } 2>/dev/null
+	if "$CRTOOL" show "$T/leasebase/inventory.img" | grep -qx "img_version: 13"; then
+		pass lease-version
+	else
+		fail lease-version "file-lease's images do not say format version 13: $("$CRTOOL" show "$T/leasebase/inventory.img" | grep img_version)"
+	fi
+	case "$counter_version" in
+	*" 13") fail lease-version-counter "counter's images say version 13 without a lease or fanotify" ;;
+	*) pass lease-version-counter ;;
+	esac
+	PID=$NLP
+	rm -rf "$T/base"
+	cp -a "$T/leasebase" "$T/base"
+	# its fd 20 holds a read lease
+	rec=$("$CRTOOL" show "$T/base/fdinfo-$NLP.img" | awk '/^# record/ { r = $3; sub(":", "", r) } /^fd: 20$/ { print r; exit }')
+	case_ lease-real-kind "fdinfo-$NLP.img" "@$rec:lease=0" -- "fdinfo: fd 20 has a malformed lease record"
+fi
+rm -rf /tmp/libcr-tst-"$NLP"-*
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

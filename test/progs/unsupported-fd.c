@@ -44,6 +44,8 @@
  * and states of supported kinds that can't be dumped:
  *   fanotify-perm-wait  a fanotify (FAN_CLASS_CONTENT) with FAN_OPEN_PERM on a
  *                file that an orphaned grandchild opens: it waits for the answer
+ *   fanotify-unlinked  a fanotify with a mark on a file unlinked since, which fd 6
+ *                keeps open (no path leads to the marked inode)
  *   lease-breaking  a write lease on a file that another process (gone since)
  *                tried to open: the lease is being broken (SIGIO ignored)
  * After CHECK the object must still be there (/proc/self/fd/5 names the same
@@ -122,6 +124,15 @@ static int make(const char *kind)
 		for (int i = 0; i < 400 && !n; i++, tst_sleep_ms(5))
 			ioctl(f, FIONREAD, &n);
 		return n ? f : -1;
+	}
+	if (!strcmp(kind, "fanotify-unlinked")) {
+		const char *path = tst_tmp_path("unlinked");
+		int f = fanotify_init(FAN_CLASS_NOTIF, O_RDONLY), keep = open(path, O_CREAT | O_RDONLY, 0600);
+		if (f < 0 || keep < 0 || fanotify_mark(f, FAN_MARK_ADD, FAN_MODIFY, AT_FDCWD, path) || unlink(path) ||
+		    dup2(keep, 6) != 6)
+			return -1;
+		close(keep);
+		return f;
 	}
 	if (!strcmp(kind, "lease-breaking")) {
 		const char *path = tst_tmp_path("lease");
@@ -429,6 +440,11 @@ int main(int argc, char **argv)
 		if (write(FD, &r, sizeof(r)) != sizeof(r))
 			tst_fail("can't answer the permission event: %s", strerror(errno));
 		close(m.fd);
+	} else if (!strcmp(kind, "fanotify-unlinked")) {
+		char buf[1024];
+		tst_read_file("/proc/self/fdinfo/5", buf, sizeof(buf));
+		if (!strstr(buf, "fanotify ino:"))
+			tst_fail("the mark is gone:\n%s", buf);
 	} else if (!strcmp(kind, "lease-breaking")) {
 		if (fcntl(FD, F_GETLEASE) < 0 || fcntl(FD, F_SETLEASE, F_UNLCK))
 			tst_fail("the lease is gone: %s", strerror(errno));

@@ -4,8 +4,11 @@
  *   w   fd 21 (O_RDWR): write lease, F_SETSIG SIGRTMIN+1
  *   s   fd 22 (O_RDONLY): read lease, fd 23 its dup; a forked child holds both
  *       (one open file description, one lease, taken by the parent)
+ *   o   fd 24 (O_RDONLY): read lease taken by the parent, which closed the fd
+ *       after forking two children: they share it, its owner holds it no more
  * After CHECK: F_GETLEASE gives the same on every fd (in the child too), the
- * "lock:" lines of fdinfo are as they were, the parent owns the files
+ * "lock:" lines of fdinfo are as they were (and both children's fd 24 has its
+ * lease), the parent owns the files
  * (F_GETOWN) and fd 21's signal is SIGRTMIN+1; then another process's
  * conflicting opens (O_NONBLOCK: EWOULDBLOCK) break each lease, and the
  * lease-break signal reaches the parent: SIGRTMIN+1 with si_fd 21 for w, SIGIO
@@ -22,7 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char path[3][128];
+static char path[4][128];
 
 static void open_at(int i, int flags, int at)
 {
@@ -78,11 +81,40 @@ static void broken(int sig, int fd)
 		tst_fail("lease-break signal %d names fd %d, want %d", sig, si.si_fd, fd);
 }
 
+/* A child that, told to, checks that its fds have read leases and says 'y' or 'n'. */
+struct checker {
+	pid_t pid;
+	int go, res;
+};
+
+static struct checker checker(const int *fds, int n)
+{
+	int go[2], res[2];
+	if (pipe(go) || pipe(res))
+		tst_fail("pipe: %s", strerror(errno));
+	pid_t kid = fork();
+	if (kid < 0)
+		tst_fail("fork: %s", strerror(errno));
+	if (kid == 0) {
+		char c;
+		if (read(go[0], &c, 1) != 1)
+			_exit(2);
+		c = 'y';
+		for (int i = 0; i < n; i++)
+			if (fcntl(fds[i], F_GETLEASE) != F_RDLCK)
+				c = 'n';
+		_exit(write(res[1], &c, 1) == 1 ? 0 : 2);
+	}
+	close(go[0]);
+	close(res[1]);
+	return (struct checker){ kid, go[1], res[0] };
+}
+
 int main(int argc, char **argv)
 {
 	tst_init(argc, argv);
-	const char *tags[3] = { "r", "w", "s" };
-	for (int i = 0; i < 3; i++) {
+	const char *tags[4] = { "r", "w", "s", "o" };
+	for (int i = 0; i < 4; i++) {
 		snprintf(path[i], sizeof(path[i]), "%s", tst_tmp_path(tags[i]));
 		open_at(i, O_WRONLY, 30);
 		close(30);
@@ -102,19 +134,10 @@ int main(int argc, char **argv)
 	lease(22, F_RDLCK);
 	if (dup2(22, 23) != 23)
 		tst_fail("dup2: %s", strerror(errno));
-	int go[2], res[2];
-	if (pipe(go) || pipe(res))
-		tst_fail("pipe: %s", strerror(errno));
-	pid_t kid = fork();
-	if (kid == 0) {
-		char c;
-		if (read(go[0], &c, 1) != 1)
-			_exit(2);
-		c = fcntl(22, F_GETLEASE) == F_RDLCK && fcntl(23, F_GETLEASE) == F_RDLCK ? 'y' : 'n';
-		if (write(res[1], &c, 1) != 1)
-			_exit(2);
-		_exit(0);
-	}
+	open_at(3, O_RDONLY, 24);
+	lease(24, F_RDLCK);
+	struct checker kids[2] = { checker((const int[]){ 22, 23, 24 }, 3), checker((const int[]){ 24 }, 1) };
+	close(24);
 	static char before[3][1024], after[1024];
 	for (int i = 0; i < 3; i++)
 		leases_of(20 + i, before[i], sizeof(before[i]));
@@ -138,12 +161,14 @@ int main(int argc, char **argv)
 			tst_fail("fd %d: owner %d, want %d", fd, fcntl(fd, F_GETOWN), getpid());
 	if (fcntl(21, F_GETSIG) != SIGRTMIN + 1)
 		tst_fail("fd 21: F_GETSIG %d, want %d", fcntl(21, F_GETSIG), SIGRTMIN + 1);
-	char c = 'g';
-	int st;
-	if (write(go[1], &c, 1) != 1 || read(res[0], &c, 1) != 1 || c != 'y')
-		tst_fail("the child does not see the shared lease (%c)", c);
-	if (waitpid(kid, &st, 0) != kid || !WIFEXITED(st) || WEXITSTATUS(st))
-		tst_fail("the child: status %#x", st);
+	for (int i = 0; i < 2; i++) {
+		char c = 'g';
+		int st;
+		if (write(kids[i].go, &c, 1) != 1 || read(kids[i].res, &c, 1) != 1 || c != 'y')
+			tst_fail("child %d does not see the shared leases (%c)", i + 1, c);
+		if (waitpid(kids[i].pid, &st, 0) != kids[i].pid || !WIFEXITED(st) || WEXITSTATUS(st))
+			tst_fail("child %d: status %#x", i + 1, st);
+	}
 
 	conflict(1, O_RDONLY);
 	broken(SIGRTMIN + 1, 21);

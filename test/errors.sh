@@ -274,8 +274,9 @@ declare -A WORDS=([packet]="packet socket|can't be checkpointed"
 	[unix-relative]="relative path rel.sock"
 	[fanotify-perm-wait]="fanotify fd 5 asks for permission events|waits for the answer to one|can't be checkpointed"
 	[fanotify-unlinked]="fanotify fd 5: a mark is on inode|which no path leads to|(deleted)"
+	[lease-memfd]="holds a lease|checkpointed only on a file reopened by its path|not yet on a memfd"
 	[lease-breaking]="holds a lease that is being broken|can't be checkpointed")
-for kind in io_uring userfaultfd perf_event bpf-map pidfd pidfd-thread packet sk-ebpf netlink netlink-queued unix-rights unix-rights-tree unix-rights-loop unix-rights-shared unix-rights-held unix-rights-elsewhere unix-rights-pipe unix-queued unix-relative fanotify-perm-wait fanotify-unlinked lease-breaking; do
+for kind in io_uring userfaultfd perf_event bpf-map pidfd pidfd-thread packet sk-ebpf netlink netlink-queued unix-rights unix-rights-tree unix-rights-loop unix-rights-shared unix-rights-held unix-rights-elsewhere unix-rights-pipe unix-queued unix-relative fanotify-perm-wait fanotify-unlinked lease-memfd lease-breaking; do
 	name=unsupported-$kind
 	w=${WORDS[$kind]:-}
 	[ -n "$w" ] || w="$kind|can't be checkpointed"

@@ -46,6 +46,9 @@ int lease_dump(const struct fd_dump_ctx *c, const char *line, FdinfoEntry *e)
 		return pr_err("pid %d: fd %d (%s) holds a lease that is being broken (another process waits to open the "
 			      "file): that can't be checkpointed (try again once the holder has given it up)", c->pid,
 			      c->fd, c->link), -EAGAIN;
+	if (e->kind != FD_KIND__FD_REG)
+		return pr_err("pid %d: fd %d (%s) holds a lease, which can be checkpointed only on a file reopened by "
+			      "its path, not yet on a memfd", c->pid, c->fd, c->link), -EOPNOTSUPP;
 	if (strcmp(state, "ACTIVE") || (strcmp(rw, "READ") && strcmp(rw, "WRITE")))
 		return pr_err("pid %d: fd %d (%s): a lease in state %s %s, which can't be checkpointed", c->pid, c->fd,
 			      c->link, state, rw), -EOPNOTSUPP;

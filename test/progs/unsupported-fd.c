@@ -46,6 +46,7 @@
  *                file that an orphaned grandchild opens: it waits for the answer
  *   fanotify-unlinked  a fanotify with a mark on a file unlinked since, which fd 6
  *                keeps open (no path leads to the marked inode)
+ *   lease-memfd  a memfd with a read lease
  *   lease-breaking  a write lease on a file that another process (gone since)
  *                tried to open: the lease is being broken (SIGIO ignored)
  * After CHECK the object must still be there (/proc/self/fd/5 names the same
@@ -132,6 +133,12 @@ static int make(const char *kind)
 		    dup2(keep, 6) != 6)
 			return -1;
 		close(keep);
+		return f;
+	}
+	if (!strcmp(kind, "lease-memfd")) {
+		int f = memfd_create("leased", 0);
+		if (f < 0 || fcntl(f, F_SETLEASE, F_RDLCK))
+			return -1;
 		return f;
 	}
 	if (!strcmp(kind, "lease-breaking")) {
@@ -445,6 +452,9 @@ int main(int argc, char **argv)
 		tst_read_file("/proc/self/fdinfo/5", buf, sizeof(buf));
 		if (!strstr(buf, "fanotify ino:"))
 			tst_fail("the mark is gone:\n%s", buf);
+	} else if (!strcmp(kind, "lease-memfd")) {
+		if (fcntl(FD, F_GETLEASE) != F_RDLCK)
+			tst_fail("the memfd's lease is gone");
 	} else if (!strcmp(kind, "lease-breaking")) {
 		if (fcntl(FD, F_GETLEASE) < 0 || fcntl(FD, F_SETLEASE, F_UNLCK))
 			tst_fail("the lease is gone: %s", strerror(errno));

@@ -163,7 +163,9 @@ static int sb_mark(const struct fd_dump_ctx *c, FanotifyMarkEntry *m, const char
 }
 
 /* A process in the middle of an access that a permission event holds (it waits,
- * killable, in fanotify_handle_event for the listener's answer): its pid, or 0.
+ * killable, in fanotify_get_response, which the kernel may inline into
+ * fanotify_handle_event, for the listener's answer): its pid, or 0.  (Not any
+ * fanotify_ function: a listener blocked in read is no waiter.)
  * Events that wait can't be carried over, and which group holds one is not shown
  * anywhere: any waiter refuses the dump of a group that asks for permission events. */
 static pid_t perm_waiter(void)
@@ -180,7 +182,7 @@ static pid_t perm_waiter(void)
 
 		if (pid <= 0 || !(w = read_proc(pid, "wchan", NULL)))
 			continue;
-		if (!strncmp(w, "fanotify_", 9))
+		if (!strcmp(w, "fanotify_handle_event") || !strcmp(w, "fanotify_get_response"))
 			found = pid;
 		free(w);
 	}
@@ -239,7 +241,6 @@ static int mark_again(int fd, const FdinfoEntry *e, const FanotifyMarkEntry *m)
 	unsigned flags = FAN_MARK_ADD | obj | (m->mflags & FAN_MARK_EVICTABLE);
 	unsigned ign = (m->mflags & FAN_MARK_IGNORE ? FAN_MARK_IGNORE : FAN_MARK_IGNORED_MASK) |
 		       (m->mflags & FAN_MARK_IGNORED_SURV_MODIFY);
-
 	struct statx sx;
 
 	/* a mount or file system mark on a path that is no mount root any more would

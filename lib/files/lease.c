@@ -43,8 +43,8 @@ int lease_dump(const struct fd_dump_ctx *c, const char *line, FdinfoEntry *e)
 	if (sscanf(line, "%*d: %15s %15s %15s %d", type, state, rw, &pid) != 4 || strcmp(type, "LEASE"))
 		return pr_err("pid %d: fd %d: can't parse the lease line '%.60s'", c->pid, c->fd, line), -EINVAL;
 	if (!strcmp(state, "BREAKING"))
-		return pr_err("pid %d: fd %d (%s) holds a lease that is being broken (another process waits to open the "
-			      "file): that can't be checkpointed (try again once the holder has given it up)", c->pid,
+		return pr_err("pid %d: fd %d (%s) holds a lease that is being broken (another process opened the file, "
+			      "or waits to): that can't be checkpointed (try again once the holder has given it up)", c->pid,
 			      c->fd, c->link), -EAGAIN;
 	if (e->kind != FD_KIND__FD_REG)
 		return pr_err("pid %d: fd %d (%s) holds a lease, which can be checkpointed only on a file reopened by "

@@ -3,6 +3,7 @@
 # by build/test/img-edit) that a restore must refuse with a clear message
 # before it creates anything: sizes that overflow, overlapping areas, areas
 # leaving no room for the restorer, paths with "..", fd numbers out of range,
+# fanotify marks and file leases that are malformed,
 # duplicate PIDs and cycles in the process tree, thread lists that disagree,
 # cgroup paths out of the tree; of a tree with its own namespaces: tmpfs paths
 # with "..", mounts of types libcr does not mount, bad mount points and parents, a

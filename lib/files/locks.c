@@ -56,6 +56,13 @@ static int parse_lock(const struct fd_dump_ctx *c, const char *line, FileLockEnt
 	return 0;
 }
 
+static bool is_lease(const char *line)
+{
+	char type[16];
+
+	return sscanf(line, "%*d: %15s", type) == 1 && !strcmp(type, "LEASE");
+}
+
 int locks_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 {
 	for (const char *p = c->fdinfo; (p = fdinfo_value(p, "lock:")); ) {
@@ -63,7 +70,7 @@ int locks_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 		int ret;
 
 		/* a lease is no lock: lease.c */
-		if (strstr(p, ": LEASE ") && strstr(p, ": LEASE ") < strchrnul(p, '\n')) {
+		if (is_lease(p)) {
 			if ((ret = lease_dump(c, p, e)))
 				return ret;
 			if (!(p = strchr(p, '\n')))

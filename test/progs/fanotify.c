@@ -5,13 +5,15 @@
  *   fd 20  FAN_CLASS_NOTIF|FAN_NONBLOCK|FAN_CLOEXEC, event flags O_RDONLY|O_LARGEFILE:
  *          f: FAN_MODIFY|FAN_CLOSE_WRITE, ignored mask FAN_OPEN (IGNORED_SURV_MODIFY);
  *          D: FAN_CLOSE_WRITE|FAN_EVENT_ON_CHILD; the mount D/m: FAN_OPEN
- *   fd 21  FAN_CLASS_NOTIF|FAN_REPORT_FID|FAN_NONBLOCK: the file system of D/m: FAN_CREATE|FAN_ONDIR
+ *   fd 21  FAN_CLASS_NOTIF|FAN_REPORT_FID|FAN_NONBLOCK: the file system of D/m: FAN_CREATE|FAN_ONDIR;
+ *          the directory D/m/sub: ignore FAN_CREATE (FAN_MARK_IGNORE_SURV)
  *   fd 22  FAN_CLASS_CONTENT (blocking), event flags O_RDWR: p: FAN_OPEN_PERM
  * The queues are empty at the dump (queued events are not saved).
  * After CHECK: the "fanotify" lines of fdinfo are as they were (flags, event
  * flags, every mark with its masks, inode and file handle); the file flags too;
  * nothing is queued; writing f gives FAN_MODIFY and FAN_CLOSE_WRITE on f; creating
- * D/m/x gives FAN_OPEN on it (the mount mark) on fd 20 and FAN_CREATE on fd 21;
+ * D/m/x gives FAN_OPEN on it (the mount mark) on fd 20 and FAN_CREATE on fd 21,
+ * creating D/m/sub/y nothing on fd 21 (ignored);
  * a child opening p waits until fd 22's FAN_OPEN_PERM event is answered.
  * --corrupt: the mark on f is removed after CHECK.
  */
@@ -116,11 +118,13 @@ int main(int argc, char **argv)
 {
 	tst_init(argc, argv);
 	const char *dir = tst_tmp_path("dir");
-	char f[256], p[256], x[320];
+	char f[256], p[256], x[320], sub[320], y[320];
 	snprintf(f, sizeof(f), "%s/f", dir);
 	snprintf(p, sizeof(p), "%s/p", dir);
 	snprintf(mnt, sizeof(mnt), "%s/m", dir);
 	snprintf(x, sizeof(x), "%s/x", mnt);
+	snprintf(sub, sizeof(sub), "%s/sub", mnt);
+	snprintf(y, sizeof(y), "%s/sub/y", mnt);
 	if (mkdir(dir, 0700) || mkdir(mnt, 0700) || close(open(f, O_CREAT | O_WRONLY, 0600)) ||
 	    close(open(p, O_CREAT | O_WRONLY, 0600)))
 		FAIL("setup: %s", strerror(errno));
@@ -142,6 +146,9 @@ int main(int argc, char **argv)
 	if (mounted) {
 		mark(20, FAN_MARK_MOUNT, FAN_OPEN, mnt);
 		mark(21, FAN_MARK_FILESYSTEM, FAN_CREATE | FAN_ONDIR, mnt);
+		if (mkdir(sub, 0700))
+			FAIL("mkdir %s: %s", sub, strerror(errno));
+		mark(21, FAN_MARK_IGNORE_SURV, FAN_CREATE, sub);
 	}
 	mark(22, 0, FAN_OPEN_PERM, p);
 	int others = 0, nr;
@@ -193,6 +200,13 @@ int main(int argc, char **argv)
 		if (got != FAN_CREATE || nr != 1)
 			FAIL("creating %s: %d events %#llx on fd 21, want one FAN_CREATE (file system mark)", x, nr,
 			     (unsigned long long)got);
+		if ((xf = open(y, O_CREAT | O_RDONLY, 0600)) < 0)
+			FAIL("create %s: %s", y, strerror(errno));
+		close(xf);
+		events_on(20, "\1", &others);
+		if ((got = fid_events(21, &nr)) || nr)
+			FAIL("creating %s: %d events %#llx on fd 21, want none (ignored in %s)", y, nr,
+			     (unsigned long long)got, sub);
 	}
 
 	/* a permission event: the child's open waits for our answer */

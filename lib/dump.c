@@ -388,6 +388,9 @@ static uint32_t img_version(const struct tree *t, const struct nested_dump *nest
 	/* an older reader knows neither the fds nor the links */
 	if (tun_dump_used())
 		NEED(IMG_VERSION_TUN);
+	/* an older reader would call the fd kind unknown, or drop the lease */
+	if (files_dump_fanotify_lease_used())
+		NEED(IMG_VERSION_FANOTIFY_LEASE);
 	return version;
 }
 #undef NEED
@@ -489,7 +492,7 @@ int dump_tree(const struct cr_dump_opts *uopts, bool hold_net)
 	    (ret = seccomp_dump(&tree, &dir)) || (ret = cgroup_dump(&tree, &dir)))
 		goto out;
 	/* files several processes hold: found once for the whole tree */
-	if ((ret = scan_shared_files(&tree, &share)))
+	if ((files_dump_reset(), ret = scan_shared_files(&tree, &share)))
 		goto out;
 	/* a tree in its own IPC namespace takes its SysV objects along */
 	if ((ret = own_ipc = ns_own(tree.tasks[0].s.pid, "ipc")) < 0 ||

@@ -275,8 +275,12 @@ declare -A WORDS=([packet]="packet socket|can't be checkpointed"
 	[tun-host]="tun/tap device crtun-|is persistent, in the network namespace libcr runs in|not the tree's to make again"
 	[tap-host-2proc]="tun/tap device crtap-|of the network namespace libcr runs in|has queues in pid|only for the queues of one process"
 	[tap-filter]="tap crtap0 has a socket filter (TUNATTACHFILTER)|can't read back"
-	[tap-outside]="tun/tap device crtap1 has 2 queues and the tree holds 1|outside the tree|dump that process")
-for kind in io_uring userfaultfd perf_event bpf-map pidfd pidfd-thread packet sk-ebpf netlink netlink-queued unix-rights unix-rights-tree unix-rights-loop unix-rights-shared unix-rights-held unix-rights-elsewhere unix-rights-pipe unix-queued unix-relative tun-host tap-host-2proc tap-filter tap-outside; do
+	[tap-outside]="tun/tap device crtap1 has 2 queues and the tree holds 1|outside the tree|dump that process"
+	[fanotify-perm-wait]="fanotify fd 5 asks for permission events|waits for the answer to one|can't be checkpointed"
+	[fanotify-unlinked]="fanotify fd 5: a mark is on inode|which no path leads to|(deleted)"
+	[lease-memfd]="holds a lease|checkpointed only on a file reopened by its path|not yet on a memfd"
+	[lease-breaking]="holds a lease that is being broken|can't be checkpointed")
+for kind in io_uring userfaultfd perf_event bpf-map pidfd pidfd-thread packet sk-ebpf netlink netlink-queued unix-rights unix-rights-tree unix-rights-loop unix-rights-shared unix-rights-held unix-rights-elsewhere unix-rights-pipe unix-queued unix-relative tun-host tap-host-2proc tap-filter tap-outside fanotify-perm-wait fanotify-unlinked lease-memfd lease-breaking; do
 	name=unsupported-$kind
 	w=${WORDS[$kind]:-}
 	[ -n "$w" ] || w="$kind|can't be checkpointed"
@@ -786,6 +790,68 @@ else
 		wait "$HOLDER" 2>/dev/null
 	fi
 	rm -rf /tmp/libcr-tst-"$LP"-*
+fi
+
+# ---- restore: a file whose read lease the process held is open for writing
+# elsewhere meanwhile (the lease can't be taken again)
+name=lease-conflict
+if ! start ls file-lease; then
+	fail $name "file-lease did not start: $(cat "$T/ls.out")"
+else
+	LP=$PID
+	mkdir "$T/d-ls"
+	crt dump -t "$LP" -D "$T/d-ls"
+	DRC=$RC
+	stop ls
+	f=/tmp/libcr-tst-$LP-r
+	if [ "$DRC" != 0 ] || [ ! -f "$f" ]; then
+		fail $name "dump failed (exit $DRC) or left no $f"
+	else
+		# the writer is sleep itself (exec), with the file open on its fd 9
+		bash -c 'exec 9>>"$1" && exec sleep 100' _ "$f" >/dev/null 2>&1 &
+		HOLDER=$!
+		PIDS+=("$HOLDER")
+		sleep 0.2
+		crt restore -D "$T/d-ls" -d
+		expect_error $name "fd 20" "can't take the read lease on $f again" "open for writing" &&
+			no_process_at $name "$LP" && pass $name
+		kill -9 "$HOLDER" 2>/dev/null
+		wait "$HOLDER" 2>/dev/null
+	fi
+	rm -rf /tmp/libcr-tst-"$LP"-*
+fi
+
+# ---- restore: a file a fanotify mark was on is gone meanwhile
+name=fanotify-mark-gone
+if ! start fa fanotify; then
+	fail $name "fanotify did not start: $(cat "$T/fa.out")"
+else
+	AP=$PID
+	mkdir "$T/d-fa"
+	crt dump -t "$AP" -D "$T/d-fa"
+	DRC=$RC
+	stop fa
+	d=/tmp/libcr-tst-$AP-dir
+	if [ "$DRC" != 0 ] || [ ! -f "$d/f" ]; then
+		fail $name "dump failed (exit $DRC) or left no $d/f"
+	else
+		mv "$d/f" "$d/g"
+		crt restore -D "$T/d-fa" -d
+		expect_error $name "fanotify fd 20" "can't mark $d/f again" "No such file" &&
+			no_process_at $name "$AP" && pass $name
+		mv "$d/g" "$d/f"
+		# its tmpfs (the killed test left it mounted) is gone: the mount mark
+		# would be on the mount around it
+		name=fanotify-mount-gone
+		if umount -l "$d/m" 2>/dev/null; then
+			crt restore -D "$T/d-fa" -d
+			expect_error $name "fanotify fd 20" "$d/m, where a mount mark was, is no mount point any more" &&
+				no_process_at $name "$AP" && pass $name
+		else
+			echo "SKIP $name: fanotify could not mount a tmpfs"
+		fi
+	fi
+	rm -rf "$d"
 fi
 
 # ---- restore without -d waits for the restored process and exits with its

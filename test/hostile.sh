@@ -3,6 +3,7 @@
 # by build/test/img-edit) that a restore must refuse with a clear message
 # before it creates anything: sizes that overflow, overlapping areas, areas
 # leaving no room for the restorer, paths with "..", fd numbers out of range,
+# fanotify marks and file leases that are malformed,
 # duplicate PIDs and cycles in the process tree, thread lists that disagree,
 # cgroup paths out of the tree; of a tree with its own namespaces: tmpfs paths
 # with "..", mounts of types libcr does not mount, bad mount points and parents, a
@@ -212,6 +213,24 @@ case_ ghost-unknown "$MM" "vmas[0].ghost_id=0x80000007" -- "mm-$P.img" "names gh
 # a pidfd naming a process that is not in the images
 case_ pidfd-outside "fdinfo-$P.img" "@0:kind=31" "@0:pidfd_pid=$free" -- "fdinfo-$P.img" \
 	"pidfd of process $free" "not in the images"
+# fanotify: a group without its flags and marks; marks with no absolute path, an
+# unknown kind or flags, no mask; leases: of an unknown kind, on a file that is not
+# regular, a signal without a lease
+case_ fanotify-missing "fdinfo-$P.img" "@0:kind=33" -- "fdinfo: fd 0 is a fanotify without its flags and marks"
+FAN=("@0:kind=33" "@0:fanotify.init_flags=0" "@0:fanotify.event_flags=0" "@0:fanotify.marks#=1"
+     "@0:fanotify.marks[0].kind=1" "@0:fanotify.marks[0].mflags=0" "@0:fanotify.marks[0].mask=2"
+     "@0:fanotify.marks[0].ignored_mask=0" "@0:fanotify.marks[0].path=/tmp")
+case_ fanotify-path "fdinfo-$P.img" "${FAN[@]}" "@0:fanotify.marks[0].path=/tmp/../etc" -- \
+	"fanotify fd 0: mark 0 has no absolute path"
+case_ fanotify-kind "fdinfo-$P.img" "${FAN[@]}" "@0:fanotify.marks[0].kind=9" -- "fanotify fd 0: mark 0" "an unknown kind"
+case_ fanotify-mflags "fdinfo-$P.img" "${FAN[@]}" "@0:fanotify.marks[0].mflags=0x1" -- "fanotify fd 0: mark 0" \
+	"flags"
+case_ fanotify-nomask "fdinfo-$P.img" "${FAN[@]}" "@0:fanotify.marks[0].mask=0" -- "fanotify fd 0: mark 0" "no mask"
+case_ fanotify-wide-mask "fdinfo-$P.img" "${FAN[@]}" "@0:fanotify.marks[0].mask=0x100000000" -- "fanotify fd 0: mark 0"
+case_ lease-kind "fdinfo-$P.img" "@1:lease=3" -- "fdinfo: fd 1 has a malformed lease record"
+case_ lease-signal "fdinfo-$P.img" "@1:lease=1" "@1:lease_sig=65" -- "fdinfo: fd 1 has a malformed lease record"
+case_ lease-sig-alone "fdinfo-$P.img" "@1:lease_sig=10" -- "fdinfo: fd 1 has a lease signal without a lease"
+case_ lease-not-regular "fdinfo-$P.img" "@0:lease=1" -- "fdinfo: fd 0 has a lease, and is not a regular file"
 # the process tree: a PID twice, a cycle, thread lists that disagree
 case_ pid-duplicate pstree.img @+0 "@1:ppid=$P" -- pstree.img "PID $P appears twice"
 case_ pid-cycle pstree.img @+0 @+0 "@1:pid=$free" "@1:threads[0]=$free" "@1:ppid=$ofree" \
@@ -546,6 +565,22 @@ if start_dumped usernest ns-usernest; then
 	else
 		fail usernest-version "ns-usernest's images do not say format version 10: $("$CRTOOL" show "$T/usernestbase/inventory.img" | grep img_version)"
 	fi
+fi
+
+# ---- a lease (file-lease): its dump says format version 13, which a reader that
+# would drop the lease refuses; a dump without leases or fanotify fds says less
+if start_dumped lease file-lease; then
+	NLP=$PID
+	version_is lease 13
+	case "$counter_version" in
+	*" 13") fail lease-version-counter "counter's images say version 13 without a lease or fanotify" ;;
+	*) pass lease-version-counter ;;
+	esac
+	use_base lease
+	# its fd 20 holds a read lease
+	rec=$("$CRTOOL" show "$T/base/fdinfo-$NLP.img" | awk '/^# record/ { r = $3; sub(":", "", r) } /^fd: 20$/ { print r; exit }')
+	case_ lease-real-kind "fdinfo-$NLP.img" "@$rec:lease=0" -- "fdinfo: fd 20 has a malformed lease record"
+	rm -rf /tmp/libcr-tst-"$NLP"-*
 fi
 
 echo "$passed passed, $failed failed"

@@ -3,7 +3,9 @@
  * EDIT is one of
  *   [@R:]PATH=VALUE    set a field of record R (default 0); PATH is
  *                      name(.name|[i])*, e.g. vmas[2].end or threads[0]
- *   [@R:]PATH#=N       make repeated field PATH N long (new elements copy the last)
+ *   [@R:]PATH#=N       make repeated field PATH N long (new elements copy the last,
+ *                      or are new messages with default fields when it was empty)
+ *   An optional message field that is absent is made when a PATH goes through it.
  *   @+R                append a copy of record R as a new last record
  * VALUE: a number (0x.. hex, negative allowed) for numbers, enums and bools, or a
  * string.  The records are rewritten with valid lengths and checksums, so only
@@ -57,18 +59,32 @@ static size_t elem_size(const ProtobufCFieldDescriptor *f)
 	}
 }
 
-/* Resize the repeated field at f of m to n elements. */
+/* A message of that kind with every field at its default (set them next). */
+static ProtobufCMessage *new_msg(const ProtobufCMessageDescriptor *d)
+{
+	ProtobufCMessage *m = calloc(1, d->sizeof_message);
+
+	if (!m)
+		die("out of memory for a %s", d->name);
+	protobuf_c_message_init(d, m);
+	return m;
+}
+
+/* Resize the repeated field at f of m to n elements (an empty one of messages
+ * grows by new messages, others by copies of the last element). */
 static void resize(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f, size_t n)
 {
 	size_t *count = (size_t *)((char *)m + f->quantifier_offset), es = elem_size(f);
 	char **arr = (char **)((char *)m + f->offset);
 
 	if (n > *count) {
-		if (!*count)
+		if (!*count && f->type != PROTOBUF_C_TYPE_MESSAGE)
 			die("can't grow the empty field %s", f->name);
 		*arr = realloc(*arr, n * es);
 		for (size_t i = *count; i < n; i++) {
-			if (f->type == PROTOBUF_C_TYPE_MESSAGE)
+			if (f->type == PROTOBUF_C_TYPE_MESSAGE && !*count)
+				((ProtobufCMessage **)*arr)[i] = new_msg(f->descriptor);
+			else if (f->type == PROTOBUF_C_TYPE_MESSAGE)
 				((ProtobufCMessage **)*arr)[i] = copy_msg(((ProtobufCMessage **)*arr)[*count - 1]);
 			else if (f->type == PROTOBUF_C_TYPE_STRING)
 				((char **)*arr)[i] = strdup(((char **)*arr)[*count - 1]);
@@ -153,6 +169,9 @@ static void edit(char *e)
 			*(protobuf_c_boolean *)((char *)m + f->quantifier_offset) = 1;
 		}
 		if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+			/* an absent optional message is made, to be filled by the edits */
+			if (!*(ProtobufCMessage **)p && idx < 0)
+				*(ProtobufCMessage **)p = new_msg(f->descriptor);
 			if (!(m = *(ProtobufCMessage **)p))
 				die("message %s is absent", name);
 			continue;

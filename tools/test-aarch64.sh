@@ -30,7 +30,7 @@ VM_TIMEOUT=${VM_TIMEOUT:-1200}
 CORE_TESTS=${AARCH64_TESTS:-"counter mem-random mem-file-private mem-file-shared mem-prot mem-brk
  mem-stack mem-growsdown mem-madvise fpu-avx512 fpu-arm64 signals itimer vdso-clock nanosleep
  pipe-read file-regular file-unlinked pipe-inner fifo memfd eventfd signalfd inotify
- epoll dev-special file-locks posix-timers tree threads seccomp errors"}
+ epoll dev-special file-locks file-lease fanotify posix-timers tree threads seccomp errors"}
 # (a program's name also runs its negative test, e.g. counter --corrupt; "corrupt" would
 # run those of the namespace programs too, which need veth and cgroupfs the VM lacks)
 # Not run by default: they fail here and not on x86_64 (open, see Documentation/aarch64.md):

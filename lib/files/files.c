@@ -29,7 +29,26 @@ static const struct fd_ops *const fd_kinds[] = {
 	&memfd_fd_ops, &mqueue_fd_ops, &reg_fd_ops, &pty_fd_ops, &tty_fd_ops, &chr_fd_ops, &pipe_fd_ops, &fifo_fd_ops,
 	&eventfd_fd_ops, &signalfd_fd_ops, &timerfd_fd_ops, &inotify_fd_ops, &epoll_fd_ops, &inet_fd_ops,
 	&unix_sk_fd_ops, &netlink_fd_ops, &pidfd_fd_ops, &packet_fd_ops, &tun_fd_ops,
+	&fanotify_fd_ops,
 };
+
+/* fanotify fds and leases need IMG_VERSION_FANOTIFY_LEASE (fanotify.c, lease.c) */
+static bool fanotify_lease_seen;
+
+void files_dump_reset(void)
+{
+	fanotify_lease_seen = false;
+}
+
+void files_dump_mark_fanotify_lease(void)
+{
+	fanotify_lease_seen = true;
+}
+
+bool files_dump_fanotify_lease_used(void)
+{
+	return fanotify_lease_seen;
+}
 
 static const struct fd_ops *ops_by_kind(FdKind kind)
 {

@@ -124,7 +124,8 @@ struct fd_ops {
 
 extern const struct fd_ops reg_fd_ops, chr_fd_ops, pipe_fd_ops, tty_fd_ops, fifo_fd_ops, memfd_fd_ops,
 	eventfd_fd_ops, signalfd_fd_ops, timerfd_fd_ops, inotify_fd_ops, epoll_fd_ops, mqueue_fd_ops, unix_sk_fd_ops,
-	pty_fd_ops, netlink_fd_ops, pidfd_fd_ops, packet_fd_ops, tun_fd_ops;
+	pty_fd_ops, netlink_fd_ops, pidfd_fd_ops, packet_fd_ops, tun_fd_ops,
+	fanotify_fd_ops;
 
 /* ---- tun/tap (tun.c): whether this dump has any (image version 14) */
 void tun_dump_note(void);
@@ -266,6 +267,25 @@ void files_share_release(struct files_image *fi);
 int locks_dump(const struct fd_dump_ctx *c, FdinfoEntry *e);
 int locks_restore(const FdinfoEntry *e);
 int locks_validate(const FdinfoEntry *e);
+
+/* ---- leases (lease.c) */
+/* A "lock:" line of type LEASE: into e->lease (or left to the process of the tree
+ * that took it), or refused while it is being broken. */
+int lease_dump(const struct fd_dump_ctx *c, const char *line, FdinfoEntry *e);
+/* After the locks: F_SETLEASE on the restored fd. */
+int lease_restore(const FdinfoEntry *e);
+int lease_validate(const FdinfoEntry *e);
+
+/* ---- the image version this dump needs (lib/dump.c asks) */
+/* Before a dump: nothing seen yet. */
+void files_dump_reset(void);
+/* Some fd was a fanotify or held a lease: IMG_VERSION_FANOTIFY_LEASE. */
+bool files_dump_fanotify_lease_used(void);
+void files_dump_mark_fanotify_lease(void);
+
+/* A mount of the device (kernel dev_t: major << 20 | minor), opened (O_DIRECTORY) in
+ * pid's root: a file handle of fdinfo is opened through it (inotify.c). */
+int files_open_mount_of(pid_t pid, unsigned kdev);
 
 /* ---- ghosts (ghost.c) */
 struct ghost_dump;

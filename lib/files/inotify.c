@@ -25,8 +25,7 @@ static bool inotify_match(const struct fd_dump_ctx *c)
 	return !strcmp(c->link, "anon_inode:inotify");
 }
 
-/* A mount of the device (kernel dev_t: major << 20 | minor), opened in pid's root. */
-static int open_mount_of(pid_t pid, unsigned kdev)
+int files_open_mount_of(pid_t pid, unsigned kdev)
 {
 	char *info = read_proc(pid, "mountinfo", NULL), path[4200];
 	unsigned maj, min;
@@ -47,7 +46,7 @@ static int open_mount_of(pid_t pid, unsigned kdev)
 	}
 	free(info);
 	if (fd < 0)
-		return pr_err("pid %d: no mount of device %u:%u to resolve an inotify watch through", pid, kdev >> 20,
+		return pr_err("pid %d: no mount of device %u:%u to resolve a watch or mark through", pid, kdev >> 20,
 			      kdev & 0xfffff), -ENOENT;
 	return fd;
 }
@@ -83,7 +82,7 @@ static int add_watch(const struct fd_dump_ctx *c, InotifyEntry *in, const char *
 	fh.h.handle_type = type;
 	for (unsigned i = 0; i < bytes; i++)
 		sscanf(hex + 2 * i, "%2hhx", (unsigned char *)&fh.h.f_handle[i]);
-	if ((mfd = open_mount_of(c->pid, sdev)) < 0)
+	if ((mfd = files_open_mount_of(c->pid, sdev)) < 0)
 		return mfd;
 	fd = open_by_handle_at(mfd, &fh.h, O_PATH | O_CLOEXEC);
 	close(mfd);

@@ -37,7 +37,7 @@ static int parse_lock(const struct fd_dump_ctx *c, const char *line, FileLockEnt
 		l->kind = FILE_LOCK_KIND__LOCK_OFD;
 	else
 		return pr_err("pid %d: fd %d (%s) holds a %s, which can't be checkpointed yet", c->pid, c->fd,
-			      c->link, !strcmp(type, "LEASE") ? "lease" : type), -EOPNOTSUPP;
+			      c->link, type), -EOPNOTSUPP;
 	if (strcmp(mode, "ADVISORY"))
 		return pr_err("pid %d: fd %d (%s) holds a %s lock, which can't be checkpointed", c->pid, c->fd,
 			      c->link, mode), -EOPNOTSUPP;
@@ -56,13 +56,29 @@ static int parse_lock(const struct fd_dump_ctx *c, const char *line, FileLockEnt
 	return 0;
 }
 
+static bool is_lease(const char *line)
+{
+	char type[16];
+
+	return sscanf(line, "%*d: %15s", type) == 1 && !strcmp(type, "LEASE");
+}
+
 int locks_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 {
 	for (const char *p = c->fdinfo; (p = fdinfo_value(p, "lock:")); ) {
-		FileLockEntry *l = malloc(sizeof(*l));
-		FileLockEntry **n = realloc(e->locks, (e->n_locks + 1) * sizeof(*n));
+		FileLockEntry *l, **n;
 		int ret;
 
+		/* a lease is no lock: lease.c */
+		if (is_lease(p)) {
+			if ((ret = lease_dump(c, p, e)))
+				return ret;
+			if (!(p = strchr(p, '\n')))
+				break;
+			continue;
+		}
+		l = malloc(sizeof(*l));
+		n = realloc(e->locks, (e->n_locks + 1) * sizeof(*n));
 		if (n)
 			e->locks = n;
 		if (!l || !n) {
@@ -89,7 +105,7 @@ int locks_validate(const FdinfoEntry *e)
 		    (l->kind == FILE_LOCK_KIND__LOCK_FLOCK && (l->start || l->len)))
 			return pr_err("fdinfo: fd %u has a malformed lock record", e->fd), -EINVAL;
 	}
-	return 0;
+	return lease_validate(e);
 }
 
 static int take(int fd, const FileLockEntry *l)
@@ -130,5 +146,5 @@ int locks_restore(const FdinfoEntry *e)
 		free(target);
 		return -err;
 	}
-	return 0;
+	return lease_restore(e);
 }

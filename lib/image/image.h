@@ -35,7 +35,9 @@
  * namespace it entered by setns, or in one it unshared and has forked nothing
  * into yet (pstree.img's pid_ns_unshared, pid_ns_entered), and a child born so
  * (in a nested namespace, its parent outside, not its init): an older reader
- * refuses them; 14 = tun/tap devices (fdinfo's FD_TUN, netns.img's
+ * refuses them; 13 = fanotify fds (fdinfo's FD_FANOTIFY, which an older reader
+ * calls an unknown kind) or file leases (fdinfo's lease, which an older reader
+ * would drop); 14 = tun/tap devices (fdinfo's FD_TUN, netns.img's
  * links of kind "tun": an older reader refuses both); 15 = mlockall(MCL_FUTURE) in
  * force (core.img's mlockall: an older reader would leave what the process maps
  * next unlocked).  A reader takes every
@@ -53,6 +55,7 @@
 #define IMG_VERSION_NESTED_USER 10
 #define IMG_VERSION_NESTED_MNT_ROOT 11
 #define IMG_VERSION_PIDNS_SETNS 12
+#define IMG_VERSION_FANOTIFY_LEASE 13
 #define IMG_VERSION_TUN      14
 #define IMG_VERSION_MLOCKALL 15
 #define IMG_MAGIC     0x4d495243u  /* "CRIM" */

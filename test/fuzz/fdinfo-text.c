@@ -1,5 +1,5 @@
 /* The /proc/PID/fdinfo text parsers of the fd kinds that read it (eventfd,
- * signalfd, epoll, inotify, file locks), each run on the input as the fdinfo of
+ * signalfd, epoll, inotify, fanotify, file locks and leases), each run on the input as the fdinfo of
  * one of our own fds.  Their kernel look-ups (kcmp, open_by_handle_at) then
  * fail or find our own files: only the parsing is under test. */
 #include <stdlib.h>
@@ -39,6 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	one(s, &signalfd_fd_ops, "anon_inode:[signalfd]");
 	one(s, &epoll_fd_ops, "anon_inode:[eventpoll]");
 	one(s, &inotify_fd_ops, "anon_inode:inotify");
+	one(s, &fanotify_fd_ops, "anon_inode:[fanotify]");
 	one(s, NULL, "/tmp/locked");
 	free(s);
 	return 0;

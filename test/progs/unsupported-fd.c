@@ -52,6 +52,14 @@
  *   unix-queued  a listening socket with a connection from fd 6 not yet
  *                accepted, holding 5 bytes
  *   unix-relative  a datagram socket bound to a relative path (in /tmp)
+ * and states of supported kinds that can't be dumped:
+ *   fanotify-perm-wait  a fanotify (FAN_CLASS_CONTENT) with FAN_OPEN_PERM on a
+ *                file that an orphaned grandchild opens: it waits for the answer
+ *   fanotify-unlinked  a fanotify with a mark on a file unlinked since, which fd 6
+ *                keeps open (no path leads to the marked inode)
+ *   lease-memfd  a memfd with a read lease
+ *   lease-breaking  a write lease on a file that another process (gone since)
+ *                tried to open: the lease is being broken (SIGIO ignored)
  * After CHECK the object must still be there (/proc/self/fd/5 names the same
  * object) and still work where that is cheap to tell (the perf counter reads,
  * the map holds 42, the socket is of its type, the fd in flight arrives, the
@@ -77,6 +85,8 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/eventfd.h>
+#include <sys/fanotify.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -104,8 +114,60 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
+/* An orphaned grandchild (outside the tree) opens path with flags, then exits. */
+static void grandchild_open(const char *path, int flags)
+{
+	pid_t c = fork();
+	if (c == 0) {
+		if (fork() == 0) {
+			int f = open(path, flags);
+			_exit(f < 0);
+		}
+		_exit(0);
+	}
+	waitpid(c, NULL, 0);
+}
+
 static int make(const char *kind)
 {
+	if (!strcmp(kind, "fanotify-perm-wait")) {
+		const char *path = tst_tmp_path("perm");
+		int f = fanotify_init(FAN_CLASS_CONTENT, O_RDONLY), n = 0;
+		if (f < 0 || close(open(path, O_CREAT | O_WRONLY, 0600)) ||
+		    fanotify_mark(f, FAN_MARK_ADD, FAN_OPEN_PERM, AT_FDCWD, path))
+			return -1;
+		grandchild_open(path, O_RDONLY);
+		/* until the event is queued: the grandchild waits for its answer */
+		for (int i = 0; i < 400 && !n; i++, tst_sleep_ms(5))
+			ioctl(f, FIONREAD, &n);
+		return n ? f : -1;
+	}
+	if (!strcmp(kind, "fanotify-unlinked")) {
+		const char *path = tst_tmp_path("unlinked");
+		int f = fanotify_init(FAN_CLASS_NOTIF, O_RDONLY), keep = open(path, O_CREAT | O_RDONLY, 0600);
+		if (f < 0 || keep < 0 || fanotify_mark(f, FAN_MARK_ADD, FAN_MODIFY, AT_FDCWD, path) || unlink(path) ||
+		    dup2(keep, 6) != 6)
+			return -1;
+		close(keep);
+		return f;
+	}
+	if (!strcmp(kind, "lease-memfd")) {
+		int f = memfd_create("leased", 0);
+		if (f < 0 || fcntl(f, F_SETLEASE, F_RDLCK))
+			return -1;
+		return f;
+	}
+	if (!strcmp(kind, "lease-breaking")) {
+		const char *path = tst_tmp_path("lease");
+		int f = open(path, O_CREAT | O_RDWR, 0600);
+		signal(SIGIO, SIG_IGN);
+		if (f < 0 || fcntl(f, F_SETLEASE, F_WRLCK))
+			return -1;
+		grandchild_open(path, O_RDONLY | O_NONBLOCK);
+		for (int i = 0; i < 400 && fcntl(f, F_GETLEASE) == F_WRLCK; i++)
+			tst_sleep_ms(5);
+		return f;
+	}
 	if (!strcmp(kind, "io_uring")) {
 		char params[120] = { 0 };   /* struct io_uring_params */
 		return syscall(SYS_io_uring_setup, 4, params);
@@ -472,6 +534,26 @@ int main(int argc, char **argv)
 		uint64_t v;
 		if (read(FD, &v, sizeof(v)) != sizeof(v))
 			tst_fail("the perf counter does not read: %s", strerror(errno));
+	} else if (!strcmp(kind, "fanotify-perm-wait")) {
+		/* answer it: the grandchild's open goes on */
+		struct fanotify_event_metadata m;
+		if (read(FD, &m, sizeof(m)) != sizeof(m) || m.mask != FAN_OPEN_PERM)
+			tst_fail("the permission event is gone: %s", strerror(errno));
+		struct fanotify_response r = { .fd = m.fd, .response = FAN_ALLOW };
+		if (write(FD, &r, sizeof(r)) != sizeof(r))
+			tst_fail("can't answer the permission event: %s", strerror(errno));
+		close(m.fd);
+	} else if (!strcmp(kind, "fanotify-unlinked")) {
+		char buf[1024];
+		tst_read_file("/proc/self/fdinfo/5", buf, sizeof(buf));
+		if (!strstr(buf, "fanotify ino:"))
+			tst_fail("the mark is gone:\n%s", buf);
+	} else if (!strcmp(kind, "lease-memfd")) {
+		if (fcntl(FD, F_GETLEASE) != F_RDLCK)
+			tst_fail("the memfd's lease is gone");
+	} else if (!strcmp(kind, "lease-breaking")) {
+		if (fcntl(FD, F_GETLEASE) < 0 || fcntl(FD, F_SETLEASE, F_UNLCK))
+			tst_fail("the lease is gone: %s", strerror(errno));
 	} else if (!strcmp(kind, "bpf-map")) {
 		uint32_t key = 0, val = 0;
 		union bpf_attr u = { .map_fd = FD, .key = (uintptr_t)&key, .value = (uintptr_t)&val };

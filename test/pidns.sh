@@ -186,7 +186,11 @@ DUMP_ARGS=--tcp-established own_pidns "connections in nested network namespaces 
 	ns-tcpnest
 side_by_side "nested user namespaces in new pid namespaces" ns-usernest
 own_pidns "nested user namespaces in a tree that is its own pid namespace" ns-usernest
+# (its root pivot_roots into a tmpfs without /dev, holding our /dev/null on fd 9:
+# the restore reopens it by the host's path)
+exec 9</dev/null
 OWN_DIRECT=1 own_pidns "user namespaces nested below the tree's own" ns-usernest --root-userns
+exec 9<&-
 side_by_side "pid namespaces nested three deep in new pid namespaces" ns-pidnest-deep
 own_pidns "pid namespaces nested three deep in a tree that is its own pid namespace" ns-pidnest-deep
 # children born in a namespace entered by setns, or unshared with no fork yet

@@ -51,7 +51,12 @@ static int chr_restore(struct files_image *fi, const FdinfoEntry *e, bool *inher
 	*inherited = false;
 	if (tty && !fi->shell_job)
 		return pr_err("fd %u was /dev/tty, the controlling terminal: restore with --shell-job", e->fd), -EINVAL;
-	fd = open(e->reg->path, (e->flags & ~(O_CREAT | O_TRUNC | O_EXCL)) | O_NOCTTY | O_CLOEXEC);
+	int flags = (e->flags & ~(O_CREAT | O_TRUNC | O_EXCL)) | O_NOCTTY | O_CLOEXEC;
+	fd = open(e->reg->path, flags);
+	/* A memory device opened before the process pivot_rooted into a root without
+	 * /dev (a stdin of /dev/null handed down): the same device, by the host's path. */
+	if (fd < 0 && errno == ENOENT && !tty)
+		fd = host_open(e->reg->path, flags);
 	if (fd < 0 && tty && errno == ENXIO)
 		return pr_err("fd %u was /dev/tty, but the restoring crtool has no controlling terminal to give it",
 			      e->fd), -ENXIO;

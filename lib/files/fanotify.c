@@ -19,7 +19,6 @@
 #include "log.h"
 #include "util.h"
 
-#define MAX_HANDLE 128
 #define MAX_MARKS (1 << 16)
 
 #ifndef FAN_PRE_ACCESS
@@ -70,31 +69,22 @@ static int fd_path(const struct fd_dump_ctx *c, int fd, FanotifyMarkEntry *m, co
 /* "ino:a72405 sdev:fe00000 mflags:40 mask:a ignored_mask:20 fhandle-bytes:8 fhandle-type:1 f_handle:0524..." */
 static int inode_mark(const struct fd_dump_ctx *c, FanotifyMarkEntry *m, const char *line)
 {
-	union { struct file_handle h; char buf[sizeof(struct file_handle) + MAX_HANDLE]; } fh;
 	unsigned sdev, mflags, mask, ign, bytes, type;
-	char hex[2 * MAX_HANDLE + 1], what[64];
+	char hex[2 * FILES_MAX_HANDLE + 1], what[96];
 	uint64_t ino;
-	int mfd, fd, ret;
+	int fd, ret;
 
 	if (sscanf(line, "ino:%" SCNx64 " sdev:%x mflags:%x mask:%x ignored_mask:%x fhandle-bytes:%x fhandle-type:%x "
 		   "f_handle:%256s", &ino, &sdev, &mflags, &mask, &ign, &bytes, &type, hex) != 8 ||
-	    bytes > MAX_HANDLE || strlen(hex) != 2 * bytes)
+	    bytes > FILES_MAX_HANDLE || strlen(hex) != 2 * bytes)
 		return pr_err("pid %d: fanotify fd %d: can't parse the mark '%.80s'", c->pid, c->fd, line), -EINVAL;
 	m->kind = FANOTIFY_MARK_KIND__FAN_MARK_KIND_INODE;
 	m->mflags = mflags;
 	m->mask = mask;
 	m->ignored_mask = ign;
-	fh.h.handle_bytes = bytes;
-	fh.h.handle_type = type;
-	for (unsigned i = 0; i < bytes; i++)
-		sscanf(hex + 2 * i, "%2hhx", (unsigned char *)&fh.h.f_handle[i]);
-	if ((mfd = files_open_mount_of(c->pid, sdev)) < 0)
-		return mfd;
-	fd = open_by_handle_at(mfd, &fh.h, O_PATH | O_CLOEXEC);
-	close(mfd);
-	if (fd < 0)
-		return pr_perror("pid %d: fanotify fd %d: can't open the file of the mark on inode %" PRIu64, c->pid, c->fd,
-				 ino);
+	snprintf(what, sizeof(what), "fanotify fd %d's mark on inode %" PRIu64, c->fd, ino);
+	if ((fd = files_open_fhandle(c->pid, sdev, bytes, type, hex, what)) < 0)
+		return fd;
 	snprintf(what, sizeof(what), "inode %" PRIu64, ino);
 	ret = fd_path(c, fd, m, what);
 	close(fd);

@@ -286,6 +286,10 @@ void files_dump_mark_fanotify_lease(void);
 /* A mount of the device (kernel dev_t: major << 20 | minor), opened (O_DIRECTORY) in
  * pid's root: a file handle of fdinfo is opened through it (inotify.c). */
 int files_open_mount_of(pid_t pid, unsigned kdev);
+/* The file of a handle in fdinfo ("fhandle-bytes", "fhandle-type", "f_handle" hex),
+ * opened O_PATH through such a mount; a failure names it as what. */
+#define FILES_MAX_HANDLE 128
+int files_open_fhandle(pid_t pid, unsigned sdev, unsigned bytes, unsigned type, const char *hex, const char *what);
 
 /* ---- ghosts (ghost.c) */
 struct ghost_dump;

@@ -18,7 +18,6 @@
 #include "util.h"
 
 #define MAX_WD_STEPS (1 << 16)   /* how far restore walks the wd counter */
-#define MAX_HANDLE 128
 
 static bool inotify_match(const struct fd_dump_ctx *c)
 {
@@ -51,16 +50,33 @@ int files_open_mount_of(pid_t pid, unsigned kdev)
 	return fd;
 }
 
+int files_open_fhandle(pid_t pid, unsigned sdev, unsigned bytes, unsigned type, const char *hex, const char *what)
+{
+	union { struct file_handle h; char buf[sizeof(struct file_handle) + FILES_MAX_HANDLE]; } fh;
+	int mfd, fd;
+
+	if (bytes > FILES_MAX_HANDLE || strlen(hex) != 2 * bytes)
+		return errno = EINVAL, -EINVAL;
+	fh.h.handle_bytes = bytes;
+	fh.h.handle_type = type;
+	for (unsigned i = 0; i < bytes; i++)
+		sscanf(hex + 2 * i, "%2hhx", (unsigned char *)&fh.h.f_handle[i]);
+	if ((mfd = files_open_mount_of(pid, sdev)) < 0)
+		return mfd;
+	fd = open_by_handle_at(mfd, &fh.h, O_PATH | O_CLOEXEC);
+	close(mfd);
+	return fd < 0 ? pr_perror("pid %d: can't open the file of %s", pid, what) : fd;
+}
+
 /* "wd:1 ino:3c51a sdev:fe00000 mask:300 ignored_mask:0 fhandle-bytes:8 fhandle-type:1 f_handle:1ac5..." */
 static int add_watch(const struct fd_dump_ctx *c, InotifyEntry *in, const char *line)
 {
 	InotifyWatchEntry *w = malloc(sizeof(*w)), **n;
 	unsigned wd, sdev, mask, ign, bytes, type;
-	union { struct file_handle h; char buf[sizeof(struct file_handle) + MAX_HANDLE]; } fh;
-	char hex[2 * MAX_HANDLE + 1], lpath[64];
+	char hex[2 * FILES_MAX_HANDLE + 1], lpath[96];
 	uint64_t ino;
 	struct stat st;
-	int mfd, fd;
+	int fd;
 
 	if (!w)
 		return -ENOMEM;
@@ -73,22 +89,14 @@ static int add_watch(const struct fd_dump_ctx *c, InotifyEntry *in, const char *
 	in->watches[in->n_watches++] = w;
 	if (sscanf(line, "wd:%x ino:%" SCNx64 " sdev:%x mask:%x ignored_mask:%x fhandle-bytes:%x fhandle-type:%x "
 		   "f_handle:%256s", &wd, &ino, &sdev, &mask, &ign, &bytes, &type, hex) != 8 ||
-	    bytes > MAX_HANDLE || strlen(hex) != 2 * bytes)
+	    bytes > FILES_MAX_HANDLE || strlen(hex) != 2 * bytes)
 		return pr_err("pid %d: inotify fd %d: can't parse the watch '%.80s'", c->pid, c->fd, line), -EINVAL;
 	w->wd = wd;
 	w->mask = mask;
 	w->ignored_mask = ign;
-	fh.h.handle_bytes = bytes;
-	fh.h.handle_type = type;
-	for (unsigned i = 0; i < bytes; i++)
-		sscanf(hex + 2 * i, "%2hhx", (unsigned char *)&fh.h.f_handle[i]);
-	if ((mfd = files_open_mount_of(c->pid, sdev)) < 0)
-		return mfd;
-	fd = open_by_handle_at(mfd, &fh.h, O_PATH | O_CLOEXEC);
-	close(mfd);
-	if (fd < 0)
-		return pr_perror("pid %d: inotify fd %d: can't open the file of watch %u (inode %" PRIu64 ")", c->pid, c->fd,
-				 wd, ino);
+	snprintf(lpath, sizeof(lpath), "inotify fd %d's watch %u (inode %" PRIu64 ")", c->fd, wd, ino);
+	if ((fd = files_open_fhandle(c->pid, sdev, bytes, type, hex, lpath)) < 0)
+		return fd;
 	snprintf(lpath, sizeof(lpath), "/proc/self/fd/%d", fd);
 	w->path = xreadlink(lpath);
 	if (fstat(fd, &st) || !w->path || w->path[0] != '/' || strstr(w->path, " (deleted)")) {

@@ -858,6 +858,20 @@ static bool in_other_pidns(const PstreeEntry *parent, const PstreeEntry *e)
  * children are born in its own namespace again, until pidview_children_ns.
  * The wait ends: a namespace's init descends only from processes of shallower
  * namespaces (pidview_check), so whatever it waits for in turn is shallower. */
+/* Child j of this task, cloned at its PIDs; it goes on in child_main. */
+static int fork_child(const struct restore_ctx *c, size_t j)
+{
+	const PstreeEntry *e = c->rs->entries[j];
+	pid_t pid = clone_task(c, j, 0, e->zombie ? SIGCHLD : (int)c->rs->tasks[j].exit_signal);
+
+	if (pid == 0)
+		child_main(c, j);
+	if (pid < 0)
+		return clone_failed(e->pid);
+	mark_born(c, j);
+	return 0;
+}
+
 static int fork_entered(const struct restore_ctx *c, size_t idx, size_t pending)
 {
 	const struct restore_set *rs = c->rs;
@@ -879,12 +893,8 @@ static int fork_entered(const struct restore_ctx *c, size_t idx, size_t pending)
 				continue;
 			if (ret)
 				return ret;
-			pid_t pid = clone_task(c, j, 0, e->zombie ? SIGCHLD : (int)rs->tasks[j].exit_signal);
-			if (pid == 0)
-				child_main(c, j);
-			if (pid < 0)
-				return clone_failed(e->pid);
-			mark_born(c, j);
+			if ((ret = fork_child(c, j)))
+				return ret;
 			done[j] = progress = true;
 			pending--;
 		}
@@ -974,12 +984,9 @@ static int fork_children(const struct restore_ctx *c, size_t idx)
 			}
 			if (pass != nested)
 				continue;
-			pid_t pid = clone_task(c, j, 0, e->zombie ? SIGCHLD : (int)rs->tasks[j].exit_signal);
-			if (pid == 0)
-				child_main(c, j);
-			if (pid < 0)
-				return clone_failed(e->pid);
-			mark_born(c, j);
+			int ret = fork_child(c, j);
+			if (ret)
+				return ret;
 		}
 	return pending ? fork_entered(c, idx, pending) : 0;
 }

@@ -275,15 +275,8 @@ int mnt_nested_restore(void *state, pid_t pid, const struct ns_args *a)
 	if (!ret)
 		ret = mnt_nested_propagation(s, mfd, pid);
 out:
-	for (size_t k = 0; src && mfd && k < s->nr; k++) {
-		if (src[k] >= 0)
-			close(src[k]);
-		if (mfd[k] >= 0)
-			close(mfd[k]);
-	}
+	mnt_fds_free(src, mfd, s->nr);
 	free(live);
-	free(src);
-	free(mfd);
 	free(used);
 	mountinfo_free(m, n);
 	return ret;

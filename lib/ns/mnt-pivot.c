@@ -115,13 +115,6 @@ int mnt_pivoted_restore(const struct mnt_state *s, pid_t pid, const struct ns_ar
 	/* (a shared mount can't be pivot_rooted into: propagation last) */
 	ret = mnt_nested_propagation(s, mfd, pid);
 out:
-	for (size_t k = 0; src && mfd && k < s->nr; k++) {
-		if (src[k] >= 0)
-			close(src[k]);
-		if (mfd[k] >= 0)
-			close(mfd[k]);
-	}
-	free(src);
-	free(mfd);
+	mnt_fds_free(src, mfd, s->nr);
 	return ret;
 }

@@ -32,6 +32,18 @@
 static struct { uint32_t id; const char *rel; int slot; } kept_files[64];
 static size_t nr_kept_files;
 
+void mnt_fds_free(int *src, int *mfd, size_t nr)
+{
+	for (size_t k = 0; src && mfd && k < nr; k++) {
+		if (src[k] >= 0)
+			close(src[k]);
+		if (mfd[k] >= 0)
+			close(mfd[k]);
+	}
+	free(src);
+	free(mfd);
+}
+
 int mnt_restored_file(uint32_t mnt_id, const char *rel)
 {
 	for (size_t i = 0; i < nr_kept_files; i++)
@@ -437,14 +449,7 @@ static int mnt_restore(void *state, const struct ns_args *a)
 out:
 	if (old_root >= 0)
 		close(old_root);
-	for (size_t k = 0; src && mfd && k < s->nr; k++) {
-		if (src[k] >= 0)
-			close(src[k]);
-		if (mfd[k] >= 0)
-			close(mfd[k]);
-	}
-	free(src);
-	free(mfd);
+	mnt_fds_free(src, mfd, s->nr);
 	free(skip);
 	return ret;
 }

@@ -95,4 +95,7 @@ int tmpfs_check(struct img_dir *dir, uint32_t id);
 /* Recreate the files of tmpfs-<id>.img in the directory dfd (the new tmpfs's root). */
 int tmpfs_restore(struct img_dir *dir, uint32_t id, int dfd);
 
+/* The sources and the made mounts of a namespace being made (-1: none), closed and freed. */
+void mnt_fds_free(int *src, int *mfd, size_t nr);
+
 #endif

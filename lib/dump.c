@@ -391,6 +391,9 @@ static uint32_t img_version(const struct tree *t, const struct nested_dump *nest
 	/* an older reader would call the fd kind unknown, or drop the lease */
 	if (files_dump_fanotify_lease_used())
 		NEED(IMG_VERSION_FANOTIFY_LEASE);
+	/* an older reader would take part 1's pages from part 0's file */
+	if (mem_pages_parts_used())
+		NEED(IMG_VERSION_PAGES_PARTS);
 	return version;
 }
 #undef NEED
@@ -484,6 +487,7 @@ int dump_tree(const struct cr_dump_opts *uopts, bool hold_net)
 		t_frozen = now_ms();
 	inet_diag_reset();
 	tun_dump_reset();
+	mem_pages_parts_reset();
 	/* the tree's own network namespace: its sockets are found and locked in it */
 	if ((ret = notify_call(opts.notify, opts.notify_arg, "network-lock", opts.pid)) ||
 	    (ret = netns_dump_prepare(&tree, opts.externals, opts.nr_externals, &nd)))

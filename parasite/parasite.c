@@ -30,7 +30,7 @@ static int send_reply(int sock, uint32_t cmd, int ret, uint64_t arg)
 	return sys_sendmsg(sock, &h, 0) == sizeof(m) ? 0 : -1;
 }
 
-/* Receive one command; with INIT also the pipe fd passed by SCM_RIGHTS. */
+/* Receive one command; with INIT and PIPE2 also a pipe fd passed by SCM_RIGHTS. */
 static long recv_cmd(int sock, struct parasite_msg *m, int *fd)
 {
 	union { struct sys_cmsghdr h; char buf[64]; } c;
@@ -46,36 +46,98 @@ static long recv_cmd(int sock, struct parasite_msg *m, int *fd)
 	return 0;
 }
 
-/* Move the listed pages into the pipe without copying; blocks while the dumper drains it. */
-static long dump_pages(struct parasite_args *a)
+#define SPLICE_F_NONBLOCK 2
+#define POLLOUT 4
+#define EINTR 4
+#define EIO 5
+#define EAGAIN 11
+
+struct sys_pollfd { int fd; short events, revents; };
+
+/* One stream of a DUMP_PAGES batch: its next bytes of the iovs, into one pipe. */
+struct page_stream {
+	int fd;
+	uint32_t i;     /* the iov holding the stream's next byte */
+	uint64_t in;    /* that byte's offset in it */
+	uint64_t left;  /* bytes still to move */
+};
+
+static void stream_seek(const struct parasite_args *a, struct page_stream *s, uint64_t at)
+{
+	for (s->i = 0; s->i < a->nr_iovs && at >= a->iovs[s->i].len; s->i++)
+		at -= a->iovs[s->i].len;
+	s->in = at;
+}
+
+/* vmsplice what the pipe takes of the stream's next IOV_MAX pieces: bytes moved or -errno. */
+static long stream_move(const struct parasite_args *a, struct page_stream *s, unsigned flags)
 {
 	struct sys_iovec iov[IOV_MAX];
-	uint64_t total = 0;
-	uint32_t i = 0;
+	uint64_t want = 0;
+	uint32_t n = 0;
 
-	while (i < a->nr_iovs) {
-		uint32_t n = 0;
-		while (n < IOV_MAX && i + n < a->nr_iovs) {
-			iov[n].base = (void *)a->iovs[i + n].base;
-			iov[n].len = a->iovs[i + n].len;
-			n++;
+	for (uint32_t i = s->i; i < a->nr_iovs && n < IOV_MAX && want < s->left; i++, n++) {
+		uint64_t off = i == s->i ? s->in : 0, len = a->iovs[i].len - off;
+		if (len > s->left - want)
+			len = s->left - want;
+		iov[n].base = (void *)(a->iovs[i].base + off);
+		iov[n].len = len;
+		want += len;
+	}
+	long r = sys_vmsplice(s->fd, iov, n, flags);
+	if (r <= 0)
+		return r ? r : -EIO;
+	s->left -= r;
+	for (uint64_t adv = r; adv;) {
+		uint64_t rest = a->iovs[s->i].len - s->in;
+		if (adv < rest) {
+			s->in += adv;
+			break;
 		}
-		uint32_t k = 0;
-		while (k < n) {
-			long r = sys_vmsplice(a->pipe_fd, &iov[k], n - k, 0);
-			if (r < 0)
+		adv -= rest;
+		s->i++;
+		s->in = 0;
+	}
+	return r;
+}
+
+/* Move the listed pages into the pipe(s) without copying.  One stream blocks
+ * while the dumper drains its pipe; two are fed in turn, each as far as its
+ * pipe takes, so that both of the dumper's drainers keep writing. */
+static long dump_pages(struct parasite_args *a)
+{
+	uint64_t total = 0, split;
+	long r;
+
+	for (uint32_t i = 0; i < a->nr_iovs; i++)
+		total += a->iovs[i].len;
+	split = a->split < total && a->pipe2_fd >= 0 ? a->split : total;
+	struct page_stream s[2] = { { .fd = a->pipe_fd, .left = split }, { .fd = a->pipe2_fd, .left = total - split } };
+	stream_seek(a, &s[0], 0);
+	stream_seek(a, &s[1], split);
+	if (!s[1].left) {
+		while (s[0].left)
+			if ((r = stream_move(a, &s[0], 0)) < 0)
 				return r;
-			total += r;
-			while (k < n && (size_t)r >= iov[k].len) {
-				r -= iov[k].len;
-				k++;
-			}
-			if (k < n) {
-				iov[k].base = (char *)iov[k].base + r;
-				iov[k].len -= r;
-			}
+		return total;
+	}
+	while (s[0].left || s[1].left) {
+		int moved = 0;
+		for (int k = 0; k < 2; k++) {
+			if (!s[k].left)
+				continue;
+			r = stream_move(a, &s[k], SPLICE_F_NONBLOCK);
+			if (r > 0)
+				moved = 1;
+			else if (r != -EAGAIN)
+				return r;
 		}
-		i += n;
+		if (moved)
+			continue;
+		struct sys_pollfd p[2] = { { s[0].left ? s[0].fd : -1, POLLOUT, 0 },
+					   { s[1].left ? s[1].fd : -1, POLLOUT, 0 } };
+		if ((r = sys_ppoll(p, 2, 0, 0)) < 0 && r != -EINTR)
+			return r;
 	}
 	return total;
 }
@@ -173,20 +235,25 @@ void parasite_main(struct parasite_args *a)
 	struct parasite_msg m;
 	int sock = sys_socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 
-	a->pipe_fd = -1;
+	a->pipe_fd = a->pipe2_fd = -1;
 	if (sock < 0)
 		return;
 	if (sys_connect(sock, &a->addr, a->addr_len) < 0)
 		goto out;
 	a->sock_fd = sock;
 	for (;;) {
+		int fd = -1;
 		long r;
-		if (recv_cmd(sock, &m, &a->pipe_fd))
+		if (recv_cmd(sock, &m, &fd))
 			break;
 		switch (m.cmd) {
 		case PARASITE_CMD_INIT:
-			r = a->pipe_fd >= 0 ? 0 : -9; /* EBADF */
-			send_reply(sock, m.cmd, r, 0);
+			a->pipe_fd = fd;
+			send_reply(sock, m.cmd, fd >= 0 ? 0 : -9 /* EBADF */, 0);
+			break;
+		case PARASITE_CMD_PIPE2:
+			a->pipe2_fd = fd;
+			send_reply(sock, m.cmd, fd >= 0 ? 0 : -9 /* EBADF */, 0);
 			break;
 		case PARASITE_CMD_DUMP_PAGES:
 			r = dump_pages(a);
@@ -203,6 +270,8 @@ void parasite_main(struct parasite_args *a)
 		case PARASITE_CMD_FINI:
 			if (a->pipe_fd >= 0)
 				sys_close(a->pipe_fd);
+			if (a->pipe2_fd >= 0)
+				sys_close(a->pipe2_fd);
 			send_reply(sock, m.cmd, 0, 0);
 			goto out;
 		default:

@@ -16,6 +16,7 @@ enum parasite_cmd {
 	PARASITE_CMD_DUMP_MISC,    /* fill args->misc */
 	PARASITE_CMD_FINI,         /* close fds, return to the trap */
 	PARASITE_CMD_DUMP_TIMERS,  /* timer_gettime/getoverrun of args->timers.t[0..nr).id */
+	PARASITE_CMD_PIPE2,        /* the second page pipe's fd comes with it (see split) */
 };
 
 struct parasite_msg {
@@ -75,7 +76,11 @@ struct parasite_args {
 	int32_t pipe_fd;        /* set by the parasite after INIT: its end of the pipe */
 	int32_t sock_fd;
 	uint32_t nr_iovs;
-	uint32_t pad;
+	int32_t pipe2_fd;       /* set by the parasite after PIPE2, else -1 */
+	/* DUMP_PAGES: the first split bytes of the iovs go into the pipe, the rest into
+	 * the second pipe, both at once (two files fill in parallel); split >= the
+	 * iovs' total: all into the first */
+	uint64_t split;
 	struct parasite_misc misc;
 	uint64_t thread_scratch[4];   /* remote syscalls in other threads write here */
 	struct parasite_timers timers;

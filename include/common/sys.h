@@ -59,6 +59,8 @@ static inline long sys_sendmsg(int fd, const struct sys_msghdr *m, int f) { retu
 static inline long sys_recvmsg(int fd, struct sys_msghdr *m, int f) { return SC(__NR_recvmsg, fd, m, f, 0, 0, 0); }
 static inline long sys_vmsplice(int fd, const struct sys_iovec *iov, unsigned long nr, unsigned f)
 	{ return SC(__NR_vmsplice, fd, iov, nr, f, 0, 0); }
+static inline long sys_ppoll(void *fds, unsigned long nfds, const void *tmo, const uint64_t *mask)
+	{ return SC(__NR_ppoll, fds, nfds, tmo, mask, 8, 0); }
 static inline long sys_prctl(int op, unsigned long a, unsigned long b, unsigned long c, unsigned long d)
 	{ return SC(__NR_prctl, op, a, b, c, d, 0); }
 static inline long sys_getpid(void) { return SC(__NR_getpid, 0, 0, 0, 0, 0, 0); }

@@ -34,6 +34,7 @@ static const struct img_desc descs[IMG__NR] = {
 	[IMG_FDINFO]    = { "fdinfo-%u.img",  0x46444901, NULL, &fdinfo_entry__descriptor },
 	[IMG_FS]        = { "fs-%u.img",      0x46530001, NULL, &fs_entry__descriptor },
 	[IMG_PAGES]     = { "pages-%u.img",   0, NULL, NULL },
+	[IMG_PAGES_PART1] = { "pages-%u.part1.img", 0, NULL, NULL },
 	[IMG_GHOST]     = { "ghost-%u.img",   0x47485301, NULL, &ghost_entry__descriptor },
 	[IMG_GHOSTDATA] = { "ghostdata-%u.img", 0, NULL, NULL },
 	[IMG_TIMERS]    = { "timers-%u.img",  0x544d5201, NULL, &posix_timer_entry__descriptor },

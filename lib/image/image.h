@@ -40,9 +40,10 @@
  * would drop); 14 = tun/tap devices (fdinfo's FD_TUN, netns.img's
  * links of kind "tun": an older reader refuses both); 15 = mlockall(MCL_FUTURE) in
  * force (core.img's mlockall: an older reader would leave what the process maps
- * next unlocked).  A reader takes every
+ * next unlocked); 16 = pages in two files (pagemap entries' part, pages-N.part1.img:
+ * an older reader would take part 1's runs from pages-N.img).  A reader takes every
  * version up to its own IMG_VERSION. */
-#define IMG_VERSION          15
+#define IMG_VERSION          16
 #define IMG_VERSION_BASE     1
 #define IMG_VERSION_NESTED   2
 #define IMG_VERSION_VETH_PEER 3
@@ -58,6 +59,7 @@
 #define IMG_VERSION_FANOTIFY_LEASE 13
 #define IMG_VERSION_TUN      14
 #define IMG_VERSION_MLOCKALL 15
+#define IMG_VERSION_PAGES_PARTS 16
 #define IMG_MAGIC     0x4d495243u  /* "CRIM" */
 #define IMG_HDR_SIZE  8
 #define IMG_MAX_RECORD (64u << 20) /* a sane upper bound for one record */
@@ -71,6 +73,7 @@ enum img_kind {
 	IMG_FDINFO,
 	IMG_FS,
 	IMG_PAGES,     /* raw pages, no header */
+	IMG_PAGES_PART1, /* part 1 of the pages (pagemap entries with part 1), raw */
 	IMG_GHOST,     /* saved files: unlinked, replaced, memfd */
 	IMG_GHOSTDATA, /* their bytes, raw, no header */
 	IMG_TIMERS,    /* POSIX timers */

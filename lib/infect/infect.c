@@ -95,7 +95,7 @@ int infect_prepare(struct infect_ctx *ctx, pid_t pid, uint64_t exec_addr)
 
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->pid = pid;
-	ctx->memfd = ctx->sock = ctx->pipe_rd = -1;
+	ctx->memfd = ctx->sock = ctx->pipe_rd = ctx->pipe2_rd = -1;
 	if (fault_hit("infect-prepare"))
 		return -EIO;
 	if (arch_get_regs(pid, &ctx->orig_regs))
@@ -225,6 +225,17 @@ static int send_with_fd(int sock, const struct parasite_msg *m, int fd)
 	return send_fds(sock, m, sizeof(*m), &fd, 1, NULL, 0, 0) == sizeof(*m) ? 0 : -errno;
 }
 
+/* As large as we may: fewer wakeups per byte (no CAP_SYS_RESOURCE: pipe-max-size caps it). */
+static void pipe_size_max(int fd)
+{
+	char *max = read_file("/proc/sys/fs/pipe-max-size", NULL);
+
+	if (max) {
+		fcntl(fd, F_SETPIPE_SZ, atoi(max));
+		free(max);
+	}
+}
+
 int infect_parasite(struct infect_ctx *ctx)
 {
 	size_t len = BLOB_AREA + PARASITE_ARGS_SIZE + PARASITE_STACK_SIZE;
@@ -319,12 +330,7 @@ int infect_parasite(struct infect_ctx *ctx)
 		ret = pr_perror("can't create the page pipe");
 		goto out;
 	}
-	/* As large as we may: fewer wakeups per byte (no CAP_SYS_RESOURCE: pipe-max-size caps it). */
-	char *max = read_file("/proc/sys/fs/pipe-max-size", NULL);
-	if (max) {
-		fcntl(pipefd[0], F_SETPIPE_SZ, atoi(max));
-		free(max);
-	}
+	pipe_size_max(pipefd[0]);
 	if (fault_hit("parasite-cmd")) {
 		ret = -EIO;
 		goto out;
@@ -345,6 +351,28 @@ out:
 	if (pipefd[1] >= 0)
 		close(pipefd[1]);
 	return ret;
+}
+
+int infect_pipe2(struct infect_ctx *ctx)
+{
+	struct parasite_msg m = { .cmd = PARASITE_CMD_PIPE2 };
+	int p[2], ret;
+
+	if (ctx->pipe2_rd >= 0)
+		return 0;
+	if (pipe2(p, O_CLOEXEC))
+		return pr_perror("can't create the second page pipe");
+	pipe_size_max(p[0]);
+	ret = send_with_fd(ctx->sock, &m, p[1]);
+	close(p[1]);
+	if (ret) {
+		close(p[0]);
+		errno = -ret;
+		return pr_perror("can't send the second page pipe to the parasite in %d", ctx->pid);
+	}
+	ctx->pipe2_rd = p[0];
+	ctx->pending = PARASITE_CMD_PIPE2;
+	return infect_cmd_recv(ctx, PARASITE_CMD_PIPE2, NULL);
 }
 
 int infect_cmd_send(struct infect_ctx *ctx, enum parasite_cmd cmd)
@@ -408,15 +436,19 @@ int infect_cmd(struct infect_ctx *ctx, enum parasite_cmd cmd, uint64_t *arg)
  * SIGPIPE, pending until its signals are unblocked, that kills it). */
 static void drain_pending(struct infect_ctx *ctx)
 {
-	struct pollfd pfd[2] = { { .fd = ctx->pipe_rd, .events = POLLIN }, { .fd = ctx->sock, .events = POLLIN } };
+	struct pollfd pfd[3] = { { .fd = ctx->sock, .events = POLLIN }, { .fd = ctx->pipe_rd, .events = POLLIN },
+				 { .fd = ctx->pipe2_rd, .events = POLLIN } };
 	char buf[65536];
 
 	if (!ctx->pending || ctx->sock < 0 || ctx->pipe_rd < 0)
 		return;
-	fcntl(ctx->pipe_rd, F_SETFL, O_NONBLOCK);
-	while (poll(pfd, 2, PARASITE_TIMEOUT_MS) > 0 && !(pfd[1].revents & (POLLIN | POLLHUP)))
-		while (read(ctx->pipe_rd, buf, sizeof(buf)) > 0)
-			;
+	for (int i = 1; i < 3; i++)
+		if (pfd[i].fd >= 0)
+			fcntl(pfd[i].fd, F_SETFL, O_NONBLOCK);
+	while (poll(pfd, 3, PARASITE_TIMEOUT_MS) > 0 && !(pfd[0].revents & (POLLIN | POLLHUP)))
+		for (int i = 1; i < 3; i++)
+			while (pfd[i].fd >= 0 && read(pfd[i].fd, buf, sizeof(buf)) > 0)
+				;
 }
 
 int infect_cure(struct infect_ctx *ctx)
@@ -463,12 +495,14 @@ close:
 		close(ctx->sock);
 	if (ctx->pipe_rd >= 0)
 		close(ctx->pipe_rd);
+	if (ctx->pipe2_rd >= 0)
+		close(ctx->pipe2_rd);
 	if (ctx->local)
 		munmap(ctx->local, ctx->map_len);
 	if (ctx->memfd >= 0)
 		close(ctx->memfd);
 	free(ctx->orig_xstate);
-	ctx->sock = ctx->pipe_rd = ctx->memfd = -1;
+	ctx->sock = ctx->pipe_rd = ctx->pipe2_rd = ctx->memfd = -1;
 	ctx->local = NULL;
 	ctx->orig_xstate = NULL;
 	ctx->curing = false;

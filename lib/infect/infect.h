@@ -30,6 +30,7 @@ struct infect_ctx {
 	struct parasite_args *args; /* in the shared mapping */
 	int sock;                   /* connected to the parasite */
 	int pipe_rd;                /* the parasite writes pages into the other end */
+	int pipe2_rd;               /* the second page pipe (infect_pipe2), or -1 */
 	bool running;               /* the parasite daemon is serving */
 };
 
@@ -47,6 +48,9 @@ int infect_thread_syscall(struct infect_ctx *ctx, pid_t tid, long nr, long *ret,
 uint64_t infect_scratch_remote(const struct infect_ctx *ctx);
 /* Map the parasite into the task and start it serving on a socket. */
 int infect_parasite(struct infect_ctx *ctx);
+/* Give the parasite a second page pipe (once; ctx->pipe2_rd), for batches split
+ * over two files (DUMP_PAGES with args->split). */
+int infect_pipe2(struct infect_ctx *ctx);
 /* One command: send, and wait for the reply (ret < 0 is the parasite's -errno). */
 int infect_cmd(struct infect_ctx *ctx, enum parasite_cmd cmd, uint64_t *arg);
 /* Send a command without waiting, for streaming commands (DUMP_PAGES). */

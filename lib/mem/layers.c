@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "log.h"
 #include "mem/layers.h"
+#include "mem/parts.h"
 #include "mm.pb-c.h"
 #include "util.h"
 
@@ -16,13 +17,14 @@
 
 struct layer_run {
 	uint64_t start, end;
-	uint64_t off;           /* in the pages image; unused for a run in the parent */
+	uint64_t off;           /* in its part's file; unused for a run in the parent */
 	bool in_parent;
+	uint8_t part;
 };
 
 struct layer {
 	struct img_dir dir;
-	struct img *pages;
+	struct page_parts pages;
 	struct layer_run *r;
 	size_t nr;
 	int depth;
@@ -34,9 +36,8 @@ static int layer_load(struct layer *l, const char *path, pid_t pid)
 	struct img *pm;
 	PagemapHead *head = NULL;
 	PagemapEntry *pe;
-	uint64_t off = 0;
-	struct stat st;
-	int ret;
+	uint64_t off[PAGE_PARTS] = { 0 };
+	int ret, part;
 
 	if ((ret = img_dir_open(&l->dir, path)))
 		return ret;
@@ -44,7 +45,8 @@ static int layer_load(struct layer *l, const char *path, pid_t pid)
 		return -ENOENT;
 	if ((ret = img_read_one(pm, &pagemap_head__descriptor, (ProtobufCMessage **)&head)))
 		goto out;
-	if (!(l->pages = img_open(&l->dir, IMG_PAGES, head->pages_id))) {
+	page_parts_init(&l->pages, &l->dir, head->pages_id);
+	if (!page_parts_get(&l->pages, 0)) {
 		ret = -ENOENT;
 		goto out;
 	}
@@ -53,7 +55,12 @@ static int layer_load(struct layer *l, const char *path, pid_t pid)
 		bool parent = pe->has_in_parent && pe->in_parent;
 		struct layer_run *n;
 
+		part = page_part(pm, pe);
 		img_free_msg(&pe->base);
+		if (part < 0) {
+			ret = part;
+			break;
+		}
 		if (!len || start & (PAGE_SIZE - 1) || start + len < start ||
 		    (l->nr && start < l->r[l->nr - 1].end)) {
 			ret = (pr_err("%s: run 0x%lx is empty, unaligned or out of order", pm->name, (unsigned long)start),
@@ -65,13 +72,12 @@ static int layer_load(struct layer *l, const char *path, pid_t pid)
 			break;
 		}
 		l->r = n;
-		l->r[l->nr++] = (struct layer_run){ start, start + len, parent ? 0 : off, parent };
+		l->r[l->nr++] = (struct layer_run){ start, start + len, parent ? 0 : off[part], parent, part };
 		if (!parent)
-			off += len;
+			off[part] += len;
 	}
-	if (!ret && (fstat(l->pages->fd, &st) || (uint64_t)st.st_size != off))
-		ret = (pr_err("%s does not hold the %lu bytes its pagemap lists", l->pages->name, (unsigned long)off),
-		       -EINVAL);
+	if (!ret)
+		ret = page_parts_check(&l->pages, off);
 out:
 	img_free_msg(head ? &head->base : NULL);
 	img_close(pm);
@@ -134,7 +140,7 @@ static int layer_read(struct layer **lp, const char *child_path, pid_t pid, int 
 		if (r->in_parent)
 			ret = layer_read(&l->parent, l->dir.path, pid, depth + 1, start, piece, dst);
 		else
-			ret = pread_run(l->pages, dst, piece, r->off + (start - r->start));
+			ret = pread_run(l->pages.f[r->part], dst, piece, r->off + (start - r->start));
 		if (ret)
 			return ret;
 		start += piece;
@@ -198,7 +204,7 @@ void layers_free(struct layer *l)
 {
 	while (l) {
 		struct layer *p = l->parent;
-		img_close(l->pages);
+		page_parts_close(&l->pages);
 		if (l->dir.dfd >= 0)
 			img_dir_close(&l->dir);
 		free(l->r);

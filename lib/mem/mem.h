@@ -60,6 +60,9 @@ struct page_runs {
  * are added to *later, for mem_copy_runs. */
 int mem_dump_pages(struct infect_ctx *ctx, pid_t pid, const MmEntry *mm, struct img_dir *dir, unsigned pages_id,
 		   struct page_stats *stats, const struct dirty_track *dt, struct page_runs *later);
+/* Whether a dump of this process stored pages in two parts (format version 16). */
+bool mem_pages_parts_used(void);
+void mem_pages_parts_reset(void);
 /* Copy the runs from the (running) process into pages-<id>.img; -ESRCH (no
  * message) if it has exited meanwhile. */
 int mem_copy_runs(pid_t pid, struct img_dir *dir, unsigned pages_id, const struct page_runs *runs);

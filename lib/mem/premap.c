@@ -18,6 +18,7 @@
 #include "mem/layers.h"
 #include "mem/lazy.h"
 #include "mem/mem.h"
+#include "mem/parts.h"
 #include "mem/premap.h"
 #include "mem/shmem.h"
 #include "proc/proc.h"
@@ -139,13 +140,13 @@ static bool layout_has_room(const MmEntry *mm, uint64_t len, unsigned long task_
  * again as it goes; runs kept in parent images are checked when read). */
 int premap_check(struct img_dir *dir, pid_t pid, const MmEntry *mm, unsigned long task_size)
 {
-	struct img *pm, *pages = NULL;
+	struct img *pm;
+	struct page_parts parts = { 0 };
 	PagemapHead *head = NULL;
 	PagemapEntry *pe;
-	uint64_t total = 0, prev_end = 0;
+	uint64_t total[PAGE_PARTS] = { 0 }, prev_end = 0;
 	size_t vi = 0;
-	struct stat st;
-	int ret;
+	int ret, part;
 
 	if (!layout_has_room(mm, premap_size(mm) + (16 << 20), task_size))
 		return pr_err("mm-%d.img: the areas leave no free address range for the restorer and the premap "
@@ -154,7 +155,8 @@ int premap_check(struct img_dir *dir, pid_t pid, const MmEntry *mm, unsigned lon
 		return -ENOENT;
 	if ((ret = img_read_one(pm, &pagemap_head__descriptor, (ProtobufCMessage **)&head)))
 		goto out;
-	if (!(pages = img_open(dir, IMG_PAGES, head->pages_id))) {
+	page_parts_init(&parts, dir, head->pages_id);
+	if (!page_parts_get(&parts, 0)) {
 		ret = -ENOENT;
 		goto out;
 	}
@@ -163,7 +165,12 @@ int premap_check(struct img_dir *dir, pid_t pid, const MmEntry *mm, unsigned lon
 		uint32_t n = pe->nr_pages;
 		bool parent = pe->has_in_parent && pe->in_parent;   /* its pages are in the parent images */
 
+		part = page_part(pm, pe);
 		img_free_msg(&pe->base);
+		if (part < 0) {
+			ret = part;
+			break;
+		}
 		while (vi < mm->n_vmas && mm->vmas[vi]->end <= start)
 			vi++;
 		if (!n || start & (PAGE_SIZE - 1) || start + len < start || start < prev_end || vi == mm->n_vmas ||
@@ -175,14 +182,13 @@ int premap_check(struct img_dir *dir, pid_t pid, const MmEntry *mm, unsigned lon
 		}
 		prev_end = start + len;
 		if (!parent)
-			total += len;
+			total[part] += len;
 	}
-	if (!ret && (fstat(pages->fd, &st) || (uint64_t)st.st_size != total))
-		ret = (pr_err("%s holds %lld bytes, its pagemap lists %lu", pages->name, (long long)st.st_size,
-			      (unsigned long)total), -EINVAL);
+	if (!ret)
+		ret = page_parts_check(&parts, total);
 out:
 	img_free_msg(head ? &head->base : NULL);
-	img_close(pages);
+	page_parts_close(&parts);
 	img_close(pm);
 	return ret;
 }
@@ -379,13 +385,14 @@ static int fill_pages(struct img_dir *dir, pid_t pid, const MmEntry *mm, const s
 		      const size_t *idx, size_t nr, bool lazy)
 {
 	struct copyin ci;
-	struct img *pm = img_open(dir, IMG_PAGEMAP, pid), *pages = NULL;
+	struct img *pm = img_open(dir, IMG_PAGEMAP, pid), *pages;
+	struct page_parts parts = { 0 };
 	struct layer *layers = NULL;
 	PagemapHead *head = NULL;
 	PagemapEntry *pe;
-	uint64_t off = 0, run_start = 0, run_len = 0;
+	uint64_t off[PAGE_PARTS] = { 0 }, run_start = 0, run_len = 0;
 	size_t vi = 0, run_vi = 0;
-	int ret;
+	int ret, part = 0, run_part = 0;
 
 	if (!pm)
 		return -ENOENT;
@@ -400,7 +407,8 @@ static int fill_pages(struct img_dir *dir, pid_t pid, const MmEntry *mm, const s
 			goto out;
 	if ((ret = img_read_one(pm, &pagemap_head__descriptor, (ProtobufCMessage **)&head)))
 		goto out;
-	if (!(pages = img_open(dir, IMG_PAGES, head->pages_id))) {
+	page_parts_init(&parts, dir, head->pages_id);
+	if (!page_parts_get(&parts, 0)) {
 		ret = -ENOENT;
 		goto out;
 	}
@@ -416,6 +424,11 @@ static int fill_pages(struct img_dir *dir, pid_t pid, const MmEntry *mm, const s
 			/* advance to the area that holds this run */
 			while (vi < nr && rv[vi].end <= start)
 				vi++;
+			if ((part = page_part(pm, pe)) < 0) {
+				img_free_msg(&pe->base);
+				ret = part;
+				break;
+			}
 			if (!pe->nr_pages || start & (PAGE_SIZE - 1) || vi == nr || start < rv[vi].start ||
 			    start + len > rv[vi].end || start + len < start || start < run_start + run_len ||
 			    !mem_vma_dumps_content(mm->vmas[idx[vi]])) {
@@ -426,24 +439,28 @@ static int fill_pages(struct img_dir *dir, pid_t pid, const MmEntry *mm, const s
 				break;
 			}
 			img_free_msg(&pe->base);
-			if (!from_parent && run_len && vi == run_vi && start == run_start + run_len) {
+			if (!from_parent && run_len && vi == run_vi && part == run_part && start == run_start + run_len) {
 				run_len += len;
 				continue;
 			}
 		}
 		if (ret < 0)
 			break;
+		if (run_len && !(pages = page_parts_get(&parts, run_part))) {
+			ret = -ENOENT;
+			break;
+		}
 		if (run_len && filled_lazily(mm->vmas[idx[run_vi]], lazy)) {
-			off += run_len;   /* its bytes stay in the image for the daemon */
+			off[run_part] += run_len;   /* its bytes stay in the image for the daemon */
 		} else if (run_len && fill_by_copyin(&ci, mm->vmas[idx[run_vi]])) {
 			char *dst = (char *)(rv[run_vi].premap + (run_start - rv[run_vi].start));
-			if ((ret = copyin_queue(&ci, dst, pages->fd, off, run_len)))
+			if ((ret = copyin_queue(&ci, dst, pages->fd, off[run_part], run_len)))
 				break;
-			off += run_len;
+			off[run_part] += run_len;
 		} else if (run_len) {
 			char *dst = (char *)(rv[run_vi].premap + (run_start - rv[run_vi].start));
 			populate_run(mm->vmas[idx[run_vi]], dst, run_start, run_len);
-			if ((ret = read_run(pages, dst, run_len, &off)))
+			if ((ret = read_run(pages, dst, run_len, &off[run_part])))
 				break;
 		}
 		if (!len)
@@ -467,14 +484,18 @@ static int fill_pages(struct img_dir *dir, pid_t pid, const MmEntry *mm, const s
 		run_start = start;
 		run_len = len;
 		run_vi = vi;
+		run_part = part;
 	}
 	if (ret == 0)
 		ret = copyin_flush(&ci);
-	if (ret == 0) {
+	for (int k = 0; k < PAGE_PARTS && ret == 0; k++) {
 		struct stat st;
-		if (fstat(pages->fd, &st) || (uint64_t)st.st_size < off || (!lazy && (uint64_t)st.st_size != off))
-			ret = (pr_err("%s has %lu bytes more than its pagemap lists", pages->name,
-				      (unsigned long)(st.st_size - off)), -EINVAL);
+		if (!parts.f[k])
+			continue;   /* no run of the part (checked by premap_check) */
+		if (fstat(parts.f[k]->fd, &st) || (uint64_t)st.st_size < off[k] ||
+		    (!lazy && (uint64_t)st.st_size != off[k]))
+			ret = (pr_err("%s has %lu bytes more than its pagemap lists", parts.f[k]->name,
+				      (unsigned long)(st.st_size - off[k])), -EINVAL);
 	}
 out:
 	/* the areas become ordinary memory again: pages not filled fault in as zeroes */
@@ -482,7 +503,7 @@ out:
 		ret = -EIO;
 	layers_free(layers);
 	img_free_msg(head ? &head->base : NULL);
-	img_close(pages);
+	page_parts_close(&parts);
 	img_close(pm);
 	return ret;
 }

@@ -18,13 +18,14 @@ static const struct cr_fault_step steps[] = {
 	{ "image-enospc", "dump", "each image write (ENOSPC)" },
 	{ "image-short-write", "dump", "each image write (half written, then ENOSPC)" },
 	{ "pages-write", "dump", "each splice of pages into the pages image (ENOSPC)" },
+	{ "pages-write-part1", "dump", "each batch the second thread writes into part 1 of the pages image (ENOSPC halfway)" },
 	{ "restore-userns", "restore", "each helper that makes a nested user namespace, or a namespace one owns" },
 	{ "restore-fork", "restore", "creating each task at its PID" },
 	{ "restore-file-open", "restore", "opening each fd" },
 	{ "restore-premap", "restore", "premapping each task's memory" },
 	{ "restore-restorer", "restore", "each task's jump into the restorer" },
 	{ "restore-fill-helper", "restore-recovers",
-	  "libcr's process helping a task fill its memory stops halfway through a piece: the task copies the rest" },
+	  "libcr's process helping a task fill its memory stops halfway through a piece and helps no more: the task copies the rest" },
 	{ 0 },
 };
 

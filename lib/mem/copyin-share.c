@@ -32,6 +32,7 @@ enum {
 #define SHARE_MIN (16UL << 20)   /* smaller batches are not worth the hand-over */
 
 static struct copyin_share *share;   /* inherited by the tasks */
+static bool stopped;                 /* CR_FAULT restore-fill-helper: helps no more */
 
 static uint64_t pidns_ino(void)
 {
@@ -48,6 +49,7 @@ static bool cas(uint32_t *word, uint32_t from, uint32_t to)
 void copyin_share_init(struct copyin_share *sh)
 {
 	memset(sh, 0, sizeof(*sh));
+	stopped = false;
 	sh->pidns = kerndat_get()->pidfd_getfd ? pidns_ino() : 0;
 	share = sh->pidns ? sh : NULL;
 }
@@ -113,7 +115,7 @@ bool copyin_share_serve(struct copyin_share *sh)
 	if (__atomic_load_n(&sh->state, __ATOMIC_SEQ_CST) != COPYIN_SHARE_POSTED ||
 	    !cas(&sh->state, COPYIN_SHARE_POSTED, COPYIN_SHARE_TAKEN))
 		return false;
-	pidfd = syscall(SYS_pidfd_open, sh->pid, 0);
+	pidfd = stopped ? -1 : syscall(SYS_pidfd_open, sh->pid, 0);
 	if (pidfd >= 0) {
 		uffd = syscall(SYS_pidfd_getfd, pidfd, sh->uffd, 0);
 		fd = syscall(SYS_pidfd_getfd, pidfd, sh->fd, 0);
@@ -125,9 +127,11 @@ bool copyin_share_serve(struct copyin_share *sh)
 	while (win && (p = claim(sh))) {
 		struct copyin_piece part = *p;
 		uint64_t done;
-		/* (test: stop halfway through a piece; the task copies the rest) */
-		if (part.len >= 2 * PAGE_SIZE && fault_hit("restore-fill-helper"))
+		/* (test: stop halfway through a piece, and help no more; the task copies the rest) */
+		if (part.len >= 2 * PAGE_SIZE && fault_hit("restore-fill-helper")) {
 			part.len = part.len / 2 & ~(PAGE_SIZE - 1);
+			stopped = true;
+		}
 		done = copy_from_window(uffd, &part, win, sh->lo);
 		sh->helped += done;
 		if (done < p->len) {

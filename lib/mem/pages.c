@@ -58,6 +58,7 @@ struct drainer {
 	int pipe_rd, out_fd, stop_fd;  /* stop_fd: an eventfd, the batch is given up */
 	uint64_t bytes;                /* of the batch given it; 0: idle */
 	bool quit;
+	bool inject;                   /* CR_FAULT pages-write-part1: fail halfway through */
 	int err;                       /* the batch's failure: errno, or -1 stalled, -2 pipe closed */
 };
 
@@ -169,8 +170,10 @@ static void *drainer_main(void *arg)
 		if (d->quit)
 			break;
 		uint64_t bytes = d->bytes;
+		bool inject = d->inject;
 		pthread_mutex_unlock(&d->lock);
-		int err = splice_all(d->pipe_rd, d->out_fd, bytes, d->stop_fd);
+		int err = inject ? splice_all(d->pipe_rd, d->out_fd, bytes / 2, d->stop_fd) ?: ENOSPC
+				 : splice_all(d->pipe_rd, d->out_fd, bytes, d->stop_fd);
 		pthread_mutex_lock(&d->lock);
 		d->err = err;
 		d->bytes = 0;
@@ -231,7 +234,10 @@ static int split_prepare(struct page_sink *s)
 
 static void drainer_give(struct drainer *d, uint64_t bytes)
 {
+	bool inject = fault_hit("pages-write-part1");   /* here: fault_hit is not thread-safe */
+
 	pthread_mutex_lock(&d->lock);
+	d->inject = inject;
 	d->err = 0;
 	d->bytes = bytes;
 	pthread_cond_broadcast(&d->cond);

@@ -190,6 +190,10 @@ case_ pagemap-overflow "pagemap-$P.img" @1:vaddr=0xfffffffffffff000 @1:nr_pages=
 	"pagemap-$P.img" overflows
 case_ vma-size-overflow "$MM" vmas[0].end=0xfffffffffffff000 -- "mm image" "outside user space"
 case_ pages-count "pagemap-$P.img" @1:nr_pages=1000 -- "pagemap-$P.img"
+# a run in a part of the pages that does not exist (there are two: 0 and 1), or in
+# part 1 where the dump wrote none
+case_ pages-part "pagemap-$P.img" @1:part=2 -- "pagemap-$P.img" "in part 2 of the pages: there are 2"
+case_ pages-part1-missing "pagemap-$P.img" @1:part=1 -- "pages-$P.part1.img" missing
 # areas that overlap, or leave no room for the restorer and the premap area
 case_ vma-overlap "$MM" "vmas[0].end=$end1" -- "mm image" overlapping
 case_ vma-lock "$MM" "vmas[0].lock=2" -- "mm image" "has a bad lock 2"
@@ -256,8 +260,8 @@ case_ threads-tid "core-$P.img" "threads[0].tid=$free" -- "core-$P.img" "not the
 case_ cgroup-path cgroup.img "sets[0].members[0].path=../../etc" -- cgroup.img "bad hierarchy or path"
 case_ cgroup-set cgroup.img "tasks[0].set=7" -- cgroup.img "set 7, which does not exist"
 # the format version: a newer crtool's images, and one older than any
-case_ version-newer inventory.img img_version=16 -- "format version 16" "reads versions 1 to 15" "made by a newer crtool"
-case_ version-zero inventory.img img_version=0 -- "format version 0" "reads versions 1 to 15"
+case_ version-newer inventory.img img_version=17 -- "format version 17" "reads versions 1 to 16" "made by a newer crtool"
+case_ version-zero inventory.img img_version=0 -- "format version 0" "reads versions 1 to 16"
 
 # ---- a tree with its own mount, UTS and cgroup namespaces (ns-mnt; its stdio are
 # pipes: a file of ours is out of its mount tree)

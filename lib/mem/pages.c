@@ -36,9 +36,10 @@
 #define PM_SWAPPED (1ULL << 62)
 #define PM_FILE    (1ULL << 61)
 
-/* A batch this large is split over the two files: below it, waking the second
- * drainer costs more than it saves. */
-#define SPLIT_MIN (4ULL << 20)
+/* A batch this large is split over the two files.  Below it the second drainer
+ * (a thread, a pipe, a file) saves little, and the images stay readable by older
+ * readers (version 16 is needed only where part 1 is written). */
+#define SPLIT_MIN (16ULL << 20)
 /* Pagemap entries held for one batch at most (parent runs add to no batch). */
 #define PENDING_MAX 4096
 #define DRAIN_TIMEOUT_MS 10000

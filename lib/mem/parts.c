@@ -26,14 +26,16 @@ struct img *page_parts_get(struct page_parts *p, int k)
 
 int page_parts_check(struct page_parts *p, const uint64_t bytes[PAGE_PARTS])
 {
+	/* every file first: a missing one is named as missing, not as a size */
+	for (int k = 0; k < PAGE_PARTS; k++)
+		if ((bytes[k] || !k) && !page_parts_get(p, k))
+			return -ENOENT;
 	for (int k = 0; k < PAGE_PARTS; k++) {
-		struct img *f;
+		struct img *f = p->f[k];
 		struct stat st;
 
 		if (!bytes[k] && k)
 			continue;
-		if (!(f = page_parts_get(p, k)))
-			return -ENOENT;
 		if (fstat(f->fd, &st) || (uint64_t)st.st_size != bytes[k])
 			return pr_err("%s holds %lld bytes, its pagemap lists %lu", f->name, (long long)st.st_size,
 				      (unsigned long)bytes[k]), -EINVAL;

@@ -110,7 +110,7 @@ $(B)/crtool: $(CRTOOL_O) $(B)/libcr.a
 	$(CC) $(BIND_NOW) -o $@ $(CRTOOL_O) $(B)/libcr.a $(LDLIBS)
 
 # ---- tests
-$(B)/test/%: test/progs/%.c test/lib/tst.c test/lib/tst.h test/lib/tst-rtnl.h
+$(B)/test/%: test/progs/%.c test/lib/tst.c $(wildcard test/lib/*.h)
 	@mkdir -p $(B)/test
 	$(CC) -O1 -g -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -Itest/lib $(TEST_ARCH_CFLAGS) -o $@ $< test/lib/tst.c -lm
 $(B)/test/unit-%: test/unit/%.c $(B)/libcr.a

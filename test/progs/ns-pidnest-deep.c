@@ -24,21 +24,15 @@
  * namespaces new ones, but related as before (the same processes in one, each
  * made in the same one).  --corrupt: I2 calls setsid() after CHECK.
  */
-#include "tst.h"
+#include "tst-ns.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/nsfs.h>
 #include <pthread.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <signal.h>
@@ -49,121 +43,33 @@ enum { ROOT, U1, I1, U2, I2, T2, U3, I3, T3, G, GG, S1, J1, NR };
 static const char *const names[NR] = { "root", "U1", "I1", "U2", "I2", "I2's thread", "U3", "I3", "I3's thread",
 				       "G", "GG", "S1", "J1" };
 
-struct ids {
-	pid_t pid, tid, ppid, pgid, sid;
-	char nspid[160];
-	uint64_t ns, ns_parent;   /* its pid namespace and that one's parent (0: not ours to see) */
-};
-
 static struct ctl {
-	atomic_int started, phase;
+	struct tst_ns_ctl ns;
 	atomic_int read[NR];        /* its ids read (and the files for them closed) */
-	atomic_int done[NR];        /* 1 pass, 2 fail */
-	char why[NR][300];
-	struct ids was[NR], now[NR];
+	struct tst_ids was[NR], now[NR];
 	uint64_t pfc[NR];           /* U1, U2, U3, S1: their pid_for_children after the restore */
 	uint64_t child_ns[NR];      /* GG, U3: the pid namespace of the child they fork then */
 } *ctl;
 /* (/proc is the runner's: a process of a nested namespace finds another's there only by
  * asking it; thread-self and self are right for anyone) */
 
-static uint64_t ino_fd(int fd)
-{
-	struct stat st;
-
-	return fstat(fd, &st) ? 0 : st.st_ino;
-}
-
-static void read_ids(struct ids *x)
-{
-	char buf[4096], *p, *e;
-	int fd, pfd;
-
-	x->pid = getpid();
-	x->tid = syscall(SYS_gettid);
-	x->ppid = getppid();
-	x->pgid = getpgid(0);
-	x->sid = getsid(0);
-	x->nspid[0] = 0;
-	if (tst_read_file("/proc/thread-self/status", buf, sizeof(buf)) > 0 && (p = strstr(buf, "\nNSpid:"))) {
-		p += 7;
-		if ((e = strchr(p, '\n')))
-			*e = 0;
-		snprintf(x->nspid, sizeof(x->nspid), "%s", p);
-	}
-	x->ns = x->ns_parent = 0;
-	if ((fd = open("/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC)) >= 0) {
-		x->ns = ino_fd(fd);
-		/* (EPERM above the runner's namespace) */
-		if ((pfd = ioctl(fd, NS_GET_PARENT)) >= 0) {
-			x->ns_parent = ino_fd(pfd);
-			close(pfd);
-		}
-		close(fd);
-	}
-}
-
-static uint64_t ino(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) ? 0 : st.st_ino;
-}
-
-static bool __attribute__((format(printf, 2, 3))) fail(int who, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(ctl->why[who], sizeof(ctl->why[who]), fmt, ap);
-	va_end(ap);
-	return false;
-}
-
 /* The same ids as before the dump, as it sees them itself. */
 static bool same_ids(int who)
 {
-	const struct ids *w = &ctl->was[who];
-	struct ids *now = &ctl->now[who];
-
-	read_ids(now);
-	if (strcmp(now->nspid, w->nspid))
-		return fail(who, "NSpid '%s', was '%s'", now->nspid, w->nspid);
-	/* (the root's parent is whoever restored it) */
-	if (now->pid != w->pid || now->tid != w->tid || (who != ROOT && now->ppid != w->ppid))
-		return fail(who, "getpid/gettid/getppid %d/%d/%d, were %d/%d/%d", now->pid, now->tid, now->ppid,
-			    w->pid, w->tid, w->ppid);
-	if (now->pgid != w->pgid || now->sid != w->sid)
-		return fail(who, "getpgid/getsid %d/%d, were %d/%d", now->pgid, now->sid, w->pgid, w->sid);
-	return true;
-}
-
-static void verdict(int who, bool ok)
-{
-	atomic_store(&ctl->done[who], ok ? 1 : 2);
-}
-
-/* (not forever: a root killed by a failed run leaves no one to say so) */
-static void wait_phase(int phase)
-{
-	for (int t = 0; atomic_load(&ctl->phase) < phase; t++) {
-		if (t > 60000)
-			_exit(1);
-		tst_sleep_ms(5);
-	}
+	return tst_ids_same(who, &ctl->was[who], &ctl->now[who], who == ROOT);
 }
 
 static void started(int who)
 {
-	read_ids(&ctl->was[who]);
+	tst_ids_read(&ctl->was[who]);
 	atomic_store(&ctl->read[who], 1);
-	atomic_fetch_add(&ctl->started, 1);
+	tst_ns_started();
 }
 
 /* The end of a process: once every verdict is in, after its children. */
 static void __attribute__((noreturn)) finish(void)
 {
-	wait_phase(2);
+	tst_ns_wait_phase(TST_NS_EXIT);
 	while (wait(NULL) > 0)
 		;
 	_exit(0);
@@ -172,9 +78,9 @@ static void __attribute__((noreturn)) finish(void)
 static bool is_init(int who)
 {
 	if (getpid() != 1 || getppid() != 0)
-		return fail(who, "getpid %d, getppid %d: not the init of its namespace", getpid(), getppid());
-	if (ino("/proc/self/ns/pid") != ino("/proc/self/ns/pid_for_children"))
-		return fail(who, "its children are not born in its pid namespace");
+		return tst_ns_fail(who, "getpid %d, getppid %d: not the init of its namespace", getpid(), getppid());
+	if (tst_ns_self("pid", 0) != tst_ns_self("pid_for_children", 0))
+		return tst_ns_fail(who, "its children are not born in its pid namespace");
 	return true;
 }
 
@@ -183,13 +89,13 @@ static void *thread_main(void *arg)
 	int who = (int)(intptr_t)arg;
 
 	started(who);
-	wait_phase(1);
+	tst_ns_wait_phase(TST_NS_CHECK);
 	bool ok = same_ids(who);
 	if (ok && ctl->now[who].tid == ctl->now[who].pid)
-		ok = fail(who, "gettid %d is its process's PID", ctl->now[who].tid);
-	verdict(who, ok);
+		ok = tst_ns_fail(who, "gettid %d is its process's PID", ctl->now[who].tid);
+	tst_ns_verdict(who, ok);
 	/* (alive while GG forks: its TID is taken) */
-	wait_phase(2);
+	tst_ns_wait_phase(TST_NS_EXIT);
 	return NULL;
 }
 
@@ -202,11 +108,11 @@ static bool fresh_child(void)
 	bool ok = true;
 
 	if (pipe(p))
-		return fail(GG, "pipe: %s", strerror(errno));
+		return tst_ns_fail(GG, "pipe: %s", strerror(errno));
 	if ((x = fork()) == 0) {
 		char b;
 		close(p[1]);
-		ctl->child_ns[GG] = ino("/proc/self/ns/pid");
+		ctl->child_ns[GG] = tst_ns_self("pid", 0);
 		bool good = getppid() == ctl->was[GG].pid;
 		for (int i = 0; i < NR && good; i++)
 			good = ctl->was[i].ns != ctl->was[GG].ns || ctl->was[i].tid != getpid();
@@ -216,15 +122,15 @@ static bool fresh_child(void)
 	}
 	close(p[0]);
 	if (x < 0)
-		return close(p[1]), fail(GG, "fork after the restore: %s", strerror(errno));
+		return close(p[1]), tst_ns_fail(GG, "fork after the restore: %s", strerror(errno));
 	for (int i = 0; i < NR && ok; i++)
 		if (ctl->was[i].ns == ctl->was[GG].ns && ctl->was[i].tid == x)
-			ok = fail(GG, "its child got PID %d, %s's there", x, names[i]);
+			ok = tst_ns_fail(GG, "its child got PID %d, %s's there", x, names[i]);
 	close(p[1]);
 	if (waitpid(x, &st, 0) != x || !WIFEXITED(st) || WEXITSTATUS(st))
-		ok = ok && fail(GG, "its child %d sees another parent or a PID of the tree's (status 0x%x)", x, st);
-	if (ok && ctl->child_ns[GG] != ino("/proc/self/ns/pid"))
-		ok = fail(GG, "its child %d is not in its pid namespace", x);
+		ok = ok && tst_ns_fail(GG, "its child %d sees another parent or a PID of the tree's (status 0x%x)", x, st);
+	if (ok && ctl->child_ns[GG] != tst_ns_self("pid", 0))
+		ok = tst_ns_fail(GG, "its child %d is not in its pid namespace", x);
 	return ok;
 }
 
@@ -237,10 +143,10 @@ static bool u_forks_again(int who)
 	bool ok = true;
 
 	if (pipe(p))
-		return fail(who, "pipe: %s", strerror(errno));
+		return tst_ns_fail(who, "pipe: %s", strerror(errno));
 	if ((x = fork()) == 0) {
 		close(p[1]);
-		ctl->child_ns[who] = ino("/proc/self/ns/pid");
+		ctl->child_ns[who] = tst_ns_self("pid", 0);
 		int bad = getpid() > 1 && getppid() == 0 ? 0 : 1;
 		if (read(p[0], &b, 1) < 0)
 			bad = 1;
@@ -248,13 +154,13 @@ static bool u_forks_again(int who)
 	}
 	close(p[0]);
 	if (x < 0)
-		return close(p[1]), fail(who, "fork after the restore: %s", strerror(errno));
+		return close(p[1]), tst_ns_fail(who, "fork after the restore: %s", strerror(errno));
 	close(p[1]);
 	if (waitpid(x, &st, 0) != x || !WIFEXITED(st) || WEXITSTATUS(st))
-		ok = fail(who, "its child %d, in its init's namespace, is PID 1 there or sees its parent "
+		ok = tst_ns_fail(who, "its child %d, in its init's namespace, is PID 1 there or sees its parent "
 			  "(status 0x%x)", x, st);
 	if (ok && (!ctl->child_ns[who] || ctl->child_ns[who] != ctl->pfc[who]))
-		ok = fail(who, "its child %d is not born in its pid_for_children", x);
+		ok = tst_ns_fail(who, "its child %d is not born in its pid_for_children", x);
 	return ok;
 }
 
@@ -262,9 +168,9 @@ static bool u_forks_again(int who)
  * its own. */
 static bool u_checks(int who)
 {
-	ctl->pfc[who] = ino("/proc/self/ns/pid_for_children");
-	if (ino("/proc/self/ns/pid") == ctl->pfc[who])
-		return fail(who, "its children are born in its own pid namespace");
+	ctl->pfc[who] = tst_ns_self("pid_for_children", 0);
+	if (tst_ns_self("pid", 0) == ctl->pfc[who])
+		return tst_ns_fail(who, "its children are born in its own pid namespace");
 	return who == U3 ? u_forks_again(who) : true;
 }
 
@@ -277,9 +183,9 @@ static bool cpu_timer_armed(void)
 	struct itimerspec its;
 
 	if (timer_gettime(cpu_timer, &its))
-		return fail(GG, "its CPU-time timer: %s", strerror(errno));
+		return tst_ns_fail(GG, "its CPU-time timer: %s", strerror(errno));
 	if (!its.it_value.tv_sec && !its.it_value.tv_nsec)
-		return fail(GG, "its CPU-time timer is disarmed");
+		return tst_ns_fail(GG, "its CPU-time timer is disarmed");
 	return true;
 }
 
@@ -293,8 +199,8 @@ static void run_gg(void)
 	    timer_settime(cpu_timer, 0, &its, NULL))
 		_exit(1);
 	started(GG);
-	wait_phase(1);
-	verdict(GG, same_ids(GG) && cpu_timer_armed() && fresh_child());
+	tst_ns_wait_phase(TST_NS_CHECK);
+	tst_ns_verdict(GG, same_ids(GG) && cpu_timer_armed() && fresh_child());
 	finish();
 }
 
@@ -309,11 +215,11 @@ static void run_g(void)
 	if (gg < 0)
 		_exit(1);
 	started(G);
-	wait_phase(1);
+	tst_ns_wait_phase(TST_NS_CHECK);
 	bool ok = same_ids(G);
 	if (ok && (getppid() != 1 || getsid(0) != getpid()))
-		ok = fail(G, "getppid %d, getsid %d: not I3's child leading its session", getppid(), getsid(0));
-	verdict(G, ok);
+		ok = tst_ns_fail(G, "getppid %d, getsid %d: not I3's child leading its session", getppid(), getsid(0));
+	tst_ns_verdict(G, ok);
 	finish();
 }
 
@@ -348,10 +254,10 @@ static void run_init(int who)
 	if (c < 0)
 		_exit(1);
 	started(who);
-	wait_phase(1);
+	tst_ns_wait_phase(TST_NS_CHECK);
 	if (who == I2 && tst_corrupting())
 		setsid();
-	verdict(who, same_ids(who) && is_init(who));
+	tst_ns_verdict(who, same_ids(who) && is_init(who));
 	if (thread >= 0)
 		pthread_join(th, NULL);
 	finish();
@@ -368,8 +274,8 @@ static void run_u(int who)
 	if (i < 0)
 		_exit(1);
 	started(who);
-	wait_phase(1);
-	verdict(who, same_ids(who) && u_checks(who));
+	tst_ns_wait_phase(TST_NS_CHECK);
+	tst_ns_verdict(who, same_ids(who) && u_checks(who));
 	/* (an init's exit waits until every process of its namespace is reaped) */
 	finish();
 }
@@ -380,7 +286,7 @@ static bool same_relations(char *why, size_t len)
 {
 	for (int a = 0; a < NR; a++)
 		for (int b = 0; b < NR; b++) {
-			const struct ids *wa = &ctl->was[a], *wb = &ctl->was[b], *na = &ctl->now[a], *nb = &ctl->now[b];
+			const struct tst_ids *wa = &ctl->was[a], *wb = &ctl->was[b], *na = &ctl->now[a], *nb = &ctl->now[b];
 			if ((wa->ns == wb->ns) != (na->ns == nb->ns)) {
 				snprintf(why, len, "%s and %s %s in one pid namespace before, %s now", names[a], names[b],
 					 wa->ns == wb->ns ? "were" : "were not", na->ns == nb->ns ? "are" : "are not");
@@ -399,10 +305,8 @@ static bool same_relations(char *why, size_t len)
 int main(int argc, char **argv)
 {
 	tst_init(argc, argv);
-	ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (ctl == MAP_FAILED)
-		tst_fail("mmap: %s", strerror(errno));
-	read_ids(&ctl->was[ROOT]);
+	ctl = tst_ns_init(sizeof(*ctl), NR, names);
+	tst_ids_read(&ctl->was[ROOT]);
 	pid_t u1 = fork();
 	if (u1 == 0)
 		run_u(U1);
@@ -411,26 +315,10 @@ int main(int argc, char **argv)
 		run_u(S1);
 	if (u1 < 0 || s1 < 0)
 		tst_fail("fork: %s", strerror(errno));
-	for (int t = 0; atomic_load(&ctl->started) < NR - 1; t++) {
-		if (t > 2000)
-			tst_fail("only %d processes and threads started (unshare(CLONE_NEWPID) refused?)",
-				 atomic_load(&ctl->started));
-		tst_sleep_ms(5);
-	}
-	tst_ready();
-	tst_wait_check();
-	atomic_store(&ctl->phase, 1);
-	verdict(ROOT, same_ids(ROOT));
-	/* 20 s for all the verdicts */
-	for (int i = 0, t = 0; i < NR; i++)
-		for (; !atomic_load(&ctl->done[i]) && t < 4000; t++)
-			tst_sleep_ms(5);
+	tst_ns_ready("processes and threads started (unshare(CLONE_NEWPID) refused?)");
+	tst_ns_verdict(ROOT, same_ids(ROOT));
 	char msg[2400] = "", rel[300];
-	size_t ml = 0;
-	for (int i = 0; i < NR; i++)
-		if (atomic_load(&ctl->done[i]) != 1)
-			ml += snprintf(msg + ml, sizeof(msg) - ml, "%s%s: %s", ml ? "; " : "", names[i],
-				       atomic_load(&ctl->done[i]) ? ctl->why[i] : "no verdict");
+	size_t ml = tst_ns_failed(msg, sizeof(msg), 0);
 	if (!ml && !same_relations(rel, sizeof(rel)))
 		ml += snprintf(msg, sizeof(msg), "%s", rel);
 	static const int us[][2] = { { U1, I1 }, { U2, I2 }, { U3, I3 }, { S1, J1 } };
@@ -438,10 +326,5 @@ int main(int argc, char **argv)
 		if (ctl->pfc[us[k][0]] != ctl->now[us[k][1]].ns)
 			ml += snprintf(msg, sizeof(msg), "%s's children are no longer born in %s's pid namespace",
 				       names[us[k][0]], names[us[k][1]]);
-	atomic_store(&ctl->phase, 2);
-	while (wait(NULL) > 0)
-		;
-	if (ml)
-		tst_fail("%s", msg);
-	tst_pass();
+	tst_ns_end(msg);
 }

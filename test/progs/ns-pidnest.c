@@ -21,18 +21,15 @@
  * burns 20 PIDs before READY (children that exit at once), whose PIDs are free
  * then, and the namespace's next PID must not go back to them.  --corrupt: I calls setsid() after CHECK (its session changes).
  */
-#include "tst.h"
+#include "tst-ns.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <signal.h>
@@ -42,16 +39,9 @@
 enum { ROOT, U, I, T, G, G1, G2, V, NR };
 static const char *const names[NR] = { "root", "U", "I", "I's thread", "G", "G1", "G2", "V" };
 
-struct ids {
-	pid_t pid, tid, ppid, pgid, sid;
-	char nspid[96];
-};
-
 static struct ctl {
-	atomic_int started, phase;
-	atomic_int done[NR];        /* 1 pass, 2 fail */
-	char why[NR][300];
-	struct ids was[NR];
+	struct tst_ns_ctl ns;
+	struct tst_ids was[NR];
 	pid_t u_sees_i;             /* I's PID as U sees it (its fork's return) */
 	pid_t g1;                   /* G1's PID as G sees it */
 	pid_t burned;               /* the last of the PIDs I gave out to children gone since */
@@ -59,73 +49,12 @@ static struct ctl {
 } *ctl;
 static bool root_u;             /* --root-unshares */
 
-static void read_ids(struct ids *x)
-{
-	char buf[4096], *p, *e;
-
-	x->pid = getpid();
-	x->tid = syscall(SYS_gettid);
-	x->ppid = getppid();
-	x->pgid = getpgid(0);
-	x->sid = getsid(0);
-	x->nspid[0] = 0;
-	if (tst_read_file("/proc/thread-self/status", buf, sizeof(buf)) > 0 && (p = strstr(buf, "\nNSpid:"))) {
-		p += 7;
-		if ((e = strchr(p, '\n')))
-			*e = 0;
-		snprintf(x->nspid, sizeof(x->nspid), "%s", p);
-	}
-}
-
-static uint64_t ino(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) ? 0 : st.st_ino;
-}
-
-static bool __attribute__((format(printf, 2, 3))) fail(int who, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(ctl->why[who], sizeof(ctl->why[who]), fmt, ap);
-	va_end(ap);
-	return false;
-}
-
 /* The same ids as before the dump, as it sees them itself. */
 static bool same_ids(int who)
 {
-	const struct ids *w = &ctl->was[who];
-	struct ids now;
+	struct tst_ids now;
 
-	read_ids(&now);
-	if (strcmp(now.nspid, w->nspid))
-		return fail(who, "NSpid '%s', was '%s'", now.nspid, w->nspid);
-	/* (the root's parent is whoever restored it) */
-	bool root = who == ROOT || (who == U && root_u);
-	if (now.pid != w->pid || now.tid != w->tid || (!root && now.ppid != w->ppid))
-		return fail(who, "getpid/gettid/getppid %d/%d/%d, were %d/%d/%d", now.pid, now.tid, now.ppid, w->pid,
-			    w->tid, w->ppid);
-	if (now.pgid != w->pgid || now.sid != w->sid)
-		return fail(who, "getpgid/getsid %d/%d, were %d/%d", now.pgid, now.sid, w->pgid, w->sid);
-	return true;
-}
-
-static void verdict(int who, bool ok)
-{
-	atomic_store(&ctl->done[who], ok ? 1 : 2);
-}
-
-/* (not forever: a root killed by a failed run leaves no one to say so) */
-static void wait_phase(int phase)
-{
-	for (int t = 0; atomic_load(&ctl->phase) < phase; t++) {
-		if (t > 60000)
-			_exit(1);
-		tst_sleep_ms(5);
-	}
+	return tst_ids_same(who, &ctl->was[who], &now, who == ROOT || (who == U && root_u));
 }
 
 /* A timer that signals this thread (by its TID in the namespace), every 20 ms:
@@ -145,15 +74,15 @@ static void *thread_main(void *arg)
 	sev._sigev_un._tid = syscall(SYS_gettid);
 	if (timer_create(CLOCK_MONOTONIC, &sev, &timer) || timer_settime(timer, 0, &its, NULL))
 		_exit(1);
-	read_ids(&ctl->was[T]);
-	atomic_fetch_add(&ctl->started, 1);
-	wait_phase(1);
+	tst_ids_read(&ctl->was[T]);
+	tst_ns_started();
+	tst_ns_wait_phase(TST_NS_CHECK);
 	bool ok = same_ids(T);
 	/* twice: one may have been pending across the dump, the next comes from the timer */
 	for (int k = 0; k < 2 && ok; k++)
 		if (sigtimedwait(&set, NULL, &two) != SIGRTMIN + 1)
-			ok = fail(T, "its timer's signal did not come (%s)", strerror(errno));
-	verdict(T, ok);
+			ok = tst_ns_fail(T, "its timer's signal did not come (%s)", strerror(errno));
+	tst_ns_verdict(T, ok);
 	return NULL;
 }
 
@@ -162,14 +91,14 @@ static void run_member(int who)
 {
 	if (setpgid(0, who == G1 ? 0 : ctl->g1))
 		_exit(1);
-	read_ids(&ctl->was[who]);
-	atomic_fetch_add(&ctl->started, 1);
-	wait_phase(1);
+	tst_ids_read(&ctl->was[who]);
+	tst_ns_started();
+	tst_ns_wait_phase(TST_NS_CHECK);
 	bool ok = same_ids(who);
 	if (ok && getpgid(0) != (who == G1 ? getpid() : ctl->g1))
-		ok = fail(who, "getpgid %d: not G1's group (%d)", getpgid(0), ctl->g1);
-	verdict(who, ok);
-	wait_phase(2);
+		ok = tst_ns_fail(who, "getpgid %d: not G1's group (%d)", getpgid(0), ctl->g1);
+	tst_ns_verdict(who, ok);
+	tst_ns_wait_phase(TST_NS_EXIT);
 	_exit(0);
 }
 
@@ -179,7 +108,7 @@ static void run_g(void)
 
 	if (setsid() < 0)
 		_exit(1);
-	read_ids(&ctl->was[G]);
+	tst_ids_read(&ctl->was[G]);
 	if ((g1 = fork()) == 0)
 		run_member(G1);
 	ctl->g1 = g1;
@@ -190,14 +119,14 @@ static void run_g(void)
 		_exit(1);
 	if (g2 == 0)
 		run_member(G2);
-	atomic_fetch_add(&ctl->started, 1);
-	wait_phase(1);
+	tst_ns_started();
+	tst_ns_wait_phase(TST_NS_CHECK);
 	bool ok = same_ids(G);
 	if (ok && (getppid() != 1 || getsid(0) != getpid() || getpid() == 1))
-		ok = fail(G, "getpid %d, getppid %d, getsid %d: not I's child leading its session", getpid(), getppid(),
-			  getsid(0));
-	verdict(G, ok);
-	wait_phase(2);
+		ok = tst_ns_fail(G, "getpid %d, getppid %d, getsid %d: not I's child leading its session", getpid(),
+				 getppid(), getsid(0));
+	tst_ns_verdict(G, ok);
+	tst_ns_wait_phase(TST_NS_EXIT);
 	while (wait(NULL) > 0)
 		;
 	_exit(0);
@@ -208,7 +137,7 @@ static void run_i(void)
 	pthread_t th;
 	pid_t g;
 
-	read_ids(&ctl->was[I]);
+	tst_ids_read(&ctl->was[I]);
 	for (int k = 0; k < 20; k++) {
 		pid_t b = fork();
 		if (b == 0)
@@ -221,18 +150,18 @@ static void run_i(void)
 		run_g();
 	if (g < 0 || pthread_create(&th, NULL, thread_main, NULL))
 		_exit(1);
-	atomic_fetch_add(&ctl->started, 1);
-	wait_phase(1);
+	tst_ns_started();
+	tst_ns_wait_phase(TST_NS_CHECK);
 	if (tst_corrupting())
 		setsid();
 	bool ok = same_ids(I);
 	if (ok && (getpid() != 1 || getppid() != 0))
-		ok = fail(I, "getpid %d, getppid %d: not the init of its namespace", getpid(), getppid());
-	if (ok && ino("/proc/self/ns/pid") != ino("/proc/self/ns/pid_for_children"))
-		ok = fail(I, "its children are not born in its pid namespace");
-	verdict(I, ok);
+		ok = tst_ns_fail(I, "getpid %d, getppid %d: not the init of its namespace", getpid(), getppid());
+	if (ok && tst_ns_self("pid", 0) != tst_ns_self("pid_for_children", 0))
+		ok = tst_ns_fail(I, "its children are not born in its pid namespace");
+	tst_ns_verdict(I, ok);
 	pthread_join(th, NULL);
-	wait_phase(2);
+	tst_ns_wait_phase(TST_NS_EXIT);
 	waitpid(g, NULL, 0);
 	_exit(0);
 }
@@ -246,7 +175,7 @@ static bool u_forks_again(void)
 	bool ok = true;
 
 	if (pipe(p))
-		return fail(U, "pipe: %s", strerror(errno));
+		return tst_ns_fail(U, "pipe: %s", strerror(errno));
 	if ((x = fork()) == 0) {
 		close(p[1]);
 		int st = getpid() > 1 && getppid() == 0 ? 0 : 1;
@@ -257,19 +186,21 @@ static bool u_forks_again(void)
 	}
 	close(p[0]);
 	if (x < 0)
-		return close(p[1]), fail(U, "fork after the restore: %s", strerror(errno));
+		return close(p[1]), tst_ns_fail(U, "fork after the restore: %s", strerror(errno));
 	snprintf(path, sizeof(path), "/proc/%d/ns/pid", x);
-	uint64_t xi = ino(path);
+	uint64_t xi = tst_ns_ino(path, 0);
 	snprintf(path, sizeof(path), "/proc/%d/ns/pid", ctl->u_sees_i);
-	if (!xi || xi != ino(path))
-		ok = fail(U, "its child %d is not in I's pid namespace (of %d)", x, ctl->u_sees_i);
+	if (!xi || xi != tst_ns_ino(path, 0))
+		ok = tst_ns_fail(U, "its child %d is not in I's pid namespace (of %d)", x, ctl->u_sees_i);
 	close(p[1]);
 	int st;
 	if (waitpid(x, &st, 0) != x || !WIFEXITED(st) || WEXITSTATUS(st))
-		ok = ok && fail(U, "its child %d, in I's namespace, is PID 1 there or sees its parent (status 0x%x)", x, st);
+		ok = ok && tst_ns_fail(U, "its child %d, in I's namespace, is PID 1 there or sees its parent (status 0x%x)",
+				       x, st);
 	else if (ctl->x_pid <= ctl->burned)
-		ok = fail(U, "its child got PID %d in I's namespace, not above %d, the last the namespace gave out before",
-			  ctl->x_pid, ctl->burned);
+		ok = tst_ns_fail(U,
+				 "its child got PID %d in I's namespace, not above %d, the last the namespace gave out before",
+				 ctl->x_pid, ctl->burned);
 	return ok;
 }
 
@@ -278,23 +209,24 @@ static bool u_checks(void)
 	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/ns/pid", ctl->u_sees_i);
-	if (ino("/proc/self/ns/pid_for_children") != ino(path))
-		return fail(U, "its children are no longer born in I's pid namespace");
-	if (ino("/proc/self/ns/pid") == ino(path))
-		return fail(U, "I is in its own pid namespace");
+	if (tst_ns_self("pid_for_children", 0) != tst_ns_ino(path, 0))
+		return tst_ns_fail(U, "its children are no longer born in I's pid namespace");
+	if (tst_ns_self("pid", 0) == tst_ns_ino(path, 0))
+		return tst_ns_fail(U, "I is in its own pid namespace");
 	return u_forks_again();
 }
 
 static void run_v(void)
 {
-	read_ids(&ctl->was[V]);
-	atomic_fetch_add(&ctl->started, 1);
-	wait_phase(1);
+	tst_ids_read(&ctl->was[V]);
+	tst_ns_started();
+	tst_ns_wait_phase(TST_NS_CHECK);
 	bool ok = same_ids(V);
 	if (ok && (getpid() == 1 || getppid() != 0))
-		ok = fail(V, "getpid %d, getppid %d: the init of its namespace, or it sees its parent", getpid(), getppid());
-	verdict(V, ok);
-	wait_phase(2);
+		ok = tst_ns_fail(V, "getpid %d, getppid %d: the init of its namespace, or it sees its parent", getpid(),
+				 getppid());
+	tst_ns_verdict(V, ok);
+	tst_ns_wait_phase(TST_NS_EXIT);
 	_exit(0);
 }
 
@@ -304,7 +236,7 @@ static void run_u(void)
 
 	if (unshare(CLONE_NEWPID))
 		_exit(1);
-	read_ids(&ctl->was[U]);
+	tst_ids_read(&ctl->was[U]);
 	if ((i = fork()) == 0)
 		run_i();
 	if (i < 0)
@@ -314,12 +246,12 @@ static void run_u(void)
 		run_v();
 	if (v < 0)
 		_exit(1);
-	atomic_fetch_add(&ctl->started, 1);
+	tst_ns_started();
 	if (root_u)
 		return;   /* the root: main goes on */
-	wait_phase(1);
-	verdict(U, same_ids(U) && u_checks());
-	wait_phase(2);
+	tst_ns_wait_phase(TST_NS_CHECK);
+	tst_ns_verdict(U, same_ids(U) && u_checks());
+	tst_ns_wait_phase(TST_NS_EXIT);
 	/* V too: I's exit waits until every process of its namespace is reaped */
 	while (wait(NULL) > 0)
 		;
@@ -329,44 +261,21 @@ static void run_u(void)
 int main(int argc, char **argv)
 {
 	tst_init_opts(argc, argv, NULL, "root-unshares");
-	ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (ctl == MAP_FAILED)
-		tst_fail("mmap: %s", strerror(errno));
+	ctl = tst_ns_init(sizeof(*ctl), NR, names);
 	root_u = tst_opt_flag("root-unshares");
 	pid_t u = 0;
-	read_ids(&ctl->was[ROOT]);
+	tst_ids_read(&ctl->was[ROOT]);
 	if (root_u)
 		run_u();
 	else if ((u = fork()) == 0)
 		run_u();
 	if (u < 0)
 		tst_fail("fork: %s", strerror(errno));
-	for (int t = 0; atomic_load(&ctl->started) < NR - 1; t++) {
-		if (t > 2000)
-			tst_fail("only %d processes and threads started (unshare(CLONE_NEWPID) refused?)",
-				 atomic_load(&ctl->started));
-		tst_sleep_ms(5);
-	}
-	tst_ready();
-	tst_wait_check();
-	atomic_store(&ctl->phase, 1);
-	verdict(ROOT, same_ids(ROOT));
+	tst_ns_ready("processes and threads started (unshare(CLONE_NEWPID) refused?)");
+	tst_ns_verdict(ROOT, same_ids(ROOT));
 	if (root_u)
-		verdict(U, same_ids(U) && u_checks());
-	/* 20 s for all the verdicts */
-	for (int i = 0, t = 0; i < NR; i++)
-		for (; !atomic_load(&ctl->done[i]) && t < 4000; t++)
-			tst_sleep_ms(5);
-	atomic_store(&ctl->phase, 2);
+		tst_ns_verdict(U, same_ids(U) && u_checks());
 	char msg[1800] = "";
-	size_t ml = 0;
-	for (int i = 0; i < NR; i++)
-		if (atomic_load(&ctl->done[i]) != 1)
-			ml += snprintf(msg + ml, sizeof(msg) - ml, "%s%s: %s", ml ? "; " : "", names[i],
-				       atomic_load(&ctl->done[i]) ? ctl->why[i] : "no verdict");
-	while (wait(NULL) > 0)
-		;
-	if (ml)
-		tst_fail("%s", msg);
-	tst_pass();
+	tst_ns_failed(msg, sizeof(msg), 0);
+	tst_ns_end(msg);
 }

@@ -23,7 +23,7 @@
  * first (the others nested below them).  --corrupt: A1 changes its hostname after CHECK (A's
  * namespace's: A's check must see it).
  */
-#include "tst.h"
+#include "tst-ns.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -43,7 +43,6 @@
 #include <sys/mman.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -61,13 +60,10 @@ static const char *const kinds[NK] = { "uts", "net", "ipc", "cgroup" };
 #define SHM_SIZE (64 * 1024)
 
 struct ctl {
-	atomic_int phase;                 /* 1: check now, 2: A's turn, 3: exit */
-	atomic_int started;
+	struct tst_ns_ctl ns;
 	uint64_t ino[NR][NK], now[NR][NK];  /* each one's namespaces, before and after */
 	char host[NR][65];
 	atomic_int checked[NR];           /* 1: has written now[] */
-	atomic_int done[NR];              /* 1 pass, 2 fail */
-	char why[NR][200];
 	int shmid;
 	char unix_name[64];
 	pid_t pid_a;
@@ -80,21 +76,10 @@ static int tcp_l = -1, udp_a = -1, unix_a = -1, udp_b1 = -1;
 static int pair[2] = { -1, -1 };   /* the root's socketpair with A, made before A's unshare */
 static unsigned char *seg;
 
-#define VFAIL(who, ...) do { snprintf(ctl->why[who], sizeof(ctl->why[who]), __VA_ARGS__); return false; } while (0)
-
-static uint64_t ns_ino(const char *kind)
-{
-	char path[64];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/proc/self/ns/%s", kind);
-	return stat(path, &st) ? 0 : st.st_ino;
-}
-
 static void read_ns(uint64_t *out)
 {
 	for (int k = 0; k < NK; k++)
-		out[k] = ns_ino(kinds[k]);
+		out[k] = tst_ns_self(kinds[k], 0);
 }
 
 static void hostname(char *buf)
@@ -235,9 +220,9 @@ static bool relations(int who)
 			continue;
 		for (int k = 0; k < NK; k++)
 			if ((ctl->ino[who][k] == ctl->ino[j][k]) != (ctl->now[who][k] == ctl->now[j][k]))
-				VFAIL(who, "its %s namespace is %s %s's, it was %s", kinds[k],
-				      ctl->now[who][k] == ctl->now[j][k] ? "the same as" : "another than", names[j],
-				      ctl->ino[who][k] == ctl->ino[j][k] ? "the same" : "another");
+				return tst_ns_fail(who, "its %s namespace is %s %s's, it was %s", kinds[k],
+						   ctl->now[who][k] == ctl->now[j][k] ? "the same as" : "another than", names[j],
+						   ctl->ino[who][k] == ctl->ino[j][k] ? "the same" : "another");
 	}
 	return true;
 }
@@ -248,9 +233,9 @@ static bool send_name(int who)
 	int sk = socket(AF_INET, SOCK_STREAM, 0);
 
 	if (sk < 0 || connect(sk, (struct sockaddr *)&a, sizeof(a)))
-		VFAIL(who, "can't connect to the listener on " ADDR ":%d: %s", TCP_PORT, strerror(errno));
+		return tst_ns_fail(who, "can't connect to the listener on " ADDR ":%d: %s", TCP_PORT, strerror(errno));
 	if (write(sk, names[who], strlen(names[who])) != (ssize_t)strlen(names[who]))
-		VFAIL(who, "can't write to the listener: %s", strerror(errno));
+		return tst_ns_fail(who, "can't write to the listener: %s", strerror(errno));
 	close(sk);   /* the data stays in the accepted socket's queue */
 	return true;
 }
@@ -263,7 +248,7 @@ static bool seg_ok(int who)
 	tst_fill(ref, SHM_SIZE, seed);
 	for (size_t i = 64; i < SHM_SIZE; i++)
 		if (seg[i] != ref[i])
-			VFAIL(who, "the SysV segment differs at byte %zu", i);
+			return tst_ns_fail(who, "the SysV segment differs at byte %zu", i);
 	return true;
 }
 
@@ -283,7 +268,7 @@ static bool verify(int who)
 		sethostname("corrupted", 9);
 	hostname(host);
 	if (who != A && strcmp(host, ctl->host[who]))
-		VFAIL(who, "hostname \"%s\", was \"%s\"", host, ctl->host[who]);
+		return tst_ns_fail(who, "hostname \"%s\", was \"%s\"", host, ctl->host[who]);
 	switch (who) {
 	case ROOT: {
 		/* the abstract name is A's namespace's only */
@@ -291,7 +276,8 @@ static bool verify(int who)
 		socklen_t len = unix_addr(&u);
 		int sk = socket(AF_UNIX, SOCK_DGRAM, 0);
 		if (sk >= 0 && sendto(sk, "x", 1, 0, (struct sockaddr *)&u, len) == 1)
-			VFAIL(who, "the root reaches A's abstract unix socket: not in another network namespace");
+			return tst_ns_fail(who,
+					   "the root reaches A's abstract unix socket: not in another network namespace");
 		close(sk);
 		return true;
 	}
@@ -306,9 +292,9 @@ static bool verify(int who)
 			return false;
 		memcpy(seg, "B1 was here", 12);
 		if (sendto(udp_b1, "udp-b1", 6, 0, (struct sockaddr *)&a, sizeof(a)) != 6)
-			VFAIL(who, "UDP send from " ADDR ":%d: %s", B1_PORT, strerror(errno));
+			return tst_ns_fail(who, "UDP send from " ADDR ":%d: %s", B1_PORT, strerror(errno));
 		if (sk < 0 || sendto(sk, "unix-b1", 7, 0, (struct sockaddr *)&u, len) != 7)
-			VFAIL(who, "can't reach A's abstract unix socket: %s", strerror(errno));
+			return tst_ns_fail(who, "can't reach A's abstract unix socket: %s", strerror(errno));
 		close(sk);
 		return send_name(who);
 	}
@@ -329,59 +315,57 @@ static bool verify_a(void)
 
 	hostname(host);
 	if (strcmp(host, ctl->host[A]))
-		VFAIL(A, "hostname \"%s\", was \"%s\"", host, ctl->host[A]);
+		return tst_ns_fail(A, "hostname \"%s\", was \"%s\"", host, ctl->host[A]);
 	if (!send_name(A))
 		return false;
 	if (write(pair[1], "from-A", 6) != 6)
-		VFAIL(A, "can't write to the socketpair with the root: %s", strerror(errno));
+		return tst_ns_fail(A, "can't write to the socketpair with the root: %s", strerror(errno));
 	for (int i = 0; i < 3; i++) {
 		p = (struct pollfd){ tcp_l, POLLIN, 0 };
 		if (poll(&p, 1, 5000) != 1)
-			VFAIL(A, "connection %d never came to the listener", i + 1);
+			return tst_ns_fail(A, "connection %d never came to the listener", i + 1);
 		int c = accept(tcp_l, NULL, NULL);
 		if (c < 0)
-			VFAIL(A, "accept: %s", strerror(errno));
+			return tst_ns_fail(A, "accept: %s", strerror(errno));
 		p = (struct pollfd){ c, POLLIN, 0 };
 		n = poll(&p, 1, 5000) == 1 ? read(c, buf, sizeof(buf) - 1) : -1;
 		close(c);
 		if (n <= 0)
-			VFAIL(A, "connection %d sent nothing", i + 1);
+			return tst_ns_fail(A, "connection %d sent nothing", i + 1);
 		buf[n] = 0;
 		if (!strcmp(buf, "A1"))
 			got[0] = true;
 		else if (!strcmp(buf, "B1"))
 			got[1] = true;
 		else if (strcmp(buf, "A"))
-			VFAIL(A, "the listener got \"%s\"", buf);
+			return tst_ns_fail(A, "the listener got \"%s\"", buf);
 	}
 	if (!got[0] || !got[1])
-		VFAIL(A, "the listener missed %s", got[0] ? "B1" : "A1");
+		return tst_ns_fail(A, "the listener missed %s", got[0] ? "B1" : "A1");
 	p = (struct pollfd){ udp_a, POLLIN, 0 };
 	if (poll(&p, 1, 5000) != 1 || (n = recvfrom(udp_a, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl)) != 6 ||
 	    memcmp(buf, "udp-b1", 6) || ntohs(from.sin_port) != B1_PORT)
-		VFAIL(A, "B1's datagram did not come to the UDP socket from port %d", B1_PORT);
+		return tst_ns_fail(A, "B1's datagram did not come to the UDP socket from port %d", B1_PORT);
 	p = (struct pollfd){ unix_a, POLLIN, 0 };
 	if (poll(&p, 1, 5000) != 1 || recv(unix_a, buf, sizeof(buf), 0) != 7 || memcmp(buf, "unix-b1", 7))
-		VFAIL(A, "B1's datagram did not come to the abstract unix socket");
+		return tst_ns_fail(A, "B1's datagram did not come to the abstract unix socket");
 	if (memcmp(seg, "B1 was here", 12))
-		VFAIL(A, "B1's mark is not in the SysV segment: not the same segment");
+		return tst_ns_fail(A, "B1's mark is not in the SysV segment: not the same segment");
 	return seg_ok(A);
 }
 
 static void __attribute__((noreturn)) serve(int who)
 {
-	atomic_fetch_add(&ctl->started, 1);
-	while (atomic_load(&ctl->phase) < 1)
-		tst_sleep_ms(5);
+	tst_ns_started();
+	tst_ns_wait_phase(TST_NS_CHECK);
 	bool ok = verify(who);
 	if (who == A) {
-		while (ok && (!atomic_load(&ctl->done[A1]) || !atomic_load(&ctl->done[B1])) && atomic_load(&ctl->phase) < 3)
+		while (ok && (!tst_ns_done(A1) || !tst_ns_done(B1)) && tst_ns_phase() < TST_NS_EXIT)
 			tst_sleep_ms(5);
 		ok = ok && verify_a();
 	}
-	atomic_store(&ctl->done[who], ok ? 1 : 2);
-	while (atomic_load(&ctl->phase) < 3)
-		tst_sleep_ms(5);
+	tst_ns_verdict(who, ok);
+	tst_ns_wait_phase(TST_NS_EXIT);
 	_exit(0);
 }
 
@@ -414,45 +398,22 @@ int main(int argc, char **argv)
 	if (tst_opt_flag("root-ns") &&
 	    (unshare(CLONE_NEWUTS | CLONE_NEWNET | CLONE_NEWIPC) || sethostname("nested-root", 11)))
 		tst_fail("root: unshare: %s", strerror(errno));
-	ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (ctl == MAP_FAILED)
-		tst_fail("mmap: %s", strerror(errno));
+	ctl = tst_ns_init(sizeof(*ctl), NR, names);
 	read_ns(ctl->ino[ROOT]);
 	hostname(ctl->host[ROOT]);
-	pid_t pids[NR] = { 0 };
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair))
 		tst_fail("socketpair: %s", strerror(errno));
-	pids[A] = spawn(A, setup_a, a_children);
+	spawn(A, setup_a, a_children);
 	close(pair[1]);
-	pids[B] = spawn(B, NULL, b_children);
-	pids[C] = spawn(C, setup_c, NULL);
-	for (int t = 0; atomic_load(&ctl->started) < NR - 1; t++) {
-		if (t > 2000)
-			tst_fail("only %d processes started", atomic_load(&ctl->started));
-		tst_sleep_ms(5);
-	}
-	tst_ready();
-	tst_wait_check();
-	atomic_store(&ctl->phase, 1);
-	bool ok = verify(ROOT);
-	atomic_store(&ctl->done[ROOT], ok ? 1 : 2);
-	for (int i = 0; i < NR; i++)
-		for (int t = 0; !atomic_load(&ctl->done[i]) && t < 4000; t++)
-			tst_sleep_ms(5);
-	atomic_store(&ctl->phase, 3);
+	spawn(B, NULL, b_children);
+	spawn(C, setup_c, NULL);
+	tst_ns_ready("processes started");
+	tst_ns_verdict(ROOT, verify(ROOT));
 	char msg[1600] = "", buf[8];
-	size_t ml = 0;
+	size_t ml = tst_ns_failed(msg, sizeof(msg), 0);
 	struct pollfd p = { pair[0], POLLIN, 0 };
-	if (atomic_load(&ctl->done[A]) == 1 && (poll(&p, 1, 5000) != 1 || read(pair[0], buf, 6) != 6 || memcmp(buf, "from-A", 6)))
-		ml += snprintf(msg, sizeof(msg), "root: A's bytes did not come through the socketpair made before A's unshare");
-	for (int i = 0; i < NR; i++)
-		if (atomic_load(&ctl->done[i]) != 1)
-			ml += snprintf(msg + ml, sizeof(msg) - ml, "%s%s: %s", ml ? "; " : "", names[i],
-				       atomic_load(&ctl->done[i]) ? ctl->why[i] : "no verdict");
-	for (int i = 0; i < NR; i++)
-		if (pids[i])
-			waitpid(pids[i], NULL, 0);
-	if (ml)
-		tst_fail("%s", msg);
-	tst_pass();
+	if (tst_ns_done(A) == 1 && (poll(&p, 1, 5000) != 1 || read(pair[0], buf, 6) != 6 || memcmp(buf, "from-A", 6)))
+		snprintf(msg + ml, sizeof(msg) - ml, "%sroot: A's bytes did not come through the socketpair made before A's "
+			 "unshare", ml ? "; " : "");
+	tst_ns_end(msg);
 }

@@ -38,7 +38,7 @@
  * a restore can't bind alone).  U1 is then nested below the tree's own: dump the root,
  * the started process's child (test/pidns.sh).
  */
-#include "tst.h"
+#include "tst-ns.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -92,14 +92,12 @@ struct state {
 };
 
 struct ctl {
-	atomic_int phase;          /* 1: check, 2: exit */
-	atomic_int started, go_a, go_a1, a_ready;
+	struct tst_ns_ctl ns;
+	atomic_int go_a, go_a1, a_ready;
 	pid_t pid_a;
 	struct state before[NR];
 	atomic_int checked[NR];    /* 1: now[] written */
 	struct state now[NR];
-	atomic_int done[NR];       /* 1 pass, 2 fail */
-	char why[NR][240];
 	int shmid;
 	uint64_t seed;
 	atomic_int done_b_mark, b_connected;
@@ -111,43 +109,10 @@ static unsigned char *seg;
 static bool own_id;
 static const char *dir;
 
-#define VFAIL(who, ...) do { char t_[240]; snprintf(t_, sizeof(t_), __VA_ARGS__); \
-				 memcpy(ctl->why[who], t_, sizeof(t_)); return false; } while (0)
-
 static void must(bool failed, const char *what)
 {
 	if (failed)
 		tst_fail("%s: %s", what, strerror(errno));
-}
-
-static uint64_t fd_ino(int fd)
-{
-	struct stat st;
-
-	return fd >= 0 && !fstat(fd, &st) ? st.st_ino : 0;
-}
-
-/* The inode of the namespace related to ours of kind by req (0: none we may see). */
-static uint64_t related(const char *kind, unsigned long req)
-{
-	char path[64];
-	int fd, r;
-	uint64_t ino;
-
-	snprintf(path, sizeof(path), "/proc/self/ns/%s", kind);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	if (!req) {
-		ino = fd_ino(fd);
-		close(fd);
-		return ino;
-	}
-	r = ioctl(fd, req);
-	close(fd);
-	ino = fd_ino(r);
-	if (r >= 0)
-		close(r);
-	return ino;
 }
 
 static void read_text(const char *path, char *buf, size_t len)
@@ -175,16 +140,16 @@ static void read_state(struct state *s)
 		ioctl(fd, NS_GET_OWNER_UID, &s->owner);
 		close(fd);
 	}
-	s->ino[K_USER] = related("user", 0);
-	s->ino[K_PARENT] = related("user", NS_GET_PARENT);
-	s->ino[K_UTS] = related("uts", 0);
-	s->ino[K_OWNER] = related("uts", NS_GET_USERNS);
-	s->ino[K_NET] = related("net", 0);
-	s->ino[K_NET_OWNER] = related("net", NS_GET_USERNS);
-	s->ino[K_IPC] = related("ipc", 0);
-	s->ino[K_IPC_OWNER] = related("ipc", NS_GET_USERNS);
-	s->ino[K_CG] = related("cgroup", 0);
-	s->ino[K_CG_OWNER] = related("cgroup", NS_GET_USERNS);
+	s->ino[K_USER] = tst_ns_self("user", 0);
+	s->ino[K_PARENT] = tst_ns_self("user", NS_GET_PARENT);
+	s->ino[K_UTS] = tst_ns_self("uts", 0);
+	s->ino[K_OWNER] = tst_ns_self("uts", NS_GET_USERNS);
+	s->ino[K_NET] = tst_ns_self("net", 0);
+	s->ino[K_NET_OWNER] = tst_ns_self("net", NS_GET_USERNS);
+	s->ino[K_IPC] = tst_ns_self("ipc", 0);
+	s->ino[K_IPC_OWNER] = tst_ns_self("ipc", NS_GET_USERNS);
+	s->ino[K_CG] = tst_ns_self("cgroup", 0);
+	s->ino[K_CG_OWNER] = tst_ns_self("cgroup", NS_GET_USERNS);
 }
 
 static void write_maps(pid_t pid, const char *uid, const char *gid, const char *sg)
@@ -215,11 +180,11 @@ static bool relations(int who)
 				uint64_t a0 = w0->ino[k], b0 = ctl->before[j].ino[l];
 				uint64_t a1 = w1->ino[k], b1 = ctl->now[j].ino[l];
 				if ((!a0 || !b0) != (!a1 || !b1))
-					VFAIL(who, "its %s is %s, it was %s", knames[k], a1 ? "seen" : "unseen",
-					      a0 ? "seen" : "unseen");
+					return tst_ns_fail(who, "its %s is %s, it was %s", knames[k], a1 ? "seen" : "unseen",
+							   a0 ? "seen" : "unseen");
 				if (a0 && b0 && (a0 == b0) != (a1 == b1))
-					VFAIL(who, "its %s is %s %s's %s, it was %s", knames[k], a1 == b1 ? "the same as" : "another than",
-					      names[j], knames[l], a0 == b0 ? "the same" : "another");
+					return tst_ns_fail(who, "its %s is %s %s's %s, it was %s", knames[k], a1 == b1 ? "the same as" : "another than",
+							   names[j], knames[l], a0 == b0 ? "the same" : "another");
 			}
 	}
 	return true;
@@ -241,31 +206,31 @@ static bool verify(int who)
 	uname(&u);
 	snprintf(n->host, sizeof(n->host), "%s", u.nodename);
 	if (strcmp(b->uid_map, n->uid_map) || strcmp(b->gid_map, n->gid_map))
-		VFAIL(who, "its maps are \"%s\" / \"%s\", were \"%s\" / \"%s\"", n->uid_map, n->gid_map, b->uid_map,
-		      b->gid_map);
+		return tst_ns_fail(who, "its maps are \"%s\" / \"%s\", were \"%s\" / \"%s\"", n->uid_map, n->gid_map, b->uid_map,
+				   b->gid_map);
 	if (strcmp(b->setgroups, n->setgroups))
-		VFAIL(who, "setgroups is \"%s\", was \"%s\"", n->setgroups, b->setgroups);
+		return tst_ns_fail(who, "setgroups is \"%s\", was \"%s\"", n->setgroups, b->setgroups);
 	if (b->r != n->r || b->e != n->e || b->s != n->s || b->gr != n->gr || b->ge != n->ge || b->gs != n->gs)
-		VFAIL(who, "ids %u/%u/%u %u/%u/%u, were %u/%u/%u %u/%u/%u", n->r, n->e, n->s, n->gr, n->ge, n->gs, b->r,
-		      b->e, b->s, b->gr, b->ge, b->gs);
+		return tst_ns_fail(who, "ids %u/%u/%u %u/%u/%u, were %u/%u/%u %u/%u/%u", n->r, n->e, n->s, n->gr, n->ge, n->gs, b->r,
+				   b->e, b->s, b->gr, b->ge, b->gs);
 	if (b->ngroups != n->ngroups || memcmp(b->groups, n->groups, sizeof(gid_t) * (b->ngroups > 0 ? b->ngroups : 0)))
-		VFAIL(who, "%d groups (first %u), were %d (first %u)", n->ngroups, n->ngroups > 0 ? n->groups[0] : 0,
-		      b->ngroups, b->ngroups > 0 ? b->groups[0] : 0);
+		return tst_ns_fail(who, "%d groups (first %u), were %d (first %u)", n->ngroups, n->ngroups > 0 ? n->groups[0] : 0,
+				   b->ngroups, b->ngroups > 0 ? b->groups[0] : 0);
 	if (b->owner != n->owner)
-		VFAIL(who, "its user namespace's owner is %u, was %u", n->owner, b->owner);
+		return tst_ns_fail(who, "its user namespace's owner is %u, was %u", n->owner, b->owner);
 	if (strcmp(b->host, n->host))
-		VFAIL(who, "hostname \"%s\", was \"%s\"", n->host, b->host);
+		return tst_ns_fail(who, "hostname \"%s\", was \"%s\"", n->host, b->host);
 	if (!relations(who))
 		return false;
 	if (conn >= 0) {   /* --tcp: B pings, A answers */
 		struct pollfd p = { conn, POLLIN, 0 };
 		char buf[8] = "";
 		if (who == B && write(conn, "ping", 4) != 4)
-			VFAIL(who, "can't write on its connection: %s", strerror(errno));
+			return tst_ns_fail(who, "can't write on its connection: %s", strerror(errno));
 		if (poll(&p, 1, 5000) != 1 || read(conn, buf, 4) != 4 || strcmp(buf, who == B ? "pong" : "ping"))
-			VFAIL(who, "its connection did not bring \"%s\" (\"%s\")", who == B ? "pong" : "ping", buf);
+			return tst_ns_fail(who, "its connection did not bring \"%s\" (\"%s\")", who == B ? "pong" : "ping", buf);
 		if (who == A && write(conn, "pong", 4) != 4)
-			VFAIL(who, "can't write on its connection: %s", strerror(errno));
+			return tst_ns_fail(who, "can't write on its connection: %s", strerror(errno));
 	}
 	if (who == B && !own_id) {
 		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(PORT),
@@ -274,10 +239,10 @@ static bool verify(int who)
 		unsigned char ref[SHM_SIZE];
 		tst_fill(ref, SHM_SIZE, ctl->seed);
 		if (memcmp(seg + 64, ref + 64, SHM_SIZE - 64))
-			VFAIL(who, "A's SysV segment's bytes differ");
+			return tst_ns_fail(who, "A's SysV segment's bytes differ");
 		memcpy(seg, "B was here", 11);
 		if (sk < 0 || connect(sk, (struct sockaddr *)&a, sizeof(a)) || write(sk, "B", 1) != 1)
-			VFAIL(who, "can't reach A's listener on 127.0.0.1:%d: %s", PORT, strerror(errno));
+			return tst_ns_fail(who, "can't reach A's listener on 127.0.0.1:%d: %s", PORT, strerror(errno));
 		close(sk);
 		atomic_store(&ctl->done_b_mark, 1);
 	}
@@ -285,25 +250,25 @@ static bool verify(int who)
 		struct pollfd p = { listener, POLLIN, 0 };
 		char c = 0;
 		unsigned char ref[SHM_SIZE];
-		while (!atomic_load(&ctl->done_b_mark) && atomic_load(&ctl->phase) < 2)
+		while (!atomic_load(&ctl->done_b_mark) && tst_ns_phase() < TST_NS_EXIT)
 			tst_sleep_ms(5);
 		int cs = poll(&p, 1, 5000) == 1 ? accept(listener, NULL, NULL) : -1;
 		if (cs < 0 || read(cs, &c, 1) != 1 || c != 'B')
-			VFAIL(who, "B's connection did not come to its listener");
+			return tst_ns_fail(who, "B's connection did not come to its listener");
 		close(cs);
 		if (memcmp(seg, "B was here", 11))
-			VFAIL(who, "B's mark is not in its SysV segment: not the same segment");
+			return tst_ns_fail(who, "B's mark is not in its SysV segment: not the same segment");
 		tst_fill(ref, SHM_SIZE, ctl->seed);
 		if (memcmp(seg + 64, ref + 64, SHM_SIZE - 64))
-			VFAIL(who, "its SysV segment's bytes differ");
+			return tst_ns_fail(who, "its SysV segment's bytes differ");
 	}
 	if (who == A) {
 		struct stat st;
 		char buf[16] = "";
 		if (fstat(file_fd, &st) || st.st_uid != 0 || st.st_gid != (own_id ? 0 : 1000))
-			VFAIL(who, "its file is owned by %u:%u inside, was 0:%d", st.st_uid, st.st_gid, own_id ? 0 : 1000);
+			return tst_ns_fail(who, "its file is owned by %u:%u inside, was 0:%d", st.st_uid, st.st_gid, own_id ? 0 : 1000);
 		if (pread(file_fd, buf, sizeof(buf) - 1, 0) != 9 || strcmp(buf, "usernest\n"))
-			VFAIL(who, "its file holds \"%s\"", buf);
+			return tst_ns_fail(who, "its file holds \"%s\"", buf);
 	}
 	return true;
 }
@@ -311,12 +276,10 @@ static bool verify(int who)
 static void __attribute__((noreturn)) serve(int who)
 {
 	read_state(&ctl->before[who]);
-	atomic_fetch_add(&ctl->started, 1);
-	while (atomic_load(&ctl->phase) < 1)
-		tst_sleep_ms(5);
-	atomic_store(&ctl->done[who], verify(who) ? 1 : 2);
-	while (atomic_load(&ctl->phase) < 2)
-		tst_sleep_ms(5);
+	tst_ns_started();
+	tst_ns_wait_phase(TST_NS_CHECK);
+	tst_ns_verdict(who, verify(who));
+	tst_ns_wait_phase(TST_NS_EXIT);
 	_exit(0);
 }
 
@@ -524,8 +487,7 @@ int main(int argc, char **argv)
 		root_userns();
 		pivot_into_tmpfs();
 	}
-	ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	must(ctl == MAP_FAILED, "mmap");
+	ctl = tst_ns_init(sizeof(*ctl), NR, names);
 	ctl->seed = tst_seed();
 	/* (PID 1 of its own pid namespace has the same name every time) */
 	snprintf(tag, sizeof(tag), "dir-%llx", (unsigned long long)(tst_seed() & 0xffffffff));
@@ -544,32 +506,11 @@ int main(int argc, char **argv)
 	if ((pids[B] = fork()) == 0)
 		child_b();
 	must(pids[B] < 0, "fork");
-	for (int t = 0; atomic_load(&ctl->started) < NR - 1; t++) {
-		if (t > 2000)
-			tst_fail("only %d processes started", atomic_load(&ctl->started));
-		tst_sleep_ms(5);
-	}
-	tst_ready();
-	tst_wait_check();
-	atomic_store(&ctl->phase, 1);
-	atomic_store(&ctl->done[ROOT], verify(ROOT) ? 1 : 2);
-	for (int i = 0; i < NR; i++)
-		for (int t = 0; !atomic_load(&ctl->done[i]) && t < 4000; t++)
-			tst_sleep_ms(5);
-	atomic_store(&ctl->phase, 2);
-	char msg[1200] = "";
-	size_t ml = 0;
-	for (int i = 0; i < NR; i++)
-		if (atomic_load(&ctl->done[i]) != 1)
-			ml += snprintf(msg + ml, sizeof(msg) - ml, "%s%s: %s", ml ? "; " : "", names[i],
-				       atomic_load(&ctl->done[i]) ? ctl->why[i] : "no verdict");
-	for (int i = 0; i < NR; i++)
-		if (pids[i])
-			waitpid(pids[i], NULL, 0);
-	char path[256];
+	tst_ns_ready("processes started");
+	tst_ns_verdict(ROOT, verify(ROOT));
+	char msg[1200] = "", path[256];
+	tst_ns_failed(msg, sizeof(msg), 0);
 	snprintf(path, sizeof(path), "%s/file", dir);
 	unlink(path);
-	if (ml)
-		tst_fail("%s", msg);
-	tst_pass();
+	tst_ns_end(msg);
 }

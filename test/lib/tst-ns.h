@@ -105,6 +105,16 @@ static inline void tst_ns_wait_phase(int phase)
 	}
 }
 
+/* The end of a process of the tree: when main says so, after its children (an
+ * init's exit waits until every process of its namespace is reaped). */
+static inline __attribute__((noreturn)) void tst_ns_finish(void)
+{
+	tst_ns_wait_phase(TST_NS_EXIT);
+	while (wait(NULL) > 0)
+		;
+	_exit(0);
+}
+
 /* main: once every other one started (10 s at most, else "only N <what>"), READY;
  * at CHECK, the check phase. */
 static inline void tst_ns_ready(const char *what)

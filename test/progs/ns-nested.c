@@ -365,8 +365,7 @@ static void __attribute__((noreturn)) serve(int who)
 		ok = ok && verify_a();
 	}
 	tst_ns_verdict(who, ok);
-	tst_ns_wait_phase(TST_NS_EXIT);
-	_exit(0);
+	tst_ns_finish();
 }
 
 /* A child of the caller that runs setup, records itself and serves. */

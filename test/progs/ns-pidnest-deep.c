@@ -66,15 +66,6 @@ static void started(int who)
 	tst_ns_started();
 }
 
-/* The end of a process: once every verdict is in, after its children. */
-static void __attribute__((noreturn)) finish(void)
-{
-	tst_ns_wait_phase(TST_NS_EXIT);
-	while (wait(NULL) > 0)
-		;
-	_exit(0);
-}
-
 static bool is_init(int who)
 {
 	if (getpid() != 1 || getppid() != 0)
@@ -201,7 +192,7 @@ static void run_gg(void)
 	started(GG);
 	tst_ns_wait_phase(TST_NS_CHECK);
 	tst_ns_verdict(GG, same_ids(GG) && cpu_timer_armed() && fresh_child());
-	finish();
+	tst_ns_finish();
 }
 
 static void run_g(void)
@@ -220,7 +211,7 @@ static void run_g(void)
 	if (ok && (getppid() != 1 || getsid(0) != getpid()))
 		ok = tst_ns_fail(G, "getppid %d, getsid %d: not I3's child leading its session", getppid(), getsid(0));
 	tst_ns_verdict(G, ok);
-	finish();
+	tst_ns_finish();
 }
 
 static void run_u(int who);
@@ -249,7 +240,7 @@ static void run_init(int who)
 		else if (who == I3)
 			run_g();
 		else
-			finish();   /* J1's: a plain child, not checked */
+			tst_ns_finish();   /* J1's: a plain child, not checked */
 	}
 	if (c < 0)
 		_exit(1);
@@ -260,7 +251,7 @@ static void run_init(int who)
 	tst_ns_verdict(who, same_ids(who) && is_init(who));
 	if (thread >= 0)
 		pthread_join(th, NULL);
-	finish();
+	tst_ns_finish();
 }
 
 static void run_u(int who)
@@ -277,7 +268,7 @@ static void run_u(int who)
 	tst_ns_wait_phase(TST_NS_CHECK);
 	tst_ns_verdict(who, same_ids(who) && u_checks(who));
 	/* (an init's exit waits until every process of its namespace is reaped) */
-	finish();
+	tst_ns_finish();
 }
 
 /* The namespaces are new, but related as before: two processes share one after the

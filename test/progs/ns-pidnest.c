@@ -98,8 +98,7 @@ static void run_member(int who)
 	if (ok && getpgid(0) != (who == G1 ? getpid() : ctl->g1))
 		ok = tst_ns_fail(who, "getpgid %d: not G1's group (%d)", getpgid(0), ctl->g1);
 	tst_ns_verdict(who, ok);
-	tst_ns_wait_phase(TST_NS_EXIT);
-	_exit(0);
+	tst_ns_finish();
 }
 
 static void run_g(void)
@@ -126,10 +125,7 @@ static void run_g(void)
 		ok = tst_ns_fail(G, "getpid %d, getppid %d, getsid %d: not I's child leading its session", getpid(),
 				 getppid(), getsid(0));
 	tst_ns_verdict(G, ok);
-	tst_ns_wait_phase(TST_NS_EXIT);
-	while (wait(NULL) > 0)
-		;
-	_exit(0);
+	tst_ns_finish();
 }
 
 static void run_i(void)
@@ -161,9 +157,7 @@ static void run_i(void)
 		ok = tst_ns_fail(I, "its children are not born in its pid namespace");
 	tst_ns_verdict(I, ok);
 	pthread_join(th, NULL);
-	tst_ns_wait_phase(TST_NS_EXIT);
-	waitpid(g, NULL, 0);
-	_exit(0);
+	tst_ns_finish();
 }
 
 /* A child of U forked now: in I's namespace, neither its init nor seeing its parent. */
@@ -226,8 +220,7 @@ static void run_v(void)
 		ok = tst_ns_fail(V, "getpid %d, getppid %d: the init of its namespace, or it sees its parent", getpid(),
 				 getppid());
 	tst_ns_verdict(V, ok);
-	tst_ns_wait_phase(TST_NS_EXIT);
-	_exit(0);
+	tst_ns_finish();
 }
 
 static void run_u(void)
@@ -251,11 +244,8 @@ static void run_u(void)
 		return;   /* the root: main goes on */
 	tst_ns_wait_phase(TST_NS_CHECK);
 	tst_ns_verdict(U, same_ids(U) && u_checks());
-	tst_ns_wait_phase(TST_NS_EXIT);
 	/* V too: I's exit waits until every process of its namespace is reaped */
-	while (wait(NULL) > 0)
-		;
-	_exit(0);
+	tst_ns_finish();
 }
 
 int main(int argc, char **argv)

@@ -130,8 +130,7 @@ static void run_unshared(int who, bool is_root)
 		close(fd);
 	}
 	tst_ns_verdict(who, ok && fork_child(who, 0));
-	tst_ns_wait_phase(TST_NS_EXIT);
-	_exit(0);
+	tst_ns_finish();
 }
 
 static void run_c(void)
@@ -144,8 +143,7 @@ static void run_c(void)
 		ok = tst_ns_fail(C, "getpid %d, getppid %d: the init of its namespace, or it sees its parent", getpid(),
 				 getppid());
 	tst_ns_verdict(C, ok);
-	tst_ns_wait_phase(TST_NS_EXIT);
-	_exit(0);
+	tst_ns_finish();
 }
 
 static void run_i(void)
@@ -163,11 +161,8 @@ static void run_i(void)
 	if (ok && (getpid() != 1 || getppid() != 0))
 		ok = tst_ns_fail(I, "getpid %d, getppid %d: not the init of its namespace", getpid(), getppid());
 	tst_ns_verdict(I, ok);
-	tst_ns_wait_phase(TST_NS_EXIT);
 	/* C too: I's exit waits until every process of its namespace is reaped */
-	while (wait(NULL) > 0)
-		;
-	_exit(0);
+	tst_ns_finish();
 }
 
 static void run_m(void)
@@ -185,10 +180,7 @@ static void run_m(void)
 	tst_ns_started();
 	tst_ns_wait_phase(TST_NS_CHECK);
 	tst_ns_verdict(M, same_ids(M));
-	tst_ns_wait_phase(TST_NS_EXIT);
-	while (wait(NULL) > 0)
-		;
-	_exit(0);
+	tst_ns_finish();
 }
 
 static uint64_t n_ino(void)
@@ -223,10 +215,7 @@ static void run_s(void)
 	if (ok && tst_ns_self("pid_for_children", 0) != n_ino())
 		ok = tst_ns_fail(S, "its children are no longer born in I's pid namespace");
 	tst_ns_verdict(S, ok && fork_child(S, n_ino()));
-	tst_ns_wait_phase(TST_NS_EXIT);
-	while (wait(NULL) > 0)
-		;
-	_exit(0);
+	tst_ns_finish();
 }
 
 int main(int argc, char **argv)

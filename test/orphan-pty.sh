@@ -25,12 +25,21 @@ passed=0
 failed=0
 PIDS=()
 T=
+P=
+# what a case started, whatever failed: the receivers, crtool restore (it waits for
+# the tree it restored), and the target's session, which P leads (its sh, the
+# subshell that reads the terminal, a sleep: a restored tree keeps the session,
+# and one whose terminal no receiver of ours holds is not hung up)
 cleanup() {
+	local r
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	[ -s "$T/pid" ] && kill -9 "$(cat "$T/pid")" 2>/dev/null
+	r=$(cat "$T/pid" 2>/dev/null)
+	for p in $P $r; do pkill -9 -s "$p" 2>/dev/null; done
+	[ -n "$r" ] && kill -9 "$r" 2>/dev/null
 	[ -n "$T" ] && rm -rf "$T"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 wait_for() { # SECONDS COMMAND...
 	local i n=$(($1 * 20))
 	shift
@@ -64,6 +73,7 @@ restore() { # DIR N: with console N, must work
 	rm -f "$T/pid"
 	"$CRTOOL" restore -D "$T/$1" --pidfile "$T/pid" --console-socket "$T/cs$2" 2>"$T/err" &
 	PARENT=$!
+	PIDS+=("$PARENT")
 	wait_for 10 test -s "$T/pid" || { res "FAIL crtool restore: $(cat "$T/err")"; return 1; }
 	[ "$(cat "$T/pid")" = "$P" ] || { res "FAIL restored as pid $(cat "$T/pid"), not $P"; return 1; }
 }
@@ -150,6 +160,7 @@ for mode in restore leave-running twice errors; do
 	fi
 	cleanup
 	T=
+	P=
 done
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

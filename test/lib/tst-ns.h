@@ -32,7 +32,9 @@
 #include <unistd.h>
 
 #define TST_NS_MAX 16
+#ifndef TST_NS_WHY   /* (a program whose reasons quote more defines it first) */
 #define TST_NS_WHY 300
+#endif
 
 enum { TST_NS_CHECK = 1, TST_NS_EXIT = 2 };   /* the phases, after 0 (set up) */
 
@@ -115,18 +117,29 @@ static inline __attribute__((noreturn)) void tst_ns_finish(void)
 	_exit(0);
 }
 
-/* main: once every other one started (10 s at most, else "only N <what>"), READY;
- * at CHECK, the check phase. */
-static inline void tst_ns_ready(const char *what)
+/* main: until every other one started (10 s at most, else "only N <what>"). */
+static inline void tst_ns_wait_started(const char *what)
 {
 	for (int t = 0; atomic_load(&tst_ns->started) < tst_ns_nr - 1; t++) {
 		if (t > 2000)
 			tst_fail("only %d %s", atomic_load(&tst_ns->started), what);
 		tst_sleep_ms(5);
 	}
+}
+
+/* main: READY; at CHECK, the check phase. */
+static inline void tst_ns_check(void)
+{
 	tst_ready();
 	tst_wait_check();
 	atomic_store(&tst_ns->phase, TST_NS_CHECK);
+}
+
+/* main: both. */
+static inline void tst_ns_ready(const char *what)
+{
+	tst_ns_wait_started(what);
+	tst_ns_check();
 }
 
 /* main: every verdict (20 s for each at most), those that failed or never came

@@ -26,7 +26,9 @@
  * not at D/c-tmp.
  * --corrupt: A1 writes into D/a-tmp/a-file after CHECK (A's check must see it).
  */
-#include "tst.h"
+#define VIEW_LEN 8192
+#define TST_NS_WHY (2 * VIEW_LEN + 200)   /* (a reason may quote two views) */
+#include "tst-ns.h"
 #include "tst-mnt.h"
 
 #include <errno.h>
@@ -46,15 +48,11 @@ enum { ROOT, A, A1, B, B1, C, NR };
 static const char *const names[NR] = { "root", "A", "A1", "B", "B1", "C" };
 
 #define FILE_LEN 3000
-#define VIEW_LEN 8192
 
 struct ctl {
-	atomic_int phase;               /* 1: check now, 3: exit */
-	atomic_int started;
+	struct tst_ns_ctl ns;
 	uint64_t ino[NR];
 	char view[NR][VIEW_LEN];
-	atomic_int done[NR];            /* 1 pass, 2 fail */
-	char why[NR][2 * VIEW_LEN + 200];
 	pid_t pid_a;
 	atomic_int a_ready;
 };
@@ -63,8 +61,6 @@ static struct ctl *ctl;
 static uint64_t seed;
 static char D[256];
 static int a1_fd = -1, a_under_fd = -1;
-
-#define VFAIL(who, ...) do { snprintf(ctl->why[who], sizeof(ctl->why[who]), __VA_ARGS__); return false; } while (0)
 
 static void must(int ret, const char *what)
 {
@@ -80,13 +76,6 @@ static const char *at(const char *rel)
 	i = (i + 1) % 4;
 	snprintf(buf[i], sizeof(buf[i]), "%s/%s", D, rel);
 	return buf[i];
-}
-
-static uint64_t mnt_ino(void)
-{
-	struct stat st;
-
-	return stat("/proc/self/ns/mnt", &st) ? 0 : st.st_ino;
 }
 
 /* The mounts at /, /dev/shm and under D (shown as D...), with their relations. */
@@ -171,17 +160,18 @@ static bool c_propagation(int who)
 	bool ok;
 
 	if (mount("tmpfs", at("c-tmp/sub"), "tmpfs", 0, "size=64k"))
-		VFAIL(who, "mount on D/c-tmp/sub: %s", strerror(errno));
+		return tst_ns_fail(who, "mount on D/c-tmp/sub: %s", strerror(errno));
 	ok = tst_is_mount(at("c-peer")) && tst_is_mount(at("c-slave/sub"));
 	umount2(at("c-tmp/sub"), MNT_DETACH);
 	if (!ok)
-		VFAIL(who, "a mount on D/c-tmp/sub did not propagate to its peer D/c-peer and its slave D/c-slave");
+		return tst_ns_fail(who,
+				   "a mount on D/c-tmp/sub did not propagate to its peer D/c-peer and its slave D/c-slave");
 	if (mount("tmpfs", at("c-slave/sub"), "tmpfs", 0, "size=64k"))
-		VFAIL(who, "mount on D/c-slave/sub: %s", strerror(errno));
+		return tst_ns_fail(who, "mount on D/c-slave/sub: %s", strerror(errno));
 	ok = !tst_is_mount(at("c-tmp/sub"));
 	umount2(at("c-slave/sub"), MNT_DETACH);
 	if (!ok)
-		VFAIL(who, "a mount on the slave D/c-slave/sub propagated to its master D/c-tmp");
+		return tst_ns_fail(who, "a mount on the slave D/c-slave/sub propagated to its master D/c-tmp");
 	return true;
 }
 
@@ -190,7 +180,7 @@ static bool cwd_is(int who, const char *path)
 	struct stat a, b;
 
 	if (stat(".", &a) || stat(path, &b) || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
-		VFAIL(who, "the cwd is not %s", path);
+		return tst_ns_fail(who, "the cwd is not %s", path);
 	return true;
 }
 
@@ -198,72 +188,72 @@ static bool verify(int who)
 {
 	static char now[VIEW_LEN], before[VIEW_LEN];
 
-	ctl->ino[who] = mnt_ino();   /* (compared by the root once all are checked) */
+	ctl->ino[who] = tst_ns_self("mnt", 0);   /* (compared by the root once all are checked) */
 	view(now);
 	memcpy(before, ctl->view[who], sizeof(before));
 	if (strcmp(now, before))
-		VFAIL(who, "its mounts changed:\n--- before\n%s--- after\n%s", before, now);
+		return tst_ns_fail(who, "its mounts changed:\n--- before\n%s--- after\n%s", before, now);
 	switch (who) {
 	case ROOT:
 	case B:
 		if (tst_is_mount(at("a-tmp")) || tst_is_mount(at("c-tmp")) || tst_is_mount(at("a-ro")))
-			VFAIL(who, "a mount of A's or C's namespace shows in the root's");
+			return tst_ns_fail(who, "a mount of A's or C's namespace shows in the root's");
 		if (tst_opt_flag("root-ns") && !tst_seeded_ok(at("pmnt/pfile"), FILE_LEN, seed + 4))
-			VFAIL(who, "the root's tmpfs at D/pmnt lost pfile");
+			return tst_ns_fail(who, "the root's tmpfs at D/pmnt lost pfile");
 		return true;
 	case A:
 	case A1:
 	case B1:
 		if (!tst_seeded_ok(at("a-tmp/a-file"), FILE_LEN, seed + 1))
-			VFAIL(who, "D/a-tmp/a-file lost its bytes");
+			return tst_ns_fail(who, "D/a-tmp/a-file lost its bytes");
 		if (!tst_seeded_ok(at("a-ro/f"), FILE_LEN, seed + 5))
-			VFAIL(who, "D/a-ro does not show D/src");
+			return tst_ns_fail(who, "D/a-ro does not show D/src");
 		if (open(at("a-ro/new"), O_WRONLY | O_CREAT | O_CLOEXEC, 0600) >= 0 || errno != EROFS)
-			VFAIL(who, "D/a-ro is writable");
+			return tst_ns_fail(who, "D/a-ro is writable");
 		if (tst_opt_flag("root-ns") && tst_is_mount(at("pmnt")))
-			VFAIL(who, "D/pmnt, which A unmounted, is back");
+			return tst_ns_fail(who, "D/pmnt, which A unmounted, is back");
 		if (who == B1)
 			return cwd_is(who, at("a-tmp"));
 		if (who == A) {
 			struct stat a, b;
 			char buf[FILE_LEN];
 			if (fstat(a_under_fd, &a) || stat(at("a-tmp"), &b) || a.st_dev == b.st_dev)
-				VFAIL(who, "the covered file's fd is on D/a-tmp's tmpfs");
+				return tst_ns_fail(who, "the covered file's fd is on D/a-tmp's tmpfs");
 			if (pread(a_under_fd, buf, FILE_LEN, 0) != FILE_LEN || tst_cmp_fill(buf, FILE_LEN, seed + 6) != -1)
-				VFAIL(who, "the covered file D/a-tmp/under lost its bytes");
+				return tst_ns_fail(who, "the covered file D/a-tmp/under lost its bytes");
 			if (!access(at("a-tmp/under"), F_OK))
-				VFAIL(who, "D/a-tmp/under shows: D/a-tmp is not covered");
+				return tst_ns_fail(who, "D/a-tmp/under shows: D/a-tmp is not covered");
 		}
 		if (who == A1) {
 			struct stat a, b;
 			char buf[FILE_LEN];
 			if (fstat(a1_fd, &a) || stat(at("a-tmp/a-file"), &b) || a.st_ino != b.st_ino || a.st_dev != b.st_dev)
-				VFAIL(who, "the open fd is not D/a-tmp/a-file");
+				return tst_ns_fail(who, "the open fd is not D/a-tmp/a-file");
 			if (lseek(a1_fd, 0, SEEK_CUR) != 7)
-				VFAIL(who, "the open fd is at offset %ld, want 7", (long)lseek(a1_fd, 0, SEEK_CUR));
+				return tst_ns_fail(who, "the open fd is at offset %ld, want 7",
+						   (long)lseek(a1_fd, 0, SEEK_CUR));
 			if (pread(a1_fd, buf, FILE_LEN, 0) != FILE_LEN || tst_cmp_fill(buf, FILE_LEN, seed + 1) != -1)
-				VFAIL(who, "the open fd lost its bytes");
+				return tst_ns_fail(who, "the open fd lost its bytes");
 			return cwd_is(who, at("a-tmp/dir"));
 		}
 		return true;
 	default:   /* C */
 		if (!tst_seeded_ok(at("c-tmp/c-file"), FILE_LEN, seed + 2) || !tst_seeded_ok(at("c-peer/s-file"), FILE_LEN, seed + 3))
-			VFAIL(who, "C's tmpfs lost its files");
+			return tst_ns_fail(who, "C's tmpfs lost its files");
 		if (open(at("c-peer/new"), O_WRONLY | O_CREAT | O_CLOEXEC, 0600) >= 0 || errno != EROFS)
-			VFAIL(who, "D/c-peer is writable");
+			return tst_ns_fail(who, "D/c-peer is writable");
 		if (tst_is_mount(at("a-tmp")))
-			VFAIL(who, "A's tmpfs shows in C's namespace");
+			return tst_ns_fail(who, "A's tmpfs shows in C's namespace");
 		return c_propagation(who);
 	}
 }
 
 static void __attribute__((noreturn)) serve(int who)
 {
-	atomic_fetch_add(&ctl->started, 1);
-	while (atomic_load(&ctl->phase) < 1)
-		tst_sleep_ms(5);
+	tst_ns_started();
+	tst_ns_wait_phase(TST_NS_CHECK);
 	/* A last: after A1's --corrupt */
-	while (who == A && (!atomic_load(&ctl->done[A1]) || !atomic_load(&ctl->done[B1])))
+	while (who == A && (!tst_ns_done(A1) || !tst_ns_done(B1)))
 		tst_sleep_ms(5);
 	bool ok = verify(who);
 	if (who == A1 && tst_corrupting()) {
@@ -271,9 +261,8 @@ static void __attribute__((noreturn)) serve(int who)
 		if (fd < 0 || pwrite(fd, "x", 1, 100) != 1)
 			ok = false;
 	}
-	atomic_store(&ctl->done[who], ok ? 1 : 2);
-	while (atomic_load(&ctl->phase) < 3)
-		tst_sleep_ms(5);
+	tst_ns_verdict(who, ok);
+	tst_ns_wait_phase(TST_NS_EXIT);
 	_exit(0);
 }
 
@@ -287,7 +276,7 @@ static pid_t spawn(int who, void (*setup)(void), void (*then)(void))
 		return p;
 	if (setup)
 		setup();
-	ctl->ino[who] = mnt_ino();
+	ctl->ino[who] = tst_ns_self("mnt", 0);
 	view(ctl->view[who]);
 	if (then)
 		then();
@@ -304,7 +293,6 @@ static void b_children(void) { spawn(B1, setup_b1, NULL); }
 int main(int argc, char **argv)
 {
 	uint64_t ino_before[NR];
-	pid_t pids[NR] = { 0 };
 
 	tst_init_opts(argc, argv, NULL, "root-ns");
 	seed = tst_seed();
@@ -322,50 +310,30 @@ int main(int argc, char **argv)
 		must(mount(NULL, at("pmnt"), NULL, MS_SHARED, NULL), "root: make-shared");
 		tst_write_seeded(at("pmnt/pfile"), FILE_LEN, seed + 4);
 	}
-	ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (ctl == MAP_FAILED)
-		tst_fail("mmap: %s", strerror(errno));
-	ctl->ino[ROOT] = mnt_ino();
+	ctl = tst_ns_init(sizeof(*ctl), NR, names);
+	ctl->ino[ROOT] = tst_ns_self("mnt", 0);
 	view(ctl->view[ROOT]);
-	pids[A] = spawn(A, setup_a, a_children);
-	pids[B] = spawn(B, NULL, b_children);
-	pids[C] = spawn(C, setup_c, NULL);
-	for (int t = 0; atomic_load(&ctl->started) < NR - 1; t++) {
-		if (t > 5000)
-			tst_fail("only %d processes started", atomic_load(&ctl->started));
-		tst_sleep_ms(2);
-	}
+	spawn(A, setup_a, a_children);
+	spawn(B, NULL, b_children);
+	spawn(C, setup_c, NULL);
+	tst_ns_wait_started("processes started");
 	for (int i = 0; i < NR; i++)
 		tst_info("%s (mnt ns %llu):\n%s", names[i], (unsigned long long)ctl->ino[i], ctl->view[i]);
 	memcpy(ino_before, ctl->ino, sizeof(ino_before));
-	tst_ready();
-	tst_wait_check();
-	atomic_store(&ctl->phase, 1);
+	tst_ns_check();
 	bool ok = verify(ROOT);
-	atomic_store(&ctl->done[ROOT], ok ? 1 : 2);
-	for (int i = 1; i < NR; i++)
-		for (int t = 0; !atomic_load(&ctl->done[i]) && t < 4000; t++)
-			tst_sleep_ms(5);
-	atomic_store(&ctl->phase, 3);
+	tst_ns_verdict(ROOT, ok);
 	char msg[2048] = "";
-	size_t o = 0;
-	for (int i = 0; i < NR; i++)
-		if (atomic_load(&ctl->done[i]) != 1)
-			o += snprintf(msg + o, sizeof(msg) - o, "%s: %s; ", names[i],
-				      atomic_load(&ctl->done[i]) ? ctl->why[i] : "no verdict");
+	size_t o = tst_ns_failed(msg, sizeof(msg), 0);
 	/* the same namespace as / another than each other's, as before */
 	for (int i = 0; i < NR && o < sizeof(msg) - 100; i++)
 		for (int j = i + 1; j < NR; j++)
 			if ((ino_before[i] == ino_before[j]) != (ctl->ino[i] == ctl->ino[j]))
-				o += snprintf(msg + o, sizeof(msg) - o, "%s and %s were %s mount namespace, now %s; ",
-					      names[i], names[j], ino_before[i] == ino_before[j] ? "in one" : "in two",
+				o += snprintf(msg + o, sizeof(msg) - o, "%s%s and %s were %s mount namespace, now %s",
+					      o ? "; " : "", names[i], names[j],
+					      ino_before[i] == ino_before[j] ? "in one" : "in two",
 					      ctl->ino[i] == ctl->ino[j] ? "in one" : "in two");
-	for (int i = 1; i < NR; i++)
-		if (pids[i])
-			waitpid(pids[i], NULL, 0);
 	if (tst_opt_flag("root-ns"))
 		umount2(at("pmnt"), MNT_DETACH);
-	if (o)
-		tst_fail("%s", msg);
-	tst_pass();
+	tst_ns_end(msg);
 }

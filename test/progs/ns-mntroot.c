@@ -24,7 +24,9 @@
  * arm64 VM) the test says SKIP and passes.
  * --corrupt: A1 writes into /data/file after CHECK (A's check must see it).
  */
-#include "tst.h"
+#define VIEW_LEN 32768
+#define TST_NS_WHY (2 * VIEW_LEN + 200)   /* (a reason may quote two views) */
+#include "tst-ns.h"
 #include "tst-mnt.h"
 
 #include <errno.h>
@@ -47,15 +49,11 @@ enum { ROOT, A, A1, B, NR };
 static const char *const names[NR] = { "root", "A", "A1", "B" };
 
 #define FILE_LEN 3000
-#define VIEW_LEN 32768
 
 struct ctl {
-	atomic_int phase;               /* 1: check now, 3: exit */
-	atomic_int started;
+	struct tst_ns_ctl ns;
 	uint64_t ino[NR];
 	char view[NR][VIEW_LEN];
-	atomic_int done[NR];            /* 1 pass, 2 fail */
-	char why[NR][2 * VIEW_LEN + 200];
 	pid_t pid_a;
 	atomic_int a_ready;
 };
@@ -64,8 +62,6 @@ static struct ctl *ctl;
 static uint64_t seed;
 static char D[256], exedir[PATH_MAX];
 static int a_fd = -1;
-
-#define VFAIL(who, ...) do { snprintf(ctl->why[who], sizeof(ctl->why[who]), __VA_ARGS__); return false; } while (0)
 
 static void must(int ret, const char *what)
 {
@@ -81,13 +77,6 @@ static const char *at(const char *rel)
 	i = (i + 1) % 4;
 	snprintf(buf[i], sizeof(buf[i]), "%s/%s", D, rel);
 	return buf[i];
-}
-
-static uint64_t mnt_ino(void)
-{
-	struct stat st;
-
-	return stat("/proc/self/ns/mnt", &st) ? 0 : st.st_ino;
 }
 
 /* The mounts (all, or / and those under D), with their relations. */
@@ -198,7 +187,7 @@ static bool cwd_is(int who, const char *path)
 	struct stat a, b;
 
 	if (stat(".", &a) || stat(path, &b) || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
-		VFAIL(who, "the cwd is not %s", path);
+		return tst_ns_fail(who, "the cwd is not %s", path);
 	return true;
 }
 
@@ -206,35 +195,35 @@ static bool verify(int who)
 {
 	static char now[VIEW_LEN], before[VIEW_LEN];
 
-	ctl->ino[who] = mnt_ino();   /* (compared by the root once all are checked) */
+	ctl->ino[who] = tst_ns_self("mnt", 0);   /* (compared by the root once all are checked) */
 	view(now, who != ROOT);
 	memcpy(before, ctl->view[who], sizeof(before));
 	if (strcmp(now, before))
-		VFAIL(who, "its mounts changed:\n--- before\n%s--- after\n%s", before, now);
+		return tst_ns_fail(who, "its mounts changed:\n--- before\n%s--- after\n%s", before, now);
 	if (who == ROOT) {
 		if (tst_is_mount(at("root")))
-			VFAIL(who, "A's root mount shows in the root's namespace");
+			return tst_ns_fail(who, "A's root mount shows in the root's namespace");
 		if (!tst_seeded_ok(at("shared/s-file"), FILE_LEN, seed + 2))
-			VFAIL(who, "D/shared lost s-file");
+			return tst_ns_fail(who, "D/shared lost s-file");
 		return true;
 	}
 	if (!tst_seeded_ok("/data/file", FILE_LEN, seed + 1))
-		VFAIL(who, "/data/file lost its bytes (or / is not A's root)");
+		return tst_ns_fail(who, "/data/file lost its bytes (or / is not A's root)");
 	if (!tst_seeded_ok("/shared/s-file", FILE_LEN, seed + 2))
-		VFAIL(who, "/shared does not show D/shared");
+		return tst_ns_fail(who, "/shared does not show D/shared");
 	if (open("/usr/libcr-mntroot-probe", O_WRONLY | O_CREAT | O_CLOEXEC, 0600) >= 0 || errno != EROFS)
-		VFAIL(who, "/usr is writable");
+		return tst_ns_fail(who, "/usr is writable");
 	if (!tst_opt_flag("keep-old") && !access("/old/usr", F_OK))
-		VFAIL(who, "the old root, detached, shows at /old");
+		return tst_ns_fail(who, "the old root, detached, shows at /old");
 	if (who == A) {
 		struct stat a, b;
 		char buf[FILE_LEN];
 		if (fstat(a_fd, &a) || stat("/data/file", &b) || a.st_ino != b.st_ino || a.st_dev != b.st_dev)
-			VFAIL(who, "the open fd is not /data/file");
+			return tst_ns_fail(who, "the open fd is not /data/file");
 		if (lseek(a_fd, 0, SEEK_CUR) != 11)
-			VFAIL(who, "the open fd is at offset %ld, want 11", (long)lseek(a_fd, 0, SEEK_CUR));
+			return tst_ns_fail(who, "the open fd is at offset %ld, want 11", (long)lseek(a_fd, 0, SEEK_CUR));
 		if (pread(a_fd, buf, FILE_LEN, 0) != FILE_LEN || tst_cmp_fill(buf, FILE_LEN, seed + 1) != -1)
-			VFAIL(who, "the open fd lost its bytes");
+			return tst_ns_fail(who, "the open fd lost its bytes");
 		return cwd_is(who, "/data/dir");
 	}
 	return cwd_is(who, who == A1 ? "/shared" : "/data");
@@ -242,11 +231,10 @@ static bool verify(int who)
 
 static void __attribute__((noreturn)) serve(int who)
 {
-	atomic_fetch_add(&ctl->started, 1);
-	while (atomic_load(&ctl->phase) < 1)
-		tst_sleep_ms(5);
+	tst_ns_started();
+	tst_ns_wait_phase(TST_NS_CHECK);
 	/* A last: after A1's --corrupt */
-	while (who == A && (!atomic_load(&ctl->done[A1]) || !atomic_load(&ctl->done[B])))
+	while (who == A && (!tst_ns_done(A1) || !tst_ns_done(B)))
 		tst_sleep_ms(5);
 	bool ok = verify(who);
 	if (who == A1 && tst_corrupting()) {
@@ -254,9 +242,8 @@ static void __attribute__((noreturn)) serve(int who)
 		if (fd < 0 || pwrite(fd, "x", 1, 100) != 1)
 			ok = false;
 	}
-	atomic_store(&ctl->done[who], ok ? 1 : 2);
-	while (atomic_load(&ctl->phase) < 3)
-		tst_sleep_ms(5);
+	tst_ns_verdict(who, ok);
+	tst_ns_wait_phase(TST_NS_EXIT);
 	_exit(0);
 }
 
@@ -270,7 +257,7 @@ static pid_t spawn(int who, void (*setup)(void), void (*then)(void))
 		return p;
 	if (setup)
 		setup();
-	ctl->ino[who] = mnt_ino();
+	ctl->ino[who] = tst_ns_self("mnt", 0);
 	view(ctl->view[who], true);
 	if (then)
 		then();
@@ -303,7 +290,6 @@ static bool initramfs_root(void)
 int main(int argc, char **argv)
 {
 	uint64_t ino_before[NR];
-	pid_t pids[NR] = { 0 };
 	ssize_t n;
 
 	tst_init_opts(argc, argv, NULL, "root-ns,bind-root,overlay,keep-old");
@@ -329,47 +315,27 @@ int main(int argc, char **argv)
 		must(unshare(CLONE_NEWNS), "root: unshare");
 		must(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "root: make-rprivate");
 	}
-	ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (ctl == MAP_FAILED)
-		tst_fail("mmap: %s", strerror(errno));
-	ctl->ino[ROOT] = mnt_ino();
+	ctl = tst_ns_init(sizeof(*ctl), NR, names);
+	ctl->ino[ROOT] = tst_ns_self("mnt", 0);
 	view(ctl->view[ROOT], false);
-	pids[A] = spawn(A, setup_a, a_children);
-	pids[B] = spawn(B, setup_b, NULL);
-	for (int t = 0; atomic_load(&ctl->started) < NR - 1; t++) {
-		if (t > 5000)
-			tst_fail("only %d processes started", atomic_load(&ctl->started));
-		tst_sleep_ms(2);
-	}
+	spawn(A, setup_a, a_children);
+	spawn(B, setup_b, NULL);
+	tst_ns_wait_started("processes started");
 	for (int i = 0; i < NR; i++)
 		tst_info("%s (mnt ns %llu):\n%s", names[i], (unsigned long long)ctl->ino[i], ctl->view[i]);
 	memcpy(ino_before, ctl->ino, sizeof(ino_before));
-	tst_ready();
-	tst_wait_check();
-	atomic_store(&ctl->phase, 1);
+	tst_ns_check();
 	bool ok = verify(ROOT);
-	atomic_store(&ctl->done[ROOT], ok ? 1 : 2);
-	for (int i = 1; i < NR; i++)
-		for (int t = 0; !atomic_load(&ctl->done[i]) && t < 4000; t++)
-			tst_sleep_ms(5);
-	atomic_store(&ctl->phase, 3);
+	tst_ns_verdict(ROOT, ok);
 	static char msg[4 * VIEW_LEN];
-	size_t o = 0;
-	for (int i = 0; i < NR; i++)
-		if (atomic_load(&ctl->done[i]) != 1)
-			o += snprintf(msg + o, sizeof(msg) - o, "%s: %s; ", names[i],
-				      atomic_load(&ctl->done[i]) ? ctl->why[i] : "no verdict");
+	size_t o = tst_ns_failed(msg, sizeof(msg), 0);
 	/* the same namespace as / another than each other's, as before */
 	for (int i = 0; i < NR && o < sizeof(msg) - 100; i++)
 		for (int j = i + 1; j < NR; j++)
 			if ((ino_before[i] == ino_before[j]) != (ctl->ino[i] == ctl->ino[j]))
-				o += snprintf(msg + o, sizeof(msg) - o, "%s and %s were %s mount namespace, now %s; ",
-					      names[i], names[j], ino_before[i] == ino_before[j] ? "in one" : "in two",
+				o += snprintf(msg + o, sizeof(msg) - o, "%s%s and %s were %s mount namespace, now %s",
+					      o ? "; " : "", names[i], names[j],
+					      ino_before[i] == ino_before[j] ? "in one" : "in two",
 					      ctl->ino[i] == ctl->ino[j] ? "in one" : "in two");
-	for (int i = 1; i < NR; i++)
-		if (pids[i])
-			waitpid(pids[i], NULL, 0);
-	if (o)
-		tst_fail("%s", msg);
-	tst_pass();
+	tst_ns_end(msg);
 }

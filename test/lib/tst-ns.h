@@ -1,6 +1,6 @@
 /* tst-ns.h: what the test programs whose processes stand in nested namespaces share
  * (ns-pidnest, ns-pidnest-deep, ns-pidsetns: pid namespaces; ns-usernest, ns-nested:
- * user, UTS, network, IPC and cgroup ones).
+ * user, UTS, network, IPC and cgroup ones; ns-mntnest, ns-mntroot: mount ones).
  *
  *   a MAP_SHARED control page that begins with a struct tst_ns_ctl: each process
  *   (or thread) of the tree says it started, waits for the phases main sets, and

@@ -40,9 +40,11 @@
  * would drop); 14 = tun/tap devices (fdinfo's FD_TUN, netns.img's
  * links of kind "tun": an older reader refuses both); 15 = mlockall(MCL_FUTURE) in
  * force (core.img's mlockall: an older reader would leave what the process maps
- * next unlocked).  A reader takes every
+ * next unlocked); 17 = a pid namespace owned by a nested user namespace
+ * (pstree.img's pid_ns_owner: an older reader would make it in the root's user
+ * namespace).  A reader takes every
  * version up to its own IMG_VERSION. */
-#define IMG_VERSION          15
+#define IMG_VERSION          17
 #define IMG_VERSION_BASE     1
 #define IMG_VERSION_NESTED   2
 #define IMG_VERSION_VETH_PEER 3
@@ -58,6 +60,7 @@
 #define IMG_VERSION_FANOTIFY_LEASE 13
 #define IMG_VERSION_TUN      14
 #define IMG_VERSION_MLOCKALL 15
+#define IMG_VERSION_USERNS_OWNED 17
 #define IMG_MAGIC     0x4d495243u  /* "CRIM" */
 #define IMG_HDR_SIZE  8
 #define IMG_MAX_RECORD (64u << 20) /* a sane upper bound for one record */

@@ -26,6 +26,8 @@ int usernest_maps_of(pid_t pid, const struct userns_map **u, const struct userns
 /* The user namespace owning pid's namespace of this kind ("uts", "time_for_children"...):
  * 0 for the root's, else a nested one's id; an error if no process of the tree is in it. */
 int usernest_owner(pid_t pid, const char *kind, uint32_t *id);
+/* Some nested pid namespace is owned by a nested user namespace (IMG_VERSION_USERNS_OWNED). */
+bool usernest_dump_pid_owned(void);
 /* How many were found; the ns.img record of the i'th (its arrays are ours). */
 size_t usernest_dump_count(void);
 void usernest_dump_record(size_t i, NsInstance *m);

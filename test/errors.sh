@@ -1133,10 +1133,15 @@ nested_refused() {
 }
 # nested user namespaces (unshare -U -r -u -n -i -C is dumped: test/progs/ns-usernest.c):
 # one whose maps were never written, the namespaces they own other than UTS, network,
-# IPC, cgroup and pid ones (mount; a pid one is dumped below, format version 17)
+# IPC, cgroup, pid and time ones (mount; pid and time ones are dumped below, format
+# version 17)
 nested_refused ns-nested-user "unshare -U sleep 100" "is in a nested user namespace whose uid map was never written"
 nested_refused ns-nested-user-mnt "unshare -U -r -m sleep 100" "mount namespace is owned by a user namespace nested" \
-	"only UTS, network, IPC and cgroup ones are checkpointed"
+	"only UTS, network, IPC, cgroup, pid and time ones are checkpointed"
+# a time namespace a nested user namespace owns, made for the children of a process that
+# stays out of it (unshare -f's parent; one its processes are in is dumped below)
+nested_refused ns-nested-user-time-children "unshare -U -r -T -f sleep 100" \
+	"has its children born in a time namespace owned by a user namespace nested" "without being in it"
 # a UTS namespace of the tree owned by a user namespace no process of the tree is in
 # (its holder outside the tree)
 setsid unshare -U -r -u sleep 300 </dev/null >/dev/null 2>&1 &
@@ -1190,6 +1195,8 @@ nested_dumped ns-nested-pid-nofork "unshare -p sleep 100" "pid_ns_unshared: true
 # one owned by a nested user namespace (bubblewrap's): its init names the owner (format
 # version 17; restored: test/progs/ns-userpid.c)
 nested_dumped ns-nested-user-pid "unshare -U -r -p -f sleep 100" "pid_ns_owner: 1" 17
+# and a time namespace owned so that its processes are in (unshare -T, then exec)
+nested_dumped ns-nested-user-time "unshare -U -r -T sleep 100" "time_ns: 1" 17
 # 32 levels below the tree's: clone3 takes a PID at 32 levels at most (31 are dumped: pidns.sh)
 cmd="sleep 100"
 for ((i = 0; i < 32; i++)); do cmd="unshare -p -f $cmd"; done

@@ -42,7 +42,8 @@
  * force (core.img's mlockall: an older reader would leave what the process maps
  * next unlocked); 17 = a pid namespace owned by a nested user namespace
  * (pstree.img's pid_ns_owner: an older reader would make it in the root's user
- * namespace).  A reader takes every
+ * namespace), or a time namespace owned so (ns.img's owner on kind "time": an
+ * older reader refuses it).  A reader takes every
  * version up to its own IMG_VERSION. */
 #define IMG_VERSION          17
 #define IMG_VERSION_BASE     1

@@ -152,6 +152,7 @@ static int scan_time(const struct tree *t, struct nested_dump *nd, uint64_t rino
 
 		if (!nd->ids[i][NEST_TIME] || (x = dump_inst(nd, NEST_TIME, nd->ids[i][NEST_TIME]))->unsharer < 0)
 			continue;
+		x->base_pid = t->tasks[i].s.pid;   /* one in it, for the messages */
 		parent = tree_find(t, t->tasks[i].s.stat.ppid);
 		if (!parent || kids[parent - t->tasks] != own[i])
 			return pr_err("pid %d is in the time namespace pid %d made for its children (unshare "
@@ -240,10 +241,12 @@ int nested_dump_scan(const struct tree *t, struct nested_dump *nd)
 
 /* The kinds a helper in a nested user namespace makes again for it (nested_make_user):
  * not a mount namespace (made as a copy of its maker's parent's, which exists only in
- * the tree), nor a time namespace (entered before the maker's vDSO is placed). */
+ * the tree).  A time namespace only if its processes are in it: one made for a
+ * process's children only (unshare CLONE_NEWTIME) is its own pid_for_children's
+ * twin, which only its own unshare, in the owner, could make (scan_owners). */
 static bool owned_kind(int kind)
 {
-	return kind == NEST_UTS || kind == NEST_NET || kind == NEST_IPC || kind == NEST_CGROUP;
+	return kind == NEST_UTS || kind == NEST_NET || kind == NEST_IPC || kind == NEST_CGROUP || kind == NEST_TIME;
 }
 
 /* The user namespace owning each instance: the root's, or a nested one a process of
@@ -260,8 +263,15 @@ static int scan_owners(struct nested_dump *nd)
 			return ret;
 		if (x->owner && !owned_kind(x->kind))
 			return pr_err("pid %d's %s namespace is owned by a user namespace nested below the root's: not "
-				      "supported (of the namespaces a nested user namespace owns, only UTS, network, IPC and "
-				      "cgroup ones are checkpointed)", x->pid, kinds[x->kind].label), -EOPNOTSUPP;
+				      "supported (of the namespaces a nested user namespace owns, only UTS, network, IPC, "
+				      "cgroup, pid and time ones are checkpointed)", x->pid, kinds[x->kind].label),
+			       -EOPNOTSUPP;
+		/* (its children would have to be born in it, and it stay out: see owned_kind) */
+		if (x->owner && x->kind == NEST_TIME && x->unsharer >= 0)
+			return pr_err("pid %d has its children born in a time namespace owned by a user namespace nested "
+				      "below the root's, without being in it (unshare CLONE_NEWTIME, as `unshare -U -T -f` "
+				      "leaves its parent; pid %d is in it): not supported", x->pid, x->base_pid),
+			       -EOPNOTSUPP;
 	}
 	return 0;
 }
@@ -454,8 +464,8 @@ int nested_load(struct img_dir *dir, NsInstance **list, size_t n, struct nested_
 		x->owner = list[i]->has_owner ? list[i]->owner : 0;
 		if (x->owner && (!owned_kind(k) || !usernest_listed(&set->user, x->owner)))
 			return pr_err("ns.img: nested %s namespace %u is owned by nested user namespace %u, which ns.img "
-				      "does not list, or is not a UTS, network, IPC or cgroup namespace (the kinds made in "
-				      "one)", list[i]->kind, list[i]->id, x->owner), -EINVAL;
+				      "does not list, or is not a UTS, network, IPC, cgroup or time namespace (the kinds "
+				      "made in one)", list[i]->kind, list[i]->id, x->owner), -EINVAL;
 		x->kind = k;
 		x->id = list[i]->id;
 		set->nr++;
@@ -588,6 +598,10 @@ int nested_plan(struct nested_set *set, PstreeEntry **entries, size_t nr)
 			return pr_err("pstree.img: pid %u makes nested time namespace %u for its children, but it is a "
 				      "zombie, the id is its own or unlisted, or a process before it is in it or made it",
 				      e->pid, e->time_ns_children), -EINVAL;
+		if (x->owner)
+			return pr_err("pstree.img: pid %u makes nested time namespace %u for its children, but nested user "
+				      "namespace %u owns it (only one its processes are in is made there)", e->pid, x->id,
+				      x->owner), -EINVAL;
 		x->maker = t;
 		x->unshared = true;
 	}
@@ -638,6 +652,9 @@ static int owned_make(void *arg)
 	case NEST_IPC:
 		userns_set_current(&o->ours);
 		return ipc_restore(o->dir, &x->ipc);
+	case NEST_TIME:
+		/* for our children: its fd is /proc/self/ns/time_for_children (nested_make_user) */
+		return timens_make(x->time, false);
 	default:
 		if (unshare(CLONE_NEWCGROUP))
 			return pr_perror("can't create nested cgroup namespace %u", x->id);
@@ -690,7 +707,7 @@ int nested_make_user(struct nested_set *set, struct img_dir *dir, const struct c
 			continue;
 		if (!(ret = usernest_ours(&set->user, x->owner, root, &o.ours)))
 			ret = usernest_run_in(usernest_fd(&set->user, x->owner), owned_pre, owned_make, &o,
-					      kinds[x->kind].name, &x->fd);
+					      x->kind == NEST_TIME ? "time_for_children" : kinds[x->kind].name, &x->fd);
 		usernest_ours_free(&o.ours);
 		/* its connections locked before any socket is made there: by us, who hold it */
 		if (!ret && x->kind == NEST_NET && netlock_has_nested(x->id)) {

@@ -12,9 +12,10 @@
  * there (kept, and seen as the overflow gid); the restore sets them before the
  * task enters the namespace, where setgroups may be denied.  Other
  * namespaces may be owned by one of them (NS_GET_USERNS): a UTS, network, IPC or
- * cgroup namespace is saved with its owner (nested.c), a pid namespace's owner on
- * its init's record (userns-pid.c makes it); a mount or time namespace owned so is
- * refused, as is an owner no process of the tree is in.
+ * cgroup namespace is saved with its owner (nested.c), and a time one its processes
+ * are in; a pid namespace's owner on its init's record (userns-pid.c makes it); a
+ * mount namespace owned so is refused, and a time one made for a process's children
+ * only, as is an owner no process of the tree is in.
  *
  * Restore: a task's children and threads are cloned at their PIDs in the tree's
  * pid namespace (clone3 set_tid), which takes CAP_CHECKPOINT_RESTORE over the
@@ -31,7 +32,7 @@
  * unshares CLONE_NEWUSER, its maps written by its own parent helper (which is
  * in the parent namespace with every capability there: setgroups first, then
  * uid_map and gid_map); crtool keeps the namespace's fd, and so do the tasks
- * through the root's files.  A UTS, network, IPC or cgroup namespace a nested
+ * through the root's files.  A UTS, network, IPC, cgroup or time namespace a nested
  * one owns is made the same way (a helper in its owner, nested.c), and every
  * process in it joins it. */
 #include <errno.h>

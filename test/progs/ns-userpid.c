@@ -8,6 +8,11 @@
  *       └── I   PID 1 of P1; burns 20 PIDs (children that exit at once), then forks
  *           ├── C1  PID 22 or so there
  *           └── C2  and the next
+ * --time: U also makes a time namespace in U1 (monotonic +1,000,000 s, boottime
+ *   +2,000,000.5 s: unshare(CLONE_NEWTIME), its offsets, then setns into it, as `unshare
+ *   -U -r -T` and exec do) before P1: everyone below the root is in it; each checks its
+ *   clocks are the root's plus those offsets (within 30 s) and (in U1) its time namespace
+ *   owned by its user namespace.
  * --deep: I forks J too, which unshares CLONE_NEWUSER (U2 below U1, maps "0 0 100" written
  *   by I from U1), then CLONE_NEWPID (P2 below P1, owned by U2), and forks K, PID 1 of P2,
  *   which forks K1 (after burning 5 PIDs).
@@ -39,6 +44,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { ROOT, U, I, C1, C2, V, J, K, K1, NR };
@@ -58,10 +64,25 @@ static struct ctl {
 	pid_t burned, k_burned;     /* the last PIDs P1 and P2 gave out before READY */
 	pid_t x_pid[NR];            /* a child forked after CHECK, as it sees itself */
 	uint64_t root_user;         /* the root's user namespace (after CHECK) */
+	int64_t root_mono, root_boot;  /* the root's clocks then */
 	uint64_t pidns[NR], x_ns[NR];  /* pid namespaces after CHECK (I, K), of the child forked then */
 	pid_t j_host;               /* J's PID in our /proc */
 } *ctl;
-static bool deep;
+static bool deep, timens;
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+#define NS 1000000000LL
+static const int64_t mono_off = 1000000 * NS, boot_off = 2000000 * NS + NS / 2;
+
+static int64_t now_ns(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return ts.tv_sec * NS + ts.tv_nsec;
+}
 static int expect;              /* processes that say they started */
 
 static void read_ids(struct ids *x)
@@ -153,6 +174,16 @@ static bool same(int who, bool owned)
 	if (owned && related("/proc/self/ns/pid", NS_GET_USERNS) != ino("/proc/self/ns/user"))
 		return fail(who, "its pid namespace is not owned by its user namespace");
 	ctl->pidns[who] = ino("/proc/self/ns/pid");
+	if (!timens || who == ROOT)
+		return true;
+	int64_t dm = now_ns(CLOCK_MONOTONIC) - ctl->root_mono - mono_off;
+	int64_t db = now_ns(CLOCK_BOOTTIME) - ctl->root_boot - boot_off;
+	if (dm < 0 || dm > 30 * NS || db < 0 || db > 30 * NS)
+		return fail(who, "its clocks are the root's %+.3f s (monotonic), %+.3f s (boottime) off its time "
+			    "namespace's offsets", dm / 1e9, db / 1e9);
+	/* (U2's processes can't ask: U1, which owns it, is above theirs) */
+	if (who < J && related("/proc/self/ns/time", NS_GET_USERNS) != ino("/proc/self/ns/user"))
+		return fail(who, "its time namespace is not owned by its user namespace");
 	return true;
 }
 
@@ -250,7 +281,23 @@ static void unshare_user_pid(int s)
 	}
 	atomic_store(&ctl->step, s);
 	wait_step(s + 1);
-	if (setresgid(0, 0, 0) || setresuid(0, 0, 0) || unshare(CLONE_NEWPID))
+	/* (before its ids change: its /proc/self/timens_offsets is its owner's to write) */
+	if (timens && s == 1) {
+		char buf[96];
+		int fd;
+		snprintf(buf, sizeof(buf), "monotonic %lld 0\nboottime %lld %lld\n", mono_off / NS, boot_off / NS,
+			 boot_off % NS);
+		if (unshare(CLONE_NEWTIME) || (fd = open("/proc/self/timens_offsets", O_WRONLY)) < 0 ||
+		    write(fd, buf, strlen(buf)) != (ssize_t)strlen(buf) || close(fd) ||
+		    (fd = open("/proc/self/ns/time_for_children", O_RDONLY)) < 0 || setns(fd, CLONE_NEWTIME)) {
+			tst_info("U: its time namespace: %s", strerror(errno));
+			_exit(1);
+		}
+		close(fd);
+	}
+	if (setresgid(0, 0, 0) || setresuid(0, 0, 0))
+		_exit(1);
+	if (unshare(CLONE_NEWPID))
 		_exit(1);
 }
 
@@ -359,6 +406,8 @@ static void run_u(void)
 	started(U);
 	wait_phase(1);
 	bool ok = same(U, false);
+	if (ok && timens && related("/proc/self/ns/time", NS_GET_USERNS) != ino("/proc/self/ns/user"))
+		ok = fail(U, "its time namespace is not owned by its user namespace");
 	if (ok && ino("/proc/self/ns/user") == ctl->root_user)
 		ok = fail(U, "it is in the root's user namespace");
 	if (ok)
@@ -374,8 +423,9 @@ int main(int argc, char **argv)
 {
 	pid_t u;
 
-	tst_init_opts(argc, argv, NULL, "deep");
+	tst_init_opts(argc, argv, NULL, "deep,time");
 	deep = tst_opt_flag("deep");
+	timens = tst_opt_flag("time");
 	expect = deep ? NR - 1 : NR - 4;
 	ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (ctl == MAP_FAILED)
@@ -401,6 +451,8 @@ int main(int argc, char **argv)
 	tst_ready();
 	tst_wait_check();
 	ctl->root_user = ino("/proc/self/ns/user");
+	ctl->root_mono = now_ns(CLOCK_MONOTONIC);
+	ctl->root_boot = now_ns(CLOCK_BOOTTIME);
 	atomic_store(&ctl->phase, 1);
 	verdict(ROOT, same(ROOT, false));
 	static const int leaves[] = { ROOT, U, I, C1, C2, V, J, K, K1 };

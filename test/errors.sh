@@ -1102,11 +1102,13 @@ else
 	{ wait "$NP"; } 2>/dev/null
 fi
 fi
-# nested_refused NAME COMMAND WORDS...: a descendant sleep of the tree (COMMAND ends
-# in sleep 100) in namespaces of its own that can't be dumped: refused, naming it and WORDS
+# nested_refused NAME COMMAND [--parent] WORDS...: a descendant sleep of the tree (COMMAND
+# ends in sleep 100) in namespaces of its own that can't be dumped: refused, naming it
+# (--parent: its parent) and WORDS
 nested_refused() {
-	local name=$1 cmd=$2 NP KP i
+	local name=$1 cmd=$2 NP KP i who=
 	shift 2
+	[ "${1:-}" = --parent ] && who=parent && shift
 	setsid sh -c "$cmd & wait" </dev/null >/dev/null 2>&1 &
 	NP=$!
 	PIDS+=("$NP")
@@ -1124,20 +1126,23 @@ nested_refused() {
 		PIDS+=("$KP")
 		rm -rf "$T/d-$name"
 		mkdir "$T/d-$name"
+		[ -n "$who" ] && who=$(awk '{ print $4 }' "/proc/$KP/stat")
 		crt dump -t "$NP" -D "$T/d-$name"
-		expect_error "$name" "pid $KP" "$@" && pass "$name"
+		expect_error "$name" "pid ${who:-$KP}" "$@" && pass "$name"
 	fi
 	pkill -9 -P "$NP" 2>/dev/null
 	kill -9 "$KP" "$NP" 2>/dev/null
 	{ wait "$NP"; } 2>/dev/null
 }
 # nested user namespaces (unshare -U -r -u -n -i -C is dumped: test/progs/ns-usernest.c):
-# one whose maps were never written, the namespaces they own other than UTS, network,
-# IPC, cgroup, pid and time ones (mount; pid and time ones are dumped below, format
+# one whose maps were never written; of the namespaces they own, what a nested one
+# of the kind could not be either (pid, time and mount ones are dumped below, format
 # version 17)
 nested_refused ns-nested-user "unshare -U sleep 100" "is in a nested user namespace whose uid map was never written"
-nested_refused ns-nested-user-mnt "unshare -U -r -m sleep 100" "mount namespace is owned by a user namespace nested" \
-	"only UTS, network, IPC, cgroup, pid and time ones are checkpointed"
+# a mount namespace one owns whose proc is of a nested pid namespace (as any nested mount
+# namespace's: mnt-dump.c)
+nested_refused ns-nested-user-mount-proc "unshare -U -r -p -f --mount-proc sleep 100" --parent \
+	"the proc at /proc of its nested mount namespace shows another pid namespace"
 # a time namespace a nested user namespace owns, made for the children of a process that
 # stays out of it (unshare -f's parent; one its processes are in is dumped below)
 nested_refused ns-nested-user-time-children "unshare -U -r -T -f sleep 100" \
@@ -1197,6 +1202,8 @@ nested_dumped ns-nested-pid-nofork "unshare -p sleep 100" "pid_ns_unshared: true
 nested_dumped ns-nested-user-pid "unshare -U -r -p -f sleep 100" "pid_ns_owner: 1" 17
 # and a time namespace owned so that its processes are in (unshare -T, then exec)
 nested_dumped ns-nested-user-time "unshare -U -r -T sleep 100" "time_ns: 1" 17
+# and a mount namespace (restored: ns-userpid --mnt)
+nested_dumped ns-nested-user-mnt "unshare -U -r -m sleep 100" "mnt_ns: 1" 17
 # 32 levels below the tree's: clone3 takes a PID at 32 levels at most (31 are dumped: pidns.sh)
 cmd="sleep 100"
 for ((i = 0; i < 32; i++)); do cmd="unshare -p -f $cmd"; done

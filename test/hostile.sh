@@ -550,8 +550,6 @@ if start_dumped usernest ns-usernest; then
 		"its parent 7 is not a user namespace listed before it"
 	case_ usernest-cycle ns.img "nested[4].owner=2" -- ns.img "nested user namespace 1" \
 		"its parent 2 is not a user namespace listed before it"
-	case_ usernest-owner-kind ns.img "nested[0].kind=mnt" -- ns.img "nested mnt namespace 1" \
-		"owned by nested user namespace 1" "not a UTS, network, IPC, cgroup or time namespace"
 	case_ usernest-owner-unlisted ns.img "nested[0].owner=5" -- ns.img "owned by nested user namespace 5" \
 		"does not list"
 	case_ usernest-net-peer netns-1.img "links[0].peer_outside=1" -- netns-1.img "veth lo's peer is in another network namespace" \

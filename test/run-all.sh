@@ -42,7 +42,7 @@ VARIANTS=("tree" "storm --forks" "storm --threads" "threads --threads 2" "thread
 	  "ns-pidnest --root-unshares" "ns-pidsetns --root-unshares" "ns-timenest --root-unshares" "ns-mntnest --root-ns"
 	  "mem-mlock --future" "mem-mlock --future-onfault" "ns-mntroot --root-ns" "ns-mntroot --bind-root" "ns-mntroot --overlay"
 	  "ns-mntroot --keep-old" "tun --nested" "tun --host" "ns-userpid --deep" "ns-userpid --time"
-	  "ns-userpid --time --deep")
+	  "ns-userpid --time --deep" "ns-userpid --mnt" "ns-userpid --mnt --deep")
 
 fast=0
 for a in "$@"; do

@@ -6,10 +6,11 @@
 # original must be as it was), then killed and restored; every process is again in
 # a user namespace of its own whose parent is its parent's, with the same uid_map,
 # gid_map, setgroups, ids, hostname, PIDs (NSpid), time offsets, and whether its
-# pid and time namespaces are its user namespace's.  Then a shorter chain whose first
+# pid, time and mount namespaces are its user namespace's.  Then a shorter chain whose first
 # level owns a UTS namespace (`-u`, the hostname set inside) that the levels below stay
 # in; two pid namespaces each owned by a nested user namespace (`unshare -U -r -p -f`
-# twice); and a time namespace owned by one (`unshare -U -r -T`, whose exec enters it).
+# twice); a time namespace owned by one (`unshare -U -r -T`, whose exec enters it); and
+# a mount namespace owned by one with a tmpfs mounted in it (`unshare -U -r -m`).
 # Prints "PASS name" / "FAIL name: why", then "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -49,9 +50,10 @@ for p in pids:
         st = [l for l in open("/proc/%d/status" % p) if l.startswith(("Uid", "Gid"))]
         host = subprocess.run(["nsenter", "-t", str(p), "-u", "hostname"], capture_output=True, text=True).stdout.strip()
         nspid = [l.split(None, 1)[1].strip() for l in open("/proc/%d/status" % p) if l.startswith("NSpid")]
-        # whether its pid and time namespaces are owned by its own user namespace, and the offsets
+        # whether its pid, time and mount namespaces are owned by its own user namespace, and
+        # the offsets
         owned = []
-        for k in ("pid", "time"):
+        for k in ("pid", "time", "mnt"):
             kfd = os.open("/proc/%d/ns/%s" % (p, k), os.O_RDONLY)
             ofd = fcntl.ioctl(kfd, NS_GET_USERNS)
             owned.append("%s:%s" % (k, os.fstat(ofd).st_ino == ino))
@@ -130,5 +132,8 @@ deep "pid namespaces owned by nested user namespaces (unshare -U -r -p -f, twice
 # a time namespace owned by a nested user namespace, its process in it (the exec enters it)
 deep "a time namespace owned by a nested user namespace (unshare -U -r -T, then exec)" 2 \
 	"unshare -U -r -f unshare -U -r -T --monotonic 1000000 --boottime 2000000 unshare -f sleep 300"
+# a mount namespace owned by a nested user namespace, a tmpfs mounted there
+deep "a mount namespace owned by a nested user namespace (unshare -U -r -m, a tmpfs)" 2 \
+	"unshare -U -r -f unshare -U -r -m sh -c 'mount -t tmpfs usernest $work && exec unshare -f sleep 300'"
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -195,7 +195,7 @@ int mnt_nested_propagation(const struct mnt_state *s, const int *mfd, pid_t pid)
 	return ret;
 }
 
-int mnt_nested_restore(void *state, pid_t pid, const struct ns_args *a)
+int mnt_nested_restore(void *state, pid_t pid, const struct ns_args *a, int ns_fd)
 {
 	const struct mnt_state *s = state;
 	struct mountinfo *m = NULL;
@@ -204,6 +204,13 @@ int mnt_nested_restore(void *state, pid_t pid, const struct ns_args *a)
 	bool *used = NULL;
 	int ret;
 
+	if (mnt_pivoted(s) && ns_fd >= 0) {
+		free(live);
+		free(src);
+		free(mfd);
+		return pr_err("pid %d: its nested mount namespace %u, owned by a nested user namespace, pivot_rooted: not "
+			      "supported", pid, s->id), -EOPNOTSUPP;
+	}
 	if (mnt_pivoted(s)) {
 		free(live);
 		free(src);
@@ -216,7 +223,9 @@ int mnt_nested_restore(void *state, pid_t pid, const struct ns_args *a)
 	}
 	for (size_t k = 0; k < s->nr; k++)
 		src[k] = mfd[k] = -1;
-	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL)) {
+	/* (made by a helper in its owner: its mounts locked there, shared ones slaves) */
+	if ((ns_fd >= 0 ? setns(ns_fd, CLONE_NEWNS) : unshare(CLONE_NEWNS)) ||
+	    mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL)) {
 		ret = pr_perror("pid %d: can't make its nested mount namespace %u", pid, s->id);
 		goto out;
 	}

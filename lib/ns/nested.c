@@ -55,6 +55,7 @@
 #include "ns/ns.h"
 #include "ns/time.h"
 #include "ns/userns.h"
+#include "ns/userns-pid.h"
 #include "cgroup.h"
 #include "proc/pidview.h"
 #include "proc/privs.h"
@@ -239,16 +240,6 @@ int nested_dump_scan(const struct tree *t, struct nested_dump *nd)
 	return scan_owners(nd);
 }
 
-/* The kinds a helper in a nested user namespace makes again for it (nested_make_user):
- * not a mount namespace (made as a copy of its maker's parent's, which exists only in
- * the tree).  A time namespace only if its processes are in it: one made for a
- * process's children only (unshare CLONE_NEWTIME) is its own pid_for_children's
- * twin, which only its own unshare, in the owner, could make (scan_owners). */
-static bool owned_kind(int kind)
-{
-	return kind == NEST_UTS || kind == NEST_NET || kind == NEST_IPC || kind == NEST_CGROUP || kind == NEST_TIME;
-}
-
 /* The user namespace owning each instance: the root's, or a nested one a process of
  * the tree is in; only some kinds are made again in a nested one (by crtool, before
  * the tree forks: see userns-nested.c). */
@@ -261,12 +252,9 @@ static int scan_owners(struct nested_dump *nd)
 
 		if (ret)
 			return ret;
-		if (x->owner && !owned_kind(x->kind))
-			return pr_err("pid %d's %s namespace is owned by a user namespace nested below the root's: not "
-				      "supported (of the namespaces a nested user namespace owns, only UTS, network, IPC, "
-				      "cgroup, pid and time ones are checkpointed)", x->pid, kinds[x->kind].label),
-			       -EOPNOTSUPP;
-		/* (its children would have to be born in it, and it stay out: see owned_kind) */
+		/* A time namespace made for a process's children only (unshare CLONE_NEWTIME), the
+		 * process staying out: only its own unshare, inside the owner, could make that
+		 * pair, and it must stay outside while it forks at chosen PIDs. */
 		if (x->owner && x->kind == NEST_TIME && x->unsharer >= 0)
 			return pr_err("pid %d has its children born in a time namespace owned by a user namespace nested "
 				      "below the root's, without being in it (unshare CLONE_NEWTIME, as `unshare -U -T -f` "
@@ -462,10 +450,9 @@ int nested_load(struct img_dir *dir, NsInstance **list, size_t n, struct nested_
 			return pr_err("ns.img: nested namespace \"%s\" %u: not a user, uts, net, ipc, cgroup, time or mnt namespace, a bad id, "
 				      "or listed twice", list[i]->kind, list[i]->id), -EINVAL;
 		x->owner = list[i]->has_owner ? list[i]->owner : 0;
-		if (x->owner && (!owned_kind(k) || !usernest_listed(&set->user, x->owner)))
+		if (x->owner && !usernest_listed(&set->user, x->owner))
 			return pr_err("ns.img: nested %s namespace %u is owned by nested user namespace %u, which ns.img "
-				      "does not list, or is not a UTS, network, IPC, cgroup or time namespace (the kinds "
-				      "made in one)", list[i]->kind, list[i]->id, x->owner), -EINVAL;
+				      "does not list", list[i]->kind, list[i]->id, x->owner), -EINVAL;
 		x->kind = k;
 		x->id = list[i]->id;
 		set->nr++;
@@ -568,6 +555,7 @@ static const PstreeEntry *parent_of(PstreeEntry **entries, size_t idx)
 
 int nested_plan(struct nested_set *set, PstreeEntry **entries, size_t nr)
 {
+	set->nr_entries = nr;
 	for (size_t i = 0; i < set->nr; i++)
 		set->inst[i].maker = SIZE_MAX;
 	for (size_t t = 0; t < nr; t++)
@@ -669,7 +657,7 @@ static int *made_fd(struct nested_set *set, size_t i)
 		return &set->user.inst[i].fd;
 	i -= set->user.nr;
 	for (size_t k = 0; k < set->nr; k++)
-		if (set->inst[k].owner && !i--)
+		if (set->inst[k].owner && set->inst[k].kind != NEST_MNT && !i--)
 			return &set->inst[k].fd;
 	return NULL;
 }
@@ -703,8 +691,8 @@ int nested_make_user(struct nested_set *set, struct img_dir *dir, const struct c
 		struct nested_inst *x = &set->inst[i];
 		struct owned o = { x, dir, cg, entries[x->maker]->pid, USERNS_ENTRY__INIT };
 
-		if (!x->owner)
-			continue;
+		if (!x->owner || x->kind == NEST_MNT)
+			continue;   /* (a mount one: its maker, see make) */
 		if (!(ret = usernest_ours(&set->user, x->owner, root, &o.ours)))
 			ret = usernest_run_in(usernest_fd(&set->user, x->owner), owned_pre, owned_make, &o,
 					      x->kind == NEST_TIME ? "time_for_children" : kinds[x->kind].name, &x->fd);
@@ -806,11 +794,21 @@ static int lock_made(const struct nested_set *set, const struct nested_inst *x)
 	}
 }
 
-static int make(const struct nested_set *set, struct img_dir *dir, struct nested_inst *x, pid_t pid)
+static int make(const struct nested_set *set, struct img_dir *dir, struct nested_inst *x, PstreeEntry **entries,
+		size_t idx)
 {
+	pid_t pid = entries[idx]->pid;
+	int fd = -1, ret;
+
 	switch (x->kind) {
 	case NEST_MNT:
-		return mnt_nested_restore(x->mnt, pid, set->args);
+		/* one a nested user namespace owns: a copy of ours made there by a helper of ours */
+		if (x->owner && (ret = usernest_mnt_make(&set->user, entries, set->nr_entries, idx, x->owner, &fd)))
+			return ret;
+		ret = mnt_nested_restore(x->mnt, pid, set->args, fd);
+		if (fd >= 0)
+			close(fd);
+		return ret;
 	case NEST_UTS:
 		return uts_ns_restore(x->uts);
 	case NEST_IPC:
@@ -945,7 +943,7 @@ int nested_restore_task(const struct nested_set *set, struct img_dir *dir, Pstre
 			/* the lazy-pages daemon's name is in the caller's network namespace */
 			netns_keep_caller(x->net.host_fd);
 		}
-		if (x->owner) {   /* made by crtool in its user namespace: joined by everyone */
+		if (x->owner && k != NEST_MNT) {   /* made by crtool in its user namespace: joined by everyone */
 			if (setns(kept_fd_get(x->slot), kinds[k].flag))
 				return pr_perror("pid %u can't join nested %s namespace %u (owned by nested user namespace %u)",
 						 e->pid, kinds[k].name, id, x->owner);
@@ -955,7 +953,7 @@ int nested_restore_task(const struct nested_set *set, struct img_dir *dir, Pstre
 			struct peer_ctx pc = { set, entries, idx, id };
 			x->net.peer_made = peer_made;
 			x->net.peer_arg = &pc;
-			if ((ret = make(set, dir, x, e->pid)) || (ret = lock_made(set, x)))
+			if ((ret = make(set, dir, x, entries, idx)) || (ret = lock_made(set, x)))
 				return ret;
 			made(set, xi);
 			continue;
@@ -972,7 +970,7 @@ int nested_restore_task(const struct nested_set *set, struct img_dir *dir, Pstre
 	/* after its own: the time namespace its children are born in (not entered) */
 	if (e->has_time_ns_children) {
 		struct nested_inst *x = find(set, NEST_TIME, e->time_ns_children);
-		if ((ret = make(set, dir, x, e->pid)))
+		if ((ret = make(set, dir, x, entries, idx)))
 			return ret;
 		made(set, x - set->inst);
 	}

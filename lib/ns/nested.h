@@ -86,6 +86,7 @@ struct nested_set {
 	struct nested_inst *inst;
 	size_t nr;
 	struct usernest_set user;  /* the nested user namespaces */
+	size_t nr_entries;       /* pstree.img's records (nested_plan) */
 	uint32_t *ready;         /* shared with the tasks: 1 once instance i is made and filled; */
 	uint32_t *locked;        /* 1 once crtool holds its connections' lock, 2 if it can't */
 	uint32_t *failed;        /* the restore's "some task failed" word */

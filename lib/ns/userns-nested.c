@@ -13,9 +13,9 @@
  * task enters the namespace, where setgroups may be denied.  Other
  * namespaces may be owned by one of them (NS_GET_USERNS): a UTS, network, IPC or
  * cgroup namespace is saved with its owner (nested.c), and a time one its processes
- * are in; a pid namespace's owner on its init's record (userns-pid.c makes it); a
- * mount namespace owned so is refused, and a time one made for a process's children
- * only, as is an owner no process of the tree is in.
+ * are in, and a mount one (its maker makes it through a helper: userns-pid.c); a pid
+ * namespace's owner on its init's record (userns-pid.c makes it); a time one made for
+ * a process's children only is refused, as is an owner no process of the tree is in.
  *
  * Restore: a task's children and threads are cloned at their PIDs in the tree's
  * pid namespace (clone3 set_tid), which takes CAP_CHECKPOINT_RESTORE over the

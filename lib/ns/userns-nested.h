@@ -1,6 +1,6 @@
 /* User namespaces nested below the root's (userns-nested.c): a process of the
  * tree that made one (unshare -U, clone with CLONE_NEWUSER) or entered one, to
- * any depth, and the UTS, network, IPC, cgroup, time and pid namespaces such a one owns.  Each is an ns.img nested
+ * any depth, and the UTS, network, IPC, cgroup, time, pid and mount namespaces such a one owns.  Each is an ns.img nested
  * instance of kind "user" with its parent, maps, setgroups and owner; a process
  * records its id (pstree.img user_ns). */
 #ifndef LIB_NS_USERNS_NESTED_H

@@ -1,5 +1,9 @@
-/* A pid namespace owned by a nested user namespace (`unshare -U -r -p -f`, bubblewrap):
- * its init's record names the owner (pstree.img pid_ns_owner).
+/* A pid or mount namespace owned by a nested user namespace (`unshare -U -r -p -f`,
+ * bubblewrap; `unshare -U -r -m`): a pid one's init's record names the owner (pstree.img
+ * pid_ns_owner), a mount one's ns.img instance.  Below, the pid one; a mount one is
+ * the same but for whose helper it is: its maker's own, right after its fork, and the
+ * copy the helper's unshare makes is of the maker's namespace, its parent's (nested.c,
+ * mnt-nested.c).
  *
  * The restored tasks stay in the root's user namespace until their very end
  * (userns-nested.c), and a namespace belongs to the user namespace of whoever
@@ -37,6 +41,7 @@
 #include "util.h"
 
 #ifndef PIDFD_GET_PID_FOR_CHILDREN_NAMESPACE
+#define PIDFD_GET_MNT_NAMESPACE _IO(0xFF, 3)
 #define PIDFD_GET_PID_FOR_CHILDREN_NAMESPACE _IO(0xFF, 6)
 #endif
 
@@ -62,7 +67,7 @@ static bool image_pid(PstreeEntry *const *entries, size_t nr, uint32_t v)
 
 /* The helper: into the owner, a new pid namespace for its children; then it says so
  * (or why not) and stays until its maker has taken the namespace. */
-static void __attribute__((noreturn)) helper(int userns_fd, int sk)
+static void __attribute__((noreturn)) helper(int userns_fd, int flag, int sk)
 {
 	const char *why = NULL;
 	char msg[256], c;
@@ -70,8 +75,8 @@ static void __attribute__((noreturn)) helper(int userns_fd, int sk)
 
 	if (setns(userns_fd, CLONE_NEWUSER))
 		why = "can't enter the user namespace owning it (setns)";
-	else if (unshare(CLONE_NEWPID))
-		why = "can't make it in that user namespace (unshare(CLONE_NEWPID))";
+	else if (unshare(flag))
+		why = "can't make it in that user namespace (unshare)";
 	if (why)
 		n = snprintf(msg, sizeof(msg), "%s: %s", why, strerror(errno));
 	if (send(sk, msg, n, 0) == n && !why)
@@ -79,13 +84,15 @@ static void __attribute__((noreturn)) helper(int userns_fd, int sk)
 	_exit(why ? 1 : 0);
 }
 
-int usernest_pid_make(const struct usernest_set *set, PstreeEntry *const *entries, size_t nr, size_t parent,
-		      size_t init, int *out)
+/* A helper child of task self makes a namespace (flag) in user namespace owner;
+ * *out: its fd, through the helper's pidfd (ioctl req); what: for the messages. */
+static int make_in(const struct usernest_set *set, PstreeEntry *const *entries, size_t nr, size_t self,
+		   uint32_t owner, int flag, unsigned long req, const char *what, int *out)
 {
-	const PstreeEntry *e = entries[init];
-	int userns_fd = usernest_fd(set, e->pid_ns_owner), sk[2], pidfd = -1, st, ret = 0;
+	const PstreeEntry *e = entries[self];
+	int userns_fd = usernest_fd(set, owner), sk[2], pidfd = -1, st, ret = 0;
 	int32_t tid[RST_MAX_PID_LEVELS];
-	int levels = pidview_set_tid(entries[parent], 0, tid);
+	int levels = pidview_set_tid(e, 0, tid);
 	char *m = read_file("/proc/sys/kernel/pid_max", NULL);
 	long max = m ? strtol(m, NULL, 10) : 0;
 	char buf[256];
@@ -95,12 +102,12 @@ int usernest_pid_make(const struct usernest_set *set, PstreeEntry *const *entrie
 	*out = -1;
 	free(m);
 	if (userns_fd < 0)
-		return pr_err("pid %u: the nested user namespace %u owning its pid namespace was not made", e->pid,
-			      e->pid_ns_owner), -EINVAL;
+		return pr_err("pid %u: the nested user namespace %u owning %s was not made", e->pid, owner, what),
+		       -EINVAL;
 	if (max < 1024 || max > (1L << 22))
 		max = 32768;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sk))
-		return pr_perror("pid %u: can't make a socket for the maker of its pid namespace", e->pid);
+		return pr_perror("pid %u: can't make a socket for the maker of %s", e->pid, what);
 	for (uint32_t v = max - 1, tries = 0; v > 1 && tries < 256; v--) {
 		if (image_pid(entries, nr, v))
 			continue;
@@ -111,7 +118,7 @@ int usernest_pid_make(const struct usernest_set *set, PstreeEntry *const *entrie
 					 .set_tid = (uintptr_t)tid, .set_tid_size = levels };
 		if ((pid = syscall(__NR_clone3, &ca, sizeof(ca))) == 0) {
 			close(sk[0]);
-			helper(userns_fd, sk[1]);
+			helper(userns_fd, flag, sk[1]);
 		}
 		/* beyond some level's pid_max (a namespace's own starts at the kernel's limit,
 		 * above its parent's: ours was read in ours): lower */
@@ -125,22 +132,39 @@ int usernest_pid_make(const struct usernest_set *set, PstreeEntry *const *entrie
 	close(sk[1]);
 	if (pid <= 0) {
 		close(sk[0]);
-		return pr_perror("pid %u: can't fork the maker of its pid namespace (clone3 at a free PID)", e->pid);
+		return pr_perror("pid %u: can't fork the maker of %s (clone3 at a free PID)", e->pid, what);
 	}
 	n = recv(sk[0], buf, sizeof(buf) - 1, 0);
 	buf[n > 0 ? n : 0] = 0;
 	if (n)
-		ret = (pr_err("pid %u: its pid namespace, owned by nested user namespace %u: %s", e->pid,
-			      e->pid_ns_owner, n > 0 ? buf : "its maker died"), -EIO);
-	/* (nobody is in it yet: /proc/PID/ns/pid_for_children shows nothing, the pidfd does) */
-	else if ((*out = ioctl(pidfd, PIDFD_GET_PID_FOR_CHILDREN_NAMESPACE, 0)) < 0)
-		ret = pr_perror("pid %u: can't take the pid namespace made for it, owned by nested user namespace %u "
-				"(PIDFD_GET_PID_FOR_CHILDREN_NAMESPACE: Linux 6.11 and later)", e->pid, e->pid_ns_owner);
+		ret = (pr_err("pid %u: %s, owned by nested user namespace %u: %s", e->pid, what, owner,
+			      n > 0 ? buf : "its maker died"), -EIO);
+	/* (a pid one nobody is in yet: /proc/PID/ns/pid_for_children shows nothing, the pidfd does) */
+	else if ((*out = ioctl(pidfd, req, 0)) < 0)
+		ret = pr_perror("pid %u: can't take %s, owned by nested user namespace %u (an ioctl of pidfds of Linux "
+				"6.11 and later)", e->pid, what, owner);
 	close(sk[0]);
 	close(pidfd);
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
 	return ret;
+}
+
+int usernest_pid_make(const struct usernest_set *set, PstreeEntry *const *entries, size_t nr, size_t parent,
+		      size_t init, int *out)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "the pid namespace of its child %u", entries[init]->pid);
+	return make_in(set, entries, nr, parent, entries[init]->pid_ns_owner, CLONE_NEWPID,
+		       PIDFD_GET_PID_FOR_CHILDREN_NAMESPACE, what, out);
+}
+
+int usernest_mnt_make(const struct usernest_set *set, PstreeEntry *const *entries, size_t nr, size_t self,
+		      uint32_t owner, int *out)
+{
+	return make_in(set, entries, nr, self, owner, CLONE_NEWNS, PIDFD_GET_MNT_NAMESPACE, "its mount namespace",
+		       out);
 }
 
 int usernest_pid_check(const struct usernest_set *set, PstreeEntry *const *entries, size_t nr)

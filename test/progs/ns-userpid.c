@@ -13,6 +13,10 @@
  *   -U -r -T` and exec do) before P1: everyone below the root is in it; each checks its
  *   clocks are the root's plus those offsets (within 30 s) and (in U1) its time namespace
  *   owned by its user namespace.
+ * --mnt: U also makes a mount namespace in U1 (unshare(CLONE_NEWNS), `unshare -U -r -m`)
+ *   and mounts a tmpfs there on a directory of ours with a file in it: everyone below the
+ *   root sees the file, the root does not, and (in U1) its mount namespace is owned by its
+ *   user namespace.
  * --deep: I forks J too, which unshares CLONE_NEWUSER (U2 below U1, maps "0 0 100" written
  *   by I from U1), then CLONE_NEWPID (P2 below P1, owned by U2), and forks K, PID 1 of P2,
  *   which forks K1 (after burning 5 PIDs).
@@ -40,6 +44,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -68,7 +73,8 @@ static struct ctl {
 	uint64_t pidns[NR], x_ns[NR];  /* pid namespaces after CHECK (I, K), of the child forked then */
 	pid_t j_host;               /* J's PID in our /proc */
 } *ctl;
-static bool deep, timens;
+static bool deep, timens, mntns;
+static char mdir[128];
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -174,6 +180,15 @@ static bool same(int who, bool owned)
 	if (owned && related("/proc/self/ns/pid", NS_GET_USERNS) != ino("/proc/self/ns/user"))
 		return fail(who, "its pid namespace is not owned by its user namespace");
 	ctl->pidns[who] = ino("/proc/self/ns/pid");
+	if (mntns && who != ROOT) {
+		char f[160], buf[64] = "";
+		snprintf(f, sizeof(f), "%s/f", mdir);
+		long n = tst_read_file(f, buf, sizeof(buf));
+		if (n != 5 || memcmp(buf, "hello", 5))
+			return fail(who, "it does not see the tmpfs its mount namespace has on %s", mdir);
+		if (who < J && related("/proc/self/ns/mnt", NS_GET_USERNS) != ino("/proc/self/ns/user"))
+			return fail(who, "its mount namespace is not owned by its user namespace");
+	}
 	if (!timens || who == ROOT)
 		return true;
 	int64_t dm = now_ns(CLOCK_MONOTONIC) - ctl->root_mono - mono_off;
@@ -297,6 +312,16 @@ static void unshare_user_pid(int s)
 	}
 	if (setresgid(0, 0, 0) || setresuid(0, 0, 0))
 		_exit(1);
+	if (mntns && s == 1) {
+		char f[160];
+		int fd;
+		snprintf(f, sizeof(f), "%s/f", mdir);
+		if (unshare(CLONE_NEWNS) || mount("userpid", mdir, "tmpfs", 0, "size=64k") ||
+		    (fd = open(f, O_WRONLY | O_CREAT, 0644)) < 0 || write(fd, "hello", 5) != 5 || close(fd)) {
+			tst_info("U: its mount namespace: %s", strerror(errno));
+			_exit(1);
+		}
+	}
 	if (unshare(CLONE_NEWPID))
 		_exit(1);
 }
@@ -423,9 +448,13 @@ int main(int argc, char **argv)
 {
 	pid_t u;
 
-	tst_init_opts(argc, argv, NULL, "deep,time");
+	tst_init_opts(argc, argv, NULL, "deep,time,mnt");
 	deep = tst_opt_flag("deep");
 	timens = tst_opt_flag("time");
+	mntns = tst_opt_flag("mnt");
+	snprintf(mdir, sizeof(mdir), "%s", tst_tmp_path("mnt"));
+	if (mntns && mkdir(mdir, 0755))
+		tst_fail("mkdir %s: %s", mdir, strerror(errno));
 	expect = deep ? NR - 1 : NR - 4;
 	ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (ctl == MAP_FAILED)
@@ -454,7 +483,12 @@ int main(int argc, char **argv)
 	ctl->root_mono = now_ns(CLOCK_MONOTONIC);
 	ctl->root_boot = now_ns(CLOCK_BOOTTIME);
 	atomic_store(&ctl->phase, 1);
-	verdict(ROOT, same(ROOT, false));
+	char rf[160];
+	snprintf(rf, sizeof(rf), "%s/f", mdir);
+	if (mntns && !access(rf, F_OK))
+		verdict(ROOT, fail(ROOT, "it sees the tmpfs of U's mount namespace"));
+	else
+		verdict(ROOT, same(ROOT, false));
 	static const int leaves[] = { ROOT, U, I, C1, C2, V, J, K, K1 };
 	for (int i = 0, t = 0; i < NR; i++)
 		for (; (deep || leaves[i] < J) && !atomic_load(&ctl->done[i]) && t < 4000; t++)

@@ -794,21 +794,30 @@ static int lock_made(const struct nested_set *set, const struct nested_inst *x)
 	}
 }
 
+struct owned_mnt {
+	const struct nested_set *set;
+	PstreeEntry **entries;
+	size_t idx;
+	uint32_t owner;
+};
+
+/* A mount namespace a nested user namespace owns: a copy of ours made there by a helper of ours. */
+static int owned_mnt(void *arg, int *fd)
+{
+	const struct owned_mnt *o = arg;
+
+	return usernest_mnt_make(&o->set->user, o->entries, o->set->nr_entries, o->idx, o->owner, fd);
+}
+
 static int make(const struct nested_set *set, struct img_dir *dir, struct nested_inst *x, PstreeEntry **entries,
 		size_t idx)
 {
 	pid_t pid = entries[idx]->pid;
-	int fd = -1, ret;
+	struct owned_mnt o = { set, entries, idx, x->owner };
 
 	switch (x->kind) {
 	case NEST_MNT:
-		/* one a nested user namespace owns: a copy of ours made there by a helper of ours */
-		if (x->owner && (ret = usernest_mnt_make(&set->user, entries, set->nr_entries, idx, x->owner, &fd)))
-			return ret;
-		ret = mnt_nested_restore(x->mnt, pid, set->args, fd);
-		if (fd >= 0)
-			close(fd);
-		return ret;
+		return mnt_nested_restore(x->mnt, pid, set->args, x->owner ? owned_mnt : NULL, &o);
 	case NEST_UTS:
 		return uts_ns_restore(x->uts);
 	case NEST_IPC:

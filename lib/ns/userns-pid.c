@@ -2,8 +2,8 @@
  * bubblewrap; `unshare -U -r -m`): a pid one's init's record names the owner (pstree.img
  * pid_ns_owner), a mount one's ns.img instance.  Below, the pid one; a mount one is
  * the same but for whose helper it is: its maker's own, right after its fork, and the
- * copy the helper's unshare makes is of the maker's namespace, its parent's (nested.c,
- * mnt-nested.c).
+ * copy the helper's unshare makes is of the maker's first copy of its parent's, rid of
+ * the mounts the images lack (nested.c, mnt-nested.c).
  *
  * The restored tasks stay in the root's user namespace until their very end
  * (userns-nested.c), and a namespace belongs to the user namespace of whoever

@@ -376,9 +376,15 @@ static uint32_t img_version(const struct tree *t, const struct nested_dump *nest
 	}
 	if (usernest_dump_count())
 		NEED(IMG_VERSION_NESTED_USER);
+	/* an older reader would make the namespace in the root's user namespace */
+	if (usernest_dump_pid_owned())
+		NEED(IMG_VERSION_USERNS_OWNED);
 	for (size_t i = 0; i < nested->nr; i++) {
 		if (nested->inst[i].kind == NEST_TIME)
 			NEED(IMG_VERSION_TIME_NS);
+		/* an older reader refuses the owner of a time or mount namespace */
+		if ((nested->inst[i].kind == NEST_TIME || nested->inst[i].kind == NEST_MNT) && nested->inst[i].owner)
+			NEED(IMG_VERSION_USERNS_OWNED);
 		if (nested->inst[i].kind == NEST_MNT)
 			NEED(IMG_VERSION_NESTED_MNT);
 	}

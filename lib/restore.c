@@ -55,6 +55,7 @@
 #include "proc/seize.h"
 #include "proc/seccomp.h"
 #include "pidns.h"
+#include "ns/userns-pid.h"
 #include "ns/net.h"
 #include "ns/time.h"
 #include "pstree.pb-c.h"
@@ -782,7 +783,8 @@ static pid_t clone_task(const struct restore_ctx *c, size_t idx, uint64_t flags,
 	int n = e->n_pid_ns_threads ? pidview_set_tid(e, 0, tid) : 1;
 	pid_t pid;
 
-	if (n > 1 && tid[0] == 1)
+	/* (one a nested user namespace owns: its parent entered it, made, see fork_child) */
+	if (n > 1 && tid[0] == 1 && !(e->has_pid_ns_owner && e->pid_ns_owner))
 		flags |= CLONE_NEWPID;
 	if (fd >= 0) {
 		cg_clone_fd = fd;
@@ -862,6 +864,21 @@ static bool in_other_pidns(const PstreeEntry *parent, const PstreeEntry *e)
 static int fork_child(const struct restore_ctx *c, size_t j)
 {
 	const PstreeEntry *e = c->rs->entries[j];
+	int ns_fd = -1, ret;
+	size_t self = 0;
+
+	/* the init of a pid namespace a nested user namespace owns: into it, made there */
+	if (e->has_pid_ns_owner && e->pid_ns_owner) {
+		while (c->rs->entries[self]->pid != e->ppid)
+			self++;
+		if ((ret = usernest_pid_make(&c->rs->ns.nested.user, c->rs->entries, c->rs->nr, self, j, &ns_fd)))
+			return ret;
+		ret = setns(ns_fd, CLONE_NEWPID) ? pr_perror("pid %u can't enter the pid namespace made for its child %u "
+							     "(setns)", e->ppid, e->pid) : 0;
+		close(ns_fd);
+		if (ret)
+			return ret;
+	}
 	pid_t pid = clone_task(c, j, 0, e->zombie ? SIGCHLD : (int)c->rs->tasks[j].exit_signal);
 
 	if (pid == 0)
@@ -869,7 +886,7 @@ static int fork_child(const struct restore_ctx *c, size_t j)
 	if (pid < 0)
 		return clone_failed(e->pid);
 	mark_born(c, j);
-	return 0;
+	return ns_fd >= 0 ? pidview_enter_own(e->ppid) : 0;
 }
 
 static int fork_entered(const struct restore_ctx *c, size_t idx, size_t pending)
@@ -950,6 +967,11 @@ static int fork_children(const struct restore_ctx *c, size_t idx)
 				const PstreeEntry *e = rs->entries[j];
 				if (e->ppid != me || e->sid != sh->sid)
 					continue;
+				if (e->has_pid_ns_owner && e->pid_ns_owner) {
+					pr_err("pid %u, the init of a pid namespace owned by a nested user namespace, is in "
+					       "a session its parent does not lead nor is in: not supported", e->pid);
+					child_fail(c, idx);
+				}
 				pid_t pid = clone_task(c, j, CLONE_PARENT, 0);
 				if (pid == 0)
 					child_main(c, j);
@@ -1271,11 +1293,10 @@ static void __attribute__((noreturn)) child_main(const struct restore_ctx *c, si
 	/* (its groups are set from here, before it enters: see usernest_enter) */
 	if (user_fd >= 0)
 		a->creds.flags &= ~RST_CREDS_GROUPS;
-	if (core_restore_early(t->core) ||
-	    usernest_enter(user_fd, t->pstree->pid, t->core->creds->groups, t->core->creds->n_groups))
-		child_fail(c, idx);
 	/* the last thing that may fork is behind (a new namespace's init would be taken) */
-	if (pidview_children_ns(c->rs->entries, c->rs->nr, idx))
+	if (core_restore_early(t->core) || pidview_children_ns(c->rs->entries, c->rs->nr, idx) ||
+	    usernest_enter(user_fd, t->pstree->pid, t->core->creds->groups, t->core->creds->n_groups) ||
+	    pidview_children_unshare(c->rs->entries, idx))
 		child_fail(c, idx);
 
 	rep->args_addr = (uint64_t)a;
@@ -1714,7 +1735,9 @@ static void kill_tree(const struct restore_ctx *c, pid_t top)
 		if (c->host_pids && c->host_pids[i] && c->host_pids[i] != top)
 			reap_task(c->host_pids[i]);
 	reap_task(top);
-	for (size_t i = 0; !c->new_pidns && i < rs->nr; i++)
+	/* descendants first: a nested namespace's init exits only once the others of its
+	 * namespace are reaped, and one whose parent died outside it is ours to reap */
+	for (size_t i = rs->nr; !c->new_pidns && i-- > 0;)
 		reap_task(rs->entries[i]->pid);
 }
 

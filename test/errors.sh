@@ -1016,28 +1016,37 @@ start_nested() {
 	fi
 	PIDS+=("$KP")
 }
-# nested_refused NAME COMMAND WORDS...: a descendant sleep of the tree (COMMAND ends
-# in sleep 100) in namespaces of its own that can't be dumped: refused, naming it and WORDS
+# nested_refused NAME COMMAND [--parent] WORDS...: a descendant sleep of the tree (COMMAND
+# ends in sleep 100) in namespaces of its own that can't be dumped: refused, naming it
+# (--parent: its parent) and WORDS
 nested_refused() {
-	local name=$1 cmd=$2 NP KP
+	local name=$1 cmd=$2 NP KP who=
 	shift 2
+	[ "${1:-}" = --parent ] && who=parent && shift
 	if start_nested "$name" "$cmd"; then
 		rm -rf "$T/d-$name"
 		mkdir "$T/d-$name"
+		[ -n "$who" ] && who=$(awk '{ print $4 }' "/proc/$KP/stat")
 		crt dump -t "$NP" -D "$T/d-$name"
-		expect_error "$name" "pid $KP" "$@" && pass "$name"
+		expect_error "$name" "pid ${who:-$KP}" "$@" && pass "$name"
 	fi
 	pkill -9 -P "$NP" 2>/dev/null
 	kill -9 "$KP" "$NP" 2>/dev/null
 	{ wait "$NP"; } 2>/dev/null
 }
 # nested user namespaces (unshare -U -r -u -n -i -C is dumped: test/progs/ns-usernest.c):
-# one whose maps were never written, the namespaces they own other than UTS, network,
-# IPC and cgroup ones (mount, pid)
+# one whose maps were never written; of the namespaces they own, what a nested one
+# of the kind could not be either (pid, time and mount ones are dumped below, format
+# version 17)
 nested_refused ns-nested-user "unshare -U sleep 100" "is in a nested user namespace whose uid map was never written"
-nested_refused ns-nested-user-mnt "unshare -U -r -m sleep 100" "mount namespace is owned by a user namespace nested" \
-	"only UTS, network, IPC and cgroup ones are checkpointed"
-nested_refused ns-nested-user-pid "unshare -U -r -p -f sleep 100" "is in a nested pid namespace owned by a nested user namespace"
+# a mount namespace one owns whose proc is of a nested pid namespace (as any nested mount
+# namespace's: mnt-dump.c)
+nested_refused ns-nested-user-mount-proc "unshare -U -r -p -f --mount-proc sleep 100" --parent \
+	"the proc at /proc of its nested mount namespace shows another pid namespace"
+# a time namespace a nested user namespace owns, made for the children of a process that
+# stays out of it (unshare -f's parent; one its processes are in is dumped below)
+nested_refused ns-nested-user-time-children "unshare -U -r -T -f sleep 100" \
+	"has its children born in a time namespace owned by a user namespace nested" "without being in it"
 # a UTS namespace of the tree owned by a user namespace no process of the tree is in
 # (its holder outside the tree)
 setsid unshare -U -r -u sleep 300 </dev/null >/dev/null 2>&1 &
@@ -1054,16 +1063,16 @@ kill -9 "$HOLDER" 2>/dev/null
 # is dumped: test/progs/ns-pidnest.c, ns-pidnest-deep.c, ns-pidsetns.c); an unshare
 # without a fork (at the first level and one below) is dumped too (format version
 # 12, pid_ns_unshared); an init outside the tree is refused
-nested_dumped() { # NAME CMD IMAGE-LINE
-	local name=$1 cmd=$2 line=$3 NP KP
+nested_dumped() { # NAME CMD IMAGE-LINE [VERSION, 12 if none]
+	local name=$1 cmd=$2 line=$3 version=${4:-12} NP KP
 	if start_nested "$name" "$cmd"; then
 		rm -rf "$T/d-$name"
 		mkdir "$T/d-$name"
 		crt dump -t "$NP" -D "$T/d-$name" --leave-running
 		if [ "$RC" != 0 ]; then
 			fail "$name" "dump failed (exit $RC)"
-		elif ! "$CRTOOL" show "$T/d-$name/inventory.img" | grep -qx "img_version: 12"; then
-			fail "$name" "its images do not say format version 12"
+		elif ! "$CRTOOL" show "$T/d-$name/inventory.img" | grep -qx "img_version: $version"; then
+			fail "$name" "its images do not say format version $version"
 		elif ! "$CRTOOL" show "$T/d-$name/pstree.img" | grep -qx "$line"; then
 			fail "$name" "pstree.img has no '$line'"
 		else
@@ -1076,6 +1085,13 @@ nested_dumped() { # NAME CMD IMAGE-LINE
 }
 nested_dumped ns-nested-pid-deep "unshare -p -f unshare -p sleep 100" "pid_ns_unshared: true"
 nested_dumped ns-nested-pid-nofork "unshare -p sleep 100" "pid_ns_unshared: true"
+# one owned by a nested user namespace (bubblewrap's): its init names the owner (format
+# version 17; restored: test/progs/ns-userpid.c)
+nested_dumped ns-nested-user-pid "unshare -U -r -p -f sleep 100" "pid_ns_owner: 1" 17
+# and a time namespace owned so that its processes are in (unshare -T, then exec)
+nested_dumped ns-nested-user-time "unshare -U -r -T sleep 100" "time_ns: 1" 17
+# and a mount namespace (restored: ns-userpid --mnt)
+nested_dumped ns-nested-user-mnt "unshare -U -r -m sleep 100" "mnt_ns: 1" 17
 # 32 levels below the tree's: clone3 takes a PID at 32 levels at most (31 are dumped: pidns.sh)
 cmd="sleep 100"
 for ((i = 0; i < 32; i++)); do cmd="unshare -p -f $cmd"; done

@@ -197,6 +197,13 @@ own_pidns "pid namespaces nested three deep in a tree that is its own pid namesp
 side_by_side "pid namespaces entered by setns and unshared in new pid namespaces" ns-pidsetns
 own_pidns "pid namespaces entered by setns and unshared in a tree that is its own pid namespace" ns-pidsetns
 own_pidns "an init of its own pid namespace that unshared another" ns-pidsetns --root-unshares
+# pid, time and mount namespaces owned by nested user namespaces, two deep (their
+# makers' helpers take free PIDs of the tree's namespaces); side by side without the
+# mount namespace: its /proc is the copy of ours, where NSpid shows one level more in a
+# copy restored with --new-pidns
+side_by_side "namespaces owned by nested user namespaces in new pid namespaces" ns-userpid --deep --time
+own_pidns "namespaces owned by nested user namespaces in a tree that is its own pid namespace" \
+	ns-userpid --deep --time --mnt
 deep_chain 31
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

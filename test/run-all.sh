@@ -28,7 +28,7 @@ PROGS="counter mem-random mem-file-private mem-file-shared mem-prot mem-brk mem-
        mem-growsdown mem-madvise fpu-avx512 fpu-arm64 signals itimer vdso-clock nanosleep pipe-read file-regular
        file-unlinked pipe-inner fifo memfd eventfd signalfd timerfd inotify epoll dev-special
        file-locks file-lease fanotify posix-timers files-shared ipc-sysv ipc-mqueue pty poll-wait sk-unix-pair sk-unix-bound sk-unix-tree sk-unix-accept sk-unix-rights sk-rights-sockets sk-rights-inet sk-rights-tree sk-inet sk-netlink sk-packet sk-raw pidfd ghost-shared shm-host
-       ns-time ns-timenest seccomp ns-mnt ns-nested ns-veth ns-pidnest ns-pidnest-deep ns-pidsetns ns-mntnest ns-mntroot ns-usernest task-attrs stopped mem-mlock tun"
+       ns-time ns-timenest seccomp ns-mnt ns-nested ns-veth ns-pidnest ns-pidnest-deep ns-pidsetns ns-mntnest ns-mntroot ns-usernest ns-userpid task-attrs stopped mem-mlock tun"
 # programs whose dumps save established TCP connections
 TCP_PROGS="sk-tcp-established sk-tcp-halfclosed ns-net ns-tcpnest"
 # and with arguments: "NAME ARGS..." each
@@ -41,7 +41,8 @@ VARIANTS=("tree" "storm --forks" "storm --threads" "threads --threads 2" "thread
 	  "seccomp --shared" "seccomp --strict" "sk-raw --own-netns" "ns-nested --root-ns" "ns-veth --root-ns"
 	  "ns-pidnest --root-unshares" "ns-pidsetns --root-unshares" "ns-timenest --root-unshares" "ns-mntnest --root-ns"
 	  "mem-mlock --future" "mem-mlock --future-onfault" "ns-mntroot --root-ns" "ns-mntroot --bind-root" "ns-mntroot --overlay"
-	  "ns-mntroot --keep-old" "tun --nested" "tun --host")
+	  "ns-mntroot --keep-old" "tun --nested" "tun --host" "ns-userpid --deep" "ns-userpid --time"
+	  "ns-userpid --time --deep" "ns-userpid --mnt" "ns-userpid --mnt --deep")
 
 fast=0
 for a in "$@"; do
@@ -191,6 +192,11 @@ if selected corrupt ns-usernest; then
 	# shellcheck disable=SC2086
 	run_suite "runner ns-usernest --corrupt (negative test)" \
 		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- ns-usernest --corrupt
+fi
+if selected corrupt ns-userpid; then
+	# shellcheck disable=SC2086
+	run_suite "runner ns-userpid --corrupt (negative test)" \
+		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- ns-userpid --corrupt
 fi
 if selected corrupt ns-pidnest; then
 	# shellcheck disable=SC2086

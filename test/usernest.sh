@@ -5,8 +5,12 @@
 # below the initial one), the last running sleep: dumped with --leave-running (the
 # original must be as it was), then killed and restored; every process is again in
 # a user namespace of its own whose parent is its parent's, with the same uid_map,
-# gid_map, setgroups, ids and hostname.  Then a shorter chain whose first level owns
-# a UTS namespace (`-u`, the hostname set inside) that the levels below stay in.
+# gid_map, setgroups, ids, hostname, PIDs (NSpid), time offsets, and whether its
+# pid, time and mount namespaces are its user namespace's.  Then a shorter chain whose first
+# level owns a UTS namespace (`-u`, the hostname set inside) that the levels below stay
+# in; two pid namespaces each owned by a nested user namespace (`unshare -U -r -p -f`
+# twice); a time namespace owned by one (`unshare -U -r -T`, whose exec enters it); and
+# a mount namespace owned by one with a tmpfs mounted in it (`unshare -U -r -m`).
 # Prints "PASS name" / "FAIL name: why", then "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -27,6 +31,7 @@ chain() {
 	python3 - "$1" <<'EOF'
 import fcntl, os, subprocess, sys
 NS_GET_PARENT = 0xb702
+NS_GET_USERNS = 0xb701
 sid = sys.argv[1]
 pids = [int(p) for p in subprocess.run(["pgrep", "-s", sid], capture_output=True, text=True).stdout.split()]
 procs = []
@@ -44,8 +49,19 @@ for p in pids:
         rd = lambda n: open("/proc/%d/%s" % (p, n)).read().split()
         st = [l for l in open("/proc/%d/status" % p) if l.startswith(("Uid", "Gid"))]
         host = subprocess.run(["nsenter", "-t", str(p), "-u", "hostname"], capture_output=True, text=True).stdout.strip()
+        nspid = [l.split(None, 1)[1].strip() for l in open("/proc/%d/status" % p) if l.startswith("NSpid")]
+        # whether its pid, time and mount namespaces are owned by its own user namespace, and
+        # the offsets
+        owned = []
+        for k in ("pid", "time", "mnt"):
+            kfd = os.open("/proc/%d/ns/%s" % (p, k), os.O_RDONLY)
+            ofd = fcntl.ioctl(kfd, NS_GET_USERNS)
+            owned.append("%s:%s" % (k, os.fstat(ofd).st_ino == ino))
+            os.close(ofd)
+            os.close(kfd)
+        offs = " ".join(open("/proc/%d/timens_offsets" % p).read().split())
         procs.append((ino, parent, open("/proc/%d/comm" % p).read().strip(), rd("uid_map"), rd("gid_map"),
-                      rd("setgroups"), " ".join(l.split(None, 1)[1].strip() for l in st), host))
+                      rd("setgroups"), " ".join(l.split(None, 1)[1].strip() for l in st), host, nspid, owned, offs))
     except OSError:
         pass
 depth = {}
@@ -110,5 +126,14 @@ for ((i = 0; i < 33; i++)); do cmd="unshare -U -r -f $cmd"; done
 deep "user namespaces nested 33 deep (unshare -U -r -f, 33 times)" 33 "$cmd"
 deep "a UTS namespace owned by a nested user namespace, two more below" 3 \
 	"unshare -U -r -f -u sh -c 'hostname usernest-deep && exec unshare -U -r -f unshare -U -r -f sleep 300'"
+# a pid namespace owned by a nested user namespace (bubblewrap's), another one below
+deep "pid namespaces owned by nested user namespaces (unshare -U -r -p -f, twice)" 2 \
+	"unshare -U -r -p -f unshare -U -r -p -f sleep 300"
+# a time namespace owned by a nested user namespace, its process in it (the exec enters it)
+deep "a time namespace owned by a nested user namespace (unshare -U -r -T, then exec)" 2 \
+	"unshare -U -r -f unshare -U -r -T --monotonic 1000000 --boottime 2000000 unshare -f sleep 300"
+# a mount namespace owned by a nested user namespace, a tmpfs mounted there
+deep "a mount namespace owned by a nested user namespace (unshare -U -r -m, a tmpfs)" 2 \
+	"unshare -U -r -f unshare -U -r -m sh -c 'mount -t tmpfs usernest $work && exec unshare -f sleep 300'"
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

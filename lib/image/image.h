@@ -41,9 +41,12 @@
  * links of kind "tun": an older reader refuses both); 15 = mlockall(MCL_FUTURE) in
  * force (core.img's mlockall: an older reader would leave what the process maps
  * next unlocked); 16 = pages in two files (pagemap entries' part, pages-N.part1.img:
- * an older reader would take part 1's runs from pages-N.img).  A reader takes every
- * version up to its own IMG_VERSION. */
-#define IMG_VERSION          16
+ * an older reader would take part 1's runs from pages-N.img); 17 = a pid
+ * namespace owned by a nested user namespace (pstree.img's pid_ns_owner: an older
+ * reader would make it in the root's user namespace), or a time or mount namespace
+ * owned so (ns.img's owner on kind "time" or "mnt": an older reader refuses it).
+ * A reader takes every version up to its own IMG_VERSION. */
+#define IMG_VERSION          17
 #define IMG_VERSION_BASE     1
 #define IMG_VERSION_NESTED   2
 #define IMG_VERSION_VETH_PEER 3
@@ -60,6 +63,7 @@
 #define IMG_VERSION_TUN      14
 #define IMG_VERSION_MLOCKALL 15
 #define IMG_VERSION_PAGES_PARTS 16
+#define IMG_VERSION_USERNS_OWNED 17
 #define IMG_MAGIC     0x4d495243u  /* "CRIM" */
 #define IMG_HDR_SIZE  8
 #define IMG_MAX_RECORD (64u << 20) /* a sane upper bound for one record */

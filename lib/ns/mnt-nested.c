@@ -7,6 +7,8 @@
  * process did:
  *  - unshare(CLONE_NEWNS), a copy of its parent's namespace, made a slave at
  *    once (nothing done in it propagates back to the parent's or the host's);
+ *    one a nested user namespace owns is a copy of that made there, once the
+ *    mounts below are gone (they would be locked in it);
  *  - each inherited mount found in the copy (by its parent and mount point);
  *    every mount of the copy that none is, unmounted (children first);
  *  - every other mount made as mnt-restore.c makes the root's, parents first,
@@ -195,7 +197,7 @@ int mnt_nested_propagation(const struct mnt_state *s, const int *mfd, pid_t pid)
 	return ret;
 }
 
-int mnt_nested_restore(void *state, pid_t pid, const struct ns_args *a)
+int mnt_nested_restore(void *state, pid_t pid, const struct ns_args *a, int (*owned)(void *, int *), void *arg)
 {
 	const struct mnt_state *s = state;
 	struct mountinfo *m = NULL;
@@ -204,6 +206,13 @@ int mnt_nested_restore(void *state, pid_t pid, const struct ns_args *a)
 	bool *used = NULL;
 	int ret;
 
+	if (mnt_pivoted(s) && owned) {
+		free(live);
+		free(src);
+		free(mfd);
+		return pr_err("pid %d: its nested mount namespace %u, owned by a nested user namespace, pivot_rooted: not "
+			      "supported", pid, s->id), -EOPNOTSUPP;
+	}
 	if (mnt_pivoted(s)) {
 		free(live);
 		free(src);
@@ -228,6 +237,30 @@ int mnt_nested_restore(void *state, pid_t pid, const struct ns_args *a)
 	}
 	if ((ret = find_copies(s, m, n, live, used, pid)) || (ret = unmount_others(m, n, used, pid)))
 		goto out;
+	/* One a nested user namespace owns: a copy of this one made there by a helper (its
+	 * mounts locked, as the original's copy's were; the restore's own, like a new pid
+	 * namespace's /proc, are gone from it already), entered, and read again. */
+	if (owned) {
+		int fd = -1;
+		if ((ret = owned(arg, &fd)))
+			goto out;
+		ret = setns(fd, CLONE_NEWNS) ? pr_perror("pid %d: can't enter its nested mount namespace %u, made in "
+							 "its owner", pid, s->id) : 0;
+		close(fd);
+		mountinfo_free(m, n);
+		free(used);
+		m = NULL;
+		used = NULL;
+		n = 0;
+		if (ret || (ret = mountinfo_read(0, &m, &n)))
+			goto out;
+		if (!(used = calloc(n, sizeof(bool)))) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		if ((ret = find_copies(s, m, n, live, used, pid)) || (ret = unmount_others(m, n, used, pid)))
+			goto out;
+	}
 	/* the inherited mounts, before anything covers them; the sources of the others */
 	for (size_t k = 0; k < s->nr && !ret; k++) {
 		const MntEntry *e = s->e[k];

@@ -71,8 +71,10 @@ int mnt_keep_files(const MntEntry *e, int mfd, const struct ns_args *a);
 /* Save the mounts of pid's namespace into mountpoints-<id>.img, each either
  * inherited from base_pid's (its parent's) or to make. */
 int mnt_nested_dump(struct img_dir *dir, pid_t pid, pid_t base_pid, uint32_t id, const struct ns_args *a);
-/* In its maker (pid: for messages), right after its fork: the namespace made. */
-int mnt_nested_restore(void *state, pid_t pid, const struct ns_args *a);
+/* In its maker (pid: for messages), right after its fork: the namespace made.  owned
+ * (NULL: none): one a nested user namespace owns, whose copy of ours owned(arg, &fd)
+ * makes there once the mounts the images lack are gone. */
+int mnt_nested_restore(void *state, pid_t pid, const struct ns_args *a, int (*owned)(void *, int *), void *arg);
 /* shared:N and master:M of a nested namespace's mounts (mfd: each one's fd, -1: left as the copy is). */
 int mnt_nested_propagation(const struct mnt_state *s, const int *mfd, pid_t pid);
 /* A nested namespace whose root mount is not its parent's: it pivot_rooted (mnt-pivot.c). */

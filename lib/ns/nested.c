@@ -55,6 +55,7 @@
 #include "ns/ns.h"
 #include "ns/time.h"
 #include "ns/userns.h"
+#include "ns/userns-pid.h"
 #include "cgroup.h"
 #include "proc/pidview.h"
 #include "proc/privs.h"
@@ -152,6 +153,7 @@ static int scan_time(const struct tree *t, struct nested_dump *nd, uint64_t rino
 
 		if (!nd->ids[i][NEST_TIME] || (x = dump_inst(nd, NEST_TIME, nd->ids[i][NEST_TIME]))->unsharer < 0)
 			continue;
+		x->base_pid = t->tasks[i].s.pid;   /* one in it, for the messages */
 		parent = tree_find(t, t->tasks[i].s.stat.ppid);
 		if (!parent || kids[parent - t->tasks] != own[i])
 			return pr_err("pid %d is in the time namespace pid %d made for its children (unshare "
@@ -238,14 +240,6 @@ int nested_dump_scan(const struct tree *t, struct nested_dump *nd)
 	return scan_owners(nd);
 }
 
-/* The kinds a helper in a nested user namespace makes again for it (nested_make_user):
- * not a mount namespace (made as a copy of its maker's parent's, which exists only in
- * the tree), nor a time namespace (entered before the maker's vDSO is placed). */
-static bool owned_kind(int kind)
-{
-	return kind == NEST_UTS || kind == NEST_NET || kind == NEST_IPC || kind == NEST_CGROUP;
-}
-
 /* The user namespace owning each instance: the root's, or a nested one a process of
  * the tree is in; only some kinds are made again in a nested one (by crtool, before
  * the tree forks: see userns-nested.c). */
@@ -258,10 +252,14 @@ static int scan_owners(struct nested_dump *nd)
 
 		if (ret)
 			return ret;
-		if (x->owner && !owned_kind(x->kind))
-			return pr_err("pid %d's %s namespace is owned by a user namespace nested below the root's: not "
-				      "supported (of the namespaces a nested user namespace owns, only UTS, network, IPC and "
-				      "cgroup ones are checkpointed)", x->pid, kinds[x->kind].label), -EOPNOTSUPP;
+		/* A time namespace made for a process's children only (unshare CLONE_NEWTIME), the
+		 * process staying out: only its own unshare, inside the owner, could make that
+		 * pair, and it must stay outside while it forks at chosen PIDs. */
+		if (x->owner && x->kind == NEST_TIME && x->unsharer >= 0)
+			return pr_err("pid %d has its children born in a time namespace owned by a user namespace nested "
+				      "below the root's, without being in it (unshare CLONE_NEWTIME, as `unshare -U -T -f` "
+				      "leaves its parent; pid %d is in it): not supported", x->pid, x->base_pid),
+			       -EOPNOTSUPP;
 	}
 	return 0;
 }
@@ -452,10 +450,9 @@ int nested_load(struct img_dir *dir, NsInstance **list, size_t n, struct nested_
 			return pr_err("ns.img: nested namespace \"%s\" %u: not a user, uts, net, ipc, cgroup, time or mnt namespace, a bad id, "
 				      "or listed twice", list[i]->kind, list[i]->id), -EINVAL;
 		x->owner = list[i]->has_owner ? list[i]->owner : 0;
-		if (x->owner && (!owned_kind(k) || !usernest_listed(&set->user, x->owner)))
+		if (x->owner && !usernest_listed(&set->user, x->owner))
 			return pr_err("ns.img: nested %s namespace %u is owned by nested user namespace %u, which ns.img "
-				      "does not list, or is not a UTS, network, IPC or cgroup namespace (the kinds made in "
-				      "one)", list[i]->kind, list[i]->id, x->owner), -EINVAL;
+				      "does not list", list[i]->kind, list[i]->id, x->owner), -EINVAL;
 		x->kind = k;
 		x->id = list[i]->id;
 		set->nr++;
@@ -558,6 +555,7 @@ static const PstreeEntry *parent_of(PstreeEntry **entries, size_t idx)
 
 int nested_plan(struct nested_set *set, PstreeEntry **entries, size_t nr)
 {
+	set->nr_entries = nr;
 	for (size_t i = 0; i < set->nr; i++)
 		set->inst[i].maker = SIZE_MAX;
 	for (size_t t = 0; t < nr; t++)
@@ -588,6 +586,10 @@ int nested_plan(struct nested_set *set, PstreeEntry **entries, size_t nr)
 			return pr_err("pstree.img: pid %u makes nested time namespace %u for its children, but it is a "
 				      "zombie, the id is its own or unlisted, or a process before it is in it or made it",
 				      e->pid, e->time_ns_children), -EINVAL;
+		if (x->owner)
+			return pr_err("pstree.img: pid %u makes nested time namespace %u for its children, but nested user "
+				      "namespace %u owns it (only one its processes are in is made there)", e->pid, x->id,
+				      x->owner), -EINVAL;
 		x->maker = t;
 		x->unshared = true;
 	}
@@ -638,6 +640,9 @@ static int owned_make(void *arg)
 	case NEST_IPC:
 		userns_set_current(&o->ours);
 		return ipc_restore(o->dir, &x->ipc);
+	case NEST_TIME:
+		/* for our children: its fd is /proc/self/ns/time_for_children (nested_make_user) */
+		return timens_make(x->time, false);
 	default:
 		if (unshare(CLONE_NEWCGROUP))
 			return pr_perror("can't create nested cgroup namespace %u", x->id);
@@ -652,7 +657,7 @@ static int *made_fd(struct nested_set *set, size_t i)
 		return &set->user.inst[i].fd;
 	i -= set->user.nr;
 	for (size_t k = 0; k < set->nr; k++)
-		if (set->inst[k].owner && !i--)
+		if (set->inst[k].owner && set->inst[k].kind != NEST_MNT && !i--)
 			return &set->inst[k].fd;
 	return NULL;
 }
@@ -686,11 +691,11 @@ int nested_make_user(struct nested_set *set, struct img_dir *dir, const struct c
 		struct nested_inst *x = &set->inst[i];
 		struct owned o = { x, dir, cg, entries[x->maker]->pid, USERNS_ENTRY__INIT };
 
-		if (!x->owner)
-			continue;
+		if (!x->owner || x->kind == NEST_MNT)
+			continue;   /* (a mount one: its maker, see make) */
 		if (!(ret = usernest_ours(&set->user, x->owner, root, &o.ours)))
 			ret = usernest_run_in(usernest_fd(&set->user, x->owner), owned_pre, owned_make, &o,
-					      kinds[x->kind].name, &x->fd);
+					      x->kind == NEST_TIME ? "time_for_children" : kinds[x->kind].name, &x->fd);
 		usernest_ours_free(&o.ours);
 		/* its connections locked before any socket is made there: by us, who hold it */
 		if (!ret && x->kind == NEST_NET && netlock_has_nested(x->id)) {
@@ -789,11 +794,30 @@ static int lock_made(const struct nested_set *set, const struct nested_inst *x)
 	}
 }
 
-static int make(const struct nested_set *set, struct img_dir *dir, struct nested_inst *x, pid_t pid)
+struct owned_mnt {
+	const struct nested_set *set;
+	PstreeEntry **entries;
+	size_t idx;
+	uint32_t owner;
+};
+
+/* A mount namespace a nested user namespace owns: a copy of ours made there by a helper of ours. */
+static int owned_mnt(void *arg, int *fd)
 {
+	const struct owned_mnt *o = arg;
+
+	return usernest_mnt_make(&o->set->user, o->entries, o->set->nr_entries, o->idx, o->owner, fd);
+}
+
+static int make(const struct nested_set *set, struct img_dir *dir, struct nested_inst *x, PstreeEntry **entries,
+		size_t idx)
+{
+	pid_t pid = entries[idx]->pid;
+	struct owned_mnt o = { set, entries, idx, x->owner };
+
 	switch (x->kind) {
 	case NEST_MNT:
-		return mnt_nested_restore(x->mnt, pid, set->args);
+		return mnt_nested_restore(x->mnt, pid, set->args, x->owner ? owned_mnt : NULL, &o);
 	case NEST_UTS:
 		return uts_ns_restore(x->uts);
 	case NEST_IPC:
@@ -928,7 +952,7 @@ int nested_restore_task(const struct nested_set *set, struct img_dir *dir, Pstre
 			/* the lazy-pages daemon's name is in the caller's network namespace */
 			netns_keep_caller(x->net.host_fd);
 		}
-		if (x->owner) {   /* made by crtool in its user namespace: joined by everyone */
+		if (x->owner && k != NEST_MNT) {   /* made by crtool in its user namespace: joined by everyone */
 			if (setns(kept_fd_get(x->slot), kinds[k].flag))
 				return pr_perror("pid %u can't join nested %s namespace %u (owned by nested user namespace %u)",
 						 e->pid, kinds[k].name, id, x->owner);
@@ -938,7 +962,7 @@ int nested_restore_task(const struct nested_set *set, struct img_dir *dir, Pstre
 			struct peer_ctx pc = { set, entries, idx, id };
 			x->net.peer_made = peer_made;
 			x->net.peer_arg = &pc;
-			if ((ret = make(set, dir, x, e->pid)) || (ret = lock_made(set, x)))
+			if ((ret = make(set, dir, x, entries, idx)) || (ret = lock_made(set, x)))
 				return ret;
 			made(set, xi);
 			continue;
@@ -955,7 +979,7 @@ int nested_restore_task(const struct nested_set *set, struct img_dir *dir, Pstre
 	/* after its own: the time namespace its children are born in (not entered) */
 	if (e->has_time_ns_children) {
 		struct nested_inst *x = find(set, NEST_TIME, e->time_ns_children);
-		if ((ret = make(set, dir, x, e->pid)))
+		if ((ret = make(set, dir, x, entries, idx)))
 			return ret;
 		made(set, x - set->inst);
 	}

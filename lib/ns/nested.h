@@ -31,7 +31,8 @@ struct nested_dump_inst {
 	uint32_t id;             /* from 1, per kind */
 	uint64_t ino;
 	pid_t pid;               /* a live process in it (time: whose time_for_children it is) */
-	pid_t base_pid;          /* the parent of the first in tree order (mount: what it copied) */
+	pid_t base_pid;          /* mount: the parent of the first in tree order (what it copied);
+				  * time made for children: a process in it */
 	int fd;                  /* network: the namespace, for sock_diag (-1 else) */
 	int unsharer;            /* time: the task that made it for its children (-1: none) */
 	uint32_t owner;          /* the nested user namespace owning it (0: the root's) */
@@ -85,6 +86,7 @@ struct nested_set {
 	struct nested_inst *inst;
 	size_t nr;
 	struct usernest_set user;  /* the nested user namespaces */
+	size_t nr_entries;       /* pstree.img's records (nested_plan) */
 	uint32_t *ready;         /* shared with the tasks: 1 once instance i is made and filled; */
 	uint32_t *locked;        /* 1 once crtool holds its connections' lock, 2 if it can't */
 	uint32_t *failed;        /* the restore's "some task failed" word */

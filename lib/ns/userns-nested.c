@@ -12,8 +12,10 @@
  * there (kept, and seen as the overflow gid); the restore sets them before the
  * task enters the namespace, where setgroups may be denied.  Other
  * namespaces may be owned by one of them (NS_GET_USERNS): a UTS, network, IPC or
- * cgroup namespace is saved with its owner (nested.c); a mount, time or pid
- * namespace owned so is refused, as is an owner no process of the tree is in.
+ * cgroup namespace is saved with its owner (nested.c), and a time one its processes
+ * are in, and a mount one (its maker makes it through a helper: userns-pid.c); a pid
+ * namespace's owner on its init's record (userns-pid.c makes it); a time one made for
+ * a process's children only is refused, as is an owner no process of the tree is in.
  *
  * Restore: a task's children and threads are cloned at their PIDs in the tree's
  * pid namespace (clone3 set_tid), which takes CAP_CHECKPOINT_RESTORE over the
@@ -30,7 +32,7 @@
  * unshares CLONE_NEWUSER, its maps written by its own parent helper (which is
  * in the parent namespace with every capability there: setgroups first, then
  * uid_map and gid_map); crtool keeps the namespace's fd, and so do the tasks
- * through the root's files.  A UTS, network, IPC or cgroup namespace a nested
+ * through the root's files.  A UTS, network, IPC, cgroup or time namespace a nested
  * one owns is made the same way (a helper in its owner, nested.c), and every
  * process in it joins it. */
 #include <errno.h>
@@ -54,6 +56,7 @@
 #include "ns/ns.h"
 #include "ns/userns.h"
 #include "ns/userns-nested.h"
+#include "ns/userns-pid.h"
 #include "proc/privs.h"
 #include "proc/tree.h"
 #include "util.h"
@@ -78,6 +81,7 @@ static struct {
 	size_t nr;
 	uint64_t root_ino;
 	uint32_t *task_id;            /* per task of the tree: 0, or the id it is in */
+	uint32_t *pid_owner;          /* per task: the id owning the pid namespace it is the init of */
 	pid_t *task_pid;
 	int nr_tasks;
 } ud;
@@ -241,7 +245,8 @@ int usernest_dump_scan(const struct tree *t)
 	usernest_dump_free();
 	if ((ret = ns_ino(root, "user", &ud.root_ino)) || (ret = ns_ino(getpid(), "user", &ours)))
 		return ret;
-	if (!(ud.task_id = calloc(t->nr, sizeof(*ud.task_id))) || !(ud.task_pid = calloc(t->nr, sizeof(pid_t))))
+	if (!(ud.task_id = calloc(t->nr, sizeof(*ud.task_id))) || !(ud.task_pid = calloc(t->nr, sizeof(pid_t))) ||
+	    !(ud.pid_owner = calloc(t->nr, sizeof(*ud.pid_owner))))
 		return -ENOMEM;
 	ud.nr_tasks = t->nr;
 	for (int i = 0; i < t->nr; i++) {
@@ -292,12 +297,14 @@ int usernest_dump_scan(const struct tree *t)
 		if ((ret = ns_ino(t->tasks[i].s.pid, "user", &ino)))
 			return ret;
 		ud.task_id[i] = by_ino(ino)->id;
-		/* its pid namespace is made by a task of the root's user namespace at restore */
-		if (t->tasks[i].pid_ns && (ret = ns_related(t->tasks[i].s.pid, "pid", NS_GET_USERNS, &ino)))
+	}
+	/* the owner of each nested pid namespace, on its init's record (userns-pid.c makes it) */
+	for (int i = 0; i < t->nr; i++) {
+		const struct tree_task *task = &t->tasks[i];
+
+		if (task->pid_ns && !task->zombie && task->inner_tids[0] == 1 &&
+		    (ret = usernest_owner(task->s.pid, "pid", &ud.pid_owner[i])))
 			return ret;
-		if (t->tasks[i].pid_ns && ino != ud.root_ino)
-			return pr_err("pid %d is in a nested pid namespace owned by a nested user namespace (made after "
-				      "CLONE_NEWUSER): not supported", t->tasks[i].s.pid), -EOPNOTSUPP;
 	}
 	return 0;
 }
@@ -330,6 +337,14 @@ int usernest_owner(pid_t pid, const char *kind, uint32_t *id)
 	return 0;
 }
 
+bool usernest_dump_pid_owned(void)
+{
+	for (int i = 0; ud.pid_owner && i < ud.nr_tasks; i++)
+		if (ud.pid_owner[i])
+			return true;
+	return false;
+}
+
 size_t usernest_dump_count(void)
 {
 	return ud.nr;
@@ -357,8 +372,10 @@ void usernest_dump_record(size_t i, NsInstance *m)
 
 void usernest_dump_pstree(int i, PstreeEntry *e)
 {
-	if (ud.task_id && i < ud.nr_tasks)
+	if (ud.task_id && i < ud.nr_tasks) {
 		e->has_user_ns = (e->user_ns = ud.task_id[i]) != 0;
+		e->has_pid_ns_owner = (e->pid_ns_owner = ud.pid_owner[i]) != 0;
+	}
 }
 
 void usernest_dump_free(void)
@@ -372,6 +389,7 @@ void usernest_dump_free(void)
 	free(ud.inst);
 	free(ud.task_id);
 	free(ud.task_pid);
+	free(ud.pid_owner);
 	memset(&ud, 0, sizeof(ud));
 }
 
@@ -459,7 +477,7 @@ int usernest_plan(const struct usernest_set *set, PstreeEntry **entries, size_t 
 			return pr_err("pstree.img: pid %u has %zu threads in nested user namespace %u (one at most)",
 				      e->pid, e->n_threads, e->user_ns), -EINVAL;
 	}
-	return 0;
+	return usernest_pid_check(set, entries, nr);
 }
 
 /* A helper's answer: the namespace's fd, or its error's text. */

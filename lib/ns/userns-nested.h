@@ -1,6 +1,6 @@
 /* User namespaces nested below the root's (userns-nested.c): a process of the
  * tree that made one (unshare -U, clone with CLONE_NEWUSER) or entered one, to
- * any depth, and the UTS, network, IPC and cgroup namespaces such a one owns.  Each is an ns.img nested
+ * any depth, and the UTS, network, IPC, cgroup, time, pid and mount namespaces such a one owns.  Each is an ns.img nested
  * instance of kind "user" with its parent, maps, setgroups and owner; a process
  * records its id (pstree.img user_ns). */
 #ifndef LIB_NS_USERNS_NESTED_H
@@ -26,6 +26,8 @@ int usernest_maps_of(pid_t pid, const struct userns_map **u, const struct userns
 /* The user namespace owning pid's namespace of this kind ("uts", "time_for_children"...):
  * 0 for the root's, else a nested one's id; an error if no process of the tree is in it. */
 int usernest_owner(pid_t pid, const char *kind, uint32_t *id);
+/* Some nested pid namespace is owned by a nested user namespace (IMG_VERSION_USERNS_OWNED). */
+bool usernest_dump_pid_owned(void);
 /* How many were found; the ns.img record of the i'th (its arrays are ours). */
 size_t usernest_dump_count(void);
 void usernest_dump_record(size_t i, NsInstance *m);

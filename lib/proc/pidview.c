@@ -254,6 +254,13 @@ int pidview_children_ns(PstreeEntry *const *entries, size_t nr, size_t idx)
 
 	if (ns)
 		return pidview_enter(entries, nr, idx, ns, NULL);
+	return 0;
+}
+
+int pidview_children_unshare(PstreeEntry *const *entries, size_t idx)
+{
+	const PstreeEntry *e = entries[idx];
+
 	if (e->has_pid_ns_unshared && e->pid_ns_unshared && unshare(CLONE_NEWPID))
 		return pr_perror("pid %u: can't make the pid namespace its children are born in (unshare(CLONE_NEWPID))",
 				 e->pid);

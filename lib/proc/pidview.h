@@ -31,9 +31,12 @@ int pidview_set_tid(const PstreeEntry *e, size_t t, int32_t *tid);
 int pidview_enter(PstreeEntry *const *entries, size_t nr, size_t viewer, uint32_t ns, const uint32_t *born);
 int pidview_enter_own(uint32_t me);
 /* Once the whole tree exists and the task forks no more: the pid namespace its
- * children are born in as it was (pid_ns_children, pid_ns_entered: setns;
- * pid_ns_unshared: unshare(CLONE_NEWPID), so its next child is PID 1 there). */
+ * children are born in as it was (pid_ns_children, pid_ns_entered: setns, through a
+ * pidfd, before it enters a nested user namespace: that needs privileges over the
+ * target's memory's, the root's; pid_ns_unshared: unshare(CLONE_NEWPID) after, so
+ * that the user namespace it is in owns it, and its next child is PID 1 there). */
 int pidview_children_ns(PstreeEntry *const *entries, size_t nr, size_t idx);
+int pidview_children_unshare(PstreeEntry *const *entries, size_t idx);
 struct restorer_args;
 /* A process of a nested namespace: its restorer knows itself and its threads by
  * their PIDs there (tgsigqueueinfo, timers' thread), and clones each thread at its

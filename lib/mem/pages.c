@@ -173,8 +173,12 @@ static void *drainer_main(void *arg)
 		uint64_t bytes = d->bytes;
 		bool inject = d->inject;
 		pthread_mutex_unlock(&d->lock);
-		int err = inject ? splice_all(d->pipe_rd, d->out_fd, bytes / 2, d->stop_fd) ?: ENOSPC
-				 : splice_all(d->pipe_rd, d->out_fd, bytes, d->stop_fd);
+		/* its blocks first, as reserve_space() does, while the first thread reserves its own */
+		off_t at = lseek(d->out_fd, 0, SEEK_CUR);
+		int err = at >= 0 && fallocate(d->out_fd, FALLOC_FL_KEEP_SIZE, at, bytes) && errno == ENOSPC ? ENOSPC : 0;
+		if (!err)
+			err = inject ? splice_all(d->pipe_rd, d->out_fd, bytes / 2, d->stop_fd) ?: ENOSPC
+				     : splice_all(d->pipe_rd, d->out_fd, bytes, d->stop_fd);
 		pthread_mutex_lock(&d->lock);
 		d->err = err;
 		d->bytes = 0;
@@ -336,15 +340,12 @@ static int flush_batch(struct page_sink *s)
 		split = s->batch_bytes;
 	s->ctx->args->nr_iovs = s->nr_iovs;
 	s->ctx->args->split = split;
-	if ((ret = reserve_space(s, s->pages, split)) ||
-	    (split < s->batch_bytes && (ret = reserve_space(s, s->part1, s->batch_bytes - split))) ||
-	    (ret = img_raw_begin(s->pages, s->batch_bytes)))
-		return ret;
-	if ((ret = infect_cmd_send(s->ctx, PARASITE_CMD_DUMP_PAGES)))
-		return ret;
+	/* the second thread reserves part 1's blocks while we reserve part 0's */
 	if (split < s->batch_bytes)
 		drainer_give(s->drainer, s->batch_bytes - split);
-	ret = drain_pipe(s, split);
+	if (!(ret = reserve_space(s, s->pages, split)) && !(ret = img_raw_begin(s->pages, s->batch_bytes)) &&
+	    !(ret = infect_cmd_send(s->ctx, PARASITE_CMD_DUMP_PAGES)))
+		ret = drain_pipe(s, split);
 	if (split < s->batch_bytes && (err = drainer_wait(s->drainer, ret != 0)) && !ret)
 		ret = drain_failed(s, s->part1, err);
 	if (ret)

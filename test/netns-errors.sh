@@ -185,6 +185,8 @@ spawn nsenter --net="/run/netns/$NS" setsid python3 -c 'import os, fcntl, struct
 f = os.open("/dev/net/tun", os.O_RDWR)
 fcntl.ioctl(f, 0x400454ca, struct.pack("16sH", b"xtun0", 0x1001))  # TUNSETIFF, IFF_TUN | IFF_NO_PI
 time.sleep(1000)'
+# (python's start may take longer than spawn's wait: the device is there once it has it)
+for _ in $(seq 250); do ip -n "$NS" link show xtun0 >/dev/null 2>&1 && break; sleep 0.02; done
 rm -rf "$T/ext"
 mkdir "$T/ext"
 crt dump -t "$PID" -D "$T/ext" --external "net[$ino]:mykey"

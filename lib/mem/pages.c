@@ -72,7 +72,6 @@ struct page_sink {
 	struct img *part1;    /* pages-ID.part1.img, made at the first split batch */
 	unsigned pages_id;
 	bool can_split;       /* local files, written now: a batch may fill two at once */
-	const char *dir;      /* where the images go, for messages */
 	int mem_fd;           /* /proc/pid/mem, opened on first unreadable area */
 	uint32_t nr_iovs;     /* pending in ctx->args->iovs */
 	uint64_t batch_bytes;
@@ -100,7 +99,7 @@ static int write_failed(const struct page_sink *s, const struct img *to)
 {
 	if (to->ps)
 		return pr_perror("can't send pages of %d to the page server %s", s->pid, to->ps->where);
-	return pr_perror("can't write pages of %d into %s/%s", s->pid, s->dir, to->name);
+	return pr_perror("can't write pages of %d into %s/%s", s->pid, s->imgs->path, to->name);
 }
 
 /* Move 'bytes' from a page pipe into an image: 0, else errno (-1: nothing came
@@ -277,7 +276,7 @@ static int reserve_space(struct page_sink *s, struct img *img, uint64_t bytes)
 	off_t at = lseek(img->fd, 0, SEEK_CUR);
 
 	if (at >= 0 && fallocate(img->fd, FALLOC_FL_KEEP_SIZE, at, bytes) && errno == ENOSPC)
-		return pr_perror("no room for %lu bytes of pages in %s/%s", (unsigned long)bytes, s->dir, img->name);
+		return pr_perror("no room for %lu bytes of pages in %s/%s", (unsigned long)bytes, s->imgs->path, img->name);
 	return 0;
 }
 
@@ -664,7 +663,7 @@ static int unpopulated_areas(pid_t pid, const MmEntry *mm, bool **empty)
 int mem_dump_pages(struct infect_ctx *ctx, pid_t pid, const MmEntry *mm, struct img_dir *dir, unsigned pages_id,
 		   struct page_stats *stats, const struct dirty_track *dt, struct page_runs *later)
 {
-	struct page_sink s = { .ctx = ctx, .pid = pid, .imgs = dir, .pages_id = pages_id, .dir = dir->path, .mem_fd = -1,
+	struct page_sink s = { .ctx = ctx, .pid = pid, .imgs = dir, .pages_id = pages_id, .mem_fd = -1,
 			       .stats = stats, .later = later };
 	PagemapHead head = PAGEMAP_HEAD__INIT;
 	bool fast = kerndat_get()->pagemap_scan, *empty = NULL;

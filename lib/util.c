@@ -192,6 +192,23 @@ double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+uint64_t stat_mtime_ns(const struct stat *st)
+{
+	return st->st_mtim.tv_sec * 1000000000ULL + st->st_mtim.tv_nsec;
+}
+
+bool mtime_unchanged(uint64_t dumped_ns, const struct stat *st)
+{
+	uint64_t now = stat_mtime_ns(st), sec = dumped_ns / 1000000000ULL;
+
+	if (now == dumped_ns)
+		return true;
+	if (st->st_mtim.tv_nsec)
+		return false;
+	return (uint64_t)st->st_mtim.tv_sec == sec ||
+	       (uint64_t)st->st_mtim.tv_sec == (dumped_ns + 500000000ULL) / 1000000000ULL;
+}
+
 #define MAX_KEPT 1024
 static int kept[MAX_KEPT];
 static int nr_kept;

@@ -32,6 +32,12 @@ bool path_is_clean(const char *path);
 void *xzalloc(size_t size);
 /* CLOCK_MONOTONIC in milliseconds, for the stats lines. */
 double now_ms(void);
+/* A file's modification time in nanoseconds, as images keep it. */
+uint64_t stat_mtime_ns(const struct stat *st);
+/* Is the file's mtime the one the dump saw?  Exactly, or that time in whole
+ * seconds: an archive that carried the file to the restore (tar's ustar, podman's
+ * rootfs diff) keeps whole seconds only, truncated or rounded to the nearest. */
+bool mtime_unchanged(uint64_t dumped_ns, const struct stat *st);
 
 /* sendmsg of len bytes (to addr, when given) with nr fds attached (SCM_RIGHTS,
  * up to 253): the bytes sent, or -1 with errno. */

@@ -240,7 +240,7 @@ int ghost_dump_file(struct ghost_dump *g, const char *src, const struct stat *st
 	e->uid = st->st_uid;
 	e->gid = st->st_gid;
 	e->size = st->st_size;
-	e->mtime_ns = st->st_mtim.tv_sec * 1000000000ULL + st->st_mtim.tv_nsec;
+	e->mtime_ns = stat_mtime_ns(st);
 	e->data_off = g->data_off;
 	if (kind == GHOST_KIND__GHOST_MEMFD) {
 		int seals = fcntl(fd, F_GET_SEALS);

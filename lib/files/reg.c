@@ -24,11 +24,6 @@ static bool reg_match(const struct fd_dump_ctx *c)
 	return S_ISREG(c->st.st_mode) || S_ISDIR(c->st.st_mode);
 }
 
-static uint64_t mtime_ns(const struct stat *st)
-{
-	return st->st_mtim.tv_sec * 1000000000ULL + st->st_mtim.tv_nsec;
-}
-
 /* Is the open file still reachable at its path?  If not, its content must be saved. */
 static bool needs_ghost(const struct fd_dump_ctx *c, char *path)
 {
@@ -83,7 +78,7 @@ static int reg_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 	r->size = c->st.st_size;
 	r->mode = c->st.st_mode;
 	r->has_mtime_ns = r->has_dev = r->has_ino = true;
-	r->mtime_ns = mtime_ns(&c->st);
+	r->mtime_ns = stat_mtime_ns(&c->st);
 	r->dev = c->st.st_dev;
 	r->ino = c->st.st_ino;
 	if (covered || !needs_ghost(c, r->path))
@@ -96,7 +91,8 @@ static int reg_dump(const struct fd_dump_ctx *c, FdinfoEntry *e)
 	return ghost_dump_file(c->ghosts, src, &c->st, GHOST_KIND__GHOST_FILE, r->path, &r->ghost_id);
 }
 
-/* The file at the path must be the one the dump saw: same size, same mtime. */
+/* The file at the path must be the one the dump saw: same size, same mtime
+ * (to the second where the file came back through an archive). */
 static int check_unchanged(const FdinfoEntry *e, const struct stat *st)
 {
 	const RegFileEntry *r = e->reg;
@@ -106,7 +102,7 @@ static int check_unchanged(const FdinfoEntry *e, const struct stat *st)
 	if ((uint64_t)st->st_size != r->size)
 		n += snprintf(what + n, sizeof(what) - n, "size %lu, now %lld", (unsigned long)r->size,
 			      (long long)st->st_size);
-	if (r->has_mtime_ns && mtime_ns(st) != r->mtime_ns)
+	if (r->has_mtime_ns && !mtime_unchanged(r->mtime_ns, st))
 		snprintf(what + n, sizeof(what) - n, "%smtime %lu.%09lu, now %lld.%09ld", n ? "; " : "",
 			 (unsigned long)(r->mtime_ns / 1000000000ULL), (unsigned long)(r->mtime_ns % 1000000000ULL),
 			 (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec);

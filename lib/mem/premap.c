@@ -201,7 +201,7 @@ static int check_file(const VmaEntry *v, int fd)
 		return pr_perror("can't stat %s", v->path);
 	if (v->has_file_size && ((uint64_t)st.st_size != v->file_size ||
 	    (v->has_file_mtime_ns &&
-	     (uint64_t)(st.st_mtim.tv_sec * 1000000000ULL + st.st_mtim.tv_nsec) != v->file_mtime_ns)))
+	     !mtime_unchanged(v->file_mtime_ns, &st))))
 		return pr_err("mapped file %s changed since the dump (size %lu -> %lld or modification time): "
 			      "refusing to map a different file", v->path, (unsigned long)v->file_size,
 			      (long long)st.st_size), -ESTALE;

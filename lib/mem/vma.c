@@ -88,7 +88,7 @@ static int classify(pid_t pid, const struct proc_vma *p, VmaEntry *v)
 		v->has_pgoff = v->has_file_size = v->has_file_mtime_ns = true;
 		v->pgoff = p->pgoff;
 		v->file_size = st.st_size;
-		v->file_mtime_ns = st.st_mtim.tv_sec * 1000000000ULL + st.st_mtim.tv_nsec;
+		v->file_mtime_ns = stat_mtime_ns(&st);
 	} else if (v->kind == VMA_KIND__VMA_ANON_SHARED) {
 		/* the object, so that every process mapping it gets the same one back */
 		char mf[128];

@@ -112,9 +112,30 @@ int infect_prepare(struct infect_ctx *ctx, pid_t pid, uint64_t exec_addr)
 	ctx->site = exec_addr;
 	if (peek_bytes(pid, ctx->site, ctx->site_orig, sizeof(ctx->site_orig)))
 		return -EIO;
-	if (poke_bytes(pid, ctx->site, arch_syscall_insn, sizeof(arch_syscall_insn)))
+	ctx->site_known = true;
+	return 0;
+}
+
+/* The syscall+trap bytes go in for one remote syscall and out right after it.
+ * Left in, they would be in the dumped page (the first of the program's code, its
+ * _init usually): a process caught before it ran _init trapped on it once restored.
+ * They are written through 'tid', a stopped thread of the task (ptrace reaches
+ * the memory only through a stopped thread; the leader may be running the parasite). */
+static int plant_site(struct infect_ctx *ctx, pid_t tid)
+{
+	if (poke_bytes(tid, ctx->site, arch_syscall_insn, sizeof(arch_syscall_insn)))
 		return -EIO;
 	ctx->site_planted = true;
+	return 0;
+}
+
+static int unplant_site(struct infect_ctx *ctx, pid_t tid)
+{
+	if (!ctx->site_planted)
+		return 0;
+	if (poke_bytes(tid, ctx->site, ctx->site_orig, sizeof(arch_syscall_insn)))
+		return -EIO;
+	ctx->site_planted = false;
 	return 0;
 }
 
@@ -128,13 +149,13 @@ int infect_syscall(struct infect_ctx *ctx, long nr, long *ret, long a0, long a1,
 		return -EIO;
 
 	arch_regs_setup_syscall(&regs, &ctx->orig_regs, ctx->site, nr, args);
-	if (arch_set_regs(ctx->pid, &regs))
+	if (plant_site(ctx, ctx->pid) || arch_set_regs(ctx->pid, &regs))
 		return -EIO;
 	if (ptrace(PTRACE_CONT, ctx->pid, NULL, NULL))
 		return pr_perror("can't resume %d for a remote syscall", ctx->pid);
 	if (wait_stop(ctx, SIGTRAP, "a remote syscall"))
 		return -EIO;
-	if (arch_get_regs(ctx->pid, &regs))
+	if (arch_get_regs(ctx->pid, &regs) || unplant_site(ctx, ctx->pid))
 		return -EIO;
 	*ret = arch_regs_syscall_ret(&regs);
 	return 0;
@@ -153,7 +174,7 @@ int infect_thread_syscall(struct infect_ctx *ctx, pid_t tid, long nr, long *ret,
 	    ptrace(PTRACE_SETSIGMASK, tid, sizeof(all), &all))
 		return pr_perror("can't block signals of thread %d", tid);
 	arch_regs_setup_syscall(&regs, &orig, ctx->site, nr, args);
-	if (arch_set_regs(tid, &regs))
+	if (plant_site(ctx, tid) || arch_set_regs(tid, &regs))
 		err = -EIO;
 	else if (ptrace(PTRACE_CONT, tid, NULL, NULL))
 		err = pr_perror("can't resume thread %d for a remote syscall", tid);
@@ -164,8 +185,8 @@ int infect_thread_syscall(struct infect_ctx *ctx, pid_t tid, long nr, long *ret,
 		if (!err && !arch_get_regs(tid, &regs))
 			*ret = arch_regs_syscall_ret(&regs);
 	}
-	/* put the thread back exactly as it was, whatever happened */
-	if (arch_set_regs(tid, &orig) || ptrace(PTRACE_SETSIGMASK, tid, sizeof(mask), &mask))
+	/* put the thread and the site back exactly as they were, whatever happened */
+	if (unplant_site(ctx, tid) || arch_set_regs(tid, &orig) || ptrace(PTRACE_SETSIGMASK, tid, sizeof(mask), &mask))
 		err = err ?: -EIO;
 	return err;
 }
@@ -473,16 +494,15 @@ int infect_cure(struct infect_ctx *ctx)
 			goto close;
 		}
 	}
-	if (ctx->remote && ctx->site_planted) {
+	if (ctx->remote && ctx->site_known) {
 		if (remote_call(ctx, "munmap of the parasite", __NR_munmap, ctx->remote, ctx->map_len, 0, 0, 0, 0, &r))
 			ret = -EIO;
 		ctx->remote = 0;
 	}
-	if (ctx->site_planted) {
-		if (poke_bytes(ctx->pid, ctx->site, ctx->site_orig, sizeof(ctx->site_orig)))
-			ret = -EIO;
-		ctx->site_planted = false;
-	}
+	/* a remote syscall that failed half-way may have left the bytes in */
+	if (unplant_site(ctx, ctx->pid))
+		ret = -EIO;
+	ctx->site_known = false;
 	if (ctx->saved && arch_set_regs(ctx->pid, &ctx->orig_regs))
 		ret = -EIO;
 	if (ctx->saved && ctx->orig_xstate && arch_set_xstate(ctx->pid, ctx->orig_xstate, ctx->orig_xstate_len))

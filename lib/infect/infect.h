@@ -19,9 +19,10 @@ struct infect_ctx {
 	bool saved;                 /* orig_* hold the task's own state */
 	bool curing;
 	int pending;                /* a command sent, its reply not read yet (0: none) */
-	uint64_t site;              /* where the syscall+trap bytes are planted */
+	uint64_t site;              /* where the syscall+trap bytes go, for one remote syscall at a time */
 	unsigned char site_orig[64];
-	bool site_planted;
+	bool site_known;            /* site_orig holds what is there */
+	bool site_planted;          /* the syscall+trap bytes are there now */
 	/* parasite */
 	int memfd;
 	void *local;                /* our mapping of the blob area */
@@ -34,8 +35,10 @@ struct infect_ctx {
 	bool running;               /* the parasite daemon is serving */
 };
 
-/* Save the task's registers, xstate and sigmask, block its signals, plant the
- * syscall site at 'exec_addr' (the start of an executable mapping). */
+/* Save the task's registers, xstate and sigmask, block its signals, and take
+ * 'exec_addr' (the start of an executable mapping) as the syscall site.  Its bytes
+ * are replaced only while a remote syscall runs: the pages drained meanwhile
+ * must hold the program's own code. */
 int infect_prepare(struct infect_ctx *ctx, pid_t pid, uint64_t exec_addr);
 /* Run one syscall in the task; its return value (maybe -errno) in *ret. */
 int infect_syscall(struct infect_ctx *ctx, long nr, long *ret, long a0, long a1, long a2, long a3,

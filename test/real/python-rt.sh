@@ -74,7 +74,8 @@ async def main():
         cat.stdin.write(b"line %d\n" % n)
         await cat.stdin.drain()
         assert await cat.stdout.readline() == b"line %d\n" % n
-        assert await sl.wait() == 0
+        rc = await sl.wait()
+        assert rc == 0, "sleep %d ended with %d" % (sl.pid, rc)
         n += 1
         step(n)
 asyncio.set_child_watcher(asyncio.PidfdChildWatcher())

@@ -100,6 +100,9 @@ round() {
 	local mode=$1 addr=${2:-10.77.0.1} spid cpid i
 	local caddr=${3:-$addr}
 	port=$((port + 1))   # each round its own: the last one's server may still be closing
+	# emptied here: the background start truncates it only when it runs, and the last
+	# round's LISTENING must not send the client to a server not listening yet
+	: >"$T/server.out"
 	setsid ip netns exec "$NA" "$PY" "$T/server.py" $port "$addr" </dev/null >"$T/server.out" 2>&1 &
 	spid=$!
 	disown "$spid"

@@ -69,6 +69,13 @@ void fault_cancel_reset(void)
 	cancelled = 0;
 }
 
+bool fault_cancelled(const char *waiting_for)
+{
+	if (cancelled)
+		pr_err("interrupted by a signal while waiting for %s: undone", waiting_for);
+	return cancelled;
+}
+
 bool fault_hit(const char *step)
 {
 	if (cancelled) {

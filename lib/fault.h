@@ -11,6 +11,10 @@
  * True (and the error recorded: "injected fault at STEP") when the step must fail. */
 bool fault_hit(const char *step);
 
+/* True (and the error recorded) once cr_cancel() was called: for the waits
+ * between steps, which must not count as passages of one. */
+bool fault_cancelled(const char *waiting_for);
+
 /* Forget an earlier cr_cancel() (at the start of a dump or restore). */
 void fault_cancel_reset(void);
 

@@ -284,6 +284,22 @@ mkdir "$T/d-kthread"
 crt dump -t 2 -D "$T/d-kthread"
 expect_error kernel-thread "kernel thread" && pass kernel-thread
 
+# ---- dump: a process waiting in vfork() for a child that does not exec: refused
+# once the wait has lasted 2 s (no ptrace stop reaches it), and a SIGTERM ends the
+# wait at once; both leave parent and child running (the child passes the check)
+if started vfork-child vf vfork-child; then
+	mkdir "$T/d-vf-term"
+	# (not timeout(1): the arm64 VM's busybox one has no --preserve-status)
+	"$CRTOOL" dump -t "$PID" -D "$T/d-vf-term" </dev/null >"$T/out" 2>"$T/err" &
+	cr=$!
+	sleep 0.5
+	kill -TERM "$cr"
+	wait "$cr"
+	RC=$?
+	expect_error vfork-child-sigterm "interrupted by a signal" "vfork()" && pass vfork-child-sigterm
+	refused_dump vfork-child vf "pid $PID waits in vfork()" "exec" && pass vfork-child
+fi
+
 # ---- dump: a process traced by someone else
 if ! start traced counter; then
 	fail traced "counter did not start: $(cat "$T/traced.out")"

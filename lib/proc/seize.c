@@ -1,12 +1,15 @@
 #include <dirent.h>
 #include <errno.h>
+#include <linux/sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include "log.h"
 #include "fault.h"
 #include "proc/privs.h"
@@ -137,17 +140,28 @@ int seize_restart_hint(pid_t tid)
 	return -1;
 }
 
-static void note_restart(pid_t tid)
+/* The syscall a blocked thread is in (/proc/TID/syscall): 0, or -1 when it is
+ * running or in none. */
+static int read_syscall(pid_t tid, long *nr, unsigned long args[6])
 {
 	char path[64], *s;
-	int nr = -1;
+	int n;
 
 	snprintf(path, sizeof(path), "/proc/%d/syscall", tid);
-	if (!(s = read_file(path, NULL)) || atoi(s) != __NR_restart_syscall) {
-		free(s);
-		return;
-	}
+	if (!(s = read_file(path, NULL)))
+		return -1;
+	n = sscanf(s, "%ld %lx %lx %lx %lx %lx %lx", nr, &args[0], &args[1], &args[2], &args[3], &args[4], &args[5]);
 	free(s);
+	return n == 7 && *nr >= 0 ? 0 : -1;
+}
+
+static void note_restart(pid_t tid, long nr)
+{
+	char path[64], *s;
+
+	if (nr != __NR_restart_syscall)
+		return;
+	nr = -1;
 	snprintf(path, sizeof(path), "/proc/%d/stack", tid);
 	if ((s = read_file(path, NULL))) {
 		if (strstr(s, "do_restart_poll"))
@@ -161,6 +175,48 @@ static void note_restart(pid_t tid)
 		hints = n;
 		hints[nr_hints++] = (struct restart_hint){ tid, nr };
 	}
+}
+
+/* Is the blocked thread in vfork() (or a clone with CLONE_VFORK: posix_spawn,
+ * Python's subprocess)?  Then it waits for its child to exec or exit, and no
+ * ptrace stop can reach it before: the wait ends only for that or a fatal signal. */
+static bool in_vfork(pid_t tid, long nr, const unsigned long args[6])
+{
+	uint64_t flags = 0;
+
+#ifdef __NR_vfork
+	if (nr == __NR_vfork)
+		return true;
+#endif
+	if (nr == __NR_clone)
+		return args[0] & CLONE_VFORK;
+	if (nr == __NR_clone3) {
+		struct iovec local = { &flags, sizeof(flags) }, remote = { (void *)args[0], sizeof(flags) };
+		return process_vm_readv(tid, &local, 1, &remote, 1, 0) == sizeof(flags) && (flags & CLONE_VFORK);
+	}
+	return false;
+}
+
+#define VFORK_WAIT_MS 2000
+
+/* A thread in vfork() is let finish it first (a child about to exec: asyncio's,
+ * a shell's): seized then, it could not stop until the child execs, and a child
+ * that never does would hold the dump for ever. */
+static int wait_vfork_done(pid_t tid)
+{
+	unsigned long args[6];
+	long nr;
+
+	for (int ms = 0; !read_syscall(tid, &nr, args) && in_vfork(tid, nr, args); ms++) {
+		if (ms == VFORK_WAIT_MS)
+			return pr_err("pid %d waits in vfork() for its child to exec or exit (still after %d s): until "
+				      "then it can't be stopped, and the child runs in its memory; try again once "
+				      "the child has exec'd", tid, VFORK_WAIT_MS / 1000), -EBUSY;
+		if (fault_cancelled("a vfork() to end"))
+			return -EINTR;
+		usleep(1000);
+	}
+	return 0;
 }
 
 /* A stopped thread with seccomp: its filters (or strict mode) must not see the
@@ -189,7 +245,14 @@ static int seize_thread(pid_t tid, int *stop_sig)
 		return -EPERM;
 	if (is_adopted(tid, true))
 		return wait_interrupt_stop(tid, stop_sig);
-	note_restart(tid);
+	unsigned long args[6];
+	long nr;
+	int ret;
+	if (!read_syscall(tid, &nr, args)) {
+		note_restart(tid, nr);
+		if (in_vfork(tid, nr, args) && (ret = wait_vfork_done(tid)))
+			return ret;
+	}
 	if (ptrace(PTRACE_SEIZE, tid, NULL, NULL)) {
 		struct proc_stat st;
 
@@ -221,6 +284,8 @@ static int wait_interrupt_stop(pid_t tid, int *stop_sig)
 
 	for (;;) {
 		if (waitpid(tid, &status, __WALL) < 0) {
+			if (errno == EINTR && fault_cancelled("a seized thread to stop"))   /* crtool's SIGINT, SIGTERM */
+				return -EINTR;
 			if (errno == EINTR)
 				continue;
 			return errno == ECHILD ? 1 : pr_perror("waitpid for %d", tid);

@@ -275,7 +275,7 @@ static int dump_task(struct tree_task *task, struct img_dir *dir, const struct c
 				 opts->orphan_pts_master, share, order)))
 		goto out;
 	if (!mem_exec_site(&mm)) {
-		pr_err("pid %d has no executable mapping to run the parasite from", s->pid);
+		pr_err("pid %d has no private executable mapping to run the parasite from", s->pid);
 		ret = -ENOEXEC;
 		goto out;
 	}

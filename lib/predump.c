@@ -87,8 +87,9 @@ static void forget_task(struct img_dir *dir, struct track_entry *e)
 	e->uffd = -1;
 }
 
-/* An address of pid's code to run the tracker's syscall from: /proc/pid/maps is
- * enough (smaps, which walks every page table, would lengthen the freeze). */
+/* An address of pid's code to run the tracker's syscall from (private: see
+ * mem_exec_site): /proc/pid/maps is enough (smaps, which walks every page table,
+ * would lengthen the freeze). */
 static uint64_t exec_site(pid_t pid)
 {
 	struct proc_vma *v;
@@ -98,7 +99,8 @@ static uint64_t exec_site(pid_t pid)
 	if (proc_parse_maps(pid, &v, &nr))
 		return 0;
 	for (int i = 0; i < nr && !at; i++)
-		if ((v[i].prot & PROT_EXEC) && strcmp(v[i].path, "[vdso]") && strcmp(v[i].path, "[vsyscall]"))
+		if ((v[i].prot & PROT_EXEC) && !v[i].shared && strcmp(v[i].path, "[vdso]") &&
+		    strcmp(v[i].path, "[vsyscall]"))
 			at = v[i].start;
 	free(v);
 	return at;
@@ -119,7 +121,7 @@ static int predump_tracker(struct tree_task *task, struct prev_images *prev, str
 				prev->track.e[i].uffd = -1;
 	} else {
 		if (!(site = exec_site(task->s.pid)))
-			return pr_err("pid %d has no executable mapping to run syscalls from", task->s.pid), -ENOEXEC;
+			return pr_err("pid %d has no private executable mapping to run syscalls from", task->s.pid), -ENOEXEC;
 		if ((ret = infect_prepare(&ctx, task->s.pid, site)))
 			return infect_cure(&ctx), ret;
 		uffd = track_create(&ctx);

@@ -223,12 +223,14 @@ int mem_validate(const MmEntry *mm, unsigned long task_size)
 	return 0;
 }
 
-/* The syscall site: the start of the first executable mapping. */
+/* The syscall site: the start of the first private executable mapping.  Not a
+ * shared one: the bytes planted there for a remote syscall would be written to its
+ * file or shmem, seen by every process that maps it (and a file's mtime moves). */
 uint64_t mem_exec_site(const MmEntry *mm)
 {
 	for (size_t i = 0; i < mm->n_vmas; i++)
-		if ((mm->vmas[i]->prot & PROT_EXEC) && mm->vmas[i]->kind != VMA_KIND__VMA_VSYSCALL &&
-		    mm->vmas[i]->kind != VMA_KIND__VMA_VDSO)
+		if ((mm->vmas[i]->prot & PROT_EXEC) && (mm->vmas[i]->kind == VMA_KIND__VMA_FILE_PRIVATE ||
+							mm->vmas[i]->kind == VMA_KIND__VMA_ANON_PRIVATE))
 			return mm->vmas[i]->start;
 	return 0;
 }

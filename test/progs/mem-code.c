@@ -11,6 +11,11 @@
  * is compared byte for byte with the file at its offset, and _init is called
  * again: it only calls __gmon_start__ when there is one, so twice is harmless.
  *
+ * A shared, writable and executable mapping of a file (a JIT's code file) lies
+ * below the program, first of the executable mappings: the site must not be
+ * there, where the planted bytes would reach the file (and its mtime, which the
+ * restore then finds changed).  Its file must be as it was, mtime included.
+ *
  * --corrupt: after CHECK a byte of the first executable mapping is changed
  * (through /proc/self/mem, as a debugger would), so the compare must fail.
  */
@@ -19,10 +24,51 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 extern void _init(void);
+
+#define SHARED_AT 0x10000000UL
+static const char jit_code[16] = "libcr-mem-code!";
+static struct stat jit_st;
+static int jit_fd;
+
+/* The shared executable mapping, first of all executable mappings. */
+static void map_shared_code(void)
+{
+	char page[TST_PAGE] = { 0 };
+	const char *path = tst_tmp_path("jit");
+
+	memcpy(page, jit_code, sizeof(jit_code));
+	jit_fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (jit_fd < 0 || write(jit_fd, page, sizeof(page)) != (ssize_t)sizeof(page))
+		tst_fail("can't write %s: %s", path, strerror(errno));
+	void *at = mmap((void *)SHARED_AT, TST_PAGE, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_SHARED | MAP_FIXED_NOREPLACE,
+			jit_fd, 0);
+	if (at != (void *)SHARED_AT)
+		tst_fail("can't map %s shared at %#lx: %s", path, SHARED_AT, strerror(errno));
+	/* an hour ago: a write through the mapping would make it now */
+	struct timespec old[2] = { { time(NULL) - 3600, 123456789 }, { time(NULL) - 3600, 123456789 } };
+	if (futimens(jit_fd, old) || fstat(jit_fd, &jit_st))
+		tst_fail("fstat %s: %s", path, strerror(errno));
+}
+
+static void check_shared_code(const char *when)
+{
+	char head[sizeof(jit_code)];
+	struct stat st;
+
+	if (memcmp((void *)SHARED_AT, jit_code, sizeof(jit_code)))
+		tst_fail("%s: the shared code mapping holds %02x %02x %02x %02x", when, ((unsigned char *)SHARED_AT)[0],
+			 ((unsigned char *)SHARED_AT)[1], ((unsigned char *)SHARED_AT)[2], ((unsigned char *)SHARED_AT)[3]);
+	if (pread(jit_fd, head, sizeof(head), 0) != (ssize_t)sizeof(head) || memcmp(head, jit_code, sizeof(head)))
+		tst_fail("%s: the shared code file changed", when);
+	if (fstat(jit_fd, &st) || st.st_mtim.tv_sec != jit_st.st_mtim.tv_sec || st.st_mtim.tv_nsec != jit_st.st_mtim.tv_nsec)
+		tst_fail("%s: the shared code file was written to (mtime %ld.%09ld, was %ld.%09ld)", when,
+			 (long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, (long)jit_st.st_mtim.tv_sec, jit_st.st_mtim.tv_nsec);
+}
 
 /* 0 if the mapping holds the file's bytes (zeros past its end), else the offset
  * into the mapping of the first byte that differs, or -1 if the file can't be read. */
@@ -77,15 +123,15 @@ static int check_code(const char *when)
 	return checked;
 }
 
-/* Change the first byte of the first executable file mapping, as a debugger's
- * breakpoint would. */
+/* Change the first byte of the first private executable file mapping, as a
+ * debugger's breakpoint would. */
 static void corrupt_code(void)
 {
 	static struct tst_map maps[4096];
 	int n = tst_read_maps(maps, 4096);
 
 	for (int i = 0; i < n; i++)
-		if (maps[i].perms[2] == 'x' && maps[i].name[0] == '/') {
+		if (maps[i].perms[2] == 'x' && maps[i].perms[3] == 'p' && maps[i].name[0] == '/') {
 			unsigned char b = *(volatile unsigned char *)maps[i].start ^ 0xff;
 			int fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
 			if (fd < 0 || pwrite(fd, &b, 1, maps[i].start) != 1)
@@ -98,6 +144,7 @@ static void corrupt_code(void)
 int main(int argc, char **argv)
 {
 	tst_init(argc, argv);
+	map_shared_code();
 	int n = check_code("before");
 	if (n < 2)
 		tst_fail("before: %d executable file mappings, expected the program's and libc's at least", n);
@@ -107,6 +154,7 @@ int main(int argc, char **argv)
 		corrupt_code();
 	if (check_code("after") != n)
 		tst_fail("after: the executable file mappings are not the %d there were", n);
+	check_shared_code("after");
 	_init();
 	tst_pass();
 }

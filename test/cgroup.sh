@@ -424,6 +424,29 @@ else
 	fail freeze-seize-fails "could not set up"
 fi
 
+# ---- freezer: a task waiting in vfork() for its child, which the freeze stopped
+# before its exec: refused (not waited for for ever), thawed, both untraced
+C=$CG2/libcr-freeze-vfork-$$
+if mkdir "$C" && CGS+=("$C") && start fv vfork-child; then
+	echo "$PID" >"$C/cgroup.procs"
+	for c in $(cat "/proc/$PID/task/$PID/children"); do echo "$c" >"$C/cgroup.procs"; done
+	mkdir "$T/d-fv"
+	crt dump -t "$PID" -D "$T/d-fv" --freeze-cgroup "$C"
+	if expect_error freeze-vfork "pid $PID waits in vfork()"; then
+		if ! running_untraced "$PID"; then
+			fail freeze-vfork "not running untraced: $(grep -E '^(State|TracerPid)' "/proc/$PID/status" | tr '\n' ' ')"
+		elif ! grep -qx "frozen 0" "$C/cgroup.events"; then
+			fail freeze-vfork "the cgroup stayed frozen"
+		elif ! send_check fv; then
+			fail freeze-vfork "vfork-child: $(cat "$T/fv.out")"
+		else
+			pass freeze-vfork
+		fi
+	fi
+else
+	fail freeze-vfork "could not set up"
+fi
+
 # ---- freezer: a directory that is no cgroup
 if start f2 counter; then
 	mkdir "$T/d-nocg"

@@ -243,16 +243,20 @@ static int seize_thread(pid_t tid, int *stop_sig)
 {
 	if (fault_hit("seize"))
 		return -EPERM;
-	if (is_adopted(tid, true))
-		return wait_interrupt_stop(tid, stop_sig);
 	unsigned long args[6];
 	long nr;
 	int ret;
-	if (!read_syscall(tid, &nr, args)) {
-		note_restart(tid, nr);
-		if (in_vfork(tid, nr, args) && (ret = wait_vfork_done(tid)))
-			return ret;
+	bool blocked = !read_syscall(tid, &nr, args);
+	/* (one the freezer interrupted in vfork(): its child stops at its interrupt
+	 * too, before its exec, and the wait would never end) */
+	if (blocked && in_vfork(tid, nr, args) && (ret = wait_vfork_done(tid))) {
+		is_adopted(tid, true);   /* traced until we go: no stop of it to wait for */
+		return ret;
 	}
+	if (is_adopted(tid, true))
+		return wait_interrupt_stop(tid, stop_sig);
+	if (blocked)
+		note_restart(tid, nr);
 	if (ptrace(PTRACE_SEIZE, tid, NULL, NULL)) {
 		struct proc_stat st;
 

@@ -300,6 +300,28 @@ if started vfork-child vf vfork-child; then
 	refused_dump vfork-child vf "pid $PID waits in vfork()" "exec" && pass vfork-child
 fi
 
+# ---- dump: a process whose main thread exited while another runs on (its leader
+# shows as a zombie): refused, itself or as a child in the tree, never saved as a
+# zombie (its running thread lost); it runs on and passes its check
+if started zombie-leader zl zombie-leader; then
+	# (its leader's state is Z: refused_dump's running_untraced would not do)
+	mkdir "$T/d-zl"
+	crt dump -t "$PID" -D "$T/d-zl"
+	if expect_error zombie-leader "pid $PID (zombie-leader): its main thread has exited" "2 other threads run on"; then
+		if grep -q '^TracerPid:[[:space:]]*[1-9]' /proc/"$PID"/task/*/status; then
+			fail zombie-leader "a thread is still traced"
+		elif ! send_check zl; then
+			fail zombie-leader "it did not pass its check: $(tr '\n' ' ' <"$T/zl.out")"
+		else
+			pass zombie-leader
+		fi
+	fi
+	stop zl
+fi
+if started zombie-leader-child zlc zombie-leader --fork; then
+	refused_dump zombie-leader-child zlc "its main thread has exited" "pthread_exit" && pass zombie-leader-child
+fi
+
 # ---- dump: a process traced by someone else
 if ! start traced counter; then
 	fail traced "counter did not start: $(cat "$T/traced.out")"

@@ -96,9 +96,37 @@ void seize_adopted_release(void)
 	nr_adopted = 0;
 }
 
+/* A zombie leader whose other threads run on (main returned by pthread_exit):
+ * the process lives, and is not the zombie its leader's state says.  How many
+ * threads run on (0 for a zombie). */
+int seize_live_threads(pid_t pid)
+{
+	struct proc_stat st;
+	pid_t *tids;
+	int n, live = 0;
+
+	if ((n = proc_list_threads(pid, &tids)) < 0) {
+		cr_error_reset();
+		return 0;
+	}
+	for (int i = 0; i < n; i++)
+		live += tids[i] != pid && !proc_parse_stat_quiet(tids[i], &st) && st.state != 'Z' && st.state != 'X';
+	free(tids);
+	return live;
+}
+
+int seize_refuse_zombie_leader(pid_t pid, const char *comm, int live)
+{
+	return pr_err("pid %d (%s): its main thread has exited and %d other thread%s run%s on (pthread_exit in "
+		      "main): such a process can't be checkpointed yet", pid, comm, live, live > 1 ? "s" : "",
+		      live > 1 ? "" : "s"), -EOPNOTSUPP;
+}
+
 /* What stops us now, before touching the task. */
 static int check_dumpable(pid_t pid, struct seized *s)
 {
+	int live;
+
 	if (kill(pid, 0) && errno == ESRCH)
 		return pr_err("can't dump pid %d: No such process", pid), -ESRCH;
 	if (proc_parse_stat(pid, &s->stat))
@@ -106,6 +134,8 @@ static int check_dumpable(pid_t pid, struct seized *s)
 	if (s->stat.flags & PF_KTHREAD)
 		return pr_err("pid %d (%s) is a kernel thread: only user processes can be checkpointed",
 			      pid, s->stat.comm), -EPERM;
+	if ((s->stat.state == 'Z' || s->stat.state == 'X') && (live = seize_live_threads(pid)))
+		return seize_refuse_zombie_leader(pid, s->stat.comm, live);
 	if (s->stat.state == 'Z' || s->stat.state == 'X')
 		return pr_err("pid %d (%s) is a zombie: nothing to checkpoint", pid, s->stat.comm), -ESRCH;
 	if (proc_parse_status(pid, &s->status))

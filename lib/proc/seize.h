@@ -41,5 +41,9 @@ size_t seize_adopted_left(pid_t *first);
 void seize_adopted_release(void);
 /* Detach every thread and let the task run on. */
 int unseize_task(struct seized *s);
+/* A zombie leader's threads that run on (0: a real zombie), and the refusal of
+ * such a process. */
+int seize_live_threads(pid_t pid);
+int seize_refuse_zombie_leader(pid_t pid, const char *comm, int live);
 
 #endif

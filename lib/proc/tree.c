@@ -42,6 +42,10 @@ static int add_child(struct tree *t, pid_t pid)
 
 	if (proc_parse_stat(pid, &st))
 		return pr_err("child %d vanished while the tree was seized", pid), -ESRCH;
+	/* a zombie leader with threads running on is no zombie: not to be dumped as one */
+	int live = st.state == 'Z' ? seize_live_threads(pid) : 0;
+	if (live)
+		return seize_refuse_zombie_leader(pid, st.comm, live);
 	if (!(task = add_task(t)))
 		return -ENOMEM;
 	if (st.state != 'Z') {
@@ -52,6 +56,11 @@ static int add_child(struct tree *t, pid_t pid)
 		if (ret != -ESRCH || proc_parse_stat(pid, &st) || st.state != 'Z') {
 			t->nr--;
 			return ret;
+		}
+		if ((live = seize_live_threads(pid))) {   /* only its main thread exited */
+			t->nr--;
+			cr_error_reset();
+			return seize_refuse_zombie_leader(pid, st.comm, live);
 		}
 		cr_error_reset();
 	}

@@ -287,6 +287,8 @@ static int dump_task(struct tree_task *task, struct img_dir *dir, const struct c
 	if ((ret = infect_parasite(&ctx)) || (ret = attrs_dump_mlockall(s->pid, ctx.remote, s->status.vm_lck_kb, core)))
 		goto out;
 	task->mlockall = core->mlockall != 0;
+	for (size_t i = 0; i < core->n_threads; i++)
+		task->thread_creds |= core->threads[i]->creds != NULL;
 	/* an init: where its namespace's PIDs go on from (read from inside) */
 	ctx.args->misc.want_ns_last_pid = task->vpid == 1 || (task->pid_ns && task->inner_tids && task->inner_tids[0] == 1);
 	if ((ret = infect_cmd(&ctx, PARASITE_CMD_DUMP_MISC, NULL)) ||
@@ -373,6 +375,9 @@ static uint32_t img_version(const struct tree *t, const struct nested_dump *nest
 			NEED(IMG_VERSION_TASK_ATTRS);
 		if (t->tasks[i].mlockall)
 			NEED(IMG_VERSION_MLOCKALL);
+		/* an older reader would give the thread its process's credentials */
+		if (t->tasks[i].thread_creds)
+			NEED(IMG_VERSION_THREAD_CREDS);
 	}
 	if (usernest_dump_count())
 		NEED(IMG_VERSION_NESTED_USER);

@@ -101,7 +101,7 @@ static void __attribute__((noreturn)) thread_fail(struct restorer_args *a, struc
 
 static void restore_creds(struct restorer_args *a, struct rst_thread *t)
 {
-	struct rst_creds *c = &a->creds;
+	struct rst_creds *c = t->has_creds ? &t->creds : &a->creds;
 	struct { uint32_t version; int pid; } hdr = { 0x20080522, 0 };  /* _LINUX_CAPABILITY_VERSION_3 */
 	struct { uint32_t eff, prm, inh; } data[2];
 

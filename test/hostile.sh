@@ -260,8 +260,8 @@ case_ threads-tid "core-$P.img" "threads[0].tid=$free" -- "core-$P.img" "not the
 case_ cgroup-path cgroup.img "sets[0].members[0].path=../../etc" -- cgroup.img "bad hierarchy or path"
 case_ cgroup-set cgroup.img "tasks[0].set=7" -- cgroup.img "set 7, which does not exist"
 # the format version: a newer crtool's images, and one older than any
-case_ version-newer inventory.img img_version=18 -- "format version 18" "reads versions 1 to 17" "made by a newer crtool"
-case_ version-zero inventory.img img_version=0 -- "format version 0" "reads versions 1 to 17"
+case_ version-newer inventory.img img_version=19 -- "format version 19" "reads versions 1 to 18" "made by a newer crtool"
+case_ version-zero inventory.img img_version=0 -- "format version 0" "reads versions 1 to 18"
 
 # ---- a tree with its own mount, UTS and cgroup namespaces (ns-mnt; its stdio are
 # pipes: a file of ours is out of its mount tree)

@@ -106,6 +106,8 @@ struct rst_thread {
 	int32_t ioprio;                       /* ioprio_set(IOPRIO_WHO_PROCESS) */
 	uint64_t timer_slack_ns;              /* PR_SET_TIMERSLACK (0: keep the inherited) */
 	uint64_t cpu_mask[RST_CPU_MASK_WORDS];
+	uint32_t has_creds;                   /* its own credentials (else the process's: args->creds) */
+	struct rst_creds creds;
 };
 
 /* A POSIX timer to create at its id and arm: value is the absolute expiry in its

@@ -46,7 +46,7 @@
  * reader would make it in the root's user namespace), or a time or mount namespace
  * owned so (ns.img's owner on kind "time" or "mnt": an older reader refuses it).
  * A reader takes every version up to its own IMG_VERSION. */
-#define IMG_VERSION          17
+#define IMG_VERSION          18
 #define IMG_VERSION_BASE     1
 #define IMG_VERSION_NESTED   2
 #define IMG_VERSION_VETH_PEER 3
@@ -64,6 +64,7 @@
 #define IMG_VERSION_MLOCKALL 15
 #define IMG_VERSION_PAGES_PARTS 16
 #define IMG_VERSION_USERNS_OWNED 17
+#define IMG_VERSION_THREAD_CREDS 18
 #define IMG_MAGIC     0x4d495243u  /* "CRIM" */
 #define IMG_HDR_SIZE  8
 #define IMG_MAX_RECORD (64u << 20) /* a sane upper bound for one record */

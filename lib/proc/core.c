@@ -13,6 +13,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 #include "arch.h"
+#include "image/image.h"
 #include "infect/infect.h"
 #include "kerndat.h"
 #include "log.h"
@@ -154,6 +155,66 @@ static int dump_other_thread(pid_t pid, pid_t tid, ThreadEntry *te)
 	return ret;
 }
 
+/* Credentials as /proc/TID/status shows them, the ids as the task sees them (in
+ * the tree's own user namespace). */
+static int creds_from_status(const struct proc_status *st, pid_t pid, CredsEntry **out)
+{
+	CredsEntry *cr = *out = malloc(sizeof(*cr));
+
+	if (!cr)
+		return -ENOMEM;
+	creds_entry__init(cr);
+	cr->uid = st->uid[0]; cr->euid = st->uid[1];
+	cr->suid = st->uid[2]; cr->fsuid = st->uid[3];
+	cr->gid = st->gid[0]; cr->egid = st->gid[1];
+	cr->sgid = st->gid[2]; cr->fsgid = st->gid[3];
+	cr->n_groups = st->ngroups;
+	cr->groups = malloc(sizeof(uint32_t) * (st->ngroups + 1));
+	if (!cr->groups)
+		return -ENOMEM;
+	memcpy(cr->groups, st->groups, sizeof(uint32_t) * st->ngroups);
+	cr->cap_inh = st->cap_inh; cr->cap_prm = st->cap_prm;
+	cr->cap_eff = st->cap_eff; cr->cap_bnd = st->cap_bnd;
+	cr->has_cap_amb = true;
+	cr->cap_amb = st->cap_amb;
+	return userns_creds_inside(cr, pid);
+}
+
+static bool creds_same(const CredsEntry *a, const CredsEntry *b)
+{
+	return a->uid == b->uid && a->euid == b->euid && a->suid == b->suid && a->fsuid == b->fsuid &&
+	       a->gid == b->gid && a->egid == b->egid && a->sgid == b->sgid && a->fsgid == b->fsgid &&
+	       a->n_groups == b->n_groups && !memcmp(a->groups, b->groups, a->n_groups * sizeof(uint32_t)) &&
+	       a->cap_inh == b->cap_inh && a->cap_prm == b->cap_prm && a->cap_eff == b->cap_eff &&
+	       a->cap_bnd == b->cap_bnd && a->cap_amb == b->cap_amb;
+}
+
+/* A thread's credentials are its own (set*id and capset act on the calling
+ * thread; glibc makes every thread follow, a raw syscall does not): kept on the
+ * thread where they differ from the leader's, or its no_new_privs does. */
+static int dump_thread_creds(pid_t pid, pid_t tid, const struct proc_status *leader, const CredsEntry *proc,
+			     ThreadEntry *te)
+{
+	struct proc_status st;
+	CredsEntry *cr;
+	int ret;
+
+	if (proc_parse_status(tid, &st))
+		return -EIO;
+	if ((ret = creds_from_status(&st, pid, &cr))) {
+		img_free_msg(cr ? &cr->base : NULL);
+		return ret;
+	}
+	if (creds_same(cr, proc) && st.no_new_privs == leader->no_new_privs) {
+		img_free_msg(&cr->base);
+		return 0;
+	}
+	cr->has_no_new_privs = true;
+	cr->no_new_privs = st.no_new_privs > 0;
+	te->creds = cr;
+	return 0;
+}
+
 int core_dump_seized(const struct seized *s, struct infect_ctx *ctx, CoreEntry **out)
 {
 	struct proc_rlimit lim[PROC_NR_RLIMITS];
@@ -174,25 +235,7 @@ int core_dump_seized(const struct seized *s, struct infect_ctx *ctx, CoreEntry *
 	c->umask = s->status.umask < 0 ? 022 : s->status.umask;
 	c->exit_signal = s->stat.exit_signal;
 
-	CredsEntry *cr = c->creds = malloc(sizeof(*cr));
-	if (!cr)
-		return -ENOMEM;
-	creds_entry__init(cr);
-	cr->uid = s->status.uid[0]; cr->euid = s->status.uid[1];
-	cr->suid = s->status.uid[2]; cr->fsuid = s->status.uid[3];
-	cr->gid = s->status.gid[0]; cr->egid = s->status.gid[1];
-	cr->sgid = s->status.gid[2]; cr->fsgid = s->status.gid[3];
-	cr->n_groups = s->status.ngroups;
-	cr->groups = malloc(sizeof(uint32_t) * (s->status.ngroups + 1));
-	if (!cr->groups)
-		return -ENOMEM;
-	memcpy(cr->groups, s->status.groups, sizeof(uint32_t) * s->status.ngroups);
-	cr->cap_inh = s->status.cap_inh; cr->cap_prm = s->status.cap_prm;
-	cr->cap_eff = s->status.cap_eff; cr->cap_bnd = s->status.cap_bnd;
-	cr->has_cap_amb = true;
-	cr->cap_amb = s->status.cap_amb;
-	/* the ids as the task sees them, in the tree's own user namespace */
-	if ((ret = userns_creds_inside(cr, s->pid)))
+	if ((ret = creds_from_status(&s->status, s->pid, &c->creds)))
 		return ret;
 
 	/* limits from /proc: prlimit() on another process needs CAP_SYS_RESOURCE here */
@@ -227,6 +270,8 @@ int core_dump_seized(const struct seized *s, struct infect_ctx *ctx, CoreEntry *
 		ret = i ? dump_other_thread(s->pid, s->tids[i], te)
 			: dump_thread(s->pid, s->pid, &ctx->orig_regs, ctx->orig_xstate, ctx->orig_xstate_len,
 				      ctx->orig_sigmask, te);
+		if (!ret && i)
+			ret = dump_thread_creds(s->pid, s->tids[i], &s->status, c->creds, te);
 		if (ret)
 			return ret;
 	}
@@ -392,6 +437,10 @@ int core_validate(const CoreEntry *c, pid_t pid)
 			      c->n_threads, CORE_MAX_THREADS), -EINVAL;
 	if (c->creds->n_groups > 64)
 		return pr_err("core-%d.img: %zu supplementary groups (at most 64)", pid, c->creds->n_groups), -EINVAL;
+	for (size_t i = 0; i < c->n_threads; i++)
+		if (c->threads[i] && c->threads[i]->creds && c->threads[i]->creds->n_groups > 64)
+			return pr_err("core-%d.img: thread %zu has %zu supplementary groups (at most 64)", pid, i,
+				      c->threads[i]->creds->n_groups), -EINVAL;
 	for (size_t i = 0; i < c->n_sigactions; i++)
 		if (c->sigactions[i]->sig < 1 || c->sigactions[i]->sig > 64)
 			return pr_err("core-%d.img: sigaction for bad signal %u", pid, c->sigactions[i]->sig), -EINVAL;
@@ -567,6 +616,26 @@ int core_restorer_args(const CoreEntry *c, struct restorer_args *a, struct rst_t
 	if (userns_setgroups_denied())
 		a->creds.flags &= ~RST_CREDS_GROUPS;
 	a->creds.last_cap = p.last_cap < 0 ? 40 : p.last_cap;
+	/* a thread with credentials of its own: the process's securebits, its own ids and capabilities */
+	for (size_t i = 0; i < c->n_threads; i++) {
+		const CredsEntry *tc = c->threads[i]->creds;
+		struct rst_creds *d = &threads[i].creds;
+		if (!tc)
+			continue;
+		threads[i].has_creds = 1;
+		*d = a->creds;
+		d->uid = tc->uid; d->euid = tc->euid; d->suid = tc->suid; d->fsuid = tc->fsuid;
+		d->gid = tc->gid; d->egid = tc->egid; d->sgid = tc->sgid; d->fsgid = tc->fsgid;
+		d->ngroups = tc->n_groups;
+		memcpy(d->groups, tc->groups, tc->n_groups * sizeof(uint32_t));
+		d->cap_inh = tc->cap_inh; d->cap_prm = tc->cap_prm; d->cap_eff = tc->cap_eff; d->cap_bnd = tc->cap_bnd;
+		d->cap_amb = tc->has_cap_amb ? tc->cap_amb : 0;
+		if (tc->has_no_new_privs)
+			d->no_new_privs = tc->no_new_privs;
+		d->flags = privs_restorer_flags(&p, tc);
+		if (userns_setgroups_denied())
+			d->flags &= ~RST_CREDS_GROUPS;
+	}
 	privs_free(&p);
 	return 0;
 }

@@ -13,6 +13,7 @@ struct tree_task {
 	bool zombie;
 	bool attrs_set;       /* attributes a reader before IMG_VERSION_TASK_ATTRS would drop (attrs.h) */
 	bool mlockall;        /* mlockall(MCL_FUTURE) in force (IMG_VERSION_MLOCKALL) */
+	bool thread_creds;    /* a thread with credentials of its own (IMG_VERSION_THREAD_CREDS) */
 	pid_t vpid;           /* the PID in the tree's own pid namespace (= s.pid if it has none) */
 	pid_t *vtids;         /* the same for every thread (live tasks) */
 	pid_t vpgid, vsid;    /* group and session in the tree's namespace (live tasks, from inside) */

@@ -322,6 +322,15 @@ if started zombie-leader-child zlc zombie-leader --fork; then
 	refused_dump zombie-leader-child zlc "its main thread has exited" "pthread_exit" && pass zombie-leader-child
 fi
 
+# ---- dump: a thread that holds its working directory, fd table or a namespace apart
+# from its process: refused naming the thread and what, the process runs on
+for how in fs:"has a working directory of its own" files:"has a file descriptor table of its own" \
+	netns:"is in a net namespace of its own"; do
+	if started "thread-apart-${how%%:*}" "ta-${how%%:*}" thread-apart "--${how%%:*}"; then
+		refused_dump "thread-apart-${how%%:*}" "ta-${how%%:*}" "thread" "${how#*:}" && pass "thread-apart-${how%%:*}"
+	fi
+done
+
 # ---- dump: a process traced by someone else
 if ! start traced counter; then
 	fail traced "counter did not start: $(cat "$T/traced.out")"

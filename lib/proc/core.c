@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <linux/kcmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,8 +137,71 @@ static int dump_thread(pid_t pid, pid_t tid, const arch_regs_t *seized_regs, con
 	return 0;   /* (its queued signals: core_dump_pending, once the parasite is gone) */
 }
 
+/* What a thread may hold apart from its process and the images keep only per
+ * process: its fs_struct (cwd, root, umask: unshare(CLONE_FS)), its fd table
+ * (unshare(CLONE_FILES)) and its namespaces (setns in one thread).  A thread that
+ * has any of them apart is refused: restored, it would have its process's. */
+static bool same_inode(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	return !stat(a, &sa) && !stat(b, &sb) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+static const char *const thread_nss[] = { "mnt", "net", "uts", "ipc", "cgroup", "time", "pid_for_children" };
+#define NR_THREAD_NSS (sizeof(thread_nss) / sizeof(thread_nss[0]))
+
+/* The leader's namespaces, read once for all its threads (0: the kernel has no such one) */
+struct leader_ns {
+	ino_t ino[NR_THREAD_NSS];
+};
+
+static void leader_ns_read(pid_t pid, struct leader_ns *l)
+{
+	char path[64];
+	struct stat st;
+
+	for (size_t i = 0; i < NR_THREAD_NSS; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, thread_nss[i]);
+		l->ino[i] = stat(path, &st) ? 0 : st.st_ino;
+	}
+}
+
+static int check_thread_apart(pid_t pid, pid_t tid, const struct leader_ns *l)
+{
+	char a[64], b[64];
+	struct proc_status ps, ts;
+	struct stat st;
+
+	if (syscall(SYS_kcmp, pid, tid, KCMP_FILES, 0, 0) > 0)
+		return pr_err("pid %d: thread %d has a file descriptor table of its own (unshare(CLONE_FILES)): "
+			      "not supported", pid, tid), -EOPNOTSUPP;
+	if (syscall(SYS_kcmp, pid, tid, KCMP_FS, 0, 0) > 0) {
+		snprintf(a, sizeof(a), "/proc/%d/cwd", pid);
+		snprintf(b, sizeof(b), "/proc/%d/cwd", tid);
+		bool cwd = same_inode(a, b);
+		snprintf(a, sizeof(a), "/proc/%d/root", pid);
+		snprintf(b, sizeof(b), "/proc/%d/root", tid);
+		bool root = same_inode(a, b);
+		if (proc_parse_status(pid, &ps) || proc_parse_status(tid, &ts))
+			return -EIO;
+		if (!cwd || !root || ps.umask != ts.umask)
+			return pr_err("pid %d: thread %d has a %s of its own (unshare(CLONE_FS)): not supported", pid, tid,
+				      !cwd ? "working directory" : !root ? "root directory" : "umask"), -EOPNOTSUPP;
+	}
+	/* (nsfs inodes: one device for all) */
+	for (size_t i = 0; i < NR_THREAD_NSS; i++) {
+		snprintf(b, sizeof(b), "/proc/%d/ns/%s", tid, thread_nss[i]);
+		if (!l->ino[i] || stat(b, &st) || st.st_ino == l->ino[i])
+			continue;
+		return pr_err("pid %d: thread %d is in a %s namespace of its own (setns or unshare in one thread): "
+			      "not supported", pid, tid, thread_nss[i]), -EOPNOTSUPP;
+	}
+	return 0;
+}
+
 /* A thread other than the leader: its registers straight from ptrace. */
-static int dump_other_thread(pid_t pid, pid_t tid, ThreadEntry *te)
+static int dump_other_thread(pid_t pid, pid_t tid, const struct leader_ns *l, ThreadEntry *te)
 {
 	arch_regs_t regs;
 	void *xs = NULL;
@@ -145,7 +209,8 @@ static int dump_other_thread(pid_t pid, pid_t tid, ThreadEntry *te)
 	uint64_t mask;
 	int ret;
 
-	if ((ret = arch_get_regs(tid, &regs)) || (ret = arch_get_xstate(tid, &xs, &xlen)))
+	if ((ret = check_thread_apart(pid, tid, l)) || (ret = arch_get_regs(tid, &regs)) ||
+	    (ret = arch_get_xstate(tid, &xs, &xlen)))
 		return ret;
 	if (ptrace(PTRACE_GETSIGMASK, tid, sizeof(mask), &mask))
 		ret = pr_perror("can't get the signal mask of %d (PTRACE_GETSIGMASK)", tid);
@@ -259,6 +324,9 @@ int core_dump_seized(const struct seized *s, struct infect_ctx *ctx, CoreEntry *
 	c->has_stop_signal = s->stop_sig != 0;
 	c->stop_signal = s->stop_sig;
 
+	struct leader_ns lns;
+	if (s->nr_threads > 1)
+		leader_ns_read(s->pid, &lns);
 	c->threads = calloc(s->nr_threads, sizeof(*c->threads));
 	if (!c->threads)
 		return -ENOMEM;
@@ -266,8 +334,9 @@ int core_dump_seized(const struct seized *s, struct infect_ctx *ctx, CoreEntry *
 		ThreadEntry *te = c->threads[i] = malloc(sizeof(ThreadEntry));
 		if (!te)
 			return -ENOMEM;
+		thread_entry__init(te);   /* freed as one if the dump fails before it is filled */
 		c->n_threads++;
-		ret = i ? dump_other_thread(s->pid, s->tids[i], te)
+		ret = i ? dump_other_thread(s->pid, s->tids[i], &lns, te)
 			: dump_thread(s->pid, s->pid, &ctx->orig_regs, ctx->orig_xstate, ctx->orig_xstate_len,
 				      ctx->orig_sigmask, te);
 		if (!ret && i)

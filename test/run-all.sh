@@ -24,7 +24,7 @@ B=$PWD/build
 CRTOOL=${CRTOOL:-$B/crtool}
 RUNNER=$B/test/runner
 
-PROGS="counter mem-random mem-code thread-creds mem-file-private mem-file-shared mem-prot mem-brk mem-stack
+PROGS="counter mem-random mem-code thread-creds file-proc mem-file-private mem-file-shared mem-prot mem-brk mem-stack
        mem-growsdown mem-madvise fpu-avx512 fpu-arm64 signals itimer vdso-clock nanosleep pipe-read file-regular
        file-unlinked pipe-inner fifo memfd eventfd signalfd timerfd inotify epoll dev-special
        file-locks file-lease fanotify posix-timers files-shared ipc-sysv ipc-mqueue pty poll-wait sk-unix-pair sk-unix-bound sk-unix-tree sk-unix-accept sk-unix-rights sk-rights-sockets sk-rights-inet sk-rights-tree sk-inet sk-netlink sk-packet sk-raw pidfd ghost-shared shm-host
@@ -172,6 +172,11 @@ if selected corrupt thread-creds; then
 	# shellcheck disable=SC2086
 	run_suite "runner thread-creds --corrupt (negative test)" \
 		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- thread-creds --corrupt
+fi
+if selected corrupt file-proc; then
+	# shellcheck disable=SC2086
+	run_suite "runner file-proc --corrupt (negative test)" \
+		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- file-proc --corrupt
 fi
 if selected corrupt mem-code; then
 	# shellcheck disable=SC2086

@@ -27,7 +27,7 @@ VM_TIMEOUT=${VM_TIMEOUT:-1200}
 
 # The test programs run in the VM (core: what Linux 6.1 on a virtual arm64 CPU has;
 # the x86-only fpu-avx512 is there to show its clean skip).
-CORE_TESTS=${AARCH64_TESTS:-"counter mem-random mem-code thread-creds mem-file-private mem-file-shared mem-prot mem-brk
+CORE_TESTS=${AARCH64_TESTS:-"counter mem-random mem-code thread-creds file-proc mem-file-private mem-file-shared mem-prot mem-brk
  mem-stack mem-growsdown mem-madvise fpu-avx512 fpu-arm64 signals itimer vdso-clock nanosleep
  pipe-read file-regular file-unlinked pipe-inner fifo memfd eventfd signalfd inotify
  epoll dev-special file-locks file-lease fanotify posix-timers tree threads seccomp errors"}

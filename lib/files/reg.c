@@ -4,11 +4,13 @@
  * whole as a ghost (ghost.c) and reopened from the recreated copy.  O_PATH fds
  * of any file type are reopened the same way. */
 #include <errno.h>
+#include <linux/magic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include "files/files.h"
 #include "log.h"
@@ -112,6 +114,16 @@ static int check_unchanged(const FdinfoEntry *e, const struct stat *st)
 		      e->fd, r->path, what), -ESTALE;
 }
 
+/* A file whose contents the kernel makes as they are read (/proc, /sys): its size
+ * and mtime are the inode's, made anew with it (node keeps /proc/self/maps open),
+ * and say nothing of a change. */
+static bool generated_fs(int fd)
+{
+	struct statfs sf;
+
+	return !fstatfs(fd, &sf) && (sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC);
+}
+
 static int reg_restore(struct files_image *fi, const FdinfoEntry *e, bool *inherited)
 {
 	const RegFileEntry *r = e->reg;
@@ -145,7 +157,8 @@ static int reg_restore(struct files_image *fi, const FdinfoEntry *e, bool *inher
 		close(fd);
 		return pr_err("fd %u: %s is no longer the same kind of file", e->fd, r->path), -ESTALE;
 	}
-	if (S_ISREG(st.st_mode) && !r->has_ghost_id && !fi->skip_checks && (ret = check_unchanged(e, &st))) {
+	if (S_ISREG(st.st_mode) && !r->has_ghost_id && !fi->skip_checks && !generated_fs(fd) &&
+	    (ret = check_unchanged(e, &st))) {
 		close(fd);
 		return ret;
 	}

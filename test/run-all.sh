@@ -168,66 +168,14 @@ for v in "storm --forks" "storm --threads"; do
 		--restore-arg --manage-cgroups=soft --restore-arg "--cgroup-root=unified:/$cg" -- $v --cgroup $$
 	rmdir "$cg2/$cg" 2>/dev/null
 done
-if selected corrupt thread-creds; then
+# negative tests in restore mode: after CHECK the program damages its own state
+for p in thread-creds file-proc mem-code ns-mnt ns-nested ns-mntnest ns-mntroot ns-usernest ns-userpid ns-pidnest \
+	ns-pidnest-deep ns-pidsetns; do
+	selected corrupt "$p" || continue
 	# shellcheck disable=SC2086
-	run_suite "runner thread-creds --corrupt (negative test)" \
-		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- thread-creds --corrupt
-fi
-if selected corrupt file-proc; then
-	# shellcheck disable=SC2086
-	run_suite "runner file-proc --corrupt (negative test)" \
-		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- file-proc --corrupt
-fi
-if selected corrupt mem-code; then
-	# shellcheck disable=SC2086
-	run_suite "runner mem-code --corrupt (negative test)" \
-		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- mem-code --corrupt
-fi
-if selected corrupt ns-mnt; then
-	# shellcheck disable=SC2086
-	run_suite "runner ns-mnt --corrupt (negative test)" \
-		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- ns-mnt --corrupt
-fi
-if selected corrupt ns-nested; then
-	# shellcheck disable=SC2086
-	run_suite "runner ns-nested --corrupt (negative test)" \
-		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- ns-nested --corrupt
-fi
-if selected corrupt ns-mntnest; then
-	# shellcheck disable=SC2086
-	run_suite "runner ns-mntnest --corrupt (negative test)" \
-		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- ns-mntnest --corrupt
-fi
-if selected corrupt ns-mntroot; then
-	# shellcheck disable=SC2086
-	run_suite "runner ns-mntroot --corrupt (negative test)" \
-		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- ns-mntroot --corrupt
-fi
-if selected corrupt ns-usernest; then
-	# shellcheck disable=SC2086
-	run_suite "runner ns-usernest --corrupt (negative test)" \
-		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- ns-usernest --corrupt
-fi
-if selected corrupt ns-userpid; then
-	# shellcheck disable=SC2086
-	run_suite "runner ns-userpid --corrupt (negative test)" \
-		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- ns-userpid --corrupt
-fi
-if selected corrupt ns-pidnest; then
-	# shellcheck disable=SC2086
-	run_suite "runner ns-pidnest --corrupt (negative test)" \
-		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- ns-pidnest --corrupt
-fi
-if selected corrupt ns-pidnest-deep; then
-	# shellcheck disable=SC2086
-	run_suite "runner ns-pidnest-deep --corrupt (negative test)" \
-		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- ns-pidnest-deep --corrupt
-fi
-if selected corrupt ns-pidsetns; then
-	# shellcheck disable=SC2086
-	run_suite "runner ns-pidsetns --corrupt (negative test)" \
-		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- ns-pidsetns --corrupt
-fi
+	run_suite "runner $p --corrupt (negative test)" \
+		"$RUNNER" --crtool "$CRTOOL" ${RUNNER_ARGS:-} --expect-fail --mode restore -- "$p" --corrupt
+done
 for v in "${VARIANTS[@]}"; do
 	read -r -a words <<<"$v"
 	selected "${words[0]}" || continue

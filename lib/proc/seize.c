@@ -267,6 +267,27 @@ static int suspend_seccomp(pid_t tid)
 	return 0;
 }
 
+/* A thread the freezer seized and interrupted, now thawed: it stops at its
+ * interrupt at once, unless it waits in vfork() for a child that the freezer
+ * interrupted too, before its exec: that wait would never end.  The thaw wakes
+ * every task a moment (a vfork() waiter goes back to sleep), so it is looked at
+ * until it has stopped or is seen waiting there. */
+static int wait_adopted_stop(pid_t tid)
+{
+	unsigned long args[6];
+	struct proc_stat st;
+	long nr;
+
+	for (int ms = 0; ms < 100; ms++) {
+		if (proc_parse_stat_quiet(tid, &st) || st.state == 't' || st.state == 'Z' || st.state == 'X')
+			return 0;
+		if (!read_syscall(tid, &nr, args) && in_vfork(tid, nr, args))
+			return wait_vfork_done(tid);
+		usleep(1000);
+	}
+	return 0;
+}
+
 /* Stop one thread with PTRACE_SEIZE + PTRACE_INTERRUPT.  1 if it is gone already.
  * *stop_sig (if given): the group stop it is in, or 0. */
 static int seize_thread(pid_t tid, int *stop_sig)
@@ -276,15 +297,17 @@ static int seize_thread(pid_t tid, int *stop_sig)
 	unsigned long args[6];
 	long nr;
 	int ret;
-	bool blocked = !read_syscall(tid, &nr, args);
-	/* (one the freezer interrupted in vfork(): its child stops at its interrupt
-	 * too, before its exec, and the wait would never end) */
-	if (blocked && in_vfork(tid, nr, args) && (ret = wait_vfork_done(tid))) {
-		is_adopted(tid, true);   /* traced until we go: no stop of it to wait for */
-		return ret;
-	}
-	if (is_adopted(tid, true))
+	if (is_adopted(tid, false)) {
+		if ((ret = wait_adopted_stop(tid))) {
+			is_adopted(tid, true);   /* traced until we go: no stop of it to wait for */
+			return ret;
+		}
+		is_adopted(tid, true);
 		return wait_interrupt_stop(tid, stop_sig);
+	}
+	bool blocked = !read_syscall(tid, &nr, args);
+	if (blocked && in_vfork(tid, nr, args) && (ret = wait_vfork_done(tid)))
+		return ret;
 	if (blocked)
 		note_restart(tid, nr);
 	if (ptrace(PTRACE_SEIZE, tid, NULL, NULL)) {

@@ -306,8 +306,11 @@ static int seize_thread(pid_t tid, int *stop_sig)
 		return wait_interrupt_stop(tid, stop_sig);
 	}
 	bool blocked = !read_syscall(tid, &nr, args);
-	if (blocked && in_vfork(tid, nr, args) && (ret = wait_vfork_done(tid)))
-		return ret;
+	if (blocked && in_vfork(tid, nr, args)) {
+		if ((ret = wait_vfork_done(tid)))
+			return ret;
+		blocked = !read_syscall(tid, &nr, args);   /* what it does now */
+	}
 	if (blocked)
 		note_restart(tid, nr);
 	if (ptrace(PTRACE_SEIZE, tid, NULL, NULL)) {

@@ -167,10 +167,10 @@ static void leader_ns_read(pid_t pid, struct leader_ns *l)
 	}
 }
 
-static int check_thread_apart(pid_t pid, pid_t tid, const struct leader_ns *l)
+static int check_thread_apart(pid_t pid, pid_t tid, const struct proc_status *leader, const struct leader_ns *l)
 {
 	char a[64], b[64];
-	struct proc_status ps, ts;
+	struct proc_status ts;
 	struct stat st;
 
 	if (syscall(SYS_kcmp, pid, tid, KCMP_FILES, 0, 0) > 0)
@@ -183,9 +183,9 @@ static int check_thread_apart(pid_t pid, pid_t tid, const struct leader_ns *l)
 		snprintf(a, sizeof(a), "/proc/%d/root", pid);
 		snprintf(b, sizeof(b), "/proc/%d/root", tid);
 		bool root = same_inode(a, b);
-		if (proc_parse_status(pid, &ps) || proc_parse_status(tid, &ts))
+		if (proc_parse_status(tid, &ts))
 			return -EIO;
-		if (!cwd || !root || ps.umask != ts.umask)
+		if (!cwd || !root || leader->umask != ts.umask)
 			return pr_err("pid %d: thread %d has a %s of its own (unshare(CLONE_FS)): not supported", pid, tid,
 				      !cwd ? "working directory" : !root ? "root directory" : "umask"), -EOPNOTSUPP;
 	}
@@ -201,7 +201,8 @@ static int check_thread_apart(pid_t pid, pid_t tid, const struct leader_ns *l)
 }
 
 /* A thread other than the leader: its registers straight from ptrace. */
-static int dump_other_thread(pid_t pid, pid_t tid, const struct leader_ns *l, ThreadEntry *te)
+static int dump_other_thread(pid_t pid, pid_t tid, const struct proc_status *leader, const struct leader_ns *l,
+			     ThreadEntry *te)
 {
 	arch_regs_t regs;
 	void *xs = NULL;
@@ -209,7 +210,7 @@ static int dump_other_thread(pid_t pid, pid_t tid, const struct leader_ns *l, Th
 	uint64_t mask;
 	int ret;
 
-	if ((ret = check_thread_apart(pid, tid, l)) || (ret = arch_get_regs(tid, &regs)) ||
+	if ((ret = check_thread_apart(pid, tid, leader, l)) || (ret = arch_get_regs(tid, &regs)) ||
 	    (ret = arch_get_xstate(tid, &xs, &xlen)))
 		return ret;
 	if (ptrace(PTRACE_GETSIGMASK, tid, sizeof(mask), &mask))
@@ -245,20 +246,20 @@ static int creds_from_status(const struct proc_status *st, pid_t pid, CredsEntry
 	return userns_creds_inside(cr, pid);
 }
 
-static bool creds_same(const CredsEntry *a, const CredsEntry *b)
+/* The ids, groups and capabilities as /proc shows them: the same raw values make
+ * the same translated creds (creds_from_status), so no translation is needed to compare. */
+static bool status_creds_same(const struct proc_status *a, const struct proc_status *b)
 {
-	return a->uid == b->uid && a->euid == b->euid && a->suid == b->suid && a->fsuid == b->fsuid &&
-	       a->gid == b->gid && a->egid == b->egid && a->sgid == b->sgid && a->fsgid == b->fsgid &&
-	       a->n_groups == b->n_groups && !memcmp(a->groups, b->groups, a->n_groups * sizeof(uint32_t)) &&
+	return !memcmp(a->uid, b->uid, sizeof(a->uid)) && !memcmp(a->gid, b->gid, sizeof(a->gid)) &&
+	       a->ngroups == b->ngroups && !memcmp(a->groups, b->groups, a->ngroups * sizeof(a->groups[0])) &&
 	       a->cap_inh == b->cap_inh && a->cap_prm == b->cap_prm && a->cap_eff == b->cap_eff &&
-	       a->cap_bnd == b->cap_bnd && a->cap_amb == b->cap_amb;
+	       a->cap_bnd == b->cap_bnd && a->cap_amb == b->cap_amb && a->no_new_privs == b->no_new_privs;
 }
 
 /* A thread's credentials are its own (set*id and capset act on the calling
  * thread; glibc makes every thread follow, a raw syscall does not): kept on the
  * thread where they differ from the leader's, or its no_new_privs does. */
-static int dump_thread_creds(pid_t pid, pid_t tid, const struct proc_status *leader, const CredsEntry *proc,
-			     ThreadEntry *te)
+static int dump_thread_creds(pid_t pid, pid_t tid, const struct proc_status *leader, ThreadEntry *te)
 {
 	struct proc_status st;
 	CredsEntry *cr;
@@ -266,13 +267,11 @@ static int dump_thread_creds(pid_t pid, pid_t tid, const struct proc_status *lea
 
 	if (proc_parse_status(tid, &st))
 		return -EIO;
+	if (status_creds_same(&st, leader))
+		return 0;
 	if ((ret = creds_from_status(&st, pid, &cr))) {
 		img_free_msg(cr ? &cr->base : NULL);
 		return ret;
-	}
-	if (creds_same(cr, proc) && st.no_new_privs == leader->no_new_privs) {
-		img_free_msg(&cr->base);
-		return 0;
 	}
 	cr->has_no_new_privs = true;
 	cr->no_new_privs = st.no_new_privs > 0;
@@ -336,11 +335,11 @@ int core_dump_seized(const struct seized *s, struct infect_ctx *ctx, CoreEntry *
 			return -ENOMEM;
 		thread_entry__init(te);   /* freed as one if the dump fails before it is filled */
 		c->n_threads++;
-		ret = i ? dump_other_thread(s->pid, s->tids[i], &lns, te)
+		ret = i ? dump_other_thread(s->pid, s->tids[i], &s->status, &lns, te)
 			: dump_thread(s->pid, s->pid, &ctx->orig_regs, ctx->orig_xstate, ctx->orig_xstate_len,
 				      ctx->orig_sigmask, te);
 		if (!ret && i)
-			ret = dump_thread_creds(s->pid, s->tids[i], &s->status, c->creds, te);
+			ret = dump_thread_creds(s->pid, s->tids[i], &s->status, te);
 		if (ret)
 			return ret;
 	}
